@@ -1,0 +1,158 @@
+// Every setting the app reads, named as the Azure app settings that infra/ sets, parsed once with one schema.
+// A missing or invalid setting fails at start with one error that lists every problem by name.
+import { z } from 'zod';
+
+const url = (what: string) =>
+  z
+    .string({ error: `must be the ${what} (an https URL)` })
+    .trim()
+    .refine((v) => URL.canParse(v) && new URL(v).protocol === 'https:', { message: `must be the ${what} (an https URL)` })
+    .transform((v) => v.replace(/\/+$/, ''));
+
+const guid = (what: string) =>
+  z
+    .string({ error: `must be the ${what} (a GUID)` })
+    .trim()
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { message: `must be the ${what} (a GUID)` })
+    .transform((v) => v.toLowerCase());
+
+const boolean = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', 'True', 'False', '1', '0'], { error: 'must be true or false' })
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === 'true' || v === 'True' || v === '1'));
+
+const integer = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+/** Conflict policy for a field changed on both sides since the last sync (issue 7, item 7). */
+export const conflictPolicies = ['lastModifiedWins', 'dataverseWins', 'exchangeWins'] as const;
+export type ConflictPolicy = (typeof conflictPolicies)[number];
+
+/**
+ * The schema, keyed by app-setting name. Secrets (client secret, certificate, webhook keys) arrive as Key Vault
+ * references in Azure, which the platform resolves before the app sees them.
+ */
+export const settingsSchema = z
+  .object({
+    /** Entra tenant (directory) id of the synced Microsoft 365 tenant. */
+    SYNC_TENANT_ID: guid('Entra tenant id'),
+    /** Application (client) id of the Entra app registration the sync uses for Graph and Dataverse. */
+    SYNC_CLIENT_ID: guid('application (client) id of the sync app registration'),
+    /** Client secret of that app (a Key Vault reference in Azure). One of SYNC_CLIENT_SECRET or SYNC_CLIENT_CERTIFICATE. */
+    SYNC_CLIENT_SECRET: z.string().min(1).optional(),
+    /** PEM private key and certificate of that app (a Key Vault reference in Azure). */
+    SYNC_CLIENT_CERTIFICATE: z.string().includes('PRIVATE KEY', { message: 'must be a PEM bundle with the private key' }).optional(),
+    /** Entra authority host; the sovereign clouds and the local simulators change it. */
+    SYNC_AUTHORITY_HOST: url('Entra authority host').default('https://login.microsoftonline.com'),
+    /** Microsoft Graph base URL, without the version segment. */
+    GRAPH_BASE_URL: url('Microsoft Graph base URL').default('https://graph.microsoft.com'),
+    /** Dataverse environment URL, e.g. https://contoso.crm.dynamics.com. */
+    DATAVERSE_URL: url('Dataverse environment URL'),
+    /** systemuserid of the sync's application user in Dataverse: its writes are recognised as the sync's own. Read with WhoAmI when absent. */
+    DATAVERSE_APPLICATION_USER_ID: guid('systemuserid of the application user').optional(),
+    /** Value of the HTTP header the Dataverse service endpoint sends (HttpHeader auth); a Key Vault reference in Azure. */
+    DATAVERSE_WEBHOOK_KEY: z.string().min(32, { message: 'must be at least 32 characters' }),
+    /** Public base URL of this app's HTTP functions, e.g. https://<app>.azurewebsites.net/api. */
+    WEBHOOK_BASE_URL: url('public base URL of the HTTP functions'),
+    /** Azure Table Storage: the table service URL (identity-based, production) ... */
+    SYNC_TABLES_URL: url('Table service URL').optional(),
+    /** ... or a connection string (Azurite, local development). */
+    SYNC_TABLES_CONNECTION_STRING: z.string().min(1).optional(),
+    /** Prefix of every table the app creates, so several deployments can share one account. */
+    SYNC_TABLE_PREFIX: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,19}$/, { message: 'must be 1-20 letters or digits, starting with a letter' }).default('sync'),
+    /** Service Bus connection used by the trigger and the sender: the namespace (identity-based, production) ... */
+    ServiceBusConnection__fullyQualifiedNamespace: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+$/, { message: 'must be a host name such as <namespace>.servicebus.windows.net' })
+      .optional(),
+    /** ... or a connection string (the local Service Bus simulator). */
+    ServiceBusConnection: z.string().includes('Endpoint=', { message: 'must be a Service Bus connection string' }).optional(),
+    /** Client id of the user-assigned managed identity (identity-based Storage, Service Bus). */
+    AZURE_CLIENT_ID: guid('client id of the managed identity').optional(),
+    /** Field changed on both sides since the last sync: which side wins (default: the later modification). */
+    SYNC_CONFLICT_POLICY: z.enum(conflictPolicies).default('lastModifiedWins'),
+    /** Propagate a Dataverse appointment cancellation to Exchange (server-side sync's SSSPropagateAppointmentCancellationsToExchange; off by default). */
+    SYNC_PROPAGATE_CANCELLATIONS: boolean(false),
+    /** Sync window for backfill and calendar delta: days back ... */
+    SYNC_WINDOW_PAST_DAYS: integer(30, 0, 3650),
+    /** ... and days ahead. */
+    SYNC_WINDOW_FUTURE_DAYS: integer(365, 1, 3650),
+    /** Attempts of one change before it is dead-lettered with its reason. */
+    SYNC_MAX_ATTEMPTS: integer(8, 1, 50),
+  })
+  .superRefine((s, ctx) => {
+    if (!s.SYNC_CLIENT_SECRET && !s.SYNC_CLIENT_CERTIFICATE) {
+      ctx.addIssue({ code: 'custom', path: ['SYNC_CLIENT_SECRET'], message: 'one of SYNC_CLIENT_SECRET or SYNC_CLIENT_CERTIFICATE must be set' });
+    }
+    if (!s.SYNC_TABLES_URL && !s.SYNC_TABLES_CONNECTION_STRING) {
+      ctx.addIssue({ code: 'custom', path: ['SYNC_TABLES_URL'], message: 'one of SYNC_TABLES_URL or SYNC_TABLES_CONNECTION_STRING must be set' });
+    }
+    if (!s.ServiceBusConnection__fullyQualifiedNamespace && !s.ServiceBusConnection) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ServiceBusConnection__fullyQualifiedNamespace'],
+        message: 'one of ServiceBusConnection__fullyQualifiedNamespace or ServiceBusConnection must be set',
+      });
+    }
+  });
+
+export type Settings = z.output<typeof settingsSchema>;
+
+/** Every setting name the schema reads. */
+export const settingNames: readonly string[] = Object.keys(settingsSchema.shape);
+
+/**
+ * Settings the Functions platform reads itself (identity-based host storage, Service Bus trigger identity,
+ * Application Insights). The app never reads them, but infra/ sets them and they are not unknown.
+ */
+export const platformSettingNames: readonly string[] = [
+  'AzureWebJobsStorage__accountName',
+  'AzureWebJobsStorage__blobServiceUri',
+  'AzureWebJobsStorage__queueServiceUri',
+  'AzureWebJobsStorage__tableServiceUri',
+  'AzureWebJobsStorage__credential',
+  'AzureWebJobsStorage__clientId',
+  'ServiceBusConnection__credential',
+  'ServiceBusConnection__clientId',
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+];
+
+/** One error for every problem in the settings, each named by its app-setting name. */
+export class ConfigurationError extends Error {
+  constructor(readonly problems: readonly { setting: string; message: string }[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p.setting}: ${p.message}`).join('\n')}`);
+    this.name = 'ConfigurationError';
+  }
+}
+
+/** Parses and freezes the settings from an environment (process.env by default). */
+export function loadSettings(env: Record<string, string | undefined> = process.env): Readonly<Settings> {
+  const input: Record<string, string | undefined> = {};
+  for (const name of settingNames) {
+    const value = env[name];
+    // An empty app setting means "not set", as the portal shows it.
+    input[name] = value === undefined || value.trim() === '' ? undefined : value;
+  }
+  const parsed = settingsSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => ({
+      setting: String(issue.path[0] ?? '(settings)'),
+      message: issue.code === 'invalid_type' && input[String(issue.path[0])] === undefined ? 'is required but not set' : issue.message,
+    }));
+    throw new ConfigurationError(problems);
+  }
+  return Object.freeze(parsed.data);
+}

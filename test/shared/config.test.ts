@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError, loadSettings } from '../../shared/config.js';
+
+const valid = {
+  SYNC_TENANT_ID: '11111111-2222-4333-8444-555555555555',
+  SYNC_CLIENT_ID: '66666666-7777-4888-9999-aaaaaaaaaaaa',
+  SYNC_CLIENT_SECRET: 'secret-value',
+  DATAVERSE_URL: 'https://contoso.crm.dynamics.com/',
+  DATAVERSE_WEBHOOK_KEY: 'k'.repeat(40),
+  WEBHOOK_BASE_URL: 'https://sync-app.azurewebsites.net/api',
+  SYNC_TABLES_URL: 'https://acct.table.core.windows.net',
+  ServiceBusConnection__fullyQualifiedNamespace: 'ns.servicebus.windows.net',
+};
+
+describe('configuration', () => {
+  it('parses a valid environment, applies defaults and freezes the result', () => {
+    const settings = loadSettings(valid);
+    expect(settings.DATAVERSE_URL).toBe('https://contoso.crm.dynamics.com');
+    expect(settings.GRAPH_BASE_URL).toBe('https://graph.microsoft.com');
+    expect(settings.SYNC_CONFLICT_POLICY).toBe('lastModifiedWins');
+    expect(settings.SYNC_PROPAGATE_CANCELLATIONS).toBe(false);
+    expect(settings.SYNC_WINDOW_PAST_DAYS).toBe(30);
+    expect(Object.isFrozen(settings)).toBe(true);
+  });
+
+  it('fails once, naming every missing or invalid setting', () => {
+    const env = { ...valid, DATAVERSE_URL: 'http://insecure.example', SYNC_CLIENT_ID: undefined, SYNC_WINDOW_PAST_DAYS: '-3' };
+    let error: unknown;
+    try {
+      loadSettings(env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    const problems = (error as ConfigurationError).problems.map((p) => p.setting).sort();
+    expect(problems).toEqual(['DATAVERSE_URL', 'SYNC_CLIENT_ID', 'SYNC_WINDOW_PAST_DAYS']);
+    expect((error as Error).message).toContain('SYNC_CLIENT_ID: is required but not set');
+    expect((error as Error).message).toContain('DATAVERSE_URL: must be the Dataverse environment URL (an https URL)');
+  });
+
+  it('requires one credential, one table store and one Service Bus connection', () => {
+    const { SYNC_CLIENT_SECRET: _s, SYNC_TABLES_URL: _t, ServiceBusConnection__fullyQualifiedNamespace: _n, ...rest } = valid;
+    expect(() => loadSettings(rest)).toThrow(/SYNC_CLIENT_SECRET: one of SYNC_CLIENT_SECRET or SYNC_CLIENT_CERTIFICATE[\s\S]*SYNC_TABLES_URL[\s\S]*ServiceBusConnection__fullyQualifiedNamespace/);
+  });
+
+  it('treats an empty setting as not set', () => {
+    expect(() => loadSettings({ ...valid, DATAVERSE_WEBHOOK_KEY: '  ' })).toThrow(/DATAVERSE_WEBHOOK_KEY: is required but not set/);
+  });
+});
