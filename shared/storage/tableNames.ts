@@ -1,0 +1,18 @@
+// Azure Table Storage tables the app uses (names get SYNC_TABLE_PREFIX in front, e.g. "syncPairs").
+
+export const tableSuffixes = {
+  /** Item pairing per mailbox: Dataverse id <-> Exchange id, versions, last-synced values. */
+  pairs: 'Pairs',
+  /** Enabled mailboxes and their state. */
+  mailboxes: 'Mailboxes',
+  /** Graph subscriptions with their clientState and expiry. */
+  subscriptions: 'Subscriptions',
+  /** Delta links, backfill checkpoints and other cursors. */
+  cursors: 'Cursors',
+} as const;
+
+export type TableKey = keyof typeof tableSuffixes;
+
+export function tableName(prefix: string, key: TableKey): string {
+  return `${prefix}${tableSuffixes[key]}`;
+}
