@@ -1,0 +1,76 @@
+// The closed set of errors the product raises. The worker decides retry, dead-letter or drop from `code` and
+// `retryable`, never from a message string (house style; cf. ServiceBusErrorCode in @azure/service-bus).
+
+export const errorCodes = {
+  /** Input from an API, a webhook or a message is malformed or has a value the rules do not accept. Not retryable. */
+  InvalidInput: { retryable: false, status: 400 },
+  /** The caller is not who it claims (bad key, clientState, token). Not retryable. */
+  Unauthorized: { retryable: false, status: 401 },
+  /** The item does not exist (any more). Not retryable; callers decide whether that is success. */
+  NotFound: { retryable: false, status: 404 },
+  /** An optimistic-concurrency check failed (etag, If-Match): re-read and decide again. Retryable. */
+  Conflict: { retryable: true, status: 409 },
+  /** The request body is larger than accepted. Not retryable. */
+  TooLarge: { retryable: false, status: 413 },
+  /** A service asked us to slow down (429); `retryAfterMs` says for how long. Retryable. */
+  Throttled: { retryable: true, status: 503 },
+  /** A dependency failed in a way that may pass (5xx, timeout, connection reset). Retryable. */
+  Transient: { retryable: true, status: 503 },
+  /** A configuration or programming error of ours. Not retryable without a fix. */
+  Internal: { retryable: false, status: 500 },
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export interface SyncErrorDetails {
+  /** The field, setting or path the problem concerns. */
+  field?: string;
+  /** The offending value, when it is safe to log (never secrets or item bodies). */
+  value?: unknown;
+  /** For Throttled: how long the service asked us to wait. */
+  retryAfterMs?: number;
+  /** HTTP status of the failed dependency call, when there was one. */
+  status?: number;
+  cause?: unknown;
+}
+
+/** An error with a code from the closed set. */
+export class SyncError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly field: string | undefined;
+  readonly value: unknown;
+  readonly retryAfterMs: number | undefined;
+  readonly status: number | undefined;
+
+  constructor(code: ErrorCode, message: string, details: SyncErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'SyncError';
+    this.code = code;
+    this.retryable = errorCodes[code].retryable;
+    this.field = details.field;
+    this.value = details.value;
+    this.retryAfterMs = details.retryAfterMs;
+    this.status = details.status;
+  }
+}
+
+/** Invalid input naming the field and the value, e.g. `invalidInput('statuscode', 42, 'is not a valid appointment status')`. */
+export function invalidInput(field: string, value: unknown, problem: string): SyncError {
+  return new SyncError('InvalidInput', `${field} ${describeValue(value)} ${problem}`, { field, value });
+}
+
+export function isSyncError(error: unknown, code?: ErrorCode): error is SyncError {
+  return error instanceof SyncError && (code === undefined || error.code === code);
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return '(missing)';
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? typeof value;
+  } catch {
+    text = `(${typeof value})`;
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
