@@ -1,0 +1,254 @@
+// The correlation store: per mailbox, the pairing of a Dataverse record and an Exchange item, each side's
+// last-written version, and the last-synced field values (the base of the three-way merge).
+// Both lookup directions live in the mailbox's partition and are written in one entity-group transaction; every
+// update is conditional on the row's etag, so two workers can never both believe they own the latest state.
+import { createHash } from 'node:crypto';
+import type { TableClient, TransactionAction } from '@azure/data-tables';
+import { SyncError } from '../errors.js';
+import { encodeKey, getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
+
+export type ItemKind = 'appointment' | 'task' | 'contact';
+
+/** Canonical last-synced values; large values are kept as hashes (a Table property holds at most 64 KiB). */
+export type BaseSnapshot = Record<string, unknown>;
+
+export interface Pair {
+  mailboxId: string;
+  kind: ItemKind;
+  /** Dataverse table logical name: appointment, task, phonecall, letter, fax, contact. */
+  dataverseEntity: string;
+  dataverseId: string;
+  /** Graph id (immutable id) of the Exchange item; absent while a create is in flight. */
+  exchangeId?: string | undefined;
+  /** To Do list of a todoTask. */
+  exchangeListId?: string | undefined;
+  /** iCalUId of a meeting (one Dataverse appointment links every attendee's copy). */
+  iCalUId?: string | undefined;
+  /** @odata.etag of the Dataverse record as last written or read by the sync. */
+  dataverseEtag?: string | undefined;
+  /** @odata.etag (changeKey) of the Exchange item as last written or read by the sync. */
+  exchangeEtag?: string | undefined;
+  /** Last-synced canonical field values. */
+  base: BaseSnapshot;
+  /** 'pending': the Exchange create is in flight (transactionId set); 'linked': both sides exist. */
+  status: 'pending' | 'linked';
+  /** Graph transactionId of an in-flight create, so a retry returns the same event instead of a duplicate. */
+  transactionId?: string | undefined;
+  /** Whether the syncing user organizes the meeting (delete and invitation rules). */
+  isOrganizer?: boolean | undefined;
+  updatedOn?: string | undefined;
+}
+
+export interface StoredPair extends Pair {
+  /** Table etag of the pair row: pass it back to update or remove. */
+  rowEtag: string;
+}
+
+type PairEntity = {
+  partitionKey: string;
+  rowKey: string;
+  kind: string;
+  dataverseEntity: string;
+  dataverseId: string;
+  exchangeId?: string;
+  exchangeListId?: string;
+  iCalUId?: string;
+  dataverseEtag?: string;
+  exchangeEtag?: string;
+  base: string;
+  status: string;
+  transactionId?: string;
+  isOrganizer?: boolean;
+  updatedOn: string;
+};
+
+type PointerEntity = {
+  partitionKey: string;
+  rowKey: string;
+  dataverseId: string;
+  kind: string;
+};
+
+const pairRow = (dataverseId: string) => `dv-${dataverseId.toLowerCase()}`;
+const pointerRow = (exchangeId: string) => `ex-${encodeKey(exchangeId)}`;
+const recordIndexPartition = (dataverseId: string) => `rec-${dataverseId.toLowerCase()}`;
+const mailboxPartition = (mailboxId: string) => `mbx-${mailboxId.toLowerCase()}`;
+
+/** Values whose JSON is longer than this are stored as a hash: the merge only asks "did it change?" of the base. */
+const inlineLimit = 512;
+
+/** Compacts a snapshot for storage; `baseValueEquals` compares a current value with a stored one. */
+export function compactSnapshot(snapshot: Record<string, unknown>): BaseSnapshot {
+  const out: BaseSnapshot = {};
+  for (const [key, value] of Object.entries(snapshot)) {
+    const json = JSON.stringify(value ?? null);
+    out[key] = json.length > inlineLimit ? `#sha256:${createHash('sha256').update(json).digest('base64url')}` : (value ?? null);
+  }
+  return out;
+}
+
+/** True when a current canonical value equals the stored base value (hashed or inline). */
+export function baseValueEquals(base: unknown, current: unknown): boolean {
+  const json = JSON.stringify(current ?? null);
+  if (typeof base === 'string' && base.startsWith('#sha256:')) {
+    return json.length > inlineLimit && base === `#sha256:${createHash('sha256').update(json).digest('base64url')}`;
+  }
+  return JSON.stringify(base ?? null) === json;
+}
+
+export class PairStore {
+  constructor(private readonly table: TableClient) {}
+
+  /** The pair of a Dataverse record in a mailbox. */
+  async get(mailboxId: string, dataverseId: string): Promise<StoredPair | undefined> {
+    const entity = await getEntityOrUndefined<PairEntity>(this.table, mailboxPartition(mailboxId), pairRow(dataverseId));
+    return entity ? fromEntity(mailboxId, entity) : undefined;
+  }
+
+  /** The pair of an Exchange item in a mailbox (through the pointer row). */
+  async getByExchangeId(mailboxId: string, exchangeId: string): Promise<StoredPair | undefined> {
+    const pointer = await getEntityOrUndefined<PointerEntity>(this.table, mailboxPartition(mailboxId), pointerRow(exchangeId));
+    if (!pointer) return undefined;
+    const pair = await this.get(mailboxId, pointer.dataverseId);
+    // A pointer whose pair has moved on to another Exchange item is stale: treat as unpaired.
+    return pair && pair.exchangeId === exchangeId ? pair : undefined;
+  }
+
+  /** Mailboxes that hold a pair for this Dataverse record (from the record index; verify with get()). */
+  async mailboxesOf(dataverseId: string): Promise<string[]> {
+    const out: string[] = [];
+    try {
+      for await (const row of this.table.listEntities<{ rowKey: string }>({
+        queryOptions: { filter: `PartitionKey eq '${recordIndexPartition(dataverseId)}'`, select: ['RowKey'] },
+      })) {
+        out.push(row.rowKey);
+      }
+    } catch (error) {
+      throw translateTableError(error);
+    }
+    return out;
+  }
+
+  /** Creates a pair; Conflict when the mailbox already pairs this record (another worker won the race). */
+  async create(pair: Pair): Promise<StoredPair> {
+    await this.indexRecord(pair.mailboxId, pair.dataverseId);
+    const entity = toEntity(pair);
+    const actions: TransactionAction[] = [['create', entity]];
+    if (pair.exchangeId) actions.push(['upsert', pointer(pair, pair.exchangeId), 'Replace']);
+    const rowEtag = await this.submit(actions, 0);
+    return { ...pair, rowEtag, updatedOn: entity.updatedOn };
+  }
+
+  /** Replaces a pair if nobody changed it since `current` was read; moves the pointer when the Exchange id changed. */
+  async update(current: StoredPair, next: Pair): Promise<StoredPair> {
+    const entity = toEntity(next);
+    const actions: TransactionAction[] = [['update', entity, 'Replace', { etag: current.rowEtag }]];
+    if (next.exchangeId && next.exchangeId !== current.exchangeId) actions.push(['upsert', pointer(next, next.exchangeId), 'Replace']);
+    if (current.exchangeId && current.exchangeId !== next.exchangeId) actions.push(['delete', { partitionKey: mailboxPartition(current.mailboxId), rowKey: pointerRow(current.exchangeId) }]);
+    const rowEtag = await this.submit(actions, 0);
+    return { ...next, rowEtag, updatedOn: entity.updatedOn };
+  }
+
+  /**
+   * Unlinks: removes the pair if nobody changed it since it was read, then its pointer and index rows. Table
+   * transactions cannot make a delete conditional, so the pair row goes first on its own; a pointer left behind by a
+   * crash is harmless (getByExchangeId checks it against the pair).
+   */
+  async remove(current: StoredPair): Promise<void> {
+    const partition = mailboxPartition(current.mailboxId);
+    try {
+      await this.table.deleteEntity(partition, pairRow(current.dataverseId), { etag: current.rowEtag });
+    } catch (error) {
+      throw translateTableError(error);
+    }
+    if (current.exchangeId) await this.deleteIgnoringMissing(partition, pointerRow(current.exchangeId));
+    await this.deleteIgnoringMissing(recordIndexPartition(current.dataverseId), current.mailboxId.toLowerCase());
+  }
+
+  private async deleteIgnoringMissing(partitionKey: string, rowKey: string): Promise<void> {
+    try {
+      await this.table.deleteEntity(partitionKey, rowKey);
+    } catch (error) {
+      if (tableStatus(error) !== 404) throw translateTableError(error);
+    }
+  }
+
+  /** Every pair of a mailbox (for status and reconciliation). */
+  async *listMailbox(mailboxId: string): AsyncGenerator<StoredPair> {
+    const iter = this.table.listEntities<PairEntity>({
+      queryOptions: { filter: `PartitionKey eq '${mailboxPartition(mailboxId)}' and RowKey ge 'dv-' and RowKey lt 'dv.'` },
+    });
+    for await (const entity of iter) yield fromEntity(mailboxId, entity);
+  }
+
+  private async indexRecord(mailboxId: string, dataverseId: string): Promise<void> {
+    try {
+      await this.table.upsertEntity({ partitionKey: recordIndexPartition(dataverseId), rowKey: mailboxId.toLowerCase() }, 'Replace');
+    } catch (error) {
+      throw translateTableError(error);
+    }
+  }
+
+  /** Submits one entity-group transaction; returns the etag of the action at `etagIndex`. */
+  private async submit(actions: TransactionAction[], etagIndex: number): Promise<string> {
+    try {
+      const result = await this.table.submitTransaction(actions);
+      const etag = result.getResponseForEntity(rowKeyOf(actions[etagIndex]!))?.etag ?? result.subResponses[etagIndex]?.etag;
+      if (!etag) throw new SyncError('Internal', 'table storage returned no etag for the pair row');
+      return etag;
+    } catch (error) {
+      if (error instanceof SyncError) throw error;
+      throw translateTableError(error);
+    }
+  }
+}
+
+function rowKeyOf(action: TransactionAction): string {
+  const entity = action[1] as { rowKey?: string };
+  return entity.rowKey ?? '';
+}
+
+function pointer(pair: Pair, exchangeId: string): PointerEntity {
+  return { partitionKey: mailboxPartition(pair.mailboxId), rowKey: pointerRow(exchangeId), dataverseId: pair.dataverseId.toLowerCase(), kind: pair.kind };
+}
+
+function toEntity(pair: Pair): PairEntity {
+  const entity: PairEntity = {
+    partitionKey: mailboxPartition(pair.mailboxId),
+    rowKey: pairRow(pair.dataverseId),
+    kind: pair.kind,
+    dataverseEntity: pair.dataverseEntity,
+    dataverseId: pair.dataverseId.toLowerCase(),
+    base: JSON.stringify(compactSnapshot(pair.base)),
+    status: pair.status,
+    updatedOn: new Date().toISOString(),
+  };
+  if (pair.exchangeId) entity.exchangeId = pair.exchangeId;
+  if (pair.exchangeListId) entity.exchangeListId = pair.exchangeListId;
+  if (pair.iCalUId) entity.iCalUId = pair.iCalUId;
+  if (pair.dataverseEtag) entity.dataverseEtag = pair.dataverseEtag;
+  if (pair.exchangeEtag) entity.exchangeEtag = pair.exchangeEtag;
+  if (pair.transactionId) entity.transactionId = pair.transactionId;
+  if (pair.isOrganizer !== undefined) entity.isOrganizer = pair.isOrganizer;
+  return entity;
+}
+
+function fromEntity(mailboxId: string, e: PairEntity & { etag: string }): StoredPair {
+  return {
+    mailboxId,
+    kind: e.kind as ItemKind,
+    dataverseEntity: e.dataverseEntity,
+    dataverseId: e.dataverseId,
+    exchangeId: e.exchangeId,
+    exchangeListId: e.exchangeListId,
+    iCalUId: e.iCalUId,
+    dataverseEtag: e.dataverseEtag,
+    exchangeEtag: e.exchangeEtag,
+    base: JSON.parse(e.base) as BaseSnapshot,
+    status: e.status === 'pending' ? 'pending' : 'linked',
+    transactionId: e.transactionId,
+    isOrganizer: e.isOrganizer,
+    updatedOn: e.updatedOn,
+    rowEtag: e.etag,
+  };
+}

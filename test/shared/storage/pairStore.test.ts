@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAzuriteTables, type StartedAzurite } from '../../../dev/azurite/index.js';
+import { SyncError } from '../../../shared/errors.js';
+import { PairStore, baseValueEquals, compactSnapshot, type Pair } from '../../../shared/storage/pairStore.js';
+import { createTables } from '../../../shared/storage/tables.js';
+
+describe('correlation store (Azurite)', () => {
+  let azurite: StartedAzurite;
+  let store: PairStore;
+  beforeAll(async () => {
+    azurite = await startAzuriteTables();
+    const tables = createTables({ SYNC_TABLES_CONNECTION_STRING: azurite.connectionString, SYNC_TABLE_PREFIX: 'pairtest' });
+    await tables.ensureTables();
+    store = new PairStore(tables.client('pairs'));
+  });
+  afterAll(async () => azurite?.close());
+
+  const mailbox = '0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9';
+  const basePair = (dataverseId: string, exchangeId?: string): Pair => ({
+    mailboxId: mailbox,
+    kind: 'appointment',
+    dataverseEntity: 'appointment',
+    dataverseId,
+    exchangeId,
+    base: { subject: 'Kick-off', body: 'x'.repeat(2000) },
+    status: 'linked',
+    exchangeEtag: 'W/"ck1"',
+    dataverseEtag: 'W/"1001"',
+  });
+
+  it('finds a pair from both directions after one create, with Graph ids that contain / + =', async () => {
+    const exchangeId = 'AAMkAGI2T/+abc==';
+    await store.create(basePair('11111111-1111-4111-8111-111111111111', exchangeId));
+    const byDv = await store.get(mailbox, '11111111-1111-4111-8111-111111111111');
+    const byEx = await store.getByExchangeId(mailbox, exchangeId);
+    expect(byDv?.exchangeId).toBe(exchangeId);
+    expect(byEx?.dataverseId).toBe('11111111-1111-4111-8111-111111111111');
+    expect(await store.mailboxesOf('11111111-1111-4111-8111-111111111111')).toEqual([mailbox]);
+  });
+
+  it('refuses a second create of the same pair as a Conflict (another worker won)', async () => {
+    const pair = basePair('22222222-2222-4222-8222-222222222222', 'ex-2');
+    await store.create(pair);
+    await expect(store.create(pair)).rejects.toMatchObject({ code: 'Conflict' });
+  });
+
+  it('updates only from the current row etag; a stale etag is a Conflict and changes nothing', async () => {
+    const created = await store.create(basePair('33333333-3333-4333-8333-333333333333', 'ex-3'));
+    const updated = await store.update(created, { ...created, exchangeEtag: 'W/"ck2"', exchangeId: 'ex-3b' });
+    await expect(store.update(created, { ...created, exchangeEtag: 'W/"stale"' })).rejects.toBeInstanceOf(SyncError);
+    const read = await store.get(mailbox, '33333333-3333-4333-8333-333333333333');
+    expect(read?.exchangeEtag).toBe('W/"ck2"');
+    expect(read?.rowEtag).toBe(updated.rowEtag);
+    // the pointer moved with the Exchange id
+    expect(await store.getByExchangeId(mailbox, 'ex-3')).toBeUndefined();
+    expect((await store.getByExchangeId(mailbox, 'ex-3b'))?.dataverseId).toBe('33333333-3333-4333-8333-333333333333');
+  });
+
+  it('removes both directions and the record index when unlinking', async () => {
+    const created = await store.create(basePair('44444444-4444-4444-8444-444444444444', 'ex-4'));
+    await store.remove(created);
+    expect(await store.get(mailbox, '44444444-4444-4444-8444-444444444444')).toBeUndefined();
+    expect(await store.getByExchangeId(mailbox, 'ex-4')).toBeUndefined();
+    expect(await store.mailboxesOf('44444444-4444-4444-8444-444444444444')).toEqual([]);
+  });
+
+  it('keeps large base values as hashes that still compare equal', async () => {
+    const read = await store.get(mailbox, '11111111-1111-4111-8111-111111111111');
+    expect(String(read?.base.body)).toMatch(/^#sha256:/);
+    expect(baseValueEquals(read?.base.body, 'x'.repeat(2000))).toBe(true);
+    expect(baseValueEquals(read?.base.body, 'y'.repeat(2000))).toBe(false);
+    expect(baseValueEquals(compactSnapshot({ s: 'short' }).s, 'short')).toBe(true);
+  });
+});
