@@ -1,0 +1,188 @@
+// One small Dataverse Web API (v9.2) client over fetch: the sync needs only a handful of operations, each with
+// the options server-side sync relies on: the `tag` that marks the sync's own writes (facts.md section 5),
+// If-Match / If-None-Match, client-chosen ids, impersonation of the syncing user (CallerObjectId), and
+// Prefer: return=representation so a write also returns the new etag (one call per write).
+import { SyncError } from '../errors.js';
+import { errorForStatus, withRetry, type RetryPolicy } from '../http/retry.js';
+import type { TokenProvider } from '../auth/tokens.js';
+
+/** Marks every write of the sync; the webhook endpoint drops changes that carry it (the sync's own echo). */
+export const syncTag = 'dataverse-exchange-sync';
+
+export const entitySets = {
+  appointment: 'appointments',
+  task: 'tasks',
+  phonecall: 'phonecalls',
+  letter: 'letters',
+  fax: 'faxes',
+  contact: 'contacts',
+  systemuser: 'systemusers',
+  activityparty: 'activityparties',
+} as const;
+export type EntityName = keyof typeof entitySets;
+
+export const primaryKeys: Record<EntityName, string> = {
+  appointment: 'activityid',
+  task: 'activityid',
+  phonecall: 'activityid',
+  letter: 'activityid',
+  fax: 'activityid',
+  contact: 'contactid',
+  systemuser: 'systemuserid',
+  activityparty: 'activitypartyid',
+};
+
+export type DataverseRecord = Record<string, unknown> & { '@odata.etag'?: string };
+
+export interface WriteOptions {
+  /** Entra object id of the user to act as (records are owned as server-side sync does). */
+  callerObjectId?: string | undefined;
+  ifMatch?: string | undefined;
+  /** Create only: fail with Conflict when the record exists. */
+  createOnly?: boolean;
+}
+
+export interface DataverseApiOptions {
+  url: string;
+  tokens: TokenProvider;
+  retry?: RetryPolicy;
+  onCall?: (kind: 'read' | 'write', route: string) => void;
+  fetch?: typeof fetch;
+}
+
+export class DataverseApi {
+  private readonly base: string;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(private readonly options: DataverseApiOptions) {
+    this.base = `${options.url.replace(/\/+$/, '')}/api/data/v9.2`;
+    this.fetchFn = options.fetch ?? fetch;
+  }
+
+  /** The caller's systemuserid (the application user). */
+  async whoAmI(): Promise<{ UserId: string; BusinessUnitId: string; OrganizationId: string }> {
+    return (await this.request('read', 'GET', 'WhoAmI', 'WhoAmI')).body as { UserId: string; BusinessUnitId: string; OrganizationId: string };
+  }
+
+  /** A record, or undefined when it does not exist. */
+  async get(entity: EntityName, id: string, query: { select?: string[]; expand?: string } = {}): Promise<DataverseRecord | undefined> {
+    const params = new URLSearchParams();
+    if (query.select) params.set('$select', query.select.join(','));
+    if (query.expand) params.set('$expand', query.expand);
+    try {
+      const res = await this.request('read', 'GET', entitySets[entity], `${entitySets[entity]}(${guid(id)})${params.size ? `?${params.toString()}` : ''}`);
+      return res.body as DataverseRecord;
+    } catch (error) {
+      if (error instanceof SyncError && error.code === 'NotFound') return undefined;
+      throw error;
+    }
+  }
+
+  /** Records matching an OData filter (all pages). */
+  async query(entity: EntityName, query: { filter?: string; select?: string[]; expand?: string; top?: number; orderby?: string }): Promise<DataverseRecord[]> {
+    const params = new URLSearchParams();
+    if (query.filter) params.set('$filter', query.filter);
+    if (query.select) params.set('$select', query.select.join(','));
+    if (query.expand) params.set('$expand', query.expand);
+    if (query.top) params.set('$top', String(query.top));
+    if (query.orderby) params.set('$orderby', query.orderby);
+    const out: DataverseRecord[] = [];
+    let next: string | undefined = `${entitySets[entity]}?${params.toString()}`;
+    while (next) {
+      const res = await this.request('read', 'GET', entitySets[entity], next, undefined, { Prefer: 'odata.maxpagesize=500' });
+      const page = res.body as { value: DataverseRecord[]; '@odata.nextLink'?: string };
+      out.push(...page.value);
+      next = page['@odata.nextLink'];
+    }
+    return out;
+  }
+
+  /** Creates a record with a client-chosen id; returns it with its etag. Conflict when it exists already. */
+  async create(entity: EntityName, id: string, body: Record<string, unknown>, options: WriteOptions = {}): Promise<DataverseRecord> {
+    const res = await this.request('write', 'POST', entitySets[entity], `${entitySets[entity]}?tag=${syncTag}`, { ...body, [primaryKeys[entity]]: guid(id) }, {
+      Prefer: 'return=representation',
+      ...impersonation(options),
+    });
+    return res.body as DataverseRecord;
+  }
+
+  /**
+   * Updates a record (PATCH), conditional on `ifMatch` when given; returns it with its new etag. With no
+   * ifMatch and createOnly unset, PATCH is an upsert.
+   */
+  async update(entity: EntityName, id: string, body: Record<string, unknown>, options: WriteOptions = {}): Promise<DataverseRecord> {
+    const headers: Record<string, string> = { Prefer: 'return=representation', ...impersonation(options) };
+    if (options.ifMatch) headers['If-Match'] = options.ifMatch;
+    if (options.createOnly) headers['If-None-Match'] = '*';
+    const res = await this.request('write', 'PATCH', entitySets[entity], `${entitySets[entity]}(${guid(id)})?tag=${syncTag}`, body, headers);
+    return res.body as DataverseRecord;
+  }
+
+  /** Deletes a record; "already gone" counts as done. */
+  async delete(entity: EntityName, id: string, options: WriteOptions = {}): Promise<void> {
+    try {
+      await this.request('write', 'DELETE', entitySets[entity], `${entitySets[entity]}(${guid(id)})?tag=${syncTag}`, undefined, {
+        ...impersonation(options),
+        ...(options.ifMatch ? { 'If-Match': options.ifMatch } : {}),
+      });
+    } catch (error) {
+      if (error instanceof SyncError && error.code === 'NotFound') return;
+      throw error;
+    }
+  }
+
+  /** Raw request for setup tooling (service endpoints, steps). */
+  async raw(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown; headers: Headers }> {
+    return this.request(method === 'GET' ? 'read' : 'write', method, path.split(/[?(]/)[0] ?? path, path, body, headers);
+  }
+
+  private async request(kind: 'read' | 'write', method: string, route: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const url = path.startsWith('https://') ? path : `${this.base}/${path}`;
+    return withRetry(async () => {
+      this.options.onCall?.(kind, route);
+      const token = await this.options.tokens(this.options.url);
+      let res: Response;
+      try {
+        res = await this.fetchFn(url, {
+          method,
+          headers: {
+            Authorization: `Bearer ${token}`,
+            Accept: 'application/json',
+            'OData-MaxVersion': '4.0',
+            'OData-Version': '4.0',
+            ...(body === undefined ? {} : { 'Content-Type': 'application/json; charset=utf-8' }),
+            ...headers,
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+      } catch (error) {
+        throw new SyncError('Transient', `Dataverse ${route}: ${(error as Error).message}`, { cause: error });
+      }
+      const text = await res.text();
+      let parsed: unknown = undefined;
+      if (text) {
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = text;
+        }
+      }
+      if (!res.ok) {
+        const err = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+        throw errorForStatus(`Dataverse ${method} ${route}`, res.status, `${err?.code ?? ''} ${err?.message ?? text.slice(0, 200)}`.trim(), res.headers.get('retry-after'));
+      }
+      return { status: res.status, body: parsed, headers: res.headers };
+    }, this.options.retry);
+  }
+}
+
+function impersonation(options: WriteOptions): Record<string, string> {
+  return options.callerObjectId ? { CallerObjectId: options.callerObjectId } : {};
+}
+
+function guid(id: string): string {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
+    throw new SyncError('InvalidInput', `Dataverse id ${JSON.stringify(id)} is not a GUID`, { field: 'id', value: id });
+  }
+  return id.toLowerCase();
+}

@@ -1,0 +1,260 @@
+// Microsoft Graph access through @microsoft/microsoft-graph-client, with tokens from msal-node. Every call asks for
+// immutable ids (facts.md section 3) and, for events, UTC times so snapshots compare across mailboxes. Failures are
+// translated onto the closed error set; short throttling waits are retried here, long ones go back to the worker.
+import { AuthenticationHandler, Client, GraphError, HTTPMessageHandler, RetryHandler, RetryHandlerOptions, TelemetryHandler } from '@microsoft/microsoft-graph-client';
+import type { Contact, Event, Subscription, TodoTask, TodoTaskList, User } from '@microsoft/microsoft-graph-types';
+import { SyncError } from '../errors.js';
+import { errorForStatus, withRetry, type RetryPolicy } from '../http/retry.js';
+import type { TokenProvider } from '../auth/tokens.js';
+
+/** The extended property the sync stamps on Exchange items it creates: the Dataverse id, so a lost pair can be rebuilt. */
+export const dataverseIdProperty = 'String {b7f3c2a9-5d1e-4e0b-9a64-2f8d1c3e7a51} Name DataverseId';
+
+export interface GraphCallCounter {
+  (kind: 'read' | 'write', route: string): void;
+}
+
+export interface GraphApiOptions {
+  baseUrl: string;
+  tokens: TokenProvider;
+  retry?: RetryPolicy;
+  /** Counts calls (benchmarks, status). */
+  onCall?: GraphCallCounter;
+}
+
+export interface DeltaPage<T> {
+  items: (T & { '@removed'?: { reason: string } })[];
+  /** The deltaLink to store when the round is finished. */
+  deltaLink?: string;
+}
+
+type WithEtag<T> = T & { '@odata.etag'?: string };
+
+const preferImmutable = 'IdType="ImmutableId"';
+const preferUtc = 'outlook.timezone="UTC"';
+
+/** What the sync does with Graph. Paths take the mailbox's Entra object id (or UPN). */
+export class GraphApi {
+  private readonly client: Client;
+  private readonly retry: RetryPolicy | undefined;
+  private readonly onCall: GraphCallCounter | undefined;
+
+  constructor(options: GraphApiOptions) {
+    const base = new URL(options.baseUrl);
+    // The token audience is Graph's own resource (the national clouds have their own hosts); a local stand-in
+    // accepts the public audience.
+    const resource = /^(graph\.microsoft\.(us|de)|microsoftgraph\.chinacloudapi\.cn|dod-graph\.microsoft\.us)$/.test(base.hostname) ? base.origin : 'https://graph.microsoft.com';
+    const authProvider = { getAccessToken: () => options.tokens(resource) };
+    // The SDK's own retry handler sleeps in-process for as long as Retry-After says; ours decides instead.
+    const noRetry = new RetryHandler(new RetryHandlerOptions(0, 0));
+    this.client = Client.initWithMiddleware({
+      baseUrl: `${options.baseUrl.replace(/\/+$/, '')}/`,
+      middleware: [new AuthenticationHandler(authProvider), noRetry, new TelemetryHandler(), new HTTPMessageHandler()],
+      // A Graph host that is not Microsoft's (the local simulator) must be listed, or the SDK sends no token.
+      ...(base.hostname === 'graph.microsoft.com' ? {} : { customHosts: new Set([base.hostname]) }),
+    });
+    this.retry = options.retry;
+    this.onCall = options.onCall;
+  }
+
+  // --- users -------------------------------------------------------------------------------------------------
+  async getUser(idOrUpn: string): Promise<User> {
+    return this.call('read', 'users', () => this.client.api(`/users/${enc(idOrUpn)}`).select('id,userPrincipalName,mail,displayName').get() as Promise<User>);
+  }
+
+  /** The mailbox's time zone as Graph gives it (a Windows or IANA name). */
+  async getMailboxTimeZone(idOrUpn: string): Promise<string> {
+    const settings = await this.call('read', 'mailboxSettings', () => this.client.api(`/users/${enc(idOrUpn)}/mailboxSettings`).get() as Promise<{ timeZone?: string }>);
+    return settings.timeZone ?? 'UTC';
+  }
+
+  // --- events ------------------------------------------------------------------------------------------------
+  async getEvent(mailbox: string, id: string): Promise<WithEtag<Event>> {
+    return this.call('read', 'events', () =>
+      this.client
+        .api(`/users/${enc(mailbox)}/events/${enc(id)}`)
+        .header('Prefer', `${preferImmutable}, ${preferUtc}`)
+        .expand(`singleValueExtendedProperties($filter=id eq '${dataverseIdProperty}')`)
+        .get() as Promise<WithEtag<Event>>,
+    );
+  }
+
+  async createEvent(mailbox: string, body: Event, transactionId: string): Promise<WithEtag<Event>> {
+    return this.call('write', 'events', () =>
+      this.client
+        .api(`/users/${enc(mailbox)}/events`)
+        .header('Prefer', `${preferImmutable}, ${preferUtc}`)
+        .post({ ...body, transactionId }) as Promise<WithEtag<Event>>,
+    );
+  }
+
+  async updateEvent(mailbox: string, id: string, patch: Event, ifMatch?: string): Promise<WithEtag<Event>> {
+    return this.call('write', 'events', () => {
+      let req = this.client.api(`/users/${enc(mailbox)}/events/${enc(id)}`).header('Prefer', `${preferImmutable}, ${preferUtc}`);
+      if (ifMatch) req = req.header('If-Match', ifMatch);
+      return req.patch(patch) as Promise<WithEtag<Event>>;
+    });
+  }
+
+  async deleteEvent(mailbox: string, id: string): Promise<void> {
+    await this.deleteIgnoringMissing('events', `/users/${enc(mailbox)}/events/${enc(id)}`);
+  }
+
+  /** Events of a mailbox with this iCalUId (a meeting's copies share it). */
+  async findEventsByICalUId(mailbox: string, iCalUId: string): Promise<WithEtag<Event>[]> {
+    const page = await this.call('read', 'events', () =>
+      this.client
+        .api(`/users/${enc(mailbox)}/events`)
+        .header('Prefer', `${preferImmutable}, ${preferUtc}`)
+        .filter(`iCalUId eq '${odataString(iCalUId)}'`)
+        .expand(`singleValueExtendedProperties($filter=id eq '${dataverseIdProperty}')`)
+        .get() as Promise<{ value: WithEtag<Event>[] }>,
+    );
+    return page.value;
+  }
+
+  /** One round page of calendarView delta: the first call takes the window, later calls the stored link. */
+  async calendarViewDelta(mailbox: string, from: { window: { start: Date; end: Date } } | { link: string }): Promise<DeltaPage<WithEtag<Event>>> {
+    return this.deltaRound('events', 'window' in from
+      ? `/users/${enc(mailbox)}/calendarView/delta?startDateTime=${from.window.start.toISOString()}&endDateTime=${from.window.end.toISOString()}`
+      : from.link, `${preferImmutable}, ${preferUtc}, odata.maxpagesize=100`);
+  }
+
+  // --- To Do -------------------------------------------------------------------------------------------------
+  async listTodoLists(mailbox: string): Promise<TodoTaskList[]> {
+    const page = await this.call('read', 'todoLists', () => this.client.api(`/users/${enc(mailbox)}/todo/lists`).get() as Promise<{ value: TodoTaskList[] }>);
+    return page.value;
+  }
+
+  async getTodoTask(mailbox: string, listId: string, id: string): Promise<WithEtag<TodoTask>> {
+    return this.call('read', 'todoTasks', () => this.client.api(`/users/${enc(mailbox)}/todo/lists/${enc(listId)}/tasks/${enc(id)}`).get() as Promise<WithEtag<TodoTask>>);
+  }
+
+  async createTodoTask(mailbox: string, listId: string, body: TodoTask): Promise<WithEtag<TodoTask>> {
+    return this.call('write', 'todoTasks', () => this.client.api(`/users/${enc(mailbox)}/todo/lists/${enc(listId)}/tasks`).post(body) as Promise<WithEtag<TodoTask>>);
+  }
+
+  async updateTodoTask(mailbox: string, listId: string, id: string, patch: TodoTask, ifMatch?: string): Promise<WithEtag<TodoTask>> {
+    return this.call('write', 'todoTasks', () => {
+      let req = this.client.api(`/users/${enc(mailbox)}/todo/lists/${enc(listId)}/tasks/${enc(id)}`);
+      if (ifMatch) req = req.header('If-Match', ifMatch);
+      return req.patch(patch) as Promise<WithEtag<TodoTask>>;
+    });
+  }
+
+  async deleteTodoTask(mailbox: string, listId: string, id: string): Promise<void> {
+    await this.deleteIgnoringMissing('todoTasks', `/users/${enc(mailbox)}/todo/lists/${enc(listId)}/tasks/${enc(id)}`);
+  }
+
+  async todoTasksDelta(mailbox: string, from: { listId: string } | { link: string }): Promise<DeltaPage<WithEtag<TodoTask>>> {
+    return this.deltaRound('todoTasks', 'listId' in from ? `/users/${enc(mailbox)}/todo/lists/${enc(from.listId)}/tasks/delta` : from.link, 'odata.maxpagesize=100');
+  }
+
+  // --- contacts ----------------------------------------------------------------------------------------------
+  async getContact(mailbox: string, id: string): Promise<WithEtag<Contact>> {
+    return this.call('read', 'contacts', () =>
+      this.client
+        .api(`/users/${enc(mailbox)}/contacts/${enc(id)}`)
+        .header('Prefer', preferImmutable)
+        .expand(`singleValueExtendedProperties($filter=id eq '${dataverseIdProperty}')`)
+        .get() as Promise<WithEtag<Contact>>,
+    );
+  }
+
+  async createContact(mailbox: string, body: Contact): Promise<WithEtag<Contact>> {
+    return this.call('write', 'contacts', () => this.client.api(`/users/${enc(mailbox)}/contacts`).header('Prefer', preferImmutable).post(body) as Promise<WithEtag<Contact>>);
+  }
+
+  async updateContact(mailbox: string, id: string, patch: Contact, ifMatch?: string): Promise<WithEtag<Contact>> {
+    return this.call('write', 'contacts', () => {
+      let req = this.client.api(`/users/${enc(mailbox)}/contacts/${enc(id)}`).header('Prefer', preferImmutable);
+      if (ifMatch) req = req.header('If-Match', ifMatch);
+      return req.patch(patch) as Promise<WithEtag<Contact>>;
+    });
+  }
+
+  async deleteContact(mailbox: string, id: string): Promise<void> {
+    await this.deleteIgnoringMissing('contacts', `/users/${enc(mailbox)}/contacts/${enc(id)}`);
+  }
+
+  /** Items of any kind stamped with this Dataverse id (a lost pair is rebuilt from the stamp). */
+  async findByDataverseId(mailbox: string, collection: 'events' | 'contacts', dataverseId: string): Promise<WithEtag<Event | Contact>[]> {
+    const page = await this.call('read', collection, () =>
+      this.client
+        .api(`/users/${enc(mailbox)}/${collection}`)
+        .header('Prefer', collection === 'events' ? `${preferImmutable}, ${preferUtc}` : preferImmutable)
+        .filter(`singleValueExtendedProperties/any(ep: ep/id eq '${dataverseIdProperty}' and ep/value eq '${odataString(dataverseId)}')`)
+        .get() as Promise<{ value: WithEtag<Event | Contact>[] }>,
+    );
+    return page.value;
+  }
+
+  // --- subscriptions -----------------------------------------------------------------------------------------
+  async createSubscription(body: Subscription): Promise<Subscription> {
+    return this.call('write', 'subscriptions', () => this.client.api('/subscriptions').header('Prefer', preferImmutable).post(body) as Promise<Subscription>);
+  }
+
+  async renewSubscription(id: string, expirationDateTime: Date): Promise<Subscription> {
+    return this.call('write', 'subscriptions', () => this.client.api(`/subscriptions/${enc(id)}`).patch({ expirationDateTime: expirationDateTime.toISOString() }) as Promise<Subscription>);
+  }
+
+  async reauthorizeSubscription(id: string): Promise<void> {
+    await this.call('write', 'subscriptions', () => this.client.api(`/subscriptions/${enc(id)}/reauthorize`).post({}) as Promise<unknown>);
+  }
+
+  async deleteSubscription(id: string): Promise<void> {
+    await this.deleteIgnoringMissing('subscriptions', `/subscriptions/${enc(id)}`);
+  }
+
+  // --- plumbing ----------------------------------------------------------------------------------------------
+  private async deltaRound<T>(route: string, pathOrLink: string, prefer: string): Promise<DeltaPage<T>> {
+    const items: (T & { '@removed'?: { reason: string } })[] = [];
+    let next: string | undefined = pathOrLink;
+    while (next) {
+      const url: string = next;
+      const page = await this.call('read', `${route}/delta`, () => this.client.api(url).header('Prefer', prefer).get() as Promise<{ value: T[]; '@odata.nextLink'?: string; '@odata.deltaLink'?: string }>);
+      items.push(...(page.value as (T & { '@removed'?: { reason: string } })[]));
+      if (page['@odata.deltaLink']) return { items, deltaLink: page['@odata.deltaLink'] };
+      next = page['@odata.nextLink'];
+    }
+    return { items };
+  }
+
+  private async deleteIgnoringMissing(route: string, path: string): Promise<void> {
+    try {
+      await this.call('write', route, () => this.client.api(path).delete() as Promise<unknown>);
+    } catch (error) {
+      // Idempotent delete: the only expected failure is "already gone".
+      if (!(error instanceof SyncError && error.code === 'NotFound')) throw error;
+    }
+  }
+
+  private async call<T>(kind: 'read' | 'write', route: string, fn: () => Promise<T>): Promise<T> {
+    return withRetry(async () => {
+      this.onCall?.(kind, route);
+      try {
+        return await fn();
+      } catch (error) {
+        throw translateGraphError(error, route);
+      }
+    }, this.retry);
+  }
+}
+
+/** A GraphError (or a network failure) as a SyncError. */
+export function translateGraphError(error: unknown, route: string): SyncError {
+  if (error instanceof SyncError) return error;
+  if (error instanceof GraphError && error.statusCode > 0) {
+    const syncError = errorForStatus(`Graph ${route}`, error.statusCode, `${error.code ?? ''} ${error.message}`.trim(), error.headers?.get('retry-after'));
+    const code = error.code ?? '';
+    // An evicted delta token is a "start over" signal, not a missing item (facts.md section 2).
+    if (/syncStateNotFound|syncStateInvalid|resyncRequired/i.test(code) || error.statusCode === 410) {
+      return new SyncError('NotFound', `Graph ${route}: delta token expired (${code || error.statusCode}); full resync needed`, { status: error.statusCode, field: 'deltaToken', cause: error });
+    }
+    return syncError;
+  }
+  return new SyncError('Transient', `Graph ${route}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}
+
+const enc = (segment: string) => encodeURIComponent(segment);
+const odataString = (value: string) => value.replace(/'/g, "''");

@@ -1,0 +1,85 @@
+// The mailbox registry: each enabled mailbox with its identities on both sides, its time zone, what it syncs, and
+// its state. The worker reads it to decide scope (which mailboxes a Dataverse record reaches).
+import type { TableClient } from '@azure/data-tables';
+import { z } from 'zod';
+import { getEntityOrUndefined, translateTableError } from './tables.js';
+
+export const mailboxStates = ['backfilling', 'active', 'degraded', 'disabled'] as const;
+export type MailboxState = (typeof mailboxStates)[number];
+export const syncedEntities = ['appointment', 'task', 'contact'] as const;
+
+export const mailboxSchema = z.object({
+  /** Entra object id of the user (Graph /users/{id}). */
+  id: z.string().min(1),
+  userPrincipalName: z.string().min(3),
+  /** Primary SMTP address. */
+  address: z.string().min(3),
+  /** systemuserid of the same person in Dataverse. */
+  systemUserId: z.string().min(1),
+  /** IANA time zone of the mailbox (from Graph mailboxSettings). */
+  timeZone: z.string().min(1),
+  entities: z.array(z.enum(syncedEntities)),
+  state: z.enum(mailboxStates),
+  stateReason: z.string().optional(),
+  /** Default To Do list, where Dataverse tasks are created. */
+  defaultTodoListId: z.string().optional(),
+  updatedOn: z.string().optional(),
+});
+export type Mailbox = z.infer<typeof mailboxSchema>;
+
+const partition = 'mailbox';
+
+export class MailboxStore {
+  private cache: { at: number; list: Mailbox[] } | undefined;
+
+  constructor(
+    private readonly table: TableClient,
+    private readonly cacheMs = 15_000,
+  ) {}
+
+  async get(id: string): Promise<Mailbox | undefined> {
+    const entity = await getEntityOrUndefined<{ data: string }>(this.table, partition, id.toLowerCase());
+    return entity ? mailboxSchema.parse(JSON.parse(entity.data)) : undefined;
+  }
+
+  /** Creates or replaces a mailbox row. */
+  async put(mailbox: Mailbox): Promise<void> {
+    const data = mailboxSchema.parse({ ...mailbox, updatedOn: new Date().toISOString() });
+    try {
+      await this.table.upsertEntity({ partitionKey: partition, rowKey: data.id.toLowerCase(), data: JSON.stringify(data), state: data.state }, 'Replace');
+    } catch (error) {
+      throw translateTableError(error);
+    }
+    this.cache = undefined;
+  }
+
+  /** Every registered mailbox (cached briefly: the registry changes rarely and is read for every change). */
+  async list(options: { fresh?: boolean } = {}): Promise<Mailbox[]> {
+    if (!options.fresh && this.cache && Date.now() - this.cache.at < this.cacheMs) return this.cache.list;
+    const list: Mailbox[] = [];
+    try {
+      for await (const row of this.table.listEntities<{ data: string }>({ queryOptions: { filter: `PartitionKey eq '${partition}'` } })) {
+        list.push(mailboxSchema.parse(JSON.parse(row.data)));
+      }
+    } catch (error) {
+      throw translateTableError(error);
+    }
+    this.cache = { at: Date.now(), list };
+    return list;
+  }
+
+  /** Mailboxes that sync (not disabled), by Dataverse systemuserid. */
+  async enabledBySystemUser(): Promise<Map<string, Mailbox>> {
+    const map = new Map<string, Mailbox>();
+    for (const m of await this.list()) if (m.state !== 'disabled') map.set(m.systemUserId.toLowerCase(), m);
+    return map;
+  }
+
+  /** An enabled mailbox by Entra object id or by SMTP address / UPN. */
+  async findEnabled(idOrAddress: string): Promise<Mailbox | undefined> {
+    const key = idOrAddress.toLowerCase();
+    return (await this.list()).find(
+      (m) => m.state !== 'disabled' && (m.id.toLowerCase() === key || m.address.toLowerCase() === key || m.userPrincipalName.toLowerCase() === key),
+    );
+  }
+}

@@ -1,0 +1,69 @@
+// Graph subscriptions the sync created: the clientState each notification must carry, and the expiry to renew by.
+import { timingSafeEqual } from 'node:crypto';
+import type { TableClient } from '@azure/data-tables';
+import { z } from 'zod';
+import { getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
+
+export const subscriptionRecordSchema = z.object({
+  id: z.string().min(1),
+  mailboxId: z.string().min(1),
+  /** events or contacts */
+  resourceKind: z.enum(['events', 'contacts', 'messages']),
+  resource: z.string().min(1),
+  clientState: z.string().min(16).max(128),
+  expirationDateTime: z.string(),
+  createdOn: z.string(),
+});
+export type SubscriptionRecord = z.infer<typeof subscriptionRecordSchema>;
+
+const partition = 'subscription';
+
+export class SubscriptionStore {
+  constructor(private readonly table: TableClient) {}
+
+  async get(id: string): Promise<SubscriptionRecord | undefined> {
+    const entity = await getEntityOrUndefined<{ data: string }>(this.table, partition, id);
+    return entity ? subscriptionRecordSchema.parse(JSON.parse(entity.data)) : undefined;
+  }
+
+  async put(record: SubscriptionRecord): Promise<void> {
+    const data = subscriptionRecordSchema.parse(record);
+    try {
+      await this.table.upsertEntity({ partitionKey: partition, rowKey: data.id, data: JSON.stringify(data), mailboxId: data.mailboxId }, 'Replace');
+    } catch (error) {
+      throw translateTableError(error);
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.table.deleteEntity(partition, id);
+    } catch (error) {
+      if (tableStatus(error) !== 404) throw translateTableError(error);
+    }
+  }
+
+  async list(mailboxId?: string): Promise<SubscriptionRecord[]> {
+    const out: SubscriptionRecord[] = [];
+    const filter = mailboxId ? `PartitionKey eq '${partition}' and mailboxId eq '${mailboxId.replace(/'/g, "''")}'` : `PartitionKey eq '${partition}'`;
+    try {
+      for await (const row of this.table.listEntities<{ data: string }>({ queryOptions: { filter } })) out.push(subscriptionRecordSchema.parse(JSON.parse(row.data)));
+    } catch (error) {
+      throw translateTableError(error);
+    }
+    return out;
+  }
+}
+
+/** Compares a notification's clientState with the stored one in constant time. */
+export function clientStateMatches(expected: string, given: string | undefined | null): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(expected, 'utf8');
+  const b = Buffer.from(given, 'utf8');
+  // timingSafeEqual needs equal lengths; compare against itself to keep the time independent of the length check.
+  if (a.length !== b.length) {
+    timingSafeEqual(a, a);
+    return false;
+  }
+  return timingSafeEqual(a, b);
+}
