@@ -16,6 +16,7 @@ param namePrefix string
 
 @description('Resource id of the Service Bus namespace.')
 @minLength(1)
+@maxLength(1024)
 param serviceBusNamespaceId string
 
 @description('Queues whose dead-letter count is watched.')
@@ -23,6 +24,7 @@ param queueNames string[]
 
 @description('Resource id of the Application Insights component.')
 @minLength(1)
+@maxLength(1024)
 param applicationInsightsId string
 
 @description('Failure rate (percent of invocations of one function over 15 minutes) that raises the alert.')

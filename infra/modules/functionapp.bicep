@@ -28,6 +28,7 @@ param azdServiceName string
 
 @description('Resource id of the user-assigned managed identity the app runs as.')
 @minLength(1)
+@maxLength(1024)
 param identityId string
 
 @description('Client id of that identity.')
@@ -37,26 +38,32 @@ param identityClientId string
 
 @description('URL of the blob container that receives the deployment package.')
 @minLength(1)
+@maxLength(1024)
 param deploymentContainerUrl string
 
 @description('Blob service endpoint of the storage account.')
 @minLength(1)
+@maxLength(1024)
 param blobEndpoint string
 
 @description('Queue service endpoint of the storage account.')
 @minLength(1)
+@maxLength(1024)
 param queueEndpoint string
 
 @description('Table service endpoint of the storage account.')
 @minLength(1)
+@maxLength(1024)
 param tableEndpoint string
 
 @description('Host name of the Service Bus namespace (<namespace>.servicebus.windows.net).')
 @minLength(1)
+@maxLength(1024)
 param serviceBusFullyQualifiedNamespace string
 
 @description('Application Insights connection string (not a secret: ingestion needs an Entra token, local auth is off).')
 @minLength(1)
+@maxLength(1024)
 param applicationInsightsConnectionString string
 
 @description('Name of the key vault the secret settings reference.')
@@ -147,6 +154,7 @@ param alwaysReadyWorkerInstances int
 
 @description('Resource id of the Log Analytics workspace that receives the diagnostic logs.')
 @minLength(1)
+@maxLength(1024)
 param logAnalyticsWorkspaceId string
 
 // The VaultName form carries no cloud-specific host name; a reference without a version follows rotation

@@ -26,6 +26,7 @@ param softDeleteRetentionInDays int
 
 @description('Resource id of the Log Analytics workspace that receives the diagnostic logs.')
 @minLength(1)
+@maxLength(1024)
 param logAnalyticsWorkspaceId string
 
 resource vault 'Microsoft.KeyVault/vaults@2024-11-01' = {

@@ -17,6 +17,7 @@ param tags object
 
 @description('Resource id of the Log Analytics workspace that receives the diagnostic logs.')
 @minLength(1)
+@maxLength(1024)
 param logAnalyticsWorkspaceId string
 
 // Copied from shared/servicebus/queues.ts, property for property. requiresSession and requiresDuplicateDetection

@@ -26,6 +26,7 @@ param tablePrefix string
 
 @description('Resource id of the Log Analytics workspace that receives the diagnostic logs.')
 @minLength(1)
+@maxLength(1024)
 param logAnalyticsWorkspaceId string
 
 // One table per suffix in shared/storage/tableNames.ts (test/infra checks the two agree). The app could create them
