@@ -261,8 +261,7 @@ export class Entity {
         this.emit('completed', message);
         break;
       case 'abandon':
-        this.emit('abandoned', message);
-        this.returnFailed(message, lock.wasDeferred);
+        this.returnFailed(message, lock.wasDeferred, 'abandoned', lock.token);
         break;
       case 'defer':
         this.setState(message, 'deferred');
@@ -384,8 +383,7 @@ export class Entity {
       const lock = message.lock;
       if (!lock) continue;
       this.releaseLock(message);
-      this.emit('lockExpired', message, { lockToken: lock.token });
-      this.returnFailed(message, lock.wasDeferred);
+      this.returnFailed(message, lock.wasDeferred, 'lockExpired', lock.token);
     }
     this.updateReady(session);
     this.hooks.available(this);
@@ -531,8 +529,9 @@ export class Entity {
   }
 
   /** After an abandon or a lost lock: count the failed delivery, then dead-letter or make available again. */
-  private returnFailed(message: StoredMessage, wasDeferred: boolean): void {
+  private returnFailed(message: StoredMessage, wasDeferred: boolean, event: 'abandoned' | 'lockExpired', lockToken: string): void {
     message.deliveryCount++;
+    this.emit(event, message, { lockToken });
     if (message.deliveryCount >= this.config.maxDeliveryCount) {
       this.deadLetter(
         message,
@@ -584,8 +583,7 @@ export class Entity {
     if (message.lock?.token !== token) return;
     const wasDeferred = message.lock.wasDeferred;
     this.releaseLock(message);
-    this.emit('lockExpired', message, { lockToken: token });
-    this.returnFailed(message, wasDeferred);
+    this.returnFailed(message, wasDeferred, 'lockExpired', token);
   }
 
   private releaseLock(message: StoredMessage): void {
