@@ -1,0 +1,42 @@
+// Conversions more than one table uses.
+import type { DateTime } from 'luxon';
+import type { GraphDateTimeTimeZone } from '../wire/dates.js';
+import type { MappingContext } from './context.js';
+import { canonicalText } from './text.js';
+import { instantOfGraph, localDateOf } from './time.js';
+
+export type Importance = 'low' | 'normal' | 'high';
+
+const importanceByPriority: readonly Importance[] = ['low', 'normal', 'high'];
+
+/** prioritycode (0 Low, 1 Normal, 2 High; facts.md section 6) -> Graph importance; empty is Normal. */
+export function importanceOfPriority(code: number | null | undefined): Importance {
+  return (code === null || code === undefined ? undefined : importanceByPriority[code]) ?? 'normal';
+}
+
+/** Graph importance -> prioritycode. */
+export function priorityOfImportance(importance: Importance): 0 | 1 | 2 {
+  return importance === 'low' ? 0 : importance === 'high' ? 2 : 1;
+}
+
+/** Canonical text cut to a Dataverse column's MaxLength, so a long Outlook value does not fail the whole write. */
+export function fitColumn(value: string | null, maxLength: number): string | null {
+  return value === null ? null : canonicalText(value.slice(0, maxLength));
+}
+
+/**
+ * The calendar date a Graph dateTimeTimeZone stands for. To Do due and completion dates are dates: a midnight
+ * value is taken as written; any other time is read as an instant and dated in the mailbox zone (Graph may return
+ * the local midnight converted to UTC).
+ */
+export function dateOfGraph(value: GraphDateTimeTimeZone, field: string, ctx: MappingContext): string {
+  if (/T00:00(:00(\.0+)?)?$/.test(value.dateTime)) return value.dateTime.slice(0, 10);
+  return localDateOf(instantOfGraph(value, field, ctx), ctx);
+}
+
+/** Milliseconds from `instant` to the context clock (positive: the instant is in the past). */
+export function ageOf(instant: DateTime, ctx: MappingContext): number {
+  return ctx.now.getTime() - instant.toMillis();
+}
+
+export const dayMs = 24 * 60 * 60 * 1000;
