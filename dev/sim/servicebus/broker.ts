@@ -323,6 +323,7 @@ export class Broker {
     let set = this.acceptsByEntity.get(entity);
     if (!set) this.acceptsByEntity.set(entity, (set = new Set()));
     set.add(accept);
+    this.options.events.emit('sessionAcceptWaiting', { queue: entity.config.queue, timeoutMs: timeout });
   }
 
   private lostBeforeAttach(link: Sender, error: BrokerError): void {
@@ -588,7 +589,13 @@ export class Broker {
     const consumer = info?.consumer;
     if (!consumer) return;
     const pending = consumer.deliveries.get(delivery);
-    if (!pending) return; // receive-and-delete, or already handled (abandon fires released and modified)
+    if (!pending) {
+      // A settlement that crossed our detach of a lost session: answer it rather than leave the client waiting.
+      if (consumer.closed && consumer.session && !delivery.remote_settled) {
+        delivery.update(true, outcomes.rejected('com.microsoft:session-lock-lost', `The session lock has expired on the MessageSession '${consumer.session.id}'.`));
+      }
+      return; // otherwise receive-and-delete, or already handled (abandon fires released and modified)
+    }
     consumer.deliveries.delete(delivery);
     if (this.maybeDrop(consumer.conn)) return;
     const { disposition, options } = dispositionOf(delivery.remote_state as Outcome | undefined);

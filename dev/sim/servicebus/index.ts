@@ -29,6 +29,8 @@ export interface ServiceBusSimulatorEvents {
   lockRenewed: EntityEvent;
   expired: EntityEvent;
   sessionLockExpired: { queue: string; sessionId: string | undefined };
+  /** acceptNextSession found no free session with messages; the broker holds the attach until one comes. */
+  sessionAcceptWaiting: { queue: string; timeoutMs: number };
   connectionDropped: { drops: number };
 }
 
