@@ -370,7 +370,8 @@ export const appointmentFields: FieldTable<AppointmentSnapshot, DataverseAppoint
         'free -> Open/Free; tentative -> Open/Tentative; busy, workingElsewhere, unknown -> Scheduled/Busy; oof -> Scheduled/Out of Office; a closed appointment is not reopened',
     },
     fromDataverse: (r) => showAsOfAppointment(r),
-    fromExchange: (e) => showAsOfEvent(e.showAs),
+    // A cancelled meeting is free time, as a Canceled appointment is (the rule above).
+    fromExchange: (e) => (e.isCancelled === true ? 'free' : showAsOfEvent(e.showAs)),
     toExchange: (v) => ({ showAs: v }),
     toDataverse: (v, _ctx, current, fields) => {
       // Cancellation wins over free/busy; closed activities are read-only in Dataverse (statecode descriptions).

@@ -52,7 +52,26 @@ export function localDateOf(instant: DateTime, ctx: MappingContext): string {
 /** Graph dateTimeTimeZone for an instant, in the mailbox zone. */
 export function graphDateTimeOf(instant: DateTime, ctx: MappingContext): GraphDateTimeTimeZone {
   const zone = graphZoneOf(ctx);
-  return { dateTime: instant.setZone(zone.iana).toFormat("yyyy-MM-dd'T'HH:mm:ss"), timeZone: zone.name };
+  const exact = instant.startOf('second');
+  // In the hour a DST change repeats (e.g. 01:30 twice in New York in November) a wall time names two instants,
+  // and which one a reader picks is its own choice; such a time is written in UTC so it names only the one it was.
+  if (isRepeatedWallTime(exact, zone.iana)) {
+    return { dateTime: exact.toUTC().toFormat("yyyy-MM-dd'T'HH:mm:ss"), timeZone: 'UTC' };
+  }
+  return { dateTime: exact.setZone(zone.iana).toFormat("yyyy-MM-dd'T'HH:mm:ss"), timeZone: zone.name };
+}
+
+/** True when the local wall time of `instant` in `zone` also names another instant (the repeated hour). */
+export function isRepeatedWallTime(instant: DateTime, zone: string): boolean {
+  const local = instant.setZone(zone);
+  const wallAsUtc = instant.toMillis() + local.offset * 60_000;
+  // Offsets in use a few hours either side cover every DST shift (at most 2 hours; Lord Howe's is 30 minutes).
+  for (const probe of [instant.minus({ hours: 3 }), instant.plus({ hours: 3 })]) {
+    const offset = probe.setZone(zone).offset;
+    const other = wallAsUtc - offset * 60_000;
+    if (other !== instant.toMillis() && DateTime.fromMillis(other, { zone }).offset === offset) return true;
+  }
+  return false;
 }
 
 /** Graph dateTimeTimeZone for local midnight of a calendar date in the mailbox zone (all-day items, due dates). */

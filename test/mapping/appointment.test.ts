@@ -1,0 +1,271 @@
+import { describe, expect, it } from 'vitest';
+import {
+  appointmentToEvent,
+  dataverseBodyFromSnapshot,
+  eventToAppointment,
+  exchangeBodyFromSnapshot,
+  snapshotFromDataverse,
+  snapshotFromExchange,
+  trackedCategory,
+} from '../../shared/mapping/index.js';
+import { appointment, ctxAt, event, me, otherUserId } from './fixtures.js';
+
+const july = ctxAt('2024-06-01T00:00:00Z');
+
+describe('appointment -> event: showAs from state and status', () => {
+  it.each([
+    [0, 1, 'free', 'Free (Open) -> free'],
+    [0, 2, 'tentative', 'Tentative -> tentative'],
+    [1, 3, 'free', 'Completed -> free'],
+    [2, 4, 'free', 'Canceled -> free'],
+    [3, 5, 'busy', 'Busy -> busy'],
+    [3, 6, 'oof', 'Out of Office -> oof'],
+  ])('state %i status %i gives showAs %s (%s)', (statecode, statuscode, showAs) => {
+    expect(appointmentToEvent(appointment({ statecode, statuscode }), july).event.showAs).toBe(showAs);
+  });
+});
+
+describe('appointment -> event: reminder off when more than 7 days in the past or Free (Open), else on', () => {
+  const start = '2024-07-01T10:00:00Z';
+  it.each([
+    ['2024-06-30T10:00:00Z', 5, true, 'future appointment'],
+    ['2024-07-08T10:00:00Z', 5, true, 'exactly 7 days after the start'],
+    ['2024-07-08T10:00:01Z', 5, false, '7 days and 1 second after the start'],
+    ['2024-07-05T10:00:00Z', 5, true, '4 days after the start'],
+    ['2024-06-30T10:00:00Z', 1, false, 'status Free (Open), even in the future'],
+  ])('now %s, status %i -> isReminderOn %s (%s)', (now, statuscode, on) => {
+    const state = statuscode === 1 ? 0 : 3;
+    const result = appointmentToEvent(appointment({ scheduledstart: start, statecode: state, statuscode }), ctxAt(now));
+    expect(result.event.isReminderOn).toBe(on);
+  });
+});
+
+describe('appointment -> event: invitations only for a future appointment with attendees organized by the syncing user', () => {
+  it('organizer, future, attendees: a meeting with attendees, and creating it sends invitations', () => {
+    const result = appointmentToEvent(appointment(), july);
+    expect(result).toMatchObject({ mode: 'meeting', sendInvitations: true, unsyncedFields: [], linkToICalUId: null });
+    expect(result.event.attendees).toEqual([
+      { type: 'required', emailAddress: { address: 'alex@fabrikam.com' } },
+      { type: 'optional', emailAddress: { address: 'sam@fabrikam.com' } },
+    ]);
+  });
+
+  it('a start exactly at the sync time is not in the past: invitations are sent', () => {
+    const result = appointmentToEvent(appointment({ scheduledstart: '2024-06-01T00:00:00Z', scheduledend: '2024-06-01T01:00:00Z' }), july);
+    expect(result.sendInvitations).toBe(true);
+  });
+
+  it('in the past (by one second): written without attendees, no invitation, attendees not compared', () => {
+    const result = appointmentToEvent(appointment(), ctxAt('2024-07-01T10:00:01Z'));
+    expect(result).toMatchObject({ mode: 'withoutAttendees', sendInvitations: false, unsyncedFields: ['attendees'] });
+    expect(result.reason).toContain('past');
+    expect(result.event.attendees).toEqual([]);
+  });
+
+  it('no attendees: no invitation, nothing dropped', () => {
+    const parties = [{ participationtypemask: 7, _partyid_value: me.systemUserId, addressused: me.address }];
+    const result = appointmentToEvent(appointment({ appointment_activity_parties: parties }), july);
+    expect(result).toMatchObject({ mode: 'withoutAttendees', sendInvitations: false, unsyncedFields: [] });
+  });
+
+  it('a party without an address cannot be invited: it alone counts as no attendees', () => {
+    const parties = [{ participationtypemask: 5, _partyid_value: otherUserId, addressused: null }];
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: parties }), july).sendInvitations).toBe(false);
+  });
+
+  it('syncing user not the organizer: link to the organizer invitation by iCalUId, no invitation', () => {
+    const parties = [
+      { participationtypemask: 7, _partyid_value: otherUserId, addressused: 'boss@contoso.com' },
+      { participationtypemask: 5, _partyid_value: me.systemUserId, addressused: me.address },
+    ];
+    const result = appointmentToEvent(appointment({ appointment_activity_parties: parties, globalobjectid: 'ABC123' }), july);
+    expect(result).toMatchObject({ mode: 'attendeeCopy', sendInvitations: false, linkToICalUId: 'ABC123', unsyncedFields: ['attendees'] });
+    expect(result.event.attendees).toEqual([]);
+  });
+
+  it('organizer recognised by address when the party has no id; by owner when there is no organizer party', () => {
+    const byAddress = [{ participationtypemask: 7, _partyid_value: null, addressused: 'DANA@contoso.com' }, { participationtypemask: 5, addressused: 'x@y.com' }];
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: byAddress }), july).mode).toBe('meeting');
+    const noOrganizer = [{ participationtypemask: 5, addressused: 'x@y.com' }];
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: noOrganizer }), july).mode).toBe('meeting');
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: noOrganizer, _ownerid_value: otherUserId }), july).mode).toBe('attendeeCopy');
+  });
+});
+
+describe('appointment -> event: fields', () => {
+  it('maps subject, description to a text body, location, importance, and tags the tracked category', () => {
+    const { event: e } = appointmentToEvent(appointment({ prioritycode: 2 }), july);
+    expect(e).toMatchObject({
+      subject: 'Quarterly review',
+      body: { contentType: 'text', content: 'Agenda attached' },
+      location: { displayName: 'Room 1' },
+      importance: 'high',
+      categories: [trackedCategory],
+    });
+  });
+
+  it.each([
+    [0, 'low'],
+    [1, 'normal'],
+    [2, 'high'],
+    [null, 'normal'],
+  ])('prioritycode %s <-> importance %s', (prioritycode, importance) => {
+    expect(appointmentToEvent(appointment({ prioritycode }), july).event.importance).toBe(importance);
+    const back = eventToAppointment(event({ importance }), july);
+    expect(back.prioritycode).toBe(prioritycode ?? 1);
+  });
+
+  it('tolerates missing optional columns (no subject, description, location, priority, parties)', () => {
+    const bare = { activityid: '12345678-1234-4234-8234-123456789012', scheduledstart: '2024-07-01T10:00:00Z', scheduledend: '2024-07-01T10:30:00Z', statecode: 0, statuscode: 1 };
+    const result = appointmentToEvent(bare, july);
+    expect(result.event).toMatchObject({ subject: '', body: { content: '' }, importance: 'normal', showAs: 'free', isReminderOn: false });
+    expect(result.sendInvitations).toBe(false);
+  });
+});
+
+describe('appointment -> event: UTC start/end become local times in the mailbox zone', () => {
+  it.each([
+    ['Europe/Berlin', '2024-01-15T09:00:00Z', '2024-01-15T10:00:00', 'W. Europe Standard Time', 'winter (CET, +1)'],
+    ['Europe/Berlin', '2024-07-15T09:00:00Z', '2024-07-15T11:00:00', 'W. Europe Standard Time', 'summer (CEST, +2)'],
+    ['Europe/Berlin', '2024-03-31T00:30:00Z', '2024-03-31T01:30:00', 'W. Europe Standard Time', 'just before the March change'],
+    ['Europe/Berlin', '2024-03-31T01:30:00Z', '2024-03-31T03:30:00', 'W. Europe Standard Time', 'just after the March change'],
+    ['Europe/Berlin', '2024-10-27T02:30:00Z', '2024-10-27T03:30:00', 'W. Europe Standard Time', 'after the October change (CET)'],
+    ['America/New_York', '2024-03-10T06:59:00Z', '2024-03-10T01:59:00', 'Eastern Standard Time', 'a minute before the March change'],
+    ['America/New_York', '2024-03-10T07:00:00Z', '2024-03-10T03:00:00', 'Eastern Standard Time', 'the March change: 02:00 does not exist'],
+  ])('%s: %s -> %s %s (%s)', (timeZone, start, local, zoneName) => {
+    const ctx = ctxAt('2024-01-01T00:00:00Z', timeZone);
+    const { event: e } = appointmentToEvent(appointment({ scheduledstart: start, scheduledend: start }), ctx);
+    expect(e.start).toEqual({ dateTime: local, timeZone: zoneName });
+  });
+
+  it.each([
+    ['America/New_York', '2024-11-03T05:30:00Z', 'the first 01:30 (EDT) of the November change'],
+    ['America/New_York', '2024-11-03T06:30:00Z', 'the second 01:30 (EST) of the November change'],
+    ['Europe/Berlin', '2024-10-27T00:30:00Z', 'the first 02:30 (CEST) of the October change'],
+    ['Europe/Berlin', '2024-10-27T01:30:00Z', 'the second 02:30 (CET) of the October change'],
+  ])('%s: a repeated wall time (%s, %s) is written in UTC and keeps its instant', (timeZone, start) => {
+    const ctx = ctxAt('2024-01-01T00:00:00Z', timeZone);
+    const { event: e } = appointmentToEvent(appointment({ scheduledstart: start, scheduledend: start }), ctx);
+    expect(e.start).toEqual({ dateTime: start.slice(0, 19), timeZone: 'UTC' });
+    expect(eventToAppointment(e, ctx).scheduledstart).toBe(start);
+  });
+});
+
+describe('appointment -> event: all-day appointments become all-day events at local midnight', () => {
+  it('an all-day appointment on the March change day (a 23-hour day in Berlin)', () => {
+    const a = appointment({ isalldayevent: true, scheduledstart: '2024-03-30T23:00:00Z', scheduledend: '2024-03-31T22:00:00Z' });
+    const { event: e } = appointmentToEvent(a, july);
+    expect(e).toMatchObject({
+      isAllDay: true,
+      start: { dateTime: '2024-03-31T00:00:00', timeZone: 'W. Europe Standard Time' },
+      end: { dateTime: '2024-04-01T00:00:00', timeZone: 'W. Europe Standard Time' },
+    });
+  });
+
+  it('an all-day end that is not at local midnight is rounded up to the next day', () => {
+    const a = appointment({ isalldayevent: true, scheduledstart: '2024-05-01T22:00:00Z', scheduledend: '2024-05-02T10:00:00Z' });
+    expect(snapshotFromDataverse('appointment', a, july).time).toEqual({ allDay: true, start: '2024-05-02', end: '2024-05-03' });
+  });
+
+  it('an all-day event on the October change day (25 hours in Berlin) comes back as local midnights in UTC', () => {
+    const e = event({ isAllDay: true, start: { dateTime: '2024-10-27T00:00:00.0000000', timeZone: 'UTC' }, end: { dateTime: '2024-10-28T00:00:00.0000000', timeZone: 'UTC' } });
+    expect(eventToAppointment(e, july)).toMatchObject({ isalldayevent: true, scheduledstart: '2024-10-26T22:00:00Z', scheduledend: '2024-10-27T23:00:00Z' });
+  });
+
+  it('in New York, the all-day November change day starts at 04:00Z and ends at 05:00Z the next day', () => {
+    const ctx = ctxAt('2024-01-01T00:00:00Z', 'America/New_York');
+    const e = event({ isAllDay: true, start: { dateTime: '2024-11-03T00:00:00', timeZone: 'Eastern Standard Time' }, end: { dateTime: '2024-11-04T00:00:00', timeZone: 'Eastern Standard Time' } });
+    expect(eventToAppointment(e, ctx)).toMatchObject({ scheduledstart: '2024-11-03T04:00:00Z', scheduledend: '2024-11-04T05:00:00Z' });
+  });
+});
+
+describe('event -> appointment: status from showAs and isCancelled', () => {
+  it.each([
+    ['free', false, 0, 1],
+    ['tentative', false, 0, 2],
+    ['busy', false, 3, 5],
+    ['oof', false, 3, 6],
+    ['workingElsewhere', false, 3, 5],
+    ['unknown', false, 3, 5],
+    ['busy', true, 2, 4],
+  ])('showAs %s, isCancelled %s -> statecode %i, statuscode %i', (showAs, isCancelled, statecode, statuscode) => {
+    expect(eventToAppointment(event({ showAs, isCancelled }), july)).toMatchObject({ statecode, statuscode });
+  });
+
+  it('a closed appointment is not reopened by a free/busy change in Exchange', () => {
+    const completed = appointment({ statecode: 1, statuscode: 3 });
+    expect(dataverseBodyFromSnapshot('appointment', { showAs: 'busy' }, july, completed)).toEqual({});
+    const open = appointment({ statecode: 0, statuscode: 1 });
+    expect(dataverseBodyFromSnapshot('appointment', { showAs: 'busy' }, july, open)).toEqual({ statecode: 3, statuscode: 5 });
+  });
+});
+
+describe('event -> appointment: fields', () => {
+  it('maps subject, HTML body to text, location, times (Windows zone) and owner', () => {
+    const e = event({ start: { dateTime: '2017-04-15T11:00:00.0000000', timeZone: 'Pacific Standard Time' }, end: { dateTime: '2017-04-15T12:00:00.0000000', timeZone: 'Pacific Standard Time' } });
+    expect(eventToAppointment(e, july)).toMatchObject({
+      subject: 'Planning',
+      description: 'Hello',
+      location: "Harry's Bar",
+      isalldayevent: false,
+      scheduledstart: '2017-04-15T18:00:00Z',
+      scheduledend: '2017-04-15T19:00:00Z',
+      'ownerid@odata.bind': `/systemusers(${me.systemUserId})`,
+    });
+  });
+
+  it('accepts an IANA zone name in dateTimeTimeZone', () => {
+    const e = event({ start: { dateTime: '2024-07-01T12:00:00', timeZone: 'Europe/Berlin' }, end: { dateTime: '2024-07-01T13:00:00', timeZone: 'Europe/Berlin' } });
+    expect(eventToAppointment(e, july).scheduledstart).toBe('2024-07-01T10:00:00Z');
+  });
+
+  it('attendees come back as parties with addressused for the engine to resolve; resources stay in Exchange', () => {
+    const e = event({
+      attendees: [
+        { type: 'required', emailAddress: { address: 'Sam@Fabrikam.com' } },
+        { type: 'optional', emailAddress: { address: 'lee@fabrikam.com' } },
+        { type: 'resource', emailAddress: { address: 'room1@contoso.com' } },
+      ],
+      organizer: { emailAddress: { address: 'boss@contoso.com' } },
+    });
+    expect(eventToAppointment(e, july).appointment_activity_parties).toEqual([
+      { participationtypemask: 7, addressused: 'boss@contoso.com' },
+      { participationtypemask: 6, addressused: 'lee@fabrikam.com' },
+      { participationtypemask: 5, addressused: 'sam@fabrikam.com' },
+    ]);
+  });
+
+  it('writing only the attendees keeps the current organizer party, bound as it is', () => {
+    const current = appointment({
+      appointment_activity_parties: [
+        { participationtypemask: 7, _partyid_value: me.systemUserId, '_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname': 'systemuser', addressused: me.address },
+      ],
+    });
+    const body = dataverseBodyFromSnapshot('appointment', { attendees: [{ address: 'new@fabrikam.com', type: 'required' }] }, july, current);
+    expect(body.appointment_activity_parties).toEqual([
+      { participationtypemask: 7, 'partyid_systemuser@odata.bind': `/systemusers(${me.systemUserId})` },
+      { participationtypemask: 5, addressused: 'new@fabrikam.com' },
+    ]);
+  });
+
+  it('rewriting attendees in Exchange keeps the rooms already booked', () => {
+    const current = event({ attendees: [{ type: 'resource', emailAddress: { address: 'room1@contoso.com' } }] });
+    const body = exchangeBodyFromSnapshot('appointment', { attendees: [{ address: 'a@b.com', type: 'optional' }] }, july, current);
+    expect(body.attendees).toEqual([
+      { type: 'optional', emailAddress: { address: 'a@b.com' } },
+      { type: 'resource', emailAddress: { address: 'room1@contoso.com' } },
+    ]);
+  });
+
+  it('a partial body carries only the given fields, and none Exchange already holds', () => {
+    expect(exchangeBodyFromSnapshot('appointment', { subject: 'New', cancelled: true }, july)).toEqual({ subject: 'New' });
+    expect(exchangeBodyFromSnapshot('appointment', { subject: 'Planning', location: 'Elsewhere' }, july, event())).toEqual({ location: { displayName: 'Elsewhere' } });
+  });
+
+  it('the snapshot of the sample event is JSON with ISO UTC instants and sorted attendees', () => {
+    const snap = snapshotFromExchange('appointment', event(), july);
+    expect(JSON.parse(JSON.stringify(snap))).toEqual(snap);
+    expect(snap.time).toEqual({ allDay: false, start: '2024-07-01T10:00:00Z', end: '2024-07-01T11:00:00Z' });
+    expect(snap.organizer).toBe(me.address);
+  });
+});
