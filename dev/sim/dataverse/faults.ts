@@ -1,0 +1,77 @@
+// The seeded fault plan: what goes wrong, and how often, for Web API requests and webhook deliveries.
+// Decisions come from seeded streams in request (or delivery) order, so the same seed and the same sequence of calls
+// give the same faults.
+import { DataverseError, ErrorCodes } from './errors.js';
+import type { Prng } from './prng.js';
+import type { WebhookFaults } from './webhooks.js';
+
+export interface RequestFaults {
+  /** Only requests whose "METHOD /path" matches this regular expression (default: every Web API request). */
+  match?: string;
+  /** Added latency before the request is handled: a fixed ms or a uniform range. */
+  latencyMs?: number | { min: number; max: number };
+  /** 429 bursts: with this probability a request starts a burst of `burst` throttled requests for that user. */
+  throttle?: { probability: number; burst?: number; retryAfterSeconds?: number };
+  /** Server errors answered instead of handling the request. */
+  serverError?: { probability: number; status?: 500 | 502 | 503 | 504 };
+}
+
+export interface FaultPlan {
+  requests?: RequestFaults;
+  webhooks?: WebhookFaults;
+}
+
+export interface RequestFaultDecision {
+  latencyMs: number;
+  error: DataverseError | undefined;
+  faults: string[];
+}
+
+/** Applies the request part of a fault plan. */
+export class RequestFaultInjector {
+  private plan: RequestFaults = {};
+  private matcher: RegExp | undefined;
+  private readonly bursts = new Map<string, number>();
+
+  constructor(private readonly prng: () => Prng) {}
+
+  setPlan(plan: RequestFaults | undefined): void {
+    this.plan = plan ?? {};
+    this.matcher = this.plan.match ? new RegExp(this.plan.match) : undefined;
+    this.bursts.clear();
+  }
+
+  /** Decides the faults for one request; always draws the same number of values so decisions stay aligned. */
+  decide(userId: string, method: string, path: string): RequestFaultDecision {
+    const plan = this.plan;
+    if (!plan.latencyMs && !plan.throttle && !plan.serverError) return { latencyMs: 0, error: undefined, faults: [] };
+    if (this.matcher && !this.matcher.test(`${method} ${path}`)) return { latencyMs: 0, error: undefined, faults: [] };
+    const prng = this.prng();
+    const latencyDraw = prng.next();
+    const throttleDraw = prng.next();
+    const errorDraw = prng.next();
+    const faults: string[] = [];
+    let latencyMs = 0;
+    if (typeof plan.latencyMs === 'number') latencyMs = plan.latencyMs;
+    else if (plan.latencyMs) latencyMs = plan.latencyMs.min + Math.floor(latencyDraw * (plan.latencyMs.max - plan.latencyMs.min + 1));
+    if (latencyMs > 0) faults.push(`latency ${latencyMs}ms`);
+    let remaining = this.bursts.get(userId) ?? 0;
+    if (remaining === 0 && plan.throttle && throttleDraw < plan.throttle.probability) remaining = Math.max(1, plan.throttle.burst ?? 1);
+    if (remaining > 0) {
+      this.bursts.set(userId, remaining - 1);
+      faults.push('throttled');
+      const retryAfter = plan.throttle?.retryAfterSeconds ?? 1;
+      return {
+        latencyMs,
+        faults,
+        error: new DataverseError(429, ErrorCodes.RequestsLimit, 'Number of requests exceeded the limit of 6000 over time window of 300 seconds.', { 'Retry-After': String(retryAfter) }),
+      };
+    }
+    if (plan.serverError && errorDraw < plan.serverError.probability) {
+      const status = plan.serverError.status ?? 503;
+      faults.push(`server error ${status}`);
+      return { latencyMs, faults, error: new DataverseError(status, ErrorCodes.Unexpected, 'An unexpected error occurred.') };
+    }
+    return { latencyMs, error: undefined, faults };
+  }
+}

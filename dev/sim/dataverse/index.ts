@@ -1,0 +1,226 @@
+// A local Dataverse (Dynamics 365) for tests, benchmarks and the sandbox: the Web API at /api/data/v9.2/ over HTTPS on
+// loopback with bearer tokens from the local identity provider, webhooks to registered service endpoints, and an admin
+// API under /_sim/. Written from Microsoft's documentation only; it never imports product code. See README.md.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson, startHttpsServer } from '../common/https.js';
+import { startIdentityProvider, type IdentityProvider } from '../identity/index.js';
+import { DataverseAdmin, handleAdminHttp, type DataverseLimits } from './admin.js';
+import { Engine } from './engine.js';
+import { RequestFaultInjector, type FaultPlan } from './faults.js';
+import { defaultServiceProtectionLimits, ServiceProtection } from './limits.js';
+import { Prng } from './prng.js';
+import { entities, entityByLogicalName, sdkMessageNames } from './schema.js';
+import { Store, type LookupRef } from './store.js';
+import { RequestCounters, WebApi } from './webapi.js';
+import { WebhookDispatcher } from './webhooks.js';
+
+export { DataverseAdmin, DataverseAdminClient } from './admin.js';
+export type { DataverseLimits, DeliveryFilter, PersonActions, RequestCountsView, SeedUser, SystemUserInfo } from './admin.js';
+export type { FaultPlan, RequestFaults } from './faults.js';
+export type { WebhookDelivery, WebhookFaults, DeliveryAttempt } from './webhooks.js';
+export { ErrorCodes } from './errors.js';
+
+export interface DataverseSimulatorOptions {
+  /** 0 (default) = an ephemeral port. */
+  port?: number;
+  /** Seed of every random choice (ids, fault decisions); default 1. */
+  seed?: number;
+  /** The token issuer; pass the one the Graph simulator uses. One is started (and closed with the simulator) if absent. */
+  identity?: IdentityProvider;
+  limits?: Partial<DataverseLimits>;
+  faults?: FaultPlan;
+  /** OrganizationName in webhook bodies. */
+  organizationName?: string;
+  /**
+   * Who InitiatingUserId names when a request impersonates a user: 'impersonated' (default; the operation runs as
+   * that user) or 'caller' (the authenticated application user). See README "Impersonation".
+   */
+  initiatingUserUnderImpersonation?: 'impersonated' | 'caller';
+  /** Webhook deliveries in flight at once (default 4). */
+  webhookConcurrency?: number;
+}
+
+export interface DataverseSimulator {
+  /** The organisation URL, https://127.0.0.1:PORT (token scope: `${url}/.default`). */
+  url: string;
+  /** `${url}/api/data/v9.2` */
+  apiUrl: string;
+  port: number;
+  identity: IdentityProvider;
+  admin: DataverseAdmin;
+  organizationId: string;
+  businessUnitId: string;
+  close(): Promise<void>;
+}
+
+const defaultLimits: DataverseLimits = {
+  ...defaultServiceProtectionLimits,
+  changeTrackingTokenTtlMs: 7 * 24 * 3600 * 1000,
+  maxPageSize: 5000,
+  webhookTimeoutMs: 60_000,
+  webhookMaxBodyBytes: 256 * 1024,
+};
+
+/** Starts the simulator. */
+export async function startDataverseSimulator(options: DataverseSimulatorOptions = {}): Promise<DataverseSimulator> {
+  const seed = options.seed ?? 1;
+  const ownIdentity = options.identity ? undefined : await startIdentityProvider();
+  const identity = options.identity ?? ownIdentity!;
+  let limits: DataverseLimits = { ...defaultLimits, ...options.limits };
+  let clockOffset = 0;
+  const now = () => Date.now() + clockOffset;
+
+  // Separate streams per concern so that, e.g., an extra id never shifts a fault decision.
+  const streams = { ids: new Prng(seed, 1), requestFaults: new Prng(seed, 2), webhookFaults: new Prng(seed, 3), webhookIds: new Prng(seed, 4) };
+  const meta = new Prng(seed, 0);
+  const organizationId = meta.guid();
+  const businessUnitId = meta.guid();
+  const systemUserSeedId = meta.guid();
+  const metaSeed = meta.uint32();
+
+  const store = new Store(entities);
+  let orgUrl = 'https://127.0.0.1';
+  let evictedBelowVersion = 0;
+  const counters = new RequestCounters();
+  const dispatcher = new WebhookDispatcher({
+    store,
+    ids: { guid: () => streams.webhookIds.guid() },
+    faults: () => streams.webhookFaults,
+    organizationId,
+    organizationName: options.organizationName ?? 'simorg',
+    organizationDomain: '127.0.0.1',
+    businessUnitId,
+    timeoutMs: () => limits.webhookTimeoutMs,
+    maxBodyBytes: () => limits.webhookMaxBodyBytes,
+    initiatingUser: () => options.initiatingUserUnderImpersonation ?? 'impersonated',
+    concurrency: options.webhookConcurrency ?? 4,
+    now,
+  });
+  const engine = new Engine({ store, ids: { guid: () => streams.ids.guid() }, now, businessUnitId, onEvent: (e) => dispatcher.handle(e) });
+  const protection = new ServiceProtection(limits, now);
+  const requestFaults = new RequestFaultInjector(() => streams.requestFaults);
+
+  const seedMetadata = () => {
+    const m = new Prng(metaSeed, 7);
+    store.table('systemuser').put(
+      { systemuserid: systemUserSeedId, fullname: 'SYSTEM', firstname: null, lastname: 'SYSTEM', isdisabled: false, accessmode: 0, versionnumber: store.nextVersion() },
+      store.currentVersion(),
+    );
+    const messages = store.table('sdkmessage');
+    const filters = store.table('sdkmessagefilter');
+    const filtered = ['appointment', 'task', 'phonecall', 'letter', 'fax', 'contact', 'account'];
+    for (const name of sdkMessageNames) {
+      const id = m.guid();
+      messages.put({ sdkmessageid: id, name, versionnumber: store.nextVersion() }, store.currentVersion());
+      for (const entity of filtered) {
+        filters.put(
+          {
+            sdkmessagefilterid: m.guid(),
+            primaryobjecttypecode: entity,
+            secondaryobjecttypecode: 'none',
+            sdkmessageid: { id, logicalName: 'sdkmessage' },
+            iscustomprocessingstepallowed: true,
+            isvisible: true,
+            versionnumber: store.nextVersion(),
+          },
+          store.currentVersion(),
+        );
+      }
+    }
+  };
+
+  const resetAll = () => {
+    dispatcher.reset();
+    store.clear();
+    counters.reset();
+    protection.reset();
+    webApi.reset();
+    streams.ids = new Prng(seed, 1);
+    streams.requestFaults = new Prng(seed, 2);
+    streams.webhookFaults = new Prng(seed, 3);
+    streams.webhookIds = new Prng(seed, 4);
+    evictedBelowVersion = 0;
+    requestFaults.setPlan(options.faults?.requests);
+    dispatcher.setFaults(options.faults?.webhooks);
+    seedMetadata();
+  };
+
+  const nameOf = (ref: LookupRef): string | null => {
+    const def = entityByLogicalName.get(ref.logicalName);
+    const v = def ? store.table(ref.logicalName).get(ref.id)?.[def.primaryName] : undefined;
+    return typeof v === 'string' ? v : null;
+  };
+
+  const webApi = new WebApi({
+    orgUrl: () => orgUrl,
+    identity,
+    store,
+    engine,
+    protection,
+    faults: requestFaults,
+    ids: { guid: () => streams.ids.guid() },
+    now,
+    organizationId,
+    businessUnitId,
+    changeTrackingTtlMs: () => limits.changeTrackingTokenTtlMs,
+    evictedBelowVersion: () => evictedBelowVersion,
+    maxPageSize: () => limits.maxPageSize,
+    counters,
+  });
+
+  const admin = new DataverseAdmin({
+    store,
+    engine,
+    ids: { guid: () => streams.ids.guid() },
+    systemUserId: () => systemUserSeedId,
+    reset: resetAll,
+    deliveries: () => dispatcher.deliveries(),
+    waitFor: (p, count, timeoutMs) => dispatcher.waitFor(p, count, timeoutMs),
+    flush: () => dispatcher.flush(),
+    counts: () => ({
+      total: counters.total,
+      byUser: Object.fromEntries(counters.byUser),
+      byRoute: Object.fromEntries(counters.byRoute),
+      byStatus: Object.fromEntries([...counters.byStatus].map(([k, v]) => [String(k), v])),
+    }),
+    setFaultPlan: (plan) => {
+      requestFaults.setPlan(plan.requests);
+      dispatcher.setFaults(plan.webhooks);
+    },
+    getLimits: () => ({ ...limits }),
+    setLimits: (partial) => {
+      limits = { ...limits, ...partial };
+      protection.setLimits(limits);
+    },
+    advanceClock: (ms) => void (clockOffset += ms),
+    now,
+    expireChangeTracking: () => void (evictedBelowVersion = store.currentVersion()),
+    nameOf,
+  });
+
+  resetAll();
+
+  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', orgUrl);
+    if (url.pathname.startsWith('/api/data/')) return webApi.handle(req, res, url);
+    if (url.pathname === '/_sim' || url.pathname.startsWith('/_sim/')) return handleAdminHttp(admin, req, res, url);
+    sendJson(res, 404, { error: { code: '0x80060888', message: `Resource not found for the segment '${url.pathname}'.` } });
+  };
+  const http = await startHttpsServer(options.port ?? 0, handler);
+  orgUrl = http.origin;
+
+  return {
+    url: http.origin,
+    apiUrl: `${http.origin}/api/data/v9.2`,
+    port: http.port,
+    identity,
+    admin,
+    organizationId,
+    businessUnitId,
+    close: async () => {
+      dispatcher.close();
+      await http.close();
+      if (ownIdentity) await ownIdentity.close();
+    },
+  };
+}
