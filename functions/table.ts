@@ -1,0 +1,32 @@
+// Every function of the app, in one table that both @azure/functions (functions/index.ts) and the local host
+// (dev/host/) read, so what runs locally is what is deployed. Handlers live in shared/handlers/.
+import type { HttpHandler, ServiceBusQueueHandler, TimerHandler } from '@azure/functions';
+import { status } from '../shared/handlers/status.js';
+import { pollTodo, renewSubscriptions } from '../shared/handlers/timers.js';
+import { dataverseWebhook, graphNotifications } from '../shared/handlers/webhooks.js';
+import { syncWorker } from '../shared/handlers/worker.js';
+import { changesQueue, serviceBusConnectionName } from '../shared/servicebus/queues.js';
+
+export type FunctionDefinition =
+  | { kind: 'http'; name: string; route: string; methods: ('GET' | 'POST')[]; authLevel: 'function' | 'anonymous'; handler: HttpHandler }
+  | { kind: 'serviceBusQueue'; name: string; queueName: string; connection: string; isSessionsEnabled: boolean; handler: ServiceBusQueueHandler }
+  | { kind: 'timer'; name: string; schedule: string; handler: TimerHandler };
+
+export const functionTable: readonly FunctionDefinition[] = [
+  // Graph posts change and lifecycle notifications here (notificationUrl and lifecycleNotificationUrl, ?code=<key>).
+  { kind: 'http', name: 'graphNotifications', route: 'graph/notifications', methods: ['POST'], authLevel: 'function', handler: graphNotifications },
+  // The Dataverse service endpoint (Webhook contract, HttpHeader auth) posts here.
+  { kind: 'http', name: 'dataverseWebhook', route: 'dataverse/webhook', methods: ['POST'], authLevel: 'function', handler: dataverseWebhook },
+  { kind: 'http', name: 'status', route: 'status', methods: ['GET'], authLevel: 'function', handler: status },
+  {
+    kind: 'serviceBusQueue',
+    name: 'syncWorker',
+    queueName: changesQueue.name,
+    connection: serviceBusConnectionName,
+    isSessionsEnabled: changesQueue.requiresSession,
+    handler: syncWorker,
+  },
+  // NCRONTAB with seconds, in UTC (Flex Consumption has no WEBSITE_TIME_ZONE).
+  { kind: 'timer', name: 'pollTodo', schedule: '0 */1 * * * *', handler: pollTodo },
+  { kind: 'timer', name: 'renewSubscriptions', schedule: '0 */30 * * * *', handler: renewSubscriptions },
+];

@@ -1,0 +1,105 @@
+// The composition root: settings in, adapters and stores out, built lazily once per process. The Functions
+// entry point and the local host both reach the handlers through it, so both run the same code.
+import { createTokenProvider, type TokenProvider } from './auth/tokens.js';
+import { loadSettings, type Settings } from './config.js';
+import { DataverseApi } from './dataverse/client.js';
+import { GraphApi } from './graph/client.js';
+import { createLogger, type Logger } from './log.js';
+import { createChangeSender, createServiceBusClient, type ChangeSender } from './servicebus/sender.js';
+import { CursorStore } from './storage/cursorStore.js';
+import { MailboxStore } from './storage/mailboxStore.js';
+import { PairStore } from './storage/pairStore.js';
+import { SubscriptionStore } from './storage/subscriptionStore.js';
+import { createTables, type Tables } from './storage/tables.js';
+import type { ServiceBusClient } from '@azure/service-bus';
+
+export interface CallCounts {
+  graphRead: number;
+  graphWrite: number;
+  dataverseRead: number;
+  dataverseWrite: number;
+}
+
+export interface Runtime {
+  settings: Readonly<Settings>;
+  log: Logger;
+  tokens: TokenProvider;
+  graph: GraphApi;
+  dataverse: DataverseApi;
+  tables: Tables;
+  pairs: PairStore;
+  mailboxes: MailboxStore;
+  subscriptions: SubscriptionStore;
+  cursors: CursorStore;
+  serviceBus: ServiceBusClient;
+  sender: ChangeSender;
+  /** API calls made by this process, by system and kind (benchmarks and status). */
+  calls: CallCounts;
+  /** systemuserid of the sync's application user (setting, else WhoAmI once). */
+  applicationUserId(): Promise<string>;
+  /** Resolves once the tables exist (created idempotently on first use). */
+  ready(): Promise<void>;
+  now(): Date;
+  close(): Promise<void>;
+}
+
+/** Builds a runtime from an environment. */
+export function createRuntime(env: Record<string, string | undefined> = process.env, options: { now?: () => Date; log?: Logger } = {}): Runtime {
+  const settings = loadSettings(env);
+  const log = options.log ?? createLogger();
+  const tokens = createTokenProvider(settings);
+  const calls: CallCounts = { graphRead: 0, graphWrite: 0, dataverseRead: 0, dataverseWrite: 0 };
+  const graph = new GraphApi({ baseUrl: settings.GRAPH_BASE_URL, tokens, onCall: (kind) => void (kind === 'read' ? calls.graphRead++ : calls.graphWrite++) });
+  const dataverse = new DataverseApi({ url: settings.DATAVERSE_URL, tokens, onCall: (kind) => void (kind === 'read' ? calls.dataverseRead++ : calls.dataverseWrite++) });
+  const tables = createTables(settings);
+  let tablesReady: Promise<void> | undefined;
+  const ready = () => {
+    tablesReady ??= tables.ensureTables();
+    tablesReady.catch(() => (tablesReady = undefined));
+    return tablesReady;
+  };
+  const serviceBus = createServiceBusClient(settings);
+  const sender = createChangeSender(serviceBus);
+  let appUser: Promise<string> | undefined;
+  const runtime: Runtime = {
+    settings,
+    log,
+    tokens,
+    graph,
+    dataverse,
+    tables,
+    pairs: new PairStore(tables.client('pairs')),
+    mailboxes: new MailboxStore(tables.client('mailboxes')),
+    subscriptions: new SubscriptionStore(tables.client('subscriptions')),
+    cursors: new CursorStore(tables.client('cursors')),
+    serviceBus,
+    sender,
+    calls,
+    applicationUserId() {
+      if (settings.DATAVERSE_APPLICATION_USER_ID) return Promise.resolve(settings.DATAVERSE_APPLICATION_USER_ID);
+      appUser ??= dataverse.whoAmI().then((w) => w.UserId.toLowerCase());
+      appUser.catch(() => (appUser = undefined));
+      return appUser;
+    },
+    ready,
+    now: options.now ?? (() => new Date()),
+    async close() {
+      await sender.close();
+      await serviceBus.close();
+    },
+  };
+  return runtime;
+}
+
+let current: Runtime | undefined;
+
+/** The process-wide runtime (created from process.env on first use). */
+export function getRuntime(): Runtime {
+  current ??= createRuntime();
+  return current;
+}
+
+/** Installs a runtime (the local host and tests build theirs from their own environment). */
+export function setRuntime(runtime: Runtime | undefined): void {
+  current = runtime;
+}

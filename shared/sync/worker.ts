@@ -1,0 +1,84 @@
+// One Service Bus delivery: parse, apply, and decide what a failure means. A retryable failure is not thrown back
+// to the trigger (which would redeliver at once and, on a session queue, hold the session): the change is
+// rescheduled as a new message with back-off, and this delivery completes. A permanent failure, or one that
+// exhausted SYNC_MAX_ATTEMPTS, is dead-lettered with its reason: the reason is recorded, and the delivery is
+// failed until Service Bus moves the message to the dead-letter queue (maxDeliveryCount; immediate redeliveries,
+// so the session is held only for moments).
+import { ZodError } from 'zod';
+import { SyncError, isSyncError } from '../errors.js';
+import { backoffMs } from '../http/retry.js';
+import type { Runtime } from '../runtime.js';
+import { parseChangeMessage, type ChangeMessage } from '../servicebus/messages.js';
+import { applyDataverseChange, applyExchangeChange, type Outcome } from './engine.js';
+import { applyLifecycleEvent } from './lifecycle.js';
+
+export interface DeliveryInfo {
+  messageId: string;
+  deliveryCount: number;
+  sessionId?: string | undefined;
+}
+
+export interface DeadLetterRecord {
+  reason: string;
+  description: string;
+  messageId: string;
+  correlationId?: string;
+  at: string;
+}
+
+/** Thrown so the trigger fails the delivery of a message already judged dead. */
+export class PoisonMessageError extends Error {
+  constructor(readonly record: DeadLetterRecord) {
+    super(`dead-lettering message ${record.messageId}: ${record.reason}: ${record.description}`);
+    this.name = 'PoisonMessageError';
+  }
+}
+
+export const deadLetterScope = 'deadletter';
+const maxBackoffMs = 15 * 60_000;
+
+/** Applies one change message. Resolves when the delivery may complete; throws PoisonMessageError otherwise. */
+export async function processDelivery(rt: Runtime, body: unknown, delivery: DeliveryInfo): Promise<Outcome[]> {
+  const known = await rt.cursors.get<DeadLetterRecord>(deadLetterScope, delivery.messageId);
+  if (known) throw new PoisonMessageError(known);
+  let message: ChangeMessage;
+  try {
+    message = parseChangeMessage(body);
+  } catch (error) {
+    const description = error instanceof ZodError ? error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') : (error as Error).message;
+    return deadLetter(rt, delivery, 'InvalidMessage', description, undefined);
+  }
+  const log = rt.log.with({ correlationId: message.correlationId, messageId: delivery.messageId, attempt: message.attempt, source: message.source });
+  await rt.ready();
+  try {
+    const outcomes =
+      message.source === 'exchange' ? await applyExchangeChange(rt, message) : message.source === 'dataverse' ? await applyDataverseChange(rt, message) : await applyLifecycleEvent(rt, message);
+    log.info('change applied', { outcomes: outcomes.map((o) => `${o.kind}${o.mailboxId ? `@${o.mailboxId}` : ''}`), latencyMs: Date.now() - Date.parse(message.receivedAt) });
+    return outcomes;
+  } catch (error) {
+    const sync = isSyncError(error) ? error : new SyncError('Internal', (error as Error)?.message ?? String(error), { cause: error });
+    if (sync.retryable && message.attempt < rt.settings.SYNC_MAX_ATTEMPTS) {
+      const wait = Math.min(maxBackoffMs, backoffMs(sync, message.attempt, 1_000));
+      await rt.sender.send([{ ...message, attempt: message.attempt + 1, lastError: `${sync.code}: ${sync.message}`.slice(0, 1024) }], {
+        scheduledEnqueueTime: new Date(rt.now().getTime() + wait),
+      });
+      log.warn('change failed; retry scheduled', { code: sync.code, status: sync.status, waitMs: wait, nextAttempt: message.attempt + 1 });
+      return [];
+    }
+    const reason = sync.retryable ? 'MaxAttemptsExceeded' : sync.code;
+    return deadLetter(rt, delivery, reason, `${sync.code}: ${sync.message}`, message);
+  }
+}
+
+async function deadLetter(rt: Runtime, delivery: DeliveryInfo, reason: string, description: string, message: ChangeMessage | undefined): Promise<never> {
+  const record: DeadLetterRecord = {
+    reason,
+    description: description.slice(0, 1024),
+    messageId: delivery.messageId,
+    ...(message ? { correlationId: message.correlationId } : {}),
+    at: rt.now().toISOString(),
+  };
+  await rt.cursors.set(deadLetterScope, delivery.messageId, record);
+  rt.log.error('change dead-lettered', { messageId: delivery.messageId, correlationId: message?.correlationId, reason, description: record.description.slice(0, 200) });
+  throw new PoisonMessageError(record);
+}

@@ -1,0 +1,155 @@
+// POST /api/dataverse/webhook: Dataverse webhook deliveries (RemoteExecutionContext JSON, facts.md section 5).
+// Authenticates the key the service endpoint sends (HttpHeader auth, constant-time compare); validates the body;
+// drops the echo of the sync's own writes (its `tag`, or the sync's application user as initiating user) before
+// enqueueing; enqueues one message per change.
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { isSyncError } from '../errors.js';
+import { dataverseEntities, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
+import { jsonError, tooLarge, type WebhookRequest, type WebhookResponse } from './http.js';
+
+/** The header the service endpoint is registered to send (authtype 5, HttpHeader). */
+export const webhookKeyHeader = 'x-sync-webhook-key';
+
+const keyValue = z.object({ key: z.string(), value: z.unknown() });
+const guidish = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { message: 'must be a GUID' });
+const entitySchema = z.object({ Attributes: z.array(keyValue).default([]), Id: z.string().optional(), LogicalName: z.string().optional(), RowVersion: z.string().nullish() }).passthrough();
+
+const contextBase = z
+  .object({
+    MessageName: z.string().min(1),
+    PrimaryEntityName: z.string().min(1),
+    PrimaryEntityId: guidish,
+    InitiatingUserId: guidish,
+    UserId: guidish,
+    CorrelationId: z.string().optional(),
+    Depth: z.number().int().optional(),
+    OperationId: z.string().optional(),
+    SharedVariables: z.array(keyValue).default([]),
+    InputParameters: z.array(keyValue).optional(),
+    PostEntityImages: z.array(z.object({ key: z.string(), value: entitySchema })).optional(),
+    PreEntityImages: z.array(z.object({ key: z.string(), value: entitySchema })).optional(),
+  })
+  .passthrough();
+
+export const remoteExecutionContextSchema = contextBase.extend({
+  ParentContext: z.object({ SharedVariables: z.array(keyValue).default([]) }).passthrough().nullish(),
+});
+export type RemoteExecutionContext = z.infer<typeof remoteExecutionContextSchema>;
+
+export interface DataverseWebhookDeps {
+  webhookKey: string;
+  syncTag: string;
+  /** systemuserid of the sync's application user. */
+  applicationUserId(): Promise<string>;
+  enqueue(messages: ChangeMessageInput[]): Promise<void>;
+  log: (level: 'info' | 'warn' | 'error', message: string, props?: Record<string, unknown>) => void;
+  now?: () => Date;
+}
+
+const messages = new Map<string, 'Create' | 'Update' | 'Delete' | 'SetState'>([
+  ['Create', 'Create'],
+  ['Update', 'Update'],
+  ['Delete', 'Delete'],
+  ['SetState', 'SetState'],
+  ['SetStateDynamicEntity', 'SetState'],
+]);
+
+/** Handles one delivery from Dataverse. */
+export async function handleDataverseWebhook(req: WebhookRequest, deps: DataverseWebhookDeps): Promise<WebhookResponse> {
+  if (!keyMatches(deps.webhookKey, req.headers.get(webhookKeyHeader))) {
+    return jsonError(401, 'NotAuthentic', `missing or wrong ${webhookKeyHeader} header`);
+  }
+  const oversized = tooLarge(req.headers, req.body);
+  if (oversized) return oversized;
+  let json: unknown;
+  try {
+    json = JSON.parse(req.body);
+  } catch {
+    return jsonError(400, 'InvalidJson', 'request body is not valid JSON');
+  }
+  const parsed = remoteExecutionContextSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return jsonError(400, 'InvalidExecutionContext', `RemoteExecutionContext rejected at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+  }
+  const context = parsed.data;
+  const entity = context.PrimaryEntityName.toLowerCase();
+  const message = messages.get(context.MessageName);
+  if (!isSyncedEntity(entity) || !message) {
+    // A step registered for something we do not sync: accept (so Dataverse does not retry) and ignore.
+    deps.log('warn', 'dataverse webhook for an entity or message the sync does not handle', { entity, message: context.MessageName });
+    return { status: 200 };
+  }
+  const log = { entity, recordId: context.PrimaryEntityId, message, correlationId: context.CorrelationId };
+  // The tag reaches SharedVariables, or ParentContext.SharedVariables for asynchronous steps (facts.md section 8,
+  // open question 2): look in both; the initiating application user is the fallback.
+  if (hasTag(context, deps.syncTag)) {
+    deps.log('info', 'dataverse webhook dropped: the sync\'s own write (tag)', log);
+    return { status: 200 };
+  }
+  if (context.InitiatingUserId.toLowerCase() === (await deps.applicationUserId()).toLowerCase()) {
+    deps.log('info', 'dataverse webhook dropped: the sync\'s own write (initiating user)', log);
+    return { status: 200 };
+  }
+  const post = context.PostEntityImages?.[0]?.value;
+  const version = post?.RowVersion ?? attribute(post, 'versionnumber') ?? targetOf(context)?.RowVersion ?? undefined;
+  const pre = context.PreEntityImages?.[0]?.value;
+  const owner = attribute(pre, 'ownerid') ?? attribute(post, 'ownerid');
+  const change: ChangeMessageInput = {
+    v: 1,
+    source: 'dataverse',
+    correlationId: context.CorrelationId && context.CorrelationId.length <= 128 ? context.CorrelationId : randomUUID(),
+    receivedAt: (deps.now?.() ?? new Date()).toISOString(),
+    entity,
+    recordId: context.PrimaryEntityId.toLowerCase(),
+    message,
+    ...(typeof version === 'string' || typeof version === 'number' ? { version: String(version) } : {}),
+    ...(ownerIdOf(owner) ? { ownerId: ownerIdOf(owner) } : {}),
+  };
+  try {
+    await deps.enqueue([change]);
+  } catch (error) {
+    deps.log('error', 'dataverse change could not be enqueued', { ...log, code: isSyncError(error) ? error.code : 'Unknown' });
+    return jsonError(503, 'EnqueueFailed', 'the change queue is unavailable; retry later');
+  }
+  deps.log('info', 'dataverse change enqueued', log);
+  return { status: 202 };
+}
+
+function isSyncedEntity(entity: string): entity is DataverseEntity {
+  return (dataverseEntities as readonly string[]).includes(entity);
+}
+
+function hasTag(context: RemoteExecutionContext, tag: string): boolean {
+  const lists = [context.SharedVariables, context.ParentContext?.SharedVariables ?? []];
+  return lists.some((list) => list.some((kv) => kv.key === 'tag' && kv.value === tag));
+}
+
+function targetOf(context: RemoteExecutionContext): z.infer<typeof entitySchema> | undefined {
+  const target = context.InputParameters?.find((p) => p.key === 'Target')?.value;
+  const parsed = entitySchema.safeParse(target);
+  return parsed.success ? parsed.data : undefined;
+}
+
+function attribute(entity: z.infer<typeof entitySchema> | undefined, name: string): unknown {
+  return entity?.Attributes.find((a) => a.key === name)?.value;
+}
+
+/** The Id of a WCF EntityReference value ({ __type, Id, LogicalName }). */
+function ownerIdOf(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const id = (value as { Id?: unknown }).Id;
+  return typeof id === 'string' ? id.toLowerCase() : undefined;
+}
+
+function keyMatches(expected: string, given: string | null): boolean {
+  if (given === null) return false;
+  const a = Buffer.from(expected, 'utf8');
+  const b = Buffer.from(given, 'utf8');
+  if (a.length !== b.length) {
+    timingSafeEqual(a, a);
+    return false;
+  }
+  return timingSafeEqual(a, b);
+}

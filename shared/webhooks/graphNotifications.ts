@@ -1,0 +1,115 @@
+// POST /api/graph/notifications: Graph change and lifecycle notifications (facts.md section 1).
+// Answers the validation handshake; authenticates every notification by its subscription's clientState (constant
+// time); drops what is not authentic without enqueueing it; enqueues one small message per authentic
+// notification; answers 202 quickly, and 5xx only when it could not enqueue (so Graph retries).
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { isSyncError } from '../errors.js';
+import type { ChangeMessageInput } from '../servicebus/messages.js';
+import { clientStateMatches, type SubscriptionRecord } from '../storage/subscriptionStore.js';
+import { jsonError, tooLarge, type WebhookRequest, type WebhookResponse } from './http.js';
+
+const changeNotificationSchema = z.object({
+  subscriptionId: z.string().min(1),
+  clientState: z.string().nullish(),
+  changeType: z.enum(['created', 'updated', 'deleted']),
+  resource: z.string().min(1),
+  tenantId: z.string().optional(),
+  subscriptionExpirationDateTime: z.string().optional(),
+  resourceData: z
+    .object({ id: z.string().min(1), '@odata.etag': z.string().optional(), '@odata.type': z.string().optional(), '@odata.id': z.string().optional() })
+    .passthrough(),
+});
+
+const lifecycleNotificationSchema = z.object({
+  subscriptionId: z.string().min(1),
+  clientState: z.string().nullish(),
+  lifecycleEvent: z.enum(['reauthorizationRequired', 'subscriptionRemoved', 'missed']),
+  tenantId: z.string().optional(),
+  subscriptionExpirationDateTime: z.string().optional(),
+});
+
+export const notificationBatchSchema = z.object({
+  value: z.array(z.union([lifecycleNotificationSchema, changeNotificationSchema])).min(1).max(1000),
+});
+
+export interface GraphNotificationDeps {
+  getSubscription(id: string): Promise<SubscriptionRecord | undefined>;
+  /** Dataverse id paired with an Exchange item, for the session choice (undefined when unpaired). */
+  pairedDataverseId(mailboxId: string, exchangeId: string): Promise<string | undefined>;
+  enqueue(messages: ChangeMessageInput[]): Promise<void>;
+  log: (level: 'info' | 'warn' | 'error', message: string, props?: Record<string, unknown>) => void;
+  now?: () => Date;
+}
+
+const resourceOf: Record<SubscriptionRecord['resourceKind'], 'event' | 'contact' | undefined> = { events: 'event', contacts: 'contact', messages: undefined };
+
+/** Handles one POST from Graph. */
+export async function handleGraphNotifications(req: WebhookRequest, deps: GraphNotificationDeps): Promise<WebhookResponse> {
+  const validationToken = req.query.get('validationToken');
+  if (validationToken !== null) {
+    // The handshake: echo the decoded token as plain text within 10 s (URLSearchParams has decoded it).
+    return { status: 200, body: validationToken, headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
+  }
+  const oversized = tooLarge(req.headers, req.body);
+  if (oversized) return oversized;
+  let json: unknown;
+  try {
+    json = JSON.parse(req.body);
+  } catch {
+    return jsonError(400, 'InvalidJson', 'request body is not valid JSON');
+  }
+  const parsed = notificationBatchSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return jsonError(400, 'InvalidNotification', `notification batch rejected at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+  }
+  const receivedAt = (deps.now?.() ?? new Date()).toISOString();
+  const subscriptions = new Map<string, SubscriptionRecord | undefined>();
+  const messages: ChangeMessageInput[] = [];
+  let rejected = 0;
+  for (const notification of parsed.data.value) {
+    let sub = subscriptions.get(notification.subscriptionId);
+    if (!subscriptions.has(notification.subscriptionId)) {
+      sub = await deps.getSubscription(notification.subscriptionId);
+      subscriptions.set(notification.subscriptionId, sub);
+    }
+    if (!sub || !clientStateMatches(sub.clientState, notification.clientState)) {
+      rejected += 1;
+      deps.log('warn', 'graph notification dropped: unknown subscription or wrong clientState', { subscriptionId: notification.subscriptionId, known: Boolean(sub) });
+      continue;
+    }
+    const correlationId = randomUUID();
+    if ('lifecycleEvent' in notification) {
+      messages.push({ v: 1, source: 'lifecycle', correlationId, receivedAt, subscriptionId: sub.id, lifecycleEvent: notification.lifecycleEvent });
+      continue;
+    }
+    const resource = resourceOf[sub.resourceKind];
+    if (!resource) continue;
+    const itemId = notification.resourceData.id;
+    const dataverseId = notification.changeType === 'created' ? undefined : await deps.pairedDataverseId(sub.mailboxId, itemId);
+    messages.push({
+      v: 1,
+      source: 'exchange',
+      correlationId,
+      receivedAt,
+      mailboxId: sub.mailboxId,
+      resource,
+      itemId,
+      changeType: notification.changeType,
+      ...(notification.resourceData['@odata.etag'] ? { etag: notification.resourceData['@odata.etag'] } : {}),
+      ...(dataverseId ? { dataverseId } : {}),
+    });
+  }
+  if (messages.length === 0) {
+    return jsonError(401, 'NotAuthentic', `none of the ${rejected} notification(s) matched a known subscription and its clientState`);
+  }
+  try {
+    await deps.enqueue(messages);
+  } catch (error) {
+    deps.log('error', 'graph notifications could not be enqueued; Graph will retry', { count: messages.length, code: isSyncError(error) ? error.code : 'Unknown' });
+    return jsonError(503, 'EnqueueFailed', 'the change queue is unavailable; retry later');
+  }
+  deps.log('info', 'graph notifications enqueued', { enqueued: messages.length, rejected, correlationIds: messages.map((m) => m.correlationId) });
+  return { status: 202 };
+}
