@@ -128,6 +128,7 @@ var secretNames = {
   clientSecret: 'sync-client-secret'
   clientCertificate: 'sync-client-certificate'
   dataverseWebhookKey: 'dataverse-webhook-key'
+  graphNotificationKey: 'graph-notifications-function-key'
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

@@ -64,6 +64,8 @@ export const settingsSchema = z
     DATAVERSE_APPLICATION_USER_ID: guid('systemuserid of the application user').optional(),
     /** Value of the HTTP header the Dataverse service endpoint sends (HttpHeader auth); a Key Vault reference in Azure. */
     DATAVERSE_WEBHOOK_KEY: z.string().min(32, { message: 'must be at least 32 characters' }),
+    /** Function key of graphNotifications: Graph cannot send headers, so notification URLs carry it as ?code= (a Key Vault reference in Azure). */
+    GRAPH_NOTIFICATION_FUNCTION_KEY: z.string().min(1).optional(),
     /** Public base URL of this app's HTTP functions, e.g. https://<app>.azurewebsites.net/api. */
     WEBHOOK_BASE_URL: url('public base URL of the HTTP functions'),
     /** Azure Table Storage: the table service URL (identity-based, production) ... */
@@ -141,17 +143,23 @@ export class ConfigurationError extends Error {
 /** Parses and freezes the settings from an environment (process.env by default). */
 export function loadSettings(env: Record<string, string | undefined> = process.env): Readonly<Settings> {
   const input: Record<string, string | undefined> = {};
+  const unresolved: { setting: string; message: string }[] = [];
   for (const name of settingNames) {
     const value = env[name];
     // An empty app setting means "not set", as the portal shows it.
     input[name] = value === undefined || value.trim() === '' ? undefined : value;
+    // App Service hands over the reference text itself when it cannot resolve a Key Vault reference.
+    if (value?.trim().startsWith('@Microsoft.KeyVault(')) {
+      unresolved.push({ setting: name, message: 'is a Key Vault reference that did not resolve (does the secret exist, and may the app identity read it?)' });
+    }
   }
   const parsed = settingsSchema.safeParse(input);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => ({
+  if (!parsed.success || unresolved.length > 0) {
+    const issues = parsed.success ? [] : parsed.error.issues.filter((issue) => !unresolved.some((u) => u.setting === String(issue.path[0])));
+    const problems = unresolved.concat(issues.map((issue) => ({
       setting: String(issue.path[0] ?? '(settings)'),
       message: issue.code === 'invalid_type' && input[String(issue.path[0])] === undefined ? 'is required but not set' : issue.message,
-    }));
+    })));
     throw new ConfigurationError(problems);
   }
   return Object.freeze(parsed.data);

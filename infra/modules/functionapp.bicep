@@ -162,6 +162,9 @@ param logAnalyticsWorkspaceId string
 var clientSecretReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${secretNames.clientSecret})'
 var clientCertificateReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${secretNames.clientCertificate})'
 var dataverseWebhookKeyReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${secretNames.dataverseWebhookKey})'
+// Written by the postdeploy hook once the function exists; until then the reference does not resolve and the app
+// reports it (shared/config.ts), which only matters for recreating Graph subscriptions.
+var graphNotificationKeyReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${secretNames.graphNotificationKey})'
 
 // Function names from functions/README.md: the worker gets its own always-ready group.
 var alwaysReady = concat(
@@ -243,6 +246,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     DATAVERSE_URL: dataverseUrl
     DATAVERSE_APPLICATION_USER_ID: dataverseApplicationUserId
     DATAVERSE_WEBHOOK_KEY: dataverseWebhookKeyReference
+    GRAPH_NOTIFICATION_FUNCTION_KEY: graphNotificationKeyReference
     WEBHOOK_BASE_URL: 'https://${app.properties.defaultHostName}/api'
     SYNC_TABLES_URL: tableEndpoint
     SYNC_TABLE_PREFIX: tablePrefix

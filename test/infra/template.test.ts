@@ -116,7 +116,7 @@ describe('app settings on the Function App', () => {
   });
 
   it('sets secrets only as Key Vault references', () => {
-    const secretNames = ['SYNC_CLIENT_SECRET', 'SYNC_CLIENT_CERTIFICATE', 'DATAVERSE_WEBHOOK_KEY'];
+    const secretNames = ['SYNC_CLIENT_SECRET', 'SYNC_CLIENT_CERTIFICATE', 'DATAVERSE_WEBHOOK_KEY', 'GRAPH_NOTIFICATION_FUNCTION_KEY'];
     // Anything named like a secret must be in the list above (the App Insights connection string is documented as
     // not a secret, and local auth is off on the component).
     const looksSecret = Object.keys(settings).filter(

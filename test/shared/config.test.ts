@@ -47,3 +47,11 @@ describe('configuration', () => {
     expect(() => loadSettings({ ...valid, DATAVERSE_WEBHOOK_KEY: '  ' })).toThrow(/DATAVERSE_WEBHOOK_KEY: is required but not set/);
   });
 });
+
+describe('configuration: Key Vault references', () => {
+  it('names a Key Vault reference that App Service could not resolve instead of using its text as the value', () => {
+    expect(() => loadSettings({ ...valid, DATAVERSE_WEBHOOK_KEY: '@Microsoft.KeyVault(VaultName=kv;SecretName=dataverse-webhook-key)' })).toThrow(
+      /DATAVERSE_WEBHOOK_KEY: is a Key Vault reference that did not resolve/,
+    );
+  });
+});
