@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isTrackedInExchange, trackedCategory, withTrackedCategory } from '../../shared/mapping/index.js';
 
 describe('only tracked Exchange items sync: the "Tracked to Dynamics 365" category, or already paired', () => {
-  it.each([
+  it.each<[{ categories?: string[] }, boolean, boolean, string]>([
     [{ categories: ['Tracked to Dynamics 365'] }, false, true, 'tracked category'],
     [{ categories: ['Red', 'tracked to dynamics 365'] }, false, true, 'category in other case'],
     [{ categories: ['Red'] }, false, false, 'other categories only'],
