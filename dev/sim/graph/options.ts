@@ -1,0 +1,79 @@
+// Tunable limits and timings. Defaults are Graph's documented values (facts.md sections 1, 4 and 8); tests
+// shrink them so a limit is reached in a few requests and a retry waits milliseconds, not seconds.
+
+/** Service limits. */
+export interface GraphSimLimits {
+  /** Outlook: 10,000 requests per 10 minutes per app and mailbox (facts.md section 4). */
+  requestsPerWindow: number;
+  windowMs: number;
+  /** Outlook: 4 concurrent requests per app and mailbox. */
+  concurrentRequests: number;
+  /** Retry-After (seconds) when the concurrency limit answers 429. */
+  concurrencyRetryAfterSeconds: number;
+  /** $batch: at most 20 requests (concepts/json-batching.md). */
+  maxBatchRequests: number;
+  /** Graph hands at most 4 requests of a batch to Outlook at a time. */
+  batchConcurrency: number;
+  /** Maximum subscription lifetime per resource kind, minutes (facts.md section 8). */
+  maxSubscriptionMinutes: { event: number; contact: number; message: number; todoTask: number };
+  /** An expiry sooner than this is raised to it (facts.md section 8: 45 minutes). */
+  minSubscriptionMinutes: number;
+  /** 1,000 active subscriptions per mailbox for all applications. */
+  subscriptionsPerMailbox: number;
+  /** Page size of list endpoints without $top (Outlook's default is 10). */
+  defaultPageSize: number;
+  /** Page size of delta rounds without `Prefer: odata.maxpagesize`. */
+  defaultDeltaPageSize: number;
+  maxPageSize: number;
+  /** Delta states kept before the oldest are evicted (Outlook keeps sync states in a cache; facts.md section 2). */
+  maxDeltaStates: number;
+}
+
+/** Change-notification delivery timings (facts.md section 1). */
+export interface NotificationPolicy {
+  /** A notification answered later than this is a failure and retried (3 s). */
+  responseTimeoutMs: number;
+  /** The validation handshake must be answered within this (10 s). */
+  validationTimeoutMs: number;
+  /** Backoff of retries: initial delay, doubled per attempt up to the maximum. */
+  retryInitialDelayMs: number;
+  retryMaxDelayMs: number;
+  /** Retries stop after this long (Graph: up to 4 hours), then a `missed` lifecycle event is sent. */
+  retryForMs: number;
+  /** Notifications to one URL gathered into one POST. */
+  maxBatchSize: number;
+  /** How long changes are gathered before a POST (0 = the end of the current tick). */
+  batchDelayMs: number;
+}
+
+export const DEFAULT_LIMITS: GraphSimLimits = {
+  requestsPerWindow: 10_000,
+  windowMs: 10 * 60 * 1000,
+  concurrentRequests: 4,
+  concurrencyRetryAfterSeconds: 1,
+  maxBatchRequests: 20,
+  batchConcurrency: 4,
+  maxSubscriptionMinutes: { event: 10_080, contact: 10_080, message: 10_080, todoTask: 4_230 },
+  minSubscriptionMinutes: 45,
+  subscriptionsPerMailbox: 1_000,
+  defaultPageSize: 10,
+  defaultDeltaPageSize: 100,
+  maxPageSize: 1_000,
+  maxDeltaStates: 100_000,
+};
+
+export const DEFAULT_NOTIFICATION_POLICY: NotificationPolicy = {
+  responseTimeoutMs: 3_000,
+  validationTimeoutMs: 10_000,
+  retryInitialDelayMs: 1_000,
+  retryMaxDelayMs: 5 * 60 * 1000,
+  retryForMs: 4 * 3600 * 1000,
+  maxBatchSize: 50,
+  batchDelayMs: 0,
+};
+
+export type PartialLimits = Partial<Omit<GraphSimLimits, 'maxSubscriptionMinutes'>> & { maxSubscriptionMinutes?: Partial<GraphSimLimits['maxSubscriptionMinutes']> };
+
+export function mergeLimits(partial: PartialLimits | undefined): GraphSimLimits {
+  return { ...DEFAULT_LIMITS, ...partial, maxSubscriptionMinutes: { ...DEFAULT_LIMITS.maxSubscriptionMinutes, ...partial?.maxSubscriptionMinutes } };
+}
