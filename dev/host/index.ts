@@ -1,0 +1,274 @@
+// The local Functions host: runs the rows of functions/table.ts with the trigger semantics of Azure Functions,
+// since the real host (Core Tools) cannot be installed here (local-tooling.md).
+// - HTTP: http://127.0.0.1:PORT/api/<route>, function-level keys checked as the host does (`?code=` or the
+//   `x-functions-key` header; 401 otherwise), the handler's HttpResponseInit written back.
+// - Service Bus: the SDK's session receiver (acceptNextSession), one message at a time per session, up to
+//   maxConcurrentSessions sessions at once; complete when the handler resolves, abandon when it throws, as the trigger
+//   does with autoCompleteMessages; a session is released after sessionIdleTimeout without messages (host.json).
+// - Timers: NCRONTAB (with seconds, UTC) schedules, or fired on demand with fireTimer() in tests.
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HttpRequest, InvocationContext, type HttpResponseInit, type Timer } from '@azure/functions';
+import { ServiceBusClient, isServiceBusError, type ServiceBusSessionReceiver } from '@azure/service-bus';
+import { CronExpressionParser } from 'cron-parser';
+import type { FunctionDefinition } from '../../functions/table.js';
+
+export interface LocalHostOptions {
+  table: readonly FunctionDefinition[];
+  /** 0 = ephemeral; `npm start` uses 7071 like Core Tools. */
+  port?: number;
+  /** Accepted function keys (`default` key first). */
+  functionKeys: string[];
+  /** Connection string of the Service Bus (simulator) the trigger reads; omit to run no queue trigger. */
+  serviceBusConnectionString?: string;
+  maxConcurrentSessions?: number;
+  sessionIdleTimeoutMs?: number;
+  /** Run timers on their schedules (default true); tests fire them with fireTimer(). */
+  runTimers?: boolean;
+  /** Largest request body the host accepts (Azure: 100 MB); the webhook handlers enforce their own 1 MB. */
+  maxRequestBytes?: number;
+  log?: (line: string) => void;
+}
+
+export interface SettledEvent {
+  functionName: string;
+  messageId: string;
+  sessionId: string | undefined;
+  deliveryCount: number;
+  outcome: 'completed' | 'abandoned';
+  error?: string;
+}
+
+export interface LocalHost {
+  /** http://127.0.0.1:PORT */
+  origin: string;
+  port: number;
+  /** 'settled' (SettledEvent) after each Service Bus message; 'http' after each request. */
+  events: EventEmitter;
+  fireTimer(name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const events = new EventEmitter();
+  events.setMaxListeners(100);
+  const keys = new Set(options.functionKeys);
+  const maxBytes = options.maxRequestBytes ?? 100 * 1024 * 1024;
+  const httpFunctions = options.table.filter((f): f is Extract<FunctionDefinition, { kind: 'http' }> => f.kind === 'http');
+  let running = true;
+
+  const server: Server = createServer((req, res) => {
+    handleHttp(req, res).catch((error: unknown) => {
+      log(`[host] http handler failed: ${(error as Error)?.stack ?? String(error)}`);
+      if (!res.headersSent) {
+        res.writeHead(500, { 'Content-Type': 'text/plain' });
+        res.end('Internal Server Error');
+      } else {
+        res.destroy();
+      }
+    });
+  });
+
+  async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const route = url.pathname.replace(/^\/api\//, '').replace(/\/+$/, '');
+    const fn = httpFunctions.find((f) => f.route === route);
+    if (!url.pathname.startsWith('/api/') || !fn) return void writePlain(res, 404, 'Not Found');
+    if (!fn.methods.includes((req.method ?? 'GET').toUpperCase() as 'GET' | 'POST')) return void writePlain(res, 405, 'Method Not Allowed');
+    if (fn.authLevel === 'function') {
+      const key = url.searchParams.get('code') ?? headerValue(req, 'x-functions-key');
+      if (!key || !keys.has(key)) return void writePlain(res, 401, 'Unauthorized');
+    }
+    const declared = Number(req.headers['content-length'] ?? '0');
+    if (declared > maxBytes) return void writePlain(res, 413, 'Request Entity Too Large');
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) return void writePlain(res, 413, 'Request Entity Too Large');
+      chunks.push(chunk as Buffer);
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
+    const request = new HttpRequest({
+      method: req.method ?? 'GET',
+      url: `http://127.0.0.1${req.url ?? '/'}`,
+      headers,
+      query: Object.fromEntries(url.searchParams.entries()),
+      body: { bytes: new Uint8Array(Buffer.concat(chunks)) },
+      params: {},
+    });
+    const context = invocation(fn.name, log);
+    const started = performance.now();
+    const response: HttpResponseInit = await fn.handler(request, context);
+    writeResponse(res, response);
+    events.emit('http', { functionName: fn.name, status: response.status ?? 200, ms: performance.now() - started });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  // --- Service Bus trigger ---------------------------------------------------------------------------------
+  const sbClient = options.serviceBusConnectionString ? new ServiceBusClient(options.serviceBusConnectionString, { retryOptions: { maxRetries: 2, timeoutInMs: 10_000 } }) : undefined;
+  const loops: Promise<void>[] = [];
+  const openReceivers = new Set<ServiceBusSessionReceiver>();
+  if (sbClient) {
+    for (const fn of options.table) {
+      if (fn.kind !== 'serviceBusQueue') continue;
+      const concurrency = fn.isSessionsEnabled ? (options.maxConcurrentSessions ?? 8) : 1;
+      for (let i = 0; i < concurrency; i += 1) loops.push(sessionLoop(fn));
+    }
+  }
+
+  async function sessionLoop(fn: Extract<FunctionDefinition, { kind: 'serviceBusQueue' }>): Promise<void> {
+    while (running) {
+      let receiver: ServiceBusSessionReceiver;
+      try {
+        receiver = await sbClient!.acceptNextSession(fn.queueName, { maxAutoLockRenewalDurationInMs: 5 * 60_000 });
+      } catch (error) {
+        if (!running) return;
+        // No session with messages within the SDK's wait: ask again (the trigger's listener does the same).
+        if (isServiceBusError(error) && (error.code === 'ServiceTimeout' || error.code === 'SessionCannotBeLocked')) continue;
+        log(`[host] ${fn.name}: accepting a session failed: ${(error as Error).message}`);
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      openReceivers.add(receiver);
+      try {
+        while (running) {
+          const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: options.sessionIdleTimeoutMs ?? 5_000 });
+          if (!message) break;
+          const messageId = String(message.messageId ?? '');
+          const context = invocation(fn.name, log, {
+            messageId,
+            deliveryCount: message.deliveryCount ?? 1,
+            sessionId: message.sessionId,
+            enqueuedTimeUtc: message.enqueuedTimeUtc?.toISOString(),
+            applicationProperties: message.applicationProperties ?? {},
+            correlationId: message.correlationId,
+            sequenceNumber: message.sequenceNumber?.toString(),
+          });
+          let outcome: SettledEvent['outcome'] = 'completed';
+          let failure: string | undefined;
+          try {
+            await fn.handler(message.body, context);
+          } catch (error) {
+            outcome = 'abandoned';
+            failure = (error as Error)?.message ?? String(error);
+          }
+          try {
+            if (outcome === 'completed') await receiver.completeMessage(message);
+            else await receiver.abandonMessage(message);
+          } catch (error) {
+            if (!running) return;
+            log(`[host] ${fn.name}: settling ${messageId} failed: ${(error as Error).message}`);
+          }
+          events.emit('settled', {
+            functionName: fn.name,
+            messageId,
+            sessionId: message.sessionId,
+            deliveryCount: message.deliveryCount ?? 1,
+            outcome,
+            ...(failure ? { error: failure } : {}),
+          } satisfies SettledEvent);
+        }
+      } catch (error) {
+        if (running) log(`[host] ${fn.name}: session ${receiver.sessionId} ended: ${(error as Error).message}`);
+      } finally {
+        openReceivers.delete(receiver);
+        await receiver.close().catch(() => undefined);
+      }
+    }
+  }
+
+  // --- timers ----------------------------------------------------------------------------------------------
+  const timers = options.table.filter((f): f is Extract<FunctionDefinition, { kind: 'timer' }> => f.kind === 'timer');
+  const handles = new Map<string, NodeJS.Timeout>();
+  const fire = async (fn: Extract<FunctionDefinition, { kind: 'timer' }>, isPastDue: boolean) => {
+    const expression = CronExpressionParser.parse(fn.schedule, { tz: 'UTC' });
+    const timer: Timer = {
+      isPastDue,
+      schedule: { adjustForDST: false },
+      scheduleStatus: { last: new Date().toISOString(), next: expression.next().toDate().toISOString(), lastUpdated: new Date().toISOString() },
+    };
+    await fn.handler(timer, invocation(fn.name, log));
+  };
+  const schedule = (fn: Extract<FunctionDefinition, { kind: 'timer' }>) => {
+    const next = CronExpressionParser.parse(fn.schedule, { tz: 'UTC' }).next().toDate();
+    const handle = setTimeout(() => {
+      fire(fn, false)
+        .catch((error: unknown) => log(`[host] timer ${fn.name} failed: ${(error as Error).message}`))
+        .finally(() => running && schedule(fn));
+    }, Math.max(0, next.getTime() - Date.now()));
+    handle.unref();
+    handles.set(fn.name, handle);
+  };
+  if (options.runTimers ?? true) for (const fn of timers) schedule(fn);
+
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    port,
+    events,
+    async fireTimer(name) {
+      const fn = timers.find((t) => t.name === name);
+      if (!fn) throw new Error(`no timer function named ${name}`);
+      await fire(fn, false);
+    },
+    async close() {
+      running = false;
+      for (const handle of handles.values()) clearTimeout(handle);
+      await Promise.all([...openReceivers].map((r) => r.close().catch(() => undefined)));
+      await sbClient?.close();
+      await Promise.race([Promise.allSettled(loops), new Promise((r) => setTimeout(r, 5_000))]);
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+    },
+  };
+}
+
+function invocation(functionName: string, log: (line: string) => void, triggerMetadata?: Record<string, unknown>): InvocationContext {
+  const invocationId = randomUUID();
+  return new InvocationContext({
+    functionName,
+    invocationId,
+    ...(triggerMetadata ? { triggerMetadata } : {}),
+    logHandler: (level, ...args) => log(`[${functionName}] ${level}: ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`),
+  });
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function writePlain(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
+  res.end(text);
+}
+
+function writeResponse(res: ServerResponse, response: HttpResponseInit): void {
+  const headers: Record<string, string> = {};
+  if (response.headers) {
+    const entries = response.headers instanceof Headers ? [...response.headers.entries()] : Array.isArray(response.headers) ? response.headers : Object.entries(response.headers);
+    for (const [k, v] of entries) headers[k] = v;
+  }
+  let body: string | Uint8Array = '';
+  if (response.jsonBody !== undefined) {
+    body = JSON.stringify(response.jsonBody);
+    headers['content-type'] ??= 'application/json';
+  } else if (typeof response.body === 'string') {
+    body = response.body;
+  } else if (response.body instanceof Uint8Array) {
+    body = response.body;
+  }
+  res.writeHead(response.status ?? 200, headers);
+  res.end(body);
+}
