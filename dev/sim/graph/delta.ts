@@ -28,6 +28,8 @@ interface RoundState {
   watermark: number;
   pending?: readonly string[];
   pos?: number;
+  /** The initial round lists only what exists in scope; later rounds report what left it as removed. */
+  initial?: boolean;
 }
 
 /** One page of a round. */
@@ -56,7 +58,7 @@ export class DeltaEngine {
   start(scope: DeltaScope, pageSize: number): DeltaPage {
     const coll = this.world.collections.get(scope.collectionKey);
     const ids = coll ? [...coll.ids] : [];
-    return this.serve({ scope, kind: 'skip', watermark: this.world.seq, pending: ids, pos: 0 }, pageSize, true);
+    return this.serve({ scope, kind: 'skip', watermark: this.world.seq, pending: ids, pos: 0, initial: true }, pageSize);
   }
 
   /** Continues from a $skiptoken or $deltatoken. */
@@ -73,10 +75,10 @@ export class DeltaEngine {
       );
     }
     const size = pageSize ?? 0;
-    if (kind === 'skip') return this.serve(state, size, false);
+    if (kind === 'skip') return this.serve(state, size);
     const coll = this.world.collections.get(state.scope.collectionKey);
     const changed = coll ? coll.changedSince(state.watermark) : [];
-    return this.serve({ scope: state.scope, kind: 'skip', watermark: this.world.seq, pending: changed, pos: 0 }, size, false);
+    return this.serve({ scope: state.scope, kind: 'skip', watermark: this.world.seq, pending: changed, pos: 0 }, size);
   }
 
   /** Evicts the sync states of one user (or all): the next call with their tokens gets 410. */
@@ -116,7 +118,7 @@ export class DeltaEngine {
     return token;
   }
 
-  private serve(state: RoundState, pageSize: number, _initial: boolean): DeltaPage {
+  private serve(state: RoundState, pageSize: number): DeltaPage {
     const pending = state.pending ?? [];
     let pos = state.pos ?? 0;
     const entries: DeltaPage['entries'] = [];
@@ -126,11 +128,11 @@ export class DeltaEngine {
       pos += 1;
       const record = this.world.items.get(id);
       if (record && record.collectionKey === state.scope.collectionKey && this.inWindow(record, state.scope)) entries.push({ record });
-      else entries.push({ removedId: id });
+      else if (!state.initial) entries.push({ removedId: id });
     }
     const page: DeltaPage = { scope: state.scope, entries };
     if (pos < pending.length) {
-      const token = this.remember({ scope: state.scope, kind: 'skip', watermark: state.watermark, pending, pos });
+      const token = this.remember({ scope: state.scope, kind: 'skip', watermark: state.watermark, pending, pos, ...(state.initial ? { initial: true } : {}) });
       page.nextLink = `${state.scope.linkBase}?$skiptoken=${token}`;
     } else {
       const token = this.remember({ scope: state.scope, kind: 'delta', watermark: state.watermark });

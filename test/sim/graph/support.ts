@@ -75,7 +75,7 @@ export class Webhook {
   /** Delay (ms) before answering the next notification POSTs. */
   delays: number[] = [];
   /** How to answer the validation handshake. */
-  validation: 'echo' | 'wrong' | 'json' | 'status500' = 'echo';
+  validation: 'echo' | 'wrong' | 'json' | 'status500' | 'hang' = 'echo';
   url = '';
 
   async start(path = '/api/notify?code=fn-key'): Promise<this> {
@@ -87,6 +87,7 @@ export class Webhook {
         const body = Buffer.concat(chunks).toString('utf8');
         const token = url.searchParams.get('validationToken');
         if (token !== null) {
+          if (this.validation === 'hang') return;
           if (this.validation === 'status500') res.writeHead(500).end();
           else if (this.validation === 'json') res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(token));
           else res.writeHead(200, { 'Content-Type': 'text/plain' }).end(this.validation === 'wrong' ? `${token}x` : token);
