@@ -542,9 +542,14 @@ export function appointmentToEvent(appointment: DataverseAppointment | Record<st
 }
 
 /**
- * Maps an Exchange event to a Dataverse appointment body for a create: status from showAs and isCancelled,
- * attendees and organizer as parties with `addressused` for the engine to resolve (see DataverseAppointmentBody),
- * owned by the mailbox user. statecode/statuscode are not valid on create: see `separateStateChange`.
+ * Maps an Exchange event to a Dataverse appointment body for a create: status from showAs and isCancelled, owned
+ * by the mailbox user (`ownerid@odata.bind: /systemusers(<ctx.mailbox.systemUserId>)`). The parties arrive as
+ * `appointment_activity_parties: [{ participationtypemask: 7, addressused }, { participationtypemask: 5 | 6,
+ * addressused }, ...]`: the organizer first (absent when the event has none), then the required and optional
+ * attendees sorted by address, every address lower-cased, no partyid. The engine resolves each to a
+ * `partyid_systemuser@odata.bind` / `partyid_contact@odata.bind` (keeping or dropping `addressused`) before it
+ * writes; an address that resolves to nothing may stay as an unresolved party. statecode/statuscode are not valid
+ * on create: see `separateStateChange`.
  */
 export function eventToAppointment(event: GraphEvent | Record<string, unknown>, ctx: MappingContext): DataverseAppointmentBody {
   checkContext(ctx);

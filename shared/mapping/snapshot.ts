@@ -51,7 +51,11 @@ export const fieldTables: { readonly [K in EntityKind]: readonly FieldDescriptio
   contact: contactFields,
 };
 
-/** The canonical snapshot of a Dataverse record of `kind` (JSON; instants ISO UTC, dates YYYY-MM-DD, null for absent). */
+/**
+ * The canonical snapshot of a Dataverse record of `kind` (JSON; instants ISO UTC, dates YYYY-MM-DD, null for
+ * absent). ToExchange rule fields (the reminders) are evaluated at ctx.now, so they can change with time alone:
+ * server-side sync applies those rules "during sync" too.
+ */
 export function snapshotFromDataverse<K extends EntityKind>(kind: K, record: unknown, ctx: MappingContext): SnapshotByKind[K] {
   const read: { [P in EntityKind]: (r: unknown, c: MappingContext) => SnapshotByKind[P] } = {
     appointment: appointmentSnapshotFromDataverse,
