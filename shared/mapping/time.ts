@@ -7,10 +7,28 @@ import { invalidInput } from '../errors.js';
 import type { GraphDateTimeTimeZone } from '../wire/dates.js';
 import type { MappingContext } from './context.js';
 
+// windows-iana scans its whole table per call; zone names repeat on every item, so the answers are kept.
+const ianaByWindows = new Map<string, readonly string[]>();
+const windowsByIana = new Map<string, string | undefined>();
+
+function ianaOf(windows: string): readonly string[] {
+  let found = ianaByWindows.get(windows);
+  if (found === undefined) {
+    found = findIana(windows);
+    ianaByWindows.set(windows, found);
+  }
+  return found;
+}
+
+function windowsOf(iana: string): string | undefined {
+  if (!windowsByIana.has(iana)) windowsByIana.set(iana, findWindows(iana)[0]);
+  return windowsByIana.get(iana);
+}
+
 /** IANA zone for a Graph zone name; prefers the mailbox zone when a Windows name covers several IANA zones. */
 export function resolveZone(name: string, field: string, preferred?: string): string {
   if (IANAZone.isValidZone(name)) return name;
-  const candidates: readonly string[] = findIana(name);
+  const candidates = ianaOf(name);
   if (preferred !== undefined && candidates.includes(preferred)) return preferred;
   const first = candidates.find((zone) => IANAZone.isValidZone(zone));
   if (first === undefined) throw invalidInput(field, name, 'is neither an IANA nor a Windows time zone name');
@@ -19,7 +37,7 @@ export function resolveZone(name: string, field: string, preferred?: string): st
 
 /** The zone name we write into Graph dateTimeTimeZone for the mailbox, and the IANA zone it stands for. */
 export function graphZoneOf(ctx: MappingContext): { name: string; iana: string } {
-  const windows = findWindows(ctx.timeZone)[0];
+  const windows = windowsOf(ctx.timeZone);
   // A zone without a Windows twin is written as UTC with converted wall times, which every method accepts.
   return windows === undefined ? { name: 'UTC', iana: 'UTC' } : { name: windows, iana: ctx.timeZone };
 }
