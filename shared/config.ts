@@ -2,11 +2,20 @@
 // A missing or invalid setting fails at start with one error that lists every problem by name.
 import { z } from 'zod';
 
+const loopback = new Set(['127.0.0.1', 'localhost', '[::1]']);
+/** https, or plain http to a loopback address (the local host and simulators of `npm start`). */
 const url = (what: string) =>
   z
     .string({ error: `must be the ${what} (an https URL)` })
     .trim()
-    .refine((v) => URL.canParse(v) && new URL(v).protocol === 'https:', { message: `must be the ${what} (an https URL)` })
+    .refine(
+      (v) => {
+        if (!URL.canParse(v)) return false;
+        const u = new URL(v);
+        return u.protocol === 'https:' || (u.protocol === 'http:' && loopback.has(u.hostname));
+      },
+      { message: `must be the ${what} (an https URL)` },
+    )
     .transform((v) => v.replace(/\/+$/, ''));
 
 const guid = (what: string) =>

@@ -241,16 +241,18 @@ async function updateExchange(rt: Runtime, kind: EntityKind, entity: DataverseEn
   }
 }
 
-/** Fields that do not sync for this pair: an attendee's copy takes only personal fields (facts.md section 8). */
+/**
+ * Fields that sync for this pair. An attendee's copy of a meeting is a mirror of the organizer's: only the
+ * attendee's personal fields (reminder, free/busy) are written to it, and nothing flows back from it (the
+ * organizer's own pair carries the meeting to Dataverse; facts.md section 8).
+ */
 function restrictDirections(kind: EntityKind, pair: Pair): Record<string, Direction> {
   const directions = directionsOf(kind);
-  if (kind !== 'appointment') return directions;
-  if (pair.isOrganizer === false) {
-    for (const field of Object.keys(directions)) {
-      if (!(attendeeCopyFields as readonly string[]).includes(field) && directions[field] !== 'ToDataverse') {
-        directions[field] = directions[field] === 'Both' ? 'ToDataverse' : 'None';
-      }
-    }
+  if (kind !== 'appointment' || pair.isOrganizer !== false) return directions;
+  for (const field of Object.keys(directions)) {
+    const personal = (attendeeCopyFields as readonly string[]).includes(field);
+    const writesExchange = directions[field] === 'Both' || directions[field] === 'ToExchange';
+    directions[field] = personal && writesExchange ? 'ToExchange' : 'None';
   }
   return directions;
 }

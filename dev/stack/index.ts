@@ -1,0 +1,189 @@
+// The whole sync running locally: the identity provider, the Graph, Dataverse and Service Bus simulators, Azurite,
+// and the local Functions host running functions/table.ts against them. `npm start`, the end-to-end tests and the
+// benchmarks all start it the same way.
+import { randomBytes } from 'node:crypto';
+import { functionTable } from '../../functions/table.js';
+import { DataverseApi } from '../../shared/dataverse/client.js';
+import { createLogger, type LogSink } from '../../shared/log.js';
+import { enableMailbox } from '../../shared/onboarding/mailbox.js';
+import { registerWebhooks } from '../../shared/onboarding/webhooks.js';
+import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime.js';
+import { changesQueue } from '../../shared/servicebus/queues.js';
+import { startAzuriteTables, type StartedAzurite } from '../azurite/index.js';
+import { startLocalHost, type LocalHost } from '../host/index.js';
+import { startDataverseSimulator, type DataverseSimulator } from '../sim/dataverse/index.js';
+import { startGraphSimulator, type GraphSimulator, type NotificationPolicy, type PartialLimits, type SimUserView } from '../sim/graph/index.js';
+import { startIdentityProvider, type IdentityProvider } from '../sim/identity/index.js';
+import { startServiceBusSimulator, type ServiceBusSimulator } from '../sim/servicebus/index.js';
+
+export interface StackUser {
+  key: string;
+  userPrincipalName: string;
+  displayName: string;
+  timeZone: string;
+}
+
+export const defaultUsers: StackUser[] = [
+  { key: 'alice', userPrincipalName: 'alice@contoso.example', displayName: 'Alice Adams', timeZone: 'W. Europe Standard Time' },
+  { key: 'bob', userPrincipalName: 'bob@contoso.example', displayName: 'Bob Brown', timeZone: 'Eastern Standard Time' },
+];
+
+export interface StackOptions {
+  seed?: number;
+  users?: StackUser[];
+  /** Port of the local Functions host (npm start: 7071); 0 = ephemeral. */
+  hostPort?: number;
+  /** Run the timers on their schedules (npm start); tests fire them. */
+  runTimers?: boolean;
+  /** Azurite folder; in memory when absent. */
+  storageFolder?: string;
+  /** Enable every user's mailbox and register the Dataverse webhooks (default true). */
+  onboard?: boolean;
+  graphLimits?: PartialLimits;
+  /** Graph notification retry policy (short in tests). */
+  graphNotifications?: Partial<NotificationPolicy>;
+  logSink?: LogSink;
+  env?: Record<string, string>;
+  sessionIdleTimeoutMs?: number;
+}
+
+export interface StackUserInfo extends StackUser {
+  graph: SimUserView;
+  systemUserId: string;
+}
+
+export interface Stack {
+  identity: IdentityProvider;
+  graph: GraphSimulator;
+  dataverse: DataverseSimulator;
+  serviceBus: ServiceBusSimulator;
+  azurite: StartedAzurite;
+  host: LocalHost;
+  runtime: Runtime;
+  env: Record<string, string>;
+  functionKey: string;
+  users: Record<string, StackUserInfo>;
+  applicationUserId: string;
+  /** Resolves when the queue is empty and nothing is locked or scheduled (the sync is idle). */
+  settled(options?: { timeoutMs?: number }): Promise<void>;
+  close(): Promise<void>;
+}
+
+const clientId = '5b0c7a9e-2f4d-4c1b-9e8a-3d6f1a2b4c5e';
+const graphRoles = ['Calendars.ReadWrite', 'Contacts.ReadWrite', 'Tasks.ReadWrite.All', 'MailboxSettings.Read', 'User.Read.All', 'Mail.ReadWrite', 'Mail.Send'];
+
+/** Starts everything. */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const seed = options.seed ?? 1;
+  const users = options.users ?? defaultUsers;
+  const clientSecret = randomBytes(24).toString('base64url');
+  const webhookKey = randomBytes(32).toString('base64url');
+  const functionKey = randomBytes(24).toString('base64url');
+  const identity = await startIdentityProvider({ apps: [{ clientId, clientSecret, roles: graphRoles }] });
+  const graph = await startGraphSimulator({
+    seed,
+    identity,
+    ...(options.graphLimits ? { limits: options.graphLimits } : {}),
+    ...(options.graphNotifications ? { notifications: options.graphNotifications } : {}),
+    users: users.map((u) => ({ userPrincipalName: u.userPrincipalName, mail: u.userPrincipalName, displayName: u.displayName, timeZone: u.timeZone })),
+  });
+  const dataverse = await startDataverseSimulator({ seed, identity });
+  const serviceBus = await startServiceBusSimulator({ queues: [changesQueue], seed });
+  const azurite = await startAzuriteTables(options.storageFolder ? { folder: options.storageFolder } : {});
+  const graphUsers = await graph.admin.users();
+  const appUser = dataverse.admin.seedApplicationUser({ clientId, fullname: 'dataverse-exchange-sync' });
+  const info: Record<string, StackUserInfo> = {};
+  for (const u of users) {
+    const g = graphUsers.find((x) => x.userPrincipalName === u.userPrincipalName)!;
+    const [first, ...rest] = u.displayName.split(' ');
+    const su = dataverse.admin.seedUser({
+      fullname: u.displayName,
+      firstname: first ?? u.displayName,
+      lastname: rest.join(' ') || u.displayName,
+      internalemailaddress: u.userPrincipalName,
+      domainname: u.userPrincipalName,
+      azureactivedirectoryobjectid: g.id,
+    });
+    info[u.key] = { ...u, graph: g, systemUserId: su.systemuserid };
+  }
+  const host = await startLocalHost({
+    table: functionTable,
+    port: options.hostPort ?? 0,
+    functionKeys: [functionKey],
+    serviceBusConnectionString: serviceBus.connectionString,
+    runTimers: options.runTimers ?? false,
+    sessionIdleTimeoutMs: options.sessionIdleTimeoutMs ?? 1_000,
+    log: options.logSink ? (line) => options.logSink!('debug', line, {}) : undefined,
+  });
+  const env: Record<string, string> = {
+    SYNC_TENANT_ID: identity.tenantId,
+    SYNC_CLIENT_ID: clientId,
+    SYNC_CLIENT_SECRET: clientSecret,
+    SYNC_AUTHORITY_HOST: identity.origin,
+    GRAPH_BASE_URL: graph.baseUrl,
+    DATAVERSE_URL: dataverse.url,
+    DATAVERSE_WEBHOOK_KEY: webhookKey,
+    GRAPH_NOTIFICATION_FUNCTION_KEY: functionKey,
+    WEBHOOK_BASE_URL: `${host.origin}/api`,
+    SYNC_TABLES_CONNECTION_STRING: azurite.connectionString,
+    ServiceBusConnection: serviceBus.connectionString,
+    ...options.env,
+  };
+  const runtime = createRuntime(env, options.logSink ? { log: createLogger(options.logSink, 'debug') } : {});
+  setRuntime(runtime);
+  await runtime.ready();
+  if (options.onboard ?? true) {
+    await registerWebhooks(new DataverseApi({ url: dataverse.url, tokens: runtime.tokens }), { url: `${host.origin}/api/dataverse/webhook?code=${functionKey}`, key: webhookKey });
+    for (const u of users) await enableMailbox(runtime, u.userPrincipalName);
+  }
+  const settled = async ({ timeoutMs = 20_000 }: { timeoutMs?: number } = {}) => {
+    const deadline = Date.now() + timeoutMs;
+    // Quiet means: no webhook or notification still in flight and an empty queue, twice in a row (a delivery
+    // that was in flight may have enqueued something in between).
+    let quietRounds = 0;
+    while (quietRounds < 2) {
+      if (Date.now() > deadline) throw new Error(`the sync did not settle within ${timeoutMs} ms: ${JSON.stringify(serviceBus.counts(changesQueue.name))}`);
+      await dataverse.admin.flushWebhooks();
+      await graph.admin.notificationsSettled();
+      const c = serviceBus.counts(changesQueue.name);
+      if (c.active === 0 && c.scheduled === 0) {
+        quietRounds += 1;
+      } else {
+        quietRounds = 0;
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            serviceBus.events.off('completed', done);
+            serviceBus.events.off('scheduledActivated', done);
+            clearTimeout(timer);
+            resolve();
+          };
+          // Wake on the next settlement; the timer only bounds a wait for a scheduled retry.
+          const timer = setTimeout(done, 250);
+          serviceBus.events.on('completed', done);
+          serviceBus.events.on('scheduledActivated', done);
+        });
+      }
+    }
+  };
+  return {
+    identity,
+    graph,
+    dataverse,
+    serviceBus,
+    azurite,
+    host,
+    runtime,
+    env,
+    functionKey,
+    users: info,
+    applicationUserId: appUser.systemuserid,
+    settled,
+    async close() {
+      await host.close();
+      await runtime.close();
+      setRuntime(undefined);
+      await Promise.allSettled([graph.close(), dataverse.close(), serviceBus.close(), azurite.close()]);
+      await identity.close();
+    },
+  };
+}

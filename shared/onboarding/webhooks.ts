@@ -1,0 +1,123 @@
+// `dataverse register-webhooks`: the service endpoint (Webhook contract, HttpHeader key) and the asynchronous
+// Create, Update and Delete steps on every synced table, created or brought up to date, never duplicated.
+// Update steps filter on the columns the mapping reads (so unrelated column changes cost nothing); Delete steps carry
+// a pre-image of the owner (the contact delete rule needs it once the record is gone).
+import { fieldTables, type EntityKind } from '../mapping/index.js';
+import type { DataverseApi } from '../dataverse/client.js';
+import { SyncError } from '../errors.js';
+import { dataverseEntities, type DataverseEntity } from '../servicebus/messages.js';
+import { webhookKeyHeader } from '../webhooks/dataverseWebhook.js';
+
+export const serviceEndpointName = 'dataverse-exchange-sync';
+const messages = ['Create', 'Update', 'Delete'] as const;
+
+const kindOf = (entity: DataverseEntity): EntityKind => (entity === 'appointment' ? 'appointment' : entity === 'contact' ? 'contact' : 'task');
+/** Columns only the task table has (the To Do mapping reads them where they exist). */
+const taskOnlyColumns = new Set(['percentcomplete']);
+
+/** The Update step's filtering attributes of a table: every Dataverse column the mapping reads. */
+export function filteringAttributes(entity: DataverseEntity): string[] {
+  const columns = new Set<string>(['statecode', 'statuscode', 'ownerid']);
+  for (const row of fieldTables[kindOf(entity)]) {
+    if (row.direction === 'None' || row.direction === 'ToDataverse') continue;
+    for (const column of row.dataverse) {
+      const name = column.split(' ')[0]!;
+      if (name.endsWith('_activity_parties')) {
+        // Party lists are the partylist columns of the table.
+        if (entity === 'appointment') ['requiredattendees', 'optionalattendees', 'organizer'].forEach((c) => columns.add(c));
+        continue;
+      }
+      if (!/^[a-z0-9_]+$/.test(name)) continue;
+      if (taskOnlyColumns.has(name) && entity !== 'task') continue;
+      columns.add(name);
+    }
+  }
+  return [...columns].sort();
+}
+
+const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const odata = (s: string) => s.replace(/'/g, "''");
+
+/** Registers (or updates) the webhook; returns one line per thing it created, changed or kept. */
+export async function registerWebhooks(api: DataverseApi, options: { url: string; key: string; entities?: readonly DataverseEntity[] }): Promise<string[]> {
+  const changes: string[] = [];
+  const endpointBody = {
+    name: serviceEndpointName,
+    contract: 8,
+    authtype: 5,
+    messageformat: 2,
+    userclaim: 1,
+    url: options.url,
+    authvalue: `<settings><setting name="${xmlEscape(webhookKeyHeader)}" value="${xmlEscape(options.key)}" /></settings>`,
+    description: 'Changes for dataverse-exchange-sync (Exchange Online two-way sync)',
+  };
+  const existing = await list(api, `serviceendpoints?$select=serviceendpointid,url&$filter=name eq '${odata(serviceEndpointName)}'`);
+  let endpointId: string;
+  if (existing[0]) {
+    endpointId = String(existing[0].serviceendpointid);
+    // authvalue is write-only: it is always written, so a rotated key takes effect.
+    await api.raw('PATCH', `serviceendpoints(${endpointId})`, endpointBody);
+    changes.push(`service endpoint ${serviceEndpointName} (${endpointId}) updated: url and key written`);
+  } else {
+    const created = await api.raw('POST', 'serviceendpoints', endpointBody, { Prefer: 'return=representation' });
+    endpointId = String((created.body as { serviceendpointid: string }).serviceendpointid);
+    changes.push(`service endpoint ${serviceEndpointName} (${endpointId}) created`);
+  }
+  for (const message of messages) {
+    const sdkMessage = (await list(api, `sdkmessages?$select=sdkmessageid&$filter=name eq '${message}'`))[0];
+    if (!sdkMessage) throw new SyncError('NotFound', `Dataverse has no sdkmessage ${message}`);
+    const messageId = String(sdkMessage.sdkmessageid);
+    for (const entity of options.entities ?? dataverseEntities) {
+      const filter = (await list(api, `sdkmessagefilters?$select=sdkmessagefilterid&$filter=primaryobjecttypecode eq '${entity}' and _sdkmessageid_value eq ${messageId}`))[0];
+      if (!filter) throw new SyncError('NotFound', `Dataverse has no ${message} message filter for ${entity}`);
+      const name = `${serviceEndpointName}: ${message} of ${entity}`;
+      const stepBody: Record<string, unknown> = {
+        name,
+        mode: 1,
+        stage: 40,
+        rank: 1,
+        asyncautodelete: true,
+        supporteddeployment: 0,
+        filteringattributes: message === 'Update' ? filteringAttributes(entity).join(',') : null,
+        'eventhandler_serviceendpoint@odata.bind': `/serviceendpoints(${endpointId})`,
+        'sdkmessageid@odata.bind': `/sdkmessages(${messageId})`,
+        'sdkmessagefilterid@odata.bind': `/sdkmessagefilters(${String(filter.sdkmessagefilterid)})`,
+      };
+      const step = (await list(api, `sdkmessageprocessingsteps?$select=sdkmessageprocessingstepid,filteringattributes&$filter=name eq '${odata(name)}'`))[0];
+      let stepId: string;
+      if (step) {
+        stepId = String(step.sdkmessageprocessingstepid);
+        if ((step.filteringattributes ?? null) !== stepBody.filteringattributes) {
+          await api.raw('PATCH', `sdkmessageprocessingsteps(${stepId})`, stepBody);
+          changes.push(`step "${name}" updated (filtering attributes)`);
+        } else {
+          changes.push(`step "${name}" kept`);
+        }
+      } else {
+        const created = await api.raw('POST', 'sdkmessageprocessingsteps', stepBody, { Prefer: 'return=representation' });
+        stepId = String((created.body as { sdkmessageprocessingstepid: string }).sdkmessageprocessingstepid);
+        changes.push(`step "${name}" created`);
+      }
+      if (message === 'Delete') {
+        const image = (await list(api, `sdkmessageprocessingstepimages?$select=sdkmessageprocessingstepimageid&$filter=_sdkmessageprocessingstepid_value eq ${stepId} and entityalias eq 'PreImage'`))[0];
+        if (!image) {
+          await api.raw('POST', 'sdkmessageprocessingstepimages', {
+            name: 'PreImage',
+            entityalias: 'PreImage',
+            imagetype: 0,
+            attributes: 'ownerid',
+            messagepropertyname: 'Target',
+            'sdkmessageprocessingstepid@odata.bind': `/sdkmessageprocessingsteps(${stepId})`,
+          });
+          changes.push(`pre-image (ownerid) added to "${name}"`);
+        }
+      }
+    }
+  }
+  return changes;
+}
+
+async function list(api: DataverseApi, path: string): Promise<Record<string, unknown>[]> {
+  const res = await api.raw('GET', path);
+  return (res.body as { value: Record<string, unknown>[] }).value;
+}
