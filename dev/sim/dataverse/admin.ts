@@ -86,6 +86,7 @@ export interface AdminDeps {
   flush: () => Promise<void>;
   counts: () => RequestCountsView;
   setFaultPlan: (plan: FaultPlan) => void;
+  hold: (match: string) => { release: () => void; held: () => number };
   getLimits: () => DataverseLimits;
   setLimits: (limits: Partial<DataverseLimits>) => void;
   advanceClock: (ms: number) => void;
@@ -257,6 +258,14 @@ export class DataverseAdmin {
 
   setFaultPlan(plan: FaultPlan): void {
     this.d.setFaultPlan(plan);
+  }
+
+  /**
+   * Holds Web API requests whose "METHOD /path" matches, after admission (they count as in flight), until released;
+   * for deterministic tests of the concurrency limit. In-process only.
+   */
+  holdRequests(match: string): { release: () => void; held: () => number } {
+    return this.d.hold(match);
   }
 
   limits(): DataverseLimits {

@@ -32,6 +32,7 @@ export class RequestFaultInjector {
   private plan: RequestFaults = {};
   private matcher: RegExp | undefined;
   private readonly bursts = new Map<string, number>();
+  private gates: Array<{ re: RegExp; release: Promise<void>; held: number }> = [];
 
   constructor(private readonly prng: () => Prng) {}
 
@@ -73,5 +74,28 @@ export class RequestFaultInjector {
       return { latencyMs, faults, error: new DataverseError(status, ErrorCodes.Unexpected, 'An unexpected error occurred.') };
     }
     return { latencyMs, error: undefined, faults };
+  }
+
+  /** Holds matching requests (after admission, so they count as in flight) until the returned release is called. */
+  hold(match: string): { release: () => void; held: () => number } {
+    let release!: () => void;
+    const gate = { re: new RegExp(match), release: new Promise<void>((r) => (release = r)), held: 0 };
+    this.gates.push(gate);
+    return {
+      release: () => {
+        this.gates = this.gates.filter((g) => g !== gate);
+        release();
+      },
+      held: () => gate.held,
+    };
+  }
+
+  /** Waits at any gate the request matches. */
+  async gate(method: string, path: string): Promise<void> {
+    for (const g of this.gates) {
+      if (!g.re.test(`${method} ${path}`)) continue;
+      g.held++;
+      await g.release;
+    }
   }
 }

@@ -187,6 +187,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
       requestFaults.setPlan(plan.requests);
       dispatcher.setFaults(plan.webhooks);
     },
+    hold: (match) => requestFaults.hold(match),
     getLimits: () => ({ ...limits }),
     setLimits: (partial) => {
       limits = { ...limits, ...partial };

@@ -68,6 +68,8 @@ export interface EntityDef {
   ownership: 'user' | 'none';
   /** Change tracking enabled (Prefer: odata.track-changes accepted). */
   changeTracking: boolean;
+  /** Writes raise platform events that steps can run on (not the registration tables themselves). */
+  raisesEvents?: boolean;
 }
 
 const col = (name: string, type: ColumnType, extra: Omit<Column, 'name' | 'type'> = {}): Column => ({ name, type, ...extra });
@@ -116,11 +118,12 @@ function def(
 ): EntityDef {
   const columns = new Map(d.columns.map((c) => [c.name, c]));
   const binds = new Map(Object.entries(d.binds ?? {}));
+  const raisesEvents = d.raisesEvents ?? d.ownership === 'user';
   // Every single-target lookup is bound through its own name (`ownerid@odata.bind`, `sdkmessageid@odata.bind`).
   for (const c of d.columns) {
     if (c.type === 'lookup' && !c.readOnly && c.targets?.length === 1 && !binds.has(c.name)) binds.set(c.name, { column: c.name, target: c.targets[0]! });
   }
-  return { ...d, columns, binds };
+  return { ...d, columns, binds, raisesEvents };
 }
 
 const activityBinds = {
@@ -348,6 +351,7 @@ export const entities: readonly EntityDef[] = [
     writable: true,
     ownership: 'none',
     changeTracking: true,
+    raisesEvents: true,
   }),
   def({
     logicalName: 'activityparty',

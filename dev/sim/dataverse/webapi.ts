@@ -131,6 +131,7 @@ export class WebApi {
       const fault = this.c.faults.decide(userId, method, url.pathname);
       if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
       if (fault.error) throw fault.error;
+      await this.c.faults.gate(method, url.pathname);
       const caller = this.caller(req, userId, url);
       await this.route(req, res, url, method, path, caller, extraHeaders);
       this.c.counters.count(userId, route, res.statusCode);
@@ -348,17 +349,14 @@ export class WebApi {
       const token = skiptoken ?? this.c.ids.guid();
       this.cursors.set(token, cursor);
       if (this.cursors.size > 500) this.cursors.delete(this.cursors.keys().next().value!);
-      const next = new URLSearchParams(params);
-      next.delete('$deltatoken');
-      next.set('$skiptoken', token);
-      body['@odata.nextLink'] = `${org}${API_PREFIX}${def.setName}?${decodeDollar(next.toString())}`;
+      // The next page keeps the caller's query as sent, plus the paging cookie.
+      const kept = url.search.slice(1).split('&').filter((p) => p && !/^(\$|%24)(skiptoken|deltatoken)=/i.test(p));
+      body['@odata.nextLink'] = `${org}${API_PREFIX}${def.setName}?${[...kept, `$skiptoken=${dataverseEncode(token)}`].join('&')}`;
     } else {
       if (skiptoken !== null) this.cursors.delete(skiptoken);
       if (cursor.deltaToken) {
-        const link = new URLSearchParams();
-        if (select) link.set('$select', params.get('$select')!);
-        link.set('$deltatoken', cursor.deltaToken);
-        body['@odata.deltaLink'] = `${org}${API_PREFIX}${def.setName}?${decodeDollar(link.toString())}`;
+        const link = [...(select ? [`$select=${params.get('$select')!}`] : []), `$deltatoken=${dataverseEncode(cursor.deltaToken)}`];
+        body['@odata.deltaLink'] = `${org}${API_PREFIX}${def.setName}?${link.join('&')}`;
       }
     }
     body['value'] = value;
@@ -382,9 +380,11 @@ export class WebApi {
   }
 }
 
-/** URLSearchParams encodes "$" as %24; Dataverse links keep query option names readable. */
-function decodeDollar(query: string): string {
-  return query.replace(/%24/g, '$');
+/** Percent-encoding as in the documented delta link: `919042%2108%2f22%2f2017%2008%3a10%3a44` ("!" too, lower-case hex). */
+function dataverseEncode(value: string): string {
+  return encodeURIComponent(value)
+    .replace(/!/g, '%21')
+    .replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
 }
 
 /** The route a request is counted under: `appointments`, `appointments(id)`, `appointments(id)/nav`, `WhoAmI`. */

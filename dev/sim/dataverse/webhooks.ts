@@ -124,7 +124,7 @@ export class WebhookDispatcher {
 
   /** Finds the steps an event triggers and queues one delivery per step. */
   handle(event: WriteEvent): void {
-    if (this.closed) return;
+    if (this.closed || !event.def.raisesEvents) return;
     for (const step of this.matchingSteps(event)) this.enqueueNew(this.buildDelivery(event, step));
   }
 
@@ -362,7 +362,7 @@ export class WebhookDispatcher {
       d.faults.push('reordered');
       this.held = d;
       // Released after the next delivery, or after a short while if none comes.
-      this.heldTimer = setTimeout(() => this.releaseHeld(), 200);
+      this.heldTimer = setTimeout(() => this.releaseHeld(), 2000);
       return;
     }
     this.queue.push(d);

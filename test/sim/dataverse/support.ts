@@ -7,6 +7,10 @@ import { ConfidentialClientApplication } from '@azure/msal-node';
 import { startIdentityProvider, type IdentityProvider } from '../../../dev/sim/identity/index.js';
 import { startDataverseSimulator, type DataverseSimulator, type DataverseSimulatorOptions } from '../../../dev/sim/dataverse/index.js';
 
+// Wire JSON in tests is checked by assertions, not by types.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Loose = any;
+
 export const APP_ID = '5a1e0c1d-0000-4000-8000-00000000a001';
 export const APP_SECRET = 'dv-sim-secret';
 
@@ -15,7 +19,7 @@ export interface Harness {
   sim: DataverseSimulator;
   token: string;
   /** fetch against the Web API with the app's bearer token; `path` is relative to /api/data/v9.2/. */
-  api(path: string, init?: { method?: string; headers?: Record<string, string>; body?: unknown }): Promise<{ status: number; headers: Headers; json: any; text: string }>;
+  api(path: string, init?: { method?: string; headers?: Record<string, string>; body?: unknown }): Promise<{ status: number; headers: Headers; json: Loose; text: string }>;
   /** Resets the simulator and seeds the application user again. */
   reset(): void;
   close(): Promise<void>;
@@ -43,7 +47,7 @@ export async function startHarness(options: DataverseSimulatorOptions = {}): Pro
       ...(init.body !== undefined ? { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) } : {}),
     });
     const text = await res.text();
-    let json: any;
+    let json: Loose;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {
@@ -116,11 +120,21 @@ export function sample(name: string): string {
 }
 
 /** The JSON of a documented sample, with the doc's trailing-space quirks tolerated. */
-export function sampleJson(name: string): any {
+export function sampleJson(name: string): Loose {
   return JSON.parse(sample(name));
 }
 
 /** Sorted keys of an object. */
 export function keysOf(o: object): string[] {
   return Object.keys(o).sort();
+}
+
+/** The `value` rows of a collection response. */
+export function rowsOf(json: Loose): Array<Record<string, unknown>> {
+  return (json as { value: Array<Record<string, unknown>> }).value;
+}
+
+/** One column of every row of a collection response. */
+export function pluck(json: Loose, key: string): unknown[] {
+  return rowsOf(json).map((r) => r[key]);
 }

@@ -1,6 +1,6 @@
 // The Web API surface: auth, WhoAmI, CRUD, conditional requests, state/status rules, parties, impersonation and tag.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { keysOf, sampleJson, startHarness, type Harness } from './support.js';
+import { keysOf, sampleJson, startHarness, type Harness, type Loose, pluck } from './support.js';
 
 const ALICE_OID = 'a11ce000-0000-4000-8000-000000000001';
 
@@ -24,7 +24,7 @@ describe('Dataverse simulator Web API', () => {
       const res = await fetch(`${h.sim.apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${h.idp.issueToken('x', 'https://graph.microsoft.com')}` } });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer authorization_uri=/);
-      const body = (await res.json()) as any;
+      const body = (await res.json()) as Loose;
       expect(keysOf(body)).toEqual(keysOf(sampleJson('dataverse-error-body.json')));
       expect(keysOf(body.error)).toEqual(['code', 'message']);
       expect(body.error.message).toContain('audience');
@@ -35,7 +35,7 @@ describe('Dataverse simulator Web API', () => {
       const token = h.idp.issueToken('b0b0b0b0-0000-4000-8000-000000000000', h.sim.url);
       const res = await fetch(`${h.sim.apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(403);
-      expect(((await res.json()) as any).error.code).toBe('0x80072560');
+      expect(((await res.json()) as Loose).error.code).toBe('0x80072560');
     });
 
     it('WhoAmI returns the application user with the keys of the documented sample', async () => {
@@ -236,8 +236,8 @@ describe('Dataverse simulator Web API', () => {
       const parties = await h.api(`appointments(${id})?$select=subject&$expand=appointment_activity_parties($select=_partyid_value,participationtypemask,addressused)`, {
         headers: { Prefer: 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"' },
       });
-      const list = parties.json.appointment_activity_parties as any[];
-      const summary = list.map((p) => [p.participationtypemask, p._partyid_value, p['_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname'] ?? null, p.addressused]);
+      const list = parties.json.appointment_activity_parties as Loose[];
+      const summary = (list as Array<Record<string, unknown>>).map((p) => [p['participationtypemask'], p['_partyid_value'], p['_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname'] ?? null, p['addressused']]);
       expect(summary).toEqual(
         expect.arrayContaining([
           [5, contact, 'contact', 'cat@example.test'],
@@ -259,14 +259,14 @@ describe('Dataverse simulator Web API', () => {
       });
       const id = created.json.activityid;
       const withBob = await h.api(`appointments?$select=subject&$filter=appointment_activity_parties/any(p: p/_partyid_value eq ${bob} and p/participationtypemask eq 5)`);
-      expect(withBob.json.value.map((r: any) => r.activityid)).toEqual([id]);
+      expect(pluck(withBob.json, 'activityid')).toEqual([id]);
       await h.api(`appointments(${id})`, { method: 'PATCH', body: { appointment_activity_parties: [{ addressused: 'x@y.test', participationtypemask: 6 }] } });
-      const parties = (await h.api(`appointments(${id})/appointment_activity_parties?$select=participationtypemask,addressused`)).json.value as any[];
-      expect(parties.map((p) => p.participationtypemask).sort()).toEqual([6, 9]);
+      const parties = (await h.api(`appointments(${id})/appointment_activity_parties?$select=participationtypemask,addressused`)).json.value as Loose[];
+      expect((parties as Array<{ participationtypemask: number }>).map((p) => p.participationtypemask).sort()).toEqual([6, 9]);
       const after = await h.api(`appointments?$select=subject&$filter=appointment_activity_parties/any(p: p/_partyid_value eq ${bob})`);
       expect(after.json.value).toEqual([]);
       const partyRows = await h.api(`activityparties?$filter=_activityid_value eq ${id} and participationtypemask eq 6&$select=addressused`);
-      expect(partyRows.json.value.map((p: any) => p.addressused)).toEqual(['x@y.test']);
+      expect(pluck(partyRows.json, 'addressused')).toEqual(['x@y.test']);
     });
 
     it('refuses two organizers or an organizer that is not a systemuser', async () => {
@@ -297,7 +297,7 @@ describe('Dataverse simulator Web API', () => {
         'ownerid@odata.bind': `/systemusers(${i % 2 ? alice : bob})`,
       }));
       h.sim.admin.seedRecords('tasks', rows);
-      const q = async (query: string) => (await h.api(`tasks?$select=subject&${query}`)).json.value.map((r: any) => r.subject);
+      const q = async (query: string) => pluck((await h.api(`tasks?$select=subject&${query}`)).json, 'subject');
       expect(await q(`$filter=prioritycode eq 2 and scheduledstart ge 2030-01-10T00:00:00Z&$orderby=subject desc&$top=3`)).toEqual(['Item 29', 'Item 26', 'Item 23']);
       expect(await q(`$filter=description eq null&$orderby=subject`)).toEqual(['Item 00', 'Item 05', 'Item 10', 'Item 15', 'Item 20', 'Item 25']);
       expect(await q(`$filter=(_ownerid_value eq ${bob} or prioritycode eq 1) and scheduledstart lt 2030-01-06T00:00:00Z&$orderby=subject`)).toEqual(['Item 00', 'Item 01', 'Item 02', 'Item 04']);
@@ -318,7 +318,7 @@ describe('Dataverse simulator Web API', () => {
         expect(res.status).toBe(200);
         expect(res.headers.get('preference-applied')).toContain('odata.maxpagesize=10');
         pages++;
-        seen.push(...res.json.value.map((r: any) => r.firstname));
+        seen.push(...(pluck(res.json, 'firstname') as string[]));
         url = res.json['@odata.nextLink'];
         if (url) expect(url.startsWith(`${h.sim.apiUrl}/contacts?`)).toBe(true);
       }

@@ -1,6 +1,6 @@
 // Webhooks registered through the Web API as a setup tool would, delivered to a real local HTTP endpoint.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { keysOf, sample, sampleJson, startHarness, WebhookReceiver, type Harness } from './support.js';
+import { keysOf, sample, sampleJson, startHarness, WebhookReceiver, type Harness, type Loose } from './support.js';
 
 const ALICE_OID = 'a11ce000-0000-4000-8000-000000000001';
 
@@ -63,8 +63,8 @@ async function registerWebhook(
   return { endpointId, stepId };
 }
 
-const attrs = (entity: any): Record<string, unknown> => Object.fromEntries((entity.Attributes as Array<{ key: string; value: unknown }>).map((a) => [a.key, a.value]));
-const param = (list: any[], key: string) => list.find((p) => p.key === key)?.value;
+const attrs = (entity: Loose): Record<string, unknown> => Object.fromEntries((entity.Attributes as Array<{ key: string; value: unknown }>).map((a) => [a.key, a.value]));
+const param = (list: Loose[], key: string): Loose => (list as Array<{ key: string; value: unknown }>).find((p) => p.key === key)?.value;
 
 describe('Dataverse simulator webhooks', () => {
   let h: Harness;
@@ -144,7 +144,7 @@ describe('Dataverse simulator webhooks', () => {
     expect(a['scheduledstart']).toBe(`/Date(${Date.UTC(2030, 2, 1, 9)})/`);
     expect(a['statecode']).toEqual({ __type: 'OptionSetValue:http://schemas.microsoft.com/xrm/2011/Contracts', Value: 0 });
     expect(a['ownerid']).toEqual({ __type: 'EntityReference:http://schemas.microsoft.com/xrm/2011/Contracts', Id: alice, KeyAttributes: [], LogicalName: 'systemuser', Name: null, RowVersion: null });
-    const required = a['requiredattendees'] as any;
+    const required = a['requiredattendees'] as Loose;
     expect(required.__type).toBe('EntityCollection:http://schemas.microsoft.com/xrm/2011/Contracts');
     expect(attrs(required.Entities[0]).partyid).toMatchObject({ Id: bob, LogicalName: 'systemuser' });
     expect(param(body.OutputParameters, 'id')).toBe(id);
