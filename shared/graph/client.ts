@@ -189,6 +189,19 @@ export class GraphApi {
     return page.value;
   }
 
+  /** Contacts of a mailbox with this e-mail address (backfill and first sync match before creating). */
+  async findContactsByEmail(mailbox: string, address: string): Promise<WithEtag<Contact>[]> {
+    const page = await this.call('read', 'contacts', () =>
+      this.client
+        .api(`/users/${enc(mailbox)}/contacts`)
+        .header('Prefer', preferImmutable)
+        .filter(`emailAddresses/any(a:a/address eq '${odataString(address)}')`)
+        .expand(`singleValueExtendedProperties($filter=id eq '${dataverseIdProperty}')`)
+        .get() as Promise<{ value: WithEtag<Contact>[] }>,
+    );
+    return page.value;
+  }
+
   // --- subscriptions -----------------------------------------------------------------------------------------
   async createSubscription(body: Subscription): Promise<Subscription> {
     return this.call('write', 'subscriptions', () => this.client.api('/subscriptions').header('Prefer', preferImmutable).post(body) as Promise<Subscription>);

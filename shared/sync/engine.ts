@@ -172,8 +172,20 @@ async function createInExchange(
     unsynced = result.unsyncedFields;
     created = await rt.graph.createEvent(mailbox.id, { ...result.event, singleValueExtendedProperties: stamp }, transactionId);
   } else if (kind === 'contact') {
-    const body = exchangeBodyFromSnapshot('contact', snapshotFromDataverse('contact', record, ctx), ctx);
-    const found = existing ? (await rt.graph.findByDataverseId(mailbox.id, 'contacts', id))[0] : undefined;
+    const snapshot = snapshotFromDataverse('contact', record, ctx);
+    const body = exchangeBodyFromSnapshot('contact', snapshot, ctx);
+    // Match before creating: the stamp of an earlier attempt, else a contact with the same e-mail address that
+    // no other record claims (backfill of a mailbox whose contacts already exist on both sides).
+    let found: GraphItem | undefined = existing ? (await rt.graph.findByDataverseId(mailbox.id, 'contacts', id))[0] : undefined;
+    const email = snapshot.emailAddresses[0];
+    if (!found && email) {
+      for (const candidate of await rt.graph.findContactsByEmail(mailbox.id, email)) {
+        if (candidate.id && !(await rt.pairs.getByExchangeId(mailbox.id, candidate.id))) {
+          found = candidate;
+          break;
+        }
+      }
+    }
     created = found ?? (await rt.graph.createContact(mailbox.id, { ...body, singleValueExtendedProperties: stamp }));
   } else {
     listId = await defaultTodoList(rt, mailbox);
@@ -471,6 +483,36 @@ async function createInDataverse(rt: Runtime, kind: EntityKind, mailbox: Mailbox
   const entity: EntityName = kind === 'appointment' ? 'appointment' : kind === 'contact' ? 'contact' : 'task';
   const id = kind === 'appointment' && iCalUId ? appointmentIdForMeeting(iCalUId) : recordIdForExchangeItem(mailbox.id, item.id!);
   const exSnap = snapshotFromExchange(kind, item, ctx) as Snapshot;
+  if (kind === 'contact') {
+    // Match before creating: a Dataverse contact of this user with the same e-mail address and no pair here.
+    const email = (exSnap.emailAddresses as string[] | undefined)?.[0];
+    if (email) {
+      const matches = await rt.dataverse.query('contact', {
+        filter: `emailaddress1 eq '${email.replace(/'/g, "''")}' and _ownerid_value eq ${mailbox.systemUserId}`,
+        select: ['contactid'],
+        top: 5,
+      });
+      for (const match of matches) {
+        const contactId = typeof match.contactid === 'string' ? match.contactid : undefined;
+        if (contactId && !(await rt.pairs.get(mailbox.id, contactId))) {
+          const record = await readRecord(rt, 'contact', contactId);
+          if (!record) continue;
+          const pair = await rt.pairs.create({
+            mailboxId: mailbox.id,
+            kind,
+            dataverseEntity: 'contact',
+            dataverseId: contactId,
+            exchangeId: item.id,
+            dataverseEtag: record['@odata.etag'],
+            base: baseAfterWrite(kind, snapshotFromDataverse(kind, record, ctx), exSnap),
+            status: 'linked',
+          });
+          rt.log.info('linked an Exchange contact to the Dataverse contact with its e-mail address', { mailboxId: mailbox.id, dataverseId: contactId, exchangeId: item.id });
+          return updateDataverse(rt, kind, mailbox, ctx, pair, item);
+        }
+      }
+    }
+  }
   const fullBody = (await resolveParties(rt, mailbox, dataverseBodyFromSnapshot(kind, exSnap as never, ctx))) as { statecode?: number; statuscode?: number };
   const { fields, state } = separateStateChange(fullBody);
   const body: Record<string, unknown> = { ...fields, 'ownerid@odata.bind': `/systemusers(${mailbox.systemUserId})` };
