@@ -74,6 +74,8 @@ const graphRoles = ['Calendars.ReadWrite', 'Contacts.ReadWrite', 'Tasks.ReadWrit
 
 /** Starts everything. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  // Tests run quietly unless SYNC_TEST_LOGS=1; a failing assertion says what went wrong.
+  if (!options.logSink && process.env.VITEST && process.env.SYNC_TEST_LOGS !== '1') options = { ...options, logSink: () => undefined };
   const seed = options.seed ?? 1;
   const users = options.users ?? defaultUsers;
   const clientSecret = randomBytes(24).toString('base64url');

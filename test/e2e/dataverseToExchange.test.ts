@@ -1,0 +1,122 @@
+// Dynamics 365 -> Exchange, end to end: webhook -> Service Bus -> worker -> Graph, with the seed's rules.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from '../../dev/stack/index.js';
+import { appointments, callsSince, createAppointment, daysFromNow, events, snapshotCalls } from '../support/e2e.js';
+
+describe('Dataverse -> Exchange', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ seed: 7 });
+  }, 60_000);
+  afterAll(async () => stack?.close());
+
+  it('a future appointment the user organizes with an attendee becomes one meeting: invitations sent once, the attendee\'s copy linked, nothing duplicated', async () => {
+    const before = snapshotCalls(stack);
+    const appointment = createAppointment(stack, 'alice', 'Quarterly review', daysFromNow(3), ['bob']);
+    await stack.settled();
+    const aliceEvents = (await events(stack, 'alice')).filter((e) => e.item.subject === 'Quarterly review');
+    const bobEvents = (await events(stack, 'bob')).filter((e) => e.item.subject === 'Quarterly review');
+    expect(aliceEvents).toHaveLength(1);
+    expect(bobEvents).toHaveLength(1);
+    expect(aliceEvents[0]!.item.attendees).toEqual([expect.objectContaining({ emailAddress: expect.objectContaining({ address: 'bob@contoso.example' }), type: 'required' })]);
+    const invitations = (await stack.graph.admin.invitations({ iCalUId: String(aliceEvents[0]!.item.iCalUId) })).filter((i) => i.type === 'request');
+    expect(invitations).toHaveLength(1);
+    expect(invitations[0]!.recipients).toEqual(['bob@contoso.example']);
+    // One Dataverse appointment, still the one Alice created (the attendee copy was linked, not imported).
+    expect(appointments(stack).filter((a) => a.subject === 'Quarterly review')).toHaveLength(1);
+    const calls = callsSince(stack, before);
+    expect(calls.graphWrite).toBe(1);
+    expect(calls.dataverseWrite).toBe(0);
+    expect(String(appointment.activityid)).toBeTruthy();
+  });
+
+  it('a change in Dynamics 365 reaches Exchange exactly once, and its echo costs no call', async () => {
+    const appointment = createAppointment(stack, 'alice', 'Design sync', daysFromNow(4));
+    await stack.settled();
+    const before = snapshotCalls(stack);
+    stack.dataverse.admin.as(stack.users.alice!.systemUserId).update('appointments', String(appointment.activityid), { subject: 'Design sync (moved)', location: 'Room 4' });
+    await stack.settled();
+    const calls = callsSince(stack, before);
+    const aliceEvents = (await events(stack, 'alice')).filter((e) => String(e.item.subject).startsWith('Design sync'));
+    expect(aliceEvents.map((e) => e.item.subject)).toEqual(['Design sync (moved)']);
+    expect((aliceEvents[0]!.item.location as { displayName?: string }).displayName).toBe('Room 4');
+    // 1 Dataverse read (the worker decides from current state) and 1 Graph write; the Graph notification of that
+    // write comes back and is recognised by its etag without any call.
+    expect(calls).toEqual({ graphRead: 0, graphWrite: 1, dataverseRead: 1, dataverseWrite: 0 });
+  });
+
+  it('rule: no invitation is sent for an appointment in the past (the event is written without attendees)', async () => {
+    createAppointment(stack, 'alice', 'Last week\'s kickoff', daysFromNow(-3), ['bob']);
+    await stack.settled();
+    const aliceEvents = (await events(stack, 'alice')).filter((e) => e.item.subject === 'Last week\'s kickoff');
+    expect(aliceEvents).toHaveLength(1);
+    expect(aliceEvents[0]!.item.attendees ?? []).toEqual([]);
+    expect((await stack.graph.admin.invitations({ iCalUId: String(aliceEvents[0]!.item.iCalUId) })).filter((i) => i.type === 'request')).toEqual([]);
+    expect((await events(stack, 'bob')).filter((e) => e.item.subject === 'Last week\'s kickoff')).toEqual([]);
+  });
+
+  it('rule: no invitation is sent for an appointment without attendees, and reminders are off more than 7 days back', async () => {
+    createAppointment(stack, 'alice', 'Solo planning', daysFromNow(-10));
+    await stack.settled();
+    const [event] = (await events(stack, 'alice')).filter((e) => e.item.subject === 'Solo planning');
+    expect(event?.item.isReminderOn).toBe(false);
+    expect(await stack.graph.admin.invitations({ iCalUId: String(event!.item.iCalUId) })).toEqual([]);
+  });
+
+  it('rule: a canceled appointment shows as free in Exchange (cancellation itself is not propagated by default)', async () => {
+    const appointment = createAppointment(stack, 'alice', 'Maybe lunch', daysFromNow(2));
+    await stack.settled();
+    stack.dataverse.admin.as(stack.users.alice!.systemUserId).cancel('appointments', String(appointment.activityid));
+    await stack.settled();
+    const [event] = (await events(stack, 'alice')).filter((e) => e.item.subject === 'Maybe lunch');
+    expect(event?.item.showAs).toBe('free');
+    expect(event?.item.isCancelled ?? false).toBe(false);
+  });
+
+  it('deleting a future appointment the user organizes deletes the Exchange event; a past one is only unlinked', async () => {
+    const future = createAppointment(stack, 'alice', 'To be deleted', daysFromNow(5));
+    const past = createAppointment(stack, 'alice', 'Kept in Outlook', daysFromNow(-2));
+    await stack.settled();
+    const as = stack.dataverse.admin.as(stack.users.alice!.systemUserId);
+    as.delete('appointments', String(future.activityid));
+    as.delete('appointments', String(past.activityid));
+    await stack.settled();
+    const subjects = (await events(stack, 'alice')).map((e) => e.item.subject);
+    expect(subjects).not.toContain('To be deleted');
+    expect(subjects).toContain('Kept in Outlook');
+    expect(await stack.runtime.pairs.get(stack.users.alice!.graph.id, String(past.activityid))).toBeUndefined();
+  });
+
+  it('a Dataverse task becomes a To Do task; deleted in Dataverse, it is deleted in To Do only when not completed', async () => {
+    const as = stack.dataverse.admin.as(stack.users.alice!.systemUserId);
+    const due = daysFromNow(2).toISOString();
+    const open = as.create('tasks', { subject: 'Send the proposal', scheduledend: due, 'ownerid@odata.bind': `/systemusers(${stack.users.alice!.systemUserId})` });
+    const done = as.create('tasks', { subject: 'Book the venue', scheduledend: due, 'ownerid@odata.bind': `/systemusers(${stack.users.alice!.systemUserId})` });
+    await stack.settled();
+    const todos = () => stack.graph.admin.items({ user: stack.users.alice!.graph.id, kind: 'todoTask' });
+    const venue = (await todos()).find((t) => t.item.title === 'Book the venue')!;
+    expect((await todos()).find((t) => t.item.title === 'Send the proposal')?.item.status).toBe('notStarted');
+    // Alice completes "Book the venue" in To Do; the To Do poll carries it to Dataverse.
+    await stack.graph.admin.act({ action: 'update', user: stack.users.alice!.graph.id, kind: 'todoTask', id: venue.id, listId: venue.parentId, body: { status: 'completed' } });
+    await stack.host.fireTimer('pollTodo');
+    await stack.settled();
+    expect(stack.dataverse.admin.record('tasks', String(done.activityid))?.statecode).toBe(1);
+    as.delete('tasks', String(open.activityid));
+    as.delete('tasks', String(done.activityid));
+    await stack.settled();
+    const titles = (await todos()).map((t) => t.item.title);
+    expect(titles).not.toContain('Send the proposal');
+    expect(titles).toContain('Book the venue');
+  });
+
+  it('a Dataverse contact owned by the user appears in their Exchange contacts', async () => {
+    const as = stack.dataverse.admin.as(stack.users.bob!.systemUserId);
+    as.create('contacts', { firstname: 'Carla', lastname: 'Diaz', emailaddress1: 'carla@fabrikam.example', jobtitle: 'Buyer', 'ownerid@odata.bind': `/systemusers(${stack.users.bob!.systemUserId})` });
+    await stack.settled();
+    const contacts = await stack.graph.admin.items({ user: stack.users.bob!.graph.id, kind: 'contact' });
+    const carla = contacts.find((c) => c.item.surname === 'Diaz');
+    expect(carla?.item.givenName).toBe('Carla');
+    expect(carla?.item.jobTitle).toBe('Buyer');
+    expect((carla?.item.emailAddresses as { address: string }[])[0]?.address).toBe('carla@fabrikam.example');
+  });
+});
