@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startTestGraph, USERS, type TestGraph } from './support.js';
+import { startTestGraph, USERS, type TestGraph, pluck, type Loose } from './support.js';
 
 const at = (day: number, hour = 10) => ({
   start: { dateTime: `2030-06-${String(day).padStart(2, '0')}T${hour}:00:00`, timeZone: 'UTC' },
@@ -8,8 +8,8 @@ const at = (day: number, hour = 10) => ({
 const WINDOW = { startDateTime: '2030-06-01T00:00:00Z', endDateTime: '2030-07-01T00:00:00Z' };
 
 /** Follows nextLinks with the SDK until a deltaLink; returns the items and the deltaLink. */
-async function round(g: TestGraph, firstUrl: string, pageSize: number): Promise<{ items: any[]; deltaLink: string; pages: number }> {
-  const items: any[] = [];
+async function round(g: TestGraph, firstUrl: string, pageSize: number): Promise<{ items: Loose[]; deltaLink: string; pages: number }> {
+  const items: Loose[] = [];
   let url = firstUrl;
   let pages = 0;
   for (;;) {
@@ -40,7 +40,7 @@ describe('Graph simulator: delta rounds', () => {
     await g.client.api(`/users/${user}/events`).post({ subject: 'outside', ...at(1, 10), start: { dateTime: '2030-09-01T10:00:00', timeZone: 'UTC' }, end: { dateTime: '2030-09-01T11:00:00', timeZone: 'UTC' } });
     const initial = await round(g, `/users/${user}/calendarView/delta?startDateTime=${WINDOW.startDateTime}&endDateTime=${WINDOW.endDateTime}`, 2);
     expect(initial.pages).toBe(3);
-    expect(initial.items.map((e) => e.subject).sort()).toEqual(['D1', 'D2', 'D3', 'D4', 'D5']);
+    expect((pluck(initial.items, 'subject') as string[]).sort()).toEqual(['D1', 'D2', 'D3', 'D4', 'D5']);
     expect(initial.items[0]['@odata.type']).toBe('#microsoft.graph.event');
     expect(initial.deltaLink).toMatch(/\$deltatoken=/);
 
@@ -70,16 +70,16 @@ describe('Graph simulator: delta rounds', () => {
     const restart = gone.headers.get('location');
     expect(restart).toContain('startDateTime=');
     const again = await round(g, restart!, 10);
-    expect(again.items.map((e) => e.subject)).toEqual(['A']);
+    expect(pluck(again.items, 'subject')).toEqual(['A']);
   });
 
   it('runs To Do list and task delta per list, and contact delta per folder with $select', async () => {
     const lists = await g.client.api(`/users/${user}/todo/lists/delta`).get();
-    expect(lists.value.map((l: any) => l.wellknownListName)).toEqual(['defaultList']);
+    expect(pluck(lists.value, 'wellknownListName')).toEqual(['defaultList']);
     const listId = lists.value[0].id;
     const t1 = await g.client.api(`/users/${user}/todo/lists/${listId}/tasks`).post({ title: 'one' });
     const tasks = await round(g, `/users/${user}/todo/lists/${listId}/tasks/delta`, 5);
-    expect(tasks.items.map((t) => t.title)).toEqual(['one']);
+    expect(pluck(tasks.items, 'title')).toEqual(['one']);
     await g.client.api(`/users/${user}/todo/lists/${listId}/tasks/${t1.id}`).delete();
     const removed = await round(g, tasks.deltaLink, 5);
     expect(removed.items).toEqual([{ id: t1.id, '@removed': { reason: 'deleted' } }]);

@@ -1,6 +1,6 @@
 import { PageIterator } from '@microsoft/microsoft-graph-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { eventBody, startTestGraph, USERS, type TestGraph } from './support.js';
+import { eventBody, startTestGraph, USERS, type TestGraph, pluck, type Loose } from './support.js';
 
 const DV = 'String {66f5a359-4659-4830-9070-00047ec6ac6e} Name DataverseId';
 
@@ -107,7 +107,7 @@ describe('Graph simulator: events through the real Graph SDK and msal-node', () 
     expect(found.value).toHaveLength(1);
     expect(found.value[0]).toEqual({ '@odata.etag': created['@odata.etag'], id: created.id, subject: 'Linked', singleValueExtendedProperties: [{ id: DV, value: 'a1b2' }] });
     const byUid = await g.client.api(`/users/${adele}/events`).filter(`iCalUId eq '${created.iCalUId}'`).get();
-    expect(byUid.value.map((e: any) => e.id)).toEqual([created.id]);
+    expect(pluck(byUid.value, 'id')).toEqual([created.id]);
     const badId = await g.raw('POST', `/users/${adele}/events`, eventBody('x', { singleValueExtendedProperties: [{ id: 'DataverseId', value: '1' }] }));
     expect(badId.status).toBe(400);
   });
@@ -119,7 +119,7 @@ describe('Graph simulator: events through the real Graph SDK and msal-node', () 
     const first = await g.client.api(`/users/${adele}/events`).orderby('start/dateTime desc').top(3).get();
     expect(first['@odata.nextLink']).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/v1\.0\/users\/.+\$skip=3/);
     const subjects: string[] = [];
-    await new PageIterator(g.client, first, (e: any) => {
+    await new PageIterator(g.client, first, (e: Loose) => {
       subjects.push(e.subject);
       return true;
     }).iterate();
@@ -130,7 +130,7 @@ describe('Graph simulator: events through the real Graph SDK and msal-node', () 
     await g.client.api(`/users/${adele}/events`).post(eventBody('In', { start: { dateTime: '2030-04-01T10:00:00', timeZone: 'UTC' }, end: { dateTime: '2030-04-01T11:00:00', timeZone: 'UTC' } }));
     await g.client.api(`/users/${adele}/calendar/events`).post(eventBody('Out', { start: { dateTime: '2030-05-01T10:00:00', timeZone: 'UTC' }, end: { dateTime: '2030-05-01T11:00:00', timeZone: 'UTC' } }));
     const view = await g.client.api(`/users/${adele}/calendarView`).query({ startDateTime: '2030-04-01T00:00:00Z', endDateTime: '2030-04-02T00:00:00Z' }).get();
-    expect(view.value.map((e: any) => e.subject)).toEqual(['In']);
+    expect(pluck(view.value, 'subject')).toEqual(['In']);
     const all = await g.client.api(`/users/${adele}/calendar/events`).get();
     expect(all.value).toHaveLength(2);
     const noWindow = await g.raw('GET', `/users/${adele}/calendarView`);
@@ -146,7 +146,7 @@ describe('Graph simulator: events through the real Graph SDK and msal-node', () 
     expect(unknown.status).toBe(404);
     const noToken = await fetch(`${g.sim.baseUrl}/v1.0/users/${adele}/events`);
     expect(noToken.status).toBe(401);
-    expect(((await noToken.json()) as any).error.code).toBe('InvalidAuthenticationToken');
+    expect(((await noToken.json()) as Loose).error.code).toBe('InvalidAuthenticationToken');
     const wrongAudience = await fetch(`${g.sim.baseUrl}/v1.0/users/${adele}/events`, { headers: { Authorization: `Bearer ${g.sim.identity.issueToken(g.clientId, 'https://org.crm.dynamics.com')}` } });
     expect(wrongAudience.status).toBe(401);
     const me = await g.raw('GET', '/me/events');
@@ -161,6 +161,6 @@ describe('Graph simulator: events through the real Graph SDK and msal-node', () 
     const token = g.sim.identity.issueToken('reader', 'https://graph.microsoft.com');
     const res = await fetch(`${g.sim.baseUrl}/v1.0/users/${adele}/events`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(eventBody('x')) });
     expect(res.status).toBe(403);
-    expect(((await res.json()) as any).error.code).toBe('ErrorAccessDenied');
+    expect(((await res.json()) as Loose).error.code).toBe('ErrorAccessDenied');
   });
 });

@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import type { Contact, Event, Message, Subscription, TodoTask, TodoTaskList } from '@microsoft/microsoft-graph-types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGraph, USERS, Webhook, type TestGraph } from './support.js';
+import { startTestGraph, USERS, Webhook, type TestGraph, type Loose } from './support.js';
 
-const sample = (name: string) => JSON.parse(readFileSync(`/work/shared/reference/samples/${name}`, 'utf8'));
+const sample = (name: string): Loose => JSON.parse(readFileSync(`/work/shared/reference/samples/${name}`, 'utf8'));
 
 type KeySet<T> = { [K in keyof Required<T>]: true };
 // The compiler checks these lists against the Graph types: a missing or an extra name fails `tsc`.

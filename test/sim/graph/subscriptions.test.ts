@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { eventBody, startTestGraph, USERS, Webhook, type TestGraph } from './support.js';
+import { eventBody, startTestGraph, USERS, Webhook, type TestGraph, pluck, type Loose } from './support.js';
 
-const sample = (name: string) => JSON.parse(readFileSync(`/work/shared/reference/samples/${name}`, 'utf8'));
+const sample = (name: string): Loose => JSON.parse(readFileSync(`/work/shared/reference/samples/${name}`, 'utf8'));
 const keysDeep = (o: unknown): unknown => (o && typeof o === 'object' && !Array.isArray(o) ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, keysDeep(v)])) : typeof o);
 const inMinutes = (g: TestGraph, minutes: number) => g.sim.admin.now().then((now) => new Date(Date.parse(now) + minutes * 60_000).toISOString());
 
@@ -29,7 +29,7 @@ describe('Graph simulator: subscriptions and change notifications', () => {
     await life.close();
   });
 
-  const subscribe = async (extra: Record<string, unknown> = {}) =>
+  const subscribe = async (extra: Record<string, unknown> = {}): Promise<Loose> =>
     g.client.api('/subscriptions').post({
       changeType: 'created,updated,deleted',
       notificationUrl: hook.url,
@@ -119,7 +119,7 @@ describe('Graph simulator: subscriptions and change notifications', () => {
     hook.answers = Array.from({ length: 50 }, () => 500);
     await g.sim.admin.createEvent(user, eventBody('lost'));
     await g.sim.admin.notificationsSettled();
-    expect(life.items().map((i) => i.lifecycleEvent)).toEqual(['missed']);
+    expect(pluck(life.items(), 'lifecycleEvent')).toEqual(['missed']);
   });
 
   it('sends lifecycle notifications in the documented shape, renews, reauthorizes, deletes, and expires subscriptions with the clock', async () => {

@@ -7,6 +7,15 @@ import { ConfidentialClientApplication } from '@azure/msal-node';
 import { Client } from '@microsoft/microsoft-graph-client';
 import { startGraphSimulator, type GraphSimulator, type GraphSimulatorOptions } from '../../../dev/sim/graph/index.js';
 
+// Wire JSON in tests is checked by assertions, not by types.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Loose = any;
+
+/** One property of each item of a JSON list. */
+export function pluck(list: Loose, key: string): unknown[] {
+  return (list as Record<string, unknown>[]).map((item) => item[key]);
+}
+
 export const ALL_ROLES = [
   'Calendars.ReadWrite',
   'Contacts.ReadWrite',
@@ -24,7 +33,7 @@ export interface TestGraph {
   /** A bearer token for raw fetch calls. */
   token(): Promise<string>;
   /** Raw Graph call (no SDK retries), for checking exact statuses and headers. */
-  raw(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
+  raw(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: Loose }>;
   clientId: string;
 }
 
@@ -62,7 +71,7 @@ export interface ReceivedPost {
   query: URLSearchParams;
   headers: IncomingMessage['headers'];
   body: string;
-  json: any;
+  json: Loose;
 }
 
 /** A local webhook. `behaviour` decides each answer (default: handshake echo, 202 for notifications). */
@@ -123,8 +132,8 @@ export class Webhook {
   }
 
   /** All notification items received, flattened. */
-  items(): any[] {
-    return this.notifications.flatMap((p) => p.json.value as unknown[]);
+  items(): Loose[] {
+    return this.notifications.flatMap((p): Loose[] => p.json.value as Loose[]);
   }
 
   /** Resolves once at least n notification items have arrived. */

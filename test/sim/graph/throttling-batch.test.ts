@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { eventBody, startTestGraph, USERS, type TestGraph } from './support.js';
+import { eventBody, startTestGraph, USERS, type TestGraph, pluck, type Loose } from './support.js';
 
 describe('Graph simulator: throttling and $batch', () => {
   let g: TestGraph;
@@ -56,13 +56,13 @@ describe('Graph simulator: throttling and $batch', () => {
         { id: '5', method: 'POST', url: `/users/${adele}/events`, body: eventBody('no content type') },
       ],
     });
-    const byId = new Map(batch.responses.map((r: any) => [r.id, r]));
-    expect((byId.get('1') as any).status).toBe(200);
-    expect((byId.get('2') as any).body.subject).toBe('renamed');
-    expect((byId.get('3') as any).status).toBe(404);
-    expect((byId.get('3') as any).body.error.code).toBe('ErrorItemNotFound');
-    expect((byId.get('4') as any).status).toBe(424);
-    expect((byId.get('5') as any).status).toBe(400);
+    const byId = new Map(batch.responses.map((r: Loose): [string, Loose] => [String(r.id), r]));
+    expect((byId.get('1') as Loose).status).toBe(200);
+    expect((byId.get('2') as Loose).body.subject).toBe('renamed');
+    expect((byId.get('3') as Loose).status).toBe(404);
+    expect((byId.get('3') as Loose).body.error.code).toBe('ErrorItemNotFound');
+    expect((byId.get('4') as Loose).status).toBe(424);
+    expect((byId.get('5') as Loose).status).toBe(400);
     const tooMany = await g.raw('POST', '/$batch', { requests: Array.from({ length: 21 }, (_, i) => ({ id: String(i), method: 'GET', url: `/users/${adele}/events` })) });
     expect(tooMany.status).toBe(400);
   });
@@ -70,9 +70,9 @@ describe('Graph simulator: throttling and $batch', () => {
   it('throttles each request of a batch on its own: 200 for the batch, 429 with retry-after inside it', async () => {
     const batch = await g.raw('POST', '/$batch', { requests: Array.from({ length: 5 }, (_, i) => ({ id: String(i + 1), method: 'GET', url: `/users/${adele}/events` })) });
     expect(batch.status).toBe(200);
-    const statuses = batch.body.responses.map((r: any) => r.status).sort();
+    const statuses = pluck(batch.body.responses, 'status').sort();
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
-    const throttled = batch.body.responses.find((r: any) => r.status === 429);
+    const throttled = batch.body.responses.find((r: Loose) => r.status === 429);
     expect(throttled.headers['Retry-After']).toBeDefined();
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startTestGraph, USERS, type TestGraph } from './support.js';
+import { startTestGraph, USERS, type TestGraph, pluck } from './support.js';
 
 describe('Graph simulator: To Do, contacts and mail', () => {
   let g: TestGraph;
@@ -33,7 +33,7 @@ describe('Graph simulator: To Do, contacts and mail', () => {
     const reopened = await g.client.api(`/users/${adele}/todo/lists/${list.id}/tasks/${task.id}`).patch({ status: 'waitingOnOthers' });
     expect(reopened.completedDateTime).toBeUndefined();
     const found = await g.client.api(`/users/${adele}/todo/lists/${list.id}/tasks`).filter("linkedResources/any(l: l/externalId eq 'activity-1')").expand('linkedResources').get();
-    expect(found.value.map((t: any) => t.id)).toEqual([task.id]);
+    expect(pluck(found.value, 'id')).toEqual([task.id]);
     expect(found.value[0].linkedResources).toHaveLength(1);
     const ext = await g.raw('PATCH', `/users/${adele}/todo/lists/${list.id}/tasks/${task.id}`, { singleValueExtendedProperties: [{ id: 'String {66f5a359-4659-4830-9070-00047ec6ac6e} Name X', value: '1' }] });
     expect(ext.status).toBe(400);
@@ -47,13 +47,13 @@ describe('Graph simulator: To Do, contacts and mail', () => {
     const c = await g.client.api(`/users/${adele}/contacts`).post({ givenName: 'Pavel', surname: 'Bansky', emailAddresses: [{ address: 'pavelb@fabrikam.test', name: 'Pavel Bansky' }], businessPhones: ['+1 732 555 0102'] });
     expect(c).toMatchObject({ displayName: 'Pavel Bansky', fileAs: '', personalNotes: '', homeAddress: {}, children: [], title: null, parentFolderId: expect.any(String) });
     const viaAlias = await g.client.api(`/users/${adele}/contactFolders('contacts')/contacts`).get();
-    expect(viaAlias.value.map((x: any) => x.id)).toEqual([c.id]);
+    expect(pluck(viaAlias.value, 'id')).toEqual([c.id]);
     const folder = await g.client.api(`/users/${adele}/contactFolders`).post({ displayName: 'Dynamics' });
-    expect((await g.client.api(`/users/${adele}/contactFolders`).get()).value.map((f: any) => f.displayName)).toEqual(['Dynamics']);
+    expect(pluck((await g.client.api(`/users/${adele}/contactFolders`).get()).value, 'displayName')).toEqual(['Dynamics']);
     const inFolder = await g.client.api(`/users/${adele}/contactFolders/${folder.id}/contacts`).post({ givenName: 'Alex', emailAddresses: [{ address: 'Alex@FineArtSchool.test' }] });
     expect(inFolder.parentFolderId).toBe(folder.id);
     const byMail = await g.client.api(`/users/${adele}/contactFolders/${folder.id}/contacts`).filter("emailAddresses/any(a:a/address eq 'alex@fineartschool.test')").get();
-    expect(byMail.value.map((x: any) => x.id)).toEqual([inFolder.id]);
+    expect(pluck(byMail.value, 'id')).toEqual([inFolder.id]);
     const patched = await g.client.api(`/users/${adele}/contacts/${c.id}`).patch({ homeAddress: { city: 'Redmond' }, surname: 'B.' });
     expect(patched).toMatchObject({ homeAddress: { city: 'Redmond' }, displayName: 'Pavel B.' });
   });
