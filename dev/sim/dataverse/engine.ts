@@ -68,6 +68,11 @@ export interface WriteOptions {
 
 const STATE_COLUMNS = new Set(['statecode', 'statuscode']);
 
+interface Candidates {
+  size: number;
+  ids: () => Iterable<string>;
+}
+
 /** An activity is read-only once completed or canceled (letter.md/fax.md StateCode description); Scheduled is open. */
 function isClosedActivity(def: EntityDef, row: Row): boolean {
   if (!def.activity) return false;
@@ -120,36 +125,42 @@ export class Engine {
 
   readonly evalContext: EvalContext = { parties: (activityId) => this.partiesOf(activityId) };
 
-  /** Rows matching a filter, using an index when a top-level conjunct allows it. */
-  query(def: EntityDef, filter: FilterNode | undefined, orderBy: OrderBy[]): Row[] {
+  /** Rows matching a filter, using an index when a top-level conjunct allows it; without an order, stops at `limit`. */
+  query(def: EntityDef, filter: FilterNode | undefined, orderBy: OrderBy[], limit = Infinity): Row[] {
     const table = this.store.table(def.logicalName);
-    let candidates: Iterable<string> | undefined;
-    let best = Infinity;
+    let candidates: Candidates | undefined;
     for (const c of filter ? conjuncts(filter) : []) {
-      const ids = this.candidatesFor(def, c);
-      if (ids && ids.size < best) {
-        candidates = ids;
-        best = ids.size;
-      }
+      const found = this.candidatesFor(def, c);
+      if (found && (!candidates || found.size < candidates.size)) candidates = found;
     }
     const out: Row[] = [];
+    const stopAt = orderBy.length ? Infinity : limit;
     const consider = (row: Row | undefined) => {
       if (row && (!filter || matches(filter, row, this.evalContext))) out.push(row);
+      return out.length >= stopAt;
     };
-    if (candidates) for (const id of candidates) consider(table.get(id));
-    else for (const row of table.rows.values()) consider(row);
+    if (candidates) {
+      for (const id of candidates.ids()) if (consider(table.get(id))) break;
+    } else {
+      for (const row of table.rows.values()) if (consider(row)) break;
+    }
     sortRows(out, orderBy);
     return out;
   }
 
-  private candidatesFor(def: EntityDef, node: FilterNode): ReadonlySet<string> | undefined {
+  /** Ids an index offers for one conjunct (an upper bound on the matches), read lazily so a $top stops early. */
+  private candidatesFor(def: EntityDef, node: FilterNode): Candidates | undefined {
     const table = this.store.table(def.logicalName);
     const eq = equalityOf(node);
     if (eq && !eq.scope) {
-      if (eq.column.name === def.primaryId && typeof eq.value === 'string') return table.get(eq.value) ? new Set([eq.value.toLowerCase()]) : new Set();
+      if (eq.column.name === def.primaryId && typeof eq.value === 'string') {
+        const ids = table.get(eq.value) ? [eq.value.toLowerCase()] : [];
+        return { size: ids.length, ids: () => ids };
+      }
       if (table.hasIndex(eq.column.name)) {
         const v: Value = eq.column.type === 'lookup' && typeof eq.value === 'string' ? { id: eq.value, logicalName: '' } : eq.value;
-        return table.idsWhere(eq.column.name, v);
+        const ids = table.idsWhere(eq.column.name, v) ?? new Set<string>();
+        return { size: ids.size, ids: () => ids };
       }
     }
     if (node.k === 'any') {
@@ -158,12 +169,20 @@ export class Engine {
         const inner = equalityOf(c);
         if (inner?.scope === node.variable && inner.column.name === 'partyid' && typeof inner.value === 'string') {
           const parties = this.store.table('activityparty');
-          const out = new Set<string>();
-          for (const pid of parties.idsWhere('partyid', { id: inner.value, logicalName: '' }) ?? []) {
-            const activity = parties.get(pid)?.['activityid'];
-            if (isLookup(activity) && activity.logicalName === def.logicalName) out.add(activity.id);
-          }
-          return out;
+          const partyIds = parties.idsWhere('partyid', { id: inner.value, logicalName: '' }) ?? new Set<string>();
+          return {
+            size: partyIds.size,
+            ids: function* () {
+              const seen = new Set<string>();
+              for (const pid of partyIds) {
+                const activity = parties.get(pid)?.['activityid'];
+                if (isLookup(activity) && activity.logicalName === def.logicalName && !seen.has(activity.id)) {
+                  seen.add(activity.id);
+                  yield activity.id;
+                }
+              }
+            },
+          };
         }
       }
     }

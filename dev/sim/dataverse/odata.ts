@@ -4,6 +4,7 @@
 import { badQuery, DataverseError, ErrorCodes } from './errors.js';
 import { activityByPartyNav, entityByLogicalName, type Column, type EntityDef } from './schema.js';
 import { isLookup, text, type Row, type Value } from './store.js';
+import { formatDateTime } from './values.js';
 
 type Literal =
   | { t: 'string'; v: string }
@@ -11,7 +12,7 @@ type Literal =
   | { t: 'bool'; v: boolean }
   | { t: 'null' }
   | { t: 'guid'; v: string }
-  | { t: 'datetime'; v: number; raw: string }
+  | { t: 'datetime'; v: number; raw: string; text: string }
   | { t: 'date'; v: string };
 
 export type FilterNode =
@@ -76,7 +77,7 @@ function tokenize(input: string): Token[] {
     if (m) {
       const ms = Date.parse(m[3] ? m[0] : `${m[0]}Z`);
       if (Number.isNaN(ms)) throw badQuery(`Syntax error: '${m[0]}' is not a valid datetime literal.`);
-      tokens.push({ t: 'lit', lit: { t: 'datetime', v: ms, raw: m[0] } });
+      tokens.push({ t: 'lit', lit: { t: 'datetime', v: ms, raw: m[0], text: formatDateTime(ms) } });
       i += m[0].length;
       continue;
     }
@@ -272,7 +273,8 @@ type Scalar = string | number | boolean | null;
 function propValue(column: Column, v: Value | undefined): Scalar {
   if (v === undefined || v === null) return null;
   if (isLookup(v)) return v.id.toLowerCase();
-  if (column.type === 'datetime' && typeof v === 'string') return Date.parse(v);
+  // Stored date-times share one fixed format (values.ts formatDateTime), so they compare as strings.
+  if (column.type === 'datetime' && typeof v === 'string') return v;
   if (column.type === 'guid' && typeof v === 'string') return v.toLowerCase();
   return v;
 }
@@ -281,12 +283,9 @@ function literalValue(lit: Literal): Scalar {
   switch (lit.t) {
     case 'null':
       return null;
-    case 'string':
-    case 'guid':
-    case 'date':
-    case 'number':
-    case 'bool':
     case 'datetime':
+      return lit.text;
+    default:
       return lit.v;
   }
 }
@@ -300,6 +299,7 @@ function compare(op: string, a: Scalar, b: Scalar): boolean {
   let x: string | number | boolean = a;
   let y: string | number | boolean = b;
   if (typeof x === 'string' && typeof y === 'string') {
+    if (op === 'eq' || op === 'ne') return (x === y || x.toLowerCase() === y.toLowerCase()) === (op === 'eq');
     x = x.toLowerCase();
     y = y.toLowerCase();
   }

@@ -327,8 +327,8 @@ export class WebApi {
       const filterText = params.get('$filter');
       const filter = filterText !== null ? parseFilter(def, filterText) : undefined;
       const orderBy = parseOrderBy(def, params.get('$orderby') ?? '');
-      let rows = this.c.engine.query(def, filter, orderBy);
       const top = params.get('$top');
+      let rows = this.c.engine.query(def, filter, orderBy, top !== null ? Number(top) : Infinity);
       if (top !== null) rows = rows.slice(0, Number(top));
       cursor = { set: def.setName, ids: rows.map((r) => text(r[def.primaryId])), pos: 0 };
     }
