@@ -8,7 +8,7 @@ import { GraphSimAdminBase, personActionSchema, seedUserSchema, type InspectedIt
 import type { SimClock } from './clock.js';
 import type { DeltaEngine } from './delta.js';
 import { faultPlanSchema, scriptedFaultSchema, type FaultInjector, type FaultPlan, type ScriptedFault } from './faults.js';
-import type { GraphApi, RequestStats } from './graphApi.js';
+import type { GraphApi, RequestHold, RequestStats } from './graphApi.js';
 import { GraphError } from './graphError.js';
 import type { InvitationLog, InvitationRecord } from './invitations.js';
 import type { DeliveryRecord, Notifier } from './notifier.js';
@@ -172,6 +172,11 @@ export class GraphSimAdmin extends GraphSimAdminBase {
   setLimits(limits: PartialLimits): Promise<void> {
     this.d.setLimits(limits);
     return Promise.resolve();
+  }
+
+  /** In process only: holds admitted mailbox requests until `release()` (deterministic in-flight requests for tests). */
+  holdRequests(): RequestHold {
+    return this.d.api.holdRequests();
   }
 
   /** Serves the admin API over HTTP (paths under /_sim/). */

@@ -71,6 +71,16 @@ const ROLES: Record<Family, Record<Access, string[]>> = {
   subscriptions: { read: [], write: [], send: [] },
 };
 
+/** A gate holding admitted requests (see GraphApi.holdRequests). */
+export interface RequestHold {
+  wait(): Promise<void>;
+  /** Requests currently waiting at the gate (admitted, not yet run). */
+  held(): number;
+  /** Resolves once n requests have reached the gate. */
+  waitForHeld(n: number): Promise<void>;
+  release(): void;
+}
+
 /** Request counts for inspection. */
 export interface RequestStats {
   byMailbox: Record<string, number>;
@@ -105,6 +115,7 @@ export class GraphApi {
   private throttledCount = 0;
   private total = 0;
   private readonly sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  private gate: RequestHold | undefined;
 
   constructor(private readonly d: GraphApiDeps) {
     this.registerRoutes();
@@ -128,8 +139,36 @@ export class GraphApi {
     this.total = 0;
   }
 
+  /**
+   * Holds every admitted mailbox request (after throttling) until released, so tests can put requests in flight
+   * deterministically (e.g. to reach the concurrency limit) without timing.
+   */
+  holdRequests(): RequestHold {
+    this.gate?.release();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let count = 0;
+    let waiters: { n: number; resolve: () => void }[] = [];
+    const hold: RequestHold = {
+      wait: () => {
+        count += 1;
+        waiters = waiters.filter((w) => (count >= w.n ? (w.resolve(), false) : true));
+        return gate;
+      },
+      held: () => count,
+      waitForHeld: (n) => (count >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
+      release: () => {
+        if (this.gate === hold) this.gate = undefined;
+        open();
+      },
+    };
+    this.gate = hold;
+    return hold;
+  }
+
   /** Ends injected latency waits early (on close). */
   wakeSleepers(): void {
+    this.gate?.release();
     for (const s of this.sleepers) {
       clearTimeout(s.timer);
       s.resolve();
@@ -180,6 +219,7 @@ export class GraphApi {
         }
         release = t.release;
       }
+      if (release && this.gate) await this.gate.wait();
       const fault = this.d.faults.forRequest(req.method, req.path, key);
       if (fault.latencyMs > 0) await this.sleep(fault.latencyMs);
       if (fault.fail && !fault.fail.afterExecution) return this.faultResponse(req, fault.fail);

@@ -9,5 +9,5 @@ export { DEFAULT_LIMITS, DEFAULT_NOTIFICATION_POLICY } from './options.js';
 export type { InvitationRecord } from './invitations.js';
 export type { DeliveryRecord } from './notifier.js';
 export type { SentMailRecord } from './resources/messages.js';
-export type { RequestStats, GraphRequest, GraphResponse } from './graphApi.js';
+export type { RequestStats, GraphRequest, GraphResponse, RequestHold } from './graphApi.js';
 export type { TimeSource } from './clock.js';

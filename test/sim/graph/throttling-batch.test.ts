@@ -37,11 +37,22 @@ describe('Graph simulator: throttling and $batch', () => {
 
   it('limits concurrent requests per app and mailbox to 4', async () => {
     await g.sim.admin.setLimits({ requestsPerWindow: 1000 });
-    await g.sim.admin.setFaultPlan({ latency: { minMs: 400, maxMs: 400 } });
-    const results = await Promise.all(Array.from({ length: 6 }, () => g.raw('GET', `/users/${adele}/events`)));
-    await g.sim.admin.setFaultPlan({});
-    expect(results.filter((r) => r.status === 429)).toHaveLength(2);
-    expect(results.filter((r) => r.status === 200)).toHaveLength(4);
+    const hold = g.sim.admin.holdRequests();
+    const finished: number[] = [];
+    let twoDone!: () => void;
+    const twoFinished = new Promise<void>((resolve) => (twoDone = resolve));
+    const requests = Array.from({ length: 6 }, () =>
+      g.raw('GET', `/users/${adele}/events`).then((r) => {
+        finished.push(r.status);
+        if (finished.length === 2) twoDone();
+        return r.status;
+      }),
+    );
+    await hold.waitForHeld(4);
+    await twoFinished;
+    expect(finished).toEqual([429, 429]);
+    hold.release();
+    expect((await Promise.all(requests)).sort()).toEqual([200, 200, 200, 200, 429, 429]);
   });
 
   it('runs $batch requests with dependsOn in order, fails dependants of a failed request with 424, and refuses more than 20 requests', async () => {
