@@ -2,7 +2,7 @@
 // (dev/host/) read, so what runs locally is what is deployed. Handlers live in shared/handlers/.
 import type { HttpHandler, ServiceBusQueueHandler, TimerHandler } from '@azure/functions';
 import { status } from '../shared/handlers/status.js';
-import { pollTodo, renewSubscriptions } from '../shared/handlers/timers.js';
+import { pollTodo, reconcile, renewSubscriptions } from '../shared/handlers/timers.js';
 import { dataverseWebhook, graphNotifications } from '../shared/handlers/webhooks.js';
 import { syncWorker } from '../shared/handlers/worker.js';
 import { changesQueue, serviceBusConnectionName } from '../shared/servicebus/queues.js';
@@ -29,4 +29,6 @@ export const functionTable: readonly FunctionDefinition[] = [
   // NCRONTAB with seconds, in UTC (Flex Consumption has no WEBSITE_TIME_ZONE).
   { kind: 'timer', name: 'pollTodo', schedule: '0 */1 * * * *', handler: pollTodo },
   { kind: 'timer', name: 'renewSubscriptions', schedule: '0 */30 * * * *', handler: renewSubscriptions },
+  // Repairs dropped notifications within one period (issue 8, item 5).
+  { kind: 'timer', name: 'reconcile', schedule: '0 */15 * * * *', handler: reconcile },
 ];

@@ -45,6 +45,8 @@ export interface StackOptions {
   logSink?: LogSink;
   env?: Record<string, string>;
   sessionIdleTimeoutMs?: number;
+  /** The product's clock (tests that let simulated days pass move it with the simulators' clocks). */
+  now?: () => Date;
 }
 
 export interface StackUserInfo extends StackUser {
@@ -131,7 +133,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ServiceBusConnection: serviceBus.connectionString,
     ...options.env,
   };
-  const runtime = createRuntime(env, options.logSink ? { log: createLogger(options.logSink, 'debug') } : {});
+  const runtime = createRuntime(env, { ...(options.logSink ? { log: createLogger(options.logSink, 'debug') } : {}), ...(options.now ? { now: options.now } : {}) });
   setRuntime(runtime);
   await runtime.ready();
   if (options.onboard ?? true) {

@@ -34,6 +34,13 @@ export const primaryKeys: Record<EntityName, string> = {
 
 export type DataverseRecord = Record<string, unknown> & { '@odata.etag'?: string };
 
+/** A change-tracking round: new or updated rows, ids of deleted rows, and the link for the next round. */
+export interface ChangeRound {
+  changed: DataverseRecord[];
+  deleted: string[];
+  deltaLink?: string;
+}
+
 export interface WriteOptions {
   /** Entra object id of the user to act as (records are owned as server-side sync does). */
   callerObjectId?: string | undefined;
@@ -95,6 +102,43 @@ export class DataverseApi {
       next = page['@odata.nextLink'];
     }
     return out;
+  }
+
+  /**
+   * One change-tracking round of a table (PAD use-change-tracking-synchronize-data-external-systems.md; facts.md
+   * section 6): the first call takes `select` (only $select is allowed with track-changes), later calls the stored
+   * deltaLink. Returns changed rows, deleted ids and the next deltaLink. An expired token (ExpiredVersionStamp,
+   * 0x80044352) is NotFound with field 'deltaToken': the caller starts a full round.
+   */
+  async trackChanges(entity: EntityName, from: { select: string[] } | { link: string }): Promise<ChangeRound> {
+    const prefer = { Prefer: 'odata.track-changes, odata.maxpagesize=500' };
+    const round: ChangeRound = { changed: [], deleted: [] };
+    let next: string | undefined = 'link' in from ? from.link : `${entitySets[entity]}?$select=${from.select.join(',')}`;
+    while (next) {
+      let res;
+      try {
+        res = await this.request('read', 'GET', `${entitySets[entity]}/delta`, next, undefined, prefer);
+      } catch (error) {
+        if (error instanceof SyncError && error.code === 'InvalidInput' && /0x80044352/.test(error.message)) {
+          throw new SyncError('NotFound', `Dataverse ${entitySets[entity]}: change-tracking token expired; full resync needed`, { field: 'deltaToken', status: error.status, cause: error });
+        }
+        throw error;
+      }
+      const page = res.body as { value: DataverseRecord[]; '@odata.nextLink'?: string; '@odata.deltaLink'?: string };
+      for (const row of page.value) {
+        if (typeof row['@odata.context'] === 'string' && row['@odata.context'].endsWith('$deletedEntity')) {
+          if (typeof row.id === 'string') round.deleted.push(row.id.toLowerCase());
+        } else {
+          round.changed.push(row);
+        }
+      }
+      if (page['@odata.deltaLink']) {
+        round.deltaLink = page['@odata.deltaLink'];
+        break;
+      }
+      next = page['@odata.nextLink'];
+    }
+    return round;
   }
 
   /** Creates a record with a client-chosen id; returns it with its etag. Conflict when it exists already. */

@@ -1,7 +1,7 @@
 // Microsoft Graph access through @microsoft/microsoft-graph-client, with tokens from msal-node. Every call asks for
 // immutable ids (facts.md section 3) and, for events, UTC times so snapshots compare across mailboxes. Failures are
 // translated onto the closed error set; short throttling waits are retried here, long ones go back to the worker.
-import { AuthenticationHandler, Client, GraphError, HTTPMessageHandler, RetryHandler, RetryHandlerOptions, TelemetryHandler } from '@microsoft/microsoft-graph-client';
+import { AuthenticationHandler, Client, GraphError, type GraphRequest, HTTPMessageHandler, RetryHandler, RetryHandlerOptions, TelemetryHandler } from '@microsoft/microsoft-graph-client';
 import type { Contact, Event, Subscription, TodoTask, TodoTaskList, User } from '@microsoft/microsoft-graph-types';
 import { SyncError } from '../errors.js';
 import { errorForStatus, withRetry, type RetryPolicy } from '../http/retry.js';
@@ -217,6 +217,50 @@ export class GraphApi {
 
   async deleteSubscription(id: string): Promise<void> {
     await this.deleteIgnoringMissing('subscriptions', `/subscriptions/${enc(id)}`);
+  }
+
+  // --- listings and delta for backfill and reconciliation -----------------------------------------------------
+  /** Every event of the primary calendar in the window (occurrences expanded), with the Dataverse stamp. */
+  async listCalendarView(mailbox: string, window: { start: Date; end: Date }): Promise<WithEtag<Event>[]> {
+    return this.listAll<WithEtag<Event>>('events', `${preferImmutable}, ${preferUtc}, odata.maxpagesize=100`, () =>
+      this.client
+        .api(`/users/${enc(mailbox)}/calendarView`)
+        .query({ startDateTime: window.start.toISOString(), endDateTime: window.end.toISOString() })
+        .expand(`singleValueExtendedProperties($filter=id eq '${dataverseIdProperty}')`),
+    );
+  }
+
+  /** Every contact of the default contacts folder, with the Dataverse stamp. */
+  async listContacts(mailbox: string): Promise<WithEtag<Contact>[]> {
+    return this.listAll<WithEtag<Contact>>('contacts', `${preferImmutable}, odata.maxpagesize=100`, () =>
+      this.client.api(`/users/${enc(mailbox)}/contacts`).expand(`singleValueExtendedProperties($filter=id eq '${dataverseIdProperty}')`),
+    );
+  }
+
+  /** Every task of a To Do list, with its linked resources (where the sync keeps the Dataverse id). */
+  async listTodoTasks(mailbox: string, listId: string): Promise<WithEtag<TodoTask>[]> {
+    return this.listAll<WithEtag<TodoTask>>('todoTasks', 'odata.maxpagesize=100', () => this.client.api(`/users/${enc(mailbox)}/todo/lists/${enc(listId)}/tasks`).expand('linkedResources'));
+  }
+
+  /**
+   * One round of contacts delta in a folder (per folder only: GDC api-reference/v1.0/api/contact-delta.md; facts.md
+   * section 2). `folderId` may be the well-known name 'contacts' for the default folder.
+   */
+  async contactsDelta(mailbox: string, from: { folderId: string } | { link: string }): Promise<DeltaPage<WithEtag<Contact>>> {
+    return this.deltaRound('contacts', 'folderId' in from ? `/users/${enc(mailbox)}/contactFolders/${enc(from.folderId)}/contacts/delta` : from.link, `${preferImmutable}, odata.maxpagesize=100`);
+  }
+
+  private async listAll<T>(route: string, prefer: string, first: () => GraphRequest): Promise<T[]> {
+    const items: T[] = [];
+    // Prefer goes on every page: time zone and id format are per request, not carried by the nextLink.
+    let page = await this.call('read', route, () => first().header('Prefer', prefer).get() as Promise<{ value: T[]; '@odata.nextLink'?: string }>);
+    items.push(...page.value);
+    while (page['@odata.nextLink']) {
+      const url = page['@odata.nextLink'];
+      page = await this.call('read', route, () => this.client.api(url).header('Prefer', prefer).get() as Promise<{ value: T[]; '@odata.nextLink'?: string }>);
+      items.push(...page.value);
+    }
+    return items;
   }
 
   // --- plumbing ----------------------------------------------------------------------------------------------

@@ -1,19 +1,79 @@
-// Graph lifecycle notifications (facts.md section 1): reauthorizationRequired -> reauthorize; subscriptionRemoved
-// and missed -> the mailbox needs a catch-up by delta, which the reconciliation timer performs; the flag recorded
-// here makes the next reconciliation of that mailbox run at once.
+// Graph lifecycle notifications (facts.md section 1; GDC concepts/change-notifications-lifecycle-events.md):
+// reauthorizationRequired -> reauthorize; subscriptionRemoved -> recreate the subscription (new clientState) and
+// catch up by delta; missed -> catch up by delta. The catch-up runs at once; the 'catchup' flag recorded first
+// makes the reconcile timer do it if this attempt fails.
+import { randomBytes } from 'node:crypto';
+import { SyncError, isSyncError } from '../errors.js';
+import { notificationUrl } from '../onboarding/mailbox.js';
 import type { Runtime } from '../runtime.js';
 import type { LifecycleEvent } from '../servicebus/messages.js';
+import type { SubscriptionRecord } from '../storage/subscriptionStore.js';
 import type { Outcome } from './engine.js';
+import { reconcileMailbox, reconcileScopes } from './reconcile.js';
 
+/** Asked-for lifetime: just under the 10,080 minutes of Outlook resources (facts.md section 8); Graph's answer rules. */
+const lifetimeMinutes = 10_080 - 60;
+
+/** Handles one lifecycle notification. */
 export async function applyLifecycleEvent(rt: Runtime, event: LifecycleEvent): Promise<Outcome[]> {
   const subscription = await rt.subscriptions.get(event.subscriptionId);
   if (!subscription) return [{ kind: 'ignored', detail: `unknown subscription ${event.subscriptionId}` }];
+  const mailboxId = subscription.mailboxId;
   if (event.lifecycleEvent === 'reauthorizationRequired') {
-    await rt.graph.reauthorizeSubscription(event.subscriptionId);
-    rt.log.info('subscription reauthorized', { subscriptionId: event.subscriptionId, mailboxId: subscription.mailboxId });
-    return [{ kind: 'updated', mailboxId: subscription.mailboxId, detail: 'reauthorized' }];
+    try {
+      await rt.graph.reauthorizeSubscription(event.subscriptionId);
+      rt.log.info('subscription reauthorized', { subscriptionId: event.subscriptionId, mailboxId });
+      return [{ kind: 'updated', mailboxId, detail: 'reauthorized' }];
+    } catch (error) {
+      // Too late to reauthorize: the subscription is gone, which is subscriptionRemoved by another name.
+      if (!isSyncError(error, 'NotFound')) throw error;
+    }
   }
-  await rt.cursors.set('catchup', subscription.mailboxId, { reason: event.lifecycleEvent, subscriptionId: event.subscriptionId, at: rt.now().toISOString() });
-  rt.log.warn('subscription needs catch-up', { subscriptionId: event.subscriptionId, mailboxId: subscription.mailboxId, lifecycleEvent: event.lifecycleEvent });
-  return [{ kind: 'ignored', mailboxId: subscription.mailboxId, detail: `catch-up requested (${event.lifecycleEvent})` }];
+  await rt.cursors.set(reconcileScopes.catchup, mailboxId, { reason: event.lifecycleEvent, subscriptionId: event.subscriptionId, at: rt.now().toISOString() });
+  const outcomes: Outcome[] = [];
+  if (event.lifecycleEvent !== 'missed') {
+    const created = await recreateSubscription(rt, subscription);
+    outcomes.push({ kind: 'created', mailboxId, detail: created ? `subscription ${subscription.resourceKind} recreated` : 'mailbox disabled; subscription dropped' });
+  }
+  const mailbox = await rt.mailboxes.get(mailboxId);
+  if (mailbox && mailbox.state !== 'disabled') {
+    const result = await reconcileMailbox(rt, mailbox);
+    rt.log.warn('caught up after a lifecycle notification', { mailboxId, lifecycleEvent: event.lifecycleEvent, enqueued: result.enqueued, errors: result.errors.length });
+    outcomes.push({ kind: 'updated', mailboxId, detail: `caught up by delta (${event.lifecycleEvent}): ${result.enqueued} change(s) enqueued` });
+  }
+  return outcomes;
+}
+
+/**
+ * Replaces a removed subscription: a new one on the same resource with a new clientState, stored before the old
+ * record is deleted, so a notification is always checked against a known secret. Idempotent: a live replacement
+ * made by an earlier attempt is reused. Returns the new record, or undefined for a disabled mailbox.
+ */
+export async function recreateSubscription(rt: Runtime, old: SubscriptionRecord): Promise<SubscriptionRecord | undefined> {
+  const mailbox = await rt.mailboxes.get(old.mailboxId);
+  const now = rt.now().getTime();
+  let replacement: SubscriptionRecord | undefined;
+  if (mailbox && mailbox.state !== 'disabled') {
+    replacement = (await rt.subscriptions.list(old.mailboxId)).find((s) => s.id !== old.id && s.resourceKind === old.resourceKind && Date.parse(s.expirationDateTime) > now);
+    if (!replacement) {
+      const clientState = randomBytes(32).toString('base64url');
+      const url = notificationUrl(rt);
+      const created = await rt.graph.createSubscription({
+        changeType: 'created,updated,deleted',
+        notificationUrl: url,
+        lifecycleNotificationUrl: url,
+        resource: old.resource,
+        expirationDateTime: new Date(now + lifetimeMinutes * 60_000).toISOString(),
+        clientState,
+      });
+      if (!created.id || !created.expirationDateTime) throw new SyncError('Transient', 'Graph returned a subscription without id or expiry');
+      replacement = { id: created.id, mailboxId: old.mailboxId, resourceKind: old.resourceKind, resource: old.resource, clientState, expirationDateTime: created.expirationDateTime, createdOn: rt.now().toISOString() };
+      await rt.subscriptions.put(replacement);
+      rt.log.warn('subscription recreated', { mailboxId: old.mailboxId, oldSubscriptionId: old.id, subscriptionId: created.id, resourceKind: old.resourceKind });
+    }
+  }
+  // The old one may still exist at Graph (a reauthorization that came too late): delete it so it cannot notify twice.
+  await rt.graph.deleteSubscription(old.id);
+  await rt.subscriptions.remove(old.id);
+  return replacement;
 }

@@ -1,0 +1,369 @@
+// Backfill of a newly enabled mailbox (issue 8, item 3): what already exists on either side is found, planned and
+// fed to the worker as the same messages the webhooks send. The engine matches before it creates (stamped id,
+// iCalUId, e-mail address), so enabling twice, or a mailbox whose items exist on both sides, creates no duplicates.
+// I/O (fetch*) is kept apart from the decision (decideBackfill), which is pure and takes the fetched lists.
+import { randomUUID } from 'node:crypto';
+import type { Contact, Event, TodoTask } from '@microsoft/microsoft-graph-types';
+import { dataverseIdProperty } from '../graph/client.js';
+import { isTrackedInExchange, type EntityKind } from '../mapping/index.js';
+import type { Runtime } from '../runtime.js';
+import type { ChangeMessageInput, DataverseEntity } from '../servicebus/messages.js';
+import type { Mailbox } from '../storage/mailboxStore.js';
+
+export interface SyncWindow {
+  start: Date;
+  end: Date;
+}
+
+/** A Dataverse record in the mailbox's scope, reduced to what matching needs (no contents). */
+export interface DataverseCandidate {
+  entity: DataverseEntity;
+  id: string;
+  etag?: string | undefined;
+  /** globalobjectid of an appointment (the meeting's iCalUId when it came from Exchange). */
+  globalObjectId?: string | undefined;
+  /** emailaddress1 of a contact, lower case. */
+  email?: string | undefined;
+}
+
+export type ExchangeResource = 'event' | 'contact' | 'todoTask';
+
+/** An Exchange item of the mailbox, reduced to what matching needs. */
+export interface ExchangeCandidate {
+  resource: ExchangeResource;
+  id: string;
+  etag?: string | undefined;
+  listId?: string | undefined;
+  /** The Dataverse id the sync stamped on it (extended property, or linked resource on a To Do task). */
+  stampedId?: string | undefined;
+  iCalUId?: string | undefined;
+  /** E-mail addresses of a contact, lower case. */
+  emails: string[];
+  /** Carries the "Tracked to Dynamics 365" category. */
+  tracked: boolean;
+}
+
+/** A pair already recorded for the mailbox. */
+export interface PairCandidate {
+  dataverseId: string;
+  exchangeId?: string | undefined;
+  dataverseEtag?: string | undefined;
+  exchangeEtag?: string | undefined;
+  status: 'pending' | 'linked';
+}
+
+export interface BackfillInputs {
+  records: DataverseCandidate[];
+  items: ExchangeCandidate[];
+  pairs: PairCandidate[];
+}
+
+/** One decision; `message` says which side's message carries it to the worker (none for `leave`). */
+export interface PlanEntry {
+  kind: EntityKind;
+  dataverseEntity?: DataverseEntity;
+  dataverseId?: string;
+  exchangeResource?: ExchangeResource;
+  exchangeId?: string;
+  listId?: string;
+  etag?: string;
+  message?: 'dataverse' | 'exchange';
+  reason: string;
+}
+
+export interface BackfillPlan {
+  /** Both sides exist and belong together: the worker links them (no create). */
+  link: PlanEntry[];
+  createInExchange: PlanEntry[];
+  createInDataverse: PlanEntry[];
+  /** Already paired, but a side changed since the last sync: the worker merges. */
+  update: PlanEntry[];
+  /** Nothing to do (in sync, or not tracked). */
+  leave: PlanEntry[];
+}
+
+const kindOfEntity = (entity: DataverseEntity): EntityKind => (entity === 'appointment' ? 'appointment' : entity === 'contact' ? 'contact' : 'task');
+const kindOfResource: Record<ExchangeResource, EntityKind> = { event: 'appointment', contact: 'contact', todoTask: 'task' };
+
+/** The sync window from the settings: SYNC_WINDOW_PAST_DAYS back, SYNC_WINDOW_FUTURE_DAYS ahead (issue 8, item 3). */
+export function syncWindow(rt: Pick<Runtime, 'settings' | 'now'>): SyncWindow {
+  const now = rt.now().getTime();
+  return { start: new Date(now - rt.settings.SYNC_WINDOW_PAST_DAYS * 86400_000), end: new Date(now + rt.settings.SYNC_WINDOW_FUTURE_DAYS * 86400_000) };
+}
+
+/** Pure: decides, from the fetched lists, what backfill links, creates on either side, updates and leaves. */
+export function decideBackfill(inputs: BackfillInputs): BackfillPlan {
+  const plan: BackfillPlan = { link: [], createInExchange: [], createInDataverse: [], update: [], leave: [] };
+  const pairByDv = new Map(inputs.pairs.map((p) => [p.dataverseId.toLowerCase(), p]));
+  const pairByEx = new Map(inputs.pairs.filter((p) => p.exchangeId).map((p) => [p.exchangeId!, p]));
+  const items = [...inputs.items].sort((a, b) => a.id.localeCompare(b.id));
+  const records = [...inputs.records].sort((a, b) => `${a.entity}|${a.id}`.localeCompare(`${b.entity}|${b.id}`));
+  const used = new Set<string>();
+  const free = (item: ExchangeCandidate) => !used.has(item.id) && !pairByEx.has(item.id);
+  const exEntry = (item: ExchangeCandidate, reason: string, extra: Partial<PlanEntry> = {}): PlanEntry => ({
+    kind: kindOfResource[item.resource],
+    exchangeResource: item.resource,
+    exchangeId: item.id,
+    ...(item.listId ? { listId: item.listId } : {}),
+    ...(item.etag ? { etag: item.etag } : {}),
+    reason,
+    ...extra,
+  });
+
+  for (const record of records) {
+    const id = record.id.toLowerCase();
+    const kind = kindOfEntity(record.entity);
+    const dvEntry = (reason: string, extra: Partial<PlanEntry> = {}): PlanEntry => ({
+      kind,
+      dataverseEntity: record.entity,
+      dataverseId: id,
+      ...(record.etag ? { etag: record.etag } : {}),
+      reason,
+      ...extra,
+    });
+    const pair = pairByDv.get(id);
+    if (pair) {
+      if (pair.exchangeId) used.add(pair.exchangeId);
+      if (pair.status === 'pending') plan.update.push(dvEntry('create in Exchange was interrupted; the retry finds what it wrote', { message: 'dataverse' }));
+      else if (record.etag && pair.dataverseEtag === record.etag) plan.leave.push(dvEntry('already paired and in sync'));
+      else plan.update.push(dvEntry('paired; changed in Dataverse since the last sync', { message: 'dataverse', ...(pair.exchangeId ? { exchangeId: pair.exchangeId } : {}) }));
+      continue;
+    }
+    // Match before creating, in the engine's order: the stamp, the meeting's iCalUId, the contact's e-mail address.
+    const stamped = items.find((i) => free(i) && i.stampedId?.toLowerCase() === id && kindOfResource[i.resource] === kind);
+    if (stamped) {
+      used.add(stamped.id);
+      plan.link.push(exEntry(stamped, 'the Exchange item carries this Dataverse id', { dataverseEntity: record.entity, dataverseId: id, message: 'exchange' }));
+      continue;
+    }
+    if (record.entity === 'appointment' && record.globalObjectId) {
+      const meeting = items.find((i) => free(i) && i.resource === 'event' && i.iCalUId === record.globalObjectId);
+      if (meeting) {
+        used.add(meeting.id);
+        plan.link.push(exEntry(meeting, 'same meeting (iCalUId = globalobjectid)', { dataverseEntity: record.entity, dataverseId: id, message: 'exchange' }));
+        continue;
+      }
+    }
+    if (record.entity === 'contact' && record.email) {
+      const contact = items.find((i) => free(i) && i.resource === 'contact' && !i.stampedId && i.emails.includes(record.email!));
+      if (contact) {
+        used.add(contact.id);
+        // The Dataverse side carries it: the engine's create in Exchange matches a contact by e-mail address, while
+        // an untracked Exchange contact would be ignored from the Exchange side.
+        plan.link.push(dvEntry('same e-mail address', { exchangeResource: 'contact', exchangeId: contact.id, message: 'dataverse' }));
+        continue;
+      }
+    }
+    plan.createInExchange.push(dvEntry('in scope (owner or party) and not in the mailbox', { message: 'dataverse' }));
+  }
+
+  for (const item of items) {
+    if (used.has(item.id)) continue;
+    const pair = pairByEx.get(item.id);
+    if (pair) {
+      if (pair.status === 'linked' && item.etag && pair.exchangeEtag === item.etag) plan.leave.push(exEntry(item, 'already paired and in sync', { dataverseId: pair.dataverseId }));
+      else plan.update.push(exEntry(item, 'paired; changed in Exchange since the last sync', { dataverseId: pair.dataverseId, message: 'exchange' }));
+    } else if (item.stampedId) {
+      // Its record is outside the window or scope (or gone): the engine links it if the record exists.
+      plan.link.push(exEntry(item, 'carries a Dataverse id outside the backfill window', { dataverseId: item.stampedId.toLowerCase(), message: 'exchange' }));
+    } else if (item.tracked) {
+      plan.createInDataverse.push(exEntry(item, 'tracked to Dynamics 365 and not in Dataverse', { message: 'exchange' }));
+    } else {
+      plan.leave.push(exEntry(item, 'not tracked to Dynamics 365'));
+    }
+  }
+  return plan;
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Fetching
+// ------------------------------------------------------------------------------------------------------------
+
+const activityEntities: Record<EntityKind, DataverseEntity[]> = { appointment: ['appointment'], task: ['task', 'phonecall', 'letter', 'fax'], contact: ['contact'] };
+
+/** Dataverse records in the mailbox's scope: activities it owns or is a party to, in the window; contacts it owns. */
+export async function fetchDataverseCandidates(rt: Runtime, mailbox: Mailbox, window: SyncWindow): Promise<DataverseCandidate[]> {
+  const out: DataverseCandidate[] = [];
+  const user = mailbox.systemUserId.toLowerCase();
+  const s = window.start.toISOString();
+  const e = window.end.toISOString();
+  for (const kind of mailbox.entities) {
+    for (const entity of activityEntities[kind]) {
+      if (entity === 'contact') {
+        for (const r of await rt.dataverse.query('contact', { filter: `_ownerid_value eq ${user}`, select: ['contactid', 'emailaddress1'] })) {
+          out.push({ entity, id: String(r.contactid).toLowerCase(), etag: r['@odata.etag'], email: typeof r.emailaddress1 === 'string' ? r.emailaddress1.toLowerCase() : undefined });
+        }
+        continue;
+      }
+      // "My Activities" as server-side sync: owner or party (facts.md section 7), in the window.
+      const scope = `(_ownerid_value eq ${user} or ${entity}_activity_parties/any(p: p/_partyid_value eq ${user}))`;
+      const inWindow = entity === 'appointment' ? `scheduledend ge ${s} and scheduledstart le ${e}` : `(scheduledend eq null or (scheduledend ge ${s} and scheduledend le ${e}))`;
+      const select = entity === 'appointment' ? ['activityid', 'globalobjectid'] : ['activityid'];
+      for (const r of await rt.dataverse.query(entity, { filter: `${scope} and ${inWindow}`, select })) {
+        out.push({ entity, id: String(r.activityid).toLowerCase(), etag: r['@odata.etag'], globalObjectId: typeof r.globalobjectid === 'string' && r.globalobjectid ? r.globalobjectid : undefined });
+      }
+    }
+  }
+  return out;
+}
+
+function stampOf(item: { singleValueExtendedProperties?: { id?: string | null; value?: string | null }[] | null }): string | undefined {
+  return item.singleValueExtendedProperties?.find((p) => p.id?.toLowerCase() === dataverseIdProperty.toLowerCase())?.value ?? undefined;
+}
+
+type Etagged<T> = T & { '@odata.etag'?: string };
+
+/** Exchange items of the mailbox: events in the window, contacts of the default folder, tasks of the default To Do list. */
+export async function fetchExchangeCandidates(rt: Runtime, mailbox: Mailbox, window: SyncWindow): Promise<ExchangeCandidate[]> {
+  const out: ExchangeCandidate[] = [];
+  if (mailbox.entities.includes('appointment')) {
+    for (const e of (await rt.graph.listCalendarView(mailbox.id, window)) as Etagged<Event>[]) {
+      if (!e.id) continue;
+      out.push({ resource: 'event', id: e.id, etag: e['@odata.etag'], stampedId: stampOf(e), iCalUId: e.iCalUId ?? undefined, emails: [], tracked: isTrackedInExchange(e, false) });
+    }
+  }
+  if (mailbox.entities.includes('contact')) {
+    for (const c of (await rt.graph.listContacts(mailbox.id)) as Etagged<Contact>[]) {
+      if (!c.id) continue;
+      const emails = (c.emailAddresses ?? []).map((a) => a.address?.toLowerCase()).filter((a): a is string => !!a);
+      out.push({ resource: 'contact', id: c.id, etag: c['@odata.etag'], stampedId: stampOf(c), emails, tracked: isTrackedInExchange(c, false) });
+    }
+  }
+  if (mailbox.entities.includes('task')) {
+    const listId = mailbox.defaultTodoListId ?? (await rt.graph.listTodoLists(mailbox.id)).find((l) => l.wellknownListName === 'defaultList')?.id;
+    if (listId) {
+      for (const t of (await rt.graph.listTodoTasks(mailbox.id, listId)) as Etagged<TodoTask>[]) {
+        if (!t.id) continue;
+        const stampedId = (t.linkedResources ?? []).find((r) => r.applicationName === 'Dynamics 365')?.externalId ?? undefined;
+        out.push({ resource: 'todoTask', id: t.id, etag: t['@odata.etag'], listId, stampedId, emails: [], tracked: isTrackedInExchange(t, false) });
+      }
+    }
+  }
+  return out;
+}
+
+/** Everything the planner needs for one mailbox. */
+export async function fetchBackfillInputs(rt: Runtime, mailbox: Mailbox, window: SyncWindow): Promise<BackfillInputs> {
+  const [records, items] = await Promise.all([fetchDataverseCandidates(rt, mailbox, window), fetchExchangeCandidates(rt, mailbox, window)]);
+  const pairs: PairCandidate[] = [];
+  for await (const p of rt.pairs.listMailbox(mailbox.id)) {
+    pairs.push({ dataverseId: p.dataverseId, exchangeId: p.exchangeId, dataverseEtag: p.dataverseEtag, exchangeEtag: p.exchangeEtag, status: p.status });
+  }
+  return { records, items, pairs };
+}
+
+/** What backfill would do for a mailbox (the dry run of `mailbox enable`); changes nothing. */
+export async function planBackfill(rt: Runtime, mailbox: Mailbox, window: SyncWindow = syncWindow(rt)): Promise<BackfillPlan> {
+  await rt.ready();
+  return decideBackfill(await fetchBackfillInputs(rt, mailbox, window));
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Running
+// ------------------------------------------------------------------------------------------------------------
+
+export interface BackfillProgress {
+  mailboxId: string;
+  /** Messages to enqueue in this run (after a resume: those left). */
+  total: number;
+  enqueued: number;
+  /** Work items skipped because an interrupted run had enqueued them already. */
+  resumed: number;
+}
+
+export interface BackfillOptions {
+  window?: SyncWindow;
+  /** Messages per Service Bus send (default 100). */
+  batchSize?: number;
+  onProgress?: (progress: BackfillProgress) => void | Promise<void>;
+}
+
+export interface BackfillResult {
+  mailboxId: string;
+  counts: Record<keyof BackfillPlan, number>;
+  enqueued: number;
+  resumed: number;
+}
+
+/** The checkpoint in the cursors table: the last work key enqueued, so an interrupted run resumes after it. */
+interface Checkpoint {
+  lastKey?: string;
+  enqueued: number;
+  startedAt: string;
+  completedAt?: string;
+}
+
+export const backfillScope = 'backfill';
+
+const keyOf = (entry: PlanEntry) => (entry.message === 'dataverse' ? `dv|${entry.dataverseEntity}|${entry.dataverseId}` : `ex|${entry.exchangeResource}|${entry.exchangeId}`);
+
+/** Version number out of a Dataverse etag (W/"123"), so a repeated backfill of one version is one message id. */
+const versionOf = (etag: string | undefined) => /"(\d+)"/.exec(etag ?? '')?.[1];
+
+function messageFor(mailbox: Mailbox, entry: PlanEntry, receivedAt: string): ChangeMessageInput {
+  const common = { v: 1 as const, correlationId: randomUUID(), receivedAt };
+  if (entry.message === 'dataverse') {
+    const version = versionOf(entry.etag);
+    return { ...common, source: 'dataverse', entity: entry.dataverseEntity!, recordId: entry.dataverseId!, message: 'Reconcile', ...(version ? { version } : {}) };
+  }
+  return {
+    ...common,
+    source: 'exchange',
+    mailboxId: mailbox.id,
+    resource: entry.exchangeResource!,
+    itemId: entry.exchangeId!,
+    changeType: 'updated',
+    ...(entry.listId ? { listId: entry.listId } : {}),
+    ...(entry.etag ? { etag: entry.etag } : {}),
+    ...(entry.dataverseId ? { dataverseId: entry.dataverseId } : {}),
+  };
+}
+
+/**
+ * Backfills a mailbox: plans, then enqueues the plan's messages in batches, checkpointing after each batch, and
+ * moves the mailbox backfilling -> active. An interrupted run leaves the mailbox degraded with the reason and resumes
+ * after its checkpoint when run again.
+ */
+export async function runBackfill(rt: Runtime, mailbox: Mailbox, options: BackfillOptions = {}): Promise<BackfillResult> {
+  await rt.ready();
+  const batchSize = Math.max(1, options.batchSize ?? 100);
+  const setState = async (state: Mailbox['state'], reason: string | undefined) => {
+    const current = (await rt.mailboxes.get(mailbox.id)) ?? mailbox;
+    const { stateReason: _drop, ...rest } = current;
+    await rt.mailboxes.put({ ...rest, state, ...(reason ? { stateReason: reason } : {}) });
+  };
+  await setState('backfilling', 'backfill: planning');
+  const previous = await rt.cursors.get<Checkpoint>(backfillScope, mailbox.id);
+  const resumeAfter = previous && !previous.completedAt ? previous.lastKey : undefined;
+  const checkpoint: Checkpoint = resumeAfter && previous ? { ...previous } : { enqueued: 0, startedAt: rt.now().toISOString() };
+  try {
+    const plan = await planBackfill(rt, mailbox, options.window ?? syncWindow(rt));
+    const work = [...plan.link, ...plan.createInExchange, ...plan.createInDataverse, ...plan.update].filter((e) => e.message);
+    work.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+    const todo = resumeAfter ? work.filter((e) => keyOf(e) > resumeAfter) : work;
+    const progress: BackfillProgress = { mailboxId: mailbox.id, total: todo.length, enqueued: 0, resumed: work.length - todo.length };
+    const receivedAt = rt.now().toISOString();
+    for (let i = 0; i < todo.length; i += batchSize) {
+      const batch = todo.slice(i, i + batchSize);
+      await rt.sender.send(batch.map((e) => messageFor(mailbox, e, receivedAt)));
+      progress.enqueued += batch.length;
+      checkpoint.lastKey = keyOf(batch[batch.length - 1]!);
+      checkpoint.enqueued += batch.length;
+      await rt.cursors.set(backfillScope, mailbox.id, checkpoint);
+      await setState('backfilling', `backfill: ${progress.enqueued}/${progress.total} changes enqueued`);
+      await options.onProgress?.({ ...progress });
+    }
+    await rt.cursors.set(backfillScope, mailbox.id, { ...checkpoint, completedAt: rt.now().toISOString() });
+    await setState('active', undefined);
+    rt.log.info('backfill enqueued', { mailboxId: mailbox.id, enqueued: progress.enqueued, resumed: progress.resumed, link: plan.link.length, createInExchange: plan.createInExchange.length, createInDataverse: plan.createInDataverse.length, update: plan.update.length });
+    return { mailboxId: mailbox.id, counts: summarizePlan(plan), enqueued: progress.enqueued, resumed: progress.resumed };
+  } catch (error) {
+    await setState('degraded', `backfill interrupted after ${checkpoint.enqueued} changes; run it again to resume: ${(error as Error).message}`.slice(0, 500)).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** How many entries each list of a plan holds. */
+export function summarizePlan(plan: BackfillPlan): Record<keyof BackfillPlan, number> {
+  return { link: plan.link.length, createInExchange: plan.createInExchange.length, createInDataverse: plan.createInDataverse.length, update: plan.update.length, leave: plan.leave.length };
+}

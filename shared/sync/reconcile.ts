@@ -1,0 +1,288 @@
+// Reconciliation (issue 8, item 5): the repair path behind the webhooks. Per mailbox a delta round over the
+// calendar (calendarView delta over the sync window), the default contacts folder and the default To Do list; per
+// synced Dataverse table a change-tracking round. Everything found is enqueued as the same messages the webhooks
+// send, except the sync's own versions and untracked unpaired items. An evicted token restarts the round from
+// scratch, which creates no duplicates because the engine matches before creating (facts.md section 2 and 6).
+import { randomUUID } from 'node:crypto';
+import type { DataverseRecord } from '../dataverse/client.js';
+import { isSyncError } from '../errors.js';
+import type { DeltaPage } from '../graph/client.js';
+import { isTrackedInExchange } from '../mapping/index.js';
+import { syncWindow, type SyncWindow } from '../onboarding/backfill.js';
+import type { Runtime } from '../runtime.js';
+import type { ChangeMessageInput, DataverseEntity } from '../servicebus/messages.js';
+import type { Mailbox } from '../storage/mailboxStore.js';
+import type { Outcome } from './engine.js';
+
+export interface RoundResult {
+  enqueued: number;
+  skipped: number;
+  /** Rounds that started over because the stored token was evicted or expired. */
+  resynced: number;
+}
+
+export interface MailboxReconcileResult extends RoundResult {
+  mailboxId: string;
+  errors: string[];
+}
+
+/** Cursor scopes this module writes (status reads them). */
+export const reconcileScopes = { events: 'eventsDelta', contacts: 'contactsDelta', todo: 'todoDelta', dataverse: 'dvChanges', last: 'lastReconcile', catchup: 'catchup', lastSync: 'lastSync' } as const;
+
+const batchSize = 100;
+/** The stored calendar round is restarted once the window has slid this far (a calendarView delta is window-bound). */
+const windowSlideMs = 86400_000;
+
+type ExItem = { id?: string | null; '@odata.etag'?: string; '@removed'?: { reason: string }; categories?: string[] | null };
+
+interface EventsCursor {
+  link: string;
+  windowStart: string;
+}
+
+/** Runs a delta round from the stored link, starting over (resynced) when the token was evicted. */
+async function deltaRound<T>(link: string | undefined, fetch: (link: string | undefined) => Promise<DeltaPage<T>>, result: RoundResult): Promise<DeltaPage<T>> {
+  if (!link) return fetch(undefined);
+  try {
+    return await fetch(link);
+  } catch (error) {
+    // GraphApi translates 410 / syncStateNotFound to NotFound on field 'deltaToken'.
+    if (!isSyncError(error, 'NotFound')) throw error;
+    result.resynced += 1;
+    return fetch(undefined);
+  }
+}
+
+/** Turns delta items into the webhook's messages, skipping the sync's own version and untracked unpaired items. */
+async function exchangeMessages(rt: Runtime, mailbox: Mailbox, resource: 'event' | 'contact' | 'todoTask', items: ExItem[], listId: string | undefined, result: RoundResult): Promise<ChangeMessageInput[]> {
+  const receivedAt = rt.now().toISOString();
+  const messages: ChangeMessageInput[] = [];
+  const seen = new Set<string>();
+  for (const item of items) {
+    // The same item may appear more than once in a round (facts.md section 2): the worker reads current state anyway.
+    if (!item.id || seen.has(item.id)) continue;
+    seen.add(item.id);
+    const pair = await rt.pairs.getByExchangeId(mailbox.id, item.id);
+    const removed = item['@removed'] !== undefined;
+    if (removed ? !pair : pair ? pair.exchangeEtag === item['@odata.etag'] : !isTrackedInExchange(item, false)) {
+      result.skipped += 1;
+      continue;
+    }
+    messages.push({
+      v: 1,
+      source: 'exchange',
+      correlationId: randomUUID(),
+      receivedAt,
+      mailboxId: mailbox.id,
+      resource,
+      itemId: item.id,
+      ...(listId ? { listId } : {}),
+      // A calendarView @removed is also sent for events that only left the window, and a contact @removed for one
+      // moved to another folder: 'updated' makes the worker read the item and delete only when it is really gone.
+      changeType: 'updated',
+      ...(item['@odata.etag'] ? { etag: item['@odata.etag'] } : {}),
+      ...(pair ? { dataverseId: pair.dataverseId } : {}),
+    });
+  }
+  return messages;
+}
+
+async function send(rt: Runtime, messages: ChangeMessageInput[], result: RoundResult): Promise<void> {
+  for (let i = 0; i < messages.length; i += batchSize) await rt.sender.send(messages.slice(i, i + batchSize));
+  result.enqueued += messages.length;
+}
+
+/** Calendar: calendarView delta over the sync window; the stored round restarts when the window has slid a day. */
+async function reconcileEvents(rt: Runtime, mailbox: Mailbox, window: SyncWindow, result: RoundResult): Promise<void> {
+  const stored = await rt.cursors.get<EventsCursor>(reconcileScopes.events, mailbox.id);
+  const fresh = !stored || Math.abs(Date.parse(stored.windowStart) - window.start.getTime()) > windowSlideMs;
+  let windowStart = fresh ? window.start.toISOString() : stored.windowStart;
+  const page = await deltaRound(fresh ? undefined : stored.link, (link) => {
+    if (!link) windowStart = window.start.toISOString();
+    return rt.graph.calendarViewDelta(mailbox.id, link ? { link } : { window });
+  }, result);
+  await send(rt, await exchangeMessages(rt, mailbox, 'event', page.items, undefined, result), result);
+  if (page.deltaLink) await rt.cursors.set(reconcileScopes.events, mailbox.id, { link: page.deltaLink, windowStart } satisfies EventsCursor);
+}
+
+/** Contacts: delta of the default folder (contacts delta is per folder; facts.md section 2). */
+async function reconcileContacts(rt: Runtime, mailbox: Mailbox, result: RoundResult): Promise<void> {
+  const link = await rt.cursors.get<string>(reconcileScopes.contacts, mailbox.id);
+  const page = await deltaRound(link, (l) => rt.graph.contactsDelta(mailbox.id, l ? { link: l } : { folderId: 'contacts' }), result);
+  await send(rt, await exchangeMessages(rt, mailbox, 'contact', page.items, undefined, result), result);
+  if (page.deltaLink) await rt.cursors.set(reconcileScopes.contacts, mailbox.id, page.deltaLink);
+}
+
+/** To Do: delta of the default list, sharing its cursor with the pollTodo timer. */
+async function reconcileTodo(rt: Runtime, mailbox: Mailbox, result: RoundResult): Promise<void> {
+  const listId = mailbox.defaultTodoListId ?? (await rt.graph.listTodoLists(mailbox.id)).find((l) => l.wellknownListName === 'defaultList')?.id;
+  if (!listId) return;
+  const name = `${mailbox.id}|${listId}`;
+  const link = await rt.cursors.get<string>(reconcileScopes.todo, name);
+  const page = await deltaRound(link, (l) => rt.graph.todoTasksDelta(mailbox.id, l ? { link: l } : { listId }), result);
+  await send(rt, await exchangeMessages(rt, mailbox, 'todoTask', page.items, listId, result), result);
+  if (page.deltaLink) await rt.cursors.set(reconcileScopes.todo, name, page.deltaLink);
+}
+
+/** Catches one mailbox's Exchange side up by delta and enqueues what changed. */
+export async function reconcileMailbox(rt: Runtime, mailbox: Mailbox, window: SyncWindow = syncWindow(rt)): Promise<MailboxReconcileResult> {
+  await rt.ready();
+  const result: MailboxReconcileResult = { mailboxId: mailbox.id, enqueued: 0, skipped: 0, resynced: 0, errors: [] };
+  const parts: [string, boolean, () => Promise<void>][] = [
+    ['events', mailbox.entities.includes('appointment'), () => reconcileEvents(rt, mailbox, window, result)],
+    ['contacts', mailbox.entities.includes('contact'), () => reconcileContacts(rt, mailbox, result)],
+    ['todo', mailbox.entities.includes('task'), () => reconcileTodo(rt, mailbox, result)],
+  ];
+  for (const [name, enabled, run] of parts) {
+    if (!enabled) continue;
+    try {
+      await run();
+    } catch (error) {
+      // One failing collection must not stop the others; the next period tries again from the same cursor.
+      result.errors.push(`${name}: ${isSyncError(error) ? error.code : 'Unknown'}: ${(error as Error).message}`.slice(0, 300));
+      rt.log.error('reconciliation failed for a collection', { mailboxId: mailbox.id, collection: name, code: isSyncError(error) ? error.code : 'Unknown' });
+    }
+  }
+  await rt.cursors.set(reconcileScopes.last, mailbox.id, { at: rt.now().toISOString(), enqueued: result.enqueued, skipped: result.skipped, resynced: result.resynced, errors: result.errors });
+  if (result.errors.length === 0) await rt.cursors.remove(reconcileScopes.catchup, mailbox.id);
+  return result;
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Dataverse change tracking
+// ------------------------------------------------------------------------------------------------------------
+
+const tablesOf: Record<Mailbox['entities'][number], DataverseEntity[]> = { appointment: ['appointment'], task: ['task', 'phonecall', 'letter', 'fax'], contact: ['contact'] };
+
+export interface DataverseReconcileResult extends RoundResult {
+  tables: string[];
+  errors: string[];
+}
+
+/**
+ * One change-tracking round per synced table. Change tracking cannot filter (facts.md section 6), so rows are
+ * kept only when they can matter, cheaply: owned by an enabled mailbox's user, with such a user as a party (one
+ * activityparty query per user, made only when needed), or already paired; and not the version the sync wrote.
+ */
+export async function reconcileDataverse(rt: Runtime): Promise<DataverseReconcileResult> {
+  await rt.ready();
+  const result: DataverseReconcileResult = { enqueued: 0, skipped: 0, resynced: 0, tables: [], errors: [] };
+  const mailboxes = (await rt.mailboxes.list({ fresh: true })).filter((m) => m.state !== 'disabled');
+  const owners = new Set(mailboxes.map((m) => m.systemUserId.toLowerCase()));
+  const tables = [...new Set(mailboxes.flatMap((m) => m.entities.flatMap((k) => tablesOf[k])))].sort();
+  let partyOf: Set<string> | undefined;
+  const isParty = async (activityId: string) => {
+    partyOf ??= await activitiesWithParties(rt, [...owners]);
+    return partyOf.has(activityId);
+  };
+  for (const entity of tables) {
+    try {
+      const link = await rt.cursors.get<string>(reconcileScopes.dataverse, entity);
+      const primary = entity === 'contact' ? 'contactid' : 'activityid';
+      const fetch = (l: string | undefined) => rt.dataverse.trackChanges(entity, l ? { link: l } : { select: [primary, '_ownerid_value'] });
+      let round;
+      try {
+        round = await fetch(link);
+      } catch (error) {
+        if (!link || !isSyncError(error, 'NotFound')) throw error;
+        result.resynced += 1;
+        round = await fetch(undefined);
+      }
+      const receivedAt = rt.now().toISOString();
+      const messages: ChangeMessageInput[] = [];
+      for (const row of round.changed) {
+        const id = String(row[primary]).toLowerCase();
+        if (!(await matters(rt, entity, id, row, owners, isParty))) {
+          result.skipped += 1;
+          continue;
+        }
+        const version = /"(\d+)"/.exec(row['@odata.etag'] ?? '')?.[1];
+        messages.push({ v: 1, source: 'dataverse', correlationId: randomUUID(), receivedAt, entity, recordId: id, message: 'Reconcile', ...(version ? { version } : {}) });
+      }
+      for (const id of round.deleted) {
+        // Only a deleted record the sync paired can matter; the engine applies the delete rules per kind.
+        if ((await rt.pairs.mailboxesOf(id)).length === 0) {
+          result.skipped += 1;
+          continue;
+        }
+        messages.push({ v: 1, source: 'dataverse', correlationId: randomUUID(), receivedAt, entity, recordId: id, message: 'Delete' });
+      }
+      await send(rt, messages, result);
+      if (round.deltaLink) await rt.cursors.set(reconcileScopes.dataverse, entity, round.deltaLink);
+      result.tables.push(entity);
+    } catch (error) {
+      result.errors.push(`${entity}: ${isSyncError(error) ? error.code : 'Unknown'}: ${(error as Error).message}`.slice(0, 300));
+      rt.log.error('Dataverse change tracking failed for a table', { entity, code: isSyncError(error) ? error.code : 'Unknown' });
+    }
+  }
+  await rt.cursors.set(reconcileScopes.last, 'dataverse', { at: rt.now().toISOString(), enqueued: result.enqueued, skipped: result.skipped, resynced: result.resynced, errors: result.errors });
+  return result;
+}
+
+async function matters(rt: Runtime, entity: DataverseEntity, id: string, row: DataverseRecord, owners: Set<string>, isParty: (id: string) => Promise<boolean>): Promise<boolean> {
+  const paired = await rt.pairs.mailboxesOf(id);
+  if (paired.length > 0) {
+    // The sync's own write comes back with the etag it recorded in every pair of the record.
+    for (const mailboxId of paired) {
+      const pair = await rt.pairs.get(mailboxId, id);
+      if (!pair || pair.status !== 'linked' || pair.dataverseEtag !== row['@odata.etag']) return true;
+    }
+    return false;
+  }
+  const owner = typeof row._ownerid_value === 'string' ? row._ownerid_value.toLowerCase() : undefined;
+  if (owner && owners.has(owner)) return true;
+  return entity !== 'contact' && (await isParty(id));
+}
+
+async function activitiesWithParties(rt: Runtime, systemUserIds: string[]): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const user of systemUserIds) {
+    for (const row of await rt.dataverse.query('activityparty', { filter: `_partyid_value eq ${user}`, select: ['_activityid_value'] })) {
+      if (typeof row._activityid_value === 'string') ids.add(row._activityid_value.toLowerCase());
+    }
+  }
+  return ids;
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// The timer and the sync-health recorder
+// ------------------------------------------------------------------------------------------------------------
+
+export interface ReconcileAllResult {
+  mailboxes: MailboxReconcileResult[];
+  dataverse: DataverseReconcileResult;
+}
+
+/** The reconcile timer: every enabled mailbox's Exchange side, then Dataverse change tracking. */
+export async function reconcileAll(rt: Runtime): Promise<ReconcileAllResult> {
+  await rt.ready();
+  const mailboxes: MailboxReconcileResult[] = [];
+  for (const mailbox of await rt.mailboxes.list({ fresh: true })) {
+    if (mailbox.state === 'disabled') continue;
+    mailboxes.push(await reconcileMailbox(rt, mailbox));
+  }
+  return { mailboxes, dataverse: await reconcileDataverse(rt) };
+}
+
+const recorded = new WeakMap<Runtime, Map<string, number>>();
+const recordEveryMs = 30_000;
+
+/**
+ * Records the last successful sync per mailbox and direction for the status endpoint. Meant to be called by the
+ * worker after a change applied (source 'dataverse' -> toExchange, 'exchange' -> toDataverse); writes at most
+ * once per 30 s per mailbox and direction.
+ */
+export async function recordApplied(rt: Runtime, source: 'dataverse' | 'exchange' | 'lifecycle', outcomes: Outcome[]): Promise<void> {
+  if (source === 'lifecycle') return;
+  const direction = source === 'dataverse' ? 'toExchange' : 'toDataverse';
+  const seen = recorded.get(rt) ?? new Map<string, number>();
+  recorded.set(rt, seen);
+  const now = rt.now();
+  for (const outcome of outcomes) {
+    if (!outcome.mailboxId || outcome.kind === 'ignored') continue;
+    const key = `${outcome.mailboxId.toLowerCase()}|${direction}`;
+    if (now.getTime() - (seen.get(key) ?? -Infinity) < recordEveryMs) continue;
+    seen.set(key, now.getTime());
+    await rt.cursors.set(reconcileScopes.lastSync, key, { at: now.toISOString(), outcome: outcome.kind });
+  }
+}
