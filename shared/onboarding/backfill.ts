@@ -333,6 +333,13 @@ export async function runBackfill(rt: Runtime, mailbox: Mailbox, options: Backfi
     await rt.mailboxes.put({ ...rest, state, ...(reason ? { stateReason: reason } : {}) });
   };
   await setState('backfilling', 'backfill: planning');
+  if (mailbox.entities.includes('task') && !mailbox.defaultTodoListId) {
+    // Record the default list before the worker needs it: the engine otherwise writes it into the mailbox row
+    // itself, from a copy read earlier, which would put back the state this run replaces.
+    const listId = (await rt.graph.listTodoLists(mailbox.id)).find((l) => l.wellknownListName === 'defaultList')?.id;
+    const current = await rt.mailboxes.get(mailbox.id);
+    if (listId && current) await rt.mailboxes.put({ ...current, defaultTodoListId: listId });
+  }
   const previous = await rt.cursors.get<Checkpoint>(backfillScope, mailbox.id);
   const resumeAfter = previous && !previous.completedAt ? previous.lastKey : undefined;
   const checkpoint: Checkpoint = resumeAfter && previous ? { ...previous } : { enqueued: 0, startedAt: rt.now().toISOString() };
