@@ -1,0 +1,241 @@
+// The CLI's main() run in-process against the whole local stack (simulators, Azurite, local host): every command
+// is idempotent, prints what it changed, and exits 0 / 1 / 2 as documented.
+import { ServiceBusClient } from '@azure/service-bus';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from '../../dev/stack/index.js';
+import { main } from '../../shared/cli/main.js';
+import { changesQueue } from '../../shared/servicebus/queues.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env });
+  return { code, stdout, stderr };
+}
+
+describe('usage', () => {
+  it.each([
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [[], /missing command/],
+    [['mailbox'], /missing mailbox command: one of enable, disable, list/],
+    [['mailbox', 'enable'], /mailbox enable needs <upn>/],
+    [['mailbox', 'enable', 'a@b', 'c@d'], /unexpected argument "c@d"/],
+    [['mailbox', 'enable', 'a@b', '--entities', 'appointment,email'], /--entities: email is not one of appointment, task, contact/],
+    [['status', '--verbose'], /status: unknown option '--verbose'/],
+    [['dlq', 'replay'], /say what to replay: --all or --message-id <id>/],
+    [['dlq', 'replay', '--all', '--message-id', 'x'], /--all and --message-id exclude each other/],
+    [['dlq', 'list', '--max', '0'], /--max must be a whole number from 1 to 5000, got "0"/],
+    [['status', '--env-file', '/nonexistent/settings.env'], /--env-file \/nonexistent\/settings.env cannot be read: ENOENT/],
+  ])('%j exits 2 naming the problem', async (args, message) => {
+    const run = await cli(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).toMatch(/^usage: dataverse-exchange-sync /m);
+    expect(run.stdout).toBe('');
+  });
+
+  it('--help describes each command and exits 0 without any settings', async () => {
+    const top = await cli(['--help']);
+    expect(top.code).toBe(0);
+    for (const name of ['dataverse register-webhooks', 'mailbox enable', 'mailbox disable', 'mailbox list', 'status', 'dlq list', 'dlq replay']) {
+      expect(top.stdout).toContain(name);
+      const one = await cli([...name.split(' '), '--help']);
+      expect(one.code).toBe(0);
+      expect(one.stdout).toMatch(new RegExp(`^Usage: dataverse-exchange-sync ${name}`));
+    }
+  });
+
+  it('a missing setting is a failure (exit 1) that names the setting', async () => {
+    const run = await cli(['status'], { SYNC_TENANT_ID: 'not-a-guid' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^error: invalid configuration: SYNC_TENANT_ID must be the Entra tenant id \(a GUID\);.*DATAVERSE_URL is required but not set/);
+  });
+});
+
+describe('against the local stack', () => {
+  let stack: Stack;
+  let env: Record<string, string>;
+  const sessionsFor = async (userId: string) => (await stack.graph.admin.subscriptions()).filter((s) => s.userId === userId);
+
+  beforeAll(async () => {
+    stack = await startStack({ onboard: false, logSink: () => undefined });
+    env = { ...stack.env, DATAVERSE_WEBHOOK_FUNCTION_KEY: stack.functionKey };
+  }, 60_000);
+  afterAll(async () => stack?.close());
+
+  it('dataverse register-webhooks run twice leaves one endpoint and one set of steps', async () => {
+    const first = await cli(['dataverse', 'register-webhooks'], env);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/service endpoint dataverse-exchange-sync \([0-9a-f-]+\) created/);
+    expect(first.stdout).toContain('step "dataverse-exchange-sync: Update of appointment" created');
+    expect(first.stdout).not.toContain(stack.functionKey);
+    const endpoints = stack.dataverse.admin.records('serviceendpoints');
+    const steps = stack.dataverse.admin.records('sdkmessageprocessingsteps').filter((s) => String(s.name).startsWith('dataverse-exchange-sync: '));
+    expect(endpoints).toHaveLength(1);
+    expect(endpoints[0]!.url).toBe(`${stack.host.origin}/api/dataverse/webhook?code=${stack.functionKey}`);
+    // Create, Update and Delete on appointment, task, phonecall, letter, fax and contact.
+    expect(steps).toHaveLength(18);
+
+    const second = await cli(['dataverse', 'register-webhooks'], env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/updated: url and key written/);
+    expect(second.stdout).toMatch(/^0 created, 1 updated, 18 kept$/m);
+    expect(stack.dataverse.admin.records('serviceendpoints')).toHaveLength(1);
+    const again = stack.dataverse.admin.records('sdkmessageprocessingsteps').filter((s) => String(s.name).startsWith('dataverse-exchange-sync: '));
+    expect(again.map((s) => s.sdkmessageprocessingstepid).sort()).toEqual(steps.map((s) => s.sdkmessageprocessingstepid).sort());
+  });
+
+  it('register-webhooks without a function key is a usage error naming both ways to give one', async () => {
+    const run = await cli(['dataverse', 'register-webhooks'], { ...env, DATAVERSE_WEBHOOK_FUNCTION_KEY: undefined });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/no function key for dataverseWebhook: pass --function-key <key> or set DATAVERSE_WEBHOOK_FUNCTION_KEY/);
+    const bare = await cli(['dataverse', 'register-webhooks', '--url', 'https://example.test/api/dataverse/webhook'], env);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/--url must carry the function key of dataverseWebhook as \?code=<key>/);
+  });
+
+  it('mailbox enable --dry-run changes nothing; enable twice creates one set of subscriptions', async () => {
+    const alice = stack.users.alice!;
+    const dry = await cli(['mailbox', 'enable', alice.userPrincipalName, '--dry-run'], env);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/would create subscription events on \/users\/[^ ]+\/events/);
+    expect(dry.stdout).toMatch(/would create subscription contacts/);
+    expect(dry.stdout).toMatch(/would register mailbox alice@contoso.example \(entities appointment,task,contact, state active\)/);
+    expect(dry.stdout).toContain('time zone Europe/Berlin');
+    expect(await sessionsFor(alice.graph.id)).toHaveLength(0);
+    expect(await stack.runtime.mailboxes.get(alice.graph.id)).toBeUndefined();
+
+    const first = await cli(['mailbox', 'enable', alice.userPrincipalName], env);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/subscription events \S+ created/);
+    expect(first.stdout).toMatch(/mailbox alice@contoso.example registered/);
+    const created = await sessionsFor(alice.graph.id);
+    expect(created.map((s) => s.resource).sort()).toEqual([`/users/${alice.graph.id}/contacts`, `/users/${alice.graph.id}/events`]);
+
+    const second = await cli(['mailbox', 'enable', alice.userPrincipalName], env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/subscription events \S+ kept/);
+    expect(second.stdout).toMatch(/subscription contacts \S+ kept/);
+    expect((await sessionsFor(alice.graph.id)).map((s) => s.id).sort()).toEqual(created.map((s) => s.id).sort());
+
+    const dryAgain = await cli(['mailbox', 'enable', alice.userPrincipalName, '--dry-run', '--entities', 'appointment'], env);
+    expect(dryAgain.stdout).toMatch(/would keep subscription events/);
+    expect(dryAgain.stdout).toMatch(/would update mailbox alice@contoso.example \(active -> active, entities appointment,task,contact -> appointment\)/);
+    expect((await stack.runtime.mailboxes.get(alice.graph.id))?.entities).toEqual(['appointment', 'task', 'contact']);
+
+    const bob = await cli(['mailbox', 'enable', stack.users.bob!.userPrincipalName, '--entities', 'appointment,contact'], env);
+    expect(bob.code).toBe(0);
+    const list = await cli(['mailbox', 'list'], env);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^UPN\s+STATE\s+REASON\s+ENTITIES\s+SUBSCRIPTIONS \(EXPIRY\)$/m);
+    expect(list.stdout).toMatch(/^alice@contoso.example\s+active\s+-\s+appointment,task,contact\s+contacts \S+ until \S+; events \S+ until \S+$/m);
+    expect(list.stdout).toMatch(/^bob@contoso.example\s+active\s+-\s+appointment,contact\s+/m);
+  });
+
+  it('mailbox enable of an unknown user fails with exit 1 naming the user', async () => {
+    const run = await cli(['mailbox', 'enable', 'nobody@contoso.example'], env);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^error: .*nobody@contoso.example/);
+  });
+
+  it('status prints the mailboxes and their subscriptions', async () => {
+    const run = await cli(['status'], env);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Mailboxes \(2\)$/m);
+    expect(run.stdout).toMatch(/^alice@contoso.example\s+active\s+-\s+appointment,task,contact\s+contacts until \S+; events until \S+$/m);
+    expect(run.stdout).toMatch(/^Dead letters recorded: 0$/m);
+    const json = await cli(['status', '--json'], env);
+    expect((JSON.parse(json.stdout) as { mailboxes: unknown[] }).mailboxes).toHaveLength(2);
+  });
+
+  it('a message whose body fails the schema is listed with its reason; replay puts it back and it dead-letters again', async () => {
+    const client = new ServiceBusClient(stack.env.ServiceBusConnection!);
+    const sender = client.createSender(changesQueue.name);
+    const dead = stack.serviceBus.waitFor('deadLettered', (e) => e.messageId === 'cli-test-invalid', 20_000);
+    await sender.sendMessages({ body: { v: 1, source: 'exchange', correlationId: 'c-1' }, messageId: 'cli-test-invalid', sessionId: 'cli-test', contentType: 'application/json' });
+    await dead;
+    await sender.close();
+    await client.close();
+
+    const list = await cli(['dlq', 'list'], env);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^1 message\(s\) in sync-changes\/\$deadletterqueue:$/m);
+    expect(list.stdout).toMatch(/^cli-test-invalid\s+\S+Z\s+\?\s+\(body is not a change message\)\s+\?\s+InvalidMessage\s+.*receivedAt/m);
+
+    const again = stack.serviceBus.waitFor('deadLettered', (e) => e.messageId.startsWith('cli-test-invalid#replay-'), 20_000);
+    const replay = await cli(['dlq', 'replay', '--message-id', 'cli-test-invalid'], env);
+    expect(replay.stderr).toBe('');
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toMatch(/replayed cli-test-invalid as cli-test-invalid#replay-\d+/);
+    const back = await again;
+    expect(stack.serviceBus.messages(changesQueue.name, 'deadLetter').map((m) => m.messageId)).toEqual([back.messageId]);
+    const after = await cli(['dlq', 'list', '--json'], env);
+    const rows = JSON.parse(after.stdout) as { messageId: string; reason: string }[];
+    expect(rows).toEqual([expect.objectContaining({ messageId: back.messageId, reason: 'InvalidMessage' })]);
+    // The first copy's recorded reason went with it; status counts the one that is still dead.
+    expect((await stack.runtime.cursors.list('deadletter')).map((r) => r.name)).toEqual([back.messageId]);
+
+    const missing = await cli(['dlq', 'replay', '--message-id', 'cli-test-invalid'], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/not in sync-changes\/\$deadletterqueue: cli-test-invalid/);
+    const cleared = await cli(['dlq', 'replay', '--all'], env);
+    expect(cleared.code).toBe(0);
+    await stack.serviceBus.waitFor('deadLettered', (e) => e.messageId.startsWith('cli-test-invalid#replay-') && e.messageId !== back.messageId, 20_000);
+  });
+
+  it('a valid change that failed is dead-lettered with its reason, and replay syncs it once the cause is gone', async () => {
+    const alice = stack.users.alice!;
+    // Exchange refuses the event create once (as with a mailbox the app lost access to): not retryable.
+    await stack.graph.admin.failNext({ method: 'POST', path: '/events$', status: 403, code: 'ErrorAccessDenied', message: 'Access is denied.', times: 1 });
+    const dead = stack.serviceBus.waitFor('deadLettered', (e) => e.messageId.startsWith('dv|appointment|'), 20_000);
+    const start = new Date(Date.now() + 2 * 86_400_000);
+    start.setUTCHours(10, 0, 0, 0);
+    const appointment = stack.dataverse.admin.as(alice.systemUserId).create('appointments', {
+      subject: 'Replayed review',
+      scheduledstart: start.toISOString(),
+      scheduledend: new Date(start.getTime() + 3_600_000).toISOString(),
+      'ownerid@odata.bind': `/systemusers(${alice.systemUserId})`,
+    });
+    const event = await dead;
+
+    const list = await cli(['dlq', 'list', '--json'], env);
+    const row = (JSON.parse(list.stdout) as { messageId: string; source: string; item: string; attempt: string; reason: string; description: string }[]).find(
+      (r) => r.messageId === event.messageId,
+    );
+    expect(row).toMatchObject({ source: 'dataverse', item: `appointment ${String(appointment.activityid)} (Create)`, attempt: '1', reason: 'Unauthorized' });
+    expect(row?.description).toMatch(/403/);
+    expect(await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).toHaveLength(0);
+
+    const replay = await cli(['dlq', 'replay', '--message-id', event.messageId], env);
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toContain(`replayed ${event.messageId} as ${event.messageId}#replay-`);
+    await stack.settled();
+    const events = await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' });
+    expect(events.map((e) => e.item.subject)).toEqual(['Replayed review']);
+    expect(stack.serviceBus.messages(changesQueue.name, 'deadLetter').map((m) => m.messageId)).not.toContain(event.messageId);
+  });
+
+  it('mailbox disable deletes the subscriptions; running it again changes nothing', async () => {
+    const alice = stack.users.alice!;
+    const first = await cli(['mailbox', 'disable', alice.userPrincipalName], env);
+    expect(first.code).toBe(0);
+    expect(first.stdout.match(/subscription (events|contacts) \S+ deleted/g)).toHaveLength(2);
+    expect(first.stdout).toMatch(/mailbox alice@contoso.example disabled/);
+    expect(await sessionsFor(alice.graph.id)).toHaveLength(0);
+    const second = await cli(['mailbox', 'disable', alice.userPrincipalName], env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/already disabled; nothing changed/);
+    const list = await cli(['mailbox', 'list'], env);
+    expect(list.stdout).toMatch(/^alice@contoso.example\s+disabled\s+disabled by an administrator\s+appointment,task,contact\s+none$/m);
+    const unknown = await cli(['mailbox', 'disable', 'nobody@contoso.example'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^error: mailbox nobody@contoso.example is not registered$/m);
+  });
+});
