@@ -420,6 +420,11 @@ export async function applyExchangeChange(rt: Runtime, change: ExchangeChange): 
     if (linked === 'in-flight') throw new SyncError('Transient', 'the sync\'s own create of this item is still being recorded');
     pair = linked;
     if (!pair) {
+      if (await awaitingOrganizerCopy(rt, item, change.attempt)) {
+        // Both copies of a meeting arrive at once; the organizer's may be being recorded right now in its own
+        // session. Look again shortly instead of dropping the attendee's copy.
+        throw new SyncError('Transient', 'attendee copy of a meeting whose organizer copy is not paired yet', { retryAfterMs: 1_000 });
+      }
       if (!isTrackedInExchange(item, false)) {
         return [{ kind: 'ignored', mailboxId: mailbox.id, exchangeId: change.itemId, detail: 'not tracked' }];
       }
@@ -427,6 +432,14 @@ export async function applyExchangeChange(rt: Runtime, change: ExchangeChange): 
     }
   }
   return [await updateDataverse(rt, kind, mailbox, ctx, pair, item)];
+}
+
+/** An attendee's copy of a meeting organized by another synced mailbox, seen before the organizer's copy was paired. */
+async function awaitingOrganizerCopy(rt: Runtime, item: GraphItem, attempt: number): Promise<boolean> {
+  const event = item as Event;
+  if (attempt >= 3 || event.isOrganizer !== false || !event.iCalUId) return false;
+  const organizer = event.organizer?.emailAddress?.address;
+  return organizer !== undefined && organizer !== null && (await rt.mailboxes.findEnabled(organizer)) !== undefined;
 }
 
 /**

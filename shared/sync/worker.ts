@@ -79,6 +79,6 @@ async function deadLetter(rt: Runtime, delivery: DeliveryInfo, reason: string, d
     at: rt.now().toISOString(),
   };
   await rt.cursors.set(deadLetterScope, delivery.messageId, record);
-  rt.log.error('change dead-lettered', { messageId: delivery.messageId, correlationId: message?.correlationId, reason, description: record.description.slice(0, 200) });
+  rt.log.error('change dead-lettered', { messageId: delivery.messageId, correlationId: message?.correlationId, reason, error: record.description.slice(0, 300) });
   throw new PoisonMessageError(record);
 }

@@ -260,6 +260,8 @@ export const entities: readonly EntityDef[] = [
       str('fullname', 160, { readOnly: true }),
       str('yomifullname', 450, { readOnly: true }),
       str('nickname', 100),
+      str('salutation', 100),
+      str('suffix', 10),
       str('emailaddress1', 100),
       str('emailaddress2', 100),
       str('emailaddress3', 100),
