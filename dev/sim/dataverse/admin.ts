@@ -61,6 +61,7 @@ export interface RequestCountsView {
   byUser: Record<string, number>;
   byRoute: Record<string, number>;
   byStatus: Record<string, number>;
+  recentErrors: Array<{ route: string; status: number; code: string; message: string }>;
 }
 
 /** What a person can do in Dynamics 365 through the admin API; each action raises webhooks like a real change. */

@@ -182,6 +182,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
       byUser: Object.fromEntries(counters.byUser),
       byRoute: Object.fromEntries(counters.byRoute),
       byStatus: Object.fromEntries([...counters.byStatus].map(([k, v]) => [String(k), v])),
+      recentErrors: [...counters.recentErrors],
     }),
     setFaultPlan: (plan) => {
       requestFaults.setPlan(plan.requests);

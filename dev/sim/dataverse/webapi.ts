@@ -39,6 +39,8 @@ export class RequestCounters {
   readonly byUser = new Map<string, number>();
   readonly byRoute = new Map<string, number>();
   readonly byStatus = new Map<number, number>();
+  /** The last 50 error answers, newest last, for debugging a caller. */
+  readonly recentErrors: Array<{ route: string; status: number; code: string; message: string }> = [];
   total = 0;
 
   count(userId: string | undefined, route: string, status: number): void {
@@ -48,7 +50,13 @@ export class RequestCounters {
     this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
   }
 
+  error(route: string, e: DataverseError): void {
+    this.recentErrors.push({ route, status: e.status, code: e.code, message: e.message });
+    if (this.recentErrors.length > 50) this.recentErrors.shift();
+  }
+
   reset(): void {
+    this.recentErrors.length = 0;
     this.byUser.clear();
     this.byRoute.clear();
     this.byStatus.clear();
@@ -139,6 +147,7 @@ export class WebApi {
       const e = err instanceof DataverseError ? err : err instanceof BodyTooLargeError ? new DataverseError(413, ErrorCodes.InvalidArgument, err.message) : undefined;
       if (!e) throw err;
       this.c.counters.count(userId, route, e.status);
+      this.c.counters.error(route, e);
       sendJson(res, e.status, e.body(), { ...extraHeaders, ...e.headers });
     } finally {
       finish?.();

@@ -41,9 +41,8 @@ function print(e: Expr): string {
 
 /** The documented semantics, written directly: null only equals null; strings compare case-insensitively. */
 function reference(e: Expr, row: Record<Field, number | string | null>): boolean {
-  if (e.k === 'and') return reference(e.l, row) && reference(e.r, row);
-  if (e.k === 'or') return reference(e.l, row) || reference(e.r, row);
   if (e.k === 'not') return !reference(e.e, row);
+  if (e.k !== 'cmp') return e.k === 'and' ? reference(e.l, row) && reference(e.r, row) : reference(e.l, row) || reference(e.r, row);
   const a = row[e.field];
   const b = e.value;
   if (a === null || b === null) return e.op === 'eq' ? a === b : e.op === 'ne' ? a !== b : false;
@@ -63,6 +62,7 @@ function reference(e: Expr, row: Record<Field, number | string | null>): boolean
     case 'le':
       return x <= y;
   }
+  return false;
 }
 
 describe('simulator $filter', () => {
