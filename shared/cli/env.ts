@@ -19,7 +19,7 @@ export class UsageError extends Error {
   }
 }
 
-const jsonEnvSchema = z.record(z.string(), z.string(), { error: 'must be a JSON object whose values are all strings' });
+const jsonEnvSchema = z.record(z.string(), z.string());
 
 /**
  * Reads a settings file: dotenv syntax (the format of Node's --env-file and process.loadEnvFile, parsed with
@@ -41,7 +41,10 @@ export function readEnvFile(path: string): Record<string, string> {
       throw new UsageError(`--env-file ${path} is not valid JSON: ${(error as Error).message}`);
     }
     const parsed = jsonEnvSchema.safeParse(value);
-    if (!parsed.success) throw new UsageError(`--env-file ${path} ${parsed.error.issues[0]?.message ?? 'is not a settings object'}`);
+    if (!parsed.success) {
+      const where = parsed.error.issues[0]?.path.join('.');
+      throw new UsageError(`--env-file ${path} must be a JSON object whose values are all strings${where ? ` (${where} is not)` : ''}`);
+    }
     return parsed.data;
   }
   const out: Record<string, string> = {};

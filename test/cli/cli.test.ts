@@ -1,5 +1,8 @@
 // The CLI's main() run in-process against the whole local stack (simulators, Azurite, local host): every command
 // is idempotent, prints what it changed, and exits 0 / 1 / 2 as documented.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
@@ -153,6 +156,19 @@ describe('against the local stack', () => {
     expect(run.stdout).toMatch(/^Dead letters recorded: 0$/m);
     const json = await cli(['status', '--json'], env);
     expect((JSON.parse(json.stdout) as { mailboxes: unknown[] }).mailboxes).toHaveLength(2);
+  });
+
+  it('reads its settings from --env-file when the environment has none', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+    try {
+      const path = join(dir, 'env.json');
+      writeFileSync(path, JSON.stringify(env));
+      const run = await cli(['--env-file', path, 'status'], {});
+      expect(run.stderr).toBe('');
+      expect(run.stdout).toMatch(/^Mailboxes \(2\)$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a message whose body fails the schema is listed with its reason; replay puts it back and it dead-letters again', async () => {
