@@ -18,8 +18,10 @@ export type OptionValues = Record<string, string | boolean | string[] | undefine
 export interface CommandContext {
   /** Prints one line to standard output. */
   out(line?: string): void;
-  /** Prints one line to standard error. */
+  /** Prints one warning line to standard error. */
   warn(line: string): void;
+  /** Prints one progress line to standard error (stdout stays the command's result). */
+  progress(line: string): void;
   /** The settings environment after --env-file and the azd fill-in. */
   env: Env;
   /** The runtime from the settings (built once, closed by main). */

@@ -164,6 +164,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     const ctx: CommandContext = {
       out: (line = '') => io.stdout(`${line}\n`),
       warn: (line) => io.stderr(`warning: ${line}\n`),
+      progress: (line) => io.stderr(`${line}\n`),
       get env() {
         return env;
       },

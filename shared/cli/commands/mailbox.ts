@@ -1,6 +1,7 @@
 // `mailbox enable|disable|list`: onboarding through shared/onboarding/mailbox.ts, and a dry run that reads the same
 // state enableMailbox reads and says what it would change, writing nothing.
 import { SyncError } from '../../errors.js';
+import { planBackfill, runBackfill, summarizePlan, type BackfillPlan, type PlanEntry } from '../../onboarding/backfill.js';
 import { disableMailbox, enableMailbox, ianaTimeZone, notificationUrl } from '../../onboarding/mailbox.js';
 import type { Runtime } from '../../runtime.js';
 import { syncedEntities, type Mailbox } from '../../storage/mailboxStore.js';
@@ -55,7 +56,45 @@ export async function planEnable(rt: Runtime, upnOrId: string, entities: Entity[
     const entityChange = existing.entities.join(',') === target.join(',') ? '' : `, entities ${existing.entities.join(',')} -> ${target.join(',')}`;
     plan.push(`would update mailbox ${user.userPrincipalName} (${existing.state} -> active${entityChange})`);
   }
+  const candidate: Mailbox = {
+    id: user.id,
+    userPrincipalName: user.userPrincipalName,
+    address,
+    systemUserId: systemUserId.toLowerCase(),
+    timeZone,
+    entities: target,
+    state: 'active',
+    ...(existing?.defaultTodoListId ? { defaultTodoListId: existing.defaultTodoListId } : {}),
+  };
+  plan.push(...describeBackfill(await planBackfill(rt, candidate), 'would'));
   return plan;
+}
+
+const listNames: Record<keyof BackfillPlan, string> = {
+  link: 'link',
+  createInExchange: 'create in Exchange',
+  createInDataverse: 'create in Dataverse',
+  update: 'update',
+  leave: 'leave as they are',
+};
+const shownPerList = 20;
+
+function describeEntry(entry: PlanEntry): string {
+  const dv = entry.dataverseId ? `${entry.dataverseEntity ?? entry.kind} ${entry.dataverseId}` : undefined;
+  const ex = entry.exchangeId ? `${entry.exchangeResource ?? entry.kind} ${entry.exchangeId}` : undefined;
+  return `${[dv, ex].filter(Boolean).join(' <-> ')} (${entry.reason})`;
+}
+
+/** The backfill plan as lines: counts, then the entries of each list (the first few of a long one). */
+export function describeBackfill(plan: BackfillPlan, verb: 'would' | 'will'): string[] {
+  const counts = summarizePlan(plan);
+  const lines = [`backfill ${verb}: ${(Object.keys(listNames) as (keyof BackfillPlan)[]).map((k) => `${counts[k]} ${listNames[k]}`).join(', ')}`];
+  for (const key of Object.keys(listNames) as (keyof BackfillPlan)[]) {
+    if (key === 'leave') continue;
+    for (const entry of plan[key].slice(0, shownPerList)) lines.push(`  ${listNames[key]}: ${describeEntry(entry)}`);
+    if (plan[key].length > shownPerList) lines.push(`  ... and ${plan[key].length - shownPerList} more to ${listNames[key]}`);
+  }
+  return lines;
 }
 
 export const mailboxEnableCommand: CommandSpec = {
@@ -64,15 +103,20 @@ export const mailboxEnableCommand: CommandSpec = {
   usage: '<upn> [--dry-run] [--entities appointment,task,contact]',
   help: [
     'Looks the user up in Entra (Graph) and Dataverse, reads the mailbox time zone, creates the Graph',
-    'subscriptions (events, contacts) that do not exist or have expired, and registers the mailbox as active.',
-    'Running it again keeps what exists.',
+    'subscriptions (events, contacts) that do not exist or have expired, and registers the mailbox. Then backfills:',
+    'Dataverse records in its scope and tracked Exchange items in the sync window are matched (stamped id, iCalUId,',
+    'e-mail address) and queued for the worker, which links or creates them. Running it again keeps what exists',
+    'and queues only what changed; an interrupted backfill resumes from its checkpoint.',
     '',
     'Options:',
-    '  --dry-run                 print what enabling would change, change nothing',
+    '  --dry-run                 print what enabling would change (subscriptions, registry, the backfill plan:',
+    '                            what it would link, create on either side, update and leave), change nothing',
+    '  --skip-backfill           register and subscribe only; changes flow from now on, existing items wait for',
+    '                            the next reconciliation or a later `mailbox enable`',
     `  --entities <list>         what the mailbox syncs, comma-separated from ${syncedEntities.join(', ')}`,
     '                            (default: as registered, else all)',
   ].join('\n'),
-  options: { 'dry-run': { type: 'boolean' }, entities: { type: 'string' } },
+  options: { 'dry-run': { type: 'boolean' }, entities: { type: 'string' }, 'skip-backfill': { type: 'boolean' } },
   positionals: { min: 1, max: 1, names: '<upn>' },
   async run(ctx, values, [upn]) {
     const entities = parseEntities(values.entities as string | undefined);
@@ -84,6 +128,15 @@ export const mailboxEnableCommand: CommandSpec = {
     }
     const result = await enableMailbox(rt, upn!, entities ? { entities } : {});
     for (const change of result.changes) ctx.out(`  ${change}`);
+    if (!values['skip-backfill']) {
+      const backfill = await runBackfill(rt, result.mailbox, {
+        onProgress: (p) => ctx.progress(`backfill ${p.enqueued}/${p.total} changes enqueued`),
+      });
+      const c = backfill.counts;
+      ctx.out(
+        `  backfill: ${c.link} to link, ${c.createInExchange} to create in Exchange, ${c.createInDataverse} to create in Dataverse, ${c.update} to update, ${c.leave} left as they are; ${backfill.enqueued} change(s) enqueued${backfill.resumed ? ` (${backfill.resumed} enqueued by an earlier run)` : ''}`,
+      );
+    }
     ctx.out(`mailbox ${result.mailbox.userPrincipalName} is active (entities ${result.mailbox.entities.join(',')}, time zone ${result.mailbox.timeZone})`);
   },
 };
