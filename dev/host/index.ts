@@ -10,10 +10,14 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpRequest, InvocationContext, type HttpResponseInit, type Timer } from '@azure/functions';
+import functions, { type HttpResponseInit, type Timer } from '@azure/functions';
 import { ServiceBusClient, isServiceBusError, type ServiceBusSessionReceiver } from '@azure/service-bus';
 import { CronExpressionParser } from 'cron-parser';
 import type { FunctionDefinition } from '../../functions/table.js';
+
+// @azure/functions is CommonJS; under Node's own ESM loader only its default export is reliable.
+const { HttpRequest, InvocationContext } = functions;
+type InvocationContext = InstanceType<typeof InvocationContext>;
 
 export interface LocalHostOptions {
   table: readonly FunctionDefinition[];
