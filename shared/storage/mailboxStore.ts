@@ -2,6 +2,7 @@
 // its state. The worker reads it to decide scope (which mailboxes a Dataverse record reaches).
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+import { SyncError } from '../errors.js';
 import { getEntityOrUndefined, translateTableError } from './tables.js';
 
 export const mailboxStates = ['backfilling', 'active', 'degraded', 'disabled'] as const;
@@ -51,6 +52,27 @@ export class MailboxStore {
       throw translateTableError(error);
     }
     this.cache = undefined;
+  }
+
+  /**
+   * Changes some fields of a mailbox row without overwriting concurrent changes to the others: read, merge,
+   * replace conditional on the row's etag, and start over when someone else wrote in between.
+   */
+  async patch(id: string, fields: Partial<Omit<Mailbox, 'id'>>): Promise<Mailbox | undefined> {
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const entity = await getEntityOrUndefined<{ data: string }>(this.table, partition, id.toLowerCase());
+      if (!entity) return undefined;
+      const next = mailboxSchema.parse({ ...mailboxSchema.parse(JSON.parse(entity.data)), ...fields, updatedOn: new Date().toISOString() });
+      try {
+        await this.table.updateEntity({ partitionKey: partition, rowKey: next.id.toLowerCase(), data: JSON.stringify(next), state: next.state }, 'Replace', { etag: entity.etag });
+        this.cache = undefined;
+        return next;
+      } catch (error) {
+        const translated = translateTableError(error);
+        if (!(translated instanceof SyncError && translated.code === 'Conflict')) throw translated;
+      }
+    }
+    throw new SyncError('Conflict', `mailbox ${id} kept changing; could not update it`);
   }
 
   /** Every registered mailbox (cached briefly: the registry changes rarely and is read for every change). */

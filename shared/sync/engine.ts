@@ -170,6 +170,15 @@ async function createInExchange(
     const result = appointmentToEvent(record, ctx);
     isOrganizer = result.mode !== 'attendeeCopy';
     unsynced = result.unsyncedFields;
+    // Match before creating: an event of this meeting (globalobjectid = iCalUId) or stamped with this record's id
+    // that no pair claims yet is linked, never duplicated.
+    const existingEvent = await findUnpairedEvent(rt, mailbox, id, typeof record.globalobjectid === 'string' ? record.globalobjectid : undefined);
+    if (existingEvent) {
+      await rt.pairs.remove(pending);
+      const linked = await linkExisting(rt, kind, mailbox, existingEvent, undefined);
+      if (linked && linked !== 'in-flight') return updateExchange(rt, kind, entity, record, mailbox, ctx, linked);
+      throw new SyncError('Transient', 'an existing event of this appointment could not be linked yet');
+    }
     created = await rt.graph.createEvent(mailbox.id, { ...result.event, singleValueExtendedProperties: stamp }, transactionId);
   } else if (kind === 'contact') {
     const snapshot = snapshotFromDataverse('contact', record, ctx);
@@ -216,6 +225,15 @@ async function createInExchange(
   if (pending.iCalUId) await rt.cursors.set('meeting', pending.iCalUId, { dataverseId: id });
   rt.log.info('created in Exchange', { mailboxId: mailbox.id, dataverseId: id, exchangeId, kind });
   return { kind: 'created', mailboxId: mailbox.id, dataverseId: id, exchangeId };
+}
+
+/** An event in the mailbox for this record (its iCalUId, or the stamp) that is not paired yet. */
+async function findUnpairedEvent(rt: Runtime, mailbox: Mailbox, dataverseId: string, iCalUId: string | undefined): Promise<GraphItem | undefined> {
+  const candidates = iCalUId ? await rt.graph.findEventsByICalUId(mailbox.id, iCalUId) : [];
+  for (const event of candidates) {
+    if (event.id && !(await rt.pairs.getByExchangeId(mailbox.id, event.id))) return event;
+  }
+  return undefined;
 }
 
 /** The base after a write: what each side holds now, field by field, in the direction each field flows. */
@@ -354,7 +372,8 @@ async function defaultTodoList(rt: Runtime, mailbox: Mailbox): Promise<string> {
   const lists = await rt.graph.listTodoLists(mailbox.id);
   const list = lists.find((l) => l.wellknownListName === 'defaultList') ?? lists[0];
   if (!list?.id) throw new SyncError('NotFound', `mailbox ${mailbox.id} has no To Do list`);
-  await rt.mailboxes.put({ ...mailbox, defaultTodoListId: list.id });
+  // Only this field: the row may have changed since `mailbox` was read (state, backfill progress).
+  await rt.mailboxes.patch(mailbox.id, { defaultTodoListId: list.id });
   mailbox.defaultTodoListId = list.id;
   return list.id;
 }

@@ -11,6 +11,7 @@ import type { Runtime } from '../runtime.js';
 import { parseChangeMessage, type ChangeMessage } from '../servicebus/messages.js';
 import { applyDataverseChange, applyExchangeChange, type Outcome } from './engine.js';
 import { applyLifecycleEvent } from './lifecycle.js';
+import { recordApplied } from './reconcile.js';
 
 export interface DeliveryInfo {
   messageId: string;
@@ -54,6 +55,8 @@ export async function processDelivery(rt: Runtime, body: unknown, delivery: Deli
     const outcomes =
       message.source === 'exchange' ? await applyExchangeChange(rt, message) : message.source === 'dataverse' ? await applyDataverseChange(rt, message) : await applyLifecycleEvent(rt, message);
     log.info('change applied', { outcomes: outcomes.map((o) => `${o.kind}${o.mailboxId ? `@${o.mailboxId}` : ''}`), latencyMs: Date.now() - Date.parse(message.receivedAt) });
+    // For status: the last successful sync per mailbox and direction. Never fails the change.
+    await recordApplied(rt, message.source, outcomes).catch(() => undefined);
     return outcomes;
   } catch (error) {
     const sync = isSyncError(error) ? error : new SyncError('Internal', (error as Error)?.message ?? String(error), { cause: error });
