@@ -2,6 +2,7 @@
 // and the local Functions host running functions/table.ts against them. `npm start`, the end-to-end tests and the
 // benchmarks all start it the same way.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { functionTable } from '../../functions/table.js';
 import { DataverseApi } from '../../shared/dataverse/client.js';
 import { createLogger, type LogSink } from '../../shared/log.js';
@@ -72,6 +73,17 @@ export interface Stack {
 }
 
 const clientId = '5b0c7a9e-2f4d-4c1b-9e8a-3d6f1a2b4c5e';
+
+/** The Service Bus trigger settings of host.json, so the local host behaves as the deployed trigger is configured. */
+function hostServiceBusSettings(): { maxConcurrentSessions: number; sessionIdleTimeoutMs: number } {
+  const host = JSON.parse(readFileSync(new URL('../../host.json', import.meta.url), 'utf8')) as {
+    extensions?: { serviceBus?: { maxConcurrentSessions?: number; sessionIdleTimeout?: string } };
+  };
+  const sb = host.extensions?.serviceBus ?? {};
+  const match = /^(\d+):(\d+):(\d+(?:\.\d+)?)$/.exec(sb.sessionIdleTimeout ?? '');
+  const idle = match ? (Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3])) * 1000 : 1000;
+  return { maxConcurrentSessions: sb.maxConcurrentSessions ?? 8, sessionIdleTimeoutMs: idle };
+}
 const graphRoles = ['Calendars.ReadWrite', 'Contacts.ReadWrite', 'Tasks.ReadWrite.All', 'MailboxSettings.Read', 'User.Read.All', 'Mail.ReadWrite', 'Mail.Send'];
 
 /** Starts everything. */
@@ -116,7 +128,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     functionKeys: [functionKey],
     serviceBusConnectionString: serviceBus.connectionString,
     runTimers: options.runTimers ?? false,
-    sessionIdleTimeoutMs: options.sessionIdleTimeoutMs ?? 1_000,
+    maxConcurrentSessions: hostServiceBusSettings().maxConcurrentSessions,
+    sessionIdleTimeoutMs: options.sessionIdleTimeoutMs ?? hostServiceBusSettings().sessionIdleTimeoutMs,
     log: options.logSink ? (line) => options.logSink!('debug', line, {}) : undefined,
   });
   const env: Record<string, string> = {

@@ -40,7 +40,8 @@ const maxBackoffMs = 15 * 60_000;
 
 /** Applies one change message. Resolves when the delivery may complete; throws PoisonMessageError otherwise. */
 export async function processDelivery(rt: Runtime, body: unknown, delivery: DeliveryInfo): Promise<Outcome[]> {
-  const known = await rt.cursors.get<DeadLetterRecord>(deadLetterScope, delivery.messageId);
+  // A message judged dead is failed on every later delivery until Service Bus moves it; a first delivery never is.
+  const known = delivery.deliveryCount > 1 ? await rt.cursors.get<DeadLetterRecord>(deadLetterScope, delivery.messageId) : undefined;
   if (known) throw new PoisonMessageError(known);
   let message: ChangeMessage;
   try {
