@@ -10,7 +10,7 @@ const dataverseRecords = Number(process.argv[2] ?? 150);
 const exchangeItems = Number(process.argv[3] ?? 50);
 const graphLimitPerSecond = 10_000 / 600;
 
-const stack = await startStack({ onboard: false, seed: 42, users: [{ key: 'alice', userPrincipalName: 'alice@contoso.example', displayName: 'Alice Adams', timeZone: 'W. Europe Standard Time' }] });
+const stack = await startStack({ onboard: false, seed: 42, logSink: () => undefined, users: [{ key: 'alice', userPrincipalName: 'alice@contoso.example', displayName: 'Alice Adams', timeZone: 'W. Europe Standard Time' }] });
 try {
   const alice = stack.users.alice!;
   const dv = stack.dataverse.admin.as(alice.systemUserId);

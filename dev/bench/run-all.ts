@@ -1,0 +1,23 @@
+// `npm run bench`: every benchmark, one after another (they would compete for the 2 cores otherwise), each in its
+// own process. Each prints its own figures; this only runs them and says which failed.
+import { spawnSync } from 'node:child_process';
+
+const benches: { name: string; file: string; args?: string[] }[] = [
+  { name: 'Graph simulator', file: 'dev/sim/graph/bench.ts' },
+  { name: 'Dataverse simulator', file: 'dev/sim/dataverse/bench.ts' },
+  { name: 'Service Bus simulator', file: 'dev/sim/servicebus/bench.ts' },
+  { name: 'Sync pipeline (calls per change, latency)', file: 'dev/bench/sync.ts' },
+  { name: 'Backfill rate', file: 'dev/bench/backfill.ts' },
+];
+
+const only = process.argv.slice(2);
+let failed = 0;
+for (const bench of benches) {
+  if (only.length && !only.some((o) => bench.file.includes(o))) continue;
+  console.log(`\n=== ${bench.name} (${bench.file}) ===`);
+  const started = Date.now();
+  const result = spawnSync(process.execPath, ['--import', 'tsx', bench.file, ...(bench.args ?? [])], { stdio: 'inherit', env: process.env });
+  console.log(`=== ${bench.name}: ${result.status === 0 ? 'done' : `FAILED (exit ${String(result.status)})`} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (result.status !== 0) failed += 1;
+}
+process.exit(failed ? 1 : 0);
