@@ -7,20 +7,41 @@ import { formatTable, truncate } from '../format.js';
 export function formatStatus(report: StatusReport): string[] {
   const lines: string[] = [`Status at ${report.generatedAt}`, ''];
   lines.push(`Mailboxes (${report.mailboxes.length})`);
-  lines.push(
-    report.mailboxes.length === 0
-      ? '  none registered'
-      : formatTable(
-          ['UPN', 'STATE', 'REASON', 'ENTITIES', 'SUBSCRIPTIONS (EXPIRY)'],
-          report.mailboxes.map((m) => [
-            m.userPrincipalName,
-            m.state,
-            m.stateReason ?? '',
-            m.entities.join(','),
-            [...m.subscriptions].sort((a, b) => a.resourceKind.localeCompare(b.resourceKind)).map((s) => `${s.resourceKind} until ${s.expirationDateTime}`).join('; ') || 'none',
-          ]),
-        ),
-  );
+  const mailboxes = [...report.mailboxes].sort((a, b) => a.userPrincipalName.localeCompare(b.userPrincipalName));
+  if (mailboxes.length === 0) lines.push('  none registered');
+  else {
+    lines.push(
+      formatTable(
+        ['UPN', 'STATE', 'REASON', 'ENTITIES', 'SUBSCRIPTIONS (EXPIRY)'],
+        mailboxes.map((m) => [
+          m.userPrincipalName,
+          m.state,
+          m.stateReason ?? '',
+          m.entities.join(','),
+          [...m.subscriptions]
+            .sort((a, b) => a.resourceKind.localeCompare(b.resourceKind))
+            .map((s) => `${s.resourceKind} until ${s.expirationDateTime}`)
+            .join('; ') || 'none',
+        ]),
+      ),
+      '',
+      formatTable(
+        ['UPN', 'LAST TO EXCHANGE', 'LAST TO DATAVERSE', 'LAST RECONCILE', 'BACKFILL'],
+        mailboxes.map((m) => [
+          m.userPrincipalName,
+          m.lastSync.toExchange ?? 'never',
+          m.lastSync.toDataverse ?? 'never',
+          m.lastReconcile ? `${m.lastReconcile.at} (${m.lastReconcile.enqueued} enqueued${m.lastReconcile.errors.length ? `, ${m.lastReconcile.errors.length} errors` : ''})` : 'never',
+          m.backfill ? `${m.backfill.enqueued} enqueued, ${m.backfill.completedAt ? `done ${m.backfill.completedAt}` : `running since ${m.backfill.startedAt}`}` : 'none',
+        ]),
+      ),
+    );
+    for (const m of mailboxes) if (m.catchupPending) lines.push(`  ${m.userPrincipalName}: catch-up pending since ${m.catchupPending.at} (${m.catchupPending.reason})`);
+  }
+  const dv = report.dataverseReconcile;
+  lines.push('', `Dataverse reconcile: ${dv ? `${dv.at} (${dv.enqueued} enqueued${dv.errors.length ? `, ${dv.errors.length} errors` : ''})` : 'never'}`);
+  const b = report.backlog;
+  lines.push(`Queue: ${b.queued ?? '?'} waiting, ${b.deadLettered ?? '?'} dead-lettered${b.capped ? ' (at least)' : ''} [${b.method}]`);
   lines.push('', `Dead letters recorded: ${report.deadLetters.count}${report.deadLetters.count > report.deadLetters.recent.length ? ` (latest ${report.deadLetters.recent.length} shown)` : ''}`);
   if (report.deadLetters.recent.length) {
     lines.push(
@@ -30,6 +51,10 @@ export function formatStatus(report: StatusReport): string[] {
       ),
     );
   }
+  if (report.lastErrors.length) {
+    lines.push('', 'Last errors');
+    lines.push(formatTable(['AT', 'SOURCE', 'MESSAGE'], report.lastErrors.map((e) => [e.at, e.source, truncate(e.message, 120)])));
+  }
   const c = report.calls;
   lines.push('', `API calls by this process: Graph ${c.graphRead} reads, ${c.graphWrite} writes; Dataverse ${c.dataverseRead} reads, ${c.dataverseWrite} writes`);
   return lines;
@@ -37,11 +62,12 @@ export function formatStatus(report: StatusReport): string[] {
 
 export const statusCommand: CommandSpec = {
   name: 'status',
-  summary: 'Mailboxes, subscriptions and recorded dead letters (the status endpoint, as tables)',
+  summary: 'Mailboxes, subscriptions, last syncs, backlog and dead letters (the status endpoint, as tables)',
   usage: '[--json]',
   help: [
-    'Prints what GET /api/status answers, read from the same tables: each mailbox with its state and subscriptions,',
-    'and the dead-letter reasons the worker recorded (see also: dlq list).',
+    'Prints what GET /api/status answers, read from the same tables and queue: each mailbox with its state,',
+    'subscriptions, last sync per direction, reconciliation and backfill; the queue backlog, the dead-letter',
+    'reasons the worker recorded (see also: dlq list) and the last errors.',
     '',
     'Options:',
     '  --json   print the report as JSON, exactly as the endpoint returns it',
