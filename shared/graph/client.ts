@@ -96,6 +96,15 @@ export class GraphApi {
     });
   }
 
+  /** Cancels a meeting the mailbox organizes: Exchange sends the cancellations and removes the event (event-cancel). */
+  async cancelEvent(mailbox: string, id: string, comment: string): Promise<void> {
+    try {
+      await this.call('write', 'events', () => this.client.api(`/users/${enc(mailbox)}/events/${enc(id)}/cancel`).post({ comment }) as Promise<unknown>);
+    } catch (error) {
+      if (!(error instanceof SyncError && error.code === 'NotFound')) throw error;
+    }
+  }
+
   async deleteEvent(mailbox: string, id: string): Promise<void> {
     await this.deleteIgnoringMissing('events', `/users/${enc(mailbox)}/events/${enc(id)}`);
   }

@@ -247,6 +247,14 @@ function baseAfterWrite(kind: EntityKind, dvSnap: Snapshot, exSnap: Snapshot, un
 }
 
 async function updateExchange(rt: Runtime, kind: EntityKind, entity: DataverseEntity, record: DataverseRecord, mailbox: Mailbox, ctx: MappingContext, pair: StoredPair): Promise<Outcome> {
+  if (kind === 'appointment' && shouldPropagateCancellation(rt, record, pair)) {
+    // SSSPropagateAppointmentCancellationsToExchange (facts.md section 7), off by default: the organizer's future
+    // meeting is cancelled in Exchange, which notifies the attendees; the pair ends with the event.
+    await rt.graph.cancelEvent(mailbox.id, pair.exchangeId!, 'Canceled in Dynamics 365.');
+    await rt.pairs.remove(pair);
+    rt.log.info('cancellation propagated to Exchange', { mailboxId: mailbox.id, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId });
+    return { kind: 'deleted', mailboxId: mailbox.id, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId, detail: 'cancellation propagated' };
+  }
   const dvSnap = snapshotFromDataverse(kind, record, ctx) as Snapshot;
   const directions = restrictDirections(kind, pair);
   // Optimistic: assume Exchange still holds the base; a 412 on the conditional write says otherwise.
@@ -269,6 +277,17 @@ async function updateExchange(rt: Runtime, kind: EntityKind, entity: DataverseEn
     }
     throw error;
   }
+}
+
+/** A canceled appointment whose cancellation the settings propagate: the organizer's linked future meeting only. */
+function shouldPropagateCancellation(rt: Runtime, record: DataverseRecord, pair: StoredPair): boolean {
+  return (
+    rt.settings.SYNC_PROPAGATE_CANCELLATIONS &&
+    record.statecode === 2 &&
+    pair.isOrganizer !== false &&
+    pair.exchangeId !== undefined &&
+    !isPastFromBase(pair.base, rt.now())
+  );
 }
 
 /**

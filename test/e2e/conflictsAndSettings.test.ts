@@ -1,0 +1,53 @@
+// Conflicts (the same field changed on both sides before the sync saw either) and the cancellation setting.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from '../../dev/stack/index.js';
+import type { LogProps } from '../../shared/log.js';
+import { appointments, createAppointment, daysFromNow, events } from '../support/e2e.js';
+
+describe('conflicts and settings', () => {
+  let stack: Stack;
+  const warnings: { message: string; props: LogProps }[] = [];
+  beforeAll(async () => {
+    stack = await startStack({
+      seed: 5,
+      env: { SYNC_PROPAGATE_CANCELLATIONS: 'true' },
+      logSink: (level, message, props) => {
+        if (level === 'warn') warnings.push({ message, props });
+      },
+    });
+  }, 60_000);
+  afterAll(async () => stack?.close());
+
+  it('the same field changed on both sides: the later modification wins (default policy), logged with both timestamps', async () => {
+    const alice = stack.users.alice!;
+    const appointment = createAppointment(stack, 'alice', 'Budget', daysFromNow(12));
+    await stack.settled();
+    const [event] = (await events(stack, 'alice')).filter((e) => e.item.subject === 'Budget');
+    // Hold the worker's read of the record, so both edits happen before it decides anything.
+    const hold = stack.dataverse.admin.holdRequests('^GET /api/data/v9.2/appointments\\(');
+    stack.dataverse.admin.as(alice.systemUserId).update('appointments', String(appointment.activityid), { subject: 'Budget (D365)' });
+    while (hold.held() === 0) await new Promise((r) => setTimeout(r, 10));
+    await stack.graph.admin.updateEvent(alice.graph.id, event!.id, { subject: 'Budget (Outlook)' });
+    hold.release();
+    await stack.settled();
+    expect(stack.dataverse.admin.record('appointments', String(appointment.activityid))?.subject).toBe('Budget (Outlook)');
+    expect((await events(stack, 'alice')).find((e) => e.id === event!.id)?.item.subject).toBe('Budget (Outlook)');
+    const conflict = warnings.find((w) => w.message.startsWith('conflict'));
+    expect(conflict?.props).toMatchObject({ field: 'subject', winner: 'exchange', policy: 'lastModifiedWins' });
+    expect(conflict?.props.dataverseModifiedOn).toBeTruthy();
+    expect(conflict?.props.exchangeModifiedOn).toBeTruthy();
+  });
+
+  it('with SYNC_PROPAGATE_CANCELLATIONS, cancelling a future meeting in Dynamics 365 cancels it in Exchange and notifies the attendees', async () => {
+    const appointment = createAppointment(stack, 'alice', 'Offsite', daysFromNow(20), ['bob']);
+    await stack.settled();
+    const [event] = (await events(stack, 'alice')).filter((e) => e.item.subject === 'Offsite');
+    stack.dataverse.admin.as(stack.users.alice!.systemUserId).cancel('appointments', String(appointment.activityid));
+    await stack.settled();
+    expect((await events(stack, 'alice')).filter((e) => e.item.subject === 'Offsite')).toEqual([]);
+    const cancellations = (await stack.graph.admin.invitations({ iCalUId: String(event!.item.iCalUId) })).filter((i) => i.type === 'cancellation');
+    expect(cancellations.map((c) => c.recipients)).toEqual([['bob@contoso.example']]);
+    // The appointment stays in Dynamics 365, canceled.
+    expect(appointments(stack).find((a) => a.activityid === appointment.activityid)?.statecode).toBe(2);
+  });
+});
