@@ -67,7 +67,8 @@ describe('against the local stack', () => {
   const sessionsFor = async (userId: string) => (await stack.graph.admin.subscriptions()).filter((s) => s.userId === userId);
 
   beforeAll(async () => {
-    stack = await startStack({ onboard: false, logSink: () => undefined });
+    // One attempt per change, so a change whose dependency keeps failing is dead-lettered at once (MaxAttemptsExceeded).
+    stack = await startStack({ onboard: false, logSink: () => undefined, env: { SYNC_MAX_ATTEMPTS: '1' } });
     env = { ...stack.env, DATAVERSE_WEBHOOK_FUNCTION_KEY: stack.functionKey };
   }, 60_000);
   afterAll(async () => stack?.close());
@@ -240,8 +241,8 @@ describe('against the local stack', () => {
 
   it('a valid change that failed is dead-lettered with its reason, and replay syncs it once the cause is gone', async () => {
     const alice = stack.users.alice!;
-    // Exchange refuses the event create once (as with a mailbox the app lost access to): not retryable.
-    await stack.graph.admin.failNext({ method: 'POST', path: '/events$', status: 403, code: 'ErrorAccessDenied', message: 'Access is denied.', times: 1 });
+    // Exchange fails every event create until the test lifts it (an outage that outlasts the retries).
+    await stack.graph.admin.setFaultPlan({ routes: '^POST .*/events$', serverErrors: { probability: 1, statuses: [503] } });
     const dead = stack.serviceBus.waitFor('deadLettered', (e) => e.messageId.startsWith('dv|appointment|'), 20_000);
     const start = new Date(Date.now() + 2 * 86_400_000);
     start.setUTCHours(10, 0, 0, 0);
@@ -257,10 +258,11 @@ describe('against the local stack', () => {
     const row = (JSON.parse(list.stdout) as { messageId: string; source: string; item: string; attempt: string; reason: string; description: string }[]).find(
       (r) => r.messageId === event.messageId,
     );
-    expect(row).toMatchObject({ source: 'dataverse', item: `appointment ${String(appointment.activityid)} (Create)`, attempt: '1', reason: 'Unauthorized' });
-    expect(row?.description).toMatch(/403/);
+    expect(row).toMatchObject({ source: 'dataverse', item: `appointment ${String(appointment.activityid)} (Create)`, attempt: '1', reason: 'MaxAttemptsExceeded' });
+    expect(row?.description).toMatch(/^Transient: .*503/);
     expect((await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).map((e) => e.item.subject)).not.toContain('Replayed review');
 
+    await stack.graph.admin.setFaultPlan({});
     const replay = await cli(['dlq', 'replay', '--message-id', event.messageId], env);
     expect(replay.code).toBe(0);
     expect(replay.stdout).toContain(`replayed ${event.messageId} as ${event.messageId}#replay-`);
@@ -268,6 +270,7 @@ describe('against the local stack', () => {
     const events = await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' });
     expect(events.map((e) => e.item.subject)).toContain('Replayed review');
     expect(stack.serviceBus.messages(changesQueue.name, 'deadLetter').map((m) => m.messageId)).not.toContain(event.messageId);
+    expect((await stack.runtime.cursors.list('deadletter')).map((r) => r.name)).not.toContain(event.messageId);
   });
 
   it('mailbox disable deletes the subscriptions; running it again changes nothing', async () => {
