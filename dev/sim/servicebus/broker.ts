@@ -7,7 +7,7 @@
 //   available"); the attach reply echoes the session id and carries `com.microsoft:locked-until-utc`.
 // - `<queue>` sender links: single messages and batches (format 0x80013700).
 // - `<queue>/$management`: request/response operations (management.ts).
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import type { Server, Socket } from 'node:net';
 import rhea, { type Connection, type Delivery, type EventContext, type Receiver, type Sender, type Typed } from 'rhea';
 import {
@@ -80,6 +80,8 @@ class Consumer implements SessionHolder {
 }
 
 interface PendingAccept {
+  /** Set once the attach was answered (session found, timed out, or the client gave up). */
+  settled: boolean;
   readonly link: Sender;
   readonly entity: Entity;
   readonly peekLock: boolean;
@@ -139,7 +141,13 @@ export class Broker {
 
   /** Listens on host:port (0 = ephemeral) and returns the port. */
   async listen(port: number): Promise<number> {
-    const server = this.container.listen({ port, host: this.options.host }) as unknown as Server;
+    const server = this.container.listen({
+      port,
+      host: this.options.host,
+      // rhea frees an outgoing delivery only when it and all before it are settled, so a message held under lock
+      // holds up the deliveries behind it; 2048 (rhea's default) is too few for a busy receiver.
+      session_buffer_size: { outgoing: 65_536, incoming: 2048 },
+    } as Parameters<typeof this.container.listen>[0]);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
@@ -305,6 +313,7 @@ export class Broker {
     const properties = link.properties as Record<string, unknown> | undefined;
     const timeout = typeof properties?.['com.microsoft:timeout'] === 'number' ? properties['com.microsoft:timeout'] : defaultAcceptTimeoutMs;
     const accept: PendingAccept = {
+      settled: false,
       link,
       entity,
       peekLock,
@@ -465,6 +474,7 @@ export class Broker {
   }
 
   private removeAccept(accept: PendingAccept): void {
+    accept.settled = true;
     this.options.timers.cancel(accept.timer);
     accept.conn.pendingAccepts.delete(accept);
     this.acceptsByEntity.get(accept.entity)?.delete(accept);
@@ -482,10 +492,12 @@ export class Broker {
       this.removeConsumer(info.consumer);
       this.schedulePump(info.consumer.entity);
     }
-    if (info?.accept) {
+    if (info?.accept && !info.accept.settled) {
       this.removeAccept(info.accept);
-      // The client gave up before we attached: attach now so the detach that rhea sends next is well-formed.
+      // The client gave up before we attached: attach, then detach. (Re-opening clears the marker rhea's own
+      // deferred close checks, so the detach has to be asked for here.)
       completeAttach(ctx.sender!);
+      ctx.sender!.close();
     }
   }
 
@@ -592,7 +604,7 @@ export class Broker {
     if (!pending) {
       // A settlement that crossed our detach of a lost session: answer it rather than leave the client waiting.
       if (consumer.closed && consumer.session && !delivery.remote_settled) {
-        delivery.update(true, outcomes.rejected('com.microsoft:session-lock-lost', `The session lock has expired on the MessageSession '${consumer.session.id}'.`));
+        settleBack(delivery, outcomes.rejected('com.microsoft:session-lock-lost', `The session lock has expired on the MessageSession '${consumer.session.id}'.`));
       }
       return; // otherwise receive-and-delete, or already handled (abandon fires released and modified)
     }
@@ -608,7 +620,7 @@ export class Broker {
         const error = err instanceof BrokerError ? err : new BrokerError('amqp:internal-error', (err as Error).message);
         state = outcomes.rejected(error.condition, error.message);
       }
-      delivery.update(true, state);
+      settleBack(delivery, state);
       this.schedulePump(consumer.entity);
     };
     const delay = this.options.faults.delaySettlement;
@@ -676,6 +688,16 @@ function outcomeWithoutError(outcome: Outcome | undefined): Typed {
   if (type === 'modified') return message.modified!({ undeliverable_here: outcome?.undeliverable_here ?? false }).described();
   if (type === 'released') return message.released!().described();
   return outcomes.accepted();
+}
+
+/**
+ * Settles a delivery the client settled "second" (rcv-settle-mode 1): our settlement is the last word, the client
+ * sends nothing more. rhea only frees an outgoing delivery once both ends are settled, so it is marked remotely
+ * settled here; otherwise the session's delivery buffer fills up and the link stops sending.
+ */
+function settleBack(delivery: Delivery, state: Typed): void {
+  delivery.update(true, state);
+  (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
 }
 
 /**

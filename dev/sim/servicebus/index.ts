@@ -88,9 +88,19 @@ export async function startServiceBusSimulator(options: ServiceBusSimulatorOptio
   events.setMaxListeners(0);
   const entities = new Map<string, Entity>();
   const queues = new Map<string, { main: Entity; dlq: Entity }>();
-  let broker: Broker | undefined;
+  // The broker reads `entities` when links attach, so it can be built before the queues are declared.
+  const broker = new Broker({
+    entities,
+    timers,
+    keyName: config.sharedAccessKeyName,
+    key: config.sharedAccessKey,
+    faults: config.faults,
+    random: mulberry32(config.seed),
+    events,
+    host: config.host,
+  });
   const emit = (event: EntityEventName, payload: EntityEvent) => events.emit(event, payload);
-  const available = (entity: Entity) => broker?.schedulePump(entity);
+  const available = (entity: Entity) => broker.schedulePump(entity);
 
   for (const queue of config.queues) {
     const key = queue.name.toLowerCase();
@@ -130,19 +140,7 @@ export async function startServiceBusSimulator(options: ServiceBusSimulatorOptio
     entities.set(`${key}/$deadletterqueue`, dlq);
   }
 
-  const random = mulberry32(config.seed);
-  broker = new Broker({
-    entities,
-    timers,
-    keyName: config.sharedAccessKeyName,
-    key: config.sharedAccessKey,
-    faults: config.faults,
-    random,
-    events,
-    host: config.host,
-  });
   const port = await broker.listen(config.port);
-  const started = broker;
 
   const queueOf = (name: string) => {
     const q = queues.get(name.toLowerCase());
@@ -195,10 +193,10 @@ export async function startServiceBusSimulator(options: ServiceBusSimulatorOptio
     sessionState(queueName, sessionId) {
       return queueOf(queueName).main.sessions.get(sessionId)?.state;
     },
-    dropConnections: () => started.dropConnections(),
-    connectionCount: () => started.connectionCount(),
+    dropConnections: () => broker.dropConnections(),
+    connectionCount: () => broker.connectionCount(),
     async close() {
-      await started.close();
+      await broker.close();
       timers.close();
       for (const { main, dlq } of queues.values()) {
         main.dispose();

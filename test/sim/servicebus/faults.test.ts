@@ -39,11 +39,12 @@ describe('Service Bus simulator: faults', () => {
     let allSeen: () => void = () => undefined;
     const done = new Promise<void>((resolve) => (allSeen = resolve));
     receiver.subscribe({
-      processMessage: async (m: ServiceBusReceivedMessage) => {
+      processMessage: (m: ServiceBusReceivedMessage) => {
         seen.push(String(m.messageId));
         if (seen.length === 6) allSeen();
+        return Promise.resolve();
       },
-      processError: async () => undefined,
+      processError: () => Promise.resolve(),
     });
     const delivered = sim.waitFor('completed', (e) => e.messageId === 'before-3');
     await sender.sendMessages([1, 2, 3].map((n) => ({ body: n, messageId: `before-${n}` })));
