@@ -327,18 +327,16 @@ function messageFor(mailbox: Mailbox, entry: PlanEntry, receivedAt: string): Cha
 export async function runBackfill(rt: Runtime, mailbox: Mailbox, options: BackfillOptions = {}): Promise<BackfillResult> {
   await rt.ready();
   const batchSize = Math.max(1, options.batchSize ?? 100);
+  // Only the state fields: the worker may write the same row meanwhile (e.g. the default To Do list).
   const setState = async (state: Mailbox['state'], reason: string | undefined) => {
-    const current = (await rt.mailboxes.get(mailbox.id)) ?? mailbox;
-    const { stateReason: _drop, ...rest } = current;
-    await rt.mailboxes.put({ ...rest, state, ...(reason ? { stateReason: reason } : {}) });
+    await rt.mailboxes.patch(mailbox.id, { state, stateReason: reason });
   };
   await setState('backfilling', 'backfill: planning');
   if (mailbox.entities.includes('task') && !mailbox.defaultTodoListId) {
     // Record the default list before the worker needs it: the engine otherwise writes it into the mailbox row
     // itself, from a copy read earlier, which would put back the state this run replaces.
     const listId = (await rt.graph.listTodoLists(mailbox.id)).find((l) => l.wellknownListName === 'defaultList')?.id;
-    const current = await rt.mailboxes.get(mailbox.id);
-    if (listId && current) await rt.mailboxes.put({ ...current, defaultTodoListId: listId });
+    if (listId) await rt.mailboxes.patch(mailbox.id, { defaultTodoListId: listId });
   }
   const previous = await rt.cursors.get<Checkpoint>(backfillScope, mailbox.id);
   const resumeAfter = previous && !previous.completedAt ? previous.lastKey : undefined;

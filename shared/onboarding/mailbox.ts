@@ -103,7 +103,7 @@ export async function disableMailbox(rt: Runtime, upnOrId: string): Promise<stri
     await rt.subscriptions.remove(sub.id);
     changes.push(`subscription ${sub.resourceKind} ${sub.id} deleted`);
   }
-  await rt.mailboxes.put({ ...mailbox, state: 'disabled', stateReason: 'disabled by an administrator' });
+  await rt.mailboxes.patch(mailbox.id, { state: 'disabled', stateReason: 'disabled by an administrator' });
   changes.push(`mailbox ${mailbox.userPrincipalName} disabled`);
   return changes;
 }

@@ -90,7 +90,7 @@ export async function renewSubscriptions(rt: Runtime, aheadMs = 24 * 3600_000, l
       result.failed += 1;
       const mailbox = await rt.mailboxes.get(sub.mailboxId);
       if (mailbox && mailbox.state !== 'disabled') {
-        await rt.mailboxes.put({ ...mailbox, state: 'degraded', stateReason: `subscription ${sub.id} (${sub.resourceKind}) could not be renewed: ${(error as Error).message}`.slice(0, 500) });
+        await rt.mailboxes.patch(mailbox.id, { state: 'degraded', stateReason: `subscription ${sub.id} (${sub.resourceKind}) could not be renewed: ${(error as Error).message}`.slice(0, 500) });
       }
       rt.log.error('subscription renewal failed', { subscriptionId: sub.id, mailboxId: sub.mailboxId, code: isSyncError(error) ? error.code : 'Unknown' });
     }

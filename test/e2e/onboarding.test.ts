@@ -104,7 +104,10 @@ describe('mailbox onboarding backfill', () => {
     expect(interrupted?.stateReason).toMatch(/^backfill interrupted after 1 changes; run it again to resume/);
 
     const resumed = await runBackfill(stack.runtime, mailbox);
-    expect(resumed).toMatchObject({ resumed: 1, enqueued: 2 });
+    // The change enqueued before the interruption is either still queued (skipped by the checkpoint: resumed 1)
+    // or already applied (then it is paired and no longer planned: resumed 0). Either way only the other two go.
+    expect(resumed.enqueued).toBe(2);
+    expect(resumed.resumed).toBeLessThanOrEqual(1);
     expect((await stack.runtime.mailboxes.get(mailbox.id))?.state).toBe('active');
     await stack.settled();
     const contacts = (await stack.graph.admin.items({ user: bob.graph.id, kind: 'contact' })).map((c) => c.item.givenName).sort();
