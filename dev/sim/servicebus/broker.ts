@@ -585,7 +585,8 @@ export class Broker {
       {
         durable: message.source.durable,
         priority: message.source.priority,
-        ttl: message.source.ttl,
+        // Service Bus reports the effective time to live: the message's, capped by the queue default.
+        ttl: effectiveTtl(message.expiresAt, message.enqueuedAt, message.source.ttl),
         deliveryCount: message.deliveryCount,
       },
       annotations,
@@ -643,6 +644,12 @@ export class Broker {
     this.onConnectionGone(conn.connection);
     return true;
   }
+}
+
+function effectiveTtl(expiresAt: number, enqueuedAt: number, senderTtl: number | undefined): number | undefined {
+  const ttl = Number.isFinite(expiresAt) ? expiresAt - enqueuedAt : senderTtl;
+  // header.ttl is an AMQP uint of milliseconds; longer lives are left unset (the SDK then treats them as unbounded).
+  return ttl !== undefined && ttl <= 0xffffffff ? ttl : undefined;
 }
 
 interface Outcome {

@@ -386,6 +386,10 @@ export class Entity {
       this.returnFailed(message, lock.wasDeferred, 'lockExpired', lock.token);
     }
     this.updateReady(session);
+    // A session with nothing in it and no state is forgotten, so ids used once (one per item pair) do not pile up.
+    if (session.availableCount === 0 && session.lockedMessages.size === 0 && session.state === undefined) {
+      this.sessions.delete(session.id);
+    }
     this.hooks.available(this);
   }
 

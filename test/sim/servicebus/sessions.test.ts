@@ -2,7 +2,8 @@
 import { isServiceBusError, ServiceBusClient, type ServiceBusReceivedMessage, type ServiceBusSessionReceiver } from '@azure/service-bus';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServiceBusSimulator, type ServiceBusSimulator } from '../../../dev/sim/servicebus/index.js';
+import { durationToMs, startServiceBusSimulator, type ServiceBusSimulator } from '../../../dev/sim/servicebus/index.js';
+import { changesQueue, queues as productQueues } from '../../../shared/servicebus/queues.js';
 
 let sim: ServiceBusSimulator;
 const clients: ServiceBusClient[] = [];
@@ -199,4 +200,25 @@ describe('Service Bus simulator: sessions', () => {
     await b.completeMessage(b1!);
     expect(sim.counts('rules')).toMatchObject({ active: 0, deferred: 0 });
   });
+});
+
+describe('Service Bus simulator: the product queue table', () => {
+  it('accepts the queue definitions of shared/servicebus/queues.ts as they are, with their session and duplicate rules', async () => {
+    const product = await startServiceBusSimulator({ queues: [...productQueues] });
+    const c = new ServiceBusClient(product.connectionString, { retryOptions: { maxRetries: 0, timeoutInMs: 5000 } });
+    try {
+      const sender = c.createSender(changesQueue.name);
+      await sender.sendMessages({ body: { change: 1 }, sessionId: 'pair-1', messageId: 'c-1' });
+      await sender.sendMessages({ body: { change: 1 }, sessionId: 'pair-1', messageId: 'c-1' });
+      expect(product.counts(changesQueue.name).active).toBe(1);
+      const receiver = await c.acceptNextSession(changesQueue.name);
+      const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 2000 });
+      expect(m!.expiresAtUtc!.getTime() - m!.enqueuedTimeUtc!.getTime()).toBe(durationToMs(changesQueue.defaultMessageTimeToLive));
+      expect(m!.lockedUntilUtc!.getTime() - Date.now()).toBeLessThanOrEqual(durationToMs(changesQueue.lockDuration));
+      await receiver.completeMessage(m!);
+    } finally {
+      await c.close();
+      await product.close();
+    }
+  }, 10_000);
 });
