@@ -149,9 +149,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
           const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: options.sessionIdleTimeoutMs ?? 5_000 });
           if (!message) break;
           const messageId = String(message.messageId ?? '');
+          // The JS SDK surfaces the raw AMQP delivery count (0 on the first delivery); the Functions trigger reports
+          // Service Bus's DeliveryCount, which starts at 1.
+          const deliveryCount = (message.deliveryCount ?? 0) + 1;
           const context = invocation(fn.name, log, {
             messageId,
-            deliveryCount: message.deliveryCount ?? 1,
+            deliveryCount,
             sessionId: message.sessionId,
             enqueuedTimeUtc: message.enqueuedTimeUtc?.toISOString(),
             applicationProperties: message.applicationProperties ?? {},
@@ -177,7 +180,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
             functionName: fn.name,
             messageId,
             sessionId: message.sessionId,
-            deliveryCount: message.deliveryCount ?? 1,
+            deliveryCount,
             outcome,
             ...(failure ? { error: failure } : {}),
           } satisfies SettledEvent);
