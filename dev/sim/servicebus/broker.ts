@@ -147,6 +147,8 @@ export class Broker {
       // rhea frees an outgoing delivery only when it and all before it are settled, so a message held under lock
       // holds up the deliveries behind it; 2048 (rhea's default) is too few for a busy receiver.
       session_buffer_size: { outgoing: 65_536, incoming: 2048 },
+      // Settlements and replies are small frames; Nagle's algorithm would hold them back behind unacknowledged data.
+      tcp_no_delay: true,
     } as Parameters<typeof this.container.listen>[0]);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
