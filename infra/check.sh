@@ -19,6 +19,8 @@ out="$root/.local/infra"
 package_dir="$cache/packages/$(echo "$BICEP_PACKAGE" | tr '[:upper:]' '[:lower:]')/$BICEP_VERSION"
 
 fail() {
+  # A template that failed the check must not be left for the tests to read as if it had passed.
+  rm -f "$out/main.json"
   echo "infra/check.sh: $*" >&2
   exit 1
 }

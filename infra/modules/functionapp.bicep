@@ -71,11 +71,12 @@ param applicationInsightsConnectionString string
 @maxLength(24)
 param keyVaultName string
 
-@description('Key Vault secret names: clientSecret, clientCertificate, dataverseWebhookKey.')
+@description('Key Vault secret names: clientSecret, clientCertificate, dataverseWebhookKey, graphNotificationKey.')
 param secretNames {
   clientSecret: string
   clientCertificate: string
   dataverseWebhookKey: string
+  graphNotificationKey: string
 }
 
 @description('Which credential the sync app registration uses: a client secret or a certificate (PEM with private key).')
