@@ -6,7 +6,7 @@
 @maxLength(36)
 param appPrincipalId string
 
-@description('Object id of the operator running azd (gets Key Vault Secrets Officer to set the secrets); empty for none.')
+@description('Object id of the operator running azd (gets Key Vault Secrets Officer to set the secrets, and the table and queue roles the setup CLI needs); empty for none.')
 @maxLength(36)
 param operatorPrincipalId string
 
@@ -49,6 +49,9 @@ var roles = {
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   // The operator writes the secrets once, from the azd hook.
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  // The operator's setup CLI: the mailbox registry and pairs (tables), and dead-letter list/replay on the queue
+  // (reading and completing the dead-letter sub-queue needs receive rights; Data Owner also lets it send the replay).
+  serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419'
   // Entra-authenticated telemetry ingestion (local auth is off on the component).
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
@@ -139,6 +142,28 @@ resource vaultSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
   }
 }
+
+resource operatorTables 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
+  name: guid(storage.id, operatorPrincipalId, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    principalId: operatorPrincipalId
+    principalType: operatorPrincipalType
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+  }
+}
+
+resource operatorQueues 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (queueName, i) in queueNames: if (!empty(operatorPrincipalId)) {
+    name: guid(queues[i].id, operatorPrincipalId, roles.serviceBusDataOwner)
+    scope: queues[i]
+    properties: {
+      principalId: operatorPrincipalId
+      principalType: operatorPrincipalType
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataOwner)
+    }
+  }
+]
 
 resource telemetryPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(applicationInsights.id, appPrincipalId, roles.monitoringMetricsPublisher)
