@@ -33,6 +33,39 @@ const resources: { kind: SubscriptionRecord['resourceKind']; path: (id: string) 
   { kind: 'contacts', path: (id) => `/users/${id}/contacts` },
 ];
 
+/** Creates a Graph subscription for a mailbox resource with a fresh clientState, and records it. */
+export async function createSubscription(
+  rt: Runtime,
+  mailboxId: string,
+  resourceKind: SubscriptionRecord['resourceKind'],
+  resource: string,
+  lifetimeMinutes = 10_080 - 60,
+): Promise<SubscriptionRecord> {
+  const clientState = randomBytes(32).toString('base64url');
+  const url = notificationUrl(rt);
+  const created = await rt.graph.createSubscription({
+    changeType: 'created,updated,deleted',
+    notificationUrl: url,
+    lifecycleNotificationUrl: url,
+    resource,
+    expirationDateTime: new Date(rt.now().getTime() + lifetimeMinutes * 60_000).toISOString(),
+    clientState,
+  });
+  if (!created.id || !created.expirationDateTime) throw new SyncError('Transient', 'Graph returned a subscription without id or expiry');
+  const record: SubscriptionRecord = {
+    id: created.id,
+    mailboxId,
+    resourceKind,
+    resource,
+    clientState,
+    expirationDateTime: created.expirationDateTime,
+    createdOn: rt.now().toISOString(),
+    notificationUrl: url,
+  };
+  await rt.subscriptions.put(record);
+  return record;
+}
+
 /** Enables sync for a mailbox (by UPN or object id). */
 export async function enableMailbox(rt: Runtime, upnOrId: string, options: { entities?: Mailbox['entities'] } = {}): Promise<EnableResult> {
   await rt.ready();
@@ -49,32 +82,20 @@ export async function enableMailbox(rt: Runtime, upnOrId: string, options: { ent
   const entities = options.entities ?? existing?.entities ?? [...syncedEntities];
   const subscriptions = await rt.subscriptions.list(user.id);
   const now = rt.now().getTime();
+  const url = notificationUrl(rt);
   for (const resource of resources) {
     const current = subscriptions.find((s) => s.resourceKind === resource.kind && Date.parse(s.expirationDateTime) > now);
-    if (current) {
+    if (current && (current.notificationUrl === undefined || current.notificationUrl === url)) {
       changes.push(`subscription ${resource.kind} ${current.id} kept (expires ${current.expirationDateTime})`);
       continue;
     }
-    const clientState = randomBytes(32).toString('base64url');
-    const url = notificationUrl(rt);
-    const created = await rt.graph.createSubscription({
-      changeType: 'created,updated,deleted',
-      notificationUrl: url,
-      lifecycleNotificationUrl: url,
-      resource: resource.path(user.id),
-      expirationDateTime: new Date(now + (10_080 - 60) * 60_000).toISOString(),
-      clientState,
-    });
-    if (!created.id || !created.expirationDateTime) throw new SyncError('Transient', 'Graph returned a subscription without id or expiry');
-    await rt.subscriptions.put({
-      id: created.id,
-      mailboxId: user.id,
-      resourceKind: resource.kind,
-      resource: resource.path(user.id),
-      clientState,
-      expirationDateTime: created.expirationDateTime,
-      createdOn: rt.now().toISOString(),
-    });
+    if (current) {
+      // The notification URL changed (a rotated function key, a new host name): Graph would post to the old one.
+      await rt.graph.deleteSubscription(current.id);
+      await rt.subscriptions.remove(current.id);
+      changes.push(`subscription ${resource.kind} ${current.id} deleted (its notification URL is out of date)`);
+    }
+    const created = await createSubscription(rt, user.id, resource.kind, resource.path(user.id));
     changes.push(`subscription ${resource.kind} ${created.id} created (expires ${created.expirationDateTime})`);
   }
   const mailbox: Mailbox = {

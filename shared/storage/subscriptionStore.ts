@@ -13,6 +13,8 @@ export const subscriptionRecordSchema = z.object({
   clientState: z.string().min(16).max(128),
   expirationDateTime: z.string(),
   createdOn: z.string(),
+  /** The notification URL it was created with (without it, a rotated function key goes unnoticed). */
+  notificationUrl: z.string().optional(),
 });
 export type SubscriptionRecord = z.infer<typeof subscriptionRecordSchema>;
 

@@ -2,9 +2,8 @@
 // reauthorizationRequired -> reauthorize; subscriptionRemoved -> recreate the subscription (new clientState) and
 // catch up by delta; missed -> catch up by delta. The catch-up runs at once; the 'catchup' flag recorded first
 // makes the reconcile timer do it if this attempt fails.
-import { randomBytes } from 'node:crypto';
-import { SyncError, isSyncError } from '../errors.js';
-import { notificationUrl } from '../onboarding/mailbox.js';
+import { isSyncError } from '../errors.js';
+import { createSubscription } from '../onboarding/mailbox.js';
 import type { Runtime } from '../runtime.js';
 import type { LifecycleEvent } from '../servicebus/messages.js';
 import type { SubscriptionRecord } from '../storage/subscriptionStore.js';
@@ -56,20 +55,8 @@ export async function recreateSubscription(rt: Runtime, old: SubscriptionRecord)
   if (mailbox && mailbox.state !== 'disabled') {
     replacement = (await rt.subscriptions.list(old.mailboxId)).find((s) => s.id !== old.id && s.resourceKind === old.resourceKind && Date.parse(s.expirationDateTime) > now);
     if (!replacement) {
-      const clientState = randomBytes(32).toString('base64url');
-      const url = notificationUrl(rt);
-      const created = await rt.graph.createSubscription({
-        changeType: 'created,updated,deleted',
-        notificationUrl: url,
-        lifecycleNotificationUrl: url,
-        resource: old.resource,
-        expirationDateTime: new Date(now + lifetimeMinutes * 60_000).toISOString(),
-        clientState,
-      });
-      if (!created.id || !created.expirationDateTime) throw new SyncError('Transient', 'Graph returned a subscription without id or expiry');
-      replacement = { id: created.id, mailboxId: old.mailboxId, resourceKind: old.resourceKind, resource: old.resource, clientState, expirationDateTime: created.expirationDateTime, createdOn: rt.now().toISOString() };
-      await rt.subscriptions.put(replacement);
-      rt.log.warn('subscription recreated', { mailboxId: old.mailboxId, oldSubscriptionId: old.id, subscriptionId: created.id, resourceKind: old.resourceKind });
+      replacement = await createSubscription(rt, old.mailboxId, old.resourceKind, old.resource, lifetimeMinutes);
+      rt.log.warn('subscription recreated', { mailboxId: old.mailboxId, oldSubscriptionId: old.id, subscriptionId: replacement.id, resourceKind: old.resourceKind });
     }
   }
   // The old one may still exist at Graph (a reauthorization that came too late): delete it so it cannot notify twice.

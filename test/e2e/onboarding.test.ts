@@ -113,4 +113,16 @@ describe('mailbox onboarding backfill', () => {
     const contacts = (await stack.graph.admin.items({ user: bob.graph.id, kind: 'contact' })).map((c) => c.item.givenName).sort();
     expect(contacts).toEqual(['Dana', 'Eve', 'Frank']);
   });
+
+  it('enabling again replaces a subscription whose notification URL is out of date (e.g. a rotated function key)', async () => {
+    const alice = stack.users.alice!;
+    const [events] = (await stack.runtime.subscriptions.list(alice.graph.id)).filter((sub) => sub.resourceKind === 'events');
+    await stack.runtime.subscriptions.put({ ...events!, notificationUrl: 'https://old-host.example/api/graph/notifications?code=old' });
+    const { changes } = await enableMailbox(stack.runtime, alice.userPrincipalName);
+    expect(changes).toContain(`subscription events ${events!.id} deleted (its notification URL is out of date)`);
+    const now = (await stack.runtime.subscriptions.list(alice.graph.id)).filter((sub) => sub.resourceKind === 'events');
+    expect(now).toHaveLength(1);
+    expect(now[0]!.id).not.toBe(events!.id);
+    expect((await stack.graph.admin.subscriptions()).map((sub) => sub.id)).not.toContain(events!.id);
+  });
 });
