@@ -113,8 +113,8 @@ async function reconcileContacts(rt: Runtime, mailbox: Mailbox, result: RoundRes
   if (page.deltaLink) await rt.cursors.set(reconcileScopes.contacts, mailbox.id, page.deltaLink);
 }
 
-/** To Do: delta of the default list, sharing its cursor with the pollTodo timer. */
-async function reconcileTodo(rt: Runtime, mailbox: Mailbox, result: RoundResult): Promise<void> {
+/** To Do: delta of the default list; the pollTodo timer runs exactly this every minute (same cursor). */
+export async function reconcileTodo(rt: Runtime, mailbox: Mailbox, result: RoundResult): Promise<void> {
   const listId = mailbox.defaultTodoListId ?? (await rt.graph.listTodoLists(mailbox.id)).find((l) => l.wellknownListName === 'defaultList')?.id;
   if (!listId) return;
   const name = `${mailbox.id}|${listId}`;

@@ -1,11 +1,9 @@
 // Work the timers do: poll To Do by delta (application permissions cannot subscribe to To Do tasks, facts.md
 // section 8), renew Graph subscriptions ahead of the expiry Graph returned, and feed the queue the same messages
 // the webhooks would.
-import { randomUUID } from 'node:crypto';
 import { isSyncError } from '../errors.js';
-import { isTrackedInExchange } from '../mapping/index.js';
 import type { Runtime } from '../runtime.js';
-import type { ChangeMessageInput } from '../servicebus/messages.js';
+import { reconcileTodo } from './reconcile.js';
 
 export interface PollResult {
   mailboxes: number;
@@ -14,7 +12,7 @@ export interface PollResult {
   resynced: number;
 }
 
-/** Runs the To Do delta of each enabled mailbox's default list and enqueues what changed. */
+/** Runs the To Do delta of each enabled mailbox's default list and enqueues what changed (reconcile.ts does the round). */
 export async function pollTodo(rt: Runtime): Promise<PollResult> {
   await rt.ready();
   const result: PollResult = { mailboxes: 0, enqueued: 0, skipped: 0, resynced: 0 };
@@ -22,47 +20,7 @@ export async function pollTodo(rt: Runtime): Promise<PollResult> {
     if (mailbox.state === 'disabled' || !mailbox.entities.includes('task')) continue;
     result.mailboxes += 1;
     try {
-      const listId = mailbox.defaultTodoListId ?? (await rt.graph.listTodoLists(mailbox.id)).find((l) => l.wellknownListName === 'defaultList')?.id;
-      if (!listId) continue;
-      const cursorName = `${mailbox.id}|${listId}`;
-      const link = await rt.cursors.get<string>('todoDelta', cursorName);
-      let page;
-      try {
-        page = await rt.graph.todoTasksDelta(mailbox.id, link ? { link } : { listId });
-      } catch (error) {
-        // An evicted token: start a new round from scratch; pairs make it create no duplicates.
-        if (!link || !isSyncError(error, 'NotFound')) throw error;
-        result.resynced += 1;
-        page = await rt.graph.todoTasksDelta(mailbox.id, { listId });
-      }
-      const receivedAt = rt.now().toISOString();
-      const messages: ChangeMessageInput[] = [];
-      for (const item of page.items) {
-        if (!item.id) continue;
-        const pair = await rt.pairs.getByExchangeId(mailbox.id, item.id);
-        const removed = item['@removed'] !== undefined;
-        // Skip what cannot matter: an unpaired, untracked task, or the version the sync itself wrote.
-        if (!removed && (pair ? pair.exchangeEtag === item['@odata.etag'] : !isTrackedInExchange(item, false))) {
-          result.skipped += 1;
-          continue;
-        }
-        messages.push({
-          v: 1,
-          source: 'exchange',
-          correlationId: randomUUID(),
-          receivedAt,
-          mailboxId: mailbox.id,
-          resource: 'todoTask',
-          itemId: item.id,
-          listId,
-          changeType: removed ? 'deleted' : 'updated',
-          ...(item['@odata.etag'] ? { etag: item['@odata.etag'] } : {}),
-          ...(pair ? { dataverseId: pair.dataverseId } : {}),
-        });
-      }
-      await rt.sender.send(messages);
-      result.enqueued += messages.length;
-      if (page.deltaLink) await rt.cursors.set('todoDelta', cursorName, page.deltaLink);
+      await reconcileTodo(rt, mailbox, result);
     } catch (error) {
       rt.log.error('To Do poll failed for a mailbox', { mailboxId: mailbox.id, code: isSyncError(error) ? error.code : 'Unknown', error: (error as Error).message });
     }
