@@ -1,7 +1,7 @@
 // Graph subscriptions the sync created: the clientState each notification must carry, and the expiry to renew by.
-import { timingSafeEqual } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+import { constantTimeEquals } from '../constantTime.js';
 import { getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
 
 export const subscriptionRecordSchema = z.object({
@@ -59,13 +59,5 @@ export class SubscriptionStore {
 
 /** Compares a notification's clientState with the stored one in constant time. */
 export function clientStateMatches(expected: string, given: string | undefined | null): boolean {
-  if (typeof given !== 'string') return false;
-  const a = Buffer.from(expected, 'utf8');
-  const b = Buffer.from(given, 'utf8');
-  // timingSafeEqual needs equal lengths; compare against itself to keep the time independent of the length check.
-  if (a.length !== b.length) {
-    timingSafeEqual(a, a);
-    return false;
-  }
-  return timingSafeEqual(a, b);
+  return constantTimeEquals(expected, given);
 }

@@ -2,11 +2,12 @@
 // Authenticates the key the service endpoint sends (HttpHeader auth, constant-time compare); validates the body;
 // drops the echo of the sync's own writes (its `tag`, or the sync's application user as initiating user) before
 // enqueueing; enqueues one message per change.
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { isSyncError } from '../errors.js';
 import { dataverseEntities, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
-import { jsonError, tooLarge, type WebhookRequest, type WebhookResponse } from './http.js';
+import { constantTimeEquals } from '../constantTime.js';
+import { jsonError, parseBody, type WebhookRequest, type WebhookResponse } from './http.js';
 
 /** The header the service endpoint is registered to send (authtype 5, HttpHeader). */
 export const webhookKeyHeader = 'x-sync-webhook-key';
@@ -57,23 +58,12 @@ const messages = new Map<string, 'Create' | 'Update' | 'Delete' | 'SetState'>([
 
 /** Handles one delivery from Dataverse. */
 export async function handleDataverseWebhook(req: WebhookRequest, deps: DataverseWebhookDeps): Promise<WebhookResponse> {
-  if (!keyMatches(deps.webhookKey, req.headers.get(webhookKeyHeader))) {
+  if (!constantTimeEquals(deps.webhookKey, req.headers.get(webhookKeyHeader))) {
     return jsonError(401, 'NotAuthentic', `missing or wrong ${webhookKeyHeader} header`);
   }
-  const oversized = tooLarge(req.headers, req.body);
-  if (oversized) return oversized;
-  let json: unknown;
-  try {
-    json = JSON.parse(req.body);
-  } catch {
-    return jsonError(400, 'InvalidJson', 'request body is not valid JSON');
-  }
-  const parsed = remoteExecutionContextSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return jsonError(400, 'InvalidExecutionContext', `RemoteExecutionContext rejected at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
-  }
-  const context = parsed.data;
+  const parsed = parseBody(req, remoteExecutionContextSchema, 'InvalidExecutionContext', 'RemoteExecutionContext');
+  if (!parsed.ok) return parsed.response;
+  const context = parsed.value;
   const entity = context.PrimaryEntityName.toLowerCase();
   const message = messages.get(context.MessageName);
   if (!isSyncedEntity(entity) || !message) {
@@ -141,15 +131,4 @@ function ownerIdOf(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const id = (value as { Id?: unknown }).Id;
   return typeof id === 'string' ? id.toLowerCase() : undefined;
-}
-
-function keyMatches(expected: string, given: string | null): boolean {
-  if (given === null) return false;
-  const a = Buffer.from(expected, 'utf8');
-  const b = Buffer.from(given, 'utf8');
-  if (a.length !== b.length) {
-    timingSafeEqual(a, a);
-    return false;
-  }
-  return timingSafeEqual(a, b);
 }

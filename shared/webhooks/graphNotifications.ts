@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { isSyncError } from '../errors.js';
 import type { ChangeMessageInput } from '../servicebus/messages.js';
 import { clientStateMatches, type SubscriptionRecord } from '../storage/subscriptionStore.js';
-import { jsonError, tooLarge, type WebhookRequest, type WebhookResponse } from './http.js';
+import { jsonError, parseBody, type WebhookRequest, type WebhookResponse } from './http.js';
 
 const changeNotificationSchema = z.object({
   subscriptionId: z.string().min(1),
@@ -51,24 +51,13 @@ export async function handleGraphNotifications(req: WebhookRequest, deps: GraphN
     // The handshake: echo the decoded token as plain text within 10 s (URLSearchParams has decoded it).
     return { status: 200, body: validationToken, headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
   }
-  const oversized = tooLarge(req.headers, req.body);
-  if (oversized) return oversized;
-  let json: unknown;
-  try {
-    json = JSON.parse(req.body);
-  } catch {
-    return jsonError(400, 'InvalidJson', 'request body is not valid JSON');
-  }
-  const parsed = notificationBatchSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return jsonError(400, 'InvalidNotification', `notification batch rejected at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
-  }
+  const parsed = parseBody(req, notificationBatchSchema, 'InvalidNotification', 'notification batch');
+  if (!parsed.ok) return parsed.response;
   const receivedAt = (deps.now?.() ?? new Date()).toISOString();
   const subscriptions = new Map<string, SubscriptionRecord | undefined>();
   const messages: ChangeMessageInput[] = [];
   let rejected = 0;
-  for (const notification of parsed.data.value) {
+  for (const notification of parsed.value.value) {
     let sub = subscriptions.get(notification.subscriptionId);
     if (!subscriptions.has(notification.subscriptionId)) {
       sub = await deps.getSubscription(notification.subscriptionId);

@@ -17,6 +17,8 @@ export interface WebhookResponse {
   headers?: Record<string, string>;
 }
 
+import type { z } from 'zod';
+
 /** Bodies over 1 MB get 413 before parsing (issue 7, item 1). Graph batches and Dataverse contexts are far smaller. */
 export const maxWebhookBodyBytes = 1024 * 1024;
 
@@ -32,4 +34,23 @@ export function tooLarge(headers: Headers, body?: string): WebhookResponse | und
     return jsonError(413, 'PayloadTooLarge', `request body exceeds ${maxWebhookBodyBytes} bytes`);
   }
   return undefined;
+}
+
+/**
+ * Size check, JSON parse and schema validation of a webhook body: the parsed value, or the 4xx answer naming the
+ * problem (413 too large, 400 not JSON, 400 with the first failing path).
+ */
+export function parseBody<S extends z.ZodType>(req: WebhookRequest, schema: S, code: string, what: string): { ok: true; value: z.output<S> } | { ok: false; response: WebhookResponse } {
+  const oversized = tooLarge(req.headers, req.body);
+  if (oversized) return { ok: false, response: oversized };
+  let json: unknown;
+  try {
+    json = JSON.parse(req.body);
+  } catch {
+    return { ok: false, response: jsonError(400, 'InvalidJson', 'request body is not valid JSON') };
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const issue = parsed.error.issues[0];
+  return { ok: false, response: jsonError(400, code, `${what} rejected at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`) };
 }
