@@ -1,4 +1,5 @@
 // Dynamics 365 -> Exchange, end to end: webhook -> Service Bus -> worker -> Graph, with the seed's rules.
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import { appointments, callsSince, createAppointment, daysFromNow, events, snapshotCalls } from '../support/e2e.js';
@@ -118,5 +119,47 @@ describe('Dataverse -> Exchange', () => {
     expect(carla?.item.givenName).toBe('Carla');
     expect(carla?.item.jobTitle).toBe('Buyer');
     expect((carla?.item.emailAddresses as { address: string }[])[0]?.address).toBe('carla@fabrikam.example');
+  });
+
+  it('task rules reach To Do: due date, percentcomplete as status, auto-completion from a past actualend, and the overdue reminder', async () => {
+    const alice = stack.users.alice!;
+    const as = stack.dataverse.admin.as(alice.systemUserId);
+    const owner = { 'ownerid@odata.bind': `/systemusers(${alice.systemUserId})` };
+    as.create('tasks', { subject: 'Half done', scheduledend: daysFromNow(3).toISOString(), percentcomplete: 50, ...owner });
+    as.create('tasks', { subject: 'Finished yesterday', scheduledend: daysFromNow(1).toISOString(), actualend: daysFromNow(-1).toISOString(), ...owner });
+    as.create('tasks', { subject: 'Overdue report', scheduledend: daysFromNow(-3).toISOString(), ...owner });
+    as.create('phonecalls', { subject: 'Call back Carla', scheduledend: daysFromNow(2).toISOString(), ...owner });
+    await stack.settled();
+    const todos = await stack.graph.admin.items({ user: alice.graph.id, kind: 'todoTask' });
+    const byTitle = (title: string) => todos.find((t) => t.item.title === title)?.item;
+    expect(byTitle('Half done')?.status).toBe('inProgress');
+    // Due date: the date of scheduledend in Alice's zone (Europe/Berlin), at local midnight; To Do answers in UTC.
+    const dueMidnight = DateTime.fromJSDate(daysFromNow(3)).setZone('Europe/Berlin').startOf('day').toUTC().toISO({ includeOffset: false, suppressMilliseconds: true });
+    expect(String((byTitle('Half done')?.dueDateTime as { dateTime: string }).dateTime)).toMatch(new RegExp(`^${dueMidnight}`));
+    expect(byTitle('Finished yesterday')?.status).toBe('completed');
+    expect(byTitle('Finished yesterday')?.completedDateTime).toBeTruthy();
+    expect(byTitle('Overdue report')?.isReminderOn).toBe(true);
+    expect(byTitle('Half done')?.isReminderOn).toBe(false);
+    // Phone calls (like letters and faxes) sync as To Do tasks too.
+    expect(byTitle('Call back Carla')?.status).toBe('notStarted');
+  });
+
+  it('showAs follows the appointment status: Tentative -> tentative, Busy -> busy, Out of Office -> oof', async () => {
+    const as = stack.dataverse.admin.as(stack.users.bob!.systemUserId);
+    const make = (subject: string, statecode: number, statuscode: number) => {
+      const rec = as.create('appointments', {
+        subject,
+        scheduledstart: daysFromNow(15).toISOString(),
+        scheduledend: new Date(daysFromNow(15).getTime() + 3600_000).toISOString(),
+        'ownerid@odata.bind': `/systemusers(${stack.users.bob!.systemUserId})`,
+      });
+      as.setState('appointments', String(rec.activityid), statecode, statuscode);
+    };
+    make('Maybe', 0, 2);
+    make('Blocked', 3, 5);
+    make('Away', 3, 6);
+    await stack.settled();
+    const shown = Object.fromEntries((await events(stack, 'bob')).map((e) => [e.item.subject, e.item.showAs]));
+    expect([shown.Maybe, shown.Blocked, shown.Away]).toEqual(['tentative', 'busy', 'oof']);
   });
 });
