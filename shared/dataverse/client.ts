@@ -5,18 +5,20 @@
 import { SyncError } from '../errors.js';
 import { errorForStatus, withRetry, type RetryPolicy } from '../http/retry.js';
 import type { TokenProvider } from '../auth/tokens.js';
+import { entitySetNames } from '../wire/dataverse.js';
 
 /** Marks every write of the sync; the webhook endpoint drops changes that carry it (the sync's own echo). */
 export const syncTag = 'dataverse-exchange-sync';
 
+/** Entity sets the client addresses: the tables of the wire schemas plus activityparty. */
 export const entitySets = {
-  appointment: 'appointments',
-  task: 'tasks',
-  phonecall: 'phonecalls',
-  letter: 'letters',
-  fax: 'faxes',
-  contact: 'contacts',
-  systemuser: 'systemusers',
+  appointment: entitySetNames.appointment,
+  task: entitySetNames.task,
+  phonecall: entitySetNames.phonecall,
+  letter: entitySetNames.letter,
+  fax: entitySetNames.fax,
+  contact: entitySetNames.contact,
+  systemuser: entitySetNames.systemuser,
   activityparty: 'activityparties',
 } as const;
 export type EntityName = keyof typeof entitySets;

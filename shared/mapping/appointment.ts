@@ -12,10 +12,10 @@ import {
   type DataverseAppointment,
 } from '../wire/dataverse.js';
 import { parseGraphEvent, type GraphEvent, type ParsedGraphEvent } from '../wire/graph.js';
-import { ageOf, dayMs, fitColumn, importanceOfPriority, priorityOfImportance, type Importance } from './common.js';
+import { activityBodyRow, activitySubjectRow, ageOf, dayMs, fitColumn, importanceOfPriority, priorityOfImportance, type Importance } from './common.js';
 import { addressKey, checkContext, type MappingContext } from './context.js';
 import { readSnapshot, withoutNulls, writeBody, type FieldTable } from './fieldTable.js';
-import { canonicalBody, canonicalText } from './text.js';
+import { canonicalText } from './text.js';
 import {
   addDays,
   canonicalInstant,
@@ -287,28 +287,8 @@ const closedStates: readonly number[] = [ActivityState.Completed, ActivityState.
 
 /** The appointment field table (server-side sync's synchronized fields for appointments). */
 export const appointmentFields: FieldTable<AppointmentSnapshot, DataverseAppointment, ParsedGraphEvent> = [
-  {
-    name: 'subject',
-    dataverse: ['subject'],
-    graph: ['subject'],
-    direction: 'Both',
-    conversion: { toExchange: 'text as is', toDataverse: 'text, cut to 200 characters (column MaxLength)' },
-    fromDataverse: (r) => canonicalText(r.subject),
-    fromExchange: (e) => canonicalText(e.subject),
-    toExchange: (v) => ({ subject: v ?? '' }),
-    toDataverse: (v) => ({ subject: fitColumn(v, 200) }),
-  },
-  {
-    name: 'body',
-    dataverse: ['description'],
-    graph: ['body'],
-    direction: 'Both',
-    conversion: { toExchange: 'plain text body (contentType text)', toDataverse: 'HTML bodies converted to plain text' },
-    fromDataverse: (r) => canonicalText(r.description),
-    fromExchange: (e) => canonicalBody(e.body),
-    toExchange: (v) => ({ body: { contentType: 'text', content: v ?? '' } }),
-    toDataverse: (v) => ({ description: v }),
-  },
+  activitySubjectRow('subject', 'subject', (e) => e.subject),
+  activityBodyRow(),
   {
     name: 'location',
     dataverse: ['location'],

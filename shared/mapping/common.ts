@@ -2,7 +2,8 @@
 import type { DateTime } from 'luxon';
 import type { GraphDateTimeTimeZone } from '../wire/dates.js';
 import type { MappingContext } from './context.js';
-import { canonicalText } from './text.js';
+import type { SyncedRow } from './fieldTable.js';
+import { canonicalBody, canonicalText } from './text.js';
 import { instantOfGraph, localDateOf } from './time.js';
 
 export type Importance = 'low' | 'normal' | 'high';
@@ -40,3 +41,42 @@ export function ageOf(instant: DateTime, ctx: MappingContext): number {
 }
 
 export const dayMs = 24 * 60 * 60 * 1000;
+
+/** The activity subject <-> a Graph text property (an event's subject, a To Do task's title); shared by both tables. */
+export function activitySubjectRow<Name extends string, Dv extends { subject?: string | null }, Ex>(
+  name: Name,
+  property: 'subject' | 'title',
+  read: (item: Ex) => string | null | undefined,
+): SyncedRow<Name, string | null, Dv, Ex> {
+  return {
+    name,
+    dataverse: ['subject'],
+    graph: [property],
+    direction: 'Both',
+    conversion: { toExchange: 'text as is', toDataverse: 'text, cut to 200 characters (column MaxLength)' },
+    fromDataverse: (r) => canonicalText(r.subject),
+    fromExchange: (e) => canonicalText(read(e)),
+    toExchange: (v) => ({ [property]: v ?? '' }),
+    toDataverse: (v) => ({ subject: fitColumn(v, 200) }),
+  };
+}
+
+/** The activity description <-> the Graph item body (plain text); shared by the appointment and task tables. */
+export function activityBodyRow<Dv extends { description?: string | null }, Ex extends { body?: { contentType?: string | null; content?: string | null } | null }>(): SyncedRow<
+  'body',
+  string | null,
+  Dv,
+  Ex
+> {
+  return {
+    name: 'body',
+    dataverse: ['description'],
+    graph: ['body'],
+    direction: 'Both',
+    conversion: { toExchange: 'plain text body (contentType text)', toDataverse: 'HTML bodies converted to plain text' },
+    fromDataverse: (r) => canonicalText(r.description),
+    fromExchange: (e) => canonicalBody(e.body),
+    toExchange: (v) => ({ body: { contentType: 'text', content: v ?? '' } }),
+    toDataverse: (v) => ({ description: v }),
+  };
+}

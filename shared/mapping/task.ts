@@ -11,11 +11,10 @@ import {
   type TaskLikeEntity,
 } from '../wire/dataverse.js';
 import { parseGraphTodoTask, todoStatusValues, type GraphTodoTask, type ParsedGraphTodoTask, type TodoStatus } from '../wire/graph.js';
-import { ageOf, dateOfGraph, dayMs, fitColumn, importanceOfPriority, priorityOfImportance, type Importance } from './common.js';
+import { activityBodyRow, activitySubjectRow, ageOf, dateOfGraph, dayMs, importanceOfPriority, priorityOfImportance, type Importance } from './common.js';
 import { checkContext, type MappingContext } from './context.js';
 import { readSnapshot, withoutNulls, writeBody, type FieldTable } from './fieldTable.js';
 import { dataverseEntityOf, isTaskLikeEntity } from './kinds.js';
-import { canonicalBody, canonicalText } from './text.js';
 import { dataverseDateTimeOf, graphDateTimeOf, graphMidnightOf, instantOfDataverse, localDateOf, midnightOf } from './time.js';
 import { withTrackedCategory } from './tracking.js';
 
@@ -146,28 +145,8 @@ function completedOfTodo(todo: ParsedGraphTodoTask, ctx: MappingContext): string
 
 /** The task field table (server-side sync's synchronized fields for tasks, on To Do's todoTask). */
 export const todoTaskFields: FieldTable<TaskSnapshot, DataverseTaskLike, ParsedGraphTodoTask> = [
-  {
-    name: 'title',
-    dataverse: ['subject'],
-    graph: ['title'],
-    direction: 'Both',
-    conversion: { toExchange: 'text as is', toDataverse: 'text, cut to 200 characters (column MaxLength)' },
-    fromDataverse: (r) => canonicalText(r.subject),
-    fromExchange: (t) => canonicalText(t.title),
-    toExchange: (v) => ({ title: v ?? '' }),
-    toDataverse: (v) => ({ subject: fitColumn(v, 200) }),
-  },
-  {
-    name: 'body',
-    dataverse: ['description'],
-    graph: ['body'],
-    direction: 'Both',
-    conversion: { toExchange: 'plain text body (contentType text)', toDataverse: 'HTML bodies converted to plain text' },
-    fromDataverse: (r) => canonicalText(r.description),
-    fromExchange: (t) => canonicalBody(t.body),
-    toExchange: (v) => ({ body: { contentType: 'text', content: v ?? '' } }),
-    toDataverse: (v) => ({ description: v }),
-  },
+  activitySubjectRow('title', 'title', (t) => t.title),
+  activityBodyRow(),
   {
     name: 'due',
     dataverse: ['scheduledend'],
