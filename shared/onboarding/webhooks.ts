@@ -2,37 +2,19 @@
 // Create, Update and Delete steps on every synced table, created or brought up to date, never duplicated.
 // Update steps filter on the columns the mapping reads (so unrelated column changes cost nothing); Delete steps carry
 // a pre-image of the owner (the contact delete rule needs it once the record is gone).
-import { fieldTables, type EntityKind } from '../mapping/index.js';
 import type { DataverseApi } from '../dataverse/client.js';
 import { SyncError } from '../errors.js';
 import { dataverseEntities, type DataverseEntity } from '../servicebus/messages.js';
+import { imageColumns, mappedColumns } from '../sync/columns.js';
 import { webhookKeyHeader } from '../webhooks/dataverseWebhook.js';
+import { postImageAlias } from '../webhooks/entityImage.js';
 
 export const serviceEndpointName = 'dataverse-exchange-sync';
 const messages = ['Create', 'Update', 'Delete'] as const;
 
-const kindOf = (entity: DataverseEntity): EntityKind => (entity === 'appointment' ? 'appointment' : entity === 'contact' ? 'contact' : 'task');
-/** Columns only the task table has (the To Do mapping reads them where they exist). */
-const taskOnlyColumns = new Set(['percentcomplete']);
-
-/** The Update step's filtering attributes of a table: every Dataverse column the mapping reads. */
+/** The Update step's filtering attributes of a table: every Dataverse column whose change must reach Exchange. */
 export function filteringAttributes(entity: DataverseEntity): string[] {
-  const columns = new Set<string>(['statecode', 'statuscode', 'ownerid']);
-  for (const row of fieldTables[kindOf(entity)]) {
-    if (row.direction === 'None' || row.direction === 'ToDataverse') continue;
-    for (const column of row.dataverse) {
-      const name = column.split(' ')[0]!;
-      if (name.endsWith('_activity_parties')) {
-        // Party lists are the partylist columns of the table.
-        if (entity === 'appointment') ['requiredattendees', 'optionalattendees', 'organizer'].forEach((c) => columns.add(c));
-        continue;
-      }
-      if (!/^[a-z0-9_]+$/.test(name)) continue;
-      if (taskOnlyColumns.has(name) && entity !== 'task') continue;
-      columns.add(name);
-    }
-  }
-  return [...columns].sort();
+  return mappedColumns(entity, { flowingToExchange: true });
 }
 
 const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -98,19 +80,29 @@ export async function registerWebhooks(api: DataverseApi, options: { url: string
         stepId = String((created.body as { sdkmessageprocessingstepid: string }).sdkmessageprocessingstepid);
         changes.push(`step "${name}" created`);
       }
-      if (message === 'Delete') {
-        const image = (await list(api, `sdkmessageprocessingstepimages?$select=sdkmessageprocessingstepimageid&$filter=_sdkmessageprocessingstepid_value eq ${stepId} and entityalias eq 'PreImage'`))[0];
-        if (!image) {
-          await api.raw('POST', 'sdkmessageprocessingstepimages', {
-            name: 'PreImage',
-            entityalias: 'PreImage',
-            imagetype: 0,
-            attributes: 'ownerid',
-            messagepropertyname: 'Target',
-            'sdkmessageprocessingstepid@odata.bind': `/sdkmessageprocessingsteps(${stepId})`,
-          });
-          changes.push(`pre-image (ownerid) added to "${name}"`);
-        }
+      // Delete: a pre-image of the owner (the contact delete rule needs it once the record is gone). Create and
+      // Update: a post image with every column the mapping reads, so the worker need not read the record.
+      const image =
+        message === 'Delete'
+          ? { alias: 'PreImage', type: 0, attributes: 'ownerid', messagePropertyName: 'Target' }
+          : { alias: postImageAlias, type: 1, attributes: imageColumns(entity).join(','), messagePropertyName: message === 'Create' ? 'Id' : 'Target' };
+      const existingImage = (
+        await list(api, `sdkmessageprocessingstepimages?$select=sdkmessageprocessingstepimageid,attributes&$filter=_sdkmessageprocessingstepid_value eq ${stepId} and entityalias eq '${image.alias}'`)
+      )[0];
+      const imageBody = {
+        name: image.alias,
+        entityalias: image.alias,
+        imagetype: image.type,
+        attributes: image.attributes,
+        messagepropertyname: image.messagePropertyName,
+        'sdkmessageprocessingstepid@odata.bind': `/sdkmessageprocessingsteps(${stepId})`,
+      };
+      if (!existingImage) {
+        await api.raw('POST', 'sdkmessageprocessingstepimages', imageBody);
+        changes.push(`${image.alias === 'PreImage' ? 'pre-image' : 'post image'} (${image.attributes}) added to "${name}"`);
+      } else if (existingImage.attributes !== image.attributes) {
+        await api.raw('PATCH', `sdkmessageprocessingstepimages(${String(existingImage.sdkmessageprocessingstepimageid)})`, imageBody);
+        changes.push(`${image.alias} of "${name}" updated (${image.attributes})`);
       }
     }
   }

@@ -69,7 +69,9 @@ export async function readRecord(rt: Runtime, entity: DataverseEntity, id: strin
 /** Applies a Dataverse change to every mailbox in its scope. */
 export async function applyDataverseChange(rt: Runtime, change: DataverseChange): Promise<Outcome[]> {
   if (change.message === 'Delete') return applyDataverseDelete(rt, change.entity, change.recordId, change.ownerId);
-  const record = await readRecord(rt, change.entity, change.recordId);
+  // The webhook's post image holds every mapped column as of that change (a later change comes in its own message,
+  // in this same session); without one, read the record.
+  const record = (change.image) ?? (await readRecord(rt, change.entity, change.recordId));
   if (!record) return applyDataverseDelete(rt, change.entity, change.recordId, change.ownerId);
   const kind = kindOfEntity(change.entity);
   const bySystemUser = await rt.mailboxes.enabledBySystemUser();

@@ -23,10 +23,11 @@ describe('conflicts and settings', () => {
     const appointment = createAppointment(stack, 'alice', 'Budget', daysFromNow(12));
     await stack.settled();
     const [event] = (await events(stack, 'alice')).filter((e) => e.item.subject === 'Budget');
-    // Hold the worker's read of the record, so both edits happen before it decides anything.
-    const hold = stack.dataverse.admin.holdRequests('^GET /api/data/v9.2/appointments\\(');
+    // Hold the worker's Graph write of the Dynamics 365 edit, so the Outlook edit happens before it lands: the write,
+    // conditional on the etag the sync last saw, then fails, and the worker merges both sides.
+    const hold = stack.graph.admin.holdRequests();
     stack.dataverse.admin.as(alice.systemUserId).update('appointments', String(appointment.activityid), { subject: 'Budget (D365)' });
-    while (hold.held() === 0) await new Promise((r) => setTimeout(r, 10));
+    await hold.waitForHeld(1);
     await stack.graph.admin.updateEvent(alice.graph.id, event!.id, { subject: 'Budget (Outlook)' });
     hold.release();
     await stack.settled();
