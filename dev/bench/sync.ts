@@ -10,11 +10,11 @@ import type { CallCounts } from '../../shared/runtime.js';
 const { values } = parseArgs({ options: { changes: { type: 'string', default: '100' } } });
 const n = Number(values.changes);
 
-const applied: { latencyMs: number; outcomes: string[] }[] = [];
+const applied: { latencyMs: number; queuedMs: number; outcomes: string[] }[] = [];
 let waiter: { kind: string; resolve: () => void } | undefined;
 const sink: LogSink = (_level, message, props) => {
   if (message !== 'change applied') return;
-  const row = { latencyMs: Number(props.latencyMs), outcomes: (props.outcomes as string[]) ?? [] };
+  const row = { latencyMs: Number(props.latencyMs), queuedMs: Number(props.queuedMs), outcomes: (props.outcomes as string[]) ?? [] };
   applied.push(row);
   if (waiter && row.outcomes.some((o) => o.startsWith(waiter!.kind))) {
     const w = waiter;
@@ -41,8 +41,11 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
 const summary = (label: string, rows: typeof applied, kind: string) => {
-  const lat = rows.filter((r) => r.outcomes.some((o) => o.startsWith(kind))).map((r) => r.latencyMs);
+  const matching = rows.filter((r) => r.outcomes.some((o) => o.startsWith(kind)));
+  const lat = matching.map((r) => r.latencyMs);
+  const queued = matching.map((r) => r.queuedMs);
   console.log(`${label}: ${lat.length} '${kind}' outcomes; webhook received -> write acknowledged: p50 ${pct(lat, 50)} ms, p95 ${pct(lat, 95)} ms, p99 ${pct(lat, 99)} ms, max ${Math.max(...lat)} ms`);
+  console.log(`${' '.repeat(label.length)}  of which in the queue (webhook received -> worker started): p50 ${pct(queued, 50)} ms, p99 ${pct(queued, 99)} ms`);
 };
 
 // Setup (not measured): n appointments in Dataverse, synced to Alice's calendar.

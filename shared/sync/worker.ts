@@ -40,6 +40,7 @@ const maxBackoffMs = 15 * 60_000;
 
 /** Applies one change message. Resolves when the delivery may complete; throws PoisonMessageError otherwise. */
 export async function processDelivery(rt: Runtime, body: unknown, delivery: DeliveryInfo): Promise<Outcome[]> {
+  const started = Date.now();
   // A message judged dead is failed on every later delivery until Service Bus moves it; a first delivery never is.
   const known = delivery.deliveryCount > 1 ? await rt.cursors.get<DeadLetterRecord>(deadLetterScope, delivery.messageId) : undefined;
   if (known) throw new PoisonMessageError(known);
@@ -55,7 +56,7 @@ export async function processDelivery(rt: Runtime, body: unknown, delivery: Deli
   try {
     const outcomes =
       message.source === 'exchange' ? await applyExchangeChange(rt, message) : message.source === 'dataverse' ? await applyDataverseChange(rt, message) : await applyLifecycleEvent(rt, message);
-    log.info('change applied', { outcomes: outcomes.map((o) => `${o.kind}${o.mailboxId ? `@${o.mailboxId}` : ''}`), latencyMs: Date.now() - Date.parse(message.receivedAt) });
+    log.info('change applied', { outcomes: outcomes.map((o) => `${o.kind}${o.mailboxId ? `@${o.mailboxId}` : ''}`), latencyMs: Date.now() - Date.parse(message.receivedAt), queuedMs: started - Date.parse(message.receivedAt) });
     // For status: the last successful sync per mailbox and direction. Never fails the change.
     await recordApplied(rt, message.source, outcomes).catch(() => undefined);
     return outcomes;
