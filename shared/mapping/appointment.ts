@@ -12,7 +12,7 @@ import {
   type DataverseAppointment,
 } from '../wire/dataverse.js';
 import { parseGraphEvent, type GraphEvent, type ParsedGraphEvent } from '../wire/graph.js';
-import { activityBodyRow, activitySubjectRow, ageOf, dayMs, fitColumn, importanceOfPriority, priorityOfImportance, type Importance } from './common.js';
+import { activityBodyRow, activityImportanceRow, activitySubjectRow, ageOf, dayMs, fitColumn, type Importance } from './common.js';
 import { addressKey, checkContext, type MappingContext } from './context.js';
 import { readSnapshot, withoutNulls, writeBody, type FieldTable } from './fieldTable.js';
 import { canonicalText } from './text.js';
@@ -328,17 +328,7 @@ export const appointmentFields: FieldTable<AppointmentSnapshot, DataverseAppoint
           }
         : { isalldayevent: false, scheduledstart: v.start, scheduledend: v.end },
   },
-  {
-    name: 'importance',
-    dataverse: ['prioritycode'],
-    graph: ['importance'],
-    direction: 'Both',
-    conversion: { toExchange: '0 Low -> low, 1 Normal (or empty) -> normal, 2 High -> high', toDataverse: 'low -> 0, normal -> 1, high -> 2' },
-    fromDataverse: (r) => importanceOfPriority(r.prioritycode),
-    fromExchange: (e) => e.importance ?? 'normal',
-    toExchange: (v) => ({ importance: v }),
-    toDataverse: (v) => ({ prioritycode: priorityOfImportance(v) }),
-  },
+  activityImportanceRow(),
   {
     name: 'showAs',
     dataverse: ['statecode', 'statuscode'],

@@ -80,3 +80,18 @@ export function activityBodyRow<Dv extends { description?: string | null }, Ex e
     toDataverse: (v) => ({ description: v }),
   };
 }
+
+/** prioritycode <-> importance; shared by the appointment and task tables. */
+export function activityImportanceRow<Dv extends { prioritycode?: number | null }, Ex extends { importance?: Importance | null }>(): SyncedRow<'importance', Importance, Dv, Ex> {
+  return {
+    name: 'importance',
+    dataverse: ['prioritycode'],
+    graph: ['importance'],
+    direction: 'Both',
+    conversion: { toExchange: '0 Low -> low, 1 Normal (or empty) -> normal, 2 High -> high', toDataverse: 'low -> 0, normal -> 1, high -> 2' },
+    fromDataverse: (r) => importanceOfPriority(r.prioritycode),
+    fromExchange: (e) => e.importance ?? 'normal',
+    toExchange: (v) => ({ importance: v }),
+    toDataverse: (v) => ({ prioritycode: priorityOfImportance(v) }),
+  };
+}

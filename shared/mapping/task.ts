@@ -11,7 +11,7 @@ import {
   type TaskLikeEntity,
 } from '../wire/dataverse.js';
 import { parseGraphTodoTask, todoStatusValues, type GraphTodoTask, type ParsedGraphTodoTask, type TodoStatus } from '../wire/graph.js';
-import { activityBodyRow, activitySubjectRow, ageOf, dateOfGraph, dayMs, importanceOfPriority, priorityOfImportance, type Importance } from './common.js';
+import { activityBodyRow, activityImportanceRow, activitySubjectRow, ageOf, dateOfGraph, dayMs, type Importance } from './common.js';
 import { checkContext, type MappingContext } from './context.js';
 import { readSnapshot, withoutNulls, writeBody, type FieldTable } from './fieldTable.js';
 import { dataverseEntityOf, isTaskLikeEntity } from './kinds.js';
@@ -161,17 +161,7 @@ export const todoTaskFields: FieldTable<TaskSnapshot, DataverseTaskLike, ParsedG
     toExchange: (v, ctx) => ({ dueDateTime: v === null ? null : graphMidnightOf(v, ctx) }),
     toDataverse: (v, ctx) => ({ scheduledend: v === null ? null : dataverseDateTimeOf(midnightOf(v, ctx)) }),
   },
-  {
-    name: 'importance',
-    dataverse: ['prioritycode'],
-    graph: ['importance'],
-    direction: 'Both',
-    conversion: { toExchange: '0 Low -> low, 1 Normal (or empty) -> normal, 2 High -> high', toDataverse: 'low -> 0, normal -> 1, high -> 2' },
-    fromDataverse: (r) => importanceOfPriority(r.prioritycode),
-    fromExchange: (t) => t.importance ?? 'normal',
-    toExchange: (v) => ({ importance: v }),
-    toDataverse: (v) => ({ prioritycode: priorityOfImportance(v) }),
-  },
+  activityImportanceRow(),
   {
     name: 'status',
     dataverse: ['statecode', 'statuscode', 'percentcomplete', 'actualend'],
