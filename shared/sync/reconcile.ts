@@ -27,7 +27,7 @@ export interface MailboxReconcileResult extends RoundResult {
 }
 
 /** Cursor scopes this module writes (status reads them). */
-export const reconcileScopes = { events: 'eventsDelta', contacts: 'contactsDelta', todo: 'todoDelta', dataverse: 'dvChanges', last: 'lastReconcile', catchup: 'catchup', lastSync: 'lastSync' } as const;
+export const reconcileScopes = { events: 'eventsDelta', contacts: 'contactsDelta', todo: 'todoDelta', todoLists: 'todoLists', dataverse: 'dvChanges', last: 'lastReconcile', catchup: 'catchup', lastSync: 'lastSync' } as const;
 
 const batchSize = 100;
 /** The stored calendar round is restarted once the window has slid this far (a calendarView delta is window-bound). */
@@ -113,15 +113,46 @@ async function reconcileContacts(rt: Runtime, mailbox: Mailbox, result: RoundRes
   if (page.deltaLink) await rt.cursors.set(reconcileScopes.contacts, mailbox.id, page.deltaLink);
 }
 
-/** To Do: delta of the default list; the pollTodo timer runs exactly this every minute (same cursor). */
+/**
+ * To Do: the delta of every list of the mailbox (To Do has no app-only notifications, and delta is per list;
+ * facts.md sections 2 and 8); the pollTodo timer runs exactly this every minute. A new list is picked up by the next
+ * round (its first round is a full one); a removed list's paired tasks are reported deleted, which unlinks them.
+ */
 export async function reconcileTodo(rt: Runtime, mailbox: Mailbox, result: RoundResult): Promise<void> {
-  const listId = mailbox.defaultTodoListId ?? (await rt.graph.listTodoLists(mailbox.id)).find((l) => l.wellknownListName === 'defaultList')?.id;
-  if (!listId) return;
-  const name = `${mailbox.id}|${listId}`;
-  const link = await rt.cursors.get<string>(reconcileScopes.todo, name);
-  const page = await deltaRound(link, (l) => rt.graph.todoTasksDelta(mailbox.id, l ? { link: l } : { listId }), result);
-  await send(rt, await exchangeMessages(rt, mailbox, 'todoTask', page.items, listId, result), result);
-  if (page.deltaLink) await rt.cursors.set(reconcileScopes.todo, name, page.deltaLink);
+  const lists = (await rt.graph.listTodoLists(mailbox.id)).filter((l): l is typeof l & { id: string } => typeof l.id === 'string');
+  const known = (await rt.cursors.get<string[]>(reconcileScopes.todoLists, mailbox.id)) ?? [];
+  const current = lists.map((l) => l.id);
+  for (const listId of current) {
+    const name = `${mailbox.id}|${listId}`;
+    const link = await rt.cursors.get<string>(reconcileScopes.todo, name);
+    const page = await deltaRound(link, (l) => rt.graph.todoTasksDelta(mailbox.id, l ? { link: l } : { listId }), result);
+    await send(rt, await exchangeMessages(rt, mailbox, 'todoTask', page.items, listId, result), result);
+    if (page.deltaLink) await rt.cursors.set(reconcileScopes.todo, name, page.deltaLink);
+  }
+  const removed = known.filter((id) => !current.includes(id));
+  if (removed.length > 0) {
+    const receivedAt = rt.now().toISOString();
+    const messages: ChangeMessageInput[] = [];
+    for await (const pair of rt.pairs.listMailbox(mailbox.id)) {
+      if (pair.kind !== 'task' || !pair.exchangeId || !pair.exchangeListId || !removed.includes(pair.exchangeListId)) continue;
+      messages.push({
+        v: 1,
+        source: 'exchange',
+        correlationId: randomUUID(),
+        receivedAt,
+        mailboxId: mailbox.id,
+        resource: 'todoTask',
+        itemId: pair.exchangeId,
+        listId: pair.exchangeListId,
+        changeType: 'deleted',
+        dataverseId: pair.dataverseId,
+      });
+    }
+    await send(rt, messages, result);
+    for (const listId of removed) await rt.cursors.remove(reconcileScopes.todo, `${mailbox.id}|${listId}`);
+    rt.log.info('To Do lists removed; their paired tasks are unlinked', { mailboxId: mailbox.id, lists: removed.length, tasks: messages.length });
+  }
+  if (removed.length > 0 || current.some((id) => !known.includes(id))) await rt.cursors.set(reconcileScopes.todoLists, mailbox.id, current);
 }
 
 /** Catches one mailbox's Exchange side up by delta and enqueues what changed. */

@@ -113,4 +113,22 @@ describe('Exchange -> Dataverse', () => {
     await stack.settled();
     expect(stack.dataverse.admin.records('tasks').filter((t) => t.subject === 'Call the printer')).toHaveLength(1);
   });
+
+  it('a new To Do list is picked up by the next poll, and a removed list\'s tasks are unlinked, not deleted in Dataverse', async () => {
+    const alice = stack.users.alice!;
+    const list = await stack.graph.admin.act({ action: 'create', user: alice.graph.id, kind: 'todoTaskList', body: { displayName: 'Project X' } });
+    await stack.host.fireTimer('pollTodo');
+    await stack.graph.admin.act({ action: 'create', user: alice.graph.id, kind: 'todoTask', listId: String(list.id), body: { title: 'Order samples', categories: [tracked] } });
+    await stack.host.fireTimer('pollTodo');
+    await stack.settled();
+    const [task] = stack.dataverse.admin.records('tasks').filter((t) => t.subject === 'Order samples');
+    expect(task).toBeDefined();
+    const pair = await stack.runtime.pairs.get(alice.graph.id, String(task!.activityid));
+    expect(pair?.exchangeListId).toBe(list.id);
+    await stack.graph.admin.act({ action: 'delete', user: alice.graph.id, kind: 'todoTaskList', id: String(list.id) });
+    await stack.host.fireTimer('pollTodo');
+    await stack.settled();
+    expect(await stack.runtime.pairs.get(alice.graph.id, String(task!.activityid))).toBeUndefined();
+    expect(stack.dataverse.admin.records('tasks').filter((t) => t.subject === 'Order samples')).toHaveLength(1);
+  });
 });
