@@ -36,6 +36,11 @@ export interface Pair {
   transactionId?: string | undefined;
   /** Whether the syncing user organizes the meeting (delete and invitation rules). */
   isOrganizer?: boolean | undefined;
+  /**
+   * An attendee's copy of a meeting that another synced mailbox organizes: that mailbox's pair carries the meeting,
+   * so this copy is a mirror (only personal fields are written to it, nothing flows back from it).
+   */
+  mirror?: boolean | undefined;
   updatedOn?: string | undefined;
 }
 
@@ -59,6 +64,7 @@ type PairEntity = {
   status: string;
   transactionId?: string;
   isOrganizer?: boolean;
+  mirror?: boolean;
   updatedOn: string;
 };
 
@@ -230,6 +236,7 @@ function toEntity(pair: Pair): PairEntity {
   if (pair.exchangeEtag) entity.exchangeEtag = pair.exchangeEtag;
   if (pair.transactionId) entity.transactionId = pair.transactionId;
   if (pair.isOrganizer !== undefined) entity.isOrganizer = pair.isOrganizer;
+  if (pair.mirror) entity.mirror = true;
   return entity;
 }
 
@@ -248,6 +255,7 @@ function fromEntity(mailboxId: string, e: PairEntity & { etag: string }): Stored
     status: e.status === 'pending' ? 'pending' : 'linked',
     transactionId: e.transactionId,
     isOrganizer: e.isOrganizer,
+    mirror: e.mirror,
     updatedOn: e.updatedOn,
     rowEtag: e.etag,
   };

@@ -293,13 +293,13 @@ function shouldPropagateCancellation(rt: Runtime, record: DataverseRecord, pair:
 }
 
 /**
- * Fields that sync for this pair. An attendee's copy of a meeting is a mirror of the organizer's: only the
+ * Fields that sync for this pair. An attendee's copy of a meeting another synced mailbox organizes is a mirror: only the
  * attendee's personal fields (reminder, free/busy) are written to it, and nothing flows back from it (the
  * organizer's own pair carries the meeting to Dataverse; facts.md section 8).
  */
 function restrictDirections(kind: EntityKind, pair: Pair): Record<string, Direction> {
   const directions = directionsOf(kind);
-  if (kind !== 'appointment' || pair.isOrganizer !== false) return directions;
+  if (kind !== 'appointment' || !pair.mirror) return directions;
   for (const field of Object.keys(directions)) {
     const personal = (attendeeCopyFields as readonly string[]).includes(field);
     const writesExchange = directions[field] === 'Both' || directions[field] === 'ToExchange';
@@ -504,6 +504,9 @@ async function linkExisting(rt: Runtime, kind: EntityKind, mailbox: Mailbox, ite
     isOrganizer = (item as Event).isOrganizer ?? undefined;
   }
   if (!dataverseId) return undefined;
+  // An attendee's copy of a meeting organized by another synced mailbox mirrors that mailbox's pair.
+  const organizerAddress = (item as Event).organizer?.emailAddress?.address;
+  const mirror = isOrganizer === false && typeof organizerAddress === 'string' && (await rt.mailboxes.findEnabled(organizerAddress)) !== undefined;
   const existing = await rt.pairs.get(mailbox.id, dataverseId);
   if (existing) return existing.status === 'pending' ? 'in-flight' : existing.exchangeId === item.id ? existing : undefined;
   const entity: DataverseEntity = kind === 'appointment' ? 'appointment' : kind === 'contact' ? 'contact' : 'task';
@@ -522,6 +525,7 @@ async function linkExisting(rt: Runtime, kind: EntityKind, mailbox: Mailbox, ite
     exchangeListId: listId,
     iCalUId,
     isOrganizer,
+    mirror,
     dataverseEtag: record['@odata.etag'],
     exchangeEtag: undefined,
     base: baseAfterWrite(kind, dvSnap, exSnap),
