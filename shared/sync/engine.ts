@@ -210,7 +210,19 @@ async function createInExchange(
   const exchangeId = created.id;
   if (!exchangeId) throw new SyncError('Internal', 'Graph returned no id for the created item');
   const dvSnap = snapshotFromDataverse(kind, record, ctx) as Snapshot;
-  const exSnap = snapshotFromExchange(kind, created, ctx) as Snapshot;
+  let exSnap = snapshotFromExchange(kind, created, ctx) as Snapshot;
+  // Graph may hand back an item made earlier (the transactionId of a create whose pair was lost, a contact found by
+  // its stamp): bring what it holds up to the record. A fresh create holds it already, and costs nothing more here.
+  const drift: Snapshot = {};
+  for (const [field, direction] of Object.entries(directionsOf(kind))) {
+    if ((direction === 'Both' || direction === 'ToExchange') && !unsynced.includes(field) && JSON.stringify(dvSnap[field] ?? null) !== JSON.stringify(exSnap[field] ?? null)) {
+      drift[field] = dvSnap[field];
+    }
+  }
+  if (Object.keys(drift).length > 0) {
+    created = await writeExchange(rt, kind, mailbox, { ...pending, exchangeId, exchangeListId: listId, isOrganizer }, drift, ctx, created['@odata.etag'], created);
+    exSnap = snapshotFromExchange(kind, created, ctx);
+  }
   const base = baseAfterWrite(kind, dvSnap, exSnap, unsynced);
   pending = await rt.pairs.update(pending, {
     ...pending,
@@ -575,6 +587,7 @@ async function createInDataverse(rt: Runtime, kind: EntityKind, mailbox: Mailbox
   const body: Record<string, unknown> = { ...fields, 'ownerid@odata.bind': `/systemusers(${mailbox.systemUserId})` };
   if (kind === 'appointment' && iCalUId) body.globalobjectid = iCalUId;
   let record: DataverseRecord;
+  let existed = false;
   try {
     // Create-only upsert on a derived id: a retry, or a second attendee's copy of the same meeting, finds the record.
     record = await rt.dataverse.update(entity, id, body, { createOnly: true, callerObjectId: mailbox.id });
@@ -584,9 +597,10 @@ async function createInDataverse(rt: Runtime, kind: EntityKind, mailbox: Mailbox
     const existing = await readRecord(rt, entity, id);
     if (!existing) throw error;
     record = existing;
+    existed = true;
   }
   const dvSnap = snapshotFromDataverse(kind, record, ctx) as Snapshot;
-  await rt.pairs.create({
+  const pair = await rt.pairs.create({
     mailboxId: mailbox.id,
     kind,
     dataverseEntity: entity,
@@ -596,11 +610,17 @@ async function createInDataverse(rt: Runtime, kind: EntityKind, mailbox: Mailbox
     iCalUId,
     isOrganizer: kind === 'appointment' ? ((item as Event).isOrganizer ?? true) : undefined,
     dataverseEtag: record['@odata.etag'],
-    exchangeEtag: item['@odata.etag'],
-    base: baseAfterWrite(kind, dvSnap, exSnap),
+    exchangeEtag: existed ? undefined : item['@odata.etag'],
+    // The record existed (a retry after a lost pair, another copy of the meeting): take its values as the base, so
+    // what the item changed since flows to Dataverse now.
+    base: existed ? baseAfterWrite(kind, dvSnap, dvSnap) : baseAfterWrite(kind, dvSnap, exSnap),
     status: 'linked',
   });
   if (iCalUId) await rt.cursors.set('meeting', iCalUId, { dataverseId: id });
+  if (existed) {
+    rt.log.info('linked an Exchange item to the Dataverse record its id names', { mailboxId: mailbox.id, dataverseId: id, exchangeId: item.id, kind });
+    return updateDataverse(rt, kind, mailbox, ctx, pair, item);
+  }
   rt.log.info('created in Dataverse', { mailboxId: mailbox.id, dataverseId: id, exchangeId: item.id, kind });
   return { kind: 'created', mailboxId: mailbox.id, dataverseId: id, ...(item.id ? { exchangeId: item.id } : {}) };
 }

@@ -82,4 +82,29 @@ describe('faults converge', () => {
     expect(record?.description).toMatch(/correlationId/);
     expect((await events(stack, 'alice')).filter((e) => e.item.subject === 'After the poison')).toHaveLength(1);
   });
+
+  it('a lost correlation row (a crash before the pair was recorded) is rebuilt from the item, not duplicated, in either direction', async () => {
+    const alice = stack.users.alice!;
+    // Dynamics 365 -> Exchange: the event carries the Dataverse id it was created for.
+    const appointment = createAppointment(stack, 'alice', 'Rebuilt from the stamp', daysFromNow(11));
+    // Exchange -> Dynamics 365: the record's id is derived from the item.
+    const event = await outlookEvent(stack, 'alice', 'Rebuilt from the derived id', daysFromNow(12), { track: true });
+    await stack.settled();
+    for (const subject of ['Rebuilt from the stamp', 'Rebuilt from the derived id']) {
+      const record = appointments(stack).find((a) => a.subject === subject)!;
+      const pair = await stack.runtime.pairs.get(alice.graph.id, String(record.activityid));
+      await stack.runtime.pairs.remove(pair!);
+    }
+    stack.dataverse.admin.as(alice.systemUserId).update('appointments', String(appointment.activityid), { location: 'Room 9' });
+    await stack.graph.admin.updateEvent(alice.graph.id, String(event.id), { location: { displayName: 'Room 10' } });
+    await stack.settled();
+    const mine = await events(stack, 'alice');
+    expect(mine.filter((e) => e.item.subject === 'Rebuilt from the stamp')).toHaveLength(1);
+    expect(mine.filter((e) => e.item.subject === 'Rebuilt from the derived id')).toHaveLength(1);
+    expect(appointments(stack).filter((a) => String(a.subject).startsWith('Rebuilt from'))).toHaveLength(2);
+    const stamped = appointments(stack).find((a) => a.subject === 'Rebuilt from the stamp')!;
+    expect((mine.find((e) => e.item.subject === 'Rebuilt from the stamp')!.item.location as { displayName: string }).displayName).toBe('Room 9');
+    expect(await stack.runtime.pairs.get(alice.graph.id, String(stamped.activityid))).toMatchObject({ status: 'linked' });
+    expect(appointments(stack).find((a) => a.subject === 'Rebuilt from the derived id')?.location).toBe('Room 10');
+  });
 });
