@@ -230,8 +230,10 @@ export async function fetchExchangeCandidates(rt: Runtime, mailbox: Mailbox, win
     }
   }
   if (mailbox.entities.includes('task')) {
-    const listId = mailbox.defaultTodoListId ?? (await rt.graph.listTodoLists(mailbox.id)).find((l) => l.wellknownListName === 'defaultList')?.id;
-    if (listId) {
+    // Every list, as the To Do poll does: a tracked task in any list syncs.
+    for (const list of await rt.graph.listTodoLists(mailbox.id)) {
+      const listId = list.id;
+      if (!listId) continue;
       for (const t of (await rt.graph.listTodoTasks(mailbox.id, listId)) as Etagged<TodoTask>[]) {
         if (!t.id) continue;
         const stampedId = (t.linkedResources ?? []).find((r) => r.applicationName === 'Dynamics 365')?.externalId ?? undefined;

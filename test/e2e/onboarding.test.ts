@@ -125,4 +125,13 @@ describe('mailbox onboarding backfill', () => {
     expect(now[0]!.id).not.toBe(events!.id);
     expect((await stack.graph.admin.subscriptions()).map((sub) => sub.id)).not.toContain(events!.id);
   });
+
+  it('plans tracked tasks of every To Do list, not only the default one', async () => {
+    const alice = stack.users.alice!;
+    const { mailbox } = await enableMailbox(stack.runtime, alice.userPrincipalName);
+    const list = await stack.graph.admin.act({ action: 'create', user: alice.graph.id, kind: 'todoTaskList', body: { displayName: 'Side project' } });
+    const task = await stack.graph.admin.act({ action: 'create', user: alice.graph.id, kind: 'todoTask', listId: String(list.id), body: { title: 'Draft the brief', categories: [trackedCategory] } });
+    const plan = await planBackfill(stack.runtime, mailbox);
+    expect(plan.createInDataverse.map((e) => e.exchangeId)).toContain(task.id);
+  });
 });
