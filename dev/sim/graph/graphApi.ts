@@ -1,55 +1,32 @@
-// The /v1.0 surface: route table, permission checks, mailbox resolution, throttling and request faults, and the
-// handlers. Transport-free (a request in, a response out) so that $batch reuses it for its inner requests.
-import { z } from 'zod';
-import type { DeltaEngine, DeltaPage, DeltaScope } from './delta.js';
+// The /v1.0 surface: route table, permission checks, mailbox resolution, throttling and request faults, and request
+// counts. Transport-free (a request in, a response out) so that $batch reuses it for its inner requests. The
+// handlers live with their resource family (resources/*.routes.ts, subscriptions.routes.ts) and are added here
+// through RouteRegistrar.
+import type { DeltaEngine } from './delta.js';
 import type { FaultInjector } from './faults.js';
 import { GraphError, graphErrorBody, throttledBody } from './graphError.js';
-import { compareValues, indexHints, matchesFilter, parseFilter, parseOrderBy, readPath, type FilterExpr } from './odataFilter.js';
 import type { GraphSimLimits } from './options.js';
-import { intParam, parsePreferences, presentOptions, queryParam, selectList, type Preferences } from './requestOptions.js';
-import { filterView, present, type ResourceSpec } from './resources/common.js';
-import { contactFolderSpec, contactSpec, type ContactService } from './resources/contacts.js';
-import { eventSpec, type EventService } from './resources/events.js';
-import { mailFolderSpec, messageSpec, type MessageService } from './resources/messages.js';
-import { taskListSpec, taskSpec, type TaskRecord, type TodoService } from './resources/todo.js';
-import type { ItemKind, ItemRecord, Mailbox } from './store.js';
-import { splitSegments, type AppIdentity, type SubscriptionManager } from './subscriptions.js';
+import { parsePreferences } from './requestOptions.js';
+import { registerContactRoutes } from './resources/contacts.routes.js';
+import type { ContactService } from './resources/contacts.js';
+import { registerDirectoryRoutes } from './resources/directory.routes.js';
+import { registerEventRoutes } from './resources/events.routes.js';
+import type { EventService } from './resources/events.js';
+import { registerMailboxSettingsRoutes } from './resources/mailboxSettings.routes.js';
+import { registerMessageRoutes } from './resources/messages.routes.js';
+import type { MessageService } from './resources/messages.js';
+import { Responses } from './resources/responses.js';
+import { registerTodoRoutes } from './resources/todo.routes.js';
+import type { TodoService } from './resources/todo.js';
+import type { Access, Family, GraphRequest, GraphResponse, RouteContext, RouteHandler, RouteRegistrar } from './routing.js';
+import type { Mailbox } from './store.js';
+import { registerSubscriptionRoutes } from './subscriptions.routes.js';
+import { splitSegments, type SubscriptionManager } from './subscriptions.js';
 import type { Throttle } from './throttle.js';
 import type { TimeSource } from './clock.js';
-import { collectionKeys, type Actor, type World } from './world.js';
+import type { World } from './world.js';
 
-/** A transport-independent Graph request. */
-export interface GraphRequest {
-  method: string;
-  /** Path after /v1.0, starting with '/'. */
-  path: string;
-  query: URLSearchParams;
-  /** Lower-cased header names. */
-  headers: Record<string, string | undefined>;
-  body: unknown;
-  app: AppIdentity;
-  requestId: string;
-  clientRequestId: string;
-}
-
-export interface GraphResponse {
-  status: number;
-  headers: Record<string, string>;
-  body?: unknown;
-}
-
-type Family = 'calendar' | 'contacts' | 'tasks' | 'mail' | 'directory' | 'mailboxSettings' | 'subscriptions';
-type Access = 'read' | 'write' | 'send';
-
-interface RouteContext {
-  req: GraphRequest;
-  params: Record<string, string>;
-  mb: Mailbox;
-  /** The user segment as the caller wrote it (id or UPN), for links. */
-  userSeg: string;
-  prefs: Preferences;
-  actor: Actor;
-}
+export type { GraphRequest, GraphResponse } from './routing.js';
 
 interface Route {
   method: string;
@@ -58,7 +35,7 @@ interface Route {
   family: Family;
   access: Access;
   mailbox: boolean;
-  handler: (ctx: RouteContext) => GraphResponse | Promise<GraphResponse>;
+  handler: RouteHandler;
 }
 
 const ROLES: Record<Family, Record<Access, string[]>> = {
@@ -118,7 +95,16 @@ export class GraphApi {
   private gate: RequestHold | undefined;
 
   constructor(private readonly d: GraphApiDeps) {
-    this.registerRoutes();
+    const routes: RouteRegistrar = { add: (method, path, family, access, handler, mailbox) => this.add(method, path, family, access, handler, mailbox) };
+    const res = new Responses({ world: d.world, delta: d.delta, faults: d.faults, limits: d.limits, baseUrl: d.baseUrl });
+    // Matching takes the first route that fits, in this order.
+    registerDirectoryRoutes(routes, res, d.world);
+    registerMailboxSettingsRoutes(routes, res);
+    registerEventRoutes(routes, res, d.events, d.world);
+    registerContactRoutes(routes, res, d.contacts, d.world);
+    registerTodoRoutes(routes, res, d.todo);
+    registerMessageRoutes(routes, res, d.messages, d.world);
+    registerSubscriptionRoutes(routes, res, d.subscriptions);
   }
 
   stats(): RequestStats {
@@ -288,488 +274,8 @@ export class GraphApi {
     throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${first}'.`);
   }
 
-  private add(method: string, path: string, family: Family, access: Access, handler: Route['handler'], mailbox = true): void {
+  private add(method: string, path: string, family: Family, access: Access, handler: RouteHandler, mailbox = true): void {
     const pattern = path.split('/').filter(Boolean).map((s) => (s.startsWith('{') ? s : s.toLowerCase()));
     this.routes.push({ method, pattern, template: `${method} /${path}`, family, access, mailbox, handler });
   }
-
-  // ---- helpers -------------------------------------------------------------------------------------------
-
-  private get base(): string {
-    return this.d.baseUrl();
-  }
-
-  private json(status: number, body: unknown, headers: Record<string, string> = {}): GraphResponse {
-    return { status, headers, body };
-  }
-
-  private entity(ctx: RouteContext, spec: ResourceSpec, record: ItemRecord, contextPath: string, status = 200): GraphResponse {
-    const opts = presentOptions(ctx.req.query, spec, ctx.prefs);
-    return this.json(status, { '@odata.context': `${this.base}/v1.0/$metadata#${contextPath}/$entity`, ...present(spec, record, opts) });
-  }
-
-  /** Lists items of some collections with $filter (index-assisted), $orderby, $top/$skip paging and nextLink. */
-  private list(
-    ctx: RouteContext,
-    args: {
-      spec: ResourceSpec;
-      kind: ItemKind;
-      collections: string[];
-      contextPath: string;
-      linkPath: string;
-      where?: (r: ItemRecord) => boolean;
-      defaultOrder?: (a: ItemRecord, b: ItemRecord) => number;
-    },
-  ): GraphResponse {
-    const q = ctx.req.query;
-    const filterText = queryParam(q, '$filter');
-    const filter: FilterExpr | undefined = filterText ? parseFilter(filterText) : undefined;
-    const orderText = queryParam(q, '$orderby');
-    const order = orderText ? parseOrderBy(orderText) : undefined;
-    const limits = this.d.limits();
-    const top = Math.min(intParam(q, '$top') ?? ctx.prefs.maxPageSize ?? limits.defaultPageSize, limits.maxPageSize);
-    const skip = intParam(q, '$skip') ?? 0;
-    const opts = presentOptions(q, args.spec, ctx.prefs);
-    const allowed = new Set(args.collections);
-    let candidates: Iterable<string>;
-    const hints = filter ? indexHints(filter) : [];
-    if (hints.length > 0) {
-      let best: ReadonlySet<string> | undefined;
-      for (const h of hints) {
-        const set = ctx.mb.index.get(`${args.kind}|${h}`);
-        if (!best || set.size < best.size) best = set;
-      }
-      candidates = best ?? [];
-    } else {
-      const world = this.d.world;
-      candidates = (function* () {
-        for (const key of args.collections) yield* world.collections.get(key)?.ids ?? [];
-      })();
-    }
-    const needAll = order !== undefined || args.defaultOrder !== undefined;
-    const matches: ItemRecord[] = [];
-    for (const id of candidates) {
-      const record = this.d.world.items.get(id);
-      if (!record || !allowed.has(record.collectionKey)) continue;
-      if (args.where && !args.where(record)) continue;
-      if (filter && !matchesFilter(filter, filterView(args.spec, record))) continue;
-      matches.push(record);
-      if (!needAll && matches.length > skip + top) break;
-    }
-    if (order) {
-      const views = new Map(matches.map((r) => [r.id, filterView(args.spec, r)]));
-      matches.sort((a, b) => {
-        for (const o of order) {
-          const c = compareValues(readPath(views.get(a.id), o.path), readPath(views.get(b.id), o.path));
-          if (c !== 0) return o.desc ? -c : c;
-        }
-        return 0;
-      });
-    } else if (args.defaultOrder) matches.sort(args.defaultOrder);
-    const page = matches.slice(skip, skip + top);
-    const body: Record<string, unknown> = {
-      '@odata.context': `${this.base}/v1.0/$metadata#${args.contextPath}${opts.select ? `(${[...opts.select].join(',')})` : ''}`,
-      value: page.map((r) => present(args.spec, r, opts)),
-    };
-    if (matches.length > skip + top) {
-      const next = new URLSearchParams();
-      for (const [k, v] of q) if (k.toLowerCase() !== '$skip' && k.toLowerCase() !== '$top') next.append(k, v);
-      next.set('$top', String(top));
-      next.set('$skip', String(skip + top));
-      body['@odata.nextLink'] = `${this.base}/v1.0${args.linkPath}?${next.toString().replace(/%24/g, '$')}`;
-    }
-    return this.json(200, body);
-  }
-
-  private deltaPage(ctx: RouteContext, page: DeltaPage, spec: ResourceSpec, odataType: string | undefined, contextType: string): GraphResponse {
-    const opts = presentOptions(new URLSearchParams(), spec, ctx.prefs, page.scope.select);
-    const value = page.entries.map((e) => {
-      if ('removedId' in e) return { ...(odataType ? { '@odata.type': odataType } : {}), id: e.removedId, '@removed': { reason: 'deleted' } };
-      return { ...(odataType ? { '@odata.type': odataType } : {}), ...present(spec, e.record, opts) };
-    });
-    const body: Record<string, unknown> = { '@odata.context': `${this.base}/v1.0/$metadata#Collection(${contextType})` };
-    if (page.nextLink) body['@odata.nextLink'] = page.nextLink;
-    if (page.deltaLink) body['@odata.deltaLink'] = page.deltaLink;
-    body.value = value;
-    return this.json(200, body);
-  }
-
-  /** Shared logic of every delta endpoint: resume from a token, or start a round with `scope()`. */
-  private delta(ctx: RouteContext, spec: ResourceSpec, odataType: string | undefined, contextType: string, scope: () => DeltaScope): GraphResponse {
-    const q = ctx.req.query;
-    const pageSize = ctx.prefs.maxPageSize ?? intParam(q, '$top');
-    const skipToken = queryParam(q, '$skiptoken');
-    const deltaToken = queryParam(q, '$deltatoken');
-    const token = skipToken ?? deltaToken;
-    let page: DeltaPage;
-    if (token !== undefined) {
-      page = this.d.delta.resume(token, skipToken !== undefined ? 'skip' : 'delta', pageSize ?? this.d.limits().defaultDeltaPageSize, this.d.faults.evictDeltaToken());
-    } else {
-      page = this.d.delta.start(scope(), pageSize ?? this.d.limits().defaultDeltaPageSize);
-    }
-    return this.deltaPage(ctx, page, spec, odataType, contextType);
-  }
-
-  private window(q: URLSearchParams): { start: number; end: number; startText: string; endText: string } {
-    const s = queryParam(q, 'startDateTime');
-    const e = queryParam(q, 'endDateTime');
-    if (!s || !e) throw new GraphError(400, 'ErrorInvalidParameter', 'This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.');
-    const parse = (v: string) => {
-      const withZone = /(Z|[+-]\d{2}:\d{2})$/i.test(v) ? v : `${v}Z`;
-      const t = Date.parse(withZone);
-      if (Number.isNaN(t)) throw new GraphError(400, 'ErrorInvalidParameter', `The value '${v}' of parameter 'StartDateTime/EndDateTime' is not a valid date and time.`);
-      return t;
-    };
-    return { start: parse(s), end: parse(e), startText: s, endText: e };
-  }
-
-  private calendarCheck(ctx: RouteContext): void {
-    const cal = ctx.params.cal;
-    if (cal !== undefined && cal !== ctx.mb.calendarId) throw new GraphError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
-  }
-
-  // ---- routes --------------------------------------------------------------------------------------------
-
-  private registerRoutes(): void {
-    const { world, events, contacts, todo, messages, subscriptions } = this.d;
-    const ok204 = (): GraphResponse => ({ status: 204, headers: {} });
-    const accepted = (): GraphResponse => ({ status: 202, headers: {} });
-
-    // Directory users and mailbox settings.
-    this.add(
-      'GET',
-      'users',
-      'directory',
-      'read',
-      (ctx) => {
-        const filterText = queryParam(ctx.req.query, '$filter');
-        const filter = filterText ? parseFilter(filterText) : undefined;
-        const users = [...world.mailboxes.values()].map((m) => this.userView(m)).filter((u) => !filter || matchesFilter(filter, u));
-        return this.json(200, { '@odata.context': `${this.base}/v1.0/$metadata#users`, value: users });
-      },
-      false,
-    );
-    this.add('GET', 'users/{u}', 'directory', 'read', (ctx) => this.json(200, { '@odata.context': `${this.base}/v1.0/$metadata#users/$entity`, ...this.selectUser(this.userView(ctx.mb), ctx.req.query) }), false);
-    this.add('GET', 'users/{u}/mailboxSettings', 'mailboxSettings', 'read', (ctx) => this.json(200, this.mailboxSettings(ctx)));
-    this.add('GET', 'users/{u}/mailboxSettings/timeZone', 'mailboxSettings', 'read', (ctx) =>
-      this.json(200, { '@odata.context': `${this.base}/v1.0/$metadata#users('${ctx.userSeg}')/mailboxSettings/timeZone`, value: ctx.mb.user.timeZone.windows }),
-    );
-
-    // Calendars.
-    const calendarView = (ctx: RouteContext) => ({ id: ctx.mb.calendarId, name: 'Calendar', color: 'auto', hexColor: '', isDefaultCalendar: true, changeKey: 'DwAAABYAAAA', canShare: true, canViewPrivateItems: true, canEdit: true, allowedOnlineMeetingProviders: ['teamsForBusiness'], defaultOnlineMeetingProvider: 'teamsForBusiness', isTallyingResponses: true, isRemovable: false, owner: { name: ctx.mb.user.displayName, address: ctx.mb.user.mail } });
-    this.add('GET', 'users/{u}/calendar', 'calendar', 'read', (ctx) => this.json(200, { '@odata.context': `${this.base}/v1.0/$metadata#users('${ctx.userSeg}')/calendar/$entity`, ...calendarView(ctx) }));
-    this.add('GET', 'users/{u}/calendars', 'calendar', 'read', (ctx) => this.json(200, { '@odata.context': `${this.base}/v1.0/$metadata#users('${ctx.userSeg}')/calendars`, value: [calendarView(ctx)] }));
-    this.add('GET', 'users/{u}/calendars/{cal}', 'calendar', 'read', (ctx) => {
-      this.calendarCheck(ctx);
-      return this.json(200, { '@odata.context': `${this.base}/v1.0/$metadata#users('${ctx.userSeg}')/calendars/$entity`, ...calendarView(ctx) });
-    });
-
-    for (const prefix of ['events', 'calendar/events', 'calendars/{cal}/events']) {
-      const p = `users/{u}/${prefix}`;
-      this.add('GET', p, 'calendar', 'read', (ctx) => {
-        this.calendarCheck(ctx);
-        return this.list(ctx, { spec: eventSpec, kind: 'event', collections: [events.collectionKey(ctx.mb)], contextPath: `users('${ctx.userSeg}')/events`, linkPath: `/users/${ctx.userSeg}/${prefix.replace('{cal}', ctx.params.cal ?? '')}` });
-      });
-      this.add('POST', p, 'calendar', 'write', (ctx) => {
-        this.calendarCheck(ctx);
-        const { record } = events.create(ctx.mb, ctx.req.body, ctx.actor);
-        return this.entity(ctx, eventSpec, record, `users('${ctx.userSeg}')/events`, 201);
-      });
-      this.add('GET', `${p}/{id}`, 'calendar', 'read', (ctx) => {
-        this.calendarCheck(ctx);
-        return this.entity(ctx, eventSpec, world.get(events.collectionKey(ctx.mb), ctx.params.id as string), `users('${ctx.userSeg}')/events`);
-      });
-      this.add('PATCH', `${p}/{id}`, 'calendar', 'write', (ctx) => {
-        this.calendarCheck(ctx);
-        const record = events.update(ctx.mb, ctx.params.id as string, ctx.req.body, ctx.actor, ctx.req.headers['if-match']);
-        return this.entity(ctx, eventSpec, record, `users('${ctx.userSeg}')/events`);
-      });
-      this.add('DELETE', `${p}/{id}`, 'calendar', 'write', (ctx) => {
-        this.calendarCheck(ctx);
-        events.delete(ctx.mb, ctx.params.id as string, ctx.actor, ctx.req.headers['if-match']);
-        return ok204();
-      });
-      this.add('POST', `${p}/{id}/cancel`, 'calendar', 'write', (ctx) => {
-        this.calendarCheck(ctx);
-        events.cancel(ctx.mb, ctx.params.id as string, ctx.actor);
-        return accepted();
-      });
-      for (const [action, response] of [
-        ['accept', 'accepted'],
-        ['tentativelyaccept', 'tentativelyAccepted'],
-        ['decline', 'declined'],
-      ] as const) {
-        this.add('POST', `${p}/{id}/${action}`, 'calendar', 'write', (ctx) => {
-          this.calendarCheck(ctx);
-          const body = z.object({ comment: z.string().optional(), sendResponse: z.boolean().optional() }).passthrough().safeParse(ctx.req.body ?? {});
-          if (!body.success) throw new GraphError(400, 'RequestBodyRead', 'sendResponse must be a boolean.');
-          events.respond(ctx.mb, ctx.params.id as string, response, body.data.sendResponse ?? true, ctx.actor);
-          return accepted();
-        });
-      }
-    }
-
-    for (const prefix of ['calendarView', 'calendar/calendarView', 'calendars/{cal}/calendarView']) {
-      const p = `users/{u}/${prefix}`;
-      this.add('GET', p, 'calendar', 'read', (ctx) => {
-        this.calendarCheck(ctx);
-        const w = this.window(ctx.req.query);
-        return this.list(ctx, {
-          spec: eventSpec,
-          kind: 'event',
-          collections: [events.collectionKey(ctx.mb)],
-          contextPath: `users('${ctx.userSeg}')/calendarView`,
-          linkPath: `/users/${ctx.userSeg}/${prefix.replace('{cal}', ctx.params.cal ?? '')}`,
-          where: (r) => {
-            const d = r.data as { start: number; end: number };
-            return d.start < w.end && (d.end > w.start || (d.end === d.start && d.start >= w.start));
-          },
-          defaultOrder: (a, b) => (a.data as { start: number }).start - (b.data as { start: number }).start,
-        });
-      });
-      this.add('GET', `${p}/delta`, 'calendar', 'read', (ctx) => {
-        this.calendarCheck(ctx);
-        return this.delta(ctx, eventSpec, '#microsoft.graph.event', 'event', () => {
-          const w = this.window(ctx.req.query);
-          const linkBase = `${this.base}/v1.0/users/${ctx.userSeg}/${prefix.replace('{cal}', ctx.params.cal ?? '')}/delta`;
-          return {
-            userId: ctx.mb.user.id,
-            collectionKey: events.collectionKey(ctx.mb),
-            window: { start: w.start, end: w.end },
-            linkBase,
-            restartUrl: `${linkBase}?startDateTime=${encodeURIComponent(w.startText)}&endDateTime=${encodeURIComponent(w.endText)}`,
-          };
-        });
-      });
-    }
-
-    // Contacts and contact folders.
-    this.add('GET', 'users/{u}/contacts', 'contacts', 'read', (ctx) =>
-      this.list(ctx, { spec: contactSpec, kind: 'contact', collections: [contacts.contactsKey(ctx.mb, ctx.mb.defaultContactFolderId)], contextPath: `users('${ctx.userSeg}')/contacts`, linkPath: `/users/${ctx.userSeg}/contacts` }),
-    );
-    this.add('POST', 'users/{u}/contacts', 'contacts', 'write', (ctx) => this.entity(ctx, contactSpec, contacts.create(ctx.mb, ctx.mb.defaultContactFolderId, ctx.req.body, ctx.actor), `users('${ctx.userSeg}')/contacts`, 201));
-    this.add('GET', 'users/{u}/contacts/{id}', 'contacts', 'read', (ctx) => this.entity(ctx, contactSpec, contacts.find(ctx.mb, ctx.params.id as string), `users('${ctx.userSeg}')/contacts`));
-    this.add('PATCH', 'users/{u}/contacts/{id}', 'contacts', 'write', (ctx) =>
-      this.entity(ctx, contactSpec, contacts.update(contacts.find(ctx.mb, ctx.params.id as string), ctx.req.body, ctx.actor, ctx.req.headers['if-match']), `users('${ctx.userSeg}')/contacts`),
-    );
-    this.add('DELETE', 'users/{u}/contacts/{id}', 'contacts', 'write', (ctx) => {
-      contacts.delete(contacts.find(ctx.mb, ctx.params.id as string), ctx.actor, ctx.req.headers['if-match']);
-      return ok204();
-    });
-    this.add('GET', 'users/{u}/contactFolders', 'contacts', 'read', (ctx) =>
-      this.list(ctx, { spec: contactFolderSpec, kind: 'contactFolder', collections: [contacts.folderCollectionKey(ctx.mb)], contextPath: `users('${ctx.userSeg}')/contactFolders`, linkPath: `/users/${ctx.userSeg}/contactFolders` }),
-    );
-    this.add('POST', 'users/{u}/contactFolders', 'contacts', 'write', (ctx) => this.entity(ctx, contactFolderSpec, contacts.createFolder(ctx.mb, ctx.req.body, ctx.actor), `users('${ctx.userSeg}')/contactFolders`, 201));
-    this.add('GET', 'users/{u}/contactFolders/{f}', 'contacts', 'read', (ctx) => {
-      const id = contacts.folderId(ctx.mb, ctx.params.f as string);
-      const view = id === ctx.mb.defaultContactFolderId ? contacts.defaultFolderView(ctx.mb) : present(contactFolderSpec, world.items.get(id) as ItemRecord, presentOptions(ctx.req.query, contactFolderSpec, ctx.prefs));
-      return this.json(200, { '@odata.context': `${this.base}/v1.0/$metadata#users('${ctx.userSeg}')/contactFolders/$entity`, ...view });
-    });
-    this.add('PATCH', 'users/{u}/contactFolders/{f}', 'contacts', 'write', (ctx) =>
-      this.entity(ctx, contactFolderSpec, contacts.updateFolder(ctx.mb, contacts.folderId(ctx.mb, ctx.params.f as string), ctx.req.body, ctx.actor), `users('${ctx.userSeg}')/contactFolders`),
-    );
-    this.add('DELETE', 'users/{u}/contactFolders/{f}', 'contacts', 'write', (ctx) => {
-      contacts.deleteFolder(ctx.mb, contacts.folderId(ctx.mb, ctx.params.f as string), ctx.actor);
-      return ok204();
-    });
-    this.add('GET', 'users/{u}/contactFolders/{f}/contacts/delta', 'contacts', 'read', (ctx) => {
-      const folderId = contacts.folderId(ctx.mb, ctx.params.f as string);
-      return this.delta(ctx, contactSpec, '#microsoft.graph.contact', 'contact', () => {
-        const linkBase = `${this.base}/v1.0/users/${ctx.userSeg}/contactFolders/${ctx.params.f ?? ''}/contacts/delta`;
-        const select = selectList(ctx.req.query);
-        return { userId: ctx.mb.user.id, collectionKey: contacts.contactsKey(ctx.mb, folderId), linkBase, restartUrl: linkBase, ...(select ? { select } : {}) };
-      });
-    });
-    this.add('GET', 'users/{u}/contactFolders/{f}/contacts', 'contacts', 'read', (ctx) =>
-      this.list(ctx, {
-        spec: contactSpec,
-        kind: 'contact',
-        collections: [contacts.contactsKey(ctx.mb, contacts.folderId(ctx.mb, ctx.params.f as string))],
-        contextPath: `users('${ctx.userSeg}')/contactFolders('${ctx.params.f ?? ''}')/contacts`,
-        linkPath: `/users/${ctx.userSeg}/contactFolders/${ctx.params.f ?? ''}/contacts`,
-      }),
-    );
-    this.add('POST', 'users/{u}/contactFolders/{f}/contacts', 'contacts', 'write', (ctx) =>
-      this.entity(ctx, contactSpec, contacts.create(ctx.mb, contacts.folderId(ctx.mb, ctx.params.f as string), ctx.req.body, ctx.actor), `users('${ctx.userSeg}')/contacts`, 201),
-    );
-    const folderContact = (ctx: RouteContext) => world.get(contacts.contactsKey(ctx.mb, contacts.folderId(ctx.mb, ctx.params.f as string)), ctx.params.id as string) as ReturnType<ContactService['find']>;
-    this.add('GET', 'users/{u}/contactFolders/{f}/contacts/{id}', 'contacts', 'read', (ctx) => this.entity(ctx, contactSpec, folderContact(ctx), `users('${ctx.userSeg}')/contacts`));
-    this.add('PATCH', 'users/{u}/contactFolders/{f}/contacts/{id}', 'contacts', 'write', (ctx) =>
-      this.entity(ctx, contactSpec, contacts.update(folderContact(ctx), ctx.req.body, ctx.actor, ctx.req.headers['if-match']), `users('${ctx.userSeg}')/contacts`),
-    );
-    this.add('DELETE', 'users/{u}/contactFolders/{f}/contacts/{id}', 'contacts', 'write', (ctx) => {
-      contacts.delete(folderContact(ctx), ctx.actor, ctx.req.headers['if-match']);
-      return ok204();
-    });
-
-    // To Do.
-    this.add('GET', 'users/{u}/todo/lists', 'tasks', 'read', (ctx) =>
-      this.list(ctx, { spec: taskListSpec, kind: 'todoTaskList', collections: [todo.listsKey(ctx.mb)], contextPath: `users('${ctx.userSeg}')/todo/lists`, linkPath: `/users/${ctx.userSeg}/todo/lists` }),
-    );
-    this.add('POST', 'users/{u}/todo/lists', 'tasks', 'write', (ctx) => this.entity(ctx, taskListSpec, todo.createList(ctx.mb, ctx.req.body, ctx.actor), `users('${ctx.userSeg}')/todo/lists`, 201));
-    this.add('GET', 'users/{u}/todo/lists/delta', 'tasks', 'read', (ctx) =>
-      this.delta(ctx, taskListSpec, '#microsoft.graph.todoTaskList', 'todoTaskList', () => {
-        const linkBase = `${this.base}/v1.0/users/${ctx.userSeg}/todo/lists/delta`;
-        return { userId: ctx.mb.user.id, collectionKey: todo.listsKey(ctx.mb), linkBase, restartUrl: linkBase };
-      }),
-    );
-    this.add('GET', 'users/{u}/todo/lists/{l}', 'tasks', 'read', (ctx) => this.entity(ctx, taskListSpec, todo.list(ctx.mb, ctx.params.l as string), `users('${ctx.userSeg}')/todo/lists`));
-    this.add('PATCH', 'users/{u}/todo/lists/{l}', 'tasks', 'write', (ctx) => this.entity(ctx, taskListSpec, todo.updateList(ctx.mb, ctx.params.l as string, ctx.req.body, ctx.actor), `users('${ctx.userSeg}')/todo/lists`));
-    this.add('DELETE', 'users/{u}/todo/lists/{l}', 'tasks', 'write', (ctx) => {
-      todo.deleteList(ctx.mb, ctx.params.l as string, ctx.actor);
-      return ok204();
-    });
-    this.add('GET', 'users/{u}/todo/lists/{l}/tasks/delta', 'tasks', 'read', (ctx) => {
-      todo.list(ctx.mb, ctx.params.l as string);
-      return this.delta(ctx, taskSpec, undefined, 'todoTask', () => {
-        const linkBase = `${this.base}/v1.0/users/${ctx.userSeg}/todo/lists/${ctx.params.l ?? ''}/tasks/delta`;
-        const select = selectList(ctx.req.query);
-        return { userId: ctx.mb.user.id, collectionKey: todo.tasksKey(ctx.mb, ctx.params.l as string), linkBase, restartUrl: linkBase, ...(select ? { select } : {}) };
-      });
-    });
-    this.add('GET', 'users/{u}/todo/lists/{l}/tasks', 'tasks', 'read', (ctx) => {
-      todo.list(ctx.mb, ctx.params.l as string);
-      return this.list(ctx, {
-        spec: taskSpec,
-        kind: 'todoTask',
-        collections: [todo.tasksKey(ctx.mb, ctx.params.l as string)],
-        contextPath: `users('${ctx.userSeg}')/todo/lists('${ctx.params.l ?? ''}')/tasks`,
-        linkPath: `/users/${ctx.userSeg}/todo/lists/${ctx.params.l ?? ''}/tasks`,
-      });
-    });
-    this.add('POST', 'users/{u}/todo/lists/{l}/tasks', 'tasks', 'write', (ctx) => {
-      const record = todo.createTask(ctx.mb, ctx.params.l as string, ctx.req.body, ctx.actor);
-      const res = this.entity(ctx, taskSpec, record, `users('${ctx.userSeg}')/todo/lists('${ctx.params.l ?? ''}')/tasks`, 201);
-      if (record.data.linkedResources.length > 0) (res.body as Record<string, unknown>).linkedResources = record.data.linkedResources.map((l) => ({ ...l }));
-      return res;
-    });
-    const task = (ctx: RouteContext): TaskRecord => todo.task(ctx.mb, ctx.params.l as string, ctx.params.t as string);
-    this.add('GET', 'users/{u}/todo/lists/{l}/tasks/{t}', 'tasks', 'read', (ctx) => this.entity(ctx, taskSpec, task(ctx), `users('${ctx.userSeg}')/todo/lists('${ctx.params.l ?? ''}')/tasks`));
-    this.add('PATCH', 'users/{u}/todo/lists/{l}/tasks/{t}', 'tasks', 'write', (ctx) =>
-      this.entity(ctx, taskSpec, todo.updateTask(task(ctx), ctx.req.body, ctx.actor, ctx.req.headers['if-match']), `users('${ctx.userSeg}')/todo/lists('${ctx.params.l ?? ''}')/tasks`),
-    );
-    this.add('DELETE', 'users/{u}/todo/lists/{l}/tasks/{t}', 'tasks', 'write', (ctx) => {
-      todo.deleteTask(task(ctx), ctx.actor, ctx.req.headers['if-match']);
-      return ok204();
-    });
-    this.add('GET', 'users/{u}/todo/lists/{l}/tasks/{t}/linkedResources', 'tasks', 'read', (ctx) =>
-      this.json(200, { '@odata.context': `${this.base}/v1.0/$metadata#users('${ctx.userSeg}')/todo/lists('${ctx.params.l ?? ''}')/tasks('${ctx.params.t ?? ''}')/linkedResources`, value: task(ctx).data.linkedResources.map((l) => ({ ...l })) }),
-    );
-    this.add('POST', 'users/{u}/todo/lists/{l}/tasks/{t}/linkedResources', 'tasks', 'write', (ctx) => this.json(201, { ...todo.addLinkedResource(task(ctx), ctx.req.body, ctx.actor) }));
-    this.add('DELETE', 'users/{u}/todo/lists/{l}/tasks/{t}/linkedResources/{lr}', 'tasks', 'write', (ctx) => {
-      todo.removeLinkedResource(task(ctx), ctx.params.lr as string, ctx.actor);
-      return ok204();
-    });
-
-    // Mail.
-    const allMailCollections = (mb: Mailbox) => [...mb.mailFolders.values()].map((f) => collectionKeys.messages(mb.user.id, f));
-    this.add('GET', 'users/{u}/messages', 'mail', 'read', (ctx) =>
-      this.list(ctx, { spec: messageSpec, kind: 'message', collections: allMailCollections(ctx.mb), contextPath: `users('${ctx.userSeg}')/messages`, linkPath: `/users/${ctx.userSeg}/messages` }),
-    );
-    this.add('POST', 'users/{u}/messages', 'mail', 'write', (ctx) => this.entity(ctx, messageSpec, messages.create(ctx.mb, ctx.mb.mailFolders.get('drafts') as string, ctx.req.body, ctx.actor), `users('${ctx.userSeg}')/messages`, 201));
-    this.add('GET', 'users/{u}/messages/{id}', 'mail', 'read', (ctx) => this.entity(ctx, messageSpec, messages.find(ctx.mb, ctx.params.id as string), `users('${ctx.userSeg}')/messages`));
-    this.add('PATCH', 'users/{u}/messages/{id}', 'mail', 'write', (ctx) =>
-      this.entity(ctx, messageSpec, messages.update(messages.find(ctx.mb, ctx.params.id as string), ctx.req.body, ctx.actor, ctx.req.headers['if-match']), `users('${ctx.userSeg}')/messages`),
-    );
-    this.add('DELETE', 'users/{u}/messages/{id}', 'mail', 'write', (ctx) => {
-      messages.delete(messages.find(ctx.mb, ctx.params.id as string), ctx.actor, ctx.req.headers['if-match']);
-      return ok204();
-    });
-    this.add('POST', 'users/{u}/messages/{id}/send', 'mail', 'send', (ctx) => {
-      messages.send(ctx.mb, messages.find(ctx.mb, ctx.params.id as string), ctx.actor);
-      return accepted();
-    });
-    this.add('POST', 'users/{u}/sendMail', 'mail', 'send', (ctx) => {
-      messages.sendMail(ctx.mb, ctx.req.body, ctx.actor);
-      return accepted();
-    });
-    this.add('GET', 'users/{u}/mailFolders', 'mail', 'read', (ctx) =>
-      this.list(ctx, { spec: mailFolderSpec, kind: 'mailFolder', collections: [collectionKeys.mailFolders(ctx.mb.user.id)], contextPath: `users('${ctx.userSeg}')/mailFolders`, linkPath: `/users/${ctx.userSeg}/mailFolders` }),
-    );
-    this.add('GET', 'users/{u}/mailFolders/{f}', 'mail', 'read', (ctx) =>
-      this.entity(ctx, mailFolderSpec, world.items.get(messages.folderId(ctx.mb, ctx.params.f as string)) as ItemRecord, `users('${ctx.userSeg}')/mailFolders`),
-    );
-    this.add('GET', 'users/{u}/mailFolders/{f}/messages/delta', 'mail', 'read', (ctx) => {
-      const folderId = messages.folderId(ctx.mb, ctx.params.f as string);
-      return this.delta(ctx, messageSpec, '#microsoft.graph.message', 'message', () => {
-        const linkBase = `${this.base}/v1.0/users/${ctx.userSeg}/mailFolders/${ctx.params.f ?? ''}/messages/delta`;
-        const select = selectList(ctx.req.query);
-        return { userId: ctx.mb.user.id, collectionKey: messages.folderKey(ctx.mb, folderId), linkBase, restartUrl: linkBase, ...(select ? { select } : {}) };
-      });
-    });
-    this.add('GET', 'users/{u}/mailFolders/{f}/messages', 'mail', 'read', (ctx) =>
-      this.list(ctx, {
-        spec: messageSpec,
-        kind: 'message',
-        collections: [messages.folderKey(ctx.mb, messages.folderId(ctx.mb, ctx.params.f as string))],
-        contextPath: `users('${ctx.userSeg}')/mailFolders('${ctx.params.f ?? ''}')/messages`,
-        linkPath: `/users/${ctx.userSeg}/mailFolders/${ctx.params.f ?? ''}/messages`,
-      }),
-    );
-    this.add('POST', 'users/{u}/mailFolders/{f}/messages', 'mail', 'write', (ctx) =>
-      this.entity(ctx, messageSpec, messages.create(ctx.mb, messages.folderId(ctx.mb, ctx.params.f as string), ctx.req.body, ctx.actor), `users('${ctx.userSeg}')/messages`, 201),
-    );
-
-    // Subscriptions.
-    this.add('GET', 'subscriptions', 'subscriptions', 'read', (ctx) => this.json(200, { '@odata.context': `${this.base}/v1.0/$metadata#subscriptions`, value: subscriptions.list(ctx.req.app).map((s) => stripContext(subscriptions.render(s, this.base))) }), false);
-    this.add('POST', 'subscriptions', 'subscriptions', 'write', async (ctx) => this.json(201, subscriptions.render(await subscriptions.create(ctx.req.body, ctx.req.app), this.base)), false);
-    this.add('GET', 'subscriptions/{id}', 'subscriptions', 'read', (ctx) => this.json(200, subscriptions.render(subscriptions.get(ctx.params.id as string, ctx.req.app), this.base)), false);
-    this.add('PATCH', 'subscriptions/{id}', 'subscriptions', 'write', async (ctx) => this.json(200, subscriptions.render(await subscriptions.update(ctx.params.id as string, ctx.req.body, ctx.req.app), this.base)), false);
-    this.add(
-      'DELETE',
-      'subscriptions/{id}',
-      'subscriptions',
-      'write',
-      (ctx) => {
-        subscriptions.delete(ctx.params.id as string, ctx.req.app);
-        return ok204();
-      },
-      false,
-    );
-    this.add(
-      'POST',
-      'subscriptions/{id}/reauthorize',
-      'subscriptions',
-      'write',
-      (ctx) => {
-        subscriptions.reauthorize(ctx.params.id as string, ctx.req.app);
-        return ok204();
-      },
-      false,
-    );
-  }
-
-  private userView(mb: Mailbox): Record<string, unknown> {
-    const u = mb.user;
-    return { businessPhones: [], displayName: u.displayName, givenName: u.givenName, jobTitle: null, mail: u.mail, mobilePhone: null, officeLocation: null, preferredLanguage: null, surname: u.surname, userPrincipalName: u.userPrincipalName, id: u.id };
-  }
-
-  private selectUser(view: Record<string, unknown>, q: URLSearchParams): Record<string, unknown> {
-    const select = queryParam(q, '$select');
-    if (!select) return view;
-    const wanted = new Set(select.split(',').map((s) => s.trim().toLowerCase()));
-    return Object.fromEntries(Object.entries(view).filter(([k]) => wanted.has(k.toLowerCase())));
-  }
-
-  private mailboxSettings(ctx: RouteContext): Record<string, unknown> {
-    const tz = ctx.mb.user.timeZone.windows;
-    const never = { dateTime: '2020-01-01T00:00:00.0000000', timeZone: 'UTC' };
-    return {
-      '@odata.context': `${this.base}/v1.0/$metadata#users('${ctx.userSeg}')/mailboxSettings`,
-      archiveFolder: ctx.mb.mailFolders.get('deleteditems'),
-      timeZone: tz,
-      delegateMeetingMessageDeliveryOptions: 'sendToDelegateOutlookAndInformationToPrincipal',
-      dateFormat: 'M/d/yyyy',
-      timeFormat: 'h:mm tt',
-      userPurpose: 'user',
-      automaticRepliesSetting: { status: 'disabled', externalAudience: 'all', internalReplyMessage: '', externalReplyMessage: '', scheduledStartDateTime: never, scheduledEndDateTime: never },
-      language: { locale: 'en-US', displayName: 'English (United States)' },
-      workingHours: { daysOfWeek: ['monday', 'tuesday', 'wednesday', 'thursday', 'friday'], startTime: '08:00:00.0000000', endTime: '17:00:00.0000000', timeZone: { name: tz } },
-    };
-  }
-}
-
-function stripContext(o: Record<string, unknown>): Record<string, unknown> {
-  const { ['@odata.context']: _ignored, ...rest } = o;
-  return rest;
 }
