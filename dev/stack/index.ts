@@ -46,6 +46,8 @@ export interface StackOptions {
   logSink?: LogSink;
   env?: Record<string, string>;
   sessionIdleTimeoutMs?: number;
+  /** Whether Dataverse webhooks carry the sync's `tag` (dev/sim/dataverse/README.md "Webhooks"; default true). */
+  webhookCarriesTag?: boolean;
   /** The product's clock (tests that let simulated days pass move it with the simulators' clocks). */
   now?: () => Date;
 }
@@ -103,7 +105,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.graphNotifications ? { notifications: options.graphNotifications } : {}),
     users: users.map((u) => ({ userPrincipalName: u.userPrincipalName, mail: u.userPrincipalName, displayName: u.displayName, timeZone: u.timeZone })),
   });
-  const dataverse = await startDataverseSimulator({ seed, identity });
+  const dataverse = await startDataverseSimulator({ seed, identity, ...(options.webhookCarriesTag !== undefined ? { webhookCarriesTag: options.webhookCarriesTag } : {}) });
   const serviceBus = await startServiceBusSimulator({ queues: [changesQueue], seed });
   const azurite = await startAzuriteTables(options.storageFolder ? { folder: options.storageFolder } : {});
   const graphUsers = await graph.admin.users();

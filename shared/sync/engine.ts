@@ -28,6 +28,7 @@ import type { Pair, StoredPair } from '../storage/pairStore.js';
 import { appointmentIdForMeeting, recordIdForExchangeItem, transactionIdFor } from './ids.js';
 import { mergeSnapshots, type Direction, type Snapshot } from './merge.js';
 import { resolveParties } from './parties.js';
+import { isSyncedVersion } from './versions.js';
 
 export type OutcomeKind = 'created' | 'updated' | 'unchanged' | 'echo' | 'ignored' | 'linked' | 'unlinked' | 'deleted' | 'awaiting-invitation';
 
@@ -112,7 +113,8 @@ async function syncRecordToMailbox(rt: Runtime, entity: DataverseEntity, record:
   const log = rt.log.with({ mailboxId: mailbox.id, dataverseId: id, entity });
   const pair = await rt.pairs.get(mailbox.id, id);
   const etag = record['@odata.etag'];
-  if (pair?.status === 'linked' && etag && pair.dataverseEtag === etag) return { kind: 'echo', mailboxId: mailbox.id, dataverseId: id, detail: 'version already synced' };
+  // The version check, not only the webhook's tag, stops echoes: shared/sync/versions.ts says why.
+  if (pair?.status === 'linked' && isSyncedVersion(etag, pair.dataverseEtag)) return { kind: 'echo', mailboxId: mailbox.id, dataverseId: id, detail: 'version already synced' };
   if (!pair || pair.status === 'pending') {
     if (kind === 'appointment') {
       const decision = appointmentToEvent(record, ctx);

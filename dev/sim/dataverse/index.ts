@@ -36,6 +36,11 @@ export interface DataverseSimulatorOptions {
    * that user) or 'caller' (the authenticated application user). See README "Impersonation".
    */
   initiatingUserUnderImpersonation?: 'impersonated' | 'caller';
+  /**
+   * Whether a webhook's SharedVariables and ParentContext.SharedVariables carry the request's `tag` (default true).
+   * Microsoft documents `tag` for plug-ins, not for asynchronous webhooks: see README "Webhooks".
+   */
+  webhookCarriesTag?: boolean;
   /** Webhook deliveries in flight at once (default 4). */
   webhookConcurrency?: number;
 }
@@ -93,6 +98,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     timeoutMs: () => limits.webhookTimeoutMs,
     maxBodyBytes: () => limits.webhookMaxBodyBytes,
     initiatingUser: () => options.initiatingUserUnderImpersonation ?? 'impersonated',
+    carriesTag: () => options.webhookCarriesTag ?? true,
     concurrency: options.webhookConcurrency ?? 4,
     now,
   });

@@ -66,6 +66,8 @@ export interface DispatcherOptions {
   maxBodyBytes: () => number;
   /** Who InitiatingUserId names under impersonation (see README). */
   initiatingUser: () => 'impersonated' | 'caller';
+  /** Whether the request's `tag` reaches the body's SharedVariables (an open behaviour; see README). */
+  carriesTag: () => boolean;
   concurrency: number;
   now: () => number;
 }
@@ -175,7 +177,9 @@ export class WebhookDispatcher {
     };
     const { input, output } = this.parameters(event, m.messageName);
     const owning = { Id: stepId, KeyAttributes: [], LogicalName: 'sdkmessageprocessingstep', Name: null, RowVersion: null };
-    const tagVar = caller.tag !== undefined ? [{ key: 'tag', value: caller.tag }] : [];
+    // Whether an asynchronous webhook carries the request's tag is not documented (it is documented for plug-ins):
+    // an option, so the product is tested both ways (README "Webhooks").
+    const tagVar = caller.tag !== undefined && this.o.carriesTag() ? [{ key: 'tag', value: caller.tag }] : [];
     const tail = (stage: number) => ({
       IsExecutingOffline: false,
       IsInTransaction: false,

@@ -289,3 +289,30 @@ describe('Dataverse simulator webhooks', () => {
     expect(wrongMode.json.error.message).toContain('stage 40');
   });
 });
+
+describe('Dataverse simulator webhooks without the tag (webhookCarriesTag: false)', () => {
+  let h: Harness;
+  let hook: WebhookReceiver;
+  beforeAll(async () => {
+    h = await startHarness({ webhookCarriesTag: false });
+    hook = await new WebhookReceiver().start();
+  });
+  afterAll(async () => {
+    await hook.close();
+    await h.close();
+  });
+
+  it('delivers a tagged write with no tag in SharedVariables or ParentContext.SharedVariables, the rest unchanged', async () => {
+    h.sim.admin.seedUser({ fullname: 'Alice Adams', internalemailaddress: 'alice@contoso.test', azureactivedirectoryobjectid: ALICE_OID });
+    const reg = await registerWebhook(h, { name: 'sync-hook', url: `${hook.url}/hook`, authtype: 5, authvalue: '<settings><setting name="x-k" value="v" /></settings>', message: 'Create', entity: 'task' });
+    const created = await h.api('tasks?tag=sync-7', { method: 'POST', headers: { CallerObjectId: ALICE_OID }, body: { subject: 'Untagged' } });
+    expect(created.status).toBe(204);
+    const [delivery] = await h.sim.admin.waitForDeliveries({ count: 1, where: { stepId: reg.stepId } });
+    expect(delivery!.state).toBe('delivered');
+    const body = JSON.parse(hook.received[0]!.body);
+    expect(param(body.SharedVariables, 'tag')).toBeUndefined();
+    expect(param(body.ParentContext.SharedVariables, 'tag')).toBeUndefined();
+    expect(param(body.ParentContext.SharedVariables, 'ChangedEntityTypes')).toBeDefined();
+    expect(body.MessageName).toBe('Create');
+  });
+});
