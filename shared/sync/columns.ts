@@ -8,10 +8,16 @@ const kindOf = (entity: DataverseEntity): EntityKind => (entity === 'appointment
 const taskOnlyColumns = new Set(['percentcomplete']);
 /** The party-list columns of an appointment (the mapping reads them as appointment_activity_parties). */
 const appointmentPartyColumns = ['requiredattendees', 'optionalattendees', 'organizer'];
+/**
+ * The party-list columns of the other activities synced as To Do tasks: no field maps them, but scope does (a party
+ * is in "My Activities", shared/sync/engine.ts scopeOf), so a change of them must raise the Update step and the image
+ * must carry them; without them a webhook's scope was the owner alone.
+ */
+const scopePartyColumns: Partial<Record<DataverseEntity, string[]>> = { phonecall: ['from', 'to'], letter: ['from', 'to', 'cc', 'bcc'], fax: ['from', 'to'] };
 
 /** Columns the mapping reads for `entity`; `flowingToExchange` keeps only those of rows that write to Exchange. */
 export function mappedColumns(entity: DataverseEntity, options: { flowingToExchange?: boolean } = {}): string[] {
-  const columns = new Set<string>(['statecode', 'statuscode', 'ownerid']);
+  const columns = new Set<string>(['statecode', 'statuscode', 'ownerid', ...(scopePartyColumns[entity] ?? [])]);
   for (const row of fieldTables[kindOf(entity)]) {
     if (row.direction === 'None') continue;
     if (options.flowingToExchange && row.direction === 'ToDataverse') continue;

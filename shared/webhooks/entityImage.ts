@@ -10,6 +10,10 @@ export const postImageAlias = 'PostImage';
 /** Party-list columns of each activity and the participation type they hold (activityparty-entity.md). */
 const partyColumns: Partial<Record<DataverseEntity, Record<string, number>>> = {
   appointment: { organizer: 7, requiredattendees: 5, optionalattendees: 6 },
+  // Not mapped to any field, but they decide scope (shared/sync/columns.ts).
+  phonecall: { from: 1, to: 2 },
+  letter: { from: 1, to: 2, cc: 3, bcc: 4 },
+  fax: { from: 1, to: 2 },
 };
 const dateOnlyColumns = new Set(['birthdate']);
 const primaryKey = (entity: DataverseEntity) => (entity === 'contact' ? 'contactid' : 'activityid');
