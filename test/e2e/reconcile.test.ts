@@ -70,6 +70,28 @@ describe('reconciliation', () => {
     expect(repaired.contacts).toEqual(['Dropped', 'Unnotified']);
   });
 
+  it('defect 8: a future tracked event deleted in Outlook, its notification lost, is deleted in Dynamics 365 by reconciliation', async () => {
+    const alice = stack.users.alice!;
+    const event = await stack.graph.admin.createEvent(alice.graph.id, { subject: 'Deleted while unheard', start: graphTime(inDays(5)), end: graphTime(new Date(inDays(5).getTime() + hour)), categories: [trackedCategory] });
+    await stack.settled();
+    const [record] = stack.dataverse.admin.records('appointments', `subject eq 'Deleted while unheard'`);
+    expect(record).toBeDefined();
+    // A round now records the event in the stored delta link, so the next one reports it as @removed.
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    await stack.graph.admin.setFaultPlan({ notifications: { drop: 1 } });
+    await stack.graph.admin.deleteEvent(alice.graph.id, String(event.id));
+    await stack.graph.admin.setFaultPlan({});
+    await stack.settled();
+    expect(stack.dataverse.admin.record('appointments', String(record!.activityid))).toBeDefined();
+
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    // The organizer deleted a future meeting: the appointment is deleted (shared/sync/engine.ts applyExchangeDelete).
+    expect(stack.dataverse.admin.record('appointments', String(record!.activityid))).toBeUndefined();
+    expect(await stack.runtime.pairs.get(alice.graph.id, String(record!.activityid))).toBeUndefined();
+  });
+
   it('starts over on an evicted delta token or an expired change-tracking token and creates no duplicates', async () => {
     const alice = stack.users.alice!;
     const before = await snapshot();
