@@ -44,6 +44,22 @@ export async function applyLifecycleEvent(rt: Runtime, event: LifecycleEvent): P
 }
 
 /**
+ * Replaces a subscription Graph no longer has (it expired before it was renewed, e.g. while the app was stopped),
+ * as for subscriptionRemoved: a new subscription, then a catch-up by delta of what changed while nothing notified.
+ * The 'catchup' flag is recorded first, so the reconcile timer does the catch-up if this attempt fails.
+ */
+export async function replaceExpiredSubscription(rt: Runtime, subscription: SubscriptionRecord): Promise<SubscriptionRecord | undefined> {
+  await rt.cursors.set(reconcileScopes.catchup, subscription.mailboxId, { reason: 'expired', subscriptionId: subscription.id, at: rt.now().toISOString() });
+  const replacement = await recreateSubscription(rt, subscription);
+  const mailbox = await rt.mailboxes.get(subscription.mailboxId);
+  if (replacement && mailbox && mailbox.state !== 'disabled') {
+    const result = await reconcileMailbox(rt, mailbox);
+    rt.log.warn('caught up after an expired subscription was recreated', { mailboxId: mailbox.id, subscriptionId: replacement.id, enqueued: result.enqueued, errors: result.errors.length });
+  }
+  return replacement;
+}
+
+/**
  * Replaces a removed subscription: a new one on the same resource with a new clientState, stored before the old
  * record is deleted, so a notification is always checked against a known secret. Idempotent: a live replacement
  * made by an earlier attempt is reused. Returns the new record, or undefined for a disabled mailbox.

@@ -3,7 +3,16 @@
 // the webhooks would.
 import { isSyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
+import { replaceExpiredSubscription } from './lifecycle.js';
 import { reconcileTodo } from './reconcile.js';
+
+const subscriptionReasonPrefix = 'subscription ';
+
+/** A mailbox degraded only because a subscription could not be renewed is active again once it has one. */
+async function clearSubscriptionDegraded(rt: Runtime, mailboxId: string): Promise<void> {
+  const mailbox = await rt.mailboxes.get(mailboxId);
+  if (mailbox?.state === 'degraded' && mailbox.stateReason?.startsWith(subscriptionReasonPrefix)) await rt.mailboxes.patch(mailboxId, { state: 'active', stateReason: undefined });
+}
 
 export interface PollResult {
   mailboxes: number;
@@ -30,13 +39,19 @@ export async function pollTodo(rt: Runtime): Promise<PollResult> {
 
 export interface RenewResult {
   renewed: number;
+  /** Subscriptions Graph no longer had (expired before renewal), recreated with a catch-up by delta. */
+  recreated: number;
   failed: number;
 }
 
-/** Renews subscriptions that expire within `aheadMs`, asking for the documented maximum and storing what Graph returns. */
+/**
+ * Renews subscriptions that expire within `aheadMs`, asking for the documented maximum and storing what Graph returns.
+ * One Graph no longer has (404: it expired, e.g. while the app was stopped) is recreated and caught up by delta
+ * (shared/sync/lifecycle.ts); only a subscription that can be neither renewed nor recreated marks the mailbox degraded.
+ */
 export async function renewSubscriptions(rt: Runtime, aheadMs = 24 * 3600_000, lifetimeMinutes = 10_080 - 60): Promise<RenewResult> {
   await rt.ready();
-  const result: RenewResult = { renewed: 0, failed: 0 };
+  const result: RenewResult = { renewed: 0, recreated: 0, failed: 0 };
   const now = rt.now().getTime();
   for (const sub of await rt.subscriptions.list()) {
     if (Date.parse(sub.expirationDateTime) - now > aheadMs) continue;
@@ -44,11 +59,22 @@ export async function renewSubscriptions(rt: Runtime, aheadMs = 24 * 3600_000, l
       const renewed = await rt.graph.renewSubscription(sub.id, new Date(now + lifetimeMinutes * 60_000));
       await rt.subscriptions.put({ ...sub, expirationDateTime: renewed.expirationDateTime ?? new Date(now + lifetimeMinutes * 60_000).toISOString() });
       result.renewed += 1;
-    } catch (error) {
+    } catch (renewError) {
+      let error = renewError;
+      if (isSyncError(renewError, 'NotFound')) {
+        try {
+          await replaceExpiredSubscription(rt, sub);
+          result.recreated += 1;
+          await clearSubscriptionDegraded(rt, sub.mailboxId);
+          continue;
+        } catch (recreateError) {
+          error = recreateError;
+        }
+      }
       result.failed += 1;
       const mailbox = await rt.mailboxes.get(sub.mailboxId);
       if (mailbox && mailbox.state !== 'disabled') {
-        await rt.mailboxes.patch(mailbox.id, { state: 'degraded', stateReason: `subscription ${sub.id} (${sub.resourceKind}) could not be renewed: ${(error as Error).message}`.slice(0, 500) });
+        await rt.mailboxes.patch(mailbox.id, { state: 'degraded', stateReason: `${subscriptionReasonPrefix}${sub.id} (${sub.resourceKind}) could not be renewed: ${(error as Error).message}`.slice(0, 500) });
       }
       rt.log.error('subscription renewal failed', { subscriptionId: sub.id, mailboxId: sub.mailboxId, code: isSyncError(error) ? error.code : 'Unknown' });
     }

@@ -1,6 +1,6 @@
 // Subscription lifecycle against the whole local stack (issue 8, item 4): renewal ahead of the expiry Graph
-// returned across simulated days, each lifecycle notification handled, and a mailbox marked degraded when a
-// subscription cannot be renewed.
+// returned across simulated days, each lifecycle notification handled, a subscription that expired at Graph
+// recreated and caught up, and a mailbox marked degraded when a subscription can be neither renewed nor recreated.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import { trackedCategory } from '../../shared/mapping/index.js';
@@ -99,11 +99,42 @@ describe('subscription lifecycle', () => {
     expect((await stored(alice.graph.id, 'contacts')).map((s) => s.id)).toEqual([sub!.id]);
   });
 
-  it('marks the mailbox degraded, naming the subscription, when a renewal fails', async () => {
+  it('defect 10: a subscription that expired at Graph is recreated by the renewal timer, and what changed meanwhile is caught up', async () => {
+    const bob = stack.users.bob!;
+    const [sub] = await stored(bob.graph.id, 'events');
+    // The renewal timer did not run (the app was stopped) until a day after the expiry Graph returned.
+    await advance(Date.parse(sub!.expirationDateTime) - stack.runtime.now().getTime() + 24 * hour);
+    expect((await stack.graph.admin.subscriptions()).map((s) => s.id)).not.toContain(sub!.id);
+    const start = new Date(stack.runtime.now().getTime() + 48 * hour);
+    // Made while nothing was subscribed: Graph sends no notification for it.
+    await stack.graph.admin.createEvent(bob.graph.id, { subject: 'Made while expired', start: graphTime(start), end: graphTime(new Date(start.getTime() + hour)), categories: [trackedCategory] });
+    await stack.settled();
+    expect(stack.dataverse.admin.records('appointments', `subject eq 'Made while expired'`)).toHaveLength(0);
+
+    const result = await renewSubscriptions(stack.runtime);
+    expect(result.failed).toBe(0);
+    await stack.settled();
+    const mailbox = await stack.runtime.mailboxes.get(bob.graph.id);
+    expect(mailbox?.state).toBe('active');
+    const now = await stored(bob.graph.id, 'events');
+    expect(now).toHaveLength(1);
+    expect(now[0]!.id).not.toBe(sub!.id);
+    expect((await stack.graph.admin.subscriptions()).map((s) => s.id)).toContain(now[0]!.id);
+    expect(stack.dataverse.admin.records('appointments', `subject eq 'Made while expired'`)).toHaveLength(1);
+    expect(await stack.runtime.cursors.get('catchup', bob.graph.id)).toBeUndefined();
+
+    // The new subscription notifies: a later change arrives without reconciliation.
+    await stack.graph.admin.createEvent(bob.graph.id, { subject: 'After the new subscription', start: graphTime(new Date(start.getTime() + 24 * hour)), end: graphTime(new Date(start.getTime() + 25 * hour)), categories: [trackedCategory] });
+    await stack.settled();
+    expect(stack.dataverse.admin.records('appointments', `subject eq 'After the new subscription'`)).toHaveLength(1);
+  });
+
+  it('marks the mailbox degraded, naming the subscription, when an expired subscription can be neither renewed nor recreated', async () => {
     const bob = stack.users.bob!;
     const [sub] = await stored(bob.graph.id, 'contacts');
     await stack.graph.admin.expireSubscription(sub!.id);
     await advance(Date.parse(sub!.expirationDateTime) - stack.runtime.now().getTime() - 2 * hour);
+    await stack.graph.admin.failNext({ method: 'POST', path: '^/subscriptions$', status: 403, code: 'ExtensionError', message: 'Operation: Create; Exception: [Status Code: Forbidden]', times: 10 });
     const result = await renewSubscriptions(stack.runtime);
     expect(result.failed).toBeGreaterThanOrEqual(1);
     const mailbox = await stack.runtime.mailboxes.get(bob.graph.id);
