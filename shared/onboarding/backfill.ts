@@ -123,7 +123,8 @@ export function decideBackfill(inputs: BackfillInputs): BackfillPlan {
     });
     const pair = pairByDv.get(id);
     if (pair) {
-      if (pair.exchangeId) used.add(pair.exchangeId);
+      // Its Exchange item is not marked used: the item loop below compares the item with the pair on its own, so a
+      // change made in Exchange while the mailbox was disabled is found even when the record did not change.
       if (pair.status === 'pending') plan.update.push(dvEntry('create in Exchange was interrupted; the retry finds what it wrote', { message: 'dataverse' }));
       else if (record.etag && pair.dataverseEtag === record.etag) plan.leave.push(dvEntry('already paired and in sync'));
       else plan.update.push(dvEntry('paired; changed in Dataverse since the last sync', { message: 'dataverse', ...(pair.exchangeId ? { exchangeId: pair.exchangeId } : {}) }));

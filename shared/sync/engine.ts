@@ -81,15 +81,34 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange)
   // A record that no longer reaches a mailbox is unlinked there, never deleted (facts.md section 7, KB 4345686).
   for (const mailboxId of await rt.pairs.mailboxesOf(change.recordId)) {
     if (scope.some((m) => m.id.toLowerCase() === mailboxId)) continue;
-    const mailbox = (await rt.mailboxes.list()).find((m) => m.id.toLowerCase() === mailboxId);
+    const mailbox = await rt.mailboxes.get(mailboxId);
+    // A disabled mailbox keeps its pairs (docs/operations.md): the record left no scope, the mailbox only paused.
+    if (mailbox?.state === 'disabled') continue;
     const pair = await rt.pairs.get(mailbox?.id ?? mailboxId, change.recordId);
     if (pair) {
       await rt.pairs.remove(pair);
       outcomes.push({ kind: 'unlinked', mailboxId, dataverseId: change.recordId, detail: 'out of scope' });
     }
   }
-  for (const mailbox of scope) outcomes.push(await syncRecordToMailbox(rt, change.entity, record, mailbox, bySystemUser));
+  for (const cached of scope) {
+    const mailbox = await stillEnabled(rt, cached);
+    if (!mailbox) {
+      outcomes.push({ kind: 'ignored', mailboxId: cached.id, dataverseId: change.recordId, detail: 'mailbox not enabled' });
+      continue;
+    }
+    outcomes.push(await syncRecordToMailbox(rt, change.entity, record, mailbox, bySystemUser));
+  }
   return outcomes;
+}
+
+/**
+ * The mailbox's registry row as it is now, or undefined when it is disabled or gone. The registry list is cached
+ * (shared/storage/mailboxStore.ts) and another process (the CLI) may have disabled the mailbox since: the state is
+ * read again where a write to or from the mailbox is decided, so a disable takes effect for every later change.
+ */
+async function stillEnabled(rt: Runtime, cached: Mailbox): Promise<Mailbox | undefined> {
+  const current = await rt.mailboxes.get(cached.id);
+  return current && current.state !== 'disabled' ? current : undefined;
 }
 
 /** Mailboxes a record reaches, as server-side sync's "My Activities" / "My Contacts": owner and, for activities, parties. */
@@ -418,7 +437,13 @@ async function applyDataverseDelete(rt: Runtime, entity: DataverseEntity, record
   const outcomes: Outcome[] = [];
   const kind = kindOfEntity(entity);
   for (const mailboxId of await rt.pairs.mailboxesOf(recordId)) {
-    const mailbox = (await rt.mailboxes.list()).find((m) => m.id.toLowerCase() === mailboxId);
+    const mailbox = await rt.mailboxes.get(mailboxId);
+    // Nothing is written to a disabled mailbox; its pair stays, and the first change of the item after enabling
+    // finds the record gone and unlinks it.
+    if (mailbox?.state === 'disabled') {
+      outcomes.push({ kind: 'ignored', mailboxId, dataverseId: recordId, detail: 'mailbox not enabled' });
+      continue;
+    }
     const pair = await rt.pairs.get(mailbox?.id ?? mailboxId, recordId);
     if (!pair) continue;
     let deleteInExchange = false;
@@ -456,7 +481,8 @@ async function applyDataverseDelete(rt: Runtime, entity: DataverseEntity, record
 
 /** Applies an Exchange change of one mailbox. */
 export async function applyExchangeChange(rt: Runtime, change: ExchangeChange): Promise<Outcome[]> {
-  const mailbox = await rt.mailboxes.findEnabled(change.mailboxId);
+  const cached = await rt.mailboxes.findEnabled(change.mailboxId);
+  const mailbox = cached && (await stillEnabled(rt, cached));
   if (!mailbox) return [{ kind: 'ignored', mailboxId: change.mailboxId, exchangeId: change.itemId, detail: 'mailbox not enabled' }];
   const kind = kindOfResource[change.resource];
   if (!mailbox.entities.includes(kind)) return [{ kind: 'ignored', mailboxId: mailbox.id, exchangeId: change.itemId, detail: `${kind} not synced for this mailbox` }];
