@@ -14,6 +14,12 @@ export interface RequestFaults {
   throttle?: { probability: number; burst?: number; retryAfterSeconds?: number };
   /** Server errors answered instead of handling the request. */
   serverError?: { probability: number; status?: 500 | 502 | 503 | 504 };
+  /**
+   * Client errors (4xx) answered instead of handling the request, with the code and message given (default
+   * 0x80040203 "Invalid argument."): Dataverse's messages may quote the offending value, e.g. a subject. Decided
+   * from the same draw as serverError, after it.
+   */
+  reject?: { probability: number; status?: number; code?: string; message?: string };
 }
 
 export interface FaultPlan {
@@ -45,7 +51,7 @@ export class RequestFaultInjector {
   /** Decides the faults for one request; always draws the same number of values so decisions stay aligned. */
   decide(userId: string, method: string, path: string): RequestFaultDecision {
     const plan = this.plan;
-    if (!plan.latencyMs && !plan.throttle && !plan.serverError) return { latencyMs: 0, error: undefined, faults: [] };
+    if (!plan.latencyMs && !plan.throttle && !plan.serverError && !plan.reject) return { latencyMs: 0, error: undefined, faults: [] };
     if (this.matcher && !this.matcher.test(`${method} ${path}`)) return { latencyMs: 0, error: undefined, faults: [] };
     const prng = this.prng();
     const latencyDraw = prng.next();
@@ -72,6 +78,11 @@ export class RequestFaultInjector {
       const status = plan.serverError.status ?? 503;
       faults.push(`server error ${status}`);
       return { latencyMs, faults, error: new DataverseError(status, ErrorCodes.Unexpected, 'An unexpected error occurred.') };
+    }
+    if (plan.reject && errorDraw < (plan.serverError?.probability ?? 0) + plan.reject.probability) {
+      const status = plan.reject.status ?? 400;
+      faults.push(`rejected ${status}`);
+      return { latencyMs, faults, error: new DataverseError(status, plan.reject.code ?? ErrorCodes.InvalidArgument, plan.reject.message ?? 'Invalid argument.') };
     }
     return { latencyMs, error: undefined, faults };
   }
