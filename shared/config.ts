@@ -1,6 +1,7 @@
 // Every setting the app reads, named as the Azure app settings that infra/ sets, parsed once with one schema.
 // A missing or invalid setting fails at start with one error that lists every problem by name.
 import { z } from 'zod';
+import { guidPattern } from './guid.js';
 
 const loopback = new Set(['127.0.0.1', 'localhost', '[::1]']);
 /** https, or plain http to a loopback address (the local host and simulators of `npm start`). */
@@ -22,7 +23,7 @@ const guid = (what: string) =>
   z
     .string({ error: `must be the ${what} (a GUID)` })
     .trim()
-    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { message: `must be the ${what} (a GUID)` })
+    .regex(guidPattern, { message: `must be the ${what} (a GUID)` })
     .transform((v) => v.toLowerCase());
 
 const boolean = (fallback: boolean) =>

@@ -3,6 +3,7 @@
 // If-Match / If-None-Match, client-chosen ids, impersonation of the syncing user (CallerObjectId), and
 // Prefer: return=representation so a write also returns the new etag (one call per write).
 import { SyncError } from '../errors.js';
+import { isGuid } from '../guid.js';
 import { errorForStatus, withRetry, type RetryPolicy } from '../http/retry.js';
 import type { TokenProvider } from '../auth/tokens.js';
 import { entitySetNames } from '../wire/dataverse.js';
@@ -227,7 +228,7 @@ function impersonation(options: WriteOptions): Record<string, string> {
 }
 
 function guid(id: string): string {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
+  if (!isGuid(id)) {
     throw new SyncError('InvalidInput', `Dataverse id ${JSON.stringify(id)} is not a GUID`, { field: 'id', value: id });
   }
   return id.toLowerCase();

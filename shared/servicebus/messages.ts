@@ -3,6 +3,7 @@
 // old messages while reading new ones.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { guidSchema } from '../guid.js';
 
 export const exchangeResources = ['event', 'todoTask', 'contact'] as const;
 export const dataverseEntities = ['appointment', 'task', 'phonecall', 'letter', 'fax', 'contact'] as const;
@@ -40,7 +41,8 @@ export const dataverseChangeSchema = z.object({
   ...common,
   source: z.literal('dataverse'),
   entity: z.enum(dataverseEntities),
-  recordId: z.string().uuid(),
+  /** Any GUID shape: Dataverse's own ids are sequential GUIDs, not RFC version 1-8 uuids (see shared/guid.ts). */
+  recordId: guidSchema(),
   message: z.enum(['Create', 'Update', 'Delete', 'SetState', 'Reconcile']),
   /** versionnumber after the change, when the webhook carried it. */
   version: z.string().optional(),

@@ -6,11 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import type { DataverseRecord } from '../dataverse/client.js';
 import { isSyncError } from '../errors.js';
+import { isGuid } from '../guid.js';
 import type { DeltaPage } from '../graph/client.js';
 import { isTrackedInExchange } from '../mapping/index.js';
 import { syncWindow, type SyncWindow } from '../onboarding/backfill.js';
 import type { Runtime } from '../runtime.js';
-import type { ChangeMessageInput, DataverseEntity } from '../servicebus/messages.js';
+import { dataverseChangeSchema, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { Outcome } from './engine.js';
 
@@ -221,24 +222,45 @@ export async function reconcileDataverse(rt: Runtime): Promise<DataverseReconcil
       }
       const receivedAt = rt.now().toISOString();
       const messages: ChangeMessageInput[] = [];
+      // A row the queue would not take is reported and skipped: it must not cost the other rows of the round.
+      let unusable = 0;
+      const usable = (message: ChangeMessageInput) => {
+        if (dataverseChangeSchema.safeParse(message).success) return true;
+        unusable += 1;
+        return false;
+      };
       for (const row of round.changed) {
         const id = String(row[primary]).toLowerCase();
+        if (!isGuid(id)) {
+          unusable += 1;
+          continue;
+        }
         if (!(await matters(rt, entity, id, row, owners, isParty))) {
           result.skipped += 1;
           continue;
         }
         const version = /"(\d+)"/.exec(row['@odata.etag'] ?? '')?.[1];
-        messages.push({ v: 1, source: 'dataverse', correlationId: randomUUID(), receivedAt, entity, recordId: id, message: 'Reconcile', ...(version ? { version } : {}) });
+        const message: ChangeMessageInput = { v: 1, source: 'dataverse', correlationId: randomUUID(), receivedAt, entity, recordId: id, message: 'Reconcile', ...(version ? { version } : {}) };
+        if (usable(message)) messages.push(message);
       }
       for (const id of round.deleted) {
+        if (!isGuid(id)) {
+          unusable += 1;
+          continue;
+        }
         // Only a deleted record the sync paired can matter; the engine applies the delete rules per kind.
         if ((await rt.pairs.mailboxesOf(id)).length === 0) {
           result.skipped += 1;
           continue;
         }
-        messages.push({ v: 1, source: 'dataverse', correlationId: randomUUID(), receivedAt, entity, recordId: id, message: 'Delete' });
+        const message: ChangeMessageInput = { v: 1, source: 'dataverse', correlationId: randomUUID(), receivedAt, entity, recordId: id, message: 'Delete' };
+        if (usable(message)) messages.push(message);
       }
       await send(rt, messages, result);
+      if (unusable > 0) {
+        result.errors.push(`${entity}: InvalidInput: ${unusable} changed row(s) without a usable id were skipped`);
+        rt.log.warn('Dataverse change tracking returned rows without a usable id', { entity, rows: unusable });
+      }
       if (round.deltaLink) await rt.cursors.set(reconcileScopes.dataverse, entity, round.deltaLink);
       result.tables.push(entity);
     } catch (error) {

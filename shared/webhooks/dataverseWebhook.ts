@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { isSyncError } from '../errors.js';
+import { guidSchema } from '../guid.js';
 import { dataverseEntities, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
 import { constantTimeEquals } from '../constantTime.js';
 import { imageColumns } from '../sync/columns.js';
@@ -15,7 +16,7 @@ import { jsonError, parseBody, type WebhookRequest, type WebhookResponse } from 
 export const webhookKeyHeader = 'x-sync-webhook-key';
 
 const keyValue = z.object({ key: z.string(), value: z.unknown() });
-const guidish = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { message: 'must be a GUID' });
+const guidish = guidSchema();
 const entitySchema = z.object({ Attributes: z.array(keyValue).default([]), Id: z.string().optional(), LogicalName: z.string().optional(), RowVersion: z.string().nullish() }).passthrough();
 
 const contextBase = z

@@ -2,6 +2,7 @@
 // and their activity parties. Logical column names, integer statecode/statuscode, lookups as `_<name>_value`.
 // Objects are loose: the API returns many more columns (and annotations) than the mapping reads.
 import { z } from 'zod';
+import { guidPattern } from '../guid.js';
 import { invalidInput } from '../errors.js';
 import { dataverseDate, dataverseDateTime } from './dates.js';
 import { parseWire } from './parse.js';
@@ -59,7 +60,7 @@ export const ParticipationType = {
   ChatParticipant: 12,
 } as const;
 
-const guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'expected a GUID');
+const guid = z.string().regex(guidPattern, 'expected a GUID');
 const text = z.string().nullish();
 const priority = z.union([z.literal(0), z.literal(1), z.literal(2)]).nullish();
 const odata = {

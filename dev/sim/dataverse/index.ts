@@ -8,7 +8,7 @@ import { DataverseAdmin, handleAdminHttp, type DataverseLimits } from './admin.j
 import { Engine } from './engine.js';
 import { RequestFaultInjector, type FaultPlan } from './faults.js';
 import { defaultServiceProtectionLimits, ServiceProtection } from './limits.js';
-import { Prng } from './prng.js';
+import { Prng, SequentialGuids } from './prng.js';
 import { entities, entityByLogicalName, sdkMessageNames } from './schema.js';
 import { Store, type LookupRef } from './store.js';
 import { RequestCounters, WebApi } from './webapi.js';
@@ -77,6 +77,8 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
 
   // Separate streams per concern so that, e.g., an extra id never shifts a fault decision.
   const streams = { ids: new Prng(seed, 1), requestFaults: new Prng(seed, 2), webhookFaults: new Prng(seed, 3), webhookIds: new Prng(seed, 4) };
+  // Records created without an id get sequential GUIDs, as Dataverse gives them (see SequentialGuids).
+  let recordIds = new SequentialGuids(new Prng(seed, 5));
   const meta = new Prng(seed, 0);
   const organizationId = meta.guid();
   const businessUnitId = meta.guid();
@@ -102,7 +104,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     concurrency: options.webhookConcurrency ?? 4,
     now,
   });
-  const engine = new Engine({ store, ids: { guid: () => streams.ids.guid() }, now, businessUnitId, onEvent: (e) => dispatcher.handle(e) });
+  const engine = new Engine({ store, ids: { guid: () => recordIds.guid() }, now, businessUnitId, onEvent: (e) => dispatcher.handle(e) });
   const protection = new ServiceProtection(limits, now);
   const requestFaults = new RequestFaultInjector(() => streams.requestFaults);
 
@@ -142,6 +144,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     protection.reset();
     webApi.reset();
     streams.ids = new Prng(seed, 1);
+    recordIds = new SequentialGuids(new Prng(seed, 5));
     streams.requestFaults = new Prng(seed, 2);
     streams.webhookFaults = new Prng(seed, 3);
     streams.webhookIds = new Prng(seed, 4);

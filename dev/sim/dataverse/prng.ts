@@ -67,3 +67,36 @@ export class Prng {
 export interface IdSource {
   guid(): string;
 }
+
+/**
+ * Record ids as Dataverse assigns them to records created without one: sequential GUIDs in the manner of SQL
+ * Server's NEWSEQUENTIALID (https://learn.microsoft.com/sql/t-sql/functions/newsequentialid-transact-sql), which
+ * wraps Windows' UuidCreateSequential (https://learn.microsoft.com/windows/win32/api/rpcdce/nf-rpcdce-uuidcreatesequential):
+ * a version-1 UUID (60-bit timestamp, clock sequence, node) whose first three fields are written little-endian. So
+ * `5c5a5b54-2a7a-ee11-8179-000d3a1c4a2b` decodes to 2023-11-03: the third group is the byte-swapped version and
+ * high time bits (0x11ee, hence a "version nibble" of e), the fourth the clock sequence with the RFC variant, the last
+ * the server's MAC address (00-0d-3a is a Microsoft Azure prefix); the first groups move with every id. The clock
+ * starts at a seeded instant and ticks on by a seeded step per id, so the same seed gives the same ids.
+ */
+export class SequentialGuids implements IdSource {
+  private ticks: bigint;
+  private readonly tail: string;
+
+  constructor(private readonly prng: Prng) {
+    // 100-ns intervals since 1582-10-15 (the UUID epoch), from a seeded instant in the year after 2023-10-01.
+    const startMs = Date.UTC(2023, 9, 1) + prng.int(0, 365 * 86400) * 1000;
+    this.ticks = (BigInt(startMs) + 12_219_292_800_000n) * 10_000n;
+    const clockSequence = 0x8000 | (prng.uint32() & 0x3fff);
+    const node = [0x00, 0x0d, 0x3a, prng.int(0, 255), prng.int(0, 255), prng.int(0, 255)];
+    this.tail = `${clockSequence.toString(16).padStart(4, '0')}-${node.map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+  }
+
+  guid(): string {
+    this.ticks += BigInt(1 + this.prng.int(0, 4095));
+    const timeLow = Number(this.ticks & 0xffffffffn);
+    const timeMid = Number((this.ticks >> 32n) & 0xffffn);
+    const timeHiAndVersion = Number((this.ticks >> 48n) & 0x0fffn) | 0x1000;
+    const le = (value: number, bytes: number) => Array.from({ length: bytes }, (_, i) => ((value >>> (8 * i)) & 0xff).toString(16).padStart(2, '0')).join('');
+    return `${le(timeLow, 4)}-${le(timeMid, 2)}-${le(timeHiAndVersion, 2)}-${this.tail}`;
+  }
+}
