@@ -78,7 +78,14 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   });
 
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    // The request target is a path (origin form): prefixing the origin keeps "//x" a path instead of a host, and a
+    // target that is no URL at all is the client's error (400), as the Functions host answers it.
+    let url: URL;
+    try {
+      url = new URL(`http://127.0.0.1${(req.url ?? '/').startsWith('/') ? (req.url ?? '/') : `/${req.url ?? ''}`}`);
+    } catch {
+      return void writePlain(res, 400, 'Bad Request');
+    }
     const route = url.pathname.replace(/^\/api\//, '').replace(/\/+$/, '');
     const fn = httpFunctions.find((f) => f.route === route);
     if (!url.pathname.startsWith('/api/') || !fn) return void writePlain(res, 404, 'Not Found');

@@ -3,7 +3,7 @@
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { SyncError } from '../errors.js';
-import { getEntityOrUndefined, translateTableError } from './tables.js';
+import { checkedKey, getEntityOrUndefined, translateTableError } from './tables.js';
 
 export const mailboxStates = ['backfilling', 'active', 'degraded', 'disabled'] as const;
 export type MailboxState = (typeof mailboxStates)[number];
@@ -39,7 +39,7 @@ export class MailboxStore {
   ) {}
 
   async get(id: string): Promise<Mailbox | undefined> {
-    const entity = await getEntityOrUndefined<{ data: string }>(this.table, partition, id.toLowerCase());
+    const entity = await getEntityOrUndefined<{ data: string }>(this.table, partition, checkedKey(id.toLowerCase(), 'mailbox id'));
     return entity ? mailboxSchema.parse(JSON.parse(entity.data)) : undefined;
   }
 
@@ -47,7 +47,7 @@ export class MailboxStore {
   async put(mailbox: Mailbox): Promise<void> {
     const data = mailboxSchema.parse({ ...mailbox, updatedOn: new Date().toISOString() });
     try {
-      await this.table.upsertEntity({ partitionKey: partition, rowKey: data.id.toLowerCase(), data: JSON.stringify(data), state: data.state }, 'Replace');
+      await this.table.upsertEntity({ partitionKey: partition, rowKey: checkedKey(data.id.toLowerCase(), 'mailbox id'), data: JSON.stringify(data), state: data.state }, 'Replace');
     } catch (error) {
       throw translateTableError(error);
     }
@@ -60,7 +60,7 @@ export class MailboxStore {
    */
   async patch(id: string, fields: Partial<Omit<Mailbox, 'id'>>): Promise<Mailbox | undefined> {
     for (let attempt = 0; attempt < 5; attempt += 1) {
-      const entity = await getEntityOrUndefined<{ data: string }>(this.table, partition, id.toLowerCase());
+      const entity = await getEntityOrUndefined<{ data: string }>(this.table, partition, checkedKey(id.toLowerCase(), 'mailbox id'));
       if (!entity) return undefined;
       const next = mailboxSchema.parse({ ...mailboxSchema.parse(JSON.parse(entity.data)), ...fields, updatedOn: new Date().toISOString() });
       try {

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { SyncError } from '../errors.js';
-import { encodeKey, getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
+import { checkedKey, encodeKey, getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
 
 export type ItemKind = 'appointment' | 'task' | 'contact';
 
@@ -75,10 +75,13 @@ type PointerEntity = {
   kind: string;
 };
 
-const pairRow = (dataverseId: string) => `dv-${dataverseId.toLowerCase()}`;
-const pointerRow = (exchangeId: string) => `ex-${encodeKey(exchangeId)}`;
-const recordIndexPartition = (dataverseId: string) => `rec-${dataverseId.toLowerCase()}`;
-const mailboxPartition = (mailboxId: string) => `mbx-${mailboxId.toLowerCase()}`;
+// Every key is checked before use (checkedKey): an id from a message or a notification never reaches Table Storage
+// as a key it cannot take.
+const pairRow = (dataverseId: string) => checkedKey(`dv-${dataverseId.toLowerCase()}`, 'Dataverse id');
+const pointerRow = (exchangeId: string) => checkedKey(`ex-${encodeKey(exchangeId)}`, 'Exchange item id');
+const recordIndexPartition = (dataverseId: string) => checkedKey(`rec-${dataverseId.toLowerCase()}`, 'Dataverse id');
+const mailboxPartition = (mailboxId: string) => checkedKey(`mbx-${mailboxId.toLowerCase()}`, 'mailbox id');
+const mailboxRow = (mailboxId: string) => checkedKey(mailboxId.toLowerCase(), 'mailbox id');
 
 /** Values whose JSON is longer than this are stored as a hash: the merge only asks "did it change?" of the base. */
 const inlineLimit = 512;
@@ -168,7 +171,7 @@ export class PairStore {
       throw translateTableError(error);
     }
     if (current.exchangeId) await this.deleteIgnoringMissing(partition, pointerRow(current.exchangeId));
-    await this.deleteIgnoringMissing(recordIndexPartition(current.dataverseId), current.mailboxId.toLowerCase());
+    await this.deleteIgnoringMissing(recordIndexPartition(current.dataverseId), mailboxRow(current.mailboxId));
   }
 
   private async deleteIgnoringMissing(partitionKey: string, rowKey: string): Promise<void> {
@@ -189,7 +192,7 @@ export class PairStore {
 
   private async indexRecord(mailboxId: string, dataverseId: string): Promise<void> {
     try {
-      await this.table.upsertEntity({ partitionKey: recordIndexPartition(dataverseId), rowKey: mailboxId.toLowerCase() }, 'Replace');
+      await this.table.upsertEntity({ partitionKey: recordIndexPartition(dataverseId), rowKey: mailboxRow(mailboxId) }, 'Replace');
     } catch (error) {
       throw translateTableError(error);
     }

@@ -2,7 +2,7 @@
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { constantTimeEquals } from '../constantTime.js';
-import { getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
+import { checkedKey, getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
 
 export const subscriptionRecordSchema = z.object({
   id: z.string().min(1),
@@ -24,14 +24,14 @@ export class SubscriptionStore {
   constructor(private readonly table: TableClient) {}
 
   async get(id: string): Promise<SubscriptionRecord | undefined> {
-    const entity = await getEntityOrUndefined<{ data: string }>(this.table, partition, id);
+    const entity = await getEntityOrUndefined<{ data: string }>(this.table, partition, checkedKey(id, 'subscription id'));
     return entity ? subscriptionRecordSchema.parse(JSON.parse(entity.data)) : undefined;
   }
 
   async put(record: SubscriptionRecord): Promise<void> {
     const data = subscriptionRecordSchema.parse(record);
     try {
-      await this.table.upsertEntity({ partitionKey: partition, rowKey: data.id, data: JSON.stringify(data), mailboxId: data.mailboxId }, 'Replace');
+      await this.table.upsertEntity({ partitionKey: partition, rowKey: checkedKey(data.id, 'subscription id'), data: JSON.stringify(data), mailboxId: data.mailboxId }, 'Replace');
     } catch (error) {
       throw translateTableError(error);
     }
@@ -39,7 +39,7 @@ export class SubscriptionStore {
 
   async remove(id: string): Promise<void> {
     try {
-      await this.table.deleteEntity(partition, id);
+      await this.table.deleteEntity(partition, checkedKey(id, 'subscription id'));
     } catch (error) {
       if (tableStatus(error) !== 404) throw translateTableError(error);
     }

@@ -47,8 +47,38 @@ export function createTables(settings: TableSettings, credential?: TokenCredenti
   };
 }
 
+/**
+ * Why a value cannot be a PartitionKey or RowKey, or undefined when it can. Table Storage refuses keys over 1 KiB
+ * (UTF-16, so 512 code units) and keys with / \ # ? or the control characters U+0000-U+001F and U+007F-U+009F
+ * (https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model#characters-disallowed-in-key-fields);
+ * a lone surrogate is not text at all and cannot even be put in the request URL. The SDK sends such a key anyway
+ * and fails in ways that are not 4xx, so every store checks its keys with this before any call.
+ */
+export function tableKeyProblem(key: string): string | undefined {
+  if (key.length === 0) return 'is empty';
+  if (key.length > 512) return `is ${key.length} characters long (at most 512)`;
+  if (hasLoneSurrogate(key)) return 'contains a lone surrogate (not valid Unicode)';
+  // eslint-disable-next-line no-control-regex
+  if (/[/\\#?\u0000-\u001f\u007f-\u009f]/.test(key)) return 'contains a character Table Storage does not allow in keys (/ \\ # ? or a control character)';
+  return undefined;
+}
+
+/** In a `u` regular expression a surrogate pair is one code point, so only a lone surrogate matches \p{Cs}. */
+function hasLoneSurrogate(value: string): boolean {
+  return /\p{Cs}/u.test(value);
+}
+
+/** The key itself when Table Storage can take it; InvalidInput naming what it is for otherwise (a 4xx, never sent). */
+export function checkedKey(key: string, what: string): string {
+  const problem = tableKeyProblem(key);
+  if (problem) throw new SyncError('InvalidInput', `${what} cannot be a table key: it ${problem}`, { field: what });
+  return key;
+}
+
 /** Table keys may not contain / \ # ? or control characters; Graph ids contain / + =. base64url is safe and reversible. */
 export function encodeKey(value: string): string {
+  // A lone surrogate would be written as U+FFFD, so two different values would share one key.
+  if (hasLoneSurrogate(value)) throw new SyncError('InvalidInput', 'a table key value contains a lone surrogate (not valid Unicode)', { field: 'key' });
   return Buffer.from(value, 'utf8').toString('base64url');
 }
 
@@ -67,6 +97,8 @@ export function tableStatus(error: unknown): number | undefined {
 
 /** Reads one entity, or undefined when it does not exist (404 is the only expected failure). */
 export async function getEntityOrUndefined<T extends object>(client: TableClient, partitionKey: string, rowKey: string): Promise<TableEntityResult<T> | undefined> {
+  checkedKey(partitionKey, 'partition key');
+  checkedKey(rowKey, 'row key');
   try {
     return await client.getEntity<T>(partitionKey, rowKey);
   } catch (error) {
@@ -77,6 +109,7 @@ export async function getEntityOrUndefined<T extends object>(client: TableClient
 
 /** Maps a Tables failure onto the closed error set: 412/409 are optimistic-concurrency conflicts, 5xx transient. */
 export function translateTableError(error: unknown): Error {
+  if (error instanceof SyncError) return error;
   const status = tableStatus(error);
   if (status === 412 || status === 409) return new SyncError('Conflict', `table storage: concurrent update (${status})`, { status, cause: error });
   if (status === 404) return new SyncError('NotFound', 'table storage: entity not found', { status, cause: error });

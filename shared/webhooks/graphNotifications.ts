@@ -53,11 +53,22 @@ export async function handleGraphNotifications(req: WebhookRequest, deps: GraphN
   }
   const parsed = parseBody(req, notificationBatchSchema, 'InvalidNotification', 'notification batch');
   if (!parsed.ok) return parsed.response;
+  try {
+    return await handleBatch(parsed.value, deps);
+  } catch (error) {
+    // A subscription or item id that cannot even be a table key (the stores check every key before a lookup) is
+    // not from Graph: 400 naming the field, never a 5xx.
+    if (isSyncError(error, 'InvalidInput')) return jsonError(400, 'InvalidNotification', `notification batch rejected: ${error.message}`);
+    throw error;
+  }
+}
+
+async function handleBatch(batch: z.output<typeof notificationBatchSchema>, deps: GraphNotificationDeps): Promise<WebhookResponse> {
   const receivedAt = (deps.now?.() ?? new Date()).toISOString();
   const subscriptions = new Map<string, SubscriptionRecord | undefined>();
   const messages: ChangeMessageInput[] = [];
   let rejected = 0;
-  for (const notification of parsed.value.value) {
+  for (const notification of batch.value) {
     let sub = subscriptions.get(notification.subscriptionId);
     if (!subscriptions.has(notification.subscriptionId)) {
       sub = await deps.getSubscription(notification.subscriptionId);
