@@ -68,6 +68,7 @@ async function handleBatch(batch: z.output<typeof notificationBatchSchema>, deps
   const subscriptions = new Map<string, SubscriptionRecord | undefined>();
   const messages: ChangeMessageInput[] = [];
   let rejected = 0;
+  let unhandled = 0;
   for (const notification of batch.value) {
     let sub = subscriptions.get(notification.subscriptionId);
     if (!subscriptions.has(notification.subscriptionId)) {
@@ -85,7 +86,13 @@ async function handleBatch(batch: z.output<typeof notificationBatchSchema>, deps
       continue;
     }
     const resource = resourceOf[sub.resourceKind];
-    if (!resource) continue;
+    if (!resource) {
+      // Authentic, but for a kind of subscription the sync keeps without syncing it: accepted (or Graph retries
+      // and, in the end, drops the subscription) and dropped. Ids only, never the resource.
+      unhandled += 1;
+      deps.log('info', 'graph notification dropped: a resource the sync does not handle', { subscriptionId: sub.id, resourceKind: sub.resourceKind, changeType: notification.changeType });
+      continue;
+    }
     const itemId = notification.resourceData.id;
     const dataverseId = notification.changeType === 'created' ? undefined : await deps.pairedDataverseId(sub.mailboxId, itemId);
     messages.push({
@@ -101,6 +108,7 @@ async function handleBatch(batch: z.output<typeof notificationBatchSchema>, deps
       ...(dataverseId ? { dataverseId } : {}),
     });
   }
+  if (messages.length === 0 && unhandled > 0) return { status: 202 };
   if (messages.length === 0) {
     return jsonError(401, 'NotAuthentic', `none of the ${rejected} notification(s) matched a known subscription and its clientState`);
   }
@@ -110,6 +118,6 @@ async function handleBatch(batch: z.output<typeof notificationBatchSchema>, deps
     deps.log('error', 'graph notifications could not be enqueued; Graph will retry', { count: messages.length, code: isSyncError(error) ? error.code : 'Unknown' });
     return jsonError(503, 'EnqueueFailed', 'the change queue is unavailable; retry later');
   }
-  deps.log('info', 'graph notifications enqueued', { enqueued: messages.length, rejected, correlationIds: messages.map((m) => m.correlationId) });
+  deps.log('info', 'graph notifications enqueued', { enqueued: messages.length, rejected, unhandled, correlationIds: messages.map((m) => m.correlationId) });
   return { status: 202 };
 }
