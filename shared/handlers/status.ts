@@ -4,6 +4,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { backfillScope } from '../onboarding/backfill.js';
 import { getRuntime, type Runtime } from '../runtime.js';
+import { peekFromStart } from '../servicebus/peek.js';
 import { changesQueue } from '../servicebus/queues.js';
 import { reconcileScopes } from '../sync/reconcile.js';
 import { deadLetterScope, type DeadLetterRecord } from '../sync/worker.js';
@@ -57,7 +58,7 @@ async function backlogOf(rt: Runtime): Promise<Backlog> {
   const count = async (subQueueType?: 'deadLetter') => {
     const receiver = rt.serviceBus.createReceiver(changesQueue.name, subQueueType ? { subQueueType } : {});
     try {
-      return (await receiver.peekMessages(peekCap)).length;
+      return (await peekFromStart(receiver, peekCap)).length;
     } finally {
       await receiver.close();
     }

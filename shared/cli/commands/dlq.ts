@@ -2,8 +2,9 @@
 // (shared/sync/worker.ts: cursors scope `deadletter`, keyed by messageId). Replay sends a fresh copy of each change
 // (attempt 1, a new messageId so duplicate detection does not drop it) and completes the dead letter only after
 // the send succeeded, so a failure never loses a change.
-import type { ServiceBusMessage, ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
+import type { ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
 import { changeMessageSchema, messageIdOf, sessionIdOf, type ChangeMessage } from '../../servicebus/messages.js';
+import { peekFromStart } from '../../servicebus/peek.js';
 import { changesQueue } from '../../servicebus/queues.js';
 import { toServiceBusMessage } from '../../servicebus/sender.js';
 import { deadLetterScope, type DeadLetterRecord } from '../../sync/worker.js';
@@ -71,15 +72,6 @@ export function describeDeadLetter(message: ServiceBusReceivedMessage, recorded:
   };
 }
 
-async function peekAll(receiver: ServiceBusReceiver, max: number): Promise<ServiceBusReceivedMessage[]> {
-  const out: ServiceBusReceivedMessage[] = [];
-  while (out.length < max) {
-    const page = await receiver.peekMessages(Math.min(100, max - out.length));
-    if (page.length === 0) break;
-    out.push(...page);
-  }
-  return out;
-}
 
 const positiveInt = (value: string | undefined, fallback: number, name: string) => {
   if (value === undefined) return fallback;
@@ -141,7 +133,7 @@ export const dlqListCommand: CommandSpec = {
     const rt = await ctx.runtime();
     const receiver = rt.serviceBus.createReceiver(changesQueue.name, { subQueueType: 'deadLetter', receiveMode: 'peekLock' });
     try {
-      const messages = await peekAll(receiver, max);
+      const messages = await peekFromStart(receiver, max);
       const reasons = await recordedReasons(rt);
       const rows = messages.map((m) => describeDeadLetter(m, reasons.get(String(m.messageId ?? ''))));
       if (values.json) return ctx.out(JSON.stringify(rows, null, 2));
@@ -187,7 +179,7 @@ export const dlqReplayCommand: CommandSpec = {
     let targets: Set<string>;
     let missing: string[];
     try {
-      const peeked = await peekAll(peeker, values.all ? max : 5000);
+      const peeked = await peekFromStart(peeker, values.all ? max : 5000);
       targets = new Set(peeked.map((m) => String(m.sequenceNumber)).filter((_, i) => values.all || wanted.has(String(peeked[i]!.messageId))));
       const present = new Set(peeked.map((m) => String(m.messageId)));
       missing = ids.filter((id) => !present.has(id));
