@@ -215,8 +215,8 @@ export class DataverseApi {
         }
       }
       if (!res.ok) {
-        const err = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-        throw errorForStatus(`Dataverse ${method} ${route}`, res.status, `${err?.code ?? ''} ${err?.message ?? text.slice(0, 200)}`.trim(), res.headers.get('retry-after'));
+        const err = (parsed as { error?: { code?: unknown } } | undefined)?.error;
+        throw errorForStatus(`Dataverse ${method} ${route}`, res.status, { code: typeof err?.code === 'string' ? err.code : undefined, requestId: res.headers.get('x-ms-service-request-id') }, res.headers.get('retry-after'));
       }
       return { status: res.status, body: parsed, headers: res.headers };
     }, this.options.retry);

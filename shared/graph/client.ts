@@ -311,7 +311,7 @@ export class GraphApi {
 export function translateGraphError(error: unknown, route: string): SyncError {
   if (error instanceof SyncError) return error;
   if (error instanceof GraphError && error.statusCode > 0) {
-    const syncError = errorForStatus(`Graph ${route}`, error.statusCode, `${error.code ?? ''} ${error.message}`.trim(), error.headers?.get('retry-after'));
+    const syncError = errorForStatus(`Graph ${route}`, error.statusCode, { code: error.code, requestId: error.requestId }, error.headers?.get('retry-after'));
     const code = error.code ?? '';
     // An evicted delta token is a "start over" signal, not a missing item (facts.md section 2).
     if (/syncStateNotFound|syncStateInvalid|resyncRequired/i.test(code) || error.statusCode === 410) {

@@ -46,9 +46,26 @@ export function parseRetryAfter(value: string | null | undefined, now: number = 
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** Maps an HTTP status of a dependency onto the closed error set. */
-export function errorForStatus(service: string, status: number, message: string, retryAfter?: string | null): SyncError {
-  const detail = `${service} answered ${status}: ${message}`;
+/** What identifies a failure of a service without quoting anything it stored: its error code and request id. */
+export interface ServiceErrorIds {
+  /** The service's error code (Graph: `error.code`, e.g. ErrorItemNotFound; Dataverse: a hex code, e.g. 0x80040217). */
+  code?: string | null | undefined;
+  /** The service's id of the failed request (Graph `request-id`), for a support case. */
+  requestId?: string | null | undefined;
+}
+
+/** A code or request id as the services send them; anything else (free text) is not repeated. */
+const idLike = /^[A-Za-z0-9_.:-]{1,100}$/;
+
+/**
+ * Maps an HTTP status of a dependency onto the closed error set. The error keeps the service's code, the status and
+ * the request id, never the service's message: Graph and Dataverse messages quote the values they rejected (a
+ * subject, an address), and the message ends up in logs, dead-letter records and the status report.
+ */
+export function errorForStatus(service: string, status: number, ids: ServiceErrorIds = {}, retryAfter?: string | null): SyncError {
+  const code = ids.code && idLike.test(ids.code) ? ` ${ids.code}` : '';
+  const request = ids.requestId && idLike.test(ids.requestId) ? ` (request-id ${ids.requestId})` : '';
+  const detail = `${service} answered ${status}${code}${request}`;
   if (status === 429) {
     const retryAfterMs = parseRetryAfter(retryAfter);
     return new SyncError('Throttled', detail, { status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
