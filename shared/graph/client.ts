@@ -59,7 +59,13 @@ export class GraphApi {
 
   // --- users -------------------------------------------------------------------------------------------------
   async getUser(idOrUpn: string): Promise<User> {
-    return this.call('read', 'users', () => this.client.api(`/users/${enc(idOrUpn)}`).select('id,userPrincipalName,mail,displayName').get() as Promise<User>);
+    try {
+      return await this.call('read', 'users', () => this.client.api(`/users/${enc(idOrUpn)}`).select('id,userPrincipalName,mail,displayName').get() as Promise<User>);
+    } catch (error) {
+      // Graph's own text, which named the user, is not kept (translateGraphError): name the one asked for here.
+      if (error instanceof SyncError && error.code === 'NotFound') throw new SyncError('NotFound', `no user ${idOrUpn} in the tenant (${error.message})`, { ...(error.status === undefined ? {} : { status: error.status }), cause: error });
+      throw error;
+    }
   }
 
   /** The mailbox's time zone as Graph gives it (a Windows or IANA name). */
