@@ -325,7 +325,7 @@ const faultPlanSchema = z.strictObject({
       match: z.string().optional(),
       latencyMs: z.union([z.number().int().min(0), z.strictObject({ min: z.number().int().min(0), max: z.number().int().min(0) })]).optional(),
       throttle: z.strictObject({ probability, burst: z.number().int().min(1).optional(), retryAfterSeconds: z.number().int().min(0).optional() }).optional(),
-      serverError: z.strictObject({ probability, status: z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(504)]).optional() }).optional(),
+      serverError: z.strictObject({ probability, status: z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(504)]).optional(), afterExecution: z.boolean().optional(), times: z.number().int().min(1).optional() }).optional(),
       reject: z.strictObject({ probability, status: z.number().int().min(400).max(499).optional(), code: z.string().optional(), message: z.string().optional() }).optional(),
     })
     .optional(),

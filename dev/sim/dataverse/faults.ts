@@ -12,8 +12,11 @@ export interface RequestFaults {
   latencyMs?: number | { min: number; max: number };
   /** 429 bursts: with this probability a request starts a burst of `burst` throttled requests for that user. */
   throttle?: { probability: number; burst?: number; retryAfterSeconds?: number };
-  /** Server errors answered instead of handling the request. */
-  serverError?: { probability: number; status?: 500 | 502 | 503 | 504 };
+  /**
+   * Server errors answered instead of handling the request, or, with `afterExecution`, after handling it (a lost
+   * answer: the write took effect but the client hears a 5xx). `times` stops injecting after that many.
+   */
+  serverError?: { probability: number; status?: 500 | 502 | 503 | 504; afterExecution?: boolean; times?: number };
   /**
    * Client errors (4xx) answered instead of handling the request, with the code and message given (default
    * 0x80040203 "Invalid argument."): Dataverse's messages may quote the offending value, e.g. a subject. Decided
@@ -30,6 +33,8 @@ export interface FaultPlan {
 export interface RequestFaultDecision {
   latencyMs: number;
   error: DataverseError | undefined;
+  /** The error is answered after the request took effect. */
+  afterExecution?: boolean;
   faults: string[];
 }
 
@@ -38,6 +43,7 @@ export class RequestFaultInjector {
   private plan: RequestFaults = {};
   private matcher: RegExp | undefined;
   private readonly bursts = new Map<string, number>();
+  private serverErrorsInjected = 0;
   private gates: Array<{ re: RegExp; release: Promise<void>; held: number }> = [];
 
   constructor(private readonly prng: () => Prng) {}
@@ -46,6 +52,7 @@ export class RequestFaultInjector {
     this.plan = plan ?? {};
     this.matcher = this.plan.match ? new RegExp(this.plan.match) : undefined;
     this.bursts.clear();
+    this.serverErrorsInjected = 0;
   }
 
   /** Decides the faults for one request; always draws the same number of values so decisions stay aligned. */
@@ -74,10 +81,13 @@ export class RequestFaultInjector {
         error: new DataverseError(429, ErrorCodes.RequestsLimit, 'Number of requests exceeded the limit of 6000 over time window of 300 seconds.', { 'Retry-After': String(retryAfter) }),
       };
     }
-    if (plan.serverError && errorDraw < plan.serverError.probability) {
-      const status = plan.serverError.status ?? 503;
-      faults.push(`server error ${status}`);
-      return { latencyMs, faults, error: new DataverseError(status, ErrorCodes.Unexpected, 'An unexpected error occurred.') };
+    const serverError = plan.serverError;
+    if (serverError && errorDraw < serverError.probability && (serverError.times === undefined || this.serverErrorsInjected < serverError.times)) {
+      this.serverErrorsInjected += 1;
+      const status = serverError.status ?? 503;
+      const afterExecution = serverError.afterExecution === true;
+      faults.push(`server error ${status}${afterExecution ? ' after execution' : ''}`);
+      return { latencyMs, faults, afterExecution, error: new DataverseError(status, ErrorCodes.Unexpected, 'An unexpected error occurred.') };
     }
     if (plan.reject && errorDraw < (plan.serverError?.probability ?? 0) + plan.reject.probability) {
       const status = plan.reject.status ?? 400;

@@ -1,6 +1,6 @@
 // The Web API endpoint /api/data/v9.2/: authentication and the application user, impersonation headers, service
 // protection, the request part of the fault plan, then the OData routes (PAD webapi/*.md).
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import { BodyTooLargeError, bearerToken, readBody, sendJson } from '../common/https.js';
 import type { IdentityProvider } from '../identity/index.js';
 import type { Caller, Engine } from './engine.js';
@@ -138,10 +138,12 @@ export class WebApi {
       Object.assign(extraHeaders, admitted.headers);
       const fault = this.c.faults.decide(userId, method, url.pathname);
       if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
-      if (fault.error) throw fault.error;
+      if (fault.error && !fault.afterExecution) throw fault.error;
       await this.c.faults.gate(method, url.pathname);
       const caller = this.caller(req, userId, url);
-      await this.route(req, res, url, method, path, caller, extraHeaders);
+      // A lost answer: the request is handled into a response nobody reads, and the client gets the error.
+      await this.route(req, fault.error ? new ServerResponse(req) : res, url, method, path, caller, extraHeaders);
+      if (fault.error) throw fault.error;
       this.c.counters.count(userId, route, res.statusCode);
     } catch (err) {
       const e = err instanceof DataverseError ? err : err instanceof BodyTooLargeError ? new DataverseError(413, ErrorCodes.InvalidArgument, err.message) : undefined;
