@@ -10,6 +10,14 @@ import type { TokenProvider } from '../auth/tokens.js';
 /** The extended property the sync stamps on Exchange items it creates: the Dataverse id, so a lost pair can be rebuilt. */
 export const dataverseIdProperty = 'String {b7f3c2a9-5d1e-4e0b-9a64-2f8d1c3e7a51} Name DataverseId';
 
+/** The linked resource the sync puts on To Do tasks it creates (To Do items take no extended properties). */
+export const dataverseLinkedApplication = 'Dynamics 365';
+
+/** The Dataverse id a To Do task carries in its linked resource, if the sync created or linked it. */
+export function dataverseIdOfTodoTask(task: TodoTask): string | undefined {
+  return task.linkedResources?.find((r) => r.applicationName === dataverseLinkedApplication && r.externalId)?.externalId ?? undefined;
+}
+
 export interface GraphCallCounter {
   (kind: 'read' | 'write', route: string): void;
 }
@@ -145,8 +153,27 @@ export class GraphApi {
     return this.call('read', 'todoTasks', () => this.client.api(`/users/${enc(mailbox)}/todo/lists/${enc(listId)}/tasks/${enc(id)}`).get() as Promise<WithEtag<TodoTask>>);
   }
 
-  async createTodoTask(mailbox: string, listId: string, body: TodoTask): Promise<WithEtag<TodoTask>> {
-    return this.call('write', 'todoTasks', () => this.client.api(`/users/${enc(mailbox)}/todo/lists/${enc(listId)}/tasks`).post(body) as Promise<WithEtag<TodoTask>>);
+  /**
+   * Creates a To Do task linked to its Dataverse record (a linked resource naming `dataverseId`). A create whose
+   * answer was lost is not repeated blindly: the list is searched for the linked task first (`findTodoTask`).
+   */
+  async createTodoTask(mailbox: string, listId: string, body: TodoTask, dataverseId: string, displayName: string): Promise<WithEtag<TodoTask>> {
+    const linked: TodoTask = { ...body, linkedResources: [{ applicationName: dataverseLinkedApplication, externalId: dataverseId, displayName }] };
+    return this.createOnce(
+      'todoTasks',
+      () => this.client.api(`/users/${enc(mailbox)}/todo/lists/${enc(listId)}/tasks`).post(linked) as Promise<WithEtag<TodoTask>>,
+      () => this.findTodoTask(mailbox, listId, dataverseId),
+    );
+  }
+
+  /**
+   * The task of a list linked to this Dataverse id. Graph documents no $filter on linkedResources, so the list is
+   * read with its linked resources (learn.microsoft.com/graph/api/todotasklist-list-tasks); this runs only to
+   * recover from a lost answer or an unfinished create, never on the normal path.
+   */
+  async findTodoTask(mailbox: string, listId: string, dataverseId: string): Promise<WithEtag<TodoTask> | undefined> {
+    const wanted = dataverseId.toLowerCase();
+    return (await this.listTodoTasks(mailbox, listId)).find((t) => dataverseIdOfTodoTask(t)?.toLowerCase() === wanted);
   }
 
   async updateTodoTask(mailbox: string, listId: string, id: string, patch: TodoTask, ifMatch?: string): Promise<WithEtag<TodoTask>> {
@@ -176,8 +203,17 @@ export class GraphApi {
     );
   }
 
-  async createContact(mailbox: string, body: Contact): Promise<WithEtag<Contact>> {
-    return this.call('write', 'contacts', () => this.client.api(`/users/${enc(mailbox)}/contacts`).header('Prefer', preferImmutable).post(body) as Promise<WithEtag<Contact>>);
+  /**
+   * Creates a contact stamped with its Dataverse id. A create whose answer was lost is not repeated blindly: the
+   * stamped contact is looked for first.
+   */
+  async createContact(mailbox: string, body: Contact, dataverseId: string): Promise<WithEtag<Contact>> {
+    const stamped: Contact = { ...body, singleValueExtendedProperties: [{ id: dataverseIdProperty, value: dataverseId }] };
+    return this.createOnce(
+      'contacts',
+      () => this.client.api(`/users/${enc(mailbox)}/contacts`).header('Prefer', preferImmutable).post(stamped) as Promise<WithEtag<Contact>>,
+      async () => (await this.findByDataverseId(mailbox, 'contacts', dataverseId))[0] as WithEtag<Contact> | undefined,
+    );
   }
 
   async updateContact(mailbox: string, id: string, patch: Contact, ifMatch?: string): Promise<WithEtag<Contact>> {
@@ -299,6 +335,29 @@ export class GraphApi {
       // Idempotent delete: the only expected failure is "already gone".
       if (!(error instanceof SyncError && error.code === 'NotFound')) throw error;
     }
+  }
+
+  /**
+   * A create without an idempotency key. A 5xx or a network failure may come after the write took effect (the
+   * answer was lost), so before each repeat the item is looked for by what the create stamped on it; a 429 is
+   * refused before anything is written, and is simply retried.
+   */
+  private async createOnce<T>(route: string, post: () => Promise<T>, find: () => Promise<T | undefined>): Promise<T> {
+    let mayExist = false;
+    return withRetry(async () => {
+      if (mayExist) {
+        const found = await find();
+        if (found) return found;
+      }
+      this.onCall?.('write', route);
+      try {
+        return await post();
+      } catch (error) {
+        const translated = translateGraphError(error, route);
+        if (translated.code === 'Transient') mayExist = true;
+        throw translated;
+      }
+    }, this.retry);
   }
 
   private async call<T>(kind: 'read' | 'write', route: string, fn: () => Promise<T>): Promise<T> {

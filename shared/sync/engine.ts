@@ -4,11 +4,13 @@
 // every create is idempotent (derived Dataverse ids, Graph transactionId, the Dataverse id stamped on the item).
 import type { Contact, Event, TodoTask } from '@microsoft/microsoft-graph-types';
 import { SyncError, isSyncError } from '../errors.js';
-import { dataverseIdProperty } from '../graph/client.js';
+import { dataverseIdOfTodoTask, dataverseIdProperty } from '../graph/client.js';
 import type { DataverseRecord, EntityName } from '../dataverse/client.js';
 import {
+  activityToTodoTask,
   appointmentToEvent,
   attendeeCopyFields,
+  contactToGraphContact,
   dataverseBodyFromSnapshot,
   exchangeBodyFromSnapshot,
   fieldTables,
@@ -185,6 +187,12 @@ async function createInExchange(
     }));
   if (pending.status === 'linked') return updateExchange(rt, kind, entity, record, mailbox, ctx, pending);
   const stamp = [{ id: dataverseIdProperty, value: id }];
+  // The create bodies come from the mapping's create functions (appointmentToEvent, contactToGraphContact,
+  // activityToTodoTask), which apply every rule of a new item, the tracked category included; the engine only
+  // adds what identifies the record (the stamp, the linked resource, the transactionId).
+  // A pending pair that already existed is an earlier attempt whose answer may have been lost: what it wrote is
+  // looked for before anything is created again.
+  const retrying = existing !== undefined;
   let created: GraphItem;
   let isOrganizer: boolean | undefined;
   let listId: string | undefined;
@@ -195,7 +203,7 @@ async function createInExchange(
     unsynced = result.unsyncedFields;
     // Match before creating: an event of this meeting (globalobjectid = iCalUId) or stamped with this record's id
     // that no pair claims yet is linked, never duplicated.
-    const existingEvent = await findUnpairedEvent(rt, mailbox, id, typeof record.globalobjectid === 'string' ? record.globalobjectid : undefined);
+    const existingEvent = await findUnpairedEvent(rt, mailbox, id, typeof record.globalobjectid === 'string' ? record.globalobjectid : undefined, retrying);
     if (existingEvent) {
       await rt.pairs.remove(pending);
       const linked = await linkExisting(rt, kind, mailbox, existingEvent, undefined);
@@ -204,12 +212,11 @@ async function createInExchange(
     }
     created = await rt.graph.createEvent(mailbox.id, { ...result.event, singleValueExtendedProperties: stamp }, transactionId);
   } else if (kind === 'contact') {
-    const snapshot = snapshotFromDataverse('contact', record, ctx);
-    const body = exchangeBodyFromSnapshot('contact', snapshot, ctx);
+    const body = contactToGraphContact(record, ctx);
     // Match before creating: the stamp of an earlier attempt, else a contact with the same e-mail address that
     // no other record claims (backfill of a mailbox whose contacts already exist on both sides).
-    let found: GraphItem | undefined = existing ? (await rt.graph.findByDataverseId(mailbox.id, 'contacts', id))[0] : undefined;
-    const email = snapshot.emailAddresses[0];
+    let found: GraphItem | undefined = retrying ? (await rt.graph.findByDataverseId(mailbox.id, 'contacts', id))[0] : undefined;
+    const email = snapshotFromDataverse('contact', record, ctx).emailAddresses[0];
     if (!found && email) {
       for (const candidate of await rt.graph.findContactsByEmail(mailbox.id, email)) {
         if (candidate.id && !(await rt.pairs.getByExchangeId(mailbox.id, candidate.id))) {
@@ -218,15 +225,13 @@ async function createInExchange(
         }
       }
     }
-    created = found ?? (await rt.graph.createContact(mailbox.id, { ...body, singleValueExtendedProperties: stamp }));
+    created = found ?? (await rt.graph.createContact(mailbox.id, body, id));
   } else {
     listId = await defaultTodoList(rt, mailbox);
-    const body = exchangeBodyFromSnapshot('task', snapshotFromDataverse('task', record, ctx), ctx);
-    // To Do items take no extended properties; a linked resource carries the Dataverse id instead.
-    created = await rt.graph.createTodoTask(mailbox.id, listId, {
-      ...body,
-      linkedResources: [{ applicationName: 'Dynamics 365', externalId: id, displayName: typeof record.subject === 'string' ? record.subject : 'Dynamics 365 activity' }],
-    });
+    const found = retrying ? await rt.graph.findTodoTask(mailbox.id, listId, id) : undefined;
+    created =
+      found ??
+      (await rt.graph.createTodoTask(mailbox.id, listId, activityToTodoTask(record, ctx), id, typeof record.subject === 'string' ? record.subject : 'Dynamics 365 activity'));
   }
   const exchangeId = created.id;
   if (!exchangeId) throw new SyncError('Internal', 'Graph returned no id for the created item');
@@ -262,9 +267,13 @@ async function createInExchange(
   return { kind: 'created', mailboxId: mailbox.id, dataverseId: id, exchangeId };
 }
 
-/** An event in the mailbox for this record (its iCalUId, or the stamp) that is not paired yet. */
-async function findUnpairedEvent(rt: Runtime, mailbox: Mailbox, dataverseId: string, iCalUId: string | undefined): Promise<GraphItem | undefined> {
+/**
+ * An event in the mailbox for this record (its iCalUId, or, when an earlier attempt may have created it, the stamp)
+ * that is not paired yet.
+ */
+async function findUnpairedEvent(rt: Runtime, mailbox: Mailbox, dataverseId: string, iCalUId: string | undefined, retrying: boolean): Promise<GraphItem | undefined> {
   const candidates = iCalUId ? await rt.graph.findEventsByICalUId(mailbox.id, iCalUId) : [];
+  if (retrying) candidates.push(...((await rt.graph.findByDataverseId(mailbox.id, 'events', dataverseId)) as GraphItem[]));
   for (const event of candidates) {
     if (event.id && !(await rt.pairs.getByExchangeId(mailbox.id, event.id))) return event;
   }
@@ -528,11 +537,7 @@ async function awaitingOrganizerCopy(rt: Runtime, item: GraphItem, attempt: numb
  */
 async function linkExisting(rt: Runtime, kind: EntityKind, mailbox: Mailbox, item: GraphItem, listId: string | undefined): Promise<StoredPair | undefined | 'in-flight'> {
   const props = (item as { singleValueExtendedProperties?: { id?: string; value?: string }[] }).singleValueExtendedProperties ?? [];
-  const linkedResources = (item as TodoTask).linkedResources ?? [];
-  let dataverseId =
-    props.find((p) => p.id?.toLowerCase() === dataverseIdProperty.toLowerCase())?.value ??
-    linkedResources.find((r) => r.applicationName === 'Dynamics 365')?.externalId ??
-    undefined;
+  let dataverseId = props.find((p) => p.id?.toLowerCase() === dataverseIdProperty.toLowerCase())?.value ?? dataverseIdOfTodoTask(item as TodoTask);
   let isOrganizer: boolean | undefined;
   const iCalUId = (item as Event).iCalUId ?? undefined;
   if (!dataverseId && kind === 'appointment' && iCalUId) {

@@ -2,7 +2,7 @@
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
-import { appointments, callsSince, createAppointment, daysFromNow, events, snapshotCalls } from '../support/e2e.js';
+import { appointments, callsSince, createAppointment, daysFromNow, events, snapshotCalls, tracked } from '../support/e2e.js';
 
 describe('Dataverse -> Exchange', () => {
   let stack: Stack;
@@ -161,5 +161,23 @@ describe('Dataverse -> Exchange', () => {
     await stack.settled();
     const shown = Object.fromEntries((await events(stack, 'bob')).map((e) => [e.item.subject, e.item.showAs]));
     expect([shown.Maybe, shown.Blocked, shown.Away]).toEqual(['tentative', 'busy', 'oof']);
+  });
+
+  it('defect 5: contacts and To Do tasks created from Dynamics 365 carry the "Tracked to Dynamics 365" category, as events do', async () => {
+    const alice = stack.users.alice!;
+    const as = stack.dataverse.admin.as(alice.systemUserId);
+    const owner = { 'ownerid@odata.bind': `/systemusers(${alice.systemUserId})` };
+    as.create('contacts', { firstname: 'Tess', lastname: 'Tracked', ...owner });
+    as.create('tasks', { subject: 'Tracked task', scheduledend: daysFromNow(2).toISOString(), ...owner });
+    as.create('phonecalls', { subject: 'Tracked call', scheduledend: daysFromNow(2).toISOString(), ...owner });
+    createAppointment(stack, 'alice', 'Tracked meeting', daysFromNow(9));
+    await stack.settled();
+    const contact = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'contact' })).find((c) => c.item.surname === 'Tracked');
+    const todos = await stack.graph.admin.items({ user: alice.graph.id, kind: 'todoTask' });
+    const event = (await events(stack, 'alice')).find((e) => e.item.subject === 'Tracked meeting');
+    expect(event?.item.categories).toEqual([tracked]);
+    expect(contact?.item.categories).toEqual([tracked]);
+    expect(todos.find((t) => t.item.title === 'Tracked task')?.item.categories).toEqual([tracked]);
+    expect(todos.find((t) => t.item.title === 'Tracked call')?.item.categories).toEqual([tracked]);
   });
 });
