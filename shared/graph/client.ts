@@ -212,7 +212,7 @@ export class GraphApi {
     return this.createOnce(
       'contacts',
       () => this.client.api(`/users/${enc(mailbox)}/contacts`).header('Prefer', preferImmutable).post(stamped) as Promise<WithEtag<Contact>>,
-      async () => (await this.findByDataverseId(mailbox, 'contacts', dataverseId))[0] as WithEtag<Contact> | undefined,
+      async () => (await this.findByDataverseId(mailbox, 'contacts', dataverseId))[0],
     );
   }
 

@@ -44,14 +44,14 @@ export const mappingDecisions: readonly MappingDecision[] = [
     kind: 'appointment',
     rule: 'Invitations',
     decision:
-      'Graph cannot create or update an event with attendees without Exchange sending meeting requests (there is no sendInvitations flag). So: when the syncing user organizes a future appointment with attendees, the event is created with its attendees and Exchange sends the invitations (mode `meeting`, as server-side sync does from the organizer\'s mailbox). When no invitation may be sent because the start is in the past or there are no attendees, the event is written without attendees, the only invitation-free write; the attendees stay in Dynamics 365 and are not compared for that item (mode `withoutAttendees`). When the syncing user is not the organizer, the user\'s copy comes from the organizer\'s invitation: the engine links to the event with the same iCalUId (globalobjectid) instead of creating one and writes only the personal fields (reminder, free/busy) to it (mode `attendeeCopy`).',
+      'Graph cannot create or update an event with attendees without Exchange sending meeting requests (there is no sendInvitations flag). So: when the syncing user organizes a future appointment with attendees, the event is created with its attendees and Exchange sends the invitations (mode `meeting`, as server-side sync does from the organizer\'s mailbox). When no invitation may be sent because the start is in the past or there are no attendees, the event is written without attendees, the only invitation-free write; the attendees stay in Dynamics 365 and are not compared for that item (mode `withoutAttendees`). When the syncing user is not the organizer, the user\'s copy comes from the organizer\'s invitation: the engine links to the event with the same iCalUId (globalobjectid) instead of creating one and writes only the personal fields (reminder, free/busy) to it, from Dynamics 365: when the copy is linked, Exchange\'s tentative for an invitation not answered yet gives way to the appointment\'s free/busy, and the user\'s response to the invitation is left alone (mode `attendeeCopy`).',
     source: 'facts.md sections 7 and 8',
   },
   {
     kind: 'appointment',
     rule: 'Free/busy (showAs) and status',
     decision:
-      'Completed, Canceled or Free (Open) -> free; Tentative -> tentative; Busy -> busy; Out of Office -> oof. Back from Exchange: free and tentative keep the appointment Open, busy and oof make it Scheduled; workingElsewhere and unknown count as busy; a cancelled meeting (isCancelled) cancels the appointment. Cancelling in Dynamics 365 is not sent to Exchange.',
+      'Completed, Canceled or Free (Open) -> free; Tentative -> tentative; Busy -> busy; Out of Office -> oof. Back from Exchange: free and tentative keep the appointment Open, busy and oof make it Scheduled; workingElsewhere and unknown count as busy; a cancelled meeting (isCancelled) cancels the appointment. A completed or canceled appointment is not reopened: a free/busy change in Exchange is not written to it. Cancelling in Dynamics 365 is not sent to Exchange.',
     source: '000_a4dbfdc829bb8239.txt; facts.md sections 6 and 7',
   },
   {
@@ -65,7 +65,7 @@ export const mappingDecisions: readonly MappingDecision[] = [
     kind: 'appointment',
     rule: 'Attendees and organizer',
     decision:
-      'Required (5) and optional (6) parties with an address become attendees; parties without an address stay in Dynamics 365 only; rooms and equipment (resource attendees) stay in Exchange only. From Exchange, attendees and the organizer come back as parties with `addressused` only, which the engine resolves (systemuser, contact, account, lead). The organizer is never written to Exchange: the mailbox that creates the meeting is its organizer.',
+      'Required (5) and optional (6) parties with an address become attendees; parties without an address stay in Dynamics 365 only; rooms and equipment (resource attendees) stay in Exchange only. From Exchange, attendees and the organizer come back as parties with `addressused` only, which the engine resolves (systemuser, contact, account, lead). Dataverse replaces the party list as a whole, so a change of the attendees in Exchange is written with the organizer kept from the appointment as it is, and a change of the organizer with its attendees kept. The organizer is never written to Exchange: the mailbox that creates the meeting is its organizer.',
     source: 'facts.md sections 6 and 8',
   },
   {

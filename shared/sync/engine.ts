@@ -12,6 +12,8 @@ import {
   attendeeCopyFields,
   contactToGraphContact,
   dataverseBodyFromSnapshot,
+  eventToAppointment,
+  graphContactToContact,
   exchangeBodyFromSnapshot,
   fieldTables,
   isClosedActivity,
@@ -20,6 +22,7 @@ import {
   shouldDeleteTodoTask,
   snapshotFromDataverse,
   snapshotFromExchange,
+  todoTaskToTask,
   type EntityKind,
   type MappingContext,
 } from '../mapping/index.js';
@@ -47,6 +50,17 @@ type GraphItem = (Event | TodoTask | Contact) & { '@odata.etag'?: string; id?: s
 const kindOfEntity = (entity: DataverseEntity): EntityKind => (entity === 'appointment' ? 'appointment' : entity === 'contact' ? 'contact' : 'task');
 const kindOfResource = { event: 'appointment', todoTask: 'task', contact: 'contact' } as const;
 const partiesNav = (entity: DataverseEntity) => `${entity}_activity_parties`;
+
+/**
+ * Fields whose Dataverse write depends on the record as it is now (dataverseBodyFromSnapshot's `current`): the
+ * party list of an appointment is replaced as a whole, a closed appointment keeps its state ("a closed appointment
+ * is not reopened", README mapping), and a task's status codes depend on its table and its percentage.
+ */
+const fieldsWrittenAgainstRecord: Record<EntityKind, readonly string[]> = {
+  appointment: ['attendees', 'organizer', 'showAs', 'cancelled'],
+  task: ['status'],
+  contact: [],
+};
 
 /** The merge directions of a kind, from the mapping's field table. */
 function directionsOf(kind: EntityKind): Record<string, Direction> {
@@ -508,6 +522,8 @@ export async function applyExchangeChange(rt: Runtime, change: ExchangeChange): 
     const linked = await linkExisting(rt, kind, mailbox, item, listId);
     if (linked === 'in-flight') throw new SyncError('Transient', 'the sync\'s own create of this item is still being recorded');
     pair = linked;
+    // A linked attendee copy takes nothing to Dataverse (restrictDirections); linking already wrote what it takes.
+    if (pair?.mirror) return [{ kind: 'linked', mailboxId: mailbox.id, exchangeId: change.itemId, dataverseId: pair.dataverseId }];
     if (!pair) {
       if (await awaitingOrganizerCopy(rt, item, change.attempt)) {
         // Both copies of a meeting arrive at once; the organizer's may be being recorded right now in its own
@@ -577,7 +593,38 @@ async function linkExisting(rt: Runtime, kind: EntityKind, mailbox: Mailbox, ite
     status: 'linked',
   });
   rt.log.info('linked an existing Exchange item to its Dataverse record', { mailboxId: mailbox.id, dataverseId, exchangeId: item.id });
-  return pair;
+  return mirror ? bringMirrorUpToRecord(rt, kind, mailbox, pair, dvSnap, exSnap, item, ctx) : pair;
+}
+
+/**
+ * An attendee's copy takes its personal fields (free/busy, reminder) from Dynamics 365, as the README's sync
+ * scope says, and nothing flows back from it: Exchange's own values on the copy (tentative for an invitation not
+ * answered yet) are replaced once, when the copy is linked. The user's response to the invitation is not touched.
+ */
+async function bringMirrorUpToRecord(
+  rt: Runtime,
+  kind: EntityKind,
+  mailbox: Mailbox,
+  pair: StoredPair,
+  dvSnap: Snapshot,
+  exSnap: Snapshot,
+  item: GraphItem,
+  ctx: MappingContext,
+): Promise<StoredPair> {
+  const drift: Snapshot = {};
+  for (const [field, direction] of Object.entries(restrictDirections(kind, pair))) {
+    if ((direction === 'Both' || direction === 'ToExchange') && JSON.stringify(dvSnap[field] ?? null) !== JSON.stringify(exSnap[field] ?? null)) drift[field] = dvSnap[field];
+  }
+  if (Object.keys(drift).length === 0) return pair;
+  try {
+    const updated = await writeExchange(rt, kind, mailbox, pair, drift, ctx, item['@odata.etag'], item);
+    rt.log.info('attendee copy brought up to Dynamics 365', { mailboxId: mailbox.id, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId, fields: Object.keys(drift) });
+    return rt.pairs.update(pair, { ...pair, exchangeEtag: updated['@odata.etag'] });
+  } catch (error) {
+    // The user changed the copy meanwhile: their change stands; the next change in Dynamics 365 writes again.
+    if (isSyncError(error, 'Conflict')) return pair;
+    throw error;
+  }
 }
 
 async function createInDataverse(rt: Runtime, kind: EntityKind, mailbox: Mailbox, ctx: MappingContext, item: GraphItem, listId: string | undefined): Promise<Outcome> {
@@ -615,10 +662,11 @@ async function createInDataverse(rt: Runtime, kind: EntityKind, mailbox: Mailbox
       }
     }
   }
-  const fullBody = (await resolveParties(rt, mailbox, dataverseBodyFromSnapshot(kind, exSnap as never, ctx))) as { statecode?: number; statuscode?: number };
+  // The mapping's create functions build the body (owner, globalobjectid, parties as addresses to resolve).
+  const createBody = kind === 'appointment' ? eventToAppointment(item, ctx) : kind === 'contact' ? graphContactToContact(item, ctx) : todoTaskToTask(item as TodoTask, ctx);
+  const fullBody = (await resolveParties(rt, mailbox, createBody)) as { statecode?: number; statuscode?: number };
   const { fields, state } = separateStateChange(fullBody);
-  const body: Record<string, unknown> = { ...fields, 'ownerid@odata.bind': `/systemusers(${mailbox.systemUserId})` };
-  if (kind === 'appointment' && iCalUId) body.globalobjectid = iCalUId;
+  const body: Record<string, unknown> = fields;
   let record: DataverseRecord;
   let existed = false;
   try {
@@ -667,7 +715,16 @@ async function updateDataverse(rt: Runtime, kind: EntityKind, mailbox: Mailbox, 
   }
   const entity = pair.dataverseEntity as DataverseEntity;
   try {
-    const record = await writeDataverse(rt, kind, entity, pair.dataverseId, mailbox, plan.toDataverse, ctx, pair.dataverseEtag, undefined);
+    // Some fields are written against the record as it is now: the party list is replaced as a whole (the half
+    // that did not change is kept from the record), and a closed activity's state is read-only. Read it for those
+    // only; a record that changed since the last sync is a concurrent edit, merged field by field.
+    let current: DataverseRecord | undefined;
+    if (Object.keys(plan.toDataverse).some((field) => fieldsWrittenAgainstRecord[kind].includes(field))) {
+      current = await readRecord(rt, entity, pair.dataverseId);
+      if (!current) throw new SyncError('NotFound', 'the Dataverse record is gone');
+      if (pair.dataverseEtag && current['@odata.etag'] !== pair.dataverseEtag) return fullMerge(rt, kind, entity, mailbox, ctx, pair, current, item);
+    }
+    const record = await writeDataverse(rt, kind, entity, pair.dataverseId, mailbox, plan.toDataverse, ctx, pair.dataverseEtag, current);
     await rt.pairs.update(pair, { ...pair, exchangeEtag: item['@odata.etag'], dataverseEtag: record['@odata.etag'], base: { ...pair.base, ...plan.merged } });
     rt.log.info('updated in Dataverse', { mailboxId: mailbox.id, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId, fields: Object.keys(plan.toDataverse) });
     return { kind: 'updated', mailboxId: mailbox.id, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId, detail: Object.keys(plan.toDataverse).join(',') };
@@ -716,7 +773,11 @@ async function writeDataverse(
     if (hasFields) await patch(plain);
     if (state) await patch(state);
   }
-  if (!record) throw new SyncError('Internal', 'nothing was written to Dataverse');
+  if (!record) {
+    // Nothing to write: the only change was one the record does not take (free/busy of a closed appointment).
+    if (currentRecord) return currentRecord;
+    throw new SyncError('Internal', 'nothing was written to Dataverse');
+  }
   return record;
 }
 
