@@ -78,6 +78,20 @@ describe('lost answers and lost pairs', () => {
       expect(stack.dataverse.admin.records('contacts').filter((c) => c.lastname === 'Lostrecord')).toHaveLength(1);
       expect(stack.dataverse.admin.records('tasks').filter((t) => t.subject === 'Lost record task')).toHaveLength(1);
     });
+
+    it('defect 2: Dataverse records, after a redelivery (every attempt in the process loses its answer)', async () => {
+      const alice = stack.users.alice!;
+      stack.dataverse.admin.setFaultPlan({ requests: { match: '^PATCH /api/data/v9.2/(contacts|tasks)\\(', serverError: { probability: 1, status: 503, afterExecution: true, times: 4 } } });
+      await stack.graph.admin.createContact(alice.graph.id, { givenName: 'Reda', surname: 'Redeliveredrecord', categories: [tracked] });
+      await stack.settled({ timeoutMs: 30_000 });
+      stack.dataverse.admin.setFaultPlan({ requests: { match: '^PATCH /api/data/v9.2/(contacts|tasks)\\(', serverError: { probability: 1, status: 503, afterExecution: true, times: 4 } } });
+      await stack.graph.admin.act({ action: 'create', user: alice.graph.id, kind: 'todoTask', listId: alice.graph.defaultTodoListId, body: { title: 'Redelivered record task', categories: [tracked] } });
+      await stack.host.fireTimer('pollTodo');
+      await stack.settled({ timeoutMs: 30_000 });
+      stack.dataverse.admin.setFaultPlan({});
+      expect(stack.dataverse.admin.records('contacts').filter((c) => c.lastname === 'Redeliveredrecord')).toHaveLength(1);
+      expect(stack.dataverse.admin.records('tasks').filter((t) => t.subject === 'Redelivered record task')).toHaveLength(1);
+    });
   });
 
   describe('defect 9: a lost pair of an item created in Exchange is rebuilt from the derived id, not duplicated', () => {

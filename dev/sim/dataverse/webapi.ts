@@ -141,9 +141,12 @@ export class WebApi {
       if (fault.error && !fault.afterExecution) throw fault.error;
       await this.c.faults.gate(method, url.pathname);
       const caller = this.caller(req, userId, url);
-      // A lost answer: the request is handled into a response nobody reads, and the client gets the error.
-      await this.route(req, fault.error ? new ServerResponse(req) : res, url, method, path, caller, extraHeaders);
-      if (fault.error) throw fault.error;
+      if (fault.error) {
+        // A lost answer: the request is handled (its answer, even an error, goes nowhere) and the client gets the 5xx.
+        await this.route(req, new ServerResponse(req), url, method, path, caller, extraHeaders).catch(() => undefined);
+        throw fault.error;
+      }
+      await this.route(req, res, url, method, path, caller, extraHeaders);
       this.c.counters.count(userId, route, res.statusCode);
     } catch (err) {
       const e = err instanceof DataverseError ? err : err instanceof BodyTooLargeError ? new DataverseError(413, ErrorCodes.InvalidArgument, err.message) : undefined;

@@ -72,6 +72,23 @@ describe('Dataverse simulator fault plan', () => {
     }
   });
 
+  it('loses the answer to a request that took effect (afterExecution), as many times as the plan says', async () => {
+    const h = await startHarness({ seed: 4 });
+    try {
+      h.sim.admin.setFaultPlan({ requests: { match: '^PATCH ', serverError: { probability: 1, status: 503, afterExecution: true, times: 2 } } });
+      const id = '5c5a5b54-2a7a-ee11-8179-000d3a1c4a2b';
+      const create = () => h.api(`tasks(${id})`, { method: 'PATCH', headers: { 'If-None-Match': '*' }, body: { subject: 'written once' } });
+      expect((await create()).status).toBe(503);
+      expect(h.sim.admin.record('tasks', id)?.subject).toBe('written once');
+      // The repeat finds the record (412 from If-None-Match), but that answer is lost too.
+      expect((await create()).status).toBe(503);
+      expect((await create()).status).toBe(412);
+      expect(h.sim.admin.records('tasks').filter((t) => t.subject === 'written once')).toHaveLength(1);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('drops, duplicates and reorders webhook deliveries observably at the endpoint', async () => {
     const h = await startHarness({ seed: 5, webhookConcurrency: 1 });
     try {
