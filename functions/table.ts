@@ -29,6 +29,6 @@ export const functionTable: readonly FunctionDefinition[] = [
   // NCRONTAB with seconds, in UTC (Flex Consumption has no WEBSITE_TIME_ZONE).
   { kind: 'timer', name: 'pollTodo', schedule: '0 */1 * * * *', handler: pollTodo },
   { kind: 'timer', name: 'renewSubscriptions', schedule: '0 */30 * * * *', handler: renewSubscriptions },
-  // Repairs dropped notifications within one period (issue 8, item 5).
+  // Repairs dropped notifications within one period.
   { kind: 'timer', name: 'reconcile', schedule: '0 */15 * * * *', handler: reconcile },
 ];

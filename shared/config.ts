@@ -46,7 +46,7 @@ const integer = (fallback: number, min: number, max: number) =>
       return n;
     });
 
-/** Conflict policy for a field changed on both sides since the last sync (issue 7, item 7). */
+/** Conflict policy for a field changed on both sides since the last sync. */
 export const conflictPolicies = ['lastModifiedWins', 'dataverseWins', 'exchangeWins'] as const;
 export type ConflictPolicy = (typeof conflictPolicies)[number];
 

@@ -1,4 +1,4 @@
-// Azurite's Table service started in-process (local-tooling.md, probe 2): `require('azurite')` pulls in vscode, so
+// Azurite's Table service started in-process (docs/reference/local-tooling.md, probe 2): `require('azurite')` pulls in vscode, so
 // the table server is deep-imported; port 0 gives an ephemeral port that the server then reports.
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // Backfill rate against the simulators with their default throttling limits, beside the rate Graph's Outlook limit
-// per app and mailbox allows (10,000 requests per 10 minutes = 16.7 requests/s; facts.md section 4).
+// per app and mailbox allows (10,000 requests per 10 minutes = 16.7 requests/s; docs/reference/platform-facts.md section 4).
 // Usage: node dev/with-dev-ca.mjs npx tsx dev/bench/backfill.ts [dataverseRecords=150] [exchangeItems=50]
 import { startStack } from '../stack/index.js';
 import { enableMailbox } from '../../shared/onboarding/mailbox.js';

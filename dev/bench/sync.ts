@@ -1,4 +1,4 @@
-// Benchmark of the live pipeline (issue 7): API calls per synced change in each direction and for the echo, and
+// Benchmark of the live pipeline: API calls per synced change in each direction and for the echo, and
 // the time from webhook received to write acknowledged, with the simulators at zero latency. Prints figures; it
 // asserts nothing (speed is measured, never tested).
 // Run: npm run bench:sync [-- --changes 200]

@@ -1,5 +1,5 @@
 // The local Functions host: runs the rows of functions/table.ts with the trigger semantics of Azure Functions,
-// since the real host (Core Tools) cannot be installed here (local-tooling.md).
+// since the real host (Core Tools) cannot be installed here (docs/reference/local-tooling.md, "The Functions host").
 // - HTTP: http://127.0.0.1:PORT/api/<route>, function-level keys checked as the host does (`?code=` or the
 //   `x-functions-key` header; 401 otherwise), the handler's HttpResponseInit written back.
 // - Service Bus: the SDK's session receiver (acceptNextSession), one message at a time per session, up to

@@ -1,6 +1,6 @@
 // Local development TLS: one self-signed certificate for 127.0.0.1 / localhost / ::1 that every simulator serves.
 // The Graph SDK only sends the Authorization header to https URLs and MSAL refuses http authorities
-// (../shared/reference/local-tooling.md, probes 4 and 5), so the simulators must speak HTTPS, and the product's
+// (docs/reference/local-tooling.md, probes 4 and 5), so the simulators must speak HTTPS, and the product's
 // process must trust them. Node reads NODE_EXTRA_CA_CERTS only at start, so the certificate is made before the
 // process starts (dev/with-dev-ca.mjs) and kept under .local/ (git-ignored), renewed when it is near expiry.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -22,7 +22,7 @@ export function createTokenProvider(settings: TokenSettings): TokenProvider {
     clientId: settings.SYNC_CLIENT_ID,
     authority: `${settings.SYNC_AUTHORITY_HOST}/${settings.SYNC_TENANT_ID}`,
     // A non-public authority (sovereign cloud proxy, the local simulators) must be listed with its port, or msal
-    // tries cloud instance discovery against the public cloud (local-tooling.md, probe 5).
+    // tries cloud instance discovery against the public cloud (docs/reference/local-tooling.md, probe 5).
     ...(publicAuthorityHosts.has(authorityUrl.hostname) ? {} : { knownAuthorities: [authorityUrl.host] }),
   };
   if (settings.SYNC_CLIENT_CERTIFICATE) {

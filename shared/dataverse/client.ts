@@ -1,5 +1,5 @@
 // One small Dataverse Web API (v9.2) client over fetch: the sync needs only a handful of operations, each with
-// the options server-side sync relies on: the `tag` that marks the sync's own writes (facts.md section 5),
+// the options server-side sync relies on: the `tag` that marks the sync's own writes (docs/reference/platform-facts.md section 5),
 // If-Match / If-None-Match, client-chosen ids, impersonation of the syncing user (CallerObjectId), and
 // Prefer: return=representation so a write also returns the new etag (one call per write).
 import { SyncError } from '../errors.js';
@@ -108,7 +108,7 @@ export class DataverseApi {
   }
 
   /**
-   * One change-tracking round of a table (PAD use-change-tracking-synchronize-data-external-systems.md; facts.md
+   * One change-tracking round of a table (PAD use-change-tracking-synchronize-data-external-systems.md; docs/reference/platform-facts.md
    * section 6): the first call takes `select` (only $select is allowed with track-changes), later calls the stored
    * deltaLink. Returns changed rows, deleted ids and the next deltaLink. An expired token (ExpiredVersionStamp,
    * 0x80044352) is NotFound with field 'deltaToken': the caller starts a full round.

@@ -1,5 +1,5 @@
 // Microsoft Graph access through @microsoft/microsoft-graph-client, with tokens from msal-node. Every call asks for
-// immutable ids (facts.md section 3) and, for events, UTC times so snapshots compare across mailboxes. Failures are
+// immutable ids (docs/reference/platform-facts.md section 3) and, for events, UTC times so snapshots compare across mailboxes. Failures are
 // translated onto the closed error set; short throttling waits are retried here, long ones go back to the worker.
 import { AuthenticationHandler, Client, GraphError, type GraphRequest, HTTPMessageHandler, RetryHandler, RetryHandlerOptions, TelemetryHandler } from '@microsoft/microsoft-graph-client';
 import type { Contact, Event, Subscription, TodoTask, TodoTaskList, User } from '@microsoft/microsoft-graph-types';
@@ -294,7 +294,7 @@ export class GraphApi {
   }
 
   /**
-   * One round of contacts delta in a folder (per folder only: GDC api-reference/v1.0/api/contact-delta.md; facts.md
+   * One round of contacts delta in a folder (per folder only: GDC api-reference/v1.0/api/contact-delta.md; docs/reference/platform-facts.md
    * section 2). `folderId` may be the well-known name 'contacts' for the default folder.
    */
   async contactsDelta(mailbox: string, from: { folderId: string } | { link: string }): Promise<DeltaPage<WithEtag<Contact>>> {
@@ -378,7 +378,7 @@ export function translateGraphError(error: unknown, route: string): SyncError {
   if (error instanceof GraphError && error.statusCode > 0) {
     const syncError = errorForStatus(`Graph ${route}`, error.statusCode, { code: error.code, requestId: error.requestId }, error.headers?.get('retry-after'));
     const code = error.code ?? '';
-    // An evicted delta token is a "start over" signal, not a missing item (facts.md section 2).
+    // An evicted delta token is a "start over" signal, not a missing item (docs/reference/platform-facts.md section 2).
     if (/syncStateNotFound|syncStateInvalid|resyncRequired/i.test(code) || error.statusCode === 410) {
       return new SyncError('NotFound', `Graph ${route}: delta token expired (${code || error.statusCode}); full resync needed`, { status: error.statusCode, field: 'deltaToken', cause: error });
     }

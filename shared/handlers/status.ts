@@ -1,4 +1,4 @@
-// GET status (issue 8, item 6): per mailbox its state, subscriptions and their expiry, last successful sync per
+// GET status: per mailbox its state, subscriptions and their expiry, last successful sync per
 // direction, reconciliation and backfill progress; the queue backlog, dead letters and the last errors. No secrets
 // (clientState is never included) and no item contents (ids, counts, codes and times only).
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';

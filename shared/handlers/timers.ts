@@ -14,7 +14,7 @@ export async function renewSubscriptions(_timer: Timer, context: InvocationConte
   context.info(`subscription renewal ${JSON.stringify(result)}`);
 }
 
-/** Reconciliation by delta and change tracking (issue 8, item 5). */
+/** Reconciliation by delta and change tracking. */
 export async function reconcile(_timer: Timer, context: InvocationContext): Promise<void> {
   const result = await reconcileAll(getRuntime());
   const summary = {

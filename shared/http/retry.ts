@@ -1,6 +1,6 @@
 // In-process retries for short waits only. A throttled or failed call whose wait is longer than `maxWaitMs` is
 // handed back to the worker, which reschedules the change on Service Bus instead of holding a session lock while it
-// sleeps (issue 7, item 10).
+// sleeps.
 import { SyncError, isSyncError } from '../errors.js';
 
 export interface RetryPolicy {

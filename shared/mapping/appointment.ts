@@ -1,6 +1,6 @@
 // Dataverse appointment <-> Exchange event: the field table and the named rules of server-side synchronization
-// for appointments (reference/000_a4dbfdc829bb8239.txt "Syncing appointments from Dynamics 365 to Exchange";
-// facts.md sections 6, 7 and 8).
+// for appointments (docs/reference/server-side-sync-rules.md "Syncing appointments from Dynamics 365 to Exchange";
+// docs/reference/platform-facts.md sections 6, 7 and 8).
 import type { DateTime } from 'luxon';
 import { invalidInput } from '../errors.js';
 import {
@@ -60,7 +60,7 @@ export type DataverseActivityPartyBody = {
 /**
  * A Dataverse appointment body (logical names). `appointment_activity_parties` holds the organizer (mask 7) and
  * the attendees (5 required, 6 optional) as `{ participationtypemask, addressused }` for the engine to resolve to
- * `partyid_systemuser@odata.bind` / `partyid_contact@odata.bind` (facts.md section 8: resolution order systemuser,
+ * `partyid_systemuser@odata.bind` / `partyid_contact@odata.bind` (docs/reference/platform-facts.md section 8: resolution order systemuser,
  * contact, account, lead); parties kept from the current record arrive already bound. The list replaces the
  * record's whole party collection.
  */
@@ -99,7 +99,7 @@ export function showAsOfAppointment(record: Pick<DataverseAppointment, 'statecod
 
 /**
  * Rule (reminder): off when the appointment is more than 7 days in the past or its status is Free (Open);
- * otherwise on. "In the past" is measured from the start, as facts.md section 7 does for invitations; exactly
+ * otherwise on. "In the past" is measured from the start, as docs/reference/platform-facts.md section 7 does for invitations; exactly
  * 7 days is not more than 7 days.
  */
 export function appointmentReminderOn(record: DataverseAppointment, ctx: MappingContext): boolean {
@@ -128,10 +128,10 @@ export type EventWriteDecision = { mode: EventWriteMode; sendInvitations: boolea
 
 /**
  * Rule (invitations): none are sent when the appointment is in the past, has no attendees, or the syncing user is
- * not its organizer (facts.md section 7).
+ * not its organizer (docs/reference/platform-facts.md section 7).
  *
  * Decision, and why: Graph has no way to create or update an event with attendees without Exchange sending
- * meeting requests (facts.md section 8: there is no sendInvitations flag; responseRequested only drops the reply
+ * meeting requests (docs/reference/platform-facts.md section 8: there is no sendInvitations flag; responseRequested only drops the reply
  * request). So:
  * - `meeting`: the user organizes a future appointment with attendees -> the event carries the attendees and
  *   creating it sends the invitations, as server-side sync does from the organizer's mailbox.
@@ -155,7 +155,7 @@ export function decideEventWrite(record: DataverseAppointment, ctx: MappingConte
   return { mode: 'meeting', sendInvitations: true, reason: 'the syncing user organizes a future appointment with attendees' };
 }
 
-/** Fields an attendee may write on the copy the organizer's invitation created (facts.md section 8: personal fields). */
+/** Fields an attendee may write on the copy the organizer's invitation created (docs/reference/platform-facts.md section 8: personal fields). */
 export const attendeeCopyFields: readonly (keyof AppointmentSnapshot)[] = ['reminder', 'showAs'];
 
 function attendeesOfParties(parties: readonly DataverseActivityParty[] | undefined): CanonicalAttendee[] {
@@ -411,7 +411,7 @@ export const appointmentFields: FieldTable<AppointmentSnapshot, DataverseAppoint
     graph: ['isCancelled'],
     direction: 'ToDataverse',
     conversion: {
-      toExchange: 'not written: cancelling in Dynamics 365 does not reach Exchange by default (facts.md section 7)',
+      toExchange: 'not written: cancelling in Dynamics 365 does not reach Exchange by default (docs/reference/platform-facts.md section 7)',
       toDataverse: 'true -> Canceled/Canceled (statecode 2, statuscode 4)',
     },
     fromDataverse: (r) => r.statecode === appointmentState.Canceled,

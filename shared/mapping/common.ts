@@ -10,7 +10,7 @@ export type Importance = 'low' | 'normal' | 'high';
 
 const importanceByPriority: readonly Importance[] = ['low', 'normal', 'high'];
 
-/** prioritycode (0 Low, 1 Normal, 2 High; facts.md section 6) -> Graph importance; empty is Normal. */
+/** prioritycode (0 Low, 1 Normal, 2 High; docs/reference/platform-facts.md section 6) -> Graph importance; empty is Normal. */
 export function importanceOfPriority(code: number | null | undefined): Importance {
   return (code === null || code === undefined ? undefined : importanceByPriority[code]) ?? 'normal';
 }

@@ -1,5 +1,6 @@
 // Dataverse contact <-> Exchange (Outlook) contact: names, e-mail addresses, phones, postal addresses, company,
-// job title, birthday and notes, both ways (issue 2; facts.md section 3 "contact"; PAD reference/entities/contact.md).
+// job title, birthday and notes, both ways (docs/reference/platform-facts.md section 3 "contact";
+// https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/contact).
 import { entitySetNames, parseDataverseRecord, type DataverseContact } from '../wire/dataverse.js';
 import { parseGraphContact, type GraphContact, type ParsedGraphContact } from '../wire/graph.js';
 import { fitColumn } from './common.js';

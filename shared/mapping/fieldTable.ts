@@ -1,5 +1,5 @@
 // The shape of a field table row: server-side synchronization's "synchronization field mappings", one row per
-// Dataverse column(s) <-> Graph property path(s) with a sync direction (facts.md section 7, field-level direction;
+// Dataverse column(s) <-> Graph property path(s) with a sync direction (docs/reference/platform-facts.md section 7, field-level direction;
 // power-platform/admin/control-field-synchronization-outlook.md), plus the conversion each way.
 //
 // Every synced row reads a canonical value from either side (`fromDataverse`, `fromExchange`) and writes one to

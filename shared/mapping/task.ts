@@ -1,6 +1,6 @@
 // Dataverse task, phone call, letter and fax <-> Microsoft To Do todoTask (the Outlook tasks API is retired,
-// facts.md section 3). Rules from reference/000_a4dbfdc829bb8239.txt "Syncing tasks from Dynamics 365 to
-// Exchange" and facts.md sections 6 and 7.
+// docs/reference/platform-facts.md section 3). Rules from docs/reference/server-side-sync-rules.md "Syncing tasks from Dynamics 365 to
+// Exchange" and docs/reference/platform-facts.md sections 6 and 7.
 import { DateTime } from 'luxon';
 import { invalidInput } from '../errors.js';
 import {
@@ -73,7 +73,7 @@ function isPast(value: string | null | undefined, field: string, ctx: MappingCon
  * Rule (task status), in this order:
  * 1. Completed or Canceled -> completed (the closed state wins over a percentage: a closed activity is done).
  * 2. actualend set and in the past -> completed, whatever the state says (task auto-completion).
- * 3. Task status Waiting on someone else -> waitingOnOthers, Deferred -> deferred (To Do has both; facts.md section 6).
+ * 3. Task status Waiting on someone else -> waitingOnOthers, Deferred -> deferred (To Do has both; docs/reference/platform-facts.md section 6).
  * 4. percentcomplete set: 0 -> notStarted, 1-99 -> inProgress, 100 -> completed (To Do has no percentage).
  * 5. Task status In Progress -> inProgress; any other open activity -> notStarted.
  */

@@ -1,6 +1,6 @@
 // Which Exchange items sync to Dataverse. Exchange -> Dynamics 365 only for items created or tracked through the
 // Dynamics 365 App for Outlook or carrying the "Tracked to Dynamics 365" category; once linked, sync is two-way
-// (facts.md section 7; power-platform/admin/sync-logic.md).
+// (docs/reference/platform-facts.md section 7; https://learn.microsoft.com/power-platform/admin/sync-logic).
 
 /** The Outlook category that marks an item as tracked to Dynamics 365. */
 export const trackedCategory = 'Tracked to Dynamics 365';

@@ -1,4 +1,4 @@
-// Backfill of a newly enabled mailbox (issue 8, item 3): what already exists on either side is found, planned and
+// Backfill of a newly enabled mailbox: what already exists on either side is found, planned and
 // fed to the worker as the same messages the webhooks send. The engine matches before it creates (stamped id,
 // iCalUId, e-mail address), so enabling twice, or a mailbox whose items exist on both sides, creates no duplicates.
 // I/O (fetch*) is kept apart from the decision (decideBackfill), which is pure and takes the fetched lists.
@@ -85,7 +85,7 @@ export interface BackfillPlan {
 const kindOfEntity = (entity: DataverseEntity): EntityKind => (entity === 'appointment' ? 'appointment' : entity === 'contact' ? 'contact' : 'task');
 const kindOfResource: Record<ExchangeResource, EntityKind> = { event: 'appointment', contact: 'contact', todoTask: 'task' };
 
-/** The sync window from the settings: SYNC_WINDOW_PAST_DAYS back, SYNC_WINDOW_FUTURE_DAYS ahead (issue 8, item 3). */
+/** The sync window from the settings: SYNC_WINDOW_PAST_DAYS back, SYNC_WINDOW_FUTURE_DAYS ahead. */
 export function syncWindow(rt: Pick<Runtime, 'settings' | 'now'>): SyncWindow {
   const now = rt.now().getTime();
   return { start: new Date(now - rt.settings.SYNC_WINDOW_PAST_DAYS * 86400_000), end: new Date(now + rt.settings.SYNC_WINDOW_FUTURE_DAYS * 86400_000) };
@@ -196,7 +196,7 @@ export async function fetchDataverseCandidates(rt: Runtime, mailbox: Mailbox, wi
         }
         continue;
       }
-      // "My Activities" as server-side sync: owner or party (facts.md section 7), in the window.
+      // "My Activities" as server-side sync: owner or party (docs/reference/platform-facts.md section 7), in the window.
       const scope = `(_ownerid_value eq ${user} or ${entity}_activity_parties/any(p: p/_partyid_value eq ${user}))`;
       const inWindow = entity === 'appointment' ? `scheduledend ge ${s} and scheduledstart le ${e}` : `(scheduledend eq null or (scheduledend ge ${s} and scheduledend le ${e}))`;
       const select = entity === 'appointment' ? ['activityid', 'globalobjectid'] : ['activityid'];

@@ -3,7 +3,7 @@
 
 export interface QueueDefinition {
   name: string;
-  /** Changes to one item pair share a session, so they are never applied concurrently (issue 7, item 4). */
+  /** Changes to one item pair share a session, so they are never applied concurrently. */
   requiresSession: boolean;
   /** Deliveries before Service Bus dead-letters a message (MaxDeliveryCountExceeded). */
   maxDeliveryCount: number;

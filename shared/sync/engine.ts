@@ -94,7 +94,7 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange)
   const bySystemUser = await rt.mailboxes.enabledBySystemUser();
   const scope = scopeOf(change.entity, record, bySystemUser).filter((m) => m.entities.includes(kind));
   const outcomes: Outcome[] = [];
-  // A record that no longer reaches a mailbox is unlinked there, never deleted (facts.md section 7, KB 4345686).
+  // A record that no longer reaches a mailbox is unlinked there, never deleted (docs/reference/platform-facts.md section 7, KB 4345686).
   for (const mailboxId of await rt.pairs.mailboxesOf(change.recordId)) {
     if (scope.some((m) => m.id.toLowerCase() === mailboxId)) continue;
     const mailbox = await rt.mailboxes.get(mailboxId);
@@ -306,7 +306,7 @@ function baseAfterWrite(kind: EntityKind, dvSnap: Snapshot, exSnap: Snapshot, un
 
 async function updateExchange(rt: Runtime, kind: EntityKind, entity: DataverseEntity, record: DataverseRecord, mailbox: Mailbox, ctx: MappingContext, pair: StoredPair): Promise<Outcome> {
   if (kind === 'appointment' && shouldPropagateCancellation(rt, record, pair)) {
-    // SSSPropagateAppointmentCancellationsToExchange (facts.md section 7), off by default: the organizer's future
+    // SSSPropagateAppointmentCancellationsToExchange (docs/reference/platform-facts.md section 7), off by default: the organizer's future
     // meeting is cancelled in Exchange, which notifies the attendees; the pair ends with the event.
     await rt.graph.cancelEvent(mailbox.id, pair.exchangeId!, 'Canceled in Dynamics 365.');
     await rt.pairs.remove(pair);
@@ -351,7 +351,7 @@ function shouldPropagateCancellation(rt: Runtime, record: DataverseRecord, pair:
 /**
  * Fields that sync for this pair. An attendee's copy of a meeting another synced mailbox organizes is a mirror: only the
  * attendee's personal fields (reminder, free/busy) are written to it, and nothing flows back from it (the
- * organizer's own pair carries the meeting to Dataverse; facts.md section 8).
+ * organizer's own pair carries the meeting to Dataverse; docs/reference/platform-facts.md section 8).
  */
 function restrictDirections(kind: EntityKind, pair: Pair): Record<string, Direction> {
   const directions = directionsOf(kind);
@@ -455,7 +455,7 @@ async function defaultTodoList(rt: Runtime, mailbox: Mailbox): Promise<string> {
   return list.id;
 }
 
-/** Dataverse delete: server-side sync's rules per kind (issue 7, item 9; facts.md section 7). */
+/** Dataverse delete: server-side sync's rules per kind (docs/reference/platform-facts.md section 7). */
 async function applyDataverseDelete(rt: Runtime, entity: DataverseEntity, recordId: string, ownerId: string | undefined): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   const kind = kindOfEntity(entity);
@@ -781,7 +781,7 @@ async function writeDataverse(
   return record;
 }
 
-/** Exchange delete: ignored for completed, canceled or past items, or by a non-organizer (facts.md section 7). */
+/** Exchange delete: ignored for completed, canceled or past items, or by a non-organizer (docs/reference/platform-facts.md section 7). */
 async function applyExchangeDelete(rt: Runtime, kind: EntityKind, mailbox: Mailbox, pair: StoredPair | undefined, exchangeId: string): Promise<Outcome> {
   if (!pair) return { kind: 'ignored', mailboxId: mailbox.id, exchangeId, detail: 'not paired' };
   let deleteInDataverse = false;

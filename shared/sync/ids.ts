@@ -1,4 +1,4 @@
-// Deterministic ids, so a retried create never duplicates (issue 7, item 8): the same change always names the
+// Deterministic ids, so a retried create never duplicates: the same change always names the
 // same Dataverse record and the same Graph transactionId.
 import { createHash } from 'node:crypto';
 

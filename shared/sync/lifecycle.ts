@@ -1,4 +1,4 @@
-// Graph lifecycle notifications (facts.md section 1; GDC concepts/change-notifications-lifecycle-events.md):
+// Graph lifecycle notifications (docs/reference/platform-facts.md section 1; GDC concepts/change-notifications-lifecycle-events.md):
 // reauthorizationRequired -> reauthorize; subscriptionRemoved -> recreate the subscription (new clientState) and
 // catch up by delta; missed -> catch up by delta. The catch-up runs at once; the 'catchup' flag recorded first
 // makes the reconcile timer do it if this attempt fails.
@@ -10,7 +10,7 @@ import type { SubscriptionRecord } from '../storage/subscriptionStore.js';
 import type { Outcome } from './engine.js';
 import { reconcileMailbox, reconcileScopes } from './reconcile.js';
 
-/** Asked-for lifetime: just under the 10,080 minutes of Outlook resources (facts.md section 8); Graph's answer rules. */
+/** Asked-for lifetime: just under the 10,080 minutes of Outlook resources (docs/reference/platform-facts.md section 8); Graph's answer rules. */
 const lifetimeMinutes = 10_080 - 60;
 
 /** Handles one lifecycle notification. */

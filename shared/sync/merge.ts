@@ -1,7 +1,7 @@
 // The three-way merge of one item pair: each side's current canonical fields against the last-synced base.
 // Pure: state in, decisions out. A field changed on one side flows to the other (as its direction allows); a field
 // changed on both sides to different values is a conflict, settled by the configured policy and reported, never
-// silently (issue 7, item 7).
+// silently.
 import type { ConflictPolicy } from '../config.js';
 import { baseValueEquals, type BaseSnapshot } from '../storage/pairStore.js';
 

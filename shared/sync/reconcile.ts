@@ -1,8 +1,8 @@
-// Reconciliation (issue 8, item 5): the repair path behind the webhooks. Per mailbox a delta round over the
+// Reconciliation: the repair path behind the webhooks. Per mailbox a delta round over the
 // calendar (calendarView delta over the sync window), the default contacts folder and the default To Do list; per
 // synced Dataverse table a change-tracking round. Everything found is enqueued as the same messages the webhooks
 // send, except the sync's own versions and untracked unpaired items. An evicted token restarts the round from
-// scratch, which creates no duplicates because the engine matches before creating (facts.md section 2 and 6).
+// scratch, which creates no duplicates because the engine matches before creating (docs/reference/platform-facts.md section 2 and 6).
 import { randomUUID } from 'node:crypto';
 import type { DataverseRecord } from '../dataverse/client.js';
 import { isSyncError } from '../errors.js';
@@ -60,7 +60,7 @@ async function exchangeMessages(rt: Runtime, mailbox: Mailbox, resource: 'event'
   const messages: ChangeMessageInput[] = [];
   const seen = new Set<string>();
   for (const item of items) {
-    // The same item may appear more than once in a round (facts.md section 2): the worker reads current state anyway.
+    // The same item may appear more than once in a round (docs/reference/platform-facts.md section 2): the worker reads current state anyway.
     if (!item.id || seen.has(item.id)) continue;
     seen.add(item.id);
     const pair = await rt.pairs.getByExchangeId(mailbox.id, item.id);
@@ -106,7 +106,7 @@ async function reconcileEvents(rt: Runtime, mailbox: Mailbox, window: SyncWindow
   if (page.deltaLink) await rt.cursors.set(reconcileScopes.events, mailbox.id, { link: page.deltaLink, windowStart } satisfies EventsCursor);
 }
 
-/** Contacts: delta of the default folder (contacts delta is per folder; facts.md section 2). */
+/** Contacts: delta of the default folder (contacts delta is per folder; docs/reference/platform-facts.md section 2). */
 async function reconcileContacts(rt: Runtime, mailbox: Mailbox, result: RoundResult): Promise<void> {
   const link = await rt.cursors.get<string>(reconcileScopes.contacts, mailbox.id);
   const page = await deltaRound(link, (l) => rt.graph.contactsDelta(mailbox.id, l ? { link: l } : { folderId: 'contacts' }), result);
@@ -116,7 +116,7 @@ async function reconcileContacts(rt: Runtime, mailbox: Mailbox, result: RoundRes
 
 /**
  * To Do: the delta of every list of the mailbox (To Do has no app-only notifications, and delta is per list;
- * facts.md sections 2 and 8); the pollTodo timer runs exactly this every minute. A new list is picked up by the next
+ * docs/reference/platform-facts.md sections 2 and 8); the pollTodo timer runs exactly this every minute. A new list is picked up by the next
  * round (its first round is a full one); a removed list's paired tasks are reported deleted, which unlinks them.
  */
 export async function reconcileTodo(rt: Runtime, mailbox: Mailbox, result: RoundResult): Promise<void> {
@@ -192,7 +192,7 @@ export interface DataverseReconcileResult extends RoundResult {
 }
 
 /**
- * One change-tracking round per synced table. Change tracking cannot filter (facts.md section 6), so rows are
+ * One change-tracking round per synced table. Change tracking cannot filter (docs/reference/platform-facts.md section 6), so rows are
  * kept only when they can matter, cheaply: owned by an enabled mailbox's user, with such a user as a party (one
  * activityparty query per user, made only when needed), or already paired; and not the version the sync wrote.
  */

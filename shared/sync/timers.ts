@@ -1,4 +1,4 @@
-// Work the timers do: poll To Do by delta (application permissions cannot subscribe to To Do tasks, facts.md
+// Work the timers do: poll To Do by delta (application permissions cannot subscribe to To Do tasks, docs/reference/platform-facts.md
 // section 8), renew Graph subscriptions ahead of the expiry Graph returned, and feed the queue the same messages
 // the webhooks would.
 import { isSyncError } from '../errors.js';

@@ -1,4 +1,4 @@
-// POST /api/dataverse/webhook: Dataverse webhook deliveries (RemoteExecutionContext JSON, facts.md section 5).
+// POST /api/dataverse/webhook: Dataverse webhook deliveries (RemoteExecutionContext JSON, docs/reference/platform-facts.md section 5).
 // Authenticates the key the service endpoint sends (HttpHeader auth, constant-time compare); validates the body;
 // drops the echo of the sync's own writes (its `tag`, or the sync's application user as initiating user) before
 // enqueueing; enqueues one message per change.
@@ -75,7 +75,7 @@ export async function handleDataverseWebhook(req: WebhookRequest, deps: Datavers
     return { status: 200 };
   }
   const log = { entity, recordId: context.PrimaryEntityId, message, correlationId: context.CorrelationId };
-  // The tag reaches SharedVariables, or ParentContext.SharedVariables for asynchronous steps (facts.md section 8,
+  // The tag reaches SharedVariables, or ParentContext.SharedVariables for asynchronous steps (docs/reference/platform-facts.md section 8,
   // open question 2): look in both; the initiating application user is the fallback.
   if (hasTag(context, deps.syncTag)) {
     deps.log('info', 'dataverse webhook dropped: the sync\'s own write (tag)', log);

@@ -1,6 +1,6 @@
 // Converts a webhook's post image (an Entity in WCF JSON: [{key, value}] attributes, "/Date(ms)/" dates,
-// OptionSetValue, EntityReference, EntityCollection party lists; facts.md section 5) into the Web API JSON the
-// mapping reads, so the worker need not read the record again (issue 7's floor: no Dataverse read when the image
+// OptionSetValue, EntityReference, EntityCollection party lists; docs/reference/platform-facts.md section 5) into the Web API JSON the
+// mapping reads, so the worker need not read the record again (no Dataverse read per change when the image
 // carries the mapped columns). Only images registered with every column the mapping reads are used
 // (shared/onboarding/webhooks.ts); an attribute missing from such an image is null, as Dataverse leaves nulls out.
 import type { DataverseEntity } from '../servicebus/messages.js';

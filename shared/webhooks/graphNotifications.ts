@@ -1,4 +1,4 @@
-// POST /api/graph/notifications: Graph change and lifecycle notifications (facts.md section 1).
+// POST /api/graph/notifications: Graph change and lifecycle notifications (docs/reference/platform-facts.md section 1).
 // Answers the validation handshake; authenticates every notification by its subscription's clientState (constant
 // time); drops what is not authentic without enqueueing it; enqueues one small message per authentic
 // notification; answers 202 quickly, and 5xx only when it could not enqueue (so Graph retries).

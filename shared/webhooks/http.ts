@@ -19,7 +19,7 @@ export interface WebhookResponse {
 
 import type { z } from 'zod';
 
-/** Bodies over 1 MB get 413 before parsing (issue 7, item 1). Graph batches and Dataverse contexts are far smaller. */
+/** Bodies over 1 MB get 413 before parsing. Graph batches and Dataverse contexts are far smaller. */
 export const maxWebhookBodyBytes = 1024 * 1024;
 
 export function jsonError(status: number, code: string, message: string): WebhookResponse {

@@ -9,7 +9,7 @@ import { parseWire } from './parse.js';
 
 /** The Dataverse tables the sync maps. */
 export type DataverseEntity = 'appointment' | 'task' | 'phonecall' | 'letter' | 'fax' | 'contact';
-/** The four activity tables that become a To Do task (sync-logic.md: fax, letter, phone call and task). */
+/** The four activity tables that become a To Do task (https://learn.microsoft.com/power-platform/admin/sync-logic: fax, letter, phone call and task). */
 export type TaskLikeEntity = 'task' | 'phonecall' | 'letter' | 'fax';
 
 export const taskLikeEntities: readonly TaskLikeEntity[] = ['task', 'phonecall', 'letter', 'fax'];
@@ -28,10 +28,10 @@ export const entitySetNames: Readonly<Record<DataverseEntity | 'systemuser' | 'a
 };
 
 /**
- * Valid statuscode values per statecode, per table. Appointment and task: facts.md section 6 (CONFIRMED). Phone
- * call: facts.md section 6. Letter and fax: read from the table references (PAD
+ * Valid statuscode values per statecode, per table. Appointment and task: docs/reference/platform-facts.md section 6 (CONFIRMED). Phone
+ * call: docs/reference/platform-facts.md section 6. Letter and fax: read from the table references (PAD
  * powerapps-docs/developer/data-platform/reference/entities/letter.md and fax.md, "StatusCode Choices/Options"),
- * where facts.md marks them UNCONFIRMED.
+ * where docs/reference/platform-facts.md marks them UNCONFIRMED.
  */
 export const statusCodesByState: Readonly<Record<Exclude<DataverseEntity, 'contact'>, Readonly<Record<number, readonly number[]>>>> = {
   appointment: { 0: [1, 2], 1: [3], 2: [4], 3: [5, 6] },

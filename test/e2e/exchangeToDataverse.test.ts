@@ -52,7 +52,7 @@ describe('Exchange -> Dataverse', () => {
     const calls = callsSince(stack, before);
     const [record] = appointments(stack).filter((a) => String(a.subject).startsWith('Roadmap'));
     expect(record?.subject).toBe('Roadmap v2');
-    // Out of Office is a status of the Scheduled state (facts.md section 6).
+    // Out of Office is a status of the Scheduled state (docs/reference/platform-facts.md section 6).
     expect([record?.statecode, record?.statuscode]).toEqual([3, 6]);
     expect(calls.graphWrite).toBe(0);
     expect(calls.graphRead).toBe(1);

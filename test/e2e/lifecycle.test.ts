@@ -1,4 +1,4 @@
-// Subscription lifecycle against the whole local stack (issue 8, item 4): renewal ahead of the expiry Graph
+// Subscription lifecycle against the whole local stack: renewal ahead of the expiry Graph
 // returned across simulated days, each lifecycle notification handled, a subscription that expired at Graph
 // recreated and caught up, and a mailbox marked degraded when a subscription can be neither renewed nor recreated.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// Backfill of a newly enabled mailbox against the whole local stack (issue 8, items 3 and Tests): items already on
+// Backfill of a newly enabled mailbox against the whole local stack: items already on
 // both sides are linked, not duplicated; a second run changes nothing; an interrupted run resumes from its checkpoint.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';

@@ -1,4 +1,4 @@
-// Reconciliation against the whole local stack (issue 8, item 5): changes whose notifications were dropped are
+// Reconciliation against the whole local stack: changes whose notifications were dropped are
 // repaired by one reconciliation; evicted Graph delta tokens and expired Dataverse change-tracking tokens start
 // over without creating duplicates; the status report shows it, with no secrets and no item contents.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

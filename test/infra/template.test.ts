@@ -1,6 +1,6 @@
 // Checks the compiled ARM template (.local/infra/main.json, written by infra/check.sh) against the contracts the code
 // relies on: the app settings shared/config.ts reads, the queues of shared/servicebus/queues.ts, the tables of
-// shared/storage/tableNames.ts, and the security rules of issue 6 (Key Vault references only, no secret outputs).
+// shared/storage/tableNames.ts, and the security rules for secrets (Key Vault references only, no secret outputs).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

@@ -22,7 +22,7 @@ function rejection(parse: () => unknown): SyncError {
 
 describe('Dataverse wire schemas', () => {
   it('accept the documented expanded tasks once their state columns are selected', () => {
-    const account = JSON.parse(readFileSync(new URL('./samples/dataverse-task.json', import.meta.url), 'utf8')) as { Account_Tasks: Record<string, unknown>[] };
+    const account = JSON.parse(readFileSync(new URL('../fixtures/microsoft/dataverse-task.json', import.meta.url), 'utf8')) as { Account_Tasks: Record<string, unknown>[] };
     for (const task of account.Account_Tasks) {
       expect(parseDataverseRecord('task', { ...task, statecode: 0, statuscode: 2 }).scheduledstart).toMatch(/^2016-04-1\dT15:00:00Z$/);
     }
@@ -49,7 +49,7 @@ describe('Dataverse wire schemas', () => {
   });
 
   it('know the documented status reasons of every synced activity table', () => {
-    // Letter and fax from the table references (facts.md marks them UNCONFIRMED).
+    // Letter and fax from the table references (docs/reference/platform-facts.md marks them UNCONFIRMED).
     expect(statusCodesByState.letter).toEqual({ 0: [1, 2], 1: [3, 4], 2: [5] });
     expect(statusCodesByState.fax).toEqual({ 0: [1], 1: [2, 3, 4], 2: [5] });
     expect(parseDataverseRecord('fax', { ...base, statecode: 1, statuscode: 3 }).statuscode).toBe(3);

@@ -4,7 +4,7 @@ import { isSyncError, type SyncError } from '../../shared/errors.js';
 import { parseGraphContact, parseGraphEvent, parseGraphTodoTask } from '../../shared/wire/index.js';
 
 function sample(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL(`./samples/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  return JSON.parse(readFileSync(new URL(`../fixtures/microsoft/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
 }
 
 function rejection(parse: () => unknown): SyncError {

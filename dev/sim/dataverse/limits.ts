@@ -1,4 +1,4 @@
-// Service protection limits per user (PAD api-limits.md; facts.md section 6; samples/dataverse-429-service-protection.txt):
+// Service protection limits per user (PAD api-limits.md; docs/reference/platform-facts.md section 6; samples/dataverse-429-service-protection.txt):
 // requests and combined execution time over a sliding window, and concurrent requests, answered 429 with Retry-After
 // (integer seconds) and the documented hex codes and messages.
 import { DataverseError, ErrorCodes } from './errors.js';

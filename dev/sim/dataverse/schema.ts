@@ -1,6 +1,6 @@
 // The tables the simulator serves, written from the Dataverse table reference pages (PAD
 // powerapps-docs/developer/data-platform/reference/entities/<table>.md): column names, types, lengths, choices and the
-// valid statecode/statuscode pairs (facts.md section 6; letter.md and fax.md for the pairs facts.md left UNCONFIRMED).
+// valid statecode/statuscode pairs (docs/reference/platform-facts.md section 6; letter.md and fax.md for the pairs docs/reference/platform-facts.md left UNCONFIRMED).
 
 export type ColumnType =
   | 'guid'
@@ -151,7 +151,7 @@ export const entities: readonly EntityDef[] = [
       col('outlookownerapptid', 'int', { min: -2147483648, max: 2147483647 }),
     ],
     binds: activityBinds,
-    // facts.md section 6 (CONFIRMED).
+    // docs/reference/platform-facts.md section 6 (CONFIRMED).
     states: [
       { state: 0, label: 'Open', defaultStatus: 1, statuses: [s(1, 'Free'), s(2, 'Tentative')] },
       { state: 1, label: 'Completed', defaultStatus: 3, statuses: [s(3, 'Completed')] },
@@ -387,7 +387,7 @@ export const entities: readonly EntityDef[] = [
     schemaName: 'ServiceEndpoint',
     primaryId: 'serviceendpointid',
     primaryName: 'name',
-    // serviceendpoint.md (facts.md section 5).
+    // serviceendpoint.md (docs/reference/platform-facts.md section 5).
     columns: [
       col('serviceendpointid', 'guid', { createOnly: true }),
       str('name', 256),

@@ -1,5 +1,5 @@
 // Webhook delivery as Dataverse does it for asynchronous steps on a Webhook service endpoint (PAD use-webhooks.md,
-// register-web-hook.md; facts.md section 5): the RemoteExecutionContext JSON (samples/dataverse-webhook-
+// register-web-hook.md; docs/reference/platform-facts.md section 5): the RemoteExecutionContext JSON (samples/dataverse-webhook-
 // remoteexecutioncontext.json: WCF value formats, [{key,value}] collections), the documented headers, the endpoint's
 // authentication, a 60 s timeout, one more attempt only on 502/503/504, and bodies over 256 KB sent without
 // ParentContext, InputParameters and images plus the x-ms-dynamics-msg-size-exceeded header.
@@ -405,7 +405,7 @@ export class WebhookDispatcher {
         await res.arrayBuffer().catch(() => undefined); // the body is ignored; only the status counts
         d.attempts.push({ status: res.status, startedAt: new Date(started).toISOString(), durationMs: Math.round(performance.now() - t0) });
         if (res.status >= 200 && res.status < 300) return this.settle(d, 'delivered');
-        // Only 502, 503 and 504 get one more attempt (use-webhooks.md "Troubleshoot"; facts.md section 5).
+        // Only 502, 503 and 504 get one more attempt (use-webhooks.md "Troubleshoot"; docs/reference/platform-facts.md section 5).
         if (attempt === 1 && (res.status === 502 || res.status === 503 || res.status === 504)) continue;
         return this.settle(d, 'failed');
       } catch (err) {

@@ -1,4 +1,4 @@
-// JSON batching (GDC concepts/json-batching.md; facts.md section 4): POST /v1.0/$batch with at most 20 requests;
+// JSON batching (GDC concepts/json-batching.md; docs/reference/platform-facts.md section 4): POST /v1.0/$batch with at most 20 requests;
 // each is throttled on its own; Outlook receives at most 4 of a batch at a time; dependsOn orders requests and a
 // request whose dependency failed answers 424 Failed Dependency. The batch itself answers 200 with the
 // responses in completion order (as in samples/graph-batch-response.json), so clients must match them by id.

@@ -1,5 +1,5 @@
 // The record of meeting messages Exchange would have sent: requests, updates, cancellations and responses.
-// Tests read it to prove the sync's "no invitation is sent when ..." rules (facts.md sections 7 and 8;
+// Tests read it to prove the sync's "no invitation is sent when ..." rules (docs/reference/platform-facts.md sections 7 and 8;
 // GDC api-reference/v1.0/api/event-update.md "attendees property and meeting updates").
 
 /** One meeting message sent by Exchange on behalf of a mailbox. */

@@ -1,9 +1,9 @@
-// Tunable limits and timings. Defaults are Graph's documented values (facts.md sections 1, 4 and 8); tests
+// Tunable limits and timings. Defaults are Graph's documented values (docs/reference/platform-facts.md sections 1, 4 and 8); tests
 // shrink them so a limit is reached in a few requests and a retry waits milliseconds, not seconds.
 
 /** Service limits. */
 export interface GraphSimLimits {
-  /** Outlook: 10,000 requests per 10 minutes per app and mailbox (facts.md section 4). */
+  /** Outlook: 10,000 requests per 10 minutes per app and mailbox (docs/reference/platform-facts.md section 4). */
   requestsPerWindow: number;
   windowMs: number;
   /** Outlook: 4 concurrent requests per app and mailbox. */
@@ -14,9 +14,9 @@ export interface GraphSimLimits {
   maxBatchRequests: number;
   /** Graph hands at most 4 requests of a batch to Outlook at a time. */
   batchConcurrency: number;
-  /** Maximum subscription lifetime per resource kind, minutes (facts.md section 8). */
+  /** Maximum subscription lifetime per resource kind, minutes (docs/reference/platform-facts.md section 8). */
   maxSubscriptionMinutes: { event: number; contact: number; message: number; todoTask: number };
-  /** An expiry sooner than this is raised to it (facts.md section 8: 45 minutes). */
+  /** An expiry sooner than this is raised to it (docs/reference/platform-facts.md section 8: 45 minutes). */
   minSubscriptionMinutes: number;
   /** 1,000 active subscriptions per mailbox for all applications. */
   subscriptionsPerMailbox: number;
@@ -25,11 +25,11 @@ export interface GraphSimLimits {
   /** Page size of delta rounds without `Prefer: odata.maxpagesize`. */
   defaultDeltaPageSize: number;
   maxPageSize: number;
-  /** Delta states kept before the oldest are evicted (Outlook keeps sync states in a cache; facts.md section 2). */
+  /** Delta states kept before the oldest are evicted (Outlook keeps sync states in a cache; docs/reference/platform-facts.md section 2). */
   maxDeltaStates: number;
 }
 
-/** Change-notification delivery timings (facts.md section 1). */
+/** Change-notification delivery timings (docs/reference/platform-facts.md section 1). */
 export interface NotificationPolicy {
   /** A notification answered later than this is a failure and retried (3 s). */
   responseTimeoutMs: number;

@@ -1,5 +1,5 @@
 // Change-notification subscriptions (GDC api-reference/v1.0/resources/subscription.md,
-// api/subscription-post-subscriptions.md, concepts/change-notifications-lifecycle-events.md; facts.md sections 1
+// api/subscription-post-subscriptions.md, concepts/change-notifications-lifecycle-events.md; docs/reference/platform-facts.md sections 1
 // and 8): creation validates both endpoints with the validationToken handshake (10 s), caps the lifetime per
 // resource, refuses app-only subscriptions to To Do tasks; changes fan out to matching subscriptions as basic
 // notifications shaped as samples/graph-change-notification-basic.json; subscriptions expire with the clock.
@@ -112,7 +112,7 @@ export class SubscriptionManager {
     if (input.includeResourceData) throw new GraphError(400, 'InvalidRequest', 'Rich notifications (includeResourceData) are not simulated; subscribe without resource data.');
     const target = this.parseResource(input.resource);
     if (target.kind === 'todoTask') {
-      // Application permissions cannot subscribe to todoTask (facts.md section 8; subscription-post-subscriptions.md).
+      // Application permissions cannot subscribe to todoTask (docs/reference/platform-facts.md section 8; subscription-post-subscriptions.md).
       throw extensionError(403, 'Application permissions are not supported for todoTask subscriptions. Subscriptions to To Do tasks need delegated permissions (Tasks.ReadWrite).');
     }
     if (this.enforcePermissions && !READ_ROLES[target.kind].some((r) => app.roles.has(r))) {

@@ -1,4 +1,4 @@
-// Outlook's throttling per app and mailbox (facts.md section 4; GDC includes/throttling-outlook.md): a sliding
+// Outlook's throttling per app and mailbox (docs/reference/platform-facts.md section 4; GDC includes/throttling-outlook.md): a sliding
 // window of requests and a cap on concurrent ones, answered 429 with Retry-After.
 import type { TimeSource } from './clock.js';
 import type { GraphSimLimits } from './options.js';

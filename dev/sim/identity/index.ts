@@ -1,5 +1,5 @@
 // A local Microsoft Entra ID stand-in for the client-credentials flow, shared by the Graph and Dataverse simulators.
-// It serves what @azure/msal-node asks for (local-tooling.md, probe 5):
+// It serves what @azure/msal-node asks for (docs/reference/local-tooling.md, probe 5):
 //   GET  /{tenant}/v2.0/.well-known/openid-configuration
 //   POST /{tenant}/oauth2/v2.0/token   (grant_type=client_credentials, client_secret or client_assertion)
 // and issues HS256-signed JWTs whose `aud` is the resource of the requested `<resource>/.default` scope.

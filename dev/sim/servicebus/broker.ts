@@ -1,4 +1,4 @@
-// The AMQP side of the simulator, on rhea: what @azure/service-bus 7.9.5 does on the wire (local-tooling.md,
+// The AMQP side of the simulator, on rhea: what @azure/service-bus 7.9.5 does on the wire (docs/reference/local-tooling.md,
 // probe 6, and the SDK's own source) answered link by link.
 // - `$cbs`: put-token requests, checked against the namespace key, answered on the link whose target is reply_to.
 // - `<queue>` and `<queue>/$DeadLetterQueue` receiver links: deliveries tagged with the lock token, credit and

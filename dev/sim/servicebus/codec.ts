@@ -1,4 +1,4 @@
-// AMQP encoding details of Service Bus that rhea does not do for us (local-tooling.md, probe 6):
+// AMQP encoding details of Service Bus that rhea does not do for us (docs/reference/local-tooling.md, probe 6):
 // - batched sends arrive with message_format 0x80013700: the body is a list of data sections, each one an encoded
 //   AMQP message, and rhea hands the payload over undecoded;
 // - lock tokens travel as 16-byte delivery tags in .NET Guid byte order (the SDK reorders them, see

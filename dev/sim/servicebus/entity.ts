@@ -421,7 +421,7 @@ export class Entity {
   private admit(source: AmqpMessage, now: number): StoredMessage | undefined {
     let messageId = source.message_id === undefined || source.message_id === null ? undefined : messageIdString(source.message_id);
     if (messageId === undefined) {
-      // Batched messages arrive without message_id (local-tooling.md probe 6); the SDK needs one on receive.
+      // Batched messages arrive without message_id (docs/reference/local-tooling.md, probe 6); the SDK needs one on receive.
       messageId = newLockToken().replace(/-/g, '');
       source.message_id = messageId;
     }

@@ -1,4 +1,4 @@
-// Change tracking (facts.md section 6; samples/dataverse-changetracking-*.json) and service protection limits (429).
+// Change tracking (docs/reference/platform-facts.md section 6; samples/dataverse-changetracking-*.json) and service protection limits (429).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { keysOf, sampleJson, startHarness, type Harness, type Loose, pluck, rowsOf } from './support.js';
 

@@ -116,7 +116,7 @@ export class WebhookReceiver {
 
 /** A documented sample from the shared reference folder. */
 export function sample(name: string): string {
-  return readFileSync(new URL(`../../../../shared/reference/samples/${name}`, import.meta.url), 'utf8');
+  return readFileSync(new URL(`../../fixtures/microsoft/${name}`, import.meta.url), 'utf8');
 }
 
 /** The JSON of a documented sample, with the doc's trailing-space quirks tolerated. */

@@ -160,7 +160,7 @@ describe('Dataverse simulator Web API', () => {
     });
   });
 
-  describe('statecode/statuscode pairs (facts.md section 6; letter.md and fax.md)', () => {
+  describe('statecode/statuscode pairs (docs/reference/platform-facts.md section 6; letter.md and fax.md)', () => {
     const valid: Record<string, Array<[number, number]>> = {
       appointments: [[0, 1], [0, 2], [1, 3], [2, 4], [3, 5], [3, 6]],
       tasks: [[0, 2], [0, 3], [0, 4], [0, 7], [1, 5], [2, 6]],

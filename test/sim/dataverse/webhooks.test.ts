@@ -220,7 +220,7 @@ describe('Dataverse simulator webhooks', () => {
     expect(body.PostEntityImages).toEqual([]);
   });
 
-  it('retries once only on 502/503/504 (facts.md section 5)', async () => {
+  it('retries once only on 502/503/504 (docs/reference/platform-facts.md section 5)', async () => {
     await registerWebhook(h, { name: 'r', url: `${hook.url}/r`, authtype: 4, authvalue: 'k', message: 'Create', entity: 'task' });
     const cases: Array<[number[], 'delivered' | 'failed', number]> = [
       [[503], 'delivered', 2],

@@ -1,12 +1,12 @@
 // Shape fidelity: the simulator's answers against Microsoft's documented example payloads
-// (/work/shared/reference/samples) and the property names of @microsoft/microsoft-graph-types. Keys, JSON types
+// (test/fixtures/microsoft/) and the property names of @microsoft/microsoft-graph-types. Keys, JSON types
 // and formats are compared, never the samples' placeholder values.
 import { readFileSync } from 'node:fs';
 import type { Contact, Event, Message, Subscription, TodoTask, TodoTaskList } from '@microsoft/microsoft-graph-types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGraph, USERS, Webhook, type TestGraph, type Loose } from './support.js';
 
-const sample = (name: string): Loose => JSON.parse(readFileSync(`/work/shared/reference/samples/${name}`, 'utf8'));
+const sample = (name: string): Loose => JSON.parse(readFileSync(new URL(`../../fixtures/microsoft/${name}`, import.meta.url), 'utf8'));
 
 type KeySet<T> = { [K in keyof Required<T>]: true };
 // The compiler checks these lists against the Graph types: a missing or an extra name fails `tsc`.

@@ -3,7 +3,7 @@ import { eventBody, startTestGraph, USERS, type TestGraph } from './support.js';
 
 const attendee = (address: string, type = 'required') => ({ emailAddress: { address }, type });
 
-describe('Graph simulator: meeting invitations (facts.md section 8)', () => {
+describe('Graph simulator: meeting invitations (docs/reference/platform-facts.md section 8)', () => {
   let g: TestGraph;
   let adele: string;
   let bob: string;

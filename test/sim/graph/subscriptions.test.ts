@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { eventBody, startTestGraph, USERS, Webhook, type TestGraph, pluck, type Loose } from './support.js';
 
-const sample = (name: string): Loose => JSON.parse(readFileSync(`/work/shared/reference/samples/${name}`, 'utf8'));
+const sample = (name: string): Loose => JSON.parse(readFileSync(new URL(`../../fixtures/microsoft/${name}`, import.meta.url), 'utf8'));
 const keysDeep = (o: unknown): unknown => (o && typeof o === 'object' && !Array.isArray(o) ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, keysDeep(v)])) : typeof o);
 const inMinutes = (g: TestGraph, minutes: number) => g.sim.admin.now().then((now) => new Date(Date.parse(now) + minutes * 60_000).toISOString());
 
