@@ -1,8 +1,10 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 // The setup and operations CLI (package.json bin `dataverse-exchange-sync`, `npm run cli -- ...`): registers the
 // Dataverse webhooks, enables and disables mailboxes, prints the status, and lists and replays dead-lettered
 // changes. Exit codes: 0 done, 1 failed (one line naming the problem), 2 usage error. Every command can be run
 // again: it keeps what exists and prints what it changed.
+// The shebang (and `npm run cli`) end node's own options with `--`: Node 20 reads `--env-file` anywhere on its command
+// line, so without it a missing settings file would stop node itself (exit 9) before this CLI could say so.
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
