@@ -82,7 +82,9 @@ export async function buildStatus(rt: Runtime): Promise<StatusReport> {
   const reconciles = new Map((await rt.cursors.list<LastReconcile>(reconcileScopes.last)).map((c) => [c.name, c.value]));
   const catchups = new Map((await rt.cursors.list<{ reason: string; at: string }>(reconcileScopes.catchup)).map((c) => [c.name, c.value]));
   const backfills = new Map((await rt.cursors.list<{ enqueued: number; startedAt: string; completedAt?: string }>(backfillScope)).map((c) => [c.name, c.value]));
-  const lastErrors: StatusReport['lastErrors'] = dead.slice(0, 10).map((d) => ({ at: d.at, source: 'dead-letter', message: `${d.reason}: ${d.description}`.slice(0, 300) }));
+  // A description starts with its error code, which is most often the reason too: name it once.
+  const withReason = (d: { reason: string; description: string }) => (d.description.startsWith(`${d.reason}:`) ? d.description : `${d.reason}: ${d.description}`);
+  const lastErrors: StatusReport['lastErrors'] = dead.slice(0, 10).map((d) => ({ at: d.at, source: 'dead-letter', message: withReason(d).slice(0, 300) }));
   const mailboxes: MailboxStatus[] = (await rt.mailboxes.list({ fresh: true })).map((m) => {
     const key = m.id.toLowerCase();
     const reconcile = reconciles.get(m.id);

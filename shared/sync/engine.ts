@@ -330,7 +330,7 @@ async function updateExchange(rt: Runtime, kind: EntityKind, entity: DataverseEn
     if (isSyncError(error, 'Conflict')) return fullMerge(rt, kind, entity, mailbox, ctx, pair, record, undefined);
     if (isSyncError(error, 'NotFound')) {
       await rt.pairs.remove(pair);
-      rt.log.warn('Exchange item is gone; pair unlinked', { mailboxId: mailbox.id, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId });
+      rt.log.warn('Exchange item is gone; pair unlinked', { kind, direction: 'toExchange', mailboxId: mailbox.id, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId });
       return { kind: 'unlinked', mailboxId: mailbox.id, dataverseId: pair.dataverseId, detail: 'Exchange item missing' };
     }
     throw error;
@@ -410,6 +410,7 @@ async function fullMerge(
   });
   for (const conflict of plan.conflicts) {
     rt.log.warn('conflict: the same field changed on both sides', {
+      kind,
       mailboxId: mailbox.id,
       dataverseId: pair.dataverseId,
       exchangeId: pair.exchangeId,

@@ -38,6 +38,15 @@ export class PoisonMessageError extends Error {
 export const deadLetterScope = 'deadletter';
 const maxBackoffMs = 15 * 60_000;
 
+/** What a change is about, for its log lines: kind, direction and ids (never contents). */
+export function changeSubject(message: ChangeMessage): Record<string, string> {
+  if (message.source === 'exchange') {
+    return { direction: 'toDataverse', kind: message.resource, mailboxId: message.mailboxId, exchangeId: message.itemId, change: message.changeType, ...(message.dataverseId ? { dataverseId: message.dataverseId } : {}) };
+  }
+  if (message.source === 'dataverse') return { direction: 'toExchange', kind: message.entity, dataverseId: message.recordId, change: message.message };
+  return { direction: 'lifecycle', kind: 'subscription', subscriptionId: message.subscriptionId, change: message.lifecycleEvent };
+}
+
 /** Applies one change message. Resolves when the delivery may complete; throws PoisonMessageError otherwise. */
 export async function processDelivery(rt: Runtime, body: unknown, delivery: DeliveryInfo): Promise<Outcome[]> {
   const started = Date.now();
@@ -51,7 +60,7 @@ export async function processDelivery(rt: Runtime, body: unknown, delivery: Deli
     const description = error instanceof ZodError ? error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') : (error as Error).message;
     return deadLetter(rt, delivery, 'InvalidMessage', description, undefined);
   }
-  const log = rt.log.with({ correlationId: message.correlationId, messageId: delivery.messageId, attempt: message.attempt, source: message.source });
+  const log = rt.log.with({ correlationId: message.correlationId, messageId: delivery.messageId, attempt: message.attempt, source: message.source, ...changeSubject(message) });
   await rt.ready();
   try {
     const outcomes =
@@ -67,7 +76,7 @@ export async function processDelivery(rt: Runtime, body: unknown, delivery: Deli
       await rt.sender.send([{ ...message, attempt: message.attempt + 1, lastError: `${sync.code}: ${sync.message}`.slice(0, 1024) }], {
         scheduledEnqueueTime: new Date(rt.now().getTime() + wait),
       });
-      log.warn('change failed; retry scheduled', { code: sync.code, status: sync.status, waitMs: wait, nextAttempt: message.attempt + 1 });
+      log.warn('change failed; retry scheduled', { cause: sync.code, code: sync.code, status: sync.status, waitMs: wait, nextAttempt: message.attempt + 1 });
       return [];
     }
     const reason = sync.retryable ? 'MaxAttemptsExceeded' : sync.code;
@@ -84,6 +93,12 @@ async function deadLetter(rt: Runtime, delivery: DeliveryInfo, reason: string, d
     at: rt.now().toISOString(),
   };
   await rt.cursors.set(deadLetterScope, delivery.messageId, record);
-  rt.log.error('change dead-lettered', { messageId: delivery.messageId, correlationId: message?.correlationId, reason, error: record.description.slice(0, 300) });
+  rt.log.error('change dead-lettered', {
+    messageId: delivery.messageId,
+    correlationId: message?.correlationId,
+    ...(message ? { attempt: message.attempt, source: message.source, ...changeSubject(message) } : {}),
+    reason,
+    error: record.description.slice(0, 300),
+  });
   throw new PoisonMessageError(record);
 }

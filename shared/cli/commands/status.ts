@@ -55,8 +55,8 @@ export function formatStatus(report: StatusReport): string[] {
     lines.push('', 'Last errors');
     lines.push(formatTable(['AT', 'SOURCE', 'MESSAGE'], report.lastErrors.map((e) => [e.at, e.source, truncate(e.message, 120)])));
   }
-  const c = report.calls;
-  lines.push('', `API calls by this process: Graph ${c.graphRead} reads, ${c.graphWrite} writes; Dataverse ${c.dataverseRead} reads, ${c.dataverseWrite} writes`);
+  // report.calls counts the calls of the process that built the report: in the CLI that is the CLI itself, which
+  // says nothing about the sync, so only the endpoint's JSON carries it.
   return lines;
 }
 
