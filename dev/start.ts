@@ -2,26 +2,28 @@
 // Service Bus simulators, Azurite and the local Functions host on port 7071 with its timers, two users (alice, bob)
 // with a few items on both sides, and one console line per sync. Writes .local/sandbox/env.json (the settings and
 // the simulators' admin URLs) for `npm run sandbox` and `npm run cli -- --env-file .local/sandbox/env.json`.
-import { appendFileSync, chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+// SANDBOX_DIR moves that folder (the tests run sandboxes beside a person's).
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { registerWebhooks } from '../shared/onboarding/webhooks.js';
 import { enableMailbox } from '../shared/onboarding/mailbox.js';
 import type { LogLevel, LogProps, LogSink } from '../shared/log.js';
-import { startStack, type Stack } from './stack/index.js';
+import { emptySyncTables, startStack, type Stack } from './stack/index.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const sandboxDir = join(root, '.local/sandbox');
+export const sandboxDir = process.env.SANDBOX_DIR ? resolve(process.env.SANDBOX_DIR) : join(root, '.local/sandbox');
 export const sandboxEnvPath = join(sandboxDir, 'env.json');
 export const syncLogPath = join(sandboxDir, 'sync.log');
 const tracked = 'Tracked to Dynamics 365';
 
 const usage = `Usage: npm start [-- --storage <folder>] [--port <n>] [--no-seed] [--verbose]
 
-  --storage <folder>  keep the sync's tables (Azurite) in this folder; the simulators start empty every time
-  --port <n>          port of the local Functions host (default 7071, as Core Tools)
+  --storage <folder>  Azurite writes the sync's tables to this folder (to look at them while or after it runs);
+                      the simulators keep nothing, so each start empties the tables and begins a new world
+  --port <n>          port of the local Functions host (default 7071, as Core Tools; 0 takes a free one)
   --no-seed           start with empty mailboxes and an empty Dynamics 365
   --verbose           print every log line (host, timers, echoes) instead of one line per sync`;
 
@@ -35,11 +37,24 @@ function parse(): { storage?: string; port: number; seed: boolean; verbose: bool
       process.exit(0);
     }
     const port = values.port === undefined ? 7071 : Number(values.port);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be a port number, got "${values.port}"`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${values.port}"`);
     return { ...(values.storage ? { storage: resolve(values.storage) } : {}), port, seed: !values['no-seed'], verbose: values.verbose ?? false };
   } catch (error) {
     console.error(`error: ${(error as Error).message}\n\n${usage}`);
     process.exit(2);
+  }
+}
+
+/** The pid of a sandbox that is still running with this folder's env.json, if any. */
+function runningSandbox(): number | undefined {
+  if (!existsSync(sandboxEnvPath)) return undefined;
+  try {
+    const pid = Number((JSON.parse(readFileSync(sandboxEnvPath, 'utf8')) as { SANDBOX_PID?: string }).SANDBOX_PID);
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined; // unreadable, or its process is gone: a leftover of a sandbox that did not stop cleanly
   }
 }
 
@@ -63,38 +78,56 @@ async function ensurePortFree(port: number): Promise<void> {
 const time = () => new Date().toISOString().slice(11, 19);
 const str = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v));
 
+const directions: Record<string, string> = { toExchange: 'Dynamics 365 -> Outlook', toDataverse: 'Outlook -> Dynamics 365', lifecycle: 'Graph lifecycle' };
+
+/** What a line is about: kind, ids, direction and mailbox, from the log line's fields (never contents). */
+export function subjectOf(props: LogProps, who: (id: unknown) => string): string {
+  const ids = [props.dataverseId === undefined ? '' : `record ${str(props.dataverseId)}`, props.exchangeId === undefined ? '' : `item ${str(props.exchangeId)}`, props.subscriptionId === undefined ? '' : `subscription ${str(props.subscriptionId)}`]
+    .filter(Boolean)
+    .join(' / ');
+  const parts = [
+    props.kind === undefined ? '' : str(props.kind),
+    ids,
+    props.change === undefined ? '' : `(${str(props.change)})`,
+    typeof props.direction === 'string' ? (directions[props.direction] ?? props.direction) : '',
+    props.mailboxId === undefined ? '' : `for ${who(props.mailboxId)}`,
+  ];
+  return parts.filter(Boolean).join(' ');
+}
+
 /** The compact console: one line per applied change, warnings and errors; everything with --verbose. */
-function consoleSink(verbose: boolean, names: () => Map<string, string>): LogSink {
+export function consoleSink(verbose: boolean, names: () => Map<string, string>, write: (line: string) => void = writeLine): LogSink {
   const quiet = new Set(['echo', 'unchanged', 'ignored']);
-  const who = (id: unknown) => (typeof id === 'string' ? (names().get(id) ?? id.slice(0, 8)) : '?');
-  const write = (line: string) => {
-    console.log(line);
-    try {
-      appendFileSync(syncLogPath, `${line}\n`);
-    } catch {
-      // The log file is a convenience for `npm run sandbox -- watch`; the console has the line.
-    }
-  };
+  const who = (id: unknown) => (typeof id === 'string' ? (names().get(id) ?? id) : '?');
   return (level: LogLevel, message: string, props: LogProps) => {
     if (message === 'change applied') {
       const outcomes = Array.isArray(props.outcomes) ? (props.outcomes as string[]) : [];
       const shown = outcomes.filter((o) => !quiet.has(o.split('@')[0]!));
       if (shown.length === 0 && !verbose) return;
-      const what = shown.length ? shown.map((o) => `${o.split('@')[0]}${o.includes('@') ? ` for ${who(o.split('@')[1])}` : ''}`).join(', ') : outcomes.join(', ');
-      const item = typeof props.messageId === 'string' && props.messageId.startsWith('dv|') ? ` ${props.messageId.split('|')[1]} ${props.messageId.split('|')[3]}` : '';
-      const direction = props.source === 'dataverse' ? 'Dynamics 365 -> Outlook' : props.source === 'exchange' ? 'Outlook -> Dynamics 365' : String(props.source);
-      write(`${time()}  sync  ${direction}${item}: ${what} (${String(props.latencyMs)} ms)`);
+      const what = (shown.length ? shown : outcomes).map((o) => `${o.split('@')[0]}${o.includes('@') ? ` for ${who(o.split('@')[1])}` : ''}`).join(', ');
+      write(`${time()}  sync  ${subjectOf(props, who)}: ${what || 'nothing to do'} (${String(props.latencyMs)} ms)`);
       return;
     }
     if (level === 'warn' || level === 'error') {
-      // The logger redacts descriptions (they may quote item contents); reason and code say what happened.
-      const parts = ['reason', 'code', 'status', 'error'].map((k) => props[k]).filter((v) => v !== undefined).map(str);
-      const detail = parts.filter((p, i) => !parts.some((q, j) => j !== i && q.includes(p) && q !== p)).join(': ');
-      write(`${time()}  ${level.toUpperCase()}  ${message}${detail ? ` - ${detail}` : ''}`);
+      // The logger redacts descriptions (they may quote item contents); cause, code and status say what happened.
+      const parts = ['reason', 'cause', 'code', 'status', 'error'].map((k) => (props[k] === undefined ? undefined : `${k === 'status' ? 'status ' : ''}${str(props[k])}`)).filter((v): v is string => v !== undefined);
+      const detail = parts.filter((p, i) => !parts.some((q, j) => (j < i && q === p) || (j !== i && q !== p && q.includes(p)))).join(': ');
+      const attempt = typeof props.attempt === 'number' ? `attempt ${props.attempt}${typeof props.nextAttempt === 'number' ? `, next in ${Math.round(Number(props.waitMs ?? 0) / 1000)} s` : ''}` : '';
+      const subject = subjectOf(props, who);
+      write(`${time()}  ${level.toUpperCase()}  ${message}${subject ? ` - ${subject}` : ''}${detail ? `: ${detail}` : ''}${attempt ? ` (${attempt})` : ''}`);
       return;
     }
-    if (verbose) console.log(`${time()}  ${level}  ${message}${Object.keys(props).length ? ` ${JSON.stringify(props)}` : ''}`);
+    if (verbose) write(`${time()}  ${level}  ${message}${Object.keys(props).length ? ` ${JSON.stringify(props)}` : ''}`);
   };
+}
+
+function writeLine(line: string): void {
+  console.log(line);
+  try {
+    appendFileSync(syncLogPath, `${line}\n`);
+  } catch {
+    // The log file is a convenience for `npm run sandbox -- watch`; the console has the line.
+  }
 }
 
 const at = (days: number, hourUtc: number) => {
@@ -147,11 +180,23 @@ async function seed(stack: Stack): Promise<string[]> {
   return lines;
 }
 
+/** Set once this process has written env.json: only then is it ours to remove. */
+let wroteEnv = false;
+
+/** Creates (or truncates) a file that only the current user may read: it holds keys or sync lines. */
+function writePrivate(path: string, content: string): void {
+  writeFileSync(path, content, { mode: 0o600 });
+  chmodSync(path, 0o600); // the mode applies only when the file is created
+}
+
 async function run(): Promise<void> {
   const options = parse();
+  // Nothing is touched before both checks: a second npm start must leave the running sandbox's files alone.
+  const other = runningSandbox();
+  if (other !== undefined) throw new Error(`a sandbox is already running (pid ${other}, ${sandboxEnvPath}): stop it with Ctrl+C first`);
   await ensurePortFree(options.port);
-  mkdirSync(sandboxDir, { recursive: true });
-  writeFileSync(syncLogPath, '');
+  mkdirSync(sandboxDir, { recursive: true, mode: 0o700 });
+  writePrivate(syncLogPath, '');
   let names = new Map<string, string>();
   console.log('Starting the identity provider, simulators, Azurite and the local Functions host...');
   const stack = await startStack({
@@ -166,7 +211,7 @@ async function run(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: stopping...`);
-    rmSync(sandboxEnvPath, { force: true });
+    if (wroteEnv) rmSync(sandboxEnvPath, { force: true });
     await stack.close();
     console.log('Stopped.');
     process.exit(0);
@@ -177,8 +222,8 @@ async function run(): Promise<void> {
 
   const rt = stack.runtime;
   if (options.storage) {
-    // Subscriptions recorded by an earlier run belong to a simulator that is gone; enabling would keep them.
-    for (const sub of await rt.subscriptions.list()) await rt.subscriptions.remove(sub.id);
+    const deleted = await emptySyncTables(rt);
+    if (deleted > 0) console.log(`Emptied the sync's tables in ${options.storage} (${deleted} rows of an earlier run): the simulators start empty.`);
   }
   await registerWebhooks(rt.dataverse, { url: `${stack.host.origin}/api/dataverse/webhook?code=${stack.functionKey}`, key: rt.settings.DATAVERSE_WEBHOOK_KEY });
   for (const user of Object.values(stack.users)) await enableMailbox(rt, user.userPrincipalName);
@@ -193,8 +238,8 @@ async function run(): Promise<void> {
     SANDBOX_SYNC_LOG: syncLogPath,
     SANDBOX_PID: String(process.pid),
   };
-  writeFileSync(sandboxEnvPath, `${JSON.stringify(env, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(sandboxEnvPath, 0o600);
+  writePrivate(sandboxEnvPath, `${JSON.stringify(env, null, 2)}\n`);
+  wroteEnv = true;
 
   if (options.seed) {
     console.log('\nSeeding:');
@@ -202,10 +247,10 @@ async function run(): Promise<void> {
     console.log('');
   }
   await stack.settled({ timeoutMs: 60_000 });
-  const statusUrl = `${stack.host.origin}/api/status?code=${stack.functionKey}`;
+  const envArg = relative(process.cwd(), sandboxEnvPath) || sandboxEnvPath;
   console.log(`
-Ready. The local Functions host is ${stack.host.origin}/api (status: ${statusUrl})
-Settings and admin URLs: ${sandboxEnvPath}
+Ready. The local Functions host is ${stack.host.origin}/api (its function key: npm run -s sandbox -- key)
+Settings and admin URLs: ${sandboxEnvPath} (readable by you only: it holds the keys)
 
 Try, in another terminal:
   npm run sandbox -- outlook create-event alice "Lunch" --in 2h --track     a tracked Outlook event reaches Dynamics 365
@@ -213,9 +258,11 @@ Try, in another terminal:
   npm run sandbox -- dynamics create-appointment alice "Review" --in 1d --with bob
   npm run sandbox -- dynamics list appointments                             what Dynamics 365 holds
   npm run sandbox -- dynamics complete-task alice <id>                      ids from: npm run sandbox -- dynamics list tasks
+  npm run sandbox -- --help                                                 every command: edit and delete on both sides
   npm run sandbox -- watch                                                  follow the syncs below from there
-  npm run cli -- --env-file .local/sandbox/env.json status                  the operations CLI against this sandbox
-  npm run cli -- --env-file .local/sandbox/env.json dlq list
+  npm run cli -- --env-file ${envArg} status          the operations CLI against this sandbox
+  npm run sandbox -- fault graph --status 403 && npm run sandbox -- dynamics create-appointment alice "Budget" --in 2d
+  npm run cli -- --env-file ${envArg} dlq list        ...the refused create is dead-lettered
 
 Syncs appear below, one line each. Ctrl+C stops everything.
 `);
@@ -223,6 +270,6 @@ Syncs appear below, one line each. Ctrl+C stops everything.
 
 run().catch((error: unknown) => {
   console.error(`error: ${(error as Error)?.message ?? String(error)}`);
-  rmSync(sandboxEnvPath, { force: true });
+  if (wroteEnv) rmSync(sandboxEnvPath, { force: true });
   process.exit(1);
 });

@@ -10,6 +10,7 @@ import { enableMailbox } from '../../shared/onboarding/mailbox.js';
 import { registerWebhooks } from '../../shared/onboarding/webhooks.js';
 import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime.js';
 import { changesQueue } from '../../shared/servicebus/queues.js';
+import { tableSuffixes, type TableKey } from '../../shared/storage/tableNames.js';
 import { startAzuriteTables, type StartedAzurite } from '../azurite/index.js';
 import { startLocalHost, type LocalHost } from '../host/index.js';
 import { startDataverseSimulator, type DataverseSimulator } from '../sim/dataverse/index.js';
@@ -75,6 +76,24 @@ export interface Stack {
 }
 
 const clientId = '5b0c7a9e-2f4d-4c1b-9e8a-3d6f1a2b4c5e';
+
+/**
+ * Deletes every row of the sync's tables. The simulators keep their state in memory only, so after a restart on a
+ * kept storage folder the pairs, delta links and subscriptions would name items and tokens the new simulators never
+ * issued (seeded items taken for echoes, stale delta links failing every minute); emptying the tables makes the
+ * stored state and the simulators agree again.
+ */
+export async function emptySyncTables(runtime: Runtime): Promise<number> {
+  let deleted = 0;
+  for (const key of Object.keys(tableSuffixes) as TableKey[]) {
+    const client = runtime.tables.client(key);
+    for await (const row of client.listEntities<Record<string, unknown>>({ queryOptions: { select: ['PartitionKey', 'RowKey'] } })) {
+      await client.deleteEntity(String(row.partitionKey), String(row.rowKey));
+      deleted += 1;
+    }
+  }
+  return deleted;
+}
 
 /** The Service Bus trigger settings of host.json, so the local host behaves as the deployed trigger is configured. */
 function hostServiceBusSettings(): { maxConcurrentSessions: number; sessionIdleTimeoutMs: number } {
