@@ -19,6 +19,11 @@ export interface DeltaScope {
   linkBase: string;
   /** Absolute URL that starts a new round (sent in Location on 410). */
   restartUrl: string;
+  /**
+   * What a stored item stands for in this round, when not itself: a series master stands for its occurrences in
+   * the window (a series is never split across pages). Undefined = the item itself.
+   */
+  expand?: (record: ItemRecord) => { record: ItemRecord; sparse?: boolean }[] | undefined;
 }
 
 interface RoundState {
@@ -35,7 +40,7 @@ interface RoundState {
 /** One page of a round. */
 export interface DeltaPage {
   scope: DeltaScope;
-  entries: ({ record: ItemRecord } | { removedId: string })[];
+  entries: ({ record: ItemRecord; sparse?: boolean } | { removedId: string })[];
   nextLink?: string;
   deltaLink?: string;
 }
@@ -127,7 +132,9 @@ export class DeltaEngine {
       const id = pending[pos] as string;
       pos += 1;
       const record = this.world.items.get(id);
-      if (record && record.collectionKey === state.scope.collectionKey && this.inWindow(record, state.scope)) entries.push({ record });
+      const expanded = record && record.collectionKey === state.scope.collectionKey ? state.scope.expand?.(record) : undefined;
+      if (expanded) entries.push(...expanded);
+      else if (record && record.collectionKey === state.scope.collectionKey && this.inWindow(record, state.scope)) entries.push({ record });
       else if (!state.initial) entries.push({ removedId: id });
     }
     const page: DeltaPage = { scope: state.scope, entries };

@@ -26,6 +26,9 @@ export interface InvitationRecord {
   response?: string;
   /** appId when the change came through the API, null for a person in Outlook. */
   byAppId: string | null;
+  /** For a message about one occurrence of a series: the sender's master id and the occurrence's original start. */
+  seriesMasterId?: string;
+  originalStart?: string;
 }
 
 /** Append-only log of meeting messages. */

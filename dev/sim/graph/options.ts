@@ -77,3 +77,25 @@ export type PartialLimits = Partial<Omit<GraphSimLimits, 'maxSubscriptionMinutes
 export function mergeLimits(partial: PartialLimits | undefined): GraphSimLimits {
   return { ...DEFAULT_LIMITS, ...partial, maxSubscriptionMinutes: { ...DEFAULT_LIMITS.maxSubscriptionMinutes, ...partial?.maxSubscriptionMinutes } };
 }
+
+/**
+ * Recurring-event behaviours the documentation leaves open or that tenants are reported to show both ways. Each
+ * default is what Microsoft's v1.0 documentation states; the other value is what users report.
+ */
+export interface RecurrenceBehaviour {
+  /**
+   * iCalUId of occurrences and exceptions. 'perOccurrence' (default): "This ID is different for each occurrence in a
+   * recurring series" (https://learn.microsoft.com/graph/api/resources/event); the simulator puts the occurrence's
+   * date into the master's global object id, as MS-OXOCAL does for instances. 'series': the master's iCalUId, as
+   * Microsoft announced in 2020 and some tenants show.
+   */
+  occurrenceICalUId: 'perOccurrence' | 'series';
+  /**
+   * Occurrences in calendarView delta. 'full' (default): "the same properties you'd normally get from a GET
+   * /calendarView request" (https://learn.microsoft.com/graph/api/event-delta). 'sparse': only @odata.type,
+   * @odata.etag, id, type, seriesMasterId, start and end, as reported from real tenants.
+   */
+  deltaOccurrences: 'full' | 'sparse';
+}
+
+export const DEFAULT_RECURRENCE_BEHAVIOUR: RecurrenceBehaviour = { occurrenceICalUId: 'perOccurrence', deltaOccurrences: 'full' };

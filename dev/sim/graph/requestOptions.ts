@@ -112,6 +112,8 @@ export function presentOptions(query: URLSearchParams, spec: ResourceSpec, prefs
         }
       } else if (name === 'linkedresources' && spec.typeName === 'todoTask') {
         opts.expandLinkedResources = true;
+      } else if (name === 'exceptionoccurrences' && spec.typeName === 'event') {
+        opts.expandExceptionOccurrences = true;
       } else {
         throw new GraphError(400, 'BadRequest', `Parsing OData Select and Expand failed: Could not find a property named '${m?.[1] ?? item}' on type 'microsoft.graph.${spec.typeName}'.`);
       }

@@ -13,7 +13,7 @@ import { GraphApi, type GraphRequest, type GraphResponse } from './graphApi.js';
 import { graphErrorBody } from './graphError.js';
 import { InvitationLog } from './invitations.js';
 import { Notifier } from './notifier.js';
-import { DEFAULT_NOTIFICATION_POLICY, mergeLimits, type NotificationPolicy, type PartialLimits } from './options.js';
+import { DEFAULT_NOTIFICATION_POLICY, DEFAULT_RECURRENCE_BEHAVIOUR, mergeLimits, type NotificationPolicy, type PartialLimits, type RecurrenceBehaviour } from './options.js';
 import { Prng } from './prng.js';
 import { ContactService } from './resources/contacts.js';
 import { EventService } from './resources/events.js';
@@ -42,6 +42,8 @@ export interface GraphSimulatorOptions {
   enforcePermissions?: boolean;
   /** Users to seed at start. */
   users?: SeedUser[];
+  /** Recurring-event behaviours the documentation leaves open (options.ts RecurrenceBehaviour). */
+  recurrence?: Partial<RecurrenceBehaviour>;
 }
 
 /** A running simulator. */
@@ -78,7 +80,8 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
   giveUp.target = subscriptions;
   const delta = new DeltaEngine(world, limits.maxDeltaStates);
   const throttle = new Throttle(limits, clock);
-  const events = new EventService(world, invitations);
+  const recurrence: RecurrenceBehaviour = { ...DEFAULT_RECURRENCE_BEHAVIOUR, ...options.recurrence };
+  const events = new EventService(world, invitations, () => recurrence);
   const contacts = new ContactService(world);
   const todo = new TodoService(world);
   const messages = new MessageService(world);

@@ -220,8 +220,11 @@ export class World {
     return record;
   }
 
-  /** Marks an item changed after its data was mutated: new change key, timestamp, log entry, notification. */
-  touch(record: ItemRecord, indexKeys: string[], actor: Actor): void {
+  /**
+   * Marks an item changed after its data was mutated: new change key, timestamp, log entry, notification (none when
+   * `silent`: an exception of a series is announced through its master).
+   */
+  touch(record: ItemRecord, indexKeys: string[], actor: Actor, silent = false): void {
     this.seqCounter += 1;
     record.seq = this.seqCounter;
     record.modifiedAt = Math.max(this.clock.now(), record.modifiedAt);
@@ -229,17 +232,17 @@ export class World {
     record.view = undefined;
     this.collections.get(record.collectionKey)?.recordChange(record.seq, record.id);
     this.reindex(record, indexKeys);
-    this.emit(record, 'updated', actor);
+    if (!silent) this.emit(record, 'updated', actor);
   }
 
-  remove(record: ItemRecord, actor: Actor): void {
+  remove(record: ItemRecord, actor: Actor, silent = false): void {
     this.seqCounter += 1;
     this.items.delete(record.id);
     const coll = this.collections.get(record.collectionKey);
     coll?.ids.delete(record.id);
     coll?.recordChange(this.seqCounter, record.id);
     this.reindex(record, []);
-    this.emit(record, 'deleted', actor);
+    if (!silent) this.emit(record, 'deleted', actor);
   }
 
   /** The item with this id in this collection, or a Graph 404. */

@@ -18,6 +18,8 @@ export interface PresentOptions {
   expandExtended?: FilterExpr | 'all';
   /** `$expand=linkedResources` on To Do tasks. */
   expandLinkedResources?: boolean;
+  /** `$expand=exceptionOccurrences` on a series master (added by the GET route). */
+  expandExceptionOccurrences?: boolean;
 }
 
 /** Per-kind rules for rendering an item. */

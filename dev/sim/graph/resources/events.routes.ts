@@ -1,14 +1,18 @@
 // Calendar routes: the default calendar, events (also under /calendar and /calendars/{cal}), their cancel and
-// responses, and calendarView with its delta.
+// responses, a series' instances, and calendarView with its delta. /events lists single events and series masters;
+// calendarView and its delta list single events, occurrences and exceptions, never masters
+// (https://learn.microsoft.com/graph/api/user-list-events, https://learn.microsoft.com/graph/api/user-list-calendarview).
 import { z } from 'zod';
 import { GraphError } from '../graphError.js';
-import { queryParam } from '../requestOptions.js';
+import { presentOptions, queryParam } from '../requestOptions.js';
 import type { RouteContext, RouteRegistrar } from '../routing.js';
 import type { World } from '../world.js';
-import { eventSpec, type EventService } from './events.js';
+import { present } from './common.js';
+import { eventSpec, type EventRecord, type EventService } from './events.js';
+import { cancelledOccurrenceId } from './series.js';
 import { accepted, json, ok204, type Responses } from './responses.js';
 
-export function registerEventRoutes(r: RouteRegistrar, res: Responses, events: EventService, world: World): void {
+export function registerEventRoutes(r: RouteRegistrar, res: Responses, events: EventService, _world: World): void {
   const calendarView = (ctx: RouteContext) => ({ id: ctx.mb.calendarId, name: 'Calendar', color: 'auto', hexColor: '', isDefaultCalendar: true, changeKey: 'DwAAABYAAAA', canShare: true, canViewPrivateItems: true, canEdit: true, allowedOnlineMeetingProviders: ['teamsForBusiness'], defaultOnlineMeetingProvider: 'teamsForBusiness', isTallyingResponses: true, isRemovable: false, owner: { name: ctx.mb.user.displayName, address: ctx.mb.user.mail } });
   r.add('GET', 'users/{u}/calendar', 'calendar', 'read', (ctx) => json(200, { '@odata.context': `${res.base}/v1.0/$metadata#users('${ctx.userSeg}')/calendar/$entity`, ...calendarView(ctx) }));
   r.add('GET', 'users/{u}/calendars', 'calendar', 'read', (ctx) => json(200, { '@odata.context': `${res.base}/v1.0/$metadata#users('${ctx.userSeg}')/calendars`, value: [calendarView(ctx)] }));
@@ -21,16 +25,40 @@ export function registerEventRoutes(r: RouteRegistrar, res: Responses, events: E
     const p = `users/{u}/${prefix}`;
     r.add('GET', p, 'calendar', 'read', (ctx) => {
       calendarCheck(ctx);
-      return res.list(ctx, { spec: eventSpec, kind: 'event', collections: [events.collectionKey(ctx.mb)], contextPath: `users('${ctx.userSeg}')/events`, linkPath: `/users/${ctx.userSeg}/${prefix.replace('{cal}', ctx.params.cal ?? '')}` });
+      return res.list(ctx, {
+        spec: eventSpec,
+        kind: 'event',
+        collections: [events.collectionKey(ctx.mb)],
+        contextPath: `users('${ctx.userSeg}')/events`,
+        linkPath: `/users/${ctx.userSeg}/${prefix.replace('{cal}', ctx.params.cal ?? '')}`,
+        where: (r) => (r as EventRecord).data.type !== 'exception',
+      });
     });
     r.add('POST', p, 'calendar', 'write', (ctx) => {
       calendarCheck(ctx);
       const { record } = events.create(ctx.mb, ctx.req.body, ctx.actor);
       return res.entity(ctx, eventSpec, record, `users('${ctx.userSeg}')/events`, 201);
     });
+    r.add('GET', `${p}/{id}/instances`, 'calendar', 'read', (ctx) => {
+      calendarCheck(ctx);
+      const master = events.resolve(ctx.mb, ctx.params.id as string);
+      const w = timeWindow(ctx.req.query);
+      return res.list(ctx, {
+        spec: eventSpec,
+        kind: 'event',
+        collections: [events.collectionKey(ctx.mb)],
+        contextPath: `users('${ctx.userSeg}')/events('${master.id}')/instances`,
+        linkPath: `/users/${ctx.userSeg}/${prefix.replace('{cal}', ctx.params.cal ?? '')}/${encodeURIComponent(master.id)}/instances`,
+        records: events.instances(master, w),
+        defaultOrder: byStart,
+      });
+    });
     r.add('GET', `${p}/{id}`, 'calendar', 'read', (ctx) => {
       calendarCheck(ctx);
-      return res.entity(ctx, eventSpec, world.get(events.collectionKey(ctx.mb), ctx.params.id as string), `users('${ctx.userSeg}')/events`);
+      const record = events.resolve(ctx.mb, ctx.params.id as string);
+      const response = res.entity(ctx, eventSpec, record, `users('${ctx.userSeg}')/events`);
+      if (record.data.type === 'seriesMaster') addSeriesProperties(ctx, response.body as Record<string, unknown>, record, events);
+      return response;
     });
     r.add('PATCH', `${p}/{id}`, 'calendar', 'write', (ctx) => {
       calendarCheck(ctx);
@@ -73,11 +101,8 @@ export function registerEventRoutes(r: RouteRegistrar, res: Responses, events: E
         collections: [events.collectionKey(ctx.mb)],
         contextPath: `users('${ctx.userSeg}')/calendarView`,
         linkPath: `/users/${ctx.userSeg}/${prefix.replace('{cal}', ctx.params.cal ?? '')}`,
-        where: (r) => {
-          const d = r.data as { start: number; end: number };
-          return d.start < w.end && (d.end > w.start || (d.end === d.start && d.start >= w.start));
-        },
-        defaultOrder: (a, b) => (a.data as { start: number }).start - (b.data as { start: number }).start,
+        records: events.calendarView(ctx.mb, w),
+        defaultOrder: byStart,
       });
     });
     r.add('GET', `${p}/delta`, 'calendar', 'read', (ctx) => {
@@ -91,11 +116,31 @@ export function registerEventRoutes(r: RouteRegistrar, res: Responses, events: E
           window: { start: w.start, end: w.end },
           linkBase,
           restartUrl: `${linkBase}?startDateTime=${encodeURIComponent(w.startText)}&endDateTime=${encodeURIComponent(w.endText)}`,
+          expand: (record) => {
+            const e = record as EventRecord;
+            if (e.data.type !== 'seriesMaster') return undefined;
+            const sparse = events.deltaOccurrencesSparse();
+            return events.viewOf(e, w).map((o) => (sparse ? { record: o, sparse: true } : { record: o }));
+          },
         };
       });
     });
   }
 
+}
+
+const byStart = (a: { data: unknown }, b: { data: unknown }) => (a.data as { start: number }).start - (b.data as { start: number }).start;
+
+/**
+ * cancelledOccurrences and exceptionOccurrences, which a GET of a series master returns only when asked for:
+ * cancelledOccurrences with $select, exceptionOccurrences with $expand (https://learn.microsoft.com/graph/api/resources/event).
+ */
+function addSeriesProperties(ctx: RouteContext, body: Record<string, unknown>, master: EventRecord, events: EventService): void {
+  const opts = presentOptions(ctx.req.query, eventSpec, ctx.prefs);
+  if (opts.select?.has('cancelledoccurrences')) body.cancelledOccurrences = [...master.data.cancelled].sort((a, b) => a - b).map((s) => cancelledOccurrenceId(master, s));
+  if (opts.expandExceptionOccurrences && (!opts.select || opts.select.has('exceptionoccurrences'))) {
+    body.exceptionOccurrences = events.exceptionsOf(master).map((ex) => present(eventSpec, ex, { ...opts, expandExceptionOccurrences: false }));
+  }
 }
 
 /** The startDateTime/endDateTime window of calendarView (a value without an offset is UTC). */

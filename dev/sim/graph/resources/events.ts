@@ -5,8 +5,10 @@
 import { z } from 'zod';
 import { GraphError } from '../graphError.js';
 import type { InvitationLog } from '../invitations.js';
+import type { RecurrenceBehaviour } from '../options.js';
+import { findOccurrence, parseRecurrence, renderRecurrence, sameRecurrence, type PatternedRecurrence } from '../recurrence.js';
 import type { ItemRecord, Mailbox } from '../store.js';
-import { isLocalMidnight, localDate, midnightOf, utcTimestamp7, type ResolvedZone } from '../timeZones.js';
+import { isLocalMidnight, localDate, midnightOf, utcTimestamp0, utcTimestamp7, type ResolvedZone } from '../timeZones.js';
 import { collectionKeys, type Actor, type World } from '../world.js';
 import {
   applyExtendedProperties,
@@ -26,6 +28,7 @@ import {
   type PresentOptions,
   type ResourceSpec,
 } from './common.js';
+import { occurrenceId, occurrenceRecord, parseOccurrenceId, plainOccurrences, timingOf } from './series.js';
 
 export interface AttendeeData {
   type: 'required' | 'optional' | 'resource';
@@ -61,6 +64,16 @@ export interface EventData {
   isCancelled: boolean;
   iCalUId: string;
   transactionId: string | null;
+  /** Stored items are singleInstance, seriesMaster or exception; occurrences are computed (series.ts). */
+  type: 'singleInstance' | 'seriesMaster' | 'occurrence' | 'exception';
+  recurrence: PatternedRecurrence | null;
+  seriesMasterId: string | null;
+  /** Occurrences and exceptions: the start the occurrence had in the pattern (UTC ms). */
+  originalStart: number | null;
+  /** Masters: original starts of cancelled (deleted) occurrences. */
+  cancelled: number[];
+  /** Masters: original starts of the occurrences replaced by exception items. */
+  exceptionStarts: number[];
 }
 
 export type EventRecord = ItemRecord<EventData>;
@@ -84,6 +97,7 @@ const attendeeInput = z.object({
 });
 
 export const eventInput = z.object({
+  recurrence: z.unknown().optional(),
   subject: z.string().nullable().optional(),
   body: itemBodyInput.nullable().optional(),
   start: dateTimeTimeZoneInput.optional(),
@@ -109,7 +123,7 @@ export const eventInput = z.object({
 });
 type EventInput = z.infer<typeof eventInput>;
 
-const WRITABLE = new Set(Object.keys(eventInput.shape).concat(['recurrence', 'originalStartTimeZone', 'originalEndTimeZone']));
+const WRITABLE = new Set(Object.keys(eventInput.shape).concat(['originalStartTimeZone', 'originalEndTimeZone']));
 const READ_ONLY = [
   'id',
   'createdDateTime',
@@ -133,7 +147,7 @@ const READ_ONLY = [
 const KNOWN = new Set([...WRITABLE, ...READ_ONLY]);
 
 /** Properties whose change by the organizer makes Exchange send a meeting update (personal ones do not). */
-export const MEETING_FIELDS = new Set(['subject', 'body', 'start', 'end', 'isAllDay', 'location', 'locations', 'importance', 'sensitivity', 'isOnlineMeeting', 'onlineMeetingProvider', 'allowNewTimeProposals', 'responseRequested', 'hideAttendees']);
+export const MEETING_FIELDS = new Set(['subject', 'body', 'start', 'end', 'recurrence', 'isAllDay', 'location', 'locations', 'importance', 'sensitivity', 'isOnlineMeeting', 'onlineMeetingProvider', 'allowNewTimeProposals', 'responseRequested', 'hideAttendees']);
 
 const EVENT_PROPERTIES = [
   'createdDateTime',
@@ -175,6 +189,9 @@ const EVENT_PROPERTIES = [
   'attendees',
   'organizer',
   'onlineMeeting',
+  'originalStart',
+  'cancelledOccurrences',
+  'exceptionOccurrences',
 ];
 
 function renderTime(ms: number, zone: ResolvedZone, allDay: boolean, originalZone: ResolvedZone): { dateTime: string; timeZone: string } {
@@ -211,9 +228,9 @@ export const eventSpec: ResourceSpec = {
       isCancelled: d.isCancelled,
       isOrganizer: d.isOrganizer,
       responseRequested: d.responseRequested,
-      seriesMasterId: null,
+      seriesMasterId: d.seriesMasterId,
       showAs: d.showAs,
-      type: 'singleInstance',
+      type: d.type,
       webLink: `https://outlook.office365.com/owa/?itemid=${encodeURIComponent(record.id)}&exvsurl=1&path=/calendar/item`,
       onlineMeetingUrl: null,
       isOnlineMeeting: d.isOnlineMeeting,
@@ -227,7 +244,8 @@ export const eventSpec: ResourceSpec = {
       end: renderTime(d.end, utc, d.isAllDay, d.endZone),
       location: structuredClone(d.location),
       locations: structuredClone(d.locations),
-      recurrence: null,
+      recurrence: d.recurrence ? renderRecurrence(d.recurrence) : null,
+      ...(d.originalStart !== null ? { originalStart: utcTimestamp0(d.originalStart) } : {}),
       attendees: d.attendees.map((a) => ({ type: a.type, status: { ...a.status }, emailAddress: { ...a.emailAddress } })),
       organizer: { emailAddress: { ...d.organizer.emailAddress } },
       onlineMeeting: null,
@@ -278,6 +296,7 @@ export class EventService {
   constructor(
     private readonly world: World,
     private readonly invitations: InvitationLog,
+    private readonly behaviour: () => RecurrenceBehaviour,
   ) {}
 
   collectionKey(mb: Mailbox): string {
@@ -332,8 +351,18 @@ export class EventService {
       isCancelled: false,
       iCalUId: this.world.newICalUId(),
       transactionId: input.transactionId ?? null,
+      type: 'singleInstance',
+      recurrence: null,
+      seriesMasterId: null,
+      originalStart: null,
+      cancelled: [],
+      exceptionStarts: [],
     };
     validateTimes(data);
+    if (input.recurrence !== undefined && input.recurrence !== null) {
+      data.recurrence = parseRecurrence(input.recurrence, data.startZone);
+      data.type = 'seriesMaster';
+    }
     const ext = new Map<string, { id: string; value: string }>();
     applyExtendedProperties(ext, input.singleValueExtendedProperties);
     const coll = this.world.collection(this.collectionKey(mb), 'event', mb.user.id, mb.calendarId);
@@ -347,42 +376,28 @@ export class EventService {
     return { record, replayed: false };
   }
 
-  /** PATCH /events/{id}. */
+  /** PATCH /events/{id}: a single event, a master (the whole series), an exception, or an occurrence (which becomes an exception). */
   update(mb: Mailbox, id: string, body: unknown, actor: Actor, ifMatch?: string): EventRecord {
-    const record = this.world.get(this.collectionKey(mb), id) as EventRecord;
-    checkIfMatch(ifMatch, record);
+    const target = this.resolve(mb, id);
+    checkIfMatch(ifMatch, target);
     const input = this.parse(body);
-    if (input.transactionId !== undefined && input.transactionId !== record.data.transactionId) {
+    if (input.transactionId !== undefined && input.transactionId !== target.data.transactionId) {
       throw new GraphError(400, 'ErrorInvalidPropertyUpdateSentMessage', 'transactionId cannot be changed after the event is created.');
     }
+    if (target.data.type === 'occurrence' || target.data.type === 'exception') return this.updateOccurrence(mb, target, input, actor);
+    const record = target;
     const before = record.data;
-    const next: EventData = { ...before, categories: [...before.categories], attendees: before.attendees.map((a) => ({ ...a })) };
-    if (input.subject !== undefined) next.subject = input.subject ?? '';
-    if (input.body !== undefined) next.body = { contentType: input.body?.contentType ?? 'text', content: input.body?.content ?? '' };
-    if (input.start) {
-      const s = parseDateTimeTimeZone(input.start, 'start');
-      next.start = s.ms;
-      next.startZone = s.zone;
-    }
-    if (input.end) {
-      const e = parseDateTimeTimeZone(input.end, 'end');
-      next.end = e.ms;
-      next.endZone = e.zone;
-    }
-    if (input.isAllDay !== undefined) next.isAllDay = input.isAllDay;
-    for (const key of ['showAs', 'importance', 'sensitivity', 'isReminderOn', 'reminderMinutesBeforeStart', 'responseRequested', 'allowNewTimeProposals', 'hideAttendees', 'isOnlineMeeting', 'onlineMeetingProvider'] as const) {
-      if (input[key] !== undefined) (next as unknown as Record<string, unknown>)[key] = input[key];
-    }
-    if (input.categories !== undefined) next.categories = input.categories ?? [];
-    if (input.location !== undefined) {
-      next.location = renderLocation(input.location);
-      next.locations = locationsFrom(next.location);
-    } else if (input.locations !== undefined) {
-      next.locations = (input.locations ?? []).map((l) => ({ displayName: l.displayName ?? '', locationType: l.locationType ?? 'default', uniqueIdType: 'unknown' }));
-      next.location = renderLocation(next.locations[0] ? { displayName: next.locations.map((l) => String(l.displayName)).join('; ') } : null);
-    }
+    const next = applyInput(before, input);
     if (input.attendees !== undefined) next.attendees = this.attendeesFrom(input.attendees ?? [], before.attendees);
+    if (input.recurrence !== undefined) {
+      next.recurrence = input.recurrence === null ? null : parseRecurrence(input.recurrence, next.startZone);
+      next.type = next.recurrence ? 'seriesMaster' : 'singleInstance';
+    }
     validateTimes(next);
+    // Outlook drops a series' exceptions and cancellations when its pattern or its time changes ("changing the
+    // recurrence loses the exceptions"); the simulator does the same for a PATCH of recurrence, start or end.
+    const seriesChanged = before.type === 'seriesMaster' && (!sameRecurrence(before.recurrence, next.recurrence) || before.start !== next.start || before.end !== next.end);
+    if (seriesChanged) this.dropExceptions(record, next, actor);
     const extChanged = applyExtendedProperties(record.ext, input.singleValueExtendedProperties);
     const changed = COMPARED_FIELDS.filter((f) => fieldFingerprint(before, f) !== fieldFingerprint(next, f));
     if (extChanged) changed.push('singleValueExtendedProperties');
@@ -392,25 +407,179 @@ export class EventService {
     return record;
   }
 
-  /** DELETE /events/{id}: an organizer deleting a meeting sends cancellations. */
+  /** The item an id names: a stored event, or a computed occurrence of a stored master; 404 otherwise. */
+  resolve(mb: Mailbox, id: string): EventRecord {
+    const stored = this.world.items.get(id);
+    if (stored) return this.world.get(this.collectionKey(mb), id) as EventRecord;
+    const occ = parseOccurrenceId(id);
+    const master = occ ? this.world.items.get(occ.masterId) : undefined;
+    if (!occ || !master || master.collectionKey !== this.collectionKey(mb)) throw new GraphError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
+    const m = master as EventRecord;
+    const found = m.data.recurrence && !m.data.cancelled.includes(occ.originalStart) ? findOccurrence(m.data.recurrence, timingOf(m.data), occ.originalStart) : undefined;
+    if (!found) throw new GraphError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
+    return occurrenceRecord(m, found.occurrence, this.behaviour().occurrenceICalUId);
+  }
+
+  /** Whether occurrences go into calendarView delta with only their key properties. */
+  deltaOccurrencesSparse(): boolean {
+    return this.behaviour().deltaOccurrences === 'sparse';
+  }
+
+  /** The master of an occurrence or exception. */
+  masterOf(record: EventRecord): EventRecord {
+    const master = record.data.seriesMasterId ? this.world.items.get(record.data.seriesMasterId) : undefined;
+    if (!master) throw new GraphError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
+    return master as EventRecord;
+  }
+
+  /** The exception items of a master, in start order. */
+  exceptionsOf(master: EventRecord): EventRecord[] {
+    const out: EventRecord[] = [];
+    for (const start of master.data.exceptionStarts) {
+      const r = this.world.items.get(occurrenceId(master.id, start));
+      if (r) out.push(r as EventRecord);
+    }
+    return out.sort((a, b) => a.data.start - b.data.start);
+  }
+
+  /** Occurrences and exceptions of a master overlapping a window, in start order (GET /events/{id}/instances). */
+  instances(master: EventRecord, window: { start: number; end: number }): EventRecord[] {
+    if (master.data.type !== 'seriesMaster') return [];
+    const mode = this.behaviour().occurrenceICalUId;
+    const out: EventRecord[] = [...plainOccurrences(master, window)].map((o) => occurrenceRecord(master, o, mode));
+    for (const ex of this.exceptionsOf(master)) if (overlaps(ex.data, window)) out.push(ex);
+    return out.sort((a, b) => a.data.start - b.data.start);
+  }
+
+  /** What calendarView shows for a stored item: itself (single, exception) or a master's occurrences; never a master. */
+  viewOf(record: EventRecord, window: { start: number; end: number }): EventRecord[] {
+    if (record.data.type === 'seriesMaster') {
+      const mode = this.behaviour().occurrenceICalUId;
+      return [...plainOccurrences(record, window)].map((o) => occurrenceRecord(record, o, mode));
+    }
+    return overlaps(record.data, window) ? [record] : [];
+  }
+
+  /** All of calendarView for a window. */
+  calendarView(mb: Mailbox, window: { start: number; end: number }): EventRecord[] {
+    const out: EventRecord[] = [];
+    for (const id of this.world.collections.get(this.collectionKey(mb))?.ids ?? []) {
+      const r = this.world.items.get(id);
+      if (r) out.push(...this.viewOf(r as EventRecord, window));
+    }
+    return out;
+  }
+
+  /**
+   * PATCH of an occurrence or an exception. The first change of an occurrence stores it as an exception under the
+   * occurrence's id; the change is announced as an update of the master (the notification names the master).
+   * Moving it onto or past the day of a neighbouring occurrence is refused as Outlook refuses it
+   * (https://learn.microsoft.com/graph/api/event-update#response).
+   */
+  private updateOccurrence(mb: Mailbox, target: EventRecord, input: EventInput, actor: Actor): EventRecord {
+    if (input.recurrence !== undefined && input.recurrence !== null) {
+      throw new GraphError(400, 'ErrorInvalidRequest', 'The recurrence of an occurrence or exception cannot be set: change the series master.');
+    }
+    const master = this.masterOf(target);
+    const before = target.data;
+    const next = applyInput(before, input);
+    if (input.attendees !== undefined) next.attendees = this.attendeesFrom(input.attendees ?? [], before.attendees);
+    next.type = 'exception';
+    validateTimes(next);
+    this.checkBoundary(master, next);
+    const extChanged = applyExtendedProperties(target.ext, input.singleValueExtendedProperties);
+    const changed = COMPARED_FIELDS.filter((f) => fieldFingerprint(before, f) !== fieldFingerprint(next, f));
+    if (extChanged) changed.push('singleValueExtendedProperties');
+    let record: EventRecord;
+    if (before.type === 'occurrence') {
+      const coll = this.world.collection(this.collectionKey(mb), 'event', mb.user.id, mb.calendarId);
+      record = this.world.insert<EventData>({ id: target.id, kind: 'event', userId: mb.user.id, collection: coll, data: next, ext: new Map(target.ext), indexKeys: [], actor, silent: true });
+      this.world.touch(record, this.indexKeys(record), actor, true);
+      master.data = { ...master.data, exceptionStarts: [...master.data.exceptionStarts, next.originalStart as number] };
+    } else {
+      record = target;
+      record.data = next;
+      this.world.touch(record, this.indexKeys(record), actor, true);
+    }
+    this.world.touch(master, this.indexKeys(master), actor);
+    if (next.isOrganizer && (before.attendees.length > 0 || next.attendees.length > 0)) this.meetingUpdate(mb, record, before, changed, actor);
+    return record;
+  }
+
+  private checkBoundary(master: EventRecord, next: EventData): void {
+    const rec = master.data.recurrence;
+    if (!rec || next.originalStart === null) return;
+    const found = findOccurrence(rec, timingOf(master.data), next.originalStart);
+    if (!found) return;
+    const zone = rec.range.zone;
+    const currentStart = (start: number) => {
+      const ex = this.world.items.get(occurrenceId(master.id, start)) as EventRecord | undefined;
+      return ex ? ex.data.start : start;
+    };
+    const day = (ms: number) => localDate(ms, zone);
+    const newDay = day(next.start);
+    const crossing =
+      (found.previous !== undefined && newDay <= day(currentStart(found.previous.originalStart))) || (found.next !== undefined && newDay >= day(currentStart(found.next.originalStart)));
+    if (crossing) throw new GraphError(400, 'ErrorOccurrenceCrossingBoundary', 'Modified occurrence is crossing or overlapping adjacent occurrence.');
+  }
+
+  /** Removes a master's exceptions and forgets its cancellations (a pattern or time change of the series). */
+  private dropExceptions(master: EventRecord, next: EventData, actor: Actor): void {
+    for (const ex of this.exceptionsOf(master)) this.world.remove(ex, actor, true);
+    next.exceptionStarts = [];
+    next.cancelled = [];
+  }
+
+  /**
+   * DELETE /events/{id}: an organizer deleting a meeting sends cancellations. Deleting an occurrence or exception
+   * records it in the master's cancelledOccurrences; only the master is announced as updated (nothing names the
+   * deleted occurrence). Deleting a master deletes its exceptions with it.
+   */
   delete(mb: Mailbox, id: string, actor: Actor, ifMatch?: string): void {
-    const record = this.world.get(this.collectionKey(mb), id) as EventRecord;
+    const record = this.resolve(mb, id);
     checkIfMatch(ifMatch, record);
+    if (record.data.type === 'occurrence' || record.data.type === 'exception') {
+      this.cancelOccurrence(mb, record, 'delete', actor);
+      return;
+    }
+    this.removeEvent(mb, record, 'delete', actor);
+  }
+
+  /** POST /events/{id}/cancel (organizer only; event-cancel.md): sends cancellations and removes the event or occurrence. */
+  cancel(mb: Mailbox, id: string, actor: Actor): void {
+    const record = this.resolve(mb, id);
+    if (!record.data.isOrganizer) throw new GraphError(400, 'ErrorInvalidRequest', "Your request can't be completed. You need to be an organizer to cancel a meeting.");
+    if (record.data.type === 'occurrence' || record.data.type === 'exception') {
+      this.cancelOccurrence(mb, record, 'cancel', actor);
+      return;
+    }
+    this.removeEvent(mb, record, 'cancel', actor);
+  }
+
+  private removeEvent(mb: Mailbox, record: EventRecord, trigger: 'delete' | 'cancel', actor: Actor): void {
+    const exceptions = record.data.type === 'seriesMaster' ? this.exceptionsOf(record) : [];
     this.world.remove(record, actor);
+    for (const ex of exceptions) this.world.remove(ex, actor, true);
     if (record.data.isOrganizer && record.data.attendees.length > 0 && !record.data.isCancelled) {
-      this.send(mb, record, 'cancellation', 'delete', record.data.attendees.map((a) => a.emailAddress.address), [], actor);
+      this.send(mb, record, 'cancellation', trigger, record.data.attendees.map((a) => a.emailAddress.address), [], actor);
       this.cancelCopies(mb, record, record.data.attendees.map((a) => a.emailAddress.address), actor);
     }
   }
 
-  /** POST /events/{id}/cancel (organizer only; event-cancel.md): sends cancellations and removes the event. */
-  cancel(mb: Mailbox, id: string, actor: Actor): void {
-    const record = this.world.get(this.collectionKey(mb), id) as EventRecord;
-    if (!record.data.isOrganizer) throw new GraphError(400, 'ErrorInvalidRequest', "Your request can't be completed. You need to be an organizer to cancel a meeting.");
-    this.world.remove(record, actor);
-    if (record.data.attendees.length > 0) {
-      this.send(mb, record, 'cancellation', 'cancel', record.data.attendees.map((a) => a.emailAddress.address), [], actor);
-      this.cancelCopies(mb, record, record.data.attendees.map((a) => a.emailAddress.address), actor);
+  private cancelOccurrence(mb: Mailbox, record: EventRecord, trigger: 'delete' | 'cancel', actor: Actor): void {
+    const master = this.masterOf(record);
+    const originalStart = record.data.originalStart as number;
+    if (record.data.type === 'exception') this.world.remove(record, actor, true);
+    master.data = {
+      ...master.data,
+      cancelled: [...master.data.cancelled, originalStart],
+      exceptionStarts: master.data.exceptionStarts.filter((s) => s !== originalStart),
+    };
+    this.world.touch(master, this.indexKeys(master), actor);
+    if (record.data.isOrganizer && record.data.attendees.length > 0 && !record.data.isCancelled) {
+      const to = record.data.attendees.map((a) => a.emailAddress.address);
+      this.send(mb, record, 'cancellation', trigger, to, [], actor);
+      this.cancelCopies(mb, record, to, actor);
     }
   }
 
@@ -455,10 +624,11 @@ export class EventService {
     }
   }
 
+  /** The single event or series master with this iCalUId (exceptions may share it: they are found through their master). */
   findByICalUId(mb: Mailbox, iCalUId: string): EventRecord | undefined {
     for (const id of mb.index.get(`event|ical:${lower(iCalUId)}`)) {
-      const r = this.world.items.get(id);
-      if (r) return r as EventRecord;
+      const r = this.world.items.get(id) as EventRecord | undefined;
+      if (r && r.data.type !== 'exception') return r;
     }
     return undefined;
   }
@@ -467,7 +637,6 @@ export class EventService {
     if (body && typeof body === 'object' && !Array.isArray(body)) {
       const rec = body as Record<string, unknown>;
       rejectUnknownProperties(rec, KNOWN, 'event');
-      if (rec.recurrence !== undefined && rec.recurrence !== null) throw new GraphError(501, 'NotImplemented', 'Recurring events are not simulated: recurrence must be null or absent.');
     }
     return parseBody(eventInput, body, 'event');
   }
@@ -527,40 +696,33 @@ export class EventService {
       recipients: to,
       changedFields,
       byAppId: actor.kind === 'app' ? actor.appId : null,
+      ...(record.data.seriesMasterId && record.data.originalStart !== null ? { seriesMasterId: record.data.seriesMasterId, originalStart: new Date(record.data.originalStart).toISOString() } : {}),
     });
   }
 
-  /** Creates or refreshes the meeting in each simulated attendee's calendar. */
+  /**
+   * Creates or refreshes the meeting in each simulated attendee's calendar. A series arrives as a series (its own
+   * master id, the organizer's iCalUId); a changed occurrence arrives as an exception of the attendee's series.
+   */
   private syncCopies(mb: Mailbox, organizerRecord: EventRecord, actor: Actor): void {
     const o = organizerRecord.data;
+    if (o.type === 'exception') {
+      this.syncExceptionCopies(mb, organizerRecord, actor);
+      return;
+    }
     for (const attendee of o.attendees) {
       const box = this.world.findMailbox(attendee.emailAddress.address);
       if (!box || box.user.id === mb.user.id) continue;
       const existing = this.findByICalUId(box, o.iCalUId);
-      const meeting = {
-        subject: o.subject,
-        body: o.body,
-        start: o.start,
-        end: o.end,
-        startZone: o.startZone,
-        endZone: o.endZone,
-        isAllDay: o.isAllDay,
-        importance: o.importance,
-        sensitivity: o.sensitivity,
-        location: structuredClone(o.location),
-        locations: structuredClone(o.locations),
-        attendees: o.attendees.map((a) => ({ ...a, status: { ...a.status } })),
-        organizer: { emailAddress: { ...o.organizer.emailAddress } },
-        isOnlineMeeting: o.isOnlineMeeting,
-        onlineMeetingProvider: o.onlineMeetingProvider,
-        responseRequested: o.responseRequested,
-        allowNewTimeProposals: o.allowNewTimeProposals,
-        hideAttendees: o.hideAttendees,
-        iCalUId: o.iCalUId,
-      };
+      const meeting = meetingFields(o);
       if (existing) {
         if (existing.data.isOrganizer) continue;
-        existing.data = { ...existing.data, ...meeting, isCancelled: false };
+        const next: EventData = { ...existing.data, ...meeting, isCancelled: false, type: o.type, recurrence: o.recurrence, cancelled: [...o.cancelled], exceptionStarts: [...existing.data.exceptionStarts] };
+        if (existing.data.type === 'seriesMaster' && (!sameRecurrence(existing.data.recurrence, next.recurrence) || existing.data.start !== next.start || existing.data.end !== next.end)) {
+          this.dropExceptions(existing, next, actor);
+          next.cancelled = [...o.cancelled];
+        }
+        existing.data = next;
         this.world.touch(existing, this.indexKeys(existing), actor);
       } else {
         const data: EventData = {
@@ -573,6 +735,12 @@ export class EventService {
           responseStatus: { response: 'none', time: NEVER },
           isCancelled: false,
           transactionId: null,
+          type: o.type,
+          recurrence: o.recurrence,
+          seriesMasterId: null,
+          originalStart: null,
+          cancelled: [...o.cancelled],
+          exceptionStarts: [],
         };
         const coll = this.world.collection(collectionKeys.events(box.user.id), 'event', box.user.id, box.calendarId);
         const draft = { data, ext: new Map() } as unknown as EventRecord;
@@ -581,8 +749,52 @@ export class EventService {
     }
   }
 
+  /** The attendee's copy of one occurrence: an exception of the attendee's own series, created or refreshed. */
+  private syncExceptionCopies(mb: Mailbox, organizerException: EventRecord, actor: Actor, cancelled = false): void {
+    const o = organizerException.data;
+    const organizerMaster = this.masterOf(organizerException);
+    for (const attendee of o.attendees) {
+      const box = this.world.findMailbox(attendee.emailAddress.address);
+      if (!box || box.user.id === mb.user.id) continue;
+      const copyMaster = this.findByICalUId(box, organizerMaster.data.iCalUId);
+      if (!copyMaster || copyMaster.data.isOrganizer || copyMaster.data.type !== 'seriesMaster') continue;
+      const originalStart = o.originalStart as number;
+      const id = occurrenceId(copyMaster.id, originalStart);
+      const existing = this.world.items.get(id) as EventRecord | undefined;
+      const base = existing?.data ?? copyMaster.data;
+      const data: EventData = {
+        ...base,
+        ...meetingFields(o),
+        type: 'exception',
+        recurrence: null,
+        seriesMasterId: copyMaster.id,
+        originalStart,
+        cancelled: [],
+        exceptionStarts: [],
+        isCancelled: cancelled,
+        subject: cancelled ? `Canceled: ${o.subject}` : o.subject,
+      };
+      if (existing) {
+        existing.data = data;
+        this.world.touch(existing, this.indexKeys(existing), actor, true);
+      } else {
+        const coll = this.world.collection(collectionKeys.events(box.user.id), 'event', box.user.id, box.calendarId);
+        const draft = { data, ext: new Map() } as unknown as EventRecord;
+        this.world.insert({ id, kind: 'event', userId: box.user.id, collection: coll, data, indexKeys: this.indexKeys(draft), actor, silent: true });
+        copyMaster.data = { ...copyMaster.data, exceptionStarts: [...copyMaster.data.exceptionStarts, originalStart] };
+      }
+      this.world.touch(copyMaster, this.indexKeys(copyMaster), actor);
+    }
+  }
+
   /** Marks the attendee copies of removed or cancelled attendees as cancelled ("Canceled: ..."), as Exchange does. */
   private cancelCopies(mb: Mailbox, organizerRecord: EventRecord, addresses: string[], actor: Actor): void {
+    if (organizerRecord.data.type === 'occurrence' || organizerRecord.data.type === 'exception') {
+      const wanted = new Set(addresses.map(lower));
+      const only = { ...organizerRecord, data: { ...organizerRecord.data, attendees: organizerRecord.data.attendees.filter((a) => wanted.has(lower(a.emailAddress.address))) } };
+      this.syncExceptionCopies(mb, only, actor, true);
+      return;
+    }
     for (const address of addresses) {
       const box = this.world.findMailbox(address);
       if (!box || box.user.id === mb.user.id) continue;
@@ -592,6 +804,65 @@ export class EventService {
       this.world.touch(copy, this.indexKeys(copy), actor);
     }
   }
+}
+
+/** The fields an organizer's meeting gives every attendee's copy. */
+function meetingFields(o: EventData) {
+  return {
+    subject: o.subject,
+    body: o.body,
+    start: o.start,
+    end: o.end,
+    startZone: o.startZone,
+    endZone: o.endZone,
+    isAllDay: o.isAllDay,
+    importance: o.importance,
+    sensitivity: o.sensitivity,
+    location: structuredClone(o.location),
+    locations: structuredClone(o.locations),
+    attendees: o.attendees.map((a) => ({ ...a, status: { ...a.status } })),
+    organizer: { emailAddress: { ...o.organizer.emailAddress } },
+    isOnlineMeeting: o.isOnlineMeeting,
+    onlineMeetingProvider: o.onlineMeetingProvider,
+    responseRequested: o.responseRequested,
+    allowNewTimeProposals: o.allowNewTimeProposals,
+    hideAttendees: o.hideAttendees,
+    iCalUId: o.iCalUId,
+  };
+}
+
+function overlaps(d: { start: number; end: number }, w: { start: number; end: number }): boolean {
+  return d.start < w.end && (d.end > w.start || (d.end === d.start && d.start >= w.start));
+}
+
+/** A PATCH body applied to an event's data (the fields every kind of event shares). */
+function applyInput(before: EventData, input: EventInput): EventData {
+  const next: EventData = { ...before, categories: [...before.categories], attendees: before.attendees.map((a) => ({ ...a })), cancelled: [...before.cancelled], exceptionStarts: [...before.exceptionStarts] };
+  if (input.subject !== undefined) next.subject = input.subject ?? '';
+  if (input.body !== undefined) next.body = { contentType: input.body?.contentType ?? 'text', content: input.body?.content ?? '' };
+  if (input.start) {
+    const s = parseDateTimeTimeZone(input.start, 'start');
+    next.start = s.ms;
+    next.startZone = s.zone;
+  }
+  if (input.end) {
+    const e = parseDateTimeTimeZone(input.end, 'end');
+    next.end = e.ms;
+    next.endZone = e.zone;
+  }
+  if (input.isAllDay !== undefined) next.isAllDay = input.isAllDay;
+  for (const key of ['showAs', 'importance', 'sensitivity', 'isReminderOn', 'reminderMinutesBeforeStart', 'responseRequested', 'allowNewTimeProposals', 'hideAttendees', 'isOnlineMeeting', 'onlineMeetingProvider'] as const) {
+    if (input[key] !== undefined) (next as unknown as Record<string, unknown>)[key] = input[key];
+  }
+  if (input.categories !== undefined) next.categories = input.categories ?? [];
+  if (input.location !== undefined) {
+    next.location = renderLocation(input.location);
+    next.locations = locationsFrom(next.location);
+  } else if (input.locations !== undefined) {
+    next.locations = (input.locations ?? []).map((l) => ({ displayName: l.displayName ?? '', locationType: l.locationType ?? 'default', uniqueIdType: 'unknown' }));
+    next.location = renderLocation(next.locations[0] ? { displayName: next.locations.map((l) => String(l.displayName)).join('; ') } : null);
+  }
+  return next;
 }
 
 function validateTimes(d: EventData): void {

@@ -10,6 +10,9 @@ import type { ItemKind, ItemRecord } from '../store.js';
 import type { World } from '../world.js';
 import { filterView, present, type ResourceSpec } from './common.js';
 
+/** What a sparse occurrence in calendarView delta carries (options.ts RecurrenceBehaviour.deltaOccurrences). */
+const SPARSE_OCCURRENCE_KEYS = ['@odata.etag', 'seriesMasterId', 'type', 'id', 'start', 'end'];
+
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): GraphResponse {
   return { status, headers, body };
 }
@@ -49,6 +52,8 @@ export class Responses {
       linkPath: string;
       where?: (r: ItemRecord) => boolean;
       defaultOrder?: (a: ItemRecord, b: ItemRecord) => number;
+      /** Items computed for this request (a calendarView's occurrences) instead of the collections' stored items. */
+      records?: readonly ItemRecord[];
     },
   ): GraphResponse {
     const q = ctx.req.query;
@@ -63,7 +68,10 @@ export class Responses {
     const allowed = new Set(args.collections);
     let candidates: Iterable<string>;
     const hints = filter ? indexHints(filter) : [];
-    if (hints.length > 0) {
+    const computed = args.records ? new Map(args.records.map((r) => [r.id, r])) : undefined;
+    if (computed) {
+      candidates = computed.keys();
+    } else if (hints.length > 0) {
       let best: ReadonlySet<string> | undefined;
       for (const h of hints) {
         const set = ctx.mb.index.get(`${args.kind}|${h}`);
@@ -79,7 +87,7 @@ export class Responses {
     const needAll = order !== undefined || args.defaultOrder !== undefined;
     const matches: ItemRecord[] = [];
     for (const id of candidates) {
-      const record = this.d.world.items.get(id);
+      const record = computed ? computed.get(id) : this.d.world.items.get(id);
       if (!record || !allowed.has(record.collectionKey)) continue;
       if (args.where && !args.where(record)) continue;
       if (filter && !matchesFilter(filter, filterView(args.spec, record))) continue;
@@ -131,7 +139,13 @@ export class Responses {
     const opts = presentOptions(new URLSearchParams(), spec, ctx.prefs, page.scope.select);
     const value = page.entries.map((e) => {
       if ('removedId' in e) return { ...(odataType ? { '@odata.type': odataType } : {}), id: e.removedId, '@removed': { reason: 'deleted' } };
-      return { ...(odataType ? { '@odata.type': odataType } : {}), ...present(spec, e.record, opts) };
+      const full = present(spec, e.record, opts);
+      if (e.sparse) {
+        const sparse: Record<string, unknown> = { ...(odataType ? { '@odata.type': odataType } : {}) };
+        for (const key of SPARSE_OCCURRENCE_KEYS) if (key in full) sparse[key] = full[key];
+        return sparse;
+      }
+      return { ...(odataType ? { '@odata.type': odataType } : {}), ...full };
     });
     const body: Record<string, unknown> = { '@odata.context': `${this.base}/v1.0/$metadata#Collection(${contextType})` };
     if (page.nextLink) body['@odata.nextLink'] = page.nextLink;
