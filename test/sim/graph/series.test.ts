@@ -1,6 +1,8 @@
 // Recurring events in the Graph simulator through the real Graph SDK: series masters, computed occurrences,
 // exceptions, cancelled occurrences, instances, calendarView and its delta, notifications and the options the
 // documentation leaves open.
+// Wire JSON is checked by the assertions, as support.ts notes for Loose.
+/* eslint-disable @typescript-eslint/no-unsafe-return */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestGraph, USERS, Webhook, type Loose, type TestGraph } from './support.js';
 

@@ -5,7 +5,9 @@
 import { z } from 'zod';
 import { GraphError } from '../graphError.js';
 import type { ItemRecord, Mailbox } from '../store.js';
-import { utcTimestamp7 } from '../timeZones.js';
+import { civilDateOf, nextDateAfter, parseRecurrence, renderRecurrence, type PatternedRecurrence } from '../recurrence.js';
+import { UTC_ZONE, utcTimestamp7 } from '../timeZones.js';
+import { DateTime } from 'luxon';
 import { collectionKeys, type Actor, type World } from '../world.js';
 import { bodyAsHtml, dateTimeTimeZoneInput, itemBodyInput, parseBody, parseDateTimeTimeZone, rejectUnknownProperties, zoned, type ResourceSpec } from './common.js';
 import type { ResolvedZone } from '../timeZones.js';
@@ -36,6 +38,7 @@ export interface TaskData {
   reminderDateTime: Zoned | null;
   completedDateTime: Zoned | null;
   linkedResources: LinkedResource[];
+  recurrence: PatternedRecurrence | null;
 }
 export type TaskRecord = ItemRecord<TaskData>;
 
@@ -66,9 +69,10 @@ const taskInput = z.object({
   reminderDateTime: dateTimeTimeZoneInput.nullable().optional(),
   completedDateTime: dateTimeTimeZoneInput.nullable().optional(),
   linkedResources: z.array(linkedResourceInput).optional(),
+  recurrence: z.unknown().optional(),
 });
-const TASK_KNOWN = new Set([...Object.keys(taskInput.shape), 'id', 'createdDateTime', 'lastModifiedDateTime', 'bodyLastModifiedDateTime', 'hasAttachments', 'recurrence']);
-const TASK_PROPS = ['importance', 'isReminderOn', 'status', 'title', 'createdDateTime', 'lastModifiedDateTime', 'hasAttachments', 'categories', 'body', 'bodyLastModifiedDateTime', 'dueDateTime', 'startDateTime', 'reminderDateTime', 'completedDateTime', 'linkedResources'];
+const TASK_KNOWN = new Set([...Object.keys(taskInput.shape), 'id', 'createdDateTime', 'lastModifiedDateTime', 'bodyLastModifiedDateTime', 'hasAttachments']);
+const TASK_PROPS = ['importance', 'isReminderOn', 'status', 'title', 'createdDateTime', 'lastModifiedDateTime', 'hasAttachments', 'categories', 'body', 'bodyLastModifiedDateTime', 'dueDateTime', 'startDateTime', 'reminderDateTime', 'completedDateTime', 'linkedResources', 'recurrence'];
 const ZONED_FIELDS = ['dueDateTime', 'startDateTime', 'reminderDateTime', 'completedDateTime'] as const;
 
 export const taskSpec: ResourceSpec = {
@@ -94,6 +98,7 @@ export const taskSpec: ResourceSpec = {
       const v = d[key];
       if (v) out[key] = zoned(v.ms, { iana: 'UTC', windows: 'UTC', label: 'UTC', isUtc: true });
     }
+    if (d.recurrence) out.recurrence = renderRecurrence(d.recurrence);
     return out;
   },
   adjust(out, record, opts) {
@@ -183,8 +188,10 @@ export class TodoService {
       reminderDateTime: null,
       completedDateTime: null,
       linkedResources: (input.linkedResources ?? []).map((l) => this.linkedResource(l)),
+      recurrence: null,
     };
     this.assignTimes(data, input);
+    this.assignRecurrence(data, input);
     this.completion(data, undefined, input, now);
     const coll = this.world.collection(this.tasksKey(mb, listId), 'todoTask', mb.user.id, listId);
     return this.world.insert({ kind: 'todoTask', userId: mb.user.id, collection: coll, data, indexKeys: this.indexKeys({ data } as TaskRecord), actor });
@@ -212,9 +219,11 @@ export class TodoService {
     if (input.categories !== undefined) next.categories = input.categories ?? [];
     if (input.linkedResources !== undefined) next.linkedResources = input.linkedResources.map((l) => this.linkedResource(l));
     this.assignTimes(next, input);
+    this.assignRecurrence(next, input);
     this.completion(next, before, input, now);
     record.data = next;
     this.world.touch(record, this.indexKeys(record), actor);
+    if (next.status === 'completed' && before.status !== 'completed' && next.recurrence) this.createNextOccurrence(record, actor);
     return record;
   }
 
@@ -247,7 +256,6 @@ export class TodoService {
         throw new GraphError(400, 'RequestBodyRead', "The property 'singleValueExtendedProperties' does not exist on type 'microsoft.graph.todoTask'. Make sure to only use property names that are defined by the type or mark the type as open type.");
       }
       rejectUnknownProperties(rec, TASK_KNOWN, 'todoTask');
-      if (rec.recurrence !== undefined && rec.recurrence !== null) throw new GraphError(501, 'NotImplemented', 'Recurring tasks are not simulated: recurrence must be null or absent.');
     }
     return parseBody(taskInput, body, 'todoTask');
   }
@@ -258,6 +266,56 @@ export class TodoService {
       if (v === undefined) continue;
       d[key] = v === null ? null : parseDateTimeTimeZone(v, key);
     }
+  }
+
+  /**
+   * A recurring task needs a due date to recur from: without one, To Do dates it on the range's start (the
+   * simulator's reading; the docs do not say). Range dates are in the due date's zone unless recurrenceTimeZone is set.
+   */
+  private assignRecurrence(d: TaskData, input: z.infer<typeof taskInput>): void {
+    if (input.recurrence === undefined) return;
+    if (input.recurrence === null) {
+      d.recurrence = null;
+      return;
+    }
+    const recurrence = parseRecurrence(input.recurrence, d.dueDateTime?.zone ?? UTC_ZONE, 'todoTask');
+    d.recurrence = recurrence;
+    if (!d.dueDateTime) {
+      const [y, m, day] = recurrence.range.startDate.split('-').map(Number) as [number, number, number];
+      d.dueDateTime = { ms: DateTime.fromObject({ year: y, month: m, day }, { zone: recurrence.range.zone.iana }).toMillis(), zone: recurrence.range.zone };
+    }
+  }
+
+  /**
+   * Completing a recurring task creates its next occurrence, as To Do does: a new task due on the pattern's next
+   * date after the completed one's due date (start and reminder moved by the same amount), not started, with the
+   * same recurrence. linkedResources are not copied: the new task is not the item a linked application created.
+   */
+  private createNextOccurrence(done: TaskRecord, actor: Actor): void {
+    const d = done.data;
+    const rec = d.recurrence;
+    if (!rec || !d.dueDateTime) return;
+    const zone = rec.range.zone;
+    const dueLocal = DateTime.fromMillis(d.dueDateTime.ms, { zone: zone.iana });
+    const nextDate = nextDateAfter(rec, civilDateOf(d.dueDateTime.ms, zone));
+    if (!nextDate) return;
+    const nextDue = DateTime.fromObject({ year: nextDate.y, month: nextDate.m, day: nextDate.d, hour: dueLocal.hour, minute: dueLocal.minute, second: dueLocal.second }, { zone: zone.iana }).toMillis();
+    const shift = nextDue - d.dueDateTime.ms;
+    const moved = (v: { ms: number; zone: typeof zone } | null) => (v ? { ms: v.ms + shift, zone: v.zone } : null);
+    const now = this.world.clock.now();
+    const data: TaskData = {
+      ...d,
+      categories: [...d.categories],
+      bodyLastModifiedAt: now,
+      status: 'notStarted',
+      dueDateTime: { ms: nextDue, zone: d.dueDateTime.zone },
+      startDateTime: moved(d.startDateTime),
+      reminderDateTime: moved(d.reminderDateTime),
+      completedDateTime: null,
+      linkedResources: [],
+    };
+    const coll = this.world.collection(done.collectionKey, 'todoTask', done.userId, done.parentId);
+    this.world.insert({ kind: 'todoTask', userId: done.userId, collection: coll, data, indexKeys: this.indexKeys({ data } as TaskRecord), actor });
   }
 
   /** completedDateTime follows status: set when a task becomes completed, cleared when it is reopened. */
