@@ -11,6 +11,7 @@ import type { ServiceProtectionLimits } from './limits.js';
 import { parseFilter } from './odata.js';
 import type { IdSource } from './prng.js';
 import { entityBySet, stateOption, type EntityDef } from './schema.js';
+import type { ExpansionSettings, SeriesPlatform } from './series.js';
 import { rowToJson } from './serialize.js';
 import { text, type LookupRef, type Row, type Store } from './store.js';
 import type { WebhookDelivery } from './webhooks.js';
@@ -94,6 +95,7 @@ export interface AdminDeps {
   now: () => number;
   expireChangeTracking: () => void;
   nameOf: (ref: LookupRef) => string | null;
+  series: SeriesPlatform;
 }
 
 function tableOf(setName: string): EntityDef {
@@ -286,6 +288,21 @@ export class DataverseAdmin {
     return this.d.now();
   }
 
+  /** Runs the asynchronous recurrence expansion job once (one batch); returns the instances it created. */
+  runRecurrenceExpansion(): number {
+    return this.d.series.runExpansionJob();
+  }
+
+  /** The organization's recurrence expansion settings (also readable as GET organizations). */
+  organizationSettings(): ExpansionSettings {
+    return this.d.series.settings();
+  }
+
+  /** Changes organization expansion settings (as an administrator does in the organization table). */
+  setOrganizationSettings(settings: Partial<ExpansionSettings>): ExpansionSettings {
+    return this.d.series.setSettings(settings);
+  }
+
   /** Expires every change-tracking delta token handed out so far (as an evicted or expired token). */
   expireChangeTrackingTokens(): void {
     this.d.expireChangeTracking();
@@ -457,6 +474,24 @@ export async function handleAdminHttp(admin: DataverseAdmin, req: IncomingMessag
       admin.advanceClock(body.ms);
       return sendJson(res, 200, { now: new Date(admin.now()).toISOString() });
     }
+    if (route === 'POST /recurrence/expand') return sendJson(res, 200, { created: admin.runRecurrenceExpansion() });
+    if (route === 'GET /organization') return sendJson(res, 200, admin.organizationSettings());
+    if (route === 'PUT /organization') {
+      const positive = z.number().int().min(1).optional();
+      const body = parse(
+        z.strictObject({
+          pastexpansionwindow: positive,
+          futureexpansionwindow: positive,
+          recurrenceexpansionsynchcreatemax: positive,
+          recurrenceexpansionjobbatchsize: positive,
+          recurrenceexpansionjobbatchinterval: positive,
+        }),
+        await jsonBody(req),
+        'organization settings',
+      );
+      const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as Partial<ExpansionSettings>;
+      return sendJson(res, 200, admin.setOrganizationSettings(clean));
+    }
     if (route === 'POST /change-tracking/expire') {
       admin.expireChangeTrackingTokens();
       return sendJson(res, 200, { ok: true });
@@ -559,5 +594,17 @@ export class DataverseAdminClient {
 
   expireChangeTrackingTokens(): Promise<unknown> {
     return this.call('POST', '/change-tracking/expire');
+  }
+
+  runRecurrenceExpansion(): Promise<{ created: number }> {
+    return this.call('POST', '/recurrence/expand');
+  }
+
+  organizationSettings(): Promise<ExpansionSettings> {
+    return this.call('GET', '/organization');
+  }
+
+  setOrganizationSettings(settings: Partial<ExpansionSettings>): Promise<ExpansionSettings> {
+    return this.call('PUT', '/organization', settings);
   }
 }

@@ -19,7 +19,7 @@ export interface Caller {
   correlationId: string;
 }
 
-export type Message = 'Create' | 'Update' | 'Delete' | 'SetState';
+export type Message = 'Create' | 'Update' | 'Delete' | 'SetState' | 'AddRecurrence' | 'DeleteOpenInstances';
 
 export interface Snapshot {
   row: Row;
@@ -39,6 +39,19 @@ export interface WriteEvent {
   post: Snapshot | undefined;
   caller: Caller;
   operationCreatedOn: number;
+  /** Message-specific InputParameters/OutputParameters besides Target (the series actions, series.ts). */
+  extra?: { input?: Record<string, Value>; output?: Record<string, Value> };
+}
+
+/**
+ * Platform behaviour layered on the generic engine (the recurring-appointment series, series.ts): `validate` may
+ * refuse a row before anything is written; the `after*` hooks run once the write is stored and its events raised.
+ */
+export interface EngineHooks {
+  validate?(def: EntityDef, row: Row, before: Row | undefined): void;
+  afterCreate?(def: EntityDef, row: Row, caller: Caller, options: WriteOptions): void;
+  afterUpdate?(def: EntityDef, before: Row, after: Row, sent: string[], caller: Caller, options: WriteOptions): void;
+  afterRemove?(def: EntityDef, before: Row, caller: Caller, options: WriteOptions): void;
 }
 
 interface PartyInput {
@@ -64,6 +77,10 @@ export interface EngineOptions {
 export interface WriteOptions {
   /** Raise platform events (webhooks); seeding turns this off. */
   emit?: boolean;
+  /** Values the platform itself sets (read-only for callers), applied after the body is parsed. */
+  system?: Row;
+  /** Skip the hooks (the platform's own follow-up writes). */
+  noHooks?: boolean;
 }
 
 const STATE_COLUMNS = new Set(['statecode', 'statuscode']);
@@ -98,6 +115,7 @@ export class Engine {
   private readonly now: () => number;
   private readonly businessUnitId: string;
   private readonly onEvent: (e: WriteEvent) => void;
+  private hooks: EngineHooks = {};
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -105,6 +123,16 @@ export class Engine {
     this.now = options.now;
     this.businessUnitId = options.businessUnitId;
     this.onEvent = options.onEvent;
+  }
+
+  /** Installs the platform hooks (set once, after construction, as they need the engine themselves). */
+  setHooks(hooks: EngineHooks): void {
+    this.hooks = hooks;
+  }
+
+  /** Raises a platform event that is not a plain create/update/delete (the series actions). */
+  raise(event: WriteEvent): void {
+    this.onEvent(event);
   }
 
   get(def: EntityDef, id: string): Row | undefined {
@@ -207,6 +235,7 @@ export class Engine {
     for (const c of def.columns.values()) if (c.defaultValue !== undefined) row[c.name] = c.defaultValue;
     row[def.primaryId] = id;
     for (const [k, v] of parsed.values) row[k] = v;
+    for (const [k, v] of Object.entries(options.system ?? {})) row[k] = v;
     this.applyCreateState(def, row, parsed, id);
     const user: LookupRef = { id: caller.userId, logicalName: 'systemuser' };
     const onBehalf: LookupRef | null = caller.userId !== caller.authenticatedUserId ? { id: caller.authenticatedUserId, logicalName: 'systemuser' } : null;
@@ -225,6 +254,7 @@ export class Engine {
     if (def.activity) row['activitytypecode'] = def.logicalName;
     this.computeColumns(def, row, undefined);
     this.validateRow(def, row, undefined);
+    if (!options.noHooks) this.hooks.validate?.(def, row, undefined);
     const version = this.store.nextVersion();
     row['versionnumber'] = version;
     let parties: Row[] = [];
@@ -246,7 +276,8 @@ export class Engine {
         operationCreatedOn: this.now(),
       });
     }
-    return row;
+    if (!options.noHooks) this.hooks.afterCreate?.(def, row, caller, options);
+    return table.get(id) ?? row;
   }
 
   /** Updates (or, for an upsert, creates) a record; `ifMatch` / `ifNoneMatch` are the request's conditional headers. */
@@ -292,6 +323,7 @@ export class Engine {
     // Non-state columns first, then state (special-update-operation-behavior.md: Update runs once for each part).
     const rowA: Row = { ...current, ...audit };
     for (const [k, v] of parsed.values) if (!STATE_COLUMNS.has(k)) rowA[k] = v;
+    for (const [k, v] of Object.entries(options.system ?? {})) rowA[k] = v;
     this.computeColumns(def, rowA, current);
     const rowB: Row = { ...rowA };
     const stateChanges: string[] = [];
@@ -305,6 +337,7 @@ export class Engine {
       }
     }
     this.validateRow(def, rowB, current);
+    if (!options.noHooks) this.hooks.validate?.(def, rowB, current);
     const version = this.store.nextVersion();
     rowA['versionnumber'] = version;
     rowB['versionnumber'] = version;
@@ -334,7 +367,8 @@ export class Engine {
         this.onEvent({ message: 'SetState', def, id: key, sent: stateChanges, target, pre: postA, post: postB, caller, operationCreatedOn: op });
       }
     }
-    return { row: rowB, created: false };
+    if (!options.noHooks) this.hooks.afterUpdate?.(def, current, rowB, [...parsed.sent, ...this.partyColumnNames(def, parsed.parties)], caller, options);
+    return { row: table.get(key) ?? rowB, created: false };
   }
 
   /** Deletes a record (and its parties). */
@@ -370,6 +404,7 @@ export class Engine {
         operationCreatedOn: this.now(),
       });
     }
+    if (!options.noHooks) this.hooks.afterRemove?.(def, current, caller, options);
   }
 
   private assertWritable(def: EntityDef): void {

@@ -10,13 +10,15 @@ import { RequestFaultInjector, type FaultPlan } from './faults.js';
 import { defaultServiceProtectionLimits, ServiceProtection } from './limits.js';
 import { Prng, SequentialGuids } from './prng.js';
 import { entities, entityByLogicalName, sdkMessageNames } from './schema.js';
-import { Store, type LookupRef } from './store.js';
+import { Store, text, type LookupRef } from './store.js';
+import { SeriesPlatform, type RecurrenceOptions } from './series.js';
 import { RequestCounters, WebApi } from './webapi.js';
 import { WebhookDispatcher } from './webhooks.js';
 
 export { DataverseAdmin, DataverseAdminClient } from './admin.js';
 export type { DataverseLimits, DeliveryFilter, PersonActions, RequestCountsView, SeedUser, SystemUserInfo } from './admin.js';
 export type { FaultPlan, RequestFaults } from './faults.js';
+export type { ExpansionSettings, RecurrenceOptions } from './series.js';
 export type { WebhookDelivery, WebhookFaults, DeliveryAttempt } from './webhooks.js';
 export { ErrorCodes } from './errors.js';
 
@@ -43,6 +45,8 @@ export interface DataverseSimulatorOptions {
   webhookCarriesTag?: boolean;
   /** Webhook deliveries in flight at once (default 4). */
   webhookConcurrency?: number;
+  /** Recurring appointment series: organization expansion settings and the choices the docs leave open (README). */
+  recurrence?: RecurrenceOptions;
 }
 
 export interface DataverseSimulator {
@@ -105,6 +109,8 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     now,
   });
   const engine = new Engine({ store, ids: { guid: () => recordIds.guid() }, now, businessUnitId, onEvent: (e) => dispatcher.handle(e) });
+  const series = new SeriesPlatform({ store, engine, ids: { guid: () => recordIds.guid() }, now, systemUserId: () => systemUserSeedId, options: options.recurrence ?? {} });
+  engine.setHooks(series.hooks());
   const protection = new ServiceProtection(limits, now);
   const requestFaults = new RequestFaultInjector(() => streams.requestFaults);
 
@@ -135,6 +141,30 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
         );
       }
     }
+    // The series table's messages, after the others so that their ids stay as they were
+    // (recurringappointmentmaster.md "Messages": AddRecurrence and DeleteOpenInstances are events too).
+    const seriesMessages = new Map<string, string>();
+    for (const row of messages.rows.values()) seriesMessages.set(text(row['name']), text(row['sdkmessageid']));
+    for (const name of ['AddRecurrence', 'DeleteOpenInstances']) {
+      const id = m.guid();
+      messages.put({ sdkmessageid: id, name, versionnumber: store.nextVersion() }, store.currentVersion());
+      seriesMessages.set(name, id);
+    }
+    for (const id of seriesMessages.values()) {
+      filters.put(
+        {
+          sdkmessagefilterid: m.guid(),
+          primaryobjecttypecode: 'recurringappointmentmaster',
+          secondaryobjecttypecode: 'none',
+          sdkmessageid: { id, logicalName: 'sdkmessage' },
+          iscustomprocessingstepallowed: true,
+          isvisible: true,
+          versionnumber: store.nextVersion(),
+        },
+        store.currentVersion(),
+      );
+    }
+    series.seedOrganization(organizationId, options.organizationName ?? 'simorg');
   };
 
   const resetAll = () => {
@@ -175,6 +205,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     evictedBelowVersion: () => evictedBelowVersion,
     maxPageSize: () => limits.maxPageSize,
     counters,
+    series,
   });
 
   const admin = new DataverseAdmin({
@@ -203,7 +234,12 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
       limits = { ...limits, ...partial };
       protection.setLimits(limits);
     },
-    advanceClock: (ms) => void (clockOffset += ms),
+    advanceClock: (ms) => {
+      const from = now();
+      clockOffset += ms;
+      series.clockAdvanced(from, now());
+    },
+    series,
     now,
     expireChangeTracking: () => void (evictedBelowVersion = store.currentVersion()),
     nameOf,
@@ -229,6 +265,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     organizationId,
     businessUnitId,
     close: async () => {
+      series.close();
       dispatcher.close();
       await http.close();
       if (ownIdentity) await ownIdentity.close();

@@ -149,6 +149,9 @@ export const entities: readonly EntityDef[] = [
       col('seriesid', 'guid', { readOnly: true }),
       col('ismapiprivate', 'bool', { defaultValue: false }),
       col('outlookownerapptid', 'int', { min: -2147483648, max: 2147483647 }),
+      // appointment.md: read-only series columns the platform sets on the instances it expands (recurrence.ts).
+      col('originalstartdate', 'datetime', { readOnly: true }),
+      col('isregularactivity', 'bool', { readOnly: true, defaultValue: true }),
     ],
     binds: activityBinds,
     // docs/reference/platform-facts.md section 6 (CONFIRMED).
@@ -159,11 +162,12 @@ export const entities: readonly EntityDef[] = [
       { state: 3, label: 'Scheduled', defaultStatus: 5, statuses: [s(5, 'Busy'), s(6, 'Out of Office')] },
     ],
     activity: { partyNav: 'appointment_activity_parties', partyColumns: { 5: 'requiredattendees', 6: 'optionalattendees', 7: 'organizer' } },
-    indexed: ['ownerid', 'regardingobjectid', 'globalobjectid'],
+    indexed: ['ownerid', 'regardingobjectid', 'globalobjectid', 'seriesid'],
     writable: true,
     ownership: 'user',
     changeTracking: true,
   }),
+  recurringAppointmentMaster(),
   def({
     logicalName: 'task',
     setName: 'tasks',
@@ -363,7 +367,7 @@ export const entities: readonly EntityDef[] = [
     primaryName: 'partyidname',
     columns: [
       col('activitypartyid', 'guid'),
-      lookup('activityid', ['appointment', 'task', 'phonecall', 'letter', 'fax'], { readOnly: true }),
+      lookup('activityid', ['appointment', 'recurringappointmentmaster', 'task', 'phonecall', 'letter', 'fax'], { readOnly: true }),
       lookup('partyid', ['systemuser', 'contact', 'account']),
       col('participationtypemask', 'picklist', { options: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13] }),
       str('addressused', 320),
@@ -498,7 +502,100 @@ export const entities: readonly EntityDef[] = [
     ownership: 'none',
     changeTracking: false,
   }),
+  def({
+    logicalName: 'organization',
+    setName: 'organizations',
+    schemaName: 'Organization',
+    primaryId: 'organizationid',
+    primaryName: 'name',
+    // organization.md: the recurrence expansion settings (recurring-appointment-partial-expansion-model.md); the
+    // simulator changes them through its admin API only (admin.setOrganizationSettings).
+    columns: [
+      col('organizationid', 'guid'),
+      str('name', 160),
+      col('pastexpansionwindow', 'int', { min: 1, max: 120 }),
+      col('futureexpansionwindow', 'int', { min: 1, max: 140 }),
+      col('recurrenceexpansionsynchcreatemax', 'int', { min: 1, max: 1000 }),
+      col('recurrenceexpansionjobbatchsize', 'int', { min: 1, max: 2147483647 }),
+      col('recurrenceexpansionjobbatchinterval', 'int', { min: 1, max: 2147483647 }),
+      col('versionnumber', 'bigint', { readOnly: true }),
+    ],
+    indexed: [],
+    writable: false,
+    ownership: 'none',
+    changeTracking: false,
+  }),
 ];
+
+/**
+ * The series table (recurringappointmentmaster.md, generated reference ms.date 03/07/2023): the pattern and range
+ * columns callers write, and the expansion state the platform keeps (read-only there: scheduledstart/end,
+ * expansionstatecode, groupid, instancetypecode, isregularactivity, last/nextexpansioninstancedate,
+ * deletedexceptionslist). firstdayofweek is IsValidForUpdate False. patternstartdate/patternenddate/
+ * effectivestartdate are DateOnly with UserLocal behaviour, so the Web API carries them as the UTC instant of the
+ * local midnight (behavior-format-date-time-attribute.md).
+ */
+function recurringAppointmentMaster(): EntityDef {
+  const computed = new Set(['scheduledstart', 'scheduledend', 'scheduleddurationminutes']);
+  return def({
+    logicalName: 'recurringappointmentmaster',
+    setName: 'recurringappointmentmasters',
+    schemaName: 'RecurringAppointmentMaster',
+    primaryId: 'activityid',
+    primaryName: 'subject',
+    columns: [
+      ...activityColumns(1048576).map((c) => (computed.has(c.name) ? { ...c, readOnly: true } : c)),
+      col('isalldayevent', 'bool', { defaultValue: false }),
+      str('location', 200),
+      str('globalobjectid', 300),
+      col('ismapiprivate', 'bool', { defaultValue: false }),
+      col('outlookownerapptid', 'int', { min: -2147483648, max: 2147483647 }),
+      col('recurrencepatterntype', 'picklist', { options: [0, 1, 2, 3] }),
+      col('interval', 'int', { min: 1, max: 1000 }),
+      col('daysofweekmask', 'int', { min: 1, max: 127 }),
+      col('dayofmonth', 'int', { min: 1, max: 31 }),
+      col('monthofyear', 'picklist', { options: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] }),
+      col('instance', 'picklist', { options: [1, 2, 3, 4, 5] }),
+      col('firstdayofweek', 'int', { min: 0, max: 6, createOnly: true }),
+      col('isnthmonthly', 'bool', { defaultValue: false }),
+      col('isnthyearly', 'bool', { defaultValue: false }),
+      col('isweekdaypattern', 'bool', { defaultValue: false }),
+      col('isregenerate', 'bool', { defaultValue: false }),
+      col('patternstartdate', 'datetime'),
+      col('patternenddate', 'datetime'),
+      col('patternendtype', 'picklist', { options: [1, 2, 3] }),
+      col('occurrences', 'int', { min: 1, max: 999 }),
+      col('starttime', 'datetime'),
+      col('endtime', 'datetime'),
+      col('duration', 'int', { min: 0, max: 2147483647 }),
+      col('effectivestartdate', 'datetime'),
+      col('effectiveenddate', 'datetime'),
+      col('seriesstatus', 'bool', { defaultValue: true }),
+      col('utcconversiontimezonecode', 'int', { min: -1, max: 2147483647 }),
+      col('timezoneruleversionnumber', 'int', { min: -1, max: 2147483647 }),
+      col('expansionstatecode', 'picklist', { options: [0, 1, 2], readOnly: true, defaultValue: 0 }),
+      lookup('groupid', ['recurringappointmentmaster'], { readOnly: true }),
+      col('instancetypecode', 'picklist', { options: [0, 1, 2, 3, 4], readOnly: true, defaultValue: 1 }),
+      col('isregularactivity', 'bool', { readOnly: true, defaultValue: false }),
+      col('lastexpandedinstancedate', 'datetime', { readOnly: true }),
+      col('nextexpansioninstancedate', 'datetime', { readOnly: true }),
+      col('deletedexceptionslist', 'memo', { readOnly: true, maxLength: 1073741823 }),
+    ],
+    binds: activityBinds,
+    // The same StateCode/StatusCode options as appointment (recurringappointmentmaster.md).
+    states: [
+      { state: 0, label: 'Open', defaultStatus: 1, statuses: [s(1, 'Free'), s(2, 'Tentative')] },
+      { state: 1, label: 'Completed', defaultStatus: 3, statuses: [s(3, 'Completed')] },
+      { state: 2, label: 'Canceled', defaultStatus: 4, statuses: [s(4, 'Canceled')] },
+      { state: 3, label: 'Scheduled', defaultStatus: 5, statuses: [s(5, 'Busy'), s(6, 'Out of Office')] },
+    ],
+    activity: { partyNav: 'recurringappointmentmaster_activity_parties', partyColumns: { 5: 'requiredattendees', 6: 'optionalattendees', 7: 'organizer' } },
+    indexed: ['ownerid', 'regardingobjectid', 'globalobjectid', 'groupid'],
+    writable: true,
+    ownership: 'user',
+    changeTracking: true,
+  });
+}
 
 export const entityBySet: ReadonlyMap<string, EntityDef> = new Map(entities.map((e) => [e.setName, e]));
 export const entityByLogicalName: ReadonlyMap<string, EntityDef> = new Map(entities.map((e) => [e.logicalName, e]));

@@ -7,6 +7,7 @@ import type { Caller, Engine } from './engine.js';
 import { DataverseError, ErrorCodes, badQuery, badValue, notFound } from './errors.js';
 import type { RequestFaultInjector } from './faults.js';
 import type { ServiceProtection } from './limits.js';
+import type { SeriesPlatform } from './series.js';
 import { matches, parseExpand, parseFilter, parseOrderBy, parseSelect, type ExpandParties } from './odata.js';
 import type { IdSource } from './prng.js';
 import { entityByLogicalName, entityBySet, type Column, type EntityDef } from './schema.js';
@@ -32,6 +33,8 @@ export interface WebApiContext {
   evictedBelowVersion: () => number;
   maxPageSize: () => number;
   counters: RequestCounters;
+  /** The recurring-appointment platform: serves the AddRecurrence and DeleteOpenInstances actions. */
+  series?: SeriesPlatform;
 }
 
 /** Requests counted per user and per route, for inspection. */
@@ -204,6 +207,8 @@ export class WebApi {
       return;
     }
     if (path === '$batch') throw new DataverseError(501, ErrorCodes.ODataNotSupported, 'The simulator does not implement $batch; send the requests one by one.');
+    const action = /^(?:([A-Za-z_]+)\(([^)]*)\)\/Microsoft\.Dynamics\.CRM\.)?(AddRecurrence|DeleteOpenInstances)$/.exec(path);
+    if (action && this.c.series) return this.seriesAction(req, res, method, action, caller, headers);
     const m = /^([A-Za-z_]+)(?:\(([^)]*)\))?(?:\/([A-Za-z_]+))?$/.exec(path);
     const def = m ? entityBySet.get(m[1]!) : undefined;
     if (!m || !def) throw new DataverseError(404, ErrorCodes.ODataResourceNotFound, `Resource not found for the segment '${path.split(/[(/]/)[0]}'.`);
@@ -257,6 +262,31 @@ export class WebApi {
       return;
     }
     throw new DataverseError(405, ErrorCodes.ODataNotSupported, `${method} is not supported on '${def.setName}(${id})'.`);
+  }
+
+  /**
+   * The series actions (webapi/reference/addrecurrence, deleteopeninstances): POST
+   * `appointments(<id>)/Microsoft.Dynamics.CRM.AddRecurrence` { Target } answers the new recurringappointmentmaster;
+   * POST `DeleteOpenInstances` { Target, SeriesEndDate, StateOfPastInstances } (or bound to
+   * `recurringappointmentmasters(<id>)`) answers 204.
+   */
+  private async seriesAction(req: IncomingMessage, res: ServerResponse, method: string, m: RegExpExecArray, caller: Caller, headers: Record<string, string>): Promise<void> {
+    const [, set, key, name] = m;
+    if (method !== 'POST') throw new DataverseError(405, ErrorCodes.ODataNotSupported, `${name!} is an action: use POST.`);
+    if (key !== undefined && !isGuid(key)) throw badQuery(`The key '${key}' of '${set!}' must be a GUID.`);
+    const body = await this.readJson(req);
+    const series = this.c.series!;
+    if (name === 'AddRecurrence') {
+      if (set !== 'appointments' || key === undefined) throw new DataverseError(404, ErrorCodes.ODataResourceNotFound, 'AddRecurrence is bound to an appointment: POST appointments(<id>)/Microsoft.Dynamics.CRM.AddRecurrence.');
+      const row = series.addRecurrence(key, body, caller);
+      const def = entityByLogicalName.get('recurringappointmentmaster')!;
+      sendJson(res, 200, { '@odata.context': `${this.c.orgUrl()}${API_PREFIX}$metadata#recurringappointmentmasters/$entity`, ...this.json(def, row, undefined, undefined) }, headers);
+      return;
+    }
+    if (set !== undefined && set !== 'recurringappointmentmasters') throw new DataverseError(404, ErrorCodes.ODataResourceNotFound, `DeleteOpenInstances applies to recurringappointmentmasters, not '${set}'.`);
+    series.deleteOpenInstances(key, body, caller);
+    res.writeHead(204, headers);
+    res.end();
   }
 
   /** Answers a create or update: 204 with OData-EntityId, or the row with Prefer: return=representation. */

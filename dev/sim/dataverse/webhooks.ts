@@ -301,6 +301,12 @@ export class WebhookDispatcher {
     }
     void messageName;
     const target = toEntity(event.def, event.id, event.target, true);
+    if (event.extra) {
+      // The series actions (AddRecurrence, DeleteOpenInstances): Target plus the message's own parameters.
+      const wcf = (values: Record<string, Value> | undefined) =>
+        Object.entries(values ?? {}).map(([key, v]) => ({ key, value: isLookup(v) ? entityReference(v) : typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? wcfDate(Date.parse(v)) : v }));
+      return { input: [{ key: 'Target', value: target }, ...wcf(event.extra.input)], output: wcf(event.extra.output) };
+    }
     return { input: [{ key: 'Target', value: target }], output: event.message === 'Create' ? [{ key: 'id', value: event.id }] : [] };
   }
 
