@@ -4,6 +4,7 @@
 /* eslint-disable @typescript-eslint/no-unsafe-return -- wire JSON (Loose) is checked by the assertions */
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DataverseAdminClient } from '../../../dev/sim/dataverse/index.js';
 import { startHarness, WebhookReceiver, type Harness, type Loose } from './support.js';
 
 const DAY = 86_400_000;
@@ -226,6 +227,18 @@ describe('recurring series: expansion windows and the asynchronous expansion job
     while (h.sim.admin.runRecurrenceExpansion() > 0);
     const later = await instancesOf(h, m.activityid);
     expect(later.length).toBe(rows.length + 10);
+  });
+
+  it('the admin HTTP API reads and changes the organization settings and runs the job', async () => {
+    const client = new DataverseAdminClient(h.sim.url);
+    expect(await client.organizationSettings()).toMatchObject({ recurrenceexpansionsynchcreatemax: 5, recurrenceexpansionjobbatchsize: 10 });
+    expect(await client.setOrganizationSettings({ recurrenceexpansionjobbatchsize: 3 })).toMatchObject({ recurrenceexpansionjobbatchsize: 3 });
+    const org = await h.api('organizations?$select=recurrenceexpansionjobbatchsize');
+    expect(org.json.value[0].recurrenceexpansionjobbatchsize).toBe(3);
+    const m = await createSeries(h, daily(1, 9));
+    expect(await client.runRecurrenceExpansion()).toEqual({ created: 3 });
+    expect(await instancesOf(h, m.activityid)).toHaveLength(8);
+    await expect(client.setOrganizationSettings({ futureexpansionwindow: 141 })).rejects.toThrow(/outside the valid range/);
   });
 
   it('the job runs on the simulator clock: advancing by intervals runs it', async () => {
