@@ -116,6 +116,8 @@ export class SeriesPlatform {
   /** A split series' live part expands only from this instant on (its history is in the other master). */
   private readonly floor = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** Set while AddRecurrence creates its master: no Create event for it, but its instances follow instanceSteps. */
+  private quietMasterCreate = false;
 
   constructor(private readonly d: SeriesDeps) {}
 
@@ -282,7 +284,9 @@ export class SeriesPlatform {
     return {
       validate: (def, row, before) => this.validate(def, row, before),
       afterCreate: (def, row, caller, options) => {
-        if (def === this.master) this.expand(text(row['activityid']), caller, options, this.settings().recurrenceexpansionsynchcreatemax);
+        if (def !== this.master) return;
+        const instanceOptions = this.quietMasterCreate ? { ...options, emit: true } : options;
+        this.expand(text(row['activityid']), caller, instanceOptions, this.settings().recurrenceexpansionsynchcreatemax);
       },
       afterUpdate: (def, before, after, sent, caller, options) => this.afterUpdate(def, before, after, sent, caller, options),
       afterRemove: (def, before, caller, options) => this.afterRemove(def, before, caller, options),
@@ -620,7 +624,13 @@ export class SeriesPlatform {
     if (masterBody['recurringappointmentmaster_activity_parties'] === undefined) masterBody['recurringappointmentmaster_activity_parties'] = this.partyBody(this.d.engine.partiesOf(appointmentId));
     const system: Row = {};
     for (const c of ['ownerid', 'regardingobjectid']) if (isLookup(appointment[c])) system[c] = appointment[c];
-    const master = this.d.engine.create(this.master, masterBody, caller, { emit: false, system });
+    let master: Row;
+    this.quietMasterCreate = true;
+    try {
+      master = this.d.engine.create(this.master, masterBody, caller, { emit: false, system });
+    } finally {
+      this.quietMasterCreate = false;
+    }
     const masterId = text(master['activityid']);
     this.d.engine.remove(this.appointment, appointmentId, caller);
     const row = this.d.engine.get(this.master, masterId)!;

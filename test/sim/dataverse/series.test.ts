@@ -494,8 +494,12 @@ for (const instanceSteps of ['fire', 'silent'] as const) {
       expect(ar!.recordId).toBe(added.json.activityid);
       const output = Object.fromEntries(parse(ar!.body).OutputParameters.map((p: Loose) => [p.key, p.value]));
       expect(output['id']).toBe(added.json.activityid);
-      // The converted appointment's deletion is a real Delete of that appointment.
+      // The converted appointment's deletion is a real Delete of that appointment; the new series' instances follow
+      // the option; the master itself raises AddRecurrence, not Create.
       expect(h.sim.admin.deliveries({ entity: 'appointment', message: 'Delete', recordId: appt.json.activityid })).toHaveLength(1);
+      const instanceCreates = h.sim.admin.deliveries({ entity: 'appointment', message: 'Create' }).filter((x) => targetOf(x)['seriesid'] === added.json.activityid);
+      expect(instanceCreates).toHaveLength(instanceSteps === 'fire' ? 2 : 0);
+      expect(h.sim.admin.deliveries({ entity: 'recurringappointmentmaster', message: 'Create', recordId: added.json.activityid })).toHaveLength(0);
     });
   });
 }
