@@ -84,6 +84,7 @@ export class GraphSimAdmin extends GraphSimAdminBase {
   }
 
   items(query: { user?: string; kind?: string } = {}): Promise<InspectedItem[]> {
+    this.d.messages.pump();
     const mb = query.user ? this.mailbox(query.user) : undefined;
     const out: InspectedItem[] = [];
     for (const r of this.d.world.items.values()) {
@@ -144,6 +145,7 @@ export class GraphSimAdmin extends GraphSimAdminBase {
   advanceClock(ms: number): Promise<string> {
     this.d.clock.advance(ms);
     this.d.subscriptions.sweep();
+    this.d.messages.pump();
     return this.now();
   }
 
@@ -300,7 +302,7 @@ export class GraphSimAdmin extends GraphSimAdminBase {
         else if (a.kind === 'todoTask') r = d.todo.createTask(mb, a.listId ?? mb.defaultTodoListId, a.body, actor);
         else if (a.kind === 'todoTaskList') r = d.todo.createList(mb, a.body, actor);
         else if (a.kind === 'contactFolder') r = d.contacts.createFolder(mb, a.body, actor);
-        else r = d.messages.create(mb, d.messages.folderId(mb, a.folderId ?? 'inbox'), a.body, actor, { isRead: false });
+        else r = d.messages.create(mb, d.messages.folderId(mb, a.folderId ?? 'inbox'), a.body, actor, { isRead: false, isDraft: false, origin: 'received', headersHidden: false });
         return this.inspect(r).item;
       }
       case 'update': {

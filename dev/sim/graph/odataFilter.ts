@@ -362,6 +362,8 @@ export function indexHints(e: FilterExpr): string[] {
         const lp = lowerPath(p.path);
         if (lp === 'icaluid') out.push(`ical:${s.toLowerCase()}`);
         if (lp === 'transactionid') out.push(`tx:${s.toLowerCase()}`);
+        if (lp === 'internetmessageid') out.push(`imid:${s.toLowerCase()}`);
+        if (lp === 'conversationid') out.push(`conv:${s.toLowerCase()}`);
       }
       return;
     }

@@ -99,3 +99,55 @@ export interface RecurrenceBehaviour {
 }
 
 export const DEFAULT_RECURRENCE_BEHAVIOUR: RecurrenceBehaviour = { occurrenceICalUId: 'perOccurrence', deltaOccurrences: 'full' };
+
+/**
+ * Mail behaviours: Exchange Online's sending limits and what the documentation leaves open about sent mail. The
+ * limits are those of https://learn.microsoft.com/office365/servicedescriptions/exchange-online-service-description/exchange-online-limits#sending-limits
+ * and of the message resource page (https://learn.microsoft.com/graph/api/resources/message: at most 500
+ * recipients per message).
+ */
+export interface MailBehaviour {
+  /** Message rate limit: messages a mailbox may submit per minute (30), counted on the simulator clock. */
+  messagesPerMinute: number;
+  /** Recipient rate limit: recipients per mailbox in 24 hours (10,000). */
+  recipientsPerDay: number;
+  /** To + Cc + Bcc of one message (500). */
+  recipientsPerMessage: number;
+  /**
+   * A send over the message rate. The limits page says both that such messages "will be rejected and the client
+   * will need to retry" and that "any excess in message submission will be throttled and successively carried over
+   * to the following minutes" (see MicrosoftDocs/OfficeDocs-O365ServiceDescriptions issue 568). 'defer' (default,
+   * the footnote's reading): 202, the message waits in the Outbox and is submitted when the minute frees. 'reject':
+   * 429 `ErrorSubmissionQuotaExceeded` (EWS's code for the condition; Graph's is undocumented) with Retry-After.
+   */
+  sendRateExceeded: 'defer' | 'reject';
+  /**
+   * The Sent Items copy's id. 'new' (default): a new id, as users report and the mail API overview says ("with the
+   * exception of sending a draft message"). 'draft': the draft's id, as the immutable-id page describes for ids
+   * created with `Prefer: IdType="ImmutableId"` (https://learn.microsoft.com/graph/outlook-immutable-id).
+   */
+  sentCopyId: 'new' | 'draft';
+  /**
+   * `internetMessageHeaders` of drafts and Sent Items copies. 'none' (default): not returned, as users report for
+   * sent mail; 'full': the same header set a delivered copy has. Delivered copies always have headers.
+   */
+  sentCopyHeaders: 'none' | 'full';
+  /** Whether the Sent Items copy keeps the draft's singleValueExtendedProperties ('keep', default) or not ('drop'). */
+  sentCopyExtendedProperties: 'keep' | 'drop';
+  /**
+   * Maximum message size including attachments. Exchange Online's default is 35 MB and administrators may change it
+   * (https://learn.microsoft.com/graph/api/attachment-createuploadsession, Tip).
+   */
+  maxMessageSizeBytes: number;
+}
+
+export const DEFAULT_MAIL_BEHAVIOUR: MailBehaviour = {
+  messagesPerMinute: 30,
+  recipientsPerDay: 10_000,
+  recipientsPerMessage: 500,
+  sendRateExceeded: 'defer',
+  sentCopyId: 'new',
+  sentCopyHeaders: 'none',
+  sentCopyExtendedProperties: 'keep',
+  maxMessageSizeBytes: 35 * 1024 * 1024,
+};

@@ -13,7 +13,7 @@ import { GraphApi, type GraphRequest, type GraphResponse } from './graphApi.js';
 import { graphErrorBody } from './graphError.js';
 import { InvitationLog } from './invitations.js';
 import { Notifier } from './notifier.js';
-import { DEFAULT_NOTIFICATION_POLICY, DEFAULT_RECURRENCE_BEHAVIOUR, mergeLimits, type NotificationPolicy, type PartialLimits, type RecurrenceBehaviour } from './options.js';
+import { DEFAULT_MAIL_BEHAVIOUR, DEFAULT_NOTIFICATION_POLICY, DEFAULT_RECURRENCE_BEHAVIOUR, mergeLimits, type MailBehaviour, type NotificationPolicy, type PartialLimits, type RecurrenceBehaviour } from './options.js';
 import { Prng } from './prng.js';
 import { ContactService } from './resources/contacts.js';
 import { EventService } from './resources/events.js';
@@ -44,6 +44,8 @@ export interface GraphSimulatorOptions {
   users?: SeedUser[];
   /** Recurring-event behaviours the documentation leaves open (options.ts RecurrenceBehaviour). */
   recurrence?: Partial<RecurrenceBehaviour>;
+  /** Exchange's sending limits and the sent-mail behaviours the documentation leaves open (options.ts MailBehaviour). */
+  mail?: Partial<MailBehaviour>;
 }
 
 /** A running simulator. */
@@ -84,8 +86,9 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
   const events = new EventService(world, invitations, () => recurrence);
   const contacts = new ContactService(world);
   const todo = new TodoService(world);
-  const messages = new MessageService(world);
+  const mail: MailBehaviour = { ...DEFAULT_MAIL_BEHAVIOUR, ...options.mail };
   let baseUrl = 'https://127.0.0.1';
+  const messages = new MessageService(world, () => mail, () => baseUrl);
   const api = new GraphApi({ world, events, contacts, todo, messages, subscriptions, delta, throttle, faults, clock, limits: () => limits, baseUrl: () => baseUrl, enforcePermissions });
   const admin = new GraphSimAdmin({
     world,
@@ -137,6 +140,11 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     const url = new URL(req.url ?? '/', baseUrl);
     if (url.pathname.startsWith('/_sim/') || url.pathname === '/_sim') {
       await admin.handleHttp(req, res, url);
+      return;
+    }
+    // Upload sessions' pre-authenticated URLs (attachments.ts), outside /v1.0 as Outlook's are.
+    if (/^\/api\/v2\.0\//i.test(url.pathname)) {
+      await messages.uploads.handleHttp(req, res, url);
       return;
     }
     const requestId = requestIds.guid();
@@ -199,6 +207,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     execute: (r) => api.execute(r),
     close: async () => {
       notifier.close();
+      messages.close();
       api.wakeSleepers();
       await server.close();
       if (ownsIdentity) await identity.close();
@@ -214,6 +223,11 @@ const GRAPH_JSON = 'application/json; odata.metadata=minimal; odata.streaming=tr
 
 function writeGraphResponse(res: ServerResponse, r: GraphResponse, requestId: string, clientRequestId: string): void {
   const headers: Record<string, string> = { 'request-id': requestId, 'client-request-id': clientRequestId, ...r.headers };
+  if (Buffer.isBuffer(r.body)) {
+    res.writeHead(r.status, { ...headers, 'Content-Length': String(r.body.length) });
+    res.end(r.body);
+    return;
+  }
   if (r.body === undefined) {
     res.writeHead(r.status, { ...headers, 'Content-Length': '0' });
     res.end();

@@ -32,8 +32,16 @@ export interface SeedUserInput {
   timeZone?: string;
 }
 
-export const WELL_KNOWN_MAIL_FOLDERS = ['inbox', 'drafts', 'sentitems', 'deleteditems'] as const;
-const MAIL_FOLDER_NAMES: Record<string, string> = { inbox: 'Inbox', drafts: 'Drafts', sentitems: 'Sent Items', deleteditems: 'Deleted Items' };
+export const WELL_KNOWN_MAIL_FOLDERS = ['inbox', 'drafts', 'sentitems', 'deleteditems', 'outbox', 'junkemail', 'archive'] as const;
+const MAIL_FOLDER_NAMES: Record<string, string> = {
+  inbox: 'Inbox',
+  drafts: 'Drafts',
+  sentitems: 'Sent Items',
+  deleteditems: 'Deleted Items',
+  outbox: 'Outbox',
+  junkemail: 'Junk Email',
+  archive: 'Archive',
+};
 
 export const collectionKeys = {
   events: (userId: string) => `${userId}/calendar`,

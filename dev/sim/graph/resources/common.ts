@@ -34,6 +34,8 @@ export interface ResourceSpec {
   adjust?(out: Record<string, unknown>, record: ItemRecord, opts: PresentOptions): void;
   /** Where `@odata.etag` goes: Outlook items put it first. */
   etag: boolean;
+  /** Properties returned only when $select names them (message `internetMessageHeaders`, `uniqueBody`); undefined = omitted. */
+  selectOnly?: Record<string, (record: ItemRecord) => unknown>;
 }
 
 /** Renders a stored item for a response. */
@@ -45,6 +47,11 @@ export function present(spec: ResourceSpec, record: ItemRecord, opts: PresentOpt
     for (const key of Object.keys(out)) {
       if (key === 'id' || key === '@odata.etag' || key.startsWith('@odata')) continue;
       if (!opts.select.has(key.toLowerCase())) delete out[key];
+    }
+    for (const [key, value] of Object.entries(spec.selectOnly ?? {})) {
+      if (!opts.select.has(key.toLowerCase())) continue;
+      const v = value(record);
+      if (v !== undefined) out[key] = v;
     }
   }
   if (opts.expandExtended) {
