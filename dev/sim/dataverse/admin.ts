@@ -11,6 +11,7 @@ import type { ServiceProtectionLimits } from './limits.js';
 import { parseFilter } from './odata.js';
 import type { IdSource } from './prng.js';
 import { entityBySet, stateOption, type EntityDef } from './schema.js';
+import type { EmailPlatform, MailboxSettings } from './email.js';
 import type { ExpansionSettings, SeriesPlatform } from './series.js';
 import { rowToJson } from './serialize.js';
 import { text, type LookupRef, type Row, type Store } from './store.js';
@@ -96,6 +97,7 @@ export interface AdminDeps {
   expireChangeTracking: () => void;
   nameOf: (ref: LookupRef) => string | null;
   series: SeriesPlatform;
+  email: EmailPlatform;
 }
 
 function tableOf(setName: string): EntityDef {
@@ -303,6 +305,27 @@ export class DataverseAdmin {
     return this.d.series.setSettings(settings);
   }
 
+  /** A system user's mailbox row as Web API JSON (every user gets one when created). */
+  mailbox(userId: string): Record<string, unknown> {
+    const row = this.d.email.mailboxOf(userId);
+    if (!row) throw notFound('mailbox', `for systemuser ${userId}`);
+    return this.view(entityBySet.get('mailboxes')!, row);
+  }
+
+  /** Sets a user's mailbox columns (delivery methods, address, enabled flags) quietly, as an administrator does. */
+  setMailbox(userId: string, settings: MailboxSettings): Record<string, unknown> {
+    return this.view(entityBySet.get('mailboxes')!, this.d.email.setMailbox(userId, settings));
+  }
+
+  /** organization.maxuploadfilesize in bytes (attachment size limit). */
+  maxUploadFileSize(): number {
+    return this.d.email.maxUploadFileSize();
+  }
+
+  setMaxUploadFileSize(bytes: number): number {
+    return this.d.email.setMaxUploadFileSize(bytes);
+  }
+
   /** Expires every change-tracking delta token handed out so far (as an evicted or expired token). */
   expireChangeTrackingTokens(): void {
     this.d.expireChangeTracking();
@@ -373,6 +396,17 @@ const actSchema = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('cancel'), userId: guid, set: z.string(), id: guid }),
   z.strictObject({ action: z.literal('setState'), userId: guid, set: z.string(), id: guid, statecode: z.number().int(), statuscode: z.number().int().optional() }),
 ]);
+
+const mailboxSchema = z.strictObject({
+  incomingemaildeliverymethod: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]).optional(),
+  outgoingemaildeliverymethod: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
+  actdeliverymethod: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
+  emailaddress: z.string().max(100).optional(),
+  enabledforincomingemail: z.boolean().optional(),
+  enabledforoutgoingemail: z.boolean().optional(),
+  enabledforact: z.boolean().optional(),
+  orgmarkedasprimaryforexchangesync: z.boolean().optional(),
+});
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const r = schema.safeParse(value);
@@ -492,6 +526,17 @@ export async function handleAdminHttp(admin: DataverseAdmin, req: IncomingMessag
       const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as Partial<ExpansionSettings>;
       return sendJson(res, 200, admin.setOrganizationSettings(clean));
     }
+    if (method === 'GET' && parts[0] === 'mailboxes' && parts.length === 2) return sendJson(res, 200, admin.mailbox(parts[1]!));
+    if (method === 'PUT' && parts[0] === 'mailboxes' && parts.length === 2) {
+      const body = parse(mailboxSchema, await jsonBody(req), 'mailbox settings');
+      const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as MailboxSettings;
+      return sendJson(res, 200, admin.setMailbox(parts[1]!, clean));
+    }
+    if (route === 'GET /organization/email') return sendJson(res, 200, { maxuploadfilesize: admin.maxUploadFileSize() });
+    if (route === 'PUT /organization/email') {
+      const body = parse(z.strictObject({ maxuploadfilesize: z.number().int().min(0).max(131_072_000) }), await jsonBody(req), 'email settings');
+      return sendJson(res, 200, { maxuploadfilesize: admin.setMaxUploadFileSize(body.maxuploadfilesize) });
+    }
     if (route === 'POST /change-tracking/expire') {
       admin.expireChangeTrackingTokens();
       return sendJson(res, 200, { ok: true });
@@ -594,6 +639,22 @@ export class DataverseAdminClient {
 
   expireChangeTrackingTokens(): Promise<unknown> {
     return this.call('POST', '/change-tracking/expire');
+  }
+
+  mailbox(userId: string): Promise<Record<string, unknown>> {
+    return this.call('GET', `/mailboxes/${userId}`);
+  }
+
+  setMailbox(userId: string, settings: MailboxSettings): Promise<Record<string, unknown>> {
+    return this.call('PUT', `/mailboxes/${userId}`, settings);
+  }
+
+  async maxUploadFileSize(): Promise<number> {
+    return (await this.call<{ maxuploadfilesize: number }>('GET', '/organization/email')).maxuploadfilesize;
+  }
+
+  async setMaxUploadFileSize(bytes: number): Promise<number> {
+    return (await this.call<{ maxuploadfilesize: number }>('PUT', '/organization/email', { maxuploadfilesize: bytes })).maxuploadfilesize;
   }
 
   runRecurrenceExpansion(): Promise<{ created: number }> {

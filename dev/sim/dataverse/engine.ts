@@ -19,7 +19,7 @@ export interface Caller {
   correlationId: string;
 }
 
-export type Message = 'Create' | 'Update' | 'Delete' | 'SetState' | 'AddRecurrence' | 'DeleteOpenInstances';
+export type Message = 'Create' | 'Update' | 'Delete' | 'SetState' | 'AddRecurrence' | 'DeleteOpenInstances' | 'SendEmail';
 
 export interface Snapshot {
   row: Row;
@@ -40,7 +40,7 @@ export interface WriteEvent {
   caller: Caller;
   operationCreatedOn: number;
   /** Message-specific InputParameters/OutputParameters besides Target (the series actions, series.ts). */
-  extra?: { input?: Record<string, Value>; output?: Record<string, Value> };
+  extra?: { input?: Record<string, Value>; output?: Record<string, Value>; withoutTarget?: boolean };
 }
 
 /**
@@ -49,6 +49,8 @@ export interface WriteEvent {
  */
 export interface EngineHooks {
   validate?(def: EntityDef, row: Row, before: Row | undefined): void;
+  /** Runs once an activity's party rows are written, before the row is stored (columns computed from parties). */
+  partiesWritten?(def: EntityDef, row: Row, parties: Row[], sent: string[]): void;
   afterCreate?(def: EntityDef, row: Row, caller: Caller, options: WriteOptions): void;
   afterUpdate?(def: EntityDef, before: Row, after: Row, sent: string[], caller: Caller, options: WriteOptions): void;
   afterRemove?(def: EntityDef, before: Row, caller: Caller, options: WriteOptions): void;
@@ -259,6 +261,7 @@ export class Engine {
     row['versionnumber'] = version;
     let parties: Row[] = [];
     if (def.activity) parties = this.writeParties(def, row, parsed.parties ?? [], version, true);
+    if (def.activity && !options.noHooks) this.hooks.partiesWritten?.(def, row, parties, parsed.sent);
     table.put(row, version);
     if (options.emit !== false) {
       const target = new Map<string, Value | Row[]>();
@@ -344,6 +347,10 @@ export class Engine {
     let newParties = oldParties;
     if (def.activity && (parsed.parties !== undefined || rowB['ownerid'] !== current['ownerid'] || rowB['regardingobjectid'] !== current['regardingobjectid'])) {
       newParties = this.writeParties(def, rowB, parsed.parties, version, false);
+      if (parsed.parties !== undefined && !options.noHooks) {
+        this.hooks.partiesWritten?.(def, rowB, newParties, parsed.sent);
+        for (const k of Object.keys(rowB)) if (!STATE_COLUMNS.has(k) && k !== 'actualend') rowA[k] = rowB[k]!;
+      }
     }
     table.put(rowB, version);
     if (options.emit !== false) {
@@ -451,6 +458,12 @@ export class Engine {
   private resolveBind(raw: unknown, target: string, key: string): LookupRef {
     if (typeof raw !== 'string') throw badValue(`'${key}' must be a string like '/<entityset>(<guid>)'.`);
     const m = /(?:^|\/)([A-Za-z_]+)\(([0-9a-fA-F-]{36})\)$/.exec(raw.trim());
+    if (m && m[1] === 'activitypointers' && entityByLogicalName.get(target)?.activity) {
+      // `objectid_activitypointer@odata.bind: /activitypointers(<id>)` (attachment-annotation-files.md): any activity.
+      const id = m[2]!.toLowerCase();
+      for (const d of entityByLogicalName.values()) if (d.activity && this.store.table(d.logicalName).get(id)) return { id, logicalName: d.logicalName };
+      throw notFound('activitypointer', id);
+    }
     const targetDef = entityByLogicalName.get(target);
     if (!m || !targetDef || !isGuid(m[2]!)) throw badValue(`'${key}' value '${raw}' is not a reference like '/${targetDef?.setName ?? target}(<guid>)'.`);
     const setDef = entityBySet.get(m[1]!);
@@ -487,6 +500,10 @@ export class Engine {
       if (!party && !addressused) throw badValue(`${nav}[${i}]: give a partyid_*@odata.bind or an addressused (unresolved e-mail party).`);
       return { mask, party, addressused };
     });
+    if (def.logicalName === 'email' && out.filter((p) => p.mask === 1).length > 1) {
+      // An email has one sender (email.md: From is the party list of the sender; see README "Email").
+      throw badValue('An email can have only one sender (participationtypemask 1).');
+    }
     if (def.logicalName === 'appointment') {
       // appointment.md: Organizer targets systemuser only, and an appointment has one organizer.
       const organizers = out.filter((p) => p.mask === 7);
@@ -673,4 +690,15 @@ export function parseAuthSettings(value: string): Array<{ name: string; value: s
 /** Looks up the column definition (for serialisers). */
 export function columnOf(def: EntityDef, name: string): Column | undefined {
   return def.columns.get(name);
+}
+
+/** Runs several platforms' hooks in order (the recurring series, email). */
+export function combineHooks(...all: EngineHooks[]): EngineHooks {
+  return {
+    validate: (def, row, before) => all.forEach((h) => h.validate?.(def, row, before)),
+    partiesWritten: (def, row, parties, sent) => all.forEach((h) => h.partiesWritten?.(def, row, parties, sent)),
+    afterCreate: (def, row, caller, options) => all.forEach((h) => h.afterCreate?.(def, row, caller, options)),
+    afterUpdate: (def, before, after, sent, caller, options) => all.forEach((h) => h.afterUpdate?.(def, before, after, sent, caller, options)),
+    afterRemove: (def, before, caller, options) => all.forEach((h) => h.afterRemove?.(def, before, caller, options)),
+  };
 }

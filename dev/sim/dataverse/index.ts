@@ -5,11 +5,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson, startHttpsServer } from '../common/https.js';
 import { startIdentityProvider, type IdentityProvider } from '../identity/index.js';
 import { DataverseAdmin, handleAdminHttp, type DataverseLimits } from './admin.js';
-import { Engine } from './engine.js';
+import { combineHooks, Engine } from './engine.js';
+import { EmailPlatform, type EmailOptions } from './email.js';
 import { RequestFaultInjector, type FaultPlan } from './faults.js';
 import { defaultServiceProtectionLimits, ServiceProtection } from './limits.js';
 import { Prng, SequentialGuids } from './prng.js';
-import { entities, entityByLogicalName, sdkMessageNames } from './schema.js';
+import { emailFilterTables, entities, entityByLogicalName, sdkMessageNames } from './schema.js';
 import { Store, text, type LookupRef } from './store.js';
 import { SeriesPlatform, type RecurrenceOptions } from './series.js';
 import { RequestCounters, WebApi } from './webapi.js';
@@ -19,6 +20,7 @@ export { DataverseAdmin, DataverseAdminClient } from './admin.js';
 export type { DataverseLimits, DeliveryFilter, PersonActions, RequestCountsView, SeedUser, SystemUserInfo } from './admin.js';
 export type { FaultPlan, RequestFaults } from './faults.js';
 export type { ExpansionSettings, RecurrenceOptions } from './series.js';
+export type { EmailOptions, MailboxMethods, MailboxSettings } from './email.js';
 export type { WebhookDelivery, WebhookFaults, DeliveryAttempt } from './webhooks.js';
 export { ErrorCodes } from './errors.js';
 
@@ -47,6 +49,8 @@ export interface DataverseSimulatorOptions {
   webhookConcurrency?: number;
   /** Recurring appointment series: organization expansion settings and the choices the docs leave open (README). */
   recurrence?: RecurrenceOptions;
+  /** Email: organization upload limit and the choices the docs leave open (README "Email"). */
+  email?: EmailOptions;
 }
 
 export interface DataverseSimulator {
@@ -83,6 +87,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
   const streams = { ids: new Prng(seed, 1), requestFaults: new Prng(seed, 2), webhookFaults: new Prng(seed, 3), webhookIds: new Prng(seed, 4) };
   // Records created without an id get sequential GUIDs, as Dataverse gives them (see SequentialGuids).
   let recordIds = new SequentialGuids(new Prng(seed, 5));
+  let mailboxIds = new SequentialGuids(new Prng(seed, 6));
   const meta = new Prng(seed, 0);
   const organizationId = meta.guid();
   const businessUnitId = meta.guid();
@@ -110,7 +115,16 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
   });
   const engine = new Engine({ store, ids: { guid: () => recordIds.guid() }, now, businessUnitId, onEvent: (e) => dispatcher.handle(e) });
   const series = new SeriesPlatform({ store, engine, ids: { guid: () => recordIds.guid() }, now, systemUserId: () => systemUserSeedId, options: options.recurrence ?? {} });
-  engine.setHooks(series.hooks());
+  const email = new EmailPlatform({
+    store,
+    engine,
+    mailboxIds: { guid: () => mailboxIds.guid() },
+    now,
+    systemUserId: () => systemUserSeedId,
+    correlationId: () => streams.ids.guid(),
+    options: options.email ?? {},
+  });
+  engine.setHooks(combineHooks(series.hooks(), email.hooks()));
   const protection = new ServiceProtection(limits, now);
   const requestFaults = new RequestFaultInjector(() => streams.requestFaults);
 
@@ -164,7 +178,31 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
         store.currentVersion(),
       );
     }
+    // The email tables' filters and the SendEmail message, after everything else so the ids above stay as they were
+    // (email.md "Messages": Create, Update, Delete, SetState, SendEmail … are events).
+    const byName = new Map<string, string>();
+    for (const row of messages.rows.values()) byName.set(text(row['name']), text(row['sdkmessageid']));
+    const sendEmailId = m.guid();
+    messages.put({ sdkmessageid: sendEmailId, name: 'SendEmail', versionnumber: store.nextVersion() }, store.currentVersion());
+    const emailFilters: Array<[string, string]> = [];
+    for (const name of sdkMessageNames) for (const entity of emailFilterTables) emailFilters.push([byName.get(name)!, entity]);
+    emailFilters.push([sendEmailId, 'email']);
+    for (const [id, entity] of emailFilters) {
+      filters.put(
+        {
+          sdkmessagefilterid: m.guid(),
+          primaryobjecttypecode: entity,
+          secondaryobjecttypecode: 'none',
+          sdkmessageid: { id, logicalName: 'sdkmessage' },
+          iscustomprocessingstepallowed: true,
+          isvisible: true,
+          versionnumber: store.nextVersion(),
+        },
+        store.currentVersion(),
+      );
+    }
     series.seedOrganization(organizationId, options.organizationName ?? 'simorg');
+    email.seedOrganization();
   };
 
   const resetAll = () => {
@@ -175,6 +213,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     webApi.reset();
     streams.ids = new Prng(seed, 1);
     recordIds = new SequentialGuids(new Prng(seed, 5));
+    mailboxIds = new SequentialGuids(new Prng(seed, 6));
     streams.requestFaults = new Prng(seed, 2);
     streams.webhookFaults = new Prng(seed, 3);
     streams.webhookIds = new Prng(seed, 4);
@@ -206,6 +245,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     maxPageSize: () => limits.maxPageSize,
     counters,
     series,
+    email,
   });
 
   const admin = new DataverseAdmin({
@@ -240,6 +280,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
       series.clockAdvanced(from, now());
     },
     series,
+    email,
     now,
     expireChangeTracking: () => void (evictedBelowVersion = store.currentVersion()),
     nameOf,

@@ -168,6 +168,7 @@ export const entities: readonly EntityDef[] = [
     changeTracking: true,
   }),
   recurringAppointmentMaster(),
+  ...emailTables(),
   def({
     logicalName: 'task',
     setName: 'tasks',
@@ -367,8 +368,8 @@ export const entities: readonly EntityDef[] = [
     primaryName: 'partyidname',
     columns: [
       col('activitypartyid', 'guid'),
-      lookup('activityid', ['appointment', 'recurringappointmentmaster', 'task', 'phonecall', 'letter', 'fax'], { readOnly: true }),
-      lookup('partyid', ['systemuser', 'contact', 'account']),
+      lookup('activityid', ['appointment', 'recurringappointmentmaster', 'task', 'phonecall', 'letter', 'fax', 'email'], { readOnly: true }),
+      lookup('partyid', ['systemuser', 'contact', 'account', 'lead']),
       col('participationtypemask', 'picklist', { options: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13] }),
       str('addressused', 320),
       col('ispartydeleted', 'bool', { readOnly: true, defaultValue: false }),
@@ -379,6 +380,7 @@ export const entities: readonly EntityDef[] = [
       partyid_systemuser: { column: 'partyid', target: 'systemuser' },
       partyid_contact: { column: 'partyid', target: 'contact' },
       partyid_account: { column: 'partyid', target: 'account' },
+      partyid_lead: { column: 'partyid', target: 'lead' },
     },
     indexed: ['activityid', 'partyid', 'participationtypemask'],
     writable: false,
@@ -518,6 +520,8 @@ export const entities: readonly EntityDef[] = [
       col('recurrenceexpansionsynchcreatemax', 'int', { min: 1, max: 1000 }),
       col('recurrenceexpansionjobbatchsize', 'int', { min: 1, max: 2147483647 }),
       col('recurrenceexpansionjobbatchinterval', 'int', { min: 1, max: 2147483647 }),
+      // attachment-annotation-files.md "File size limits": 5 MB by default, at most 128 MB (131,072,000 bytes).
+      col('maxuploadfilesize', 'int', { min: 0, max: 131072000 }),
       col('versionnumber', 'bigint', { readOnly: true }),
     ],
     indexed: [],
@@ -597,6 +601,179 @@ function recurringAppointmentMaster(): EntityDef {
   });
 }
 
+/**
+ * The email activity and the tables around it, from the table reference pages email.md, activitymimeattachment.md,
+ * mailbox.md and lead.md (https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/email and
+ * siblings). Platform behaviour (SendEmail, attachment size, one mailbox per user) is in email.ts.
+ */
+function emailTables(): EntityDef[] {
+  const emailOverrides = new Map<string, Column>([
+    // email.md: Subject MaxLength 800, Description MaxLength 1073741823.
+    ['subject', str('subject', 800)],
+    ['regardingobjectid', lookup('regardingobjectid', ['account', 'contact', 'lead'])],
+  ]);
+  const email = def({
+    logicalName: 'email',
+    setName: 'emails',
+    schemaName: 'Email',
+    primaryId: 'activityid',
+    primaryName: 'subject',
+    columns: [
+      ...activityColumns(1073741823).map((c) => emailOverrides.get(c.name) ?? c),
+      // email.md DirectionCode: Boolean, DefaultValue True (Outgoing), False = Incoming.
+      col('directioncode', 'bool', { defaultValue: true }),
+      str('messageid', 320),
+      str('trackingtoken', 50),
+      str('sender', 250),
+      str('torecipients', 500),
+      str('submittedby', 250),
+      str('internetmessageheaders', 500),
+      str('mimetype', 256),
+      col('notifications', 'picklist', { options: [0, 1, 2], defaultValue: 0 }),
+      col('deliveryattempts', 'int', { min: 0, max: 1000000000 }),
+      col('deliveryprioritycode', 'picklist', { options: [0, 1, 2], defaultValue: 1 }),
+      col('isduplicatesenderunresolved', 'bool', { defaultValue: false }),
+      col('readreceiptrequested', 'bool', { defaultValue: false }),
+      col('deliveryreceiptrequested', 'bool', { defaultValue: false }),
+      lookup('parentactivityid', ['email']),
+      lookup('correlatedactivityid', ['email']),
+      lookup('receivingmailboxid', ['mailbox']),
+      lookup('acceptingentityid', ['systemuser']),
+      // email.md "Read-only columns/attributes": set by the platform only.
+      str('conversationindex', 2048, { readOnly: true }),
+      str('inreplyto', 320, { readOnly: true }),
+      col('correlationmethod', 'picklist', { options: [0, 1, 2, 3, 4, 5, 6, 7], readOnly: true, defaultValue: 0 }),
+      col('senton', 'datetime', { readOnly: true }),
+      col('attachmentcount', 'int', { min: 0, max: 2147483647, readOnly: true, defaultValue: 0 }),
+      lookup('emailsender', ['account', 'contact', 'systemuser', 'lead'], { readOnly: true }),
+      lookup('sendermailboxid', ['mailbox'], { readOnly: true }),
+    ],
+    binds: {
+      ...activityBinds,
+      regardingobjectid_lead: { column: 'regardingobjectid', target: 'lead' },
+      // email.md navigation property names: regardingobjectid_<table>_email.
+      regardingobjectid_contact_email: { column: 'regardingobjectid', target: 'contact' },
+      regardingobjectid_account_email: { column: 'regardingobjectid', target: 'account' },
+      regardingobjectid_lead_email: { column: 'regardingobjectid', target: 'lead' },
+      ReceivingMailboxId_Email: { column: 'receivingmailboxid', target: 'mailbox' },
+    },
+    // email.md StateCode/StatusCode choices: Open (default 1 Draft; 8 Failed), Completed (default 2; 3 Sent,
+    // 4 Received, 6 Pending Send, 7 Sending), Canceled (5).
+    states: [
+      { state: 0, label: 'Open', defaultStatus: 1, statuses: [s(1, 'Draft'), s(8, 'Failed')] },
+      { state: 1, label: 'Completed', defaultStatus: 2, statuses: [s(2, 'Completed'), s(3, 'Sent'), s(4, 'Received'), s(6, 'Pending Send'), s(7, 'Sending')] },
+      { state: 2, label: 'Canceled', defaultStatus: 5, statuses: [s(5, 'Canceled')] },
+    ],
+    createInOpenStateOnly: true,
+    activity: { partyNav: 'email_activity_parties', partyColumns: { 1: 'from', 2: 'to', 3: 'cc', 4: 'bcc' } },
+    indexed: ['ownerid', 'regardingobjectid', 'messageid', 'statuscode'],
+    writable: true,
+    ownership: 'user',
+    changeTracking: true,
+  });
+  const activityTargets = ['email', 'appointment', 'task', 'phonecall', 'letter', 'fax', 'recurringappointmentmaster'];
+  const attachment = def({
+    logicalName: 'activitymimeattachment',
+    setName: 'activitymimeattachments',
+    schemaName: 'ActivityMimeAttachment',
+    primaryId: 'activitymimeattachmentid',
+    primaryName: 'filename',
+    columns: [
+      col('activitymimeattachmentid', 'guid', { createOnly: true }),
+      // activitymimeattachment.md: ObjectId targets activitypointer (any activity) and template.
+      lookup('objectid', activityTargets, { createOnly: true }),
+      col('objecttypecode', 'entityname', { createOnly: true }),
+      lookup('activityid', activityTargets, { readOnly: true }),
+      memo('body', 1073741823),
+      str('filename', 255),
+      str('mimetype', 256),
+      str('subject', 2000),
+      str('attachmentcontentid', 250),
+      col('attachmentnumber', 'int', { min: 0, max: 1000000000 }),
+      col('filesize', 'int', { min: 0, max: 1000000000, readOnly: true }),
+      lookup('ownerid', ['systemuser'], { readOnly: true }),
+      col('versionnumber', 'bigint', { readOnly: true }),
+    ],
+    // objectid_activitypointer takes `/activitypointers(<id>)` of any activity (engine resolveBind).
+    binds: { ...Object.fromEntries(activityTargets.map((t) => [`objectid_${t}`, { column: 'objectid', target: t }])), objectid_activitypointer: { column: 'objectid', target: 'email' } },
+    indexed: ['objectid'],
+    writable: true,
+    ownership: 'none',
+    changeTracking: false,
+    // activitymimeattachment.md "Messages": Create, Update and Delete are events.
+    raisesEvents: true,
+  });
+  const mailbox = def({
+    logicalName: 'mailbox',
+    setName: 'mailboxes',
+    schemaName: 'Mailbox',
+    primaryId: 'mailboxid',
+    primaryName: 'name',
+    columns: [
+      col('mailboxid', 'guid', { createOnly: true }),
+      str('name', 100),
+      str('emailaddress', 100),
+      lookup('regardingobjectid', ['systemuser'], { createOnly: true }),
+      // mailbox.md choices: incoming 0 None, 1 Dynamics 365 for Outlook, 2 Server-Side Synchronization or Email
+      // Router, 3 Forward Mailbox; outgoing 0 None, 1 Outlook, 2 SSS or Email Router; ACT 0 Outlook, 1 SSS, 2 None.
+      col('incomingemaildeliverymethod', 'picklist', { options: [0, 1, 2, 3] }),
+      col('outgoingemaildeliverymethod', 'picklist', { options: [0, 1, 2] }),
+      col('actdeliverymethod', 'picklist', { options: [0, 1, 2] }),
+      col('incomingemailstatus', 'picklist', { options: [0, 1, 2], readOnly: true, defaultValue: 0 }),
+      col('outgoingemailstatus', 'picklist', { options: [0, 1, 2], readOnly: true, defaultValue: 0 }),
+      col('actstatus', 'picklist', { options: [0, 1, 2], readOnly: true, defaultValue: 0 }),
+      col('enabledforincomingemail', 'bool', { defaultValue: true }),
+      col('enabledforoutgoingemail', 'bool', { defaultValue: true }),
+      col('enabledforact', 'bool', { defaultValue: true }),
+      col('orgmarkedasprimaryforexchangesync', 'bool', { defaultValue: false }),
+      col('isemailaddressapprovedbyo365admin', 'bool', { readOnly: true, defaultValue: false }),
+      col('statecode', 'state'),
+      col('statuscode', 'status'),
+      ...ownerColumns(),
+      ...auditColumns(),
+    ],
+    states: [
+      { state: 0, label: 'Active', defaultStatus: 1, statuses: [s(1, 'Active')] },
+      { state: 1, label: 'Inactive', defaultStatus: 2, statuses: [s(2, 'Inactive')] },
+    ],
+    indexed: ['regardingobjectid', 'emailaddress', 'ownerid'],
+    writable: true,
+    ownership: 'user',
+    changeTracking: true,
+  });
+  const lead = def({
+    logicalName: 'lead',
+    setName: 'leads',
+    schemaName: 'Lead',
+    primaryId: 'leadid',
+    primaryName: 'fullname',
+    columns: [
+      col('leadid', 'guid', { createOnly: true }),
+      str('subject', 300),
+      str('firstname', 50),
+      str('lastname', 50),
+      str('fullname', 160, { readOnly: true }),
+      str('companyname', 100),
+      str('emailaddress1', 100),
+      col('statecode', 'state'),
+      col('statuscode', 'status'),
+      ...ownerColumns(),
+      ...auditColumns(),
+    ],
+    // lead.md: 0 Open {1 New, 2 Contacted}, 1 Qualified {3}, 2 Disqualified {4 Lost, 5 Cannot Contact, 6 No Longer Interested, 7 Canceled}.
+    states: [
+      { state: 0, label: 'Open', defaultStatus: 1, statuses: [s(1, 'New'), s(2, 'Contacted')] },
+      { state: 1, label: 'Qualified', defaultStatus: 3, statuses: [s(3, 'Qualified')] },
+      { state: 2, label: 'Disqualified', defaultStatus: 4, statuses: [s(4, 'Lost'), s(5, 'Cannot Contact'), s(6, 'No Longer Interested'), s(7, 'Canceled')] },
+    ],
+    indexed: ['ownerid', 'emailaddress1'],
+    writable: true,
+    ownership: 'user',
+    changeTracking: true,
+  });
+  return [email, attachment, mailbox, lead];
+}
+
 export const entityBySet: ReadonlyMap<string, EntityDef> = new Map(entities.map((e) => [e.setName, e]));
 export const entityByLogicalName: ReadonlyMap<string, EntityDef> = new Map(entities.map((e) => [e.logicalName, e]));
 /** Activity party navigation property -> owning activity table. */
@@ -623,3 +800,6 @@ export function stateOfStatus(d: EntityDef, status: number): StateOption | undef
 
 /** Messages the simulator raises events for and lets steps register on. */
 export const sdkMessageNames = ['Create', 'Update', 'Delete', 'SetState', 'SetStateDynamicEntity', 'Assign', 'Retrieve', 'RetrieveMultiple'] as const;
+
+/** Tables added with email (their sdkmessagefilter rows are seeded after the older ones, so those keep their ids). */
+export const emailFilterTables = ['email', 'activitymimeattachment', 'mailbox', 'lead'] as const;

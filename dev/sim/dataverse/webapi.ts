@@ -8,6 +8,7 @@ import { DataverseError, ErrorCodes, badQuery, badValue, notFound } from './erro
 import type { RequestFaultInjector } from './faults.js';
 import type { ServiceProtection } from './limits.js';
 import type { SeriesPlatform } from './series.js';
+import type { EmailPlatform } from './email.js';
 import { matches, parseExpand, parseFilter, parseOrderBy, parseSelect, type ExpandParties } from './odata.js';
 import type { IdSource } from './prng.js';
 import { entityByLogicalName, entityBySet, type Column, type EntityDef } from './schema.js';
@@ -35,6 +36,8 @@ export interface WebApiContext {
   counters: RequestCounters;
   /** The recurring-appointment platform: serves the AddRecurrence and DeleteOpenInstances actions. */
   series?: SeriesPlatform;
+  /** The email platform: serves the SendEmail action. */
+  email?: EmailPlatform;
 }
 
 /** Requests counted per user and per route, for inspection. */
@@ -209,6 +212,14 @@ export class WebApi {
     if (path === '$batch') throw new DataverseError(501, ErrorCodes.ODataNotSupported, 'The simulator does not implement $batch; send the requests one by one.');
     const action = /^(?:([A-Za-z_]+)\(([^)]*)\)\/Microsoft\.Dynamics\.CRM\.)?(AddRecurrence|DeleteOpenInstances)$/.exec(path);
     if (action && this.c.series) return this.seriesAction(req, res, method, action, caller, headers);
+    const send = /^emails\(([^)]*)\)\/Microsoft\.Dynamics\.CRM\.SendEmail$/.exec(path);
+    if (send && this.c.email) {
+      // webapi/reference/sendemail: bound to email, POST, answers SendEmailResponse { Subject }.
+      if (method !== 'POST') throw new DataverseError(405, ErrorCodes.ODataNotSupported, 'SendEmail is an action: use POST.');
+      const result = this.c.email.sendEmail(send[1]!, await this.readJson(req), caller);
+      sendJson(res, 200, { '@odata.context': `${org}${API_PREFIX}$metadata#Microsoft.Dynamics.CRM.SendEmailResponse`, ...result }, headers);
+      return;
+    }
     const m = /^([A-Za-z_]+)(?:\(([^)]*)\))?(?:\/([A-Za-z_]+))?$/.exec(path);
     const def = m ? entityBySet.get(m[1]!) : undefined;
     if (!m || !def) throw new DataverseError(404, ErrorCodes.ODataResourceNotFound, `Resource not found for the segment '${path.split(/[(/]/)[0]}'.`);
@@ -220,7 +231,7 @@ export class WebApi {
       if (nav) throw new DataverseError(404, ErrorCodes.ODataResourceNotFound, `Resource not found for the segment '${nav}'.`);
       if (method === 'GET') return this.list(res, url, def, prefer, headers);
       if (method === 'POST') {
-        const body = await this.readJson(req);
+        const body = await this.readJson(req, this.bodyLimit(def));
         const row = this.c.engine.create(def, body, caller);
         return this.written(res, url, def, row, prefer, headers, 201);
       }
@@ -247,7 +258,7 @@ export class WebApi {
       return;
     }
     if (method === 'PATCH') {
-      const body = await this.readJson(req);
+      const body = await this.readJson(req, this.bodyLimit(def));
       const { row, created } = this.c.engine.update(def, id, body, caller, {
         upsert: true,
         ifMatch: header(req, 'If-Match'),
@@ -305,8 +316,14 @@ export class WebApi {
     res.end();
   }
 
-  private async readJson(req: IncomingMessage): Promise<unknown> {
-    const text = await readBody(req);
+  /** Attachments carry their file as Base64 in the body: allow the organization's upload size (4/3 of it) plus room. */
+  private bodyLimit(def: EntityDef): number | undefined {
+    if (def.logicalName !== 'activitymimeattachment' || !this.c.email) return undefined;
+    return Math.max(4 * 1024 * 1024, Math.ceil((this.c.email.maxUploadFileSize() * 4) / 3) + 1024 * 1024);
+  }
+
+  private async readJson(req: IncomingMessage, limitBytes?: number): Promise<unknown> {
+    const text = await readBody(req, limitBytes);
     if (!text.trim()) throw badValue('The request body is empty; a JSON object is required.');
     try {
       return JSON.parse(text) as unknown;

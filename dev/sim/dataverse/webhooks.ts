@@ -305,7 +305,9 @@ export class WebhookDispatcher {
       // The series actions (AddRecurrence, DeleteOpenInstances): Target plus the message's own parameters.
       const wcf = (values: Record<string, Value> | undefined) =>
         Object.entries(values ?? {}).map(([key, v]) => ({ key, value: isLookup(v) ? entityReference(v) : typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? wcfDate(Date.parse(v)) : v }));
-      return { input: [{ key: 'Target', value: target }, ...wcf(event.extra.input)], output: wcf(event.extra.output) };
+      // SendEmail carries EmailId/IssueSend/TrackingToken and no Target (SendEmailRequest).
+      const head = event.extra.withoutTarget ? [] : [{ key: 'Target', value: target }];
+      return { input: [...head, ...wcf(event.extra.input)], output: wcf(event.extra.output) };
     }
     return { input: [{ key: 'Target', value: target }], output: event.message === 'Create' ? [{ key: 'id', value: event.id }] : [] };
   }
