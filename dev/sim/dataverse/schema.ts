@@ -713,7 +713,8 @@ function emailTables(): EntityDef[] {
       col('mailboxid', 'guid', { createOnly: true }),
       str('name', 100),
       str('emailaddress', 100),
-      lookup('regardingobjectid', ['systemuser'], { createOnly: true }),
+      // mailbox.md lists RegardingObjectId among the read-only columns: the platform links the mailbox to its user.
+      lookup('regardingobjectid', ['systemuser'], { readOnly: true }),
       // mailbox.md choices: incoming 0 None, 1 Dynamics 365 for Outlook, 2 Server-Side Synchronization or Email
       // Router, 3 Forward Mailbox; outgoing 0 None, 1 Outlook, 2 SSS or Email Router; ACT 0 Outlook, 1 SSS, 2 None.
       col('incomingemaildeliverymethod', 'picklist', { options: [0, 1, 2, 3] }),

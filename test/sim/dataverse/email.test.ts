@@ -283,6 +283,7 @@ describe('Dataverse simulator email', () => {
       expect(patched.status).toBe(200);
       expect(patched.json).toMatchObject({ incomingemaildeliverymethod: 0, outgoingemaildeliverymethod: 0 });
       expect((await h.api(`mailboxes(${mailbox.mailboxid})`, { method: 'PATCH', body: { outgoingemaildeliverymethod: 3 } })).status).toBe(400);
+      expect((await h.api(`mailboxes(${mailbox.mailboxid})`, { method: 'PATCH', body: { 'regardingobjectid@odata.bind': `/systemusers(${p.bob})` } })).status).toBe(400);
       expect((await h.api(`mailboxes(${mailbox.mailboxid})`, { method: 'PATCH', body: { incomingemaildeliverymethod: 3 } })).status).toBe(204);
       const client = new DataverseAdminClient(h.sim.url);
       const set = await client.setMailbox(p.bob, { actdeliverymethod: 2, outgoingemaildeliverymethod: 0 });
