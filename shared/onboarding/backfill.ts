@@ -9,11 +9,7 @@ import { isTrackedInExchange, type EntityKind } from '../mapping/index.js';
 import type { Runtime } from '../runtime.js';
 import type { ChangeMessageInput, DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
-
-export interface SyncWindow {
-  start: Date;
-  end: Date;
-}
+import { syncWindow, type SyncWindow } from '../sync/window.js';
 
 /** A Dataverse record in the mailbox's scope, reduced to what matching needs (no contents). */
 export interface DataverseCandidate {
@@ -84,12 +80,6 @@ export interface BackfillPlan {
 
 const kindOfEntity = (entity: DataverseEntity): EntityKind => (entity === 'appointment' ? 'appointment' : entity === 'contact' ? 'contact' : 'task');
 const kindOfResource: Record<ExchangeResource, EntityKind> = { event: 'appointment', contact: 'contact', todoTask: 'task' };
-
-/** The sync window from the settings: SYNC_WINDOW_PAST_DAYS back, SYNC_WINDOW_FUTURE_DAYS ahead. */
-export function syncWindow(rt: Pick<Runtime, 'settings' | 'now'>): SyncWindow {
-  const now = rt.now().getTime();
-  return { start: new Date(now - rt.settings.SYNC_WINDOW_PAST_DAYS * 86400_000), end: new Date(now + rt.settings.SYNC_WINDOW_FUTURE_DAYS * 86400_000) };
-}
 
 /** Pure: decides, from the fetched lists, what backfill links, creates on either side, updates and leaves. */
 export function decideBackfill(inputs: BackfillInputs): BackfillPlan {

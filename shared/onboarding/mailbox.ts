@@ -1,12 +1,11 @@
 // Enabling and disabling a mailbox: who the user is on both sides, the mailbox's time zone, the Graph subscriptions
 // (events, contacts) with a random clientState each, and the registry row. Idempotent: running it again reuses
 // what exists and says so.
-import { randomBytes } from 'node:crypto';
 import { findIana } from 'windows-iana';
 import { SyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { syncedEntities, type Mailbox } from '../storage/mailboxStore.js';
-import type { SubscriptionRecord } from '../storage/subscriptionStore.js';
+import { createSubscription, mailboxSubscriptions, notificationUrl } from '../sync/subscriptions.js';
 
 export interface EnableResult {
   mailbox: Mailbox;
@@ -20,50 +19,6 @@ export function ianaTimeZone(zone: string): string {
   const iana = findIana(zone)[0];
   if (!iana) throw new SyncError('InvalidInput', `mailbox time zone ${JSON.stringify(zone)} is not a known Windows or IANA zone`, { field: 'timeZone', value: zone });
   return iana;
-}
-
-/** The URL Graph posts to: the function route with the function key (Graph cannot send headers). */
-export function notificationUrl(rt: Runtime): string {
-  const key = rt.settings.GRAPH_NOTIFICATION_FUNCTION_KEY;
-  return `${rt.settings.WEBHOOK_BASE_URL}/graph/notifications${key ? `?code=${encodeURIComponent(key)}` : ''}`;
-}
-
-const resources: { kind: SubscriptionRecord['resourceKind']; path: (id: string) => string }[] = [
-  { kind: 'events', path: (id) => `/users/${id}/events` },
-  { kind: 'contacts', path: (id) => `/users/${id}/contacts` },
-];
-
-/** Creates a Graph subscription for a mailbox resource with a fresh clientState, and records it. */
-export async function createSubscription(
-  rt: Runtime,
-  mailboxId: string,
-  resourceKind: SubscriptionRecord['resourceKind'],
-  resource: string,
-  lifetimeMinutes = 10_080 - 60,
-): Promise<SubscriptionRecord> {
-  const clientState = randomBytes(32).toString('base64url');
-  const url = notificationUrl(rt);
-  const created = await rt.graph.createSubscription({
-    changeType: 'created,updated,deleted',
-    notificationUrl: url,
-    lifecycleNotificationUrl: url,
-    resource,
-    expirationDateTime: new Date(rt.now().getTime() + lifetimeMinutes * 60_000).toISOString(),
-    clientState,
-  });
-  if (!created.id || !created.expirationDateTime) throw new SyncError('Transient', 'Graph returned a subscription without id or expiry');
-  const record: SubscriptionRecord = {
-    id: created.id,
-    mailboxId,
-    resourceKind,
-    resource,
-    clientState,
-    expirationDateTime: created.expirationDateTime,
-    createdOn: rt.now().toISOString(),
-    notificationUrl: url,
-  };
-  await rt.subscriptions.put(record);
-  return record;
 }
 
 /** Enables sync for a mailbox (by UPN or object id). */
@@ -83,7 +38,7 @@ export async function enableMailbox(rt: Runtime, upnOrId: string, options: { ent
   const subscriptions = await rt.subscriptions.list(user.id);
   const now = rt.now().getTime();
   const url = notificationUrl(rt);
-  for (const resource of resources) {
+  for (const resource of mailboxSubscriptions) {
     const current = subscriptions.find((s) => s.resourceKind === resource.kind && Date.parse(s.expirationDateTime) > now);
     if (current && (current.notificationUrl === undefined || current.notificationUrl === url)) {
       changes.push(`subscription ${resource.kind} ${current.id} kept (expires ${current.expirationDateTime})`);

@@ -2,15 +2,14 @@
 // last-written version, and the last-synced field values (the base of the three-way merge).
 // Both lookup directions live in the mailbox's partition and are written in one entity-group transaction; every
 // update is conditional on the row's etag, so two workers can never both believe they own the latest state.
-import { createHash } from 'node:crypto';
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { SyncError } from '../errors.js';
+import { compactSnapshot, type BaseSnapshot } from '../sync/base.js';
 import { checkedKey, encodeKey, getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
 
-export type ItemKind = 'appointment' | 'task' | 'contact';
+export { baseValueEquals, compactSnapshot, type BaseSnapshot } from '../sync/base.js';
 
-/** Canonical last-synced values; large values are kept as hashes (a Table property holds at most 64 KiB). */
-export type BaseSnapshot = Record<string, unknown>;
+export type ItemKind = 'appointment' | 'task' | 'contact';
 
 export interface Pair {
   mailboxId: string;
@@ -82,28 +81,6 @@ const pointerRow = (exchangeId: string) => checkedKey(`ex-${encodeKey(exchangeId
 const recordIndexPartition = (dataverseId: string) => checkedKey(`rec-${dataverseId.toLowerCase()}`, 'Dataverse id');
 const mailboxPartition = (mailboxId: string) => checkedKey(`mbx-${mailboxId.toLowerCase()}`, 'mailbox id');
 const mailboxRow = (mailboxId: string) => checkedKey(mailboxId.toLowerCase(), 'mailbox id');
-
-/** Values whose JSON is longer than this are stored as a hash: the merge only asks "did it change?" of the base. */
-const inlineLimit = 512;
-
-/** Compacts a snapshot for storage; `baseValueEquals` compares a current value with a stored one. */
-export function compactSnapshot(snapshot: Record<string, unknown>): BaseSnapshot {
-  const out: BaseSnapshot = {};
-  for (const [key, value] of Object.entries(snapshot)) {
-    const json = JSON.stringify(value ?? null);
-    out[key] = json.length > inlineLimit ? `#sha256:${createHash('sha256').update(json).digest('base64url')}` : (value ?? null);
-  }
-  return out;
-}
-
-/** True when a current canonical value equals the stored base value (hashed or inline). */
-export function baseValueEquals(base: unknown, current: unknown): boolean {
-  const json = JSON.stringify(current ?? null);
-  if (typeof base === 'string' && base.startsWith('#sha256:')) {
-    return json.length > inlineLimit && base === `#sha256:${createHash('sha256').update(json).digest('base64url')}`;
-  }
-  return JSON.stringify(base ?? null) === json;
-}
 
 export class PairStore {
   constructor(private readonly table: TableClient) {}

@@ -3,15 +3,12 @@
 // catch up by delta; missed -> catch up by delta. The catch-up runs at once; the 'catchup' flag recorded first
 // makes the reconcile timer do it if this attempt fails.
 import { isSyncError } from '../errors.js';
-import { createSubscription } from '../onboarding/mailbox.js';
 import type { Runtime } from '../runtime.js';
 import type { LifecycleEvent } from '../servicebus/messages.js';
 import type { SubscriptionRecord } from '../storage/subscriptionStore.js';
 import type { Outcome } from './engine.js';
 import { reconcileMailbox, reconcileScopes } from './reconcile.js';
-
-/** Asked-for lifetime: just under the 10,080 minutes of Outlook resources (docs/reference/platform-facts.md section 8); Graph's answer rules. */
-const lifetimeMinutes = 10_080 - 60;
+import { createSubscription } from './subscriptions.js';
 
 /** Handles one lifecycle notification. */
 export async function applyLifecycleEvent(rt: Runtime, event: LifecycleEvent): Promise<Outcome[]> {
@@ -71,7 +68,7 @@ export async function recreateSubscription(rt: Runtime, old: SubscriptionRecord)
   if (mailbox && mailbox.state !== 'disabled') {
     replacement = (await rt.subscriptions.list(old.mailboxId)).find((s) => s.id !== old.id && s.resourceKind === old.resourceKind && Date.parse(s.expirationDateTime) > now);
     if (!replacement) {
-      replacement = await createSubscription(rt, old.mailboxId, old.resourceKind, old.resource, lifetimeMinutes);
+      replacement = await createSubscription(rt, old.mailboxId, old.resourceKind, old.resource);
       rt.log.warn('subscription recreated', { mailboxId: old.mailboxId, oldSubscriptionId: old.id, subscriptionId: replacement.id, resourceKind: old.resourceKind });
     }
   }

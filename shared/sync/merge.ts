@@ -3,7 +3,7 @@
 // changed on both sides to different values is a conflict, settled by the configured policy and reported, never
 // silently.
 import type { ConflictPolicy } from '../config.js';
-import { baseValueEquals, type BaseSnapshot } from '../storage/pairStore.js';
+import { baseValueEquals, type BaseSnapshot } from './base.js';
 
 export type Direction = 'ToExchange' | 'ToDataverse' | 'Both' | 'None';
 export type Snapshot = Record<string, unknown>;

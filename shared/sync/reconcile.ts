@@ -9,11 +9,11 @@ import { isSyncError } from '../errors.js';
 import { isGuid } from '../guid.js';
 import type { DeltaPage } from '../graph/client.js';
 import { isTrackedInExchange } from '../mapping/index.js';
-import { syncWindow, type SyncWindow } from '../onboarding/backfill.js';
 import type { Runtime } from '../runtime.js';
 import { dataverseChangeSchema, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { Outcome } from './engine.js';
+import { syncWindow, type SyncWindow } from './window.js';
 
 export interface RoundResult {
   enqueued: number;

@@ -5,6 +5,7 @@ import { isSyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { replaceExpiredSubscription } from './lifecycle.js';
 import { reconcileTodo } from './reconcile.js';
+import { subscriptionLifetimeMinutes } from './subscriptions.js';
 
 const subscriptionReasonPrefix = 'subscription ';
 
@@ -49,7 +50,7 @@ export interface RenewResult {
  * One Graph no longer has (404: it expired, e.g. while the app was stopped) is recreated and caught up by delta
  * (shared/sync/lifecycle.ts); only a subscription that can be neither renewed nor recreated marks the mailbox degraded.
  */
-export async function renewSubscriptions(rt: Runtime, aheadMs = 24 * 3600_000, lifetimeMinutes = 10_080 - 60): Promise<RenewResult> {
+export async function renewSubscriptions(rt: Runtime, aheadMs = 24 * 3600_000, lifetimeMinutes = subscriptionLifetimeMinutes): Promise<RenewResult> {
   await rt.ready();
   const result: RenewResult = { renewed: 0, recreated: 0, failed: 0 };
   const now = rt.now().getTime();

@@ -3,7 +3,7 @@
 // over without creating duplicates; the status report shows it, with no secrets and no item contents.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
-import { buildStatus } from '../../shared/handlers/status.js';
+import { buildStatus } from '../../shared/status/index.js';
 import { trackedCategory } from '../../shared/mapping/index.js';
 import { reconcileAll } from '../../shared/sync/reconcile.js';
 

@@ -2,7 +2,8 @@
 // state enableMailbox reads and says what it would change, writing nothing.
 import { SyncError } from '../../errors.js';
 import { planBackfill, runBackfill, summarizePlan, type BackfillPlan, type PlanEntry } from '../../onboarding/backfill.js';
-import { disableMailbox, enableMailbox, ianaTimeZone, notificationUrl } from '../../onboarding/mailbox.js';
+import { disableMailbox, enableMailbox, ianaTimeZone } from '../../onboarding/mailbox.js';
+import { maskedNotificationUrl } from '../../sync/subscriptions.js';
 import type { Runtime } from '../../runtime.js';
 import { syncedEntities, type Mailbox } from '../../storage/mailboxStore.js';
 import type { CommandSpec } from '../command.js';
@@ -46,7 +47,7 @@ export async function planEnable(rt: Runtime, upnOrId: string, entities: Entity[
     plan.push(
       current
         ? `would keep subscription ${kind} ${current.id} (expires ${current.expirationDateTime})`
-        : `would create subscription ${kind} on /users/${user.id}/${kind} -> ${notificationUrl(rt).replace(/([?&]code=)[^&]*/, '$1***')}`,
+        : `would create subscription ${kind} on /users/${user.id}/${kind} -> ${maskedNotificationUrl(rt)}`,
     );
   }
   const existing = await rt.mailboxes.get(user.id);

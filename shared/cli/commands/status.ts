@@ -1,5 +1,5 @@
 // `status`: what the status endpoint answers (buildStatus), as tables.
-import { buildStatus, type StatusReport } from '../../handlers/status.js';
+import { buildStatus, type StatusReport } from '../../status/index.js';
 import type { CommandSpec } from '../command.js';
 import { formatTable, truncate } from '../format.js';
 
