@@ -269,6 +269,8 @@ export interface BackfillOptions {
   /** Messages per Service Bus send (default 100). */
   batchSize?: number;
   onProgress?: (progress: BackfillProgress) => void | Promise<void>;
+  /** Told the plan the run performs, and the checkpoint it resumes after, before anything is enqueued. */
+  onPlan?: (plan: BackfillPlan, resumeAfter: string | undefined) => void | Promise<void>;
 }
 
 export interface BackfillResult {
@@ -287,6 +289,19 @@ interface Checkpoint {
 }
 
 export const backfillScope = 'backfill';
+
+/** Where an interrupted run stopped: the last work key it enqueued, or undefined when no run is unfinished. */
+export async function backfillResumePoint(rt: Runtime, mailboxId: string): Promise<string | undefined> {
+  const previous = await rt.cursors.get<Checkpoint>(backfillScope, mailboxId);
+  return previous && !previous.completedAt ? previous.lastKey : undefined;
+}
+
+/** Pure: the plan's messages in the order they are enqueued, and those left after a resume point. */
+export function backfillWork(plan: BackfillPlan, resumeAfter: string | undefined): { work: PlanEntry[]; todo: PlanEntry[] } {
+  const work = [...plan.link, ...plan.createInExchange, ...plan.createInDataverse, ...plan.update].filter((e) => e.message);
+  work.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+  return { work, todo: resumeAfter ? work.filter((e) => keyOf(e) > resumeAfter) : work };
+}
 
 const keyOf = (entry: PlanEntry) => (entry.message === 'dataverse' ? `dv|${entry.dataverseEntity}|${entry.dataverseId}` : `ex|${entry.exchangeResource}|${entry.exchangeId}`);
 
@@ -336,9 +351,8 @@ export async function runBackfill(rt: Runtime, mailbox: Mailbox, options: Backfi
   const checkpoint: Checkpoint = resumeAfter && previous ? { ...previous } : { enqueued: 0, startedAt: rt.now().toISOString() };
   try {
     const plan = await planBackfill(rt, mailbox, options.window ?? syncWindow(rt));
-    const work = [...plan.link, ...plan.createInExchange, ...plan.createInDataverse, ...plan.update].filter((e) => e.message);
-    work.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
-    const todo = resumeAfter ? work.filter((e) => keyOf(e) > resumeAfter) : work;
+    const { work, todo } = backfillWork(plan, resumeAfter);
+    await options.onPlan?.(plan, resumeAfter);
     const progress: BackfillProgress = { mailboxId: mailbox.id, total: todo.length, enqueued: 0, resumed: work.length - todo.length };
     const receivedAt = rt.now().toISOString();
     for (let i = 0; i < todo.length; i += batchSize) {

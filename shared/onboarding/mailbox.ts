@@ -1,11 +1,13 @@
 // Enabling and disabling a mailbox: who the user is on both sides, the mailbox's time zone, the Graph subscriptions
-// (events, contacts) with a random clientState each, and the registry row. Idempotent: running it again reuses
-// what exists and says so.
+// (events, contacts) with a random clientState each, and the registry row. Enabling reads, plans the actions as data
+// (planEnable, pure), then performs exactly those, so the CLI's dry run prints what a real run does. Idempotent:
+// running it again keeps what exists and says so.
 import { findIana } from 'windows-iana';
 import { SyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { syncedEntities, type Mailbox } from '../storage/mailboxStore.js';
-import { createSubscription, mailboxSubscriptions, notificationUrl } from '../sync/subscriptions.js';
+import type { SubscriptionRecord } from '../storage/subscriptionStore.js';
+import { createSubscription, mailboxSubscriptions, maskFunctionKey, notificationUrl } from '../sync/subscriptions.js';
 
 export interface EnableResult {
   mailbox: Mailbox;
@@ -21,10 +23,35 @@ export function ianaTimeZone(zone: string): string {
   return iana;
 }
 
-/** Enables sync for a mailbox (by UPN or object id). */
-export async function enableMailbox(rt: Runtime, upnOrId: string, options: { entities?: Mailbox['entities'] } = {}): Promise<EnableResult> {
+/** What enabling reads: the user on both sides, the mailbox's zone, its registry row and its subscriptions. */
+export interface EnableInputs {
+  userId: string;
+  userPrincipalName: string;
+  address: string;
+  systemUserId: string;
+  timeZone: string;
+  existing?: Mailbox | undefined;
+  subscriptions: SubscriptionRecord[];
+}
+
+/** One step of enabling a mailbox, as data: the dry run prints these, a real run performs exactly these. */
+export type EnableAction =
+  | { type: 'keepSubscription'; subscription: SubscriptionRecord }
+  | { type: 'createSubscription'; resourceKind: SubscriptionRecord['resourceKind']; resource: string; notificationUrl: string }
+  /** The notification URL changed (a rotated function key, a new host name): Graph would post to the old one. */
+  | { type: 'replaceSubscription'; old: SubscriptionRecord; resource: string; notificationUrl: string }
+  | { type: 'putMailbox'; mailbox: Mailbox; previous?: Mailbox | undefined };
+
+export interface EnablePlan {
+  inputs: EnableInputs;
+  /** The registry row after enabling. */
+  mailbox: Mailbox;
+  actions: EnableAction[];
+}
+
+/** Reads what enabling a mailbox (by UPN or object id) decides from; changes nothing. */
+export async function readEnableInputs(rt: Runtime, upnOrId: string): Promise<EnableInputs> {
   await rt.ready();
-  const changes: string[] = [];
   const user = await rt.graph.getUser(upnOrId);
   if (!user.id || !user.userPrincipalName) throw new SyncError('NotFound', `no user ${upnOrId} in the tenant`);
   const address = user.mail ?? user.userPrincipalName;
@@ -33,39 +60,100 @@ export async function enableMailbox(rt: Runtime, upnOrId: string, options: { ent
   const byAddress = byObjectId.length ? byObjectId : await rt.dataverse.query('systemuser', { filter: `internalemailaddress eq '${address.replace(/'/g, "''")}'`, select: ['systemuserid', 'isdisabled'], top: 1 });
   const systemUserId = byAddress[0]?.systemuserid;
   if (typeof systemUserId !== 'string') throw new SyncError('NotFound', `no Dataverse user for ${user.userPrincipalName} (by Entra object id or e-mail address)`);
-  const existing = await rt.mailboxes.get(user.id);
-  const entities = options.entities ?? existing?.entities ?? [...syncedEntities];
-  const subscriptions = await rt.subscriptions.list(user.id);
-  const now = rt.now().getTime();
-  const url = notificationUrl(rt);
-  for (const resource of mailboxSubscriptions) {
-    const current = subscriptions.find((s) => s.resourceKind === resource.kind && Date.parse(s.expirationDateTime) > now);
-    if (current && (current.notificationUrl === undefined || current.notificationUrl === url)) {
-      changes.push(`subscription ${resource.kind} ${current.id} kept (expires ${current.expirationDateTime})`);
-      continue;
-    }
-    if (current) {
-      // The notification URL changed (a rotated function key, a new host name): Graph would post to the old one.
-      await rt.graph.deleteSubscription(current.id);
-      await rt.subscriptions.remove(current.id);
-      changes.push(`subscription ${resource.kind} ${current.id} deleted (its notification URL is out of date)`);
-    }
-    const created = await createSubscription(rt, user.id, resource.kind, resource.path(user.id));
-    changes.push(`subscription ${resource.kind} ${created.id} created (expires ${created.expirationDateTime})`);
-  }
-  const mailbox: Mailbox = {
-    id: user.id,
+  return {
+    userId: user.id,
     userPrincipalName: user.userPrincipalName,
     address,
     systemUserId: systemUserId.toLowerCase(),
     timeZone,
-    entities,
+    existing: await rt.mailboxes.get(user.id),
+    subscriptions: await rt.subscriptions.list(user.id),
+  };
+}
+
+/** Pure: what enabling does, from what it read. A live subscription with the current notification URL is kept. */
+export function planEnable(inputs: EnableInputs, options: { entities?: Mailbox['entities'] | undefined; now: Date; notificationUrl: string }): EnablePlan {
+  const actions: EnableAction[] = [];
+  const now = options.now.getTime();
+  for (const { kind, path } of mailboxSubscriptions) {
+    const resource = path(inputs.userId);
+    const current = inputs.subscriptions.find((s) => s.resourceKind === kind && Date.parse(s.expirationDateTime) > now);
+    if (!current) actions.push({ type: 'createSubscription', resourceKind: kind, resource, notificationUrl: options.notificationUrl });
+    else if (current.notificationUrl === undefined || current.notificationUrl === options.notificationUrl) actions.push({ type: 'keepSubscription', subscription: current });
+    else actions.push({ type: 'replaceSubscription', old: current, resource, notificationUrl: options.notificationUrl });
+  }
+  const existing = inputs.existing;
+  const mailbox: Mailbox = {
+    id: inputs.userId,
+    userPrincipalName: inputs.userPrincipalName,
+    address: inputs.address,
+    systemUserId: inputs.systemUserId,
+    timeZone: inputs.timeZone,
+    entities: options.entities ?? existing?.entities ?? [...syncedEntities],
     state: 'active',
     ...(existing?.defaultTodoListId ? { defaultTodoListId: existing.defaultTodoListId } : {}),
   };
-  await rt.mailboxes.put(mailbox);
-  changes.push(existing ? `mailbox ${user.userPrincipalName} updated (${existing.state} -> active)` : `mailbox ${user.userPrincipalName} registered`);
-  return { mailbox, changes };
+  actions.push({ type: 'putMailbox', mailbox, previous: existing });
+  return { inputs, mailbox, actions };
+}
+
+/** The user line of a plan: who was found on both sides (ids and zone only). */
+export function describeEnableInputs(inputs: EnableInputs): string {
+  return `user ${inputs.userPrincipalName}: Entra object id ${inputs.userId}, Dataverse systemuserid ${inputs.systemUserId}, time zone ${inputs.timeZone}`;
+}
+
+/** One action as a line; the dry run prints it after "would", a real run prints it followed by " => " and the result. */
+export function describeEnableAction(action: EnableAction): string {
+  switch (action.type) {
+    case 'keepSubscription':
+      return `keep subscription ${action.subscription.resourceKind} ${action.subscription.id} (expires ${action.subscription.expirationDateTime})`;
+    case 'createSubscription':
+      return `create subscription ${action.resourceKind} on ${action.resource} -> ${maskFunctionKey(action.notificationUrl)}`;
+    case 'replaceSubscription':
+      return `replace subscription ${action.old.resourceKind} ${action.old.id} (its notification URL is out of date) on ${action.resource} -> ${maskFunctionKey(action.notificationUrl)}`;
+    case 'putMailbox': {
+      const { mailbox, previous } = action;
+      if (!previous) return `register mailbox ${mailbox.userPrincipalName} (entities ${mailbox.entities.join(',')}, state active)`;
+      const entities = previous.entities.join(',') === mailbox.entities.join(',') ? '' : `, entities ${previous.entities.join(',')} -> ${mailbox.entities.join(',')}`;
+      return `update mailbox ${mailbox.userPrincipalName} (${previous.state} -> active${entities})`;
+    }
+  }
+}
+
+/** Performs a plan's actions in order; one line per action: its description, " => ", what it did. */
+export async function applyEnablePlan(rt: Runtime, plan: EnablePlan): Promise<EnableResult> {
+  const changes: string[] = [];
+  for (const action of plan.actions) {
+    const done = (result: string) => changes.push(`${describeEnableAction(action)} => ${result}`);
+    switch (action.type) {
+      case 'keepSubscription':
+        done('kept');
+        break;
+      case 'replaceSubscription': {
+        await rt.graph.deleteSubscription(action.old.id);
+        await rt.subscriptions.remove(action.old.id);
+        const created = await createSubscription(rt, plan.mailbox.id, action.old.resourceKind, action.resource);
+        done(`deleted; created ${created.id} (expires ${created.expirationDateTime})`);
+        break;
+      }
+      case 'createSubscription': {
+        const created = await createSubscription(rt, plan.mailbox.id, action.resourceKind, action.resource);
+        done(`created ${created.id} (expires ${created.expirationDateTime})`);
+        break;
+      }
+      case 'putMailbox':
+        await rt.mailboxes.put(action.mailbox);
+        done(action.previous ? 'updated' : 'registered');
+        break;
+    }
+  }
+  return { mailbox: plan.mailbox, changes };
+}
+
+/** Enables sync for a mailbox (by UPN or object id): reads, plans, then performs the plan. */
+export async function enableMailbox(rt: Runtime, upnOrId: string, options: { entities?: Mailbox['entities'] } = {}): Promise<EnableResult> {
+  const inputs = await readEnableInputs(rt, upnOrId);
+  return applyEnablePlan(rt, planEnable(inputs, { entities: options.entities, now: rt.now(), notificationUrl: notificationUrl(rt) }));
 }
 
 /** Disables sync for a mailbox: deletes its subscriptions; pairs are kept so enabling again links instead of duplicating. */

@@ -23,9 +23,9 @@ export function notificationUrl(rt: Pick<Runtime, 'settings'>): string {
   return `${rt.settings.WEBHOOK_BASE_URL}/graph/notifications${key ? `?code=${encodeURIComponent(key)}` : ''}`;
 }
 
-/** The notification URL with its function key masked, for output a person reads. */
-export function maskedNotificationUrl(rt: Pick<Runtime, 'settings'>): string {
-  return notificationUrl(rt).replace(/([?&]code=)[^&]*/, '$1***');
+/** A notification URL with its function key masked, for output a person reads. */
+export function maskFunctionKey(url: string): string {
+  return url.replace(/([?&]code=)[^&]*/, '$1***');
 }
 
 /** Creates a Graph subscription for a mailbox resource with a fresh clientState, and records it. */

@@ -131,7 +131,7 @@ describe('against the local stack', () => {
     expect(dry.stdout).toMatch(/would create subscription contacts/);
     expect(dry.stdout).toMatch(/would register mailbox alice@contoso.example \(entities appointment,task,contact, state active\)/);
     expect(dry.stdout).toContain('time zone Europe/Berlin');
-    expect(dry.stdout).toMatch(/backfill would: 0 link, 1 create in Exchange, 1 create in Dataverse, 0 update, 1 leave as they are/);
+    expect(dry.stdout).toMatch(/would backfill: 0 link, 1 create in Exchange, 1 create in Dataverse, 0 update, 1 leave as they are; 2 change\(s\) to enqueue/);
     expect(dry.stdout).toContain(`create in Exchange: appointment ${recordId}`);
     expect(dry.stdout).toContain(`create in Dataverse: event ${String(tracked.id)}`);
     expect(await sessionsFor(alice.graph.id)).toHaveLength(0);
@@ -140,9 +140,9 @@ describe('against the local stack', () => {
 
     const first = await cli(['mailbox', 'enable', alice.userPrincipalName], env);
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/subscription events \S+ created/);
-    expect(first.stdout).toMatch(/mailbox alice@contoso.example registered/);
-    expect(first.stdout).toMatch(/backfill: 0 to link, 1 to create in Exchange, 1 to create in Dataverse, 0 to update, 1 left as they are; 2 change\(s\) enqueued/);
+    expect(first.stdout).toMatch(/create subscription events on \S+ -> \S+ => created \S+/);
+    expect(first.stdout).toMatch(/register mailbox alice@contoso.example \(entities appointment,task,contact, state active\) => registered/);
+    expect(first.stdout).toMatch(/backfill: 0 link, 1 create in Exchange, 1 create in Dataverse, 0 update, 1 leave as they are; 2 change\(s\) to enqueue => 2 change\(s\) enqueued/);
     expect(first.stderr).toBe('backfill 2/2 changes enqueued\n');
     await stack.settled();
     expect((await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).map((e) => e.item.subject).sort()).toEqual([
@@ -156,9 +156,9 @@ describe('against the local stack', () => {
 
     const second = await cli(['mailbox', 'enable', alice.userPrincipalName], env);
     expect(second.code).toBe(0);
-    expect(second.stdout).toMatch(/subscription events \S+ kept/);
-    expect(second.stdout).toMatch(/subscription contacts \S+ kept/);
-    expect(second.stdout).toMatch(/; 0 change\(s\) enqueued/);
+    expect(second.stdout).toMatch(/keep subscription events \S+ \(expires \S+\) => kept/);
+    expect(second.stdout).toMatch(/keep subscription contacts \S+ \(expires \S+\) => kept/);
+    expect(second.stdout).toMatch(/ => 0 change\(s\) enqueued/);
     expect((await sessionsFor(alice.graph.id)).map((s) => s.id).sort()).toEqual(created.map((s) => s.id).sort());
 
     const dryAgain = await cli(['mailbox', 'enable', alice.userPrincipalName, '--dry-run', '--entities', 'appointment'], env);
@@ -173,6 +173,43 @@ describe('against the local stack', () => {
     expect(list.stdout).toMatch(/^UPN\s+STATE\s+REASON\s+ENTITIES\s+SUBSCRIPTIONS \(EXPIRY\)$/m);
     expect(list.stdout).toMatch(/^alice@contoso.example\s+active\s+-\s+appointment,task,contact\s+contacts \S+ until \S+; events \S+ until \S+$/m);
     expect(list.stdout).toMatch(/^bob@contoso.example\s+active\s+-\s+appointment,contact\s+/m);
+  });
+
+  it('mailbox enable --dry-run prints exactly the actions a real run then performs (a stale subscription is replaced, not kept)', async () => {
+    const bob = stack.users.bob!;
+    // Bob is enabled (appointment, contact) by the test above. His events subscription now carries an out-of-date
+    // notification URL (a rotated function key), and items exist that only a backfill brings across.
+    const [events] = (await stack.runtime.subscriptions.list(bob.graph.id)).filter((sub) => sub.resourceKind === 'events');
+    await stack.runtime.subscriptions.put({ ...events!, notificationUrl: 'https://old-host.example/api/graph/notifications?code=old' });
+    const day = new Date(Date.now() + 2 * 86_400_000);
+    day.setUTCHours(8, 0, 0, 0);
+    const at = (h: number) => new Date(day.getTime() + h * 3_600_000).toISOString().replace('Z', '');
+    await stack.graph.admin.createEvent(bob.userPrincipalName, { subject: 'Tracked', start: { dateTime: at(1), timeZone: 'UTC' }, end: { dateTime: at(2), timeZone: 'UTC' }, categories: ['Tracked to Dynamics 365'] });
+    stack.dataverse.admin.seedRecords('appointments', [{ subject: 'From Dynamics', scheduledstart: `${at(3)}Z`, scheduledend: `${at(4)}Z`, 'ownerid@odata.bind': `/systemusers(${bob.systemUserId})` }], { ownerId: bob.systemUserId });
+    const args = ['mailbox', 'enable', bob.userPrincipalName, '--entities', 'appointment,contact,task'];
+
+    const dry = await cli([...args, '--dry-run'], env);
+    expect(dry.code).toBe(0);
+    const [header, ...planned] = dry.stdout.trimEnd().split('\n');
+    expect(header).toBe('Dry run: nothing is changed.');
+    expect(planned.join('\n')).toContain(`would replace subscription events ${events!.id} (its notification URL is out of date)`);
+    expect(planned.join('\n')).toMatch(/would backfill: .*; 2 change\(s\) to enqueue/);
+    expect((await sessionsFor(bob.graph.id)).map((sub) => sub.id)).toContain(events!.id);
+
+    const real = await cli(args, env);
+    expect(real.code).toBe(0);
+    const done = real.stdout.trimEnd().split('\n');
+    expect(done.pop()).toMatch(/^mailbox bob@contoso.example is active \(entities appointment,contact,task/);
+    // The same lines: the dry run's "would <action>" is the real run's "<action> => <what it did>".
+    expect(done.map((line) => line.replace(/ => .*$/, ''))).toEqual(planned.map((line) => line.replace(/^ {2}would /, '  ')));
+    expect(done.join('\n')).toMatch(/ => deleted; created \S+ \(expires /);
+    expect(done.join('\n')).toMatch(/; 2 change\(s\) to enqueue => 2 change\(s\) enqueued/);
+    expect((await sessionsFor(bob.graph.id)).map((sub) => sub.id)).not.toContain(events!.id);
+    await stack.settled();
+
+    // --skip-backfill: neither mode plans or runs a backfill.
+    const skipped = await cli([...args, '--dry-run', '--skip-backfill'], env);
+    expect(skipped.stdout).not.toMatch(/backfill/);
   });
 
   it('mailbox enable of an unknown user fails with exit 1 naming the user', async () => {

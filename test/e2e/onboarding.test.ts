@@ -119,7 +119,7 @@ describe('mailbox onboarding backfill', () => {
     const [events] = (await stack.runtime.subscriptions.list(alice.graph.id)).filter((sub) => sub.resourceKind === 'events');
     await stack.runtime.subscriptions.put({ ...events!, notificationUrl: 'https://old-host.example/api/graph/notifications?code=old' });
     const { changes } = await enableMailbox(stack.runtime, alice.userPrincipalName);
-    expect(changes).toContain(`subscription events ${events!.id} deleted (its notification URL is out of date)`);
+    expect(changes.join('\n')).toContain(`replace subscription events ${events!.id} (its notification URL is out of date)`);
     const now = (await stack.runtime.subscriptions.list(alice.graph.id)).filter((sub) => sub.resourceKind === 'events');
     expect(now).toHaveLength(1);
     expect(now[0]!.id).not.toBe(events!.id);

@@ -1,11 +1,9 @@
-// `mailbox enable|disable|list`: onboarding through shared/onboarding/mailbox.ts, and a dry run that reads the same
-// state enableMailbox reads and says what it would change, writing nothing.
-import { SyncError } from '../../errors.js';
-import { planBackfill, runBackfill, summarizePlan, type BackfillPlan, type PlanEntry } from '../../onboarding/backfill.js';
-import { disableMailbox, enableMailbox, ianaTimeZone } from '../../onboarding/mailbox.js';
-import { maskedNotificationUrl } from '../../sync/subscriptions.js';
-import type { Runtime } from '../../runtime.js';
+// `mailbox enable|disable|list`: onboarding through shared/onboarding/mailbox.ts. Enable reads, plans, then either
+// prints the plan (--dry-run, writing nothing) or performs it, so the dry run says exactly what a real run does.
+import { backfillResumePoint, backfillWork, planBackfill, runBackfill, summarizePlan, type BackfillPlan, type PlanEntry } from '../../onboarding/backfill.js';
+import { applyEnablePlan, describeEnableAction, describeEnableInputs, disableMailbox, planEnable, readEnableInputs } from '../../onboarding/mailbox.js';
 import { syncedEntities, type Mailbox } from '../../storage/mailboxStore.js';
+import { notificationUrl } from '../../sync/subscriptions.js';
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../env.js';
 import { formatTable } from '../format.js';
@@ -20,55 +18,6 @@ export function parseEntities(value: string | undefined): Entity[] | undefined {
   const unknown = names.filter((n) => !(syncedEntities as readonly string[]).includes(n));
   if (unknown.length) throw new UsageError(`--entities: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not one of ${syncedEntities.join(', ')}`);
   return [...new Set(names)] as Entity[];
-}
-
-/** The subscriptions enableMailbox keeps per mailbox (shared/onboarding/mailbox.ts). */
-const subscriptionKinds = ['events', 'contacts'] as const;
-
-/** What enabling would do, from the same reads enableMailbox makes; nothing is written. */
-export async function planEnable(rt: Runtime, upnOrId: string, entities: Entity[] | undefined): Promise<string[]> {
-  await rt.ready();
-  const plan: string[] = [];
-  const user = await rt.graph.getUser(upnOrId);
-  if (!user.id || !user.userPrincipalName) throw new SyncError('NotFound', `no user ${upnOrId} in the tenant`);
-  const address = user.mail ?? user.userPrincipalName;
-  const timeZone = ianaTimeZone(await rt.graph.getMailboxTimeZone(user.id));
-  const byObjectId = await rt.dataverse.query('systemuser', { filter: `azureactivedirectoryobjectid eq ${user.id}`, select: ['systemuserid'], top: 1 });
-  const found = byObjectId.length
-    ? byObjectId
-    : await rt.dataverse.query('systemuser', { filter: `internalemailaddress eq '${address.replace(/'/g, "''")}'`, select: ['systemuserid'], top: 1 });
-  const systemUserId = found[0]?.systemuserid;
-  if (typeof systemUserId !== 'string') throw new SyncError('NotFound', `no Dataverse user for ${user.userPrincipalName} (by Entra object id or e-mail address)`);
-  plan.push(`user ${user.userPrincipalName}: Entra object id ${user.id}, Dataverse systemuserid ${systemUserId.toLowerCase()}, time zone ${timeZone}`);
-  const now = rt.now().getTime();
-  const subscriptions = await rt.subscriptions.list(user.id);
-  for (const kind of subscriptionKinds) {
-    const current = subscriptions.find((s) => s.resourceKind === kind && Date.parse(s.expirationDateTime) > now);
-    plan.push(
-      current
-        ? `would keep subscription ${kind} ${current.id} (expires ${current.expirationDateTime})`
-        : `would create subscription ${kind} on /users/${user.id}/${kind} -> ${maskedNotificationUrl(rt)}`,
-    );
-  }
-  const existing = await rt.mailboxes.get(user.id);
-  const target = entities ?? existing?.entities ?? [...syncedEntities];
-  if (!existing) plan.push(`would register mailbox ${user.userPrincipalName} (entities ${target.join(',')}, state active)`);
-  else {
-    const entityChange = existing.entities.join(',') === target.join(',') ? '' : `, entities ${existing.entities.join(',')} -> ${target.join(',')}`;
-    plan.push(`would update mailbox ${user.userPrincipalName} (${existing.state} -> active${entityChange})`);
-  }
-  const candidate: Mailbox = {
-    id: user.id,
-    userPrincipalName: user.userPrincipalName,
-    address,
-    systemUserId: systemUserId.toLowerCase(),
-    timeZone,
-    entities: target,
-    state: 'active',
-    ...(existing?.defaultTodoListId ? { defaultTodoListId: existing.defaultTodoListId } : {}),
-  };
-  plan.push(...describeBackfill(await planBackfill(rt, candidate), 'would'));
-  return plan;
 }
 
 const listNames: Record<keyof BackfillPlan, string> = {
@@ -86,10 +35,17 @@ function describeEntry(entry: PlanEntry): string {
   return `${[dv, ex].filter(Boolean).join(' <-> ')} (${entry.reason})`;
 }
 
-/** The backfill plan as lines: counts, then the entries of each list (the first few of a long one). */
-export function describeBackfill(plan: BackfillPlan, verb: 'would' | 'will'): string[] {
+/**
+ * The backfill plan as lines: counts and how many changes a run enqueues (after a resume point: those left), then
+ * the entries of each list (the first few of a long one). The dry run and a real run print the same lines.
+ */
+export function describeBackfill(plan: BackfillPlan, resumeAfter: string | undefined): string[] {
   const counts = summarizePlan(plan);
-  const lines = [`backfill ${verb}: ${(Object.keys(listNames) as (keyof BackfillPlan)[]).map((k) => `${counts[k]} ${listNames[k]}`).join(', ')}`];
+  const { work, todo } = backfillWork(plan, resumeAfter);
+  const earlier = work.length - todo.length;
+  const lines = [
+    `backfill: ${(Object.keys(listNames) as (keyof BackfillPlan)[]).map((k) => `${counts[k]} ${listNames[k]}`).join(', ')}; ${todo.length} change(s) to enqueue${earlier ? ` (${earlier} enqueued by an earlier run)` : ''}`,
+  ];
   for (const key of Object.keys(listNames) as (keyof BackfillPlan)[]) {
     if (key === 'leave') continue;
     for (const entry of plan[key].slice(0, shownPerList)) lines.push(`  ${listNames[key]}: ${describeEntry(entry)}`);
@@ -122,21 +78,34 @@ export const mailboxEnableCommand: CommandSpec = {
   async run(ctx, values, [upn]) {
     const entities = parseEntities(values.entities as string | undefined);
     const rt = await ctx.runtime();
+    // One plan for both modes: the dry run prints its actions, a real run performs exactly those and prints each
+    // with what it did (after " => ").
+    const inputs = await readEnableInputs(rt, upn!);
+    const plan = planEnable(inputs, { entities, now: rt.now(), notificationUrl: notificationUrl(rt) });
+    const backfill = !values['skip-backfill'];
     if (values['dry-run']) {
-      ctx.out(`Dry run: nothing is changed.`);
-      for (const line of await planEnable(rt, upn!, entities)) ctx.out(`  ${line}`);
+      ctx.out('Dry run: nothing is changed.');
+      ctx.out(`  ${describeEnableInputs(inputs)}`);
+      for (const action of plan.actions) ctx.out(`  would ${describeEnableAction(action)}`);
+      if (backfill) {
+        const [summary, ...entries] = describeBackfill(await planBackfill(rt, plan.mailbox), await backfillResumePoint(rt, plan.mailbox.id));
+        ctx.out(`  would ${summary!}`);
+        for (const line of entries) ctx.out(`  ${line}`);
+      }
       return;
     }
-    const result = await enableMailbox(rt, upn!, entities ? { entities } : {});
+    ctx.out(`  ${describeEnableInputs(inputs)}`);
+    const result = await applyEnablePlan(rt, plan);
     for (const change of result.changes) ctx.out(`  ${change}`);
-    if (!values['skip-backfill']) {
-      const backfill = await runBackfill(rt, result.mailbox, {
+    if (backfill) {
+      let lines: string[] = [];
+      const run = await runBackfill(rt, result.mailbox, {
+        onPlan: (backfillPlan, resumeAfter) => void (lines = describeBackfill(backfillPlan, resumeAfter)),
         onProgress: (p) => ctx.progress(`backfill ${p.enqueued}/${p.total} changes enqueued`),
       });
-      const c = backfill.counts;
-      ctx.out(
-        `  backfill: ${c.link} to link, ${c.createInExchange} to create in Exchange, ${c.createInDataverse} to create in Dataverse, ${c.update} to update, ${c.leave} left as they are; ${backfill.enqueued} change(s) enqueued${backfill.resumed ? ` (${backfill.resumed} enqueued by an earlier run)` : ''}`,
-      );
+      const [summary, ...entries] = lines;
+      ctx.out(`  ${summary!} => ${run.enqueued} change(s) enqueued`);
+      for (const line of entries) ctx.out(`  ${line}`);
     }
     ctx.out(`mailbox ${result.mailbox.userPrincipalName} is active (entities ${result.mailbox.entities.join(',')}, time zone ${result.mailbox.timeZone})`);
   },
