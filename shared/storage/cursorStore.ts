@@ -1,6 +1,6 @@
 // Cursors: delta links (Graph calendarView/contacts/To Do, Dataverse change tracking), backfill checkpoints, and the
 // last successful sync per mailbox and direction. Small JSON values keyed by (scope, name).
-import type { TableClient } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import { checkedKey, encodeKey, getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
 
 const scopeKey = (scope: string) => checkedKey(encodeKey(scope), 'cursor scope');
@@ -33,7 +33,7 @@ export class CursorStore {
   async list<T>(scope: string): Promise<{ name: string; value: T }[]> {
     const out: { name: string; value: T }[] = [];
     try {
-      for await (const row of this.table.listEntities<{ rowKey: string; value: string }>({ queryOptions: { filter: `PartitionKey eq '${scopeKey(scope)}'` } })) {
+      for await (const row of this.table.listEntities<{ rowKey: string; value: string }>({ queryOptions: { filter: odata`PartitionKey eq ${scopeKey(scope)}` } })) {
         out.push({ name: Buffer.from(row.rowKey, 'base64url').toString('utf8'), value: JSON.parse(row.value) as T });
       }
     } catch (error) {

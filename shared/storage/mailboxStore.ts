@@ -1,6 +1,6 @@
 // The mailbox registry: each enabled mailbox with its identities on both sides, its time zone, what it syncs, and
 // its state. The worker reads it to decide scope (which mailboxes a Dataverse record reaches).
-import type { TableClient } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { SyncError } from '../errors.js';
 import { checkedKey, getEntityOrUndefined, translateTableError } from './tables.js';
@@ -80,7 +80,7 @@ export class MailboxStore {
     if (!options.fresh && this.cache && Date.now() - this.cache.at < this.cacheMs) return this.cache.list;
     const list: Mailbox[] = [];
     try {
-      for await (const row of this.table.listEntities<{ data: string }>({ queryOptions: { filter: `PartitionKey eq '${partition}'` } })) {
+      for await (const row of this.table.listEntities<{ data: string }>({ queryOptions: { filter: odata`PartitionKey eq ${partition}` } })) {
         list.push(mailboxSchema.parse(JSON.parse(row.data)));
       }
     } catch (error) {

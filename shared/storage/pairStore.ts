@@ -2,7 +2,7 @@
 // last-written version, and the last-synced field values (the base of the three-way merge).
 // Both lookup directions live in the mailbox's partition and are written in one entity-group transaction; every
 // update is conditional on the row's etag, so two workers can never both believe they own the latest state.
-import type { TableClient, TransactionAction } from '@azure/data-tables';
+import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { SyncError } from '../errors.js';
 import { compactSnapshot, type BaseSnapshot } from '../sync/base.js';
 import { checkedKey, encodeKey, getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
@@ -105,7 +105,7 @@ export class PairStore {
     const out: string[] = [];
     try {
       for await (const row of this.table.listEntities<{ rowKey: string }>({
-        queryOptions: { filter: `PartitionKey eq '${recordIndexPartition(dataverseId)}'`, select: ['RowKey'] },
+        queryOptions: { filter: odata`PartitionKey eq ${recordIndexPartition(dataverseId)}`, select: ['RowKey'] },
       })) {
         out.push(row.rowKey);
       }
@@ -162,7 +162,7 @@ export class PairStore {
   /** Every pair of a mailbox (for status and reconciliation). */
   async *listMailbox(mailboxId: string): AsyncGenerator<StoredPair> {
     const iter = this.table.listEntities<PairEntity>({
-      queryOptions: { filter: `PartitionKey eq '${mailboxPartition(mailboxId)}' and RowKey ge 'dv-' and RowKey lt 'dv.'` },
+      queryOptions: { filter: odata`PartitionKey eq ${mailboxPartition(mailboxId)} and RowKey ge ${'dv-'} and RowKey lt ${'dv.'}` },
     });
     for await (const entity of iter) yield fromEntity(mailboxId, entity);
   }

@@ -1,5 +1,5 @@
 // Graph subscriptions the sync created: the clientState each notification must carry, and the expiry to renew by.
-import type { TableClient } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { constantTimeEquals } from '../constantTime.js';
 import { checkedKey, getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
@@ -47,7 +47,7 @@ export class SubscriptionStore {
 
   async list(mailboxId?: string): Promise<SubscriptionRecord[]> {
     const out: SubscriptionRecord[] = [];
-    const filter = mailboxId ? `PartitionKey eq '${partition}' and mailboxId eq '${mailboxId.replace(/'/g, "''")}'` : `PartitionKey eq '${partition}'`;
+    const filter = mailboxId ? odata`PartitionKey eq ${partition} and mailboxId eq ${mailboxId}` : odata`PartitionKey eq ${partition}`;
     try {
       for await (const row of this.table.listEntities<{ data: string }>({ queryOptions: { filter } })) out.push(subscriptionRecordSchema.parse(JSON.parse(row.data)));
     } catch (error) {

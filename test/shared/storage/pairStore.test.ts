@@ -71,4 +71,20 @@ describe('correlation store (Azurite)', () => {
     expect(baseValueEquals(read?.base.body, 'y'.repeat(2000))).toBe(false);
     expect(baseValueEquals(compactSnapshot({ s: 'short' }).s, 'short')).toBe(true);
   });
+
+  it("a table filter with a key containing a quote finds that key's rows and no others (the value is escaped, not interpolated)", async () => {
+    // Table keys may contain a quote; a filter built by interpolation ended the literal there, so the query
+    // failed, or with a crafted id, matched other mailboxes' partitions.
+    const quoted = "o'brien";
+    const other = "o";
+    await store.create({ ...basePair('55555555-5555-4555-8555-555555555555', 'ex-5'), mailboxId: quoted });
+    await store.create({ ...basePair('66666666-6666-4666-8666-666666666666', 'ex-6'), mailboxId: other });
+    const listed: string[] = [];
+    for await (const pair of store.listMailbox(quoted)) listed.push(pair.dataverseId);
+    expect(listed).toEqual(['55555555-5555-4555-8555-555555555555']);
+    const crafted: string[] = [];
+    for await (const pair of store.listMailbox("o' or PartitionKey ge 'mbx-")) crafted.push(pair.dataverseId);
+    expect(crafted).toEqual([]);
+    expect(await store.mailboxesOf('55555555-5555-4555-8555-555555555555')).toEqual([quoted]);
+  });
 });
