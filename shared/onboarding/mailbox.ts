@@ -3,6 +3,7 @@
 // (planEnable, pure), then performs exactly those, so the CLI's dry run prints what a real run does. Idempotent:
 // running it again keeps what exists and says so.
 import { findIana } from 'windows-iana';
+import { odataString } from '../dataverse/odata.js';
 import { SyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { syncedEntities, type Mailbox } from '../storage/mailboxStore.js';
@@ -57,7 +58,7 @@ export async function readEnableInputs(rt: Runtime, upnOrId: string): Promise<En
   const address = user.mail ?? user.userPrincipalName;
   const timeZone = ianaTimeZone(await rt.graph.getMailboxTimeZone(user.id));
   const byObjectId = await rt.dataverse.query('systemuser', { filter: `azureactivedirectoryobjectid eq ${user.id}`, select: ['systemuserid', 'isdisabled'], top: 1 });
-  const byAddress = byObjectId.length ? byObjectId : await rt.dataverse.query('systemuser', { filter: `internalemailaddress eq '${address.replace(/'/g, "''")}'`, select: ['systemuserid', 'isdisabled'], top: 1 });
+  const byAddress = byObjectId.length ? byObjectId : await rt.dataverse.query('systemuser', { filter: `internalemailaddress eq ${odataString(address)}`, select: ['systemuserid', 'isdisabled'], top: 1 });
   const systemUserId = byAddress[0]?.systemuserid;
   if (typeof systemUserId !== 'string') throw new SyncError('NotFound', `no Dataverse user for ${user.userPrincipalName} (by Entra object id or e-mail address)`);
   return {

@@ -3,6 +3,7 @@
 // Update steps filter on the columns the mapping reads (so unrelated column changes cost nothing); Delete steps carry
 // a pre-image of the owner (the contact delete rule needs it once the record is gone).
 import type { DataverseApi } from '../dataverse/client.js';
+import { odataString } from '../dataverse/odata.js';
 import { SyncError } from '../errors.js';
 import { dataverseEntities, type DataverseEntity } from '../servicebus/messages.js';
 import { imageColumns, mappedColumns } from '../sync/columns.js';
@@ -18,7 +19,6 @@ export function filteringAttributes(entity: DataverseEntity): string[] {
 }
 
 const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const odata = (s: string) => s.replace(/'/g, "''");
 
 /** Registers (or updates) the webhook; returns one line per thing it created, changed or kept. */
 export async function registerWebhooks(api: DataverseApi, options: { url: string; key: string; entities?: readonly DataverseEntity[] }): Promise<string[]> {
@@ -33,7 +33,7 @@ export async function registerWebhooks(api: DataverseApi, options: { url: string
     authvalue: `<settings><setting name="${xmlEscape(webhookKeyHeader)}" value="${xmlEscape(options.key)}" /></settings>`,
     description: 'Changes for dataverse-exchange-sync (Exchange Online two-way sync)',
   };
-  const existing = await list(api, `serviceendpoints?$select=serviceendpointid,url&$filter=name eq '${odata(serviceEndpointName)}'`);
+  const existing = await list(api, `serviceendpoints?$select=serviceendpointid,url&$filter=name eq ${odataString(serviceEndpointName)}`);
   let endpointId: string;
   if (existing[0]) {
     endpointId = String(existing[0].serviceendpointid);
@@ -46,11 +46,11 @@ export async function registerWebhooks(api: DataverseApi, options: { url: string
     changes.push(`service endpoint ${serviceEndpointName} (${endpointId}) created`);
   }
   for (const message of messages) {
-    const sdkMessage = (await list(api, `sdkmessages?$select=sdkmessageid&$filter=name eq '${message}'`))[0];
+    const sdkMessage = (await list(api, `sdkmessages?$select=sdkmessageid&$filter=name eq ${odataString(message)}`))[0];
     if (!sdkMessage) throw new SyncError('NotFound', `Dataverse has no sdkmessage ${message}`);
     const messageId = String(sdkMessage.sdkmessageid);
     for (const entity of options.entities ?? dataverseEntities) {
-      const filter = (await list(api, `sdkmessagefilters?$select=sdkmessagefilterid&$filter=primaryobjecttypecode eq '${entity}' and _sdkmessageid_value eq ${messageId}`))[0];
+      const filter = (await list(api, `sdkmessagefilters?$select=sdkmessagefilterid&$filter=primaryobjecttypecode eq ${odataString(entity)} and _sdkmessageid_value eq ${messageId}`))[0];
       if (!filter) throw new SyncError('NotFound', `Dataverse has no ${message} message filter for ${entity}`);
       const name = `${serviceEndpointName}: ${message} of ${entity}`;
       const stepBody: Record<string, unknown> = {
@@ -65,7 +65,7 @@ export async function registerWebhooks(api: DataverseApi, options: { url: string
         'sdkmessageid@odata.bind': `/sdkmessages(${messageId})`,
         'sdkmessagefilterid@odata.bind': `/sdkmessagefilters(${String(filter.sdkmessagefilterid)})`,
       };
-      const step = (await list(api, `sdkmessageprocessingsteps?$select=sdkmessageprocessingstepid,filteringattributes&$filter=name eq '${odata(name)}'`))[0];
+      const step = (await list(api, `sdkmessageprocessingsteps?$select=sdkmessageprocessingstepid,filteringattributes&$filter=name eq ${odataString(name)}`))[0];
       let stepId: string;
       if (step) {
         stepId = String(step.sdkmessageprocessingstepid);
@@ -87,7 +87,7 @@ export async function registerWebhooks(api: DataverseApi, options: { url: string
           ? { alias: 'PreImage', type: 0, attributes: 'ownerid', messagePropertyName: 'Target' }
           : { alias: postImageAlias, type: 1, attributes: imageColumns(entity).join(','), messagePropertyName: message === 'Create' ? 'Id' : 'Target' };
       const existingImage = (
-        await list(api, `sdkmessageprocessingstepimages?$select=sdkmessageprocessingstepimageid,attributes&$filter=_sdkmessageprocessingstepid_value eq ${stepId} and entityalias eq '${image.alias}'`)
+        await list(api, `sdkmessageprocessingstepimages?$select=sdkmessageprocessingstepimageid,attributes&$filter=_sdkmessageprocessingstepid_value eq ${stepId} and entityalias eq ${odataString(image.alias)}`)
       )[0];
       const imageBody = {
         name: image.alias,

@@ -1,12 +1,12 @@
 // Resolves activity parties that arrive from Exchange as bare e-mail addresses to Dataverse records, in the order
 // Dynamics uses for tracked items: system user, then contact (docs/reference/platform-facts.md section 8); an address that matches nothing
 // stays an unresolved party (addressused only). Enabled mailboxes resolve without a call.
+import { odataString } from '../dataverse/odata.js';
 import type { Runtime } from '../runtime.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 
 type Party = { participationtypemask: number; addressused?: string; [key: string]: unknown };
 
-const odataString = (value: string) => value.replace(/'/g, "''");
 
 /** Returns the body with every `<activity>_activity_parties` entry bound where the address is known. */
 export async function resolveParties(rt: Runtime, _mailbox: Mailbox, body: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -36,10 +36,10 @@ export async function resolveParties(rt: Runtime, _mailbox: Mailbox, body: Recor
 async function lookup(rt: Runtime, registry: Mailbox[], address: string): Promise<string | undefined> {
   const known = registry.find((m) => m.address.toLowerCase() === address || m.userPrincipalName.toLowerCase() === address);
   if (known) return `partyid_systemuser@odata.bind=/systemusers(${known.systemUserId})`;
-  const users = await rt.dataverse.query('systemuser', { filter: `internalemailaddress eq '${odataString(address)}'`, select: ['systemuserid'], top: 1 });
+  const users = await rt.dataverse.query('systemuser', { filter: `internalemailaddress eq ${odataString(address)}`, select: ['systemuserid'], top: 1 });
   const userId = users[0]?.systemuserid;
   if (typeof userId === 'string') return `partyid_systemuser@odata.bind=/systemusers(${userId})`;
-  const contacts = await rt.dataverse.query('contact', { filter: `emailaddress1 eq '${odataString(address)}'`, select: ['contactid'], top: 1 });
+  const contacts = await rt.dataverse.query('contact', { filter: `emailaddress1 eq ${odataString(address)}`, select: ['contactid'], top: 1 });
   const contactId = contacts[0]?.contactid;
   if (typeof contactId === 'string') return `partyid_contact@odata.bind=/contacts(${contactId})`;
   return undefined;
