@@ -2,12 +2,11 @@
 // fed to the worker as the same messages the webhooks send. The engine matches before it creates (stamped id,
 // iCalUId, e-mail address), so enabling twice, or a mailbox whose items exist on both sides, creates no duplicates.
 // I/O (fetch*) is kept apart from the decision (decideBackfill), which is pure and takes the fetched lists.
-import { randomUUID } from 'node:crypto';
 import type { Contact, Event, TodoTask } from '@microsoft/microsoft-graph-types';
 import { dataverseIdProperty } from '../graph/client.js';
 import { isTrackedInExchange, type EntityKind } from '../mapping/index.js';
 import type { Runtime } from '../runtime.js';
-import type { ChangeMessageInput, DataverseEntity } from '../servicebus/messages.js';
+import { dataverseChange, exchangeChange, versionOfEtag, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import { syncWindow, type SyncWindow } from '../sync/window.js';
 
@@ -305,26 +304,14 @@ export function backfillWork(plan: BackfillPlan, resumeAfter: string | undefined
 
 const keyOf = (entry: PlanEntry) => (entry.message === 'dataverse' ? `dv|${entry.dataverseEntity}|${entry.dataverseId}` : `ex|${entry.exchangeResource}|${entry.exchangeId}`);
 
-/** Version number out of a Dataverse etag (W/"123"), so a repeated backfill of one version is one message id. */
-const versionOf = (etag: string | undefined) => /"(\d+)"/.exec(etag ?? '')?.[1];
-
 function messageFor(mailbox: Mailbox, entry: PlanEntry, receivedAt: string): ChangeMessageInput {
-  const common = { v: 1 as const, correlationId: randomUUID(), receivedAt };
   if (entry.message === 'dataverse') {
-    const version = versionOf(entry.etag);
-    return { ...common, source: 'dataverse', entity: entry.dataverseEntity!, recordId: entry.dataverseId!, message: 'Reconcile', ...(version ? { version } : {}) };
+    return dataverseChange({ entity: entry.dataverseEntity!, recordId: entry.dataverseId!, message: 'Reconcile', version: versionOfEtag(entry.etag) }, { receivedAt });
   }
-  return {
-    ...common,
-    source: 'exchange',
-    mailboxId: mailbox.id,
-    resource: entry.exchangeResource!,
-    itemId: entry.exchangeId!,
-    changeType: 'updated',
-    ...(entry.listId ? { listId: entry.listId } : {}),
-    ...(entry.etag ? { etag: entry.etag } : {}),
-    ...(entry.dataverseId ? { dataverseId: entry.dataverseId } : {}),
-  };
+  return exchangeChange(
+    { mailboxId: mailbox.id, resource: entry.exchangeResource!, itemId: entry.exchangeId!, changeType: 'updated', listId: entry.listId, etag: entry.etag, dataverseId: entry.dataverseId },
+    { receivedAt },
+  );
 }
 
 /**

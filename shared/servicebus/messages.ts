@@ -1,7 +1,7 @@
 // The "something changed" message every webhook, poll and reconciliation puts on the changes queue. Small on
 // purpose: the worker decides from current state, never from the message. Versioned so a deployment can drain
 // old messages while reading new ones.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { guidSchema } from '../guid.js';
 
@@ -65,6 +65,58 @@ export type ExchangeChange = z.infer<typeof exchangeChangeSchema>;
 export type DataverseChange = z.infer<typeof dataverseChangeSchema>;
 export type LifecycleEvent = z.infer<typeof lifecycleEventSchema>;
 export type ChangeMessageInput = z.input<typeof changeMessageSchema>;
+
+/** Where a change came from: when it was received and, when the source gave one, its correlation id. */
+export interface ChangeOrigin {
+  receivedAt: string;
+  /** Kept when it fits the schema (at most 128 characters); a fresh one otherwise. */
+  correlationId?: string | undefined;
+}
+
+type ExchangeFields = Pick<ExchangeChange, 'mailboxId' | 'resource' | 'itemId' | 'changeType'> & Partial<Record<'listId' | 'etag' | 'dataverseId', string | undefined>>;
+type DataverseFields = Pick<DataverseChange, 'entity' | 'recordId' | 'message'> & { version?: string | undefined; image?: Record<string, unknown> | undefined; ownerId?: string | undefined };
+type LifecycleFields = Pick<LifecycleEvent, 'subscriptionId' | 'lifecycleEvent'>;
+
+/** The fields that are set: an absent optional field is left out rather than written as undefined. */
+function defined<T extends Record<string, unknown>>(fields: T): T {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as T;
+}
+
+function envelope(origin: ChangeOrigin) {
+  const id = origin.correlationId;
+  return { v: 1 as const, correlationId: id && id.length <= 128 ? id : randomUUID(), receivedAt: origin.receivedAt };
+}
+
+/** A change of an Exchange item (webhook, delta round, backfill, a removed To Do list). */
+export function exchangeChange(fields: ExchangeFields, origin: ChangeOrigin): ChangeMessageInput {
+  return { ...envelope(origin), source: 'exchange', ...defined(fields) };
+}
+
+/** A change of a Dataverse record (webhook, change tracking, backfill). */
+export function dataverseChange(fields: DataverseFields, origin: ChangeOrigin): ChangeMessageInput {
+  return { ...envelope(origin), source: 'dataverse', ...defined({ ...fields, recordId: fields.recordId.toLowerCase() }) };
+}
+
+/** A Graph lifecycle notification of a subscription. */
+export function lifecycleChange(fields: LifecycleFields, origin: ChangeOrigin): ChangeMessageInput {
+  return { ...envelope(origin), source: 'lifecycle', ...fields };
+}
+
+/** The next attempt of a change that failed, carrying why (bounded as the schema bounds it). */
+export function retryOf(message: ChangeMessage, lastError: string): ChangeMessage {
+  return { ...message, attempt: message.attempt + 1, lastError: lastError.slice(0, 1024) };
+}
+
+/** A fresh copy of a dead-lettered change: attempt 1, no error of an earlier life. */
+export function replayOf(message: ChangeMessage): ChangeMessage {
+  const { lastError: _lastError, ...rest } = message;
+  return { ...rest, attempt: 1 };
+}
+
+/** The versionnumber in a Dataverse etag (W/"123"), so a repeated change of one version is one message id. */
+export function versionOfEtag(etag: string | undefined): string | undefined {
+  return /"(\d+)"/.exec(etag ?? '')?.[1];
+}
 
 /** Service Bus message id and session id are at most 128 characters (azure-platform.md section 7). */
 const short = (value: string) => (value.length <= 100 ? value : `h-${createHash('sha256').update(value).digest('base64url')}`);

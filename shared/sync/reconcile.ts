@@ -3,14 +3,13 @@
 // synced Dataverse table a change-tracking round. Everything found is enqueued as the same messages the webhooks
 // send, except the sync's own versions and untracked unpaired items. An evicted token restarts the round from
 // scratch, which creates no duplicates because the engine matches before creating (docs/reference/platform-facts.md section 2 and 6).
-import { randomUUID } from 'node:crypto';
 import type { DataverseRecord } from '../dataverse/client.js';
 import { isSyncError } from '../errors.js';
 import { isGuid } from '../guid.js';
 import type { DeltaPage } from '../graph/client.js';
 import { isTrackedInExchange } from '../mapping/index.js';
 import type { Runtime } from '../runtime.js';
-import { dataverseChangeSchema, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
+import { dataverseChange, dataverseChangeSchema, exchangeChange, versionOfEtag, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { Outcome } from './engine.js';
 import { syncWindow, type SyncWindow } from './window.js';
@@ -69,21 +68,9 @@ async function exchangeMessages(rt: Runtime, mailbox: Mailbox, resource: 'event'
       result.skipped += 1;
       continue;
     }
-    messages.push({
-      v: 1,
-      source: 'exchange',
-      correlationId: randomUUID(),
-      receivedAt,
-      mailboxId: mailbox.id,
-      resource,
-      itemId: item.id,
-      ...(listId ? { listId } : {}),
-      // A calendarView @removed is also sent for events that only left the window, and a contact @removed for one
-      // moved to another folder: 'updated' makes the worker read the item and delete only when it is really gone.
-      changeType: 'updated',
-      ...(item['@odata.etag'] ? { etag: item['@odata.etag'] } : {}),
-      ...(pair ? { dataverseId: pair.dataverseId } : {}),
-    });
+    // A calendarView @removed is also sent for events that only left the window, and a contact @removed for one
+    // moved to another folder: 'updated' makes the worker read the item and delete only when it is really gone.
+    messages.push(exchangeChange({ mailboxId: mailbox.id, resource, itemId: item.id, listId, changeType: 'updated', etag: item['@odata.etag'] || undefined, dataverseId: pair?.dataverseId }, { receivedAt }));
   }
   return messages;
 }
@@ -136,18 +123,7 @@ export async function reconcileTodo(rt: Runtime, mailbox: Mailbox, result: Round
     const messages: ChangeMessageInput[] = [];
     for await (const pair of rt.pairs.listMailbox(mailbox.id)) {
       if (pair.kind !== 'task' || !pair.exchangeId || !pair.exchangeListId || !removed.includes(pair.exchangeListId)) continue;
-      messages.push({
-        v: 1,
-        source: 'exchange',
-        correlationId: randomUUID(),
-        receivedAt,
-        mailboxId: mailbox.id,
-        resource: 'todoTask',
-        itemId: pair.exchangeId,
-        listId: pair.exchangeListId,
-        changeType: 'deleted',
-        dataverseId: pair.dataverseId,
-      });
+      messages.push(exchangeChange({ mailboxId: mailbox.id, resource: 'todoTask', itemId: pair.exchangeId, listId: pair.exchangeListId, changeType: 'deleted', dataverseId: pair.dataverseId }, { receivedAt }));
     }
     await send(rt, messages, result);
     for (const listId of removed) await rt.cursors.remove(reconcileScopes.todo, `${mailbox.id}|${listId}`);
@@ -239,8 +215,7 @@ export async function reconcileDataverse(rt: Runtime): Promise<DataverseReconcil
           result.skipped += 1;
           continue;
         }
-        const version = /"(\d+)"/.exec(row['@odata.etag'] ?? '')?.[1];
-        const message: ChangeMessageInput = { v: 1, source: 'dataverse', correlationId: randomUUID(), receivedAt, entity, recordId: id, message: 'Reconcile', ...(version ? { version } : {}) };
+        const message = dataverseChange({ entity, recordId: id, message: 'Reconcile', version: versionOfEtag(row['@odata.etag']) }, { receivedAt });
         if (usable(message)) messages.push(message);
       }
       for (const id of round.deleted) {
@@ -253,7 +228,7 @@ export async function reconcileDataverse(rt: Runtime): Promise<DataverseReconcil
           result.skipped += 1;
           continue;
         }
-        const message: ChangeMessageInput = { v: 1, source: 'dataverse', correlationId: randomUUID(), receivedAt, entity, recordId: id, message: 'Delete' };
+        const message = dataverseChange({ entity, recordId: id, message: 'Delete' }, { receivedAt });
         if (usable(message)) messages.push(message);
       }
       await send(rt, messages, result);

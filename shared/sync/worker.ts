@@ -8,7 +8,7 @@ import { ZodError } from 'zod';
 import { SyncError, isSyncError } from '../errors.js';
 import { backoffMs } from '../http/retry.js';
 import type { Runtime } from '../runtime.js';
-import { parseChangeMessage, type ChangeMessage } from '../servicebus/messages.js';
+import { parseChangeMessage, retryOf, type ChangeMessage } from '../servicebus/messages.js';
 import { applyDataverseChange, applyExchangeChange, type Outcome } from './engine.js';
 import { applyLifecycleEvent } from './lifecycle.js';
 import { recordApplied } from './reconcile.js';
@@ -73,7 +73,7 @@ export async function processDelivery(rt: Runtime, body: unknown, delivery: Deli
     const sync = isSyncError(error) ? error : new SyncError('Internal', (error as Error)?.message ?? String(error), { cause: error });
     if (sync.retryable && message.attempt < rt.settings.SYNC_MAX_ATTEMPTS) {
       const wait = Math.min(maxBackoffMs, backoffMs(sync, message.attempt, 1_000));
-      await rt.sender.send([{ ...message, attempt: message.attempt + 1, lastError: `${sync.code}: ${sync.message}`.slice(0, 1024) }], {
+      await rt.sender.send([retryOf(message, `${sync.code}: ${sync.message}`)], {
         scheduledEnqueueTime: new Date(rt.now().getTime() + wait),
       });
       log.warn('change failed; retry scheduled', { cause: sync.code, code: sync.code, status: sync.status, waitMs: wait, nextAttempt: message.attempt + 1 });

@@ -2,11 +2,10 @@
 // Authenticates the key the service endpoint sends (HttpHeader auth, constant-time compare); validates the body;
 // drops the echo of the sync's own writes (its `tag`, or the sync's application user as initiating user) before
 // enqueueing; enqueues one message per change.
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { isSyncError } from '../errors.js';
 import { guidSchema } from '../guid.js';
-import { dataverseEntities, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
+import { dataverseChange, dataverseEntities, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
 import { constantTimeEquals } from '../constantTime.js';
 import { imageColumns } from '../sync/columns.js';
 import { imageToRecord, postImageAlias } from './entityImage.js';
@@ -91,18 +90,17 @@ export async function handleDataverseWebhook(req: WebhookRequest, deps: Datavers
   const version = post?.RowVersion ?? attribute(post, 'versionnumber') ?? targetOf(context)?.RowVersion ?? undefined;
   const pre = context.PreEntityImages?.[0]?.value;
   const owner = attribute(pre, 'ownerid') ?? attribute(post, 'ownerid');
-  const change: ChangeMessageInput = {
-    v: 1,
-    source: 'dataverse',
-    correlationId: context.CorrelationId && context.CorrelationId.length <= 128 ? context.CorrelationId : randomUUID(),
-    receivedAt: (deps.now?.() ?? new Date()).toISOString(),
-    entity,
-    recordId: context.PrimaryEntityId.toLowerCase(),
-    message,
-    ...(typeof version === 'string' || typeof version === 'number' ? { version: String(version) } : {}),
-    ...(ownerIdOf(owner) ? { ownerId: ownerIdOf(owner) } : {}),
-    ...(image ? { image } : {}),
-  };
+  const change = dataverseChange(
+    {
+      entity,
+      recordId: context.PrimaryEntityId,
+      message,
+      version: typeof version === 'string' || typeof version === 'number' ? String(version) : undefined,
+      ownerId: ownerIdOf(owner),
+      image,
+    },
+    { receivedAt: (deps.now?.() ?? new Date()).toISOString(), correlationId: context.CorrelationId },
+  );
   try {
     await deps.enqueue([change]);
   } catch (error) {

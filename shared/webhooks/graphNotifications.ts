@@ -2,10 +2,9 @@
 // Answers the validation handshake; authenticates every notification by its subscription's clientState (constant
 // time); drops what is not authentic without enqueueing it; enqueues one small message per authentic
 // notification; answers 202 quickly, and 5xx only when it could not enqueue (so Graph retries).
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { isSyncError } from '../errors.js';
-import type { ChangeMessageInput } from '../servicebus/messages.js';
+import { exchangeChange, lifecycleChange, type ChangeMessageInput } from '../servicebus/messages.js';
 import { clientStateMatches, type SubscriptionRecord } from '../storage/subscriptionStore.js';
 import { jsonError, parseBody, type WebhookRequest, type WebhookResponse } from './http.js';
 
@@ -80,9 +79,8 @@ async function handleBatch(batch: z.output<typeof notificationBatchSchema>, deps
       deps.log('warn', 'graph notification dropped: unknown subscription or wrong clientState', { subscriptionId: notification.subscriptionId, known: Boolean(sub) });
       continue;
     }
-    const correlationId = randomUUID();
     if ('lifecycleEvent' in notification) {
-      messages.push({ v: 1, source: 'lifecycle', correlationId, receivedAt, subscriptionId: sub.id, lifecycleEvent: notification.lifecycleEvent });
+      messages.push(lifecycleChange({ subscriptionId: sub.id, lifecycleEvent: notification.lifecycleEvent }, { receivedAt }));
       continue;
     }
     const resource = resourceOf[sub.resourceKind];
@@ -95,18 +93,7 @@ async function handleBatch(batch: z.output<typeof notificationBatchSchema>, deps
     }
     const itemId = notification.resourceData.id;
     const dataverseId = notification.changeType === 'created' ? undefined : await deps.pairedDataverseId(sub.mailboxId, itemId);
-    messages.push({
-      v: 1,
-      source: 'exchange',
-      correlationId,
-      receivedAt,
-      mailboxId: sub.mailboxId,
-      resource,
-      itemId,
-      changeType: notification.changeType,
-      ...(notification.resourceData['@odata.etag'] ? { etag: notification.resourceData['@odata.etag'] } : {}),
-      ...(dataverseId ? { dataverseId } : {}),
-    });
+    messages.push(exchangeChange({ mailboxId: sub.mailboxId, resource, itemId, changeType: notification.changeType, etag: notification.resourceData['@odata.etag'] || undefined, dataverseId }, { receivedAt }));
   }
   if (messages.length === 0 && unhandled > 0) return { status: 202 };
   if (messages.length === 0) {

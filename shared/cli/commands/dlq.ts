@@ -3,7 +3,7 @@
 // (attempt 1, a new messageId so duplicate detection does not drop it) and completes the dead letter only after
 // the send succeeded, so a failure never loses a change.
 import type { ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
-import { changeMessageSchema, messageIdOf, sessionIdOf, type ChangeMessage } from '../../servicebus/messages.js';
+import { changeMessageSchema, messageIdOf, replayOf, sessionIdOf, type ChangeMessage } from '../../servicebus/messages.js';
 import { peekFromStart } from '../../servicebus/peek.js';
 import { changesQueue } from '../../servicebus/queues.js';
 import { toServiceBusMessage } from '../../servicebus/sender.js';
@@ -91,8 +91,7 @@ export function replayMessageId(base: string, now: Date): string {
 export function replayMessage(message: ServiceBusReceivedMessage, now: Date): ServiceBusMessage {
   const change = changeOf(message);
   if (change) {
-    const fresh: ChangeMessage = { ...change, attempt: 1 };
-    delete fresh.lastError;
+    const fresh = replayOf(change);
     const wire = toServiceBusMessage(fresh);
     return { ...wire, messageId: replayMessageId(messageIdOf(fresh), now), sessionId: sessionIdOf(fresh) };
   }
