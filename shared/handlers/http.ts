@@ -1,14 +1,15 @@
 // Adapts @azure/functions HTTP requests to the runtime-independent webhook handlers.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { maxWebhookBodyBytes, jsonError, type WebhookRequest, type WebhookResponse } from '../webhooks/http.js';
+import { tooLarge, type WebhookRequest, type WebhookResponse } from '../webhooks/http.js';
 
 /** Reads the request into a WebhookRequest, or answers 413 when it is larger than a webhook can be. */
 export async function toWebhookRequest(request: HttpRequest): Promise<WebhookRequest | WebhookResponse> {
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > maxWebhookBodyBytes) return jsonError(413, 'PayloadTooLarge', `request body exceeds ${maxWebhookBodyBytes} bytes`);
+  const headers = new Headers(Object.fromEntries(request.headers.entries()));
+  // The declared length before reading, the body itself once read (a chunked request declares none).
+  const declaredTooLarge = tooLarge(headers);
+  if (declaredTooLarge) return declaredTooLarge;
   const body = await request.text();
-  if (Buffer.byteLength(body, 'utf8') > maxWebhookBodyBytes) return jsonError(413, 'PayloadTooLarge', `request body exceeds ${maxWebhookBodyBytes} bytes`);
-  return { method: request.method, url: request.url, headers: new Headers(Object.fromEntries(request.headers.entries())), query: new URLSearchParams(request.query), body };
+  return tooLarge(headers, body) ?? { method: request.method, url: request.url, headers, query: new URLSearchParams(request.query), body };
 }
 
 export function toHttpResponse(response: WebhookResponse): HttpResponseInit {

@@ -6,7 +6,7 @@ export interface WebhookRequest {
   url: string;
   headers: Headers;
   query: URLSearchParams;
-  /** Raw body (already size-checked against maxWebhookBodyBytes by `readLimitedBody`). */
+  /** Raw body (already size-checked against maxWebhookBodyBytes by `tooLarge`). */
   body: string;
 }
 
@@ -26,7 +26,10 @@ export function jsonError(status: number, code: string, message: string): Webhoo
   return { status, jsonBody: { error: { code, message } } };
 }
 
-/** 413 when the declared length is over the limit; the body itself is checked again once read. */
+/**
+ * The one size check of a webhook body: 413 when the declared length or the body (once read) is over the limit.
+ * The Functions adapter calls it before and after reading; parseBody calls it again for any caller.
+ */
 export function tooLarge(headers: Headers, body?: string): WebhookResponse | undefined {
   const declared = Number(headers.get('content-length') ?? '0');
   const actual = body === undefined ? 0 : Buffer.byteLength(body, 'utf8');

@@ -79,6 +79,20 @@ describe('webhook endpoints', () => {
     expect(((await wrong.json()) as { error: { message: string } }).error.message).toMatch(/value\.0/);
   });
 
+  it('answers 413 to a body over 1 MB that declares no length (chunked), once it is read', async () => {
+    const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 17) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const res = await fetch(graphUrl(), { method: 'POST', body, headers: { 'content-type': 'application/json' }, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('PayloadTooLarge');
+  });
+
   it('answers 413 to a body over 1 MB, before parsing it', async () => {
     const res = await post(graphUrl(), JSON.stringify({ value: [], pad: 'x'.repeat(1024 * 1024 + 10) }));
     expect(res.status).toBe(413);
