@@ -8,9 +8,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DateTime } from 'luxon';
-import { findIana } from 'windows-iana';
 import { z } from 'zod';
 import { formatTable } from '../shared/cli/format.js';
+import { ianaZoneOf } from '../shared/timeZones.js';
 import { DataverseAdminClient } from './sim/dataverse/admin.js';
 import { GraphSimAdminClient } from './sim/graph/adminClient.js';
 import type { SimUserView } from './sim/graph/adminTypes.js';
@@ -128,7 +128,7 @@ const text = (value: unknown) => (typeof value === 'string' || typeof value === 
 const dateIn = (value: unknown, windowsZone: string | undefined) => {
   if (typeof value !== 'string' || value === '') return '';
   const at = DateTime.fromISO(value.endsWith('Z') || /[+-]\d\d:\d\d$/.test(value) ? value : `${value}Z`, { zone: 'utc' });
-  const zone = windowsZone ? findIana(windowsZone)[0] : undefined;
+  const zone = windowsZone ? ianaZoneOf(windowsZone) : undefined;
   return (zone ? at.setZone(zone) : at).toISODate() ?? '';
 };
 const short = (value: unknown) => (typeof value === 'string' ? value.replace(/\.\d+Z?$/, '').replace('T', ' ') : '');

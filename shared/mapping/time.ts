@@ -1,43 +1,22 @@
 // Time conversions between Dataverse (UTC instants) and Graph (local date-time plus zone name). Graph may name a
 // zone the Windows way ("W. Europe Standard Time") or the IANA way ("Europe/Berlin"); both are accepted
 // (GDC resources/datetimetimezone.md). We write Windows names, the set every Graph method accepts.
-import { DateTime, IANAZone } from 'luxon';
-import { findIana, findWindows } from 'windows-iana';
+import { DateTime } from 'luxon';
 import { invalidInput } from '../errors.js';
+import { ianaZoneOf, windowsZoneOf } from '../timeZones.js';
 import type { GraphDateTimeTimeZone } from '../wire/dates.js';
 import type { MappingContext } from './context.js';
 
-// windows-iana scans its whole table per call; zone names repeat on every item, so the answers are kept.
-const ianaByWindows = new Map<string, readonly string[]>();
-const windowsByIana = new Map<string, string | undefined>();
-
-function ianaOf(windows: string): readonly string[] {
-  let found = ianaByWindows.get(windows);
-  if (found === undefined) {
-    found = findIana(windows);
-    ianaByWindows.set(windows, found);
-  }
-  return found;
-}
-
-function windowsOf(iana: string): string | undefined {
-  if (!windowsByIana.has(iana)) windowsByIana.set(iana, findWindows(iana)[0]);
-  return windowsByIana.get(iana);
-}
-
 /** IANA zone for a Graph zone name; prefers the mailbox zone when a Windows name covers several IANA zones. */
 export function resolveZone(name: string, field: string, preferred?: string): string {
-  if (IANAZone.isValidZone(name)) return name;
-  const candidates = ianaOf(name);
-  if (preferred !== undefined && candidates.includes(preferred)) return preferred;
-  const first = candidates.find((zone) => IANAZone.isValidZone(zone));
-  if (first === undefined) throw invalidInput(field, name, 'is neither an IANA nor a Windows time zone name');
-  return first;
+  const zone = ianaZoneOf(name, preferred);
+  if (zone === undefined) throw invalidInput(field, name, 'is neither an IANA nor a Windows time zone name');
+  return zone;
 }
 
 /** The zone name we write into Graph dateTimeTimeZone for the mailbox, and the IANA zone it stands for. */
 export function graphZoneOf(ctx: MappingContext): { name: string; iana: string } {
-  const windows = windowsOf(ctx.timeZone);
+  const windows = windowsZoneOf(ctx.timeZone);
   // A zone without a Windows twin is written as UTC with converted wall times, which every method accepts.
   return windows === undefined ? { name: 'UTC', iana: 'UTC' } : { name: windows, iana: ctx.timeZone };
 }

@@ -2,10 +2,10 @@
 // (events, contacts) with a random clientState each, and the registry row. Enabling reads, plans the actions as data
 // (planEnable, pure), then performs exactly those, so the CLI's dry run prints what a real run does. Idempotent:
 // running it again keeps what exists and says so.
-import { findIana } from 'windows-iana';
 import { odataString } from '../dataverse/odata.js';
 import { SyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
+import { ianaZoneOf } from '../timeZones.js';
 import { syncedEntities, type Mailbox } from '../storage/mailboxStore.js';
 import type { SubscriptionRecord } from '../storage/subscriptionStore.js';
 import { createSubscription, mailboxSubscriptions, maskFunctionKey, notificationUrl } from '../sync/subscriptions.js';
@@ -17,9 +17,7 @@ export interface EnableResult {
 
 /** Converts a Graph mailbox time zone (Windows name, IANA name or UTC) to IANA. */
 export function ianaTimeZone(zone: string): string {
-  if (zone === 'UTC' || zone === 'tzone://Microsoft/Utc') return 'UTC';
-  if (zone.includes('/')) return zone;
-  const iana = findIana(zone)[0];
+  const iana = ianaZoneOf(zone);
   if (!iana) throw new SyncError('InvalidInput', `mailbox time zone ${JSON.stringify(zone)} is not a known Windows or IANA zone`, { field: 'timeZone', value: zone });
   return iana;
 }
