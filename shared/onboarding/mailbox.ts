@@ -7,7 +7,7 @@ import { SyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { ianaZoneOf } from '../timeZones.js';
 import { syncedEntities, type Mailbox } from '../storage/mailboxStore.js';
-import type { SubscriptionRecord } from '../storage/subscriptionStore.js';
+import type { SubscriptionKind, SubscriptionRecord } from '../storage/subscriptionStore.js';
 import { createSubscription, mailboxSubscriptions, maskFunctionKey, notificationUrl } from '../sync/subscriptions.js';
 
 export interface EnableResult {
@@ -36,7 +36,7 @@ export interface EnableInputs {
 /** One step of enabling a mailbox, as data: the dry run prints these, a real run performs exactly these. */
 export type EnableAction =
   | { type: 'keepSubscription'; subscription: SubscriptionRecord }
-  | { type: 'createSubscription'; resourceKind: SubscriptionRecord['resourceKind']; resource: string; notificationUrl: string }
+  | { type: 'createSubscription'; resourceKind: SubscriptionKind; resource: string; notificationUrl: string }
   /** The notification URL changed (a rotated function key, a new host name): Graph would post to the old one. */
   | { type: 'replaceSubscription'; old: SubscriptionRecord; resource: string; notificationUrl: string }
   | { type: 'putMailbox'; mailbox: Mailbox; previous?: Mailbox | undefined };

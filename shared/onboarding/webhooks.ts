@@ -11,6 +11,8 @@ import { webhookKeyHeader } from '../webhooks/dataverseWebhook.js';
 import { postImageAlias } from '../webhooks/entityImage.js';
 
 export const serviceEndpointName = 'dataverse-exchange-sync';
+// No SetState step: the Update step filters on statecode and statuscode, which is how a state change is raised
+// (shared/webhooks/dataverseWebhook.ts says why; a second step would deliver each state change twice).
 const messages = ['Create', 'Update', 'Delete'] as const;
 
 /** The Update step's filtering attributes of a table: every Dataverse column whose change must reach Exchange. */

@@ -43,7 +43,12 @@ export const dataverseChangeSchema = z.object({
   entity: z.enum(dataverseEntities),
   /** Any GUID shape: Dataverse's own ids are sequential GUIDs, not RFC version 1-8 uuids (see shared/guid.ts). */
   recordId: guidSchema(),
-  message: z.enum(['Create', 'Update', 'Delete', 'SetState', 'Reconcile']),
+  /**
+   * No SetState: a state change raises the Update step, which filters on statecode and statuscode
+   * (https://learn.microsoft.com/power-apps/developer/data-platform/special-update-operation-behavior), so a SetState
+   * step would deliver every state change twice. None is registered (shared/onboarding/webhooks.ts).
+   */
+  message: z.enum(['Create', 'Update', 'Delete', 'Reconcile']),
   /** versionnumber after the change, when the webhook carried it. */
   version: z.string().optional(),
   /** Attributes of the post image (already in Web API form), so a mapped-columns-complete image saves a read. */

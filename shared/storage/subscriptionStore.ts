@@ -4,11 +4,18 @@ import { z } from 'zod';
 import { constantTimeEquals } from '../constantTime.js';
 import { checkedKey, getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
 
+/** The kinds of subscription this version creates and syncs (shared/sync/subscriptions.ts). */
+export const subscriptionKinds = ['events', 'contacts'] as const;
+export type SubscriptionKind = (typeof subscriptionKinds)[number];
+
 export const subscriptionRecordSchema = z.object({
   id: z.string().min(1),
   mailboxId: z.string().min(1),
-  /** events or contacts */
-  resourceKind: z.enum(['events', 'contacts', 'messages']),
+  /**
+   * events or contacts. Any other name is read as it is, not refused: a row another version wrote (a newer one
+   * before a rollback) must still authenticate its notifications, which are then accepted and dropped.
+   */
+  resourceKind: z.string().min(1).max(64),
   resource: z.string().min(1),
   clientState: z.string().min(16).max(128),
   expirationDateTime: z.string(),

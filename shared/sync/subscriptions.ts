@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { SyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import type { SubscriptionRecord } from '../storage/subscriptionStore.js';
+import type { SubscriptionKind, SubscriptionRecord } from '../storage/subscriptionStore.js';
 
 /**
  * Asked-for lifetime: just under the 10,080 minutes Graph allows for Outlook resources (docs/reference/platform-facts.md
@@ -12,7 +12,7 @@ import type { SubscriptionRecord } from '../storage/subscriptionStore.js';
 export const subscriptionLifetimeMinutes = 10_080 - 60;
 
 /** The resources a mailbox is subscribed to (To Do tasks have no app-only notifications and are polled). */
-export const mailboxSubscriptions: readonly { kind: SubscriptionRecord['resourceKind']; path: (userId: string) => string }[] = [
+export const mailboxSubscriptions: readonly { kind: SubscriptionKind; path: (userId: string) => string }[] = [
   { kind: 'events', path: (id) => `/users/${id}/events` },
   { kind: 'contacts', path: (id) => `/users/${id}/contacts` },
 ];

@@ -50,12 +50,15 @@ export interface DataverseWebhookDeps {
   now?: () => Date;
 }
 
-const messages = new Map<string, 'Create' | 'Update' | 'Delete' | 'SetState'>([
+/**
+ * The messages `dataverse register-webhooks` registers steps for. SetState and SetStateDynamicEntity are not among
+ * them: a state change raises the Update step (it filters on statecode and statuscode), so a SetState step
+ * registered by hand is answered 200 and dropped, like any other message the sync does not handle.
+ */
+const messages = new Map<string, 'Create' | 'Update' | 'Delete'>([
   ['Create', 'Create'],
   ['Update', 'Update'],
   ['Delete', 'Delete'],
-  ['SetState', 'SetState'],
-  ['SetStateDynamicEntity', 'SetState'],
 ]);
 
 /** Handles one delivery from Dataverse. */

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { isSyncError } from '../errors.js';
 import { exchangeChange, lifecycleChange, type ChangeMessageInput } from '../servicebus/messages.js';
-import { clientStateMatches, type SubscriptionRecord } from '../storage/subscriptionStore.js';
+import { clientStateMatches, type SubscriptionKind, type SubscriptionRecord } from '../storage/subscriptionStore.js';
 import { jsonError, parseBody, type WebhookRequest, type WebhookResponse } from './http.js';
 
 const changeNotificationSchema = z.object({
@@ -41,7 +41,8 @@ export interface GraphNotificationDeps {
   now?: () => Date;
 }
 
-const resourceOf: Record<SubscriptionRecord['resourceKind'], 'event' | 'contact' | undefined> = { events: 'event', contacts: 'contact', messages: undefined };
+/** The item resource of each subscription kind the sync handles; a Map, so no stored name can hit a prototype key. */
+const resourceOf = new Map<string, 'event' | 'contact'>(Object.entries({ events: 'event', contacts: 'contact' } satisfies Record<SubscriptionKind, 'event' | 'contact'>));
 
 /** Handles one POST from Graph. */
 export async function handleGraphNotifications(req: WebhookRequest, deps: GraphNotificationDeps): Promise<WebhookResponse> {
@@ -83,10 +84,10 @@ async function handleBatch(batch: z.output<typeof notificationBatchSchema>, deps
       messages.push(lifecycleChange({ subscriptionId: sub.id, lifecycleEvent: notification.lifecycleEvent }, { receivedAt }));
       continue;
     }
-    const resource = resourceOf[sub.resourceKind];
+    const resource = resourceOf.get(sub.resourceKind);
     if (!resource) {
-      // Authentic, but for a kind of subscription the sync keeps without syncing it: accepted (or Graph retries
-      // and, in the end, drops the subscription) and dropped. Ids only, never the resource.
+      // Authentic, but for a kind of subscription this version does not sync (a row another version wrote): accepted
+      // (or Graph retries and, in the end, drops the subscription) and dropped. Ids only, never the resource.
       unhandled += 1;
       deps.log('info', 'graph notification dropped: a resource the sync does not handle', { subscriptionId: sub.id, resourceKind: sub.resourceKind, changeType: notification.changeType });
       continue;

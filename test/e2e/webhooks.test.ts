@@ -88,7 +88,7 @@ describe('webhook endpoints', () => {
         else controller.close();
       },
     });
-    const res = await fetch(graphUrl(), { method: 'POST', body, headers: { 'content-type': 'application/json' }, duplex: 'half' } as RequestInit);
+    const res = await fetch(graphUrl(), { method: 'POST', body, headers: { 'content-type': 'application/json' }, duplex: 'half' });
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('PayloadTooLarge');
   });
@@ -130,5 +130,31 @@ describe('webhook endpoints', () => {
     );
     expect(res.status).toBe(200);
     expect(enqueued).toBe(before);
+  });
+
+  it('a SetState or SetStateDynamicEntity delivery (a step registered by hand) is answered 200 and not enqueued: the Update step carries state changes', async () => {
+    for (const MessageName of ['SetState', 'SetStateDynamicEntity']) {
+      const before = enqueued;
+      const res = await post(
+        dataverseUrl(),
+        JSON.stringify({
+          MessageName,
+          PrimaryEntityName: 'task',
+          PrimaryEntityId: '1d2c3b4a-0000-4000-8000-000000000002',
+          InitiatingUserId: stack.users.alice!.systemUserId,
+          UserId: stack.users.alice!.systemUserId,
+          SharedVariables: [],
+        }),
+        { [webhookKeyHeader]: stack.env.DATAVERSE_WEBHOOK_KEY! },
+      );
+      expect(res.status, MessageName).toBe(200);
+      await stack.settled();
+      expect(enqueued, MessageName).toBe(before);
+    }
+    // What register-webhooks sets up: Create, Update and Delete steps only, the Update step filtering on the state.
+    const steps = stack.dataverse.admin.records('sdkmessageprocessingsteps').map((step) => String(step.name));
+    expect(steps.filter((name) => /SetState/.test(name))).toEqual([]);
+    const taskUpdate = stack.dataverse.admin.records('sdkmessageprocessingsteps').find((step) => step.name === 'dataverse-exchange-sync: Update of task');
+    expect(String(taskUpdate?.filteringattributes).split(',')).toEqual(expect.arrayContaining(['statecode', 'statuscode']));
   });
 });

@@ -29,6 +29,11 @@ describe('change message constructors', () => {
     for (const message of [ex, dv, lc]) expect(changeMessageSchema.safeParse(message).success, JSON.stringify(message)).toBe(true);
   });
 
+  it('have no SetState change: state changes arrive as Update (no SetState step is registered)', () => {
+    const setState = { ...dataverseChange({ entity: 'task', recordId, message: 'Update' }, { receivedAt }), message: 'SetState' };
+    expect(changeMessageSchema.safeParse(setState).success).toBe(false);
+  });
+
   it('keep the source\'s correlation id when it fits the schema, and make a fresh one otherwise', () => {
     const fields = { entity: 'appointment', recordId, message: 'Create' } as const;
     expect(dataverseChange(fields, { receivedAt, correlationId: 'c-7' }).correlationId).toBe('c-7');
