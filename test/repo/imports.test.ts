@@ -77,7 +77,7 @@ describe('import directions', () => {
       { file: 'shared/sync/worker.ts', text: "import type { InvocationContext } from '@azure/functions';" },
       { file: 'shared/sync/merge.ts', text: "import { baseValueEquals } from '../storage/pairStore.js';" },
       { file: 'shared/runtime.ts', text: "const sim = await import('../dev/sim/graph/index.js');" },
-      { file: 'dev/sim/graph/store.ts', text: "export { queues } from '../../../shared/servicebus/queues.js';" },
+      { file: 'dev/sim/queues.ts', text: "export { queues } from '../../shared/servicebus/queues.js';" },
     ];
     for (const sample of samples) expect(violations([sample]), sample.text).toHaveLength(1);
     // Allowed: the handlers adapt @azure/functions, dev/ outside the simulators may drive the product.
