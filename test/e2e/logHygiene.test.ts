@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import { main } from '../../shared/cli/main.js';
 import { formatStatus } from '../../shared/cli/commands/status.js';
-import { buildStatus } from '../../shared/handlers/status.js';
+import { buildStatus } from '../../shared/status/index.js';
 import { deadLetterScope, type DeadLetterRecord } from '../../shared/sync/worker.js';
 import { createAppointment, daysFromNow, outlookEvent, tracked } from '../support/e2e.js';
 
