@@ -137,57 +137,8 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     const messages = store.table('sdkmessage');
     const filters = store.table('sdkmessagefilter');
     const filtered = ['appointment', 'task', 'phonecall', 'letter', 'fax', 'contact', 'account'];
-    for (const name of sdkMessageNames) {
-      const id = m.guid();
-      messages.put({ sdkmessageid: id, name, versionnumber: store.nextVersion() }, store.currentVersion());
-      for (const entity of filtered) {
-        filters.put(
-          {
-            sdkmessagefilterid: m.guid(),
-            primaryobjecttypecode: entity,
-            secondaryobjecttypecode: 'none',
-            sdkmessageid: { id, logicalName: 'sdkmessage' },
-            iscustomprocessingstepallowed: true,
-            isvisible: true,
-            versionnumber: store.nextVersion(),
-          },
-          store.currentVersion(),
-        );
-      }
-    }
-    // The series table's messages, after the others so that their ids stay as they were
-    // (recurringappointmentmaster.md "Messages": AddRecurrence and DeleteOpenInstances are events too).
-    const seriesMessages = new Map<string, string>();
-    for (const row of messages.rows.values()) seriesMessages.set(text(row['name']), text(row['sdkmessageid']));
-    for (const name of ['AddRecurrence', 'DeleteOpenInstances']) {
-      const id = m.guid();
-      messages.put({ sdkmessageid: id, name, versionnumber: store.nextVersion() }, store.currentVersion());
-      seriesMessages.set(name, id);
-    }
-    for (const id of seriesMessages.values()) {
-      filters.put(
-        {
-          sdkmessagefilterid: m.guid(),
-          primaryobjecttypecode: 'recurringappointmentmaster',
-          secondaryobjecttypecode: 'none',
-          sdkmessageid: { id, logicalName: 'sdkmessage' },
-          iscustomprocessingstepallowed: true,
-          isvisible: true,
-          versionnumber: store.nextVersion(),
-        },
-        store.currentVersion(),
-      );
-    }
-    // The email tables' filters and the SendEmail message, after everything else so the ids above stay as they were
-    // (email.md "Messages": Create, Update, Delete, SetState, SendEmail … are events).
-    const byName = new Map<string, string>();
-    for (const row of messages.rows.values()) byName.set(text(row['name']), text(row['sdkmessageid']));
-    const sendEmailId = m.guid();
-    messages.put({ sdkmessageid: sendEmailId, name: 'SendEmail', versionnumber: store.nextVersion() }, store.currentVersion());
-    const emailFilters: Array<[string, string]> = [];
-    for (const name of sdkMessageNames) for (const entity of emailFilterTables) emailFilters.push([byName.get(name)!, entity]);
-    emailFilters.push([sendEmailId, 'email']);
-    for (const [id, entity] of emailFilters) {
+    /** One sdkmessagefilter row: message `id` may have steps on table `entity`. */
+    const putFilter = (id: string, entity: string) =>
       filters.put(
         {
           sdkmessagefilterid: m.guid(),
@@ -200,6 +151,36 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
         },
         store.currentVersion(),
       );
+    for (const name of sdkMessageNames) {
+      const id = m.guid();
+      messages.put({ sdkmessageid: id, name, versionnumber: store.nextVersion() }, store.currentVersion());
+      for (const entity of filtered) {
+        putFilter(id, entity);
+      }
+    }
+    // The series table's messages, after the others so that their ids stay as they were
+    // (recurringappointmentmaster.md "Messages": AddRecurrence and DeleteOpenInstances are events too).
+    const seriesMessages = new Map<string, string>();
+    for (const row of messages.rows.values()) seriesMessages.set(text(row['name']), text(row['sdkmessageid']));
+    for (const name of ['AddRecurrence', 'DeleteOpenInstances']) {
+      const id = m.guid();
+      messages.put({ sdkmessageid: id, name, versionnumber: store.nextVersion() }, store.currentVersion());
+      seriesMessages.set(name, id);
+    }
+    for (const id of seriesMessages.values()) {
+      putFilter(id, 'recurringappointmentmaster');
+    }
+    // The email tables' filters and the SendEmail message, after everything else so the ids above stay as they were
+    // (email.md "Messages": Create, Update, Delete, SetState, SendEmail … are events).
+    const byName = new Map<string, string>();
+    for (const row of messages.rows.values()) byName.set(text(row['name']), text(row['sdkmessageid']));
+    const sendEmailId = m.guid();
+    messages.put({ sdkmessageid: sendEmailId, name: 'SendEmail', versionnumber: store.nextVersion() }, store.currentVersion());
+    const emailFilters: Array<[string, string]> = [];
+    for (const name of sdkMessageNames) for (const entity of emailFilterTables) emailFilters.push([byName.get(name)!, entity]);
+    emailFilters.push([sendEmailId, 'email']);
+    for (const [id, entity] of emailFilters) {
+      putFilter(id, entity);
     }
     series.seedOrganization(organizationId, options.organizationName ?? 'simorg');
     email.seedOrganization();

@@ -132,6 +132,13 @@ const activityBinds = {
 };
 
 const s = (value: number, label: string) => ({ value, label });
+/** The state/status pairs of appointment, shared by recurringappointmentmaster (its table reference lists the same). */
+const appointmentStates = [
+  { state: 0, label: 'Open', defaultStatus: 1, statuses: [s(1, 'Free'), s(2, 'Tentative')] },
+  { state: 1, label: 'Completed', defaultStatus: 3, statuses: [s(3, 'Completed')] },
+  { state: 2, label: 'Canceled', defaultStatus: 4, statuses: [s(4, 'Canceled')] },
+  { state: 3, label: 'Scheduled', defaultStatus: 5, statuses: [s(5, 'Busy'), s(6, 'Out of Office')] },
+];
 
 export const entities: readonly EntityDef[] = [
   def({
@@ -155,12 +162,7 @@ export const entities: readonly EntityDef[] = [
     ],
     binds: activityBinds,
     // docs/reference/platform-facts.md section 6 (CONFIRMED).
-    states: [
-      { state: 0, label: 'Open', defaultStatus: 1, statuses: [s(1, 'Free'), s(2, 'Tentative')] },
-      { state: 1, label: 'Completed', defaultStatus: 3, statuses: [s(3, 'Completed')] },
-      { state: 2, label: 'Canceled', defaultStatus: 4, statuses: [s(4, 'Canceled')] },
-      { state: 3, label: 'Scheduled', defaultStatus: 5, statuses: [s(5, 'Busy'), s(6, 'Out of Office')] },
-    ],
+    states: appointmentStates,
     activity: { partyNav: 'appointment_activity_parties', partyColumns: { 5: 'requiredattendees', 6: 'optionalattendees', 7: 'organizer' } },
     indexed: ['ownerid', 'regardingobjectid', 'globalobjectid', 'seriesid'],
     writable: true,
@@ -587,12 +589,7 @@ function recurringAppointmentMaster(): EntityDef {
     ],
     binds: activityBinds,
     // The same StateCode/StatusCode options as appointment (recurringappointmentmaster.md).
-    states: [
-      { state: 0, label: 'Open', defaultStatus: 1, statuses: [s(1, 'Free'), s(2, 'Tentative')] },
-      { state: 1, label: 'Completed', defaultStatus: 3, statuses: [s(3, 'Completed')] },
-      { state: 2, label: 'Canceled', defaultStatus: 4, statuses: [s(4, 'Canceled')] },
-      { state: 3, label: 'Scheduled', defaultStatus: 5, statuses: [s(5, 'Busy'), s(6, 'Out of Office')] },
-    ],
+    states: appointmentStates,
     activity: { partyNav: 'recurringappointmentmaster_activity_parties', partyColumns: { 5: 'requiredattendees', 6: 'optionalattendees', 7: 'organizer' } },
     indexed: ['ownerid', 'regardingobjectid', 'globalobjectid', 'groupid'],
     writable: true,
