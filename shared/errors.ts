@@ -4,12 +4,21 @@
 export const errorCodes = {
   /** Input from an API, a webhook or a message is malformed or has a value the rules do not accept. Not retryable. */
   InvalidInput: { retryable: false, status: 400 },
-  /** The caller is not who it claims (bad key, clientState, token). Not retryable. */
+  /** The caller is not who it claims (bad key, clientState, token not issued). Not retryable. */
   Unauthorized: { retryable: false, status: 401 },
+  /** The caller is known but lacks the permission (403: missing role, application access policy). Not retryable. */
+  Forbidden: { retryable: false, status: 403 },
   /** The item does not exist (any more). Not retryable; callers decide whether that is success. */
   NotFound: { retryable: false, status: 404 },
-  /** An optimistic-concurrency check failed (etag, If-Match): re-read and decide again. Retryable. */
-  Conflict: { retryable: true, status: 409 },
+  /** An optimistic-concurrency check failed (etag, If-Match, a concurrent write): re-read and decide again. Retryable. */
+  PreconditionFailed: { retryable: true, status: 412 },
+  /** A create found the item there already (a client-chosen id or key in use). Not retryable; an idempotent create treats it as done. */
+  AlreadyExists: { retryable: false, status: 409 },
+  /**
+   * A Graph delta token or a Dataverse change-tracking token the service no longer knows (evicted, expired): not a
+   * missing item but a "start over" signal; the caller runs a full round. Not retryable as it is.
+   */
+  TokenExpired: { retryable: false, status: 410 },
   /** The request body is larger than accepted. Not retryable. */
   TooLarge: { retryable: false, status: 413 },
   /** A service asked us to slow down (429); `retryAfterMs` says for how long. Retryable. */
@@ -31,6 +40,8 @@ export interface SyncErrorDetails {
   retryAfterMs?: number;
   /** HTTP status of the failed dependency call, when there was one. */
   status?: number;
+  /** The service's own error code (Graph `error.code`, e.g. ErrorItemNotFound; Dataverse a hex code, e.g. 0x80040237). */
+  serviceCode?: string;
   cause?: unknown;
 }
 
@@ -42,6 +53,7 @@ export class SyncError extends Error {
   readonly value: unknown;
   readonly retryAfterMs: number | undefined;
   readonly status: number | undefined;
+  readonly serviceCode: string | undefined;
 
   constructor(code: ErrorCode, message: string, details: SyncErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -52,6 +64,7 @@ export class SyncError extends Error {
     this.value = details.value;
     this.retryAfterMs = details.retryAfterMs;
     this.status = details.status;
+    this.serviceCode = details.serviceCode;
   }
 }
 
@@ -62,6 +75,16 @@ export function invalidInput(field: string, value: unknown, problem: string): Sy
 
 export function isSyncError(error: unknown, code?: ErrorCode): error is SyncError {
   return error instanceof SyncError && (code === undefined || error.code === code);
+}
+
+/**
+ * Anything thrown, as a SyncError: a SyncError is kept as it is, anything else (a bug, a library's own error) is
+ * Internal with its message, so callers decide from a code, never from what was thrown.
+ */
+export function toSyncError(error: unknown): SyncError {
+  if (error instanceof SyncError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new SyncError('Internal', message, { cause: error });
 }
 
 function describeValue(value: unknown): string {

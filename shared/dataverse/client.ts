@@ -48,7 +48,7 @@ export interface WriteOptions {
   /** Entra object id of the user to act as (records are owned as server-side sync does). */
   callerObjectId?: string | undefined;
   ifMatch?: string | undefined;
-  /** Create only: fail with Conflict when the record exists. */
+  /** Create only: fail with AlreadyExists when the record exists. */
   createOnly?: boolean;
 }
 
@@ -111,22 +111,15 @@ export class DataverseApi {
    * One change-tracking round of a table (PAD use-change-tracking-synchronize-data-external-systems.md; docs/reference/platform-facts.md
    * section 6): the first call takes `select` (only $select is allowed with track-changes), later calls the stored
    * deltaLink. Returns changed rows, deleted ids and the next deltaLink. An expired token (ExpiredVersionStamp,
-   * 0x80044352) is NotFound with field 'deltaToken': the caller starts a full round.
+   * 0x80044352) is TokenExpired: the caller starts a full round.
    */
   async trackChanges(entity: EntityName, from: { select: string[] } | { link: string }): Promise<ChangeRound> {
     const prefer = { Prefer: 'odata.track-changes, odata.maxpagesize=500' };
     const round: ChangeRound = { changed: [], deleted: [] };
     let next: string | undefined = 'link' in from ? from.link : `${entitySets[entity]}?$select=${from.select.join(',')}`;
     while (next) {
-      let res;
-      try {
-        res = await this.request('read', 'GET', `${entitySets[entity]}/delta`, next, undefined, prefer);
-      } catch (error) {
-        if (error instanceof SyncError && error.code === 'InvalidInput' && /0x80044352/.test(error.message)) {
-          throw new SyncError('NotFound', `Dataverse ${entitySets[entity]}: change-tracking token expired; full resync needed`, { field: 'deltaToken', status: error.status, cause: error });
-        }
-        throw error;
-      }
+      // An expired token (ExpiredVersionStamp, 0x80044352) comes back as TokenExpired: the caller starts a full round.
+      const res = await this.request('read', 'GET', `${entitySets[entity]}/delta`, next, undefined, prefer);
       const page = res.body as { value: DataverseRecord[]; '@odata.nextLink'?: string; '@odata.deltaLink'?: string };
       for (const row of page.value) {
         if (typeof row['@odata.context'] === 'string' && row['@odata.context'].endsWith('$deletedEntity')) {
@@ -144,7 +137,7 @@ export class DataverseApi {
     return round;
   }
 
-  /** Creates a record with a client-chosen id; returns it with its etag. Conflict when it exists already. */
+  /** Creates a record with a client-chosen id; returns it with its etag. AlreadyExists when it exists already. */
   async create(entity: EntityName, id: string, body: Record<string, unknown>, options: WriteOptions = {}): Promise<DataverseRecord> {
     const res = await this.request('write', 'POST', entitySets[entity], `${entitySets[entity]}?tag=${syncTag}`, { ...body, [primaryKeys[entity]]: guid(id) }, {
       Prefer: 'return=representation',

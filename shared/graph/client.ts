@@ -376,13 +376,9 @@ export class GraphApi {
 export function translateGraphError(error: unknown, route: string): SyncError {
   if (error instanceof SyncError) return error;
   if (error instanceof GraphError && error.statusCode > 0) {
-    const syncError = errorForStatus(`Graph ${route}`, error.statusCode, { code: error.code, requestId: error.requestId }, error.headers?.get('retry-after'));
-    const code = error.code ?? '';
-    // An evicted delta token is a "start over" signal, not a missing item (docs/reference/platform-facts.md section 2).
-    if (/syncStateNotFound|syncStateInvalid|resyncRequired/i.test(code) || error.statusCode === 410) {
-      return new SyncError('NotFound', `Graph ${route}: delta token expired (${code || error.statusCode}); full resync needed`, { status: error.statusCode, field: 'deltaToken', cause: error });
-    }
-    return syncError;
+    // An evicted delta token (410, syncStateNotFound) comes back as TokenExpired, a "start over" signal, not a
+    // missing item (https://learn.microsoft.com/graph/delta-query-overview#synchronization-reset).
+    return errorForStatus(`Graph ${route}`, error.statusCode, { code: error.code, requestId: error.requestId }, error.headers?.get('retry-after'));
   }
   return new SyncError('Transient', `Graph ${route}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }

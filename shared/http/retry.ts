@@ -1,7 +1,7 @@
 // In-process retries for short waits only. A throttled or failed call whose wait is longer than `maxWaitMs` is
 // handed back to the worker, which reschedules the change on Service Bus instead of holding a session lock while it
 // sleeps.
-import { SyncError, isSyncError } from '../errors.js';
+import { SyncError, isSyncError, type ErrorCode } from '../errors.js';
 
 export interface RetryPolicy {
   /** Attempts in this process, including the first. */
@@ -22,7 +22,8 @@ export async function withRetry<T>(call: () => Promise<T>, policy: RetryPolicy =
     try {
       return await call();
     } catch (error) {
-      if (!isSyncError(error) || !error.retryable || error.code === 'Conflict' || attempt >= policy.attempts) throw error;
+      // A failed precondition is retryable only after a re-read, which the caller does; repeating the call cannot pass.
+      if (!isSyncError(error) || !error.retryable || error.code === 'PreconditionFailed' || attempt >= policy.attempts) throw error;
       const wait = backoffMs(error, attempt, policy.baseDelayMs);
       if (wait > policy.maxWaitMs) throw error;
       await sleep(wait);
@@ -58,25 +59,49 @@ export interface ServiceErrorIds {
 const idLike = /^[A-Za-z0-9_.:-]{1,100}$/;
 
 /**
- * Maps an HTTP status of a dependency onto the closed error set. The error keeps the service's code, the status and
- * the request id, never the service's message: Graph and Dataverse messages quote the values they rejected (a
- * subject, an address), and the message ends up in logs, dead-letter records and the status report.
+ * Service error codes that decide the error code over the HTTP status, because the status alone is ambiguous:
+ * Dataverse answers 412 both for a record that exists (DuplicateRecord on a create-only upsert) and for a version
+ * mismatch, and 400 for an expired change-tracking token; Graph answers 409 for a concurrent change of an item.
+ * Dataverse codes: https://learn.microsoft.com/power-apps/developer/data-platform/reference/web-service-error-codes;
+ * Graph delta: https://learn.microsoft.com/graph/delta-query-overview#synchronization-reset
+ */
+const codeByServiceCode: Readonly<Record<string, ErrorCode>> = {
+  '0x80040237': 'AlreadyExists', // DuplicateRecord
+  '0x80060882': 'PreconditionFailed', // ConcurrencyVersionMismatch
+  '0x80044352': 'TokenExpired', // ExpiredVersionStamp: change-tracking token too old
+  syncstatenotfound: 'TokenExpired',
+  syncstateinvalid: 'TokenExpired',
+  resyncrequired: 'TokenExpired',
+  errorirresolvableconflict: 'PreconditionFailed',
+};
+
+/**
+ * Maps an HTTP status of a dependency onto the closed error set. The error keeps the service's code (as data, in
+ * `serviceCode`), the status and the request id, never the service's message: Graph and Dataverse messages quote the
+ * values they rejected (a subject, an address), and the message ends up in logs, dead-letter records and the status
+ * report.
  */
 export function errorForStatus(service: string, status: number, ids: ServiceErrorIds = {}, retryAfter?: string | null): SyncError {
-  const code = ids.code && idLike.test(ids.code) ? ` ${ids.code}` : '';
+  const serviceCode = ids.code && idLike.test(ids.code) ? ids.code : undefined;
   const request = ids.requestId && idLike.test(ids.requestId) ? ` (request-id ${ids.requestId})` : '';
-  const detail = `${service} answered ${status}${code}${request}`;
+  const detail = `${service} answered ${status}${serviceCode ? ` ${serviceCode}` : ''}${request}`;
+  const details = { status, ...(serviceCode === undefined ? {} : { serviceCode }) };
+  const byServiceCode = serviceCode === undefined ? undefined : codeByServiceCode[serviceCode.toLowerCase()];
+  if (byServiceCode) return new SyncError(byServiceCode, detail, details);
   if (status === 429) {
     const retryAfterMs = parseRetryAfter(retryAfter);
-    return new SyncError('Throttled', detail, { status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+    return new SyncError('Throttled', detail, { ...details, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
   }
-  if (status === 412 || status === 409) return new SyncError('Conflict', detail, { status });
-  if (status === 404 || status === 410) return new SyncError('NotFound', detail, { status });
-  if (status === 401 || status === 403) return new SyncError('Unauthorized', detail, { status });
-  if (status === 413) return new SyncError('TooLarge', detail, { status });
+  if (status === 412) return new SyncError('PreconditionFailed', detail, details);
+  if (status === 409) return new SyncError('AlreadyExists', detail, details);
+  if (status === 410) return new SyncError('TokenExpired', detail, details);
+  if (status === 404) return new SyncError('NotFound', detail, details);
+  if (status === 401) return new SyncError('Unauthorized', detail, details);
+  if (status === 403) return new SyncError('Forbidden', detail, details);
+  if (status === 413) return new SyncError('TooLarge', detail, details);
   if (status >= 500 || status === 408) {
     const retryAfterMs = parseRetryAfter(retryAfter);
-    return new SyncError('Transient', detail, { status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+    return new SyncError('Transient', detail, { ...details, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
   }
-  return new SyncError('InvalidInput', detail, { status });
+  return new SyncError('InvalidInput', detail, details);
 }

@@ -69,10 +69,10 @@ export class MailboxStore {
         return next;
       } catch (error) {
         const translated = translateTableError(error);
-        if (!(translated instanceof SyncError && translated.code === 'Conflict')) throw translated;
+        if (!(translated instanceof SyncError && translated.code === 'PreconditionFailed')) throw translated;
       }
     }
-    throw new SyncError('Conflict', `mailbox ${id} kept changing; could not update it`);
+    throw new SyncError('PreconditionFailed', `mailbox ${id} kept changing; could not update it`);
   }
 
   /** Every registered mailbox (cached briefly: the registry changes rarely and is read for every change). */

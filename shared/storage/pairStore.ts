@@ -115,7 +115,7 @@ export class PairStore {
     return out;
   }
 
-  /** Creates a pair; Conflict when the mailbox already pairs this record (another worker won the race). */
+  /** Creates a pair; AlreadyExists when the mailbox already pairs this record (another worker won the race). */
   async create(pair: Pair): Promise<StoredPair> {
     await this.indexRecord(pair.mailboxId, pair.dataverseId);
     const entity = toEntity(pair);

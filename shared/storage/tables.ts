@@ -107,11 +107,12 @@ export async function getEntityOrUndefined<T extends object>(client: TableClient
   }
 }
 
-/** Maps a Tables failure onto the closed error set: 412/409 are optimistic-concurrency conflicts, 5xx transient. */
+/** Maps a Tables failure onto the closed error set: 412 a failed etag check, 409 an entity that exists, 5xx transient. */
 export function translateTableError(error: unknown): Error {
   if (error instanceof SyncError) return error;
   const status = tableStatus(error);
-  if (status === 412 || status === 409) return new SyncError('Conflict', `table storage: concurrent update (${status})`, { status, cause: error });
+  if (status === 412) return new SyncError('PreconditionFailed', 'table storage: concurrent update (412)', { status, cause: error });
+  if (status === 409) return new SyncError('AlreadyExists', 'table storage: entity already exists (409)', { status, cause: error });
   if (status === 404) return new SyncError('NotFound', 'table storage: entity not found', { status, cause: error });
   if (status === undefined || status >= 500 || status === 429) return new SyncError('Transient', 'table storage unavailable', { ...(status === undefined ? {} : { status }), cause: error });
   return error instanceof Error ? error : new Error(String(error));

@@ -193,7 +193,7 @@ async function createInExchange(
   let pending: StoredPair =
     existing ??
     (await rt.pairs.create({ mailboxId: mailbox.id, kind, dataverseEntity: entity, dataverseId: id, base: {}, status: 'pending', transactionId }).catch(async (error: unknown) => {
-      if (isSyncError(error, 'Conflict')) {
+      if (isSyncError(error, 'AlreadyExists')) {
         const again = await rt.pairs.get(mailbox.id, id);
         if (again) return again;
       }
@@ -327,7 +327,7 @@ async function updateExchange(rt: Runtime, kind: EntityKind, entity: DataverseEn
     rt.log.info('updated in Exchange', { mailboxId: mailbox.id, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId, fields: Object.keys(plan.toExchange) });
     return { kind: 'updated', mailboxId: mailbox.id, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId, detail: Object.keys(plan.toExchange).join(',') };
   } catch (error) {
-    if (isSyncError(error, 'Conflict')) return fullMerge(rt, kind, entity, mailbox, ctx, pair, record, undefined);
+    if (isSyncError(error, 'PreconditionFailed')) return fullMerge(rt, kind, entity, mailbox, ctx, pair, record, undefined);
     if (isSyncError(error, 'NotFound')) {
       await rt.pairs.remove(pair);
       rt.log.warn('Exchange item is gone; pair unlinked', { kind, direction: 'toExchange', mailboxId: mailbox.id, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId });
@@ -396,7 +396,7 @@ async function fullMerge(
 ): Promise<Outcome> {
   const freshRecord = record ?? (await readRecord(rt, entity, pair.dataverseId));
   const freshItem = item ?? (await readExchangeItem(rt, kind, mailbox, pair.exchangeId!, pair.exchangeListId));
-  if (!freshRecord || !freshItem) throw new SyncError('Conflict', 'an item vanished during the merge; retrying decides again');
+  if (!freshRecord || !freshItem) throw new SyncError('PreconditionFailed', 'an item vanished during the merge; retrying decides again');
   const dvSnap = snapshotFromDataverse(kind, freshRecord, ctx) as Snapshot;
   const exSnap = snapshotFromExchange(kind, freshItem, ctx) as Snapshot;
   const plan = mergeSnapshots({
@@ -623,7 +623,7 @@ async function bringMirrorUpToRecord(
     return rt.pairs.update(pair, { ...pair, exchangeEtag: updated['@odata.etag'] });
   } catch (error) {
     // The user changed the copy meanwhile: their change stands; the next change in Dynamics 365 writes again.
-    if (isSyncError(error, 'Conflict')) return pair;
+    if (isSyncError(error, 'PreconditionFailed')) return pair;
     throw error;
   }
 }
@@ -675,7 +675,7 @@ async function createInDataverse(rt: Runtime, kind: EntityKind, mailbox: Mailbox
     record = await rt.dataverse.update(entity, id, body, { createOnly: true, callerObjectId: mailbox.id });
     if (state) record = await rt.dataverse.update(entity, id, state, { callerObjectId: mailbox.id });
   } catch (error) {
-    if (!isSyncError(error, 'Conflict')) throw error;
+    if (!isSyncError(error, 'AlreadyExists')) throw error;
     const existing = await readRecord(rt, entity, id);
     if (!existing) throw error;
     record = existing;
@@ -730,7 +730,7 @@ async function updateDataverse(rt: Runtime, kind: EntityKind, mailbox: Mailbox, 
     rt.log.info('updated in Dataverse', { mailboxId: mailbox.id, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId, fields: Object.keys(plan.toDataverse) });
     return { kind: 'updated', mailboxId: mailbox.id, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId, detail: Object.keys(plan.toDataverse).join(',') };
   } catch (error) {
-    if (isSyncError(error, 'Conflict')) return fullMerge(rt, kind, entity, mailbox, ctx, pair, undefined, item);
+    if (isSyncError(error, 'PreconditionFailed')) return fullMerge(rt, kind, entity, mailbox, ctx, pair, undefined, item);
     if (isSyncError(error, 'NotFound')) {
       await rt.pairs.remove(pair);
       return { kind: 'unlinked', mailboxId: mailbox.id, dataverseId: pair.dataverseId, detail: 'Dataverse record missing' };

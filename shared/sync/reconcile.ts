@@ -46,8 +46,8 @@ async function deltaRound<T>(link: string | undefined, fetch: (link: string | un
   try {
     return await fetch(link);
   } catch (error) {
-    // GraphApi translates 410 / syncStateNotFound to NotFound on field 'deltaToken'.
-    if (!isSyncError(error, 'NotFound')) throw error;
+    // GraphApi answers an evicted token (410, syncStateNotFound) with TokenExpired.
+    if (!isSyncError(error, 'TokenExpired')) throw error;
     result.resynced += 1;
     return fetch(undefined);
   }
@@ -192,7 +192,7 @@ export async function reconcileDataverse(rt: Runtime): Promise<DataverseReconcil
       try {
         round = await fetch(link);
       } catch (error) {
-        if (!link || !isSyncError(error, 'NotFound')) throw error;
+        if (!link || !isSyncError(error, 'TokenExpired')) throw error;
         result.resynced += 1;
         round = await fetch(undefined);
       }

@@ -5,7 +5,7 @@
 // failed until Service Bus moves the message to the dead-letter queue (maxDeliveryCount; immediate redeliveries,
 // so the session is held only for moments).
 import { ZodError } from 'zod';
-import { SyncError, isSyncError } from '../errors.js';
+import { toSyncError } from '../errors.js';
 import { backoffMs } from '../http/retry.js';
 import type { Runtime } from '../runtime.js';
 import { parseChangeMessage, retryOf, type ChangeMessage } from '../servicebus/messages.js';
@@ -70,7 +70,7 @@ export async function processDelivery(rt: Runtime, body: unknown, delivery: Deli
     await recordApplied(rt, message.source, outcomes).catch(() => undefined);
     return outcomes;
   } catch (error) {
-    const sync = isSyncError(error) ? error : new SyncError('Internal', (error as Error)?.message ?? String(error), { cause: error });
+    const sync = toSyncError(error);
     if (sync.retryable && message.attempt < rt.settings.SYNC_MAX_ATTEMPTS) {
       const wait = Math.min(maxBackoffMs, backoffMs(sync, message.attempt, 1_000));
       await rt.sender.send([retryOf(message, `${sync.code}: ${sync.message}`)], {

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzuriteTables, type StartedAzurite } from '../../../dev/azurite/index.js';
-import { SyncError } from '../../../shared/errors.js';
 import { PairStore, baseValueEquals, compactSnapshot, type Pair } from '../../../shared/storage/pairStore.js';
 import { createTables } from '../../../shared/storage/tables.js';
 
@@ -38,16 +37,16 @@ describe('correlation store (Azurite)', () => {
     expect(await store.mailboxesOf('11111111-1111-4111-8111-111111111111')).toEqual([mailbox]);
   });
 
-  it('refuses a second create of the same pair as a Conflict (another worker won)', async () => {
+  it('refuses a second create of the same pair as AlreadyExists (another worker won)', async () => {
     const pair = basePair('22222222-2222-4222-8222-222222222222', 'ex-2');
     await store.create(pair);
-    await expect(store.create(pair)).rejects.toMatchObject({ code: 'Conflict' });
+    await expect(store.create(pair)).rejects.toMatchObject({ code: 'AlreadyExists' });
   });
 
-  it('updates only from the current row etag; a stale etag is a Conflict and changes nothing', async () => {
+  it('updates only from the current row etag; a stale etag is PreconditionFailed and changes nothing', async () => {
     const created = await store.create(basePair('33333333-3333-4333-8333-333333333333', 'ex-3'));
     const updated = await store.update(created, { ...created, exchangeEtag: 'W/"ck2"', exchangeId: 'ex-3b' });
-    await expect(store.update(created, { ...created, exchangeEtag: 'W/"stale"' })).rejects.toBeInstanceOf(SyncError);
+    await expect(store.update(created, { ...created, exchangeEtag: 'W/"stale"' })).rejects.toMatchObject({ code: 'PreconditionFailed' });
     const read = await store.get(mailbox, '33333333-3333-4333-8333-333333333333');
     expect(read?.exchangeEtag).toBe('W/"ck2"');
     expect(read?.rowEtag).toBe(updated.rowEtag);
