@@ -1,0 +1,456 @@
+// The executor: runs a plan's actions through the kind's adapters and records the pair. A failed precondition on
+// a write (the other side of that write changed since the sync last saw it) is not thrown up: the executor reads
+// both sides again and runs the planner's merge, a bounded number of times.
+import { SyncError, isSyncError } from '../errors.js';
+import { isClosedActivity, separateStateChange, type MappingContext } from '../mapping/index.js';
+import type { DataverseRecord } from '../dataverse/client.js';
+import type { Runtime } from '../runtime.js';
+import type { DataverseEntity } from '../servicebus/messages.js';
+import type { Mailbox } from '../storage/mailboxStore.js';
+import type { Pair, StoredPair } from '../storage/pairStore.js';
+import { transactionIdFor } from './ids.js';
+import type { GraphItem, SyncKind } from './kinds/index.js';
+import type { Snapshot } from './merge.js';
+import { resolveParties } from './parties.js';
+import { baseAfterWrite, driftToExchange, planLink, planMerge, planToExchange, planUpdateToDataverse, type Action, type PlanSettings } from './plan.js';
+
+export type OutcomeKind = 'created' | 'updated' | 'unchanged' | 'echo' | 'ignored' | 'linked' | 'unlinked' | 'deleted' | 'awaiting-invitation';
+
+export interface Outcome {
+  kind: OutcomeKind;
+  mailboxId?: string;
+  dataverseId?: string;
+  exchangeId?: string;
+  detail?: string;
+}
+
+/** How often one change may meet a failed precondition and be merged again before it is retried later. */
+const maxMerges = 3;
+
+export interface ExecutionState {
+  kind: SyncKind;
+  mailbox: Mailbox;
+  table: DataverseEntity;
+  dataverseId: string | undefined;
+  exchangeId: string | undefined;
+  pair: StoredPair | undefined;
+  /** The record as the sync knows it now (the change's own, or read). */
+  record: DataverseRecord | undefined;
+  /** The item as the sync knows it now. */
+  item: GraphItem | undefined;
+  listId: string | undefined;
+  ctx: MappingContext;
+  settings: PlanSettings;
+  syncedSystemUsers: ReadonlySet<string>;
+}
+
+/** Runs the actions of one plan; the outcome is the last step's. */
+export class Executor {
+  private merges = 0;
+  private merged: number | undefined;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly s: ExecutionState,
+  ) {}
+
+  private get ids() {
+    const s = this.s;
+    const dataverseId = s.pair?.dataverseId ?? s.dataverseId;
+    const exchangeId = s.pair?.exchangeId ?? s.exchangeId;
+    return { mailboxId: s.mailbox.id, ...(dataverseId ? { dataverseId } : {}), ...(exchangeId ? { exchangeId } : {}) };
+  }
+
+  async run(actions: readonly Action[]): Promise<Outcome | undefined> {
+    let outcome: Outcome | undefined;
+    for (const action of actions) outcome = (await this.step(action)) ?? outcome;
+    return outcome;
+  }
+
+  private async step(action: Action): Promise<Outcome | undefined> {
+    const { rt, s } = this;
+    switch (action.type) {
+      case 'Ignore':
+        return { kind: 'ignored', ...this.ids, detail: action.reason };
+      case 'Echo':
+        return { kind: 'echo', ...this.ids, detail: action.reason };
+      case 'Await':
+        if (action.retry) throw new SyncError('Transient', action.reason, action.retryAfterMs === undefined ? {} : { retryAfterMs: action.retryAfterMs });
+        rt.log.info('waits for another change', { kind: s.kind.name, ...this.ids, reason: action.reason });
+        return { kind: 'awaiting-invitation', ...this.ids, detail: action.reason };
+      case 'ResolveConflict':
+        for (const conflict of action.conflicts) {
+          rt.log.warn('conflict: the same field changed on both sides', {
+            kind: s.kind.name,
+            ...this.ids,
+            field: conflict.field,
+            winner: conflict.winner,
+            dataverseModifiedOn: conflict.dataverseModifiedOn,
+            exchangeModifiedOn: conflict.exchangeModifiedOn,
+            policy: s.settings.SYNC_CONFLICT_POLICY,
+          });
+        }
+        this.merged = action.conflicts.length;
+        return undefined;
+      case 'Unlink': {
+        const ids = this.ids;
+        if (s.pair) await rt.pairs.remove(s.pair);
+        s.pair = undefined;
+        rt.log.info('unlinked', { kind: s.kind.name, ...ids, reason: action.reason });
+        return { kind: 'unlinked', ...ids, detail: action.reason };
+      }
+      case 'Delete':
+        return this.delete(action);
+      case 'Link':
+        await this.link(action);
+        return { kind: 'linked', ...this.ids };
+      case 'Create':
+        return action.side === 'exchange' ? this.createInExchange() : this.createInDataverse();
+      case 'Update':
+        return action.side === 'exchange' ? this.updateExchange(action) : this.updateDataverse(action);
+    }
+  }
+
+  private async delete(action: Extract<Action, { type: 'Delete' }>): Promise<Outcome> {
+    const { rt, s } = this;
+    const pair = s.pair!;
+    const ids = this.ids;
+    if (action.side === 'exchange') {
+      await s.kind.exchange.remove(rt, s.mailbox, pair, action.how);
+      await rt.pairs.remove(pair);
+    } else {
+      await rt.dataverse.delete(pair.dataverseEntity as DataverseEntity, pair.dataverseId, { callerObjectId: s.mailbox.id });
+      await rt.pairs.remove(pair);
+      // Other attendees' copies are cancelled by Exchange itself; their pairs only need unlinking.
+      for (const other of await rt.pairs.mailboxesOf(pair.dataverseId)) {
+        const otherPair = await rt.pairs.get(other, pair.dataverseId);
+        if (otherPair) await rt.pairs.remove(otherPair);
+      }
+    }
+    s.pair = undefined;
+    rt.log.info(action.side === 'exchange' ? 'deleted in Exchange' : 'deleted in Dataverse', { kind: s.kind.name, ...ids, reason: action.reason });
+    return { kind: 'deleted', ...ids, detail: action.reason };
+  }
+
+  private async link(action: Extract<Action, { type: 'Link' }>): Promise<void> {
+    const { rt, s } = this;
+    s.pair = await rt.pairs.create({
+      mailboxId: s.mailbox.id,
+      kind: s.kind.name,
+      dataverseEntity: action.table,
+      dataverseId: action.dataverseId,
+      exchangeId: s.item?.id,
+      exchangeListId: s.listId,
+      iCalUId: action.iCalUId,
+      isOrganizer: action.isOrganizer,
+      mirror: action.mirror,
+      dataverseEtag: s.record?.['@odata.etag'],
+      exchangeEtag: undefined,
+      base: action.base,
+      status: 'linked',
+    });
+    s.dataverseId = action.dataverseId;
+    rt.log.info('linked an existing Exchange item to its Dataverse record', { kind: s.kind.name, ...this.ids });
+  }
+
+  /** Records the pair with each side's version as the sync knows it now. */
+  private async record(base: Snapshot): Promise<void> {
+    const { rt, s } = this;
+    const pair = s.pair!;
+    s.pair = await rt.pairs.update(pair, {
+      ...pair,
+      exchangeEtag: (s.item?.['@odata.etag']) ?? pair.exchangeEtag,
+      dataverseEtag: (s.record?.['@odata.etag']) ?? pair.dataverseEtag,
+      base,
+    });
+  }
+
+  private async updateExchange(action: Extract<Action, { type: 'Update' }>): Promise<Outcome> {
+    const { rt, s } = this;
+    const pair = s.pair!;
+    const fields = Object.keys(action.fields);
+    if (fields.length === 0) {
+      await this.record(action.base);
+      return this.updatedOutcome(false, fields);
+    }
+    try {
+      const written = await this.writeExchange(pair, action.fields);
+      s.item = written;
+      await this.record(action.base);
+      rt.log.info('updated in Exchange', { kind: s.kind.name, ...this.ids, fields });
+      return this.updatedOutcome(true, fields);
+    } catch (error) {
+      if (isSyncError(error, 'PreconditionFailed')) {
+        // The user changed the copy meanwhile: their change stands; the next change in Dynamics 365 writes again.
+        if (action.keepOnConflict) return { kind: 'linked', ...this.ids };
+        return this.merge('exchange');
+      }
+      if (isSyncError(error, 'NotFound')) {
+        const ids = this.ids;
+        await rt.pairs.remove(pair);
+        s.pair = undefined;
+        rt.log.warn('Exchange item is gone; pair unlinked', { kind: s.kind.name, direction: 'toExchange', ...ids });
+        return { kind: 'unlinked', mailboxId: ids.mailboxId, dataverseId: pair.dataverseId, detail: 'Exchange item missing' };
+      }
+      throw error;
+    }
+  }
+
+  private async writeExchange(pair: Pair, fields: Snapshot): Promise<GraphItem> {
+    const { rt, s } = this;
+    const body = s.kind.exchangeBody(fields, s.ctx, s.item);
+    const patch = s.kind.shapeExchangePatch(body, pair, s.ctx.now);
+    return s.kind.exchange.update(rt, s.mailbox, pair, patch, (s.item?.['@odata.etag']) ?? pair.exchangeEtag);
+  }
+
+  private async updateDataverse(action: Extract<Action, { type: 'Update' }>): Promise<Outcome> {
+    const { rt, s } = this;
+    const pair = s.pair!;
+    const fields = Object.keys(action.fields);
+    if (fields.length === 0) {
+      await this.record(action.base);
+      return this.updatedOutcome(false, fields);
+    }
+    try {
+      // Some writes depend on the record as it is now (the kind says which: a party list replaced as a whole, a
+      // closed activity's read-only state, a table's own status codes). Read it for those only; a record that
+      // changed since the last sync is a concurrent edit, merged field by field.
+      if (!s.record && s.kind.writeNeedsRecord(pair.dataverseEntity as DataverseEntity, fields)) {
+        const current = await s.kind.dataverse.get(rt, pair.dataverseEntity as DataverseEntity, pair.dataverseId);
+        if (!current) throw new SyncError('NotFound', 'the Dataverse record is gone');
+        s.record = current;
+        if (pair.dataverseEtag && current['@odata.etag'] !== pair.dataverseEtag) return this.merge('none');
+      }
+      s.record = await this.writeDataverse(pair, action.fields);
+      await this.record(action.base);
+      rt.log.info('updated in Dataverse', { kind: s.kind.name, ...this.ids, fields });
+      return this.updatedOutcome(true, fields);
+    } catch (error) {
+      if (isSyncError(error, 'PreconditionFailed')) return this.merge('dataverse');
+      if (isSyncError(error, 'NotFound')) {
+        const ids = this.ids;
+        await rt.pairs.remove(pair);
+        s.pair = undefined;
+        return { kind: 'unlinked', mailboxId: ids.mailboxId, dataverseId: pair.dataverseId, detail: 'Dataverse record missing' };
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Writes changed fields to Dataverse. A closed activity is read-only, so a reopening state change goes first and a
+   * closing one last (shared/mapping/state.ts). Each PATCH is conditional on the etag the previous one returned.
+   */
+  private async writeDataverse(pair: Pair, fields: Snapshot): Promise<DataverseRecord> {
+    const { rt, s } = this;
+    const table = pair.dataverseEntity as DataverseEntity;
+    const current = s.record;
+    const body = await resolveParties(rt, s.mailbox, s.kind.dataverseBody(fields, s.ctx, current));
+    const { fields: plain, state } = separateStateChange(body as { statecode?: number; statuscode?: number });
+    const closed = current ? isClosedActivity(current as { statecode?: number }) : false;
+    const hasFields = Object.keys(plain).length > 0;
+    let etag = (current?.['@odata.etag']) ?? pair.dataverseEtag;
+    let record: DataverseRecord | undefined;
+    const patch = async (b: Record<string, unknown>) => {
+      record = await rt.dataverse.update(table, pair.dataverseId, b, { callerObjectId: s.mailbox.id, ...(etag ? { ifMatch: etag } : {}) });
+      etag = record['@odata.etag'];
+    };
+    if (state && (closed || state.statecode === 0 || state.statecode === 3)) {
+      await patch(state);
+      if (hasFields) await patch(plain);
+    } else {
+      if (hasFields) await patch(plain);
+      if (state) await patch(state);
+    }
+    if (!record) {
+      // Nothing to write: the only change was one the record does not take (free/busy of a closed appointment).
+      if (current) return current;
+      throw new SyncError('Internal', 'nothing was written to Dataverse');
+    }
+    return record;
+  }
+
+  private updatedOutcome(written: boolean, fields: readonly string[]): Outcome {
+    if (this.merged !== undefined) return { kind: 'updated', ...this.ids, detail: `merged; conflicts: ${this.merged}` };
+    return written ? { kind: 'updated', ...this.ids, detail: fields.join(',') } : { kind: 'unchanged', ...this.ids };
+  }
+
+  /**
+   * Both sides changed since the last sync: read what is stale (the side whose precondition failed, and a side
+   * not read yet), plan the merge and run it. Bounded; past the bound the change is retried later.
+   */
+  private async merge(stale: 'exchange' | 'dataverse' | 'none'): Promise<Outcome> {
+    const { rt, s } = this;
+    const pair = s.pair!;
+    this.merges += 1;
+    if (this.merges > maxMerges) throw new SyncError('PreconditionFailed', 'both sides kept changing during the merge; retrying decides again');
+    if (stale === 'dataverse' || !s.record) s.record = await s.kind.dataverse.get(rt, pair.dataverseEntity as DataverseEntity, pair.dataverseId);
+    if (stale === 'exchange' || !s.item) s.item = await s.kind.exchange.get(rt, s.mailbox, pair.exchangeId!, pair.exchangeListId);
+    if (!s.record || !s.item) throw new SyncError('PreconditionFailed', 'an item vanished during the merge; retrying decides again');
+    this.merged = 0;
+    const outcome = await this.run(planMerge({ kind: s.kind, pair, record: s.record, item: s.item, ctx: s.ctx, policy: s.settings.SYNC_CONFLICT_POLICY }));
+    return outcome ?? { kind: 'updated', ...this.ids, detail: `merged; conflicts: ${this.merged}` };
+  }
+
+  // ----------------------------------------------------------------------------------------------------------
+  // Creates
+  // ----------------------------------------------------------------------------------------------------------
+
+  private async createInExchange(): Promise<Outcome> {
+    const { rt, s } = this;
+    const record = s.record!;
+    const id = s.dataverseId!;
+    const existing = s.pair;
+    const transactionId = existing?.transactionId ?? transactionIdFor(s.mailbox.id, id);
+    // Record the intent first: a crash after the Graph write leaves a pending pair whose retry finds the item
+    // again (transactionId, the stamped id, the linked resource).
+    let pending: StoredPair =
+      existing ??
+      (await rt.pairs.create({ mailboxId: s.mailbox.id, kind: s.kind.name, dataverseEntity: s.table, dataverseId: id, base: {}, status: 'pending', transactionId }).catch(async (error: unknown) => {
+        if (isSyncError(error, 'AlreadyExists')) {
+          const again = await rt.pairs.get(s.mailbox.id, id);
+          if (again) return again;
+        }
+        throw error;
+      }));
+    s.pair = pending;
+    if (pending.status === 'linked') return this.replanToExchange();
+    // The create body comes from the kind's mapping create function, which applies every rule of a new item, the
+    // tracked category included; the adapter only adds what identifies the record (stamp, linked resource,
+    // transactionId). A pending pair that already existed is an earlier attempt whose answer may have been lost:
+    // what it wrote is looked for before anything is created again.
+    const create = s.kind.exchangeCreate(record, s.ctx);
+    const found = await s.kind.exchange.findExisting(rt, s.mailbox, record, id, s.ctx, existing !== undefined);
+    if (found?.how === 'link') {
+      await rt.pairs.remove(pending);
+      s.pair = undefined;
+      const linked = await this.linkFound(found.item);
+      if (!linked) throw new SyncError('Transient', 'an existing item of this record could not be linked yet');
+      // Linked with the record as base: Exchange holds what differs from it as the item's own change.
+      return { kind: 'linked', ...this.ids };
+    }
+    const made = found ? { item: found.item, ...(found.listId ? { listId: found.listId } : {}) } : await s.kind.exchange.create(rt, s.mailbox, create, record, id, transactionId);
+    let created = made.item;
+    const exchangeId = created.id;
+    if (!exchangeId) throw new SyncError('Internal', 'Graph returned no id for the created item');
+    const dvSnap = s.kind.snapshotFromDataverse(record, s.ctx);
+    let exSnap = s.kind.snapshotFromExchange(created, s.ctx);
+    // Graph may hand back an item made earlier (the transactionId of a create whose pair was lost, an item found by
+    // its stamp): bring what it holds up to the record. A fresh create holds it already, and costs nothing more.
+    const drift = driftToExchange(s.kind.directions, dvSnap, exSnap, create.unsyncedFields);
+    const facts = { exchangeId, exchangeListId: made.listId, ...(create.isOrganizer === undefined ? {} : { isOrganizer: create.isOrganizer }) };
+    if (Object.keys(drift).length > 0) {
+      s.item = created;
+      created = await this.writeExchange({ ...pending, ...facts }, drift);
+      exSnap = s.kind.snapshotFromExchange(created, s.ctx);
+    }
+    const iCalUId = s.kind.itemFacts(created).iCalUId;
+    pending = await rt.pairs.update(pending, {
+      ...pending,
+      ...facts,
+      status: 'linked',
+      exchangeEtag: created['@odata.etag'],
+      dataverseEtag: record['@odata.etag'],
+      iCalUId,
+      transactionId: undefined,
+      base: baseAfterWrite(s.kind.directions, dvSnap, exSnap, create.unsyncedFields),
+    });
+    s.pair = pending;
+    s.item = created;
+    if (iCalUId) await rt.cursors.set('meeting', iCalUId, { dataverseId: id });
+    rt.log.info('created in Exchange', { kind: s.kind.name, ...this.ids });
+    return { kind: 'created', mailboxId: s.mailbox.id, dataverseId: id, exchangeId };
+  }
+
+  /** Plans again for Exchange with the pair as it is now. */
+  private replanToExchange(): Promise<Outcome> {
+    const { s } = this;
+    if (this.merges++ > maxMerges) throw new SyncError('PreconditionFailed', 'the pair kept changing; retrying decides again');
+    const actions = planToExchange({ kind: s.kind, table: s.table, record: s.record!, pair: s.pair, mailbox: s.mailbox, syncedSystemUsers: s.syncedSystemUsers, ctx: s.ctx, settings: s.settings });
+    return this.run(actions).then((o) => o ?? { kind: 'unchanged', ...this.ids });
+  }
+
+  /** Links an unpaired item found before a create to this record (the link path of an Exchange change). */
+  private async linkFound(item: GraphItem): Promise<boolean> {
+    const { rt, s } = this;
+    const record = s.record!;
+    const existing = await rt.pairs.get(s.mailbox.id, s.dataverseId!);
+    if (existing) return false;
+    const organizer = s.kind.itemFacts(item).organizerAddress;
+    const organizerSynced = organizer !== undefined && (await rt.mailboxes.findEnabled(organizer)) !== undefined;
+    const viaMeeting = s.kind.exchange.stampOf(item) === undefined;
+    const linker = new Executor(rt, { ...s, pair: undefined, item, exchangeId: item.id ?? undefined });
+    await linker.run(planLink({ kind: s.kind, organizerSynced, ctx: s.ctx }, { dataverseId: s.dataverseId!, table: s.table, viaMeeting }, record, item));
+    s.pair = linker.s.pair;
+    return s.pair !== undefined;
+  }
+
+  private async createInDataverse(): Promise<Outcome> {
+    const { rt, s } = this;
+    const item = s.item!;
+    const table = s.kind.tables[0]!;
+    const exSnap = s.kind.snapshotFromExchange(item, s.ctx);
+    // Match before creating: a record of this user the item matches (a contact's address) with no pair here.
+    for (const candidate of await s.kind.dataverse.findExisting(rt, s.mailbox, exSnap)) {
+      if (await rt.pairs.get(s.mailbox.id, candidate)) continue;
+      const record = await s.kind.dataverse.get(rt, table, candidate);
+      if (!record) continue;
+      s.record = record;
+      s.dataverseId = candidate;
+      await this.link({ type: 'Link', dataverseId: candidate, table, mirror: false, base: baseAfterWrite(s.kind.directions, s.kind.snapshotFromDataverse(record, s.ctx), exSnap) });
+      s.item = item;
+      s.record = undefined;
+      return this.replanToDataverse();
+    }
+    const id = s.kind.recordIdFor(s.mailbox.id, item);
+    // The mapping's create function builds the body (owner, globalobjectid, parties as addresses to resolve).
+    const fullBody = (await resolveParties(rt, s.mailbox, s.kind.dataverseCreate(item, s.ctx))) as { statecode?: number; statuscode?: number };
+    const { fields, state } = separateStateChange(fullBody);
+    let record: DataverseRecord;
+    let existed = false;
+    try {
+      // Create-only upsert on a derived id: a retry, or a second attendee's copy of the same meeting, finds the record.
+      record = await rt.dataverse.update(table, id, fields, { createOnly: true, callerObjectId: s.mailbox.id });
+      if (state) record = await rt.dataverse.update(table, id, state, { callerObjectId: s.mailbox.id });
+    } catch (error) {
+      if (!isSyncError(error, 'AlreadyExists')) throw error;
+      const found = await s.kind.dataverse.get(rt, table, id);
+      if (!found) throw error;
+      record = found;
+      existed = true;
+    }
+    const dvSnap = s.kind.snapshotFromDataverse(record, s.ctx);
+    const facts = s.kind.itemFacts(item);
+    s.dataverseId = id;
+    s.pair = await rt.pairs.create({
+      mailboxId: s.mailbox.id,
+      kind: s.kind.name,
+      dataverseEntity: table,
+      dataverseId: id,
+      exchangeId: item.id,
+      exchangeListId: s.listId,
+      iCalUId: facts.iCalUId,
+      isOrganizer: facts.isOrganizer,
+      dataverseEtag: record['@odata.etag'],
+      exchangeEtag: existed ? undefined : item['@odata.etag'],
+      // The record existed (a retry after a lost pair, another copy of the meeting): take its values as the base,
+      // so what the item changed since flows to Dataverse now.
+      base: existed ? baseAfterWrite(s.kind.directions, dvSnap, dvSnap) : baseAfterWrite(s.kind.directions, dvSnap, exSnap),
+      status: 'linked',
+    });
+    if (facts.iCalUId) await rt.cursors.set('meeting', facts.iCalUId, { dataverseId: id });
+    if (existed) {
+      rt.log.info('linked an Exchange item to the Dataverse record its id names', { kind: s.kind.name, ...this.ids });
+      return this.replanToDataverse();
+    }
+    rt.log.info('created in Dataverse', { kind: s.kind.name, ...this.ids });
+    return { kind: 'created', ...this.ids };
+  }
+
+  /** Plans the Dataverse update again with the pair as it is now. */
+  private replanToDataverse(): Promise<Outcome> {
+    const { s } = this;
+    if (this.merges++ > maxMerges) throw new SyncError('PreconditionFailed', 'the pair kept changing; retrying decides again');
+    return this.run([planUpdateToDataverse(s.kind, s.pair!, s.item!, s.ctx, s.settings.SYNC_CONFLICT_POLICY)]).then((o) => o ?? { kind: 'unchanged', ...this.ids });
+  }
+}

@@ -1,0 +1,165 @@
+// Appointments <-> Outlook events: server-side sync's rules for meetings (invitation, attendee copies, deletes,
+// cancellations), on the mapping of shared/mapping/appointment.ts.
+// Rules: https://learn.microsoft.com/power-platform/admin/sync-logic and docs/reference/platform-facts.md.
+import type { Event } from '@microsoft/microsoft-graph-types';
+import { isSyncError } from '../../errors.js';
+import {
+  appointmentToEvent,
+  attendeeCopyFields,
+  dataverseBodyFromSnapshot,
+  eventToAppointment,
+  exchangeBodyFromSnapshot,
+  fieldTables,
+  isClosedActivity,
+  isTrackedInExchange,
+  snapshotFromDataverse,
+  snapshotFromExchange,
+} from '../../mapping/index.js';
+import type { Direction } from '../../mapping/index.js';
+import { appointmentIdForMeeting, recordIdForExchangeItem } from '../ids.js';
+import { activityPartiesOf, directionsOfTable, firstUnpaired, isPastFromBase, orUndefined, ownerAndParties, readActivity, stampFor, stampOf } from './common.js';
+import type { GraphItem, SyncKind } from './types.js';
+
+const notFound = (error: unknown) => isSyncError(error, 'NotFound');
+const directions = directionsOfTable(fieldTables.appointment);
+/** Organizer of a meeting in the activity party list (participationtypemask 7, activityparty-entity.md). */
+const organizerMask = 7;
+
+/** The system user who organizes the appointment: its organizer party, else its owner. */
+export function organizerOf(record: Record<string, unknown>): string | undefined {
+  const parties = record[activityPartiesOf('appointment')];
+  if (Array.isArray(parties)) {
+    const organizer = (parties as { _partyid_value?: string | null; participationtypemask?: number }[]).find((p) => p.participationtypemask === organizerMask);
+    if (organizer?._partyid_value) return organizer._partyid_value.toLowerCase();
+  }
+  return typeof record._ownerid_value === 'string' ? record._ownerid_value.toLowerCase() : undefined;
+}
+
+/**
+ * Recurring series are not synced yet: a series master (Graph `seriesMaster`), its occurrences and exceptions, a
+ * Dataverse series instance (`instancetypecode` other than 0, "Not Recurring") or its recurringappointmentmaster.
+ * Without this, a tracked weekly meeting would become one Dynamics 365 appointment per occurrence.
+ * https://learn.microsoft.com/graph/api/resources/event (type), and
+ * https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/appointment (InstanceTypeCode).
+ */
+export const recurringReason = 'recurring: not synced yet';
+
+export const appointmentKind: SyncKind<'appointment'> = {
+  name: 'appointment',
+  tables: ['appointment'],
+  primaryKey: 'activityid',
+  partyNavigation: activityPartiesOf,
+  partyColumns: () => ({ organizer: organizerMask, requiredattendees: 5, optionalattendees: 6 }),
+  resource: 'event',
+  graphType: '#microsoft.graph.event',
+  subscription: { kind: 'events', path: (id) => `/users/${id}/events` },
+  extraColumns: ['instancetypecode'],
+  directions,
+
+  snapshotFromDataverse: (record, ctx) => snapshotFromDataverse('appointment', record, ctx),
+  snapshotFromExchange: (item, ctx) => snapshotFromExchange('appointment', item, ctx),
+  exchangeCreate(record, ctx) {
+    const result = appointmentToEvent(record, ctx);
+    const attendeeCopy = result.mode === 'attendeeCopy';
+    const organizer = attendeeCopy ? organizerOf(record) : undefined;
+    return { body: result.event, unsyncedFields: result.unsyncedFields, isOrganizer: !attendeeCopy, reason: result.reason, ...(organizer ? { awaitInvitationFrom: organizer } : {}) };
+  },
+  dataverseCreate: (item, ctx) => eventToAppointment(item, ctx),
+  exchangeBody: (fields, ctx, current) => exchangeBodyFromSnapshot('appointment', fields as never, ctx, current),
+  dataverseBody: (fields, ctx, current) => dataverseBodyFromSnapshot('appointment', fields as never, ctx, current),
+
+  exchange: {
+    get: (rt, mailbox, id) => orUndefined(() => rt.graph.getEvent(mailbox.id, id), notFound),
+    async create(rt, mailbox, create, _record, dataverseId, transactionId) {
+      return { item: await rt.graph.createEvent(mailbox.id, { ...(create.body as Event), singleValueExtendedProperties: stampFor(dataverseId) }, transactionId) };
+    },
+    update: (rt, mailbox, pair, patch, ifMatch) => rt.graph.updateEvent(mailbox.id, pair.exchangeId!, patch, ifMatch),
+    async remove(rt, mailbox, pair, how) {
+      // A cancellation notifies the attendees (events-cancel); a delete by the organizer does as well.
+      if (how === 'cancel') await rt.graph.cancelEvent(mailbox.id, pair.exchangeId!, 'Canceled in Dynamics 365.');
+      else await rt.graph.deleteEvent(mailbox.id, pair.exchangeId!);
+    },
+    async findExisting(rt, mailbox, record, dataverseId, _ctx, retrying) {
+      // An event of this meeting (globalobjectid = iCalUId), or, after an attempt whose answer may be lost, one
+      // stamped with this record's id, that no pair claims yet is linked, never duplicated.
+      const iCalUId = typeof record.globalobjectid === 'string' ? record.globalobjectid : undefined;
+      const candidates: GraphItem[] = iCalUId ? await rt.graph.findEventsByICalUId(mailbox.id, iCalUId) : [];
+      if (retrying) candidates.push(...((await rt.graph.findByDataverseId(mailbox.id, 'events', dataverseId)) as GraphItem[]));
+      const item = await firstUnpaired(rt, mailbox, candidates);
+      return item ? { item, how: 'link' } : undefined;
+    },
+    stampOf,
+  },
+  dataverse: {
+    get: (rt, table, id) => readActivity(rt, table, id),
+    async findLinkTarget(rt, item) {
+      const iCalUId = (item as Event).iCalUId;
+      if (!iCalUId) return undefined;
+      const known = (await rt.cursors.get<{ dataverseId: string }>('meeting', iCalUId))?.dataverseId;
+      if (known) return known;
+      const found = await rt.dataverse.query('appointment', { filter: `globalobjectid eq '${iCalUId.replace(/'/g, "''")}'`, select: ['activityid'], top: 1 });
+      return typeof found[0]?.activityid === 'string' ? found[0].activityid : undefined;
+    },
+    findExisting: () => Promise.resolve([]),
+  },
+
+  scopeOf: (table, record) => ownerAndParties(record, activityPartiesOf(table)),
+  isTracked: (item) => isTrackedInExchange(item, false),
+  directionsFor(pair) {
+    const out: Record<string, Direction> = { ...directions };
+    if (!pair.mirror) return out;
+    // An attendee's copy of a meeting another synced mailbox organizes is a mirror: only the attendee's personal
+    // fields (reminder, free/busy) are written to it, and nothing flows back from it (the organizer's own pair
+    // carries the meeting to Dataverse; docs/reference/platform-facts.md section 8).
+    for (const field of Object.keys(out)) {
+      const personal = (attendeeCopyFields as readonly string[]).includes(field);
+      const writesExchange = out[field] === 'Both' || out[field] === 'ToExchange';
+      out[field] = personal && writesExchange ? 'ToExchange' : 'None';
+    }
+    return out;
+  },
+  // The party list is replaced as a whole (the half that did not change comes from the record), and a closed
+  // appointment keeps its state ("a closed appointment is not reopened", README mapping).
+  writeNeedsRecord: (_table, fields) => fields.some((f) => f === 'attendees' || f === 'organizer' || f === 'showAs' || f === 'cancelled'),
+  shapeExchangePatch(patch, pair, now) {
+    // Writing attendees to a meeting sends invitations; the rule allows it only for the organizer of a future meeting.
+    if (pair.isOrganizer !== false && !isPastFromBase(pair.base, now)) return patch;
+    const { attendees: _dropped, ...rest } = patch as Event;
+    return rest;
+  },
+  dataverseDeleteReads: 'nothing',
+  onDataverseDelete({ pair, now }) {
+    // Only the organizer's linked future meeting is deleted; otherwise the Exchange item is left and unlinked.
+    const del = pair.isOrganizer !== false && !isPastFromBase(pair.base, now);
+    return { delete: del, reason: del ? 'organizer, future' : 'past or not the organizer' };
+  },
+  exchangeDeleteReads: 'record',
+  onExchangeDelete({ pair, record, now }) {
+    if (!record) return { delete: false, reason: 'already gone in Dataverse' };
+    if (pair.isOrganizer === false) return { delete: false, reason: 'deleted by a non-organizer' };
+    if (isClosedActivity(record as { statecode?: number })) return { delete: false, reason: 'completed or canceled' };
+    if (isPastFromBase(pair.base, now)) return { delete: false, reason: 'in the past' };
+    return { delete: true, reason: 'organizer deleted a future meeting' };
+  },
+  // SSSPropagateAppointmentCancellationsToExchange (docs/reference/platform-facts.md section 7), off by default: the
+  // organizer's future meeting is cancelled in Exchange, which notifies the attendees; the pair ends with the event.
+  endsExchangeItem: (record, pair, settings, now) =>
+    settings.SYNC_PROPAGATE_CANCELLATIONS && record.statecode === 2 && pair.isOrganizer !== false && pair.exchangeId !== undefined && !isPastFromBase(pair.base, now),
+  unsupportedRecord(record) {
+    const type = record.instancetypecode;
+    return typeof type === 'number' && type !== 0 ? recurringReason : undefined;
+  },
+  unsupportedItem(item) {
+    const type = (item as Event).type;
+    return type && type !== 'singleInstance' ? recurringReason : undefined;
+  },
+  itemFacts(item) {
+    const event = item as Event;
+    const organizerAddress = event.isOrganizer === false ? (event.organizer?.emailAddress?.address ?? undefined) : undefined;
+    return { ...(event.iCalUId ? { iCalUId: event.iCalUId } : {}), isOrganizer: event.isOrganizer ?? true, ...(organizerAddress ? { organizerAddress } : {}) };
+  },
+  recordIdFor: (mailboxId, item) => {
+    const iCalUId = (item as Event).iCalUId;
+    return iCalUId ? appointmentIdForMeeting(iCalUId) : recordIdForExchangeItem(mailboxId, item.id!);
+  },
+};

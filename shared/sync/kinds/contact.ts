@@ -1,0 +1,93 @@
+// Contacts <-> Outlook contacts ("My Contacts": the contacts the user owns), on the mapping of
+// shared/mapping/contact.ts.
+import { isSyncError } from '../../errors.js';
+import {
+  contactToGraphContact,
+  dataverseBodyFromSnapshot,
+  exchangeBodyFromSnapshot,
+  fieldTables,
+  graphContactToContact,
+  isTrackedInExchange,
+  snapshotFromDataverse,
+  snapshotFromExchange,
+} from '../../mapping/index.js';
+import { recordIdForExchangeItem } from '../ids.js';
+import { directionsOfTable, firstUnpaired, orUndefined, ownerAndParties, stampOf } from './common.js';
+import type { SyncKind } from './types.js';
+
+const notFound = (error: unknown) => isSyncError(error, 'NotFound');
+const directions = directionsOfTable(fieldTables.contact);
+const odataString = (value: string) => value.replace(/'/g, "''");
+
+export const contactKind: SyncKind<'contact'> = {
+  name: 'contact',
+  tables: ['contact'],
+  primaryKey: 'contactid',
+  partyNavigation: () => undefined,
+  partyColumns: () => ({}),
+  resource: 'contact',
+  graphType: '#microsoft.graph.contact',
+  subscription: { kind: 'contacts', path: (id) => `/users/${id}/contacts` },
+  extraColumns: [],
+  directions,
+
+  snapshotFromDataverse: (record, ctx) => snapshotFromDataverse('contact', record, ctx),
+  snapshotFromExchange: (item, ctx) => snapshotFromExchange('contact', item, ctx),
+  exchangeCreate: (record, ctx) => ({ body: contactToGraphContact(record, ctx), unsyncedFields: [] }),
+  dataverseCreate: (item, ctx) => graphContactToContact(item, ctx),
+  exchangeBody: (fields, ctx, current) => exchangeBodyFromSnapshot('contact', fields as never, ctx, current),
+  dataverseBody: (fields, ctx, current) => dataverseBodyFromSnapshot('contact', fields as never, ctx, current),
+
+  exchange: {
+    get: (rt, mailbox, id) => orUndefined(() => rt.graph.getContact(mailbox.id, id), notFound),
+    async create(rt, mailbox, create, _record, dataverseId) {
+      return { item: await rt.graph.createContact(mailbox.id, create.body, dataverseId) };
+    },
+    update: (rt, mailbox, pair, patch, ifMatch) => rt.graph.updateContact(mailbox.id, pair.exchangeId!, patch, ifMatch),
+    remove: (rt, mailbox, pair) => rt.graph.deleteContact(mailbox.id, pair.exchangeId!),
+    async findExisting(rt, mailbox, record, dataverseId, ctx, retrying) {
+      // The stamp of an earlier attempt, else a contact with the same e-mail address that no other record claims
+      // (backfill of a mailbox whose contacts already exist on both sides).
+      const stamped = retrying ? (await rt.graph.findByDataverseId(mailbox.id, 'contacts', dataverseId))[0] : undefined;
+      if (stamped) return { item: stamped, how: 'adopt' };
+      const email = snapshotFromDataverse('contact', record, ctx).emailAddresses[0];
+      const byAddress = email ? await firstUnpaired(rt, mailbox, await rt.graph.findContactsByEmail(mailbox.id, email)) : undefined;
+      return byAddress ? { item: byAddress, how: 'adopt' } : undefined;
+    },
+    stampOf,
+  },
+  dataverse: {
+    get: (rt, table, id) => rt.dataverse.get(table, id, {}),
+    findLinkTarget: () => Promise.resolve(undefined),
+    async findExisting(rt, mailbox, exSnap) {
+      // A Dataverse contact of this user with the same e-mail address.
+      const email = (exSnap.emailAddresses as string[] | undefined)?.[0];
+      if (!email) return [];
+      const matches = await rt.dataverse.query('contact', {
+        filter: `emailaddress1 eq '${odataString(email)}' and _ownerid_value eq ${mailbox.systemUserId}`,
+        select: ['contactid'],
+        top: 5,
+      });
+      return matches.map((m) => m.contactid).filter((id): id is string => typeof id === 'string');
+    },
+  },
+
+  scopeOf: (_table, record) => ownerAndParties(record, undefined),
+  isTracked: (item) => isTrackedInExchange(item, false),
+  directionsFor: () => ({ ...directions }),
+  writeNeedsRecord: () => false,
+  shapeExchangePatch: (patch) => patch,
+  // Server-side sync removes the Exchange copy of a deleted contact only when the syncing user is not its owner.
+  dataverseDeleteReads: 'nothing',
+  onDataverseDelete({ ownerId, mailbox }) {
+    const del = ownerId !== undefined && ownerId.toLowerCase() !== mailbox.systemUserId.toLowerCase();
+    return { delete: del, reason: del ? 'syncing user is not the owner' : 'owner keeps the Exchange copy' };
+  },
+  exchangeDeleteReads: 'nothing',
+  onExchangeDelete: () => ({ delete: false, reason: 'contacts and tasks deleted in Exchange are only unlinked' }),
+  endsExchangeItem: () => false,
+  unsupportedRecord: () => undefined,
+  unsupportedItem: () => undefined,
+  itemFacts: () => ({}),
+  recordIdFor: (mailboxId, item) => recordIdForExchangeItem(mailboxId, item.id!),
+};

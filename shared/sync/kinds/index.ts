@@ -1,0 +1,83 @@
+// The registry of synced kinds: the only export surface of shared/sync/kinds/. Every module that needs a per-kind
+// fact (tables, primary key, parties, Graph resource, subscription path, rules, adapters) asks here.
+import { invalidInput } from '../../errors.js';
+import type { EntityKind } from '../../mapping/index.js';
+import type { DataverseEntity } from '../../servicebus/messages.js';
+import { appointmentKind } from './appointment.js';
+import { contactKind } from './contact.js';
+import { taskKind } from './task.js';
+import type { ExchangeResource, GraphItem, SyncKind } from './types.js';
+
+export type { DataverseDeleteFacts, DeleteDecision, ExchangeCreate, ExchangeDeleteFacts, ExchangeResource, FoundItem, GraphItem, ItemFacts, SubscriptionKind, SyncKind } from './types.js';
+export { recurringReason } from './appointment.js';
+
+/** Every kind, in the order the CLI and status list them. */
+export const kinds: readonly SyncKind[] = [appointmentKind, taskKind, contactKind];
+
+/** Names of the kinds. */
+export const kindNames: readonly EntityKind[] = kinds.map((k) => k.name);
+/** Every Dataverse table the sync maps. */
+export const allTables: readonly DataverseEntity[] = kinds.flatMap((k) => k.tables);
+/** Every Graph resource the sync maps. */
+export const allResources: readonly ExchangeResource[] = kinds.map((k) => k.resource);
+
+const byName = new Map<string, SyncKind>(kinds.map((k) => [k.name, k]));
+const byTable = new Map<string, SyncKind>(kinds.flatMap((k) => k.tables.map((t) => [t, k] as const)));
+const byResource = new Map<string, SyncKind>(kinds.map((k) => [k.resource, k]));
+const byGraphType = new Map<string, SyncKind>(kinds.map((k) => [k.graphType, k]));
+const bySubscription = new Map<string, SyncKind>(kinds.flatMap((k) => (k.subscription ? [[k.subscription.kind, k] as const] : [])));
+
+/** The kind by its name. */
+export function kindNamed(name: string): SyncKind {
+  const kind = byName.get(name);
+  if (!kind) throw invalidInput('kind', name, 'is not a kind the sync maps');
+  return kind;
+}
+
+/** The kind of a Dataverse table; throws for a table no kind maps (never a default). */
+export function kindOfTable(table: string): SyncKind {
+  const kind = byTable.get(table.toLowerCase());
+  if (!kind) throw invalidInput('entity', table, 'is not a table the sync maps');
+  return kind;
+}
+
+/** The kind of a Graph resource (event, todoTask, contact). */
+export function kindOfResource(resource: string): SyncKind {
+  const kind = byResource.get(resource);
+  if (!kind) throw invalidInput('resource', resource, 'is not a Graph resource the sync maps');
+  return kind;
+}
+
+/** The kind behind a Graph subscription's resource kind, or undefined (mail: no kind yet). */
+export function kindOfSubscription(resourceKind: string): SyncKind | undefined {
+  return bySubscription.get(resourceKind);
+}
+
+/** Kinds with a Graph change-notification subscription (the others are polled). */
+export const subscribedKinds: readonly SyncKind[] = kinds.filter((k) => k.subscription !== undefined);
+
+/**
+ * The kind of an item by its content: a Graph item by `@odata.type` (e.g. "#microsoft.graph.todoTask"), a Dataverse
+ * record by `@odata.type` ("#Microsoft.Dynamics.CRM.phonecall"), `activitytypecode` or its primary key column.
+ */
+export function kindOfItem(item: GraphItem | Record<string, unknown>): SyncKind {
+  const record = item as Record<string, unknown>;
+  const odataType = record['@odata.type'];
+  if (typeof odataType === 'string') {
+    const lower = odataType.toLowerCase();
+    if (lower.startsWith('#microsoft.graph.')) {
+      const kind = byGraphType.get(lower);
+      if (!kind) throw invalidInput('@odata.type', odataType, 'is not a Graph type the sync maps');
+      return kind;
+    }
+    const match = /^#?microsoft\.dynamics\.crm\.(\w+)$/.exec(lower);
+    if (match?.[1]) return kindOfTable(match[1]);
+    throw invalidInput('@odata.type', odataType, 'is not a type the sync maps');
+  }
+  if (typeof record.activitytypecode === 'string') return kindOfTable(record.activitytypecode);
+  for (const kind of kinds) if (typeof record[kind.primaryKey] === 'string' && kind.primaryKey !== 'activityid') return kind;
+  throw invalidInput('@odata.type', undefined, 'or activitytypecode is needed to tell the kind of the item');
+}
+
+/** The primary key column of a table. */
+export const primaryKeyOf = (table: string) => kindOfTable(table).primaryKey;

@@ -1,0 +1,156 @@
+// What one kind of synced item is, in one place: its tables and Graph resource, its mapping, its narrow adapters
+// on each side and its pure rules. The engine, the planner and the executor know kinds only through this
+// interface (shared/sync/kinds/index.ts is the registry), so a new kind is one file here plus its mapping.
+import type { Contact, Event, TodoTask } from '@microsoft/microsoft-graph-types';
+import type { Settings } from '../../config.js';
+import type { DataverseRecord } from '../../dataverse/client.js';
+import type { Direction, EntityKind, MappingContext } from '../../mapping/index.js';
+import type { Runtime } from '../../runtime.js';
+import type { DataverseEntity } from '../../servicebus/messages.js';
+import type { Mailbox } from '../../storage/mailboxStore.js';
+import type { Pair } from '../../storage/pairStore.js';
+import type { Snapshot } from '../merge.js';
+
+/** A Graph item as the sync handles it: an event, a To Do task or a contact, with its etag. */
+export type GraphItem = (Event | TodoTask | Contact) & { '@odata.etag'?: string; id?: string };
+
+export type ExchangeResource = 'event' | 'todoTask' | 'contact';
+/** Graph subscription resource kinds (the subscription store's `resourceKind`). */
+export type SubscriptionKind = 'events' | 'contacts';
+
+/** A decision to delete the other side's copy or only unlink it, with the rule's reason (logged and reported). */
+export interface DeleteDecision {
+  delete: boolean;
+  reason: string;
+}
+
+/** What the Dataverse-side delete rule reads. */
+export interface DataverseDeleteFacts {
+  pair: Pair;
+  mailbox: Mailbox;
+  /** The owner from the delete's pre image. */
+  ownerId: string | undefined;
+  now: Date;
+  /** The Exchange item as it is now, when the kind's rule needs it (`dataverseDeleteReads`). */
+  exchangeItem: GraphItem | undefined;
+}
+
+/** What the Exchange-side delete rule reads. */
+export interface ExchangeDeleteFacts {
+  pair: Pair;
+  /** The Dataverse record as it is now, when the kind's rule needs it (`exchangeDeleteReads`); undefined when gone. */
+  record: DataverseRecord | undefined;
+  now: Date;
+}
+
+/** The Exchange body of a new item, from the mapping's create function, and what the pair keeps of it. */
+export interface ExchangeCreate {
+  body: GraphItem;
+  /** Snapshot fields this item does not carry (not compared, not written back). */
+  unsyncedFields: readonly string[];
+  /** For a meeting: whether the syncing user organizes it. */
+  isOrganizer?: boolean;
+  /**
+   * The user is an attendee of a meeting another synced mailbox organizes: the organizer's invitation brings the
+   * copy, so nothing is created (invitation rule, https://learn.microsoft.com/power-platform/admin/sync-logic).
+   */
+  awaitInvitationFrom?: string;
+  reason?: string;
+}
+
+/** An existing item found before a create: adopt it as if created, or link it through the link path (a meeting's copy). */
+export interface FoundItem {
+  item: GraphItem;
+  how: 'adopt' | 'link';
+  /** To Do list of a found task. */
+  listId?: string;
+}
+
+/** Narrow adapter over rt.graph for one kind. */
+export interface ExchangeAdapter {
+  get(rt: Runtime, mailbox: Mailbox, id: string, listId: string | undefined): Promise<GraphItem | undefined>;
+  create(rt: Runtime, mailbox: Mailbox, create: ExchangeCreate, record: DataverseRecord, dataverseId: string, transactionId: string): Promise<{ item: GraphItem; listId?: string }>;
+  update(rt: Runtime, mailbox: Mailbox, pair: Pair, patch: GraphItem, ifMatch: string | undefined): Promise<GraphItem>;
+  /** Deletes the item; `cancel` sends the attendees a cancellation where the kind knows one. */
+  remove(rt: Runtime, mailbox: Mailbox, pair: Pair, how: 'delete' | 'cancel'): Promise<void>;
+  /** An unpaired item for this record made before (a lost answer, the same meeting, the same address). */
+  findExisting(rt: Runtime, mailbox: Mailbox, record: DataverseRecord, dataverseId: string, ctx: MappingContext, retrying: boolean): Promise<FoundItem | undefined>;
+  /** The Dataverse id the sync stamped on the item. */
+  stampOf(item: GraphItem): string | undefined;
+}
+
+/** Narrow adapter over rt.dataverse for one kind. */
+export interface DataverseAdapter {
+  /** The record with what the mapping reads (activity parties expanded). */
+  get(rt: Runtime, table: DataverseEntity, id: string): Promise<DataverseRecord | undefined>;
+  /** The record an unpaired item belongs to without a stamp (a meeting's iCalUId). */
+  findLinkTarget(rt: Runtime, item: GraphItem): Promise<string | undefined>;
+  /** A record of this user an unpaired item matches before one is created (a contact's e-mail address). */
+  findExisting(rt: Runtime, mailbox: Mailbox, exSnap: Snapshot): Promise<string[]>;
+}
+
+/** Facts the pair keeps of an Exchange item (a meeting's iCalUId and the user's role in it). */
+export interface ItemFacts {
+  iCalUId?: string;
+  isOrganizer?: boolean;
+  /** Address of the meeting's organizer, when the user is not it. */
+  organizerAddress?: string;
+}
+
+export interface SyncKind<K extends EntityKind = EntityKind> {
+  readonly name: K;
+  /** Dataverse tables of this kind; the first is where items from Exchange are created. */
+  readonly tables: readonly DataverseEntity[];
+  readonly primaryKey: 'activityid' | 'contactid';
+  /** Navigation property of the activity parties of a table, or undefined (contacts have none). */
+  partyNavigation(table: DataverseEntity): string | undefined;
+  /** Party-list columns of a table and the participation type each holds (images, filtering attributes, scope). */
+  partyColumns(table: DataverseEntity): Readonly<Record<string, number>>;
+  readonly resource: ExchangeResource;
+  /** Graph `@odata.type` of its items, lower case. */
+  readonly graphType: string;
+  /** The change-notification subscription, or undefined when the resource is polled (To Do has no webhooks on it). */
+  readonly subscription: { kind: SubscriptionKind; path: (mailboxId: string) => string } | undefined;
+  /** Columns read besides the mapped ones (a rule reads them: the series type of an appointment). */
+  readonly extraColumns: readonly string[];
+
+  // --- mapping (the mapping's tested create builders and field bodies are the only body builders) ---
+  readonly directions: Readonly<Record<string, Direction>>;
+  snapshotFromDataverse(record: DataverseRecord, ctx: MappingContext): Snapshot;
+  snapshotFromExchange(item: GraphItem, ctx: MappingContext): Snapshot;
+  exchangeCreate(record: DataverseRecord, ctx: MappingContext): ExchangeCreate;
+  dataverseCreate(item: GraphItem, ctx: MappingContext): Record<string, unknown>;
+  exchangeBody(fields: Snapshot, ctx: MappingContext, current: unknown): GraphItem;
+  dataverseBody(fields: Snapshot, ctx: MappingContext, current: DataverseRecord | undefined): Record<string, unknown>;
+
+  // --- adapters ---
+  readonly exchange: ExchangeAdapter;
+  readonly dataverse: DataverseAdapter;
+
+  // --- pure rules ---
+  /** System users a record reaches (server-side sync's "My Activities" / "My Contacts"). */
+  scopeOf(table: DataverseEntity, record: DataverseRecord): string[];
+  /** Whether an unpaired Exchange item is tracked (synced to Dynamics 365). */
+  isTracked(item: GraphItem): boolean;
+  /** Fields that sync for this pair (an attendee's mirrored copy syncs only personal fields). */
+  directionsFor(pair: Pick<Pair, 'mirror'>): Record<string, Direction>;
+  /** Whether writing these fields to Dataverse needs the record as it is now (besides the fields). */
+  writeNeedsRecord(table: DataverseEntity, fields: readonly string[]): boolean;
+  /** Shapes an Exchange patch by the invitation rule (attendees only by the organizer of a future meeting). */
+  shapeExchangePatch(patch: GraphItem, pair: Pair, now: Date): GraphItem;
+  /** What the Dataverse-side delete rule needs read first. */
+  readonly dataverseDeleteReads: 'nothing' | 'exchangeItem';
+  onDataverseDelete(facts: DataverseDeleteFacts): DeleteDecision;
+  /** What the Exchange-side delete rule needs read first. */
+  readonly exchangeDeleteReads: 'nothing' | 'record';
+  onExchangeDelete(facts: ExchangeDeleteFacts): DeleteDecision;
+  /** A Dataverse change that ends the Exchange item instead of updating it (a propagated cancellation). */
+  endsExchangeItem(record: DataverseRecord, pair: Pair, settings: Pick<Settings, 'SYNC_PROPAGATE_CANCELLATIONS'>, now: Date): boolean;
+  /** Why an item is not synced yet (recurring series), or undefined. */
+  unsupportedRecord(record: DataverseRecord): string | undefined;
+  unsupportedItem(item: GraphItem): string | undefined;
+  /** Facts the pair keeps of an item. */
+  itemFacts(item: GraphItem): ItemFacts;
+  /** Id of the Dataverse record created for an Exchange item (derived, so a retry finds it). */
+  recordIdFor(mailboxId: string, item: GraphItem): string;
+}

@@ -1,0 +1,273 @@
+// The pure planner: a change and the state it meets (the pair, the current items of both sides, the mailbox, the
+// clock, the settings) in, the actions to take out, as data. Nothing here reads or writes; shared/sync/execute.ts
+// runs the actions through the kind's adapters. The per-kind rules come from the kind (shared/sync/kinds/), so this
+// file holds only the generic decision table, as vdirsyncer's `_get_actions` does for its storages.
+import type { ConflictPolicy, Settings } from '../config.js';
+import type { DataverseRecord } from '../dataverse/client.js';
+import type { MappingContext } from '../mapping/index.js';
+import type { DataverseEntity } from '../servicebus/messages.js';
+import type { Mailbox } from '../storage/mailboxStore.js';
+import type { Pair } from '../storage/pairStore.js';
+import type { GraphItem, SyncKind } from './kinds/index.js';
+import { mergeSnapshots, type Conflict, type Direction, type Snapshot } from './merge.js';
+import { isSyncedVersion } from './versions.js';
+
+export type Side = 'exchange' | 'dataverse';
+
+/** One step of a plan. The executor runs them in order; a plan with none does nothing. */
+export type Action =
+  /** Nothing to do, and why (not tracked, out of the mailbox's kinds, a recurring series). */
+  | { type: 'Ignore'; reason: string }
+  /** The sync's own write coming back. */
+  | { type: 'Echo'; reason: string }
+  /** Not yet: another change brings what this one needs; `retry`: look at this change again (after `retryAfterMs`). */
+  | { type: 'Await'; reason: string; retry: boolean; retryAfterMs?: number }
+  /** Create the item on `side` from the other side's item. */
+  | { type: 'Create'; side: Side }
+  /** Record a pair for an existing item and record, with the base it starts from. */
+  | { type: 'Link'; dataverseId: string; table: DataverseEntity; iCalUId?: string; isOrganizer?: boolean; mirror: boolean; base: Snapshot }
+  /** Forget the pair; both items stay. */
+  | { type: 'Unlink'; reason: string }
+  /** Delete (or cancel) the item on `side`, then forget the pair. */
+  | { type: 'Delete'; side: Side; how: 'delete' | 'cancel'; reason: string }
+  /**
+   * Write `fields` to `side` and record `base` as the new last-synced values; no fields records the base only.
+   * `keepOnConflict`: a concurrent change on that side wins and the write is dropped.
+   */
+  | { type: 'Update'; side: Side; fields: Snapshot; base: Snapshot; keepOnConflict?: boolean }
+  /** The same field changed on both sides; the policy picked `winner` (reported, never silent). */
+  | { type: 'ResolveConflict'; conflicts: Conflict[] };
+
+export type PlanSettings = Pick<Settings, 'SYNC_PROPAGATE_CANCELLATIONS'> & { SYNC_CONFLICT_POLICY: ConflictPolicy };
+
+/** The base after a write: what each side holds now, field by field, in the direction each field flows. */
+export function baseAfterWrite(directions: Readonly<Record<string, Direction>>, dvSnap: Snapshot, exSnap: Snapshot, unsynced: readonly string[] = []): Snapshot {
+  const base: Snapshot = {};
+  for (const [field, direction] of Object.entries(directions)) {
+    if (direction === 'None' || unsynced.includes(field)) continue;
+    base[field] = direction === 'ToDataverse' ? exSnap[field] : dvSnap[field];
+  }
+  return base;
+}
+
+/** Fields whose Dataverse value Exchange does not hold yet (an item made earlier, an attendee's copy linked). */
+export function driftToExchange(directions: Readonly<Record<string, Direction>>, dvSnap: Snapshot, exSnap: Snapshot, unsynced: readonly string[] = []): Snapshot {
+  const drift: Snapshot = {};
+  for (const [field, direction] of Object.entries(directions)) {
+    if ((direction === 'Both' || direction === 'ToExchange') && !unsynced.includes(field) && JSON.stringify(dvSnap[field] ?? null) !== JSON.stringify(exSnap[field] ?? null)) {
+      drift[field] = dvSnap[field];
+    }
+  }
+  return drift;
+}
+
+/** Mailboxes a record reaches, by the kind's scope rule, among the enabled ones (by system user id). */
+export function scopeOf(kind: SyncKind, table: DataverseEntity, record: DataverseRecord, bySystemUser: ReadonlyMap<string, Mailbox>): Mailbox[] {
+  return kind
+    .scopeOf(table, record)
+    .map((id) => bySystemUser.get(id))
+    .filter((m): m is Mailbox => m !== undefined && m.entities.includes(kind.name));
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Dataverse -> Exchange
+// ------------------------------------------------------------------------------------------------------------
+
+export interface ToExchangeState {
+  kind: SyncKind;
+  table: DataverseEntity;
+  record: DataverseRecord;
+  pair: Pair | undefined;
+  mailbox: Mailbox;
+  /** System user ids of the enabled mailboxes (the invitation rule asks whether the organizer syncs). */
+  syncedSystemUsers: ReadonlySet<string>;
+  ctx: MappingContext;
+  settings: PlanSettings;
+}
+
+/** Plans a Dataverse record's change for one mailbox in its scope. */
+export function planToExchange(s: ToExchangeState): Action[] {
+  const { kind, record, pair, mailbox } = s;
+  const unsupported = kind.unsupportedRecord(record);
+  if (unsupported) return [{ type: 'Ignore', reason: unsupported }];
+  // The version check, not only the webhook's tag, stops echoes: shared/sync/versions.ts says why.
+  if (pair?.status === 'linked' && isSyncedVersion(record['@odata.etag'], pair.dataverseEtag)) return [{ type: 'Echo', reason: 'version already synced' }];
+  if (!pair || pair.status === 'pending') {
+    const organizer = kind.exchangeCreate(record, s.ctx).awaitInvitationFrom;
+    // The organizer's own mailbox syncs: its invitation puts the meeting into this user's calendar, and that copy
+    // is linked when it arrives (by iCalUId). Creating one here would duplicate the meeting.
+    if (organizer && s.syncedSystemUsers.has(organizer) && organizer !== mailbox.systemUserId.toLowerCase()) {
+      return [{ type: 'Await', reason: "the organizer's invitation brings the meeting", retry: false }];
+    }
+    return [{ type: 'Create', side: 'exchange' }];
+  }
+  if (kind.endsExchangeItem(record, pair, s.settings, s.ctx.now)) return [{ type: 'Delete', side: 'exchange', how: 'cancel', reason: 'cancellation propagated' }];
+  // Optimistic: assume Exchange still holds the base; a failed precondition on the write says otherwise, and the
+  // executor plans again with both sides read (planMerge).
+  const dvSnap = kind.snapshotFromDataverse(record, s.ctx);
+  const merge = mergeSnapshots({ directions: kind.directionsFor(pair), base: pair.base, dataverse: dvSnap, exchange: { ...pair.base }, policy: s.settings.SYNC_CONFLICT_POLICY });
+  return [{ type: 'Update', side: 'exchange', fields: merge.toExchange, base: { ...pair.base, ...merge.merged } }];
+}
+
+export interface DataverseDeleteState {
+  kind: SyncKind;
+  pair: Pair;
+  /** The mailbox's registry row; undefined when it is gone. */
+  mailbox: Mailbox | undefined;
+  ownerId: string | undefined;
+  now: Date;
+  exchangeItem: GraphItem | undefined;
+}
+
+/** Plans a Dataverse delete for one paired mailbox: server-side sync's delete rule of the kind. */
+export function planDataverseDelete(s: DataverseDeleteState): Action[] {
+  // Nothing is written to a disabled mailbox; its pair stays, and the first change of the item after enabling
+  // finds the record gone and unlinks it.
+  if (s.mailbox?.state === 'disabled') return [{ type: 'Ignore', reason: 'mailbox not enabled' }];
+  if (!s.pair.exchangeId || !s.mailbox) return [{ type: 'Unlink', reason: 'not linked' }];
+  const decision = s.kind.onDataverseDelete({ pair: s.pair, mailbox: s.mailbox, ownerId: s.ownerId, now: s.now, exchangeItem: s.exchangeItem });
+  return [decision.delete ? { type: 'Delete', side: 'exchange', how: 'delete', reason: decision.reason } : { type: 'Unlink', reason: decision.reason }];
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Exchange -> Dataverse
+// ------------------------------------------------------------------------------------------------------------
+
+/** The record an unpaired Exchange item belongs to, as the loader found it. */
+export interface LinkCandidate {
+  dataverseId: string;
+  table: DataverseEntity;
+  /** Found by the meeting's iCalUId (another copy of the meeting), not by the stamp. */
+  viaMeeting: boolean;
+  /** The mailbox's pair of that record, if any. */
+  existingPair: Pair | undefined;
+  /** The record now; undefined when gone. */
+  record: DataverseRecord | undefined;
+}
+
+export interface ToDataverseState {
+  kind: SyncKind;
+  mailbox: Mailbox;
+  change: { changeType: 'created' | 'updated' | 'deleted'; etag?: string | undefined; attempt: number; itemId: string };
+  pair: Pair | undefined;
+  /** The item now: undefined when it is gone (or not read: see isNotificationEcho). */
+  item: GraphItem | undefined;
+  /** For an item the sync has not paired: the record it belongs to, if the loader found one. */
+  link: LinkCandidate | undefined;
+  /** The meeting's organizer is an enabled mailbox (its copy carries the meeting). */
+  organizerSynced: boolean;
+  /** The record now, when the kind's Exchange delete rule reads it. */
+  record: DataverseRecord | undefined;
+  ctx: MappingContext;
+  settings: PlanSettings;
+}
+
+/** The sync's own write coming back: the etag it recorded is the one the notification carries. No API call. */
+export const isNotificationEcho = (pair: Pair | undefined, etag: string | undefined) => pair !== undefined && etag !== undefined && pair.exchangeEtag === etag;
+
+/** Plans an Exchange item's change in its mailbox. */
+export function planToDataverse(s: ToDataverseState): Action[] {
+  const { kind, pair, item } = s;
+  if (!s.mailbox.entities.includes(kind.name)) return [{ type: 'Ignore', reason: `${kind.name} not synced for this mailbox` }];
+  if (s.change.changeType === 'deleted') return planExchangeDelete(s);
+  if (isNotificationEcho(pair, s.change.etag)) return [{ type: 'Echo', reason: 'etag of the notification already synced' }];
+  if (!item) return planExchangeDelete(s);
+  if (pair && item['@odata.etag'] && pair.exchangeEtag === item['@odata.etag']) return [{ type: 'Echo', reason: 'etag already synced' }];
+  const unsupported = kind.unsupportedItem(item);
+  if (unsupported) return [{ type: 'Ignore', reason: unsupported }];
+  if (pair) return [planUpdateToDataverse(kind, pair, item, s.ctx, s.settings.SYNC_CONFLICT_POLICY)];
+  const link = s.link;
+  if (link?.existingPair) {
+    // The sync's own create of this item is still being recorded: look again.
+    if (link.existingPair.status === 'pending') return [{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true }];
+    if (link.existingPair.exchangeId === item.id) return [planUpdateToDataverse(kind, link.existingPair, item, s.ctx, s.settings.SYNC_CONFLICT_POLICY)];
+  } else if (link?.record) {
+    const linking = planLink(s, link, link.record, item);
+    const linked = linking[0];
+    if (linked?.type !== 'Link' || linked.mirror) return linking;
+    const pairAfterLink: Pair = { mailboxId: s.mailbox.id, kind: kind.name, dataverseEntity: link.table, dataverseId: link.dataverseId, base: linked.base, status: 'linked', mirror: false };
+    return [...linking, planUpdateToDataverse(kind, pairAfterLink, item, s.ctx, s.settings.SYNC_CONFLICT_POLICY)];
+  }
+  const facts = kind.itemFacts(item);
+  // Both copies of a meeting arrive at once; the organizer's may be being recorded right now in its own session.
+  // Look again shortly instead of dropping the attendee's copy (three attempts, then it is judged on its own).
+  if (s.change.attempt < 3 && facts.isOrganizer === false && facts.iCalUId && s.organizerSynced) {
+    return [{ type: 'Await', reason: "attendee copy of a meeting whose organizer's copy is not paired yet", retry: true, retryAfterMs: 1_000 }];
+  }
+  if (!kind.isTracked(item)) return [{ type: 'Ignore', reason: 'not tracked' }];
+  return [{ type: 'Create', side: 'dataverse' }];
+}
+
+/**
+ * Links an unpaired item to the record it belongs to, with the Dataverse side as base, so what differs in Exchange
+ * flows to Dataverse as a change (the caller adds that update; a mirrored attendee copy takes none).
+ */
+export function planLink(s: Pick<ToDataverseState, 'kind' | 'organizerSynced' | 'ctx'>, link: Pick<LinkCandidate, 'dataverseId' | 'table' | 'viaMeeting'>, record: DataverseRecord, item: GraphItem): Action[] {
+  const { kind } = s;
+  const facts = kind.itemFacts(item);
+  // An attendee's copy of a meeting organized by another synced mailbox mirrors that mailbox's pair.
+  const mirror = link.viaMeeting && facts.isOrganizer === false && s.organizerSynced;
+  const dvSnap = kind.snapshotFromDataverse(record, s.ctx);
+  const exSnap = kind.snapshotFromExchange(item, s.ctx);
+  const base = baseAfterWrite(kind.directions, dvSnap, exSnap);
+  const linkAction: Action = {
+    type: 'Link',
+    dataverseId: link.dataverseId,
+    table: link.table,
+    ...(facts.iCalUId ? { iCalUId: facts.iCalUId } : {}),
+    ...(link.viaMeeting && facts.isOrganizer !== undefined ? { isOrganizer: facts.isOrganizer } : {}),
+    mirror,
+    base,
+  };
+  if (!mirror) return [linkAction];
+  // An attendee's copy takes its personal fields (free/busy, reminder) from Dynamics 365, and nothing flows back
+  // from it: Exchange's own values on the copy (tentative for an invitation not answered yet) are replaced once,
+  // when the copy is linked. The user's response to the invitation is not touched.
+  const drift = driftToExchange(kind.directionsFor({ mirror }), dvSnap, exSnap);
+  return Object.keys(drift).length === 0 ? [linkAction] : [linkAction, { type: 'Update', side: 'exchange', fields: drift, base, keepOnConflict: true }];
+}
+
+/** What an Exchange item's change writes to Dataverse (optimistic: Dataverse still holds the base). */
+export function planUpdateToDataverse(kind: SyncKind, pair: Pair, item: GraphItem, ctx: MappingContext, policy: ConflictPolicy): Action {
+  const exSnap = kind.snapshotFromExchange(item, ctx);
+  const merge = mergeSnapshots({ directions: kind.directionsFor(pair), base: pair.base, dataverse: { ...pair.base }, exchange: exSnap, policy });
+  return { type: 'Update', side: 'dataverse', fields: merge.toDataverse, base: { ...pair.base, ...merge.merged } };
+}
+
+/** Plans an Exchange delete (or an item that is gone): the kind's delete rule. */
+export function planExchangeDelete(s: Pick<ToDataverseState, 'kind' | 'pair' | 'record' | 'ctx'>): Action[] {
+  if (!s.pair) return [{ type: 'Ignore', reason: 'not paired' }];
+  const decision = s.kind.onExchangeDelete({ pair: s.pair, record: s.record, now: s.ctx.now });
+  return [decision.delete ? { type: 'Delete', side: 'dataverse', how: 'delete', reason: decision.reason } : { type: 'Unlink', reason: decision.reason }];
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Both changed
+// ------------------------------------------------------------------------------------------------------------
+
+export interface MergeState {
+  kind: SyncKind;
+  pair: Pair;
+  record: DataverseRecord;
+  item: GraphItem;
+  ctx: MappingContext;
+  policy: ConflictPolicy;
+}
+
+/** Both sides changed since the last sync (a precondition failed): merge field by field, write both. */
+export function planMerge(s: MergeState): Action[] {
+  const merge = mergeSnapshots({
+    directions: s.kind.directionsFor(s.pair),
+    base: s.pair.base,
+    dataverse: s.kind.snapshotFromDataverse(s.record, s.ctx),
+    exchange: s.kind.snapshotFromExchange(s.item, s.ctx),
+    policy: s.policy,
+    dataverseModifiedOn: typeof s.record.modifiedon === 'string' ? s.record.modifiedon : undefined,
+    exchangeModifiedOn: (s.item as { lastModifiedDateTime?: string }).lastModifiedDateTime,
+  });
+  const actions: Action[] = [];
+  if (merge.conflicts.length > 0) actions.push({ type: 'ResolveConflict', conflicts: merge.conflicts });
+  actions.push({ type: 'Update', side: 'exchange', fields: merge.toExchange, base: merge.merged });
+  actions.push({ type: 'Update', side: 'dataverse', fields: merge.toDataverse, base: merge.merged });
+  return actions;
+}

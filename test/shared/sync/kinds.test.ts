@@ -1,0 +1,103 @@
+// The kind registry and each kind's pure rules, row by row (no I/O).
+import { describe, expect, it } from 'vitest';
+import { dataverseEntities, exchangeResources } from '../../../shared/servicebus/messages.js';
+import { syncedEntities } from '../../../shared/storage/mailboxStore.js';
+import type { Pair } from '../../../shared/storage/pairStore.js';
+import { allResources, allTables, kindNames, kindNamed, kindOfItem, kindOfResource, kindOfSubscription, kindOfTable, type GraphItem } from '../../../shared/sync/kinds/index.js';
+import { activity, appointment, contact, event, graphContact, todo } from '../../mapping/fixtures.js';
+
+describe('the registry', () => {
+  it('lists every table, resource and kind the message schema and the mailbox registry accept', () => {
+    expect([...allTables].sort()).toEqual([...dataverseEntities].sort());
+    expect([...allResources].sort()).toEqual([...exchangeResources].sort());
+    expect([...kindNames].sort()).toEqual([...syncedEntities].sort());
+  });
+
+  it.each([
+    ['appointment', 'appointment'],
+    ['task', 'task'],
+    ['phonecall', 'task'],
+    ['letter', 'task'],
+    ['fax', 'task'],
+    ['contact', 'contact'],
+  ])('the table %s is of kind %s', (table, kind) => {
+    expect(kindOfTable(table).name).toBe(kind);
+  });
+
+  it('throws for a table no kind maps instead of treating it as a task', () => {
+    expect(() => kindOfTable('email')).toThrow(/email.*not a table the sync maps/);
+    expect(() => kindOfTable('recurringappointmentmaster')).toThrow(/not a table the sync maps/);
+    expect(() => kindOfResource('message')).toThrow(/not a Graph resource/);
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['a Graph event by @odata.type', { ...event(), '@odata.type': '#microsoft.graph.event' }, 'appointment'],
+    ['a Graph To Do task by @odata.type', { ...todo(), '@odata.type': '#microsoft.graph.todoTask' }, 'task'],
+    ['a Graph contact by @odata.type', { ...graphContact(), '@odata.type': '#microsoft.graph.contact' }, 'contact'],
+    ['a phone call by @odata.type', activity('phonecall'), 'task'],
+    ['an appointment by activitytypecode', { ...appointment(), activitytypecode: 'appointment' }, 'appointment'],
+    ['a contact by its primary key', contact(), 'contact'],
+  ])('tells the kind of %s by its content', (_what, item, kind) => {
+    expect(kindOfItem(item).name).toBe(kind);
+  });
+
+  it('refuses an item of a type no kind maps', () => {
+    expect(() => kindOfItem({ '@odata.type': '#microsoft.graph.message' })).toThrow(/not a Graph type/);
+    expect(() => kindOfItem({ '@odata.type': '#Microsoft.Dynamics.CRM.email' })).toThrow(/not a table/);
+  });
+
+  it('subscribes to events and contacts; To Do is polled', () => {
+    expect(kindOfSubscription('events')?.name).toBe('appointment');
+    expect(kindOfSubscription('contacts')?.name).toBe('contact');
+    expect(kindOfSubscription('messages')).toBeUndefined();
+    expect(kindNamed('task').subscription).toBeUndefined();
+    expect(kindNamed('appointment').subscription?.path('u1')).toBe('/users/u1/events');
+  });
+});
+
+describe('what a Dataverse write needs besides the changed fields', () => {
+  it.each<[string, string, string[], boolean]>([
+    ['appointment', 'appointment', ['subject'], false],
+    ['appointment', 'appointment', ['attendees'], true],
+    ['appointment', 'appointment', ['organizer'], true],
+    ['appointment', 'appointment', ['showAs'], true],
+    ['appointment', 'appointment', ['cancelled'], true],
+    ['task', 'task', ['subject'], false],
+    ['task', 'task', ['status'], true],
+    ['task', 'phonecall', ['subject'], true],
+    ['task', 'fax', ['subject'], true],
+    ['contact', 'contact', ['emailAddresses'], false],
+  ])('%s (%s) writing %j reads the record: %s', (kind, table, fields, expected) => {
+    expect(kindNamed(kind).writeNeedsRecord(table as never, fields)).toBe(expected);
+  });
+});
+
+describe('invitation shaping of an Exchange patch', () => {
+  const pair = (overrides: Partial<Pair>): Pair => ({ mailboxId: 'm', kind: 'appointment', dataverseEntity: 'appointment', dataverseId: 'd', base: {}, status: 'linked', ...overrides });
+  const patch = { subject: 'S', attendees: [{ emailAddress: { address: 'a@b.c' }, type: 'required' }] } as GraphItem;
+  const now = new Date('2024-06-01T00:00:00Z');
+  it.each<[string, Partial<Pair>, boolean]>([
+    ['the organizer of a future meeting writes attendees (Exchange sends the invitations)', { isOrganizer: true, base: { time: { start: '2024-07-01T10:00:00Z' } } }, true],
+    ['an attendee never writes attendees', { isOrganizer: false, base: { time: { start: '2024-07-01T10:00:00Z' } } }, false],
+    ['nobody writes attendees to a past meeting', { isOrganizer: true, base: { time: { start: '2024-05-01T10:00:00Z' } } }, false],
+  ])('%s', (_rule, facts, keeps) => {
+    const shaped = kindNamed('appointment').shapeExchangePatch(patch, pair(facts), now) as { attendees?: unknown; subject?: string };
+    expect(shaped.subject).toBe('S');
+    expect(shaped.attendees !== undefined).toBe(keeps);
+  });
+});
+
+describe('item facts the pair keeps', () => {
+  it("keeps a meeting's iCalUId, the user's role and, for an attendee, the organizer's address", () => {
+    expect(kindNamed('appointment').itemFacts(event({ isOrganizer: false, organizer: { emailAddress: { address: 'o@contoso.com' } } }) as GraphItem)).toMatchObject({ isOrganizer: false, organizerAddress: 'o@contoso.com' });
+    expect(kindNamed('appointment').itemFacts(event() as GraphItem)).toMatchObject({ isOrganizer: true });
+    expect(kindNamed('contact').itemFacts(graphContact() as GraphItem)).toEqual({});
+  });
+  it('names the record created for a meeting by its iCalUId, so every copy finds the same one', () => {
+    const kind = kindNamed('appointment');
+    const a = kind.recordIdFor('mailbox-a', event({ id: 'x1' }));
+    const b = kind.recordIdFor('mailbox-b', event({ id: 'x2' }));
+    expect(a).toBe(b);
+    expect(kindNamed('task').recordIdFor('mailbox-a', todo({ id: 'x1' }) as GraphItem)).not.toBe(kindNamed('task').recordIdFor('mailbox-b', todo({ id: 'x1' }) as GraphItem));
+  });
+});

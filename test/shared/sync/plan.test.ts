@@ -1,0 +1,239 @@
+// The planner's decision table, row by row: state in, actions out, no I/O. Every delete rule, scope, tracking,
+// invitation, attendee-copy and recurring-series rule has a row; the end-to-end suite proves the same rules against
+// the simulators.
+import { describe, expect, it } from 'vitest';
+import type { DataverseRecord } from '../../../shared/dataverse/client.js';
+import type { Mailbox } from '../../../shared/storage/mailboxStore.js';
+import type { Pair } from '../../../shared/storage/pairStore.js';
+import { kindNamed, type GraphItem } from '../../../shared/sync/kinds/index.js';
+import {
+  baseAfterWrite,
+  planDataverseDelete,
+  planMerge,
+  planToDataverse,
+  planToExchange,
+  scopeOf,
+  type Action,
+  type PlanSettings,
+  type ToDataverseState,
+  type ToExchangeState,
+} from '../../../shared/sync/plan.js';
+import { activity, appointment, contact, ctxAt, event, graphContact, me, otherUserId, todo } from '../../mapping/fixtures.js';
+
+const now = '2024-06-01T08:00:00Z';
+const ctx = ctxAt(now);
+const settings: PlanSettings = { SYNC_CONFLICT_POLICY: 'lastModifiedWins', SYNC_PROPAGATE_CANCELLATIONS: false };
+const mailbox: Mailbox = { id: 'mbx-dana', userPrincipalName: me.address, address: me.address, systemUserId: me.systemUserId, timeZone: 'Europe/Berlin', entities: ['appointment', 'task', 'contact'], state: 'active' };
+const other: Mailbox = { ...mailbox, id: 'mbx-other', address: 'other@contoso.com', userPrincipalName: 'other@contoso.com', systemUserId: otherUserId };
+const future = { time: { allDay: false, start: '2024-07-01T10:00:00Z', end: '2024-07-01T11:00:00Z' } };
+const past = { time: { allDay: false, start: '2024-05-01T10:00:00Z', end: '2024-05-01T11:00:00Z' } };
+const types = (actions: Action[]) => actions.map((a) => (a.type === 'Ignore' || a.type === 'Unlink' || a.type === 'Await' || a.type === 'Delete' || a.type === 'Echo' ? `${a.type}: ${a.reason}` : a.type === 'Create' || a.type === 'Update' ? `${a.type} ${a.side}` : a.type));
+
+function pairOf(kind: 'appointment' | 'task' | 'contact', overrides: Partial<Pair> = {}): Pair {
+  return { mailboxId: mailbox.id, kind, dataverseEntity: kind, dataverseId: 'dv-1', exchangeId: 'ex-1', base: {}, status: 'linked', dataverseEtag: 'W/"1"', exchangeEtag: 'W/"ex1"', ...overrides };
+}
+
+describe('planToExchange: a Dataverse change for one mailbox', () => {
+  const state = (record: Record<string, unknown>, pair: Pair | undefined, extra: Partial<ToExchangeState> = {}): ToExchangeState => ({
+    kind: kindNamed(String(pair?.kind ?? 'appointment')),
+    table: 'appointment',
+    record: record,
+    pair,
+    mailbox,
+    syncedSystemUsers: new Set([me.systemUserId]),
+    ctx,
+    settings,
+    ...extra,
+  });
+  const attendeeCopy = appointment({ _ownerid_value: otherUserId, appointment_activity_parties: [{ participationtypemask: 7, _partyid_value: otherUserId }, { participationtypemask: 5, _partyid_value: me.systemUserId, addressused: me.address }] });
+
+  it.each<[string, () => ToExchangeState, string[]]>([
+    ['a new record is created in Exchange', () => state(appointment(), undefined), ['Create exchange']],
+    ['a pending pair (an attempt whose answer may be lost) creates again, finding what it wrote', () => state(appointment(), pairOf('appointment', { status: 'pending', exchangeId: undefined })), ['Create exchange']],
+    ['the version already synced is an echo', () => state(appointment({ '@odata.etag': 'W/"1"' }), pairOf('appointment')), ['Echo: version already synced']],
+    ['an older version is an echo too', () => state(appointment({ '@odata.etag': 'W/"0"' }), pairOf('appointment', { dataverseEtag: 'W/"5"' })), ['Echo: version already synced']],
+    [
+      "invitation rule: an attendee whose organizer's mailbox syncs waits for the invitation",
+      () => state(attendeeCopy, undefined, { syncedSystemUsers: new Set([me.systemUserId, otherUserId]) }),
+      ["Await: the organizer's invitation brings the meeting"],
+    ],
+    ["invitation rule: an attendee whose organizer does not sync gets a copy created", () => state(attendeeCopy, undefined), ['Create exchange']],
+    ['a linked pair with a new version updates Exchange', () => state(appointment({ '@odata.etag': 'W/"2"' }), pairOf('appointment', { base: future })), ['Update exchange']],
+    ['a canceled future meeting is only updated while cancellations do not propagate', () => state(appointment({ '@odata.etag': 'W/"2"', statecode: 2, statuscode: 4 }), pairOf('appointment', { base: future })), ['Update exchange']],
+    [
+      'with SYNC_PROPAGATE_CANCELLATIONS the organizer\'s canceled future meeting is cancelled in Exchange',
+      () => state(appointment({ '@odata.etag': 'W/"2"', statecode: 2, statuscode: 4 }), pairOf('appointment', { base: future }), { settings: { ...settings, SYNC_PROPAGATE_CANCELLATIONS: true } }),
+      ['Delete: cancellation propagated'],
+    ],
+    [
+      'a propagated cancellation spares a past meeting',
+      () => state(appointment({ '@odata.etag': 'W/"2"', statecode: 2, statuscode: 4 }), pairOf('appointment', { base: past }), { settings: { ...settings, SYNC_PROPAGATE_CANCELLATIONS: true } }),
+      ['Update exchange'],
+    ],
+    [
+      "a propagated cancellation spares an attendee's copy",
+      () => state(appointment({ '@odata.etag': 'W/"2"', statecode: 2, statuscode: 4 }), pairOf('appointment', { base: future, isOrganizer: false }), { settings: { ...settings, SYNC_PROPAGATE_CANCELLATIONS: true } }),
+      ['Update exchange'],
+    ],
+    ['recurring: a series master (instancetypecode 1) is not synced yet', () => state(appointment({ instancetypecode: 1 }), undefined), ['Ignore: recurring: not synced yet']],
+    ['recurring: a series instance (instancetypecode 2) is not synced yet', () => state(appointment({ instancetypecode: 2 }), undefined), ['Ignore: recurring: not synced yet']],
+    ['recurring: an exception (instancetypecode 3) is not synced yet, even when paired', () => state(appointment({ instancetypecode: 3 }), pairOf('appointment')), ['Ignore: recurring: not synced yet']],
+    ['a non-recurring appointment (instancetypecode 0) syncs', () => state(appointment({ instancetypecode: 0 }), undefined), ['Create exchange']],
+  ])('%s', (_rule, build, expected) => {
+    expect(types(planToExchange(build()))).toEqual(expected);
+  });
+
+  it('an update writes only the fields that changed since the base', () => {
+    const record = appointment({ '@odata.etag': 'W/"2"' });
+    const kind = kindNamed('appointment');
+    const base = baseAfterWrite(kind.directions, kind.snapshotFromDataverse(record, ctx), kind.snapshotFromDataverse(record, ctx));
+    const [update] = planToExchange(state({ ...record, subject: 'Renamed' }, pairOf('appointment', { base })));
+    expect(update).toMatchObject({ type: 'Update', side: 'exchange', fields: { subject: 'Renamed' } });
+    expect(Object.keys((update as Extract<Action, { type: 'Update' }>).fields)).toEqual(['subject']);
+  });
+});
+
+describe('scope: the mailboxes a record reaches', () => {
+  const bySystemUser = new Map([
+    [me.systemUserId, mailbox],
+    [otherUserId, other],
+  ]);
+  it.each<[string, string, Record<string, unknown>, string[]]>([
+    ['an appointment reaches its owner and its parties', 'appointment', appointment({ appointment_activity_parties: [{ participationtypemask: 5, _partyid_value: otherUserId }] }), [mailbox.id, other.id]],
+    ['a phone call reaches its owner and the parties of its from/to', 'phonecall', activity('phonecall', { phonecall_activity_parties: [{ participationtypemask: 2, _partyid_value: otherUserId }] }), [mailbox.id, other.id]],
+    ['a contact reaches its owner only ("My Contacts")', 'contact', contact({ _ownerid_value: otherUserId }), [other.id]],
+    ['a record of a user with no mailbox reaches none', 'task', activity('task', { _ownerid_value: '12345678-1234-4234-8234-123456789012' }), []],
+  ])('%s', (_rule, table, record, expected) => {
+    const kind = kindNamed(table === 'phonecall' ? 'task' : table);
+    expect(scopeOf(kind, table as never, record as DataverseRecord, bySystemUser).map((m) => m.id)).toEqual(expected);
+  });
+  it("a mailbox that does not sync the kind is out of the record's scope", () => {
+    const noContacts = new Map([[me.systemUserId, { ...mailbox, entities: ['appointment' as const] }]]);
+    expect(scopeOf(kindNamed('contact'), 'contact', contact() as DataverseRecord, noContacts)).toEqual([]);
+  });
+});
+
+describe('planDataverseDelete: server-side sync delete rules, per kind', () => {
+  it.each<[string, Pair, Partial<{ ownerId: string; exchangeItem: Record<string, unknown>; mailbox: Mailbox | undefined }>, string]>([
+    ["appointment: the organizer's future meeting is deleted in Exchange", pairOf('appointment', { base: future }), {}, 'Delete: organizer, future'],
+    ['appointment: a past meeting is only unlinked', pairOf('appointment', { base: past }), {}, 'Unlink: past or not the organizer'],
+    ["appointment: an attendee's copy is only unlinked", pairOf('appointment', { base: future, isOrganizer: false }), {}, 'Unlink: past or not the organizer'],
+    ['task: a To Do task not completed is deleted', pairOf('task'), { exchangeItem: todo({ status: 'inProgress' }) }, 'Delete: not completed in Exchange'],
+    ['task: a To Do task completed in To Do is kept', pairOf('task'), { exchangeItem: todo({ status: 'completed' }) }, 'Unlink: completed in Exchange (kept)'],
+    ['task: a To Do task already gone is only unlinked', pairOf('task'), {}, 'Unlink: completed in Exchange (kept)'],
+    ['contact: the owner keeps the Exchange copy', pairOf('contact'), { ownerId: me.systemUserId.toUpperCase() }, 'Unlink: owner keeps the Exchange copy'],
+    ['contact: a user who is not the owner loses the copy', pairOf('contact'), { ownerId: otherUserId }, 'Delete: syncing user is not the owner'],
+    ['contact: no owner in the pre image keeps the copy', pairOf('contact'), {}, 'Unlink: owner keeps the Exchange copy'],
+    ['a pair whose create never finished is only unlinked', pairOf('appointment', { exchangeId: undefined }), {}, 'Unlink: not linked'],
+    ['a disabled mailbox is not written to', pairOf('appointment', { base: future }), { mailbox: { ...mailbox, state: 'disabled' } }, 'Ignore: mailbox not enabled'],
+    ['a mailbox no longer registered is only unlinked', pairOf('appointment', { base: future }), { mailbox: undefined }, 'Unlink: not linked'],
+  ])('%s', (_rule, pair, facts, expected) => {
+    const actions = planDataverseDelete({
+      kind: kindNamed(pair.kind),
+      pair,
+      mailbox: 'mailbox' in facts ? facts.mailbox : mailbox,
+      ownerId: facts.ownerId,
+      now: new Date(now),
+      exchangeItem: facts.exchangeItem,
+    });
+    expect(types(actions)).toEqual([expected]);
+  });
+});
+
+describe('planToDataverse: an Exchange change in its mailbox', () => {
+  const state = (kind: 'appointment' | 'task' | 'contact', item: Record<string, unknown> | undefined, extra: Partial<ToDataverseState> = {}): ToDataverseState => ({
+    kind: kindNamed(kind),
+    mailbox,
+    change: { changeType: 'updated', attempt: 1, itemId: typeof item?.id === 'string' ? item.id : 'ex-1' },
+    pair: undefined,
+    item: item,
+    link: undefined,
+    organizerSynced: false,
+    record: undefined,
+    ctx,
+    settings,
+    ...extra,
+  });
+  const attendeeEvent = event({ isOrganizer: false, organizer: { emailAddress: { address: 'other@contoso.com' } } });
+  const closed = appointment({ statecode: 1, statuscode: 3 }) as DataverseRecord;
+  const open = appointment() as DataverseRecord;
+
+  it.each<[string, () => ToDataverseState, string[]]>([
+    ['tracking: an untracked event stays in Outlook', () => state('appointment', event({ categories: [] })), ['Ignore: not tracked']],
+    ['tracking: a tracked event is created in Dataverse', () => state('appointment', event()), ['Create dataverse']],
+    ['tracking: an untracked contact stays in Outlook', () => state('contact', graphContact({ categories: [] })), ['Ignore: not tracked']],
+    ['tracking: a tracked To Do task is created in Dataverse', () => state('task', todo()), ['Create dataverse']],
+    ['a kind the mailbox does not sync is ignored', () => state('contact', graphContact(), { mailbox: { ...mailbox, entities: ['appointment'] } }), ['Ignore: contact not synced for this mailbox']],
+    ["the notification's etag already synced is an echo, with no read", () => state('appointment', undefined, { pair: pairOf('appointment'), change: { changeType: 'updated', attempt: 1, itemId: 'ex-1', etag: 'W/"ex1"' } }), ['Echo: etag of the notification already synced']],
+    ["the item's etag already synced is an echo", () => state('appointment', event({ '@odata.etag': 'W/"ex1"' }), { pair: pairOf('appointment') }), ['Echo: etag already synced']],
+    ['a paired item with a new etag updates Dataverse', () => state('appointment', event(), { pair: pairOf('appointment') }), ['Update dataverse']],
+    [
+      "attendee copy: an attendee's copy of a meeting a synced mailbox organizes waits for the organizer's copy",
+      () => state('appointment', attendeeEvent, { organizerSynced: true }),
+      ["Await: attendee copy of a meeting whose organizer's copy is not paired yet"],
+    ],
+    ['attendee copy: after three attempts the copy is judged on its own', () => state('appointment', attendeeEvent, { organizerSynced: true, change: { changeType: 'updated', attempt: 3, itemId: 'x' } }), ['Create dataverse']],
+    [
+      'attendee copy: a copy of a meeting whose appointment exists is linked as a mirror, personal fields brought up to Dynamics 365',
+      () => state('appointment', event({ isOrganizer: false, showAs: 'tentative', organizer: { emailAddress: { address: 'other@contoso.com' } } }), { organizerSynced: true, link: { dataverseId: 'dv-1', table: 'appointment', viaMeeting: true, existingPair: undefined, record: open } }),
+      ['Link', 'Update exchange'],
+    ],
+    [
+      "an item stamped with a record's id (a lost pair) is linked, and what differs flows to Dataverse",
+      () => state('appointment', event(), { link: { dataverseId: 'dv-1', table: 'appointment', viaMeeting: false, existingPair: undefined, record: open } }),
+      ['Link', 'Update dataverse'],
+    ],
+    [
+      "the sync's own create still in flight is looked at again",
+      () => state('appointment', event(), { link: { dataverseId: 'dv-1', table: 'appointment', viaMeeting: false, existingPair: pairOf('appointment', { status: 'pending' }), record: undefined } }),
+      ["Await: the sync's own create of this item is still being recorded"],
+    ],
+    ['recurring: a series master is not synced yet', () => state('appointment', event({ type: 'seriesMaster' })), ['Ignore: recurring: not synced yet']],
+    ['recurring: an occurrence is not synced yet', () => state('appointment', event({ type: 'occurrence' })), ['Ignore: recurring: not synced yet']],
+    ['recurring: an exception is not synced yet, even when paired', () => state('appointment', event({ type: 'exception' }), { pair: pairOf('appointment') }), ['Ignore: recurring: not synced yet']],
+    ['a single instance syncs', () => state('appointment', event({ type: 'singleInstance' })), ['Create dataverse']],
+    // Exchange delete rules (https://learn.microsoft.com/power-platform/admin/sync-logic).
+    ['delete: an unpaired item is ignored', () => state('appointment', undefined, { change: { changeType: 'deleted', attempt: 1, itemId: 'x' } }), ['Ignore: not paired']],
+    ["delete: the organizer's future meeting deletes the appointment", () => state('appointment', undefined, { pair: pairOf('appointment', { base: future }), record: open, change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Delete: organizer deleted a future meeting']],
+    ["delete: an attendee's delete is only unlinked", () => state('appointment', undefined, { pair: pairOf('appointment', { base: future, isOrganizer: false }), record: open, change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Unlink: deleted by a non-organizer']],
+    ['delete: a completed or canceled appointment is only unlinked', () => state('appointment', undefined, { pair: pairOf('appointment', { base: future }), record: closed, change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Unlink: completed or canceled']],
+    ['delete: a past meeting is only unlinked', () => state('appointment', undefined, { pair: pairOf('appointment', { base: past }), record: open, change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Unlink: in the past']],
+    ['delete: an appointment already gone is only unlinked', () => state('appointment', undefined, { pair: pairOf('appointment', { base: future }), change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Unlink: already gone in Dataverse']],
+    ['delete: a To Do task deleted in To Do is only unlinked', () => state('task', undefined, { pair: pairOf('task'), change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Unlink: contacts and tasks deleted in Exchange are only unlinked']],
+    ['delete: a contact deleted in Outlook is only unlinked', () => state('contact', undefined, { pair: pairOf('contact'), change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Unlink: contacts and tasks deleted in Exchange are only unlinked']],
+    ['an item that is gone when read follows the delete rule', () => state('contact', undefined, { pair: pairOf('contact') }), ['Unlink: contacts and tasks deleted in Exchange are only unlinked']],
+  ])('%s', (_rule, build, expected) => {
+    expect(types(planToDataverse(build()))).toEqual(expected);
+  });
+
+  it('attendee copy: a mirrored copy takes only personal fields from Dynamics 365 and gives nothing back', () => {
+    const kind = kindNamed('appointment');
+    const directions = kind.directionsFor({ mirror: true });
+    const synced = Object.entries(directions).filter(([, d]) => d !== 'None');
+    expect(synced.map(([field]) => field).sort()).toEqual(['reminder', 'showAs']);
+    expect(new Set(synced.map(([, d]) => d))).toEqual(new Set(['ToExchange']));
+    const [link, update] = planToDataverse(
+      state('appointment', event({ isOrganizer: false, showAs: 'tentative', subject: 'Changed by the attendee', organizer: { emailAddress: { address: 'other@contoso.com' } } }), {
+        organizerSynced: true,
+        link: { dataverseId: 'dv-1', table: 'appointment', viaMeeting: true, existingPair: undefined, record: open },
+      }),
+    );
+    expect(link).toMatchObject({ type: 'Link', mirror: true, isOrganizer: false });
+    expect(update).toMatchObject({ type: 'Update', side: 'exchange', fields: { showAs: 'busy' }, keepOnConflict: true });
+    expect(Object.keys((update as Extract<Action, { type: 'Update' }>).fields)).not.toContain('subject');
+  });
+});
+
+describe('planMerge: both sides changed', () => {
+  it('returns the conflict as data, and writes each side what the other changed', () => {
+    const kind = kindNamed('appointment');
+    const record = appointment({ subject: 'Dataverse subject', location: 'Room 2', modifiedon: '2024-06-01T07:00:00Z' }) as DataverseRecord;
+    const base = baseAfterWrite(kind.directions, kind.snapshotFromDataverse(appointment({ subject: 'Old', location: 'Room 1' }), ctx), kind.snapshotFromDataverse(appointment({ subject: 'Old' }), ctx));
+    const item = event({ subject: 'Exchange subject', location: { displayName: 'Room 1' }, lastModifiedDateTime: '2024-06-01T07:30:00Z' }) as GraphItem;
+    const actions = planMerge({ kind, pair: pairOf('appointment', { base }), record, item, ctx, policy: settings.SYNC_CONFLICT_POLICY });
+    expect(actions.map((a) => a.type)).toEqual(['ResolveConflict', 'Update', 'Update']);
+    const conflict = actions[0] as Extract<Action, { type: 'ResolveConflict' }>;
+    expect(conflict.conflicts.map((c) => [c.field, c.winner])).toContainEqual(['subject', 'exchange']);
+    expect((actions[1] as Extract<Action, { type: 'Update' }>).fields).toMatchObject({ location: 'Room 2' });
+  });
+});
