@@ -5,7 +5,7 @@ import { backfillScope } from '../onboarding/backfill.js';
 import type { Runtime } from '../runtime.js';
 import { peekFromStart } from '../servicebus/peek.js';
 import { changesQueue } from '../servicebus/queues.js';
-import { reconcileScopes } from '../sync/reconcile.js';
+import { reconcileScopes, type RecurringIgnored } from '../sync/reconcile.js';
 import { deadLetterScope, type DeadLetterRecord } from '../sync/worker.js';
 
 interface LastReconcile {
@@ -29,6 +29,8 @@ export interface MailboxStatus {
   /** A lifecycle notification asked for a catch-up that has not completed yet. */
   catchupPending?: { reason: string; at: string } | undefined;
   backfill?: { enqueued: number; startedAt: string; completedAt?: string | undefined } | undefined;
+  /** Items of recurring series (masters, occurrences, instances, exceptions) left out: series are not synced yet. */
+  recurringIgnored: number;
 }
 
 export interface Backlog {
@@ -78,6 +80,11 @@ export async function buildStatus(rt: Runtime): Promise<StatusReport> {
   const dead = (await rt.cursors.list<DeadLetterRecord>(deadLetterScope)).map((d) => d.value);
   dead.sort((a, b) => b.at.localeCompare(a.at));
   const lastSync = new Map((await rt.cursors.list<{ at: string }>(reconcileScopes.lastSync)).map((c) => [c.name, c.value.at]));
+  const recurring = new Map<string, number>();
+  for (const row of await rt.cursors.list<RecurringIgnored>(reconcileScopes.recurring)) {
+    const mailbox = row.name.split('|')[0]!;
+    recurring.set(mailbox, (recurring.get(mailbox) ?? 0) + 1);
+  }
   const reconciles = new Map((await rt.cursors.list<LastReconcile>(reconcileScopes.last)).map((c) => [c.name, c.value]));
   const catchups = new Map((await rt.cursors.list<{ reason: string; at: string }>(reconcileScopes.catchup)).map((c) => [c.name, c.value]));
   const backfills = new Map((await rt.cursors.list<{ enqueued: number; startedAt: string; completedAt?: string }>(backfillScope)).map((c) => [c.name, c.value]));
@@ -104,6 +111,7 @@ export async function buildStatus(rt: Runtime): Promise<StatusReport> {
       lastReconcile: reconcile,
       catchupPending: catchup ? { reason: catchup.reason, at: catchup.at } : undefined,
       backfill: backfill ? { enqueued: backfill.enqueued, startedAt: backfill.startedAt, completedAt: backfill.completedAt } : undefined,
+      recurringIgnored: recurring.get(key) ?? 0,
     };
   });
   const dataverseReconcile = reconciles.get('dataverse');

@@ -1,32 +1,26 @@
-// Which Dataverse columns the sync reads, per table, from the mapping's field tables: the Update steps filter on
-// the ones that flow to Exchange, and the post images carry all of them so the worker can skip reading the record.
-import { fieldTables, type EntityKind } from '../mapping/index.js';
+// Which Dataverse columns the sync reads, per table, from the kind's mapping field table and rules: the Update
+// steps filter on the ones that flow to Exchange, and the post images carry all of them so the worker can skip
+// reading the record.
 import type { DataverseEntity } from '../servicebus/messages.js';
+import { kindOfTable } from './kinds/index.js';
 
-const kindOf = (entity: DataverseEntity): EntityKind => (entity === 'appointment' ? 'appointment' : entity === 'contact' ? 'contact' : 'task');
 /** Columns only the task table has (the To Do mapping reads them where they exist). */
 const taskOnlyColumns = new Set(['percentcomplete']);
-/** The party-list columns of an appointment (the mapping reads them as appointment_activity_parties). */
-const appointmentPartyColumns = ['requiredattendees', 'optionalattendees', 'organizer'];
-/**
- * The party-list columns of the other activities synced as To Do tasks: no field maps them, but scope does (a party
- * is in "My Activities", shared/sync/engine.ts scopeOf), so a change of them must raise the Update step and the image
- * must carry them; without them a webhook's scope was the owner alone.
- */
-const scopePartyColumns: Partial<Record<DataverseEntity, string[]>> = { phonecall: ['from', 'to'], letter: ['from', 'to', 'cc', 'bcc'], fax: ['from', 'to'] };
 
 /** Columns the mapping reads for `entity`; `flowingToExchange` keeps only those of rows that write to Exchange. */
 export function mappedColumns(entity: DataverseEntity, options: { flowingToExchange?: boolean } = {}): string[] {
-  const columns = new Set<string>(['statecode', 'statuscode', 'ownerid', ...(scopePartyColumns[entity] ?? [])]);
-  for (const row of fieldTables[kindOf(entity)]) {
+  const kind = kindOfTable(entity);
+  // The party-list columns decide scope (a party is in "My Activities", shared/sync/plan.ts scopeOf) even where no
+  // field maps them, so a change of them must raise the Update step and the image must carry them; the kind's own
+  // rules read a few more (the series type of an appointment).
+  const partyColumns = Object.keys(kind.partyColumns(entity));
+  const columns = new Set<string>(['statecode', 'statuscode', 'ownerid', ...partyColumns, ...kind.extraColumns]);
+  for (const row of kind.fields) {
     if (row.direction === 'None') continue;
     if (options.flowingToExchange && row.direction === 'ToDataverse') continue;
     for (const column of row.dataverse) {
       const name = column.split(' ')[0]!;
-      if (name.endsWith('_activity_parties')) {
-        if (entity === 'appointment') appointmentPartyColumns.forEach((c) => columns.add(c));
-        continue;
-      }
+      if (name.endsWith('_activity_parties')) continue;
       if (!/^[a-z0-9_]+$/.test(name)) continue;
       if (taskOnlyColumns.has(name) && entity !== 'task') continue;
       columns.add(name);

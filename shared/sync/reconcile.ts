@@ -3,6 +3,7 @@
 // synced Dataverse table a change-tracking round. Everything found is enqueued as the same messages the webhooks
 // send, except the sync's own versions and untracked unpaired items. An evicted token restarts the round from
 // scratch, which creates no duplicates because the engine matches before creating (docs/reference/platform-facts.md section 2 and 6).
+import { createHash, randomUUID } from 'node:crypto';
 import type { DataverseRecord } from '../dataverse/client.js';
 import { isSyncError } from '../errors.js';
 import { isGuid } from '../guid.js';
@@ -12,6 +13,7 @@ import type { Runtime } from '../runtime.js';
 import { dataverseChange, dataverseChangeSchema, exchangeChange, versionOfEtag, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { Outcome } from './engine.js';
+import { recurringReason } from './kinds/index.js';
 import { syncWindow, type SyncWindow } from './window.js';
 
 export interface RoundResult {
@@ -27,7 +29,7 @@ export interface MailboxReconcileResult extends RoundResult {
 }
 
 /** Cursor scopes this module writes (status reads them). */
-export const reconcileScopes = { events: 'eventsDelta', contacts: 'contactsDelta', todo: 'todoDelta', todoLists: 'todoLists', dataverse: 'dvChanges', last: 'lastReconcile', catchup: 'catchup', lastSync: 'lastSync' } as const;
+export const reconcileScopes = { events: 'eventsDelta', contacts: 'contactsDelta', todo: 'todoDelta', todoLists: 'todoLists', dataverse: 'dvChanges', last: 'lastReconcile', catchup: 'catchup', lastSync: 'lastSync', recurring: 'recurringIgnored' } as const;
 
 const batchSize = 100;
 /** The stored calendar round is restarted once the window has slid this far (a calendarView delta is window-bound). */
@@ -307,10 +309,25 @@ export async function recordApplied(rt: Runtime, source: 'dataverse' | 'exchange
   recorded.set(rt, seen);
   const now = rt.now();
   for (const outcome of outcomes) {
+    if (outcome.mailboxId && outcome.kind === 'ignored' && outcome.detail === recurringReason) await countRecurring(rt, outcome.mailboxId, outcome.dataverseId ?? outcome.exchangeId);
     if (!outcome.mailboxId || outcome.kind === 'ignored') continue;
     const key = `${outcome.mailboxId.toLowerCase()}|${direction}`;
     if (now.getTime() - (seen.get(key) ?? -Infinity) < recordEveryMs) continue;
     seen.set(key, now.getTime());
     await rt.cursors.set(reconcileScopes.lastSync, key, { at: now.toISOString(), outcome: outcome.kind });
   }
+}
+
+/** One item of a recurring series left out (a row per mailbox and item: concurrent changes never lose a count). */
+export interface RecurringIgnored {
+  at: string;
+}
+
+/** The cursor name of a recurring item left out in a mailbox: the mailbox and a short hash of the item's id. */
+export const recurringKey = (mailboxId: string, itemId: string) => `${mailboxId.toLowerCase()}|${createHash('sha256').update(itemId).digest('base64url').slice(0, 16)}`;
+
+/** Records a recurring item the planner left out (for status); ids only, hashed, never contents. */
+async function countRecurring(rt: Runtime, mailboxId: string, itemId: string | undefined): Promise<void> {
+  if (!itemId) return;
+  await rt.cursors.set(reconcileScopes.recurring, recurringKey(mailboxId, itemId), { at: rt.now().toISOString() } satisfies RecurringIgnored);
 }

@@ -4,19 +4,11 @@
 // carries the mapped columns). Only images registered with every column the mapping reads are used
 // (shared/onboarding/webhooks.ts); an attribute missing from such an image is null, as Dataverse leaves nulls out.
 import type { DataverseEntity } from '../servicebus/messages.js';
+import { kindOfTable } from '../sync/kinds/index.js';
 
 export const postImageAlias = 'PostImage';
 
-/** Party-list columns of each activity and the participation type they hold (activityparty-entity.md). */
-const partyColumns: Partial<Record<DataverseEntity, Record<string, number>>> = {
-  appointment: { organizer: 7, requiredattendees: 5, optionalattendees: 6 },
-  // Not mapped to any field, but they decide scope (shared/sync/columns.ts).
-  phonecall: { from: 1, to: 2 },
-  letter: { from: 1, to: 2, cc: 3, bcc: 4 },
-  fax: { from: 1, to: 2 },
-};
 const dateOnlyColumns = new Set(['birthdate']);
-const primaryKey = (entity: DataverseEntity) => (entity === 'contact' ? 'contactid' : 'activityid');
 
 type Attribute = { key: string; value: unknown };
 type WcfEntity = { Attributes?: Attribute[]; Id?: string; RowVersion?: string | null };
@@ -50,13 +42,16 @@ export function imageToRecord(entity: DataverseEntity, image: WcfEntity, columns
   const attributes = new Map((image.Attributes ?? []).map((a) => [a.key, a.value]));
   const version = attributes.get('versionnumber') ?? image.RowVersion;
   if (!image.Id || (typeof version !== 'string' && typeof version !== 'number')) return undefined;
+  const kind = kindOfTable(entity);
   const record: Record<string, unknown> = {
     '@odata.type': `#Microsoft.Dynamics.CRM.${entity}`,
     '@odata.etag': `W/"${String(version)}"`,
-    [primaryKey(entity)]: image.Id.toLowerCase(),
+    [kind.primaryKey]: image.Id.toLowerCase(),
   };
   const parties: Record<string, unknown>[] = [];
-  const partyMasks = partyColumns[entity] ?? {};
+  // Party-list columns of the table and the participation type each holds (activityparty-entity.md).
+  const partyMasks = kind.partyColumns(entity);
+  const navigation = kind.partyNavigation(entity);
   for (const column of columns) {
     const value = attributes.get(column);
     const mask = partyMasks[column];
@@ -80,6 +75,6 @@ export function imageToRecord(entity: DataverseEntity, image: WcfEntity, columns
       record[column] = value === undefined ? null : plainValue(column, value);
     }
   }
-  if (Object.keys(partyMasks).length > 0) record[`${entity}_activity_parties`] = parties;
+  if (navigation && Object.keys(partyMasks).length > 0) record[navigation] = parties;
   return record;
 }

@@ -54,6 +54,7 @@ export const appointmentKind: SyncKind<'appointment'> = {
   graphType: '#microsoft.graph.event',
   subscription: { kind: 'events', path: (id) => `/users/${id}/events` },
   extraColumns: ['instancetypecode'],
+  fields: fieldTables.appointment,
   directions,
 
   snapshotFromDataverse: (record, ctx) => snapshotFromDataverse('appointment', record, ctx),

@@ -29,6 +29,7 @@ export const contactKind: SyncKind<'contact'> = {
   graphType: '#microsoft.graph.contact',
   subscription: { kind: 'contacts', path: (id) => `/users/${id}/contacts` },
   extraColumns: [],
+  fields: fieldTables.contact,
   directions,
 
   snapshotFromDataverse: (record, ctx) => snapshotFromDataverse('contact', record, ctx),

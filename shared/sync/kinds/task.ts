@@ -52,6 +52,7 @@ export const taskKind: SyncKind<'task'> = {
   graphType: '#microsoft.graph.todotask',
   subscription: undefined,
   extraColumns: [],
+  fields: fieldTables.task,
   directions,
 
   snapshotFromDataverse: (record, ctx) => snapshotFromDataverse('task', record, ctx),

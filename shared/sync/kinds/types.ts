@@ -4,7 +4,7 @@
 import type { Contact, Event, TodoTask } from '@microsoft/microsoft-graph-types';
 import type { Settings } from '../../config.js';
 import type { DataverseRecord } from '../../dataverse/client.js';
-import type { Direction, EntityKind, MappingContext } from '../../mapping/index.js';
+import type { Direction, EntityKind, FieldDescription, MappingContext } from '../../mapping/index.js';
 import type { Runtime } from '../../runtime.js';
 import type { DataverseEntity } from '../../servicebus/messages.js';
 import type { Mailbox } from '../../storage/mailboxStore.js';
@@ -115,6 +115,8 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
   readonly extraColumns: readonly string[];
 
   // --- mapping (the mapping's tested create builders and field bodies are the only body builders) ---
+  /** The mapping's field table (which columns and properties each field reads, and its direction). */
+  readonly fields: readonly FieldDescription[];
   readonly directions: Readonly<Record<string, Direction>>;
   snapshotFromDataverse(record: DataverseRecord, ctx: MappingContext): Snapshot;
   snapshotFromExchange(item: GraphItem, ctx: MappingContext): Snapshot;
