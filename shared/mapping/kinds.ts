@@ -61,9 +61,13 @@ export function isTaskLikeEntity(entity: DataverseEntity): entity is TaskLikeEnt
   return (taskLikeEntities as readonly string[]).includes(entity);
 }
 
-/** The kind of a Dataverse table. */
+const kindByEntity: Readonly<Record<DataverseEntity, EntityKind>> = { appointment: 'appointment', task: 'task', phonecall: 'task', letter: 'task', fax: 'task', contact: 'contact' };
+
+/** The kind of a Dataverse table; a table no kind maps is refused, never taken for a task. */
 export function kindOfDataverseEntity(entity: DataverseEntity): EntityKind {
-  return entity === 'appointment' ? 'appointment' : entity === 'contact' ? 'contact' : 'task';
+  const kind = (kindByEntity as Readonly<Record<string, EntityKind>>)[entity];
+  if (kind === undefined) throw invalidInput('entity', entity, 'is not a table the sync maps');
+  return kind;
 }
 
 /**

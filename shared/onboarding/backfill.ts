@@ -8,6 +8,7 @@ import { isTrackedInExchange, type EntityKind } from '../mapping/index.js';
 import type { Runtime } from '../runtime.js';
 import { dataverseChange, exchangeChange, versionOfEtag, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
+import { kindNamed, kindOfResource, kindOfTable } from '../sync/kinds/index.js';
 import { syncWindow, type SyncWindow } from '../sync/window.js';
 
 /** A Dataverse record in the mailbox's scope, reduced to what matching needs (no contents). */
@@ -77,8 +78,8 @@ export interface BackfillPlan {
   leave: PlanEntry[];
 }
 
-const kindOfEntity = (entity: DataverseEntity): EntityKind => (entity === 'appointment' ? 'appointment' : entity === 'contact' ? 'contact' : 'task');
-const kindOfResource: Record<ExchangeResource, EntityKind> = { event: 'appointment', contact: 'contact', todoTask: 'task' };
+const kindOfEntity = (entity: DataverseEntity): EntityKind => kindOfTable(entity).name;
+const kindOfItemResource = (resource: ExchangeResource): EntityKind => kindOfResource(resource).name;
 
 /** Pure: decides, from the fetched lists, what backfill links, creates on either side, updates and leaves. */
 export function decideBackfill(inputs: BackfillInputs): BackfillPlan {
@@ -90,7 +91,7 @@ export function decideBackfill(inputs: BackfillInputs): BackfillPlan {
   const used = new Set<string>();
   const free = (item: ExchangeCandidate) => !used.has(item.id) && !pairByEx.has(item.id);
   const exEntry = (item: ExchangeCandidate, reason: string, extra: Partial<PlanEntry> = {}): PlanEntry => ({
-    kind: kindOfResource[item.resource],
+    kind: kindOfItemResource(item.resource),
     exchangeResource: item.resource,
     exchangeId: item.id,
     ...(item.listId ? { listId: item.listId } : {}),
@@ -120,7 +121,7 @@ export function decideBackfill(inputs: BackfillInputs): BackfillPlan {
       continue;
     }
     // Match before creating, in the engine's order: the stamp, the meeting's iCalUId, the contact's e-mail address.
-    const stamped = items.find((i) => free(i) && i.stampedId?.toLowerCase() === id && kindOfResource[i.resource] === kind);
+    const stamped = items.find((i) => free(i) && i.stampedId?.toLowerCase() === id && kindOfItemResource(i.resource) === kind);
     if (stamped) {
       used.add(stamped.id);
       plan.link.push(exEntry(stamped, 'the Exchange item carries this Dataverse id', { dataverseEntity: record.entity, dataverseId: id, message: 'exchange' }));
@@ -169,7 +170,6 @@ export function decideBackfill(inputs: BackfillInputs): BackfillPlan {
 // Fetching
 // ------------------------------------------------------------------------------------------------------------
 
-const activityEntities: Record<EntityKind, DataverseEntity[]> = { appointment: ['appointment'], task: ['task', 'phonecall', 'letter', 'fax'], contact: ['contact'] };
 
 /** Dataverse records in the mailbox's scope: activities it owns or is a party to, in the window; contacts it owns. */
 export async function fetchDataverseCandidates(rt: Runtime, mailbox: Mailbox, window: SyncWindow): Promise<DataverseCandidate[]> {
@@ -178,7 +178,7 @@ export async function fetchDataverseCandidates(rt: Runtime, mailbox: Mailbox, wi
   const s = window.start.toISOString();
   const e = window.end.toISOString();
   for (const kind of mailbox.entities) {
-    for (const entity of activityEntities[kind]) {
+    for (const entity of kindNamed(kind).tables) {
       if (entity === 'contact') {
         for (const r of await rt.dataverse.query('contact', { filter: `_ownerid_value eq ${user}`, select: ['contactid', 'emailaddress1'] })) {
           out.push({ entity, id: String(r.contactid).toLowerCase(), etag: r['@odata.etag'], email: typeof r.emailaddress1 === 'string' ? r.emailaddress1.toLowerCase() : undefined });

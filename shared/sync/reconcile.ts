@@ -3,7 +3,7 @@
 // synced Dataverse table a change-tracking round. Everything found is enqueued as the same messages the webhooks
 // send, except the sync's own versions and untracked unpaired items. An evicted token restarts the round from
 // scratch, which creates no duplicates because the engine matches before creating (docs/reference/platform-facts.md section 2 and 6).
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { DataverseRecord } from '../dataverse/client.js';
 import { isSyncError } from '../errors.js';
 import { isGuid } from '../guid.js';
@@ -13,7 +13,7 @@ import type { Runtime } from '../runtime.js';
 import { dataverseChange, dataverseChangeSchema, exchangeChange, versionOfEtag, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { Outcome } from './engine.js';
-import { recurringReason } from './kinds/index.js';
+import { kindNamed, kindOfTable, recurringReason } from './kinds/index.js';
 import { syncWindow, type SyncWindow } from './window.js';
 
 export interface RoundResult {
@@ -162,7 +162,6 @@ export async function reconcileMailbox(rt: Runtime, mailbox: Mailbox, window: Sy
 // Dataverse change tracking
 // ------------------------------------------------------------------------------------------------------------
 
-const tablesOf: Record<Mailbox['entities'][number], DataverseEntity[]> = { appointment: ['appointment'], task: ['task', 'phonecall', 'letter', 'fax'], contact: ['contact'] };
 
 export interface DataverseReconcileResult extends RoundResult {
   tables: string[];
@@ -179,7 +178,7 @@ export async function reconcileDataverse(rt: Runtime): Promise<DataverseReconcil
   const result: DataverseReconcileResult = { enqueued: 0, skipped: 0, resynced: 0, tables: [], errors: [] };
   const mailboxes = (await rt.mailboxes.list({ fresh: true })).filter((m) => m.state !== 'disabled');
   const owners = new Set(mailboxes.map((m) => m.systemUserId.toLowerCase()));
-  const tables = [...new Set(mailboxes.flatMap((m) => m.entities.flatMap((k) => tablesOf[k])))].sort();
+  const tables = [...new Set(mailboxes.flatMap((m) => m.entities.flatMap((k) => kindNamed(k).tables)))].sort();
   let partyOf: Set<string> | undefined;
   const isParty = async (activityId: string) => {
     partyOf ??= await activitiesWithParties(rt, [...owners]);
@@ -188,7 +187,7 @@ export async function reconcileDataverse(rt: Runtime): Promise<DataverseReconcil
   for (const entity of tables) {
     try {
       const link = await rt.cursors.get<string>(reconcileScopes.dataverse, entity);
-      const primary = entity === 'contact' ? 'contactid' : 'activityid';
+      const primary = kindOfTable(entity).primaryKey;
       const fetch = (l: string | undefined) => rt.dataverse.trackChanges(entity, l ? { link: l } : { select: [primary, '_ownerid_value'] });
       let round;
       try {
@@ -261,7 +260,7 @@ async function matters(rt: Runtime, entity: DataverseEntity, id: string, row: Da
   }
   const owner = typeof row._ownerid_value === 'string' ? row._ownerid_value.toLowerCase() : undefined;
   if (owner && owners.has(owner)) return true;
-  return entity !== 'contact' && (await isParty(id));
+  return kindOfTable(entity).partyNavigation(entity) !== undefined && (await isParty(id));
 }
 
 async function activitiesWithParties(rt: Runtime, systemUserIds: string[]): Promise<Set<string>> {

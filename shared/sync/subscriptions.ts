@@ -2,6 +2,7 @@
 // created and recorded. Onboarding creates them, the lifecycle handler and the renewal timer replace them.
 import { randomBytes } from 'node:crypto';
 import { SyncError } from '../errors.js';
+import { subscribedKinds } from './kinds/index.js';
 import type { Runtime } from '../runtime.js';
 import type { SubscriptionKind, SubscriptionRecord } from '../storage/subscriptionStore.js';
 
@@ -12,10 +13,7 @@ import type { SubscriptionKind, SubscriptionRecord } from '../storage/subscripti
 export const subscriptionLifetimeMinutes = 10_080 - 60;
 
 /** The resources a mailbox is subscribed to (To Do tasks have no app-only notifications and are polled). */
-export const mailboxSubscriptions: readonly { kind: SubscriptionKind; path: (userId: string) => string }[] = [
-  { kind: 'events', path: (id) => `/users/${id}/events` },
-  { kind: 'contacts', path: (id) => `/users/${id}/contacts` },
-];
+export const mailboxSubscriptions: readonly { kind: SubscriptionKind; path: (userId: string) => string }[] = subscribedKinds.map((k) => k.subscription!);
 
 /** The URL Graph posts to: the function route with the function key (Graph cannot send headers). */
 export function notificationUrl(rt: Pick<Runtime, 'settings'>): string {

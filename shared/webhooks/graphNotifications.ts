@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { isSyncError } from '../errors.js';
 import { exchangeChange, lifecycleChange, type ChangeMessageInput } from '../servicebus/messages.js';
-import { clientStateMatches, type SubscriptionKind, type SubscriptionRecord } from '../storage/subscriptionStore.js';
+import { clientStateMatches, type SubscriptionRecord } from '../storage/subscriptionStore.js';
+import { kindOfSubscription } from '../sync/kinds/index.js';
 import { jsonError, parseBody, type WebhookRequest, type WebhookResponse } from './http.js';
 
 const changeNotificationSchema = z.object({
@@ -41,8 +42,9 @@ export interface GraphNotificationDeps {
   now?: () => Date;
 }
 
-/** The item resource of each subscription kind the sync handles; a Map, so no stored name can hit a prototype key. */
-const resourceOf = new Map<string, 'event' | 'contact'>(Object.entries({ events: 'event', contacts: 'contact' } satisfies Record<SubscriptionKind, 'event' | 'contact'>));
+/** The Graph resource of a subscription's notifications, from the kind registry (a Map there: no stored name can hit a
+ * prototype key; mail has no kind yet). */
+const resourceOf = (resourceKind: SubscriptionRecord['resourceKind']) => kindOfSubscription(resourceKind)?.resource;
 
 /** Handles one POST from Graph. */
 export async function handleGraphNotifications(req: WebhookRequest, deps: GraphNotificationDeps): Promise<WebhookResponse> {
@@ -84,7 +86,7 @@ async function handleBatch(batch: z.output<typeof notificationBatchSchema>, deps
       messages.push(lifecycleChange({ subscriptionId: sub.id, lifecycleEvent: notification.lifecycleEvent }, { receivedAt }));
       continue;
     }
-    const resource = resourceOf.get(sub.resourceKind);
+    const resource = resourceOf(sub.resourceKind);
     if (!resource) {
       // Authentic, but for a kind of subscription this version does not sync (a row another version wrote): accepted
       // (or Graph retries and, in the end, drops the subscription) and dropped. Ids only, never the resource.

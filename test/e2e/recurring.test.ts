@@ -4,7 +4,7 @@
 // 365 appointment per occurrence, and every Dynamics 365 instance a single Outlook event.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
-import { buildStatus } from '../../shared/handlers/status.js';
+import { buildStatus } from '../../shared/status/index.js';
 import { trackedCategory } from '../../shared/mapping/index.js';
 import { reconcileAll } from '../../shared/sync/reconcile.js';
 

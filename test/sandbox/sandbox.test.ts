@@ -195,7 +195,7 @@ describe('the README walkthrough and the lines it prints (defects: the fault nev
       const result = await sandbox(...words);
       expect(result.code, `${command}: ${result.stderr}`).toBe(0);
     }
-    const dead = await first.line(/ERROR {2}change dead-lettered - appointment record (\S+) \(Create\) Dynamics 365 -> Outlook: Unauthorized/, from);
+    const dead = await first.line(/ERROR {2}change dead-lettered - appointment record (\S+) \(Create\) Dynamics 365 -> Outlook: Forbidden/, from);
     const listed = await run(['npm', 'run', '-s', 'cli', '--', '--env-file', envPath, 'dlq', 'list']);
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toMatch(/^1 message\(s\) in sync-changes\/\$deadletterqueue/m);
@@ -203,7 +203,7 @@ describe('the README walkthrough and the lines it prints (defects: the fault nev
     const status = await cli('status');
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain('Dead letters recorded: 1');
-    expect(status.stdout).not.toContain('Unauthorized: Unauthorized:');
+    expect(status.stdout).not.toContain('Forbidden: Forbidden:');
     expect(status.stdout).not.toContain('calls by this process');
   }, 60_000);
 
