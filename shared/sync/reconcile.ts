@@ -323,7 +323,7 @@ export interface RecurringIgnored {
 }
 
 /** The cursor name of a recurring item left out in a mailbox: the mailbox and a short hash of the item's id. */
-export const recurringKey = (mailboxId: string, itemId: string) => `${mailboxId.toLowerCase()}|${createHash('sha256').update(itemId).digest('base64url').slice(0, 16)}`;
+const recurringKey = (mailboxId: string, itemId: string) => `${mailboxId.toLowerCase()}|${createHash('sha256').update(itemId).digest('base64url').slice(0, 16)}`;
 
 /** Records a recurring item the planner left out (for status); ids only, hashed, never contents. */
 async function countRecurring(rt: Runtime, mailboxId: string, itemId: string | undefined): Promise<void> {

@@ -78,6 +78,3 @@ export function kindOfItem(item: GraphItem | Record<string, unknown>): SyncKind 
   for (const kind of kinds) if (typeof record[kind.primaryKey] === 'string' && kind.primaryKey !== 'activityid') return kind;
   throw invalidInput('@odata.type', undefined, 'or activitytypecode is needed to tell the kind of the item');
 }
-
-/** The primary key column of a table. */
-export const primaryKeyOf = (table: string) => kindOfTable(table).primaryKey;
