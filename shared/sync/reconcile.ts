@@ -13,7 +13,7 @@ import type { Runtime } from '../runtime.js';
 import { dataverseChange, dataverseChangeSchema, exchangeChange, versionOfEtag, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { Outcome } from './engine.js';
-import { kindNamed, kindOfTable, recurringReason } from './kinds/index.js';
+import { kindNamed, kindOfResource, kindOfTable, kinds, recurringReason, type ExchangeResource } from './kinds/index.js';
 import { syncWindow, type SyncWindow } from './window.js';
 
 export interface RoundResult {
@@ -109,6 +109,7 @@ async function reconcileContacts(rt: Runtime, mailbox: Mailbox, result: RoundRes
  * round (its first round is a full one); a removed list's paired tasks are reported deleted, which unlinks them.
  */
 export async function reconcileTodo(rt: Runtime, mailbox: Mailbox, result: RoundResult): Promise<void> {
+  const todoKind = kindOfResource('todoTask').name;
   const lists = (await rt.graph.listTodoLists(mailbox.id)).filter((l): l is typeof l & { id: string } => typeof l.id === 'string');
   const known = (await rt.cursors.get<string[]>(reconcileScopes.todoLists, mailbox.id)) ?? [];
   const current = lists.map((l) => l.id);
@@ -124,7 +125,7 @@ export async function reconcileTodo(rt: Runtime, mailbox: Mailbox, result: Round
     const receivedAt = rt.now().toISOString();
     const messages: ChangeMessageInput[] = [];
     for await (const pair of rt.pairs.listMailbox(mailbox.id)) {
-      if (pair.kind !== 'task' || !pair.exchangeId || !pair.exchangeListId || !removed.includes(pair.exchangeListId)) continue;
+      if (pair.kind !== todoKind || !pair.exchangeId || !pair.exchangeListId || !removed.includes(pair.exchangeListId)) continue;
       messages.push(exchangeChange({ mailboxId: mailbox.id, resource: 'todoTask', itemId: pair.exchangeId, listId: pair.exchangeListId, changeType: 'deleted', dataverseId: pair.dataverseId }, { receivedAt }));
     }
     await send(rt, messages, result);
@@ -138,13 +139,15 @@ export async function reconcileTodo(rt: Runtime, mailbox: Mailbox, result: Round
 export async function reconcileMailbox(rt: Runtime, mailbox: Mailbox, window: SyncWindow = syncWindow(rt)): Promise<MailboxReconcileResult> {
   await rt.ready();
   const result: MailboxReconcileResult = { mailboxId: mailbox.id, enqueued: 0, skipped: 0, resynced: 0, errors: [] };
-  const parts: [string, boolean, () => Promise<void>][] = [
-    ['events', mailbox.entities.includes('appointment'), () => reconcileEvents(rt, mailbox, window, result)],
-    ['contacts', mailbox.entities.includes('contact'), () => reconcileContacts(rt, mailbox, result)],
-    ['todo', mailbox.entities.includes('task'), () => reconcileTodo(rt, mailbox, result)],
-  ];
-  for (const [name, enabled, run] of parts) {
-    if (!enabled) continue;
+  // One delta round per Graph resource of the kinds the mailbox syncs.
+  const rounds: Record<ExchangeResource, [string, () => Promise<void>]> = {
+    event: ['events', () => reconcileEvents(rt, mailbox, window, result)],
+    contact: ['contacts', () => reconcileContacts(rt, mailbox, result)],
+    todoTask: ['todo', () => reconcileTodo(rt, mailbox, result)],
+  };
+  for (const kind of kinds) {
+    if (!mailbox.entities.includes(kind.name)) continue;
+    const [name, run] = rounds[kind.resource];
     try {
       await run();
     } catch (error) {

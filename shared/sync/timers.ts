@@ -5,6 +5,7 @@ import { isSyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { replaceExpiredSubscription } from './lifecycle.js';
 import { reconcileTodo } from './reconcile.js';
+import { kinds } from './kinds/index.js';
 import { subscriptionLifetimeMinutes } from './subscriptions.js';
 
 const subscriptionReasonPrefix = 'subscription ';
@@ -22,12 +23,15 @@ export interface PollResult {
   resynced: number;
 }
 
+/** Kinds without change notifications (To Do), which this timer polls. */
+const polledKinds = kinds.filter((k) => k.subscription === undefined);
+
 /** Runs the To Do delta of each enabled mailbox's default list and enqueues what changed (reconcile.ts does the round). */
 export async function pollTodo(rt: Runtime): Promise<PollResult> {
   await rt.ready();
   const result: PollResult = { mailboxes: 0, enqueued: 0, skipped: 0, resynced: 0 };
   for (const mailbox of await rt.mailboxes.list({ fresh: true })) {
-    if (mailbox.state === 'disabled' || !mailbox.entities.includes('task')) continue;
+    if (mailbox.state === 'disabled' || !polledKinds.some((k) => mailbox.entities.includes(k.name))) continue;
     result.mailboxes += 1;
     try {
       await reconcileTodo(rt, mailbox, result);
