@@ -1,5 +1,6 @@
 // The kind registry and each kind's pure rules, row by row (no I/O).
 import { describe, expect, it } from 'vitest';
+import { kindOfDataverseEntity } from '../../../shared/mapping/index.js';
 import { dataverseEntities, exchangeResources } from '../../../shared/servicebus/messages.js';
 import { syncedEntities } from '../../../shared/storage/mailboxStore.js';
 import type { Pair } from '../../../shared/storage/pairStore.js';
@@ -28,6 +29,8 @@ describe('the registry', () => {
     expect(() => kindOfTable('email')).toThrow(/email.*not a table the sync maps/);
     expect(() => kindOfTable('recurringappointmentmaster')).toThrow(/not a table the sync maps/);
     expect(() => kindOfResource('message')).toThrow(/not a Graph resource/);
+    // The mapping's own lookup refuses it too (it used to fall through to task).
+    expect(() => kindOfDataverseEntity('email' as never)).toThrow(/not a table the sync maps/);
   });
 
   it.each<[string, Record<string, unknown>, string]>([
