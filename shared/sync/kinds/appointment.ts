@@ -2,6 +2,7 @@
 // cancellations), on the mapping of shared/mapping/appointment.ts.
 // Rules: https://learn.microsoft.com/power-platform/admin/sync-logic and docs/reference/platform-facts.md.
 import type { Event } from '@microsoft/microsoft-graph-types';
+import { odataString } from '../../dataverse/odata.js';
 import { isSyncError } from '../../errors.js';
 import {
   appointmentToEvent,
@@ -98,7 +99,7 @@ export const appointmentKind: SyncKind<'appointment'> = {
       if (!iCalUId) return undefined;
       const known = (await rt.cursors.get<{ dataverseId: string }>('meeting', iCalUId))?.dataverseId;
       if (known) return known;
-      const found = await rt.dataverse.query('appointment', { filter: `globalobjectid eq '${iCalUId.replace(/'/g, "''")}'`, select: ['activityid'], top: 1 });
+      const found = await rt.dataverse.query('appointment', { filter: `globalobjectid eq ${odataString(iCalUId)}`, select: ['activityid'], top: 1 });
       return typeof found[0]?.activityid === 'string' ? found[0].activityid : undefined;
     },
     findExisting: () => Promise.resolve([]),

@@ -1,5 +1,6 @@
 // Contacts <-> Outlook contacts ("My Contacts": the contacts the user owns), on the mapping of
 // shared/mapping/contact.ts.
+import { odataString } from '../../dataverse/odata.js';
 import { isSyncError } from '../../errors.js';
 import {
   contactToGraphContact,
@@ -17,7 +18,6 @@ import type { SyncKind } from './types.js';
 
 const notFound = (error: unknown) => isSyncError(error, 'NotFound');
 const directions = directionsOfTable(fieldTables.contact);
-const odataString = (value: string) => value.replace(/'/g, "''");
 
 export const contactKind: SyncKind<'contact'> = {
   name: 'contact',
@@ -65,7 +65,7 @@ export const contactKind: SyncKind<'contact'> = {
       const email = (exSnap.emailAddresses as string[] | undefined)?.[0];
       if (!email) return [];
       const matches = await rt.dataverse.query('contact', {
-        filter: `emailaddress1 eq '${odataString(email)}' and _ownerid_value eq ${mailbox.systemUserId}`,
+        filter: `emailaddress1 eq ${odataString(email)} and _ownerid_value eq ${mailbox.systemUserId}`,
         select: ['contactid'],
         top: 5,
       });
