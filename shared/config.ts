@@ -103,6 +103,16 @@ export const settingsSchema = z
     SYNC_WINDOW_FUTURE_DAYS: integer(365, 1, 3650),
     /** Attempts of one change before it is dead-lettered with its reason. */
     SYNC_MAX_ATTEMPTS: integer(8, 1, 50),
+    /** Application Insights: traces, metrics and log records through OpenTelemetry (shared/telemetry); off when absent. Not a secret. */
+    APPLICATIONINSIGHTS_CONNECTION_STRING: z
+      .string()
+      .regex(/(^|;)\s*InstrumentationKey\s*=\s*[0-9a-fA-F-]{36}\s*(;|$)/, { message: 'must be an Application Insights connection string (InstrumentationKey=<guid>;IngestionEndpoint=...)' })
+      .optional(),
+    /** Identity-based ingestion: `Authorization=AAD;ClientId=<client id of the managed identity>` (Monitoring Metrics Publisher on the component). */
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: z
+      .string()
+      .regex(/^(?=.*(^|;)\s*Authorization\s*=\s*AAD\s*(;|$))[^;]+(;[^;]+)*;?$/i, { message: 'must be Authorization=AAD;ClientId=<client id of the managed identity>' })
+      .optional(),
   })
   .superRefine((s, ctx) => {
     if (!s.SYNC_CLIENT_SECRET && !s.SYNC_CLIENT_CERTIFICATE) {
@@ -126,8 +136,9 @@ export type Settings = z.output<typeof settingsSchema>;
 export const settingNames: readonly string[] = Object.keys(settingsSchema.shape);
 
 /**
- * Settings the Functions platform reads itself (identity-based host storage, Service Bus trigger identity,
- * Application Insights). The app never reads them, but infra/ sets them and they are not unknown.
+ * Settings the Functions platform reads itself (identity-based host storage, Service Bus trigger identity). The app
+ * never reads them, but infra/ sets them and they are not unknown. (The Application Insights settings are in the
+ * schema: the app reads them for OpenTelemetry.)
  */
 export const platformSettingNames: readonly string[] = [
   'AzureWebJobsStorage__accountName',
@@ -138,8 +149,6 @@ export const platformSettingNames: readonly string[] = [
   'AzureWebJobsStorage__clientId',
   'ServiceBusConnection__credential',
   'ServiceBusConnection__clientId',
-  'APPLICATIONINSIGHTS_CONNECTION_STRING',
-  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
 ];
 
 /** One error for every problem in the settings, each named by its app-setting name. */

@@ -1,5 +1,7 @@
-// Structured logging with context (correlation id, mailbox, item ids), never secrets or item bodies. In Azure the
-// lines go through the Functions host to Application Insights; locally to stdout.
+// Structured logging with context (correlation id, mailbox, item ids), never secrets or item bodies. Lines go to
+// stdout (in Azure the Functions host turns them into plain trace messages) and, when telemetry is on, to
+// Application Insights as log records whose allowed properties are dimensions (shared/telemetry).
+import { emitLog } from './telemetry/index.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogProps = Record<string, unknown>;
@@ -35,7 +37,9 @@ export const consoleSink: LogSink = (level, message, props) => {
 export function createLogger(sink: LogSink = consoleSink, minLevel: LogLevel = (process.env.LOG_LEVEL as LogLevel | undefined) ?? 'info', base: LogProps = {}): Logger {
   const emit = (level: LogLevel, message: string, props: LogProps = {}) => {
     if (order[level] < (order[minLevel] ?? 20)) return;
-    sink(level, message, scrub({ ...base, ...props }));
+    const scrubbed = scrub({ ...base, ...props });
+    sink(level, message, scrubbed);
+    emitLog(level, message, scrubbed);
   };
   return {
     debug: (m, p) => emit('debug', m, p),

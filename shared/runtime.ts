@@ -11,6 +11,7 @@ import { MailboxStore } from './storage/mailboxStore.js';
 import { PairStore } from './storage/pairStore.js';
 import { SubscriptionStore } from './storage/subscriptionStore.js';
 import { createTables, type Tables } from './storage/tables.js';
+import { startTelemetry, stopTelemetry, type TelemetryOptions } from './telemetry/index.js';
 import type { ServiceBusClient } from '@azure/service-bus';
 
 export interface CallCounts {
@@ -44,9 +45,12 @@ export interface Runtime {
 }
 
 /** Builds a runtime from an environment. */
-export function createRuntime(env: Record<string, string | undefined> = process.env, options: { now?: () => Date; log?: Logger } = {}): Runtime {
+export function createRuntime(env: Record<string, string | undefined> = process.env, options: { now?: () => Date; log?: Logger; telemetry?: TelemetryOptions } = {}): Runtime {
   const settings = loadSettings(env);
   const log = options.log ?? createLogger();
+  // Once per process (functions/index.ts may have started it already); off without a connection string.
+  const telemetry = startTelemetry(settings, options.telemetry);
+  if (!telemetry.enabled && settings.APPLICATIONINSIGHTS_CONNECTION_STRING) log.warn('telemetry is off', { reason: telemetry.reason });
   const tokens = createTokenProvider(settings);
   const calls: CallCounts = { graphRead: 0, graphWrite: 0, dataverseRead: 0, dataverseWrite: 0 };
   const graph = new GraphApi({ baseUrl: settings.GRAPH_BASE_URL, tokens, onCall: (kind) => void (kind === 'read' ? calls.graphRead++ : calls.graphWrite++) });
@@ -86,6 +90,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     async close() {
       await sender.close();
       await serviceBus.close();
+      if (telemetry.enabled) await stopTelemetry();
     },
   };
   return runtime;

@@ -58,6 +58,9 @@ export interface LocalHost {
 
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const log = options.log ?? ((line: string) => console.log(line));
+  // The Functions platform names the site to its worker; the app's telemetry (and the Azure Monitor distribution's
+  // resource detection, which otherwise probes the Azure VM metadata address) reads it. The app runs in this process.
+  process.env.WEBSITE_SITE_NAME ??= 'local-functions-host';
   const events = new EventEmitter();
   events.setMaxListeners(100);
   const keys = new Set(options.functionKeys);

@@ -9,6 +9,7 @@ import { createLogger, type LogSink } from '../../shared/log.js';
 import { enableMailbox } from '../../shared/onboarding/mailbox.js';
 import { registerWebhooks } from '../../shared/onboarding/webhooks.js';
 import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime.js';
+import type { TelemetryOptions } from '../../shared/telemetry/index.js';
 import { changesQueue } from '../../shared/servicebus/queues.js';
 import { tableSuffixes, type TableKey } from '../../shared/storage/tableNames.js';
 import { startAzuriteTables, type StartedAzurite } from '../azurite/index.js';
@@ -51,6 +52,8 @@ export interface StackOptions {
   webhookCarriesTag?: boolean;
   /** The product's clock (tests that let simulated days pass move it with the simulators' clocks). */
   now?: () => Date;
+  /** Telemetry export options (with APPLICATIONINSIGHTS_CONNECTION_STRING in `env`); tests make the interval short. */
+  telemetry?: TelemetryOptions;
 }
 
 export interface StackUserInfo extends StackUser {
@@ -167,7 +170,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ServiceBusConnection: serviceBus.connectionString,
     ...options.env,
   };
-  const runtime = createRuntime(env, { ...(options.logSink ? { log: createLogger(options.logSink, 'debug') } : {}), ...(options.now ? { now: options.now } : {}) });
+  const runtime = createRuntime(env, {
+    ...(options.logSink ? { log: createLogger(options.logSink, 'debug') } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.telemetry ? { telemetry: options.telemetry } : {}),
+  });
   setRuntime(runtime);
   await runtime.ready();
   if (options.onboard ?? true) {

@@ -1,5 +1,6 @@
 // Adapts @azure/functions HTTP requests to the runtime-independent webhook handlers.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { emitLog } from '../telemetry/index.js';
 import { tooLarge, type WebhookRequest, type WebhookResponse } from '../webhooks/http.js';
 
 /** Reads the request into a WebhookRequest, or answers 413 when it is larger than a webhook can be. */
@@ -28,5 +29,6 @@ export function contextLog(context: InvocationContext) {
     if (level === 'error') context.error(line);
     else if (level === 'warn') context.warn(line);
     else context.info(line);
+    emitLog(level, message, { invocationId: context.invocationId, functionName: context.functionName, ...props });
   };
 }

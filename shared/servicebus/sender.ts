@@ -3,6 +3,7 @@
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import { ServiceBusClient, type ServiceBusMessage, type ServiceBusSender } from '@azure/service-bus';
 import { SyncError } from '../errors.js';
+import { traceProperties, traceSend } from '../telemetry/index.js';
 import { changeMessageSchema, messageIdOf, sessionIdOf, type ChangeMessage, type ChangeMessageInput } from './messages.js';
 import { changesQueue } from './queues.js';
 
@@ -26,8 +27,11 @@ export function createServiceBusClient(settings: ServiceBusSettings): ServiceBus
   return new ServiceBusClient(settings.ServiceBusConnection__fullyQualifiedNamespace, credential);
 }
 
-/** The wire form of a change: JSON body, id and session derived from the change. */
-export function toServiceBusMessage(input: ChangeMessageInput, scheduledEnqueueTime?: Date): ServiceBusMessage {
+/**
+ * The wire form of a change: JSON body, id and session derived from the change; `trace` is the W3C trace context
+ * (traceparent, Diagnostic-Id) the worker continues, when telemetry is on.
+ */
+export function toServiceBusMessage(input: ChangeMessageInput, scheduledEnqueueTime?: Date, trace: Record<string, string> = {}): ServiceBusMessage {
   const message: ChangeMessage = changeMessageSchema.parse(input);
   return {
     body: message,
@@ -36,7 +40,7 @@ export function toServiceBusMessage(input: ChangeMessageInput, scheduledEnqueueT
     sessionId: sessionIdOf(message),
     correlationId: message.correlationId,
     subject: message.source,
-    applicationProperties: { attempt: message.attempt, source: message.source },
+    applicationProperties: { attempt: message.attempt, source: message.source, ...trace },
     ...(scheduledEnqueueTime ? { scheduledEnqueueTimeUtc: scheduledEnqueueTime } : {}),
   };
 }
@@ -47,16 +51,19 @@ export function createChangeSender(client: ServiceBusClient, queueName = changes
   return {
     async send(messages, options = {}) {
       if (messages.length === 0) return;
-      const wire = messages.map((m) => toServiceBusMessage(m, options.scheduledEnqueueTime));
-      try {
-        if (options.scheduledEnqueueTime) {
-          await get().scheduleMessages(wire, options.scheduledEnqueueTime);
-        } else {
-          await get().sendMessages(wire);
+      await traceSend(queueName, messages.length, async () => {
+        const trace = traceProperties();
+        const wire = messages.map((m) => toServiceBusMessage(m, options.scheduledEnqueueTime, trace));
+        try {
+          if (options.scheduledEnqueueTime) {
+            await get().scheduleMessages(wire, options.scheduledEnqueueTime);
+          } else {
+            await get().sendMessages(wire);
+          }
+        } catch (error) {
+          throw new SyncError('Transient', `could not enqueue ${messages.length} change(s) on ${queueName}`, { cause: error });
         }
-      } catch (error) {
-        throw new SyncError('Transient', `could not enqueue ${messages.length} change(s) on ${queueName}`, { cause: error });
-      }
+      });
     },
     async close() {
       await sender?.close();

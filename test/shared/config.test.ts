@@ -23,6 +23,24 @@ describe('configuration', () => {
     expect(Object.isFrozen(settings)).toBe(true);
   });
 
+  it('reads the Application Insights settings: optional, and named when malformed', () => {
+    expect(loadSettings(valid).APPLICATIONINSIGHTS_CONNECTION_STRING).toBeUndefined();
+    const on = loadSettings({
+      ...valid,
+      APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-1111-4222-8333-444444444444;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/',
+      // As infra/modules/functionapp.bicep writes it.
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=66666666-7777-4888-9999-aaaaaaaaaaaa;Authorization=AAD',
+    });
+    expect(on.APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toContain('Authorization=AAD');
+    let error: unknown;
+    try {
+      loadSettings({ ...valid, APPLICATIONINSIGHTS_CONNECTION_STRING: 'https://example.org', APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=abc' });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigurationError).problems.map((p) => p.setting).sort()).toEqual(['APPLICATIONINSIGHTS_AUTHENTICATION_STRING', 'APPLICATIONINSIGHTS_CONNECTION_STRING']);
+  });
+
   it('fails once, naming every missing or invalid setting', () => {
     const env = { ...valid, DATAVERSE_URL: 'http://insecure.example', SYNC_CLIENT_ID: undefined, SYNC_WINDOW_PAST_DAYS: '-3' };
     let error: unknown;
