@@ -1,13 +1,17 @@
 // Benchmark of the live pipeline: API calls per synced change in each direction and for the echo, and
 // the time from webhook received to write acknowledged, with the simulators at zero latency. Prints figures; it
 // asserts nothing (speed is measured, never tested).
-// Run: npm run bench:sync [-- --changes 200]
+// Run: npm run bench:sync [-- --changes 200] [--telemetry]
+// --telemetry switches OpenTelemetry on, exporting to the local ingestion endpoint (dev/sim/appinsights) with the
+// distribution's default intervals, to measure what it costs.
 import { parseArgs } from 'node:util';
+import { startAppInsightsSimulator } from '../sim/appinsights/index.js';
 import { startStack } from '../stack/index.js';
+import { flushTelemetry } from '../../shared/telemetry/index.js';
 import type { LogSink } from '../../shared/log.js';
 import type { CallCounts } from '../../shared/runtime.js';
 
-const { values } = parseArgs({ options: { changes: { type: 'string', default: '100' } } });
+const { values } = parseArgs({ options: { changes: { type: 'string', default: '100' }, telemetry: { type: 'boolean', default: false } } });
 const n = Number(values.changes);
 
 const applied: { latencyMs: number; queuedMs: number; outcomes: string[] }[] = [];
@@ -25,7 +29,9 @@ const sink: LogSink = (_level, message, props) => {
 /** Resolves when the next change with this outcome has been applied. */
 const next = (kind: string) => new Promise<void>((resolve) => (waiter = { kind, resolve }));
 
-const stack = await startStack({ seed: 99, logSink: sink });
+const ai = values.telemetry ? await startAppInsightsSimulator() : undefined;
+const stack = await startStack({ seed: 99, logSink: sink, ...(ai ? { env: { APPLICATIONINSIGHTS_CONNECTION_STRING: ai.connectionString } } : {}) });
+console.log(`Telemetry: ${ai ? `on, exporting to ${ai.origin}` : 'off'}`);
 const alice = stack.users.alice!;
 const as = stack.dataverse.admin.as(alice.systemUserId);
 
@@ -115,4 +121,11 @@ summary('  Exchange changes', applied, 'updated');
 const dvDrops = stack.dataverse.admin.deliveries().filter((d) => d.tag === 'dataverse-exchange-sync').length - taggedBefore;
 console.log(`  echoes: Dataverse webhooks carrying the sync's tag, dropped at the endpoint before the queue: ${dvDrops} (0 API calls each)`);
 
+if (ai) {
+  await flushTelemetry();
+  const byType = new Map<string, number>();
+  for (const e of ai.envelopes()) byType.set(e.data.baseType, (byType.get(e.data.baseType) ?? 0) + 1);
+  console.log(`\nTelemetry exported: ${ai.envelopes().length} envelopes in ${ai.requests().length} requests ${JSON.stringify(Object.fromEntries(byType))}`);
+}
 await stack.close();
+await ai?.close();
