@@ -5,7 +5,7 @@ import { dataverseEntities, exchangeResources } from '../../../shared/servicebus
 import { syncedEntities } from '../../../shared/storage/mailboxStore.js';
 import type { Pair } from '../../../shared/storage/pairStore.js';
 import { allResources, allTables, kindNames, kindNamed, kindOfItem, kindOfResource, kindOfSubscription, kindOfTable, type GraphItem } from '../../../shared/sync/kinds/index.js';
-import { activity, appointment, contact, event, graphContact, todo } from '../../mapping/fixtures.js';
+import { activity, appointment, contact, event, graphContact, todo as todoItem } from '../../mapping/fixtures.js';
 
 describe('the registry', () => {
   it('lists every table, resource and kind the message schema and the mailbox registry accept', () => {
@@ -35,7 +35,7 @@ describe('the registry', () => {
 
   it.each<[string, Record<string, unknown>, string]>([
     ['a Graph event by @odata.type', { ...event(), '@odata.type': '#microsoft.graph.event' }, 'appointment'],
-    ['a Graph To Do task by @odata.type', { ...todo(), '@odata.type': '#microsoft.graph.todoTask' }, 'task'],
+    ['a Graph To Do task by @odata.type', { ...todoItem(), '@odata.type': '#microsoft.graph.todoTask' }, 'task'],
     ['a Graph contact by @odata.type', { ...graphContact(), '@odata.type': '#microsoft.graph.contact' }, 'contact'],
     ['a phone call by @odata.type', activity('phonecall'), 'task'],
     ['an appointment by activitytypecode', { ...appointment(), activitytypecode: 'appointment' }, 'appointment'],
@@ -101,6 +101,6 @@ describe('item facts the pair keeps', () => {
     const a = kind.recordIdFor('mailbox-a', event({ id: 'x1' }));
     const b = kind.recordIdFor('mailbox-b', event({ id: 'x2' }));
     expect(a).toBe(b);
-    expect(kindNamed('task').recordIdFor('mailbox-a', todo({ id: 'x1' }) as GraphItem)).not.toBe(kindNamed('task').recordIdFor('mailbox-b', todo({ id: 'x1' }) as GraphItem));
+    expect(kindNamed('task').recordIdFor('mailbox-a', todoItem({ id: 'x1' }) as GraphItem)).not.toBe(kindNamed('task').recordIdFor('mailbox-b', todoItem({ id: 'x1' }) as GraphItem));
   });
 });
