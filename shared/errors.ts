@@ -87,13 +87,16 @@ export function toSyncError(error: unknown): SyncError {
   return new SyncError('Internal', message, { cause: error });
 }
 
+/**
+ * The value as an error message may show it. The message reaches logs, dead-letter records and status, so free text
+ * (a subject, a body, an address) is described by its length, never quoted; numbers, booleans, null and short
+ * id-like strings (table names, GUIDs, codes, dates) are shown, since they name the problem without quoting an item.
+ * The value itself stays on the error (`value`) for code that needs it.
+ */
 function describeValue(value: unknown): string {
   if (value === undefined) return '(missing)';
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? typeof value;
-  } catch {
-    text = `(${typeof value})`;
-  }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'string') return /^[A-Za-z0-9_.:#/+-]{1,64}$/.test(value) ? JSON.stringify(value) : `(text of ${value.length} characters)`;
+  if (Array.isArray(value)) return `(a list of ${value.length})`;
+  return `(${typeof value})`;
 }
