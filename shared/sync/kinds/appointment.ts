@@ -3,7 +3,6 @@
 // Rules: https://learn.microsoft.com/power-platform/admin/sync-logic and docs/reference/platform-facts.md.
 import type { Event } from '@microsoft/microsoft-graph-types';
 import { odataString } from '../../dataverse/odata.js';
-import { isSyncError } from '../../errors.js';
 import {
   appointmentToEvent,
   attendeeCopyFields,
@@ -18,10 +17,9 @@ import {
 } from '../../mapping/index.js';
 import type { Direction } from '../../mapping/index.js';
 import { appointmentIdForMeeting, recordIdForExchangeItem } from '../ids.js';
-import { activityPartiesOf, directionsOfTable, firstUnpaired, isPastFromBase, orUndefined, ownerAndParties, readActivity, stampFor, stampOf } from './common.js';
+import { activityPartiesOf, directionsOfTable, firstUnpaired, isPastFromBase, notFound, orUndefined, ownerAndParties, readActivity, stampFor, stampOf } from './common.js';
 import type { GraphItem, SyncKind } from './types.js';
 
-const notFound = (error: unknown) => isSyncError(error, 'NotFound');
 const directions = directionsOfTable(fieldTables.appointment);
 /** Organizer of a meeting in the activity party list (participationtypemask 7, activityparty-entity.md). */
 const organizerMask = 7;

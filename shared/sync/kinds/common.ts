@@ -1,6 +1,7 @@
 // Pieces several kinds share: reading an activity with its parties, the owner-and-parties scope, the id stamped on
 // an item, and the direction table of a mapping.
 import type { DataverseRecord } from '../../dataverse/client.js';
+import { isSyncError } from '../../errors.js';
 import { dataverseIdOfTodoTask, dataverseIdProperty } from '../../graph/client.js';
 import type { Direction, FieldDescription } from '../../mapping/index.js';
 import type { Runtime } from '../../runtime.js';
@@ -9,6 +10,9 @@ import type { Mailbox } from '../../storage/mailboxStore.js';
 import type { GraphItem } from './types.js';
 
 /** Navigation property of an activity's parties (e.g. appointment_activity_parties). */
+/** A read that found nothing: the adapters treat it as "gone". */
+export const notFound = (error: unknown) => isSyncError(error, 'NotFound');
+
 export const activityPartiesOf = (table: DataverseEntity) => `${table}_activity_parties`;
 
 /** Reads an activity with its parties expanded, as the mapping and the scope rule read it. */

@@ -1,7 +1,6 @@
 // Contacts <-> Outlook contacts ("My Contacts": the contacts the user owns), on the mapping of
 // shared/mapping/contact.ts.
 import { odataString } from '../../dataverse/odata.js';
-import { isSyncError } from '../../errors.js';
 import {
   contactToGraphContact,
   dataverseBodyFromSnapshot,
@@ -13,10 +12,9 @@ import {
   snapshotFromExchange,
 } from '../../mapping/index.js';
 import { recordIdForExchangeItem } from '../ids.js';
-import { directionsOfTable, firstUnpaired, orUndefined, ownerAndParties, stampOf } from './common.js';
+import { directionsOfTable, firstUnpaired, notFound, orUndefined, ownerAndParties, stampOf } from './common.js';
 import type { SyncKind } from './types.js';
 
-const notFound = (error: unknown) => isSyncError(error, 'NotFound');
 const directions = directionsOfTable(fieldTables.contact);
 
 export const contactKind: SyncKind<'contact'> = {

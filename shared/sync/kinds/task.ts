@@ -1,7 +1,7 @@
 // Tasks, phone calls, letters and faxes <-> To Do tasks in the mailbox's default list, on the mapping of
 // shared/mapping/task.ts (https://learn.microsoft.com/power-platform/admin/sync-logic: fax, letter, phone call and
 // task sync as Exchange tasks). To Do has no change notifications here: the reconciliation polls it.
-import { SyncError, isSyncError } from '../../errors.js';
+import { SyncError } from '../../errors.js';
 import {
   activityToTodoTask,
   dataverseBodyFromSnapshot,
@@ -17,10 +17,9 @@ import type { TodoTask } from '@microsoft/microsoft-graph-types';
 import type { Runtime } from '../../runtime.js';
 import type { Mailbox } from '../../storage/mailboxStore.js';
 import { recordIdForExchangeItem } from '../ids.js';
-import { activityPartiesOf, directionsOfTable, orUndefined, ownerAndParties, readActivity, stampOf } from './common.js';
+import { activityPartiesOf, directionsOfTable, notFound, orUndefined, ownerAndParties, readActivity, stampOf } from './common.js';
 import type { SyncKind } from './types.js';
 
-const notFound = (error: unknown) => isSyncError(error, 'NotFound');
 const directions = directionsOfTable(fieldTables.task);
 
 /** Party-list columns of the activities synced as To Do tasks: no field maps them, but scope does (a party is in "My Activities"). */
