@@ -103,6 +103,18 @@ export const settingsSchema = z
     SYNC_WINDOW_FUTURE_DAYS: integer(365, 1, 3650),
     /** Attempts of one change before it is dead-lettered with its reason. */
     SYNC_MAX_ATTEMPTS: integer(8, 1, 50),
+    /**
+     * Tracked email: the category that tracks a message (server-side sync's "Tracked to Dynamics 365",
+     * https://learn.microsoft.com/power-platform/admin/use-outlook-category-track-appointments-emails).
+     */
+    SYNC_EMAIL_CATEGORY: z.string().trim().min(1).max(255).default('Tracked to Dynamics 365'),
+    /**
+     * Sends per sender mailbox per window: Exchange Online accepts 30 messages a minute per mailbox
+     * (https://learn.microsoft.com/office365/servicedescriptions/exchange-online-service-description/exchange-online-limits#sending-limits).
+     */
+    SYNC_EMAIL_SENDS_PER_WINDOW: integer(30, 1, 10_000),
+    /** The window of that limit in milliseconds (a minute; shorter only for tests). */
+    SYNC_EMAIL_SEND_WINDOW_MS: integer(60_000, 100, 3_600_000),
     /** Application Insights: traces, metrics and log records through OpenTelemetry (shared/telemetry); off when absent. Not a secret. */
     APPLICATIONINSIGHTS_CONNECTION_STRING: z
       .string()

@@ -10,6 +10,7 @@ import { CursorStore } from './storage/cursorStore.js';
 import { MailboxStore } from './storage/mailboxStore.js';
 import { PairStore } from './storage/pairStore.js';
 import { SubscriptionStore } from './storage/subscriptionStore.js';
+import { EmailStore } from './storage/emailStore.js';
 import { createTables, type Tables } from './storage/tables.js';
 import { startTelemetry, stopTelemetry, type TelemetryOptions } from './telemetry/index.js';
 import type { ServiceBusClient } from '@azure/service-bus';
@@ -32,6 +33,8 @@ export interface Runtime {
   mailboxes: MailboxStore;
   subscriptions: SubscriptionStore;
   cursors: CursorStore;
+  /** Message keys, send claims, send pace and counts of tracked and sent email (shared/storage/emailStore.ts). */
+  email: EmailStore;
   serviceBus: ServiceBusClient;
   sender: ChangeSender;
   /** API calls made by this process, by system and kind (benchmarks and status). */
@@ -76,6 +79,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     mailboxes: new MailboxStore(tables.client('mailboxes')),
     subscriptions: new SubscriptionStore(tables.client('subscriptions')),
     cursors: new CursorStore(tables.client('cursors')),
+    email: new EmailStore(tables.client('cursors')),
     serviceBus,
     sender,
     calls,

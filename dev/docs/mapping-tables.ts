@@ -14,6 +14,7 @@ const titles: Readonly<Record<EntityKind, string>> = {
   appointment: 'Appointments: Dataverse `appointment` <-> Graph `event`',
   task: 'Tasks: Dataverse `task`, `phonecall`, `letter`, `fax` <-> Graph (To Do) `todoTask`',
   contact: 'Contacts: Dataverse `contact` <-> Graph `contact`',
+  email: 'Email (opt-in per mailbox): Dataverse `email` <-> Graph `message`, copied once each way',
 };
 
 const directionText: Readonly<Record<FieldDescription['direction'], string>> = {

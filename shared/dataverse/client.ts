@@ -19,7 +19,13 @@ export const entitySets = {
   letter: entitySetNames.letter,
   fax: entitySetNames.fax,
   contact: entitySetNames.contact,
+  email: entitySetNames.email,
   systemuser: entitySetNames.systemuser,
+  account: entitySetNames.account,
+  lead: entitySetNames.lead,
+  mailbox: entitySetNames.mailbox,
+  activitymimeattachment: entitySetNames.activitymimeattachment,
+  organization: entitySetNames.organization,
   activityparty: 'activityparties',
 } as const;
 export type EntityName = keyof typeof entitySets;
@@ -31,7 +37,13 @@ export const primaryKeys: Record<EntityName, string> = {
   letter: 'activityid',
   fax: 'activityid',
   contact: 'contactid',
+  email: 'activityid',
   systemuser: 'systemuserid',
+  account: 'accountid',
+  lead: 'leadid',
+  mailbox: 'mailboxid',
+  activitymimeattachment: 'activitymimeattachmentid',
+  organization: 'organizationid',
   activityparty: 'activitypartyid',
 };
 

@@ -2,7 +2,7 @@
 // immutable ids (docs/reference/platform-facts.md section 3) and, for events, UTC times so snapshots compare across mailboxes. Failures are
 // translated onto the closed error set; short throttling waits are retried here, long ones go back to the worker.
 import { AuthenticationHandler, Client, GraphError, type GraphRequest, HTTPMessageHandler, RetryHandler, RetryHandlerOptions, TelemetryHandler } from '@microsoft/microsoft-graph-client';
-import type { Contact, Event, Subscription, TodoTask, TodoTaskList, User } from '@microsoft/microsoft-graph-types';
+import type { Attachment, Contact, Event, MailFolder, Message, Subscription, TodoTask, TodoTaskList, User } from '@microsoft/microsoft-graph-types';
 import { SyncError } from '../errors.js';
 import { errorForStatus, withRetry, type RetryPolicy } from '../http/retry.js';
 import type { TokenProvider } from '../auth/tokens.js';
@@ -251,6 +251,94 @@ export class GraphApi {
         .get() as Promise<{ value: WithEtag<Contact>[] }>,
     );
     return page.value;
+  }
+
+  // --- mail (tracked email and sends from Dynamics 365; shared/sync/kinds/email.ts) ------------------------------
+  /** A message with the fields the tracking reads and, when asked, one extended property. */
+  async getMessage(mailbox: string, id: string, select: readonly string[], stampProperty?: string): Promise<WithEtag<Message>> {
+    return this.call('read', 'messages', () => {
+      let req = this.client.api(`/users/${enc(mailbox)}/messages/${enc(id)}`).header('Prefer', preferImmutable).select(select.join(','));
+      if (stampProperty) req = req.expand(`singleValueExtendedProperties($filter=id eq '${stampProperty}')`);
+      return req.get() as Promise<WithEtag<Message>>;
+    });
+  }
+
+  /** A well-known mail folder (inbox, sentitems, drafts) with its id. */
+  async getMailFolder(mailbox: string, name: string): Promise<MailFolder> {
+    return this.call('read', 'mailFolders', () => this.client.api(`/users/${enc(mailbox)}/mailFolders/${enc(name)}`).select('id,displayName').get() as Promise<MailFolder>);
+  }
+
+  /**
+   * Messages of a mailbox (or of one folder) matching an OData filter: by internetMessageId or by the sync's
+   * stamp (https://learn.microsoft.com/graph/api/resources/extended-properties-overview).
+   */
+  async findMessages(mailbox: string, filter: string, options: { folder?: string; select?: readonly string[]; stampProperty?: string } = {}): Promise<WithEtag<Message>[]> {
+    const path = options.folder ? `/users/${enc(mailbox)}/mailFolders/${enc(options.folder)}/messages` : `/users/${enc(mailbox)}/messages`;
+    const page = await this.call('read', 'messages', () => {
+      let req = this.client.api(path).header('Prefer', preferImmutable).filter(filter);
+      if (options.select) req = req.select(options.select.join(','));
+      if (options.stampProperty) req = req.expand(`singleValueExtendedProperties($filter=id eq '${options.stampProperty}')`);
+      return req.get() as Promise<{ value: WithEtag<Message>[] }>;
+    });
+    return page.value;
+  }
+
+  /** The file, item and reference attachments of a message, without their bytes. */
+  async listAttachments(mailbox: string, messageId: string): Promise<Attachment[]> {
+    const page = await this.call('read', 'attachments', () =>
+      this.client.api(`/users/${enc(mailbox)}/messages/${enc(messageId)}/attachments`).select('id,name,contentType,size,isInline').get() as Promise<{ value: Attachment[] }>,
+    );
+    return page.value;
+  }
+
+  /** One attachment with its bytes (a fileAttachment's contentBytes, base64). */
+  async getAttachment(mailbox: string, messageId: string, attachmentId: string): Promise<Attachment & { contentBytes?: string; contentId?: string }> {
+    return this.call('read', 'attachments', () => this.client.api(`/users/${enc(mailbox)}/messages/${enc(messageId)}/attachments/${enc(attachmentId)}`).get() as Promise<Attachment & { contentBytes?: string }>);
+  }
+
+  /** Creates a draft in Drafts (POST /messages); returns it with id and internetMessageId. */
+  async createDraft(mailbox: string, body: Message): Promise<WithEtag<Message>> {
+    return this.call('write', 'messages', () => this.client.api(`/users/${enc(mailbox)}/messages`).header('Prefer', preferImmutable).post(body) as Promise<WithEtag<Message>>);
+  }
+
+  /** A reply draft in the original's thread (https://learn.microsoft.com/graph/api/message-createreply). */
+  async createReplyDraft(mailbox: string, originalId: string): Promise<WithEtag<Message>> {
+    return this.call('write', 'messages', () => this.client.api(`/users/${enc(mailbox)}/messages/${enc(originalId)}/createReply`).header('Prefer', preferImmutable).post({}) as Promise<WithEtag<Message>>);
+  }
+
+  async updateMessage(mailbox: string, id: string, patch: Message): Promise<WithEtag<Message>> {
+    return this.call('write', 'messages', () => this.client.api(`/users/${enc(mailbox)}/messages/${enc(id)}`).header('Prefer', preferImmutable).patch(patch) as Promise<WithEtag<Message>>);
+  }
+
+  /** Deletes a message (a draft of a failed send); already gone counts as done. */
+  async deleteMessage(mailbox: string, id: string): Promise<void> {
+    await this.deleteIgnoringMissing('messages', `/users/${enc(mailbox)}/messages/${enc(id)}`);
+  }
+
+  /** Adds a file attachment under 3 MB to a draft (https://learn.microsoft.com/graph/outlook-large-attachments). */
+  async addFileAttachment(mailbox: string, messageId: string, file: { name: string; contentType: string; contentBytes: string }): Promise<void> {
+    await this.call('write', 'attachments', () =>
+      this.client.api(`/users/${enc(mailbox)}/messages/${enc(messageId)}/attachments`).post({ '@odata.type': '#microsoft.graph.fileAttachment', ...file }) as Promise<unknown>,
+    );
+  }
+
+  /**
+   * Sends a draft (202, no body: https://learn.microsoft.com/graph/api/message-send). Never repeated here: a lost
+   * answer may mean the mail went out, so the caller decides (shared/sync/kinds/email.ts looks for the copy first).
+   */
+  async sendDraft(mailbox: string, id: string): Promise<void> {
+    this.onCall?.('write', 'messages/send');
+    try {
+      await this.client.api(`/users/${enc(mailbox)}/messages/${enc(id)}/send`).post({});
+    } catch (error) {
+      throw translateGraphError(error, 'messages/send');
+    }
+  }
+
+  /** Per-folder message delta (https://learn.microsoft.com/graph/delta-query-messages), from a start or a link. */
+  async messagesDelta(mailbox: string, from: { folder: string; select: readonly string[] } | { link: string }): Promise<DeltaPage<WithEtag<Message>>> {
+    const path = 'link' in from ? from.link : `/users/${enc(mailbox)}/mailFolders/${enc(from.folder)}/messages/delta?$select=${from.select.join(',')}`;
+    return this.deltaRound('messages', path, `${preferImmutable}, odata.maxpagesize=100`);
   }
 
   // --- subscriptions -----------------------------------------------------------------------------------------

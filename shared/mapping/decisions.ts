@@ -4,7 +4,7 @@
 
 /** One documented rule: what server-side sync says (or that it is silent), and what this app does and why. */
 export type MappingDecision = {
-  kind: 'appointment' | 'task' | 'contact' | 'all';
+  kind: 'appointment' | 'task' | 'contact' | 'email' | 'all';
   rule: string;
   decision: string;
   source: string;

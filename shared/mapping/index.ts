@@ -57,3 +57,21 @@ export type { DataverseBodyByKind, ExchangeBodyByKind, FieldDescription, Snapsho
 
 export { mappingDecisions } from './decisions.js';
 export type { MappingDecision } from './decisions.js';
+
+export {
+  EmailStatus,
+  activityIdProperty,
+  classifySendFailure,
+  draftFromEmail,
+  emailFields,
+  emailFromMessage,
+  headerOf,
+  messageDirection,
+  messageParties,
+  messageSelect,
+  normalizeMessageId,
+  notificationAttachmentsSkipped,
+  repliedMessageIds,
+  sendFailureRules,
+} from './email.js';
+export type { EmailDirection, EmailPartyRow, ResolvedParty, SendFailure } from './email.js';

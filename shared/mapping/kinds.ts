@@ -4,7 +4,7 @@ import { invalidInput } from '../errors.js';
 import { taskLikeEntities, type DataverseEntity, type TaskLikeEntity } from '../wire/dataverse.js';
 
 /** The three kinds of synced item. */
-export type EntityKind = 'appointment' | 'task' | 'contact';
+export type EntityKind = 'appointment' | 'task' | 'contact' | 'email';
 
 const entityByType: Readonly<Record<string, DataverseEntity>> = {
   appointment: 'appointment',
@@ -13,6 +13,7 @@ const entityByType: Readonly<Record<string, DataverseEntity>> = {
   letter: 'letter',
   fax: 'fax',
   contact: 'contact',
+  email: 'email',
   // Entity set names, as in `@odata.context` ("$metadata#tasks/$entity").
   appointments: 'appointment',
   tasks: 'task',
@@ -20,12 +21,14 @@ const entityByType: Readonly<Record<string, DataverseEntity>> = {
   letters: 'letter',
   faxes: 'fax',
   contacts: 'contact',
+  emails: 'email',
 };
 
 const kindByGraphType: Readonly<Record<string, EntityKind>> = {
   '#microsoft.graph.event': 'appointment',
   '#microsoft.graph.todotask': 'task',
   '#microsoft.graph.contact': 'contact',
+  '#microsoft.graph.message': 'email',
 };
 
 /**
@@ -61,7 +64,7 @@ export function isTaskLikeEntity(entity: DataverseEntity): entity is TaskLikeEnt
   return (taskLikeEntities as readonly string[]).includes(entity);
 }
 
-const kindByEntity: Readonly<Record<DataverseEntity, EntityKind>> = { appointment: 'appointment', task: 'task', phonecall: 'task', letter: 'task', fax: 'task', contact: 'contact' };
+const kindByEntity: Readonly<Record<DataverseEntity, EntityKind>> = { appointment: 'appointment', task: 'task', phonecall: 'task', letter: 'task', fax: 'task', contact: 'contact', email: 'email' };
 
 /** The kind of a Dataverse table; a table no kind maps is refused, never taken for a task. */
 export function kindOfDataverseEntity(entity: DataverseEntity): EntityKind {

@@ -22,6 +22,10 @@ import {
 import type { MappingContext } from './context.js';
 import type { UnsyncedRow } from './fieldTable.js';
 import type { EntityKind } from './kinds.js';
+import { emailFields } from './email.js';
+
+/** The kinds synced field by field (email is tracked once and sent, never merged: shared/mapping/email.ts). */
+export type FieldSyncedKind = Exclude<EntityKind, 'email'>;
 import {
   taskDataverseBody,
   taskExchangeBody,
@@ -49,6 +53,7 @@ export const fieldTables: { readonly [K in EntityKind]: readonly FieldDescriptio
   appointment: appointmentFields,
   task: todoTaskFields,
   contact: contactFields,
+  email: emailFields,
 };
 
 /**
@@ -56,8 +61,8 @@ export const fieldTables: { readonly [K in EntityKind]: readonly FieldDescriptio
  * absent). ToExchange rule fields (the reminders) are evaluated at ctx.now, so they can change with time alone:
  * server-side sync applies those rules "during sync" too.
  */
-export function snapshotFromDataverse<K extends EntityKind>(kind: K, record: unknown, ctx: MappingContext): SnapshotByKind[K] {
-  const read: { [P in EntityKind]: (r: unknown, c: MappingContext) => SnapshotByKind[P] } = {
+export function snapshotFromDataverse<K extends FieldSyncedKind>(kind: K, record: unknown, ctx: MappingContext): SnapshotByKind[K] {
+  const read: { [P in FieldSyncedKind]: (r: unknown, c: MappingContext) => SnapshotByKind[P] } = {
     appointment: appointmentSnapshotFromDataverse,
     task: taskSnapshotFromDataverse,
     contact: contactSnapshotFromDataverse,
@@ -66,8 +71,8 @@ export function snapshotFromDataverse<K extends EntityKind>(kind: K, record: unk
 }
 
 /** The canonical snapshot of a Graph item of `kind`, comparable with `snapshotFromDataverse`'s. */
-export function snapshotFromExchange<K extends EntityKind>(kind: K, item: unknown, ctx: MappingContext): SnapshotByKind[K] {
-  const read: { [P in EntityKind]: (r: unknown, c: MappingContext) => SnapshotByKind[P] } = {
+export function snapshotFromExchange<K extends FieldSyncedKind>(kind: K, item: unknown, ctx: MappingContext): SnapshotByKind[K] {
+  const read: { [P in FieldSyncedKind]: (r: unknown, c: MappingContext) => SnapshotByKind[P] } = {
     appointment: appointmentSnapshotFromExchange,
     task: taskSnapshotFromExchange,
     contact: contactSnapshotFromExchange,
@@ -80,13 +85,13 @@ export function snapshotFromExchange<K extends EntityKind>(kind: K, item: unknow
  * ignored. `current`, the item as it is in Exchange now, keeps what a field does not own (resource attendees,
  * further phone numbers) and drops fields Exchange already holds.
  */
-export function exchangeBodyFromSnapshot<K extends EntityKind>(
+export function exchangeBodyFromSnapshot<K extends FieldSyncedKind>(
   kind: K,
   fields: Partial<SnapshotByKind[K]>,
   ctx: MappingContext,
   current?: unknown,
 ): ExchangeBodyByKind[K] {
-  const write: { [P in EntityKind]: (f: Partial<SnapshotByKind[P]>, c: MappingContext, cur?: unknown) => ExchangeBodyByKind[P] } = {
+  const write: { [P in FieldSyncedKind]: (f: Partial<SnapshotByKind[P]>, c: MappingContext, cur?: unknown) => ExchangeBodyByKind[P] } = {
     appointment: appointmentExchangeBody,
     task: taskExchangeBody,
     contact: contactExchangeBody,
@@ -99,13 +104,13 @@ export function exchangeBodyFromSnapshot<K extends EntityKind>(
  * ignored. `current`, the record as it is in Dataverse now, is needed for tasks to fit phone calls, letters and
  * faxes, and for appointments to keep the party list's other half (the list is replaced as a whole).
  */
-export function dataverseBodyFromSnapshot<K extends EntityKind>(
+export function dataverseBodyFromSnapshot<K extends FieldSyncedKind>(
   kind: K,
   fields: Partial<SnapshotByKind[K]>,
   ctx: MappingContext,
   current?: unknown,
 ): DataverseBodyByKind[K] {
-  const write: { [P in EntityKind]: (f: Partial<SnapshotByKind[P]>, c: MappingContext, cur?: unknown) => DataverseBodyByKind[P] } = {
+  const write: { [P in FieldSyncedKind]: (f: Partial<SnapshotByKind[P]>, c: MappingContext, cur?: unknown) => DataverseBodyByKind[P] } = {
     appointment: appointmentDataverseBody,
     task: taskDataverseBody,
     contact: contactDataverseBody,

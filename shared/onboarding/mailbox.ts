@@ -6,7 +6,7 @@ import { odataString } from '../dataverse/odata.js';
 import { SyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { ianaZoneOf } from '../timeZones.js';
-import { syncedEntities, type Mailbox } from '../storage/mailboxStore.js';
+import { defaultEntities, type Mailbox } from '../storage/mailboxStore.js';
 import type { SubscriptionKind, SubscriptionRecord } from '../storage/subscriptionStore.js';
 import { createSubscription, mailboxSubscriptions, maskFunctionKey, notificationUrl } from '../sync/subscriptions.js';
 
@@ -31,7 +31,26 @@ export interface EnableInputs {
   timeZone: string;
   existing?: Mailbox | undefined;
   subscriptions: SubscriptionRecord[];
+  /**
+   * The user's Dataverse mailbox row, read when email is asked for: who delivers its incoming and outgoing email
+   * (mailbox.incomingemaildeliverymethod 0 None, 1 Outlook, 2 server-side sync, 3 forward mailbox;
+   * outgoingemaildeliverymethod 0 None, 1 Outlook, 2 server-side sync:
+   * https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/mailbox).
+   */
+  dataverseMailbox?: { mailboxId: string; incoming: number | undefined; outgoing: number | undefined } | undefined;
 }
+
+/** Delivery method value of server-side synchronization (or the Email Router) on the mailbox row. */
+export const serverSideSync = 2;
+
+/**
+ * What an administrator gives up on a mailbox whose email the sync takes over: the Dynamics 365 App for Outlook needs
+ * incoming email through server-side synchronization
+ * (https://learn.microsoft.com/dynamics365/outlook-app/deploy-dynamics-365-app-for-outlook, Requirements), and
+ * folder-level tracking works only with it (https://learn.microsoft.com/power-platform/admin/configure-outlook-exchange-folder-level-tracking).
+ */
+export const emailTakeOverWarning =
+  'email of this mailbox is tracked and sent by this sync, not by server-side synchronization: the Dynamics 365 App for Outlook and folder-level tracking stop working for it; mail is tracked by the category only';
 
 /** One step of enabling a mailbox, as data: the dry run prints these, a real run performs exactly these. */
 export type EnableAction =
@@ -39,6 +58,12 @@ export type EnableAction =
   | { type: 'createSubscription'; resourceKind: SubscriptionKind; resource: string; notificationUrl: string }
   /** The notification URL changed (a rotated function key, a new host name): Graph would post to the old one. */
   | { type: 'replaceSubscription'; old: SubscriptionRecord; resource: string; notificationUrl: string }
+  /** A subscription of a kind the mailbox no longer syncs (email switched off). */
+  | { type: 'removeSubscription'; subscription: SubscriptionRecord }
+  /** Server-side sync stops delivering the mailbox's email: its delivery methods become None. */
+  | { type: 'takeOverEmail'; mailboxId: string; incoming: number | undefined; outgoing: number | undefined }
+  /** Said to the administrator, changes nothing. */
+  | { type: 'warn'; message: string }
   | { type: 'putMailbox'; mailbox: Mailbox; previous?: Mailbox | undefined };
 
 export interface EnablePlan {
@@ -67,28 +92,56 @@ export async function readEnableInputs(rt: Runtime, upnOrId: string): Promise<En
     timeZone,
     existing: await rt.mailboxes.get(user.id),
     subscriptions: await rt.subscriptions.list(user.id),
+    dataverseMailbox: await readDataverseMailbox(rt, systemUserId.toLowerCase()),
   };
 }
 
+async function readDataverseMailbox(rt: Runtime, systemUserId: string): Promise<EnableInputs['dataverseMailbox']> {
+  const [row] = await rt.dataverse.query('mailbox', { filter: `_regardingobjectid_value eq ${systemUserId}`, select: ['mailboxid', 'incomingemaildeliverymethod', 'outgoingemaildeliverymethod'], top: 1 });
+  if (typeof row?.mailboxid !== 'string') return undefined;
+  const n = (v: unknown) => (typeof v === 'number' ? v : undefined);
+  return { mailboxId: row.mailboxid, incoming: n(row.incomingemaildeliverymethod), outgoing: n(row.outgoingemaildeliverymethod) };
+}
+
 /** Pure: what enabling does, from what it read. A live subscription with the current notification URL is kept. */
-export function planEnable(inputs: EnableInputs, options: { entities?: Mailbox['entities'] | undefined; now: Date; notificationUrl: string }): EnablePlan {
+export function planEnable(inputs: EnableInputs, options: { entities?: Mailbox['entities'] | undefined; now: Date; notificationUrl: string; takeOverEmail?: boolean }): EnablePlan {
   const actions: EnableAction[] = [];
   const now = options.now.getTime();
-  for (const { kind, path } of mailboxSubscriptions) {
+  const existing = inputs.existing;
+  const entities = options.entities ?? existing?.entities ?? [...defaultEntities];
+  if (entities.includes('email')) {
+    // Per mailbox and workload exactly one engine (email.md section 4): both would track and both would send.
+    const dv = inputs.dataverseMailbox;
+    if (!dv) throw new SyncError('NotFound', `no Dataverse mailbox row for ${inputs.userPrincipalName}: email needs one (its delivery methods say who handles its email)`);
+    const held = [dv.incoming === serverSideSync ? 'incoming' : undefined, dv.outgoing === serverSideSync ? 'outgoing' : undefined].filter(Boolean);
+    if (held.length > 0 && !options.takeOverEmail) {
+      throw new SyncError(
+        'InvalidInput',
+        `the ${held.join(' and ')} email of ${inputs.userPrincipalName} is handled by server-side synchronization (Dataverse mailbox ${dv.mailboxId}); both would track and send it. Pass --take-over-email to set its delivery methods to None, knowing that ${emailTakeOverWarning}`,
+        { field: 'email' },
+      );
+    }
+    actions.push({ type: 'warn', message: emailTakeOverWarning });
+    if (held.length > 0) actions.push({ type: 'takeOverEmail', mailboxId: dv.mailboxId, incoming: dv.incoming, outgoing: dv.outgoing });
+  }
+  for (const { kind, path, entity } of mailboxSubscriptions) {
     const resource = path(inputs.userId);
     const current = inputs.subscriptions.find((s) => s.resourceKind === kind && Date.parse(s.expirationDateTime) > now);
+    if (!entities.includes(entity)) {
+      for (const old of inputs.subscriptions.filter((s) => s.resourceKind === kind)) actions.push({ type: 'removeSubscription', subscription: old });
+      continue;
+    }
     if (!current) actions.push({ type: 'createSubscription', resourceKind: kind, resource, notificationUrl: options.notificationUrl });
     else if (current.notificationUrl === undefined || current.notificationUrl === options.notificationUrl) actions.push({ type: 'keepSubscription', subscription: current });
     else actions.push({ type: 'replaceSubscription', old: current, resource, notificationUrl: options.notificationUrl });
   }
-  const existing = inputs.existing;
   const mailbox: Mailbox = {
     id: inputs.userId,
     userPrincipalName: inputs.userPrincipalName,
     address: inputs.address,
     systemUserId: inputs.systemUserId,
     timeZone: inputs.timeZone,
-    entities: options.entities ?? existing?.entities ?? [...syncedEntities],
+    entities,
     state: 'active',
     ...(existing?.defaultTodoListId ? { defaultTodoListId: existing.defaultTodoListId } : {}),
   };
@@ -110,6 +163,12 @@ export function describeEnableAction(action: EnableAction): string {
       return `create subscription ${action.resourceKind} on ${action.resource} -> ${maskFunctionKey(action.notificationUrl)}`;
     case 'replaceSubscription':
       return `replace subscription ${action.old.resourceKind} ${action.old.id} (its notification URL is out of date) on ${action.resource} -> ${maskFunctionKey(action.notificationUrl)}`;
+    case 'removeSubscription':
+      return `delete subscription ${action.subscription.resourceKind} ${action.subscription.id} (the mailbox no longer syncs it)`;
+    case 'takeOverEmail':
+      return `set Dataverse mailbox ${action.mailboxId} incoming and outgoing email delivery to None (was incoming ${action.incoming ?? 'unset'}, outgoing ${action.outgoing ?? 'unset'}; 2 = server-side synchronization)`;
+    case 'warn':
+      return `note: ${action.message}`;
     case 'putMailbox': {
       const { mailbox, previous } = action;
       if (!previous) return `register mailbox ${mailbox.userPrincipalName} (entities ${mailbox.entities.join(',')}, state active)`;
@@ -127,6 +186,20 @@ export async function applyEnablePlan(rt: Runtime, plan: EnablePlan): Promise<En
     switch (action.type) {
       case 'keepSubscription':
         done('kept');
+        break;
+      case 'warn':
+        changes.push(describeEnableAction(action));
+        break;
+      case 'removeSubscription':
+        await rt.graph.deleteSubscription(action.subscription.id).catch((error: unknown) => {
+          if (!(error instanceof SyncError && error.code === 'NotFound')) throw error;
+        });
+        await rt.subscriptions.remove(action.subscription.id);
+        done('deleted');
+        break;
+      case 'takeOverEmail':
+        await rt.dataverse.update('mailbox', action.mailboxId, { incomingemaildeliverymethod: 0, outgoingemaildeliverymethod: 0 }, { ifMatch: '*' });
+        done('done');
         break;
       case 'replaceSubscription': {
         await rt.graph.deleteSubscription(action.old.id);
@@ -150,9 +223,9 @@ export async function applyEnablePlan(rt: Runtime, plan: EnablePlan): Promise<En
 }
 
 /** Enables sync for a mailbox (by UPN or object id): reads, plans, then performs the plan. */
-export async function enableMailbox(rt: Runtime, upnOrId: string, options: { entities?: Mailbox['entities'] } = {}): Promise<EnableResult> {
+export async function enableMailbox(rt: Runtime, upnOrId: string, options: { entities?: Mailbox['entities']; takeOverEmail?: boolean } = {}): Promise<EnableResult> {
   const inputs = await readEnableInputs(rt, upnOrId);
-  return applyEnablePlan(rt, planEnable(inputs, { entities: options.entities, now: rt.now(), notificationUrl: notificationUrl(rt) }));
+  return applyEnablePlan(rt, planEnable(inputs, { entities: options.entities, now: rt.now(), notificationUrl: notificationUrl(rt), ...(options.takeOverEmail ? { takeOverEmail: true } : {}) }));
 }
 
 /** Disables sync for a mailbox: deletes its subscriptions; pairs are kept so enabling again links instead of duplicating. */

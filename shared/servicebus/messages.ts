@@ -5,8 +5,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { guidSchema } from '../guid.js';
 
-export const exchangeResources = ['event', 'todoTask', 'contact'] as const;
-export const dataverseEntities = ['appointment', 'task', 'phonecall', 'letter', 'fax', 'contact'] as const;
+export const exchangeResources = ['event', 'todoTask', 'contact', 'message'] as const;
+export const dataverseEntities = ['appointment', 'task', 'phonecall', 'letter', 'fax', 'contact', 'email'] as const;
 export type DataverseEntity = (typeof dataverseEntities)[number];
 
 const common = {

@@ -7,7 +7,13 @@ import { checkedKey, getEntityOrUndefined, translateTableError } from './tables.
 
 export const mailboxStates = ['backfilling', 'active', 'degraded', 'disabled'] as const;
 export type MailboxState = (typeof mailboxStates)[number];
-export const syncedEntities = ['appointment', 'task', 'contact'] as const;
+export const syncedEntities = ['appointment', 'task', 'contact', 'email'] as const;
+/**
+ * What a mailbox syncs when enabling names nothing. Email is opt-in: taking a mailbox's email over from
+ * server-side synchronization switches off the Dynamics 365 App for Outlook there
+ * (https://learn.microsoft.com/dynamics365/outlook-app/deploy-dynamics-365-app-for-outlook, Requirements).
+ */
+export const defaultEntities = ['appointment', 'task', 'contact'] as const;
 
 export const mailboxSchema = z.object({
   /** Entra object id of the user (Graph /users/{id}). */

@@ -9,7 +9,7 @@ import { checkedKey, encodeKey, getEntityOrUndefined, tableStatus, translateTabl
 
 export { baseValueEquals, compactSnapshot, type BaseSnapshot } from '../sync/base.js';
 
-export type ItemKind = 'appointment' | 'task' | 'contact';
+export type ItemKind = 'appointment' | 'task' | 'contact' | 'email';
 
 export interface Pair {
   mailboxId: string;

@@ -5,7 +5,7 @@ import { constantTimeEquals } from '../constantTime.js';
 import { checkedKey, getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
 
 /** The kinds of subscription this version creates and syncs (shared/sync/subscriptions.ts). */
-export const subscriptionKinds = ['events', 'contacts'] as const;
+export const subscriptionKinds = ['events', 'contacts', 'messages'] as const;
 export type SubscriptionKind = (typeof subscriptionKinds)[number];
 
 export const subscriptionRecordSchema = z.object({

@@ -57,6 +57,8 @@ function executor(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: Datavers
 /** Applies a Dataverse change to every mailbox in its scope. */
 export async function applyDataverseChange(rt: Runtime, change: DataverseChange): Promise<Outcome[]> {
   const kind = kindOfTable(change.entity);
+  // A kind that is not merged field by field (email) decides its changes itself.
+  if (kind.flow) return kind.flow.applyDataverseChange(rt, change);
   if (change.message === 'Delete') return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId);
   // The webhook's post image holds every mapped column as of that change (a later change comes in its own message,
   // in this same session); without one, read the record.
@@ -122,6 +124,7 @@ export async function applyExchangeChange(rt: Runtime, change: ExchangeChange): 
   if (!mailbox) return [{ kind: 'ignored', mailboxId: change.mailboxId, exchangeId: change.itemId, detail: 'mailbox not enabled' }];
   const kind = kindOfResource(change.resource);
   if (!mailbox.entities.includes(kind.name)) return [{ kind: 'ignored', mailboxId: mailbox.id, exchangeId: change.itemId, detail: `${kind.name} not synced for this mailbox` }];
+  if (kind.flow) return kind.flow.applyExchangeChange(rt, mailbox, change);
   const pair = await rt.pairs.getByExchangeId(mailbox.id, change.itemId);
   const listId = change.listId ?? pair?.exchangeListId;
   const echo = isNotificationEcho(pair, change.etag);

@@ -14,7 +14,7 @@ import type { Snapshot } from './merge.js';
 import { resolveParties } from './parties.js';
 import { baseAfterWrite, driftToExchange, planLink, planMerge, planToExchange, planUpdateToDataverse, type Action, type PlanSettings } from './plan.js';
 
-export type OutcomeKind = 'created' | 'updated' | 'unchanged' | 'echo' | 'ignored' | 'linked' | 'unlinked' | 'deleted' | 'awaiting-invitation';
+export type OutcomeKind = 'created' | 'updated' | 'unchanged' | 'echo' | 'ignored' | 'linked' | 'unlinked' | 'deleted' | 'awaiting-invitation' | 'sent' | 'send-failed' | 'deferred';
 
 export interface Outcome {
   kind: OutcomeKind;

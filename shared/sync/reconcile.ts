@@ -29,7 +29,7 @@ export interface MailboxReconcileResult extends RoundResult {
 }
 
 /** Cursor scopes this module writes (status reads them). */
-export const reconcileScopes = { events: 'eventsDelta', contacts: 'contactsDelta', todo: 'todoDelta', todoLists: 'todoLists', dataverse: 'dvChanges', last: 'lastReconcile', catchup: 'catchup', lastSync: 'lastSync', recurring: 'recurringIgnored' } as const;
+export const reconcileScopes = { messages: 'messagesDelta', events: 'eventsDelta', contacts: 'contactsDelta', todo: 'todoDelta', todoLists: 'todoLists', dataverse: 'dvChanges', last: 'lastReconcile', catchup: 'catchup', lastSync: 'lastSync', recurring: 'recurringIgnored' } as const;
 
 const batchSize = 100;
 /** The stored calendar round is restarted once the window has slid this far (a calendarView delta is window-bound). */
@@ -104,6 +104,36 @@ async function reconcileContacts(rt: Runtime, mailbox: Mailbox, result: RoundRes
 }
 
 /**
+ * Mail: the delta of Inbox and Sent Items (message delta is per folder: https://learn.microsoft.com/graph/delta-query-messages).
+ * Only what can matter is enqueued: a message carrying the tracking category that no pair holds yet, and a paired
+ * message that lost the category or left the folder. The first round of a folder is a full one, so it also picks up
+ * mail tracked before the mailbox was enabled for email.
+ */
+async function reconcileMessages(rt: Runtime, mailbox: Mailbox, result: RoundResult): Promise<void> {
+  const category = rt.settings.SYNC_EMAIL_CATEGORY.toLowerCase();
+  const receivedAt = rt.now().toISOString();
+  for (const folder of ['inbox', 'sentitems']) {
+    const name = `${mailbox.id}|${folder}`;
+    const link = await rt.cursors.get<string>(reconcileScopes.messages, name);
+    const page = await deltaRound(link, (l) => rt.graph.messagesDelta(mailbox.id, l ? { link: l } : { folder, select: ['id', 'categories', 'isDraft'] }), result);
+    const messages: ChangeMessageInput[] = [];
+    for (const item of page.items as (ExItem & { categories?: string[] })[]) {
+      if (!item.id) continue;
+      const pair = await rt.pairs.getByExchangeId(mailbox.id, item.id);
+      const tracked = (item.categories ?? []).some((c) => c.toLowerCase() === category);
+      const removed = item['@removed'] !== undefined;
+      if (pair ? tracked && !removed : !tracked || removed) {
+        result.skipped += 1;
+        continue;
+      }
+      messages.push(exchangeChange({ mailboxId: mailbox.id, resource: 'message', itemId: item.id, changeType: 'updated', dataverseId: pair?.dataverseId }, { receivedAt }));
+    }
+    await send(rt, messages, result);
+    if (page.deltaLink) await rt.cursors.set(reconcileScopes.messages, name, page.deltaLink);
+  }
+}
+
+/**
  * To Do: the delta of every list of the mailbox (To Do has no app-only notifications, and delta is per list;
  * docs/reference/platform-facts.md sections 2 and 8); the pollTodo timer runs exactly this every minute. A new list is picked up by the next
  * round (its first round is a full one); a removed list's paired tasks are reported deleted, which unlinks them.
@@ -144,6 +174,7 @@ export async function reconcileMailbox(rt: Runtime, mailbox: Mailbox, window: Sy
     event: ['events', () => reconcileEvents(rt, mailbox, window, result)],
     contact: ['contacts', () => reconcileContacts(rt, mailbox, result)],
     todoTask: ['todo', () => reconcileTodo(rt, mailbox, result)],
+    message: ['messages', () => reconcileMessages(rt, mailbox, result)],
   };
   for (const kind of kinds) {
     if (!mailbox.entities.includes(kind.name)) continue;

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { SyncError } from '../errors.js';
 import { subscribedKinds } from './kinds/index.js';
+import type { EntityKind } from '../mapping/index.js';
 import type { Runtime } from '../runtime.js';
 import type { SubscriptionKind, SubscriptionRecord } from '../storage/subscriptionStore.js';
 
@@ -13,7 +14,7 @@ import type { SubscriptionKind, SubscriptionRecord } from '../storage/subscripti
 export const subscriptionLifetimeMinutes = 10_080 - 60;
 
 /** The resources a mailbox is subscribed to (To Do tasks have no app-only notifications and are polled). */
-export const mailboxSubscriptions: readonly { kind: SubscriptionKind; path: (userId: string) => string }[] = subscribedKinds.map((k) => k.subscription!);
+export const mailboxSubscriptions: readonly { kind: SubscriptionKind; path: (userId: string) => string; entity: EntityKind }[] = subscribedKinds.map((k) => ({ ...k.subscription!, entity: k.name }));
 
 /** The URL Graph posts to: the function route with the function key (Graph cannot send headers). */
 export function notificationUrl(rt: Pick<Runtime, 'settings'>): string {

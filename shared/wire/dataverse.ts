@@ -8,23 +8,27 @@ import { dataverseDate, dataverseDateTime } from './dates.js';
 import { parseWire } from './parse.js';
 
 /** The Dataverse tables the sync maps. */
-export type DataverseEntity = 'appointment' | 'task' | 'phonecall' | 'letter' | 'fax' | 'contact';
+export type DataverseEntity = 'appointment' | 'task' | 'phonecall' | 'letter' | 'fax' | 'contact' | 'email';
 /** The four activity tables that become a To Do task (https://learn.microsoft.com/power-platform/admin/sync-logic: fax, letter, phone call and task). */
 export type TaskLikeEntity = 'task' | 'phonecall' | 'letter' | 'fax';
 
 export const taskLikeEntities: readonly TaskLikeEntity[] = ['task', 'phonecall', 'letter', 'fax'];
 
 /** Entity set (collection) name of each table, as used in Web API URLs and `@odata.bind`. */
-export const entitySetNames: Readonly<Record<DataverseEntity | 'systemuser' | 'account' | 'lead', string>> = {
+export const entitySetNames: Readonly<Record<DataverseEntity | 'systemuser' | 'account' | 'lead' | 'mailbox' | 'activitymimeattachment' | 'organization', string>> = {
   appointment: 'appointments',
   task: 'tasks',
   phonecall: 'phonecalls',
   letter: 'letters',
   fax: 'faxes',
   contact: 'contacts',
+  email: 'emails',
   systemuser: 'systemusers',
   account: 'accounts',
   lead: 'leads',
+  mailbox: 'mailboxes',
+  activitymimeattachment: 'activitymimeattachments',
+  organization: 'organizations',
 };
 
 /**
@@ -39,6 +43,9 @@ export const statusCodesByState: Readonly<Record<Exclude<DataverseEntity, 'conta
   phonecall: { 0: [1], 1: [2, 4], 2: [3] },
   letter: { 0: [1, 2], 1: [3, 4], 2: [5] },
   fax: { 0: [1], 1: [2, 3, 4], 2: [5] },
+  // Email: 0 Open {1 Draft, 8 Failed}, 1 Completed {2 Completed, 3 Sent, 4 Received, 6 Pending Send, 7 Sending},
+  // 2 Canceled {5} (https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/email, StatusCode).
+  email: { 0: [1, 8], 1: [2, 3, 4, 6, 7], 2: [5] },
 };
 
 /** Activity state codes shared by the activity tables (activitypointer: 0 Open, 1 Completed, 2 Canceled, 3 Scheduled). */
@@ -190,7 +197,7 @@ export interface DataverseRecordByEntity {
 }
 
 /** Validates a Dataverse record of `entity`, including that its statuscode belongs to its statecode. */
-export function parseDataverseRecord<E extends DataverseEntity>(entity: E, input: unknown): DataverseRecordByEntity[E] {
+export function parseDataverseRecord<E extends keyof DataverseRecordByEntity>(entity: E, input: unknown): DataverseRecordByEntity[E] {
   const record = parseWire(schemaByEntity[entity], input, entity) as DataverseRecordByEntity[E];
   if (entity !== 'contact') checkStatus(entity, record as DataverseTaskLike);
   return record;

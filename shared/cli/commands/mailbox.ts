@@ -2,7 +2,7 @@
 // prints the plan (--dry-run, writing nothing) or performs it, so the dry run says exactly what a real run does.
 import { backfillResumePoint, backfillWork, planBackfill, runBackfill, summarizePlan, type BackfillPlan, type PlanEntry } from '../../onboarding/backfill.js';
 import { applyEnablePlan, describeEnableAction, describeEnableInputs, disableMailbox, planEnable, readEnableInputs } from '../../onboarding/mailbox.js';
-import { syncedEntities, type Mailbox } from '../../storage/mailboxStore.js';
+import { defaultEntities, syncedEntities, type Mailbox } from '../../storage/mailboxStore.js';
 import { notificationUrl } from '../../sync/subscriptions.js';
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../env.js';
@@ -57,7 +57,7 @@ export function describeBackfill(plan: BackfillPlan, resumeAfter: string | undef
 export const mailboxEnableCommand: CommandSpec = {
   name: 'mailbox enable',
   summary: 'Enable sync for a mailbox (Graph subscriptions and the registry row)',
-  usage: '<upn> [--dry-run] [--entities appointment,task,contact]',
+  usage: '<upn> [--dry-run] [--entities appointment,task,contact] [--email [--take-over-email]]',
   help: [
     'Looks the user up in Entra (Graph) and Dataverse, reads the mailbox time zone, creates the Graph',
     'subscriptions (events, contacts) that do not exist or have expired, and registers the mailbox. Then backfills:',
@@ -71,17 +71,24 @@ export const mailboxEnableCommand: CommandSpec = {
     '  --skip-backfill           register and subscribe only; changes flow from now on, existing items wait for',
     '                            the next reconciliation or a later `mailbox enable`',
     `  --entities <list>         what the mailbox syncs, comma-separated from ${syncedEntities.join(', ')}`,
-    '                            (default: as registered, else all)',
+    '                            (default: as registered, else appointment,task,contact: email is opt-in)',
+    '  --email                   also track and send the mailbox\'s email (adds email to the entities). Refused',
+    '                            while server-side synchronization handles its incoming or outgoing email',
+    '  --take-over-email         with --email: set the Dataverse mailbox\'s email delivery methods to None so',
+    '                            server-side sync stops; the Dynamics 365 App for Outlook and folder-level',
+    '                            tracking then stop working for this mailbox',
   ].join('\n'),
-  options: { 'dry-run': { type: 'boolean' }, entities: { type: 'string' }, 'skip-backfill': { type: 'boolean' } },
+  options: { 'dry-run': { type: 'boolean' }, entities: { type: 'string' }, 'skip-backfill': { type: 'boolean' }, email: { type: 'boolean' }, 'take-over-email': { type: 'boolean' } },
   positionals: { min: 1, max: 1, names: '<upn>' },
   async run(ctx, values, [upn]) {
-    const entities = parseEntities(values.entities as string | undefined);
+    let entities = parseEntities(values.entities as string | undefined);
+    if (values['take-over-email'] && !values.email && !entities?.includes('email')) throw new UsageError('--take-over-email goes with --email');
     const rt = await ctx.runtime();
     // One plan for both modes: the dry run prints its actions, a real run performs exactly those and prints each
     // with what it did (after " => ").
     const inputs = await readEnableInputs(rt, upn!);
-    const plan = planEnable(inputs, { entities, now: rt.now(), notificationUrl: notificationUrl(rt) });
+    if (values.email) entities = [...new Set([...(entities ?? inputs.existing?.entities ?? defaultEntities), 'email' as const])];
+    const plan = planEnable(inputs, { entities, now: rt.now(), notificationUrl: notificationUrl(rt), ...(values['take-over-email'] ? { takeOverEmail: true } : {}) });
     const backfill = !values['skip-backfill'];
     if (values['dry-run']) {
       ctx.out('Dry run: nothing is changed.');

@@ -5,14 +5,17 @@ import type { EntityKind } from '../../mapping/index.js';
 import type { DataverseEntity } from '../../servicebus/messages.js';
 import { appointmentKind } from './appointment.js';
 import { contactKind } from './contact.js';
+import { emailKind } from './email.js';
 import { taskKind } from './task.js';
 import type { ExchangeResource, GraphItem, SyncKind } from './types.js';
 
+export type { KindFlow } from './types.js';
+export { emailActivityId } from './email.js';
 export type { DataverseDeleteFacts, DeleteDecision, ExchangeCreate, ExchangeDeleteFacts, ExchangeResource, FoundItem, GraphItem, ItemFacts, SubscriptionKind, SyncKind } from './types.js';
 export { recurringReason } from './appointment.js';
 
 /** Every kind, in the order the CLI and status list them. */
-export const kinds: readonly SyncKind[] = [appointmentKind, taskKind, contactKind];
+export const kinds: readonly SyncKind[] = [appointmentKind, taskKind, contactKind, emailKind];
 
 /** Names of the kinds. */
 export const kindNames: readonly EntityKind[] = kinds.map((k) => k.name);

@@ -1,22 +1,23 @@
 // What one kind of synced item is, in one place: its tables and Graph resource, its mapping, its narrow adapters
 // on each side and its pure rules. The engine, the planner and the executor know kinds only through this
 // interface (shared/sync/kinds/index.ts is the registry), so a new kind is one file here plus its mapping.
-import type { Contact, Event, TodoTask } from '@microsoft/microsoft-graph-types';
+import type { Contact, Event, Message, TodoTask } from '@microsoft/microsoft-graph-types';
 import type { Settings } from '../../config.js';
 import type { DataverseRecord } from '../../dataverse/client.js';
 import type { Direction, EntityKind, FieldDescription, MappingContext } from '../../mapping/index.js';
 import type { Runtime } from '../../runtime.js';
-import type { DataverseEntity } from '../../servicebus/messages.js';
+import type { DataverseChange, DataverseEntity, ExchangeChange } from '../../servicebus/messages.js';
+import type { Outcome } from '../execute.js';
 import type { Mailbox } from '../../storage/mailboxStore.js';
 import type { Pair } from '../../storage/pairStore.js';
 import type { Snapshot } from '../merge.js';
 
 /** A Graph item as the sync handles it: an event, a To Do task or a contact, with its etag. */
-export type GraphItem = (Event | TodoTask | Contact) & { '@odata.etag'?: string; id?: string };
+export type GraphItem = (Event | TodoTask | Contact | Message) & { '@odata.etag'?: string; id?: string };
 
-export type ExchangeResource = 'event' | 'todoTask' | 'contact';
+export type ExchangeResource = 'event' | 'todoTask' | 'contact' | 'message';
 /** Graph subscription resource kinds (the subscription store's `resourceKind`). */
-export type SubscriptionKind = 'events' | 'contacts';
+export type SubscriptionKind = 'events' | 'contacts' | 'messages';
 
 /** A decision to delete the other side's copy or only unlink it, with the rule's reason (logged and reported). */
 export interface DeleteDecision {
@@ -97,6 +98,16 @@ export interface ItemFacts {
   organizerAddress?: string;
 }
 
+/**
+ * A kind whose items are not kept in step field by field runs its own flow instead of the generic plan (email: a
+ * tracked message becomes an activity once, and an email sent from Dynamics 365 is written to Exchange once; its
+ * rules are decision tables in shared/sync/kinds/emailPlan.ts). The engine hands such a kind its changes.
+ */
+export interface KindFlow {
+  applyExchangeChange(rt: Runtime, mailbox: Mailbox, change: ExchangeChange): Promise<Outcome[]>;
+  applyDataverseChange(rt: Runtime, change: DataverseChange): Promise<Outcome[]>;
+}
+
 export interface SyncKind<K extends EntityKind = EntityKind> {
   readonly name: K;
   /** Dataverse tables of this kind; the first is where items from Exchange are created. */
@@ -155,4 +166,8 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
   itemFacts(item: GraphItem): ItemFacts;
   /** Id of the Dataverse record created for an Exchange item (derived, so a retry finds it). */
   recordIdFor(mailboxId: string, item: GraphItem): string;
+  /** The kind's own flow, when it is not synced field by field (see KindFlow). */
+  readonly flow?: KindFlow;
+  /** Whether a mailbox syncs this kind without being asked (email is opt-in: `mailbox enable --email`). */
+  readonly optIn?: boolean;
 }
