@@ -10,12 +10,13 @@ import { enableMailbox } from '../../shared/onboarding/mailbox.js';
 import { registerWebhooks } from '../../shared/onboarding/webhooks.js';
 import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime.js';
 import type { TelemetryOptions } from '../../shared/telemetry/index.js';
+import type { Mailbox } from '../../shared/storage/mailboxStore.js';
 import { changesQueue } from '../../shared/servicebus/queues.js';
 import { tableSuffixes, type TableKey } from '../../shared/storage/tableNames.js';
 import { startAzuriteTables, type StartedAzurite } from '../azurite/index.js';
 import { startLocalHost, type LocalHost } from '../host/index.js';
-import { startDataverseSimulator, type DataverseSimulator } from '../sim/dataverse/index.js';
-import { startGraphSimulator, type GraphSimulator, type NotificationPolicy, type PartialLimits, type SimUserView } from '../sim/graph/index.js';
+import { startDataverseSimulator, type DataverseSimulator, type EmailOptions } from '../sim/dataverse/index.js';
+import { startGraphSimulator, type GraphSimulator, type MailBehaviour, type NotificationPolicy, type PartialLimits, type SimUserView } from '../sim/graph/index.js';
 import { startIdentityProvider, type IdentityProvider } from '../sim/identity/index.js';
 import { startServiceBusSimulator, type ServiceBusSimulator } from '../sim/servicebus/index.js';
 
@@ -54,6 +55,12 @@ export interface StackOptions {
   now?: () => Date;
   /** Telemetry export options (with APPLICATIONINSIGHTS_CONNECTION_STRING in `env`); tests make the interval short. */
   telemetry?: TelemetryOptions;
+  /** Exchange's sending limits and sent-mail behaviours of the Graph simulator (dev/sim/graph/options.ts MailBehaviour). */
+  graphMail?: Partial<MailBehaviour>;
+  /** The Dataverse simulator's email platform options (dev/sim/dataverse/README.md "Email"). */
+  dataverseEmail?: EmailOptions;
+  /** What enabling each user's mailbox syncs (default: appointment, task, contact). */
+  entities?: Mailbox['entities'];
 }
 
 export interface StackUserInfo extends StackUser {
@@ -125,9 +132,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     identity,
     ...(options.graphLimits ? { limits: options.graphLimits } : {}),
     ...(options.graphNotifications ? { notifications: options.graphNotifications } : {}),
+    ...(options.graphMail ? { mail: options.graphMail } : {}),
     users: users.map((u) => ({ userPrincipalName: u.userPrincipalName, mail: u.userPrincipalName, displayName: u.displayName, timeZone: u.timeZone })),
   });
-  const dataverse = await startDataverseSimulator({ seed, identity, ...(options.webhookCarriesTag !== undefined ? { webhookCarriesTag: options.webhookCarriesTag } : {}) });
+  const dataverse = await startDataverseSimulator({ seed, identity, ...(options.webhookCarriesTag !== undefined ? { webhookCarriesTag: options.webhookCarriesTag } : {}), ...(options.dataverseEmail ? { email: options.dataverseEmail } : {}) });
   const serviceBus = await startServiceBusSimulator({ queues: [changesQueue], seed });
   const azurite = await startAzuriteTables(options.storageFolder ? { folder: options.storageFolder } : {});
   const graphUsers = await graph.admin.users();
@@ -179,7 +187,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   await runtime.ready();
   if (options.onboard ?? true) {
     await registerWebhooks(new DataverseApi({ url: dataverse.url, tokens: runtime.tokens }), { url: `${host.origin}/api/dataverse/webhook?code=${functionKey}`, key: webhookKey });
-    for (const u of users) await enableMailbox(runtime, u.userPrincipalName);
+    for (const u of users) await enableMailbox(runtime, u.userPrincipalName, options.entities ? { entities: options.entities } : {});
   }
   const settled = async ({ timeoutMs = 20_000 }: { timeoutMs?: number } = {}) => {
     const deadline = Date.now() + timeoutMs;

@@ -87,12 +87,12 @@ export class DataverseApi {
   }
 
   /** A record, or undefined when it does not exist. */
-  async get(entity: EntityName, id: string, query: { select?: string[]; expand?: string } = {}): Promise<DataverseRecord | undefined> {
+  async get(entity: EntityName, id: string, query: { select?: string[]; expand?: string; lookupTables?: boolean } = {}): Promise<DataverseRecord | undefined> {
     const params = new URLSearchParams();
     if (query.select) params.set('$select', query.select.join(','));
     if (query.expand) params.set('$expand', query.expand);
     try {
-      const res = await this.request('read', 'GET', entitySets[entity], `${entitySets[entity]}(${guid(id)})${params.size ? `?${params.toString()}` : ''}`);
+      const res = await this.request('read', 'GET', entitySets[entity], `${entitySets[entity]}(${guid(id)})${params.size ? `?${params.toString()}` : ''}`, undefined, query.lookupTables ? { Prefer: lookupTablesPrefer } : {});
       return res.body as DataverseRecord;
     } catch (error) {
       if (error instanceof SyncError && error.code === 'NotFound') return undefined;
@@ -101,7 +101,7 @@ export class DataverseApi {
   }
 
   /** Records matching an OData filter (all pages). */
-  async query(entity: EntityName, query: { filter?: string; select?: string[]; expand?: string; top?: number; orderby?: string }): Promise<DataverseRecord[]> {
+  async query(entity: EntityName, query: { filter?: string; select?: string[]; expand?: string; top?: number; orderby?: string; lookupTables?: boolean }): Promise<DataverseRecord[]> {
     const params = new URLSearchParams();
     if (query.filter) params.set('$filter', query.filter);
     if (query.select) params.set('$select', query.select.join(','));
@@ -111,7 +111,7 @@ export class DataverseApi {
     const out: DataverseRecord[] = [];
     let next: string | undefined = `${entitySets[entity]}?${params.toString()}`;
     while (next) {
-      const res = await this.request('read', 'GET', entitySets[entity], next, undefined, { Prefer: 'odata.maxpagesize=500' });
+      const res = await this.request('read', 'GET', entitySets[entity], next, undefined, { Prefer: query.lookupTables ? `odata.maxpagesize=500, ${lookupTablesPrefer}` : 'odata.maxpagesize=500' });
       const page = res.body as { value: DataverseRecord[]; '@odata.nextLink'?: string };
       out.push(...page.value);
       next = page['@odata.nextLink'];
@@ -227,6 +227,13 @@ export class DataverseApi {
     }, this.options.retry);
   }
 }
+
+/**
+ * Asks for the table each lookup points at (`<lookup>@Microsoft.Dynamics.CRM.lookuplogicalname`): a polymorphic
+ * lookup such as regardingobjectid gives only an id otherwise
+ * (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/select-columns#formatted-values).
+ */
+const lookupTablesPrefer = 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"';
 
 function impersonation(options: WriteOptions): Record<string, string> {
   return options.callerObjectId ? { CallerObjectId: options.callerObjectId } : {};

@@ -4,7 +4,7 @@ export { GraphSimAdmin } from './admin.js';
 export { GraphSimAdminClient, GraphSimAdminError } from './adminClient.js';
 export { GraphSimAdminBase, type GraphSimAdminApi, type PersonAction, type SeedUser, type SimUserView, type InspectedItem, type SubscriptionView } from './adminTypes.js';
 export type { FaultPlan, ScriptedFault } from './faults.js';
-export type { GraphSimLimits, NotificationPolicy, PartialLimits } from './options.js';
+export type { GraphSimLimits, MailBehaviour, NotificationPolicy, PartialLimits } from './options.js';
 export { DEFAULT_LIMITS, DEFAULT_NOTIFICATION_POLICY } from './options.js';
 export type { InvitationRecord } from './invitations.js';
 export type { DeliveryRecord } from './notifier.js';

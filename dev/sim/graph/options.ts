@@ -109,6 +109,8 @@ export const DEFAULT_RECURRENCE_BEHAVIOUR: RecurrenceBehaviour = { occurrenceICa
 export interface MailBehaviour {
   /** Message rate limit: messages a mailbox may submit per minute (30), counted on the simulator clock. */
   messagesPerMinute: number;
+  /** The window of the message rate in ms (60,000, the documented minute; shorter only so tests need not wait a minute). */
+  rateWindowMs?: number;
   /** Recipient rate limit: recipients per mailbox in 24 hours (10,000). */
   recipientsPerDay: number;
   /** To + Cc + Bcc of one message (500). */

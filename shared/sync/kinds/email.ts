@@ -33,7 +33,7 @@ import type { Outcome } from '../execute.js';
 import { recordIdForExchangeItem } from '../ids.js';
 import { liveSlots, nextSendSlot, planSend, planTrack, type EmailAction } from './emailPlan.js';
 import { notFound, orUndefined } from './common.js';
-import type { GraphItem, SyncKind } from './types.js';
+import type { SyncKind } from './types.js';
 
 const parties = 'email_activity_parties';
 const partySelect = `${parties}($select=_partyid_value,participationtypemask,addressused)`;
@@ -125,8 +125,8 @@ async function regardingOfReply(rt: Runtime, message: Message): Promise<{ proper
     let activityId: string | undefined;
     for (const direction of ['outgoing', 'incoming'] as const) activityId ??= (await rt.email.getKey(id, direction))?.activityId;
     const rows = activityId
-      ? [await rt.dataverse.get('email', activityId, { select: ['activityid', '_regardingobjectid_value'] })]
-      : await rt.dataverse.query('email', { filter: `messageid eq ${odataString(id)}`, select: ['activityid', '_regardingobjectid_value'], top: 1 });
+      ? [await rt.dataverse.get('email', activityId, { select: ['activityid', '_regardingobjectid_value'], lookupTables: true })]
+      : await rt.dataverse.query('email', { filter: `messageid eq ${odataString(id)}`, select: ['activityid', '_regardingobjectid_value'], top: 1, lookupTables: true });
     const row = rows[0];
     const regarding = row?._regardingobjectid_value;
     const table = row?.['_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname'];
@@ -449,10 +449,11 @@ async function composeDraft(rt: Runtime, mailbox: Mailbox, record: DataverseReco
     draft = await rt.graph.createDraft(mailbox.id, body);
   }
   const files = await rt.dataverse.query('activitymimeattachment', { filter: `_objectid_value eq ${activityId}`, select: ['activitymimeattachmentid', 'filename', 'mimetype', 'body', 'filesize'] });
+  const str = (v: unknown, fallback: string) => (typeof v === 'string' ? v : fallback);
   for (const f of files) {
-    const size = typeof f.filesize === 'number' ? f.filesize : Buffer.byteLength(String(f.body ?? ''), 'base64');
+    const size = typeof f.filesize === 'number' ? f.filesize : Buffer.byteLength(str(f.body, ''), 'base64');
     if (size > inlineAttachmentLimit) throw new SyncError('InvalidInput', `attachment ${String(f.activitymimeattachmentid)} is ${size} bytes: attachments over 3 MB need an upload session, which this version does not do`, { status: 400, serviceCode: 'AttachmentTooLargeForDraft' });
-    await rt.graph.addFileAttachment(mailbox.id, draft.id!, { name: String(f.filename ?? 'attachment'), contentType: String(f.mimetype ?? 'application/octet-stream'), contentBytes: String(f.body ?? '') });
+    await rt.graph.addFileAttachment(mailbox.id, draft.id!, { name: str(f.filename, 'attachment'), contentType: str(f.mimetype, 'application/octet-stream'), contentBytes: str(f.body, '') });
   }
   return draft;
 }
@@ -584,7 +585,7 @@ export const emailKind: SyncKind<'email'> = {
   dataverseBody: notFieldSynced('dataverseBody'),
 
   exchange: {
-    get: async (rt, mailbox, id) => orUndefined(() => rt.graph.getMessage(mailbox.id, id, messageSelect, activityIdProperty), notFound) as Promise<GraphItem | undefined>,
+    get: async (rt, mailbox, id) => orUndefined(() => rt.graph.getMessage(mailbox.id, id, messageSelect, activityIdProperty), notFound),
     create: notFieldSynced('exchange.create'),
     update: notFieldSynced('exchange.update'),
     remove: notFieldSynced('exchange.remove'),

@@ -26,11 +26,11 @@ describe('the registry', () => {
   });
 
   it('throws for a table no kind maps instead of treating it as a task', () => {
-    expect(() => kindOfTable('email')).toThrow(/email.*not a table the sync maps/);
+    expect(() => kindOfTable('socialactivity')).toThrow(/socialactivity.*not a table the sync maps/);
     expect(() => kindOfTable('recurringappointmentmaster')).toThrow(/not a table the sync maps/);
-    expect(() => kindOfResource('message')).toThrow(/not a Graph resource/);
+    expect(() => kindOfResource('chatMessage')).toThrow(/not a Graph resource/);
     // The mapping's own lookup refuses it too (it used to fall through to task).
-    expect(() => kindOfDataverseEntity('email' as never)).toThrow(/not a table the sync maps/);
+    expect(() => kindOfDataverseEntity('socialactivity' as never)).toThrow(/not a table the sync maps/);
   });
 
   it.each<[string, Record<string, unknown>, string]>([
@@ -45,14 +45,16 @@ describe('the registry', () => {
   });
 
   it('refuses an item of a type no kind maps', () => {
-    expect(() => kindOfItem({ '@odata.type': '#microsoft.graph.message' })).toThrow(/not a Graph type/);
-    expect(() => kindOfItem({ '@odata.type': '#Microsoft.Dynamics.CRM.email' })).toThrow(/not a table/);
+    expect(() => kindOfItem({ '@odata.type': '#microsoft.graph.chatMessage' })).toThrow(/not a Graph type/);
+    expect(() => kindOfItem({ '@odata.type': '#Microsoft.Dynamics.CRM.socialactivity' })).toThrow(/not a table/);
   });
 
-  it('subscribes to events and contacts; To Do is polled', () => {
+  it('subscribes to events, contacts and messages (every folder); To Do is polled', () => {
     expect(kindOfSubscription('events')?.name).toBe('appointment');
     expect(kindOfSubscription('contacts')?.name).toBe('contact');
-    expect(kindOfSubscription('messages')).toBeUndefined();
+    expect(kindOfSubscription('messages')?.name).toBe('email');
+    expect(kindNamed('email').subscription?.path('u1')).toBe('/users/u1/messages');
+    expect(kindOfSubscription('chats')).toBeUndefined();
     expect(kindNamed('task').subscription).toBeUndefined();
     expect(kindNamed('appointment').subscription?.path('u1')).toBe('/users/u1/events');
   });

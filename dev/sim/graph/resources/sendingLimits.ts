@@ -36,9 +36,10 @@ export class SendingLimits {
     if (total + recipientCount > b.recipientsPerDay) {
       throw new GraphError(403, 'ErrorMessageSubmissionBlocked', `The mailbox has reached its limit of ${b.recipientsPerDay} recipients in 24 hours; messages can be sent again when the oldest of them is 24 hours old.`);
     }
-    const times = (this.submissions.get(mailboxId) ?? []).filter((t) => t > now - MINUTE);
+    const window = b.rateWindowMs ?? MINUTE;
+    const times = (this.submissions.get(mailboxId) ?? []).filter((t) => t > now - window);
     const n = b.messagesPerMinute;
-    const slot = times.length >= n ? Math.max(now, (times[times.length - n] as number) + MINUTE) : Math.max(now, times[times.length - 1] ?? now);
+    const slot = times.length >= n ? Math.max(now, (times[times.length - n] as number) + window) : Math.max(now, times[times.length - 1] ?? now);
     if (slot > now && b.sendRateExceeded === 'reject') {
       throw new GraphError(429, 'ErrorSubmissionQuotaExceeded', "The message couldn't be sent because the sender's submission quota was exceeded. Please try again later.", {
         'Retry-After': String(Math.max(1, Math.ceil((slot - now) / 1000))),
