@@ -1,6 +1,7 @@
 // The status report (GET /api/status and `cli status`): per mailbox its state, subscriptions and their expiry, last
 // successful sync per direction, reconciliation and backfill progress; the queue backlog, dead letters and the last
 // errors. No secrets (clientState is never included) and no item contents (ids, counts, codes and times only).
+import type { EmailStats } from '../storage/emailStore.js';
 import { backfillScope } from '../onboarding/backfill.js';
 import type { Runtime } from '../runtime.js';
 import { peekFromStart } from '../servicebus/peek.js';
@@ -31,6 +32,8 @@ export interface MailboxStatus {
   backfill?: { enqueued: number; startedAt: string; completedAt?: string | undefined } | undefined;
   /** Items of recurring series (masters, occurrences, instances, exceptions) left out: series are not synced yet. */
   recurringIgnored: number;
+  /** Email of a mailbox that syncs it: messages tracked, emails sent, sends refused and the last refusal's reason (ids only). */
+  email?: EmailStats | undefined;
 }
 
 export interface Backlog {
@@ -91,7 +94,10 @@ export async function buildStatus(rt: Runtime): Promise<StatusReport> {
   // A description starts with its error code, which is most often the reason too: name it once.
   const withReason = (d: { reason: string; description: string }) => (d.description.startsWith(`${d.reason}:`) ? d.description : `${d.reason}: ${d.description}`);
   const lastErrors: StatusReport['lastErrors'] = dead.slice(0, 10).map((d) => ({ at: d.at, source: 'dead-letter', message: withReason(d).slice(0, 300) }));
-  const mailboxes: MailboxStatus[] = (await rt.mailboxes.list({ fresh: true })).map((m) => {
+  const registered = await rt.mailboxes.list({ fresh: true });
+  const emailStats = new Map<string, EmailStats>();
+  for (const m of registered) if (m.entities.includes('email')) emailStats.set(m.id, await rt.email.getStats(m.id));
+  const mailboxes: MailboxStatus[] = registered.map((m) => {
     const key = m.id.toLowerCase();
     const reconcile = reconciles.get(m.id);
     if (m.state === 'degraded' && m.stateReason) lastErrors.push({ at: m.updatedOn ?? now.toISOString(), source: `mailbox ${m.userPrincipalName}`, message: m.stateReason });
@@ -112,6 +118,7 @@ export async function buildStatus(rt: Runtime): Promise<StatusReport> {
       catchupPending: catchup ? { reason: catchup.reason, at: catchup.at } : undefined,
       backfill: backfill ? { enqueued: backfill.enqueued, startedAt: backfill.startedAt, completedAt: backfill.completedAt } : undefined,
       recurringIgnored: recurring.get(key) ?? 0,
+      email: emailStats.get(m.id),
     };
   });
   const dataverseReconcile = reconciles.get('dataverse');

@@ -37,6 +37,22 @@ export function formatStatus(report: StatusReport): string[] {
       ),
     );
     for (const m of mailboxes) if (m.catchupPending) lines.push(`  ${m.userPrincipalName}: catch-up pending since ${m.catchupPending.at} (${m.catchupPending.reason})`);
+    const withEmail = mailboxes.filter((m) => m.email);
+    if (withEmail.length) {
+      lines.push(
+        '',
+        formatTable(
+          ['UPN', 'EMAIL TRACKED', 'EMAIL SENT', 'SENDS FAILED', 'LAST FAILED SEND'],
+          withEmail.map((m) => [
+            m.userPrincipalName,
+            String(m.email!.tracked),
+            String(m.email!.sent),
+            String(m.email!.failed),
+            m.email!.lastFailure ? `${m.email!.lastFailure.at} email ${m.email!.lastFailure.activityId}: ${truncate(m.email!.lastFailure.reason, 80)}` : 'none',
+          ]),
+        ),
+      );
+    }
   }
   const dv = report.dataverseReconcile;
   lines.push('', `Dataverse reconcile: ${dv ? `${dv.at} (${dv.enqueued} enqueued${dv.errors.length ? `, ${dv.errors.length} errors` : ''})` : 'never'}`);
