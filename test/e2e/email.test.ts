@@ -2,6 +2,7 @@
 // email activity per (Message-ID, direction), and a Pending Send email goes out through the sender's mailbox once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
+import { main } from '../../shared/cli/main.js';
 import { emailActivityId } from '../../shared/sync/kinds/index.js';
 import { tracked } from '../support/e2e.js';
 
@@ -224,4 +225,41 @@ describe('email, a burst of sends from one mailbox', () => {
     expect((await stack.graph.admin.requests()).byStatus['429'] ?? 0).toBe(0);
     for (const id of ids) expect(stack.dataverse.admin.record('emails', id)?.statuscode).toBe(3);
   }, 90_000);
+});
+
+describe('email, operations', () => {
+  let stack: Stack;
+  // Mailboxes as Dynamics 365 creates them: every workload through server-side synchronization.
+  beforeAll(async () => {
+    stack = await startStack({ seed: 18 });
+  }, 60_000);
+  afterAll(async () => stack?.close());
+
+  const cli = async (args: string[]) => {
+    let stdout = '';
+    let stderr = '';
+    const code = await main(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: stack.env });
+    return { code, stdout, stderr };
+  };
+
+  it('mailbox enable --email is refused while server-side sync handles the email, and --take-over-email takes it over saying what is lost; status counts the mail', async () => {
+    const refused = await cli(['mailbox', 'enable', 'alice@contoso.example', '--email', '--skip-backfill']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/incoming and outgoing email of alice@contoso.example is handled by server-side synchronization.*--take-over-email.*App for Outlook/);
+    expect((await stack.runtime.mailboxes.get(stack.users.alice!.graph.id))?.entities).not.toContain('email');
+
+    const taken = await cli(['mailbox', 'enable', 'alice@contoso.example', '--email', '--take-over-email', '--skip-backfill']);
+    expect(taken.stderr).toBe('');
+    expect(taken.code).toBe(0);
+    expect(taken.stdout).toMatch(/note: email of this mailbox is tracked and sent by this sync.*App for Outlook and folder-level tracking stop working/);
+    expect(taken.stdout).toMatch(/create subscription messages on \/users\/.*\/messages/);
+    expect(stack.dataverse.admin.records('mailboxes').find((m) => m._regardingobjectid_value === stack.users.alice!.systemUserId)).toMatchObject({ incomingemaildeliverymethod: 0, outgoingemaildeliverymethod: 0 });
+
+    await incoming(stack, 'alice', { subject: 'Counted', from: { emailAddress: { address: 'x@fabrikam.example' } }, toRecipients: [{ emailAddress: { address: 'alice@contoso.example' } }], internetMessageId: messageId('counted'), categories: [tracked] });
+    await sendFromDynamics(stack, 'alice', ['not-an-address'], 'Refused again');
+    await stack.settled();
+    const status = await cli(['status']);
+    expect(status.stdout).toMatch(/alice@contoso\.example +1 +0 +1 +\S+ email \S+: Exchange refused a recipient/);
+    if (process.env.SYNC_TEST_TIMES === '1') console.log(taken.stdout, status.stdout);
+  });
 });
