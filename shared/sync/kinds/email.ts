@@ -344,7 +344,7 @@ async function runSend(rt: Runtime, change: DataverseChange, record: DataverseRe
     case 'Ignore':
       return { kind: 'ignored', dataverseId: id, detail: action.reason };
     case 'MarkSent':
-      await markSent(rt, mailbox ?? ({ id: claim!.mailboxId } as Mailbox), id, claim!);
+      await markSent(rt, mailbox ?? ({ id: claim!.mailboxId } as Mailbox), id, claim!, record.statuscode);
       return { kind: 'sent', mailboxId: claim!.mailboxId, dataverseId: id, detail: action.reason };
     case 'MarkFailed':
       await markFailed(rt, claim!, action.reason);
@@ -392,7 +392,7 @@ async function send(rt: Runtime, change: DataverseChange, record: DataverseRecor
     if (current?.isDraft) draft = current;
     else if (claim.state === 'submitted' || current) {
       // Out of Drafts after a submission (Outbox, Sent Items, or gone from the sent copy's new id): it went out.
-      await markSent(rt, mailbox, id, { ...claim, etag });
+      await markSent(rt, mailbox, id, { ...claim, etag }, record.statuscode);
       return { kind: 'sent', ...ids, detail: 'submitted earlier; not sent again' };
     }
   }
@@ -430,7 +430,7 @@ async function send(rt: Runtime, change: DataverseChange, record: DataverseRecor
     if (sync.code === 'Throttled') await save({ ...claim, state: 'claimed', slotAt: undefined });
     throw sync;
   }
-  await markSent(rt, mailbox, id, { ...claim, etag });
+  await markSent(rt, mailbox, id, { ...claim, etag }, record.statuscode);
   return { kind: 'sent', ...ids };
 }
 
@@ -511,9 +511,9 @@ async function reserveSlot(rt: Runtime, mailboxId: string): Promise<number> {
 }
 
 /** Marks the email Sent (Completed/3), keeps its Message-ID for replies, and closes the claim. */
-async function markSent(rt: Runtime, mailbox: Mailbox, id: string, claim: ClaimWithEtag): Promise<void> {
-  const current = await rt.dataverse.get('email', id, { select: ['statecode', 'statuscode'] });
-  if (current && current.statuscode !== EmailStatus.Sent.statuscode) await rt.dataverse.update('email', id, { ...EmailStatus.Sent }, { callerObjectId: mailbox.id });
+async function markSent(rt: Runtime, mailbox: Mailbox, id: string, claim: ClaimWithEtag, statuscode: unknown): Promise<void> {
+  // `statuscode` is the email's as the plan read it (Pending Send, or Sending): setting Sent again is harmless.
+  if (statuscode !== EmailStatus.Sent.statuscode) await rt.dataverse.update('email', id, { ...EmailStatus.Sent }, { callerObjectId: mailbox.id });
   // A Completed email is read-only (email.md, StateCode), so `messageid` cannot be written after the send: the
   // sync keeps the Message-ID, and a reply to this mail finds its activity by it.
   const key = normalizeMessageId(claim.internetMessageId);
