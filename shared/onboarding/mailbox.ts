@@ -8,6 +8,7 @@ import type { Runtime } from '../runtime.js';
 import { ianaZoneOf } from '../timeZones.js';
 import { defaultEntities, type Mailbox } from '../storage/mailboxStore.js';
 import type { SubscriptionKind, SubscriptionRecord } from '../storage/subscriptionStore.js';
+import { handlesEmail } from '../sync/kinds/index.js';
 import { createSubscription, mailboxSubscriptions, maskFunctionKey, notificationUrl } from '../sync/subscriptions.js';
 
 export interface EnableResult {
@@ -109,7 +110,7 @@ export function planEnable(inputs: EnableInputs, options: { entities?: Mailbox['
   const now = options.now.getTime();
   const existing = inputs.existing;
   const entities = options.entities ?? existing?.entities ?? [...defaultEntities];
-  if (entities.includes('email')) {
+  if (handlesEmail(entities)) {
     // Per mailbox and workload exactly one engine (email.md section 4): both would track and both would send.
     const dv = inputs.dataverseMailbox;
     if (!dv) throw new SyncError('NotFound', `no Dataverse mailbox row for ${inputs.userPrincipalName}: email needs one (its delivery methods say who handles its email)`);

@@ -1,6 +1,7 @@
 // The status report (GET /api/status and `cli status`): per mailbox its state, subscriptions and their expiry, last
 // successful sync per direction, reconciliation and backfill progress; the queue backlog, dead letters and the last
 // errors. No secrets (clientState is never included) and no item contents (ids, counts, codes and times only).
+import { handlesEmail } from '../sync/kinds/index.js';
 import type { EmailStats } from '../storage/emailStore.js';
 import { backfillScope } from '../onboarding/backfill.js';
 import type { Runtime } from '../runtime.js';
@@ -96,7 +97,7 @@ export async function buildStatus(rt: Runtime): Promise<StatusReport> {
   const lastErrors: StatusReport['lastErrors'] = dead.slice(0, 10).map((d) => ({ at: d.at, source: 'dead-letter', message: withReason(d).slice(0, 300) }));
   const registered = await rt.mailboxes.list({ fresh: true });
   const emailStats = new Map<string, EmailStats>();
-  for (const m of registered) if (m.entities.includes('email')) emailStats.set(m.id, await rt.email.getStats(m.id));
+  for (const m of registered) if (handlesEmail(m.entities)) emailStats.set(m.id, await rt.email.getStats(m.id));
   const mailboxes: MailboxStatus[] = registered.map((m) => {
     const key = m.id.toLowerCase();
     const reconcile = reconciles.get(m.id);

@@ -3,6 +3,7 @@
 import { backfillResumePoint, backfillWork, planBackfill, runBackfill, summarizePlan, type BackfillPlan, type PlanEntry } from '../../onboarding/backfill.js';
 import { applyEnablePlan, describeEnableAction, describeEnableInputs, disableMailbox, planEnable, readEnableInputs } from '../../onboarding/mailbox.js';
 import { defaultEntities, syncedEntities, type Mailbox } from '../../storage/mailboxStore.js';
+import { emailKinds, handlesEmail } from '../../sync/kinds/index.js';
 import { notificationUrl } from '../../sync/subscriptions.js';
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../env.js';
@@ -82,12 +83,12 @@ export const mailboxEnableCommand: CommandSpec = {
   positionals: { min: 1, max: 1, names: '<upn>' },
   async run(ctx, values, [upn]) {
     let entities = parseEntities(values.entities as string | undefined);
-    if (values['take-over-email'] && !values.email && !entities?.includes('email')) throw new UsageError('--take-over-email goes with --email');
+    if (values['take-over-email'] && !values.email && !handlesEmail(entities ?? [])) throw new UsageError('--take-over-email goes with --email');
     const rt = await ctx.runtime();
     // One plan for both modes: the dry run prints its actions, a real run performs exactly those and prints each
     // with what it did (after " => ").
     const inputs = await readEnableInputs(rt, upn!);
-    if (values.email) entities = [...new Set([...(entities ?? inputs.existing?.entities ?? defaultEntities), 'email' as const])];
+    if (values.email) entities = [...new Set([...(entities ?? inputs.existing?.entities ?? defaultEntities), ...emailKinds.map((k) => k.name)])];
     const plan = planEnable(inputs, { entities, now: rt.now(), notificationUrl: notificationUrl(rt), ...(values['take-over-email'] ? { takeOverEmail: true } : {}) });
     const backfill = !values['skip-backfill'];
     if (values['dry-run']) {

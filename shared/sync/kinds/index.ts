@@ -56,6 +56,11 @@ export function kindOfSubscription(resourceKind: string): SyncKind | undefined {
   return bySubscription.get(resourceKind);
 }
 
+/** Opt-in kinds that take the mailbox's email over from server-side sync (`mailbox enable --email`). */
+export const emailKinds: readonly SyncKind[] = kinds.filter((k) => k.optIn === true);
+/** Whether a mailbox syncing these kinds handles its email instead of server-side sync. */
+export const handlesEmail = (entities: readonly string[]) => emailKinds.some((k) => entities.includes(k.name));
+
 /** Kinds with a Graph change-notification subscription (the others are polled). */
 export const subscribedKinds: readonly SyncKind[] = kinds.filter((k) => k.subscription !== undefined);
 

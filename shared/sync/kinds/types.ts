@@ -168,6 +168,9 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
   recordIdFor(mailboxId: string, item: GraphItem): string;
   /** The kind's own flow, when it is not synced field by field (see KindFlow). */
   readonly flow?: KindFlow;
-  /** Whether a mailbox syncs this kind without being asked (email is opt-in: `mailbox enable --email`). */
+  /**
+   * Opt-in, and taking over server-side synchronization's email workload of the mailbox: enabling it is refused
+   * while server-side sync handles the mailbox's email (`mailbox enable --email`, shared/onboarding/mailbox.ts).
+   */
   readonly optIn?: boolean;
 }
