@@ -178,6 +178,9 @@ export async function fetchDataverseCandidates(rt: Runtime, mailbox: Mailbox, wi
   const s = window.start.toISOString();
   const e = window.end.toISOString();
   for (const kind of mailbox.entities) {
+    // A kind with its own flow (email) is not matched item by item: its tracked mail comes in by the message
+    // delta's first, full round (reconcile.ts), and a Pending Send email by its change.
+    if (kindNamed(kind).flow) continue;
     for (const entity of kindNamed(kind).tables) {
       if (entity === 'contact') {
         for (const r of await rt.dataverse.query('contact', { filter: `_ownerid_value eq ${user}`, select: ['contactid', 'emailaddress1'] })) {
