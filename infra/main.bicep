@@ -79,6 +79,16 @@ param windowFutureDays int = 365
 @maxValue(50)
 param maxAttempts int = 8
 
+@description('Outlook category that tracks a mail of an email-enabled mailbox (SYNC_EMAIL_CATEGORY).')
+@minLength(1)
+@maxLength(255)
+param emailCategory string = 'Tracked to Dynamics 365'
+
+@description('Sends per sender mailbox per minute: Exchange Online accepts 30 (SYNC_EMAIL_SENDS_PER_WINDOW).')
+@minValue(1)
+@maxValue(10000)
+param emailSendsPerMinute int = 30
+
 @description('Memory of each Function App instance in MB.')
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
@@ -238,6 +248,8 @@ module functionApp 'modules/functionapp.bicep' = {
     windowPastDays: windowPastDays
     windowFutureDays: windowFutureDays
     maxAttempts: maxAttempts
+    emailCategory: emailCategory
+    emailSendsPerMinute: emailSendsPerMinute
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     alwaysReadyHttpInstances: alwaysReadyHttpInstances

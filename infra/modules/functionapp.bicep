@@ -134,6 +134,16 @@ param windowFutureDays int
 @maxValue(50)
 param maxAttempts int
 
+@description('Outlook category that tracks a mail (SYNC_EMAIL_CATEGORY).')
+@minLength(1)
+@maxLength(255)
+param emailCategory string
+
+@description('Sends per sender mailbox per minute (SYNC_EMAIL_SENDS_PER_WINDOW; the window, SYNC_EMAIL_SEND_WINDOW_MS, is a minute).')
+@minValue(1)
+@maxValue(10000)
+param emailSendsPerMinute int
+
 @description('Memory of each instance in MB (Flex Consumption sizes).')
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int
@@ -258,6 +268,9 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     SYNC_WINDOW_PAST_DAYS: string(windowPastDays)
     SYNC_WINDOW_FUTURE_DAYS: string(windowFutureDays)
     SYNC_MAX_ATTEMPTS: string(maxAttempts)
+    SYNC_EMAIL_CATEGORY: emailCategory
+    SYNC_EMAIL_SENDS_PER_WINDOW: string(emailSendsPerMinute)
+    SYNC_EMAIL_SEND_WINDOW_MS: '60000'
     // Read by the Functions host and the Service Bus extension (config.ts platformSettingNames).
     AzureWebJobsStorage__blobServiceUri: blobEndpoint
     AzureWebJobsStorage__queueServiceUri: queueEndpoint
