@@ -65,9 +65,9 @@ describe('hostile and unhandled Graph notifications', () => {
 
   it('defect 12: an authentic notification for a resource the sync does not handle is accepted (202) and dropped', async () => {
     const alice = stack.users.alice!;
-    // Subscriptions of kinds this version does not sync, as another version could have stored them: mail messages,
-    // and a name that is also an object prototype key.
-    for (const [i, resourceKind] of ['messages', 'constructor'].entries()) {
+    // Subscriptions of kinds this version does not sync, as another version could have stored them: Teams chat
+    // messages, and a name that is also an object prototype key.
+    for (const [i, resourceKind] of ['chatMessages', 'constructor'].entries()) {
       const id = `3f9e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e6${i}`;
       const clientState = randomBytes(24).toString('base64url');
       const now = new Date();

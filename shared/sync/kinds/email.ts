@@ -293,11 +293,12 @@ const isPending = (statuscode: unknown) => statuscode === EmailStatus.PendingSen
 async function applyDataverseChange(rt: Runtime, change: DataverseChange): Promise<Outcome[]> {
   const id = change.recordId;
   if (change.message === 'Delete') return unlinkEverywhere(rt, id, 'email deleted in Dynamics 365: the mail stays');
-  // Most email changes are not sends: the post image says so without a read.
-  const claim = await rt.email.getClaim(id);
-  if (change.image && change.image.statuscode !== undefined && !isPending(change.image.statuscode) && (!claim || claim.state !== 'failed' || claim.marked)) {
+  // Most email changes are not sends: the post image says so without a read. (A send that failed and whose claim
+  // was not marked yet left the email Pending Send, so its image is never taken for "not Pending Send".)
+  if (change.image && change.image.statuscode !== undefined && !isPending(change.image.statuscode)) {
     return [{ kind: 'ignored', dataverseId: id, detail: 'not Pending Send' }];
   }
+  const claim = await rt.email.getClaim(id);
   const record = await rt.dataverse.get('email', id, { expand: partySelect });
   if (!record) return unlinkEverywhere(rt, id, 'email gone');
   const partyRows = (record[parties] as EmailPartyRow[] | undefined) ?? [];
