@@ -6,11 +6,14 @@ import { DataverseApi } from './dataverse/client.js';
 import { GraphApi } from './graph/client.js';
 import { createLogger, type Logger } from './log.js';
 import { createChangeSender, createServiceBusClient, type ChangeSender } from './servicebus/sender.js';
+import { BreakerStore } from './storage/breakerStore.js';
 import { CursorStore } from './storage/cursorStore.js';
 import { MailboxStore } from './storage/mailboxStore.js';
 import { PairStore } from './storage/pairStore.js';
 import { SubscriptionStore } from './storage/subscriptionStore.js';
 import { createTables, type Tables } from './storage/tables.js';
+import { breakerThresholdsSchema, defaultBreakerThresholds, type BreakerThresholds } from './sync/breaker.js';
+import { BreakerGate } from './sync/breakerGate.js';
 import { startTelemetry, stopTelemetry, type TelemetryOptions } from './telemetry/index.js';
 import type { ServiceBusClient } from '@azure/service-bus';
 
@@ -32,6 +35,8 @@ export interface Runtime {
   mailboxes: MailboxStore;
   subscriptions: SubscriptionStore;
   cursors: CursorStore;
+  /** The mass-delete breaker between the plan and the adapters (shared/sync/breakerGate.ts). */
+  breaker: BreakerGate;
   serviceBus: ServiceBusClient;
   sender: ChangeSender;
   /** API calls made by this process, by system and kind (benchmarks and status). */
@@ -44,8 +49,16 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+export interface RuntimeOptions {
+  now?: () => Date;
+  log?: Logger;
+  telemetry?: TelemetryOptions;
+  /** Breaker thresholds over the defaults (shared/sync/breaker.ts). */
+  breaker?: Partial<BreakerThresholds>;
+}
+
 /** Builds a runtime from an environment. */
-export function createRuntime(env: Record<string, string | undefined> = process.env, options: { now?: () => Date; log?: Logger; telemetry?: TelemetryOptions } = {}): Runtime {
+export function createRuntime(env: Record<string, string | undefined> = process.env, options: RuntimeOptions = {}): Runtime {
   const settings = loadSettings(env);
   const log = options.log ?? createLogger();
   // Once per process (functions/index.ts may have started it already); off without a connection string.
@@ -65,6 +78,8 @@ export function createRuntime(env: Record<string, string | undefined> = process.
   const serviceBus = createServiceBusClient(settings);
   const sender = createChangeSender(serviceBus);
   let appUser: Promise<string> | undefined;
+  const pairs = new PairStore(tables.client('pairs'));
+  const thresholds = Object.freeze(breakerThresholdsSchema.parse({ ...defaultBreakerThresholds, ...options.breaker }));
   const runtime: Runtime = {
     settings,
     log,
@@ -72,10 +87,11 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     graph,
     dataverse,
     tables,
-    pairs: new PairStore(tables.client('pairs')),
+    pairs,
     mailboxes: new MailboxStore(tables.client('mailboxes')),
     subscriptions: new SubscriptionStore(tables.client('subscriptions')),
     cursors: new CursorStore(tables.client('cursors')),
+    breaker: new BreakerGate(new BreakerStore(tables.client('breaker'), tables.client('quarantine')), pairs, () => Promise.resolve(thresholds), log),
     serviceBus,
     sender,
     calls,

@@ -12,6 +12,7 @@ import { ConfigurationError } from '../config.js';
 import { createLogger, type LogSink } from '../log.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import type { CliIo, CommandContext, CommandSpec, OptionValues } from './command.js';
+import { breakerDiscardCommand, breakerListCommand, breakerReleaseCommand, breakerRestoreCommand, breakerShowCommand } from './commands/breaker.js';
 import { registerWebhooksCommand } from './commands/dataverse.js';
 import { dlqListCommand, dlqReplayCommand } from './commands/dlq.js';
 import { mailboxDisableCommand, mailboxEnableCommand, mailboxListCommand } from './commands/mailbox.js';
@@ -31,6 +32,11 @@ export const commands: readonly CommandSpec[] = [
   statusCommand,
   dlqListCommand,
   dlqReplayCommand,
+  breakerListCommand,
+  breakerShowCommand,
+  breakerReleaseCommand,
+  breakerDiscardCommand,
+  breakerRestoreCommand,
 ];
 
 const globalHelp = [

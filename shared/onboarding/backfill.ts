@@ -306,10 +306,10 @@ const keyOf = (entry: PlanEntry) => (entry.message === 'dataverse' ? `dv|${entry
 
 function messageFor(mailbox: Mailbox, entry: PlanEntry, receivedAt: string): ChangeMessageInput {
   if (entry.message === 'dataverse') {
-    return dataverseChange({ entity: entry.dataverseEntity!, recordId: entry.dataverseId!, message: 'Reconcile', version: versionOfEtag(entry.etag) }, { receivedAt });
+    return dataverseChange({ entity: entry.dataverseEntity!, recordId: entry.dataverseId!, message: 'Reconcile', version: versionOfEtag(entry.etag), origin: 'resync' }, { receivedAt });
   }
   return exchangeChange(
-    { mailboxId: mailbox.id, resource: entry.exchangeResource!, itemId: entry.exchangeId!, changeType: 'updated', listId: entry.listId, etag: entry.etag, dataverseId: entry.dataverseId },
+    { mailboxId: mailbox.id, resource: entry.exchangeResource!, itemId: entry.exchangeId!, changeType: 'updated', listId: entry.listId, etag: entry.etag, dataverseId: entry.dataverseId, origin: 'resync' },
     { receivedAt },
   );
 }
@@ -337,7 +337,9 @@ export async function runBackfill(rt: Runtime, mailbox: Mailbox, options: Backfi
   const resumeAfter = previous && !previous.completedAt ? previous.lastKey : undefined;
   const checkpoint: Checkpoint = resumeAfter && previous ? { ...previous } : { enqueued: 0, startedAt: rt.now().toISOString() };
   try {
-    const plan = await planBackfill(rt, mailbox, options.window ?? syncWindow(rt));
+    const inputs = await fetchBackfillInputs(rt, mailbox, options.window ?? syncWindow(rt));
+    await noteListings(rt, mailbox, inputs);
+    const plan = decideBackfill(inputs);
     const { work, todo } = backfillWork(plan, resumeAfter);
     await options.onPlan?.(plan, resumeAfter);
     const progress: BackfillProgress = { mailboxId: mailbox.id, total: todo.length, enqueued: 0, resumed: work.length - todo.length };
@@ -359,6 +361,20 @@ export async function runBackfill(rt: Runtime, mailbox: Mailbox, options: Backfi
   } catch (error) {
     await setState('degraded', `backfill interrupted after ${checkpoint.enqueued} changes; run it again to resume: ${(error as Error).message}`.slice(0, 500)).catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * Tells the breaker what the backfill's full listings returned, per kind and side: a side that lists nothing while
+ * the mailbox holds pairs of the kind holds the deletes towards the other side (shared/sync/breaker.ts).
+ */
+async function noteListings(rt: Runtime, mailbox: Mailbox, inputs: BackfillInputs): Promise<void> {
+  const now = rt.now();
+  for (const name of mailbox.entities) {
+    const kind = kindNamed(name);
+    const scope = (direction: 'toExchange' | 'toDataverse') => ({ mailboxId: mailbox.id.toLowerCase(), kind: kind.name, direction });
+    await rt.breaker.noteListing(scope('toDataverse'), inputs.items.filter((i) => i.resource === kind.resource).length, now);
+    await rt.breaker.noteListing(scope('toExchange'), inputs.records.filter((r) => (kind.tables as readonly string[]).includes(r.entity)).length, now);
   }
 }
 

@@ -9,6 +9,10 @@ export const tableSuffixes = {
   subscriptions: 'Subscriptions',
   /** Delta links, backfill checkpoints and other cursors. */
   cursors: 'Cursors',
+  /** Mass-delete breaker: counts and trips per (mailbox, kind, direction), and the log of operator actions. */
+  breaker: 'Breaker',
+  /** Writes the breaker held (deletes, creates past the cap), waiting for an operator; ids only. */
+  quarantine: 'Quarantine',
 } as const;
 
 export type TableKey = keyof typeof tableSuffixes;

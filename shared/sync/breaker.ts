@@ -41,13 +41,13 @@ export type BreakerThresholds = z.infer<typeof breakerThresholdsSchema>;
  * Defaults reasoned in the design notes: a user who cleans up 10-20 items an hour passes; a user with 100 pairs who
  * loses 25 trips on the ratio; one with 5,000 pairs who loses 101 trips on the cap although it is only 2 %.
  */
-export const defaultBreakerThresholds: BreakerThresholds = Object.freeze({
+export const defaultBreakerThresholds: Readonly<BreakerThresholds> = Object.freeze({
   windowMinutes: 60,
   emptyListingMinPairs: 5,
   explicit: Object.freeze({ minDeletes: 10, ratio: 0.2, hardCap: 100 }),
   inferred: Object.freeze({ minDeletes: 5, ratio: 0.05, hardCap: 25 }),
   createCap: 500,
-}) as BreakerThresholds;
+});
 
 /** What made a scope hold its deletes (or one delete). */
 export const breakerTriggers = ['emptyListing', 'ratio', 'hardCap', 'inferredRatio', 'inferredHardCap', 'resync', 'createCap'] as const;
@@ -65,6 +65,8 @@ export const scopeStateSchema = z.object({
   trip: tripSchema.optional(),
   /** Set when the scope holds every create until an operator acts. */
   createTrip: tripSchema.optional(),
+  /** The scope's pair count as last counted (the gate counts again when it is older than a few minutes). */
+  pairs: z.object({ count: z.number().int().min(0), at: z.number() }).optional(),
 });
 export type ScopeState = z.infer<typeof scopeStateSchema>;
 

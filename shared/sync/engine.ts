@@ -32,7 +32,8 @@ async function stillEnabled(rt: Runtime, cached: Mailbox): Promise<Mailbox | und
   return current && current.state !== 'disabled' ? current : undefined;
 }
 
-function executor(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: DataverseEntity, parts: Partial<ExecutionState>): Executor {
+/** An executor for one change (also for an operator's action on a held write, shared/sync/quarantine.ts). */
+export function executor(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: DataverseEntity, parts: Partial<ExecutionState>): Executor {
   return new Executor(rt, {
     kind,
     mailbox,
@@ -55,13 +56,20 @@ function executor(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: Datavers
 // ------------------------------------------------------------------------------------------------------------
 
 /** Applies a Dataverse change to every mailbox in its scope. */
-export async function applyDataverseChange(rt: Runtime, change: DataverseChange): Promise<Outcome[]> {
+/** How a change is applied: `bypassBreaker` for an operator's `breaker release` / `restore`, which judged it already. */
+export interface ApplyOptions {
+  bypassBreaker?: boolean;
+}
+
+export async function applyDataverseChange(rt: Runtime, change: DataverseChange, options: ApplyOptions = {}): Promise<Outcome[]> {
   const kind = kindOfTable(change.entity);
-  if (change.message === 'Delete') return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId);
+  const resync = change.origin === 'resync';
+  // A Delete event (webhook or change tracking) is announced by Dataverse; a record missing on read is inferred.
+  if (change.message === 'Delete') return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, { inferred: false, resync }, options);
   // The webhook's post image holds every mapped column as of that change (a later change comes in its own message,
   // in this same session); without one, read the record.
   const record = change.image ?? (await kind.dataverse.get(rt, change.entity, change.recordId));
-  if (!record) return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId);
+  if (!record) return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, { inferred: true, resync }, options);
   const bySystemUser = await rt.mailboxes.enabledBySystemUser();
   const scope = scopeOf(kind, change.entity, record, bySystemUser);
   const outcomes: Outcome[] = [];
@@ -73,7 +81,7 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange)
     if (!mailbox || mailbox.state === 'disabled') continue;
     const pair = await rt.pairs.get(mailbox.id, change.recordId);
     if (!pair) continue;
-    const outcome = await executor(rt, kind, mailbox, change.entity, { pair, dataverseId: change.recordId }).run([{ type: 'Unlink', reason: 'out of scope' }]);
+    const outcome = await executor(rt, kind, mailbox, change.entity, { pair, dataverseId: change.recordId, bypassBreaker: options.bypassBreaker }).run([{ type: 'Unlink', reason: 'out of scope' }]);
     if (outcome) outcomes.push(outcome);
   }
   const syncedSystemUsers = new Set(bySystemUser.keys());
@@ -87,14 +95,14 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange)
     const pair = await rt.pairs.get(mailbox.id, id);
     const ctx = mappingContext(mailbox, rt.now());
     const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings: planSettings(rt) });
-    const run = executor(rt, kind, mailbox, change.entity, { pair, record, dataverseId: id, ctx, syncedSystemUsers });
+    const run = executor(rt, kind, mailbox, change.entity, { pair, record, dataverseId: id, ctx, syncedSystemUsers, bypassBreaker: options.bypassBreaker });
     outcomes.push((await run.run(actions)) ?? { kind: 'unchanged', mailboxId: mailbox.id, dataverseId: id });
   }
   return outcomes;
 }
 
 /** Dataverse delete: server-side sync's rules per kind (docs/reference/platform-facts.md section 7). */
-async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: DataverseEntity, recordId: string, ownerId: string | undefined): Promise<Outcome[]> {
+async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: DataverseEntity, recordId: string, ownerId: string | undefined, deleteOrigin: ExecutionState['deleteOrigin'], options: ApplyOptions): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   for (const mailboxId of await rt.pairs.mailboxesOf(recordId)) {
     const mailbox = await rt.mailboxes.get(mailboxId);
@@ -104,7 +112,7 @@ async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: Datavers
     const exchangeItem = readItem ? await kind.exchange.get(rt, mailbox, pair.exchangeId!, pair.exchangeListId) : undefined;
     const actions = planDataverseDelete({ kind, pair, mailbox, ownerId, now: rt.now(), exchangeItem });
     const target = mailbox ?? ({ id: mailboxId } as Mailbox);
-    const run = executor(rt, kind, target, table, { pair, dataverseId: recordId, ctx: mailbox ? mappingContext(mailbox, rt.now()) : ({ now: rt.now() } as MappingContext) });
+    const run = executor(rt, kind, target, table, { pair, dataverseId: recordId, deleteOrigin, bypassBreaker: options.bypassBreaker, ctx: mailbox ? mappingContext(mailbox, rt.now()) : ({ now: rt.now() } as MappingContext) });
     const outcome = await run.run(actions);
     if (outcome) outcomes.push({ ...outcome, mailboxId });
   }
@@ -116,7 +124,7 @@ async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: Datavers
 // ------------------------------------------------------------------------------------------------------------
 
 /** Applies an Exchange change of one mailbox. */
-export async function applyExchangeChange(rt: Runtime, change: ExchangeChange): Promise<Outcome[]> {
+export async function applyExchangeChange(rt: Runtime, change: ExchangeChange, options: ApplyOptions = {}): Promise<Outcome[]> {
   const cached = await rt.mailboxes.findEnabled(change.mailboxId);
   const mailbox = cached && (await stillEnabled(rt, cached));
   if (!mailbox) return [{ kind: 'ignored', mailboxId: change.mailboxId, exchangeId: change.itemId, detail: 'mailbox not enabled' }];
@@ -157,6 +165,9 @@ export async function applyExchangeChange(rt: Runtime, change: ExchangeChange): 
     dataverseId: pair?.dataverseId ?? link?.dataverseId,
     listId,
     ctx,
+    // A delete notification is announced by Exchange; an item gone when read (a delta @removed, a reconciliation) is inferred.
+    deleteOrigin: { inferred: change.changeType !== 'deleted', resync: change.origin === 'resync' },
+    bypassBreaker: options.bypassBreaker,
   });
   return [(await run.run(actions)) ?? { kind: 'unchanged', mailboxId: mailbox.id, exchangeId: change.itemId }];
 }

@@ -14,7 +14,7 @@ import type { Snapshot } from './merge.js';
 import { resolveParties } from './parties.js';
 import { baseAfterWrite, driftToExchange, planLink, planMerge, planToExchange, planUpdateToDataverse, type Action, type PlanSettings } from './plan.js';
 
-export type OutcomeKind = 'created' | 'updated' | 'unchanged' | 'echo' | 'ignored' | 'linked' | 'unlinked' | 'deleted' | 'awaiting-invitation';
+export type OutcomeKind = 'created' | 'updated' | 'unchanged' | 'echo' | 'ignored' | 'linked' | 'unlinked' | 'deleted' | 'awaiting-invitation' | 'held';
 
 export interface Outcome {
   kind: OutcomeKind;
@@ -42,6 +42,13 @@ export interface ExecutionState {
   ctx: MappingContext;
   settings: PlanSettings;
   syncedSystemUsers: ReadonlySet<string>;
+  /**
+   * How a delete of this change was found, for the breaker: announced by the other side, or inferred (an item
+   * missing on read); and whether a listing that started over found it. Absent: announced, not a resync.
+   */
+  deleteOrigin?: { inferred: boolean; resync: boolean } | undefined;
+  /** An operator's `breaker release`: the write was judged and held already. */
+  bypassBreaker?: boolean | undefined;
 }
 
 /** Runs the actions of one plan; the outcome is the last step's. */
@@ -100,7 +107,7 @@ export class Executor {
         return { kind: 'unlinked', ...ids, detail: action.reason };
       }
       case 'Delete':
-        return this.delete(action);
+        return (await this.holdDelete(action)) ?? this.delete(action);
       case 'Link':
         await this.link(action);
         return { kind: 'linked', ...this.ids };
@@ -109,6 +116,67 @@ export class Executor {
       case 'Update':
         return action.side === 'exchange' ? this.updateExchange(action) : this.updateDataverse(action);
     }
+  }
+
+  /** The breaker's scope of a write to `side`. */
+  private scope(side: 'exchange' | 'dataverse') {
+    return { mailboxId: this.s.mailbox.id.toLowerCase(), kind: this.s.kind.name, direction: side === 'exchange' ? ('toExchange' as const) : ('toDataverse' as const) };
+  }
+
+  /**
+   * Asks the breaker before a destructive write; a held one goes to the quarantine with the pair kept, so release
+   * still finds what to delete and restore what to copy back. Creates and updates of the scope go on.
+   */
+  private async holdDelete(action: Extract<Action, { type: 'Delete' }>): Promise<Outcome | undefined> {
+    const { rt, s } = this;
+    if (s.bypassBreaker || !s.pair) return undefined;
+    const origin = s.deleteOrigin ?? { inferred: false, resync: false };
+    const now = rt.now();
+    const admission = await rt.breaker.admitDelete(this.scope(action.side), { ...origin, now });
+    if (admission.allow) return undefined;
+    const pair = s.pair;
+    await rt.breaker.hold({
+      ...this.scope(action.side),
+      op: 'delete',
+      side: action.side,
+      how: action.how,
+      dataverseEntity: pair.dataverseEntity,
+      dataverseId: pair.dataverseId,
+      exchangeId: pair.exchangeId,
+      exchangeListId: pair.exchangeListId,
+      inferred: origin.inferred,
+      trigger: admission.trigger,
+      reason: action.reason,
+      firstSeen: now.toISOString(),
+      lastSeen: now.toISOString(),
+    });
+    return { kind: 'held', ...this.ids, detail: `held by the breaker (${admission.trigger}): ${action.reason}` };
+  }
+
+  /** Asks the breaker before a create; past the create cap the create is quarantined instead. */
+  private async holdCreate(side: 'exchange' | 'dataverse'): Promise<Outcome | undefined> {
+    const { rt, s } = this;
+    if (s.bypassBreaker) return undefined;
+    const now = rt.now();
+    const admission = await rt.breaker.admitCreate(this.scope(side), now);
+    if (admission.allow) return undefined;
+    const dataverseId = side === 'exchange' ? s.dataverseId : undefined;
+    const exchangeId = side === 'dataverse' ? (s.item?.id ?? s.exchangeId) : undefined;
+    await rt.breaker.hold({
+      ...this.scope(side),
+      op: 'create',
+      side,
+      dataverseEntity: s.table,
+      dataverseId,
+      exchangeId: exchangeId ?? undefined,
+      exchangeListId: s.listId,
+      inferred: false,
+      trigger: admission.trigger,
+      reason: 'create',
+      firstSeen: now.toISOString(),
+      lastSeen: now.toISOString(),
+    });
+    return { kind: 'held', ...this.ids, detail: `held by the breaker (${admission.trigger})` };
   }
 
   private async delete(action: Extract<Action, { type: 'Delete' }>): Promise<Outcome> {
@@ -329,6 +397,15 @@ export class Executor {
       // Linked with the record as base: Exchange holds what differs from it as the item's own change.
       return { kind: 'linked', ...this.ids };
     }
+    if (!found) {
+      const held = await this.holdCreate('exchange');
+      if (held) {
+        // Only this attempt's own intent is taken back; an earlier attempt's pending pair stays for its retry.
+        if (!existing) await rt.pairs.remove(pending);
+        s.pair = undefined;
+        return held;
+      }
+    }
     const made = found ? { item: found.item, ...(found.listId ? { listId: found.listId } : {}) } : await s.kind.exchange.create(rt, s.mailbox, create, record, id, transactionId);
     let created = made.item;
     const exchangeId = created.id;
@@ -402,6 +479,8 @@ export class Executor {
       s.record = undefined;
       return this.replanToDataverse();
     }
+    const held = await this.holdCreate('dataverse');
+    if (held) return held;
     const id = s.kind.recordIdFor(s.mailbox.id, item);
     // The mapping's create function builds the body (owner, globalobjectid, parties as addresses to resolve).
     const fullBody = (await resolveParties(rt, s.mailbox, s.kind.dataverseCreate(item, s.ctx))) as { statecode?: number; statuscode?: number };

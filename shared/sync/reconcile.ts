@@ -42,21 +42,45 @@ interface EventsCursor {
   windowStart: string;
 }
 
-/** Runs a delta round from the stored link, starting over (resynced) when the token was evicted. */
-async function deltaRound<T>(link: string | undefined, fetch: (link: string | undefined) => Promise<DeltaPage<T>>, result: RoundResult): Promise<DeltaPage<T>> {
-  if (!link) return fetch(undefined);
+/**
+ * Runs a delta round from the stored link, starting over (resynced) when the token was evicted. `full`: the round
+ * listed everything from scratch (no stored link, or it started over), so what it lacks is missing, not unchanged.
+ */
+async function deltaRound<T>(link: string | undefined, fetch: (link: string | undefined) => Promise<DeltaPage<T>>, result: RoundResult): Promise<DeltaPage<T> & { full: boolean; resynced: boolean }> {
+  if (!link) return { ...(await fetch(undefined)), full: true, resynced: false };
   try {
-    return await fetch(link);
+    return { ...(await fetch(link)), full: false, resynced: false };
   } catch (error) {
     // GraphApi answers an evicted token (410, syncStateNotFound) with TokenExpired.
     if (!isSyncError(error, 'TokenExpired')) throw error;
     result.resynced += 1;
-    return fetch(undefined);
+    return { ...(await fetch(undefined)), full: true, resynced: true };
   }
 }
 
+/**
+ * After a full round of one collection: the breaker hears what it listed (none while pairs exist trips it,
+ * shared/sync/breaker.ts), and each pair of the collection the round did not list is enqueued as a resync change,
+ * so the worker reads it and a delete inferred from it waits for an operator. `listed` are the ids the round saw.
+ */
+async function afterFullRound(rt: Runtime, mailbox: Mailbox, resource: ExchangeResource, listed: ReadonlySet<string>, listId: string | undefined, result: RoundResult): Promise<void> {
+  const kind = kindOfResource(resource).name;
+  // One To Do list is not the whole kind: an empty list beside others holding the pairs is normal.
+  if (listId === undefined) await rt.breaker.noteListing({ mailboxId: mailbox.id.toLowerCase(), kind, direction: 'toDataverse' }, listed.size, rt.now());
+  const receivedAt = rt.now().toISOString();
+  const messages: ChangeMessageInput[] = [];
+  for await (const pair of rt.pairs.listMailbox(mailbox.id)) {
+    if (pair.kind !== kind || !pair.exchangeId || listed.has(pair.exchangeId) || pair.status !== 'linked') continue;
+    if (listId !== undefined && pair.exchangeListId !== listId) continue;
+    messages.push(exchangeChange({ mailboxId: mailbox.id, resource, itemId: pair.exchangeId, listId: pair.exchangeListId, changeType: 'updated', dataverseId: pair.dataverseId, origin: 'resync' }, { receivedAt }));
+  }
+  await send(rt, messages, result);
+}
+
+const listedIds = (items: ExItem[]) => new Set(items.filter((i) => i.id && i['@removed'] === undefined).map((i) => i.id!));
+
 /** Turns delta items into the webhook's messages, skipping the sync's own version and untracked unpaired items. */
-async function exchangeMessages(rt: Runtime, mailbox: Mailbox, resource: 'event' | 'contact' | 'todoTask', items: ExItem[], listId: string | undefined, result: RoundResult): Promise<ChangeMessageInput[]> {
+async function exchangeMessages(rt: Runtime, mailbox: Mailbox, resource: 'event' | 'contact' | 'todoTask', items: ExItem[], listId: string | undefined, result: RoundResult, origin: 'listing' | 'resync'): Promise<ChangeMessageInput[]> {
   const receivedAt = rt.now().toISOString();
   const messages: ChangeMessageInput[] = [];
   const seen = new Set<string>();
@@ -72,7 +96,7 @@ async function exchangeMessages(rt: Runtime, mailbox: Mailbox, resource: 'event'
     }
     // A calendarView @removed is also sent for events that only left the window, and a contact @removed for one
     // moved to another folder: 'updated' makes the worker read the item and delete only when it is really gone.
-    messages.push(exchangeChange({ mailboxId: mailbox.id, resource, itemId: item.id, listId, changeType: 'updated', etag: item['@odata.etag'] || undefined, dataverseId: pair?.dataverseId }, { receivedAt }));
+    messages.push(exchangeChange({ mailboxId: mailbox.id, resource, itemId: item.id, listId, changeType: 'updated', etag: item['@odata.etag'] || undefined, dataverseId: pair?.dataverseId, origin }, { receivedAt }));
   }
   return messages;
 }
@@ -91,7 +115,10 @@ async function reconcileEvents(rt: Runtime, mailbox: Mailbox, window: SyncWindow
     if (!link) windowStart = window.start.toISOString();
     return rt.graph.calendarViewDelta(mailbox.id, link ? { link } : { window });
   }, result);
-  await send(rt, await exchangeMessages(rt, mailbox, 'event', page.items, undefined, result), result);
+  await send(rt, await exchangeMessages(rt, mailbox, 'event', page.items, undefined, result, page.resynced ? 'resync' : 'listing'), result);
+  // A calendarView round covers the window only (pairs of past meetings are outside it), so only a round after a lost
+  // token is judged as a full listing: the daily restart when the window slides is no resync.
+  if (page.resynced) await afterFullRound(rt, mailbox, 'event', listedIds(page.items), undefined, result);
   if (page.deltaLink) await rt.cursors.set(reconcileScopes.events, mailbox.id, { link: page.deltaLink, windowStart } satisfies EventsCursor);
 }
 
@@ -99,7 +126,8 @@ async function reconcileEvents(rt: Runtime, mailbox: Mailbox, window: SyncWindow
 async function reconcileContacts(rt: Runtime, mailbox: Mailbox, result: RoundResult): Promise<void> {
   const link = await rt.cursors.get<string>(reconcileScopes.contacts, mailbox.id);
   const page = await deltaRound(link, (l) => rt.graph.contactsDelta(mailbox.id, l ? { link: l } : { folderId: 'contacts' }), result);
-  await send(rt, await exchangeMessages(rt, mailbox, 'contact', page.items, undefined, result), result);
+  await send(rt, await exchangeMessages(rt, mailbox, 'contact', page.items, undefined, result, page.full ? 'resync' : 'listing'), result);
+  if (page.full) await afterFullRound(rt, mailbox, 'contact', listedIds(page.items), undefined, result);
   if (page.deltaLink) await rt.cursors.set(reconcileScopes.contacts, mailbox.id, page.deltaLink);
 }
 
@@ -117,7 +145,8 @@ export async function reconcileTodo(rt: Runtime, mailbox: Mailbox, result: Round
     const name = `${mailbox.id}|${listId}`;
     const link = await rt.cursors.get<string>(reconcileScopes.todo, name);
     const page = await deltaRound(link, (l) => rt.graph.todoTasksDelta(mailbox.id, l ? { link: l } : { listId }), result);
-    await send(rt, await exchangeMessages(rt, mailbox, 'todoTask', page.items, listId, result), result);
+    await send(rt, await exchangeMessages(rt, mailbox, 'todoTask', page.items, listId, result, page.full ? 'resync' : 'listing'), result);
+    if (page.resynced) await afterFullRound(rt, mailbox, 'todoTask', listedIds(page.items), listId, result);
     if (page.deltaLink) await rt.cursors.set(reconcileScopes.todo, name, page.deltaLink);
   }
   const removed = known.filter((id) => !current.includes(id));
