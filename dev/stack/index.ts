@@ -8,7 +8,7 @@ import { DataverseApi } from '../../shared/dataverse/client.js';
 import { createLogger, type LogSink } from '../../shared/log.js';
 import { enableMailbox } from '../../shared/onboarding/mailbox.js';
 import { registerWebhooks } from '../../shared/onboarding/webhooks.js';
-import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime.js';
+import { createRuntime, setRuntime, type Runtime, type RuntimeOptions } from '../../shared/runtime.js';
 import type { TelemetryOptions } from '../../shared/telemetry/index.js';
 import { changesQueue } from '../../shared/servicebus/queues.js';
 import { tableSuffixes, type TableKey } from '../../shared/storage/tableNames.js';
@@ -54,6 +54,8 @@ export interface StackOptions {
   now?: () => Date;
   /** Telemetry export options (with APPLICATIONINSIGHTS_CONNECTION_STRING in `env`); tests make the interval short. */
   telemetry?: TelemetryOptions;
+  /** Mass-delete breaker thresholds over the defaults (tests trip it with a few items). */
+  breaker?: RuntimeOptions['breaker'];
 }
 
 export interface StackUserInfo extends StackUser {
@@ -174,6 +176,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.logSink ? { log: createLogger(options.logSink, 'debug') } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.telemetry ? { telemetry: options.telemetry } : {}),
+    ...(options.breaker ? { breaker: options.breaker } : {}),
   });
   setRuntime(runtime);
   await runtime.ready();
