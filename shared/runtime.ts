@@ -7,13 +7,15 @@ import { GraphApi } from './graph/client.js';
 import { createLogger, type Logger } from './log.js';
 import { createChangeSender, createServiceBusClient, type ChangeSender } from './servicebus/sender.js';
 import { BreakerStore } from './storage/breakerStore.js';
+import { ConfigStore } from './settings/index.js';
 import { CursorStore } from './storage/cursorStore.js';
+import { DecisionStore } from './storage/decisionStore.js';
 import { MailboxStore } from './storage/mailboxStore.js';
 import { PairStore } from './storage/pairStore.js';
 import { SubscriptionStore } from './storage/subscriptionStore.js';
 import { createTables, type Tables } from './storage/tables.js';
-import { breakerThresholdsSchema, defaultBreakerThresholds, type BreakerThresholds } from './sync/breaker.js';
-import { BreakerGate } from './sync/breakerGate.js';
+import type { EntityKind } from './mapping/index.js';
+import { BreakerGate, thresholdsFromConfig } from './sync/breakerGate.js';
 import { startTelemetry, stopTelemetry, type TelemetryOptions } from './telemetry/index.js';
 import type { ServiceBusClient } from '@azure/service-bus';
 
@@ -37,6 +39,10 @@ export interface Runtime {
   cursors: CursorStore;
   /** The mass-delete breaker between the plan and the adapters (shared/sync/breakerGate.ts). */
   breaker: BreakerGate;
+  /** The sync configuration (shared/settings/), read through a 60-second cache. */
+  config: ConfigStore;
+  /** The decision record per item (explain). */
+  decisions: DecisionStore;
   serviceBus: ServiceBusClient;
   sender: ChangeSender;
   /** API calls made by this process, by system and kind (benchmarks and status). */
@@ -53,8 +59,8 @@ export interface RuntimeOptions {
   now?: () => Date;
   log?: Logger;
   telemetry?: TelemetryOptions;
-  /** Breaker thresholds over the defaults (shared/sync/breaker.ts). */
-  breaker?: Partial<BreakerThresholds>;
+  /** How long a read of the sync configuration is reused (default 60 s). */
+  configCacheMs?: number;
 }
 
 /** Builds a runtime from an environment. */
@@ -79,7 +85,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
   const sender = createChangeSender(serviceBus);
   let appUser: Promise<string> | undefined;
   const pairs = new PairStore(tables.client('pairs'));
-  const thresholds = Object.freeze(breakerThresholdsSchema.parse({ ...defaultBreakerThresholds, ...options.breaker }));
+  const config = new ConfigStore(tables.client('config'), options.configCacheMs ?? 60_000);
   const runtime: Runtime = {
     settings,
     log,
@@ -91,7 +97,9 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     mailboxes: new MailboxStore(tables.client('mailboxes')),
     subscriptions: new SubscriptionStore(tables.client('subscriptions')),
     cursors: new CursorStore(tables.client('cursors')),
-    breaker: new BreakerGate(new BreakerStore(tables.client('breaker'), tables.client('quarantine')), pairs, () => Promise.resolve(thresholds), log),
+    breaker: new BreakerGate(new BreakerStore(tables.client('breaker'), tables.client('quarantine')), pairs, async (mailboxId, kind) => thresholdsFromConfig((await config.effective(mailboxId)).breaker[kind as EntityKind]), log),
+    config,
+    decisions: new DecisionStore(tables.client('decisions')),
     serviceBus,
     sender,
     calls,

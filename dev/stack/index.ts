@@ -8,7 +8,7 @@ import { DataverseApi } from '../../shared/dataverse/client.js';
 import { createLogger, type LogSink } from '../../shared/log.js';
 import { enableMailbox } from '../../shared/onboarding/mailbox.js';
 import { registerWebhooks } from '../../shared/onboarding/webhooks.js';
-import { createRuntime, setRuntime, type Runtime, type RuntimeOptions } from '../../shared/runtime.js';
+import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime.js';
 import type { TelemetryOptions } from '../../shared/telemetry/index.js';
 import { changesQueue } from '../../shared/servicebus/queues.js';
 import { tableSuffixes, type TableKey } from '../../shared/storage/tableNames.js';
@@ -54,8 +54,8 @@ export interface StackOptions {
   now?: () => Date;
   /** Telemetry export options (with APPLICATIONINSIGHTS_CONNECTION_STRING in `env`); tests make the interval short. */
   telemetry?: TelemetryOptions;
-  /** Mass-delete breaker thresholds over the defaults (tests trip it with a few items). */
-  breaker?: RuntimeOptions['breaker'];
+  /** How long the runtime reuses a read of the sync configuration (default 0: fresh on every change). */
+  configCacheMs?: number;
 }
 
 export interface StackUserInfo extends StackUser {
@@ -176,7 +176,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.logSink ? { log: createLogger(options.logSink, 'debug') } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.telemetry ? { telemetry: options.telemetry } : {}),
-    ...(options.breaker ? { breaker: options.breaker } : {}),
+    // The stack's CLI and worker share one process and one runtime: read the sync configuration fresh, so a test's
+    // `config set` is in force for the next change (the product's 60-second cache is tested on its own).
+    configCacheMs: options.configCacheMs ?? 0,
   });
   setRuntime(runtime);
   await runtime.ready();

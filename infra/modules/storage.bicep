@@ -38,6 +38,8 @@ var tableSuffixes = [
   'Cursors'
   'Breaker'
   'Quarantine'
+  'Config'
+  'Decisions'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2025-01-01' = {

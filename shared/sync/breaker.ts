@@ -19,14 +19,17 @@ const limitsSchema = z
     hardCap: z.number().int().min(1),
   })
   .strict();
-export type BreakerLimits = z.infer<typeof limitsSchema>;
+export type DeleteLimits = z.infer<typeof limitsSchema>;
 
 export const breakerThresholdsSchema = z
   .object({
     /** The rolling window the counts cover, in minutes. */
     windowMinutes: z.number().int().min(1).max(7 * 24 * 60),
-    /** A full listing that returns nothing trips the scope when it has at least this many pairs. */
+    /** Whether a full listing that returns nothing trips the scope (when it has at least emptyListingMinPairs pairs). */
+    emptyListingHolds: z.boolean(),
     emptyListingMinPairs: z.number().int().min(1),
+    /** Whether deletes inferred during a resync are always held. */
+    holdResyncInferredDeletes: z.boolean(),
     /** Deletes the other side announced (a delete notification, a Dataverse Delete event). */
     explicit: limitsSchema,
     /** Deletes inferred from an item missing on read or from a listing: stricter (a failed listing looks the same). */
@@ -43,7 +46,9 @@ export type BreakerThresholds = z.infer<typeof breakerThresholdsSchema>;
  */
 export const defaultBreakerThresholds: Readonly<BreakerThresholds> = Object.freeze({
   windowMinutes: 60,
+  emptyListingHolds: true,
   emptyListingMinPairs: 5,
+  holdResyncInferredDeletes: true,
   explicit: Object.freeze({ minDeletes: 10, ratio: 0.2, hardCap: 100 }),
   inferred: Object.freeze({ minDeletes: 5, ratio: 0.05, hardCap: 25 }),
   createCap: 500,
@@ -92,7 +97,7 @@ function inWindow(state: ScopeState, now: Date, t: BreakerThresholds): ScopeStat
 const pct = (x: number) => `${Math.round(x * 1000) / 10}%`;
 
 /** Whether one more limit class is passed by `count` deletes of `base` pairs. */
-function passes(count: number, base: number, limits: BreakerLimits): 'hardCap' | 'ratio' | undefined {
+function passes(count: number, base: number, limits: DeleteLimits): 'hardCap' | 'ratio' | undefined {
   if (count > limits.hardCap) return 'hardCap';
   if (count >= limits.minDeletes && count / Math.max(base, 1) > limits.ratio) return 'ratio';
   return undefined;
@@ -104,7 +109,7 @@ export function judgeDelete(current: ScopeState, req: DeleteRequest, t: BreakerT
   if (state.trip) return { allow: false, trigger: state.trip.trigger, detail: `scope tripped: ${state.trip.detail}`, state };
   // A delete inferred while a listing starts over is the failure every guard exists for (a listing read as "all gone"):
   // it waits for a person, whatever the counts. It does not trip the scope: explicit deletes still flow.
-  if (req.inferred && req.resync) return { allow: false, trigger: 'resync', detail: 'inferred during a resync', state };
+  if (req.inferred && req.resync && t.holdResyncInferredDeletes) return { allow: false, trigger: 'resync', detail: 'inferred during a resync', state };
   const all = state.deletes.length + 1;
   const base = req.pairs + state.deletes.length;
   const trip = (trigger: BreakerTrigger, detail: string): Verdict => ({ allow: false, trigger, detail, state: { ...state, trip: { trigger, at: req.now.toISOString(), detail } } });
@@ -137,6 +142,6 @@ export function judgeCreate(current: ScopeState, now: Date, t: BreakerThresholds
  * the scope holds pairs, it is taken for a failed listing, and the scope holds its deletes (vdirsyncer StorageEmpty).
  */
 export function judgeListing(current: ScopeState, listing: { items: number; pairs: number; now: Date }, t: BreakerThresholds): ScopeState {
-  if (current.trip || listing.items > 0 || listing.pairs < t.emptyListingMinPairs) return current;
+  if (!t.emptyListingHolds || current.trip || listing.items > 0 || listing.pairs < t.emptyListingMinPairs) return current;
   return { ...current, trip: { trigger: 'emptyListing', at: listing.now.toISOString(), detail: `a full listing returned no items while ${listing.pairs} pairs exist` } };
 }

@@ -3,9 +3,27 @@
 // rules (shared/sync/breaker.ts) and stores the result; a held write goes to the quarantine (shared/storage/
 // breakerStore.ts), never to the dead-letter queue.
 import type { Logger } from '../log.js';
+import type { BreakerLimits } from '../settings/index.js';
 import type { BreakerScope, BreakerStore, HeldEntry } from '../storage/breakerStore.js';
 import type { PairStore } from '../storage/pairStore.js';
 import { judgeCreate, judgeDelete, judgeListing, type BreakerThresholds, type BreakerTrigger, type ScopeState } from './breaker.js';
+
+/**
+ * The breaker's thresholds from the sync configuration's limits of a kind (shared/settings/, keys breaker.*). The
+ * configuration has one minDeletes; deletes inferred from a listing start counting at half of it (at least 1), so
+ * their ratio is stricter from fewer items too.
+ */
+export function thresholdsFromConfig(b: Readonly<BreakerLimits>): BreakerThresholds {
+  return {
+    windowMinutes: b.windowMinutes,
+    emptyListingHolds: b.emptyListingHolds,
+    emptyListingMinPairs: b.emptyListingMinPairs,
+    holdResyncInferredDeletes: b.holdResyncInferredDeletes,
+    explicit: { minDeletes: b.minDeletes, ratio: b.deleteRatio, hardCap: b.deleteCap },
+    inferred: { minDeletes: Math.max(1, Math.ceil(b.minDeletes / 2)), ratio: b.inferredDeleteRatio, hardCap: b.inferredDeleteCap },
+    createCap: b.createCap,
+  };
+}
 
 export type Admission = { allow: true } | { allow: false; trigger: BreakerTrigger; detail: string };
 

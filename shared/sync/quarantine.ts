@@ -9,10 +9,13 @@ import { dataverseChange, dataverseChangeSchema, exchangeChange, exchangeChangeS
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { Pair, StoredPair } from '../storage/pairStore.js';
 import { scopeName, type BreakerScope, type HeldEntry } from '../storage/breakerStore.js';
-import { applyDataverseChange, applyExchangeChange, executor, mappingContext, type Outcome } from './engine.js';
+import { applyDataverseChange, applyExchangeChange, executor, mappingContext, planSettingsFor, recordDecision, type Outcome } from './engine.js';
 import { kindNamed, kindOfResource } from './kinds/index.js';
 
 export type QuarantineAction = 'release' | 'discard' | 'restore';
+
+/** The decision words explain shows for an operator's action (shared/sync/decisions.ts). */
+const decisionWords: Record<QuarantineAction, string> = { release: 'Released', discard: 'Discarded', restore: 'Restored' };
 
 export interface QuarantineResult {
   entry: HeldEntry;
@@ -60,7 +63,7 @@ async function release(rt: Runtime, mailbox: Mailbox, entry: HeldEntry): Promise
     });
     return 'deleted';
   }
-  const run = executor(rt, kind, mailbox, entry.dataverseEntity as DataverseEntity, { pair, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId, ctx: mappingContext(mailbox, rt.now()), bypassBreaker: true });
+  const run = executor(rt, kind, mailbox, entry.dataverseEntity as DataverseEntity, await planSettingsFor(rt, mailbox.id), { pair, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId, ctx: mappingContext(mailbox, rt.now()), bypassBreaker: true });
   const outcome = await run.run([{ type: 'Delete', side: entry.side, how: entry.how ?? 'delete', reason: `released by an operator: ${entry.reason}` }]);
   return outcome ? outcomeText([outcome]) : 'nothing to do';
 }
@@ -119,6 +122,7 @@ export async function actOnHeld(rt: Runtime, action: QuarantineAction, scope: Br
     const outcome = action === 'release' ? await release(rt, mailbox, entry) : action === 'discard' ? await discard(rt, entry) : await restore(rt, mailbox, entry);
     await rt.breaker.store.drop(entry);
     results.push({ entry, outcome });
+    await recordDecision(rt, mailbox.id, entry.direction, kindNamed(entry.kind), { decision: decisionWords[action], reason: `breaker ${action} by ${options.operator} (held for ${entry.trigger}: ${entry.reason})` }, { outcome, source: 'cli', dataverseId: entry.dataverseId, exchangeId: entry.exchangeId });
   }
   const at = rt.now().toISOString();
   await rt.breaker.store.audit({ at, action, scope: scopeName(scope), items: results.length, operator: options.operator });

@@ -12,7 +12,10 @@ import { daysFromNow, outlookEvent } from '../support/e2e.js';
 describe('issue 16: the mass-delete breaker', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ seed: 16, breaker: { explicit: { minDeletes: 3, ratio: 0.5, hardCap: 4 }, emptyListingMinPairs: 3 } });
+    stack = await startStack({ seed: 16 });
+    // The limits are configuration (config set breaker.<limit>): small, so a few items trip them.
+    const plan = await stack.runtime.config.planSet('global', { 'breaker.minDeletes': 3, 'breaker.deleteRatio': 0.5, 'breaker.deleteCap': 4, 'breaker.inferredDeleteRatio': 0.5, 'breaker.inferredDeleteCap': 4, 'breaker.emptyListingMinPairs': 3 });
+    await stack.runtime.config.apply(plan, 'test');
   }, 60_000);
   afterAll(async () => {
     await stack?.close();
