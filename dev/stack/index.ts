@@ -48,6 +48,8 @@ export interface StackOptions {
   logSink?: LogSink;
   env?: Record<string, string>;
   sessionIdleTimeoutMs?: number;
+  /** actdeliverymethod of the users' Dataverse mailbox rows (default 2, None; 1 = server-side synchronization). */
+  actDeliveryMethod?: 0 | 1 | 2;
   /** Whether Dataverse webhooks carry the sync's `tag` (dev/sim/dataverse/README.md "Webhooks"; default true). */
   webhookCarriesTag?: boolean;
   /** The product's clock (tests that let simulated days pass move it with the simulators' clocks). */
@@ -129,7 +131,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.graphNotifications ? { notifications: options.graphNotifications } : {}),
     users: users.map((u) => ({ userPrincipalName: u.userPrincipalName, mail: u.userPrincipalName, displayName: u.displayName, timeZone: u.timeZone })),
   });
-  const dataverse = await startDataverseSimulator({ seed, identity, ...(options.webhookCarriesTag !== undefined ? { webhookCarriesTag: options.webhookCarriesTag } : {}) });
+  // The stack's users are the sync's: their Dataverse mailbox rows have appointments, contacts and tasks delivered by
+  // None, as Test & Enable's no-double-engine check requires (shared/onboarding/mailboxTest.ts).
+  const dataverse = await startDataverseSimulator({
+    seed,
+    identity,
+    email: { mailboxDefaults: { actdeliverymethod: options.actDeliveryMethod ?? 2 } },
+    ...(options.webhookCarriesTag !== undefined ? { webhookCarriesTag: options.webhookCarriesTag } : {}),
+  });
   const serviceBus = await startServiceBusSimulator({ queues: [changesQueue], seed });
   const azurite = await startAzuriteTables(options.storageFolder ? { folder: options.storageFolder } : {});
   const graphUsers = await graph.admin.users();

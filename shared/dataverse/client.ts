@@ -21,6 +21,8 @@ export const entitySets = {
   contact: entitySetNames.contact,
   systemuser: entitySetNames.systemuser,
   activityparty: 'activityparties',
+  /** The user's mailbox row: its delivery methods say whether server-side synchronization syncs the user too. */
+  mailbox: 'mailboxes',
 } as const;
 export type EntityName = keyof typeof entitySets;
 
@@ -33,6 +35,7 @@ export const primaryKeys: Record<EntityName, string> = {
   contact: 'contactid',
   systemuser: 'systemuserid',
   activityparty: 'activitypartyid',
+  mailbox: 'mailboxid',
 };
 
 export type DataverseRecord = Record<string, unknown> & { '@odata.etag'?: string };
@@ -89,7 +92,7 @@ export class DataverseApi {
   }
 
   /** Records matching an OData filter (all pages). */
-  async query(entity: EntityName, query: { filter?: string; select?: string[]; expand?: string; top?: number; orderby?: string }): Promise<DataverseRecord[]> {
+  async query(entity: EntityName, query: { filter?: string; select?: string[]; expand?: string; top?: number; orderby?: string; callerObjectId?: string }): Promise<DataverseRecord[]> {
     const params = new URLSearchParams();
     if (query.filter) params.set('$filter', query.filter);
     if (query.select) params.set('$select', query.select.join(','));
@@ -99,7 +102,7 @@ export class DataverseApi {
     const out: DataverseRecord[] = [];
     let next: string | undefined = `${entitySets[entity]}?${params.toString()}`;
     while (next) {
-      const res = await this.request('read', 'GET', entitySets[entity], next, undefined, { Prefer: 'odata.maxpagesize=500' });
+      const res = await this.request('read', 'GET', entitySets[entity], next, undefined, { Prefer: 'odata.maxpagesize=500', ...impersonation(query) });
       const page = res.body as { value: DataverseRecord[]; '@odata.nextLink'?: string };
       out.push(...page.value);
       next = page['@odata.nextLink'];

@@ -82,6 +82,17 @@ export class GraphApi {
     return settings.timeZone ?? 'UTC';
   }
 
+  /** The mailbox's category list (https://learn.microsoft.com/graph/api/outlookuser-list-mastercategories). */
+  async listMasterCategories(idOrUpn: string): Promise<{ displayName?: string }[]> {
+    const page = await this.call('read', 'masterCategories', () => this.client.api(`/users/${enc(idOrUpn)}/outlook/masterCategories`).get() as Promise<{ value?: { displayName?: string }[] }>);
+    return page.value ?? [];
+  }
+
+  /** Adds a category to the mailbox's list (needs MailboxSettings.ReadWrite; outlookuser-post-mastercategories). */
+  async createMasterCategory(idOrUpn: string, displayName: string): Promise<void> {
+    await this.call('write', 'masterCategories', () => this.client.api(`/users/${enc(idOrUpn)}/outlook/masterCategories`).post({ displayName, color: 'preset9' }) as Promise<unknown>);
+  }
+
   // --- events ------------------------------------------------------------------------------------------------
   async getEvent(mailbox: string, id: string): Promise<WithEtag<Event>> {
     return this.call('read', 'events', () =>
