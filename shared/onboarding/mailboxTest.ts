@@ -43,12 +43,13 @@ export function judgeEngine(row: Record<string, unknown> | undefined): CheckResu
   const base = { code: 'engine.doubleEngine', title: 'No other engine syncs appointments, contacts and tasks' };
   if (!row) return { ...base, status: 'Warning', detail: 'the user has no mailbox row in Dataverse; nothing else can sync them' };
   const act = typeof row.actdeliverymethod === 'number' ? row.actdeliverymethod : undefined;
-  const email = `incoming email ${String(row.incomingemaildeliverymethod ?? '?')}, outgoing ${String(row.outgoingemaildeliverymethod ?? '?')}, orgmarkedasprimaryforexchangesync ${String(row.orgmarkedasprimaryforexchangesync ?? '?')}`;
+  const shown = (v: unknown) => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : '?');
+  const email = `incoming email ${shown(row.incomingemaildeliverymethod)}, outgoing ${shown(row.outgoingemaildeliverymethod)}, orgmarkedasprimaryforexchangesync ${shown(row.orgmarkedasprimaryforexchangesync)}`;
   if (act === 2) return { ...base, status: 'Success', detail: `actdeliverymethod 2 (None); ${email}` };
   if (act === 0 || act === 1) {
     return { ...base, status: 'Failure', detail: `the mailbox row has appointments, contacts and tasks delivered by ${actMethods[act]} (actdeliverymethod ${act}): set it to None, or enable with --force; ${email}` };
   }
-  return { ...base, status: 'Warning', detail: `actdeliverymethod is ${String(row.actdeliverymethod)} (not a known choice); ${email}` };
+  return { ...base, status: 'Warning', detail: `actdeliverymethod is ${shown(row.actdeliverymethod)} (not a known choice); ${email}` };
 }
 
 /** The checks of Test & Enable, run against the services; nothing is written but the category when it is missing. */

@@ -37,7 +37,7 @@ describe('issue 16: mailbox Test & Enable', () => {
 
   it('refuses a mailbox that server-side synchronization also syncs, and --force enables it with the override recorded', async () => {
     const bob = stack.users.bob!;
-    await stack.dataverse.admin.setMailbox(bob.systemUserId, { actdeliverymethod: 1 });
+    stack.dataverse.admin.setMailbox(bob.systemUserId, { actdeliverymethod: 1 });
     const before = await stack.runtime.mailboxes.get(bob.graph.id);
     const refused = await cli('mailbox', 'enable', bob.userPrincipalName, '--skip-backfill', '--entities', 'task');
     expect(refused.code).toBe(1);
