@@ -14,6 +14,7 @@ import { createRuntime, type Runtime } from '../runtime.js';
 import type { CliIo, CommandContext, CommandSpec, OptionValues } from './command.js';
 import { breakerDiscardCommand, breakerListCommand, breakerReleaseCommand, breakerRestoreCommand, breakerShowCommand } from './commands/breaker.js';
 import { registerWebhooksCommand } from './commands/dataverse.js';
+import { doctorCommand } from './commands/doctor.js';
 import { dlqListCommand, dlqReplayCommand } from './commands/dlq.js';
 import { mailboxDisableCommand, mailboxEnableCommand, mailboxListCommand } from './commands/mailbox.js';
 import { statusCommand } from './commands/status.js';
@@ -37,6 +38,7 @@ export const commands: readonly CommandSpec[] = [
   breakerReleaseCommand,
   breakerDiscardCommand,
   breakerRestoreCommand,
+  doctorCommand,
 ];
 
 const globalHelp = [

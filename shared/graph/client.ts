@@ -42,6 +42,15 @@ const preferImmutable = 'IdType="ImmutableId"';
 const preferUtc = 'outlook.timezone="UTC"';
 
 /** What the sync does with Graph. Paths take the mailbox's Entra object id (or UPN). */
+/**
+ * The token audience for a Graph base URL: Graph's own resource (the national clouds have their own hosts); a local
+ * stand-in accepts the public audience.
+ */
+export function graphResourceOf(baseUrl: string): string {
+  const base = new URL(baseUrl);
+  return /^(graph\.microsoft\.(us|de)|microsoftgraph\.chinacloudapi\.cn|dod-graph\.microsoft\.us)$/.test(base.hostname) ? base.origin : 'https://graph.microsoft.com';
+}
+
 export class GraphApi {
   private readonly client: Client;
   private readonly retry: RetryPolicy | undefined;
@@ -49,9 +58,7 @@ export class GraphApi {
 
   constructor(options: GraphApiOptions) {
     const base = new URL(options.baseUrl);
-    // The token audience is Graph's own resource (the national clouds have their own hosts); a local stand-in
-    // accepts the public audience.
-    const resource = /^(graph\.microsoft\.(us|de)|microsoftgraph\.chinacloudapi\.cn|dod-graph\.microsoft\.us)$/.test(base.hostname) ? base.origin : 'https://graph.microsoft.com';
+    const resource = graphResourceOf(options.baseUrl);
     const authProvider = { getAccessToken: () => options.tokens(resource) };
     // The SDK's own retry handler sleeps in-process for as long as Retry-After says; ours decides instead.
     const noRetry = new RetryHandler(new RetryHandlerOptions(0, 0));
