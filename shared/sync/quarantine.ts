@@ -47,6 +47,9 @@ async function pairOf(rt: Runtime, entry: HeldEntry): Promise<StoredPair | (Pair
   return { mailboxId: entry.mailboxId, kind: entry.kind as Pair['kind'], dataverseEntity: entry.dataverseEntity, dataverseId: entry.dataverseId ?? '', exchangeId: entry.exchangeId, exchangeListId: entry.exchangeListId, base: {}, status: 'linked' };
 }
 
+/** The outcome's first word ('deleted', 'created', 'unlinked'), as the decision record keeps it. */
+const outcomeWord = (text: string) => text.split(/[ (,]/)[0]!.slice(0, 40);
+
 const outcomeText = (outcomes: Outcome[]) => outcomes.map((o) => (o.detail ? `${o.kind} (${o.detail})` : o.kind)).join(', ') || 'nothing to do';
 
 /** Does the held writes after all. */
@@ -122,7 +125,7 @@ export async function actOnHeld(rt: Runtime, action: QuarantineAction, scope: Br
     const outcome = action === 'release' ? await release(rt, mailbox, entry) : action === 'discard' ? await discard(rt, entry) : await restore(rt, mailbox, entry);
     await rt.breaker.store.drop(entry);
     results.push({ entry, outcome });
-    await recordDecision(rt, mailbox.id, entry.direction, kindNamed(entry.kind), { decision: decisionWords[action], reason: `breaker ${action} by ${options.operator} (held for ${entry.trigger}: ${entry.reason})` }, { outcome, source: 'cli', dataverseId: entry.dataverseId, exchangeId: entry.exchangeId });
+    await recordDecision(rt, mailbox.id, entry.direction, kindNamed(entry.kind), { decision: decisionWords[action], reason: `breaker ${action} by ${options.operator} (held for ${entry.trigger}: ${entry.reason})` }, { outcome: outcomeWord(outcome), source: 'cli', dataverseId: entry.dataverseId, exchangeId: entry.exchangeId });
   }
   const at = rt.now().toISOString();
   await rt.breaker.store.audit({ at, action, scope: scopeName(scope), items: results.length, operator: options.operator });

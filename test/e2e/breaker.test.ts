@@ -67,6 +67,10 @@ describe('issue 16: the mass-delete breaker', () => {
     expect(release.code).toBe(0);
     expect(release.stdout).toMatch(/release: 1 item\(s\) by test-operator$/m);
     expect(await todosOf('bob')).not.toContain(subject(released));
+    // explain shows what was decided for it: held by the breaker, then released by the operator.
+    const decisions = (await stack.runtime.decisions.lookup({ dataverseId: released })).flatMap((d) => d.decisions);
+    expect(decisions.map((d) => d.decision)).toEqual(expect.arrayContaining(['Held', 'Released']));
+    expect(decisions.find((d) => d.decision === 'Released')?.outcome).toBe('deleted');
     // restore: the Dataverse record is made again from the To Do copy, and paired.
     const restore = await cli('breaker', 'restore', scope, '--ids', restoredId);
     expect(restore.code, restore.stdout + restore.stderr).toBe(0);
