@@ -53,13 +53,13 @@ export function judgeEngine(row: Record<string, unknown> | undefined): CheckResu
 }
 
 /** The checks of Test & Enable, run against the services; nothing is written but the category when it is missing. */
-export async function testMailbox(rt: Runtime, inputs: EnableInputs): Promise<CheckResult[]> {
+export async function testMailbox(rt: Runtime, inputs: EnableInputs, options: { dryRun?: boolean } = {}): Promise<CheckResult[]> {
   const results: CheckResult[] = [
     // readEnableInputs read both already: reaching this point means they succeeded.
     { code: 'graph.mailbox', title: 'Exchange: the app can read the mailbox', status: 'Success', detail: `Entra object id ${inputs.userId}` },
     { code: 'graph.timeZone', title: 'Exchange: the mailbox time zone', status: 'Success', detail: inputs.timeZone },
   ];
-  results.push(await categoryCheck(rt, inputs.userId));
+  results.push(await categoryCheck(rt, inputs.userId, options.dryRun === true));
   const user = await rt.dataverse.get('systemuser', inputs.systemUserId, { select: ['systemuserid', 'isdisabled'] });
   const disabled = user?.isdisabled === true;
   results.push({ code: 'dataverse.user', title: 'Dynamics 365: the user exists and is enabled', status: disabled ? 'Failure' : 'Success', detail: `systemuserid ${inputs.systemUserId}${disabled ? ' is disabled' : ''}` });
@@ -76,11 +76,12 @@ export async function testMailbox(rt: Runtime, inputs: EnableInputs): Promise<Ch
   return results;
 }
 
-async function categoryCheck(rt: Runtime, userId: string): Promise<CheckResult> {
+async function categoryCheck(rt: Runtime, userId: string, dryRun: boolean): Promise<CheckResult> {
   const base = { code: 'graph.category', title: `Exchange: the "${trackedCategory}" category` };
   try {
     const list = await rt.graph.listMasterCategories(userId);
     if (list.some((c) => c.displayName?.toLowerCase() === trackedCategory.toLowerCase())) return { ...base, status: 'Success', detail: 'exists' };
+    if (dryRun) return { ...base, status: 'Warning', detail: 'missing; a real run adds it if the app may (MailboxSettings.ReadWrite)' };
     await rt.graph.createMasterCategory(userId, trackedCategory);
     return { ...base, status: 'Success', detail: 'created' };
   } catch (error) {

@@ -1,7 +1,7 @@
 // `mailbox enable|disable|list`: onboarding through shared/onboarding/mailbox.ts. Enable reads, plans, then either
 // prints the plan (--dry-run, writing nothing) or performs it, so the dry run says exactly what a real run does.
 import { backfillResumePoint, backfillWork, planBackfill, runBackfill, summarizePlan, type BackfillPlan, type PlanEntry } from '../../onboarding/backfill.js';
-import { describeMailboxTest, lastMailboxTest, testBeforeEnable, type MailboxTest } from '../../onboarding/mailboxTest.js';
+import { describeMailboxTest, lastMailboxTest, testBeforeEnable, testMailbox, type MailboxTest } from '../../onboarding/mailboxTest.js';
 import { applyEnablePlan, describeEnableAction, describeEnableInputs, disableMailbox, planEnable, readEnableInputs } from '../../onboarding/mailbox.js';
 import { syncedEntities, type Mailbox } from '../../storage/mailboxStore.js';
 import { notificationUrl } from '../../sync/subscriptions.js';
@@ -95,6 +95,9 @@ export const mailboxEnableCommand: CommandSpec = {
     if (values['dry-run']) {
       ctx.out('Dry run: nothing is changed.');
       ctx.out(`  ${describeEnableInputs(inputs)}`);
+      // The checks read only (the category is not added, nothing is stored); a Failure would refuse the real run.
+      const results = await testMailbox(rt, inputs, { dryRun: true });
+      for (const line of describeMailboxTest({ at: rt.now().toISOString(), userId: inputs.userId, results })) ctx.out(`  ${line}`);
       for (const action of plan.actions) ctx.out(`  would ${describeEnableAction(action)}`);
       if (backfill) {
         const [summary, ...entries] = describeBackfill(await planBackfill(rt, plan.mailbox), await backfillResumePoint(rt, plan.mailbox.id));
