@@ -4,6 +4,7 @@
 import { AuthenticationHandler, Client, GraphError, type GraphRequest, HTTPMessageHandler, RetryHandler, RetryHandlerOptions, TelemetryHandler } from '@microsoft/microsoft-graph-client';
 import type { Contact, Event, Subscription, TodoTask, TodoTaskList, User } from '@microsoft/microsoft-graph-types';
 import { SyncError } from '../errors.js';
+import { odataString } from '../odata.js';
 import { errorForStatus, withRetry, type RetryPolicy } from '../http/retry.js';
 import type { TokenProvider } from '../auth/tokens.js';
 
@@ -129,7 +130,7 @@ export class GraphApi {
       this.client
         .api(`/users/${enc(mailbox)}/events`)
         .header('Prefer', `${preferImmutable}, ${preferUtc}`)
-        .filter(`iCalUId eq '${odataString(iCalUId)}'`)
+        .filter(`iCalUId eq ${odataString(iCalUId)}`)
         .expand(`singleValueExtendedProperties($filter=id eq '${dataverseIdProperty}')`)
         .get() as Promise<{ value: WithEtag<Event>[] }>,
     );
@@ -234,7 +235,7 @@ export class GraphApi {
       this.client
         .api(`/users/${enc(mailbox)}/${collection}`)
         .header('Prefer', collection === 'events' ? `${preferImmutable}, ${preferUtc}` : preferImmutable)
-        .filter(`singleValueExtendedProperties/any(ep: ep/id eq '${dataverseIdProperty}' and ep/value eq '${odataString(dataverseId)}')`)
+        .filter(`singleValueExtendedProperties/any(ep: ep/id eq '${dataverseIdProperty}' and ep/value eq ${odataString(dataverseId)})`)
         .get() as Promise<{ value: WithEtag<Event | Contact>[] }>,
     );
     return page.value;
@@ -246,7 +247,7 @@ export class GraphApi {
       this.client
         .api(`/users/${enc(mailbox)}/contacts`)
         .header('Prefer', preferImmutable)
-        .filter(`emailAddresses/any(a:a/address eq '${odataString(address)}')`)
+        .filter(`emailAddresses/any(a:a/address eq ${odataString(address)})`)
         .expand(`singleValueExtendedProperties($filter=id eq '${dataverseIdProperty}')`)
         .get() as Promise<{ value: WithEtag<Contact>[] }>,
     );
@@ -384,4 +385,3 @@ export function translateGraphError(error: unknown, route: string): SyncError {
 }
 
 const enc = (segment: string) => encodeURIComponent(segment);
-const odataString = (value: string) => value.replace(/'/g, "''");

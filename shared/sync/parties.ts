@@ -1,7 +1,7 @@
 // Resolves activity parties that arrive from Exchange as bare e-mail addresses to Dataverse records, in the order
 // Dynamics uses for tracked items: system user, then contact (docs/reference/platform-facts.md section 8); an address that matches nothing
 // stays an unresolved party (addressused only). Enabled mailboxes resolve without a call.
-import { odataString } from '../dataverse/odata.js';
+import { odataString } from '../odata.js';
 import type { Runtime } from '../runtime.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 

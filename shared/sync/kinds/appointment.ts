@@ -2,7 +2,7 @@
 // cancellations), on the mapping of shared/mapping/appointment.ts.
 // Rules: https://learn.microsoft.com/power-platform/admin/sync-logic and docs/reference/platform-facts.md.
 import type { Event } from '@microsoft/microsoft-graph-types';
-import { odataString } from '../../dataverse/odata.js';
+import { odataString } from '../../odata.js';
 import {
   appointmentToEvent,
   attendeeCopyFields,

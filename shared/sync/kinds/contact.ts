@@ -1,6 +1,6 @@
 // Contacts <-> Outlook contacts ("My Contacts": the contacts the user owns), on the mapping of
 // shared/mapping/contact.ts.
-import { odataString } from '../../dataverse/odata.js';
+import { odataString } from '../../odata.js';
 import {
   contactToGraphContact,
   dataverseBodyFromSnapshot,
