@@ -4,7 +4,7 @@
 import { isSyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { replaceExpiredSubscription } from './lifecycle.js';
-import { reconcileTodo } from './reconcile.js';
+import { reconcileKind } from './reconcile.js';
 import { kinds } from './kinds/index.js';
 import { subscriptionLifetimeMinutes } from './subscriptions.js';
 
@@ -26,17 +26,20 @@ export interface PollResult {
 /** Kinds without change notifications (To Do), which this timer polls. */
 const polledKinds = kinds.filter((k) => k.subscription === undefined);
 
-/** Runs the To Do delta of each enabled mailbox's default list and enqueues what changed (reconcile.ts does the round). */
+/** Runs the delta rounds of the polled kinds (To Do) of each enabled mailbox and enqueues what changed (the kind's delta adapter does the round). */
 export async function pollTodo(rt: Runtime): Promise<PollResult> {
   await rt.ready();
   const result: PollResult = { mailboxes: 0, enqueued: 0, skipped: 0, resynced: 0 };
   for (const mailbox of await rt.mailboxes.list({ fresh: true })) {
-    if (mailbox.state === 'disabled' || !polledKinds.some((k) => mailbox.entities.includes(k.name))) continue;
+    const polled = polledKinds.filter((k) => mailbox.entities.includes(k.name));
+    if (mailbox.state === 'disabled' || polled.length === 0) continue;
     result.mailboxes += 1;
-    try {
-      await reconcileTodo(rt, mailbox, result);
-    } catch (error) {
-      rt.log.error('To Do poll failed for a mailbox', { mailboxId: mailbox.id, code: isSyncError(error) ? error.code : 'Unknown', error: (error as Error).message });
+    for (const kind of polled) {
+      try {
+        await reconcileKind(rt, mailbox, kind, result);
+      } catch (error) {
+        rt.log.error('To Do poll failed for a mailbox', { mailboxId: mailbox.id, collection: kind.delta.collection, code: isSyncError(error) ? error.code : 'Unknown', error: (error as Error).message });
+      }
     }
   }
   return result;
