@@ -3,11 +3,13 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { SyncError } from '../errors.js';
+import { kindNames } from '../sync/kinds/index.js';
 import { checkedKey, getEntityOrUndefined, translateTableError } from './tables.js';
 
 export const mailboxStates = ['backfilling', 'active', 'degraded', 'disabled'] as const;
 export type MailboxState = (typeof mailboxStates)[number];
-export const syncedEntities = ['appointment', 'task', 'contact'] as const;
+/** What a mailbox may sync: the kinds of shared/sync/kinds/. */
+export const syncedEntities = kindNames;
 
 export const mailboxSchema = z.object({
   /** Entra object id of the user (Graph /users/{id}). */

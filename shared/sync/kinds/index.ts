@@ -1,7 +1,6 @@
 // The registry of synced kinds: the only export surface of shared/sync/kinds/. Every module that needs a per-kind
 // fact (tables, primary key, parties, Graph resource, subscription path, rules, adapters) asks here.
 import { invalidInput } from '../../errors.js';
-import type { EntityKind } from '../../mapping/index.js';
 import type { DataverseEntity } from '../../servicebus/messages.js';
 import { appointmentKind } from './appointment.js';
 import { contactKind } from './contact.js';
@@ -10,12 +9,11 @@ import type { ExchangeResource, GraphItem, SyncKind } from './types.js';
 
 export type { BackfillAdapter, BackfillMatch, DataverseDeleteFacts, DeleteDecision, DeltaAdapter, DeltaItem, DeltaRoundContext, ExchangeCreate, ExchangeDeleteFacts, ExchangeResource, FoundItem, GraphItem, ItemCandidate, ItemFacts, RecordCandidate, SubscriptionKind, SyncKind } from './types.js';
 export { recurringReason } from './appointment.js';
+export { kindNames, resourceNames, subscriptionKindNames, tableNames, type KindName, type ResourceName, type SubscriptionKindName, type TableName } from './names.js';
 
 /** Every kind, in the order the CLI and status list them. */
 export const kinds: readonly SyncKind[] = [appointmentKind, taskKind, contactKind];
 
-/** Names of the kinds. */
-export const kindNames: readonly EntityKind[] = kinds.map((k) => k.name);
 /** Every Dataverse table the sync maps. */
 export const allTables: readonly DataverseEntity[] = kinds.flatMap((k) => k.tables);
 /** Every Graph resource the sync maps. */

@@ -11,14 +11,15 @@ import type { Mailbox } from '../../storage/mailboxStore.js';
 import type { Pair } from '../../storage/pairStore.js';
 import type { DeltaPage } from '../../graph/client.js';
 import type { Snapshot } from '../merge.js';
+import type { ResourceName, SubscriptionKindName } from './names.js';
 import type { SyncWindow } from '../window.js';
 
 /** A Graph item as the sync handles it: an event, a To Do task or a contact, with its etag. */
 export type GraphItem = (Event | TodoTask | Contact) & { '@odata.etag'?: string; id?: string };
 
-export type ExchangeResource = 'event' | 'todoTask' | 'contact';
+export type ExchangeResource = ResourceName;
 /** Graph subscription resource kinds (the subscription store's `resourceKind`). */
-export type SubscriptionKind = 'events' | 'contacts';
+export type SubscriptionKind = SubscriptionKindName;
 
 /** A decision to delete the other side's copy or only unlink it, with the rule's reason (logged and reported). */
 export interface DeleteDecision {
