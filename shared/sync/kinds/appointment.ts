@@ -60,7 +60,6 @@ export const appointmentKind: SyncKind<'appointment'> = {
   partyNavigation: activityPartiesOf,
   partyColumns: () => ({ organizer: organizerMask, requiredattendees: 5, optionalattendees: 6 }),
   resource: 'event',
-  graphType: '#microsoft.graph.event',
   subscription: { kind: 'events', path: (id) => `/users/${id}/events` },
   extraColumns: ['instancetypecode'],
   fields: fieldTables.appointment,

@@ -26,7 +26,6 @@ export const contactKind: SyncKind<'contact'> = {
   partyNavigation: () => undefined,
   partyColumns: () => ({}),
   resource: 'contact',
-  graphType: '#microsoft.graph.contact',
   subscription: { kind: 'contacts', path: (id) => `/users/${id}/contacts` },
   extraColumns: [],
   fields: fieldTables.contact,

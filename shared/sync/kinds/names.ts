@@ -1,7 +1,8 @@
-// The plain name lists of the kinds (no imports): the message schema, the mailbox registry, the pair store and the
-// subscription store validate against them, and import nothing else of the registry, which would load the kinds
-// (and the mapping and the Graph client) into the lowest layers. index.ts re-exports them and is the only import
-// surface; test/shared/sync/kinds.test.ts proves each list equals what the kinds themselves declare.
+// The plain name lists of the kinds, as literal tuples: the message schema, the mailbox registry, the pair store and
+// the subscription store build their zod enums and types from them (a list mapped from the kind objects would be
+// only `string[]` to the type checker). A leaf with no imports, so the lists are ready whatever module loads first.
+// index.ts re-exports them and is the only import surface; test/shared/sync/kinds.test.ts proves each list equals
+// what the kinds themselves declare.
 // A new kind adds its name, its tables and its Graph resource here, beside its own file.
 
 /** The synced kinds. */

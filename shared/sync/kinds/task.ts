@@ -57,7 +57,6 @@ export const taskKind: SyncKind<'task'> = {
   partyNavigation: activityPartiesOf,
   partyColumns: (table) => partyColumnsByTable[table] ?? {},
   resource: 'todoTask',
-  graphType: '#microsoft.graph.todotask',
   subscription: undefined,
   extraColumns: [],
   fields: fieldTables.task,

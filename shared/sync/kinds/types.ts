@@ -175,8 +175,6 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
   /** Party-list columns of a table and the participation type each holds (images, filtering attributes, scope). */
   partyColumns(table: DataverseEntity): Readonly<Record<string, number>>;
   readonly resource: ExchangeResource;
-  /** Graph `@odata.type` of its items, lower case. */
-  readonly graphType: string;
   /** The change-notification subscription, or undefined when the resource is polled (To Do has no webhooks on it). */
   readonly subscription: { kind: SubscriptionKind; path: (mailboxId: string) => string } | undefined;
   /** Columns read besides the mapped ones (a rule reads them: the series type of an appointment). */
