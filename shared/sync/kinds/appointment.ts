@@ -61,6 +61,7 @@ export const appointmentKind: SyncKind<'appointment'> = {
   partyColumns: () => ({ organizer: organizerMask, requiredattendees: 5, optionalattendees: 6 }),
   resource: 'event',
   subscription: { kind: 'events', path: (id) => `/users/${id}/events` },
+  hasColumn: () => true,
   extraColumns: ['instancetypecode'],
   fields: fieldTables.appointment,
   directions,

@@ -27,6 +27,7 @@ export const contactKind: SyncKind<'contact'> = {
   partyColumns: () => ({}),
   resource: 'contact',
   subscription: { kind: 'contacts', path: (id) => `/users/${id}/contacts` },
+  hasColumn: () => true,
   extraColumns: [],
   fields: fieldTables.contact,
   directions,

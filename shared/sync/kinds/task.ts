@@ -58,6 +58,8 @@ export const taskKind: SyncKind<'task'> = {
   partyColumns: (table) => partyColumnsByTable[table] ?? {},
   resource: 'todoTask',
   subscription: undefined,
+  // The To Do mapping reads percentcomplete where it exists: only the task table has it (shared/mapping/task.ts).
+  hasColumn: (table, column) => column !== 'percentcomplete' || table === 'task',
   extraColumns: [],
   fields: fieldTables.task,
   directions,

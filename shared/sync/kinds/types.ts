@@ -177,6 +177,8 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
   readonly resource: ExchangeResource;
   /** The change-notification subscription, or undefined when the resource is polled (To Do has no webhooks on it). */
   readonly subscription: { kind: SubscriptionKind; path: (mailboxId: string) => string } | undefined;
+  /** Whether a column the kind's mapping reads exists on this table of the kind (only task has percentcomplete). */
+  hasColumn(table: DataverseEntity, column: string): boolean;
   /** Columns read besides the mapped ones (a rule reads them: the series type of an appointment). */
   readonly extraColumns: readonly string[];
 
