@@ -1,10 +1,10 @@
 // Timer triggers: thin glue to shared/sync/timers.ts and shared/sync/reconcile.ts, each inside its telemetry span;
-// the To Do poll's duration and reconciliation's repairs are metrics (shared/telemetry).
+// the To Do poll's duration, reconciliation's repairs and every mailbox's state are metrics (shared/telemetry).
 import type { InvocationContext, Timer } from '@azure/functions';
 import { getRuntime } from '../runtime.js';
 import { reconcileAll } from '../sync/reconcile.js';
 import { pollTodo as runPollTodo, renewSubscriptions as runRenew } from '../sync/timers.js';
-import { record, traceInvocation } from '../telemetry/index.js';
+import { record, telemetryEnabled, traceInvocation } from '../telemetry/index.js';
 
 const timerTrace = (context: InvocationContext) => ({
   kind: 'server' as const,
@@ -18,6 +18,8 @@ export async function pollTodo(_timer: Timer, context: InvocationContext): Promi
     const result = await runPollTodo(getRuntime());
     record.todoPollDuration(performance.now() - started);
     span.set({ enqueued: result.enqueued, skipped: result.skipped, resynced: result.resynced, count: result.mailboxes });
+    // Once a minute, every mailbox's state as a gauge: the "mailbox needs attention" alert reads it (infra/modules/alerts.bicep).
+    if (telemetryEnabled()) for (const m of await getRuntime().mailboxes.list()) record.mailboxAttention(m.id, m.state);
     context.info(`To Do poll ${JSON.stringify(result)}`);
   });
 }

@@ -33,6 +33,9 @@ export const allowedDimensions: Readonly<Record<string, string>> = {
   code: 'SyncError code or service error code (log property)',
   cause: 'error code that caused a retry (log property)',
   reason: 'dead-letter reason',
+  trigger: 'the breaker rule that held a write (emptySide, ratio, hardCap, ...)',
+  action: 'the write the breaker held (delete, cancel, occurrenceDelete, create)',
+  state: 'a mailbox state (active, backfilling, degraded, paused, blocked, disabled)',
   status: 'HTTP status of a failed call',
   httpStatus: 'HTTP status of a webhook answer',
   // counts and times
@@ -59,6 +62,11 @@ export const allowedDimensions: Readonly<Record<string, string>> = {
   'http.request.method': 'HTTP method of a webhook',
   'http.response.status_code': 'HTTP status of a webhook answer',
   'http.route': 'route of the function',
+  // HTTP client semantic conventions on the Graph and Dataverse dependency spans (path templates, never URLs)
+  'url.scheme': 'https',
+  'url.path': 'path template of a dependency call (ids replaced by {id}, no query)',
+  'server.address': 'host of a dependency',
+  'server.port': 'port of a dependency',
 };
 
 const allowed = new Set(Object.keys(allowedDimensions));
