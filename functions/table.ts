@@ -1,7 +1,7 @@
 // Every function of the app, in one table that both @azure/functions (functions/index.ts) and the local host
 // (dev/host/) read, so what runs locally is what is deployed. Handlers live in shared/handlers/.
 import type { HttpHandler, ServiceBusQueueHandler, TimerHandler } from '@azure/functions';
-import { status } from '../shared/handlers/status.js';
+import { status, statusPage } from '../shared/handlers/status.js';
 import { pollTodo, reconcile, renewSubscriptions } from '../shared/handlers/timers.js';
 import { dataverseWebhook, graphNotifications } from '../shared/handlers/webhooks.js';
 import { syncWorker } from '../shared/handlers/worker.js';
@@ -18,6 +18,8 @@ export const functionTable: readonly FunctionDefinition[] = [
   // The Dataverse service endpoint (Webhook contract, HttpHeader auth) posts here.
   { kind: 'http', name: 'dataverseWebhook', route: 'dataverse/webhook', methods: ['POST'], authLevel: 'function', handler: dataverseWebhook },
   { kind: 'http', name: 'status', route: 'status', methods: ['GET'], authLevel: 'function', handler: status },
+  // The same report as an HTML page for a browser (shared/status/page.ts), behind the same function key.
+  { kind: 'http', name: 'statusPage', route: 'status/page', methods: ['GET'], authLevel: 'function', handler: statusPage },
   {
     kind: 'serviceBusQueue',
     name: 'syncWorker',

@@ -272,6 +272,7 @@ output WEBHOOK_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}
 output GRAPH_NOTIFICATION_URL string = 'https://${functionApp.outputs.defaultHostName}/api/graph/notifications'
 output DATAVERSE_WEBHOOK_URL string = 'https://${functionApp.outputs.defaultHostName}/api/dataverse/webhook'
 output STATUS_URL string = 'https://${functionApp.outputs.defaultHostName}/api/status'
+output STATUS_PAGE_URL string = 'https://${functionApp.outputs.defaultHostName}/api/status/page'
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
 output SYNC_CLIENT_CREDENTIAL_TYPE string = syncClientCredentialType

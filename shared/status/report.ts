@@ -41,6 +41,29 @@ export interface Backlog {
   method: string;
 }
 
+/** Writes the mass-delete breaker holds in one scope (mailbox, kind, direction) instead of executing them. */
+export interface BreakerHoldStatus {
+  mailboxId: string;
+  kind: string;
+  direction: string;
+  /** The rule that tripped (emptySide, ratio, hardCap, ...). */
+  trigger: string;
+  held: number;
+  since: string;
+}
+
+/** One decision of the planner with its reason, as `explain` records them. */
+export interface DecisionStatus {
+  at: string;
+  mailboxId?: string | undefined;
+  kind: string;
+  direction: string;
+  /** The Dataverse or Exchange id the decision was about. */
+  itemId: string;
+  decision: string;
+  reason: string;
+}
+
 export interface StatusReport {
   generatedAt: string;
   mailboxes: MailboxStatus[];
@@ -50,6 +73,13 @@ export interface StatusReport {
   /** The most recent problems: dead-letter reasons, degraded mailboxes, reconciliation errors. */
   lastErrors: { at: string; source: string; message: string }[];
   calls: Runtime['calls'];
+  /**
+   * Held writes per breaker scope, once the mass-delete breaker records them; absent while this version records
+   * none (the status page then shows "none").
+   */
+  breakerHolds?: BreakerHoldStatus[] | undefined;
+  /** The planner's latest decisions with their reasons, once they are recorded for `explain`; absent until then. */
+  recentDecisions?: DecisionStatus[] | undefined;
 }
 
 const peekCap = 250;
