@@ -45,6 +45,19 @@ export type TelemetryStart = { enabled: true } | { enabled: false; reason: strin
 
 const meterName = 'dataverse-exchange-sync';
 
+/** The metrics' names, as the alert rules and the workbook query them (infra/modules/alerts.bicep, workbook.bicep). */
+export const metricNames = {
+  latency: 'sync.latency',
+  queueTime: 'sync.queue_time',
+  outcomes: 'sync.outcomes',
+  retries: 'sync.retries',
+  deadLetters: 'sync.dead_letters',
+  reconcileRepairs: 'sync.reconcile.repairs',
+  todoPollDuration: 'sync.todo_poll.duration',
+  breakerHolds: 'sync.breaker.holds',
+  mailboxAttention: 'sync.mailbox.attention',
+} as const;
+
 interface Instruments {
   latency: Histogram;
   queueTime: Histogram;
@@ -151,15 +164,15 @@ export function startTelemetry(settings: TelemetrySettings, options: TelemetryOp
     connectionString,
     shutdown: () => distro.shutdownAzureMonitor(),
     instruments: {
-      latency: meter.createHistogram('sync.latency', { unit: 'ms', description: 'change received (webhook, poll or reconciliation) -> written to the other side' }),
-      queueTime: meter.createHistogram('sync.queue_time', { unit: 'ms', description: 'message enqueued -> worker started' }),
-      outcomes: meter.createCounter('sync.outcomes', { description: 'outcomes of applied changes, per outcome kind, item kind, direction and mailbox' }),
-      retries: meter.createCounter('sync.retries', { description: 'deliveries of a change rescheduled after a retryable failure' }),
-      deadLetters: meter.createCounter('sync.dead_letters', { description: 'changes judged dead (dead-lettered), per reason' }),
-      reconcileRepairs: meter.createCounter('sync.reconcile.repairs', { description: 'changes reconciliation found and enqueued that notifications had not delivered' }),
-      todoPollDuration: meter.createHistogram('sync.todo_poll.duration', { unit: 'ms', description: 'one To Do poll over every mailbox' }),
-      breakerHolds: meter.createCounter('sync.breaker.holds', { description: 'destructive writes (or creates over the cap) the mass-delete breaker held instead of executing' }),
-      mailboxAttention: meter.createGauge('sync.mailbox.attention', { description: '1 while a mailbox is in a state that stops its sync (degraded, paused, blocked), 0 otherwise' }),
+      latency: meter.createHistogram(metricNames.latency, { unit: 'ms', description: 'change received (webhook, poll or reconciliation) -> written to the other side' }),
+      queueTime: meter.createHistogram(metricNames.queueTime, { unit: 'ms', description: 'message enqueued -> worker started' }),
+      outcomes: meter.createCounter(metricNames.outcomes, { description: 'outcomes of applied changes, per outcome kind, item kind, direction and mailbox' }),
+      retries: meter.createCounter(metricNames.retries, { description: 'deliveries of a change rescheduled after a retryable failure' }),
+      deadLetters: meter.createCounter(metricNames.deadLetters, { description: 'changes judged dead (dead-lettered), per reason' }),
+      reconcileRepairs: meter.createCounter(metricNames.reconcileRepairs, { description: 'changes reconciliation found and enqueued that notifications had not delivered' }),
+      todoPollDuration: meter.createHistogram(metricNames.todoPollDuration, { unit: 'ms', description: 'one To Do poll over every mailbox' }),
+      breakerHolds: meter.createCounter(metricNames.breakerHolds, { description: 'destructive writes (or creates over the cap) the mass-delete breaker held instead of executing' }),
+      mailboxAttention: meter.createGauge(metricNames.mailboxAttention, { description: '1 while a mailbox is in a state that stops its sync (degraded, paused, blocked), 0 otherwise' }),
     },
   };
   return { enabled: true };
