@@ -62,11 +62,6 @@ export const allowedDimensions: Readonly<Record<string, string>> = {
   'http.request.method': 'HTTP method of a webhook',
   'http.response.status_code': 'HTTP status of a webhook answer',
   'http.route': 'route of the function',
-  // HTTP client semantic conventions on the Graph and Dataverse dependency spans (path templates, never URLs)
-  'url.scheme': 'https',
-  'url.path': 'path template of a dependency call (ids replaced by {id}, no query)',
-  'server.address': 'host of a dependency',
-  'server.port': 'port of a dependency',
 };
 
 const allowed = new Set(Object.keys(allowedDimensions));

@@ -309,13 +309,15 @@ export async function traceHttpDependency<T>(method: string, url: string, fn: ()
   }
   const verb = method.toUpperCase();
   const template = pathTemplate(url);
-  const attributes = dimensions({
-    'http.request.method': verb,
-    'url.scheme': host?.protocol.replace(/:$/, ''),
-    'url.path': template,
-    'server.address': host?.hostname,
-    'server.port': host?.port ? Number(host.port) : undefined,
-  });
+  // The HTTP client attributes the exporter maps to the row's target, data and name. They are made here from the
+  // path template and the host, never from a caller's values, so they are not on the caller allow-list
+  // (dimensions.ts), which names no URL- or address-like key on purpose.
+  const attributes: Dimensions = { ...dimensions({ 'http.request.method': verb }), 'url.path': template };
+  if (host) {
+    attributes['url.scheme'] = host.protocol.replace(/:$/, '');
+    attributes['server.address'] = host.hostname;
+    if (host.port) attributes['server.port'] = Number(host.port);
+  }
   const tracer = trace.getTracer(meterName);
   return tracer.startActiveSpan(`${verb} ${template}`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
     try {
