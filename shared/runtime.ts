@@ -6,7 +6,9 @@ import { DataverseApi } from './dataverse/client.js';
 import { GraphApi } from './graph/client.js';
 import { createLogger, type Logger } from './log.js';
 import { createChangeSender, createServiceBusClient, type ChangeSender } from './servicebus/sender.js';
+import { ConfigStore } from './settings/index.js';
 import { CursorStore } from './storage/cursorStore.js';
+import { DecisionStore } from './storage/decisionStore.js';
 import { MailboxStore } from './storage/mailboxStore.js';
 import { PairStore } from './storage/pairStore.js';
 import { SubscriptionStore } from './storage/subscriptionStore.js';
@@ -32,6 +34,10 @@ export interface Runtime {
   mailboxes: MailboxStore;
   subscriptions: SubscriptionStore;
   cursors: CursorStore;
+  /** The sync configuration (shared/settings/), read through a 60-second cache. */
+  config: ConfigStore;
+  /** The decision record per item (explain). */
+  decisions: DecisionStore;
   serviceBus: ServiceBusClient;
   sender: ChangeSender;
   /** API calls made by this process, by system and kind (benchmarks and status). */
@@ -45,7 +51,7 @@ export interface Runtime {
 }
 
 /** Builds a runtime from an environment. */
-export function createRuntime(env: Record<string, string | undefined> = process.env, options: { now?: () => Date; log?: Logger; telemetry?: TelemetryOptions } = {}): Runtime {
+export function createRuntime(env: Record<string, string | undefined> = process.env, options: { now?: () => Date; log?: Logger; telemetry?: TelemetryOptions; configCacheMs?: number } = {}): Runtime {
   const settings = loadSettings(env);
   const log = options.log ?? createLogger();
   // Once per process (functions/index.ts may have started it already); off without a connection string.
@@ -76,6 +82,8 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     mailboxes: new MailboxStore(tables.client('mailboxes')),
     subscriptions: new SubscriptionStore(tables.client('subscriptions')),
     cursors: new CursorStore(tables.client('cursors')),
+    config: new ConfigStore(tables.client('config'), options.configCacheMs ?? 60_000),
+    decisions: new DecisionStore(tables.client('decisions')),
     serviceBus,
     sender,
     calls,

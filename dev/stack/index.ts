@@ -54,6 +54,8 @@ export interface StackOptions {
   now?: () => Date;
   /** Telemetry export options (with APPLICATIONINSIGHTS_CONNECTION_STRING in `env`); tests make the interval short. */
   telemetry?: TelemetryOptions;
+  /** How long the runtime reuses a read of the sync configuration (default 0: fresh on every change). */
+  configCacheMs?: number;
 }
 
 export interface StackUserInfo extends StackUser {
@@ -174,6 +176,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.logSink ? { log: createLogger(options.logSink, 'debug') } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.telemetry ? { telemetry: options.telemetry } : {}),
+    // The stack's CLI and worker share one process and one runtime: read the sync configuration fresh, so a test's
+    // `config set` is in force for the next change (the product's 60-second cache is tested on its own).
+    configCacheMs: options.configCacheMs ?? 0,
   });
   setRuntime(runtime);
   await runtime.ready();

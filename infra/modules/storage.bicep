@@ -36,6 +36,8 @@ var tableSuffixes = [
   'Mailboxes'
   'Subscriptions'
   'Cursors'
+  'Config'
+  'Decisions'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2025-01-01' = {

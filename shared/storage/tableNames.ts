@@ -9,6 +9,10 @@ export const tableSuffixes = {
   subscriptions: 'Subscriptions',
   /** Delta links, backfill checkpoints and other cursors. */
   cursors: 'Cursors',
+  /** The sync configuration (shared/settings/): the current settings per scope, its version, and every version's change. */
+  config: 'Config',
+  /** The planner's decisions per item with their reasons (shared/storage/decisionStore.ts), read by `explain`. */
+  decisions: 'Decisions',
 } as const;
 
 export type TableKey = keyof typeof tableSuffixes;
