@@ -9,10 +9,24 @@ import type { MappingContext } from '../mapping/index.js';
 import type { Runtime } from '../runtime.js';
 import type { DataverseChange, DataverseEntity, ExchangeChange } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
+import type { EffectiveConfig } from '../settings/index.js';
+import type { DecisionDirection } from '../storage/decisionStore.js';
 import type { StoredPair } from '../storage/pairStore.js';
+import { summarizeDecision } from './decisions.js';
 import { Executor, type ExecutionState, type Outcome } from './execute.js';
 import { kindOfResource, kindOfTable, type GraphItem, type SyncKind } from './kinds/index.js';
-import { isNotificationEcho, planDataverseDelete, planToDataverse, planToExchange, scopeOf, type LinkCandidate, type PlanSettings } from './plan.js';
+import {
+  isNotificationEcho,
+  matchingFilter,
+  planDataverseDelete,
+  planToDataverse,
+  planToExchange,
+  scopeColumns,
+  scopeOf,
+  type Action,
+  type LinkCandidate,
+  type PlanSettings,
+} from './plan.js';
 
 export type { Outcome, OutcomeKind } from './execute.js';
 
@@ -20,7 +34,53 @@ export function mappingContext(mailbox: Mailbox, now: Date): MappingContext {
   return { now, mailbox: { address: mailbox.address, systemUserId: mailbox.systemUserId }, timeZone: mailbox.timeZone };
 }
 
-const planSettings = (rt: Runtime): PlanSettings => ({ SYNC_CONFLICT_POLICY: rt.settings.SYNC_CONFLICT_POLICY, SYNC_PROPAGATE_CANCELLATIONS: rt.settings.SYNC_PROPAGATE_CANCELLATIONS });
+/** The planner's settings for one mailbox: the app settings it reads and the mailbox's effective sync configuration. */
+export async function planSettingsFor(rt: Runtime, mailboxId: string | undefined): Promise<PlanSettings> {
+  const config = await rt.config.effective(mailboxId);
+  return { SYNC_CONFLICT_POLICY: rt.settings.SYNC_CONFLICT_POLICY, SYNC_PROPAGATE_CANCELLATIONS: rt.settings.SYNC_PROPAGATE_CANCELLATIONS, config };
+}
+
+/**
+ * Keeps what was decided for an item and why (explain). Best effort: the record explains the sync and must never
+ * fail a change, so a failed write is logged and dropped.
+ */
+export async function recordDecision(
+  rt: Runtime,
+  mailboxId: string | undefined,
+  direction: DecisionDirection,
+  kind: SyncKind,
+  summary: { decision: string; reason: string },
+  facts: { outcome?: string | undefined; source?: string; config?: EffectiveConfig; dataverseId?: string | undefined; exchangeId?: string | undefined },
+): Promise<void> {
+  if (!facts.dataverseId && !facts.exchangeId) return;
+  await rt.decisions
+    .record(mailboxId, {
+      at: rt.now().toISOString(),
+      direction,
+      decision: summary.decision,
+      reason: summary.reason.slice(0, 500),
+      kind: kind.name,
+      ...(facts.outcome ? { outcome: facts.outcome } : {}),
+      ...(facts.source ? { source: facts.source } : {}),
+      ...(facts.config ? { configVersion: facts.config.version } : {}),
+      ...(facts.dataverseId ? { dataverseId: facts.dataverseId } : {}),
+      ...(facts.exchangeId ? { exchangeId: facts.exchangeId } : {}),
+    })
+    .catch((error: unknown) => rt.log.warn('decision not recorded', { kind: kind.name, mailboxId, error: (error as Error).message }));
+}
+
+/** Runs a plan and records its decision with how it ended. */
+async function runAndRecord(run: Executor, rt: Runtime, direction: DecisionDirection, kind: SyncKind, mailboxId: string, actions: readonly Action[], facts: { source: string; config: EffectiveConfig; dataverseId?: string | undefined; exchangeId?: string | undefined }): Promise<Outcome | undefined> {
+  // A change that throws is retried (and decides again) or dead-lettered, which the worker records.
+  const outcome = await run.run(actions);
+  await recordDecision(rt, mailboxId, direction, kind, summarizeDecision(actions, outcome), {
+    ...facts,
+    outcome: outcome?.kind ?? 'unchanged',
+    dataverseId: outcome?.dataverseId ?? facts.dataverseId,
+    exchangeId: outcome?.exchangeId ?? facts.exchangeId,
+  });
+  return outcome;
+}
 
 /**
  * The mailbox's registry row as it is now, or undefined when it is disabled or gone. The registry list is cached
@@ -32,7 +92,7 @@ async function stillEnabled(rt: Runtime, cached: Mailbox): Promise<Mailbox | und
   return current && current.state !== 'disabled' ? current : undefined;
 }
 
-function executor(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: DataverseEntity, parts: Partial<ExecutionState>): Executor {
+function executor(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: DataverseEntity, settings: PlanSettings, parts: Partial<ExecutionState>): Executor {
   return new Executor(rt, {
     kind,
     mailbox,
@@ -44,7 +104,7 @@ function executor(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: Datavers
     item: undefined,
     listId: undefined,
     ctx: mappingContext(mailbox, rt.now()),
-    settings: planSettings(rt),
+    settings,
     syncedSystemUsers: new Set(),
     ...parts,
   });
@@ -57,14 +117,25 @@ function executor(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: Datavers
 /** Applies a Dataverse change to every mailbox in its scope. */
 export async function applyDataverseChange(rt: Runtime, change: DataverseChange): Promise<Outcome[]> {
   const kind = kindOfTable(change.entity);
-  if (change.message === 'Delete') return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId);
+  const source = change.message.toLowerCase();
+  if (change.message === 'Delete') return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, source);
   // The webhook's post image holds every mapped column as of that change (a later change comes in its own message,
   // in this same session); without one, read the record.
-  const record = change.image ?? (await kind.dataverse.get(rt, change.entity, change.recordId));
-  if (!record) return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId);
+  let record = change.image ?? (await kind.dataverse.get(rt, change.entity, change.recordId));
+  if (!record) return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, source);
   const bySystemUser = await rt.mailboxes.enabledBySystemUser();
-  const scope = scopeOf(kind, change.entity, record, bySystemUser);
+  // Who the record reaches (owner, parties), then each mailbox's sync filters (union) decide whether it is in scope.
+  const reached = scopeOf(kind, change.entity, record, bySystemUser);
+  const settingsOf = new Map<string, PlanSettings>();
+  for (const m of reached) settingsOf.set(m.id.toLowerCase(), await planSettingsFor(rt, m.id));
+  // A filter on a column the post image does not carry (a "Sync this record" flag): read the record whole.
+  const columns = [...new Set([...settingsOf.values()].flatMap((p) => scopeColumns(p.config.scope[kind.name])))];
+  if (change.image && columns.some((c) => !(c in record!))) record = (await kind.dataverse.get(rt, change.entity, change.recordId)) ?? record;
+  const reach = kind.scopeOf(change.entity, record);
+  const scope = reached.filter((m) => matchingFilter(settingsOf.get(m.id.toLowerCase())!.config.scope[kind.name], record, m.systemUserId, reach) !== undefined);
   const outcomes: Outcome[] = [];
+  const id = String(record[kind.primaryKey]).toLowerCase();
+  const filtersOf = (m: Mailbox) => settingsOf.get(m.id.toLowerCase())!.config.scope[kind.name].map((f) => f.name).join(', ');
   // A record that no longer reaches a mailbox is unlinked there, never deleted (docs/reference/platform-facts.md section 7, KB 4345686).
   for (const mailboxId of await rt.pairs.mailboxesOf(change.recordId)) {
     if (scope.some((m) => m.id.toLowerCase() === mailboxId)) continue;
@@ -73,8 +144,22 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange)
     if (!mailbox || mailbox.state === 'disabled') continue;
     const pair = await rt.pairs.get(mailbox.id, change.recordId);
     if (!pair) continue;
-    const outcome = await executor(rt, kind, mailbox, change.entity, { pair, dataverseId: change.recordId }).run([{ type: 'Unlink', reason: 'out of scope' }]);
+    const filtered = reached.find((m) => m.id.toLowerCase() === mailboxId);
+    const reason = filtered ? `out of scope: no sync filter matches (${filtersOf(filtered)})` : 'out of scope: the user is no longer its owner or a party';
+    const settings = settingsOf.get(mailboxId) ?? (await planSettingsFor(rt, mailbox.id));
+    const actions: Action[] = [{ type: 'Unlink', reason }];
+    const outcome = await runAndRecord(executor(rt, kind, mailbox, change.entity, settings, { pair, dataverseId: change.recordId }), rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id });
     if (outcome) outcomes.push(outcome);
+  }
+  // Reached but filtered out, never paired: say so, so explain can answer "why is it not in my calendar".
+  for (const m of reached) {
+    if (scope.includes(m) || (await rt.pairs.get(m.id, id))) continue;
+    const settings = settingsOf.get(m.id.toLowerCase())!;
+    await recordDecision(rt, m.id, 'toExchange', kind, { decision: 'OutOfScope', reason: `no sync filter matches (${filtersOf(m)})` }, { outcome: 'ignored', source, config: settings.config, dataverseId: id });
+    outcomes.push({ kind: 'ignored', mailboxId: m.id, dataverseId: id, detail: 'out of scope' });
+  }
+  if (reached.length === 0) {
+    await recordDecision(rt, undefined, 'toExchange', kind, { decision: 'OutOfScope', reason: 'its owner and parties are no enabled mailbox syncing this kind' }, { outcome: 'ignored', source, dataverseId: id });
   }
   const syncedSystemUsers = new Set(bySystemUser.keys());
   for (const cached of scope) {
@@ -83,18 +168,19 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange)
       outcomes.push({ kind: 'ignored', mailboxId: cached.id, dataverseId: change.recordId, detail: 'mailbox not enabled' });
       continue;
     }
-    const id = String(record[kind.primaryKey]).toLowerCase();
     const pair = await rt.pairs.get(mailbox.id, id);
     const ctx = mappingContext(mailbox, rt.now());
-    const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings: planSettings(rt) });
-    const run = executor(rt, kind, mailbox, change.entity, { pair, record, dataverseId: id, ctx, syncedSystemUsers });
-    outcomes.push((await run.run(actions)) ?? { kind: 'unchanged', mailboxId: mailbox.id, dataverseId: id });
+    const settings = settingsOf.get(cached.id.toLowerCase())!;
+    const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings });
+    const run = executor(rt, kind, mailbox, change.entity, settings, { pair, record, dataverseId: id, ctx, syncedSystemUsers });
+    const outcome = await runAndRecord(run, rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id, exchangeId: pair?.exchangeId });
+    outcomes.push(outcome ?? { kind: 'unchanged', mailboxId: mailbox.id, dataverseId: id });
   }
   return outcomes;
 }
 
 /** Dataverse delete: server-side sync's rules per kind (docs/reference/platform-facts.md section 7). */
-async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: DataverseEntity, recordId: string, ownerId: string | undefined): Promise<Outcome[]> {
+async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: DataverseEntity, recordId: string, ownerId: string | undefined, source: string): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   for (const mailboxId of await rt.pairs.mailboxesOf(recordId)) {
     const mailbox = await rt.mailboxes.get(mailboxId);
@@ -104,8 +190,9 @@ async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: Datavers
     const exchangeItem = readItem ? await kind.exchange.get(rt, mailbox, pair.exchangeId!, pair.exchangeListId) : undefined;
     const actions = planDataverseDelete({ kind, pair, mailbox, ownerId, now: rt.now(), exchangeItem });
     const target = mailbox ?? ({ id: mailboxId } as Mailbox);
-    const run = executor(rt, kind, target, table, { pair, dataverseId: recordId, ctx: mailbox ? mappingContext(mailbox, rt.now()) : ({ now: rt.now() } as MappingContext) });
-    const outcome = await run.run(actions);
+    const settings = await planSettingsFor(rt, mailboxId);
+    const run = executor(rt, kind, target, table, settings, { pair, dataverseId: recordId, ctx: mailbox ? mappingContext(mailbox, rt.now()) : ({ now: rt.now() } as MappingContext) });
+    const outcome = await runAndRecord(run, rt, 'toExchange', kind, mailboxId, actions, { source, config: settings.config, dataverseId: recordId, exchangeId: pair.exchangeId });
     if (outcome) outcomes.push({ ...outcome, mailboxId });
   }
   return outcomes;
@@ -136,6 +223,7 @@ export async function applyExchangeChange(rt: Runtime, change: ExchangeChange): 
   const organizer = unpaired ? kind.itemFacts(item).organizerAddress : undefined;
   const organizerSynced = organizer !== undefined && (await rt.mailboxes.findEnabled(organizer)) !== undefined;
   const ctx = mappingContext(mailbox, rt.now());
+  const settings = await planSettingsFor(rt, mailbox.id);
   const actions = planToDataverse({
     kind,
     mailbox,
@@ -146,9 +234,9 @@ export async function applyExchangeChange(rt: Runtime, change: ExchangeChange): 
     organizerSynced,
     record,
     ctx,
-    settings: planSettings(rt),
+    settings,
   });
-  const run = executor(rt, kind, mailbox, (pair?.dataverseEntity as DataverseEntity | undefined) ?? link?.table ?? kind.tables[0]!, {
+  const run = executor(rt, kind, mailbox, (pair?.dataverseEntity as DataverseEntity | undefined) ?? link?.table ?? kind.tables[0]!, settings, {
     // A pair of the record that already holds this item is the one the plan updates.
     pair: pair ?? (link?.existingPair?.exchangeId === change.itemId ? link.existingPair : undefined),
     item,
@@ -158,7 +246,8 @@ export async function applyExchangeChange(rt: Runtime, change: ExchangeChange): 
     listId,
     ctx,
   });
-  return [(await run.run(actions)) ?? { kind: 'unchanged', mailboxId: mailbox.id, exchangeId: change.itemId }];
+  const outcome = await runAndRecord(run, rt, 'toDataverse', kind, mailbox.id, actions, { source: change.changeType, config: settings.config, exchangeId: change.itemId, dataverseId: pair?.dataverseId ?? link?.dataverseId });
+  return [outcome ?? { kind: 'unchanged', mailboxId: mailbox.id, exchangeId: change.itemId }];
 }
 
 /**

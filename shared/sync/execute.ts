@@ -12,7 +12,7 @@ import { transactionIdFor } from './ids.js';
 import type { GraphItem, SyncKind } from './kinds/index.js';
 import type { Snapshot } from './merge.js';
 import { resolveParties } from './parties.js';
-import { baseAfterWrite, driftToExchange, planLink, planMerge, planToExchange, planUpdateToDataverse, type Action, type PlanSettings } from './plan.js';
+import { baseAfterWrite, directionsOf, driftToExchange, planLink, planMerge, planToExchange, planUpdateToDataverse, type Action, type PlanSettings } from './plan.js';
 
 export type OutcomeKind = 'created' | 'updated' | 'unchanged' | 'echo' | 'ignored' | 'linked' | 'unlinked' | 'deleted' | 'awaiting-invitation';
 
@@ -53,6 +53,11 @@ export class Executor {
     private readonly rt: Runtime,
     private readonly s: ExecutionState,
   ) {}
+
+  /** The kind's field directions as configured for this mailbox. */
+  private get directions() {
+    return directionsOf(this.s.kind, this.s.settings.config);
+  }
 
   private get ids() {
     const s = this.s;
@@ -288,7 +293,7 @@ export class Executor {
     if (stale === 'exchange' || !s.item) s.item = await s.kind.exchange.get(rt, s.mailbox, pair.exchangeId!, pair.exchangeListId);
     if (!s.record || !s.item) throw new SyncError('PreconditionFailed', 'an item vanished during the merge; retrying decides again');
     this.merged = 0;
-    const outcome = await this.run(planMerge({ kind: s.kind, pair, record: s.record, item: s.item, ctx: s.ctx, policy: s.settings.SYNC_CONFLICT_POLICY }));
+    const outcome = await this.run(planMerge({ kind: s.kind, pair, record: s.record, item: s.item, ctx: s.ctx, policy: s.settings.SYNC_CONFLICT_POLICY, config: s.settings.config }));
     return outcome ?? { kind: 'updated', ...this.ids, detail: `merged; conflicts: ${this.merged}` };
   }
 
@@ -337,7 +342,7 @@ export class Executor {
     let exSnap = s.kind.snapshotFromExchange(created, s.ctx);
     // Graph may hand back an item made earlier (the transactionId of a create whose pair was lost, an item found by
     // its stamp): bring what it holds up to the record. A fresh create holds it already, and costs nothing more.
-    const drift = driftToExchange(s.kind.directions, dvSnap, exSnap, create.unsyncedFields);
+    const drift = driftToExchange(this.directions, dvSnap, exSnap, create.unsyncedFields);
     const facts = { exchangeId, exchangeListId: made.listId, ...(create.isOrganizer === undefined ? {} : { isOrganizer: create.isOrganizer }) };
     if (Object.keys(drift).length > 0) {
       s.item = created;
@@ -353,7 +358,7 @@ export class Executor {
       dataverseEtag: record['@odata.etag'],
       iCalUId,
       transactionId: undefined,
-      base: baseAfterWrite(s.kind.directions, dvSnap, exSnap, create.unsyncedFields),
+      base: baseAfterWrite(this.directions, dvSnap, exSnap, create.unsyncedFields),
     });
     s.pair = pending;
     s.item = created;
@@ -380,7 +385,7 @@ export class Executor {
     const organizerSynced = organizer !== undefined && (await rt.mailboxes.findEnabled(organizer)) !== undefined;
     const viaMeeting = s.kind.exchange.stampOf(item) === undefined;
     const linker = new Executor(rt, { ...s, pair: undefined, item, exchangeId: item.id ?? undefined });
-    await linker.run(planLink({ kind: s.kind, organizerSynced, ctx: s.ctx }, { dataverseId: s.dataverseId!, table: s.table, viaMeeting }, record, item));
+    await linker.run(planLink({ kind: s.kind, organizerSynced, ctx: s.ctx, settings: s.settings }, { dataverseId: s.dataverseId!, table: s.table, viaMeeting }, record, item));
     s.pair = linker.s.pair;
     return s.pair !== undefined;
   }
@@ -397,7 +402,7 @@ export class Executor {
       if (!record) continue;
       s.record = record;
       s.dataverseId = candidate;
-      await this.link({ type: 'Link', dataverseId: candidate, table, mirror: false, base: baseAfterWrite(s.kind.directions, s.kind.snapshotFromDataverse(record, s.ctx), exSnap) });
+      await this.link({ type: 'Link', dataverseId: candidate, table, mirror: false, base: baseAfterWrite(this.directions, s.kind.snapshotFromDataverse(record, s.ctx), exSnap) });
       s.item = item;
       s.record = undefined;
       return this.replanToDataverse();
@@ -435,7 +440,7 @@ export class Executor {
       exchangeEtag: existed ? undefined : item['@odata.etag'],
       // The record existed (a retry after a lost pair, another copy of the meeting): take its values as the base,
       // so what the item changed since flows to Dataverse now.
-      base: existed ? baseAfterWrite(s.kind.directions, dvSnap, dvSnap) : baseAfterWrite(s.kind.directions, dvSnap, exSnap),
+      base: existed ? baseAfterWrite(this.directions, dvSnap, dvSnap) : baseAfterWrite(this.directions, dvSnap, exSnap),
       status: 'linked',
     });
     if (facts.iCalUId) await rt.cursors.set('meeting', facts.iCalUId, { dataverseId: id });
@@ -451,6 +456,6 @@ export class Executor {
   private replanToDataverse(): Promise<Outcome> {
     const { s } = this;
     if (this.merges++ > maxMerges) throw new SyncError('PreconditionFailed', 'the pair kept changing; retrying decides again');
-    return this.run([planUpdateToDataverse(s.kind, s.pair!, s.item!, s.ctx, s.settings.SYNC_CONFLICT_POLICY)]).then((o) => o ?? { kind: 'unchanged', ...this.ids });
+    return this.run([planUpdateToDataverse(s.kind, s.pair!, s.item!, s.ctx, s.settings)]).then((o) => o ?? { kind: 'unchanged', ...this.ids });
   }
 }

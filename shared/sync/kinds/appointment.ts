@@ -149,8 +149,8 @@ export const appointmentKind: SyncKind<'appointment'> = {
 
   scopeOf: (table, record) => ownerAndParties(record, activityPartiesOf(table)),
   isTracked: (item) => isTrackedInExchange(item, false),
-  directionsFor(pair) {
-    const out: Record<string, Direction> = { ...directions };
+  directionsFor(pair, configured = directions) {
+    const out: Record<string, Direction> = { ...configured };
     if (!pair.mirror) return out;
     // An attendee's copy of a meeting another synced mailbox organizes is a mirror: only the attendee's personal
     // fields (reminder, free/busy) are written to it, and nothing flows back from it (the organizer's own pair

@@ -106,7 +106,7 @@ export const contactKind: SyncKind<'contact'> = {
 
   scopeOf: (_table, record) => ownerAndParties(record, undefined),
   isTracked: (item) => isTrackedInExchange(item, false),
-  directionsFor: () => ({ ...directions }),
+  directionsFor: (_pair, configured = directions) => ({ ...configured }),
   writeNeedsRecord: () => false,
   shapeExchangePatch: (patch) => patch,
   // Server-side sync removes the Exchange copy of a deleted contact only when the syncing user is not its owner.

@@ -153,7 +153,7 @@ export const taskKind: SyncKind<'task'> = {
 
   scopeOf: (table, record) => ownerAndParties(record, activityPartiesOf(table)),
   isTracked: (item) => isTrackedInExchange(item, false),
-  directionsFor: () => ({ ...directions }),
+  directionsFor: (_pair, configured = directions) => ({ ...configured }),
   // A task's status codes depend on its table and its percentage; the other tables' bodies fit the table only
   // with the record (only task has percentcomplete; shared/mapping/task.ts taskDataverseBody).
   writeNeedsRecord: (table, fields) => table !== 'task' || fields.includes('status'),

@@ -204,8 +204,11 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
   scopeOf(table: DataverseEntity, record: DataverseRecord): string[];
   /** Whether an unpaired Exchange item is tracked (synced to Dynamics 365). */
   isTracked(item: GraphItem): boolean;
-  /** Fields that sync for this pair (an attendee's mirrored copy syncs only personal fields). */
-  directionsFor(pair: Pick<Pair, 'mirror'>): Record<string, Direction>;
+  /**
+   * Fields that sync for this pair, from the configured directions (default: the field table's own); an
+   * attendee's mirrored copy syncs only personal fields.
+   */
+  directionsFor(pair: Pick<Pair, 'mirror'>, configured?: Readonly<Record<string, Direction>>): Record<string, Direction>;
   /** Whether writing these fields to Dataverse needs the record as it is now (besides the fields). */
   writeNeedsRecord(table: DataverseEntity, fields: readonly string[]): boolean;
   /** Shapes an Exchange patch by the invitation rule (attendees only by the organizer of a future meeting). */

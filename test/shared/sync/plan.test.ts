@@ -2,6 +2,7 @@
 // invitation, attendee-copy and recurring-series rule has a row; the end-to-end suite proves the same rules against
 // the simulators.
 import { describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../../shared/settings/index.js';
 import type { DataverseRecord } from '../../../shared/dataverse/client.js';
 import type { Mailbox } from '../../../shared/storage/mailboxStore.js';
 import type { Pair } from '../../../shared/storage/pairStore.js';
@@ -22,7 +23,7 @@ import { activity, appointment, contact, ctxAt, event, graphContact, me, otherUs
 
 const now = '2024-06-01T08:00:00Z';
 const ctx = ctxAt(now);
-const settings: PlanSettings = { SYNC_CONFLICT_POLICY: 'lastModifiedWins', SYNC_PROPAGATE_CANCELLATIONS: false };
+const settings: PlanSettings = { SYNC_CONFLICT_POLICY: 'lastModifiedWins', SYNC_PROPAGATE_CANCELLATIONS: false, config: defaultConfig };
 const mailbox: Mailbox = { id: 'mbx-dana', userPrincipalName: me.address, address: me.address, systemUserId: me.systemUserId, timeZone: 'Europe/Berlin', entities: ['appointment', 'task', 'contact'], state: 'active' };
 const other: Mailbox = { ...mailbox, id: 'mbx-other', address: 'other@contoso.com', userPrincipalName: 'other@contoso.com', systemUserId: otherUserId };
 const future = { time: { allDay: false, start: '2024-07-01T10:00:00Z', end: '2024-07-01T11:00:00Z' } };
@@ -230,7 +231,7 @@ describe('planMerge: both sides changed', () => {
     const record = appointment({ subject: 'Dataverse subject', location: 'Room 2', modifiedon: '2024-06-01T07:00:00Z' }) as DataverseRecord;
     const base = baseAfterWrite(kind.directions, kind.snapshotFromDataverse(appointment({ subject: 'Old', location: 'Room 1' }), ctx), kind.snapshotFromDataverse(appointment({ subject: 'Old' }), ctx));
     const item = event({ subject: 'Exchange subject', location: { displayName: 'Room 1' }, lastModifiedDateTime: '2024-06-01T07:30:00Z' }) as GraphItem;
-    const actions = planMerge({ kind, pair: pairOf('appointment', { base }), record, item, ctx, policy: settings.SYNC_CONFLICT_POLICY });
+    const actions = planMerge({ kind, pair: pairOf('appointment', { base }), record, item, ctx, policy: settings.SYNC_CONFLICT_POLICY, config: defaultConfig });
     expect(actions.map((a) => a.type)).toEqual(['ResolveConflict', 'Update', 'Update']);
     const conflict = actions[0] as Extract<Action, { type: 'ResolveConflict' }>;
     expect(conflict.conflicts.map((c) => [c.field, c.winner])).toContainEqual(['subject', 'exchange']);
