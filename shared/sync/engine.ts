@@ -17,6 +17,7 @@ import { Executor, type ExecutionState, type Outcome } from './execute.js';
 import { kindOfResource, kindOfTable, type GraphItem, type SyncKind } from './kinds/index.js';
 import {
   isNotificationEcho,
+  planMerge,
   matchingFilter,
   planDataverseDelete,
   planToDataverse,
@@ -263,4 +264,33 @@ async function loadLinkCandidate(rt: Runtime, kind: SyncKind, mailbox: Mailbox, 
   const existingPair = await rt.pairs.get(mailbox.id, dataverseId);
   const record: DataverseRecord | undefined = existingPair ? undefined : await kind.dataverse.get(rt, table, dataverseId);
   return { dataverseId, table, viaMeeting, existingPair, record };
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Administrative passes (config set: a scope change, a direction resync)
+// ------------------------------------------------------------------------------------------------------------
+
+/** Unlinks one pair (both items stay) and records why: an item that left the scope through a filter change. */
+export async function unlinkPair(rt: Runtime, kind: SyncKind, mailbox: Mailbox, pair: StoredPair, reason: string, source: string): Promise<Outcome | undefined> {
+  const settings = await planSettingsFor(rt, mailbox.id);
+  const run = executor(rt, kind, mailbox, pair.dataverseEntity as DataverseEntity, settings, { pair, dataverseId: pair.dataverseId });
+  return runAndRecord(run, rt, 'toExchange', kind, mailbox.id, [{ type: 'Unlink', reason }], { source, config: settings.config, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId });
+}
+
+/**
+ * Re-applies the configured field directions to one pair: reads both sides and merges them field by field as a
+ * change on both sides would (planMerge), so a field switched on flows now instead of at the item's next change.
+ * An item gone on either side is left to the normal paths (its delete or the next reconciliation).
+ */
+export async function resyncPair(rt: Runtime, kind: SyncKind, mailbox: Mailbox, pair: StoredPair): Promise<Outcome | undefined> {
+  if (pair.status !== 'linked' || !pair.exchangeId) return undefined;
+  const table = pair.dataverseEntity as DataverseEntity;
+  const record = await kind.dataverse.get(rt, table, pair.dataverseId);
+  const item = await kind.exchange.get(rt, mailbox, pair.exchangeId, pair.exchangeListId);
+  if (!record || !item) return undefined;
+  const settings = await planSettingsFor(rt, mailbox.id);
+  const ctx = mappingContext(mailbox, rt.now());
+  const actions = planMerge({ kind, pair, record, item, ctx, policy: settings.SYNC_CONFLICT_POLICY, config: settings.config });
+  const run = executor(rt, kind, mailbox, table, settings, { pair, record, item, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId, listId: pair.exchangeListId, ctx });
+  return runAndRecord(run, rt, 'toExchange', kind, mailbox.id, actions, { source: 'resync', config: settings.config, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId });
 }

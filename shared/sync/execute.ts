@@ -12,7 +12,7 @@ import { transactionIdFor } from './ids.js';
 import type { GraphItem, SyncKind } from './kinds/index.js';
 import type { Snapshot } from './merge.js';
 import { resolveParties } from './parties.js';
-import { baseAfterWrite, directionsOf, driftToExchange, planLink, planMerge, planToExchange, planUpdateToDataverse, type Action, type PlanSettings } from './plan.js';
+import { baseAfterWrite, directionsOf, driftToExchange, planLink, planMerge, planToExchange, planUpdateToDataverse, withoutTurnedOffFields, type Action, type PlanSettings } from './plan.js';
 
 export type OutcomeKind = 'created' | 'updated' | 'unchanged' | 'echo' | 'ignored' | 'linked' | 'unlinked' | 'deleted' | 'awaiting-invitation';
 
@@ -324,7 +324,8 @@ export class Executor {
     // tracked category included; the adapter only adds what identifies the record (stamp, linked resource,
     // transactionId). A pending pair that already existed is an earlier attempt whose answer may have been lost:
     // what it wrote is looked for before anything is created again.
-    const create = s.kind.exchangeCreate(record, s.ctx);
+    const mapped = s.kind.exchangeCreate(record, s.ctx);
+    const create = { ...mapped, body: withoutTurnedOffFields(mapped.body, s.kind, s.settings.config, 'exchange') };
     const found = await s.kind.exchange.findExisting(rt, s.mailbox, record, id, s.ctx, existing !== undefined);
     if (found?.how === 'link') {
       await rt.pairs.remove(pending);
@@ -409,7 +410,8 @@ export class Executor {
     }
     const id = s.kind.recordIdFor(s.mailbox.id, item);
     // The mapping's create function builds the body (owner, globalobjectid, parties as addresses to resolve).
-    const fullBody = (await resolveParties(rt, s.mailbox, s.kind.dataverseCreate(item, s.ctx))) as { statecode?: number; statuscode?: number };
+    const createBody = withoutTurnedOffFields(s.kind.dataverseCreate(item, s.ctx), s.kind, s.settings.config, 'dataverse');
+    const fullBody = (await resolveParties(rt, s.mailbox, createBody)) as { statecode?: number; statuscode?: number };
     const { fields, state } = separateStateChange(fullBody);
     let record: DataverseRecord;
     let existed = false;

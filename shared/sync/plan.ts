@@ -306,3 +306,38 @@ export function matchingFilter(filters: readonly ScopeFilter[], record: Datavers
     return who && f.where.every((c) => (c.op === 'eq') === (JSON.stringify(record[c.column] ?? null) === JSON.stringify(c.value)));
   });
 }
+
+// ------------------------------------------------------------------------------------------------------------
+// Creates under configured directions
+// ------------------------------------------------------------------------------------------------------------
+
+/** The top-level property or column names a field table entry names ("location.displayName", "address1_line1..3"). */
+function namesOf(paths: readonly string[]): string[] {
+  return paths.flatMap((path) => {
+    const head = path.split(/[ .[(]/)[0] ?? '';
+    const range = /^(.*?)(\d+)$/.exec(head);
+    const lines = /\.\.(\d+)/.exec(path);
+    if (range && lines) {
+      const out: string[] = [];
+      for (let i = Number(range[2]); i <= Number(lines[1]); i += 1) out.push(`${range[1]}${i}`);
+      return out;
+    }
+    return head ? [head] : [];
+  });
+}
+
+/**
+ * A create body without what an administrator turned off for `side`: the properties (Exchange) or columns
+ * (Dataverse) of fields whose configured direction no longer writes to that side, although the field table's
+ * would. A property another field still writes is kept. Server-side sync applies synchronized-field directions to
+ * every write (https://learn.microsoft.com/power-platform/admin/control-field-synchronization-outlook).
+ */
+export function withoutTurnedOffFields<T extends object>(body: T, kind: SyncKind, config: EffectiveConfig, side: Side): T {
+  const configured = config.fields[kind.name];
+  const writes = (d: Direction | undefined) => d !== undefined && (side === 'exchange' ? d === 'Both' || d === 'ToExchange' : d === 'Both' || d === 'ToDataverse');
+  const paths = (row: (typeof kind.fields)[number]) => namesOf(side === 'exchange' ? row.graph : row.dataverse);
+  const kept = new Set(kind.fields.filter((row) => writes(configured[row.name])).flatMap(paths));
+  const drop = new Set(kind.fields.filter((row) => writes(row.direction) && !writes(configured[row.name])).flatMap(paths).filter((p) => !kept.has(p)));
+  if (drop.size === 0) return body;
+  return Object.fromEntries(Object.entries(body).filter(([key]) => !drop.has(key))) as T;
+}

@@ -9,7 +9,8 @@ import { toSyncError } from '../errors.js';
 import { backoffMs } from '../http/retry.js';
 import type { Runtime } from '../runtime.js';
 import { parseChangeMessage, retryOf, type ChangeMessage } from '../servicebus/messages.js';
-import { applyDataverseChange, applyExchangeChange, type Outcome } from './engine.js';
+import { applyDataverseChange, applyExchangeChange, recordDecision, type Outcome } from './engine.js';
+import { kindOfResource, kindOfTable } from './kinds/index.js';
 import { applyLifecycleEvent } from './lifecycle.js';
 import { recordApplied } from './reconcile.js';
 
@@ -93,6 +94,16 @@ async function deadLetter(rt: Runtime, delivery: DeliveryInfo, reason: string, d
     at: rt.now().toISOString(),
   };
   await rt.cursors.set(deadLetterScope, delivery.messageId, record);
+  // Explain answers "dead-lettered, and why" for the item the message was about (never fails the dead-lettering).
+  if (message && message.source !== 'lifecycle') {
+    const exchange = message.source === 'exchange';
+    const summary = { decision: 'DeadLettered', reason: `${reason}: ${record.description.slice(0, 300)} (message ${delivery.messageId}; dlq replay can send it again)` };
+    await recordDecision(rt, exchange ? message.mailboxId : undefined, exchange ? 'toDataverse' : 'toExchange', exchange ? kindOfResource(message.resource) : kindOfTable(message.entity), summary, {
+      outcome: 'dead-lettered',
+      source: exchange ? message.changeType : message.message.toLowerCase(),
+      ...(exchange ? { exchangeId: message.itemId, dataverseId: message.dataverseId } : { dataverseId: message.recordId }),
+    }).catch(() => undefined);
+  }
   rt.log.error('change dead-lettered', {
     messageId: delivery.messageId,
     correlationId: message?.correlationId,
