@@ -2,3 +2,4 @@
 // command.
 export { buildStatus, type Backlog, type BreakerHoldStatus, type DecisionStatus, type MailboxStatus, type StatusReport } from './report.js';
 export { renderStatusPage, statusPageHeaders } from './page.js';
+export { explainItem, type ExplainedMailbox, type ExplainedPair, type Explanation } from './explain.js';

@@ -80,6 +80,8 @@ export interface StatusReport {
   breakerHolds?: BreakerHoldStatus[] | undefined;
   /** The planner's latest decisions with their reasons, once they are recorded for `explain`; absent until then. */
   recentDecisions?: DecisionStatus[] | undefined;
+  /** The sync configuration in force (shared/settings/): its version, who wrote it, and the mailboxes with keys of their own. */
+  configuration: { version: number; updatedBy?: string | undefined; at?: string | undefined; mailboxesWithOwnKeys: string[]; recent: { version: number; at: string; updatedBy: string; keys: string[] }[] };
 }
 
 const peekCap = 250;
@@ -147,6 +149,8 @@ export async function buildStatus(rt: Runtime): Promise<StatusReport> {
   const dataverseReconcile = reconciles.get('dataverse');
   for (const e of dataverseReconcile?.errors ?? []) lastErrors.push({ at: dataverseReconcile!.at, source: 'reconcile dataverse', message: e });
   lastErrors.sort((a, b) => b.at.localeCompare(a.at));
+  const config = await rt.config.snapshot({ fresh: true });
+  const recent = (await rt.config.history(5)).map((v) => ({ version: v.version, at: v.at, updatedBy: v.updatedBy, keys: v.changes.map((c) => `${c.scope === 'global' ? '' : `${c.scope} `}${c.key}`) }));
   return {
     generatedAt: now.toISOString(),
     mailboxes,
@@ -155,5 +159,6 @@ export async function buildStatus(rt: Runtime): Promise<StatusReport> {
     deadLetters: { count: dead.length, recent: dead.slice(0, 20) },
     lastErrors: lastErrors.slice(0, 20),
     calls: { ...rt.calls },
+    configuration: { version: config.version, updatedBy: config.updatedBy, at: config.at, mailboxesWithOwnKeys: Object.keys(config.mailboxes).sort(), recent },
   };
 }
