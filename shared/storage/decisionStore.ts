@@ -45,8 +45,8 @@ export interface ItemDecisions {
   lastSync: { toExchange?: string; toDataverse?: string; /** Kept beyond the last decisions: create looks for the old copy. */ unlinkedAt?: string };
 }
 
-/** Outcomes that wrote to the target side: they count as a sync in that direction. */
-const writingOutcomes = new Set(['created', 'updated', 'linked', 'deleted', 'unlinked']);
+/** Outcomes that wrote to the target side: they count as a sync in that direction (an unlink writes neither side). */
+const writingOutcomes = new Set(['created', 'updated', 'linked', 'deleted']);
 const noMailbox = '-';
 
 const dvKey = (id: string) => checkedKey(`dv-${id.toLowerCase()}`, 'Dataverse id');

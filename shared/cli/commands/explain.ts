@@ -13,7 +13,7 @@ export function formatExplanation(e: Explanation): string[] {
   }
   for (const m of e.mailboxes) {
     lines.push('', `Decisions in ${m.userPrincipalName ?? m.mailboxId ?? 'no mailbox'} (last to Exchange: ${m.lastSync.toExchange ?? 'never'}; last to Dynamics 365: ${m.lastSync.toDataverse ?? 'never'})`);
-    lines.push(formatTable(['AT', 'DIRECTION', 'DECISION', 'OUTCOME', 'CONFIG', 'REASON'], m.decisions.map((d) => [d.at, d.direction, d.decision, d.outcome ?? '-', d.configVersion === undefined ? '-' : `v${d.configVersion}`, truncate(d.reason, 140)])));
+    lines.push(formatTable(['AT', 'DIRECTION', 'SOURCE', 'DECISION', 'OUTCOME', 'CONFIG', 'REASON'], m.decisions.map((d) => [d.at, d.direction, d.source ?? '-', d.decision, d.outcome ?? '-', d.configVersion === undefined ? '-' : `v${d.configVersion}`, truncate(d.reason, 140)])));
   }
   return lines;
 }
