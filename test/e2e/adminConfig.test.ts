@@ -2,6 +2,9 @@
 // as data. A field direction changed with `config set` is honoured both ways and can be re-applied with --resync; a
 // scope-filter change is previewed per mailbox, then applied: what leaves is unlinked and never deleted, what
 // enters is created; `explain` answers for a tracked, an untracked, an out-of-scope and a dead-lettered item.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import { main } from '../../shared/cli/main.js';
@@ -193,9 +196,6 @@ describe('sync configuration as data (issue 16)', () => {
     const version = (await stack.runtime.config.snapshot({ fresh: true })).version;
     expect(status.stdout).toMatch(new RegExp(`Sync configuration: version ${version} \\(.* by e2e-admin\\)`));
     const exported = await cli('config', 'export');
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
     const file = join(mkdtempSync(join(tmpdir(), 'cfg-')), 'config.json');
     writeFileSync(file, exported.stdout);
     const again = await cli('config', 'import', file, '--dry-run');
