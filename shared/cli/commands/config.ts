@@ -8,7 +8,7 @@ import { fieldTables, allowedDirections } from '../../mapping/index.js';
 import type { Runtime } from '../../runtime.js';
 import { configKinds, wordOfDirection, type ConfigChange, type ConfigPlan, type ConfigScope, type ConfigValue, type EffectiveConfig } from '../../settings/index.js';
 import type { Mailbox } from '../../storage/mailboxStore.js';
-import { applyResync, applyScopeChange, previewResync, previewScopeChange, type ResyncCount, type ScopeDelta } from '../../sync/scopeChange.js';
+import { applyResync, applyScopeChange, previewResync, previewScopeChange, type ResyncCount, type ScopeDelta } from '../../onboarding/scopeChange.js';
 import type { CommandContext, CommandSpec, OptionValues } from '../command.js';
 import { UsageError } from '../env.js';
 import { formatTable } from '../format.js';

@@ -9,11 +9,11 @@ import { dataverseChange } from '../servicebus/messages.js';
 import { effectiveConfig, type ConfigPlan, type EffectiveConfig } from '../settings/index.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { StoredPair } from '../storage/pairStore.js';
-import { fetchDataverseCandidates } from '../onboarding/backfill.js';
-import { resyncPair, unlinkPair, type Outcome } from './engine.js';
-import { kindNamed, type SyncKind } from './kinds/index.js';
-import { matchingFilter } from './plan.js';
-import { syncWindow } from './window.js';
+import { fetchDataverseCandidates } from './backfill.js';
+import { resyncPair, unlinkPair, type Outcome } from '../sync/engine.js';
+import { kindNamed, type SyncKind } from '../sync/kinds/index.js';
+import { matchingFilter } from '../sync/plan.js';
+import { syncWindow } from '../sync/window.js';
 import type { EntityKind } from '../mapping/index.js';
 import type { DataverseEntity } from '../servicebus/messages.js';
 
