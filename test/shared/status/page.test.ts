@@ -27,6 +27,7 @@ function report(extra: Partial<StatusReport> = {}): StatusReport {
     deadLetters: { count: 1, recent: [{ reason: 'InvalidInput', description: hostile, messageId: 'm-1', at: '2026-12-02T05:50:00.000Z' }] },
     lastErrors: [],
     calls: { graphRead: 0, graphWrite: 0, dataverseRead: 0, dataverseWrite: 0 },
+    configuration: { version: 0, mailboxesWithOwnKeys: [], recent: [] },
     ...extra,
   };
 }
