@@ -12,8 +12,10 @@
 import { z } from 'zod';
 import { SyncError } from '../errors.js';
 import { allowedDirections, fieldTables, type Direction, type EntityKind } from '../mapping/index.js';
+import { kindNames } from '../sync/kinds/index.js';
 
-export const configKinds = ['appointment', 'task', 'contact'] as const satisfies readonly EntityKind[];
+/** The kinds a configuration key can name: the registry's (a new kind gets its keys without a list here). */
+export const configKinds: readonly EntityKind[] = kindNames;
 
 /** Direction words as the CLI and the JSON take them (admin.md §6.2), and the mapping's own names. */
 export const directionWords = { both: 'Both', toExchange: 'ToExchange', toDataverse: 'ToDataverse', none: 'None' } as const satisfies Record<string, Direction>;
