@@ -7,6 +7,8 @@ import { GraphApi } from './graph/client.js';
 import { createLogger, type Logger } from './log.js';
 import { createChangeSender, createServiceBusClient, type ChangeSender } from './servicebus/sender.js';
 import { ConfigStore } from './settings/index.js';
+import { createWorkSender, type WorkSender } from './servicebus/work.js';
+import { initialSchedule } from './sync/schedule.js';
 import { CursorStore } from './storage/cursorStore.js';
 import { DecisionStore } from './storage/decisionStore.js';
 import { MailboxStore } from './storage/mailboxStore.js';
@@ -40,6 +42,8 @@ export interface Runtime {
   decisions: DecisionStore;
   serviceBus: ServiceBusClient;
   sender: ChangeSender;
+  /** Sends the periodic work (sweeps and per-mailbox work, shared/sync/work.ts) to the work queue. */
+  work: WorkSender;
   /** API calls made by this process, by system and kind (benchmarks and status). */
   calls: CallCounts;
   /** systemuserid of the sync's application user (setting, else WhoAmI once). */
@@ -70,6 +74,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
   };
   const serviceBus = createServiceBusClient(settings);
   const sender = createChangeSender(serviceBus);
+  const work = createWorkSender(serviceBus);
   let appUser: Promise<string> | undefined;
   const runtime: Runtime = {
     settings,
@@ -79,13 +84,14 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     dataverse,
     tables,
     pairs: new PairStore(tables.client('pairs')),
-    mailboxes: new MailboxStore(tables.client('mailboxes')),
+    mailboxes: new MailboxStore(tables.client('mailboxes'), undefined, initialSchedule(settings)),
     subscriptions: new SubscriptionStore(tables.client('subscriptions')),
     cursors: new CursorStore(tables.client('cursors')),
     config: new ConfigStore(tables.client('config'), options.configCacheMs ?? 60_000),
     decisions: new DecisionStore(tables.client('decisions')),
     serviceBus,
     sender,
+    work,
     calls,
     applicationUserId() {
       if (settings.DATAVERSE_APPLICATION_USER_ID) return Promise.resolve(settings.DATAVERSE_APPLICATION_USER_ID);
@@ -97,6 +103,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     now: options.now ?? (() => new Date()),
     async close() {
       await sender.close();
+      await work.close();
       await serviceBus.close();
       if (telemetry.enabled) await stopTelemetry();
     },

@@ -170,7 +170,7 @@ export function startTelemetry(settings: TelemetrySettings, options: TelemetryOp
       retries: meter.createCounter(metricNames.retries, { description: 'deliveries of a change rescheduled after a retryable failure' }),
       deadLetters: meter.createCounter(metricNames.deadLetters, { description: 'changes judged dead (dead-lettered), per reason' }),
       reconcileRepairs: meter.createCounter(metricNames.reconcileRepairs, { description: 'changes reconciliation found and enqueued that notifications had not delivered' }),
-      todoPollDuration: meter.createHistogram(metricNames.todoPollDuration, { unit: 'ms', description: 'one To Do poll over every mailbox' }),
+      todoPollDuration: meter.createHistogram(metricNames.todoPollDuration, { unit: 'ms', description: "one mailbox's To Do poll (a work message of the poll sweep)" }),
       breakerHolds: meter.createCounter(metricNames.breakerHolds, { description: 'destructive writes (or creates over the cap) the mass-delete breaker held instead of executing' }),
       mailboxAttention: meter.createGauge(metricNames.mailboxAttention, { description: '1 while a mailbox is in a state that stops its sync (degraded, paused, blocked), 0 otherwise' }),
     },
