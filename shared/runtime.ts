@@ -76,6 +76,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
   const sender = createChangeSender(serviceBus);
   const work = createWorkSender(serviceBus);
   let appUser: Promise<string> | undefined;
+  const now = options.now ?? (() => new Date());
   const runtime: Runtime = {
     settings,
     log,
@@ -84,7 +85,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     dataverse,
     tables,
     pairs: new PairStore(tables.client('pairs')),
-    mailboxes: new MailboxStore(tables.client('mailboxes'), undefined, initialSchedule(settings)),
+    mailboxes: new MailboxStore(tables.client('mailboxes'), undefined, initialSchedule(settings), now),
     subscriptions: new SubscriptionStore(tables.client('subscriptions')),
     cursors: new CursorStore(tables.client('cursors')),
     config: new ConfigStore(tables.client('config'), options.configCacheMs ?? 60_000),
@@ -100,7 +101,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
       return appUser;
     },
     ready,
-    now: options.now ?? (() => new Date()),
+    now,
     async close() {
       await sender.close();
       await work.close();

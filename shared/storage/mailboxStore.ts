@@ -66,11 +66,13 @@ export class MailboxStore {
     private readonly table: TableClient,
     private readonly cacheMs = 15_000,
     private readonly initialSchedule: InitialSchedule = dueNow,
+    /** The runtime's clock (the schedule is compared with it). */
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   /** The schedule columns of a new row, or those a row written before scheduling existed lacks. */
   private scheduleColumns(id: string, existing: Row | undefined): Record<string, string> {
-    const first = this.initialSchedule(id, new Date());
+    const first = this.initialSchedule(id, this.now());
     const columns: Record<string, string> = {};
     for (const task of scheduledTasks) {
       const due = existing?.[dueColumn(task)];
