@@ -13,7 +13,7 @@ describe('adaptive To Do poll interval', () => {
     [60, false, 120, 'quiet: doubled'],
     [480, false, 900, 'quiet: doubled up to the maximum'],
     [900, false, 900, 'at the maximum it stays'],
-  ])('last %s, active %s -> %s (%s)', (last, active, expected) => {
+  ])('last %s, active %s -> %s (%s)', (last, active, expected, _why) => {
     expect(nextPollInterval(last, active, settings)).toBe(expected);
   });
 
