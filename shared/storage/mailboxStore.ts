@@ -59,8 +59,34 @@ export interface DueMailbox {
 
 type Row = { data: string; state?: string } & Partial<Record<string, string | number>>;
 
+/** The registry as read, with the indexes every change looks mailboxes up by (built once per read, not per change). */
+interface RegistryCache {
+  at: number;
+  list: Mailbox[];
+  /** Enabled (not disabled) mailboxes by Dataverse systemuserid. */
+  bySystemUser: ReadonlyMap<string, Mailbox>;
+  systemUsers: ReadonlySet<string>;
+  /** Enabled mailboxes by Entra object id, SMTP address and UPN (lower case). */
+  byKey: ReadonlyMap<string, Mailbox>;
+  /** Every registered mailbox (disabled ones too) by SMTP address and UPN (lower case). */
+  byAddress: ReadonlyMap<string, Mailbox>;
+}
+
+function indexed(list: Mailbox[]): RegistryCache {
+  const bySystemUser = new Map<string, Mailbox>();
+  const byKey = new Map<string, Mailbox>();
+  const byAddress = new Map<string, Mailbox>();
+  for (const m of list) {
+    for (const key of [m.userPrincipalName, m.address]) if (!byAddress.has(key.toLowerCase())) byAddress.set(key.toLowerCase(), m);
+    if (m.state === 'disabled') continue;
+    bySystemUser.set(m.systemUserId.toLowerCase(), m);
+    for (const key of [m.userPrincipalName, m.address, m.id]) byKey.set(key.toLowerCase(), m);
+  }
+  return { at: Date.now(), list, bySystemUser, systemUsers: new Set(bySystemUser.keys()), byKey, byAddress };
+}
+
 export class MailboxStore {
-  private cache: { at: number; list: Mailbox[] } | undefined;
+  private cache: RegistryCache | undefined;
 
   constructor(
     private readonly table: TableClient,
@@ -129,32 +155,41 @@ export class MailboxStore {
 
   /** Every registered mailbox (cached briefly: the registry changes rarely and is read for every change). */
   async list(options: { fresh?: boolean } = {}): Promise<Mailbox[]> {
-    if (!options.fresh && this.cache && Date.now() - this.cache.at < this.cacheMs) return this.cache.list;
+    return (await this.registry(options)).list;
+  }
+
+  private async registry(options: { fresh?: boolean } = {}): Promise<RegistryCache> {
+    if (!options.fresh && this.cache && Date.now() - this.cache.at < this.cacheMs) return this.cache;
     const list: Mailbox[] = [];
     try {
-      for await (const row of this.table.listEntities<{ data: string }>({ queryOptions: { filter: odata`PartitionKey eq ${partition}` } })) {
+      for await (const row of this.table.listEntities<{ data: string }>({ queryOptions: { filter: odata`PartitionKey eq ${partition}`, select: ['data'] } })) {
         list.push(mailboxSchema.parse(JSON.parse(row.data)));
       }
     } catch (error) {
       throw translateTableError(error);
     }
-    this.cache = { at: Date.now(), list };
-    return list;
+    this.cache = indexed(list);
+    return this.cache;
   }
 
-  /** Mailboxes that sync (not disabled), by Dataverse systemuserid. */
-  async enabledBySystemUser(): Promise<Map<string, Mailbox>> {
-    const map = new Map<string, Mailbox>();
-    for (const m of await this.list()) if (m.state !== 'disabled') map.set(m.systemUserId.toLowerCase(), m);
-    return map;
+  /** Mailboxes that sync (not disabled), by Dataverse systemuserid: a map kept with the cache, not built per call. */
+  async enabledBySystemUser(): Promise<ReadonlyMap<string, Mailbox>> {
+    return (await this.registry()).bySystemUser;
   }
 
-  /** An enabled mailbox by Entra object id or by SMTP address / UPN. */
+  /** The systemuserids of the mailboxes that sync. */
+  async enabledSystemUsers(): Promise<ReadonlySet<string>> {
+    return (await this.registry()).systemUsers;
+  }
+
+  /** A registered mailbox (enabled or not) by SMTP address or UPN. */
+  async findKnown(address: string): Promise<Mailbox | undefined> {
+    return (await this.registry()).byAddress.get(address.toLowerCase());
+  }
+
+  /** An enabled mailbox by Entra object id or by SMTP address / UPN (one map look-up). */
   async findEnabled(idOrAddress: string): Promise<Mailbox | undefined> {
-    const key = idOrAddress.toLowerCase();
-    return (await this.list()).find(
-      (m) => m.state !== 'disabled' && (m.id.toLowerCase() === key || m.address.toLowerCase() === key || m.userPrincipalName.toLowerCase() === key),
-    );
+    return (await this.registry()).byKey.get(idOrAddress.toLowerCase());
   }
 
   // ----------------------------------------------------------------------------------------------------------

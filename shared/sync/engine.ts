@@ -162,7 +162,7 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange)
   if (reached.length === 0) {
     await recordDecision(rt, undefined, 'toExchange', kind, { decision: 'OutOfScope', reason: 'its owner and parties are no enabled mailbox syncing this kind' }, { outcome: 'ignored', source, dataverseId: id });
   }
-  const syncedSystemUsers = new Set(bySystemUser.keys());
+  const syncedSystemUsers = await rt.mailboxes.enabledSystemUsers();
   for (const cached of scope) {
     const mailbox = await stillEnabled(rt, cached);
     if (!mailbox) {
