@@ -13,7 +13,7 @@ import { nextDue, nextPollInterval } from './schedule.js';
 import { isPolled, pollMailboxTodo, renewMailboxSubscriptions } from './timers.js';
 
 /** Outstanding work is not enqueued again before its message would have expired (workQueue's time to live, PT1H). */
-const outstandingMs = 3600_000;
+export const outstandingMs = 3600_000;
 
 /** What a timer run enqueued: only the first sweep page (the rest follows on the work queue). */
 export interface TimerRun {
