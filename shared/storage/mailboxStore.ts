@@ -197,7 +197,7 @@ export class MailboxStore {
   // ----------------------------------------------------------------------------------------------------------
 
   /**
-   * One page of the mailboxes (not disabled) whose `task` is due at `now`, and the token of the next page. Table
+   * One page of the mailboxes (not disabled) whose task (the parameter) is due at `now`, and the token of the next page. Table
    * Storage pages a query by itself (at most 1,000 rows a page), so no call reads the whole registry.
    * https://learn.microsoft.com/rest/api/storageservices/query-timeout-and-pagination
    */
