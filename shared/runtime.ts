@@ -8,6 +8,8 @@ import { createLogger, type Logger } from './log.js';
 import { createChangeSender, createServiceBusClient, type ChangeSender } from './servicebus/sender.js';
 import { BreakerStore } from './storage/breakerStore.js';
 import { ConfigStore } from './settings/index.js';
+import { createWorkSender, type WorkSender } from './servicebus/work.js';
+import { initialSchedule } from './sync/schedule.js';
 import { CursorStore } from './storage/cursorStore.js';
 import { DecisionStore } from './storage/decisionStore.js';
 import { MailboxStore } from './storage/mailboxStore.js';
@@ -45,6 +47,8 @@ export interface Runtime {
   decisions: DecisionStore;
   serviceBus: ServiceBusClient;
   sender: ChangeSender;
+  /** Sends the periodic work (sweeps and per-mailbox work, shared/sync/work.ts) to the work queue. */
+  work: WorkSender;
   /** API calls made by this process, by system and kind (benchmarks and status). */
   calls: CallCounts;
   /** systemuserid of the sync's application user (setting, else WhoAmI once). */
@@ -83,9 +87,11 @@ export function createRuntime(env: Record<string, string | undefined> = process.
   };
   const serviceBus = createServiceBusClient(settings);
   const sender = createChangeSender(serviceBus);
+  const work = createWorkSender(serviceBus);
   let appUser: Promise<string> | undefined;
   const pairs = new PairStore(tables.client('pairs'));
   const config = new ConfigStore(tables.client('config'), options.configCacheMs ?? 60_000);
+  const now = options.now ?? (() => new Date());
   const runtime: Runtime = {
     settings,
     log,
@@ -94,7 +100,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     dataverse,
     tables,
     pairs,
-    mailboxes: new MailboxStore(tables.client('mailboxes')),
+    mailboxes: new MailboxStore(tables.client('mailboxes'), undefined, initialSchedule(settings), now),
     subscriptions: new SubscriptionStore(tables.client('subscriptions')),
     cursors: new CursorStore(tables.client('cursors')),
     breaker: new BreakerGate(new BreakerStore(tables.client('breaker'), tables.client('quarantine')), pairs, async (mailboxId, kind) => thresholdsFromConfig((await config.effective(mailboxId)).breaker[kind as EntityKind]), log),
@@ -102,6 +108,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     decisions: new DecisionStore(tables.client('decisions')),
     serviceBus,
     sender,
+    work,
     calls,
     applicationUserId() {
       if (settings.DATAVERSE_APPLICATION_USER_ID) return Promise.resolve(settings.DATAVERSE_APPLICATION_USER_ID);
@@ -110,9 +117,10 @@ export function createRuntime(env: Record<string, string | undefined> = process.
       return appUser;
     },
     ready,
-    now: options.now ?? (() => new Date()),
+    now,
     async close() {
       await sender.close();
+      await work.close();
       await serviceBus.close();
       if (telemetry.enabled) await stopTelemetry();
     },

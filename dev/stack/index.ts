@@ -10,7 +10,7 @@ import { enableMailbox } from '../../shared/onboarding/mailbox.js';
 import { registerWebhooks } from '../../shared/onboarding/webhooks.js';
 import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime.js';
 import type { TelemetryOptions } from '../../shared/telemetry/index.js';
-import { changesQueue } from '../../shared/servicebus/queues.js';
+import { changesQueue, queues, workQueue } from '../../shared/servicebus/queues.js';
 import { tableSuffixes, type TableKey } from '../../shared/storage/tableNames.js';
 import { startAzuriteTables, type StartedAzurite } from '../azurite/index.js';
 import { startLocalHost, type LocalHost } from '../host/index.js';
@@ -54,6 +54,11 @@ export interface StackOptions {
   webhookCarriesTag?: boolean;
   /** The product's clock (tests that let simulated days pass move it with the simulators' clocks). */
   now?: () => Date;
+  /**
+   * Every timer firing does every mailbox's work (schedule settings 0), so tests that fire timers see each firing
+   * poll, reconcile and check every mailbox. Default: on when the timers do not run on their schedules.
+   */
+  everyFireDoesAll?: boolean;
   /** Telemetry export options (with APPLICATIONINSIGHTS_CONNECTION_STRING in `env`); tests make the interval short. */
   telemetry?: TelemetryOptions;
   /** How long the runtime reuses a read of the sync configuration (default 0: fresh on every change). */
@@ -139,7 +144,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     email: { mailboxDefaults: { actdeliverymethod: options.actDeliveryMethod ?? 2 } },
     ...(options.webhookCarriesTag !== undefined ? { webhookCarriesTag: options.webhookCarriesTag } : {}),
   });
-  const serviceBus = await startServiceBusSimulator({ queues: [changesQueue], seed });
+  const serviceBus = await startServiceBusSimulator({ queues: [...queues], seed });
   const azurite = await startAzuriteTables(options.storageFolder ? { folder: options.storageFolder } : {});
   const graphUsers = await graph.admin.users();
   const appUser = dataverse.admin.seedApplicationUser({ clientId, fullname: 'dataverse-exchange-sync' });
@@ -179,6 +184,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     WEBHOOK_BASE_URL: `${host.origin}/api`,
     SYNC_TABLES_CONNECTION_STRING: azurite.connectionString,
     ServiceBusConnection: serviceBus.connectionString,
+    // Tests fire the timers on demand and expect each firing to do every mailbox's work (adaptive polling, spread
+    // reconciliation and the renewal check interval are tested on their own); timers on their schedules (npm start,
+    // benchmarks) keep the deployed defaults.
+    ...(options.everyFireDoesAll ?? !(options.runTimers ?? false)
+      ? { SYNC_TODO_POLL_MIN_SECONDS: '0', SYNC_TODO_POLL_MAX_SECONDS: '0', SYNC_RECONCILE_PERIOD_MINUTES: '0', SYNC_RENEW_CHECK_MINUTES: '0' }
+      : {}),
     ...options.env,
   };
   const runtime = createRuntime(env, {
@@ -201,11 +212,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // that was in flight may have enqueued something in between).
     let quietRounds = 0;
     while (quietRounds < 2) {
-      if (Date.now() > deadline) throw new Error(`the sync did not settle within ${timeoutMs} ms: ${JSON.stringify(serviceBus.counts(changesQueue.name))}`);
+      if (Date.now() > deadline) throw new Error(`the sync did not settle within ${timeoutMs} ms: ${JSON.stringify({ changes: serviceBus.counts(changesQueue.name), work: serviceBus.counts(workQueue.name) })}`);
       await dataverse.admin.flushWebhooks();
       await graph.admin.notificationsSettled();
       const c = serviceBus.counts(changesQueue.name);
-      if (c.active === 0 && c.scheduled === 0) {
+      const w = serviceBus.counts(workQueue.name);
+      if (c.active === 0 && c.scheduled === 0 && w.active === 0 && w.scheduled === 0) {
         quietRounds += 1;
       } else {
         quietRounds = 0;

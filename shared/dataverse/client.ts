@@ -6,6 +6,7 @@ import { SyncError } from '../errors.js';
 import { isGuid } from '../guid.js';
 import { errorForStatus, withRetry, type RetryPolicy } from '../http/retry.js';
 import type { TokenProvider } from '../auth/tokens.js';
+import { traceHttpDependency } from '../telemetry/index.js';
 import { entitySetNames } from '../wire/dataverse.js';
 
 /** Marks every write of the sync; the webhook endpoint drops changes that carry it (the sync's own echo). */
@@ -186,7 +187,8 @@ export class DataverseApi {
       const token = await this.options.tokens(this.options.url);
       let res: Response;
       try {
-        res = await this.fetchFn(url, {
+        // One dependency span per attempt, named by the path template (never the URL: filters quote values).
+        res = await traceHttpDependency(method, url, () => this.fetchFn(url, {
           method,
           headers: {
             Authorization: `Bearer ${token}`,
@@ -197,7 +199,7 @@ export class DataverseApi {
             ...headers,
           },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
+        }), (r) => r.status);
       } catch (error) {
         throw new SyncError('Transient', `Dataverse ${route}: ${(error as Error).message}`, { cause: error });
       }

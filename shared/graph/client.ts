@@ -4,8 +4,10 @@
 import { AuthenticationHandler, Client, GraphError, type GraphRequest, HTTPMessageHandler, RetryHandler, RetryHandlerOptions, TelemetryHandler } from '@microsoft/microsoft-graph-client';
 import type { Contact, Event, Subscription, TodoTask, TodoTaskList, User } from '@microsoft/microsoft-graph-types';
 import { SyncError } from '../errors.js';
+import { odataString } from '../odata.js';
 import { errorForStatus, withRetry, type RetryPolicy } from '../http/retry.js';
 import type { TokenProvider } from '../auth/tokens.js';
+import { DependencyHandler } from './dependencyHandler.js';
 
 /** The extended property the sync stamps on Exchange items it creates: the Dataverse id, so a lost pair can be rebuilt. */
 export const dataverseIdProperty = 'String {b7f3c2a9-5d1e-4e0b-9a64-2f8d1c3e7a51} Name DataverseId';
@@ -64,7 +66,7 @@ export class GraphApi {
     const noRetry = new RetryHandler(new RetryHandlerOptions(0, 0));
     this.client = Client.initWithMiddleware({
       baseUrl: `${options.baseUrl.replace(/\/+$/, '')}/`,
-      middleware: [new AuthenticationHandler(authProvider), noRetry, new TelemetryHandler(), new HTTPMessageHandler()],
+      middleware: [new AuthenticationHandler(authProvider), noRetry, new TelemetryHandler(), new DependencyHandler(), new HTTPMessageHandler()],
       // A Graph host that is not Microsoft's (the local simulator) must be listed, or the SDK sends no token.
       ...(base.hostname === 'graph.microsoft.com' ? {} : { customHosts: new Set([base.hostname]) }),
     });
@@ -147,7 +149,7 @@ export class GraphApi {
       this.client
         .api(`/users/${enc(mailbox)}/events`)
         .header('Prefer', `${preferImmutable}, ${preferUtc}`)
-        .filter(`iCalUId eq '${odataString(iCalUId)}'`)
+        .filter(`iCalUId eq ${odataString(iCalUId)}`)
         .expand(`singleValueExtendedProperties($filter=id eq '${dataverseIdProperty}')`)
         .get() as Promise<{ value: WithEtag<Event>[] }>,
     );
@@ -252,7 +254,7 @@ export class GraphApi {
       this.client
         .api(`/users/${enc(mailbox)}/${collection}`)
         .header('Prefer', collection === 'events' ? `${preferImmutable}, ${preferUtc}` : preferImmutable)
-        .filter(`singleValueExtendedProperties/any(ep: ep/id eq '${dataverseIdProperty}' and ep/value eq '${odataString(dataverseId)}')`)
+        .filter(`singleValueExtendedProperties/any(ep: ep/id eq '${dataverseIdProperty}' and ep/value eq ${odataString(dataverseId)})`)
         .get() as Promise<{ value: WithEtag<Event | Contact>[] }>,
     );
     return page.value;
@@ -264,7 +266,7 @@ export class GraphApi {
       this.client
         .api(`/users/${enc(mailbox)}/contacts`)
         .header('Prefer', preferImmutable)
-        .filter(`emailAddresses/any(a:a/address eq '${odataString(address)}')`)
+        .filter(`emailAddresses/any(a:a/address eq ${odataString(address)})`)
         .expand(`singleValueExtendedProperties($filter=id eq '${dataverseIdProperty}')`)
         .get() as Promise<{ value: WithEtag<Contact>[] }>,
     );
@@ -402,4 +404,3 @@ export function translateGraphError(error: unknown, route: string): SyncError {
 }
 
 const enc = (segment: string) => encodeURIComponent(segment);
-const odataString = (value: string) => value.replace(/'/g, "''");

@@ -2,7 +2,7 @@
 // (events, contacts) with a random clientState each, and the registry row. Enabling reads, plans the actions as data
 // (planEnable, pure), then performs exactly those, so the CLI's dry run prints what a real run does. Idempotent:
 // running it again keeps what exists and says so.
-import { odataString } from '../dataverse/odata.js';
+import { odataString } from '../odata.js';
 import { SyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { ianaZoneOf } from '../timeZones.js';

@@ -4,9 +4,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { guidSchema } from '../guid.js';
+import { resourceNames, tableNames } from '../sync/kinds/index.js';
 
-export const exchangeResources = ['event', 'todoTask', 'contact'] as const;
-export const dataverseEntities = ['appointment', 'task', 'phonecall', 'letter', 'fax', 'contact'] as const;
+/** The Graph resources and Dataverse tables a message may name: those the kinds map (shared/sync/kinds/). */
+export const exchangeResources = resourceNames;
+export const dataverseEntities = tableNames;
 export type DataverseEntity = (typeof dataverseEntities)[number];
 
 const common = {

@@ -12,8 +12,10 @@
 import { z } from 'zod';
 import { SyncError } from '../errors.js';
 import { allowedDirections, fieldTables, type Direction, type EntityKind } from '../mapping/index.js';
+import { kindNames } from '../sync/kinds/index.js';
 
-export const configKinds = ['appointment', 'task', 'contact'] as const satisfies readonly EntityKind[];
+/** The kinds a configuration key can name: the registry's (a new kind gets its keys without a list here). */
+export const configKinds: readonly EntityKind[] = kindNames;
 
 /** Direction words as the CLI and the JSON take them (admin.md §6.2), and the mapping's own names. */
 export const directionWords = { both: 'Both', toExchange: 'ToExchange', toDataverse: 'ToDataverse', none: 'None' } as const satisfies Record<string, Direction>;
@@ -261,6 +263,19 @@ export function effectiveConfig(version: number, global: ConfigEntries, mailbox:
 
 /** Relations between keys that only the merged view can check (run on the merged global + mailbox entries). */
 export function relationProblems(config: EffectiveConfig): ConfigProblem[] {
+  const perKind = kindRelationProblems(config);
+  // The same problem for every kind comes from a key for every kind (breaker.<limit>): name it once.
+  const out: ConfigProblem[] = [];
+  for (const p of perKind) {
+    const general = p.key.replace(/^breaker\.\w+\./, 'breaker.');
+    const all = configKinds.every((k) => perKind.some((q) => q.key === `breaker.${k}.${general.slice('breaker.'.length)}` && q.message === p.message));
+    const key = all ? general : p.key;
+    if (!out.some((q) => q.key === key && q.message === p.message)) out.push({ ...p, key });
+  }
+  return out;
+}
+
+function kindRelationProblems(config: EffectiveConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   for (const kind of configKinds) {
     const b = config.breaker[kind];

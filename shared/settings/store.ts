@@ -254,8 +254,12 @@ function diffScope(scope: string, before: ConfigEntries, after: ConfigEntries): 
 /** Checks what only the merged view shows (global with each mailbox); throws with every problem. */
 function checkRelations(s: ConfigSnapshot): ConfigSnapshot {
   const problems = relationProblems(effectiveConfig(0, s.global));
+  // A mailbox that only inherits the global problem is not named again.
   for (const [id, entries] of Object.entries(s.mailboxes)) {
-    problems.push(...relationProblems(effectiveConfig(0, s.global, entries)).map((p) => ({ ...p, key: `mailbox:${id} ${p.key}` })));
+    for (const p of relationProblems(effectiveConfig(0, s.global, entries))) {
+      const general = (key: string) => key.replace(/^breaker\.(appointment|task|contact)\./, 'breaker.');
+      if (!problems.some((q) => general(q.key) === general(p.key) && q.message === p.message)) problems.push({ ...p, key: `mailbox:${id} ${p.key}` });
+    }
   }
   if (problems.length) throw new ConfigValidationError(problems);
   return s;

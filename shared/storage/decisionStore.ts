@@ -42,11 +42,11 @@ export interface ItemDecisions {
   itemKey: string;
   decisions: Decision[];
   /** The last write per direction (a decision whose outcome changed the other side). */
-  lastSync: { toExchange?: string; toDataverse?: string };
+  lastSync: { toExchange?: string; toDataverse?: string; /** Kept beyond the last decisions: create looks for the old copy. */ unlinkedAt?: string };
 }
 
-/** Outcomes that wrote to the target side: they count as a sync in that direction. */
-const writingOutcomes = new Set(['created', 'updated', 'linked', 'deleted', 'unlinked']);
+/** Outcomes that wrote to the target side: they count as a sync in that direction (an unlink writes neither side). */
+const writingOutcomes = new Set(['created', 'updated', 'linked', 'deleted']);
 const noMailbox = '-';
 
 const dvKey = (id: string) => checkedKey(`dv-${id.toLowerCase()}`, 'Dataverse id');
@@ -83,6 +83,7 @@ export class DecisionStore {
       const lastSync = row ? (JSON.parse(row.lastSync) as ItemDecisions['lastSync']) : {};
       decisions.unshift(decision);
       if (decision.outcome && writingOutcomes.has(decision.outcome)) lastSync[decision.direction] = decision.at;
+      if (decision.outcome === 'unlinked') lastSync.unlinkedAt = decision.at;
       const entity = { partitionKey, rowKey, decisions: JSON.stringify(decisions.slice(0, this.keep)), lastSync: JSON.stringify(lastSync) };
       try {
         if (row) await this.table.updateEntity(entity, 'Replace', { etag: row.etag });
@@ -94,6 +95,12 @@ export class DecisionStore {
       }
     }
     throw new SyncError('PreconditionFailed', 'decision record kept changing; decision not recorded');
+  }
+
+  /** Whether the sync once unlinked this record in this mailbox (its Exchange copy may still carry the stamp). */
+  async wasUnlinked(mailboxId: string, dataverseId: string): Promise<boolean> {
+    const row = await getEntityOrUndefined<Row>(this.table, dvKey(dataverseId), checkedKey(mailboxId.toLowerCase(), 'mailbox id'));
+    return row !== undefined && (JSON.parse(row.lastSync) as ItemDecisions['lastSync']).unlinkedAt !== undefined;
   }
 
   /** Every mailbox's record of an item, by its Dataverse id or its Exchange id. */

@@ -170,7 +170,7 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
   if (reached.length === 0) {
     await recordDecision(rt, undefined, 'toExchange', kind, { decision: 'OutOfScope', reason: 'its owner and parties are no enabled mailbox syncing this kind' }, { outcome: 'ignored', source, dataverseId: id });
   }
-  const syncedSystemUsers = new Set(bySystemUser.keys());
+  const syncedSystemUsers = await rt.mailboxes.enabledSystemUsers();
   for (const cached of scope) {
     const mailbox = await stillEnabled(rt, cached);
     if (!mailbox) {
@@ -301,7 +301,10 @@ export async function resyncPair(rt: Runtime, kind: SyncKind, mailbox: Mailbox, 
   if (!record || !item) return undefined;
   const settings = await planSettingsFor(rt, mailbox.id);
   const ctx = mappingContext(mailbox, rt.now());
-  const actions = planMerge({ kind, pair, record, item, ctx, policy: settings.SYNC_CONFLICT_POLICY, config: settings.config });
+  const merged = planMerge({ kind, pair, record, item, ctx, policy: settings.SYNC_CONFLICT_POLICY, config: settings.config });
+  // Both writes record the same base, so an empty one is dropped: the outcome is then the write that happened.
+  const writes = merged.filter((a) => a.type === 'Update' && Object.keys(a.fields).length > 0);
+  const actions = writes.length > 0 ? [...merged.filter((a) => a.type === 'ResolveConflict'), ...writes] : merged.slice(-1);
   const run = executor(rt, kind, mailbox, table, settings, { pair, record, item, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId, listId: pair.exchangeListId, ctx });
   return runAndRecord(run, rt, 'toExchange', kind, mailbox.id, actions, { source: 'resync', config: settings.config, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId });
 }

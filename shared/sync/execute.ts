@@ -394,7 +394,11 @@ export class Executor {
     // what it wrote is looked for before anything is created again.
     const mapped = s.kind.exchangeCreate(record, s.ctx);
     const create = { ...mapped, body: withoutTurnedOffFields(mapped.body, s.kind, s.settings.config, 'exchange') };
-    const found = await s.kind.exchange.findExisting(rt, s.mailbox, record, id, s.ctx, existing !== undefined);
+    // A record that left this mailbox's scope and comes back (a filter change, a new owner) finds the copy it was
+    // unlinked from by the stamp it still carries, instead of a duplicate: the admins' "duplicated after a scope
+    // change" (docs/operations.md, "Sync configuration").
+    const lookAgain = existing !== undefined || (await rt.decisions.wasUnlinked(s.mailbox.id, id).catch(() => false));
+    const found = await s.kind.exchange.findExisting(rt, s.mailbox, record, id, s.ctx, lookAgain);
     if (found?.how === 'link') {
       await rt.pairs.remove(pending);
       s.pair = undefined;

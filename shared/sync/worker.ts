@@ -11,6 +11,7 @@ import type { Runtime } from '../runtime.js';
 import { parseChangeMessage, retryOf, type ChangeMessage } from '../servicebus/messages.js';
 import { applyDataverseChange, applyExchangeChange, recordDecision, type Outcome } from './engine.js';
 import { kindOfResource, kindOfTable } from './kinds/index.js';
+import { noteActivity } from './activity.js';
 import { applyLifecycleEvent } from './lifecycle.js';
 import { recordApplied } from './reconcile.js';
 
@@ -69,6 +70,8 @@ export async function processDelivery(rt: Runtime, body: unknown, delivery: Deli
     log.info('change applied', { outcomes: outcomes.map((o) => `${o.kind}${o.mailboxId ? `@${o.mailboxId}` : ''}`), latencyMs: Date.now() - Date.parse(message.receivedAt), queuedMs: started - Date.parse(message.receivedAt) });
     // For status: the last successful sync per mailbox and direction. Never fails the change.
     await recordApplied(rt, message.source, outcomes).catch(() => undefined);
+    // Adaptive To Do polling: a mailbox with a change synced either way is polled at the shortest interval again.
+    await noteActivity(rt, outcomes);
     return outcomes;
   } catch (error) {
     const sync = toSyncError(error);

@@ -62,7 +62,11 @@ describe('sync configuration store (Azurite)', () => {
     expect(await refused({ 'fields.appointment.reminder.direction': 'both' })).toEqual([expect.objectContaining({ rule: 'allowed-directions' })]);
     expect(await refused({ 'fields.appointment.colour.direction': 'both' })).toEqual([expect.objectContaining({ rule: 'unknown-field' })]);
     expect(await refused({ 'sync.everything': true })).toEqual([expect.objectContaining({ rule: 'unknown-key' })]);
-    expect(await refused({ 'breaker.inferredDeleteCap': 500 })).toContainEqual(expect.objectContaining({ key: 'breaker.appointment.inferredDeleteCap', rule: 'breaker-relation' }));
+    // Named once for the global key; the mailbox whose own contact cap (30) makes it worse is named too.
+    expect(await refused({ 'breaker.inferredDeleteCap': 500 })).toEqual([
+      expect.objectContaining({ key: 'breaker.inferredDeleteCap', rule: 'breaker-relation' }),
+      expect.objectContaining({ key: `mailbox:${mailbox} breaker.contact.inferredDeleteCap`, rule: 'breaker-relation', message: expect.stringContaining('deleteCap 30') }),
+    ]);
     expect(await refused({ 'scope.contact': '[]' })).toEqual([expect.objectContaining({ rule: 'scope-not-empty' })]);
     expect(await refused({ 'scope.task': '[{"name":"x","who":"everyone"}]' })).toEqual([expect.objectContaining({ rule: 'scope-filter' })]);
     expect((await store.snapshot({ fresh: true })).version).toBe(before);
