@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { isSyncError } from '../errors.js';
 import { graphResourceOf } from '../graph/client.js';
 import type { Runtime } from '../runtime.js';
+import { probeTable } from '../sync/kinds/index.js';
 import { ianaZoneOf } from '../timeZones.js';
 
 export type DoctorStatus = 'pass' | 'fail' | 'unknown';
@@ -96,7 +97,7 @@ async function tagRoundTrip(rt: Runtime, options: { waitMs: number; sleep: (ms: 
   const id = `${probeIdPrefix}${randomBytes(2).toString('hex')}-${randomBytes(2).toString('hex')}-${randomBytes(2).toString('hex')}-${randomBytes(6).toString('hex')}`;
   const checks: DoctorCheck[] = [];
   try {
-    await rt.dataverse.create('task', id, { subject: 'dataverse-exchange-sync doctor probe (deleted again at once)' });
+    await rt.dataverse.create(probeTable, id, { subject: 'dataverse-exchange-sync doctor probe (deleted again at once)' });
   } catch (error) {
     return [{ code: 'dataverse.webhookTag', status: 'unknown', detail: `the probe task could not be created: ${code(error)}` }];
   }
@@ -111,7 +112,7 @@ async function tagRoundTrip(rt: Runtime, options: { waitMs: number; sleep: (ms: 
     else if (result.tagPresent) checks.push({ code: 'dataverse.webhookTag', status: 'pass', detail: "the webhook body carries the sync's tag: echoes are dropped before they are queued" });
     else checks.push({ code: 'dataverse.webhookTag', status: 'fail', detail: "the webhook body does not carry the sync's tag: the version check (and the initiating user) carry echo suppression" });
   } finally {
-    await rt.dataverse.delete('task', id).catch(() => undefined);
+    await rt.dataverse.delete(probeTable, id).catch(() => undefined);
     await rt.cursors.remove(probeScope, id).catch(() => undefined);
   }
   return checks;

@@ -14,6 +14,9 @@ export { kindNames, resourceNames, subscriptionKindNames, tableNames, type KindN
 /** Every kind, in the order the CLI and status list them. */
 export const kinds: readonly SyncKind[] = [appointmentKind, taskKind, contactKind];
 
+/** The table `doctor` writes its probe record to (shared/doctor/): a plain activity with no parties and no Graph side effect. */
+export const probeTable: DataverseEntity = taskKind.tables[0]!;
+
 /** Every Dataverse table the sync maps. */
 export const allTables: readonly DataverseEntity[] = kinds.flatMap((k) => k.tables);
 /** Every Graph resource the sync maps. */
