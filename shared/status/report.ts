@@ -105,6 +105,19 @@ async function backlogOf(rt: Runtime): Promise<Backlog> {
 }
 
 /** Builds the status report. */
+/** Every tripped breaker scope with what it holds (shared/sync/breakerGate.ts): ids and counts, no contents. */
+async function breakerHoldsOf(rt: Runtime): Promise<BreakerHoldStatus[]> {
+  const out: BreakerHoldStatus[] = [];
+  for (const { scope, state } of await rt.breaker.store.scopes()) {
+    for (const trip of [state.trip, state.createTrip]) {
+      if (!trip) continue;
+      const held = (await rt.breaker.store.held(scope)).filter((e) => (trip === state.trip ? e.op === 'delete' : e.op === 'create')).length;
+      out.push({ mailboxId: scope.mailboxId, kind: scope.kind, direction: scope.direction, trigger: trip.trigger, held, since: trip.at });
+    }
+  }
+  return out.sort((a, b) => b.since.localeCompare(a.since));
+}
+
 export async function buildStatus(rt: Runtime): Promise<StatusReport> {
   await rt.ready();
   const now = rt.now();
@@ -160,5 +173,6 @@ export async function buildStatus(rt: Runtime): Promise<StatusReport> {
     lastErrors: lastErrors.slice(0, 20),
     calls: { ...rt.calls },
     configuration: { version: config.version, updatedBy: config.updatedBy, at: config.at, mailboxesWithOwnKeys: Object.keys(config.mailboxes).sort(), recent },
+    breakerHolds: await breakerHoldsOf(rt),
   };
 }

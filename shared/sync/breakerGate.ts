@@ -3,6 +3,7 @@
 // rules (shared/sync/breaker.ts) and stores the result; a held write goes to the quarantine (shared/storage/
 // breakerStore.ts), never to the dead-letter queue.
 import type { Logger } from '../log.js';
+import { recordBreakerHold } from '../telemetry/index.js';
 import type { BreakerLimits } from '../settings/index.js';
 import type { BreakerScope, BreakerStore, HeldEntry } from '../storage/breakerStore.js';
 import type { PairStore } from '../storage/pairStore.js';
@@ -86,6 +87,7 @@ export class BreakerGate {
   /** Quarantines a held write and says so once per item (ids and the trigger only). */
   async hold(entry: HeldEntry): Promise<void> {
     await this.store.hold(entry);
+    recordBreakerHold({ mailboxId: entry.mailboxId, kind: entry.kind, direction: entry.direction, trigger: entry.trigger, action: entry.op === 'create' ? 'create' : (entry.how ?? 'delete') });
     this.log.warn('breaker held a write', { mailboxId: entry.mailboxId, kind: entry.kind, direction: entry.direction, op: entry.op, trigger: entry.trigger, dataverseId: entry.dataverseId, exchangeId: entry.exchangeId });
   }
 

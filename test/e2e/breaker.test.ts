@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import { main } from '../../shared/cli/main.js';
+import { buildStatus } from '../../shared/status/index.js';
 import { reconcileMailbox } from '../../shared/sync/reconcile.js';
 import { daysFromNow, outlookEvent } from '../support/e2e.js';
 
@@ -54,6 +55,8 @@ describe('issue 16: the mass-delete breaker', () => {
     expect(new Set(held.map((h) => h.trigger))).toEqual(new Set(['ratio']));
     // The pairs of held deletes are kept.
     for (const id of heldIds) expect(await stack.runtime.pairs.get(bob.graph.id, id)).toBeDefined();
+    // The status report (and so the status page) names the tripped scope and how much it holds.
+    expect((await buildStatus(stack.runtime)).breakerHolds).toEqual([expect.objectContaining({ mailboxId: bob.graph.id.toLowerCase(), kind: 'task', direction: 'toExchange', trigger: 'ratio', held: remaining.length })]);
     const [released, restoredId, discarded] = heldIds as [string, string, string];
     const subject = (id: string) => `Ratio${ids.indexOf(id)}`;
 
