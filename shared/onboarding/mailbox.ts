@@ -2,18 +2,21 @@
 // (events, contacts) with a random clientState each, and the registry row. Enabling reads, plans the actions as data
 // (planEnable, pure), then performs exactly those, so the CLI's dry run prints what a real run does. Idempotent:
 // running it again keeps what exists and says so.
-import { odataString } from '../dataverse/odata.js';
+import { odataString } from '../odata.js';
 import { SyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { ianaZoneOf } from '../timeZones.js';
-import { defaultEntities, type Mailbox } from '../storage/mailboxStore.js';
+import type { Mailbox } from '../storage/mailboxStore.js';
 import type { SubscriptionKind, SubscriptionRecord } from '../storage/subscriptionStore.js';
-import { handlesEmail } from '../sync/kinds/index.js';
+import { defaultKindNames, handlesEmail } from '../sync/kinds/index.js';
 import { createSubscription, mailboxSubscriptions, maskFunctionKey, notificationUrl } from '../sync/subscriptions.js';
+import { testBeforeEnable, type MailboxTest } from './mailboxTest.js';
 
 export interface EnableResult {
   mailbox: Mailbox;
   changes: string[];
+  /** Test & Enable's checks (shared/onboarding/mailboxTest.ts), as stored. */
+  test?: MailboxTest;
 }
 
 /** Converts a Graph mailbox time zone (Windows name, IANA name or UTC) to IANA. */
@@ -109,7 +112,7 @@ export function planEnable(inputs: EnableInputs, options: { entities?: Mailbox['
   const actions: EnableAction[] = [];
   const now = options.now.getTime();
   const existing = inputs.existing;
-  const entities = options.entities ?? existing?.entities ?? [...defaultEntities];
+  const entities = options.entities ?? existing?.entities ?? [...defaultKindNames];
   if (handlesEmail(entities)) {
     // Per mailbox and workload exactly one engine (email.md section 4): both would track and both would send.
     const dv = inputs.dataverseMailbox;
@@ -119,7 +122,7 @@ export function planEnable(inputs: EnableInputs, options: { entities?: Mailbox['
       throw new SyncError(
         'InvalidInput',
         `the ${held.join(' and ')} email of ${inputs.userPrincipalName} is handled by server-side synchronization (Dataverse mailbox ${dv.mailboxId}); both would track and send it. Pass --take-over-email to set its delivery methods to None, knowing that ${emailTakeOverWarning}`,
-        { field: 'email' },
+        { field: '--email' },
       );
     }
     actions.push({ type: 'warn', message: emailTakeOverWarning });
@@ -223,10 +226,17 @@ export async function applyEnablePlan(rt: Runtime, plan: EnablePlan): Promise<En
   return { mailbox: plan.mailbox, changes };
 }
 
-/** Enables sync for a mailbox (by UPN or object id): reads, plans, then performs the plan. */
-export async function enableMailbox(rt: Runtime, upnOrId: string, options: { entities?: Mailbox['entities']; takeOverEmail?: boolean } = {}): Promise<EnableResult> {
+/**
+ * Enables sync for a mailbox (by UPN or object id): reads, plans (email refused while server-side sync handles it,
+ * unless `takeOverEmail`), runs Test & Enable's checks (a refusing one stops here, unless `force`), then performs
+ * the plan.
+ */
+export async function enableMailbox(rt: Runtime, upnOrId: string, options: { entities?: Mailbox['entities']; takeOverEmail?: boolean; force?: boolean; operator?: string } = {}): Promise<EnableResult> {
   const inputs = await readEnableInputs(rt, upnOrId);
-  return applyEnablePlan(rt, planEnable(inputs, { entities: options.entities, now: rt.now(), notificationUrl: notificationUrl(rt), ...(options.takeOverEmail ? { takeOverEmail: true } : {}) }));
+  const plan = planEnable(inputs, { entities: options.entities, now: rt.now(), notificationUrl: notificationUrl(rt), ...(options.takeOverEmail ? { takeOverEmail: true } : {}) });
+  const test = await testBeforeEnable(rt, inputs, { ...(options.force ? { force: true } : {}), ...(options.operator ? { operator: options.operator } : {}) });
+  const result = await applyEnablePlan(rt, plan);
+  return { ...result, test };
 }
 
 /** Disables sync for a mailbox: deletes its subscriptions; pairs are kept so enabling again links instead of duplicating. */

@@ -4,9 +4,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { guidSchema } from '../guid.js';
+import { resourceNames, tableNames } from '../sync/kinds/index.js';
 
-export const exchangeResources = ['event', 'todoTask', 'contact', 'message'] as const;
-export const dataverseEntities = ['appointment', 'task', 'phonecall', 'letter', 'fax', 'contact', 'email'] as const;
+/** The Graph resources and Dataverse tables a message may name: those the kinds map (shared/sync/kinds/). */
+export const exchangeResources = resourceNames;
+export const dataverseEntities = tableNames;
 export type DataverseEntity = (typeof dataverseEntities)[number];
 
 const common = {
@@ -19,6 +21,12 @@ const common = {
   receivedAt: z.string(),
   /** Why the last attempt failed, carried on retries for the logs and the dead-letter reason. */
   lastError: z.string().max(1024).optional(),
+  /**
+   * Where the change was found, when not an event of the other side (a webhook or notification): 'listing' a delta
+   * or change-tracking round, 'resync' a listing that started over (first sync after enable, an expired token). The
+   * breaker judges deletes inferred from a listing more strictly and holds those of a resync (shared/sync/breaker.ts).
+   */
+  origin: z.enum(['listing', 'resync']).optional(),
 };
 
 export const exchangeChangeSchema = z.object({
@@ -37,6 +45,9 @@ export const exchangeChangeSchema = z.object({
   dataverseId: z.string().optional(),
 });
 
+/** The SDK message a Dataverse change came from (Reconcile: found by change tracking or an operator's replay). */
+const dataverseMessages = ['Create', 'Update', 'Delete', 'Reconcile'] as const;
+
 export const dataverseChangeSchema = z.object({
   ...common,
   source: z.literal('dataverse'),
@@ -48,7 +59,7 @@ export const dataverseChangeSchema = z.object({
    * (https://learn.microsoft.com/power-apps/developer/data-platform/special-update-operation-behavior), so a SetState
    * step would deliver every state change twice. None is registered (shared/onboarding/webhooks.ts).
    */
-  message: z.enum(['Create', 'Update', 'Delete', 'Reconcile']),
+  message: z.enum(dataverseMessages),
   /** versionnumber after the change, when the webhook carried it. */
   version: z.string().optional(),
   /** Attributes of the post image (already in Web API form), so a mapped-columns-complete image saves a read. */
@@ -78,8 +89,9 @@ export interface ChangeOrigin {
   correlationId?: string | undefined;
 }
 
-type ExchangeFields = Pick<ExchangeChange, 'mailboxId' | 'resource' | 'itemId' | 'changeType'> & Partial<Record<'listId' | 'etag' | 'dataverseId', string | undefined>>;
-type DataverseFields = Pick<DataverseChange, 'entity' | 'recordId' | 'message'> & { version?: string | undefined; image?: Record<string, unknown> | undefined; ownerId?: string | undefined };
+type ExchangeFields = Pick<ExchangeChange, 'mailboxId' | 'resource' | 'itemId' | 'changeType'> & Partial<Record<'listId' | 'etag' | 'dataverseId', string | undefined>> & { origin?: ChangeSource | undefined };
+type ChangeSource = 'listing' | 'resync';
+type DataverseFields = Pick<DataverseChange, 'entity' | 'recordId'> & { message: (typeof dataverseMessages)[number]; version?: string | undefined; image?: Record<string, unknown> | undefined; ownerId?: string | undefined; origin?: ChangeSource | undefined };
 type LifecycleFields = Pick<LifecycleEvent, 'subscriptionId' | 'lifecycleEvent'>;
 
 /** The fields that are set: an absent optional field is left out rather than written as undefined. */

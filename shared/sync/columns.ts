@@ -4,9 +4,6 @@
 import type { DataverseEntity } from '../servicebus/messages.js';
 import { kindOfTable } from './kinds/index.js';
 
-/** Columns only the task table has (the To Do mapping reads them where they exist). */
-const taskOnlyColumns = new Set(['percentcomplete']);
-
 /** Columns the mapping reads for `entity`; `flowingToExchange` keeps only those of rows that write to Exchange. */
 export function mappedColumns(entity: DataverseEntity, options: { flowingToExchange?: boolean } = {}): string[] {
   const kind = kindOfTable(entity);
@@ -22,7 +19,7 @@ export function mappedColumns(entity: DataverseEntity, options: { flowingToExcha
       const name = column.split(' ')[0]!;
       if (name.endsWith('_activity_parties')) continue;
       if (!/^[a-z0-9_]+$/.test(name)) continue;
-      if (taskOnlyColumns.has(name) && entity !== 'task') continue;
+      if (!kind.hasColumn(entity, name)) continue;
       columns.add(name);
     }
   }

@@ -96,7 +96,7 @@ export function replayMessage(message: ServiceBusReceivedMessage, now: Date): Se
     return { ...wire, messageId: replayMessageId(messageIdOf(fresh), now), sessionId: sessionIdOf(fresh) };
   }
   // Not a change we can read (the schema may have been fixed since): send the body back as it was.
-  const original = String(message.messageId ?? 'message');
+  const original = String(message.messageId ?? 'dead-letter');
   return {
     body: message.body as unknown,
     ...(message.contentType ? { contentType: message.contentType } : {}),

@@ -1,9 +1,10 @@
 // `mailbox enable|disable|list`: onboarding through shared/onboarding/mailbox.ts. Enable reads, plans, then either
 // prints the plan (--dry-run, writing nothing) or performs it, so the dry run says exactly what a real run does.
 import { backfillResumePoint, backfillWork, planBackfill, runBackfill, summarizePlan, type BackfillPlan, type PlanEntry } from '../../onboarding/backfill.js';
+import { describeMailboxTest, lastMailboxTest, testBeforeEnable, testMailbox, type MailboxTest } from '../../onboarding/mailboxTest.js';
 import { applyEnablePlan, describeEnableAction, describeEnableInputs, disableMailbox, planEnable, readEnableInputs } from '../../onboarding/mailbox.js';
-import { defaultEntities, syncedEntities, type Mailbox } from '../../storage/mailboxStore.js';
-import { emailKinds, handlesEmail } from '../../sync/kinds/index.js';
+import { syncedEntities, type Mailbox } from '../../storage/mailboxStore.js';
+import { defaultKindNames, emailKinds, handlesEmail } from '../../sync/kinds/index.js';
 import { notificationUrl } from '../../sync/subscriptions.js';
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../env.js';
@@ -72,14 +73,22 @@ export const mailboxEnableCommand: CommandSpec = {
     '  --skip-backfill           register and subscribe only; changes flow from now on, existing items wait for',
     '                            the next reconciliation or a later `mailbox enable`',
     `  --entities <list>         what the mailbox syncs, comma-separated from ${syncedEntities.join(', ')}`,
-    '                            (default: as registered, else appointment,task,contact: email is opt-in)',
+    '                            (default: as registered, else every kind but email: email is opt-in)',
     '  --email                   also track and send the mailbox\'s email (adds email to the entities). Refused',
     '                            while server-side synchronization handles its incoming or outgoing email',
     '  --take-over-email         with --email: set the Dataverse mailbox\'s email delivery methods to None so',
     '                            server-side sync stops; the Dynamics 365 App for Outlook and folder-level',
     '                            tracking then stop working for this mailbox',
+    '  --force                   enable although a check refuses (another engine syncs the mailbox); the override',
+    '                            is stored with the operator (--operator, else the shell user)',
+    '  --operator <name>         who enables, for the stored override',
+    '',
+    'Test & Enable: before anything is written, the checks of Dynamics 365\'s mailbox test run and are stored',
+    '(Exchange: the mailbox, its time zone, the tracking category; Dynamics 365: the user is enabled and can be',
+    'impersonated; no double engine: the user\'s Dataverse mailbox row must not have appointments, contacts and tasks',
+    'delivered by server-side synchronization or Dynamics 365 for Outlook). A Failure stops the enable (exit 1).',
   ].join('\n'),
-  options: { 'dry-run': { type: 'boolean' }, entities: { type: 'string' }, 'skip-backfill': { type: 'boolean' }, email: { type: 'boolean' }, 'take-over-email': { type: 'boolean' } },
+  options: { 'dry-run': { type: 'boolean' }, entities: { type: 'string' }, 'skip-backfill': { type: 'boolean' }, email: { type: 'boolean' }, 'take-over-email': { type: 'boolean' }, force: { type: 'boolean' }, operator: { type: 'string' } },
   positionals: { min: 1, max: 1, names: '<upn>' },
   async run(ctx, values, [upn]) {
     let entities = parseEntities(values.entities as string | undefined);
@@ -88,12 +97,15 @@ export const mailboxEnableCommand: CommandSpec = {
     // One plan for both modes: the dry run prints its actions, a real run performs exactly those and prints each
     // with what it did (after " => ").
     const inputs = await readEnableInputs(rt, upn!);
-    if (values.email) entities = [...new Set([...(entities ?? inputs.existing?.entities ?? defaultEntities), ...emailKinds.map((k) => k.name)])];
+    if (values.email) entities = [...new Set([...(entities ?? inputs.existing?.entities ?? defaultKindNames), ...emailKinds.map((k) => k.name)])];
     const plan = planEnable(inputs, { entities, now: rt.now(), notificationUrl: notificationUrl(rt), ...(values['take-over-email'] ? { takeOverEmail: true } : {}) });
     const backfill = !values['skip-backfill'];
     if (values['dry-run']) {
       ctx.out('Dry run: nothing is changed.');
       ctx.out(`  ${describeEnableInputs(inputs)}`);
+      // The checks read only (the category is not added, nothing is stored); a Failure would refuse the real run.
+      const results = await testMailbox(rt, inputs, { dryRun: true });
+      for (const line of describeMailboxTest({ at: rt.now().toISOString(), userId: inputs.userId, results })) ctx.out(`  ${line}`);
       for (const action of plan.actions) ctx.out(`  would ${describeEnableAction(action)}`);
       if (backfill) {
         const [summary, ...entries] = describeBackfill(await planBackfill(rt, plan.mailbox), await backfillResumePoint(rt, plan.mailbox.id));
@@ -103,6 +115,16 @@ export const mailboxEnableCommand: CommandSpec = {
       return;
     }
     ctx.out(`  ${describeEnableInputs(inputs)}`);
+    const operator = (values.operator as string | undefined) ?? ctx.env.USER ?? ctx.env.LOGNAME ?? ctx.env.USERNAME ?? 'unknown';
+    let test: MailboxTest;
+    try {
+      test = await testBeforeEnable(rt, inputs, { force: values.force === true, operator });
+    } catch (error) {
+      const stored = await lastMailboxTest(rt, inputs.userId);
+      if (stored) for (const line of describeMailboxTest(stored)) ctx.out(`  ${line}`);
+      throw error;
+    }
+    for (const line of describeMailboxTest(test)) ctx.out(`  ${line}`);
     const result = await applyEnablePlan(rt, plan);
     for (const change of result.changes) ctx.out(`  ${change}`);
     if (backfill) {

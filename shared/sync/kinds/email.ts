@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Attachment, Message } from '@microsoft/microsoft-graph-types';
 import type { DataverseRecord } from '../../dataverse/client.js';
-import { odataString } from '../../dataverse/odata.js';
+import { odataString } from '../../odata.js';
 import { SyncError, isSyncError, toSyncError } from '../../errors.js';
 import {
   EmailStatus,
@@ -33,9 +33,13 @@ import type { Outcome } from '../execute.js';
 import { recordIdForExchangeItem } from '../ids.js';
 import { liveSlots, nextSendSlot, planSend, planTrack, type EmailAction } from './emailPlan.js';
 import { notFound, orUndefined } from './common.js';
-import type { SyncKind } from './types.js';
+import type { DeltaItem, SyncKind } from './types.js';
 
 const parties = 'email_activity_parties';
+/** The reconcile cursor of a folder's message delta (per mailbox and folder). */
+const messagesDeltaScope = 'messagesDelta';
+/** The folders tracked mail is in: received in Inbox, sent in Sent Items. */
+const deltaFolders = ['inbox', 'sentitems'] as const;
 const partySelect = `${parties}($select=_partyid_value,participationtypemask,addressused)`;
 /** A file attachment up to 3 MB goes in one request; larger ones need an upload session (https://learn.microsoft.com/graph/outlook-large-attachments). */
 export const inlineAttachmentLimit = 3 * 1024 * 1024;
@@ -570,9 +574,9 @@ export const emailKind: SyncKind<'email'> = {
   partyNavigation: () => parties,
   partyColumns: () => ({ from: 1, to: 2, cc: 3, bcc: 4 }),
   resource: 'message',
-  graphType: '#microsoft.graph.message',
   // One subscription on every folder of the mailbox (a mail tracked anywhere, Inbox or Sent Items).
   subscription: { kind: 'messages', path: (id) => `/users/${id}/messages` },
+  hasColumn: () => true,
   extraColumns: ['directioncode'],
   fields: emailFields,
   directions: {},
@@ -597,6 +601,50 @@ export const emailKind: SyncKind<'email'> = {
     get: (rt, _table, id) => rt.dataverse.get('email', id, { expand: partySelect }),
     findLinkTarget: () => Promise.resolve(undefined),
     findExisting: () => Promise.resolve([]),
+  },
+
+  // Backfill leaves email to its flow: matching every email the user is a party to would enqueue each one only to
+  // be ignored. Mail tracked before the enable comes in by the message delta's first, full round (below), and a
+  // Pending Send email by its change.
+  backfill: {
+    listRecords: () => Promise.resolve([]),
+    listItems: () => Promise.resolve([]),
+    match: () => undefined,
+  },
+  delta: {
+    collection: 'messages',
+    /**
+     * The delta of Inbox and Sent Items (message delta is per folder: https://learn.microsoft.com/graph/delta-query-messages).
+     * Only what can matter is enqueued: a message carrying the tracking category that no pair holds yet, and a
+     * paired message that lost the category or left the folder. The first round of a folder is a full one, so it
+     * also picks up mail tracked before the mailbox was enabled for email.
+     */
+    async round(rt, mailbox, _window, ctx) {
+      const category = rt.settings.SYNC_EMAIL_CATEGORY.toLowerCase();
+      const listed: DeltaItem[] = [];
+      let full = true;
+      for (const folder of deltaFolders) {
+        const name = `${mailbox.id}|${folder}`;
+        const link = await rt.cursors.get<string>(messagesDeltaScope, name);
+        const page = await ctx.fromLink(link, (l) => rt.graph.messagesDelta(mailbox.id, l ? { link: l } : { folder, select: ['id', 'categories', 'isDraft'] }));
+        full &&= page.full;
+        if (page.full) listed.push(...page.items);
+        const matters: DeltaItem[] = [];
+        for (const item of page.items) {
+          if (!item.id) continue;
+          const pair = await rt.pairs.getByExchangeId(mailbox.id, item.id);
+          const tracked = (item.categories ?? []).some((c) => c.toLowerCase() === category);
+          const removed = item['@removed'] !== undefined;
+          if (pair ? tracked && !removed : !tracked || removed) ctx.skip(1);
+          else matters.push(item);
+        }
+        await ctx.enqueue(matters, undefined, page.full ? 'resync' : 'listing');
+        if (page.deltaLink) await rt.cursors.set(messagesDeltaScope, name, page.deltaLink);
+      }
+      // Both folders listed whole: a pair neither listed is a message gone while no token was kept, and the worker
+      // reads it and unlinks (the breaker hears the listing too; an email is never deleted on either side).
+      if (full) await ctx.afterFullRound(listed, undefined);
+    },
   },
 
   // An email reaches its sender's mailbox only (the one that sends it).
