@@ -14,7 +14,8 @@ import { changesQueue } from '../../shared/servicebus/queues.js';
 import { tableSuffixes, type TableKey } from '../../shared/storage/tableNames.js';
 import { startAzuriteTables, type StartedAzurite } from '../azurite/index.js';
 import { startLocalHost, type LocalHost } from '../host/index.js';
-import { startDataverseSimulator, type DataverseSimulator } from '../sim/dataverse/index.js';
+import { startDataverseSimulator, type DataverseSimulator, type RecurrenceOptions } from '../sim/dataverse/index.js';
+import type { RecurrenceBehaviour } from '../sim/graph/options.js';
 import { startGraphSimulator, type GraphSimulator, type NotificationPolicy, type PartialLimits, type SimUserView } from '../sim/graph/index.js';
 import { startIdentityProvider, type IdentityProvider } from '../sim/identity/index.js';
 import { startServiceBusSimulator, type ServiceBusSimulator } from '../sim/servicebus/index.js';
@@ -48,6 +49,10 @@ export interface StackOptions {
   logSink?: LogSink;
   env?: Record<string, string>;
   sessionIdleTimeoutMs?: number;
+  /** Graph simulator recurrence behaviour (dev/sim/graph/README.md "recurrence": occurrenceICalUId, deltaOccurrences). */
+  graphRecurrence?: Partial<RecurrenceBehaviour>;
+  /** Dataverse simulator recurrence options (dev/sim/dataverse/README.md "Recurring appointments": instanceSteps, windows). */
+  dataverseRecurrence?: RecurrenceOptions;
   /** Whether Dataverse webhooks carry the sync's `tag` (dev/sim/dataverse/README.md "Webhooks"; default true). */
   webhookCarriesTag?: boolean;
   /** The product's clock (tests that let simulated days pass move it with the simulators' clocks). */
@@ -125,9 +130,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     identity,
     ...(options.graphLimits ? { limits: options.graphLimits } : {}),
     ...(options.graphNotifications ? { notifications: options.graphNotifications } : {}),
+    ...(options.graphRecurrence ? { recurrence: options.graphRecurrence } : {}),
     users: users.map((u) => ({ userPrincipalName: u.userPrincipalName, mail: u.userPrincipalName, displayName: u.displayName, timeZone: u.timeZone })),
   });
-  const dataverse = await startDataverseSimulator({ seed, identity, ...(options.webhookCarriesTag !== undefined ? { webhookCarriesTag: options.webhookCarriesTag } : {}) });
+  const dataverse = await startDataverseSimulator({
+    seed,
+    identity,
+    ...(options.webhookCarriesTag !== undefined ? { webhookCarriesTag: options.webhookCarriesTag } : {}),
+    ...(options.dataverseRecurrence ? { recurrence: options.dataverseRecurrence } : {}),
+  });
   const serviceBus = await startServiceBusSimulator({ queues: [changesQueue], seed });
   const azurite = await startAzuriteTables(options.storageFolder ? { folder: options.storageFolder } : {});
   const graphUsers = await graph.admin.users();

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { guidSchema } from '../guid.js';
 
 export const exchangeResources = ['event', 'todoTask', 'contact'] as const;
-export const dataverseEntities = ['appointment', 'task', 'phonecall', 'letter', 'fax', 'contact'] as const;
+export const dataverseEntities = ['appointment', 'recurringappointmentmaster', 'task', 'phonecall', 'letter', 'fax', 'contact'] as const;
 export type DataverseEntity = (typeof dataverseEntities)[number];
 
 const common = {

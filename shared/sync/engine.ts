@@ -128,6 +128,13 @@ export async function applyExchangeChange(rt: Runtime, change: ExchangeChange): 
   // Read only what the plan will look at: the item unless the change is a delete or an echo, the record when the
   // kind's delete rule reads it, and the record an unpaired item belongs to.
   const item = change.changeType === 'deleted' || echo ? undefined : await kind.exchange.get(rt, mailbox, change.itemId, listId);
+  // An item whose changes another item carries (an occurrence of a series: its master) is applied as a change of that
+  // item; the delta and a reconciliation list occurrences, a notification names the master.
+  const carrier = item && !pair ? kind.carrierOf?.(item) : undefined;
+  if (carrier && carrier !== change.itemId) {
+    const { etag: _etag, dataverseId: _dataverseId, ...rest } = change;
+    return applyExchangeChange(rt, { ...rest, itemId: carrier, changeType: 'updated' });
+  }
   const gone = change.changeType === 'deleted' || (!echo && !item);
   const record = gone && pair && kind.exchangeDeleteReads === 'record' ? await kind.dataverse.get(rt, pair.dataverseEntity as DataverseEntity, pair.dataverseId) : undefined;
   const itemEcho = pair !== undefined && item?.['@odata.etag'] !== undefined && pair.exchangeEtag === item['@odata.etag'];
@@ -170,7 +177,7 @@ async function loadLinkCandidate(rt: Runtime, kind: SyncKind, mailbox: Mailbox, 
   const viaMeeting = !dataverseId;
   dataverseId ??= await kind.dataverse.findLinkTarget(rt, item);
   if (!dataverseId) return undefined;
-  const table = kind.tables[0]!;
+  const table = kind.tableFor?.(item) ?? kind.tables[0]!;
   const existingPair = await rt.pairs.get(mailbox.id, dataverseId);
   const record: DataverseRecord | undefined = existingPair ? undefined : await kind.dataverse.get(rt, table, dataverseId);
   return { dataverseId, table, viaMeeting, existingPair, record };

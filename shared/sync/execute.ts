@@ -245,7 +245,7 @@ export class Executor {
     const { rt, s } = this;
     const table = pair.dataverseEntity as DataverseEntity;
     const current = s.record;
-    const body = await resolveParties(rt, s.mailbox, s.kind.dataverseBody(fields, s.ctx, current));
+    const body = await resolveParties(rt, s.mailbox, s.kind.dataverseBody(fields, s.ctx, current, table));
     const { fields: plain, state } = separateStateChange(body as { statecode?: number; statuscode?: number });
     const closed = current ? isClosedActivity(current as { statecode?: number }) : false;
     const hasFields = Object.keys(plain).length > 0;
@@ -388,7 +388,7 @@ export class Executor {
   private async createInDataverse(): Promise<Outcome> {
     const { rt, s } = this;
     const item = s.item!;
-    const table = s.kind.tables[0]!;
+    const table = s.kind.tableFor?.(item) ?? s.kind.tables[0]!;
     const exSnap = s.kind.snapshotFromExchange(item, s.ctx);
     // Match before creating: a record of this user the item matches (a contact's address) with no pair here.
     for (const candidate of await s.kind.dataverse.findExisting(rt, s.mailbox, exSnap)) {

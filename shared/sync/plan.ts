@@ -175,7 +175,11 @@ export function planToDataverse(s: ToDataverseState): Action[] {
   if (pair && item['@odata.etag'] && pair.exchangeEtag === item['@odata.etag']) return [{ type: 'Echo', reason: 'etag already synced' }];
   const unsupported = kind.unsupportedItem(item);
   if (unsupported) return [{ type: 'Ignore', reason: unsupported }];
-  if (pair) return [planUpdateToDataverse(kind, pair, item, s.ctx, s.settings.SYNC_CONFLICT_POLICY)];
+  if (pair) {
+    const changed = kind.unsupportedChange?.(pair, item);
+    if (changed) return [{ type: 'Ignore', reason: changed }];
+    return [planUpdateToDataverse(kind, pair, item, s.ctx, s.settings.SYNC_CONFLICT_POLICY)];
+  }
   const link = s.link;
   if (link?.existingPair) {
     // The sync's own create of this item is still being recorded: look again.

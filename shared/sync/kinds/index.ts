@@ -9,7 +9,7 @@ import { taskKind } from './task.js';
 import type { ExchangeResource, GraphItem, SyncKind } from './types.js';
 
 export type { DataverseDeleteFacts, DeleteDecision, ExchangeCreate, ExchangeDeleteFacts, ExchangeResource, FoundItem, GraphItem, ItemFacts, SubscriptionKind, SyncKind } from './types.js';
-export { recurringReason } from './appointment.js';
+export { recurringReason } from './series.js';
 
 /** Every kind, in the order the CLI and status list them. */
 export const kinds: readonly SyncKind[] = [appointmentKind, taskKind, contactKind];

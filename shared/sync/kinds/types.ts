@@ -123,7 +123,19 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
   exchangeCreate(record: DataverseRecord, ctx: MappingContext): ExchangeCreate;
   dataverseCreate(item: GraphItem, ctx: MappingContext): Record<string, unknown>;
   exchangeBody(fields: Snapshot, ctx: MappingContext, current: unknown): GraphItem;
-  dataverseBody(fields: Snapshot, ctx: MappingContext, current: DataverseRecord | undefined): Record<string, unknown>;
+  /** `table`: the pair's table, for a kind whose tables take different columns (a series master). */
+  dataverseBody(fields: Snapshot, ctx: MappingContext, current: DataverseRecord | undefined, table?: DataverseEntity): Record<string, unknown>;
+  /** The table an Exchange item is created in; the first of `tables` when the kind does not say. */
+  tableFor?(item: GraphItem): DataverseEntity;
+  /** Whether a table has a column the mapping lists (a column of one table of the kind only); all when not given. */
+  tableHasColumn?(table: DataverseEntity, column: string): boolean;
+  /**
+   * The item that carries this one's changes, when it is not the item itself (an occurrence of a series: its
+   * master). The engine applies the change to that item instead.
+   */
+  carrierOf?(item: GraphItem): string | undefined;
+  /** Why a change of a paired item is left out (it turned into another type of item), or undefined. */
+  unsupportedChange?(pair: Pair, item: GraphItem): string | undefined;
 
   // --- adapters ---
   readonly exchange: ExchangeAdapter;
