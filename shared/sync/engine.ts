@@ -55,13 +55,20 @@ function executor(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: Datavers
 // ------------------------------------------------------------------------------------------------------------
 
 /** Applies a Dataverse change to every mailbox in its scope. */
-export async function applyDataverseChange(rt: Runtime, change: DataverseChange): Promise<Outcome[]> {
+export async function applyDataverseChange(rt: Runtime, change: DataverseChange, viaPart = false): Promise<Outcome[]> {
   const kind = kindOfTable(change.entity);
   if (change.message === 'Delete') return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId);
   // The webhook's post image holds every mapped column as of that change (a later change comes in its own message,
   // in this same session); without one, read the record.
   const record = change.image ?? (await kind.dataverse.get(rt, change.entity, change.recordId));
   if (!record) return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId);
+  // A part's change (an instance of a series) is its carrier's (the series): applied as a change of that record. A
+  // part's Create is its carrier's own expansion, which the carrier's change already covers.
+  const carrier = viaPart || change.message === 'Create' ? undefined : kind.recordCarrierOf?.(record);
+  if (carrier) {
+    const { image: _image, version: _version, ...rest } = change;
+    return applyDataverseChange(rt, { ...rest, entity: carrier.table, recordId: carrier.id, message: 'Update' }, true);
+  }
   const bySystemUser = await rt.mailboxes.enabledBySystemUser();
   const scope = scopeOf(kind, change.entity, record, bySystemUser);
   const outcomes: Outcome[] = [];
@@ -86,7 +93,7 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange)
     const id = String(record[kind.primaryKey]).toLowerCase();
     const pair = await rt.pairs.get(mailbox.id, id);
     const ctx = mappingContext(mailbox, rt.now());
-    const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings: planSettings(rt) });
+    const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings: planSettings(rt), viaPart });
     const run = executor(rt, kind, mailbox, change.entity, { pair, record, dataverseId: id, ctx, syncedSystemUsers });
     outcomes.push((await run.run(actions)) ?? { kind: 'unchanged', mailboxId: mailbox.id, dataverseId: id });
   }

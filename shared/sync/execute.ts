@@ -9,6 +9,7 @@ import type { DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { Pair, StoredPair } from '../storage/pairStore.js';
 import { transactionIdFor } from './ids.js';
+import { syncWindow } from './window.js';
 import type { GraphItem, SyncKind } from './kinds/index.js';
 import type { Snapshot } from './merge.js';
 import { resolveParties } from './parties.js';
@@ -108,7 +109,27 @@ export class Executor {
         return action.side === 'exchange' ? this.createInExchange() : this.createInDataverse();
       case 'Update':
         return action.side === 'exchange' ? this.updateExchange(action) : this.updateDataverse(action);
+      case 'SyncParts':
+        return this.syncParts();
     }
+  }
+
+  /**
+   * The parts of the pair's item (a series' exceptions and cancellations): read both sides, decide with the kind's
+   * pure table, write, and record what was synced in the pair's base. Nothing when the pair is not linked (yet).
+   */
+  private async syncParts(): Promise<Outcome | undefined> {
+    const { rt, s } = this;
+    const parts = s.kind.parts;
+    const pair = s.pair;
+    if (!parts || pair?.status !== 'linked' || !pair.exchangeId || pair.mirror || !parts.appliesTo(pair.dataverseEntity as DataverseEntity)) return undefined;
+    const facts = await parts.read(rt, s.mailbox, pair, s.ctx.now, syncWindow(rt));
+    const { steps, state } = parts.decide(facts);
+    for (const step of steps) await parts.apply(rt, s.mailbox, pair, step, s.ctx);
+    const base = parts.baseWith(pair.base, state);
+    if (JSON.stringify(base) !== JSON.stringify(pair.base)) s.pair = await rt.pairs.update(pair, { ...pair, base });
+    const written = steps.filter((step) => step.type !== 'Keep').length;
+    return written > 0 ? { kind: 'updated', ...this.ids, detail: `parts: ${written}` } : undefined;
   }
 
   private async delete(action: Extract<Action, { type: 'Delete' }>): Promise<Outcome> {

@@ -63,6 +63,35 @@ describe.each(options)('recurring series sync as one series each way ($name)', (
     expect(events.map((e) => e.item.type)).toEqual(['seriesMaster']);
   });
 
+  it('moving one occurrence and cancelling another in Outlook reach their Dynamics 365 instances, keyed by original start', async () => {
+    const alice = stack.users.alice!;
+    const master = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).find((e) => e.item.subject === 'Weekly sync')!.item;
+    const occurrences = await stack.runtime.graph.seriesInstances(alice.graph.id, String(master.id), { start: new Date(Date.now()), end: new Date(Date.now() + 60 * day) });
+    expect(occurrences.length).toBe(4);
+    const [moved, cancelled] = [occurrences[1]!, occurrences[2]!];
+    const movedStart = Date.parse(String(moved.originalStart)) + 2 * 3600_000;
+    // What Outlook does, through Graph (an occurrence's id is computed, so the simulator's person actions, which
+    // work on stored items, cannot address it).
+    await stack.runtime.graph.updateEvent(alice.graph.id, String(moved.id), {
+      start: { dateTime: new Date(movedStart).toISOString().slice(0, 19), timeZone: 'UTC' },
+      end: { dateTime: new Date(movedStart + 3600_000).toISOString().slice(0, 19), timeZone: 'UTC' },
+      subject: 'Weekly sync (moved)',
+    });
+    await stack.runtime.graph.deleteEvent(alice.graph.id, String(cancelled.id));
+    await stack.settled();
+    const series = mastersNamed('Weekly sync')[0]!;
+    const instances = stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid);
+    const byOriginal = new Map(instances.map((r) => [Date.parse(String(r.originalstartdate)), r]));
+    expect(byOriginal.has(Date.parse(String(cancelled.originalStart)))).toBe(false);
+    expect(byOriginal.get(Date.parse(String(moved.originalStart)))).toMatchObject({ instancetypecode: 3, subject: 'Weekly sync (moved)' });
+    expect(Date.parse(String(byOriginal.get(Date.parse(String(moved.originalStart)))!.scheduledstart))).toBe(movedStart);
+    expect(instances).toHaveLength(3);
+    // A second pass finds nothing more to do (the state is recorded per original start).
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    expect(stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid)).toHaveLength(3);
+  });
+
   it('an Outlook pattern change reaches the Dynamics 365 series', async () => {
     const alice = stack.users.alice!;
     const master = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).find((e) => e.item.subject === 'Weekly sync')!.item;
@@ -107,5 +136,54 @@ describe.each(options)('recurring series sync as one series each way ($name)', (
     // No instance is paired or counted as left out: the series carries them.
     const status = (await buildStatus(stack.runtime)).mailboxes.find((m) => m.id === bob.graph.id);
     expect(status?.recurringIgnored ?? 0).toBe(0);
+  });
+});
+
+describe('an instance changed in Dynamics 365 becomes an exception of the Exchange series', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ seed: 32 });
+  }, 60_000);
+  afterAll(async () => stack?.close());
+
+  it('the organizer renames and moves one instance: that occurrence, and only it, changes in Exchange, with one update sent', async () => {
+    const bob = stack.users.bob!;
+    const first = new Date(Date.now() + 2 * day);
+    first.setUTCHours(15, 0, 0, 0);
+    const midnight = new Date(first);
+    midnight.setUTCHours(0, 0, 0, 0);
+    const series = stack.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
+      subject: 'Daily check-in',
+      recurrencepatterntype: 0,
+      interval: 1,
+      starttime: first.toISOString(),
+      endtime: new Date(first.getTime() + 900_000).toISOString(),
+      patternstartdate: midnight.toISOString(),
+      patternendtype: 2,
+      occurrences: 5,
+      'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
+      recurringappointmentmaster_activity_parties: [{ participationtypemask: 5, addressused: 'carol@fabrikam.example' }],
+    });
+    await stack.settled();
+    const instances = stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid);
+    expect(instances).toHaveLength(5);
+    const target = instances.sort((a, b) => String(a.originalstartdate).localeCompare(String(b.originalstartdate)))[2]!;
+    const newStart = Date.parse(String(target.scheduledstart)) + 3600_000;
+    stack.dataverse.admin.as(bob.systemUserId).update('appointments', String(target.activityid), {
+      subject: 'Daily check-in (longer)',
+      scheduledstart: new Date(newStart).toISOString(),
+      scheduledend: new Date(newStart + 1800_000).toISOString(),
+    });
+    await stack.settled();
+    const master = (await stack.graph.admin.items({ user: bob.graph.id, kind: 'event' })).find((e) => e.item.type === 'seriesMaster' && e.item.subject === 'Daily check-in')!.item;
+    const occurrences = await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), { start: new Date(Date.now()), end: new Date(Date.now() + 30 * day) });
+    const exceptions = occurrences.filter((o) => o.type === 'exception');
+    expect(exceptions).toHaveLength(1);
+    expect(Date.parse(String(exceptions[0]!.originalStart))).toBe(Date.parse(String(target.originalstartdate)));
+    expect(exceptions[0]!.subject).toBe('Daily check-in (longer)');
+    expect(Date.parse(`${exceptions[0]!.start!.dateTime!}Z`)).toBe(newStart);
+    // An exception's messages carry its own iCalUId where occurrences have their own (the simulator's default).
+    const sent = (await stack.graph.admin.invitations({ user: bob.graph.id })).filter((i) => i.iCalUId === master.iCalUId || i.seriesMasterId === master.id);
+    expect(sent.map((i) => i.type).sort()).toEqual(['request', 'update']);
   });
 });

@@ -23,6 +23,8 @@ import {
   asMasterBody,
   carrierOf,
   isSeriesItem,
+  recordCarrierOf,
+  seriesParts,
   seriesTable,
   tableForItem,
   tableHasColumn,
@@ -56,7 +58,7 @@ export const appointmentKind: SyncKind<'appointment'> = {
   resource: 'event',
   graphType: '#microsoft.graph.event',
   subscription: { kind: 'events', path: (id) => `/users/${id}/events` },
-  extraColumns: ['instancetypecode', 'groupid'],
+  extraColumns: ['instancetypecode', 'groupid', 'seriesid', 'originalstartdate'],
   fields: fieldTables.appointment,
   directions,
 
@@ -81,6 +83,8 @@ export const appointmentKind: SyncKind<'appointment'> = {
   tableFor: tableForItem,
   tableHasColumn,
   carrierOf,
+  recordCarrierOf,
+  parts: seriesParts,
   unsupportedChange: unsupportedSeriesChange,
 
   exchange: {

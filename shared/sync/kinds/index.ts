@@ -8,7 +8,7 @@ import { contactKind } from './contact.js';
 import { taskKind } from './task.js';
 import type { ExchangeResource, GraphItem, SyncKind } from './types.js';
 
-export type { DataverseDeleteFacts, DeleteDecision, ExchangeCreate, ExchangeDeleteFacts, ExchangeResource, FoundItem, GraphItem, ItemFacts, SubscriptionKind, SyncKind } from './types.js';
+export type { ItemParts, PartStep, DataverseDeleteFacts, DeleteDecision, ExchangeCreate, ExchangeDeleteFacts, ExchangeResource, FoundItem, GraphItem, ItemFacts, SubscriptionKind, SyncKind } from './types.js';
 export { recurringReason } from './series.js';
 
 /** Every kind, in the order the CLI and status list them. */

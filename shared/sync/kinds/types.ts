@@ -97,6 +97,25 @@ export interface ItemFacts {
   organizerAddress?: string;
 }
 
+/** One step of an item's parts, as the kind's decision table gave it. */
+export interface PartStep {
+  type: string;
+}
+
+/**
+ * Parts of an item synced under its pair, by key (a series' exceptions and cancelled occurrences): the kind reads
+ * both sides' parts, decides with a pure table, and writes; the pair's base records what was synced.
+ */
+export interface ItemParts {
+  /** Whether items of this table have parts. */
+  appliesTo(table: DataverseEntity): boolean;
+  read(rt: Runtime, mailbox: Mailbox, pair: Pair, now: Date, window: { start: Date; end: Date }): Promise<readonly unknown[]>;
+  decide(facts: readonly unknown[]): { steps: PartStep[]; state: Record<string, string> };
+  apply(rt: Runtime, mailbox: Mailbox, pair: Pair, step: PartStep, ctx: MappingContext): Promise<void>;
+  /** The pair's base with the recorded parts replaced. */
+  baseWith(base: Record<string, unknown>, state: Record<string, string>): Record<string, unknown>;
+}
+
 export interface SyncKind<K extends EntityKind = EntityKind> {
   readonly name: K;
   /** Dataverse tables of this kind; the first is where items from Exchange are created. */
@@ -134,6 +153,10 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
    * master). The engine applies the change to that item instead.
    */
   carrierOf?(item: GraphItem): string | undefined;
+  /** The record that carries this one's changes (an exception instance: its series master), or undefined. */
+  recordCarrierOf?(record: DataverseRecord): { table: DataverseEntity; id: string } | undefined;
+  /** Parts synced under the item's pair (a series' exceptions and cancellations). */
+  readonly parts?: ItemParts;
   /** Why a change of a paired item is left out (it turned into another type of item), or undefined. */
   unsupportedChange?(pair: Pair, item: GraphItem): string | undefined;
 
