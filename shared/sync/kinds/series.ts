@@ -128,14 +128,14 @@ const occurrencePrefix = 'occ:';
 const canonicalUtc = (value: string | null | undefined): string | undefined => {
   if (!value) return undefined;
   const instant = DateTime.fromISO(value, { zone: 'UTC', setZone: true });
-  return instant.isValid ? instant.toUTC().startOf('second').toISO({ suppressMilliseconds: true })! : undefined;
+  return instant.isValid ? instant.toUTC().startOf('second').toISO({ suppressMilliseconds: true }) : undefined;
 };
 /** A Graph dateTimeTimeZone read with Prefer outlook.timezone="UTC" (the client always asks so), as UTC. */
 const utcOfGraph = (value: { dateTime?: string | null; timeZone?: string | null } | null | undefined, zone: string): string | undefined => {
   if (!value?.dateTime) return undefined;
   const iana = ianaZoneOf(value.timeZone ?? 'UTC', zone) ?? 'UTC';
   const instant = DateTime.fromISO(value.dateTime, { zone: iana });
-  return instant.isValid ? instant.toUTC().startOf('second').toISO({ suppressMilliseconds: true })! : undefined;
+  return instant.isValid ? instant.toUTC().startOf('second').toISO({ suppressMilliseconds: true }) : undefined;
 };
 const text = (value: string | null | undefined): string | null => (value && value.trim() !== '' ? value : null);
 
