@@ -1,7 +1,7 @@
 // The exceptions and cancelled occurrences of a paired series: a pure decision table over each occurrence's three
 // states (last synced, Exchange now, Dataverse now), keyed by the original start in UTC, never by an occurrence id
-// or an iCalUId (shared/reference design: Graph occurrence ids change when a series moves, Dataverse instance ids are
-// the platform's). Plain occurrences are never stored: both sides derive them from the pattern.
+// or an iCalUId (Graph occurrence ids change when a series moves, and iCalUId is "different for each occurrence" on
+// the v1.0 event page; Dataverse instance ids are the platform's). Plain occurrences are never stored: both sides derive them from the pattern.
 // Rules: the delete rule of single appointments (organizer, future, not completed or canceled,
 // https://learn.microsoft.com/power-platform/admin/sync-logic "apply to exceptionAppointments as well"), past
 // history kept, only occurrences inside the sync window touched.

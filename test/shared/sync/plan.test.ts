@@ -230,6 +230,17 @@ describe('planToDataverse: an Exchange change in its mailbox', () => {
       ['Ignore: recurring series not synced: a single appointment turned into a series in Outlook (Dataverse AddRecurrence is not used yet)'],
     ],
     ['series: an occurrence the engine could not route to its master is left out', () => state('appointment', event({ type: 'occurrence' })), ['Ignore: recurring series not synced: an occurrence whose series is not readable']],
+    ['a single instance syncs', () => state('appointment', event({ type: 'singleInstance' })), ['Create dataverse']],
+    // Exchange delete rules (https://learn.microsoft.com/power-platform/admin/sync-logic).
+    ['delete: an unpaired item is ignored', () => state('appointment', undefined, { change: { changeType: 'deleted', attempt: 1, itemId: 'x' } }), ['Ignore: not paired']],
+    ["delete: the organizer's future meeting deletes the appointment", () => state('appointment', undefined, { pair: pairOf('appointment', { base: future }), record: open, change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Delete: organizer deleted a future meeting']],
+    ["delete: an attendee's delete is only unlinked", () => state('appointment', undefined, { pair: pairOf('appointment', { base: future, isOrganizer: false }), record: open, change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Unlink: deleted by a non-organizer']],
+    ['delete: a completed or canceled appointment is only unlinked', () => state('appointment', undefined, { pair: pairOf('appointment', { base: future }), record: closed, change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Unlink: completed or canceled']],
+    ['delete: a past meeting is only unlinked', () => state('appointment', undefined, { pair: pairOf('appointment', { base: past }), record: open, change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Unlink: in the past']],
+    ['delete: an appointment already gone is only unlinked', () => state('appointment', undefined, { pair: pairOf('appointment', { base: future }), change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Unlink: already gone in Dataverse']],
+    ['delete: a To Do task deleted in To Do is only unlinked', () => state('task', undefined, { pair: pairOf('task'), change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Unlink: contacts and tasks deleted in Exchange are only unlinked']],
+    ['delete: a contact deleted in Outlook is only unlinked', () => state('contact', undefined, { pair: pairOf('contact'), change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Unlink: contacts and tasks deleted in Exchange are only unlinked']],
+    ['an item that is gone when read follows the delete rule', () => state('contact', undefined, { pair: pairOf('contact') }), ['Unlink: contacts and tasks deleted in Exchange are only unlinked']],
   ])('%s', (_rule, build, expected) => {
     expect(types(planToDataverse(build()))).toEqual(expected);
   });
