@@ -92,6 +92,27 @@ describe.each(options)('recurring series sync as one series each way ($name)', (
     expect(stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid)).toHaveLength(3);
   });
 
+  it('a series across a daylight-saving change keeps its local time in Dynamics 365 (09:00 Berlin before and after)', async () => {
+    const alice = stack.users.alice!;
+    // Wednesdays from 17 March 2027; Europe/Berlin moves to summer time on 28 March 2027.
+    await stack.graph.admin.createEvent(alice.graph.id, {
+      subject: 'Across DST',
+      start: { dateTime: '2027-03-17T09:00:00', timeZone: 'W. Europe Standard Time' },
+      end: { dateTime: '2027-03-17T09:30:00', timeZone: 'W. Europe Standard Time' },
+      categories: [trackedCategory],
+      recurrence: { pattern: { type: 'weekly', interval: 1, daysOfWeek: ['wednesday'] }, range: { type: 'numbered', startDate: '2027-03-17', numberOfOccurrences: 4 } },
+    });
+    await stack.settled();
+    const series = mastersNamed('Across DST');
+    expect(series).toHaveLength(1);
+    const starts = stack.dataverse.admin
+      .records('appointments')
+      .filter((r) => r.seriesid === series[0]!.activityid)
+      .map((r) => String(r.scheduledstart))
+      .sort();
+    expect(starts).toEqual(['2027-03-17T08:00:00Z', '2027-03-24T08:00:00Z', '2027-03-31T07:00:00Z', '2027-04-07T07:00:00Z']);
+  });
+
   it('an Outlook pattern change reaches the Dynamics 365 series', async () => {
     const alice = stack.users.alice!;
     const master = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).find((e) => e.item.subject === 'Weekly sync')!.item;
