@@ -8,6 +8,7 @@ const benches: { name: string; file: string; args?: string[] }[] = [
   { name: 'Service Bus simulator', file: 'dev/sim/servicebus/bench.ts' },
   { name: 'Sync pipeline (calls per change, latency)', file: 'dev/bench/sync.ts' },
   { name: 'Backfill rate', file: 'dev/bench/backfill.ts' },
+  { name: 'Recurring series (calls per series change, series comparison)', file: 'dev/bench/series.ts' },
 ];
 
 const only = process.argv.slice(2);
