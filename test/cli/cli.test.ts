@@ -84,13 +84,13 @@ describe('against the local stack', () => {
     const steps = stack.dataverse.admin.records('sdkmessageprocessingsteps').filter((s) => String(s.name).startsWith('dataverse-exchange-sync: '));
     expect(endpoints).toHaveLength(1);
     expect(endpoints[0]!.url).toBe(`${stack.host.origin}/api/dataverse/webhook?code=${stack.functionKey}`);
-    // Create, Update and Delete on appointment, task, phonecall, letter, fax and contact.
-    expect(steps).toHaveLength(18);
+    // Create, Update and Delete on appointment, recurringappointmentmaster, task, phonecall, letter, fax and contact.
+    expect(steps).toHaveLength(21);
 
     const second = await cli(['dataverse', 'register-webhooks'], env);
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/updated: url and key written/);
-    expect(second.stdout).toMatch(/^0 created, 1 updated, 18 kept$/m);
+    expect(second.stdout).toMatch(/^0 created, 1 updated, 21 kept$/m);
     expect(stack.dataverse.admin.records('serviceendpoints')).toHaveLength(1);
     const again = stack.dataverse.admin.records('sdkmessageprocessingsteps').filter((s) => String(s.name).startsWith('dataverse-exchange-sync: '));
     expect(again.map((s) => s.sdkmessageprocessingstepid).sort()).toEqual(steps.map((s) => s.sdkmessageprocessingstepid).sort());
