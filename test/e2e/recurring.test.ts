@@ -158,6 +158,15 @@ describe.each(options)('recurring series sync as one series each way ($name)', (
     const status = (await buildStatus(stack.runtime)).mailboxes.find((m) => m.id === bob.graph.id);
     expect(status?.recurringIgnored ?? 0).toBe(0);
   });
+  it('a Dynamics 365 pattern change reaches the Exchange series', async () => {
+    const bob = stack.users.bob!;
+    const series = mastersNamed('Series from Dynamics')[0]!;
+    stack.dataverse.admin.as(bob.systemUserId).update('recurringappointmentmasters', String(series.activityid), { occurrences: 5 });
+    await stack.settled();
+    const masters = (await stack.graph.admin.items({ user: bob.graph.id, kind: 'event' })).filter((e) => e.item.subject === 'Series from Dynamics');
+    expect(masters).toHaveLength(1);
+    expect((masters[0]!.item.recurrence as { range: { numberOfOccurrences: number } }).range.numberOfOccurrences).toBe(5);
+  });
 });
 
 describe('an instance changed in Dynamics 365 becomes an exception of the Exchange series', () => {
