@@ -58,6 +58,7 @@ Other:
   env                                     print the sandbox settings as shell exports, for the CLI without
                                           --env-file: eval "$(npm run -s sandbox -- env)" && npm run cli -- status
   key                                     print the local host's function key (for curl .../api/status?code=<key>)
+  status-page                             print the status page's URL with the key, to open in a browser
 
 Times: --in / --due / --duration take a number and a unit: 30m, 2h, 1d, 1w.`;
 
@@ -550,6 +551,9 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'key':
       console.log(env.SANDBOX_FUNCTION_KEY ?? '');
+      return;
+    case 'status-page':
+      console.log(`${env.SANDBOX_HOST_URL ?? ''}/api/status/page?code=${encodeURIComponent(env.SANDBOX_FUNCTION_KEY ?? '')}`);
       return;
     case 'env':
       for (const [k, v] of Object.entries(env)) if (!k.startsWith('SANDBOX_')) console.log(`export ${k}='${v.replace(/'/g, `'\\''`)}'`);

@@ -250,6 +250,7 @@ async function run(): Promise<void> {
   const envArg = relative(process.cwd(), sandboxEnvPath) || sandboxEnvPath;
   console.log(`
 Ready. The local Functions host is ${stack.host.origin}/api (its function key: npm run -s sandbox -- key)
+Status page: ${stack.host.origin}/api/status/page?code=<key>  (the whole URL: npm run -s sandbox -- status-page)
 Settings and admin URLs: ${sandboxEnvPath} (readable by you only: it holds the keys)
 
 Try, in another terminal:

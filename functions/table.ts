@@ -1,11 +1,12 @@
 // Every function of the app, in one table that both @azure/functions (functions/index.ts) and the local host
 // (dev/host/) read, so what runs locally is what is deployed. Handlers live in shared/handlers/.
 import type { HttpHandler, ServiceBusQueueHandler, TimerHandler } from '@azure/functions';
-import { status } from '../shared/handlers/status.js';
+import { status, statusPage } from '../shared/handlers/status.js';
 import { pollTodo, reconcile, renewSubscriptions } from '../shared/handlers/timers.js';
 import { dataverseWebhook, graphNotifications } from '../shared/handlers/webhooks.js';
+import { mailboxWorker } from '../shared/handlers/work.js';
 import { syncWorker } from '../shared/handlers/worker.js';
-import { changesQueue, serviceBusConnectionName } from '../shared/servicebus/queues.js';
+import { changesQueue, serviceBusConnectionName, workQueue } from '../shared/servicebus/queues.js';
 
 export type FunctionDefinition =
   | { kind: 'http'; name: string; route: string; methods: ('GET' | 'POST')[]; authLevel: 'function' | 'anonymous'; handler: HttpHandler }
@@ -18,6 +19,8 @@ export const functionTable: readonly FunctionDefinition[] = [
   // The Dataverse service endpoint (Webhook contract, HttpHeader auth) posts here.
   { kind: 'http', name: 'dataverseWebhook', route: 'dataverse/webhook', methods: ['POST'], authLevel: 'function', handler: dataverseWebhook },
   { kind: 'http', name: 'status', route: 'status', methods: ['GET'], authLevel: 'function', handler: status },
+  // The same report as an HTML page for a browser (shared/status/page.ts), behind the same function key.
+  { kind: 'http', name: 'statusPage', route: 'status/page', methods: ['GET'], authLevel: 'function', handler: statusPage },
   {
     kind: 'serviceBusQueue',
     name: 'syncWorker',
@@ -26,9 +29,21 @@ export const functionTable: readonly FunctionDefinition[] = [
     isSessionsEnabled: changesQueue.requiresSession,
     handler: syncWorker,
   },
-  // NCRONTAB with seconds, in UTC (Flex Consumption has no WEBSITE_TIME_ZONE).
+  // The periodic work, one session per mailbox, on every instance (the timers below only send sweeps).
+  {
+    kind: 'serviceBusQueue',
+    name: 'mailboxWorker',
+    queueName: workQueue.name,
+    connection: serviceBusConnectionName,
+    isSessionsEnabled: workQueue.requiresSession,
+    handler: mailboxWorker,
+  },
+  // NCRONTAB with seconds, in UTC (Flex Consumption has no WEBSITE_TIME_ZONE). Each sends one sweep of the mailboxes
+  // due (shared/sync/work.ts): the poll's interval adapts per mailbox, reconciliation spreads mailboxes over its
+  // period (SYNC_RECONCILE_PERIOD_MINUTES), so both sweep every minute.
   { kind: 'timer', name: 'pollTodo', schedule: '0 */1 * * * *', handler: pollTodo },
-  { kind: 'timer', name: 'renewSubscriptions', schedule: '0 */30 * * * *', handler: renewSubscriptions },
+  // Each mailbox is checked every SYNC_RENEW_CHECK_MINUTES; sweeping every 5 minutes keeps that close and spread.
+  { kind: 'timer', name: 'renewSubscriptions', schedule: '0 */5 * * * *', handler: renewSubscriptions },
   // Repairs dropped notifications within one period.
-  { kind: 'timer', name: 'reconcile', schedule: '0 */15 * * * *', handler: reconcile },
+  { kind: 'timer', name: 'reconcile', schedule: '0 */1 * * * *', handler: reconcile },
 ];

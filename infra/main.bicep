@@ -120,6 +120,16 @@ param failureRateThresholdPercent int = 20
 @maxValue(1000)
 param failureRateMinimumInvocations int = 5
 
+@description('Sync latency p95 (change received -> written to the other side, over 15 minutes) that raises an alert, in milliseconds.')
+@minValue(1000)
+@maxValue(3600000)
+param latencyP95ThresholdMs int = 120000
+
+@description('Fewest changes of one direction in 15 minutes before their latency p95 is judged.')
+@minValue(1)
+@maxValue(10000)
+param latencyMinimumChanges int = 5
+
 // Same environment, subscription and region give the same names, so `azd up` is repeatable.
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
@@ -257,7 +267,21 @@ module alerts 'modules/alerts.bicep' = {
     applicationInsightsId: monitoring.outputs.applicationInsightsId
     failureRateThresholdPercent: failureRateThresholdPercent
     failureRateMinimumInvocations: failureRateMinimumInvocations
+    latencyP95ThresholdMs: latencyP95ThresholdMs
+    latencyMinimumChanges: latencyMinimumChanges
     alertEmail: alertEmail
+  }
+}
+
+// The status page's views over the telemetry, in the portal (Application Insights -> Workbooks).
+module workbook 'modules/workbook.bicep' = {
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    serviceBusNamespaceId: serviceBus.outputs.id
+    displayName: 'Sync status (${environmentName})'
   }
 }
 
@@ -272,6 +296,7 @@ output WEBHOOK_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}
 output GRAPH_NOTIFICATION_URL string = 'https://${functionApp.outputs.defaultHostName}/api/graph/notifications'
 output DATAVERSE_WEBHOOK_URL string = 'https://${functionApp.outputs.defaultHostName}/api/dataverse/webhook'
 output STATUS_URL string = 'https://${functionApp.outputs.defaultHostName}/api/status'
+output STATUS_PAGE_URL string = 'https://${functionApp.outputs.defaultHostName}/api/status/page'
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
 output SYNC_CLIENT_CREDENTIAL_TYPE string = syncClientCredentialType
@@ -283,3 +308,4 @@ output SERVICE_BUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
 output SERVICE_BUS_QUEUE_NAMES string[] = serviceBus.outputs.queueNames
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output LOG_ANALYTICS_WORKSPACE_ID string = monitoring.outputs.workspaceId
+output AZURE_WORKBOOK_ID string = workbook.outputs.id

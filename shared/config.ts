@@ -103,6 +103,19 @@ export const settingsSchema = z
     SYNC_WINDOW_FUTURE_DAYS: integer(365, 1, 3650),
     /** Attempts of one change before it is dead-lettered with its reason. */
     SYNC_MAX_ATTEMPTS: integer(8, 1, 50),
+    /**
+     * Adaptive To Do polling (shared/sync/schedule.ts): a mailbox whose poll found changes, or that had a change synced
+     * either way, is polled again after the minimum; each quiet poll doubles the interval up to the maximum, as
+     * server-side synchronization backs off idle mailboxes. 0 and 0 poll every mailbox at every timer run.
+     */
+    SYNC_TODO_POLL_MIN_SECONDS: integer(60, 0, 3600),
+    SYNC_TODO_POLL_MAX_SECONDS: integer(900, 0, 86400),
+    /** Reconciliation period; each mailbox's round is at its own place in it (0: every mailbox at every run). */
+    SYNC_RECONCILE_PERIOD_MINUTES: integer(15, 0, 1440),
+    /** How often each mailbox's subscriptions are checked for renewal (0: at every run of the renewal timer). */
+    SYNC_RENEW_CHECK_MINUTES: integer(30, 0, 720),
+    /** Mailboxes per page of a sweep (one Table Storage query page, one batch of work messages). */
+    SYNC_SWEEP_PAGE_SIZE: integer(100, 1, 1000),
     /** Application Insights: traces, metrics and log records through OpenTelemetry (shared/telemetry); off when absent. Not a secret. */
     APPLICATIONINSIGHTS_CONNECTION_STRING: z
       .string()
@@ -117,6 +130,9 @@ export const settingsSchema = z
   .superRefine((s, ctx) => {
     if (!s.SYNC_CLIENT_SECRET && !s.SYNC_CLIENT_CERTIFICATE) {
       ctx.addIssue({ code: 'custom', path: ['SYNC_CLIENT_SECRET'], message: 'one of SYNC_CLIENT_SECRET or SYNC_CLIENT_CERTIFICATE must be set' });
+    }
+    if (s.SYNC_TODO_POLL_MAX_SECONDS < s.SYNC_TODO_POLL_MIN_SECONDS) {
+      ctx.addIssue({ code: 'custom', path: ['SYNC_TODO_POLL_MAX_SECONDS'], message: `must be at least SYNC_TODO_POLL_MIN_SECONDS (${s.SYNC_TODO_POLL_MIN_SECONDS})` });
     }
     if (!s.SYNC_TABLES_URL && !s.SYNC_TABLES_CONNECTION_STRING) {
       ctx.addIssue({ code: 'custom', path: ['SYNC_TABLES_URL'], message: 'one of SYNC_TABLES_URL or SYNC_TABLES_CONNECTION_STRING must be set' });

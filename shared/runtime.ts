@@ -6,11 +6,18 @@ import { DataverseApi } from './dataverse/client.js';
 import { GraphApi } from './graph/client.js';
 import { createLogger, type Logger } from './log.js';
 import { createChangeSender, createServiceBusClient, type ChangeSender } from './servicebus/sender.js';
+import { BreakerStore } from './storage/breakerStore.js';
+import { ConfigStore } from './settings/index.js';
+import { createWorkSender, type WorkSender } from './servicebus/work.js';
+import { initialSchedule } from './sync/schedule.js';
 import { CursorStore } from './storage/cursorStore.js';
+import { DecisionStore } from './storage/decisionStore.js';
 import { MailboxStore } from './storage/mailboxStore.js';
 import { PairStore } from './storage/pairStore.js';
 import { SubscriptionStore } from './storage/subscriptionStore.js';
 import { createTables, type Tables } from './storage/tables.js';
+import type { EntityKind } from './mapping/index.js';
+import { BreakerGate, thresholdsFromConfig } from './sync/breakerGate.js';
 import { startTelemetry, stopTelemetry, type TelemetryOptions } from './telemetry/index.js';
 import type { ServiceBusClient } from '@azure/service-bus';
 
@@ -32,8 +39,16 @@ export interface Runtime {
   mailboxes: MailboxStore;
   subscriptions: SubscriptionStore;
   cursors: CursorStore;
+  /** The mass-delete breaker between the plan and the adapters (shared/sync/breakerGate.ts). */
+  breaker: BreakerGate;
+  /** The sync configuration (shared/settings/), read through a 60-second cache. */
+  config: ConfigStore;
+  /** The decision record per item (explain). */
+  decisions: DecisionStore;
   serviceBus: ServiceBusClient;
   sender: ChangeSender;
+  /** Sends the periodic work (sweeps and per-mailbox work, shared/sync/work.ts) to the work queue. */
+  work: WorkSender;
   /** API calls made by this process, by system and kind (benchmarks and status). */
   calls: CallCounts;
   /** systemuserid of the sync's application user (setting, else WhoAmI once). */
@@ -44,8 +59,16 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+export interface RuntimeOptions {
+  now?: () => Date;
+  log?: Logger;
+  telemetry?: TelemetryOptions;
+  /** How long a read of the sync configuration is reused (default 60 s). */
+  configCacheMs?: number;
+}
+
 /** Builds a runtime from an environment. */
-export function createRuntime(env: Record<string, string | undefined> = process.env, options: { now?: () => Date; log?: Logger; telemetry?: TelemetryOptions } = {}): Runtime {
+export function createRuntime(env: Record<string, string | undefined> = process.env, options: RuntimeOptions = {}): Runtime {
   const settings = loadSettings(env);
   const log = options.log ?? createLogger();
   // Once per process (functions/index.ts may have started it already); off without a connection string.
@@ -64,7 +87,11 @@ export function createRuntime(env: Record<string, string | undefined> = process.
   };
   const serviceBus = createServiceBusClient(settings);
   const sender = createChangeSender(serviceBus);
+  const work = createWorkSender(serviceBus);
   let appUser: Promise<string> | undefined;
+  const pairs = new PairStore(tables.client('pairs'));
+  const config = new ConfigStore(tables.client('config'), options.configCacheMs ?? 60_000);
+  const now = options.now ?? (() => new Date());
   const runtime: Runtime = {
     settings,
     log,
@@ -72,12 +99,16 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     graph,
     dataverse,
     tables,
-    pairs: new PairStore(tables.client('pairs')),
-    mailboxes: new MailboxStore(tables.client('mailboxes')),
+    pairs,
+    mailboxes: new MailboxStore(tables.client('mailboxes'), undefined, initialSchedule(settings), now),
     subscriptions: new SubscriptionStore(tables.client('subscriptions')),
     cursors: new CursorStore(tables.client('cursors')),
+    breaker: new BreakerGate(new BreakerStore(tables.client('breaker'), tables.client('quarantine')), pairs, async (mailboxId, kind) => thresholdsFromConfig((await config.effective(mailboxId)).breaker[kind as EntityKind]), log),
+    config,
+    decisions: new DecisionStore(tables.client('decisions')),
     serviceBus,
     sender,
+    work,
     calls,
     applicationUserId() {
       if (settings.DATAVERSE_APPLICATION_USER_ID) return Promise.resolve(settings.DATAVERSE_APPLICATION_USER_ID);
@@ -86,9 +117,10 @@ export function createRuntime(env: Record<string, string | undefined> = process.
       return appUser;
     },
     ready,
-    now: options.now ?? (() => new Date()),
+    now,
     async close() {
       await sender.close();
+      await work.close();
       await serviceBus.close();
       if (telemetry.enabled) await stopTelemetry();
     },

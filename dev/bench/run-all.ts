@@ -2,19 +2,21 @@
 // own process. Each prints its own figures; this only runs them and says which failed.
 import { spawnSync } from 'node:child_process';
 
-const benches: { name: string; file: string; args?: string[] }[] = [
+// optIn: run only when named (`npm run bench -- scale`): it takes minutes.
+const benches: { name: string; file: string; args?: string[]; optIn?: boolean }[] = [
   { name: 'Graph simulator', file: 'dev/sim/graph/bench.ts' },
   { name: 'Dataverse simulator', file: 'dev/sim/dataverse/bench.ts' },
   { name: 'Service Bus simulator', file: 'dev/sim/servicebus/bench.ts' },
   { name: 'Sync pipeline (calls per change, latency)', file: 'dev/bench/sync.ts' },
   { name: 'Backfill rate', file: 'dev/bench/backfill.ts' },
   { name: 'Recurring series (calls per series change, series comparison)', file: 'dev/bench/series.ts' },
+  { name: 'Scale of the periodic work (fan-out)', file: 'dev/bench/scale.ts', optIn: true },
 ];
 
 const only = process.argv.slice(2);
 let failed = 0;
 for (const bench of benches) {
-  if (only.length && !only.some((o) => bench.file.includes(o))) continue;
+  if (only.length ? !only.some((o) => bench.file.includes(o)) : bench.optIn) continue;
   console.log(`\n=== ${bench.name} (${bench.file}) ===`);
   const started = Date.now();
   const result = spawnSync(process.execPath, ['--import', 'tsx', bench.file, ...(bench.args ?? [])], { stdio: 'inherit', env: process.env });

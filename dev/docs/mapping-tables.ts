@@ -4,7 +4,7 @@
 //   tsx dev/docs/mapping-tables.ts --check    (exit 1 when the README section is stale)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { fieldTables, mappingDecisions, recurrencePatternTable, type EntityKind, type FieldDescription } from '../../shared/mapping/index.js';
+import { allowedDirections, fieldTables, mappingDecisions, recurrencePatternTable, type EntityKind, type FieldDescription } from '../../shared/mapping/index.js';
 
 export const startMarker = '<!-- mapping:start -->';
 export const endMarker = '<!-- mapping:end -->';
@@ -23,6 +23,12 @@ const directionText: Readonly<Record<FieldDescription['direction'], string>> = {
   None: 'None',
 };
 
+/** The directions `config set fields.<kind>.<field>.direction` accepts, or "fixed" (server-side sync's matrix). */
+function allowedText(kind: EntityKind, field: string): string {
+  const allowed = allowedDirections(kind, field) ?? [];
+  return allowed.length <= 1 ? 'fixed' : allowed.map((d) => directionText[d]).join(', ');
+}
+
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
@@ -35,12 +41,12 @@ function table(kind: EntityKind): string[] {
   const lines = [
     `### ${titles[kind]}`,
     '',
-    '| Field | Dataverse column | Graph property | Direction | To Exchange | To Dataverse |',
-    '|---|---|---|---|---|---|',
+    '| Field | Dataverse column | Graph property | Direction | Allowed directions | To Exchange | To Dataverse |',
+    '|---|---|---|---|---|---|---|',
   ];
   for (const row of fieldTables[kind]) {
     lines.push(
-      `| \`${row.name}\` | ${cell(code(row.dataverse))} | ${cell(code(row.graph))} | ${directionText[row.direction]} | ${cell(row.conversion.toExchange)} | ${cell(row.conversion.toDataverse)} |`,
+      `| \`${row.name}\` | ${cell(code(row.dataverse))} | ${cell(code(row.graph))} | ${directionText[row.direction]} | ${allowedText(kind, row.name)} | ${cell(row.conversion.toExchange)} | ${cell(row.conversion.toDataverse)} |`,
     );
   }
   return lines;
@@ -53,7 +59,10 @@ export function renderMappingSection(): string {
     '',
     'The sync follows Dynamics 365 server-side synchronization. Each kind of item has a field table, like the',
     'synchronized fields an administrator sees in Dynamics 365: one row per Dataverse column and Graph property, with',
-    'its direction (Both, To Exchange, To Dataverse, None) and the conversion each way. The rules are pure functions',
+    'its direction (Both, To Exchange, To Dataverse, None), the directions an administrator may give it',
+    '(`config set fields.<kind>.<field>.direction`, checked against server-side synchronization\'s allowed-directions',
+    'matrix: https://learn.microsoft.com/power-platform/admin/what-fields-synchronized-outlook; "fixed" fields keep',
+    'theirs) and the conversion each way. The rules are pure functions',
     'in `shared/mapping/` (export surface `shared/mapping/index.ts`); the clock and the mailbox time zone are passed in.',
     '',
   ];

@@ -10,7 +10,7 @@ import { enableMailbox } from '../../shared/onboarding/mailbox.js';
 import { registerWebhooks } from '../../shared/onboarding/webhooks.js';
 import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime.js';
 import type { TelemetryOptions } from '../../shared/telemetry/index.js';
-import { changesQueue } from '../../shared/servicebus/queues.js';
+import { changesQueue, queues, workQueue } from '../../shared/servicebus/queues.js';
 import { tableSuffixes, type TableKey } from '../../shared/storage/tableNames.js';
 import { startAzuriteTables, type StartedAzurite } from '../azurite/index.js';
 import { startLocalHost, type LocalHost } from '../host/index.js';
@@ -53,12 +53,21 @@ export interface StackOptions {
   graphRecurrence?: Partial<RecurrenceBehaviour>;
   /** Dataverse simulator recurrence options (dev/sim/dataverse/README.md "Recurring appointments": instanceSteps, windows). */
   dataverseRecurrence?: RecurrenceOptions;
+  /** actdeliverymethod of the users' Dataverse mailbox rows (default 2, None; 1 = server-side synchronization). */
+  actDeliveryMethod?: 0 | 1 | 2;
   /** Whether Dataverse webhooks carry the sync's `tag` (dev/sim/dataverse/README.md "Webhooks"; default true). */
   webhookCarriesTag?: boolean;
   /** The product's clock (tests that let simulated days pass move it with the simulators' clocks). */
   now?: () => Date;
+  /**
+   * Every timer firing does every mailbox's work (schedule settings 0), so tests that fire timers see each firing
+   * poll, reconcile and check every mailbox. Default: on when the timers do not run on their schedules.
+   */
+  everyFireDoesAll?: boolean;
   /** Telemetry export options (with APPLICATIONINSIGHTS_CONNECTION_STRING in `env`); tests make the interval short. */
   telemetry?: TelemetryOptions;
+  /** How long the runtime reuses a read of the sync configuration (default 0: fresh on every change). */
+  configCacheMs?: number;
 }
 
 export interface StackUserInfo extends StackUser {
@@ -133,13 +142,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.graphRecurrence ? { recurrence: options.graphRecurrence } : {}),
     users: users.map((u) => ({ userPrincipalName: u.userPrincipalName, mail: u.userPrincipalName, displayName: u.displayName, timeZone: u.timeZone })),
   });
+  // The stack's users are the sync's: their Dataverse mailbox rows have appointments, contacts and tasks delivered by
+  // None, as Test & Enable's no-double-engine check requires (shared/onboarding/mailboxTest.ts).
   const dataverse = await startDataverseSimulator({
     seed,
     identity,
+    email: { mailboxDefaults: { actdeliverymethod: options.actDeliveryMethod ?? 2 } },
     ...(options.webhookCarriesTag !== undefined ? { webhookCarriesTag: options.webhookCarriesTag } : {}),
     ...(options.dataverseRecurrence ? { recurrence: options.dataverseRecurrence } : {}),
   });
-  const serviceBus = await startServiceBusSimulator({ queues: [changesQueue], seed });
+  const serviceBus = await startServiceBusSimulator({ queues: [...queues], seed });
   const azurite = await startAzuriteTables(options.storageFolder ? { folder: options.storageFolder } : {});
   const graphUsers = await graph.admin.users();
   const appUser = dataverse.admin.seedApplicationUser({ clientId, fullname: 'dataverse-exchange-sync' });
@@ -179,12 +191,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     WEBHOOK_BASE_URL: `${host.origin}/api`,
     SYNC_TABLES_CONNECTION_STRING: azurite.connectionString,
     ServiceBusConnection: serviceBus.connectionString,
+    // Tests fire the timers on demand and expect each firing to do every mailbox's work (adaptive polling, spread
+    // reconciliation and the renewal check interval are tested on their own); timers on their schedules (npm start,
+    // benchmarks) keep the deployed defaults.
+    ...(options.everyFireDoesAll ?? !(options.runTimers ?? false)
+      ? { SYNC_TODO_POLL_MIN_SECONDS: '0', SYNC_TODO_POLL_MAX_SECONDS: '0', SYNC_RECONCILE_PERIOD_MINUTES: '0', SYNC_RENEW_CHECK_MINUTES: '0' }
+      : {}),
     ...options.env,
   };
   const runtime = createRuntime(env, {
     ...(options.logSink ? { log: createLogger(options.logSink, 'debug') } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.telemetry ? { telemetry: options.telemetry } : {}),
+    // The stack's CLI and worker share one process and one runtime: read the sync configuration fresh, so a test's
+    // `config set` is in force for the next change (the product's 60-second cache is tested on its own).
+    configCacheMs: options.configCacheMs ?? 0,
   });
   setRuntime(runtime);
   await runtime.ready();
@@ -198,11 +219,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // that was in flight may have enqueued something in between).
     let quietRounds = 0;
     while (quietRounds < 2) {
-      if (Date.now() > deadline) throw new Error(`the sync did not settle within ${timeoutMs} ms: ${JSON.stringify(serviceBus.counts(changesQueue.name))}`);
+      if (Date.now() > deadline) throw new Error(`the sync did not settle within ${timeoutMs} ms: ${JSON.stringify({ changes: serviceBus.counts(changesQueue.name), work: serviceBus.counts(workQueue.name) })}`);
       await dataverse.admin.flushWebhooks();
       await graph.admin.notificationsSettled();
       const c = serviceBus.counts(changesQueue.name);
-      if (c.active === 0 && c.scheduled === 0) {
+      const w = serviceBus.counts(workQueue.name);
+      if (c.active === 0 && c.scheduled === 0 && w.active === 0 && w.scheduled === 0) {
         quietRounds += 1;
       } else {
         quietRounds = 0;

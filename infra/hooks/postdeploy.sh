@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # azd postdeploy hook: after the code is deployed (function keys exist only once the host has loaded the functions),
 # makes sure the webhook functions have their own named keys, keeps a copy of each in Key Vault for the setup CLI,
-# checks the status endpoint, and prints the next setup commands. Keys are never printed.
+# gives the status page the status endpoint's key, checks both, and prints the next setup commands. Keys are never
+# printed.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -euo pipefail
 # shellcheck source=infra/hooks/common.sh
@@ -24,14 +25,14 @@ deployed_functions() {
 functions_loaded() {
   local names entry
   names="$(deployed_functions)" || return 1
-  for entry in "${webhooks[@]}" "status - -"; do
+  for entry in "${webhooks[@]}" "status - -" "statusPage - -"; do
     grep -qx -- "${entry%% *}" <<<"$names" || return 1
   done
 }
 
 echo "Waiting for $AZURE_FUNCTION_APP_NAME to list its functions..."
 retry 24 10 functions_loaded ||
-  die "$AZURE_FUNCTION_APP_NAME does not list graphNotifications, dataverseWebhook and status after 4 minutes. Listed: $(deployed_functions | tr '\n' ' '). Check the deployment ('az functionapp log deployment show') and the app's startup errors (docs/operations.md, 'Reading logs')."
+  die "$AZURE_FUNCTION_APP_NAME does not list graphNotifications, dataverseWebhook, status and statusPage after 4 minutes. Listed: $(deployed_functions | tr '\n' ' '). Check the deployment ('az functionapp log deployment show') and the app's startup errors (docs/operations.md, 'Reading logs')."
 
 function_key() {
   az functionapp function keys list --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
@@ -64,9 +65,21 @@ done
 unset value stored
 
 status_key="$(function_key status default)" || die "cannot read the default key of function status"
+# Function keys are per function; the status page takes the status endpoint's key too (as key 'status'), so one key
+# opens both, and rotating the status key (docs/operations.md) means running this hook again.
+if [[ "$(function_key statusPage status)" != "$status_key" ]]; then
+  az functionapp function keys set --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
+    --function-name statusPage --key-name status --key-value "$status_key" --output none --only-show-errors ||
+    die "cannot give function statusPage the key of function status"
+  echo "The status page takes the status endpoint's key."
+fi
 status_code="$(curl --silent --output "$workdir/status" --write-out '%{http_code}' --max-time 60 \
   --header "x-functions-key: $status_key" "$WEBHOOK_BASE_URL/status" || true)"
+page_code="$(curl --silent --output /dev/null --write-out '%{http_code}' --max-time 60 \
+  --header "x-functions-key: $status_key" "$WEBHOOK_BASE_URL/status/page" || true)"
 unset status_key
+echo "GET $WEBHOOK_BASE_URL/status/page -> HTTP ${page_code:-no answer}"
+[[ "$page_code" == 200 ]] || echo "WARNING: the status page did not answer 200 with the status key; see docs/deploy.md, 'Verify'." >&2
 [[ "$status_code" == 000 ]] && status_code=""
 echo "GET $WEBHOOK_BASE_URL/status -> HTTP ${status_code:-no answer}"
 if [[ "$status_code" != 200 ]]; then
@@ -80,6 +93,7 @@ cat <<MSG
 Deployed. Webhook endpoints (function keys are in Key Vault $AZURE_KEY_VAULT_NAME, never printed):
   Graph notifications: $WEBHOOK_BASE_URL/graph/notifications   (key: graph-notifications-function-key)
   Dataverse webhook:   $WEBHOOK_BASE_URL/dataverse/webhook     (key: dataverse-webhook-function-key)
+  Status page:         $WEBHOOK_BASE_URL/status/page           (the status key: az functionapp function keys list --function-name status)
 
 Next (docs/deploy.md, step 5), from the repository root:
   eval "\$(azd env get-values)"

@@ -1,5 +1,7 @@
 // Alerts an operator must see: a change that ended in the dead-letter queue (it will not be retried by itself, see
-// docs/operations.md) and functions failing at a high rate. Both go to an optional e-mail action group.
+// docs/operations.md), functions failing at a high rate, and from the app's own telemetry (shared/telemetry): sync
+// latency p95 above a threshold, dead letters by reason, a mailbox whose sync stopped (degraded, paused, blocked) and
+// writes held by the mass-delete breaker. All go to an optional e-mail action group.
 
 @description('Azure region of the log alert (metric alerts and action groups are global).')
 @minLength(1)
@@ -36,6 +38,16 @@ param failureRateThresholdPercent int
 @minValue(1)
 @maxValue(1000)
 param failureRateMinimumInvocations int
+
+@description('Sync latency (change received -> written to the other side) whose 95th percentile over 15 minutes raises the alert, in milliseconds.')
+@minValue(1000)
+@maxValue(3600000)
+param latencyP95ThresholdMs int
+
+@description('Fewest changes of one direction in 15 minutes before their latency p95 is judged.')
+@minValue(1)
+@maxValue(10000)
+param latencyMinimumChanges int
 
 @description('E-mail address that receives the alerts; empty for none (alerts still show in the portal).')
 @maxLength(254)
@@ -143,3 +155,113 @@ resource failureRateAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = 
     }
   }
 }
+
+// The app's own telemetry, in the Application Insights tables (shared/telemetry; README "Operations" lists the
+// metrics and their dimensions). Each rule splits by its dimensions, so one alert names the direction, the reason or
+// the mailbox it is about, and resolves itself when its query returns nothing.
+var latencyQuery = '''traces
+| where message == "change applied"
+| extend direction = tostring(customDimensions.direction), latencyMs = todouble(customDimensions.latencyMs)
+| where isnotempty(direction) and isnotnull(latencyMs)
+| summarize P95LatencyMs = percentile(latencyMs, 95), Changes = count() by direction
+| where Changes >= '''
+
+var telemetryAlerts = [
+  {
+    name: 'sync-latency-p95'
+    description: 'The 95th percentile of sync latency (change received -> written to the other side) of one direction was above ${latencyP95ThresholdMs} ms over 15 minutes.'
+    severity: 2
+    windowSize: 'PT15M'
+    // Application Insights keeps an OpenTelemetry histogram (sync.latency) as sum, count, min and max per export, which
+    // gives no percentile (https://learn.microsoft.com/azure/azure-monitor/app/opentelemetry-add-modify, "Add custom
+    // metrics"); each change's `change applied` record carries its latencyMs, so the p95 is computed from those.
+    query: '${latencyQuery}${latencyMinimumChanges}'
+    measure: 'P95LatencyMs'
+    dimensions: ['direction']
+    threshold: latencyP95ThresholdMs
+  }
+  {
+    name: 'sync-dead-letters'
+    description: 'Changes were dead-lettered (sync.dead_letters): they will not be retried until replayed (npm run dlq, docs/operations.md). The alert names the reason, kind and direction.'
+    severity: 2
+    windowSize: 'PT15M'
+    query: '''customMetrics
+| where name == "sync.dead_letters"
+| extend reason = tostring(customDimensions.reason), kind = tostring(customDimensions.kind), direction = tostring(customDimensions.direction)
+| summarize DeadLetters = sum(valueSum) by reason, kind, direction'''
+    measure: 'DeadLetters'
+    dimensions: ['reason', 'kind', 'direction']
+    threshold: 0
+  }
+  {
+    // The To Do poll records sync.mailbox.attention for every mailbox once a minute: 1 in a state that stops its sync.
+    // A paused mailbox resumes by itself (transient errors back off for up to an hour), so it alerts once it has been
+    // paused for the whole hour; degraded and blocked alert at once.
+    name: 'sync-mailbox-attention'
+    description: 'A mailbox stopped syncing (degraded or blocked, or paused for an hour). The alert names the mailbox (Entra object id) and its state; the reason is on the status page (GET /api/status/page).'
+    severity: 1
+    windowSize: 'PT1H'
+    query: '''customMetrics
+| where name == "sync.mailbox.attention"
+| extend mailboxId = tostring(customDimensions.mailboxId), state = tostring(customDimensions.state)
+| summarize arg_max(timestamp, value, state), HealthySamples = countif(value == 0), FirstSample = min(timestamp) by mailboxId
+| where value > 0 and (state != "paused" or (HealthySamples == 0 and FirstSample < ago(55m)))
+| project mailboxId, state, NeedsAttention = value'''
+    measure: 'NeedsAttention'
+    dimensions: ['mailboxId', 'state']
+    threshold: 0
+  }
+  {
+    name: 'sync-breaker-holds'
+    description: 'The mass-delete breaker held writes (sync.breaker.holds): they wait for a person to release or discard them. The alert names the scope (mailbox, kind, direction) and the trigger.'
+    severity: 2
+    windowSize: 'PT15M'
+    query: '''customMetrics
+| where name == "sync.breaker.holds"
+| extend mailboxId = tostring(customDimensions.mailboxId), kind = tostring(customDimensions.kind), direction = tostring(customDimensions.direction), trigger = tostring(customDimensions.trigger)
+| summarize Held = sum(valueSum) by mailboxId, kind, direction, trigger'''
+    measure: 'Held'
+    dimensions: ['mailboxId', 'kind', 'direction', 'trigger']
+    threshold: 0
+  }
+]
+
+resource telemetryAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
+  for alert in telemetryAlerts: {
+    name: '${namePrefix}-${alert.name}'
+    location: location
+    tags: tags
+    kind: 'LogAlert'
+    properties: {
+      displayName: '${namePrefix}-${alert.name}'
+      description: alert.description
+      severity: alert.severity
+      enabled: true
+      scopes: [applicationInsightsId]
+      evaluationFrequency: 'PT5M'
+      windowSize: alert.windowSize
+      autoMitigate: true
+      criteria: {
+        allOf: [
+          {
+            query: alert.query
+            timeAggregation: 'Maximum'
+            metricMeasureColumn: alert.measure
+            dimensions: [for d in alert.dimensions: { name: d, operator: 'Include', values: ['*'] }]
+            operator: 'GreaterThan'
+            threshold: alert.threshold
+            failingPeriods: {
+              numberOfEvaluationPeriods: 1
+              minFailingPeriodsToAlert: 1
+            }
+          }
+        ]
+      }
+      actions: {
+        actionGroups: empty(alertEmail) ? [] : [actionGroup.id]
+      }
+    }
+  }
+]
+
+output telemetryAlertNames string[] = [for (alert, i) in telemetryAlerts: telemetryAlert[i].name]

@@ -38,6 +38,21 @@ var queues = [
       maxSizeInMegabytes: 1024
     }
   }
+  {
+    name: 'sync-mailbox-work'
+    properties: {
+      requiresSession: true
+      maxDeliveryCount: 5
+      lockDuration: 'PT1M'
+      requiresDuplicateDetection: true
+      duplicateDetectionHistoryTimeWindow: 'PT1H'
+      defaultMessageTimeToLive: 'PT1H'
+      deadLetteringOnMessageExpiration: false
+      enablePartitioning: false
+      enableBatchedOperations: true
+      maxSizeInMegabytes: 1024
+    }
+  }
 ]
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {

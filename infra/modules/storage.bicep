@@ -36,6 +36,10 @@ var tableSuffixes = [
   'Mailboxes'
   'Subscriptions'
   'Cursors'
+  'Breaker'
+  'Quarantine'
+  'Config'
+  'Decisions'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2025-01-01' = {

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --
 // The setup and operations CLI (package.json bin `dataverse-exchange-sync`, `npm run cli -- ...`): registers the
-// Dataverse webhooks, enables and disables mailboxes, prints the status, and lists and replays dead-lettered
-// changes. Exit codes: 0 done, 1 failed (one line naming the problem), 2 usage error. Every command can be run
+// Dataverse webhooks, enables and disables mailboxes, prints the status, explains an item, manages the sync
+// configuration, and lists and replays dead-lettered changes. Exit codes: 0 done, 1 failed (one line naming the problem), 2 usage error. Every command can be run
 // again: it keeps what exists and prints what it changed.
 // The shebang (and `npm run cli`) end node's own options with `--`: Node 20 reads `--env-file` anywhere on its command
 // line, so without it a missing settings file would stop node itself (exit 9) before this CLI could say so.
@@ -12,9 +12,13 @@ import { ConfigurationError } from '../config.js';
 import { createLogger, type LogSink } from '../log.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import type { CliIo, CommandContext, CommandSpec, OptionValues } from './command.js';
+import { configExportCommand, configHistoryCommand, configImportCommand, configSetCommand, configShowCommand, configUnsetCommand } from './commands/config.js';
+import { breakerDiscardCommand, breakerListCommand, breakerReleaseCommand, breakerRestoreCommand, breakerShowCommand } from './commands/breaker.js';
 import { registerWebhooksCommand } from './commands/dataverse.js';
+import { doctorCommand } from './commands/doctor.js';
 import { dlqListCommand, dlqReplayCommand } from './commands/dlq.js';
 import { mailboxDisableCommand, mailboxEnableCommand, mailboxListCommand } from './commands/mailbox.js';
+import { explainCommand } from './commands/explain.js';
 import { statusCommand } from './commands/status.js';
 import { fillFromAzdEnvironment, keyVaultSecretReader, mergeEnv, readEnvFile, UsageError, type Env } from './env.js';
 
@@ -29,8 +33,21 @@ export const commands: readonly CommandSpec[] = [
   mailboxDisableCommand,
   mailboxListCommand,
   statusCommand,
+  explainCommand,
+  configShowCommand,
+  configSetCommand,
+  configUnsetCommand,
+  configExportCommand,
+  configImportCommand,
+  configHistoryCommand,
   dlqListCommand,
   dlqReplayCommand,
+  breakerListCommand,
+  breakerShowCommand,
+  breakerReleaseCommand,
+  breakerDiscardCommand,
+  breakerRestoreCommand,
+  doctorCommand,
 ];
 
 const globalHelp = [

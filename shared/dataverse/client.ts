@@ -6,6 +6,7 @@ import { SyncError } from '../errors.js';
 import { isGuid } from '../guid.js';
 import { errorForStatus, withRetry, type RetryPolicy } from '../http/retry.js';
 import type { TokenProvider } from '../auth/tokens.js';
+import { traceHttpDependency } from '../telemetry/index.js';
 import { entitySetNames } from '../wire/dataverse.js';
 
 /** Marks every write of the sync; the webhook endpoint drops changes that carry it (the sync's own echo). */
@@ -22,6 +23,8 @@ export const entitySets = {
   contact: entitySetNames.contact,
   systemuser: entitySetNames.systemuser,
   activityparty: 'activityparties',
+  /** The user's mailbox row: its delivery methods say whether server-side synchronization syncs the user too. */
+  mailbox: 'mailboxes',
 } as const;
 export type EntityName = keyof typeof entitySets;
 
@@ -35,6 +38,7 @@ export const primaryKeys: Record<EntityName, string> = {
   contact: 'contactid',
   systemuser: 'systemuserid',
   activityparty: 'activitypartyid',
+  mailbox: 'mailboxid',
 };
 
 export type DataverseRecord = Record<string, unknown> & { '@odata.etag'?: string };
@@ -91,7 +95,7 @@ export class DataverseApi {
   }
 
   /** Records matching an OData filter (all pages). */
-  async query(entity: EntityName, query: { filter?: string; select?: string[]; expand?: string; top?: number; orderby?: string }): Promise<DataverseRecord[]> {
+  async query(entity: EntityName, query: { filter?: string; select?: string[]; expand?: string; top?: number; orderby?: string; callerObjectId?: string }): Promise<DataverseRecord[]> {
     const params = new URLSearchParams();
     if (query.filter) params.set('$filter', query.filter);
     if (query.select) params.set('$select', query.select.join(','));
@@ -101,7 +105,7 @@ export class DataverseApi {
     const out: DataverseRecord[] = [];
     let next: string | undefined = `${entitySets[entity]}?${params.toString()}`;
     while (next) {
-      const res = await this.request('read', 'GET', entitySets[entity], next, undefined, { Prefer: 'odata.maxpagesize=500' });
+      const res = await this.request('read', 'GET', entitySets[entity], next, undefined, { Prefer: 'odata.maxpagesize=500', ...impersonation(query) });
       const page = res.body as { value: DataverseRecord[]; '@odata.nextLink'?: string };
       out.push(...page.value);
       next = page['@odata.nextLink'];
@@ -185,7 +189,8 @@ export class DataverseApi {
       const token = await this.options.tokens(this.options.url);
       let res: Response;
       try {
-        res = await this.fetchFn(url, {
+        // One dependency span per attempt, named by the path template (never the URL: filters quote values).
+        res = await traceHttpDependency(method, url, () => this.fetchFn(url, {
           method,
           headers: {
             Authorization: `Bearer ${token}`,
@@ -196,7 +201,7 @@ export class DataverseApi {
             ...headers,
           },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
+        }), (r) => r.status);
       } catch (error) {
         throw new SyncError('Transient', `Dataverse ${route}: ${(error as Error).message}`, { cause: error });
       }

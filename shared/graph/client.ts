@@ -4,8 +4,10 @@
 import { AuthenticationHandler, Client, GraphError, type GraphRequest, HTTPMessageHandler, RetryHandler, RetryHandlerOptions, TelemetryHandler } from '@microsoft/microsoft-graph-client';
 import type { Contact, Event, Subscription, TodoTask, TodoTaskList, User } from '@microsoft/microsoft-graph-types';
 import { SyncError } from '../errors.js';
+import { odataString } from '../odata.js';
 import { errorForStatus, withRetry, type RetryPolicy } from '../http/retry.js';
 import type { TokenProvider } from '../auth/tokens.js';
+import { DependencyHandler } from './dependencyHandler.js';
 
 /** The extended property the sync stamps on Exchange items it creates: the Dataverse id, so a lost pair can be rebuilt. */
 export const dataverseIdProperty = 'String {b7f3c2a9-5d1e-4e0b-9a64-2f8d1c3e7a51} Name DataverseId';
@@ -42,6 +44,15 @@ const preferImmutable = 'IdType="ImmutableId"';
 const preferUtc = 'outlook.timezone="UTC"';
 
 /** What the sync does with Graph. Paths take the mailbox's Entra object id (or UPN). */
+/**
+ * The token audience for a Graph base URL: Graph's own resource (the national clouds have their own hosts); a local
+ * stand-in accepts the public audience.
+ */
+export function graphResourceOf(baseUrl: string): string {
+  const base = new URL(baseUrl);
+  return /^(graph\.microsoft\.(us|de)|microsoftgraph\.chinacloudapi\.cn|dod-graph\.microsoft\.us)$/.test(base.hostname) ? base.origin : 'https://graph.microsoft.com';
+}
+
 export class GraphApi {
   private readonly client: Client;
   private readonly retry: RetryPolicy | undefined;
@@ -49,15 +60,13 @@ export class GraphApi {
 
   constructor(options: GraphApiOptions) {
     const base = new URL(options.baseUrl);
-    // The token audience is Graph's own resource (the national clouds have their own hosts); a local stand-in
-    // accepts the public audience.
-    const resource = /^(graph\.microsoft\.(us|de)|microsoftgraph\.chinacloudapi\.cn|dod-graph\.microsoft\.us)$/.test(base.hostname) ? base.origin : 'https://graph.microsoft.com';
+    const resource = graphResourceOf(options.baseUrl);
     const authProvider = { getAccessToken: () => options.tokens(resource) };
     // The SDK's own retry handler sleeps in-process for as long as Retry-After says; ours decides instead.
     const noRetry = new RetryHandler(new RetryHandlerOptions(0, 0));
     this.client = Client.initWithMiddleware({
       baseUrl: `${options.baseUrl.replace(/\/+$/, '')}/`,
-      middleware: [new AuthenticationHandler(authProvider), noRetry, new TelemetryHandler(), new HTTPMessageHandler()],
+      middleware: [new AuthenticationHandler(authProvider), noRetry, new TelemetryHandler(), new DependencyHandler(), new HTTPMessageHandler()],
       // A Graph host that is not Microsoft's (the local simulator) must be listed, or the SDK sends no token.
       ...(base.hostname === 'graph.microsoft.com' ? {} : { customHosts: new Set([base.hostname]) }),
     });
@@ -80,6 +89,17 @@ export class GraphApi {
   async getMailboxTimeZone(idOrUpn: string): Promise<string> {
     const settings = await this.call('read', 'mailboxSettings', () => this.client.api(`/users/${enc(idOrUpn)}/mailboxSettings`).get() as Promise<{ timeZone?: string }>);
     return settings.timeZone ?? 'UTC';
+  }
+
+  /** The mailbox's category list (https://learn.microsoft.com/graph/api/outlookuser-list-mastercategories). */
+  async listMasterCategories(idOrUpn: string): Promise<{ displayName?: string }[]> {
+    const page = await this.call('read', 'masterCategories', () => this.client.api(`/users/${enc(idOrUpn)}/outlook/masterCategories`).get() as Promise<{ value?: { displayName?: string }[] }>);
+    return page.value ?? [];
+  }
+
+  /** Adds a category to the mailbox's list (needs MailboxSettings.ReadWrite; outlookuser-post-mastercategories). */
+  async createMasterCategory(idOrUpn: string, displayName: string): Promise<void> {
+    await this.call('write', 'masterCategories', () => this.client.api(`/users/${enc(idOrUpn)}/outlook/masterCategories`).post({ displayName, color: 'preset9' }) as Promise<unknown>);
   }
 
   // --- events ------------------------------------------------------------------------------------------------
@@ -129,7 +149,7 @@ export class GraphApi {
       this.client
         .api(`/users/${enc(mailbox)}/events`)
         .header('Prefer', `${preferImmutable}, ${preferUtc}`)
-        .filter(`iCalUId eq '${odataString(iCalUId)}'`)
+        .filter(`iCalUId eq ${odataString(iCalUId)}`)
         .expand(`singleValueExtendedProperties($filter=id eq '${dataverseIdProperty}')`)
         .get() as Promise<{ value: WithEtag<Event>[] }>,
     );
@@ -263,7 +283,7 @@ export class GraphApi {
       this.client
         .api(`/users/${enc(mailbox)}/${collection}`)
         .header('Prefer', collection === 'events' ? `${preferImmutable}, ${preferUtc}` : preferImmutable)
-        .filter(`singleValueExtendedProperties/any(ep: ep/id eq '${dataverseIdProperty}' and ep/value eq '${odataString(dataverseId)}')`)
+        .filter(`singleValueExtendedProperties/any(ep: ep/id eq '${dataverseIdProperty}' and ep/value eq ${odataString(dataverseId)})`)
         .get() as Promise<{ value: WithEtag<Event | Contact>[] }>,
     );
     return page.value;
@@ -275,7 +295,7 @@ export class GraphApi {
       this.client
         .api(`/users/${enc(mailbox)}/contacts`)
         .header('Prefer', preferImmutable)
-        .filter(`emailAddresses/any(a:a/address eq '${odataString(address)}')`)
+        .filter(`emailAddresses/any(a:a/address eq ${odataString(address)})`)
         .expand(`singleValueExtendedProperties($filter=id eq '${dataverseIdProperty}')`)
         .get() as Promise<{ value: WithEtag<Contact>[] }>,
     );
@@ -413,4 +433,3 @@ export function translateGraphError(error: unknown, route: string): SyncError {
 }
 
 const enc = (segment: string) => encodeURIComponent(segment);
-const odataString = (value: string) => value.replace(/'/g, "''");

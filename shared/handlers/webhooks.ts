@@ -5,6 +5,7 @@ import { syncTag } from '../dataverse/client.js';
 import { getRuntime } from '../runtime.js';
 import type { ChangeMessageInput } from '../servicebus/messages.js';
 import { traceInvocation, type EdgeSpan } from '../telemetry/index.js';
+import { recordProbe } from '../doctor/index.js';
 import { handleDataverseWebhook } from '../webhooks/dataverseWebhook.js';
 import { handleGraphNotifications } from '../webhooks/graphNotifications.js';
 import { contextLog, toHttpResponse, toWebhookRequest } from './http.js';
@@ -76,6 +77,7 @@ export async function dataverseWebhook(request: HttpRequest, context: Invocation
       },
       log: contextLog(context),
       now: () => runtime.now(),
+      onProbe: (recordId, tagPresent) => recordProbe(runtime, recordId, tagPresent),
     });
     return answered(span, toHttpResponse(response));
   });

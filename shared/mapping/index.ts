@@ -7,6 +7,7 @@ export type { EntityKind } from './kinds.js';
 export { dataverseEntityOf, entityKindOf, isTaskLikeEntity, kindOfDataverseEntity } from './kinds.js';
 export { isTrackedInExchange, trackedCategory, withTrackedCategory } from './tracking.js';
 export { isClosedActivity, separateStateChange } from './state.js';
+export { allowedDirections, isSettableField } from './allowedDirections.js';
 export type { Importance } from './common.js';
 
 export {

@@ -1,43 +1,21 @@
 // Backfill of a newly enabled mailbox: what already exists on either side is found, planned and
-// fed to the worker as the same messages the webhooks send. The engine matches before it creates (stamped id,
-// iCalUId, e-mail address), so enabling twice, or a mailbox whose items exist on both sides, creates no duplicates.
-// I/O (fetch*) is kept apart from the decision (decideBackfill), which is pure and takes the fetched lists.
-import type { Contact, Event, TodoTask } from '@microsoft/microsoft-graph-types';
-import { dataverseIdProperty } from '../graph/client.js';
-import { isTrackedInExchange, type EntityKind } from '../mapping/index.js';
+// fed to the worker as the same messages the webhooks send. The engine matches before it creates (stamped id, then
+// each kind's rule: a meeting's iCalUId, a contact's e-mail address), so enabling twice, or a mailbox whose items
+// exist on both sides, creates no duplicates. What is listed and how a record matches an item are the kinds'
+// (shared/sync/kinds/, their `backfill` adapter); this module is generic: I/O (fetch*) apart from the decision
+// (decideBackfill), which is pure and takes the fetched lists.
+import type { EntityKind } from '../mapping/index.js';
 import type { Runtime } from '../runtime.js';
 import { dataverseChange, exchangeChange, versionOfEtag, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
-import { kindNamed, kindOfResource, kindOfTable } from '../sync/kinds/index.js';
+import { kindNamed, kindOfResource, kindOfTable, type ExchangeResource, type ItemCandidate, type RecordCandidate } from '../sync/kinds/index.js';
 import { syncWindow, type SyncWindow } from '../sync/window.js';
 
 /** A Dataverse record in the mailbox's scope, reduced to what matching needs (no contents). */
-export interface DataverseCandidate {
-  entity: DataverseEntity;
-  id: string;
-  etag?: string | undefined;
-  /** globalobjectid of an appointment (the meeting's iCalUId when it came from Exchange). */
-  globalObjectId?: string | undefined;
-  /** emailaddress1 of a contact, lower case. */
-  email?: string | undefined;
-}
-
-export type ExchangeResource = 'event' | 'contact' | 'todoTask';
-
+export type DataverseCandidate = RecordCandidate;
 /** An Exchange item of the mailbox, reduced to what matching needs. */
-export interface ExchangeCandidate {
-  resource: ExchangeResource;
-  id: string;
-  etag?: string | undefined;
-  listId?: string | undefined;
-  /** The Dataverse id the sync stamped on it (extended property, or linked resource on a To Do task). */
-  stampedId?: string | undefined;
-  iCalUId?: string | undefined;
-  /** E-mail addresses of a contact, lower case. */
-  emails: string[];
-  /** Carries the "Tracked to Dynamics 365" category. */
-  tracked: boolean;
-}
+export type ExchangeCandidate = ItemCandidate;
+export type { ExchangeResource };
 
 /** A pair already recorded for the mailbox. */
 export interface PairCandidate {
@@ -78,9 +56,6 @@ export interface BackfillPlan {
   leave: PlanEntry[];
 }
 
-const kindOfEntity = (entity: DataverseEntity): EntityKind => kindOfTable(entity).name;
-const kindOfItemResource = (resource: ExchangeResource): EntityKind => kindOfResource(resource).name;
-
 /** Pure: decides, from the fetched lists, what backfill links, creates on either side, updates and leaves. */
 export function decideBackfill(inputs: BackfillInputs): BackfillPlan {
   const plan: BackfillPlan = { link: [], createInExchange: [], createInDataverse: [], update: [], leave: [] };
@@ -91,7 +66,7 @@ export function decideBackfill(inputs: BackfillInputs): BackfillPlan {
   const used = new Set<string>();
   const free = (item: ExchangeCandidate) => !used.has(item.id) && !pairByEx.has(item.id);
   const exEntry = (item: ExchangeCandidate, reason: string, extra: Partial<PlanEntry> = {}): PlanEntry => ({
-    kind: kindOfItemResource(item.resource),
+    kind: kindOfResource(item.resource).name,
     exchangeResource: item.resource,
     exchangeId: item.id,
     ...(item.listId ? { listId: item.listId } : {}),
@@ -102,9 +77,9 @@ export function decideBackfill(inputs: BackfillInputs): BackfillPlan {
 
   for (const record of records) {
     const id = record.id.toLowerCase();
-    const kind = kindOfEntity(record.entity);
+    const kind = kindOfTable(record.entity);
     const dvEntry = (reason: string, extra: Partial<PlanEntry> = {}): PlanEntry => ({
-      kind,
+      kind: kind.name,
       dataverseEntity: record.entity,
       dataverseId: id,
       ...(record.etag ? { etag: record.etag } : {}),
@@ -120,30 +95,23 @@ export function decideBackfill(inputs: BackfillInputs): BackfillPlan {
       else plan.update.push(dvEntry('paired; changed in Dataverse since the last sync', { message: 'dataverse', ...(pair.exchangeId ? { exchangeId: pair.exchangeId } : {}) }));
       continue;
     }
-    // Match before creating, in the engine's order: the stamp, the meeting's iCalUId, the contact's e-mail address.
-    const stamped = items.find((i) => free(i) && i.stampedId?.toLowerCase() === id && kindOfItemResource(i.resource) === kind);
+    // Match before creating, in the engine's order: the stamp, then the kind's own rule.
+    const candidates = items.filter((i) => free(i) && i.resource === kind.resource);
+    const stamped = candidates.find((i) => i.stampedId?.toLowerCase() === id);
     if (stamped) {
       used.add(stamped.id);
       plan.link.push(exEntry(stamped, 'the Exchange item carries this Dataverse id', { dataverseEntity: record.entity, dataverseId: id, message: 'exchange' }));
       continue;
     }
-    if (record.entity === 'appointment' && record.globalObjectId) {
-      const meeting = items.find((i) => free(i) && i.resource === 'event' && i.iCalUId === record.globalObjectId);
-      if (meeting) {
-        used.add(meeting.id);
-        plan.link.push(exEntry(meeting, 'same meeting (iCalUId = globalobjectid)', { dataverseEntity: record.entity, dataverseId: id, message: 'exchange' }));
-        continue;
-      }
-    }
-    if (record.entity === 'contact' && record.email) {
-      const contact = items.find((i) => free(i) && i.resource === 'contact' && !i.stampedId && i.emails.includes(record.email!));
-      if (contact) {
-        used.add(contact.id);
-        // The Dataverse side carries it: the engine's create in Exchange matches a contact by e-mail address, while
-        // an untracked Exchange contact would be ignored from the Exchange side.
-        plan.link.push(dvEntry('same e-mail address', { exchangeResource: 'contact', exchangeId: contact.id, message: 'dataverse' }));
-        continue;
-      }
+    const match = kind.backfill.match(record, candidates);
+    if (match) {
+      used.add(match.item.id);
+      plan.link.push(
+        match.carriedBy === 'exchange'
+          ? exEntry(match.item, match.reason, { dataverseEntity: record.entity, dataverseId: id, message: 'exchange' })
+          : dvEntry(match.reason, { exchangeResource: match.item.resource, exchangeId: match.item.id, message: 'dataverse' }),
+      );
+      continue;
     }
     plan.createInExchange.push(dvEntry('in scope (owner or party) and not in the mailbox', { message: 'dataverse' }));
   }
@@ -170,67 +138,20 @@ export function decideBackfill(inputs: BackfillInputs): BackfillPlan {
 // Fetching
 // ------------------------------------------------------------------------------------------------------------
 
-
-/** Dataverse records in the mailbox's scope: activities it owns or is a party to, in the window; contacts it owns. */
+/** Dataverse records in the mailbox's scope, per table of each kind it syncs (each kind's scope and window). */
 export async function fetchDataverseCandidates(rt: Runtime, mailbox: Mailbox, window: SyncWindow): Promise<DataverseCandidate[]> {
   const out: DataverseCandidate[] = [];
-  const user = mailbox.systemUserId.toLowerCase();
-  const s = window.start.toISOString();
-  const e = window.end.toISOString();
-  for (const kind of mailbox.entities) {
-    for (const entity of kindNamed(kind).tables) {
-      if (entity === 'contact') {
-        for (const r of await rt.dataverse.query('contact', { filter: `_ownerid_value eq ${user}`, select: ['contactid', 'emailaddress1'] })) {
-          out.push({ entity, id: String(r.contactid).toLowerCase(), etag: r['@odata.etag'], email: typeof r.emailaddress1 === 'string' ? r.emailaddress1.toLowerCase() : undefined });
-        }
-        continue;
-      }
-      // "My Activities" as server-side sync: owner or party (docs/reference/platform-facts.md section 7), in the window.
-      const scope = `(_ownerid_value eq ${user} or ${entity}_activity_parties/any(p: p/_partyid_value eq ${user}))`;
-      const inWindow = entity === 'appointment' ? `scheduledend ge ${s} and scheduledstart le ${e}` : `(scheduledend eq null or (scheduledend ge ${s} and scheduledend le ${e}))`;
-      const select = entity === 'appointment' ? ['activityid', 'globalobjectid'] : ['activityid'];
-      for (const r of await rt.dataverse.query(entity, { filter: `${scope} and ${inWindow}`, select })) {
-        out.push({ entity, id: String(r.activityid).toLowerCase(), etag: r['@odata.etag'], globalObjectId: typeof r.globalobjectid === 'string' && r.globalobjectid ? r.globalobjectid : undefined });
-      }
-    }
+  for (const name of mailbox.entities) {
+    const kind = kindNamed(name);
+    for (const table of kind.tables) out.push(...(await kind.backfill.listRecords(rt, mailbox, table, window)));
   }
   return out;
 }
 
-function stampOf(item: { singleValueExtendedProperties?: { id?: string | null; value?: string | null }[] | null }): string | undefined {
-  return item.singleValueExtendedProperties?.find((p) => p.id?.toLowerCase() === dataverseIdProperty.toLowerCase())?.value ?? undefined;
-}
-
-type Etagged<T> = T & { '@odata.etag'?: string };
-
-/** Exchange items of the mailbox: events in the window, contacts of the default folder, tasks of the default To Do list. */
+/** Exchange items of the mailbox, per kind it syncs (events in the window, contacts of the default folder, To Do tasks of every list). */
 export async function fetchExchangeCandidates(rt: Runtime, mailbox: Mailbox, window: SyncWindow): Promise<ExchangeCandidate[]> {
   const out: ExchangeCandidate[] = [];
-  if (mailbox.entities.includes('appointment')) {
-    for (const e of (await rt.graph.listCalendarView(mailbox.id, window)) as Etagged<Event>[]) {
-      if (!e.id) continue;
-      out.push({ resource: 'event', id: e.id, etag: e['@odata.etag'], stampedId: stampOf(e), iCalUId: e.iCalUId ?? undefined, emails: [], tracked: isTrackedInExchange(e, false) });
-    }
-  }
-  if (mailbox.entities.includes('contact')) {
-    for (const c of (await rt.graph.listContacts(mailbox.id)) as Etagged<Contact>[]) {
-      if (!c.id) continue;
-      const emails = (c.emailAddresses ?? []).map((a) => a.address?.toLowerCase()).filter((a): a is string => !!a);
-      out.push({ resource: 'contact', id: c.id, etag: c['@odata.etag'], stampedId: stampOf(c), emails, tracked: isTrackedInExchange(c, false) });
-    }
-  }
-  if (mailbox.entities.includes('task')) {
-    // Every list, as the To Do poll does: a tracked task in any list syncs.
-    for (const list of await rt.graph.listTodoLists(mailbox.id)) {
-      const listId = list.id;
-      if (!listId) continue;
-      for (const t of (await rt.graph.listTodoTasks(mailbox.id, listId)) as Etagged<TodoTask>[]) {
-        if (!t.id) continue;
-        const stampedId = (t.linkedResources ?? []).find((r) => r.applicationName === 'Dynamics 365')?.externalId ?? undefined;
-        out.push({ resource: 'todoTask', id: t.id, etag: t['@odata.etag'], listId, stampedId, emails: [], tracked: isTrackedInExchange(t, false) });
-      }
-    }
-  }
+  for (const name of mailbox.entities) out.push(...(await kindNamed(name).backfill.listItems(rt, mailbox, window)));
   return out;
 }
 
@@ -306,10 +227,10 @@ const keyOf = (entry: PlanEntry) => (entry.message === 'dataverse' ? `dv|${entry
 
 function messageFor(mailbox: Mailbox, entry: PlanEntry, receivedAt: string): ChangeMessageInput {
   if (entry.message === 'dataverse') {
-    return dataverseChange({ entity: entry.dataverseEntity!, recordId: entry.dataverseId!, message: 'Reconcile', version: versionOfEtag(entry.etag) }, { receivedAt });
+    return dataverseChange({ entity: entry.dataverseEntity!, recordId: entry.dataverseId!, message: 'Reconcile', version: versionOfEtag(entry.etag), origin: 'resync' }, { receivedAt });
   }
   return exchangeChange(
-    { mailboxId: mailbox.id, resource: entry.exchangeResource!, itemId: entry.exchangeId!, changeType: 'updated', listId: entry.listId, etag: entry.etag, dataverseId: entry.dataverseId },
+    { mailboxId: mailbox.id, resource: entry.exchangeResource!, itemId: entry.exchangeId!, changeType: 'updated', listId: entry.listId, etag: entry.etag, dataverseId: entry.dataverseId, origin: 'resync' },
     { receivedAt },
   );
 }
@@ -327,17 +248,15 @@ export async function runBackfill(rt: Runtime, mailbox: Mailbox, options: Backfi
     await rt.mailboxes.patch(mailbox.id, { state, stateReason: reason });
   };
   await setState('backfilling', 'backfill: planning');
-  if (mailbox.entities.includes('task') && !mailbox.defaultTodoListId) {
-    // Record the default list before the worker needs it: the engine otherwise writes it into the mailbox row
-    // itself, from a copy read earlier, which would put back the state this run replaces.
-    const listId = (await rt.graph.listTodoLists(mailbox.id)).find((l) => l.wellknownListName === 'defaultList')?.id;
-    if (listId) await rt.mailboxes.patch(mailbox.id, { defaultTodoListId: listId });
-  }
+  // What the worker will need of the mailbox, recorded before it runs (a kind's default To Do list).
+  for (const name of mailbox.entities) await kindNamed(name).backfill.prepare?.(rt, mailbox);
   const previous = await rt.cursors.get<Checkpoint>(backfillScope, mailbox.id);
   const resumeAfter = previous && !previous.completedAt ? previous.lastKey : undefined;
   const checkpoint: Checkpoint = resumeAfter && previous ? { ...previous } : { enqueued: 0, startedAt: rt.now().toISOString() };
   try {
-    const plan = await planBackfill(rt, mailbox, options.window ?? syncWindow(rt));
+    const inputs = await fetchBackfillInputs(rt, mailbox, options.window ?? syncWindow(rt));
+    await noteListings(rt, mailbox, inputs);
+    const plan = decideBackfill(inputs);
     const { work, todo } = backfillWork(plan, resumeAfter);
     await options.onPlan?.(plan, resumeAfter);
     const progress: BackfillProgress = { mailboxId: mailbox.id, total: todo.length, enqueued: 0, resumed: work.length - todo.length };
@@ -359,6 +278,20 @@ export async function runBackfill(rt: Runtime, mailbox: Mailbox, options: Backfi
   } catch (error) {
     await setState('degraded', `backfill interrupted after ${checkpoint.enqueued} changes; run it again to resume: ${(error as Error).message}`.slice(0, 500)).catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * Tells the breaker what the backfill's full listings returned, per kind and side: a side that lists nothing while
+ * the mailbox holds pairs of the kind holds the deletes towards the other side (shared/sync/breaker.ts).
+ */
+async function noteListings(rt: Runtime, mailbox: Mailbox, inputs: BackfillInputs): Promise<void> {
+  const now = rt.now();
+  for (const name of mailbox.entities) {
+    const kind = kindNamed(name);
+    const scope = (direction: 'toExchange' | 'toDataverse') => ({ mailboxId: mailbox.id.toLowerCase(), kind: kind.name, direction });
+    await rt.breaker.noteListing(scope('toDataverse'), inputs.items.filter((i) => i.resource === kind.resource).length, now);
+    await rt.breaker.noteListing(scope('toExchange'), inputs.records.filter((r) => (kind.tables as readonly string[]).includes(r.entity)).length, now);
   }
 }
 

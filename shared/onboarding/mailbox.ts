@@ -2,17 +2,20 @@
 // (events, contacts) with a random clientState each, and the registry row. Enabling reads, plans the actions as data
 // (planEnable, pure), then performs exactly those, so the CLI's dry run prints what a real run does. Idempotent:
 // running it again keeps what exists and says so.
-import { odataString } from '../dataverse/odata.js';
+import { odataString } from '../odata.js';
 import { SyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { ianaZoneOf } from '../timeZones.js';
 import { syncedEntities, type Mailbox } from '../storage/mailboxStore.js';
 import type { SubscriptionKind, SubscriptionRecord } from '../storage/subscriptionStore.js';
 import { createSubscription, mailboxSubscriptions, maskFunctionKey, notificationUrl } from '../sync/subscriptions.js';
+import { testBeforeEnable, type MailboxTest } from './mailboxTest.js';
 
 export interface EnableResult {
   mailbox: Mailbox;
   changes: string[];
+  /** Test & Enable's checks (shared/onboarding/mailboxTest.ts), as stored. */
+  test?: MailboxTest;
 }
 
 /** Converts a Graph mailbox time zone (Windows name, IANA name or UTC) to IANA. */
@@ -149,10 +152,15 @@ export async function applyEnablePlan(rt: Runtime, plan: EnablePlan): Promise<En
   return { mailbox: plan.mailbox, changes };
 }
 
-/** Enables sync for a mailbox (by UPN or object id): reads, plans, then performs the plan. */
-export async function enableMailbox(rt: Runtime, upnOrId: string, options: { entities?: Mailbox['entities'] } = {}): Promise<EnableResult> {
+/**
+ * Enables sync for a mailbox (by UPN or object id): reads, runs Test & Enable's checks (a refusing one stops here,
+ * unless `force`), plans, then performs the plan.
+ */
+export async function enableMailbox(rt: Runtime, upnOrId: string, options: { entities?: Mailbox['entities']; force?: boolean; operator?: string } = {}): Promise<EnableResult> {
   const inputs = await readEnableInputs(rt, upnOrId);
-  return applyEnablePlan(rt, planEnable(inputs, { entities: options.entities, now: rt.now(), notificationUrl: notificationUrl(rt) }));
+  const test = await testBeforeEnable(rt, inputs, { ...(options.force ? { force: true } : {}), ...(options.operator ? { operator: options.operator } : {}) });
+  const result = await applyEnablePlan(rt, planEnable(inputs, { entities: options.entities, now: rt.now(), notificationUrl: notificationUrl(rt) }));
+  return { ...result, test };
 }
 
 /** Disables sync for a mailbox: deletes its subscriptions; pairs are kept so enabling again links instead of duplicating. */

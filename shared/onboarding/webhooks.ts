@@ -3,7 +3,7 @@
 // Update steps filter on the columns the mapping reads (so unrelated column changes cost nothing); Delete steps carry
 // a pre-image of the owner (the contact delete rule needs it once the record is gone).
 import type { DataverseApi } from '../dataverse/client.js';
-import { odataString } from '../dataverse/odata.js';
+import { odataString } from '../odata.js';
 import { SyncError } from '../errors.js';
 import { dataverseEntities, type DataverseEntity } from '../servicebus/messages.js';
 import { imageColumns, mappedColumns } from '../sync/columns.js';

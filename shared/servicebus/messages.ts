@@ -4,9 +4,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { guidSchema } from '../guid.js';
+import { resourceNames, tableNames } from '../sync/kinds/index.js';
 
-export const exchangeResources = ['event', 'todoTask', 'contact'] as const;
-export const dataverseEntities = ['appointment', 'recurringappointmentmaster', 'task', 'phonecall', 'letter', 'fax', 'contact'] as const;
+/** The Graph resources and Dataverse tables a message may name: those the kinds map (shared/sync/kinds/). */
+export const exchangeResources = resourceNames;
+export const dataverseEntities = tableNames;
 export type DataverseEntity = (typeof dataverseEntities)[number];
 
 const common = {
@@ -19,6 +21,12 @@ const common = {
   receivedAt: z.string(),
   /** Why the last attempt failed, carried on retries for the logs and the dead-letter reason. */
   lastError: z.string().max(1024).optional(),
+  /**
+   * Where the change was found, when not an event of the other side (a webhook or notification): 'listing' a delta
+   * or change-tracking round, 'resync' a listing that started over (first sync after enable, an expired token). The
+   * breaker judges deletes inferred from a listing more strictly and holds those of a resync (shared/sync/breaker.ts).
+   */
+  origin: z.enum(['listing', 'resync']).optional(),
 };
 
 export const exchangeChangeSchema = z.object({
@@ -78,8 +86,9 @@ export interface ChangeOrigin {
   correlationId?: string | undefined;
 }
 
-type ExchangeFields = Pick<ExchangeChange, 'mailboxId' | 'resource' | 'itemId' | 'changeType'> & Partial<Record<'listId' | 'etag' | 'dataverseId', string | undefined>>;
-type DataverseFields = Pick<DataverseChange, 'entity' | 'recordId' | 'message'> & { version?: string | undefined; image?: Record<string, unknown> | undefined; ownerId?: string | undefined };
+type ExchangeFields = Pick<ExchangeChange, 'mailboxId' | 'resource' | 'itemId' | 'changeType'> & Partial<Record<'listId' | 'etag' | 'dataverseId', string | undefined>> & { origin?: ChangeSource | undefined };
+type ChangeSource = 'listing' | 'resync';
+type DataverseFields = Pick<DataverseChange, 'entity' | 'recordId' | 'message'> & { version?: string | undefined; image?: Record<string, unknown> | undefined; ownerId?: string | undefined; origin?: ChangeSource | undefined };
 type LifecycleFields = Pick<LifecycleEvent, 'subscriptionId' | 'lifecycleEvent'>;
 
 /** The fields that are set: an absent optional field is left out rather than written as undefined. */

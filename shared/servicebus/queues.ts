@@ -29,7 +29,24 @@ export const changesQueue: QueueDefinition = {
   deadLetteringOnMessageExpiration: true,
 };
 
-export const queues: readonly QueueDefinition[] = [changesQueue];
+/**
+ * Per-mailbox periodic work (To Do poll, reconciliation, subscription renewal) and the paged sweeps that enqueue it.
+ * One session per mailbox, so one mailbox's work never runs twice at once and never beside another task of the same
+ * mailbox, while different mailboxes spread over every instance. A work message is only worth its period: it expires
+ * after an hour without a dead letter, since the next sweep enqueues it again (shared/sync/work.ts).
+ */
+export const workQueue: QueueDefinition = {
+  name: 'sync-mailbox-work',
+  requiresSession: true,
+  maxDeliveryCount: 5,
+  lockDuration: 'PT1M',
+  // A sweep that is delivered twice (its instance died before completing it) sends the same message ids again.
+  duplicateDetectionHistoryTimeWindow: 'PT1H',
+  defaultMessageTimeToLive: 'PT1H',
+  deadLetteringOnMessageExpiration: false,
+};
+
+export const queues: readonly QueueDefinition[] = [changesQueue, workQueue];
 
 /** The app setting prefix of the Service Bus connection (trigger binding and sender). */
 export const serviceBusConnectionName = 'ServiceBusConnection';

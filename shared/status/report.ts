@@ -41,6 +41,29 @@ export interface Backlog {
   method: string;
 }
 
+/** Writes the mass-delete breaker holds in one scope (mailbox, kind, direction) instead of executing them. */
+export interface BreakerHoldStatus {
+  mailboxId: string;
+  kind: string;
+  direction: string;
+  /** The rule that tripped (emptySide, ratio, hardCap, ...). */
+  trigger: string;
+  held: number;
+  since: string;
+}
+
+/** One decision of the planner with its reason, as `explain` records them. */
+export interface DecisionStatus {
+  at: string;
+  mailboxId?: string | undefined;
+  kind: string;
+  direction: string;
+  /** The Dataverse or Exchange id the decision was about. */
+  itemId: string;
+  decision: string;
+  reason: string;
+}
+
 export interface StatusReport {
   generatedAt: string;
   mailboxes: MailboxStatus[];
@@ -50,6 +73,15 @@ export interface StatusReport {
   /** The most recent problems: dead-letter reasons, degraded mailboxes, reconciliation errors. */
   lastErrors: { at: string; source: string; message: string }[];
   calls: Runtime['calls'];
+  /**
+   * Held writes per breaker scope, once the mass-delete breaker records them; absent while this version records
+   * none (the status page then shows "none").
+   */
+  breakerHolds?: BreakerHoldStatus[] | undefined;
+  /** The planner's latest decisions with their reasons, once they are recorded for `explain`; absent until then. */
+  recentDecisions?: DecisionStatus[] | undefined;
+  /** The sync configuration in force (shared/settings/): its version, who wrote it, and the mailboxes with keys of their own. */
+  configuration: { version: number; updatedBy?: string | undefined; at?: string | undefined; mailboxesWithOwnKeys: string[]; recent: { version: number; at: string; updatedBy: string; keys: string[] }[] };
 }
 
 const peekCap = 250;
@@ -73,6 +105,19 @@ async function backlogOf(rt: Runtime): Promise<Backlog> {
 }
 
 /** Builds the status report. */
+/** Every tripped breaker scope with what it holds (shared/sync/breakerGate.ts): ids and counts, no contents. */
+async function breakerHoldsOf(rt: Runtime): Promise<BreakerHoldStatus[]> {
+  const out: BreakerHoldStatus[] = [];
+  for (const { scope, state } of await rt.breaker.store.scopes()) {
+    for (const trip of [state.trip, state.createTrip]) {
+      if (!trip) continue;
+      const held = (await rt.breaker.store.held(scope)).filter((e) => (trip === state.trip ? e.op === 'delete' : e.op === 'create')).length;
+      out.push({ mailboxId: scope.mailboxId, kind: scope.kind, direction: scope.direction, trigger: trip.trigger, held, since: trip.at });
+    }
+  }
+  return out.sort((a, b) => b.since.localeCompare(a.since));
+}
+
 export async function buildStatus(rt: Runtime): Promise<StatusReport> {
   await rt.ready();
   const now = rt.now();
@@ -117,6 +162,8 @@ export async function buildStatus(rt: Runtime): Promise<StatusReport> {
   const dataverseReconcile = reconciles.get('dataverse');
   for (const e of dataverseReconcile?.errors ?? []) lastErrors.push({ at: dataverseReconcile!.at, source: 'reconcile dataverse', message: e });
   lastErrors.sort((a, b) => b.at.localeCompare(a.at));
+  const config = await rt.config.snapshot({ fresh: true });
+  const recent = (await rt.config.history(5)).map((v) => ({ version: v.version, at: v.at, updatedBy: v.updatedBy, keys: v.changes.map((c) => `${c.scope === 'global' ? '' : `${c.scope} `}${c.key}`) }));
   return {
     generatedAt: now.toISOString(),
     mailboxes,
@@ -125,5 +172,7 @@ export async function buildStatus(rt: Runtime): Promise<StatusReport> {
     deadLetters: { count: dead.length, recent: dead.slice(0, 20) },
     lastErrors: lastErrors.slice(0, 20),
     calls: { ...rt.calls },
+    configuration: { version: config.version, updatedBy: config.updatedBy, at: config.at, mailboxesWithOwnKeys: Object.keys(config.mailboxes).sort(), recent },
+    breakerHolds: await breakerHoldsOf(rt),
   };
 }

@@ -5,11 +5,13 @@
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { SyncError } from '../errors.js';
 import { compactSnapshot, type BaseSnapshot } from '../sync/base.js';
+import type { KindName } from '../sync/kinds/index.js';
 import { checkedKey, encodeKey, getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
 
 export { baseValueEquals, compactSnapshot, type BaseSnapshot } from '../sync/base.js';
 
-export type ItemKind = 'appointment' | 'task' | 'contact';
+/** The kind of a pair: one of shared/sync/kinds/. */
+export type ItemKind = KindName;
 
 export interface Pair {
   mailboxId: string;

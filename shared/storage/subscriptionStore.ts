@@ -2,10 +2,11 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { constantTimeEquals } from '../constantTime.js';
+import { subscriptionKindNames } from '../sync/kinds/index.js';
 import { checkedKey, getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
 
 /** The kinds of subscription this version creates and syncs (shared/sync/subscriptions.ts). */
-export const subscriptionKinds = ['events', 'contacts'] as const;
+export const subscriptionKinds = subscriptionKindNames;
 export type SubscriptionKind = (typeof subscriptionKinds)[number];
 
 export const subscriptionRecordSchema = z.object({

@@ -9,6 +9,14 @@ export const tableSuffixes = {
   subscriptions: 'Subscriptions',
   /** Delta links, backfill checkpoints and other cursors. */
   cursors: 'Cursors',
+  /** Mass-delete breaker: counts and trips per (mailbox, kind, direction), and the log of operator actions. */
+  breaker: 'Breaker',
+  /** Writes the breaker held (deletes, creates past the cap), waiting for an operator; ids only. */
+  quarantine: 'Quarantine',
+  /** The sync configuration (shared/settings/): the current settings per scope, its version, and every version's change. */
+  config: 'Config',
+  /** The planner's decisions per item with their reasons (shared/storage/decisionStore.ts), read by `explain`. */
+  decisions: 'Decisions',
 } as const;
 
 export type TableKey = keyof typeof tableSuffixes;

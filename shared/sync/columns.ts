@@ -4,9 +4,6 @@
 import type { DataverseEntity } from '../servicebus/messages.js';
 import { kindOfTable } from './kinds/index.js';
 
-/** Columns only the task table has (the To Do mapping reads them where they exist). */
-const taskOnlyColumns = new Set(['percentcomplete']);
-
 /** Columns the mapping reads for `entity`; `flowingToExchange` keeps only those of rows that write to Exchange. */
 export function mappedColumns(entity: DataverseEntity, options: { flowingToExchange?: boolean } = {}): string[] {
   const kind = kindOfTable(entity);
@@ -14,7 +11,7 @@ export function mappedColumns(entity: DataverseEntity, options: { flowingToExcha
   // field maps them, so a change of them must raise the Update step and the image must carry them; the kind's own
   // rules read a few more (the series type of an appointment).
   const partyColumns = Object.keys(kind.partyColumns(entity));
-  const columns = new Set<string>(['statecode', 'statuscode', 'ownerid', ...partyColumns, ...kind.extraColumns.filter((c) => !kind.tableHasColumn || kind.tableHasColumn(entity, c))]);
+  const columns = new Set<string>(['statecode', 'statuscode', 'ownerid', ...partyColumns, ...kind.extraColumns.filter((c) => kind.hasColumn(entity, c))]);
   for (const row of kind.fields) {
     if (row.direction === 'None') continue;
     if (options.flowingToExchange && row.direction === 'ToDataverse') continue;
@@ -22,8 +19,7 @@ export function mappedColumns(entity: DataverseEntity, options: { flowingToExcha
       const name = column.split(' ')[0]!;
       if (name.endsWith('_activity_parties')) continue;
       if (!/^[a-z0-9_]+$/.test(name)) continue;
-      if (taskOnlyColumns.has(name) && entity !== 'task') continue;
-      if (kind.tableHasColumn && !kind.tableHasColumn(entity, name)) continue;
+      if (!kind.hasColumn(entity, name)) continue;
       columns.add(name);
     }
   }

@@ -9,10 +9,25 @@ import type { MappingContext } from '../mapping/index.js';
 import type { Runtime } from '../runtime.js';
 import type { DataverseChange, DataverseEntity, ExchangeChange } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
+import type { EffectiveConfig } from '../settings/index.js';
+import type { DecisionDirection } from '../storage/decisionStore.js';
 import type { StoredPair } from '../storage/pairStore.js';
+import { summarizeDecision } from './decisions.js';
 import { Executor, type ExecutionState, type Outcome } from './execute.js';
 import { kindOfResource, kindOfTable, type GraphItem, type SyncKind } from './kinds/index.js';
-import { isNotificationEcho, planDataverseDelete, planToDataverse, planToExchange, scopeOf, type LinkCandidate, type PlanSettings } from './plan.js';
+import {
+  isNotificationEcho,
+  planMerge,
+  matchingFilter,
+  planDataverseDelete,
+  planToDataverse,
+  planToExchange,
+  scopeColumns,
+  scopeOf,
+  type Action,
+  type LinkCandidate,
+  type PlanSettings,
+} from './plan.js';
 
 export type { Outcome, OutcomeKind } from './execute.js';
 
@@ -20,7 +35,53 @@ export function mappingContext(mailbox: Mailbox, now: Date): MappingContext {
   return { now, mailbox: { address: mailbox.address, systemUserId: mailbox.systemUserId }, timeZone: mailbox.timeZone };
 }
 
-const planSettings = (rt: Runtime): PlanSettings => ({ SYNC_CONFLICT_POLICY: rt.settings.SYNC_CONFLICT_POLICY, SYNC_PROPAGATE_CANCELLATIONS: rt.settings.SYNC_PROPAGATE_CANCELLATIONS });
+/** The planner's settings for one mailbox: the app settings it reads and the mailbox's effective sync configuration. */
+export async function planSettingsFor(rt: Runtime, mailboxId: string | undefined): Promise<PlanSettings> {
+  const config = await rt.config.effective(mailboxId);
+  return { SYNC_CONFLICT_POLICY: rt.settings.SYNC_CONFLICT_POLICY, SYNC_PROPAGATE_CANCELLATIONS: rt.settings.SYNC_PROPAGATE_CANCELLATIONS, config };
+}
+
+/**
+ * Keeps what was decided for an item and why (explain). Best effort: the record explains the sync and must never
+ * fail a change, so a failed write is logged and dropped.
+ */
+export async function recordDecision(
+  rt: Runtime,
+  mailboxId: string | undefined,
+  direction: DecisionDirection,
+  kind: SyncKind,
+  summary: { decision: string; reason: string },
+  facts: { outcome?: string | undefined; source?: string; config?: EffectiveConfig; dataverseId?: string | undefined; exchangeId?: string | undefined },
+): Promise<void> {
+  if (!facts.dataverseId && !facts.exchangeId) return;
+  await rt.decisions
+    .record(mailboxId, {
+      at: rt.now().toISOString(),
+      direction,
+      decision: summary.decision,
+      reason: summary.reason.slice(0, 500),
+      kind: kind.name,
+      ...(facts.outcome ? { outcome: facts.outcome } : {}),
+      ...(facts.source ? { source: facts.source } : {}),
+      ...(facts.config ? { configVersion: facts.config.version } : {}),
+      ...(facts.dataverseId ? { dataverseId: facts.dataverseId } : {}),
+      ...(facts.exchangeId ? { exchangeId: facts.exchangeId } : {}),
+    })
+    .catch((error: unknown) => rt.log.warn('decision not recorded', { kind: kind.name, mailboxId, error: (error as Error).message }));
+}
+
+/** Runs a plan and records its decision with how it ended. */
+async function runAndRecord(run: Executor, rt: Runtime, direction: DecisionDirection, kind: SyncKind, mailboxId: string, actions: readonly Action[], facts: { source: string; config: EffectiveConfig; dataverseId?: string | undefined; exchangeId?: string | undefined }): Promise<Outcome | undefined> {
+  // A change that throws is retried (and decides again) or dead-lettered, which the worker records.
+  const outcome = await run.run(actions);
+  await recordDecision(rt, mailboxId, direction, kind, summarizeDecision(actions, outcome), {
+    ...facts,
+    outcome: outcome?.kind ?? 'unchanged',
+    dataverseId: outcome?.dataverseId ?? facts.dataverseId,
+    exchangeId: outcome?.exchangeId ?? facts.exchangeId,
+  });
+  return outcome;
+}
 
 /**
  * The mailbox's registry row as it is now, or undefined when it is disabled or gone. The registry list is cached
@@ -32,7 +93,8 @@ async function stillEnabled(rt: Runtime, cached: Mailbox): Promise<Mailbox | und
   return current && current.state !== 'disabled' ? current : undefined;
 }
 
-function executor(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: DataverseEntity, parts: Partial<ExecutionState>): Executor {
+/** An executor for one change (also for an operator's action on a held write, shared/sync/quarantine.ts). */
+export function executor(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: DataverseEntity, settings: PlanSettings, parts: Partial<ExecutionState>): Executor {
   return new Executor(rt, {
     kind,
     mailbox,
@@ -44,7 +106,7 @@ function executor(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: Datavers
     item: undefined,
     listId: undefined,
     ctx: mappingContext(mailbox, rt.now()),
-    settings: planSettings(rt),
+    settings,
     syncedSystemUsers: new Set(),
     ...parts,
   });
@@ -55,23 +117,43 @@ function executor(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: Datavers
 // ------------------------------------------------------------------------------------------------------------
 
 /** Applies a Dataverse change to every mailbox in its scope. */
-export async function applyDataverseChange(rt: Runtime, change: DataverseChange, viaPart = false): Promise<Outcome[]> {
+/** How a change is applied: `viaPart` for a series instance's change applied as its series', `bypassBreaker` for an operator's `breaker release` / `restore`, which judged it already. */
+export interface ApplyOptions {
+  bypassBreaker?: boolean;
+  /** The change came as a part's change (an instance of a series) and is applied as its carrier's. */
+  viaPart?: boolean;
+}
+
+export async function applyDataverseChange(rt: Runtime, change: DataverseChange, options: ApplyOptions = {}): Promise<Outcome[]> {
   const kind = kindOfTable(change.entity);
-  if (change.message === 'Delete') return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId);
+  const source = change.message.toLowerCase();
+  const resync = change.origin === 'resync';
+  // A Delete event (webhook or change tracking) is announced by Dataverse; a record missing on read is inferred.
+  if (change.message === 'Delete') return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, source, { inferred: false, resync }, options);
   // The webhook's post image holds every mapped column as of that change (a later change comes in its own message,
   // in this same session); without one, read the record.
-  const record = change.image ?? (await kind.dataverse.get(rt, change.entity, change.recordId));
-  if (!record) return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId);
+  let record = change.image ?? (await kind.dataverse.get(rt, change.entity, change.recordId));
+  if (!record) return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, source, { inferred: true, resync }, options);
   // A part's change (an instance of a series) is its carrier's (the series): applied as a change of that record. A
   // part's Create is its carrier's own expansion, which the carrier's change already covers.
-  const carrier = viaPart || change.message === 'Create' ? undefined : kind.recordCarrierOf?.(record);
+  const carrier = options.viaPart || change.message === 'Create' ? undefined : kind.recordCarrierOf?.(record);
   if (carrier) {
     const { image: _image, version: _version, ...rest } = change;
-    return applyDataverseChange(rt, { ...rest, entity: carrier.table, recordId: carrier.id, message: 'Update' }, true);
+    return applyDataverseChange(rt, { ...rest, entity: carrier.table, recordId: carrier.id, message: 'Update' }, { ...options, viaPart: true });
   }
   const bySystemUser = await rt.mailboxes.enabledBySystemUser();
-  const scope = scopeOf(kind, change.entity, record, bySystemUser);
+  // Who the record reaches (owner, parties), then each mailbox's sync filters (union) decide whether it is in scope.
+  const reached = scopeOf(kind, change.entity, record, bySystemUser);
+  const settingsOf = new Map<string, PlanSettings>();
+  for (const m of reached) settingsOf.set(m.id.toLowerCase(), await planSettingsFor(rt, m.id));
+  // A filter on a column the post image does not carry (a "Sync this record" flag): read the record whole.
+  const columns = [...new Set([...settingsOf.values()].flatMap((p) => scopeColumns(p.config.scope[kind.name])))];
+  if (change.image && columns.some((c) => !(c in record!))) record = (await kind.dataverse.get(rt, change.entity, change.recordId)) ?? record;
+  const reach = kind.scopeOf(change.entity, record);
+  const scope = reached.filter((m) => matchingFilter(settingsOf.get(m.id.toLowerCase())!.config.scope[kind.name], record, m.systemUserId, reach) !== undefined);
   const outcomes: Outcome[] = [];
+  const id = String(record[kind.primaryKey]).toLowerCase();
+  const filtersOf = (m: Mailbox) => settingsOf.get(m.id.toLowerCase())!.config.scope[kind.name].map((f) => f.name).join(', ');
   // A record that no longer reaches a mailbox is unlinked there, never deleted (docs/reference/platform-facts.md section 7, KB 4345686).
   for (const mailboxId of await rt.pairs.mailboxesOf(change.recordId)) {
     if (scope.some((m) => m.id.toLowerCase() === mailboxId)) continue;
@@ -80,28 +162,43 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
     if (!mailbox || mailbox.state === 'disabled') continue;
     const pair = await rt.pairs.get(mailbox.id, change.recordId);
     if (!pair) continue;
-    const outcome = await executor(rt, kind, mailbox, change.entity, { pair, dataverseId: change.recordId }).run([{ type: 'Unlink', reason: 'out of scope' }]);
+    const filtered = reached.find((m) => m.id.toLowerCase() === mailboxId);
+    const reason = filtered ? `out of scope: no sync filter matches (${filtersOf(filtered)})` : 'out of scope: the user is no longer its owner or a party';
+    const settings = settingsOf.get(mailboxId) ?? (await planSettingsFor(rt, mailbox.id));
+    const actions: Action[] = [{ type: 'Unlink', reason }];
+    const outcome = await runAndRecord(executor(rt, kind, mailbox, change.entity, settings, { pair, dataverseId: change.recordId, bypassBreaker: options.bypassBreaker }), rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id });
     if (outcome) outcomes.push(outcome);
   }
-  const syncedSystemUsers = new Set(bySystemUser.keys());
+  // Reached but filtered out, never paired: say so, so explain can answer "why is it not in my calendar".
+  for (const m of reached) {
+    if (scope.includes(m) || (await rt.pairs.get(m.id, id))) continue;
+    const settings = settingsOf.get(m.id.toLowerCase())!;
+    await recordDecision(rt, m.id, 'toExchange', kind, { decision: 'OutOfScope', reason: `no sync filter matches (${filtersOf(m)})` }, { outcome: 'ignored', source, config: settings.config, dataverseId: id });
+    outcomes.push({ kind: 'ignored', mailboxId: m.id, dataverseId: id, detail: 'out of scope' });
+  }
+  if (reached.length === 0) {
+    await recordDecision(rt, undefined, 'toExchange', kind, { decision: 'OutOfScope', reason: 'its owner and parties are no enabled mailbox syncing this kind' }, { outcome: 'ignored', source, dataverseId: id });
+  }
+  const syncedSystemUsers = await rt.mailboxes.enabledSystemUsers();
   for (const cached of scope) {
     const mailbox = await stillEnabled(rt, cached);
     if (!mailbox) {
       outcomes.push({ kind: 'ignored', mailboxId: cached.id, dataverseId: change.recordId, detail: 'mailbox not enabled' });
       continue;
     }
-    const id = String(record[kind.primaryKey]).toLowerCase();
     const pair = await rt.pairs.get(mailbox.id, id);
     const ctx = mappingContext(mailbox, rt.now());
-    const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings: planSettings(rt), viaPart });
-    const run = executor(rt, kind, mailbox, change.entity, { pair, record, dataverseId: id, ctx, syncedSystemUsers });
-    outcomes.push((await run.run(actions)) ?? { kind: 'unchanged', mailboxId: mailbox.id, dataverseId: id });
+    const settings = settingsOf.get(cached.id.toLowerCase())!;
+    const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings, viaPart: options.viaPart ?? false });
+    const run = executor(rt, kind, mailbox, change.entity, settings, { pair, record, dataverseId: id, ctx, syncedSystemUsers, bypassBreaker: options.bypassBreaker });
+    const outcome = await runAndRecord(run, rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id, exchangeId: pair?.exchangeId });
+    outcomes.push(outcome ?? { kind: 'unchanged', mailboxId: mailbox.id, dataverseId: id });
   }
   return outcomes;
 }
 
 /** Dataverse delete: server-side sync's rules per kind (docs/reference/platform-facts.md section 7). */
-async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: DataverseEntity, recordId: string, ownerId: string | undefined): Promise<Outcome[]> {
+async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: DataverseEntity, recordId: string, ownerId: string | undefined, source: string, deleteOrigin: ExecutionState['deleteOrigin'], options: ApplyOptions): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   for (const mailboxId of await rt.pairs.mailboxesOf(recordId)) {
     const mailbox = await rt.mailboxes.get(mailboxId);
@@ -111,8 +208,9 @@ async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: Datavers
     const exchangeItem = readItem ? await kind.exchange.get(rt, mailbox, pair.exchangeId!, pair.exchangeListId) : undefined;
     const actions = planDataverseDelete({ kind, pair, mailbox, ownerId, now: rt.now(), exchangeItem });
     const target = mailbox ?? ({ id: mailboxId } as Mailbox);
-    const run = executor(rt, kind, target, table, { pair, dataverseId: recordId, ctx: mailbox ? mappingContext(mailbox, rt.now()) : ({ now: rt.now() } as MappingContext) });
-    const outcome = await run.run(actions);
+    const settings = await planSettingsFor(rt, mailboxId);
+    const run = executor(rt, kind, target, table, settings, { pair, dataverseId: recordId, deleteOrigin, bypassBreaker: options.bypassBreaker, ctx: mailbox ? mappingContext(mailbox, rt.now()) : ({ now: rt.now() } as MappingContext) });
+    const outcome = await runAndRecord(run, rt, 'toExchange', kind, mailboxId, actions, { source, config: settings.config, dataverseId: recordId, exchangeId: pair.exchangeId });
     if (outcome) outcomes.push({ ...outcome, mailboxId });
   }
   return outcomes;
@@ -123,7 +221,7 @@ async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: Datavers
 // ------------------------------------------------------------------------------------------------------------
 
 /** Applies an Exchange change of one mailbox. */
-export async function applyExchangeChange(rt: Runtime, change: ExchangeChange): Promise<Outcome[]> {
+export async function applyExchangeChange(rt: Runtime, change: ExchangeChange, options: ApplyOptions = {}): Promise<Outcome[]> {
   const cached = await rt.mailboxes.findEnabled(change.mailboxId);
   const mailbox = cached && (await stillEnabled(rt, cached));
   if (!mailbox) return [{ kind: 'ignored', mailboxId: change.mailboxId, exchangeId: change.itemId, detail: 'mailbox not enabled' }];
@@ -150,6 +248,7 @@ export async function applyExchangeChange(rt: Runtime, change: ExchangeChange): 
   const organizer = unpaired ? kind.itemFacts(item).organizerAddress : undefined;
   const organizerSynced = organizer !== undefined && (await rt.mailboxes.findEnabled(organizer)) !== undefined;
   const ctx = mappingContext(mailbox, rt.now());
+  const settings = await planSettingsFor(rt, mailbox.id);
   const actions = planToDataverse({
     kind,
     mailbox,
@@ -160,9 +259,9 @@ export async function applyExchangeChange(rt: Runtime, change: ExchangeChange): 
     organizerSynced,
     record,
     ctx,
-    settings: planSettings(rt),
+    settings,
   });
-  const run = executor(rt, kind, mailbox, (pair?.dataverseEntity as DataverseEntity | undefined) ?? link?.table ?? kind.tables[0]!, {
+  const run = executor(rt, kind, mailbox, (pair?.dataverseEntity as DataverseEntity | undefined) ?? link?.table ?? kind.tables[0]!, settings, {
     // A pair of the record that already holds this item is the one the plan updates.
     pair: pair ?? (link?.existingPair?.exchangeId === change.itemId ? link.existingPair : undefined),
     item,
@@ -171,8 +270,12 @@ export async function applyExchangeChange(rt: Runtime, change: ExchangeChange): 
     dataverseId: pair?.dataverseId ?? link?.dataverseId,
     listId,
     ctx,
+    // A delete notification is announced by Exchange; an item gone when read (a delta @removed, a reconciliation) is inferred.
+    deleteOrigin: { inferred: change.changeType !== 'deleted', resync: change.origin === 'resync' },
+    bypassBreaker: options.bypassBreaker,
   });
-  return [(await run.run(actions)) ?? { kind: 'unchanged', mailboxId: mailbox.id, exchangeId: change.itemId }];
+  const outcome = await runAndRecord(run, rt, 'toDataverse', kind, mailbox.id, actions, { source: change.changeType, config: settings.config, exchangeId: change.itemId, dataverseId: pair?.dataverseId ?? link?.dataverseId });
+  return [outcome ?? { kind: 'unchanged', mailboxId: mailbox.id, exchangeId: change.itemId }];
 }
 
 /**
@@ -188,4 +291,36 @@ async function loadLinkCandidate(rt: Runtime, kind: SyncKind, mailbox: Mailbox, 
   const existingPair = await rt.pairs.get(mailbox.id, dataverseId);
   const record: DataverseRecord | undefined = existingPair ? undefined : await kind.dataverse.get(rt, table, dataverseId);
   return { dataverseId, table, viaMeeting, existingPair, record };
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Administrative passes (config set: a scope change, a direction resync)
+// ------------------------------------------------------------------------------------------------------------
+
+/** Unlinks one pair (both items stay) and records why: an item that left the scope through a filter change. */
+export async function unlinkPair(rt: Runtime, kind: SyncKind, mailbox: Mailbox, pair: StoredPair, reason: string, source: string): Promise<Outcome | undefined> {
+  const settings = await planSettingsFor(rt, mailbox.id);
+  const run = executor(rt, kind, mailbox, pair.dataverseEntity as DataverseEntity, settings, { pair, dataverseId: pair.dataverseId });
+  return runAndRecord(run, rt, 'toExchange', kind, mailbox.id, [{ type: 'Unlink', reason }], { source, config: settings.config, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId });
+}
+
+/**
+ * Re-applies the configured field directions to one pair: reads both sides and merges them field by field as a
+ * change on both sides would (planMerge), so a field switched on flows now instead of at the item's next change.
+ * An item gone on either side is left to the normal paths (its delete or the next reconciliation).
+ */
+export async function resyncPair(rt: Runtime, kind: SyncKind, mailbox: Mailbox, pair: StoredPair): Promise<Outcome | undefined> {
+  if (pair.status !== 'linked' || !pair.exchangeId) return undefined;
+  const table = pair.dataverseEntity as DataverseEntity;
+  const record = await kind.dataverse.get(rt, table, pair.dataverseId);
+  const item = await kind.exchange.get(rt, mailbox, pair.exchangeId, pair.exchangeListId);
+  if (!record || !item) return undefined;
+  const settings = await planSettingsFor(rt, mailbox.id);
+  const ctx = mappingContext(mailbox, rt.now());
+  const merged = planMerge({ kind, pair, record, item, ctx, policy: settings.SYNC_CONFLICT_POLICY, config: settings.config });
+  // Both writes record the same base, so an empty one is dropped: the outcome is then the write that happened.
+  const writes = merged.filter((a) => a.type === 'Update' && Object.keys(a.fields).length > 0);
+  const actions = writes.length > 0 ? [...merged.filter((a) => a.type === 'ResolveConflict'), ...writes] : merged.slice(-1);
+  const run = executor(rt, kind, mailbox, table, settings, { pair, record, item, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId, listId: pair.exchangeListId, ctx });
+  return runAndRecord(run, rt, 'toExchange', kind, mailbox.id, actions, { source: 'resync', config: settings.config, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId });
 }

@@ -13,9 +13,9 @@ import { syncWindow } from './window.js';
 import type { GraphItem, SyncKind } from './kinds/index.js';
 import type { Snapshot } from './merge.js';
 import { resolveParties } from './parties.js';
-import { baseAfterWrite, driftToExchange, planLink, planMerge, planToExchange, planUpdateToDataverse, type Action, type PlanSettings } from './plan.js';
+import { baseAfterWrite, directionsOf, driftToExchange, planLink, planMerge, planToExchange, planUpdateToDataverse, withoutTurnedOffFields, type Action, type PlanSettings } from './plan.js';
 
-export type OutcomeKind = 'created' | 'updated' | 'unchanged' | 'echo' | 'ignored' | 'linked' | 'unlinked' | 'deleted' | 'awaiting-invitation';
+export type OutcomeKind = 'created' | 'updated' | 'unchanged' | 'echo' | 'ignored' | 'linked' | 'unlinked' | 'deleted' | 'awaiting-invitation' | 'held';
 
 export interface Outcome {
   kind: OutcomeKind;
@@ -43,6 +43,13 @@ export interface ExecutionState {
   ctx: MappingContext;
   settings: PlanSettings;
   syncedSystemUsers: ReadonlySet<string>;
+  /**
+   * How a delete of this change was found, for the breaker: announced by the other side, or inferred (an item
+   * missing on read); and whether a listing that started over found it. Absent: announced, not a resync.
+   */
+  deleteOrigin?: { inferred: boolean; resync: boolean } | undefined;
+  /** An operator's `breaker release`: the write was judged and held already. */
+  bypassBreaker?: boolean | undefined;
 }
 
 /** Runs the actions of one plan; the outcome is the last step's. */
@@ -54,6 +61,11 @@ export class Executor {
     private readonly rt: Runtime,
     private readonly s: ExecutionState,
   ) {}
+
+  /** The kind's field directions as configured for this mailbox. */
+  private get directions() {
+    return directionsOf(this.s.kind, this.s.settings.config);
+  }
 
   private get ids() {
     const s = this.s;
@@ -101,7 +113,7 @@ export class Executor {
         return { kind: 'unlinked', ...ids, detail: action.reason };
       }
       case 'Delete':
-        return this.delete(action);
+        return (await this.holdDelete(action)) ?? this.delete(action);
       case 'Link':
         await this.link(action);
         return { kind: 'linked', ...this.ids };
@@ -130,6 +142,67 @@ export class Executor {
     if (JSON.stringify(base) !== JSON.stringify(pair.base)) s.pair = await rt.pairs.update(pair, { ...pair, base });
     const written = steps.filter((step) => step.type !== 'Keep').length;
     return written > 0 ? { kind: 'updated', ...this.ids, detail: `parts: ${written}` } : undefined;
+  }
+
+  /** The breaker's scope of a write to `side`. */
+  private scope(side: 'exchange' | 'dataverse') {
+    return { mailboxId: this.s.mailbox.id.toLowerCase(), kind: this.s.kind.name, direction: side === 'exchange' ? ('toExchange' as const) : ('toDataverse' as const) };
+  }
+
+  /**
+   * Asks the breaker before a destructive write; a held one goes to the quarantine with the pair kept, so release
+   * still finds what to delete and restore what to copy back. Creates and updates of the scope go on.
+   */
+  private async holdDelete(action: Extract<Action, { type: 'Delete' }>): Promise<Outcome | undefined> {
+    const { rt, s } = this;
+    if (s.bypassBreaker || !s.pair) return undefined;
+    const origin = s.deleteOrigin ?? { inferred: false, resync: false };
+    const now = rt.now();
+    const admission = await rt.breaker.admitDelete(this.scope(action.side), { ...origin, now });
+    if (admission.allow) return undefined;
+    const pair = s.pair;
+    await rt.breaker.hold({
+      ...this.scope(action.side),
+      op: 'delete',
+      side: action.side,
+      how: action.how,
+      dataverseEntity: pair.dataverseEntity,
+      dataverseId: pair.dataverseId,
+      exchangeId: pair.exchangeId,
+      exchangeListId: pair.exchangeListId,
+      inferred: origin.inferred,
+      trigger: admission.trigger,
+      reason: action.reason,
+      firstSeen: now.toISOString(),
+      lastSeen: now.toISOString(),
+    });
+    return { kind: 'held', ...this.ids, detail: `held by the breaker (${admission.trigger}): ${action.reason}` };
+  }
+
+  /** Asks the breaker before a create; past the create cap the create is quarantined instead. */
+  private async holdCreate(side: 'exchange' | 'dataverse'): Promise<Outcome | undefined> {
+    const { rt, s } = this;
+    if (s.bypassBreaker) return undefined;
+    const now = rt.now();
+    const admission = await rt.breaker.admitCreate(this.scope(side), now);
+    if (admission.allow) return undefined;
+    const dataverseId = side === 'exchange' ? s.dataverseId : undefined;
+    const exchangeId = side === 'dataverse' ? (s.item?.id ?? s.exchangeId) : undefined;
+    await rt.breaker.hold({
+      ...this.scope(side),
+      op: 'create',
+      side,
+      dataverseEntity: s.table,
+      dataverseId,
+      exchangeId: exchangeId ?? undefined,
+      exchangeListId: s.listId,
+      inferred: false,
+      trigger: admission.trigger,
+      reason: 'create',
+      firstSeen: now.toISOString(),
+      lastSeen: now.toISOString(),
+    });
+    return { kind: 'held', ...this.ids, detail: `held by the breaker (${admission.trigger})` };
   }
 
   private async delete(action: Extract<Action, { type: 'Delete' }>): Promise<Outcome> {
@@ -309,7 +382,7 @@ export class Executor {
     if (stale === 'exchange' || !s.item) s.item = await s.kind.exchange.get(rt, s.mailbox, pair.exchangeId!, pair.exchangeListId);
     if (!s.record || !s.item) throw new SyncError('PreconditionFailed', 'an item vanished during the merge; retrying decides again');
     this.merged = 0;
-    const outcome = await this.run(planMerge({ kind: s.kind, pair, record: s.record, item: s.item, ctx: s.ctx, policy: s.settings.SYNC_CONFLICT_POLICY }));
+    const outcome = await this.run(planMerge({ kind: s.kind, pair, record: s.record, item: s.item, ctx: s.ctx, policy: s.settings.SYNC_CONFLICT_POLICY, config: s.settings.config }));
     return outcome ?? { kind: 'updated', ...this.ids, detail: `merged; conflicts: ${this.merged}` };
   }
 
@@ -340,8 +413,13 @@ export class Executor {
     // tracked category included; the adapter only adds what identifies the record (stamp, linked resource,
     // transactionId). A pending pair that already existed is an earlier attempt whose answer may have been lost:
     // what it wrote is looked for before anything is created again.
-    const create = s.kind.exchangeCreate(record, s.ctx);
-    const found = await s.kind.exchange.findExisting(rt, s.mailbox, record, id, s.ctx, existing !== undefined);
+    const mapped = s.kind.exchangeCreate(record, s.ctx);
+    const create = { ...mapped, body: withoutTurnedOffFields(mapped.body, s.kind, s.settings.config, 'exchange') };
+    // A record that left this mailbox's scope and comes back (a filter change, a new owner) finds the copy it was
+    // unlinked from by the stamp it still carries, instead of a duplicate: the admins' "duplicated after a scope
+    // change" (docs/operations.md, "Sync configuration").
+    const lookAgain = existing !== undefined || (await rt.decisions.wasUnlinked(s.mailbox.id, id).catch(() => false));
+    const found = await s.kind.exchange.findExisting(rt, s.mailbox, record, id, s.ctx, lookAgain);
     if (found?.how === 'link') {
       await rt.pairs.remove(pending);
       s.pair = undefined;
@@ -349,6 +427,15 @@ export class Executor {
       if (!linked) throw new SyncError('Transient', 'an existing item of this record could not be linked yet');
       // Linked with the record as base: Exchange holds what differs from it as the item's own change.
       return { kind: 'linked', ...this.ids };
+    }
+    if (!found) {
+      const held = await this.holdCreate('exchange');
+      if (held) {
+        // Only this attempt's own intent is taken back; an earlier attempt's pending pair stays for its retry.
+        if (!existing) await rt.pairs.remove(pending);
+        s.pair = undefined;
+        return held;
+      }
     }
     const made = found ? { item: found.item, ...(found.listId ? { listId: found.listId } : {}) } : await s.kind.exchange.create(rt, s.mailbox, create, record, id, transactionId);
     let created = made.item;
@@ -358,7 +445,7 @@ export class Executor {
     let exSnap = s.kind.snapshotFromExchange(created, s.ctx);
     // Graph may hand back an item made earlier (the transactionId of a create whose pair was lost, an item found by
     // its stamp): bring what it holds up to the record. A fresh create holds it already, and costs nothing more.
-    const drift = driftToExchange(s.kind.directions, dvSnap, exSnap, create.unsyncedFields);
+    const drift = driftToExchange(this.directions, dvSnap, exSnap, create.unsyncedFields);
     const facts = { exchangeId, exchangeListId: made.listId, ...(create.isOrganizer === undefined ? {} : { isOrganizer: create.isOrganizer }) };
     if (Object.keys(drift).length > 0) {
       s.item = created;
@@ -374,7 +461,7 @@ export class Executor {
       dataverseEtag: record['@odata.etag'],
       iCalUId,
       transactionId: undefined,
-      base: baseAfterWrite(s.kind.directions, dvSnap, exSnap, create.unsyncedFields),
+      base: baseAfterWrite(this.directions, dvSnap, exSnap, create.unsyncedFields),
     });
     s.pair = pending;
     s.item = created;
@@ -401,7 +488,7 @@ export class Executor {
     const organizerSynced = organizer !== undefined && (await rt.mailboxes.findEnabled(organizer)) !== undefined;
     const viaMeeting = s.kind.exchange.stampOf(item) === undefined;
     const linker = new Executor(rt, { ...s, pair: undefined, item, exchangeId: item.id ?? undefined });
-    await linker.run(planLink({ kind: s.kind, organizerSynced, ctx: s.ctx }, { dataverseId: s.dataverseId!, table: s.table, viaMeeting }, record, item));
+    await linker.run(planLink({ kind: s.kind, organizerSynced, ctx: s.ctx, settings: s.settings }, { dataverseId: s.dataverseId!, table: s.table, viaMeeting }, record, item));
     s.pair = linker.s.pair;
     return s.pair !== undefined;
   }
@@ -418,14 +505,17 @@ export class Executor {
       if (!record) continue;
       s.record = record;
       s.dataverseId = candidate;
-      await this.link({ type: 'Link', dataverseId: candidate, table, mirror: false, base: baseAfterWrite(s.kind.directions, s.kind.snapshotFromDataverse(record, s.ctx), exSnap) });
+      await this.link({ type: 'Link', dataverseId: candidate, table, mirror: false, base: baseAfterWrite(this.directions, s.kind.snapshotFromDataverse(record, s.ctx), exSnap) });
       s.item = item;
       s.record = undefined;
       return this.replanToDataverse();
     }
+    const held = await this.holdCreate('dataverse');
+    if (held) return held;
     const id = s.kind.recordIdFor(s.mailbox.id, item);
     // The mapping's create function builds the body (owner, globalobjectid, parties as addresses to resolve).
-    const fullBody = (await resolveParties(rt, s.mailbox, s.kind.dataverseCreate(item, s.ctx))) as { statecode?: number; statuscode?: number };
+    const createBody = withoutTurnedOffFields(s.kind.dataverseCreate(item, s.ctx), s.kind, s.settings.config, 'dataverse');
+    const fullBody = (await resolveParties(rt, s.mailbox, createBody)) as { statecode?: number; statuscode?: number };
     const { fields, state } = separateStateChange(fullBody);
     let record: DataverseRecord;
     let existed = false;
@@ -456,7 +546,7 @@ export class Executor {
       exchangeEtag: existed ? undefined : item['@odata.etag'],
       // The record existed (a retry after a lost pair, another copy of the meeting): take its values as the base,
       // so what the item changed since flows to Dataverse now.
-      base: existed ? baseAfterWrite(s.kind.directions, dvSnap, dvSnap) : baseAfterWrite(s.kind.directions, dvSnap, exSnap),
+      base: existed ? baseAfterWrite(this.directions, dvSnap, dvSnap) : baseAfterWrite(this.directions, dvSnap, exSnap),
       status: 'linked',
     });
     if (facts.iCalUId) await rt.cursors.set('meeting', facts.iCalUId, { dataverseId: id });
@@ -472,6 +562,6 @@ export class Executor {
   private replanToDataverse(): Promise<Outcome> {
     const { s } = this;
     if (this.merges++ > maxMerges) throw new SyncError('PreconditionFailed', 'the pair kept changing; retrying decides again');
-    return this.run([planUpdateToDataverse(s.kind, s.pair!, s.item!, s.ctx, s.settings.SYNC_CONFLICT_POLICY)]).then((o) => o ?? { kind: 'unchanged', ...this.ids });
+    return this.run([planUpdateToDataverse(s.kind, s.pair!, s.item!, s.ctx, s.settings)]).then((o) => o ?? { kind: 'unchanged', ...this.ids });
   }
 }

@@ -1,7 +1,7 @@
 // Resolves activity parties that arrive from Exchange as bare e-mail addresses to Dataverse records, in the order
 // Dynamics uses for tracked items: system user, then contact (docs/reference/platform-facts.md section 8); an address that matches nothing
 // stays an unresolved party (addressused only). Enabled mailboxes resolve without a call.
-import { odataString } from '../dataverse/odata.js';
+import { odataString } from '../odata.js';
 import type { Runtime } from '../runtime.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 
@@ -11,7 +11,6 @@ type Party = { participationtypemask: number; addressused?: string; [key: string
 /** Returns the body with every `<activity>_activity_parties` entry bound where the address is known. */
 export async function resolveParties(rt: Runtime, _mailbox: Mailbox, body: Record<string, unknown>): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = { ...body };
-  const registry = await rt.mailboxes.list();
   const cache = new Map<string, string | undefined>();
   for (const [key, value] of Object.entries(body)) {
     if (!key.endsWith('_activity_parties') || !Array.isArray(value)) continue;
@@ -23,7 +22,7 @@ export async function resolveParties(rt: Runtime, _mailbox: Mailbox, body: Recor
         continue;
       }
       const address = party.addressused.toLowerCase();
-      if (!cache.has(address)) cache.set(address, await lookup(rt, registry, address));
+      if (!cache.has(address)) cache.set(address, await lookup(rt, address));
       const bind = cache.get(address);
       parties.push(bind ? { participationtypemask: party.participationtypemask, [bind.split('=')[0]!]: bind.split('=')[1]!, addressused: party.addressused } : party);
     }
@@ -33,8 +32,8 @@ export async function resolveParties(rt: Runtime, _mailbox: Mailbox, body: Recor
 }
 
 /** `partyid_systemuser@odata.bind=/systemusers(id)` style result, or undefined. */
-async function lookup(rt: Runtime, registry: Mailbox[], address: string): Promise<string | undefined> {
-  const known = registry.find((m) => m.address.toLowerCase() === address || m.userPrincipalName.toLowerCase() === address);
+async function lookup(rt: Runtime, address: string): Promise<string | undefined> {
+  const known = await rt.mailboxes.findKnown(address);
   if (known) return `partyid_systemuser@odata.bind=/systemusers(${known.systemUserId})`;
   const users = await rt.dataverse.query('systemuser', { filter: `internalemailaddress eq ${odataString(address)}`, select: ['systemuserid'], top: 1 });
   const userId = users[0]?.systemuserid;

@@ -7,6 +7,7 @@ import type { DataverseRecord } from '../dataverse/client.js';
 import type { MappingContext } from '../mapping/index.js';
 import type { DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
+import type { EffectiveConfig, ScopeFilter } from '../settings/index.js';
 import type { Pair } from '../storage/pairStore.js';
 import type { GraphItem, SyncKind } from './kinds/index.js';
 import { mergeSnapshots, type Conflict, type Direction, type Snapshot } from './merge.js';
@@ -45,7 +46,16 @@ function withParts(kind: SyncKind, table: DataverseEntity | undefined, actions: 
   return table !== undefined && kind.parts?.appliesTo(table) ? [...actions, { type: 'SyncParts' }] : actions;
 }
 
-export type PlanSettings = Pick<Settings, 'SYNC_PROPAGATE_CANCELLATIONS'> & { SYNC_CONFLICT_POLICY: ConflictPolicy };
+/**
+ * What the planner decides by besides the items: the app settings it reads and the mailbox's sync configuration
+ * (shared/settings/: field directions, scope filters, breaker limits), passed in so the planner stays pure.
+ */
+export type PlanSettings = Pick<Settings, 'SYNC_PROPAGATE_CANCELLATIONS'> & { SYNC_CONFLICT_POLICY: ConflictPolicy; config: EffectiveConfig };
+
+/** The directions of a kind's fields as configured, for this pair (an attendee's mirrored copy narrows them). */
+export function directionsOf(kind: SyncKind, config: EffectiveConfig, pair: Pick<Pair, 'mirror'> = {}): Record<string, Direction> {
+  return kind.directionsFor(pair, config.fields[kind.name]);
+}
 
 /** The base after a write: what each side holds now, field by field, in the direction each field flows. */
 export function baseAfterWrite(directions: Readonly<Record<string, Direction>>, dvSnap: Snapshot, exSnap: Snapshot, unsynced: readonly string[] = []): Snapshot {
@@ -117,7 +127,7 @@ export function planToExchange(s: ToExchangeState): Action[] {
   // Optimistic: assume Exchange still holds the base; a failed precondition on the write says otherwise, and the
   // executor plans again with both sides read (planMerge).
   const dvSnap = kind.snapshotFromDataverse(record, s.ctx);
-  const merge = mergeSnapshots({ directions: kind.directionsFor(pair), base: pair.base, dataverse: dvSnap, exchange: { ...pair.base }, policy: s.settings.SYNC_CONFLICT_POLICY });
+  const merge = mergeSnapshots({ directions: directionsOf(kind, s.settings.config, pair), base: pair.base, dataverse: dvSnap, exchange: { ...pair.base }, policy: s.settings.SYNC_CONFLICT_POLICY });
   return withParts(kind, s.table, [{ type: 'Update', side: 'exchange', fields: merge.toExchange, base: { ...pair.base, ...merge.merged } }]);
 }
 
@@ -193,19 +203,19 @@ export function planToDataverse(s: ToDataverseState): Action[] {
   if (pair) {
     const changed = kind.unsupportedChange?.(pair, item);
     if (changed) return [{ type: 'Ignore', reason: changed }];
-    return withParts(kind, pairTable, [planUpdateToDataverse(kind, pair, item, s.ctx, s.settings.SYNC_CONFLICT_POLICY)]);
+    return withParts(kind, pairTable, [planUpdateToDataverse(kind, pair, item, s.ctx, s.settings)]);
   }
   const link = s.link;
   if (link?.existingPair) {
     // The sync's own create of this item is still being recorded: look again.
     if (link.existingPair.status === 'pending') return [{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true }];
-    if (link.existingPair.exchangeId === item.id) return withParts(kind, link.table, [planUpdateToDataverse(kind, link.existingPair, item, s.ctx, s.settings.SYNC_CONFLICT_POLICY)]);
+    if (link.existingPair.exchangeId === item.id) return withParts(kind, link.table, [planUpdateToDataverse(kind, link.existingPair, item, s.ctx, s.settings)]);
   } else if (link?.record) {
     const linking = planLink(s, link, link.record, item);
     const linked = linking[0];
     if (linked?.type !== 'Link' || linked.mirror) return linking;
     const pairAfterLink: Pair = { mailboxId: s.mailbox.id, kind: kind.name, dataverseEntity: link.table, dataverseId: link.dataverseId, base: linked.base, status: 'linked', mirror: false };
-    return withParts(kind, link.table, [...linking, planUpdateToDataverse(kind, pairAfterLink, item, s.ctx, s.settings.SYNC_CONFLICT_POLICY)]);
+    return withParts(kind, link.table, [...linking, planUpdateToDataverse(kind, pairAfterLink, item, s.ctx, s.settings)]);
   }
   const facts = kind.itemFacts(item);
   // Both copies of a meeting arrive at once; the organizer's may be being recorded right now in its own session.
@@ -221,14 +231,14 @@ export function planToDataverse(s: ToDataverseState): Action[] {
  * Links an unpaired item to the record it belongs to, with the Dataverse side as base, so what differs in Exchange
  * flows to Dataverse as a change (the caller adds that update; a mirrored attendee copy takes none).
  */
-export function planLink(s: Pick<ToDataverseState, 'kind' | 'organizerSynced' | 'ctx'>, link: Pick<LinkCandidate, 'dataverseId' | 'table' | 'viaMeeting'>, record: DataverseRecord, item: GraphItem): Action[] {
+export function planLink(s: Pick<ToDataverseState, 'kind' | 'organizerSynced' | 'ctx' | 'settings'>, link: Pick<LinkCandidate, 'dataverseId' | 'table' | 'viaMeeting'>, record: DataverseRecord, item: GraphItem): Action[] {
   const { kind } = s;
   const facts = kind.itemFacts(item);
   // An attendee's copy of a meeting organized by another synced mailbox mirrors that mailbox's pair.
   const mirror = link.viaMeeting && facts.isOrganizer === false && s.organizerSynced;
   const dvSnap = kind.snapshotFromDataverse(record, s.ctx);
   const exSnap = kind.snapshotFromExchange(item, s.ctx);
-  const base = baseAfterWrite(kind.directions, dvSnap, exSnap);
+  const base = baseAfterWrite(directionsOf(kind, s.settings.config), dvSnap, exSnap);
   const linkAction: Action = {
     type: 'Link',
     dataverseId: link.dataverseId,
@@ -242,14 +252,14 @@ export function planLink(s: Pick<ToDataverseState, 'kind' | 'organizerSynced' | 
   // An attendee's copy takes its personal fields (free/busy, reminder) from Dynamics 365, and nothing flows back
   // from it: Exchange's own values on the copy (tentative for an invitation not answered yet) are replaced once,
   // when the copy is linked. The user's response to the invitation is not touched.
-  const drift = driftToExchange(kind.directionsFor({ mirror }), dvSnap, exSnap);
+  const drift = driftToExchange(directionsOf(kind, s.settings.config, { mirror }), dvSnap, exSnap);
   return Object.keys(drift).length === 0 ? [linkAction] : [linkAction, { type: 'Update', side: 'exchange', fields: drift, base, keepOnConflict: true }];
 }
 
 /** What an Exchange item's change writes to Dataverse (optimistic: Dataverse still holds the base). */
-export function planUpdateToDataverse(kind: SyncKind, pair: Pair, item: GraphItem, ctx: MappingContext, policy: ConflictPolicy): Action {
+export function planUpdateToDataverse(kind: SyncKind, pair: Pair, item: GraphItem, ctx: MappingContext, settings: PlanSettings): Action {
   const exSnap = kind.snapshotFromExchange(item, ctx);
-  const merge = mergeSnapshots({ directions: kind.directionsFor(pair), base: pair.base, dataverse: { ...pair.base }, exchange: exSnap, policy });
+  const merge = mergeSnapshots({ directions: directionsOf(kind, settings.config, pair), base: pair.base, dataverse: { ...pair.base }, exchange: exSnap, policy: settings.SYNC_CONFLICT_POLICY });
   return { type: 'Update', side: 'dataverse', fields: merge.toDataverse, base: { ...pair.base, ...merge.merged } };
 }
 
@@ -271,12 +281,13 @@ export interface MergeState {
   item: GraphItem;
   ctx: MappingContext;
   policy: ConflictPolicy;
+  config: EffectiveConfig;
 }
 
 /** Both sides changed since the last sync (a precondition failed): merge field by field, write both. */
 export function planMerge(s: MergeState): Action[] {
   const merge = mergeSnapshots({
-    directions: s.kind.directionsFor(s.pair),
+    directions: directionsOf(s.kind, s.config, s.pair),
     base: s.pair.base,
     dataverse: s.kind.snapshotFromDataverse(s.record, s.ctx),
     exchange: s.kind.snapshotFromExchange(s.item, s.ctx),
@@ -289,4 +300,63 @@ export function planMerge(s: MergeState): Action[] {
   actions.push({ type: 'Update', side: 'exchange', fields: merge.toExchange, base: merge.merged });
   actions.push({ type: 'Update', side: 'dataverse', fields: merge.toDataverse, base: merge.merged });
   return actions;
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Scope filters (Dataverse -> Exchange)
+// ------------------------------------------------------------------------------------------------------------
+
+/** Columns the filters read, so the caller can make sure the record carries them (a post image may not). */
+export function scopeColumns(filters: readonly ScopeFilter[]): string[] {
+  return [...new Set(filters.flatMap((f) => f.where.map((c) => c.column)))];
+}
+
+/**
+ * The first filter that brings the record into the mailbox's scope, or undefined when none does. Filters are
+ * combined with OR, as server-side sync's are: several filters widen the scope and never narrow it
+ * (https://learn.microsoft.com/power-platform/admin/choose-records-synchronize-dynamics-365-outlook-exchange).
+ * `reach` is the kind's "who" rule: the system users the record reaches (its owner and, for an activity, its parties).
+ */
+export function matchingFilter(filters: readonly ScopeFilter[], record: DataverseRecord, systemUserId: string, reach: readonly string[]): ScopeFilter | undefined {
+  const user = systemUserId.toLowerCase();
+  const owner = typeof record._ownerid_value === 'string' ? record._ownerid_value.toLowerCase() : undefined;
+  return filters.find((f) => {
+    const who = f.who === 'owner' ? owner === user : reach.includes(user);
+    return who && f.where.every((c) => (c.op === 'eq') === (JSON.stringify(record[c.column] ?? null) === JSON.stringify(c.value)));
+  });
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Creates under configured directions
+// ------------------------------------------------------------------------------------------------------------
+
+/** The top-level property or column names a field table entry names ("location.displayName", "address1_line1..3"). */
+function namesOf(paths: readonly string[]): string[] {
+  return paths.flatMap((path) => {
+    const head = path.split(/[ .[(]/)[0] ?? '';
+    const range = /^(.*?)(\d+)$/.exec(head);
+    const lines = /\.\.(\d+)/.exec(path);
+    if (range && lines) {
+      const out: string[] = [];
+      for (let i = Number(range[2]); i <= Number(lines[1]); i += 1) out.push(`${range[1]}${i}`);
+      return out;
+    }
+    return head ? [head] : [];
+  });
+}
+
+/**
+ * A create body without what an administrator turned off for `side`: the properties (Exchange) or columns
+ * (Dataverse) of fields whose configured direction no longer writes to that side, although the field table's
+ * would. A property another field still writes is kept. Server-side sync applies synchronized-field directions to
+ * every write (https://learn.microsoft.com/power-platform/admin/control-field-synchronization-outlook).
+ */
+export function withoutTurnedOffFields<T extends object>(body: T, kind: SyncKind, config: EffectiveConfig, side: Side): T {
+  const configured = config.fields[kind.name];
+  const writes = (d: Direction | undefined) => d !== undefined && (side === 'exchange' ? d === 'Both' || d === 'ToExchange' : d === 'Both' || d === 'ToDataverse');
+  const paths = (row: (typeof kind.fields)[number]) => namesOf(side === 'exchange' ? row.graph : row.dataverse);
+  const kept = new Set(kind.fields.filter((row) => writes(configured[row.name])).flatMap(paths));
+  const drop = new Set(kind.fields.filter((row) => writes(row.direction) && !writes(configured[row.name])).flatMap(paths).filter((p) => !kept.has(p)));
+  if (drop.size === 0) return body;
+  return Object.fromEntries(Object.entries(body).filter(([key]) => !drop.has(key))) as T;
 }

@@ -1,19 +1,18 @@
-// Reconciliation: the repair path behind the webhooks. Per mailbox a delta round over the
-// calendar (calendarView delta over the sync window), the default contacts folder and the default To Do list; per
+// Reconciliation: the repair path behind the webhooks. Per mailbox, one delta round per kind it syncs (each kind's
+// delta adapter: calendarView delta over the sync window, the default contacts folder, every To Do list); per
 // synced Dataverse table a change-tracking round. Everything found is enqueued as the same messages the webhooks
 // send, except the sync's own versions and untracked unpaired items. An evicted token restarts the round from
-// scratch, which creates no duplicates because the engine matches before creating (docs/reference/platform-facts.md section 2 and 6).
+// scratch, which creates no duplicates because the engine matches before creating
+// (https://learn.microsoft.com/graph/delta-query-overview#synchronization-reset).
 import { createHash } from 'node:crypto';
 import type { DataverseRecord } from '../dataverse/client.js';
 import { isSyncError } from '../errors.js';
 import { isGuid } from '../guid.js';
-import type { DeltaPage } from '../graph/client.js';
-import { isTrackedInExchange } from '../mapping/index.js';
 import type { Runtime } from '../runtime.js';
 import { dataverseChange, dataverseChangeSchema, exchangeChange, versionOfEtag, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { Outcome } from './engine.js';
-import { kindNamed, kindOfResource, kindOfTable, kinds, recurringReason, type ExchangeResource } from './kinds/index.js';
+import { kindNamed, kindOfTable, kinds, recurringReason, type DeltaItem, type DeltaRoundContext, type GraphItem, type SyncKind } from './kinds/index.js';
 import { syncWindow, type SyncWindow } from './window.js';
 
 export interface RoundResult {
@@ -28,128 +27,98 @@ export interface MailboxReconcileResult extends RoundResult {
   errors: string[];
 }
 
-/** Cursor scopes this module writes (status reads them). */
-export const reconcileScopes = { events: 'eventsDelta', contacts: 'contactsDelta', todo: 'todoDelta', todoLists: 'todoLists', dataverse: 'dvChanges', last: 'lastReconcile', catchup: 'catchup', lastSync: 'lastSync', recurring: 'recurringIgnored' } as const;
+/** Cursor scopes this module writes (status reads them); each kind's delta adapter keeps its own. */
+export const reconcileScopes = { dataverse: 'dvChanges', last: 'lastReconcile', catchup: 'catchup', lastSync: 'lastSync', recurring: 'recurringIgnored' } as const;
 
 const batchSize = 100;
-/** The stored calendar round is restarted once the window has slid this far (a calendarView delta is window-bound). */
-const windowSlideMs = 86400_000;
-
-type ExItem = { id?: string | null; '@odata.etag'?: string; '@removed'?: { reason: string }; categories?: string[] | null };
-
-interface EventsCursor {
-  link: string;
-  windowStart: string;
-}
-
-/** Runs a delta round from the stored link, starting over (resynced) when the token was evicted. */
-async function deltaRound<T>(link: string | undefined, fetch: (link: string | undefined) => Promise<DeltaPage<T>>, result: RoundResult): Promise<DeltaPage<T>> {
-  if (!link) return fetch(undefined);
-  try {
-    return await fetch(link);
-  } catch (error) {
-    // GraphApi answers an evicted token (410, syncStateNotFound) with TokenExpired.
-    if (!isSyncError(error, 'TokenExpired')) throw error;
-    result.resynced += 1;
-    return fetch(undefined);
-  }
-}
-
-/** Turns delta items into the webhook's messages, skipping the sync's own version and untracked unpaired items. */
-async function exchangeMessages(rt: Runtime, mailbox: Mailbox, resource: 'event' | 'contact' | 'todoTask', items: ExItem[], listId: string | undefined, result: RoundResult): Promise<ChangeMessageInput[]> {
-  const receivedAt = rt.now().toISOString();
-  const messages: ChangeMessageInput[] = [];
-  const seen = new Set<string>();
-  for (const item of items) {
-    // The same item may appear more than once in a round (docs/reference/platform-facts.md section 2): the worker reads current state anyway.
-    if (!item.id || seen.has(item.id)) continue;
-    seen.add(item.id);
-    const pair = await rt.pairs.getByExchangeId(mailbox.id, item.id);
-    const removed = item['@removed'] !== undefined;
-    if (removed ? !pair : pair ? pair.exchangeEtag === item['@odata.etag'] : !isTrackedInExchange(item, false)) {
-      result.skipped += 1;
-      continue;
-    }
-    // A calendarView @removed is also sent for events that only left the window, and a contact @removed for one
-    // moved to another folder: 'updated' makes the worker read the item and delete only when it is really gone.
-    messages.push(exchangeChange({ mailboxId: mailbox.id, resource, itemId: item.id, listId, changeType: 'updated', etag: item['@odata.etag'] || undefined, dataverseId: pair?.dataverseId }, { receivedAt }));
-  }
-  return messages;
-}
 
 async function send(rt: Runtime, messages: ChangeMessageInput[], result: RoundResult): Promise<void> {
   for (let i = 0; i < messages.length; i += batchSize) await rt.sender.send(messages.slice(i, i + batchSize));
   result.enqueued += messages.length;
 }
 
-/** Calendar: calendarView delta over the sync window; the stored round restarts when the window has slid a day. */
-async function reconcileEvents(rt: Runtime, mailbox: Mailbox, window: SyncWindow, result: RoundResult): Promise<void> {
-  const stored = await rt.cursors.get<EventsCursor>(reconcileScopes.events, mailbox.id);
-  const fresh = !stored || Math.abs(Date.parse(stored.windowStart) - window.start.getTime()) > windowSlideMs;
-  let windowStart = fresh ? window.start.toISOString() : stored.windowStart;
-  const page = await deltaRound(fresh ? undefined : stored.link, (link) => {
-    if (!link) windowStart = window.start.toISOString();
-    return rt.graph.calendarViewDelta(mailbox.id, link ? { link } : { window });
-  }, result);
-  await send(rt, await exchangeMessages(rt, mailbox, 'event', page.items, undefined, result), result);
-  if (page.deltaLink) await rt.cursors.set(reconcileScopes.events, mailbox.id, { link: page.deltaLink, windowStart } satisfies EventsCursor);
+/** What a kind's delta round is given: the token-restart rule, the queue and the breaker, counting into `result`. */
+function roundContext(rt: Runtime, mailbox: Mailbox, kind: SyncKind, result: RoundResult): DeltaRoundContext {
+  return {
+    async fromLink(link, fetch) {
+      if (!link) return { ...(await fetch(undefined)), full: true, resynced: false };
+      try {
+        return { ...(await fetch(link)), full: false, resynced: false };
+      } catch (error) {
+        // GraphApi answers an evicted token (410, syncStateNotFound) with TokenExpired.
+        if (!isSyncError(error, 'TokenExpired')) throw error;
+        result.resynced += 1;
+        return { ...(await fetch(undefined)), full: true, resynced: true };
+      }
+    },
+    async enqueue(items, listId, origin = 'listing') {
+      await send(rt, await exchangeMessages(rt, mailbox, kind, items, listId, result, origin), result);
+    },
+    async enqueueDeleted(pairs) {
+      const receivedAt = rt.now().toISOString();
+      const messages = pairs.flatMap((pair) =>
+        pair.exchangeId ? [exchangeChange({ mailboxId: mailbox.id, resource: kind.resource, itemId: pair.exchangeId, listId: pair.exchangeListId, changeType: 'deleted', dataverseId: pair.dataverseId }, { receivedAt })] : [],
+      );
+      await send(rt, messages, result);
+      return messages.length;
+    },
+    // After a full round of one collection: the breaker hears what it listed (none while pairs exist trips it,
+    // shared/sync/breaker.ts), and each pair of the collection the round did not list is enqueued as a resync
+    // change, so the worker reads it and a delete inferred from it waits for an operator.
+    async afterFullRound(items, listId) {
+      const listed = listedIds(items);
+      // One To Do list is not the whole kind: an empty list beside others holding the pairs is normal.
+      if (listId === undefined) await rt.breaker.noteListing({ mailboxId: mailbox.id.toLowerCase(), kind: kind.name, direction: 'toDataverse' }, listed.size, rt.now());
+      const receivedAt = rt.now().toISOString();
+      const messages: ChangeMessageInput[] = [];
+      for await (const pair of rt.pairs.listMailbox(mailbox.id)) {
+        if (pair.kind !== kind.name || !pair.exchangeId || listed.has(pair.exchangeId) || pair.status !== 'linked') continue;
+        if (listId !== undefined && pair.exchangeListId !== listId) continue;
+        messages.push(exchangeChange({ mailboxId: mailbox.id, resource: kind.resource, itemId: pair.exchangeId, listId: pair.exchangeListId, changeType: 'updated', dataverseId: pair.dataverseId, origin: 'resync' }, { receivedAt }));
+      }
+      await send(rt, messages, result);
+    },
+  };
 }
 
-/** Contacts: delta of the default folder (contacts delta is per folder; docs/reference/platform-facts.md section 2). */
-async function reconcileContacts(rt: Runtime, mailbox: Mailbox, result: RoundResult): Promise<void> {
-  const link = await rt.cursors.get<string>(reconcileScopes.contacts, mailbox.id);
-  const page = await deltaRound(link, (l) => rt.graph.contactsDelta(mailbox.id, l ? { link: l } : { folderId: 'contacts' }), result);
-  await send(rt, await exchangeMessages(rt, mailbox, 'contact', page.items, undefined, result), result);
-  if (page.deltaLink) await rt.cursors.set(reconcileScopes.contacts, mailbox.id, page.deltaLink);
-}
+const listedIds = (items: readonly DeltaItem[]) => new Set(items.filter((i) => i.id && i['@removed'] === undefined).map((i) => i.id!));
 
-/**
- * To Do: the delta of every list of the mailbox (To Do has no app-only notifications, and delta is per list;
- * docs/reference/platform-facts.md sections 2 and 8); the pollTodo timer runs exactly this every minute. A new list is picked up by the next
- * round (its first round is a full one); a removed list's paired tasks are reported deleted, which unlinks them.
- */
-export async function reconcileTodo(rt: Runtime, mailbox: Mailbox, result: RoundResult): Promise<void> {
-  const todoKind = kindOfResource('todoTask').name;
-  const lists = (await rt.graph.listTodoLists(mailbox.id)).filter((l): l is typeof l & { id: string } => typeof l.id === 'string');
-  const known = (await rt.cursors.get<string[]>(reconcileScopes.todoLists, mailbox.id)) ?? [];
-  const current = lists.map((l) => l.id);
-  for (const listId of current) {
-    const name = `${mailbox.id}|${listId}`;
-    const link = await rt.cursors.get<string>(reconcileScopes.todo, name);
-    const page = await deltaRound(link, (l) => rt.graph.todoTasksDelta(mailbox.id, l ? { link: l } : { listId }), result);
-    await send(rt, await exchangeMessages(rt, mailbox, 'todoTask', page.items, listId, result), result);
-    if (page.deltaLink) await rt.cursors.set(reconcileScopes.todo, name, page.deltaLink);
-  }
-  const removed = known.filter((id) => !current.includes(id));
-  if (removed.length > 0) {
-    const receivedAt = rt.now().toISOString();
-    const messages: ChangeMessageInput[] = [];
-    for await (const pair of rt.pairs.listMailbox(mailbox.id)) {
-      if (pair.kind !== todoKind || !pair.exchangeId || !pair.exchangeListId || !removed.includes(pair.exchangeListId)) continue;
-      messages.push(exchangeChange({ mailboxId: mailbox.id, resource: 'todoTask', itemId: pair.exchangeId, listId: pair.exchangeListId, changeType: 'deleted', dataverseId: pair.dataverseId }, { receivedAt }));
+/** Turns delta items into the webhook's messages, skipping the sync's own version and untracked unpaired items. */
+async function exchangeMessages(rt: Runtime, mailbox: Mailbox, kind: SyncKind, items: readonly DeltaItem[], listId: string | undefined, result: RoundResult, origin: 'listing' | 'resync'): Promise<ChangeMessageInput[]> {
+  const receivedAt = rt.now().toISOString();
+  const messages: ChangeMessageInput[] = [];
+  const seen = new Set<string>();
+  for (const item of items) {
+    // The same item may appear more than once in a round (https://learn.microsoft.com/graph/delta-query-overview): the worker reads current state anyway.
+    if (!item.id || seen.has(item.id)) continue;
+    seen.add(item.id);
+    const pair = await rt.pairs.getByExchangeId(mailbox.id, item.id);
+    const removed = item['@removed'] !== undefined;
+    if (removed ? !pair : pair ? pair.exchangeEtag === item['@odata.etag'] : !kind.isTracked(item as GraphItem)) {
+      result.skipped += 1;
+      continue;
     }
-    await send(rt, messages, result);
-    for (const listId of removed) await rt.cursors.remove(reconcileScopes.todo, `${mailbox.id}|${listId}`);
-    rt.log.info('To Do lists removed; their paired tasks are unlinked', { mailboxId: mailbox.id, lists: removed.length, tasks: messages.length });
+    // A calendarView @removed is also sent for events that only left the window, and a contact @removed for one
+    // moved to another folder: 'updated' makes the worker read the item and delete only when it is really gone.
+    messages.push(exchangeChange({ mailboxId: mailbox.id, resource: kind.resource, itemId: item.id, listId, changeType: 'updated', etag: item['@odata.etag'] || undefined, dataverseId: pair?.dataverseId, origin }, { receivedAt }));
   }
-  if (removed.length > 0 || current.some((id) => !known.includes(id))) await rt.cursors.set(reconcileScopes.todoLists, mailbox.id, current);
+  return messages;
+}
+
+/** One kind's delta round for a mailbox (the reconcile timer runs every kind; the To Do poll the polled ones). */
+export async function reconcileKind(rt: Runtime, mailbox: Mailbox, kind: SyncKind, result: RoundResult, window: SyncWindow = syncWindow(rt)): Promise<void> {
+  await kind.delta.round(rt, mailbox, window, roundContext(rt, mailbox, kind, result));
 }
 
 /** Catches one mailbox's Exchange side up by delta and enqueues what changed. */
 export async function reconcileMailbox(rt: Runtime, mailbox: Mailbox, window: SyncWindow = syncWindow(rt)): Promise<MailboxReconcileResult> {
   await rt.ready();
   const result: MailboxReconcileResult = { mailboxId: mailbox.id, enqueued: 0, skipped: 0, resynced: 0, errors: [] };
-  // One delta round per Graph resource of the kinds the mailbox syncs.
-  const rounds: Record<ExchangeResource, [string, () => Promise<void>]> = {
-    event: ['events', () => reconcileEvents(rt, mailbox, window, result)],
-    contact: ['contacts', () => reconcileContacts(rt, mailbox, result)],
-    todoTask: ['todo', () => reconcileTodo(rt, mailbox, result)],
-  };
   for (const kind of kinds) {
     if (!mailbox.entities.includes(kind.name)) continue;
-    const [name, run] = rounds[kind.resource];
+    const name = kind.delta.collection;
     try {
-      await run();
+      await reconcileKind(rt, mailbox, kind, result, window);
     } catch (error) {
       // One failing collection must not stop the others; the next period tries again from the same cursor.
       result.errors.push(`${name}: ${isSyncError(error) ? error.code : 'Unknown'}: ${(error as Error).message}`.slice(0, 300));

@@ -3,8 +3,10 @@
 // the webhooks would.
 import { isSyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
+import type { SubscriptionRecord } from '../storage/subscriptionStore.js';
+import type { Mailbox } from '../storage/mailboxStore.js';
 import { replaceExpiredSubscription } from './lifecycle.js';
-import { reconcileTodo } from './reconcile.js';
+import { reconcileKind } from './reconcile.js';
 import { kinds } from './kinds/index.js';
 import { subscriptionLifetimeMinutes } from './subscriptions.js';
 
@@ -26,20 +28,39 @@ export interface PollResult {
 /** Kinds without change notifications (To Do), which this timer polls. */
 const polledKinds = kinds.filter((k) => k.subscription === undefined);
 
-/** Runs the To Do delta of each enabled mailbox's default list and enqueues what changed (reconcile.ts does the round). */
+/** Whether a mailbox syncs a kind the To Do poll covers. */
+export function isPolled(mailbox: Mailbox): boolean {
+  return polledKinds.some((k) => mailbox.entities.includes(k.name));
+}
+
+/**
+ * Runs the To Do delta of every enabled mailbox in this one call, one after another (reconcile.ts does the round).
+ * The timer no longer does this (it fans out per mailbox, shared/sync/work.ts); kept for the CLI and the benchmark's
+ * "before" figures.
+ */
 export async function pollTodo(rt: Runtime): Promise<PollResult> {
   await rt.ready();
   const result: PollResult = { mailboxes: 0, enqueued: 0, skipped: 0, resynced: 0 };
   for (const mailbox of await rt.mailboxes.list({ fresh: true })) {
-    if (mailbox.state === 'disabled' || !polledKinds.some((k) => mailbox.entities.includes(k.name))) continue;
-    result.mailboxes += 1;
-    try {
-      await reconcileTodo(rt, mailbox, result);
-    } catch (error) {
-      rt.log.error('To Do poll failed for a mailbox', { mailboxId: mailbox.id, code: isSyncError(error) ? error.code : 'Unknown', error: (error as Error).message });
-    }
+    if (mailbox.state === 'disabled' || !isPolled(mailbox)) continue;
+    await pollMailboxTodo(rt, mailbox, result);
   }
   return result;
+}
+
+/** One mailbox's To Do poll: the delta rounds of its polled kinds; a failure is logged (the next poll starts from the same delta link), never thrown. */
+export async function pollMailboxTodo(rt: Runtime, mailbox: Mailbox, result: PollResult = { mailboxes: 0, enqueued: 0, skipped: 0, resynced: 0 }): Promise<PollResult & { failed: boolean }> {
+  result.mailboxes += 1;
+  let failed = false;
+  for (const kind of polledKinds.filter((k) => mailbox.entities.includes(k.name))) {
+    try {
+      await reconcileKind(rt, mailbox, kind, result);
+    } catch (error) {
+      failed = true;
+      rt.log.error('To Do poll failed for a mailbox', { mailboxId: mailbox.id, collection: kind.delta.collection, code: isSyncError(error) ? error.code : 'Unknown', error: (error as Error).message });
+    }
+  }
+  return { ...result, failed };
 }
 
 export interface RenewResult {
@@ -56,9 +77,19 @@ export interface RenewResult {
  */
 export async function renewSubscriptions(rt: Runtime, aheadMs = 24 * 3600_000, lifetimeMinutes = subscriptionLifetimeMinutes): Promise<RenewResult> {
   await rt.ready();
+  return renewList(rt, await rt.subscriptions.list(), aheadMs, lifetimeMinutes);
+}
+
+/** The same for one mailbox's subscriptions (the per-mailbox work of the renewal sweep, shared/sync/work.ts). */
+export async function renewMailboxSubscriptions(rt: Runtime, mailboxId: string, aheadMs = 24 * 3600_000, lifetimeMinutes = subscriptionLifetimeMinutes): Promise<RenewResult> {
+  await rt.ready();
+  return renewList(rt, await rt.subscriptions.list(mailboxId), aheadMs, lifetimeMinutes);
+}
+
+async function renewList(rt: Runtime, subscriptions: SubscriptionRecord[], aheadMs: number, lifetimeMinutes: number): Promise<RenewResult> {
   const result: RenewResult = { renewed: 0, recreated: 0, failed: 0 };
   const now = rt.now().getTime();
-  for (const sub of await rt.subscriptions.list()) {
+  for (const sub of subscriptions) {
     if (Date.parse(sub.expirationDateTime) - now > aheadMs) continue;
     try {
       const renewed = await rt.graph.renewSubscription(sub.id, new Date(now + lifetimeMinutes * 60_000));

@@ -9,7 +9,9 @@ import { toSyncError } from '../errors.js';
 import { backoffMs } from '../http/retry.js';
 import type { Runtime } from '../runtime.js';
 import { parseChangeMessage, retryOf, type ChangeMessage } from '../servicebus/messages.js';
-import { applyDataverseChange, applyExchangeChange, type Outcome } from './engine.js';
+import { applyDataverseChange, applyExchangeChange, recordDecision, type Outcome } from './engine.js';
+import { kindOfResource, kindOfTable } from './kinds/index.js';
+import { noteActivity } from './activity.js';
 import { applyLifecycleEvent } from './lifecycle.js';
 import { recordApplied } from './reconcile.js';
 
@@ -68,6 +70,8 @@ export async function processDelivery(rt: Runtime, body: unknown, delivery: Deli
     log.info('change applied', { outcomes: outcomes.map((o) => `${o.kind}${o.mailboxId ? `@${o.mailboxId}` : ''}`), latencyMs: Date.now() - Date.parse(message.receivedAt), queuedMs: started - Date.parse(message.receivedAt) });
     // For status: the last successful sync per mailbox and direction. Never fails the change.
     await recordApplied(rt, message.source, outcomes).catch(() => undefined);
+    // Adaptive To Do polling: a mailbox with a change synced either way is polled at the shortest interval again.
+    await noteActivity(rt, outcomes);
     return outcomes;
   } catch (error) {
     const sync = toSyncError(error);
@@ -93,6 +97,16 @@ async function deadLetter(rt: Runtime, delivery: DeliveryInfo, reason: string, d
     at: rt.now().toISOString(),
   };
   await rt.cursors.set(deadLetterScope, delivery.messageId, record);
+  // Explain answers "dead-lettered, and why" for the item the message was about (never fails the dead-lettering).
+  if (message && message.source !== 'lifecycle') {
+    const exchange = message.source === 'exchange';
+    const summary = { decision: 'DeadLettered', reason: `${reason}: ${record.description.slice(0, 300)} (message ${delivery.messageId}; dlq replay can send it again)` };
+    await recordDecision(rt, exchange ? message.mailboxId : undefined, exchange ? 'toDataverse' : 'toExchange', exchange ? kindOfResource(message.resource) : kindOfTable(message.entity), summary, {
+      outcome: 'dead-lettered',
+      source: exchange ? message.changeType : message.message.toLowerCase(),
+      ...(exchange ? { exchangeId: message.itemId, dataverseId: message.dataverseId } : { dataverseId: message.recordId }),
+    }).catch(() => undefined);
+  }
   rt.log.error('change dead-lettered', {
     messageId: delivery.messageId,
     correlationId: message?.correlationId,

@@ -33,6 +33,9 @@ export const allowedDimensions: Readonly<Record<string, string>> = {
   code: 'SyncError code or service error code (log property)',
   cause: 'error code that caused a retry (log property)',
   reason: 'dead-letter reason',
+  trigger: 'the breaker rule that held a write (emptySide, ratio, hardCap, ...)',
+  action: 'the write the breaker held (delete, cancel, occurrenceDelete, create)',
+  state: 'a mailbox state (active, backfilling, degraded, paused, blocked, disabled)',
   status: 'HTTP status of a failed call',
   httpStatus: 'HTTP status of a webhook answer',
   // counts and times

@@ -5,7 +5,8 @@
 //
 // The spans are made at the edges of the app, so they mean the same in Azure and on the local host (dev/host):
 // - one SERVER span per webhook and timer invocation, one CONSUMER span per Service Bus delivery (both become
-//   `requests` in Application Insights), one PRODUCER span per Service Bus send (a `dependencies` row);
+//   `requests` in Application Insights), one PRODUCER span per Service Bus send and one CLIENT span per HTTP call to
+//   Graph or Dataverse (`dependencies` rows; a call is named by its path template, pathTemplate.ts, never its URL);
 // - the send puts the W3C trace context into the message's application properties (`traceparent`, and
 //   `Diagnostic-Id` as the Service Bus SDKs name it), and the worker's span continues that trace, so one change is one
 //   operation id from the webhook to the write, through every retry;
@@ -13,13 +14,15 @@
 // Every attribute passes the allow-list in dimensions.ts. Exception messages are never recorded (a service error
 // may quote the item), only error codes.
 import { createRequire } from 'node:module';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, metrics, propagation, trace, type Counter, type Histogram, type Link, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, metrics, propagation, trace, type Counter, type Gauge, type Histogram, type Link, type Span } from '@opentelemetry/api';
 import { SeverityNumber, logs } from '@opentelemetry/api-logs';
 import type { AzureMonitorOpenTelemetryOptions, shutdownAzureMonitor, useAzureMonitor } from '@azure/monitor-opentelemetry';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { dimensions, type Dimensions } from './dimensions.js';
+import { pathTemplate } from './pathTemplate.js';
 
 export { allowedDimensions, dimensions, type Dimensions } from './dimensions.js';
+export { pathTemplate } from './pathTemplate.js';
 
 export interface TelemetrySettings {
   APPLICATIONINSIGHTS_CONNECTION_STRING?: string | undefined;
@@ -42,6 +45,19 @@ export type TelemetryStart = { enabled: true } | { enabled: false; reason: strin
 
 const meterName = 'dataverse-exchange-sync';
 
+/** The metrics' names, as the alert rules and the workbook query them (infra/modules/alerts.bicep, workbook.bicep). */
+export const metricNames = {
+  latency: 'sync.latency',
+  queueTime: 'sync.queue_time',
+  outcomes: 'sync.outcomes',
+  retries: 'sync.retries',
+  deadLetters: 'sync.dead_letters',
+  reconcileRepairs: 'sync.reconcile.repairs',
+  todoPollDuration: 'sync.todo_poll.duration',
+  breakerHolds: 'sync.breaker.holds',
+  mailboxAttention: 'sync.mailbox.attention',
+} as const;
+
 interface Instruments {
   latency: Histogram;
   queueTime: Histogram;
@@ -50,6 +66,8 @@ interface Instruments {
   deadLetters: Counter;
   reconcileRepairs: Counter;
   todoPollDuration: Histogram;
+  breakerHolds: Counter;
+  mailboxAttention: Gauge;
 }
 
 interface State {
@@ -146,13 +164,15 @@ export function startTelemetry(settings: TelemetrySettings, options: TelemetryOp
     connectionString,
     shutdown: () => distro.shutdownAzureMonitor(),
     instruments: {
-      latency: meter.createHistogram('sync.latency', { unit: 'ms', description: 'change received (webhook, poll or reconciliation) -> written to the other side' }),
-      queueTime: meter.createHistogram('sync.queue_time', { unit: 'ms', description: 'message enqueued -> worker started' }),
-      outcomes: meter.createCounter('sync.outcomes', { description: 'outcomes of applied changes, per outcome kind, item kind, direction and mailbox' }),
-      retries: meter.createCounter('sync.retries', { description: 'deliveries of a change rescheduled after a retryable failure' }),
-      deadLetters: meter.createCounter('sync.dead_letters', { description: 'changes judged dead (dead-lettered), per reason' }),
-      reconcileRepairs: meter.createCounter('sync.reconcile.repairs', { description: 'changes reconciliation found and enqueued that notifications had not delivered' }),
-      todoPollDuration: meter.createHistogram('sync.todo_poll.duration', { unit: 'ms', description: 'one To Do poll over every mailbox' }),
+      latency: meter.createHistogram(metricNames.latency, { unit: 'ms', description: 'change received (webhook, poll or reconciliation) -> written to the other side' }),
+      queueTime: meter.createHistogram(metricNames.queueTime, { unit: 'ms', description: 'message enqueued -> worker started' }),
+      outcomes: meter.createCounter(metricNames.outcomes, { description: 'outcomes of applied changes, per outcome kind, item kind, direction and mailbox' }),
+      retries: meter.createCounter(metricNames.retries, { description: 'deliveries of a change rescheduled after a retryable failure' }),
+      deadLetters: meter.createCounter(metricNames.deadLetters, { description: 'changes judged dead (dead-lettered), per reason' }),
+      reconcileRepairs: meter.createCounter(metricNames.reconcileRepairs, { description: 'changes reconciliation found and enqueued that notifications had not delivered' }),
+      todoPollDuration: meter.createHistogram(metricNames.todoPollDuration, { unit: 'ms', description: "one mailbox's To Do poll (a work message of the poll sweep)" }),
+      breakerHolds: meter.createCounter(metricNames.breakerHolds, { description: 'destructive writes (or creates over the cap) the mass-delete breaker held instead of executing' }),
+      mailboxAttention: meter.createGauge(metricNames.mailboxAttention, { description: '1 while a mailbox is in a state that stops its sync (degraded, paused, blocked), 0 otherwise' }),
     },
   };
   return { enabled: true };
@@ -274,6 +294,48 @@ export async function traceSend<T>(queueName: string, messageCount: number, fn: 
   });
 }
 
+/**
+ * Runs one HTTP call to a dependency (Graph, Dataverse) inside a CLIENT span: a `dependencies` row named
+ * `<METHOD> <path template>`, with the host as its target and the HTTP status as its result code. The URL itself is
+ * never recorded: its path may hold a UPN and its query a filter quoting an item (pathTemplate.ts).
+ */
+export async function traceHttpDependency<T>(method: string, url: string, fn: () => Promise<T>, statusOf: (result: T) => number | undefined): Promise<T> {
+  if (!state) return fn();
+  let host: URL | undefined;
+  try {
+    host = new URL(url);
+  } catch {
+    host = undefined;
+  }
+  const verb = method.toUpperCase();
+  const template = pathTemplate(url);
+  // The HTTP client attributes the exporter maps to the row's target, data and name. They are made here from the
+  // path template and the host, never from a caller's values, so they are not on the caller allow-list
+  // (dimensions.ts), which names no URL- or address-like key on purpose.
+  const attributes: Dimensions = { ...dimensions({ 'http.request.method': verb }), 'url.path': template };
+  if (host) {
+    attributes['url.scheme'] = host.protocol.replace(/:$/, '');
+    attributes['server.address'] = host.hostname;
+    if (host.port) attributes['server.port'] = Number(host.port);
+  }
+  const tracer = trace.getTracer(meterName);
+  return tracer.startActiveSpan(`${verb} ${template}`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+    try {
+      const result = await fn();
+      const status = statusOf(result);
+      if (status !== undefined) span.setAttributes(dimensions({ 'http.response.status_code': status }));
+      span.setStatus(status !== undefined && status >= 400 ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.OK });
+      return result;
+    } catch (error) {
+      span.setAttributes(dimensions({ errorCode: errorCodeOf(error) }));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
 /** The active trace context as message application properties (empty when off or outside a span). */
 export function traceProperties(): Record<string, string> {
   if (!state) return {};
@@ -320,7 +382,7 @@ export function emitLog(level: keyof typeof severity, message: string, props: Re
 // ------------------------------------------------------------------------------------------------------------
 
 /** Metric dimensions: low-cardinality ones only (item ids belong on spans and log records). */
-const metricKeys = ['direction', 'kind', 'outcome', 'mailboxId', 'errorCode', 'reason'] as const;
+const metricKeys = ['direction', 'kind', 'outcome', 'mailboxId', 'errorCode', 'reason', 'trigger', 'action', 'state'] as const;
 type MetricDimensions = Partial<Record<(typeof metricKeys)[number], string | undefined>>;
 
 function metricDimensions(d: MetricDimensions): Dimensions {
@@ -353,4 +415,40 @@ export const record = {
   todoPollDuration(ms: number): void {
     state?.instruments.todoPollDuration.record(Math.max(0, ms));
   },
+  /** Whether a mailbox needs a person (see mailboxNeedsAttention); recorded for every mailbox by the To Do poll. */
+  mailboxAttention(mailboxId: string, mailboxState: string): void {
+    state?.instruments.mailboxAttention.record(mailboxNeedsAttention(mailboxState) ? 1 : 0, metricDimensions({ mailboxId, state: mailboxState }));
+  },
 };
+
+/**
+ * States in which a mailbox syncs (or is meant not to): every other state (degraded today; paused and blocked of the
+ * admin error policy) stops its sync until something changes, and raises the "mailbox needs attention" alert.
+ */
+export function mailboxNeedsAttention(mailboxState: string): boolean {
+  return !['active', 'backfilling', 'disabled'].includes(mailboxState);
+}
+
+/** What the mass-delete breaker held: one scope (mailbox, kind, direction), why, and which kind of write. */
+export interface BreakerHold {
+  /** Entra object id of the mailbox of the scope. */
+  mailboxId: string;
+  /** The item kind (a kind name of shared/sync/kinds, e.g. appointment, task, contact). */
+  kind: string;
+  /** toExchange or toDataverse: the side the held writes were for. */
+  direction: 'toExchange' | 'toDataverse';
+  /** Which rule tripped, as a code: e.g. emptySide, ratio, hardCap, inferredRatio, inferredHardCap, resync, createCap. */
+  trigger: string;
+  /** Which write was held: delete, cancel, occurrenceDelete or create. */
+  action: string;
+}
+
+/**
+ * Counts writes the breaker held instead of executing (`sync.breaker.holds`, dimensions mailboxId, kind, direction,
+ * trigger, action; values are codes and ids, so they pass the allow-list). Call it once per held write, or with
+ * `count` for a batch held at once. A no-op when telemetry is off.
+ */
+export function recordBreakerHold(hold: BreakerHold, count = 1): void {
+  if (!state || !Number.isFinite(count) || count <= 0) return;
+  state.instruments.breakerHolds.add(count, metricDimensions(hold));
+}

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { isSyncError } from '../errors.js';
 import { guidSchema } from '../guid.js';
+import { isProbeId } from '../doctor/index.js';
 import { dataverseChange, dataverseEntities, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
 import { constantTimeEquals } from '../constantTime.js';
 import { imageColumns } from '../sync/columns.js';
@@ -48,6 +49,8 @@ export interface DataverseWebhookDeps {
   enqueue(messages: ChangeMessageInput[]): Promise<void>;
   log: (level: 'info' | 'warn' | 'error', message: string, props?: Record<string, unknown>) => void;
   now?: () => Date;
+  /** Records what the webhook of a `doctor` probe record carried (shared/doctor/index.ts). */
+  onProbe?: (recordId: string, tagPresent: boolean) => Promise<void>;
 }
 
 /**
@@ -77,6 +80,11 @@ export async function handleDataverseWebhook(req: WebhookRequest, deps: Datavers
     return { status: 200 };
   }
   const log = { entity, recordId: context.PrimaryEntityId, message, correlationId: context.CorrelationId };
+  // The doctor's own probe: its Create says whether the tag reached the webhook body; nothing of it is synced.
+  if (isProbeId(context.PrimaryEntityId)) {
+    if (message === 'Create') await deps.onProbe?.(context.PrimaryEntityId, hasTag(context, deps.syncTag));
+    return { status: 200 };
+  }
   // The tag reaches SharedVariables, or ParentContext.SharedVariables for asynchronous steps (docs/reference/platform-facts.md section 8,
   // open question 2): look in both; the initiating application user is the fallback.
   if (hasTag(context, deps.syncTag)) {

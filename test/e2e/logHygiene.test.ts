@@ -1,7 +1,8 @@
 // Log hygiene: the sync runs every kind both ways, through retries and through service errors that quote the items,
 // with secrets and item content it knows; then nothing of either may be found in any log line (the runtime's and the
-// local host's), dead-letter record, GET /api/status or `cli status` (text and JSON). Ids, codes and counts are what
-// an operator gets (README "Operations"); subjects, bodies, names, addresses, phone numbers and keys are not.
+// local host's), dead-letter record, GET /api/status, the status page or `cli status` (text and JSON). Ids, codes and
+// counts are what an operator gets (README "Operations"); subjects, bodies, names, addresses, phone numbers and keys
+// are not.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import { main } from '../../shared/cli/main.js';
@@ -107,6 +108,8 @@ describe('log hygiene: no secret and no item content leaves the sync', () => {
       'cli status': await cli(['status'], stack.env),
       'cli status --json': await cli(['status', '--json'], stack.env),
       'cli dlq list': await cli(['dlq', 'list'], stack.env),
+      // The page as a browser gets it, with its entities decoded so an escaped quote cannot hide a leak.
+      'status page': (await (await fetch(`${stack.host.origin}/api/status/page?code=${encodeURIComponent(stack.functionKey)}`)).text()).replace(/&(amp|lt|gt|quot|#39);/g, (_m, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] ?? ''),
     };
     for (const [where, text] of Object.entries(outputs)) {
       for (const [what, value] of Object.entries({ ...content, ...secrets })) expect(text, `${what} in ${where}`).not.toContain(value);

@@ -181,19 +181,25 @@ describe('the registrations match the deployment', () => {
     expect(keyed.sort()).toEqual(['dataverseWebhook', 'graphNotifications']);
     expect(hook).toMatch(/function_key status default/);
     const http = registrations.filter((r) => triggerOf(r).type === 'httpTrigger');
-    expect(http.map((r) => r.name).sort()).toEqual([...keyed, 'status'].sort());
+    expect(http.map((r) => r.name).sort()).toEqual([...keyed, 'status', 'statusPage'].sort());
+    // The page is behind the status endpoint's key: the hook gives it that key.
+    expect(triggerOf(byName('statusPage')).authLevel).toBe('function');
+    expect(hook).toMatch(/--function-name statusPage --key-name status --key-value/);
     for (const name of keyed) expect(triggerOf(byName(name)).authLevel).toBe('function');
     const routes = Object.fromEntries(http.map((r) => [r.name, triggerOf(r).route!]));
     expect(hook).toContain(`$WEBHOOK_BASE_URL/${routes.graphNotifications}`);
     expect(hook).toContain(`$WEBHOOK_BASE_URL/${routes.dataverseWebhook}`);
     expect(hook).toContain(`$WEBHOOK_BASE_URL/${routes.status}`);
+    expect(hook).toContain(`$WEBHOOK_BASE_URL/${routes.statusPage}`);
     const outputs = template.outputs as Json;
     expect(outputs.GRAPH_NOTIFICATION_URL.value).toContain(`/api/${routes.graphNotifications}'`);
     expect(outputs.DATAVERSE_WEBHOOK_URL.value).toContain(`/api/${routes.dataverseWebhook}'`);
     expect(outputs.STATUS_URL.value).toContain(`/api/${routes.status}'`);
+    expect(outputs.STATUS_PAGE_URL.value).toContain(`/api/${routes.statusPage}'`);
     expect(triggerOf(byName('graphNotifications')).methods).toEqual(['POST']);
     expect(triggerOf(byName('dataverseWebhook')).methods).toEqual(['POST']);
     expect(triggerOf(byName('status')).methods).toEqual(['GET']);
+    expect(triggerOf(byName('statusPage')).methods).toEqual(['GET']);
   });
 
   it('the timers the sync depends on exist, with six-field NCRONTAB schedules', () => {

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { platformSettingNames, settingNames, settingsSchema } from '../../shared/config.js';
 import { queues } from '../../shared/servicebus/queues.js';
 import { tableSuffixes } from '../../shared/storage/tableNames.js';
+import { metricNames } from '../../shared/telemetry/index.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const compiledPath = join(root, '.local/infra/main.json');
@@ -293,5 +294,58 @@ describe('parameters and outputs', () => {
       }
     }
     expect(main.outputs.WEBHOOK_BASE_URL.value).toBe("[format('https://{0}/api', reference('functionApp').outputs.defaultHostName.value)]");
+  });
+});
+
+describe('telemetry in Azure Monitor', () => {
+  it('ingests with the app identity only: AAD authentication string, local auth off, Monitoring Metrics Publisher on the component', () => {
+    const settings = resourceOfType(moduleTemplate('functionApp'), 'Microsoft.Web/sites/config').properties as Record<string, string>;
+    // ClientId names the user-assigned identity (the format shared/telemetry's credentialOf reads).
+    expect(settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toBe("[format('ClientId={0};Authorization=AAD', parameters('identityClientId'))]");
+    expect(resourceOfType(moduleTemplate('monitoring'), 'Microsoft.Insights/components').properties.DisableLocalAuth).toBe(true);
+    const roles = moduleTemplate('roles');
+    const publisher = resourcesOf(roles).find((r) => r.type === 'Microsoft.Authorization/roleAssignments' && String(r.properties.roleDefinitionId).includes('monitoringMetricsPublisher'));
+    expect(publisher, 'a Monitoring Metrics Publisher assignment').toBeDefined();
+    expect(publisher!.properties.principalId).toBe("[parameters('appPrincipalId')]");
+    expect(roles.variables.roles.monitoringMetricsPublisher).toBe('3913510d-42f4-4e42-8a64-420c390055eb');
+  });
+
+  it('alerts on latency p95, dead letters, a mailbox that stopped and breaker holds, from the metrics and records the app exports', () => {
+    const alerts = moduleTemplate('alerts');
+    const rules = alerts.variables.telemetryAlerts as Json[];
+    const byName = Object.fromEntries(rules.map((r) => [r.name as string, r]));
+    expect(Object.keys(byName).sort()).toEqual(['sync-breaker-holds', 'sync-dead-letters', 'sync-latency-p95', 'sync-mailbox-attention']);
+    // The p95 is a percentile of each change's latencyMs (a histogram in Application Insights has no percentiles).
+    expect(alerts.variables.latencyQuery).toMatch(/message == "change applied"/);
+    expect(alerts.variables.latencyQuery).toMatch(/percentile\(latencyMs, 95\)/);
+    expect(byName['sync-latency-p95']!.threshold).toBe("[parameters('latencyP95ThresholdMs')]");
+    expect(byName['sync-dead-letters']!.query).toContain(`name == "${metricNames.deadLetters}"`);
+    expect(byName['sync-mailbox-attention']!.query).toContain(`name == "${metricNames.mailboxAttention}"`);
+    expect(byName['sync-breaker-holds']!.query).toContain(`name == "${metricNames.breakerHolds}"`);
+    for (const rule of rules) {
+      // Every split dimension is a column the query projects (else the alert cannot name what it is about).
+      for (const d of rule.dimensions as string[]) expect(String(rule.query).includes(d) || String(alerts.variables.latencyQuery).includes(d), `${rule.name}: ${d}`).toBe(true);
+      expect(String(rule.query).includes(rule.measure) || String(alerts.variables.latencyQuery).includes(rule.measure)).toBe(true);
+    }
+    const resource = resourcesOf(alerts).find((r) => r.type === 'Microsoft.Insights/scheduledQueryRules' && r.copy);
+    expect(resource?.copy.count).toBe("[length(variables('telemetryAlerts'))]");
+    expect(resource?.properties.scopes).toEqual(["[parameters('applicationInsightsId')]"]);
+    expect(main.parameters.latencyP95ThresholdMs.defaultValue).toBe(120000);
+  });
+
+  it('has a workbook on the component with the status page views, over the metric names the app exports', () => {
+    const workbookModule = moduleTemplate('workbook');
+    const workbook = resourceOfType(workbookModule, 'Microsoft.Insights/workbooks');
+    expect(workbook.properties.sourceId).toBe("[parameters('applicationInsightsId')]");
+    expect(workbook.kind).toBe('shared');
+    const queries = Object.entries(workbookModule.variables as Record<string, unknown>)
+      .filter(([name]) => name.endsWith('Query'))
+      .map(([, q]) => String(q))
+      .join('\n');
+    for (const name of [metricNames.mailboxAttention, metricNames.deadLetters, metricNames.breakerHolds]) expect(queries).toContain(`"${name}"`);
+    expect(queries).toContain('"change applied"');
+    // The same sections as the status page, in its order.
+    const titles = JSON.stringify(workbookModule.variables.content);
+    for (const view of ['mailboxes', 'subscriptions', 'backlog', 'dead-letters', 'breaker', 'decisions']) expect(titles).toMatch(new RegExp(`['"]${view}['"]`));
   });
 });

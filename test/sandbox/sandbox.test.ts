@@ -112,6 +112,17 @@ describe('npm start: secrets (defect: the banner printed the function key, sync.
     const key = await sandbox('key');
     expect(key.code).toBe(0);
     expect(key.stdout.trim()).toBe(env.SANDBOX_FUNCTION_KEY);
+    // The banner names the status page without its key; `status-page` prints the URL that opens it.
+    expect(first.out).toContain(`Status page: http://127.0.0.1:${port}/api/status/page?code=<key>`);
+    const page = await sandbox('status-page');
+    expect(page.code).toBe(0);
+    const url = page.stdout.trim();
+    expect(url).toBe(`http://127.0.0.1:${port}/api/status/page?code=${encodeURIComponent(env.SANDBOX_FUNCTION_KEY!)}`);
+    const opened = await fetch(url);
+    expect(opened.status).toBe(200);
+    expect(opened.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await opened.text()).toContain('alice@contoso.example');
+    expect((await fetch(url.replace(/\?code=.*$/, ''))).status).toBe(401);
   });
 });
 

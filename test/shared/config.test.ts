@@ -23,6 +23,13 @@ describe('configuration', () => {
     expect(Object.isFrozen(settings)).toBe(true);
   });
 
+  it('reads the schedule of the periodic work, and refuses a To Do poll maximum below its minimum, naming both', () => {
+    const settings = loadSettings(valid);
+    expect([settings.SYNC_TODO_POLL_MIN_SECONDS, settings.SYNC_TODO_POLL_MAX_SECONDS, settings.SYNC_RECONCILE_PERIOD_MINUTES, settings.SYNC_RENEW_CHECK_MINUTES, settings.SYNC_SWEEP_PAGE_SIZE]).toEqual([60, 900, 15, 30, 100]);
+    expect(() => loadSettings({ ...valid, SYNC_TODO_POLL_MIN_SECONDS: '600', SYNC_TODO_POLL_MAX_SECONDS: '300' })).toThrow(/SYNC_TODO_POLL_MAX_SECONDS.*SYNC_TODO_POLL_MIN_SECONDS \(600\)/);
+    expect(() => loadSettings({ ...valid, SYNC_SWEEP_PAGE_SIZE: '5000' })).toThrow(/SYNC_SWEEP_PAGE_SIZE/);
+  });
+
   it('reads the Application Insights settings: optional, and named when malformed', () => {
     expect(loadSettings(valid).APPLICATIONINSIGHTS_CONNECTION_STRING).toBeUndefined();
     const on = loadSettings({

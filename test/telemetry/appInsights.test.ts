@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import { startAppInsightsSimulator, type AppInsightsSimulator, type Envelope } from '../../dev/sim/appinsights/index.js';
-import { flushTelemetry } from '../../shared/telemetry/index.js';
+import { flushTelemetry, recordBreakerHold } from '../../shared/telemetry/index.js';
 import { createAppointment, daysFromNow, tracked } from '../support/e2e.js';
 
 const content = {
@@ -55,12 +55,18 @@ describe('telemetry through the Azure Monitor distribution', () => {
     expect(webhook!.data.baseData.responseCode).toMatch(/^2\d\d$/);
     expect(webhook!.data.baseData.name).toBe('POST dataverse/webhook');
     expect(toExchange!.data.baseData.name).toBe('syncWorker');
-    const [send] = await ai.waitFor((e) => is('RemoteDependency')(e) && op(e) === d2eOperation);
+    const [send] = await ai.waitFor((e) => is('RemoteDependency')(e) && e.data.baseData.type === 'Queue Message' && op(e) === d2eOperation);
     expect(toExchange!.tags?.['ai.operation.parentId']).toBe(send!.data.baseData.id);
     expect(send!.tags?.['ai.operation.parentId']).toBe(webhook!.data.baseData.id);
     // The worker's log record, in the same operation, with its properties as dimensions.
     const [applied] = await ai.waitFor((e) => is('Message')(e) && e.data.baseData.message === 'change applied' && op(e) === d2eOperation);
     expect(props(applied!)).toMatchObject({ direction: 'toExchange', kind: 'appointment', correlationId: props(toExchange!).correlationId, latencyMs: expect.any(String) });
+
+    // The worker's write to Graph is a dependency of its request, named by path template (no item id, no UPN, no
+    // query), with the host as the target and the HTTP status as the result code.
+    const [graphCreate] = await ai.waitFor((e) => is('RemoteDependency')(e) && op(e) === d2eOperation && e.data.baseData.name === 'POST /v1.0/users/{id}/events');
+    expect(graphCreate!.tags?.['ai.operation.parentId']).toBe(toExchange!.data.baseData.id);
+    expect(graphCreate!.data.baseData).toMatchObject({ type: 'Http', target: '127.0.0.1', resultCode: '201', success: true });
 
     // Exchange -> Dynamics 365: a tracked event in Bob's calendar.
     const start = daysFromNow(4);
@@ -79,6 +85,9 @@ describe('telemetry through the Azure Monitor distribution', () => {
     const [notification] = await ai.waitFor((e) => is('Request')(e) && props(e).functionName === 'graphNotifications' && op(e) === op(toDataverse!));
     expect(props(notification!)).toMatchObject({ direction: 'toDataverse', mailboxId: bob.graph.id, kind: 'event' });
     expect(op(toDataverse!)).not.toBe(d2eOperation);
+    const [dataverseCreate] = await ai.waitFor((e) => is('RemoteDependency')(e) && op(e) === op(toDataverse!) && e.data.baseData.name === 'PATCH /api/data/v9.2/appointments({id})');
+    expect(dataverseCreate!.tags?.['ai.operation.parentId']).toBe(toDataverse!.data.baseData.id);
+    expect(dataverseCreate!.data.baseData).toMatchObject({ type: 'Http', target: '127.0.0.1', success: true });
 
     // A retry (a 503 quoting the item) and a dead letter (a 400 quoting the item): counted by code and reason,
     // and the quoted text goes nowhere.
@@ -105,6 +114,32 @@ describe('telemetry through the Azure Monitor distribution', () => {
     const [retry] = await metric('sync.retries', { direction: 'toExchange', kind: 'appointment' });
     expect(props(retry!).errorCode).toMatch(/^[A-Za-z]+$/);
     await metric('sync.dead_letters', { direction: 'toExchange', kind: 'appointment', reason: String(props(dead!).reason) });
+
+    // Every Graph and Dataverse call so far (onboarding's GET /users/<UPN> too) is named by its template alone.
+    const allHttp = ai.envelopes().filter((e) => is('RemoteDependency')(e) && e.data.baseData.type === 'Http');
+    expect(allHttp.map((e) => e.data.baseData.name)).toEqual(expect.arrayContaining(['GET /v1.0/users/{id}', 'POST /v1.0/subscriptions', 'PATCH /v1.0/users/{id}/events/{id}']));
+    for (const d of allHttp) {
+      expect(String(d.data.baseData.name)).toMatch(/^(GET|POST|PATCH|DELETE|PUT) \/[A-Za-z0-9.$/{}()]*$/);
+      expect(JSON.stringify(d.data.baseData.data ?? '')).not.toMatch(/[?@]/);
+      expect(String(d.data.baseData.resultCode)).toMatch(/^\d{3}$/);
+    }
+    // The refused creates (503, 400) are failed dependencies with their status.
+    const failedCreates = allHttp.filter((e) => e.data.baseData.name === 'POST /v1.0/users/{id}/events' && e.data.baseData.success === false);
+    expect(failedCreates.map((e) => e.data.baseData.resultCode)).toEqual(expect.arrayContaining(['503', '400']));
+
+    // Breaker holds, as the mass-delete breaker reports them (recordBreakerHold), by scope, trigger and action.
+    recordBreakerHold({ mailboxId: bob.graph.id, kind: 'appointment', direction: 'toExchange', trigger: 'hardCap', action: 'delete' }, 3);
+    recordBreakerHold({ mailboxId: bob.graph.id, kind: 'appointment', direction: 'toExchange', trigger: 'hardCap', action: 'delete' });
+    // A mailbox that stopped syncing is 1 on the attention gauge the To Do poll records each minute; the others are 0.
+    await stack.runtime.mailboxes.patch(bob.graph.id, { state: 'degraded', stateReason: 'subscription could not be renewed' });
+    await stack.host.fireTimer('pollTodo');
+    await flushTelemetry();
+    const holds = (await metric('sync.breaker.holds', { mailboxId: bob.graph.id, kind: 'appointment', direction: 'toExchange', trigger: 'hardCap', action: 'delete' }))[0]!;
+    expect(holds.data.baseData.metrics![0]!.value).toBe(4);
+    const [bobAttention] = await metric('sync.mailbox.attention', { mailboxId: bob.graph.id, state: 'degraded' });
+    expect(bobAttention!.data.baseData.metrics![0]!.value).toBe(1);
+    const [aliceAttention] = await metric('sync.mailbox.attention', { mailboxId: alice.graph.id, state: 'active' });
+    expect(aliceAttention!.data.baseData.metrics![0]!.value).toBe(0);
 
     // Everything went through the track API (the exporter compresses only for Microsoft's ingestion domains).
     expect(ai.requests().length).toBeGreaterThan(0);

@@ -1,6 +1,7 @@
 // `mailbox enable|disable|list`: onboarding through shared/onboarding/mailbox.ts. Enable reads, plans, then either
 // prints the plan (--dry-run, writing nothing) or performs it, so the dry run says exactly what a real run does.
 import { backfillResumePoint, backfillWork, planBackfill, runBackfill, summarizePlan, type BackfillPlan, type PlanEntry } from '../../onboarding/backfill.js';
+import { describeMailboxTest, lastMailboxTest, testBeforeEnable, testMailbox, type MailboxTest } from '../../onboarding/mailboxTest.js';
 import { applyEnablePlan, describeEnableAction, describeEnableInputs, disableMailbox, planEnable, readEnableInputs } from '../../onboarding/mailbox.js';
 import { syncedEntities, type Mailbox } from '../../storage/mailboxStore.js';
 import { notificationUrl } from '../../sync/subscriptions.js';
@@ -72,8 +73,16 @@ export const mailboxEnableCommand: CommandSpec = {
     '                            the next reconciliation or a later `mailbox enable`',
     `  --entities <list>         what the mailbox syncs, comma-separated from ${syncedEntities.join(', ')}`,
     '                            (default: as registered, else all)',
+    '  --force                   enable although a check refuses (another engine syncs the mailbox); the override',
+    '                            is stored with the operator (--operator, else the shell user)',
+    '  --operator <name>         who enables, for the stored override',
+    '',
+    'Test & Enable: before anything is written, the checks of Dynamics 365\'s mailbox test run and are stored',
+    '(Exchange: the mailbox, its time zone, the tracking category; Dynamics 365: the user is enabled and can be',
+    'impersonated; no double engine: the user\'s Dataverse mailbox row must not have appointments, contacts and tasks',
+    'delivered by server-side synchronization or Dynamics 365 for Outlook). A Failure stops the enable (exit 1).',
   ].join('\n'),
-  options: { 'dry-run': { type: 'boolean' }, entities: { type: 'string' }, 'skip-backfill': { type: 'boolean' } },
+  options: { 'dry-run': { type: 'boolean' }, entities: { type: 'string' }, 'skip-backfill': { type: 'boolean' }, force: { type: 'boolean' }, operator: { type: 'string' } },
   positionals: { min: 1, max: 1, names: '<upn>' },
   async run(ctx, values, [upn]) {
     const entities = parseEntities(values.entities as string | undefined);
@@ -86,6 +95,9 @@ export const mailboxEnableCommand: CommandSpec = {
     if (values['dry-run']) {
       ctx.out('Dry run: nothing is changed.');
       ctx.out(`  ${describeEnableInputs(inputs)}`);
+      // The checks read only (the category is not added, nothing is stored); a Failure would refuse the real run.
+      const results = await testMailbox(rt, inputs, { dryRun: true });
+      for (const line of describeMailboxTest({ at: rt.now().toISOString(), userId: inputs.userId, results })) ctx.out(`  ${line}`);
       for (const action of plan.actions) ctx.out(`  would ${describeEnableAction(action)}`);
       if (backfill) {
         const [summary, ...entries] = describeBackfill(await planBackfill(rt, plan.mailbox), await backfillResumePoint(rt, plan.mailbox.id));
@@ -95,6 +107,16 @@ export const mailboxEnableCommand: CommandSpec = {
       return;
     }
     ctx.out(`  ${describeEnableInputs(inputs)}`);
+    const operator = (values.operator as string | undefined) ?? ctx.env.USER ?? ctx.env.LOGNAME ?? ctx.env.USERNAME ?? 'unknown';
+    let test: MailboxTest;
+    try {
+      test = await testBeforeEnable(rt, inputs, { force: values.force === true, operator });
+    } catch (error) {
+      const stored = await lastMailboxTest(rt, inputs.userId);
+      if (stored) for (const line of describeMailboxTest(stored)) ctx.out(`  ${line}`);
+      throw error;
+    }
+    for (const line of describeMailboxTest(test)) ctx.out(`  ${line}`);
     const result = await applyEnablePlan(rt, plan);
     for (const change of result.changes) ctx.out(`  ${change}`);
     if (backfill) {

@@ -38,6 +38,12 @@ export function formatStatus(report: StatusReport): string[] {
     );
     for (const m of mailboxes) if (m.catchupPending) lines.push(`  ${m.userPrincipalName}: catch-up pending since ${m.catchupPending.at} (${m.catchupPending.reason})`);
   }
+  const c = report.configuration;
+  lines.push(
+    '',
+    `Sync configuration: version ${c.version}${c.version ? ` (${c.at} by ${c.updatedBy})` : ' (defaults)'}${c.mailboxesWithOwnKeys.length ? `; ${c.mailboxesWithOwnKeys.length} mailbox(es) with keys of their own` : ''}`,
+  );
+  for (const v of c.recent.slice(0, 3)) lines.push(`  v${v.version} ${v.at} ${v.updatedBy}: ${truncate(v.keys.join(', '), 120)}`);
   const dv = report.dataverseReconcile;
   lines.push('', `Dataverse reconcile: ${dv ? `${dv.at} (${dv.enqueued} enqueued${dv.errors.length ? `, ${dv.errors.length} errors` : ''})` : 'never'}`);
   const b = report.backlog;

@@ -2,7 +2,7 @@
 // cancellations), on the mapping of shared/mapping/appointment.ts.
 // Rules: https://learn.microsoft.com/power-platform/admin/sync-logic and docs/reference/platform-facts.md.
 import type { Event } from '@microsoft/microsoft-graph-types';
-import { odataString } from '../../dataverse/odata.js';
+import { odataString } from '../../odata.js';
 import {
   appointmentToEvent,
   attendeeCopyFields,
@@ -17,7 +17,7 @@ import {
 } from '../../mapping/index.js';
 import type { Direction } from '../../mapping/index.js';
 import { appointmentIdForMeeting, recordIdForExchangeItem } from '../ids.js';
-import { activityPartiesOf, directionsOfTable, firstUnpaired, isPastFromBase, notFound, orUndefined, ownerAndParties, readActivity, stampFor, stampOf } from './common.js';
+import { activityPartiesOf, directionsOfTable, firstUnpaired, isPastFromBase, itemCandidate, myActivitiesFilter, notFound, orUndefined, ownerAndParties, readActivity, stampFor, stampOf } from './common.js';
 import {
   asAppointmentShape,
   asMasterBody,
@@ -48,6 +48,16 @@ export function organizerOf(record: Record<string, unknown>): string | undefined
   return typeof record._ownerid_value === 'string' ? record._ownerid_value.toLowerCase() : undefined;
 }
 
+/** Cursor scope of the calendar's delta round (one per mailbox). */
+const eventsDeltaScope = 'eventsDelta';
+/** The stored calendar round is restarted once the window has slid this far (a calendarView delta is window-bound). */
+const windowSlideMs = 86400_000;
+
+interface EventsCursor {
+  link: string;
+  windowStart: string;
+}
+
 export const appointmentKind: SyncKind<'appointment'> = {
   name: 'appointment',
   // A series master is its own table; its instances are appointments the platform makes (shared/sync/kinds/series.ts).
@@ -56,8 +66,8 @@ export const appointmentKind: SyncKind<'appointment'> = {
   partyNavigation: activityPartiesOf,
   partyColumns: () => ({ organizer: organizerMask, requiredattendees: 5, optionalattendees: 6 }),
   resource: 'event',
-  graphType: '#microsoft.graph.event',
   subscription: { kind: 'events', path: (id) => `/users/${id}/events` },
+  hasColumn: tableHasColumn,
   extraColumns: ['instancetypecode', 'groupid', 'seriesid', 'originalstartdate'],
   fields: fieldTables.appointment,
   directions,
@@ -81,7 +91,6 @@ export const appointmentKind: SyncKind<'appointment'> = {
     return table === seriesTable ? asMasterBody(body) : body;
   },
   tableFor: tableForItem,
-  tableHasColumn,
   carrierOf,
   recordCarrierOf,
   parts: seriesParts,
@@ -122,11 +131,48 @@ export const appointmentKind: SyncKind<'appointment'> = {
     },
     findExisting: () => Promise.resolve([]),
   },
+  backfill: {
+    async listRecords(rt, mailbox, table, window) {
+      // "My Activities" in the window: a meeting overlapping it (ends after its start, starts before its end).
+      const filter = `${myActivitiesFilter(table, mailbox.systemUserId)} and scheduledend ge ${window.start.toISOString()} and scheduledstart le ${window.end.toISOString()}`;
+      const rows = await rt.dataverse.query(table, { filter, select: ['activityid', 'globalobjectid'] });
+      return rows.map((r) => ({ entity: table, id: String(r.activityid).toLowerCase(), etag: r['@odata.etag'], matchKey: typeof r.globalobjectid === 'string' && r.globalobjectid ? r.globalobjectid : undefined }));
+    },
+    async listItems(rt, mailbox, window) {
+      const events = await rt.graph.listCalendarView(mailbox.id, window);
+      return events.flatMap((e) => (e.id ? [itemCandidate(appointmentKind, e as GraphItem & { id: string }, e.iCalUId ? [e.iCalUId] : [])] : []));
+    },
+    match(record, free) {
+      // The same meeting: an appointment made from Exchange keeps the meeting's iCalUId in globalobjectid; the
+      // Exchange side carries the link (the engine links a meeting's copy by its iCalUId).
+      const key = record.matchKey;
+      const item = key ? free.find((i) => i.matchKeys.includes(key)) : undefined;
+      return item ? { item, reason: 'same meeting (iCalUId = globalobjectid)', carriedBy: 'exchange' } : undefined;
+    },
+  },
+  delta: {
+    collection: 'events',
+    async round(rt, mailbox, window, ctx) {
+      // calendarView delta over the sync window; the stored round restarts once the window has slid a day.
+      const stored = await rt.cursors.get<EventsCursor>(eventsDeltaScope, mailbox.id);
+      const fresh = !stored || Math.abs(Date.parse(stored.windowStart) - window.start.getTime()) > windowSlideMs;
+      let windowStart = fresh ? window.start.toISOString() : stored.windowStart;
+      const page = await ctx.fromLink(fresh ? undefined : stored.link, (link) => {
+        if (!link) windowStart = window.start.toISOString();
+        return rt.graph.calendarViewDelta(mailbox.id, link ? { link } : { window });
+      });
+      await ctx.enqueue(page.items, undefined, page.resynced ? 'resync' : 'listing');
+      // A calendarView round covers the window only (pairs of past meetings are outside it), so only a round after a lost
+      // token is judged as a full listing: the daily restart when the window slides is no resync.
+      if (page.resynced) await ctx.afterFullRound(page.items, undefined);
+      if (page.deltaLink) await rt.cursors.set(eventsDeltaScope, mailbox.id, { link: page.deltaLink, windowStart } satisfies EventsCursor);
+    },
+  },
 
   scopeOf: (table, record) => ownerAndParties(record, activityPartiesOf(table)),
   isTracked: (item) => isTrackedInExchange(item, false),
-  directionsFor(pair) {
-    const out: Record<string, Direction> = { ...directions };
+  directionsFor(pair, configured = directions) {
+    const out: Record<string, Direction> = { ...configured };
     if (!pair.mirror) return out;
     // An attendee's copy of a meeting another synced mailbox organizes is a mirror: only the attendee's personal
     // fields (reminder, free/busy) are written to it, and nothing flows back from it (the organizer's own pair

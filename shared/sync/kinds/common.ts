@@ -7,13 +7,30 @@ import type { Direction, FieldDescription } from '../../mapping/index.js';
 import type { Runtime } from '../../runtime.js';
 import type { DataverseEntity } from '../../servicebus/messages.js';
 import type { Mailbox } from '../../storage/mailboxStore.js';
-import type { GraphItem } from './types.js';
+import type { ExchangeResource, GraphItem, ItemCandidate } from './types.js';
 
-/** Navigation property of an activity's parties (e.g. appointment_activity_parties). */
 /** A read that found nothing: the adapters treat it as "gone". */
 export const notFound = (error: unknown) => isSyncError(error, 'NotFound');
 
+/** Navigation property of an activity's parties (e.g. appointment_activity_parties). */
 export const activityPartiesOf = (table: DataverseEntity) => `${table}_activity_parties`;
+
+/**
+ * "My Activities" as server-side sync reads it: activities the user owns or is a party to
+ * (https://learn.microsoft.com/power-platform/admin/sync-logic), as a $filter on the table.
+ */
+export const myActivitiesFilter = (table: DataverseEntity, systemUserId: string) =>
+  `(_ownerid_value eq ${systemUserId.toLowerCase()} or ${activityPartiesOf(table)}/any(p: p/_partyid_value eq ${systemUserId.toLowerCase()}))`;
+
+/** An item as backfill matches it: ids, the stamp, the tracking category and the kind's match keys. */
+export function itemCandidate(
+  kind: { resource: ExchangeResource; isTracked(item: GraphItem): boolean },
+  item: GraphItem & { id: string },
+  matchKeys: string[],
+  listId?: string,
+): ItemCandidate {
+  return { resource: kind.resource, id: item.id, etag: item['@odata.etag'], ...(listId ? { listId } : {}), stampedId: stampOf(item), matchKeys, tracked: kind.isTracked(item) };
+}
 
 /** Reads an activity with its parties expanded, as the mapping and the scope rule read it. */
 export function readActivity(rt: Runtime, table: DataverseEntity, id: string): Promise<DataverseRecord | undefined> {

@@ -1,6 +1,6 @@
 // Contacts <-> Outlook contacts ("My Contacts": the contacts the user owns), on the mapping of
 // shared/mapping/contact.ts.
-import { odataString } from '../../dataverse/odata.js';
+import { odataString } from '../../odata.js';
 import {
   contactToGraphContact,
   dataverseBodyFromSnapshot,
@@ -12,10 +12,12 @@ import {
   snapshotFromExchange,
 } from '../../mapping/index.js';
 import { recordIdForExchangeItem } from '../ids.js';
-import { directionsOfTable, firstUnpaired, notFound, orUndefined, ownerAndParties, stampOf } from './common.js';
-import type { SyncKind } from './types.js';
+import { directionsOfTable, firstUnpaired, itemCandidate, notFound, orUndefined, ownerAndParties, stampOf } from './common.js';
+import type { GraphItem, SyncKind } from './types.js';
 
 const directions = directionsOfTable(fieldTables.contact);
+/** Cursor scope of the default contacts folder's delta round (one per mailbox). */
+const contactsDeltaScope = 'contactsDelta';
 
 export const contactKind: SyncKind<'contact'> = {
   name: 'contact',
@@ -24,8 +26,8 @@ export const contactKind: SyncKind<'contact'> = {
   partyNavigation: () => undefined,
   partyColumns: () => ({}),
   resource: 'contact',
-  graphType: '#microsoft.graph.contact',
   subscription: { kind: 'contacts', path: (id) => `/users/${id}/contacts` },
+  hasColumn: () => true,
   extraColumns: [],
   fields: fieldTables.contact,
   directions,
@@ -70,10 +72,42 @@ export const contactKind: SyncKind<'contact'> = {
       return matches.map((m) => m.contactid).filter((id): id is string => typeof id === 'string');
     },
   },
+  backfill: {
+    async listRecords(rt, mailbox, table) {
+      // "My Contacts": the contacts the user owns; contacts are not windowed.
+      const rows = await rt.dataverse.query(table, { filter: `_ownerid_value eq ${mailbox.systemUserId.toLowerCase()}`, select: ['contactid', 'emailaddress1'] });
+      return rows.map((r) => ({ entity: table, id: String(r.contactid).toLowerCase(), etag: r['@odata.etag'], matchKey: typeof r.emailaddress1 === 'string' && r.emailaddress1 ? r.emailaddress1.toLowerCase() : undefined }));
+    },
+    async listItems(rt, mailbox) {
+      return (await rt.graph.listContacts(mailbox.id)).flatMap((c) => {
+        if (!c.id) return [];
+        const emails = (c.emailAddresses ?? []).map((a) => a.address?.toLowerCase()).filter((a): a is string => !!a);
+        return [itemCandidate(contactKind, c as GraphItem & { id: string }, emails)];
+      });
+    },
+    match(record, free) {
+      // An unstamped contact with the same e-mail address. The Dataverse side carries it: the engine's create in
+      // Exchange matches a contact by address, while an untracked Exchange contact would be ignored from Exchange.
+      const key = record.matchKey;
+      const item = key ? free.find((i) => !i.stampedId && i.matchKeys.includes(key)) : undefined;
+      return item ? { item, reason: 'same e-mail address', carriedBy: 'dataverse' } : undefined;
+    },
+  },
+  delta: {
+    collection: 'contacts',
+    async round(rt, mailbox, _window, ctx) {
+      // Delta of the default folder (contacts delta is per folder: https://learn.microsoft.com/graph/api/contact-delta).
+      const link = await rt.cursors.get<string>(contactsDeltaScope, mailbox.id);
+      const page = await ctx.fromLink(link, (l) => rt.graph.contactsDelta(mailbox.id, l ? { link: l } : { folderId: 'contacts' }));
+      await ctx.enqueue(page.items, undefined, page.full ? 'resync' : 'listing');
+      if (page.full) await ctx.afterFullRound(page.items, undefined);
+      if (page.deltaLink) await rt.cursors.set(contactsDeltaScope, mailbox.id, page.deltaLink);
+    },
+  },
 
   scopeOf: (_table, record) => ownerAndParties(record, undefined),
   isTracked: (item) => isTrackedInExchange(item, false),
-  directionsFor: () => ({ ...directions }),
+  directionsFor: (_pair, configured = directions) => ({ ...configured }),
   writeNeedsRecord: () => false,
   shapeExchangePatch: (patch) => patch,
   // Server-side sync removes the Exchange copy of a deleted contact only when the syncing user is not its owner.

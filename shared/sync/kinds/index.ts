@@ -1,21 +1,22 @@
 // The registry of synced kinds: the only export surface of shared/sync/kinds/. Every module that needs a per-kind
 // fact (tables, primary key, parties, Graph resource, subscription path, rules, adapters) asks here.
 import { invalidInput } from '../../errors.js';
-import type { EntityKind } from '../../mapping/index.js';
 import type { DataverseEntity } from '../../servicebus/messages.js';
 import { appointmentKind } from './appointment.js';
 import { contactKind } from './contact.js';
 import { taskKind } from './task.js';
-import type { ExchangeResource, GraphItem, SyncKind } from './types.js';
+import type { ExchangeResource, SyncKind } from './types.js';
 
-export type { ItemParts, PartStep, DataverseDeleteFacts, DeleteDecision, ExchangeCreate, ExchangeDeleteFacts, ExchangeResource, FoundItem, GraphItem, ItemFacts, SubscriptionKind, SyncKind } from './types.js';
+export type { BackfillAdapter, BackfillMatch, DataverseDeleteFacts, DeleteDecision, DeltaAdapter, DeltaItem, DeltaRoundContext, ExchangeCreate, ExchangeDeleteFacts, ExchangeResource, FoundItem, GraphItem, ItemCandidate, ItemFacts, ItemParts, PartStep, RecordCandidate, SubscriptionKind, SyncKind } from './types.js';
 export { recurringReason } from './series.js';
+export { kindNames, resourceNames, subscriptionKindNames, tableNames, type KindName, type ResourceName, type SubscriptionKindName, type TableName } from './names.js';
 
 /** Every kind, in the order the CLI and status list them. */
 export const kinds: readonly SyncKind[] = [appointmentKind, taskKind, contactKind];
 
-/** Names of the kinds. */
-export const kindNames: readonly EntityKind[] = kinds.map((k) => k.name);
+/** The table `doctor` writes its probe record to (shared/doctor/): a plain activity with no parties and no Graph side effect. */
+export const probeTable: DataverseEntity = taskKind.tables[0]!;
+
 /** Every Dataverse table the sync maps. */
 export const allTables: readonly DataverseEntity[] = kinds.flatMap((k) => k.tables);
 /** Every Graph resource the sync maps. */
@@ -24,7 +25,6 @@ export const allResources: readonly ExchangeResource[] = kinds.map((k) => k.reso
 const byName = new Map<string, SyncKind>(kinds.map((k) => [k.name, k]));
 const byTable = new Map<string, SyncKind>(kinds.flatMap((k) => k.tables.map((t) => [t, k] as const)));
 const byResource = new Map<string, SyncKind>(kinds.map((k) => [k.resource, k]));
-const byGraphType = new Map<string, SyncKind>(kinds.map((k) => [k.graphType, k]));
 const bySubscription = new Map<string, SyncKind>(kinds.flatMap((k) => (k.subscription ? [[k.subscription.kind, k] as const] : [])));
 
 /** The kind by its name. */
@@ -55,26 +55,3 @@ export function kindOfSubscription(resourceKind: string): SyncKind | undefined {
 
 /** Kinds with a Graph change-notification subscription (the others are polled). */
 export const subscribedKinds: readonly SyncKind[] = kinds.filter((k) => k.subscription !== undefined);
-
-/**
- * The kind of an item by its content: a Graph item by `@odata.type` (e.g. "#microsoft.graph.todoTask"), a Dataverse
- * record by `@odata.type` ("#Microsoft.Dynamics.CRM.phonecall"), `activitytypecode` or its primary key column.
- */
-export function kindOfItem(item: GraphItem | Record<string, unknown>): SyncKind {
-  const record = item as Record<string, unknown>;
-  const odataType = record['@odata.type'];
-  if (typeof odataType === 'string') {
-    const lower = odataType.toLowerCase();
-    if (lower.startsWith('#microsoft.graph.')) {
-      const kind = byGraphType.get(lower);
-      if (!kind) throw invalidInput('@odata.type', odataType, 'is not a Graph type the sync maps');
-      return kind;
-    }
-    const match = /^#?microsoft\.dynamics\.crm\.(\w+)$/.exec(lower);
-    if (match?.[1]) return kindOfTable(match[1]);
-    throw invalidInput('@odata.type', odataType, 'is not a type the sync maps');
-  }
-  if (typeof record.activitytypecode === 'string') return kindOfTable(record.activitytypecode);
-  for (const kind of kinds) if (typeof record[kind.primaryKey] === 'string' && kind.primaryKey !== 'activityid') return kind;
-  throw invalidInput('@odata.type', undefined, 'or activitytypecode is needed to tell the kind of the item');
-}

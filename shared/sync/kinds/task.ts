@@ -17,8 +17,8 @@ import type { TodoTask } from '@microsoft/microsoft-graph-types';
 import type { Runtime } from '../../runtime.js';
 import type { Mailbox } from '../../storage/mailboxStore.js';
 import { recordIdForExchangeItem } from '../ids.js';
-import { activityPartiesOf, directionsOfTable, notFound, orUndefined, ownerAndParties, readActivity, stampOf } from './common.js';
-import type { SyncKind } from './types.js';
+import { activityPartiesOf, directionsOfTable, itemCandidate, myActivitiesFilter, notFound, orUndefined, ownerAndParties, readActivity, stampOf } from './common.js';
+import type { GraphItem, SyncKind } from './types.js';
 
 const directions = directionsOfTable(fieldTables.task);
 
@@ -41,6 +41,15 @@ export async function defaultTodoList(rt: Runtime, mailbox: Mailbox): Promise<st
   return list.id;
 }
 
+/** Cursor scopes of the To Do rounds: a delta link per mailbox and list, and the lists a mailbox had last time. */
+const todoDeltaScope = 'todoDelta';
+const todoListsScope = 'todoLists';
+
+/** The mailbox's To Do lists that have an id. */
+async function todoLists(rt: Runtime, mailbox: Mailbox) {
+  return (await rt.graph.listTodoLists(mailbox.id)).filter((l): l is typeof l & { id: string } => typeof l.id === 'string');
+}
+
 export const taskKind: SyncKind<'task'> = {
   name: 'task',
   tables: ['task', 'phonecall', 'letter', 'fax'],
@@ -48,8 +57,9 @@ export const taskKind: SyncKind<'task'> = {
   partyNavigation: activityPartiesOf,
   partyColumns: (table) => partyColumnsByTable[table] ?? {},
   resource: 'todoTask',
-  graphType: '#microsoft.graph.todotask',
   subscription: undefined,
+  // The To Do mapping reads percentcomplete where it exists: only the task table has it (shared/mapping/task.ts).
+  hasColumn: (table, column) => column !== 'percentcomplete' || table === 'task',
   extraColumns: [],
   fields: fieldTables.task,
   directions,
@@ -85,10 +95,66 @@ export const taskKind: SyncKind<'task'> = {
     findLinkTarget: () => Promise.resolve(undefined),
     findExisting: () => Promise.resolve([]),
   },
+  backfill: {
+    async listRecords(rt, mailbox, table, window) {
+      // "My Activities" due in the window, or with no due date.
+      const filter = `${myActivitiesFilter(table, mailbox.systemUserId)} and (scheduledend eq null or (scheduledend ge ${window.start.toISOString()} and scheduledend le ${window.end.toISOString()}))`;
+      const rows = await rt.dataverse.query(table, { filter, select: ['activityid'] });
+      return rows.map((r) => ({ entity: table, id: String(r.activityid).toLowerCase(), etag: r['@odata.etag'] }));
+    },
+    async listItems(rt, mailbox) {
+      // Every list, as the To Do poll does: a tracked task in any list syncs.
+      const out = [];
+      for (const list of await todoLists(rt, mailbox)) {
+        for (const t of await rt.graph.listTodoTasks(mailbox.id, list.id)) if (t.id) out.push(itemCandidate(taskKind, t as GraphItem & { id: string }, [], list.id));
+      }
+      return out;
+    },
+    // A task has nothing to match besides the stamp (To Do tasks have no shared identity with Dataverse).
+    match: () => undefined,
+    async prepare(rt, mailbox) {
+      // Record the default list before the worker needs it: the engine otherwise looks it up on the first create.
+      if (mailbox.defaultTodoListId) return;
+      const listId = (await rt.graph.listTodoLists(mailbox.id)).find((l) => l.wellknownListName === 'defaultList')?.id;
+      if (listId) await rt.mailboxes.patch(mailbox.id, { defaultTodoListId: listId });
+    },
+  },
+  delta: {
+    collection: 'todo',
+    /**
+     * The delta of every list of the mailbox (To Do has no app-only notifications, and delta is per list:
+     * https://learn.microsoft.com/graph/api/todotask-delta); the pollTodo timer runs this every minute. A new list is
+     * picked up by the next round (its first round is a full one); a removed list's paired tasks are reported
+     * deleted, which unlinks them.
+     */
+    async round(rt, mailbox, _window, ctx) {
+      const known = (await rt.cursors.get<string[]>(todoListsScope, mailbox.id)) ?? [];
+      const current = (await todoLists(rt, mailbox)).map((l) => l.id);
+      for (const listId of current) {
+        const name = `${mailbox.id}|${listId}`;
+        const link = await rt.cursors.get<string>(todoDeltaScope, name);
+        const page = await ctx.fromLink(link, (l) => rt.graph.todoTasksDelta(mailbox.id, l ? { link: l } : { listId }));
+        await ctx.enqueue(page.items, listId, page.full ? 'resync' : 'listing');
+        if (page.resynced) await ctx.afterFullRound(page.items, listId);
+        if (page.deltaLink) await rt.cursors.set(todoDeltaScope, name, page.deltaLink);
+      }
+      const removed = known.filter((id) => !current.includes(id));
+      if (removed.length > 0) {
+        const gone = [];
+        for await (const pair of rt.pairs.listMailbox(mailbox.id)) {
+          if (pair.kind === taskKind.name && pair.exchangeId && pair.exchangeListId && removed.includes(pair.exchangeListId)) gone.push(pair);
+        }
+        const tasks = await ctx.enqueueDeleted(gone);
+        for (const listId of removed) await rt.cursors.remove(todoDeltaScope, `${mailbox.id}|${listId}`);
+        rt.log.info('To Do lists removed; their paired tasks are unlinked', { mailboxId: mailbox.id, lists: removed.length, tasks });
+      }
+      if (removed.length > 0 || current.some((id) => !known.includes(id))) await rt.cursors.set(todoListsScope, mailbox.id, current);
+    },
+  },
 
   scopeOf: (table, record) => ownerAndParties(record, activityPartiesOf(table)),
   isTracked: (item) => isTrackedInExchange(item, false),
-  directionsFor: () => ({ ...directions }),
+  directionsFor: (_pair, configured = directions) => ({ ...configured }),
   // A task's status codes depend on its table and its percentage; the other tables' bodies fit the table only
   // with the record (only task has percentcomplete; shared/mapping/task.ts taskDataverseBody).
   writeNeedsRecord: (table, fields) => table !== 'task' || fields.includes('status'),

@@ -9,14 +9,17 @@ import type { Runtime } from '../../runtime.js';
 import type { DataverseEntity } from '../../servicebus/messages.js';
 import type { Mailbox } from '../../storage/mailboxStore.js';
 import type { Pair } from '../../storage/pairStore.js';
+import type { DeltaPage } from '../../graph/client.js';
 import type { Snapshot } from '../merge.js';
+import type { ResourceName, SubscriptionKindName } from './names.js';
+import type { SyncWindow } from '../window.js';
 
 /** A Graph item as the sync handles it: an event, a To Do task or a contact, with its etag. */
 export type GraphItem = (Event | TodoTask | Contact) & { '@odata.etag'?: string; id?: string };
 
-export type ExchangeResource = 'event' | 'todoTask' | 'contact';
+export type ExchangeResource = ResourceName;
 /** Graph subscription resource kinds (the subscription store's `resourceKind`). */
-export type SubscriptionKind = 'events' | 'contacts';
+export type SubscriptionKind = SubscriptionKindName;
 
 /** A decision to delete the other side's copy or only unlink it, with the rule's reason (logged and reported). */
 export interface DeleteDecision {
@@ -116,6 +119,77 @@ export interface ItemParts {
   baseWith(base: Record<string, unknown>, state: Record<string, string>): Record<string, unknown>;
 }
 
+/** A Dataverse record as backfill matches it: ids and a match key, no contents. */
+export interface RecordCandidate {
+  entity: DataverseEntity;
+  id: string;
+  etag?: string | undefined;
+  /** What the kind's match rule compares (a meeting's globalobjectid, a contact's e-mail address in lower case). */
+  matchKey?: string | undefined;
+}
+
+/** An Exchange item as backfill matches it. */
+export interface ItemCandidate {
+  resource: ExchangeResource;
+  id: string;
+  etag?: string | undefined;
+  listId?: string | undefined;
+  /** The Dataverse id the sync stamped on it (extended property, or linked resource on a To Do task). */
+  stampedId?: string | undefined;
+  /** What the kind's match rule compares with a record's matchKey (a meeting's iCalUId, a contact's addresses). */
+  matchKeys: string[];
+  /** Carries the "Tracked to Dynamics 365" category. */
+  tracked: boolean;
+}
+
+/** An unstamped item a record belongs with, and which side's message carries the link to the worker. */
+export interface BackfillMatch {
+  item: ItemCandidate;
+  reason: string;
+  carriedBy: 'dataverse' | 'exchange';
+}
+
+/** What backfill reads and matches for one kind; shared/onboarding/backfill.ts is generic over it. */
+export interface BackfillAdapter {
+  /** Records of a table of this kind in the mailbox's scope (and the window, where the kind is windowed). */
+  listRecords(rt: Runtime, mailbox: Mailbox, table: DataverseEntity, window: SyncWindow): Promise<RecordCandidate[]>;
+  /** The mailbox's items of this kind (in the window, where the kind is windowed). */
+  listItems(rt: Runtime, mailbox: Mailbox, window: SyncWindow): Promise<ItemCandidate[]>;
+  /**
+   * Pure: after the stamp, the free item of this kind a record belongs with (the same meeting, the same address),
+   * in the engine's matching order, so backfill links instead of creating a duplicate.
+   */
+  match(record: RecordCandidate, free: readonly ItemCandidate[]): BackfillMatch | undefined;
+  /** Records what the worker will need of the mailbox before backfill enqueues (the default To Do list). */
+  prepare?(rt: Runtime, mailbox: Mailbox): Promise<void>;
+}
+
+/** An item of a delta round: the item, or its `@removed` marker. */
+export type DeltaItem = { id?: string | null; '@odata.etag'?: string; '@removed'?: { reason: string }; categories?: string[] | null };
+
+/** What reconciliation gives a kind's delta round: the token-restart rule and the queue. */
+export interface DeltaRoundContext {
+  /**
+   * The page from the stored link, or a fresh round when there is none or the token was evicted (counted).
+   * `full`: the round listed everything from scratch, so what it lacks is missing, not unchanged; `resynced`: it
+   * started over because the token was lost.
+   */
+  fromLink<T>(link: string | undefined, fetch: (link: string | undefined) => Promise<DeltaPage<T>>): Promise<DeltaPage<T> & { full: boolean; resynced: boolean }>;
+  /** Enqueues what changed as the webhook's messages (skipping the sync's own versions and untracked unpaired items); `resync` for a full round's items. */
+  enqueue(items: readonly DeltaItem[], listId: string | undefined, origin?: 'listing' | 'resync'): Promise<void>;
+  /** After a full round: tells the mass-delete breaker what was listed and enqueues the pairs the round did not list. */
+  afterFullRound(items: readonly DeltaItem[], listId: string | undefined): Promise<void>;
+  /** Enqueues 'deleted' for paired items whose collection is gone (a removed To Do list); returns how many. */
+  enqueueDeleted(pairs: readonly Pair[]): Promise<number>;
+}
+
+/** The kind's repair path: one delta round over its Exchange collection(s), from the cursors it keeps. */
+export interface DeltaAdapter {
+  /** Name of the collection in errors and logs. */
+  readonly collection: string;
+  round(rt: Runtime, mailbox: Mailbox, window: SyncWindow, ctx: DeltaRoundContext): Promise<void>;
+}
+
 export interface SyncKind<K extends EntityKind = EntityKind> {
   readonly name: K;
   /** Dataverse tables of this kind; the first is where items from Exchange are created. */
@@ -126,10 +200,10 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
   /** Party-list columns of a table and the participation type each holds (images, filtering attributes, scope). */
   partyColumns(table: DataverseEntity): Readonly<Record<string, number>>;
   readonly resource: ExchangeResource;
-  /** Graph `@odata.type` of its items, lower case. */
-  readonly graphType: string;
   /** The change-notification subscription, or undefined when the resource is polled (To Do has no webhooks on it). */
   readonly subscription: { kind: SubscriptionKind; path: (mailboxId: string) => string } | undefined;
+  /** Whether a column the kind's mapping reads exists on this table of the kind (only task has percentcomplete). */
+  hasColumn(table: DataverseEntity, column: string): boolean;
   /** Columns read besides the mapped ones (a rule reads them: the series type of an appointment). */
   readonly extraColumns: readonly string[];
 
@@ -146,8 +220,6 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
   dataverseBody(fields: Snapshot, ctx: MappingContext, current: DataverseRecord | undefined, table?: DataverseEntity): Record<string, unknown>;
   /** The table an Exchange item is created in; the first of `tables` when the kind does not say. */
   tableFor?(item: GraphItem): DataverseEntity;
-  /** Whether a table has a column the mapping lists (a column of one table of the kind only); all when not given. */
-  tableHasColumn?(table: DataverseEntity, column: string): boolean;
   /**
    * The item that carries this one's changes, when it is not the item itself (an occurrence of a series: its
    * master). The engine applies the change to that item instead.
@@ -163,14 +235,19 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
   // --- adapters ---
   readonly exchange: ExchangeAdapter;
   readonly dataverse: DataverseAdapter;
+  readonly backfill: BackfillAdapter;
+  readonly delta: DeltaAdapter;
 
   // --- pure rules ---
   /** System users a record reaches (server-side sync's "My Activities" / "My Contacts"). */
   scopeOf(table: DataverseEntity, record: DataverseRecord): string[];
   /** Whether an unpaired Exchange item is tracked (synced to Dynamics 365). */
   isTracked(item: GraphItem): boolean;
-  /** Fields that sync for this pair (an attendee's mirrored copy syncs only personal fields). */
-  directionsFor(pair: Pick<Pair, 'mirror'>): Record<string, Direction>;
+  /**
+   * Fields that sync for this pair, from the configured directions (default: the field table's own); an
+   * attendee's mirrored copy syncs only personal fields.
+   */
+  directionsFor(pair: Pick<Pair, 'mirror'>, configured?: Readonly<Record<string, Direction>>): Record<string, Direction>;
   /** Whether writing these fields to Dataverse needs the record as it is now (besides the fields). */
   writeNeedsRecord(table: DataverseEntity, fields: readonly string[]): boolean;
   /** Shapes an Exchange patch by the invitation rule (attendees only by the organizer of a future meeting). */

@@ -2,12 +2,14 @@
 // invitation, attendee-copy and recurring-series rule has a row; the end-to-end suite proves the same rules against
 // the simulators.
 import { describe, expect, it } from 'vitest';
+import { defaultConfig, defaultScope, effectiveConfig, type ScopeFilter } from '../../../shared/settings/index.js';
 import type { DataverseRecord } from '../../../shared/dataverse/client.js';
 import type { Mailbox } from '../../../shared/storage/mailboxStore.js';
 import type { Pair } from '../../../shared/storage/pairStore.js';
 import { kindNamed, type GraphItem } from '../../../shared/sync/kinds/index.js';
 import {
   baseAfterWrite,
+  matchingFilter,
   planDataverseDelete,
   planMerge,
   planToDataverse,
@@ -17,12 +19,13 @@ import {
   type PlanSettings,
   type ToDataverseState,
   type ToExchangeState,
+  withoutTurnedOffFields,
 } from '../../../shared/sync/plan.js';
 import { activity, appointment, contact, ctxAt, event, graphContact, me, otherUserId, todo } from '../../mapping/fixtures.js';
 
 const now = '2024-06-01T08:00:00Z';
 const ctx = ctxAt(now);
-const settings: PlanSettings = { SYNC_CONFLICT_POLICY: 'lastModifiedWins', SYNC_PROPAGATE_CANCELLATIONS: false };
+const settings: PlanSettings = { SYNC_CONFLICT_POLICY: 'lastModifiedWins', SYNC_PROPAGATE_CANCELLATIONS: false, config: defaultConfig };
 const mailbox: Mailbox = { id: 'mbx-dana', userPrincipalName: me.address, address: me.address, systemUserId: me.systemUserId, timeZone: 'Europe/Berlin', entities: ['appointment', 'task', 'contact'], state: 'active' };
 const other: Mailbox = { ...mailbox, id: 'mbx-other', address: 'other@contoso.com', userPrincipalName: 'other@contoso.com', systemUserId: otherUserId };
 const future = { time: { allDay: false, start: '2024-07-01T10:00:00Z', end: '2024-07-01T11:00:00Z' } };
@@ -269,10 +272,55 @@ describe('planMerge: both sides changed', () => {
     const record = appointment({ subject: 'Dataverse subject', location: 'Room 2', modifiedon: '2024-06-01T07:00:00Z' }) as DataverseRecord;
     const base = baseAfterWrite(kind.directions, kind.snapshotFromDataverse(appointment({ subject: 'Old', location: 'Room 1' }), ctx), kind.snapshotFromDataverse(appointment({ subject: 'Old' }), ctx));
     const item = event({ subject: 'Exchange subject', location: { displayName: 'Room 1' }, lastModifiedDateTime: '2024-06-01T07:30:00Z' }) as GraphItem;
-    const actions = planMerge({ kind, pair: pairOf('appointment', { base }), record, item, ctx, policy: settings.SYNC_CONFLICT_POLICY });
+    const actions = planMerge({ kind, pair: pairOf('appointment', { base }), record, item, ctx, policy: settings.SYNC_CONFLICT_POLICY, config: defaultConfig });
     expect(actions.map((a) => a.type)).toEqual(['ResolveConflict', 'Update', 'Update']);
     const conflict = actions[0] as Extract<Action, { type: 'ResolveConflict' }>;
     expect(conflict.conflicts.map((c) => [c.field, c.winner])).toContainEqual(['subject', 'exchange']);
     expect((actions[1] as Extract<Action, { type: 'Update' }>).fields).toMatchObject({ location: 'Room 2' });
+  });
+});
+
+describe('configured directions and scope filters (issue 16)', () => {
+  const configured = (entries: Record<string, string | unknown[]>) => ({ ...settings, config: effectiveConfig(1, entries as never) });
+
+  it('a field set to toDataverse is not written to Exchange by a Dataverse change, and its base keeps the old value', () => {
+    const kind = kindNamed('appointment');
+    const base = baseAfterWrite(kind.directions, kind.snapshotFromDataverse(appointment({ subject: 'Old', location: 'Room 1' }), ctx), kind.snapshotFromDataverse(appointment({ subject: 'Old', location: 'Room 1' }), ctx));
+    const pair = pairOf('appointment', { base });
+    const record = appointment({ '@odata.etag': 'W/"2"', subject: 'New', location: 'Room 2' });
+    const s = { kind, table: 'appointment' as const, record, pair, mailbox, syncedSystemUsers: new Set([me.systemUserId]), ctx };
+    const both = planToExchange({ ...s, settings });
+    expect(both[0]).toMatchObject({ type: 'Update', fields: { subject: 'New', location: 'Room 2' } });
+    const oneWay = planToExchange({ ...s, settings: configured({ 'fields.appointment.location.direction': 'toDataverse' }) });
+    expect(oneWay[0]).toMatchObject({ type: 'Update', fields: { subject: 'New' } });
+    expect(Object.keys((oneWay[0] as Extract<Action, { type: 'Update' }>).fields)).not.toContain('location');
+  });
+
+  it('a field set to none or toExchange is left out of a Dataverse create body; one still flowing stays', () => {
+    const kind = kindNamed('appointment');
+    const body = { subject: 'S', location: 'L', description: 'D', scheduledstart: 'x' };
+    expect(withoutTurnedOffFields(body, kind, configured({ 'fields.appointment.location.direction': 'none' }).config, 'dataverse')).toEqual({ subject: 'S', description: 'D', scheduledstart: 'x' });
+    expect(withoutTurnedOffFields(body, kind, configured({ 'fields.appointment.location.direction': 'toDataverse' }).config, 'dataverse')).toEqual(body);
+    const contactKind = kindNamed('contact');
+    const address = { address1_line1: 'a', address1_line2: 'b', address1_line3: 'c', address1_city: 'd', jobtitle: 'j' };
+    expect(withoutTurnedOffFields(address, contactKind, configured({ 'fields.contact.businessAddress.direction': 'toExchange' }).config, 'dataverse')).toEqual({ jobtitle: 'j' });
+    expect(withoutTurnedOffFields({ businessPhones: ['1'], givenName: 'g' }, contactKind, configured({ 'fields.contact.businessPhone.direction': 'toDataverse' }).config, 'exchange')).toEqual({ givenName: 'g' });
+  });
+
+  it.each<[string, Record<string, unknown>, ScopeFilter[], string | undefined]>([
+    ['the default "My Activities" takes a party', { _ownerid_value: otherUserId }, defaultScope.appointment as ScopeFilter[], 'My Activities'],
+    ['an owner-only filter refuses a party', { _ownerid_value: otherUserId }, [{ name: 'Mine', who: 'owner', where: [] }], undefined],
+    ['a column condition must hold', { _ownerid_value: me.systemUserId, new_sync: false }, [{ name: 'Flagged', who: 'owner', where: [{ column: 'new_sync', op: 'eq', value: true }] }], undefined],
+    [
+      'filters are a union: the second one matching is enough',
+      { _ownerid_value: me.systemUserId, new_sync: false },
+      [
+        { name: 'Flagged', who: 'owner', where: [{ column: 'new_sync', op: 'eq', value: true }] },
+        { name: 'Not high', who: 'owner', where: [{ column: 'prioritycode', op: 'ne', value: 2 }] },
+      ],
+      'Not high',
+    ],
+  ])('%s', (_name, record, filters, expected) => {
+    expect(matchingFilter(filters, record as DataverseRecord, me.systemUserId, [String(record._ownerid_value), me.systemUserId.toLowerCase()])?.name).toBe(expected);
   });
 });

@@ -1,7 +1,7 @@
 // The one OData string-literal helper: a value can never end its literal early, whatever it holds.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { odataString } from '../../../shared/dataverse/odata.js';
+import { odataString } from '../../shared/odata.js';
 
 describe('odataString', () => {
   it.each([

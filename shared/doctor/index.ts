@@ -1,0 +1,131 @@
+// `doctor`: checks the deployment's assumptions against the real services and reports each as pass, fail or unknown.
+// Read-mostly: the only writes are its own marked probe (a Dataverse task whose id starts with the probe prefix,
+// created and deleted again), so running it against a production tenant changes nothing the sync or a user owns.
+import { randomBytes } from 'node:crypto';
+import { isSyncError } from '../errors.js';
+import { graphResourceOf } from '../graph/client.js';
+import type { Runtime } from '../runtime.js';
+import { probeTable } from '../sync/kinds/index.js';
+import { ianaZoneOf } from '../timeZones.js';
+
+export type DoctorStatus = 'pass' | 'fail' | 'unknown';
+
+export interface DoctorCheck {
+  code: string;
+  status: DoctorStatus;
+  detail: string;
+}
+
+/**
+ * Ids of the doctor's probe records start with this: the Dataverse webhook handler records what the probe's webhook
+ * carried (shared/webhooks/dataverseWebhook.ts) without a table read for any other record.
+ */
+export const probeIdPrefix = 'd0c70000-';
+export const probeScope = 'doctorProbe';
+
+export interface ProbeResult {
+  tagPresent: boolean;
+  at: string;
+}
+
+export const isProbeId = (id: string) => id.toLowerCase().startsWith(probeIdPrefix);
+
+/** The Graph application permissions the sync needs (README, Deployment). */
+export const requiredGraphRoles = ['Calendars.ReadWrite', 'Contacts.ReadWrite', 'Tasks.ReadWrite.All', 'MailboxSettings.Read', 'User.Read.All'];
+
+/** The `roles` claim of an access token, or undefined when it is not a readable JWT. */
+export function rolesOf(token: string): string[] | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { roles?: unknown };
+    return Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
+  } catch {
+    return undefined;
+  }
+}
+
+const code = (error: unknown) => (isSyncError(error) ? error.code : 'Unknown');
+
+async function graphPermissions(rt: Runtime): Promise<DoctorCheck> {
+  try {
+    const roles = rolesOf(await rt.tokens(graphResourceOf(rt.settings.GRAPH_BASE_URL)));
+    if (!roles) return { code: 'graph.permissions', status: 'unknown', detail: 'the Graph token is not a readable JWT' };
+    const missing = requiredGraphRoles.filter((r) => !roles.includes(r) && !(r === 'MailboxSettings.Read' && roles.includes('MailboxSettings.ReadWrite')));
+    return missing.length === 0 ? { code: 'graph.permissions', status: 'pass', detail: `roles ${requiredGraphRoles.join(', ')} granted` } : { code: 'graph.permissions', status: 'fail', detail: `missing application permissions: ${missing.join(', ')}` };
+  } catch (error) {
+    return { code: 'graph.permissions', status: 'fail', detail: `no Graph token: ${code(error)}` };
+  }
+}
+
+/** Per registered mailbox: the app can read it (application access policy / RBAC scope) and its zone is as stored. */
+async function mailboxChecks(rt: Runtime): Promise<DoctorCheck[]> {
+  const out: DoctorCheck[] = [];
+  const mailboxes = (await rt.mailboxes.list({ fresh: true })).filter((m) => m.state !== 'disabled');
+  if (mailboxes.length === 0) return [{ code: 'graph.accessPolicy', status: 'unknown', detail: 'no mailbox is enabled' }];
+  for (const m of mailboxes) {
+    try {
+      const zone = await rt.graph.getMailboxTimeZone(m.id);
+      out.push({ code: 'graph.accessPolicy', status: 'pass', detail: `${m.userPrincipalName}: mailbox readable` });
+      const iana = ianaZoneOf(zone);
+      out.push(iana === m.timeZone ? { code: 'timeZone', status: 'pass', detail: `${m.userPrincipalName}: ${m.timeZone}` } : { code: 'timeZone', status: 'fail', detail: `${m.userPrincipalName}: the mailbox is in ${iana ?? zone}, the registry says ${m.timeZone} (run mailbox enable again)` });
+    } catch (error) {
+      out.push({ code: 'graph.accessPolicy', status: 'fail', detail: `${m.userPrincipalName}: ${code(error)} reading the mailbox (an application access policy or RBAC scope may exclude it)` });
+    }
+    const subs = await rt.subscriptions.list(m.id);
+    const live = subs.filter((s) => Date.parse(s.expirationDateTime) > rt.now().getTime());
+    out.push(live.length > 0 ? { code: 'graph.subscriptions', status: 'pass', detail: `${m.userPrincipalName}: ${live.length} live subscription(s)` } : { code: 'graph.subscriptions', status: 'fail', detail: `${m.userPrincipalName}: no live subscription (run mailbox enable again)` });
+  }
+  return out;
+}
+
+async function dataverseUser(rt: Runtime): Promise<DoctorCheck> {
+  try {
+    const who = await rt.dataverse.whoAmI();
+    return { code: 'dataverse.applicationUser', status: 'pass', detail: `application user ${who.UserId.toLowerCase()} (its security roles are not read by this version)` };
+  } catch (error) {
+    return { code: 'dataverse.applicationUser', status: 'fail', detail: `WhoAmI failed: ${code(error)}` };
+  }
+}
+
+/**
+ * The webhook tag round trip: a write with the sync's tag (as every write of the sync) of the doctor's own probe
+ * record, and whether its webhook body carries the tag, as the echo suppression first assumes. Without it the
+ * version check (shared/sync/versions.ts) and the initiating user carry the suppression.
+ */
+async function tagRoundTrip(rt: Runtime, options: { waitMs: number; sleep: (ms: number) => Promise<void> }): Promise<DoctorCheck[]> {
+  const id = `${probeIdPrefix}${randomBytes(2).toString('hex')}-${randomBytes(2).toString('hex')}-${randomBytes(2).toString('hex')}-${randomBytes(6).toString('hex')}`;
+  const checks: DoctorCheck[] = [];
+  try {
+    await rt.dataverse.create(probeTable, id, { subject: 'dataverse-exchange-sync doctor probe (deleted again at once)' });
+  } catch (error) {
+    return [{ code: 'dataverse.webhookTag', status: 'unknown', detail: `the probe task could not be created: ${code(error)}` }];
+  }
+  try {
+    const deadline = Date.now() + options.waitMs;
+    let result: ProbeResult | undefined;
+    while (!result && Date.now() < deadline) {
+      result = await rt.cursors.get<ProbeResult>(probeScope, id);
+      if (!result) await options.sleep(250);
+    }
+    if (!result) checks.push({ code: 'dataverse.webhookTag', status: 'unknown', detail: `no webhook for the probe arrived within ${options.waitMs} ms (are the steps registered? dataverse register-webhooks)` });
+    else if (result.tagPresent) checks.push({ code: 'dataverse.webhookTag', status: 'pass', detail: "the webhook body carries the sync's tag: echoes are dropped before they are queued" });
+    else checks.push({ code: 'dataverse.webhookTag', status: 'fail', detail: "the webhook body does not carry the sync's tag: the version check (and the initiating user) carry echo suppression" });
+  } finally {
+    await rt.dataverse.delete(probeTable, id).catch(() => undefined);
+    await rt.cursors.remove(probeScope, id).catch(() => undefined);
+  }
+  return checks;
+}
+
+/** Runs every check. */
+export async function runDoctor(rt: Runtime, options: { waitMs?: number; sleep?: (ms: number) => Promise<void> } = {}): Promise<DoctorCheck[]> {
+  await rt.ready();
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  return [await graphPermissions(rt), ...(await mailboxChecks(rt)), await dataverseUser(rt), ...(await tagRoundTrip(rt, { waitMs: options.waitMs ?? 30_000, sleep }))];
+}
+
+/** Records what a probe's webhook carried (called by the webhook handler for probe ids only). */
+export async function recordProbe(rt: Runtime, recordId: string, tagPresent: boolean): Promise<void> {
+  await rt.cursors.set(probeScope, recordId.toLowerCase(), { tagPresent, at: rt.now().toISOString() } satisfies ProbeResult);
+}

@@ -1,0 +1,139 @@
+// Fan-out of the periodic work. Azure runs a timer function on one instance at a time, so the timers do no API call:
+// each sends one sweep message for its task (milliseconds, whatever the number of mailboxes). A sweep reads one page
+// of the mailboxes due for the task, enqueues one work message per mailbox (session = the mailbox), marks them
+// enqueued, and enqueues the sweep of the next page; the work messages spread over every instance's sessions.
+// A mailbox whose work is outstanding is not due (its row says so until the message's time to live has passed), so a
+// run still going when the next is due is not doubled; the sweeps of one task share a session, so they never overlap.
+// https://learn.microsoft.com/azure/azure-functions/functions-bindings-timer#scale-out (one timer instance)
+import type { MailboxTask, MailboxWork, Sweep, WorkMessage } from '../servicebus/work.js';
+import type { Runtime } from '../runtime.js';
+import { isSyncError } from '../errors.js';
+import { reconcileDataverse, reconcileMailbox, reconcileScopes } from './reconcile.js';
+import { nextDue, nextPollInterval } from './schedule.js';
+import { isPolled, pollMailboxTodo, renewMailboxSubscriptions } from './timers.js';
+
+/** Outstanding work is not enqueued again before its message would have expired (workQueue's time to live, PT1H). */
+export const outstandingMs = 3600_000;
+
+/** What a timer run enqueued: only the first sweep page (the rest follows on the work queue). */
+export interface TimerRun {
+  task: MailboxTask;
+  run: string;
+  dataverse: boolean;
+}
+
+/** The timer of a task: one sweep message; the reconciliation timer also starts Dataverse change tracking when due. */
+export async function startSweep(rt: Runtime, task: MailboxTask): Promise<TimerRun> {
+  const now = rt.now();
+  const run = now.toISOString();
+  const messages: WorkMessage[] = [{ v: 1, type: 'sweep', task, run, page: 0 }];
+  let dataverse = false;
+  if (task === 'reconcile') {
+    const period = rt.settings.SYNC_RECONCILE_PERIOD_MINUTES * 60_000;
+    const last = await rt.cursors.get<{ at: string }>(reconcileScopes.last, 'dataverse');
+    if (!last || Date.parse(last.at) + period <= now.getTime()) {
+      // One run id per period slot: the minute timer sends it again while the round runs, and duplicate detection
+      // (its window is an hour) drops the repeats; a period of 0 means every run.
+      const slot = period > 0 ? new Date(Math.floor(now.getTime() / period) * period).toISOString() : run;
+      messages.push({ v: 1, type: 'dataverse', run: slot });
+      dataverse = true;
+    }
+  }
+  await rt.work.send(messages);
+  return { task, run, dataverse };
+}
+
+export interface SweepResult {
+  enqueued: number;
+  /** Due mailboxes the task does not apply to (rescheduled without work). */
+  notApplicable: number;
+  nextPage: boolean;
+}
+
+export interface MailboxWorkResult {
+  task: MailboxTask;
+  mailboxId: string;
+  /** Changes the work found and enqueued on the changes queue. */
+  enqueued: number;
+  failed: boolean;
+  nextDueAt: string;
+  intervalSeconds?: number;
+}
+
+/** Processes one work message (already parsed). Failures of a mailbox's work are logged and rescheduled, not thrown. */
+export async function processWork(rt: Runtime, message: WorkMessage): Promise<SweepResult | MailboxWorkResult | { dataverse: true; enqueued: number; errors: number }> {
+  await rt.ready();
+  switch (message.type) {
+    case 'sweep':
+      return sweep(rt, message);
+    case 'mailbox':
+      return mailboxWork(rt, message);
+    case 'dataverse': {
+      const result = await reconcileDataverse(rt);
+      return { dataverse: true, enqueued: result.enqueued, errors: result.errors.length };
+    }
+  }
+}
+
+async function sweep(rt: Runtime, message: Sweep): Promise<SweepResult> {
+  const now = rt.now();
+  const page = await rt.mailboxes.duePage(message.task, now, { pageSize: rt.settings.SYNC_SWEEP_PAGE_SIZE, continuation: message.continuation });
+  const work: MailboxWork[] = [];
+  let notApplicable = 0;
+  for (const { mailbox, dueAt } of page.due) {
+    if (message.task === 'pollTodo' && !isPolled(mailbox)) {
+      // Not polled at all: looked at again after the longest interval (its kinds may change).
+      await rt.mailboxes.markDone('pollTodo', mailbox.id, new Date(now.getTime() + rt.settings.SYNC_TODO_POLL_MAX_SECONDS * 1000));
+      notApplicable += 1;
+      continue;
+    }
+    work.push({ v: 1, type: 'mailbox', task: message.task, mailboxId: mailbox.id, dueAt: new Date(Date.parse(dueAt) || now.getTime()).toISOString(), run: message.run });
+  }
+  // Sent before being marked: a sweep that dies in between is delivered again and sends the same message ids, which
+  // duplicate detection drops; marked first, a lost send would leave the mailboxes waiting for the time to live.
+  const next: Sweep[] = page.continuation ? [{ ...message, page: message.page + 1, continuation: page.continuation }] : [];
+  await rt.work.send(work);
+  await rt.mailboxes.markEnqueued(message.task, work.map((w) => w.mailboxId), now, new Date(now.getTime() + outstandingMs));
+  await rt.work.send(next);
+  return { enqueued: work.length, notApplicable, nextPage: next.length > 0 };
+}
+
+async function mailboxWork(rt: Runtime, message: MailboxWork): Promise<MailboxWorkResult> {
+  const mailbox = await rt.mailboxes.get(message.mailboxId);
+  if (!mailbox || mailbox.state === 'disabled') {
+    return { task: message.task, mailboxId: message.mailboxId, enqueued: 0, failed: false, nextDueAt: 'never' };
+  }
+  let enqueued = 0;
+  let failed = false;
+  let intervalSeconds: number | undefined;
+  try {
+    switch (message.task) {
+      case 'pollTodo': {
+        const result = await pollMailboxTodo(rt, mailbox);
+        enqueued = result.enqueued;
+        failed = result.failed;
+        const row = await rt.mailboxes.pollInterval(mailbox.id);
+        // A poll that found changes (or failed: try again soon) goes back to the shortest interval.
+        intervalSeconds = nextPollInterval(row, enqueued > 0 || failed, rt.settings);
+        break;
+      }
+      case 'reconcile': {
+        const result = await reconcileMailbox(rt, mailbox);
+        enqueued = result.enqueued;
+        failed = result.errors.length > 0;
+        break;
+      }
+      case 'renew': {
+        const result = await renewMailboxSubscriptions(rt, mailbox.id);
+        failed = result.failed > 0;
+        break;
+      }
+    }
+  } catch (error) {
+    failed = true;
+    rt.log.error('mailbox work failed', { task: message.task, mailboxId: mailbox.id, code: isSyncError(error) ? error.code : 'Unknown' });
+  }
+  const next = nextDue(message.task, mailbox.id, rt.now(), rt.settings, intervalSeconds);
+  await rt.mailboxes.markDone(message.task, mailbox.id, next, intervalSeconds);
+  return { task: message.task, mailboxId: mailbox.id, enqueued, failed, nextDueAt: next.toISOString(), ...(intervalSeconds !== undefined ? { intervalSeconds } : {}) };
+}

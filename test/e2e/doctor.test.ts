@@ -1,0 +1,50 @@
+// `doctor` against the simulators (issue 16 item 7): every check reports, the webhook tag round trip passes when the
+// Dataverse simulator's webhooks carry the sync's tag and fails (saying the version check carries echo suppression)
+// when they do not (simulator option webhookCarriesTag), and the probe record is gone afterwards.
+import { afterAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from '../../dev/stack/index.js';
+import { main } from '../../shared/cli/main.js';
+import { probeIdPrefix } from '../../shared/doctor/index.js';
+
+async function cli(stack: Stack, ...args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: stack.env });
+  return { code, stdout, stderr };
+}
+
+describe('issue 16: doctor', () => {
+  const stacks: Stack[] = [];
+  afterAll(async () => {
+    for (const s of stacks) await s.close();
+  });
+
+  for (const carriesTag of [true, false]) {
+    it(`reports each assumption; the tag round trip ${carriesTag ? 'passes when the webhook carries the tag' : 'fails and names the version check when it does not'}`, async () => {
+      const stack = await startStack({ seed: 167, webhookCarriesTag: carriesTag });
+      stacks.push(stack);
+      const graphWrites = stack.runtime.calls.graphWrite;
+      const run = await cli(stack, 'doctor', '--json', '--wait-seconds', '20');
+      const checks = JSON.parse(run.stdout) as { code: string; status: string; detail: string }[];
+      const byCode = (code: string) => checks.filter((c) => c.code === code);
+      expect(byCode('graph.permissions')[0]?.status).toBe('pass');
+      expect(byCode('graph.accessPolicy').map((c) => c.status)).toEqual(['pass', 'pass']);
+      expect(byCode('timeZone').map((c) => c.status)).toEqual(['pass', 'pass']);
+      expect(byCode('graph.subscriptions').map((c) => c.status)).toEqual(['pass', 'pass']);
+      expect(byCode('dataverse.applicationUser')[0]?.status).toBe('pass');
+      const tag = byCode('dataverse.webhookTag')[0]!;
+      if (carriesTag) {
+        expect(tag.status).toBe('pass');
+        expect(run.code).toBe(0);
+      } else {
+        expect(tag.status).toBe('fail');
+        expect(tag.detail).toMatch(/version check/);
+        expect(run.code).toBe(1);
+      }
+      // Its own probe is deleted again, and nothing reached a mailbox.
+      expect(stack.dataverse.admin.records('tasks').filter((t) => String(t.activityid).startsWith(probeIdPrefix))).toEqual([]);
+      await stack.settled();
+      expect(stack.runtime.calls.graphWrite).toBe(graphWrites);
+    }, 60_000);
+  }
+});

@@ -1,0 +1,34 @@
+// Server-side synchronization's allowed-directions matrix (https://learn.microsoft.com/power-platform/admin/what-fields-synchronized-outlook)
+// as the product offers it.
+import { describe, expect, it } from 'vitest';
+import { allowedDirections, fieldTables, isSettableField, type EntityKind } from '../../shared/mapping/index.js';
+
+const kinds: EntityKind[] = ['appointment', 'task', 'contact'];
+
+describe('allowed directions', () => {
+  it.each([
+    ['appointment', 'subject', ['Both', 'ToExchange', 'ToDataverse', 'None']],
+    ['appointment', 'body', ['Both', 'ToExchange', 'ToDataverse', 'None']],
+    ['appointment', 'location', ['Both', 'ToExchange', 'ToDataverse', 'None']],
+    ['appointment', 'time', ['Both']],
+    ['appointment', 'attendees', ['Both']],
+    ['appointment', 'showAs', ['Both']],
+    ['appointment', 'organizer', ['ToDataverse']],
+    ['appointment', 'reminder', ['ToExchange', 'None']],
+    ['task', 'status', ['Both']],
+    ['task', 'due', ['Both', 'ToExchange', 'ToDataverse', 'None']],
+    ['contact', 'displayName', ['ToExchange']],
+    ['contact', 'jobTitle', ['Both', 'ToExchange', 'ToDataverse', 'None']],
+  ] as const)('%s %s allows %j', (kind, field, expected) => {
+    expect(allowedDirections(kind, field)).toEqual(expected);
+  });
+
+  it('every settable name is a field of its table, and every field allows its table direction first', () => {
+    for (const kind of kinds) {
+      for (const row of fieldTables[kind]) expect(allowedDirections(kind, row.name)?.[0]).toBe(row.direction);
+    }
+    const settableUnknown = kinds.flatMap((kind) => ['subject', 'title', 'body', 'location', 'reminder', 'due', 'start', 'completed', 'firstName', 'notes'].filter((f) => isSettableField(kind, f) && !fieldTables[kind].some((r) => r.name === f)));
+    expect(settableUnknown).toEqual([]);
+    expect(allowedDirections('appointment', 'nothing')).toBeUndefined();
+  });
+});

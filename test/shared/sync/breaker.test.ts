@@ -1,0 +1,112 @@
+// The mass-delete breaker's rules, row by row: a scope's state and a request in, a verdict out, no I/O. The
+// end-to-end test (test/e2e/breaker.test.ts) proves the same rules on every path through the simulators.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  breakerThresholdsSchema,
+  defaultBreakerThresholds,
+  emptyScopeState,
+  judgeCreate,
+  judgeDelete,
+  judgeListing,
+  type BreakerThresholds,
+  type ScopeState,
+} from '../../../shared/sync/breaker.js';
+
+const now = new Date('2026-12-01T10:00:00Z');
+const t: BreakerThresholds = { ...defaultBreakerThresholds, explicit: { minDeletes: 4, ratio: 0.2, hardCap: 10 }, inferred: { minDeletes: 2, ratio: 0.05, hardCap: 5 }, createCap: 3 };
+const minutesAgo = (m: number) => now.getTime() - m * 60_000;
+const withDeletes = (n: number, inferred = false, ago = 5): ScopeState => ({ ...emptyScopeState(), deletes: Array.from({ length: n }, () => ({ at: minutesAgo(ago), inferred })) });
+
+describe('judgeDelete', () => {
+  const rows: { rule: string; state: ScopeState; inferred: boolean; resync: boolean; pairs: number; trigger: string | undefined }[] = [
+    { rule: 'a first explicit delete passes', state: emptyScopeState(), inferred: false, resync: false, pairs: 10, trigger: undefined },
+    { rule: 'below minDeletes the ratio does not apply', state: withDeletes(2), inferred: false, resync: false, pairs: 2, trigger: undefined },
+    { rule: 'at minDeletes, more than the ratio of the pairs at the window start trips', state: withDeletes(3), inferred: false, resync: false, pairs: 7, trigger: 'ratio' },
+    { rule: 'at minDeletes, exactly the ratio passes', state: withDeletes(3), inferred: false, resync: false, pairs: 17, trigger: undefined },
+    { rule: 'past the absolute cap trips even at a tiny ratio', state: withDeletes(10), inferred: false, resync: false, pairs: 10_000, trigger: 'hardCap' },
+    { rule: 'at the absolute cap it still passes', state: withDeletes(9), inferred: false, resync: false, pairs: 10_000, trigger: undefined },
+    { rule: 'deletes older than the window do not count', state: withDeletes(10, false, 61), inferred: false, resync: false, pairs: 10, trigger: undefined },
+    { rule: 'an inferred delete meets the stricter ratio', state: withDeletes(1, true), inferred: true, resync: false, pairs: 30, trigger: 'inferredRatio' },
+    { rule: 'an explicit delete is not judged by the inferred limits', state: withDeletes(1, true), inferred: false, resync: false, pairs: 30, trigger: undefined },
+    { rule: 'an inferred delete meets the stricter cap', state: withDeletes(5, true), inferred: true, resync: false, pairs: 100_000, trigger: 'inferredHardCap' },
+    { rule: 'explicit deletes do not use up the inferred allowance', state: withDeletes(5, false), inferred: true, resync: false, pairs: 100_000, trigger: undefined },
+    { rule: 'an inferred delete during a resync is always held', state: emptyScopeState(), inferred: true, resync: true, pairs: 10_000, trigger: 'resync' },
+    { rule: 'an explicit delete during a resync is judged by the counts', state: emptyScopeState(), inferred: false, resync: true, pairs: 10, trigger: undefined },
+    { rule: 'a tripped scope holds every delete', state: { ...emptyScopeState(), trip: { trigger: 'emptyListing', at: now.toISOString(), detail: 'x' } }, inferred: false, resync: false, pairs: 10, trigger: 'emptyListing' },
+  ];
+  for (const row of rows) {
+    it(row.rule, () => {
+      const verdict = judgeDelete(row.state, { inferred: row.inferred, resync: row.resync, pairs: row.pairs, now }, t);
+      expect(verdict.allow ? undefined : verdict.trigger).toBe(row.trigger);
+    });
+  }
+
+  it('an allowed delete is counted; a tripping one trips the scope; a resync hold does not', () => {
+    const ok = judgeDelete(emptyScopeState(), { inferred: false, resync: false, pairs: 10, now }, t);
+    expect(ok.state.deletes).toHaveLength(1);
+    const tripped = judgeDelete(withDeletes(10), { inferred: false, resync: false, pairs: 100, now }, t);
+    expect(tripped.state.trip?.trigger).toBe('hardCap');
+    expect(tripped.state.deletes).toHaveLength(10);
+    const resync = judgeDelete(emptyScopeState(), { inferred: true, resync: true, pairs: 100, now }, t);
+    expect(resync.state.trip).toBeUndefined();
+  });
+
+  it('property: a run of deletes never executes more than the cap in one window, nor trips below minDeletes', () => {
+    fc.assert(
+      fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: 60 }), fc.integer({ min: 0, max: 500 }), (inferredFlags, pairs) => {
+        let state = emptyScopeState();
+        let executed = 0;
+        let executedInferred = 0;
+        for (const inferred of inferredFlags) {
+          const verdict = judgeDelete(state, { inferred, resync: false, pairs: Math.max(pairs - executed, 0), now }, t);
+          if (verdict.allow) {
+            executed += 1;
+            if (inferred) executedInferred += 1;
+          } else {
+            expect(executed + 1).toBeGreaterThanOrEqual(Math.min(t.explicit.minDeletes, t.inferred.minDeletes));
+          }
+          state = verdict.state;
+        }
+        expect(executed).toBeLessThanOrEqual(t.explicit.hardCap);
+        expect(executedInferred).toBeLessThanOrEqual(t.inferred.hardCap);
+      }),
+      { seed: 16, numRuns: 200 },
+    );
+  });
+});
+
+describe('judgeCreate', () => {
+  it('creates pass up to the cap, then the scope holds every create', () => {
+    let state = emptyScopeState();
+    const verdicts = [];
+    for (let i = 0; i < 5; i += 1) {
+      const v = judgeCreate(state, now, t);
+      verdicts.push(v.allow);
+      state = v.state;
+    }
+    expect(verdicts).toEqual([true, true, true, false, false]);
+    expect(state.createTrip?.trigger).toBe('createCap');
+    // The delete side is not affected.
+    expect(judgeDelete(state, { inferred: false, resync: false, pairs: 10, now }, t).allow).toBe(true);
+  });
+});
+
+describe('judgeListing', () => {
+  it('an empty full listing trips a scope with enough pairs', () => {
+    expect(judgeListing(emptyScopeState(), { items: 0, pairs: 5, now }, t).trip?.trigger).toBe('emptyListing');
+  });
+  it('an empty listing of a scope with fewer pairs, or a listing with items, does not', () => {
+    expect(judgeListing(emptyScopeState(), { items: 0, pairs: 4, now }, t).trip).toBeUndefined();
+    expect(judgeListing(emptyScopeState(), { items: 1, pairs: 500, now }, t).trip).toBeUndefined();
+  });
+});
+
+describe('breakerThresholdsSchema', () => {
+  it('accepts the defaults and refuses a ratio above 1 and a cap of 0, naming the field', () => {
+    expect(breakerThresholdsSchema.parse(defaultBreakerThresholds)).toEqual(defaultBreakerThresholds);
+    const bad = breakerThresholdsSchema.safeParse({ ...defaultBreakerThresholds, explicit: { minDeletes: 1, ratio: 1.5, hardCap: 0 } });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues.map((i) => i.path.join('.'))).toEqual(['explicit.ratio', 'explicit.hardCap']);
+  });
+});
