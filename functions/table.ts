@@ -20,7 +20,7 @@ export const functionTable: readonly FunctionDefinition[] = [
   { kind: 'http', name: 'dataverseWebhook', route: 'dataverse/webhook', methods: ['POST'], authLevel: 'function', handler: dataverseWebhook },
   { kind: 'http', name: 'status', route: 'status', methods: ['GET'], authLevel: 'function', handler: status },
   // The same report as an HTML page for a browser (shared/status/page.ts), behind the same function key.
-  { kind: 'http', name: 'statusPage', route: 'status/page', methods: ['GET'], authLevel: 'function', handler: statusPage },
+  { kind: 'http', name: 'statusPage', route: 'status/page', methods: ['GET', 'POST'], authLevel: 'function', handler: statusPage },
   {
     kind: 'serviceBusQueue',
     name: 'syncWorker',

@@ -10,6 +10,7 @@ const benches: { name: string; file: string; args?: string[]; optIn?: boolean }[
   { name: 'Sync pipeline (calls per change, latency)', file: 'dev/bench/sync.ts' },
   { name: 'Backfill rate', file: 'dev/bench/backfill.ts' },
   { name: 'Tracked and sent email (calls per item)', file: 'dev/bench/email.ts' },
+  { name: 'Recurring series (calls per series change, series comparison)', file: 'dev/bench/series.ts' },
   { name: 'Scale of the periodic work (fan-out)', file: 'dev/bench/scale.ts', optIn: true },
 ];
 

@@ -4,7 +4,7 @@
 //   tsx dev/docs/mapping-tables.ts --check    (exit 1 when the README section is stale)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { allowedDirections, fieldTables, mappingDecisions, type EntityKind, type FieldDescription } from '../../shared/mapping/index.js';
+import { allowedDirections, fieldTables, mappingDecisions, recurrencePatternTable, type EntityKind, type FieldDescription } from '../../shared/mapping/index.js';
 
 export const startMarker = '<!-- mapping:start -->';
 export const endMarker = '<!-- mapping:end -->';
@@ -68,6 +68,16 @@ export function renderMappingSection(): string {
     '',
   ];
   for (const kind of Object.keys(titles) as EntityKind[]) lines.push(...table(kind), '');
+  lines.push(
+    '### Recurrence pattern: Graph `patternedRecurrence` <-> Dataverse `recurringappointmentmaster`',
+    '',
+    'The `recurrence` field of a series, pattern by pattern and range by range (`shared/mapping/recurrence.ts`).',
+    '',
+    '| Pattern | Graph | Dataverse | Note |',
+    '|---|---|---|---|',
+  );
+  for (const row of recurrencePatternTable) lines.push(`| ${cell(row.what)} | ${cell(row.graph)} | ${cell(row.dataverse)} | ${cell(row.note)} |`);
+  lines.push('');
   lines.push('### Rule decisions', '');
   for (const d of mappingDecisions) {
     const scope = d.kind === 'all' ? 'All items' : `${d.kind[0]?.toUpperCase() ?? ''}${d.kind.slice(1)}s`;

@@ -15,7 +15,8 @@ import { changesQueue, queues, workQueue } from '../../shared/servicebus/queues.
 import { tableSuffixes, type TableKey } from '../../shared/storage/tableNames.js';
 import { startAzuriteTables, type StartedAzurite } from '../azurite/index.js';
 import { startLocalHost, type LocalHost } from '../host/index.js';
-import { startDataverseSimulator, type DataverseSimulator, type EmailOptions } from '../sim/dataverse/index.js';
+import { startDataverseSimulator, type DataverseSimulator, type EmailOptions, type RecurrenceOptions } from '../sim/dataverse/index.js';
+import type { RecurrenceBehaviour } from '../sim/graph/options.js';
 import { startGraphSimulator, type GraphSimulator, type MailBehaviour, type NotificationPolicy, type PartialLimits, type SimUserView } from '../sim/graph/index.js';
 import { startIdentityProvider, type IdentityProvider } from '../sim/identity/index.js';
 import { startServiceBusSimulator, type ServiceBusSimulator } from '../sim/servicebus/index.js';
@@ -49,6 +50,10 @@ export interface StackOptions {
   logSink?: LogSink;
   env?: Record<string, string>;
   sessionIdleTimeoutMs?: number;
+  /** Graph simulator recurrence behaviour (dev/sim/graph/README.md "recurrence": occurrenceICalUId, deltaOccurrences). */
+  graphRecurrence?: Partial<RecurrenceBehaviour>;
+  /** Dataverse simulator recurrence options (dev/sim/dataverse/README.md "Recurring appointments": instanceSteps, windows). */
+  dataverseRecurrence?: RecurrenceOptions;
   /** actdeliverymethod of the users' Dataverse mailbox rows (default 2, None; 1 = server-side synchronization). */
   actDeliveryMethod?: 0 | 1 | 2;
   /** Whether Dataverse webhooks carry the sync's `tag` (dev/sim/dataverse/README.md "Webhooks"; default true). */
@@ -142,6 +147,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.graphLimits ? { limits: options.graphLimits } : {}),
     ...(options.graphNotifications ? { notifications: options.graphNotifications } : {}),
     ...(options.graphMail ? { mail: options.graphMail } : {}),
+    ...(options.graphRecurrence ? { recurrence: options.graphRecurrence } : {}),
     users: users.map((u) => ({ userPrincipalName: u.userPrincipalName, mail: u.userPrincipalName, displayName: u.displayName, timeZone: u.timeZone })),
   });
   // The stack's users are the sync's: their Dataverse mailbox rows have appointments, contacts and tasks delivered by
@@ -151,6 +157,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     identity,
     email: { ...options.dataverseEmail, mailboxDefaults: { actdeliverymethod: options.actDeliveryMethod ?? 2, ...options.dataverseEmail?.mailboxDefaults } },
     ...(options.webhookCarriesTag !== undefined ? { webhookCarriesTag: options.webhookCarriesTag } : {}),
+    ...(options.dataverseRecurrence ? { recurrence: options.dataverseRecurrence } : {}),
   });
   const serviceBus = await startServiceBusSimulator({ queues: [...queues], seed });
   const azurite = await startAzuriteTables(options.storageFolder ? { folder: options.storageFolder } : {});

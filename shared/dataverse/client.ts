@@ -15,6 +15,7 @@ export const syncTag = 'dataverse-exchange-sync';
 /** Entity sets the client addresses: the tables of the wire schemas plus activityparty. */
 export const entitySets = {
   appointment: entitySetNames.appointment,
+  recurringappointmentmaster: entitySetNames.recurringappointmentmaster,
   task: entitySetNames.task,
   phonecall: entitySetNames.phonecall,
   letter: entitySetNames.letter,
@@ -34,6 +35,7 @@ export type EntityName = keyof typeof entitySets;
 
 export const primaryKeys: Record<EntityName, string> = {
   appointment: 'activityid',
+  recurringappointmentmaster: 'activityid',
   task: 'activityid',
   phonecall: 'activityid',
   letter: 'activityid',

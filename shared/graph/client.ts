@@ -156,6 +156,35 @@ export class GraphApi {
     return page.value;
   }
 
+  /**
+   * A series master with what the series sync compares: its cancelled occurrences (`OID.{masterId}.{yyyy-MM-dd}`,
+   * "only returned in a Get... of a series master" with $select) and its exceptions ($expand=exceptionOccurrences)
+   * (https://learn.microsoft.com/graph/api/resources/event?view=graph-rest-1.0: exceptionOccurrences "Requires $select and
+   * $expand").
+   */
+  async getSeriesMaster(mailbox: string, id: string): Promise<WithEtag<Event> & { cancelledOccurrences?: string[]; exceptionOccurrences?: Event[] }> {
+    return this.call('read', 'events', () =>
+      this.client
+        .api(`/users/${enc(mailbox)}/events/${enc(id)}`)
+        .header('Prefer', `${preferImmutable}, ${preferUtc}`)
+        .select('id,start,end,isAllDay,recurrence,originalStartTimeZone,originalStart,subject,location,isCancelled,type,cancelledOccurrences,exceptionOccurrences')
+        .expand('exceptionOccurrences')
+        .get() as Promise<WithEtag<Event> & { cancelledOccurrences?: string[]; exceptionOccurrences?: Event[] }>,
+    );
+  }
+
+  /** The occurrences and exceptions of a series starting in [start, end) (event-list-instances). */
+  async seriesInstances(mailbox: string, masterId: string, window: { start: Date; end: Date }): Promise<WithEtag<Event>[]> {
+    const page = await this.call('read', 'events', () =>
+      this.client
+        .api(`/users/${enc(mailbox)}/events/${enc(masterId)}/instances?startDateTime=${window.start.toISOString()}&endDateTime=${window.end.toISOString()}`)
+        .header('Prefer', `${preferImmutable}, ${preferUtc}`)
+        .select('id,start,end,type,originalStart,seriesMasterId,subject,location')
+        .get() as Promise<{ value: WithEtag<Event>[] }>,
+    );
+    return page.value;
+  }
+
   /** One round page of calendarView delta: the first call takes the window, later calls the stored link. */
   async calendarViewDelta(mailbox: string, from: { window: { start: Date; end: Date } } | { link: string }): Promise<DeltaPage<WithEtag<Event>>> {
     return this.deltaRound('events', 'window' in from

@@ -28,6 +28,7 @@ import {
   midnightOf,
 } from './time.js';
 import { withTrackedCategory } from './tracking.js';
+import { dataverseColumnsOf, graphRecurrenceOf, patternColumns, patternOfDataverse, patternOfGraph, type SeriesPattern } from './recurrence.js';
 
 /** Canonical schedule: instants (ISO UTC) for timed items, dates (`YYYY-MM-DD`, end exclusive) for all-day ones. */
 export type AppointmentTime = { allDay: boolean; start: string; end: string };
@@ -48,6 +49,8 @@ export type AppointmentSnapshot = {
   reminder: boolean;
   cancelled: boolean;
   iCalUId: string | null;
+  /** The series pattern of a series master (Graph seriesMaster, Dataverse recurringappointmentmaster); null otherwise. */
+  recurrence: SeriesPattern | null;
 };
 
 /** An activity party as this mapping writes it: an address for the engine to resolve, or a kept resolved party. */
@@ -429,6 +432,26 @@ export const appointmentFields: FieldTable<AppointmentSnapshot, DataverseAppoint
     fromExchange: (e) => canonicalText(e.iCalUId),
     toExchange: () => ({}),
     toDataverse: (v) => ({ globalobjectid: v }),
+  },
+  {
+    name: 'recurrence',
+    dataverse: [...patternColumns, 'starttime', 'endtime'],
+    graph: ['recurrence', 'originalStartTimeZone'],
+    direction: 'Both',
+    conversion: {
+      toExchange: 'pattern columns -> patternedRecurrence (README "Recurring series" pattern table); range in the series zone',
+      toDataverse: 'patternedRecurrence -> pattern columns and utcconversiontimezonecode; a pattern Dataverse cannot hold leaves the series out with the reason',
+    },
+    // Only a series master has a pattern: a single appointment, an instance and an occurrence read null.
+    fromDataverse: (r, ctx) => (typeof (r as Record<string, unknown>).recurrencepatterntype === 'number' ? patternOfDataverse(r, ctx.timeZone) : null),
+    fromExchange: (e, ctx) => {
+      const recurrence = (e as Record<string, unknown>).recurrence;
+      if (recurrence === null || recurrence === undefined) return null;
+      const zone = (e as { originalStartTimeZone?: string | null }).originalStartTimeZone;
+      return patternOfGraph(recurrence, zone && zone !== 'tzone://Microsoft/Custom' ? zone : ctx.timeZone);
+    },
+    toExchange: (v) => (v ? { recurrence: graphRecurrenceOf(v) } : {}),
+    toDataverse: (v, _ctx, current) => (v ? dataverseColumnsOf(v, current === undefined) : {}),
   },
   {
     name: 'regarding',

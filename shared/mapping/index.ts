@@ -57,6 +57,15 @@ export {
 export type { DataverseBodyByKind, ExchangeBodyByKind, FieldDescription, SnapshotByKind } from './snapshot.js';
 
 export { mappingDecisions } from './decisions.js';
+export {
+  dataverseColumnsOf,
+  graphRecurrenceOf,
+  patternOfDataverse,
+  patternOfGraph,
+  recurrencePatternTable,
+  unsupportedInDataverse,
+} from './recurrence.js';
+export type { PatternTableRow, SeriesPattern } from './recurrence.js';
 export type { MappingDecision } from './decisions.js';
 
 export {

@@ -8,6 +8,7 @@ export type EntityKind = 'appointment' | 'task' | 'contact' | 'email';
 
 const entityByType: Readonly<Record<string, DataverseEntity>> = {
   appointment: 'appointment',
+  recurringappointmentmaster: 'recurringappointmentmaster',
   task: 'task',
   phonecall: 'phonecall',
   letter: 'letter',
@@ -16,6 +17,7 @@ const entityByType: Readonly<Record<string, DataverseEntity>> = {
   email: 'email',
   // Entity set names, as in `@odata.context` ("$metadata#tasks/$entity").
   appointments: 'appointment',
+  recurringappointmentmasters: 'recurringappointmentmaster',
   tasks: 'task',
   phonecalls: 'phonecall',
   letters: 'letter',
@@ -64,7 +66,7 @@ export function isTaskLikeEntity(entity: DataverseEntity): entity is TaskLikeEnt
   return (taskLikeEntities as readonly string[]).includes(entity);
 }
 
-const kindByEntity: Readonly<Record<DataverseEntity, EntityKind>> = { appointment: 'appointment', task: 'task', phonecall: 'task', letter: 'task', fax: 'task', contact: 'contact', email: 'email' };
+const kindByEntity: Readonly<Record<DataverseEntity, EntityKind>> = { appointment: 'appointment', recurringappointmentmaster: 'appointment', task: 'task', phonecall: 'task', letter: 'task', fax: 'task', contact: 'contact', email: 'email' };
 
 /** The kind of a Dataverse table; a table no kind maps is refused, never taken for a task. */
 export function kindOfDataverseEntity(entity: DataverseEntity): EntityKind {

@@ -6,13 +6,14 @@
 // least 4.5:1, a visible focus outline, and scrollable tables reachable by keyboard.
 // https://www.w3.org/WAI/WCAG22/quickref/
 import { createHash } from 'node:crypto';
+import type { Explanation } from './explain.js';
 import type { BreakerHoldStatus, DecisionStatus, MailboxStatus, StatusReport } from './report.js';
 
 const style = `
 :root { color-scheme: light; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328; background: #ffffff; }
 body { margin: 0; line-height: 1.45; }
 a { color: #0a58ca; }
-a:focus-visible, [tabindex]:focus-visible { outline: 3px solid #0a58ca; outline-offset: 2px; }
+a:focus-visible, [tabindex]:focus-visible, input:focus-visible, button:focus-visible { outline: 3px solid #0a58ca; outline-offset: 2px; }
 .skip { position: absolute; left: 0.5rem; top: -3rem; background: #ffffff; padding: 0.5rem 0.75rem; border: 2px solid #0a58ca; }
 .skip:focus { top: 0.5rem; }
 header, main, footer { padding: 0 1.25rem; max-width: 90rem; }
@@ -46,7 +47,7 @@ const styleHash = createHash('sha256').update(style).digest('base64');
 /** Headers of the page: no script at all, nothing from elsewhere, not framed, not cached, no Referer with the key. */
 export const statusPageHeaders: Readonly<Record<string, string>> = {
   'content-type': 'text/html; charset=utf-8',
-  'content-security-policy': `default-src 'none'; style-src 'sha256-${styleHash}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+  'content-security-policy': `default-src 'none'; style-src 'sha256-${styleHash}'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
@@ -163,8 +164,37 @@ function decisionRows(decisions: DecisionStatus[], names: Map<string, string>, n
   ]);
 }
 
+/** What the page's search box asked (`?explain=<id>`): the explanation, or the error naming what is wrong with the id. */
+export interface PageExplain {
+  id: string;
+  result?: Explanation | undefined;
+  error?: string | undefined;
+}
+
+export interface PageOptions {
+  explain?: PageExplain | undefined;
+}
+
+function explainSection(options: PageOptions, names: Map<string, string>): string {
+  // POST to the page's own address: a GET form would replace the query string and lose the function key (`?code=`),
+  // while a POST keeps the address as it is, so the key never has to be written into the page.
+  const form = `<form method="post" action="" role="search" aria-label="Explain an item">
+<label for="explain-id">Dataverse id (GUID) or Exchange item id</label>
+<input id="explain-id" name="explain" type="search" maxlength="1024" required value="${esc(options.explain?.id ?? '')}">
+<button type="submit">Explain</button>
+</form>`;
+  const asked = options.explain;
+  if (!asked) return section('explain', 'Why did an item (not) sync?', form);
+  if (asked.error !== undefined) return section('explain', 'Why did an item (not) sync?', `${form}\n<p class="none" role="alert">${esc(asked.error)}</p>`);
+  const r = asked.result!;
+  const pairs = r.pairs.length === 0 ? none('Not linked in any mailbox.') : table('explain-pairs', 'Pairs of this item', ['Mailbox', 'Kind', 'Dataverse', 'Exchange', 'Status'], r.pairs.map((p) => [esc(p.userPrincipalName ?? p.mailboxId), esc(p.kind), `<code>${esc(p.dataverseEntity)} ${esc(p.dataverseId)}</code>`, p.exchangeId ? `<code>${esc(p.exchangeId)}</code>` : '<span class="muted">-</span>', esc(p.status)]));
+  const rows = r.mailboxes.flatMap((m) => m.decisions.map((d) => [esc(d.at), esc(m.userPrincipalName ?? (m.mailboxId ? (names.get(m.mailboxId.toLowerCase()) ?? m.mailboxId) : '-')), esc(directionName[d.direction] ?? d.direction), esc(d.source ?? ''), esc(d.decision), esc(d.outcome ?? ''), esc(d.configVersion ?? ''), esc(d.reason)]));
+  const decisions = rows.length === 0 ? none('No decision recorded for this id.') : table('explain-decisions', 'The decisions recorded for this item, latest first, with their reasons', ['When', 'Mailbox', 'Direction', 'Source', 'Decision', 'Outcome', 'Config', 'Reason'], rows);
+  return section('explain', 'Why did an item (not) sync?', `${form}\n<p id="explain-summary"><strong>${esc(r.idKind === 'dataverse' ? 'Dataverse record' : 'Exchange item')} <code>${esc(r.id)}</code></strong>: ${esc(r.summary)}</p>\n${pairs}\n${decisions}`);
+}
+
 /** The status report as the page's HTML (the report holds ids, codes, counts and times; never item contents). */
-export function renderStatusPage(report: StatusReport): string {
+export function renderStatusPage(report: StatusReport, options: PageOptions = {}): string {
   const now = Date.parse(report.generatedAt);
   const mailboxes = [...report.mailboxes].sort((a, b) => a.userPrincipalName.localeCompare(b.userPrincipalName));
   const names = new Map(mailboxes.map((m) => [m.id.toLowerCase(), m.userPrincipalName]));
@@ -176,6 +206,7 @@ export function renderStatusPage(report: StatusReport): string {
   const subscriptions = subscriptionRows(mailboxes, now);
 
   const sections = [
+    explainSection(options, names),
     section(
       'mailboxes',
       `Mailboxes (${mailboxes.length})`,
@@ -219,6 +250,7 @@ export function renderStatusPage(report: StatusReport): string {
     ),
   ];
   const nav = [
+    ['explain', 'Explain an item'],
     ['mailboxes', 'Mailboxes'],
     ['subscriptions', 'Subscriptions'],
     ['backlog', 'Backlog'],
@@ -237,7 +269,7 @@ export function renderStatusPage(report: StatusReport): string {
 <style>${style}</style>
 </head>
 <body>
-<a class="skip" href="#main">Skip to the mailboxes</a>
+<a class="skip" href="#main">Skip to the content</a>
 <header>
 <h1>Dynamics 365 ↔ Exchange sync status</h1>
 <p>Report made ${time(report.generatedAt, now)}. <a href="">Refresh</a></p>

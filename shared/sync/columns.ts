@@ -11,7 +11,7 @@ export function mappedColumns(entity: DataverseEntity, options: { flowingToExcha
   // field maps them, so a change of them must raise the Update step and the image must carry them; the kind's own
   // rules read a few more (the series type of an appointment).
   const partyColumns = Object.keys(kind.partyColumns(entity));
-  const columns = new Set<string>(['statecode', 'statuscode', 'ownerid', ...partyColumns, ...kind.extraColumns]);
+  const columns = new Set<string>(['statecode', 'statuscode', 'ownerid', ...partyColumns, ...kind.extraColumns.filter((c) => kind.hasColumn(entity, c))]);
   for (const row of kind.fields) {
     if (row.direction === 'None') continue;
     if (options.flowingToExchange && row.direction === 'ToDataverse') continue;

@@ -35,5 +35,7 @@ export function summarizeDecision(actions: readonly Action[], outcome: Outcome |
     }
     case 'ResolveConflict':
       return { decision: 'Update', reason: conflictText.slice(2) };
+    case 'SyncParts':
+      return { decision: 'SyncParts', reason: `compare the series' exceptions and cancelled occurrences${detail}` };
   }
 }

@@ -129,9 +129,11 @@ export function executor(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: D
 // ------------------------------------------------------------------------------------------------------------
 
 /** Applies a Dataverse change to every mailbox in its scope. */
-/** How a change is applied: `bypassBreaker` for an operator's `breaker release` / `restore`, which judged it already. */
+/** How a change is applied: `viaPart` for a series instance's change applied as its series', `bypassBreaker` for an operator's `breaker release` / `restore`, which judged it already. */
 export interface ApplyOptions {
   bypassBreaker?: boolean;
+  /** The change came as a part's change (an instance of a series) and is applied as its carrier's. */
+  viaPart?: boolean;
 }
 
 export async function applyDataverseChange(rt: Runtime, change: DataverseChange, options: ApplyOptions = {}): Promise<Outcome[]> {
@@ -146,6 +148,13 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
   // in this same session); without one, read the record.
   let record = change.image ?? (await kind.dataverse.get(rt, change.entity, change.recordId));
   if (!record) return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, source, { inferred: true, resync }, options);
+  // A part's change (an instance of a series) is its carrier's (the series): applied as a change of that record. A
+  // part's Create is its carrier's own expansion, which the carrier's change already covers.
+  const carrier = options.viaPart || change.message === 'Create' ? undefined : kind.recordCarrierOf?.(record);
+  if (carrier) {
+    const { image: _image, version: _version, ...rest } = change;
+    return applyDataverseChange(rt, { ...rest, entity: carrier.table, recordId: carrier.id, message: 'Update' }, { ...options, viaPart: true });
+  }
   const bySystemUser = await rt.mailboxes.enabledBySystemUser();
   // Who the record reaches (owner, parties), then each mailbox's sync filters (union) decide whether it is in scope.
   const reached = scopeOf(kind, change.entity, record, bySystemUser);
@@ -194,7 +203,7 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
     const pair = await rt.pairs.get(mailbox.id, id);
     const ctx = mappingContext(mailbox, rt.now());
     const settings = settingsOf.get(cached.id.toLowerCase())!;
-    const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings });
+    const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings, viaPart: options.viaPart ?? false });
     const run = executor(rt, kind, mailbox, change.entity, settings, { pair, record, dataverseId: id, ctx, syncedSystemUsers, bypassBreaker: options.bypassBreaker });
     const outcome = await runAndRecord(run, rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id, exchangeId: pair?.exchangeId });
     outcomes.push(outcome ?? { kind: 'unchanged', mailboxId: mailbox.id, dataverseId: id });
@@ -239,6 +248,13 @@ export async function applyExchangeChange(rt: Runtime, change: ExchangeChange, o
   // Read only what the plan will look at: the item unless the change is a delete or an echo, the record when the
   // kind's delete rule reads it, and the record an unpaired item belongs to.
   const item = change.changeType === 'deleted' || echo ? undefined : await kind.exchange.get(rt, mailbox, change.itemId, listId);
+  // An item whose changes another item carries (an occurrence of a series: its master) is applied as a change of that
+  // item; the delta and a reconciliation list occurrences, a notification names the master.
+  const carrier = item && !pair ? kind.carrierOf?.(item) : undefined;
+  if (carrier && carrier !== change.itemId) {
+    const { etag: _etag, dataverseId: _dataverseId, ...rest } = change;
+    return applyExchangeChange(rt, { ...rest, itemId: carrier, changeType: 'updated' });
+  }
   const gone = change.changeType === 'deleted' || (!echo && !item);
   const record = gone && pair && kind.exchangeDeleteReads === 'record' ? await kind.dataverse.get(rt, pair.dataverseEntity as DataverseEntity, pair.dataverseId) : undefined;
   const itemEcho = pair !== undefined && item?.['@odata.etag'] !== undefined && pair.exchangeEtag === item['@odata.etag'];
@@ -286,7 +302,7 @@ async function loadLinkCandidate(rt: Runtime, kind: SyncKind, mailbox: Mailbox, 
   const viaMeeting = !dataverseId;
   dataverseId ??= await kind.dataverse.findLinkTarget(rt, item);
   if (!dataverseId) return undefined;
-  const table = kind.tables[0]!;
+  const table = kind.tableFor?.(item) ?? kind.tables[0]!;
   const existingPair = await rt.pairs.get(mailbox.id, dataverseId);
   const record: DataverseRecord | undefined = existingPair ? undefined : await kind.dataverse.get(rt, table, dataverseId);
   return { dataverseId, table, viaMeeting, existingPair, record };

@@ -9,6 +9,7 @@ import type { DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { Pair, StoredPair } from '../storage/pairStore.js';
 import { transactionIdFor } from './ids.js';
+import { syncWindow } from './window.js';
 import type { GraphItem, SyncKind } from './kinds/index.js';
 import type { Snapshot } from './merge.js';
 import { resolveParties } from './parties.js';
@@ -120,7 +121,27 @@ export class Executor {
         return action.side === 'exchange' ? this.createInExchange() : this.createInDataverse();
       case 'Update':
         return action.side === 'exchange' ? this.updateExchange(action) : this.updateDataverse(action);
+      case 'SyncParts':
+        return this.syncParts();
     }
+  }
+
+  /**
+   * The parts of the pair's item (a series' exceptions and cancellations): read both sides, decide with the kind's
+   * pure table, write, and record what was synced in the pair's base. Nothing when the pair is not linked (yet).
+   */
+  private async syncParts(): Promise<Outcome | undefined> {
+    const { rt, s } = this;
+    const parts = s.kind.parts;
+    const pair = s.pair;
+    if (!parts || pair?.status !== 'linked' || !pair.exchangeId || pair.mirror || !parts.appliesTo(pair.dataverseEntity as DataverseEntity)) return undefined;
+    const facts = await parts.read(rt, s.mailbox, pair, s.ctx.now, syncWindow(rt));
+    const { steps, state } = parts.decide(facts);
+    for (const step of steps) await parts.apply(rt, s.mailbox, pair, step, s.ctx);
+    const base = parts.baseWith(pair.base, state);
+    if (JSON.stringify(base) !== JSON.stringify(pair.base)) s.pair = await rt.pairs.update(pair, { ...pair, base });
+    const written = steps.filter((step) => step.type !== 'Keep').length;
+    return written > 0 ? { kind: 'updated', ...this.ids, detail: `parts: ${written}` } : undefined;
   }
 
   /** The breaker's scope of a write to `side`. */
@@ -318,7 +339,7 @@ export class Executor {
     const { rt, s } = this;
     const table = pair.dataverseEntity as DataverseEntity;
     const current = s.record;
-    const body = await resolveParties(rt, s.mailbox, s.kind.dataverseBody(fields, s.ctx, current));
+    const body = await resolveParties(rt, s.mailbox, s.kind.dataverseBody(fields, s.ctx, current, table));
     const { fields: plain, state } = separateStateChange(body as { statecode?: number; statuscode?: number });
     const closed = current ? isClosedActivity(current as { statecode?: number }) : false;
     const hasFields = Object.keys(plain).length > 0;
@@ -475,7 +496,7 @@ export class Executor {
   private async createInDataverse(): Promise<Outcome> {
     const { rt, s } = this;
     const item = s.item!;
-    const table = s.kind.tables[0]!;
+    const table = s.kind.tableFor?.(item) ?? s.kind.tables[0]!;
     const exSnap = s.kind.snapshotFromExchange(item, s.ctx);
     // Match before creating: a record of this user the item matches (a contact's address) with no pair here.
     for (const candidate of await s.kind.dataverse.findExisting(rt, s.mailbox, exSnap)) {

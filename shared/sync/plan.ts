@@ -37,7 +37,14 @@ export type Action =
    */
   | { type: 'Update'; side: Side; fields: Snapshot; base: Snapshot; keepOnConflict?: boolean }
   /** The same field changed on both sides; the policy picked `winner` (reported, never silent). */
-  | { type: 'ResolveConflict'; conflicts: Conflict[] };
+  | { type: 'ResolveConflict'; conflicts: Conflict[] }
+  /** Compare and sync the parts of the pair's item (a series' exceptions and cancellations: the kind's table). */
+  | { type: 'SyncParts' };
+
+/** The plan followed by a parts pass, for an item of a table whose items have parts (a series). */
+function withParts(kind: SyncKind, table: DataverseEntity | undefined, actions: Action[]): Action[] {
+  return table !== undefined && kind.parts?.appliesTo(table) ? [...actions, { type: 'SyncParts' }] : actions;
+}
 
 /**
  * What the planner decides by besides the items: the app settings it reads and the mailbox's sync configuration
@@ -93,6 +100,8 @@ export interface ToExchangeState {
   syncedSystemUsers: ReadonlySet<string>;
   ctx: MappingContext;
   settings: PlanSettings;
+  /** The change is a part's (an exception instance) carried to this record: its parts are compared even on an echo. */
+  viaPart?: boolean;
 }
 
 /** Plans a Dataverse record's change for one mailbox in its scope. */
@@ -101,7 +110,10 @@ export function planToExchange(s: ToExchangeState): Action[] {
   const unsupported = kind.unsupportedRecord(record);
   if (unsupported) return [{ type: 'Ignore', reason: unsupported }];
   // The version check, not only the webhook's tag, stops echoes: shared/sync/versions.ts says why.
-  if (pair?.status === 'linked' && isSyncedVersion(record['@odata.etag'], pair.dataverseEtag)) return [{ type: 'Echo', reason: 'version already synced' }];
+  if (pair?.status === 'linked' && isSyncedVersion(record['@odata.etag'], pair.dataverseEtag)) {
+    const echo: Action[] = [{ type: 'Echo', reason: 'version already synced' }];
+    return s.viaPart ? withParts(kind, s.table, echo) : echo;
+  }
   if (!pair || pair.status === 'pending') {
     const organizer = kind.exchangeCreate(record, s.ctx).awaitInvitationFrom;
     // The organizer's own mailbox syncs: its invitation puts the meeting into this user's calendar, and that copy
@@ -109,14 +121,14 @@ export function planToExchange(s: ToExchangeState): Action[] {
     if (organizer && s.syncedSystemUsers.has(organizer) && organizer !== mailbox.systemUserId.toLowerCase()) {
       return [{ type: 'Await', reason: "the organizer's invitation brings the meeting", retry: false }];
     }
-    return [{ type: 'Create', side: 'exchange' }];
+    return withParts(kind, s.table, [{ type: 'Create', side: 'exchange' }]);
   }
   if (kind.endsExchangeItem(record, pair, s.settings, s.ctx.now)) return [{ type: 'Delete', side: 'exchange', how: 'cancel', reason: 'cancellation propagated' }];
   // Optimistic: assume Exchange still holds the base; a failed precondition on the write says otherwise, and the
   // executor plans again with both sides read (planMerge).
   const dvSnap = kind.snapshotFromDataverse(record, s.ctx);
   const merge = mergeSnapshots({ directions: directionsOf(kind, s.settings.config, pair), base: pair.base, dataverse: dvSnap, exchange: { ...pair.base }, policy: s.settings.SYNC_CONFLICT_POLICY });
-  return [{ type: 'Update', side: 'exchange', fields: merge.toExchange, base: { ...pair.base, ...merge.merged } }];
+  return withParts(kind, s.table, [{ type: 'Update', side: 'exchange', fields: merge.toExchange, base: { ...pair.base, ...merge.merged } }]);
 }
 
 export interface DataverseDeleteState {
@@ -180,23 +192,30 @@ export function planToDataverse(s: ToDataverseState): Action[] {
   const { kind, pair, item } = s;
   if (!s.mailbox.entities.includes(kind.name)) return [{ type: 'Ignore', reason: `${kind.name} not synced for this mailbox` }];
   if (s.change.changeType === 'deleted') return planExchangeDelete(s);
-  if (isNotificationEcho(pair, s.change.etag)) return [{ type: 'Echo', reason: 'etag of the notification already synced' }];
+  // A series' occurrences change without always changing its master (Graph announces an occurrence's change or
+  // deletion as an update of the master), so a series pair compares its parts even when the master is an echo.
+  const pairTable = pair?.dataverseEntity as DataverseEntity | undefined;
+  if (isNotificationEcho(pair, s.change.etag)) return withParts(kind, pairTable, [{ type: 'Echo', reason: 'etag of the notification already synced' }]);
   if (!item) return planExchangeDelete(s);
-  if (pair && item['@odata.etag'] && pair.exchangeEtag === item['@odata.etag']) return [{ type: 'Echo', reason: 'etag already synced' }];
+  if (pair && item['@odata.etag'] && pair.exchangeEtag === item['@odata.etag']) return withParts(kind, pairTable, [{ type: 'Echo', reason: 'etag already synced' }]);
   const unsupported = kind.unsupportedItem(item);
   if (unsupported) return [{ type: 'Ignore', reason: unsupported }];
-  if (pair) return [planUpdateToDataverse(kind, pair, item, s.ctx, s.settings)];
+  if (pair) {
+    const changed = kind.unsupportedChange?.(pair, item);
+    if (changed) return [{ type: 'Ignore', reason: changed }];
+    return withParts(kind, pairTable, [planUpdateToDataverse(kind, pair, item, s.ctx, s.settings)]);
+  }
   const link = s.link;
   if (link?.existingPair) {
     // The sync's own create of this item is still being recorded: look again.
     if (link.existingPair.status === 'pending') return [{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true }];
-    if (link.existingPair.exchangeId === item.id) return [planUpdateToDataverse(kind, link.existingPair, item, s.ctx, s.settings)];
+    if (link.existingPair.exchangeId === item.id) return withParts(kind, link.table, [planUpdateToDataverse(kind, link.existingPair, item, s.ctx, s.settings)]);
   } else if (link?.record) {
     const linking = planLink(s, link, link.record, item);
     const linked = linking[0];
     if (linked?.type !== 'Link' || linked.mirror) return linking;
     const pairAfterLink: Pair = { mailboxId: s.mailbox.id, kind: kind.name, dataverseEntity: link.table, dataverseId: link.dataverseId, base: linked.base, status: 'linked', mirror: false };
-    return [...linking, planUpdateToDataverse(kind, pairAfterLink, item, s.ctx, s.settings)];
+    return withParts(kind, link.table, [...linking, planUpdateToDataverse(kind, pairAfterLink, item, s.ctx, s.settings)]);
   }
   const facts = kind.itemFacts(item);
   // Both copies of a meeting arrive at once; the organizer's may be being recorded right now in its own session.
@@ -205,7 +224,7 @@ export function planToDataverse(s: ToDataverseState): Action[] {
     return [{ type: 'Await', reason: "attendee copy of a meeting whose organizer's copy is not paired yet", retry: true, retryAfterMs: 1_000 }];
   }
   if (!kind.isTracked(item)) return [{ type: 'Ignore', reason: 'not tracked' }];
-  return [{ type: 'Create', side: 'dataverse' }];
+  return withParts(kind, kind.tableFor?.(item) ?? kind.tables[0], [{ type: 'Create', side: 'dataverse' }]);
 }
 
 /**

@@ -286,7 +286,7 @@ export async function recordApplied(rt: Runtime, source: 'dataverse' | 'exchange
   recorded.set(rt, seen);
   const now = rt.now();
   for (const outcome of outcomes) {
-    if (outcome.mailboxId && outcome.kind === 'ignored' && outcome.detail === recurringReason) await countRecurring(rt, outcome.mailboxId, outcome.dataverseId ?? outcome.exchangeId);
+    if (outcome.mailboxId && outcome.kind === 'ignored' && outcome.detail?.startsWith(recurringReason) === true) await countRecurring(rt, outcome.mailboxId, outcome.dataverseId ?? outcome.exchangeId);
     if (!outcome.mailboxId || outcome.kind === 'ignored') continue;
     const key = `${outcome.mailboxId.toLowerCase()}|${direction}`;
     if (now.getTime() - (seen.get(key) ?? -Infinity) < recordEveryMs) continue;

@@ -8,7 +8,7 @@ import { dataverseDate, dataverseDateTime } from './dates.js';
 import { parseWire } from './parse.js';
 
 /** The Dataverse tables the sync maps. */
-export type DataverseEntity = 'appointment' | 'task' | 'phonecall' | 'letter' | 'fax' | 'contact' | 'email';
+export type DataverseEntity = 'appointment' | 'recurringappointmentmaster' | 'task' | 'phonecall' | 'letter' | 'fax' | 'contact' | 'email';
 /** The four activity tables that become a To Do task (https://learn.microsoft.com/power-platform/admin/sync-logic: fax, letter, phone call and task). */
 export type TaskLikeEntity = 'task' | 'phonecall' | 'letter' | 'fax';
 
@@ -17,6 +17,7 @@ export const taskLikeEntities: readonly TaskLikeEntity[] = ['task', 'phonecall',
 /** Entity set (collection) name of each table, as used in Web API URLs and `@odata.bind`. */
 export const entitySetNames: Readonly<Record<DataverseEntity | 'systemuser' | 'account' | 'lead' | 'mailbox' | 'activitymimeattachment' | 'organization', string>> = {
   appointment: 'appointments',
+  recurringappointmentmaster: 'recurringappointmentmasters',
   task: 'tasks',
   phonecall: 'phonecalls',
   letter: 'letters',
@@ -39,6 +40,8 @@ export const entitySetNames: Readonly<Record<DataverseEntity | 'systemuser' | 'a
  */
 export const statusCodesByState: Readonly<Record<Exclude<DataverseEntity, 'contact'>, Readonly<Record<number, readonly number[]>>>> = {
   appointment: { 0: [1, 2], 1: [3], 2: [4], 3: [5, 6] },
+  // A series has appointment's state and status codes (recurringappointmentmaster reference, statecode/statuscode).
+  recurringappointmentmaster: { 0: [1, 2], 1: [3], 2: [4], 3: [5, 6] },
   task: { 0: [2, 3, 4, 7], 1: [5], 2: [6] },
   phonecall: { 0: [1], 1: [2, 4], 2: [3] },
   letter: { 0: [1, 2], 1: [3, 4], 2: [5] },
@@ -180,6 +183,8 @@ export type DataverseContact = z.output<typeof dataverseContactSchema>;
 
 const schemaByEntity = {
   appointment: dataverseAppointmentSchema,
+  // A series master carries the appointment columns the mapping reads (scheduledstart/end: its first occurrence).
+  recurringappointmentmaster: dataverseAppointmentSchema,
   task: dataverseTaskSchema,
   phonecall: dataverseTaskLikeSchema,
   letter: dataverseTaskLikeSchema,
@@ -189,6 +194,7 @@ const schemaByEntity = {
 
 export interface DataverseRecordByEntity {
   appointment: DataverseAppointment;
+  recurringappointmentmaster: DataverseAppointment;
   task: DataverseTask;
   phonecall: DataversePhoneCall;
   letter: DataverseLetter;

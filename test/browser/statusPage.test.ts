@@ -81,6 +81,7 @@ describe('the status page in Chromium', () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
+  let probeId = '';
   let url: string;
   const requested: string[] = [];
   const consoleErrors: string[] = [];
@@ -107,7 +108,7 @@ describe('the status page in Chromium', () => {
     const alice = stack.users.alice!;
     const bob = stack.users.bob!;
     // A sync: alice's appointment reaches her calendar.
-    createAppointment(stack, 'alice', 'Status page probe', daysFromNow(2));
+    probeId = String(createAppointment(stack, 'alice', 'Status page probe', daysFromNow(2)).activityid);
     await stack.settled();
     // A dead letter: Exchange refuses the next create for good.
     await stack.graph.admin.failNext({ method: 'POST', path: '/events$', status: 403, code: 'ErrorAccessDenied', message: 'Access is denied.' });
@@ -164,12 +165,17 @@ describe('the status page in Chromium', () => {
     await page.keyboard.press('Tab');
     const focused = () => page.evaluate<Focused>(inPage.focused);
     const skip = await focused();
-    expect(skip).toMatchObject({ tag: 'A', text: 'Skip to the mailboxes', visible: true });
+    expect(skip).toMatchObject({ tag: 'A', text: 'Skip to the content', visible: true });
     expect(skip.outline).toMatch(/^solid [3-9]/);
     await page.screenshot({ path: join(artifacts, 'status-page-skip-link.png') });
-    // The skip link moves the focus to the main content; the next stop is the mailbox table's scroll region.
+    // The skip link moves the focus to the main content; the next stops are the search box, its button, then the
+    // mailbox table's scroll region.
     await page.keyboard.press('Enter');
     expect((await focused()).id).toBe('main');
+    await page.keyboard.press('Tab');
+    expect((await focused()).id).toBe('explain-id');
+    await page.keyboard.press('Tab');
+    expect((await focused()).text).toBe('Explain');
     await page.keyboard.press('Tab');
     const region = await focused();
     expect(region).toMatchObject({ tag: 'DIV', visible: true });
@@ -179,17 +185,18 @@ describe('the status page in Chromium', () => {
     // From the top, Tab walks the skip link, Refresh, the section links in order, then the tables.
     await page.goto(url);
     const stops: string[] = [];
-    for (let i = 0; i < 12; i += 1) {
+    for (let i = 0; i < 14; i += 1) {
       await page.keyboard.press('Tab');
       const f = await focused();
       expect(f.outline, `focus outline on ${f.text}`).toMatch(/^solid [3-9]/);
       stops.push(f.text);
     }
-    expect(stops.slice(0, 9)).toEqual(['Skip to the mailboxes', 'Refresh', 'Mailboxes', 'Subscriptions', 'Backlog', 'Dead letters', 'Breaker holds', 'Recent decisions', 'Last errors']);
-    expect(stops[9]).toMatch(/^Each mailbox/);
+    expect(stops.slice(0, 10)).toEqual(['Skip to the content', 'Refresh', 'Explain an item', 'Mailboxes', 'Subscriptions', 'Backlog', 'Dead letters', 'Breaker holds', 'Recent decisions', 'Last errors']);
+    expect(stops[11]).toBe('Explain');
+    expect(stops[12]).toMatch(/^Each mailbox/);
     // A section link takes the reader there: Enter on "Dead letters" scrolls its heading into view.
     await page.goto(url);
-    for (let i = 0; i < 6; i += 1) await page.keyboard.press('Tab');
+    for (let i = 0; i < 7; i += 1) await page.keyboard.press('Tab');
     expect((await focused()).text).toBe('Dead letters');
     await page.keyboard.press('Enter');
     await expect.poll(() => page.evaluate<string>('location.hash')).toBe('#dead-letters-title');
@@ -197,6 +204,35 @@ describe('the status page in Chromium', () => {
     expect(headingTop).toBeGreaterThanOrEqual(0);
     expect(headingTop).toBeLessThan(900);
     await page.screenshot({ path: join(artifacts, 'status-page-dead-letters.png') });
+  }, 60_000);
+
+  it('explains an item from its search box, by keyboard and without JavaScript, keeping the key in the URL; a malformed id is named with a 400', async () => {
+    await page.goto(url);
+    await page.getByLabel('Dataverse id (GUID) or Exchange item id').focus();
+    await page.keyboard.type(probeId);
+    const [response] = await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+    expect(response?.status()).toBe(200);
+    // The form's POST went to the page's own address, key and all (the page answered 200, not 401).
+    expect(response?.request().method()).toBe('POST');
+    expect(page.url()).toBe(url);
+    expect(await page.getByLabel('Dataverse id (GUID) or Exchange item id').inputValue()).toBe(probeId);
+    expect(await page.locator('#explain-summary').innerText()).toContain(probeId);
+    const decisions = page.getByRole('table', { name: /decisions recorded for this item/ });
+    expect(await decisions.getByRole('row', { name: /Create/ }).count()).toBeGreaterThanOrEqual(1);
+    expect(await page.getByRole('table', { name: 'Pairs of this item' }).getByRole('row', { name: /linked/ }).count()).toBe(1);
+    await page.screenshot({ path: join(artifacts, 'status-page-explain.png'), fullPage: true });
+
+    const bad = await page.goto(`${url}&explain=${'x'.repeat(1100)}`);
+    expect(bad?.status()).toBe(400);
+    expect(await page.getByRole('alert').innerText()).toMatch(/1 to 1024 characters/);
+
+    // A POST that is not the search form gets a 4xx naming the problem.
+    const post = (body: string, type = 'application/x-www-form-urlencoded') => fetch(url, { method: 'POST', headers: { 'content-type': type }, body });
+    const wrongType = await post('{"explain":"x"}', 'application/json');
+    expect([wrongType.status, ((await wrongType.json()) as { error: string }).error]).toEqual([415, expect.stringContaining('x-www-form-urlencoded')]);
+    expect((await post(`explain=${'x'.repeat(5000)}`)).status).toBe(413);
+    const noField = await post('id=1');
+    expect([noField.status, ((await noField.json()) as { error: string }).error]).toEqual([400, 'the search form has no explain field']);
   }, 60_000);
 
   it('has text contrast of at least 4.5:1 everywhere (WCAG 2.2 AA, 1.4.3) and a label for every table and region', async () => {

@@ -84,8 +84,8 @@ describe('against the local stack', () => {
     const steps = stack.dataverse.admin.records('sdkmessageprocessingsteps').filter((s) => String(s.name).startsWith('dataverse-exchange-sync: '));
     expect(endpoints).toHaveLength(1);
     expect(endpoints[0]!.url).toBe(`${stack.host.origin}/api/dataverse/webhook?code=${stack.functionKey}`);
-    // Create, Update and Delete on appointment, task, phonecall, letter, fax, contact and email.
-    expect(steps).toHaveLength(21);
+    // Create, Update and Delete on appointment, recurringappointmentmaster, task, phonecall, letter, fax, contact and email.
+    expect(steps).toHaveLength(24);
 
     const second = await cli(['dataverse', 'register-webhooks'], env);
     expect(second.code).toBe(0);

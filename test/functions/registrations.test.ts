@@ -199,7 +199,7 @@ describe('the registrations match the deployment', () => {
     expect(triggerOf(byName('graphNotifications')).methods).toEqual(['POST']);
     expect(triggerOf(byName('dataverseWebhook')).methods).toEqual(['POST']);
     expect(triggerOf(byName('status')).methods).toEqual(['GET']);
-    expect(triggerOf(byName('statusPage')).methods).toEqual(['GET']);
+    expect(triggerOf(byName('statusPage')).methods).toEqual(['GET', 'POST']);
   });
 
   it('the timers the sync depends on exist, with six-field NCRONTAB schedules', () => {

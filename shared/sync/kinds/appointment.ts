@@ -18,6 +18,20 @@ import {
 import type { Direction } from '../../mapping/index.js';
 import { appointmentIdForMeeting, recordIdForExchangeItem } from '../ids.js';
 import { activityPartiesOf, directionsOfTable, firstUnpaired, isPastFromBase, itemCandidate, myActivitiesFilter, notFound, orUndefined, ownerAndParties, readActivity, stampFor, stampOf } from './common.js';
+import {
+  asAppointmentShape,
+  asMasterBody,
+  carrierOf,
+  isSeriesItem,
+  recordCarrierOf,
+  seriesParts,
+  seriesTable,
+  tableForItem,
+  tableHasColumn,
+  unsupportedSeriesChange,
+  unsupportedSeriesItem,
+  unsupportedSeriesRecord,
+} from './series.js';
 import type { GraphItem, SyncKind } from './types.js';
 
 const directions = directionsOfTable(fieldTables.appointment);
@@ -34,15 +48,6 @@ export function organizerOf(record: Record<string, unknown>): string | undefined
   return typeof record._ownerid_value === 'string' ? record._ownerid_value.toLowerCase() : undefined;
 }
 
-/**
- * Recurring series are not synced yet: a series master (Graph `seriesMaster`), its occurrences and exceptions, a
- * Dataverse series instance (`instancetypecode` other than 0, "Not Recurring") or its recurringappointmentmaster.
- * Without this, a tracked weekly meeting would become one Dynamics 365 appointment per occurrence.
- * https://learn.microsoft.com/graph/api/resources/event (type), and
- * https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/appointment (InstanceTypeCode).
- */
-export const recurringReason = 'recurring: not synced yet';
-
 /** Cursor scope of the calendar's delta round (one per mailbox). */
 const eventsDeltaScope = 'eventsDelta';
 /** The stored calendar round is restarted once the window has slid this far (a calendarView delta is window-bound). */
@@ -55,28 +60,41 @@ interface EventsCursor {
 
 export const appointmentKind: SyncKind<'appointment'> = {
   name: 'appointment',
-  tables: ['appointment'],
+  // A series master is its own table; its instances are appointments the platform makes (shared/sync/kinds/series.ts).
+  tables: ['appointment', seriesTable],
   primaryKey: 'activityid',
   partyNavigation: activityPartiesOf,
   partyColumns: () => ({ organizer: organizerMask, requiredattendees: 5, optionalattendees: 6 }),
   resource: 'event',
   subscription: { kind: 'events', path: (id) => `/users/${id}/events` },
-  hasColumn: () => true,
-  extraColumns: ['instancetypecode'],
+  hasColumn: tableHasColumn,
+  extraColumns: ['instancetypecode', 'groupid', 'seriesid', 'originalstartdate'],
   fields: fieldTables.appointment,
   directions,
 
-  snapshotFromDataverse: (record, ctx) => snapshotFromDataverse('appointment', record, ctx),
+  snapshotFromDataverse: (record, ctx) => snapshotFromDataverse('appointment', asAppointmentShape(record), ctx),
   snapshotFromExchange: (item, ctx) => snapshotFromExchange('appointment', item, ctx),
-  exchangeCreate(record, ctx) {
+  exchangeCreate(dvRecord, ctx) {
+    const record = asAppointmentShape(dvRecord);
     const result = appointmentToEvent(record, ctx);
     const attendeeCopy = result.mode === 'attendeeCopy';
     const organizer = attendeeCopy ? organizerOf(record) : undefined;
     return { body: result.event, unsyncedFields: result.unsyncedFields, isOrganizer: !attendeeCopy, reason: result.reason, ...(organizer ? { awaitInvitationFrom: organizer } : {}) };
   },
-  dataverseCreate: (item, ctx) => eventToAppointment(item, ctx),
+  dataverseCreate: (item, ctx) => {
+    const body = eventToAppointment(item, ctx) as Record<string, unknown>;
+    return isSeriesItem(item) ? asMasterBody(body) : body;
+  },
   exchangeBody: (fields, ctx, current) => exchangeBodyFromSnapshot('appointment', fields as never, ctx, current),
-  dataverseBody: (fields, ctx, current) => dataverseBodyFromSnapshot('appointment', fields as never, ctx, current),
+  dataverseBody: (fields, ctx, current, table) => {
+    const body = dataverseBodyFromSnapshot('appointment', fields as never, ctx, current ? asAppointmentShape(current) : current) as Record<string, unknown>;
+    return table === seriesTable ? asMasterBody(body) : body;
+  },
+  tableFor: tableForItem,
+  carrierOf,
+  recordCarrierOf,
+  parts: seriesParts,
+  unsupportedChange: unsupportedSeriesChange,
 
   exchange: {
     get: (rt, mailbox, id) => orUndefined(() => rt.graph.getEvent(mailbox.id, id), notFound),
@@ -107,7 +125,8 @@ export const appointmentKind: SyncKind<'appointment'> = {
       if (!iCalUId) return undefined;
       const known = (await rt.cursors.get<{ dataverseId: string }>('meeting', iCalUId))?.dataverseId;
       if (known) return known;
-      const found = await rt.dataverse.query('appointment', { filter: `globalobjectid eq ${odataString(iCalUId)}`, select: ['activityid'], top: 1 });
+      // A series is matched master to master: the master's iCalUId is the series' globalobjectid.
+      const found = await rt.dataverse.query(tableForItem(item), { filter: `globalobjectid eq ${odataString(iCalUId)}`, select: ['activityid'], top: 1 });
       return typeof found[0]?.activityid === 'string' ? found[0].activityid : undefined;
     },
     findExisting: () => Promise.resolve([]),
@@ -167,7 +186,8 @@ export const appointmentKind: SyncKind<'appointment'> = {
   },
   // The party list is replaced as a whole (the half that did not change comes from the record), and a closed
   // appointment keeps its state ("a closed appointment is not reopened", README mapping).
-  writeNeedsRecord: (_table, fields) => fields.some((f) => f === 'attendees' || f === 'organizer' || f === 'showAs' || f === 'cancelled'),
+  // A pattern write needs the record too: firstdayofweek is written on create only (shared/mapping/recurrence.ts).
+  writeNeedsRecord: (_table, fields) => fields.some((f) => f === 'attendees' || f === 'organizer' || f === 'showAs' || f === 'cancelled' || f === 'recurrence'),
   shapeExchangePatch(patch, pair, now) {
     // Writing attendees to a meeting sends invitations; the rule allows it only for the organizer of a future meeting.
     if (pair.isOrganizer !== false && !isPastFromBase(pair.base, now)) return patch;
@@ -192,14 +212,8 @@ export const appointmentKind: SyncKind<'appointment'> = {
   // organizer's future meeting is cancelled in Exchange, which notifies the attendees; the pair ends with the event.
   endsExchangeItem: (record, pair, settings, now) =>
     settings.SYNC_PROPAGATE_CANCELLATIONS && record.statecode === 2 && pair.isOrganizer !== false && pair.exchangeId !== undefined && !isPastFromBase(pair.base, now),
-  unsupportedRecord(record) {
-    const type = record.instancetypecode;
-    return typeof type === 'number' && type !== 0 ? recurringReason : undefined;
-  },
-  unsupportedItem(item) {
-    const type = (item as Event).type;
-    return type && type !== 'singleInstance' ? recurringReason : undefined;
-  },
+  unsupportedRecord: unsupportedSeriesRecord,
+  unsupportedItem: (item) => unsupportedSeriesItem(item, 'UTC'),
   itemFacts(item) {
     const event = item as Event;
     const organizerAddress = event.isOrganizer === false ? (event.organizer?.emailAddress?.address ?? undefined) : undefined;

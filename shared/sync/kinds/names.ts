@@ -10,7 +10,7 @@ export const kindNames = ['appointment', 'task', 'contact', 'email'] as const;
 export type KindName = (typeof kindNames)[number];
 
 /** Every Dataverse table a kind maps. */
-export const tableNames = ['appointment', 'task', 'phonecall', 'letter', 'fax', 'contact', 'email'] as const;
+export const tableNames = ['appointment', 'recurringappointmentmaster', 'task', 'phonecall', 'letter', 'fax', 'contact', 'email'] as const;
 export type TableName = (typeof tableNames)[number];
 
 /** Every Graph resource a kind maps (the changes queue's `resource`). */

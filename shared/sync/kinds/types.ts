@@ -111,6 +111,25 @@ export interface KindFlow {
   applyDataverseChange(rt: Runtime, change: DataverseChange): Promise<Outcome[]>;
 }
 
+/** One step of an item's parts, as the kind's decision table gave it. */
+export interface PartStep {
+  type: string;
+}
+
+/**
+ * Parts of an item synced under its pair, by key (a series' exceptions and cancelled occurrences): the kind reads
+ * both sides' parts, decides with a pure table, and writes; the pair's base records what was synced.
+ */
+export interface ItemParts {
+  /** Whether items of this table have parts. */
+  appliesTo(table: DataverseEntity): boolean;
+  read(rt: Runtime, mailbox: Mailbox, pair: Pair, now: Date, window: { start: Date; end: Date }): Promise<readonly unknown[]>;
+  decide(facts: readonly unknown[]): { steps: PartStep[]; state: Record<string, string> };
+  apply(rt: Runtime, mailbox: Mailbox, pair: Pair, step: PartStep, ctx: MappingContext): Promise<void>;
+  /** The pair's base with the recorded parts replaced. */
+  baseWith(base: Record<string, unknown>, state: Record<string, string>): Record<string, unknown>;
+}
+
 /** A Dataverse record as backfill matches it: ids and a match key, no contents. */
 export interface RecordCandidate {
   entity: DataverseEntity;
@@ -210,7 +229,21 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
   exchangeCreate(record: DataverseRecord, ctx: MappingContext): ExchangeCreate;
   dataverseCreate(item: GraphItem, ctx: MappingContext): Record<string, unknown>;
   exchangeBody(fields: Snapshot, ctx: MappingContext, current: unknown): GraphItem;
-  dataverseBody(fields: Snapshot, ctx: MappingContext, current: DataverseRecord | undefined): Record<string, unknown>;
+  /** `table`: the pair's table, for a kind whose tables take different columns (a series master). */
+  dataverseBody(fields: Snapshot, ctx: MappingContext, current: DataverseRecord | undefined, table?: DataverseEntity): Record<string, unknown>;
+  /** The table an Exchange item is created in; the first of `tables` when the kind does not say. */
+  tableFor?(item: GraphItem): DataverseEntity;
+  /**
+   * The item that carries this one's changes, when it is not the item itself (an occurrence of a series: its
+   * master). The engine applies the change to that item instead.
+   */
+  carrierOf?(item: GraphItem): string | undefined;
+  /** The record that carries this one's changes (an exception instance: its series master), or undefined. */
+  recordCarrierOf?(record: DataverseRecord): { table: DataverseEntity; id: string } | undefined;
+  /** Parts synced under the item's pair (a series' exceptions and cancellations). */
+  readonly parts?: ItemParts;
+  /** Why a change of a paired item is left out (it turned into another type of item), or undefined. */
+  unsupportedChange?(pair: Pair, item: GraphItem): string | undefined;
 
   // --- adapters ---
   readonly exchange: ExchangeAdapter;

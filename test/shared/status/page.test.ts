@@ -70,4 +70,25 @@ describe('renderStatusPage', () => {
     // Nothing that would load from elsewhere: no script, stylesheet link, image or CSS url().
     expect(html).not.toMatch(/<script|<link\b|<img|url\(/i);
   });
+
+  it('posts its search form to its own address (the key stays in the URL, never in the page), and writes an explanation and an id as text', () => {
+    expect(renderStatusPage(report())).toContain('<form method="post" action="" role="search" aria-label="Explain an item">');
+    const html = renderStatusPage(report(), {
+      explain: {
+        id: hostile,
+        result: {
+          id: hostile,
+          idKind: 'exchange',
+          summary: hostile,
+          pairs: [],
+          mailboxes: [{ mailboxId: aliceId, userPrincipalName: 'alice@contoso.example', lastSync: {}, decisions: [{ at: '2026-12-02T05:59:00.000Z', direction: 'toDataverse', decision: 'Ignore', reason: hostile, source: 'created', outcome: 'ignored', configVersion: 3 }] }],
+        },
+      },
+    });
+    expect(html).not.toContain(hostile);
+    expect(html).toContain('Not linked in any mailbox.');
+    expect(html).toMatch(/<td>Exchange → Dynamics 365<\/td><td>created<\/td><td>Ignore<\/td><td>ignored<\/td><td>3<\/td>/);
+    const refused = renderStatusPage(report(), { explain: { id: 'x', error: 'explain: the id must be 1 to 1024 characters (got 1100)' } });
+    expect(refused).toMatch(/<p class="none" role="alert">explain: the id must be 1 to 1024 characters \(got 1100\)<\/p>/);
+  });
 });

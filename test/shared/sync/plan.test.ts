@@ -36,6 +36,21 @@ function pairOf(kind: 'appointment' | 'task' | 'contact', overrides: Partial<Pai
   return { mailboxId: mailbox.id, kind, dataverseEntity: kind, dataverseId: 'dv-1', exchangeId: 'ex-1', base: {}, status: 'linked', dataverseEtag: 'W/"1"', exchangeEtag: 'W/"ex1"', ...overrides };
 }
 
+/** A weekly series master from Dataverse (pattern columns, first occurrence as scheduledstart). */
+const seriesRecord = appointment({
+  instancetypecode: 1,
+  recurrencepatterntype: 1,
+  interval: 1,
+  daysofweekmask: 2,
+  patternstartdate: '2024-06-30T22:00:00Z',
+  patternendtype: 2,
+  occurrences: 4,
+  utcconversiontimezonecode: 110,
+});
+/** A tracked weekly series master from Graph. */
+const seriesEvent = (range: Record<string, unknown> = { range: { type: 'numbered', startDate: '2024-07-01', numberOfOccurrences: 4 } }) =>
+  event({ type: 'seriesMaster', recurrence: { pattern: { type: 'weekly', interval: 1, daysOfWeek: ['monday'] }, ...range } });
+
 describe('planToExchange: a Dataverse change for one mailbox', () => {
   const state = (record: Record<string, unknown>, pair: Pair | undefined, extra: Partial<ToExchangeState> = {}): ToExchangeState => ({
     kind: kindNamed(String(pair?.kind ?? 'appointment')),
@@ -78,9 +93,19 @@ describe('planToExchange: a Dataverse change for one mailbox', () => {
       () => state(appointment({ '@odata.etag': 'W/"2"', statecode: 2, statuscode: 4 }), pairOf('appointment', { base: future, isOrganizer: false }), { settings: { ...settings, SYNC_PROPAGATE_CANCELLATIONS: true } }),
       ['Update exchange'],
     ],
-    ['recurring: a series master (instancetypecode 1) is not synced yet', () => state(appointment({ instancetypecode: 1 }), undefined), ['Ignore: recurring: not synced yet']],
-    ['recurring: a series instance (instancetypecode 2) is not synced yet', () => state(appointment({ instancetypecode: 2 }), undefined), ['Ignore: recurring: not synced yet']],
-    ['recurring: an exception (instancetypecode 3) is not synced yet, even when paired', () => state(appointment({ instancetypecode: 3 }), pairOf('appointment')), ['Ignore: recurring: not synced yet']],
+    ['series: a series master makes one Exchange series, then its occurrences are compared', () => state(seriesRecord, undefined, { table: 'recurringappointmentmaster' }), ['Create exchange', 'SyncParts']],
+    ['series: an instance (instancetypecode 2) is carried by its series, never synced by itself', () => state(appointment({ instancetypecode: 2, seriesid: 'a1' }), undefined), ['Ignore: series instance: its series carries it']],
+    ['series: an exception (instancetypecode 3) too, even when paired', () => state(appointment({ instancetypecode: 3 }), pairOf('appointment')), ['Ignore: series instance: its series carries it']],
+    [
+      'series: the ended part of a split series is left out (Exchange keeps one series)',
+      () => state({ ...seriesRecord, _groupid_value: '00000000-0000-0000-0000-0000000000aa' }, undefined, { table: 'recurringappointmentmaster' }),
+      ['Ignore: the ended part of a split series: its history stays in the one Exchange series'],
+    ],
+    [
+      'series: a synced version reached through one of its instances still compares the occurrences',
+      () => state({ ...seriesRecord, '@odata.etag': 'W/"1"' }, pairOf('appointment', { dataverseEntity: 'recurringappointmentmaster' }), { table: 'recurringappointmentmaster', viaPart: true }),
+      ['Echo: version already synced', 'SyncParts'],
+    ],
     ['a non-recurring appointment (instancetypecode 0) syncs', () => state(appointment({ instancetypecode: 0 }), undefined), ['Create exchange']],
   ])('%s', (_rule, build, expected) => {
     expect(types(planToExchange(build()))).toEqual(expected);
@@ -191,9 +216,23 @@ describe('planToDataverse: an Exchange change in its mailbox', () => {
       () => state('appointment', event(), { link: { dataverseId: 'dv-1', table: 'appointment', viaMeeting: false, existingPair: pairOf('appointment', { status: 'pending' }), record: undefined } }),
       ["Await: the sync's own create of this item is still being recorded"],
     ],
-    ['recurring: a series master is not synced yet', () => state('appointment', event({ type: 'seriesMaster' })), ['Ignore: recurring: not synced yet']],
-    ['recurring: an occurrence is not synced yet', () => state('appointment', event({ type: 'occurrence' })), ['Ignore: recurring: not synced yet']],
-    ['recurring: an exception is not synced yet, even when paired', () => state('appointment', event({ type: 'exception' }), { pair: pairOf('appointment') }), ['Ignore: recurring: not synced yet']],
+    ['series: a tracked series master makes one Dataverse series, then its occurrences are compared', () => state('appointment', seriesEvent()), ['Create dataverse', 'SyncParts']],
+    [
+      'series: a pattern Dataverse cannot hold is left out with the reason',
+      () => state('appointment', seriesEvent({ range: { type: 'numbered', startDate: '2024-07-01', numberOfOccurrences: 1200 } })),
+      ['Ignore: recurring series not synced: a numbered range of 1200 occurrences: Dataverse holds at most 999'],
+    ],
+    [
+      "series: a notification echo of the master still compares the occurrences (Graph announces an occurrence's change on its master)",
+      () => state('appointment', undefined, { pair: pairOf('appointment', { dataverseEntity: 'recurringappointmentmaster' }), change: { changeType: 'updated', attempt: 1, itemId: 'ex-1', etag: 'W/"ex1"' } }),
+      ['Echo: etag of the notification already synced', 'SyncParts'],
+    ],
+    [
+      'series: a single event turned into a series in Outlook is left out, with the reason',
+      () => state('appointment', seriesEvent(), { pair: pairOf('appointment', { exchangeEtag: 'W/"old"' }) }),
+      ['Ignore: recurring series not synced: a single appointment turned into a series in Outlook (Dataverse AddRecurrence is not used yet)'],
+    ],
+    ['series: an occurrence the engine could not route to its master is left out', () => state('appointment', event({ type: 'occurrence' })), ['Ignore: recurring series not synced: an occurrence whose series is not readable']],
     ['a single instance syncs', () => state('appointment', event({ type: 'singleInstance' })), ['Create dataverse']],
     // Exchange delete rules (https://learn.microsoft.com/power-platform/admin/sync-logic).
     ['delete: an unpaired item is ignored', () => state('appointment', undefined, { change: { changeType: 'deleted', attempt: 1, itemId: 'x' } }), ['Ignore: not paired']],

@@ -1,0 +1,288 @@
+// Recurring series, the appointment kind's second table: one pair per series (Graph seriesMaster <->
+// recurringappointmentmaster), never one per occurrence or instance. The rules of a series that differ from a single
+// appointment's are here; the appointment kind (appointment.ts) calls them where a record or item is a series.
+// Sources: https://learn.microsoft.com/graph/api/resources/event (type, seriesMasterId, originalStart) and
+// https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/recurringappointmentmaster
+// (columns, groupid), https://learn.microsoft.com/power-apps/developer/data-platform/update-recurring-appointment
+// (a pattern edit splits the series).
+import type { Event } from '@microsoft/microsoft-graph-types';
+import { DateTime } from 'luxon';
+import type { DataverseRecord } from '../../dataverse/client.js';
+import type { MappingContext } from '../../mapping/index.js';
+import { patternColumns, patternOfGraph, unsupportedInDataverse } from '../../mapping/recurrence.js';
+import { graphDateTimeOf } from '../../mapping/time.js';
+import type { Runtime } from '../../runtime.js';
+import type { DataverseEntity } from '../../servicebus/messages.js';
+import type { Mailbox } from '../../storage/mailboxStore.js';
+import type { Pair } from '../../storage/pairStore.js';
+import { ianaZoneOf } from '../../timeZones.js';
+import { planOccurrences, type OccurrenceFacts, type OccurrenceState, type OccurrenceStep } from './occurrences.js';
+import type { GraphItem, ItemParts } from './types.js';
+
+export const seriesTable = 'recurringappointmentmaster' satisfies DataverseEntity;
+const seriesParties = `${seriesTable}_activity_parties`;
+const appointmentParties = 'appointment_activity_parties';
+
+/**
+ * Series that are left out start their reason with this (status counts them per mailbox): a pattern the other side
+ * cannot hold, with the reason after the colon.
+ */
+export const recurringReason = 'recurring series not synced';
+
+/** Dataverse instancetypecode: 0 Not Recurring, 1 Recurring Master, 2 Instance, 3 Exception, 4 Future Exception (appointment reference). */
+const instanceTypes = { single: 0, master: 1 } as const;
+
+/** Columns only a series master has (the pattern and its time of day), and only an instance has. */
+const masterOnly = new Set<string>([...patternColumns, 'starttime', 'endtime', 'groupid']);
+const instanceOnly = new Set<string>(['seriesid', 'originalstartdate']);
+
+/** Whether a table has a column the appointment mapping lists. */
+export function tableHasColumn(table: DataverseEntity, column: string): boolean {
+  if (table === seriesTable) return !instanceOnly.has(column);
+  return !masterOnly.has(column);
+}
+
+/** A recurringappointmentmaster record (by its pattern column, its party list or its type annotation). */
+export function isSeriesRecord(record: Record<string, unknown>): boolean {
+  const odataType = record['@odata.type'];
+  return typeof record.recurrencepatterntype === 'number' || Array.isArray(record[seriesParties]) || (typeof odataType === 'string' && odataType.toLowerCase().endsWith(seriesTable));
+}
+
+/** A Graph series master. */
+export const isSeriesItem = (item: GraphItem) => (item as Event).type === 'seriesMaster';
+
+/** A series master read as the appointment mapping reads an appointment (its party list under the appointment's name). */
+export function asAppointmentShape(record: DataverseRecord): DataverseRecord {
+  if (!Array.isArray(record[seriesParties]) || record[appointmentParties] !== undefined) return record;
+  return { ...record, [appointmentParties]: record[seriesParties] };
+}
+
+/**
+ * An appointment body as a series master's: the master takes its time of day as starttime/endtime (scheduledstart
+ * and scheduledend are read-only on it, recurringappointmentmaster reference) and its parties under its own name.
+ */
+export function asMasterBody(body: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'scheduledstart') out.starttime = value;
+    else if (key === 'scheduledend') out.endtime = value;
+    else if (key === appointmentParties) out[seriesParties] = value;
+    else out[key] = value;
+  }
+  return out;
+}
+
+/** The table an Exchange item belongs in. */
+export const tableForItem = (item: GraphItem): DataverseEntity => (isSeriesItem(item) ? seriesTable : 'appointment');
+
+/** The series master that carries an occurrence's or an exception's changes. */
+export function carrierOf(item: GraphItem): string | undefined {
+  const event = item as Event;
+  return (event.type === 'occurrence' || event.type === 'exception') && event.seriesMasterId ? event.seriesMasterId : undefined;
+}
+
+/** Why an Exchange series is left out (a pattern Dataverse cannot hold), or undefined. */
+export function unsupportedSeriesItem(item: GraphItem, mailboxZone: string): string | undefined {
+  const event = item as Event;
+  if (event.type === 'occurrence' || event.type === 'exception') return `${recurringReason}: an occurrence whose series is not readable`;
+  if (event.type !== 'seriesMaster') return undefined;
+  const zone = event.originalStartTimeZone && event.originalStartTimeZone !== 'tzone://Microsoft/Custom' ? event.originalStartTimeZone : mailboxZone;
+  try {
+    const reason = unsupportedInDataverse(patternOfGraph(event.recurrence, zone));
+    return reason ? `${recurringReason}: ${reason}` : undefined;
+  } catch (error) {
+    return `${recurringReason}: ${(error as Error).message}`;
+  }
+}
+
+/**
+ * Why a Dataverse record is not synced by itself: an instance of a series (its series carries it), or the ended part
+ * of a split series (Dataverse keeps the history of a pattern edit in a second master of the same groupid; Exchange
+ * has one series, which keeps its past occurrences).
+ */
+export function unsupportedSeriesRecord(record: DataverseRecord): string | undefined {
+  const type = record.instancetypecode;
+  if (typeof type === 'number' && type !== instanceTypes.single && type !== instanceTypes.master) return 'series instance: its series carries it';
+  if (!isSeriesRecord(record)) return undefined;
+  const group = typeof record._groupid_value === 'string' ? record._groupid_value.toLowerCase() : undefined;
+  const id = typeof record.activityid === 'string' ? record.activityid.toLowerCase() : undefined;
+  if (group && id && group !== id) return 'the ended part of a split series: its history stays in the one Exchange series';
+  return undefined;
+}
+
+/** A paired item that turned into another type: a single event made a series in Outlook, or a series made single. */
+export function unsupportedSeriesChange(pair: Pair, item: GraphItem): string | undefined {
+  const series = isSeriesItem(item);
+  if (series && pair.dataverseEntity !== seriesTable) return `${recurringReason}: a single appointment turned into a series in Outlook (Dataverse AddRecurrence is not used yet)`;
+  if (!series && pair.dataverseEntity === seriesTable) return `${recurringReason}: a series turned into a single event in Outlook`;
+  return undefined;
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Exceptions and cancelled occurrences: read both sides, decide (occurrences.ts), write.
+// ------------------------------------------------------------------------------------------------------------
+
+/** Base keys of a series pair's recorded occurrences: `occ:<original start UTC>`. */
+const occurrencePrefix = 'occ:';
+
+const canonicalUtc = (value: string | null | undefined): string | undefined => {
+  if (!value) return undefined;
+  const instant = DateTime.fromISO(value, { zone: 'UTC', setZone: true });
+  return instant.isValid ? instant.toUTC().startOf('second').toISO({ suppressMilliseconds: true }) : undefined;
+};
+/** A Graph dateTimeTimeZone read with Prefer outlook.timezone="UTC" (the client always asks so), as UTC. */
+const utcOfGraph = (value: { dateTime?: string | null; timeZone?: string | null } | null | undefined, zone: string): string | undefined => {
+  if (!value?.dateTime) return undefined;
+  const iana = ianaZoneOf(value.timeZone ?? 'UTC', zone) ?? 'UTC';
+  const instant = DateTime.fromISO(value.dateTime, { zone: iana });
+  return instant.isValid ? instant.toUTC().startOf('second').toISO({ suppressMilliseconds: true }) : undefined;
+};
+const text = (value: string | null | undefined): string | null => (value && value.trim() !== '' ? value : null);
+
+/** The zone a Graph series is expanded in: its range's recurrenceTimeZone, else its start zone, else the mailbox's. */
+function seriesZoneOf(master: Event, mailboxZone: string): string {
+  const named = master.recurrence?.range?.recurrenceTimeZone ?? master.originalStartTimeZone ?? undefined;
+  return (named && ianaZoneOf(named, mailboxZone)) || mailboxZone;
+}
+
+/** Reads what the occurrence table compares, for one series pair. */
+export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair, now: Date, window: { start: Date; end: Date }): Promise<OccurrenceFacts[]> {
+  const master = await rt.graph.getSeriesMaster(mailbox.id, pair.exchangeId!);
+  const zone = seriesZoneOf(master, mailbox.timeZone);
+  const masterStart = DateTime.fromISO(utcOfGraph(master.start, zone) ?? '', { zone: 'UTC' }).setZone(zone);
+  const exchange = new Map<string, OccurrenceState>();
+  // cancelledOccurrences: `OID.{masterId}.{yyyy-MM-dd}`, the date in the series zone; the original start is that
+  // date at the series' time of day.
+  for (const entry of master.cancelledOccurrences ?? []) {
+    const date = /(\d{4}-\d{2}-\d{2})$/.exec(entry)?.[1];
+    if (!date || !masterStart.isValid) continue;
+    const start = DateTime.fromISO(date, { zone }).set({ hour: masterStart.hour, minute: masterStart.minute, second: masterStart.second });
+    exchange.set(start.toUTC().toISO({ suppressMilliseconds: true })!, { cancelled: true });
+  }
+  for (const ex of master.exceptionOccurrences ?? []) {
+    const key = canonicalUtc(ex.originalStart ?? undefined);
+    const start = utcOfGraph(ex.start, zone);
+    const end = utcOfGraph(ex.end, zone);
+    if (!key || !start || !end) continue;
+    exchange.set(key, ex.isCancelled ? { cancelled: true } : { cancelled: false, start, end, subject: text(ex.subject), location: text(ex.location?.displayName) });
+  }
+  const instances = await rt.dataverse.query('appointment', {
+    filter: `seriesid eq ${pair.dataverseId}`,
+    select: ['activityid', 'originalstartdate', 'instancetypecode', 'scheduledstart', 'scheduledend', 'subject', 'location', 'statecode'],
+  });
+  // An instance is an exception when the platform marked it (instancetypecode 3) or when it differs from what its
+  // series makes of it: whether a PATCH of an instance sets instancetypecode 3 is not documented (probe P2), so the
+  // values decide too.
+  const seriesRecord = await rt.dataverse.get(seriesTable, pair.dataverseId, { select: ['subject', 'location', 'duration'] });
+  const seriesDurationMs = typeof seriesRecord?.duration === 'number' ? seriesRecord.duration * 60_000 : undefined;
+  const dataverse = new Map<string, { id: string; closed: boolean; state: OccurrenceState | undefined }>();
+  for (const row of instances) {
+    const key = canonicalUtc(row.originalstartdate as string | undefined);
+    if (!key || typeof row.activityid !== 'string') continue;
+    const start = canonicalUtc(row.scheduledstart as string | undefined);
+    const end = canonicalUtc(row.scheduledend as string | undefined);
+    const differs =
+      start !== key ||
+      (seriesDurationMs !== undefined && end !== undefined && Date.parse(end) - Date.parse(key) !== seriesDurationMs) ||
+      text(row.subject as string | null) !== text(seriesRecord?.subject as string | null) ||
+      text(row.location as string | null) !== text(seriesRecord?.location as string | null);
+    const exception = (row.instancetypecode === 3 || differs) && start && end;
+    dataverse.set(key, {
+      id: row.activityid,
+      closed: row.statecode === 1 || row.statecode === 2,
+      state: exception ? { cancelled: false, start, end, subject: text(row.subject as string | null), location: text(row.location as string | null) } : undefined,
+    });
+  }
+  const keys = new Set<string>([...exchange.keys(), ...[...dataverse].filter(([, v]) => v.state).map(([k]) => k)]);
+  for (const key of Object.keys(pair.base)) if (key.startsWith(occurrencePrefix)) keys.add(key.slice(occurrencePrefix.length));
+  const organizes = pair.isOrganizer !== false && !pair.mirror;
+  return [...keys].map((key) => {
+    const at = Date.parse(key);
+    const instance = dataverse.get(key);
+    const recorded = pair.base[`${occurrencePrefix}${key}`];
+    return {
+      key,
+      base: typeof recorded === 'string' ? recorded : undefined,
+      exchange: exchange.get(key),
+      dataverse: instance?.state,
+      instanceId: instance?.id,
+      instanceClosed: instance?.closed ?? false,
+      inWindow: at >= window.start.getTime() && at < window.end.getTime(),
+      isPast: at < now.getTime(),
+      organizes,
+    };
+  });
+}
+
+/** The pair's base with the recorded occurrence states replaced by `state`. */
+export function baseWithOccurrences(base: Record<string, unknown>, state: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(base)) if (!key.startsWith(occurrencePrefix)) out[key] = value;
+  for (const [key, value] of Object.entries(state)) out[`${occurrencePrefix}${key}`] = value;
+  return out;
+}
+
+/** Performs one occurrence step. */
+export async function applyOccurrenceStep(rt: Runtime, mailbox: Mailbox, pair: Pair, step: OccurrenceStep, ctx: MappingContext): Promise<void> {
+  switch (step.type) {
+    case 'Keep':
+      rt.log.info('occurrence kept', { mailboxId: mailbox.id, dataverseId: pair.dataverseId, originalStart: step.key, reason: step.reason });
+      return;
+    case 'DeleteInstance':
+      await rt.dataverse.delete('appointment', step.instanceId, { callerObjectId: mailbox.id });
+      rt.log.info('occurrence deleted in Dataverse', { mailboxId: mailbox.id, dataverseId: step.instanceId, originalStart: step.key, reason: step.reason });
+      return;
+    case 'WriteInstance':
+      await rt.dataverse.update(
+        'appointment',
+        step.instanceId,
+        { scheduledstart: step.state.start, scheduledend: step.state.end, subject: step.state.subject, location: step.state.location },
+        { callerObjectId: mailbox.id },
+      );
+      rt.log.info('occurrence updated in Dataverse', { mailboxId: mailbox.id, dataverseId: step.instanceId, originalStart: step.key });
+      return;
+    case 'WriteOccurrence': {
+      // The occurrence is found by its original start (never by a stored id: Graph's occurrence ids change when a
+      // series moves); a narrow window around it keeps the read small.
+      const at = Date.parse(step.key);
+      const found = (await rt.graph.seriesInstances(mailbox.id, pair.exchangeId!, { start: new Date(at - 86_400_000), end: new Date(at + 86_400_000) })).find(
+        (o) => canonicalUtc(o.originalStart ?? undefined) === step.key,
+      );
+      if (!found?.id) {
+        rt.log.info('occurrence kept', { mailboxId: mailbox.id, exchangeId: pair.exchangeId, originalStart: step.key, reason: 'no such occurrence in Exchange' });
+        return;
+      }
+      // Moving an occurrence onto or past its neighbour is refused by Exchange (400 ErrorOccurrenceCrossingBoundary,
+      // event-update); Dataverse allows it, so it surfaces as a permanent error of this change.
+      await rt.graph.updateEvent(mailbox.id, found.id, {
+        start: graphDateTimeOf(DateTime.fromISO(step.state.start, { zone: 'UTC' }), ctx),
+        end: graphDateTimeOf(DateTime.fromISO(step.state.end, { zone: 'UTC' }), ctx),
+        subject: step.state.subject ?? '',
+        location: { displayName: step.state.location ?? '' },
+      });
+      rt.log.info('occurrence updated in Exchange', { mailboxId: mailbox.id, exchangeId: found.id, originalStart: step.key });
+      return;
+    }
+  }
+}
+
+/** The series' occurrences as the engine's item parts. */
+export const seriesParts: ItemParts = {
+  appliesTo: (table) => table === seriesTable,
+  read: readOccurrences,
+  decide: (facts) => planOccurrences(facts as OccurrenceFacts[]),
+  apply: (rt, mailbox, pair, step, ctx) => applyOccurrenceStep(rt, mailbox, pair, step as OccurrenceStep, ctx),
+  baseWith: baseWithOccurrences,
+};
+
+/**
+ * An instance's changes are its series' (the series is the unit of sync). Any instance of a series (instancetypecode
+ * 2-4) is carried: whether an update of an instance shows instancetypecode 3 in its post image is not documented
+ * (probe P2; the simulator shows 2).
+ */
+export function recordCarrierOf(record: DataverseRecord): { table: DataverseEntity; id: string } | undefined {
+  // seriesid is a Uniqueidentifier column, not a lookup (appointment reference, SeriesId).
+  const series = record.seriesid;
+  const type = record.instancetypecode;
+  return typeof type === 'number' && type >= 2 && typeof series === 'string' ? { table: seriesTable, id: series.toLowerCase() } : undefined;
+}

@@ -1,0 +1,201 @@
+// The recurrence pattern mapping (shared/mapping/recurrence.ts): the edge cases of each pattern and range, the
+// patterns Dataverse cannot hold, and two properties over random patterns: mapping there and back is stable, and
+// the Graph pattern and the mapped Dataverse pattern expand to the same occurrence starts in the series zone. The
+// expansions are the simulators' (dev/sim/graph/recurrence.ts, dev/sim/dataverse/recurrence.ts), each written from
+// its service's documentation, so the property checks the mapping against both services' rules, not against itself.
+import fc from 'fast-check';
+import { DateTime } from 'luxon';
+import { describe, expect, it } from 'vitest';
+import { occurrencesBetween } from '../../dev/sim/dataverse/recurrence.js';
+import { SeriesPlatform } from '../../dev/sim/dataverse/series.js';
+import { expand, parseRecurrence, seriesTiming } from '../../dev/sim/graph/recurrence.js';
+import { resolveTimeZone } from '../../dev/sim/graph/timeZones.js';
+import { isSyncError } from '../../shared/errors.js';
+import { dataverseColumnsOf, graphRecurrenceOf, patternOfDataverse, patternOfGraph, unsupportedInDataverse, type SeriesPattern } from '../../shared/mapping/index.js';
+import { daysOfWeek, ianaOfSeriesZone, patternTypes, weekIndexes, type DayOfWeek } from '../../shared/mapping/recurrence.js';
+
+const base: SeriesPattern = {
+  type: 'weekly',
+  interval: 1,
+  daysOfWeek: ['monday'],
+  firstDayOfWeek: 'sunday',
+  index: null,
+  dayOfMonth: null,
+  month: null,
+  range: 'noEnd',
+  startDate: '2026-03-02',
+  endDate: null,
+  numberOfOccurrences: null,
+  timeZone: 'W. Europe Standard Time',
+};
+
+describe('recurrence pattern mapping, pattern by pattern', () => {
+  it.each([
+    ['every weekday (Dataverse isweekdaypattern, mask left empty)', { recurrencepatterntype: 1, isweekdaypattern: true, daysofweekmask: 0 }, { type: 'weekly', daysOfWeek: ['monday', 'tuesday', 'wednesday', 'thursday', 'friday'] }],
+    ['the last weekday of the month', { recurrencepatterntype: 2, isnthmonthly: true, instance: 5, daysofweekmask: 62 }, { type: 'relativeMonthly', index: 'last', daysOfWeek: ['monday', 'tuesday', 'wednesday', 'thursday', 'friday'] }],
+    ['day 31 of every month', { recurrencepatterntype: 2, dayofmonth: 31 }, { type: 'absoluteMonthly', dayOfMonth: 31, daysOfWeek: [] }],
+    ['the second Tuesday of March, yearly', { recurrencepatterntype: 3, isnthyearly: true, instance: 2, daysofweekmask: 4, monthofyear: 3 }, { type: 'relativeYearly', index: 'second', month: 3, daysOfWeek: ['tuesday'] }],
+    ['every other week from Monday (firstdayofweek 1)', { recurrencepatterntype: 1, interval: 2, daysofweekmask: 2 | 64, firstdayofweek: 1 }, { type: 'weekly', interval: 2, firstDayOfWeek: 'monday', daysOfWeek: ['monday', 'saturday'] }],
+  ])('%s', (_name, columns, expected) => {
+    const pattern = patternOfDataverse({ patternstartdate: '2026-03-01T23:00:00Z', patternendtype: 1, utcconversiontimezonecode: 110, ...columns }, 'UTC');
+    expect(pattern).toMatchObject({ ...expected, startDate: '2026-03-02', timeZone: 'W. Europe Standard Time' });
+    // And back: the columns of the canonical pattern read as the same pattern.
+    expect(patternOfDataverse({ ...dataverseColumnsOf(pattern, true) }, 'UTC')).toEqual(pattern);
+  });
+
+  it('reads DateOnly UserLocal dates in the series zone: the UTC instant of the local midnight', () => {
+    const pattern = patternOfDataverse({ recurrencepatterntype: 0, patternstartdate: '2026-10-24T22:00:00Z', patternendtype: 3, patternenddate: '2026-10-31T23:00:00Z', utcconversiontimezonecode: 110 }, 'UTC');
+    expect(pattern).toMatchObject({ type: 'daily', range: 'endDate', startDate: '2026-10-25', endDate: '2026-11-01' });
+    expect(dataverseColumnsOf(pattern, false)).toMatchObject({ patternstartdate: '2026-10-24T22:00:00Z', patternenddate: '2026-10-31T23:00:00Z', utcconversiontimezonecode: 110 });
+  });
+
+  it('takes the first occurrence (effectivestartdate) as the range start, so a start off the pattern is not a change', () => {
+    const pattern = patternOfDataverse({ recurrencepatterntype: 1, daysofweekmask: 2, patternstartdate: '2026-02-27T23:00:00Z', effectivestartdate: '2026-03-01T23:00:00Z', patternendtype: 1, utcconversiontimezonecode: 110 }, 'UTC');
+    expect(pattern.startDate).toBe('2026-03-02');
+  });
+
+  it('writes Graph only the properties a pattern type needs, and reads Graph enums in any case', () => {
+    expect(graphRecurrenceOf({ ...base, type: 'daily', daysOfWeek: [], firstDayOfWeek: null })).toEqual({
+      pattern: { type: 'daily', interval: 1 },
+      range: { type: 'noEnd', startDate: '2026-03-02', recurrenceTimeZone: 'W. Europe Standard Time' },
+    });
+    const read = patternOfGraph(
+      { pattern: { type: 'Weekly', interval: 1, daysOfWeek: ['Monday'], firstDayOfWeek: 'Sunday', index: 'first', dayOfMonth: 0, month: 0 }, range: { type: 'noEnd', startDate: '2026-03-02', endDate: '0001-01-01', numberOfOccurrences: 0, recurrenceTimeZone: 'W. Europe Standard Time' } },
+      'UTC',
+    );
+    expect(read).toEqual(base);
+  });
+
+  it('uses the event zone when the range names none, and accepts an IANA name', () => {
+    expect(patternOfGraph({ pattern: { type: 'daily', interval: 3 }, range: { type: 'numbered', startDate: '2026-03-02', numberOfOccurrences: 5 } }, 'Europe/Berlin').timeZone).toBe('W. Europe Standard Time');
+  });
+
+  it.each([
+    ['more than 999 occurrences', { range: 'numbered' as const, numberOfOccurrences: 1200 }, 'at most 999'],
+    ['an interval above 1000', { interval: 1001 }, 'at most 1000'],
+    ['a zone without a known Dataverse code', { timeZone: 'Arabian Standard Time' }, 'no Dataverse time zone code'],
+  ])('does not write %s to Dataverse, with the reason', (_name, change, reason) => {
+    const pattern = { ...base, ...change };
+    expect(unsupportedInDataverse(pattern)).toContain(reason);
+    expect(() => dataverseColumnsOf(pattern, true)).toThrow(reason);
+  });
+
+  it('writes firstdayofweek on create only (not valid for update)', () => {
+    expect(dataverseColumnsOf(base, true)).toHaveProperty('firstdayofweek', 0);
+    expect(dataverseColumnsOf(base, false)).not.toHaveProperty('firstdayofweek');
+  });
+
+  it.each([
+    ['a weekly pattern without days', { pattern: { type: 'weekly', interval: 1 }, range: { type: 'noEnd', startDate: '2026-03-02' } }, 'recurrence.pattern.daysOfWeek'],
+    ['a pattern type Graph does not have', { pattern: { type: 'hourly', interval: 1 }, range: { type: 'noEnd', startDate: '2026-03-02' } }, 'recurrence.pattern.type'],
+    ['a numbered range without a count', { pattern: { type: 'daily', interval: 1 }, range: { type: 'numbered', startDate: '2026-03-02' } }, 'recurrence.range.numberOfOccurrences'],
+  ])('refuses %s with an InvalidInput naming the property', (_name, input, field) => {
+    let error: unknown;
+    try {
+      patternOfGraph(input, 'UTC');
+    } catch (e) {
+      error = e;
+    }
+    expect(isSyncError(error, 'InvalidInput')).toBe(true);
+    expect((error as Error).message).toContain(field);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------------------
+// Properties
+// ------------------------------------------------------------------------------------------------------------
+
+const zones = ['W. Europe Standard Time', 'Eastern Standard Time', 'AUS Eastern Standard Time', 'UTC'] as const;
+const daysArb = fc.subarray([...daysOfWeek], { minLength: 1 }).map((d) => [...d] as DayOfWeek[]);
+
+const patternArb: fc.Arbitrary<SeriesPattern> = fc
+  .record({
+    type: fc.constantFrom(...patternTypes),
+    interval: fc.integer({ min: 1, max: 4 }),
+    days: daysArb,
+    firstDayOfWeek: fc.constantFrom(...daysOfWeek),
+    index: fc.constantFrom(...weekIndexes),
+    dayOfMonth: fc.integer({ min: 1, max: 31 }),
+    month: fc.integer({ min: 1, max: 12 }),
+    range: fc.constantFrom('noEnd' as const, 'numbered' as const, 'endDate' as const),
+    start: fc.date({ min: new Date('2026-01-01T00:00:00Z'), max: new Date('2027-12-31T00:00:00Z'), noInvalidDate: true }),
+    count: fc.integer({ min: 1, max: 40 }),
+    span: fc.integer({ min: 0, max: 500 }),
+    timeZone: fc.constantFrom(...zones),
+  })
+  .map((r) => {
+    const t = r.type;
+    const days = t === 'weekly' || t === 'relativeMonthly' || t === 'relativeYearly' ? [...r.days].sort((a, b) => daysOfWeek.indexOf(a) - daysOfWeek.indexOf(b)) : [];
+    const yearly = t === 'absoluteYearly' || t === 'relativeYearly';
+    // A yearly day must exist in its month (both services refuse 30 February); 29 February is allowed.
+    const maxDay = yearly ? new Date(Date.UTC(2024, r.month, 0)).getUTCDate() : 31;
+    const startDate = r.start.toISOString().slice(0, 10);
+    return {
+      type: t,
+      interval: r.interval,
+      daysOfWeek: days,
+      firstDayOfWeek: t === 'weekly' ? r.firstDayOfWeek : null,
+      index: t === 'relativeMonthly' || t === 'relativeYearly' ? r.index : null,
+      dayOfMonth: t === 'absoluteMonthly' || t === 'absoluteYearly' ? Math.min(r.dayOfMonth, maxDay) : null,
+      month: yearly ? r.month : null,
+      range: r.range,
+      startDate,
+      endDate: r.range === 'endDate' ? DateTime.fromISO(startDate).plus({ days: r.span }).toISODate()! : null,
+      numberOfOccurrences: r.range === 'numbered' ? r.count : null,
+      timeZone: r.timeZone,
+    } satisfies SeriesPattern;
+  });
+
+/** The occurrence starts Graph's rules give a series of this pattern at `hour` local time over [from, to). */
+function graphStarts(p: SeriesPattern, hour: number, from: number, to: number): number[] {
+  const zone = resolveTimeZone(p.timeZone)!;
+  const recurrence = parseRecurrence(graphRecurrenceOf(p), zone);
+  const start = DateTime.fromISO(p.startDate, { zone: zone.iana }).set({ hour }).toMillis();
+  return [...expand(recurrence, seriesTiming(start, start + 3600_000, zone, false), { start: from, end: to })].map((o) => o.originalStart);
+}
+
+/** The instance starts Dataverse's rules give the mapped columns over [from, to). */
+function dataverseStarts(p: SeriesPattern, hour: number, from: number, to: number): number[] {
+  const iana = ianaOfSeriesZone(p.timeZone);
+  const start = DateTime.fromISO(p.startDate, { zone: iana }).set({ hour });
+  const row = { ...dataverseColumnsOf(p, true), starttime: start.toUTC().toISO(), endtime: start.plus({ hours: 1 }).toUTC().toISO() };
+  // The simulator's own reading of a master row (validation included); a series without a zone code is expanded in
+  // the organization's default zone, here UTC, as the product writes no code for UTC.
+  const pattern = SeriesPlatform.prototype.patternOf.call({ zoneOf: () => iana } as unknown as SeriesPlatform, row);
+  return [...occurrencesBetween(pattern, from, to)].map((o) => o.startMs);
+}
+
+describe('recurrence pattern mapping, properties', () => {
+  it('maps there and back to the same pattern (Graph and Dataverse)', () => {
+    fc.assert(
+      fc.property(patternArb, (p) => {
+        expect(patternOfGraph(graphRecurrenceOf(p), 'UTC')).toEqual(p);
+        expect(patternOfDataverse(dataverseColumnsOf(p, true), 'UTC')).toEqual(p);
+      }),
+      { seed: 1414, numRuns: 300 },
+    );
+  });
+
+  it('expands the Graph pattern and the mapped Dataverse pattern to the same starts in the series zone (DST included)', () => {
+    fc.assert(
+      fc.property(patternArb, fc.integer({ min: 0, max: 23 }), (drawn, hour) => {
+        const from = Date.parse(`${drawn.startDate}T00:00:00Z`) - 2 * 86_400_000;
+        const to = from + 3 * 366 * 86_400_000;
+        // The canonical range start is the first occurrence's date (SeriesPattern): the services read an interval
+        // from a start off the pattern differently (Graph's simulator anchors on the first period holding a fitting
+        // date, Dataverse's on the start's period; open question P11 in the README), so the property starts there.
+        let first: number | undefined;
+        try {
+          first = graphStarts(drawn, hour, from, to)[0];
+        } catch {
+          // Graph refuses a range without any fitting date (400 ErrorCalendarInvalidRecurrence): nothing to compare.
+        }
+        fc.pre(first !== undefined);
+        const p = { ...drawn, startDate: DateTime.fromMillis(first, { zone: ianaOfSeriesZone(drawn.timeZone) }).toISODate()! };
+        if (p.range === 'endDate' && p.endDate! < p.startDate) return;
+        expect(dataverseStarts(p, hour, from, to)).toEqual(graphStarts(p, hour, from, to));
+      }),
+      { seed: 1414, numRuns: 300 },
+    );
+  });
+});
