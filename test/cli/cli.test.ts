@@ -90,7 +90,7 @@ describe('against the local stack', () => {
     const second = await cli(['dataverse', 'register-webhooks'], env);
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/updated: url and key written/);
-    expect(second.stdout).toMatch(/^0 created, 1 updated, 21 kept$/m);
+    expect(second.stdout).toMatch(/^0 created, 1 updated, 24 kept$/m);
     expect(stack.dataverse.admin.records('serviceendpoints')).toHaveLength(1);
     const again = stack.dataverse.admin.records('sdkmessageprocessingsteps').filter((s) => String(s.name).startsWith('dataverse-exchange-sync: '));
     expect(again.map((s) => s.sdkmessageprocessingstepid).sort()).toEqual(steps.map((s) => s.sdkmessageprocessingstepid).sort());
