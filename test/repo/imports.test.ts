@@ -2,12 +2,12 @@
 // so a forbidden dependency cannot come back unnoticed: the sync core does not reach into onboarding, the CLI does
 // not run Functions handlers, only the Functions adapters see @azure/functions, the pure merge does not depend on
 // storage, the product never loads development code and the simulators never load the product.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { repoRoot, sourceFiles } from '../support/sourceFiles.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const root = repoRoot;
 
 interface Rule {
   name: string;
@@ -45,18 +45,6 @@ export function importsOf(file: string, text: string): string[] {
   return out;
 }
 
-function sourceFiles(folder: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
-      const path = `${dir}/${entry.name}`;
-      if (entry.isDirectory()) walk(path);
-      else if (/\.(ts|mts|mjs)$/.test(entry.name) && !entry.name.endsWith('.d.ts')) out.push(path);
-    }
-  };
-  walk(folder);
-  return out;
-}
 
 /** Every forbidden import of the given files, as "file -> target (rule)". */
 export function violations(files: { file: string; text: string }[]): string[] {

@@ -2,13 +2,13 @@
 // kinds, the mapping and the wire schemas holds no string literal that is a kind, table or Graph resource name of a
 // kind. Such a literal is a per-kind fact written again beside the registry, which is how the engine once built its
 // own call beside the mapping's tested rule. Ask the registry (shared/sync/kinds/index.ts) instead.
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { repoRoot, sourceFiles } from '../support/sourceFiles.js';
 import { kindNames, resourceNames, tableNames } from '../../shared/sync/kinds/index.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const root = repoRoot;
 
 /** Where per-kind facts belong: the kinds themselves, their mapping, and the wire schemas of the two services. */
 const owners = ['shared/sync/kinds/', 'shared/mapping/', 'shared/wire/'];
@@ -30,18 +30,6 @@ export function kindLiterals(text: string): { line: number; literal: string }[] 
   return hits;
 }
 
-function sourceFiles(folder: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
-      const path = `${dir}/${entry.name}`;
-      if (entry.isDirectory()) walk(path);
-      else if (/\.(ts|mts|mjs)$/.test(entry.name) && !entry.name.endsWith('.d.ts')) out.push(path);
-    }
-  };
-  walk(folder);
-  return out;
-}
 
 describe('kind names stay in the kinds', () => {
   it('the check finds a kind, table or resource name in single, double and backtick quotes, and nothing else', () => {
