@@ -5,7 +5,7 @@
 //   STRYKER_MUTATE=shared/sync/merge.ts,shared/sync/plan.ts   only these files (globs, comma-separated; a file may
 //                                                             take a line range, e.g. shared/sync/plan.ts:10-40)
 //   STRYKER_CONCURRENCY=1                                     test-runner processes (default 2)
-//   STRYKER_E2E=0                                             leave out the e2e file in the mutation test set
+//   STRYKER_E2E=1                                             add the webhook endpoints' e2e file (slow: ~15 s a mutant)
 // Equivalent survivors and the measured scores: docs/mutation.md.
 const folders = ['shared/sync/**/*.ts', 'shared/mapping/**/*.ts', 'shared/webhooks/**/*.ts', 'shared/storage/**/*.ts'];
 const mutate = process.env.STRYKER_MUTATE ? process.env.STRYKER_MUTATE.split(',').map((s) => s.trim()).filter(Boolean) : folders;
