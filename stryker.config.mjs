@@ -7,8 +7,15 @@
 //   STRYKER_CONCURRENCY=1                                     test-runner processes (default 2)
 //   STRYKER_E2E=1                                             add the webhook endpoints' e2e file (slow: ~15 s a mutant)
 // Equivalent survivors and the measured scores: docs/mutation.md.
+import { createHash } from 'node:crypto';
+
 const folders = ['shared/sync/**/*.ts', 'shared/mapping/**/*.ts', 'shared/webhooks/**/*.ts', 'shared/storage/**/*.ts'];
 const mutate = process.env.STRYKER_MUTATE ? process.env.STRYKER_MUTATE.split(',').map((s) => s.trim()).filter(Boolean) : folders;
+// Stryker writes the incremental file from the run's own report, which holds only the files that run mutated: one
+// file per target set, so a run over one file does not throw away the results of the full run (or of another file).
+const target = process.env.STRYKER_MUTATE
+  ? `${mutate.join('+').replace(/^shared\//, '').replace(/[^A-Za-z0-9]+/g, '-').slice(0, 60)}-${createHash('sha1').update(mutate.join(',')).digest('hex').slice(0, 8)}`
+  : 'all';
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
@@ -23,10 +30,10 @@ export default {
   coverageAnalysis: 'perTest',
   ignoreStatic: true,
   incremental: true,
-  incrementalFile: 'reports/mutation/stryker-incremental.json',
+  incrementalFile: `reports/mutation/${target}.incremental.json`,
   reporters: ['clear-text', 'progress', 'html', 'json'],
-  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
-  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  htmlReporter: { fileName: `reports/mutation/${target}.html` },
+  jsonReporter: { fileName: `reports/mutation/${target}.json` },
   clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
   concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
   tempDirName: '.stryker-tmp',
