@@ -52,6 +52,25 @@ describe('judgeDelete', () => {
     expect(resync.state.trip).toBeUndefined();
   });
 
+  it('the window is open at its start: a delete exactly windowMinutes old no longer counts', () => {
+    expect(judgeDelete(withDeletes(10, false, 60), { inferred: false, resync: false, pairs: 10_000, now }, t).allow).toBe(true);
+    expect(judgeDelete(withDeletes(10, false, 59), { inferred: false, resync: false, pairs: 10_000, now }, t).allow).toBe(false);
+  });
+
+  it('each hold says why with the figures an operator decides by', () => {
+    const detail = (state: ScopeState, inferred: boolean, pairs: number, resync = false) => {
+      const v = judgeDelete(state, { inferred, resync, pairs, now }, t);
+      return v.allow ? undefined : v.detail;
+    };
+    expect(detail(withDeletes(10), false, 10_000)).toBe('11 deletes in 60 min pass the cap of 10');
+    expect(detail(withDeletes(3), false, 7)).toBe('4 deletes of 10 pairs (40%) pass 20% in 60 min');
+    expect(detail(withDeletes(5, true), true, 100_000)).toBe('6 inferred deletes in 60 min pass the cap of 5');
+    expect(detail(withDeletes(1, true), true, 29)).toBe('2 inferred deletes of 30 pairs (6.7%) pass 5% in 60 min');
+    expect(detail(emptyScopeState(), true, 10, true)).toBe('inferred during a resync');
+    const tripped = judgeDelete(withDeletes(10), { inferred: false, resync: false, pairs: 10_000, now }, t).state;
+    expect(detail(tripped, false, 10_000)).toBe('scope tripped: 11 deletes in 60 min pass the cap of 10');
+  });
+
   it('property: a run of deletes never executes more than the cap in one window, nor trips below minDeletes', () => {
     fc.assert(
       fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: 60 }), fc.integer({ min: 0, max: 500 }), (inferredFlags, pairs) => {
@@ -90,6 +109,16 @@ describe('judgeCreate', () => {
     // The delete side is not affected.
     expect(judgeDelete(state, { inferred: false, resync: false, pairs: 10, now }, t).allow).toBe(true);
   });
+
+  it('creates older than the window (or exactly its length) do not count, and a hold says why', () => {
+    const old = { ...emptyScopeState(), creates: [minutesAgo(60), minutesAgo(61), minutesAgo(90)] };
+    expect(judgeCreate(old, now, t).allow).toBe(true);
+    const recent = { ...emptyScopeState(), creates: [minutesAgo(59), minutesAgo(30), minutesAgo(1)] };
+    const held = judgeCreate(recent, now, t);
+    expect(held.allow ? undefined : held.detail).toBe('4 creates in 60 min pass the cap of 3');
+    const again = judgeCreate(held.state, now, t);
+    expect(again.allow ? undefined : again.detail).toBe('scope tripped: 4 creates in 60 min pass the cap of 3');
+  });
 });
 
 describe('judgeListing', () => {
@@ -99,6 +128,12 @@ describe('judgeListing', () => {
   it('an empty listing of a scope with fewer pairs, or a listing with items, does not', () => {
     expect(judgeListing(emptyScopeState(), { items: 0, pairs: 4, now }, t).trip).toBeUndefined();
     expect(judgeListing(emptyScopeState(), { items: 1, pairs: 500, now }, t).trip).toBeUndefined();
+  });
+  it('says how many pairs the empty listing met; a scope already tripped keeps its first trip; the rule can be turned off', () => {
+    expect(judgeListing(emptyScopeState(), { items: 0, pairs: 7, now }, t).trip?.detail).toBe('a full listing returned no items while 7 pairs exist');
+    const first = { trigger: 'hardCap' as const, at: '2026-12-01T09:00:00.000Z', detail: 'first' };
+    expect(judgeListing({ ...emptyScopeState(), trip: first }, { items: 0, pairs: 50, now }, t).trip).toEqual(first);
+    expect(judgeListing(emptyScopeState(), { items: 0, pairs: 50, now }, { ...t, emptyListingHolds: false }).trip).toBeUndefined();
   });
 });
 

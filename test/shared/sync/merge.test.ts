@@ -53,6 +53,59 @@ describe('three-way merge', () => {
     expect(r.toDataverse).toEqual({});
   });
 
+  it('a one-direction field flows its way: ToExchange from Dataverse, ToDataverse from Exchange', () => {
+    const r = mergeSnapshots({ directions, base, dataverse: { ...base, reminder: false }, exchange: { ...base, categories: ['y'] }, policy: 'lastModifiedWins' });
+    expect(r.toExchange).toEqual({ reminder: false });
+    expect(r.toDataverse).toEqual({ categories: ['y'] });
+    expect(r.merged).toMatchObject({ reminder: false, categories: ['y'] });
+  });
+
+  it('a one-direction field changed on the side that does not own it: nothing flows, and the base keeps the owner\'s value', () => {
+    const r = mergeSnapshots({ directions, base, dataverse: { ...base, categories: ['y'] }, exchange: { ...base, reminder: false }, policy: 'lastModifiedWins' });
+    expect(r.toExchange).toEqual({});
+    expect(r.toDataverse).toEqual({});
+    // categories belong to Exchange (ToDataverse), the reminder to Dataverse (ToExchange).
+    expect(r.merged).toEqual({ subject: 'A', location: 'Room 1', reminder: true, categories: ['x'] });
+  });
+
+  it('a None field is left out of the new base', () => {
+    const r = mergeSnapshots({ directions, base, dataverse: { ...base, internal: 2 }, exchange: base, policy: 'lastModifiedWins' });
+    expect(r.merged).not.toHaveProperty('internal');
+  });
+
+  it('a one-direction field changed on both sides: its source wins whatever the policy', () => {
+    const input = { directions, base, dataverse: { ...base, reminder: false, categories: ['d'] }, exchange: { ...base, reminder: 'x', categories: ['e'] } };
+    const exWins = mergeSnapshots({ ...input, policy: 'exchangeWins' });
+    expect(exWins.toExchange).toEqual({ reminder: false });
+    const dvWins = mergeSnapshots({ ...input, policy: 'dataverseWins' });
+    expect(dvWins.toDataverse).toEqual({ categories: ['e'] });
+    expect(dvWins.conflicts.map((c) => [c.field, c.winner])).toEqual([['reminder', 'dataverse'], ['categories', 'exchange']]);
+  });
+
+  it('lastModifiedWins: the later side wins either way, a tie goes to Dataverse, and a side without a timestamp loses', () => {
+    const input = { directions: { subject: 'Both' as Direction }, base: { subject: 'A' }, dataverse: { subject: 'D' }, exchange: { subject: 'E' }, policy: 'lastModifiedWins' as const };
+    const winner = (dataverseModifiedOn: string | undefined, exchangeModifiedOn: string | undefined) =>
+      mergeSnapshots({ ...input, dataverseModifiedOn, exchangeModifiedOn }).conflicts[0]?.winner;
+    expect(winner('2026-05-01T10:00:05Z', '2026-05-01T10:00:00Z')).toBe('dataverse');
+    expect(winner('2026-05-01T10:00:00Z', '2026-05-01T10:00:05Z')).toBe('exchange');
+    expect(winner('2026-05-01T10:00:00Z', '2026-05-01T10:00:00Z')).toBe('dataverse');
+    expect(winner(undefined, '2026-05-01T10:00:00Z')).toBe('exchange');
+    expect(winner('2026-05-01T10:00:00Z', undefined)).toBe('dataverse');
+    expect(winner('not a date', 'not a date')).toBe('dataverse');
+  });
+
+  it('exchangeWins holds even when Dataverse changed later', () => {
+    const r = mergeSnapshots({ directions, base, dataverse: { ...base, subject: 'D' }, exchange: { ...base, subject: 'E' }, policy: 'exchangeWins', dataverseModifiedOn: '2026-03-01T00:00:00Z', exchangeModifiedOn: '2026-02-01T00:00:00Z' });
+    expect(r.toDataverse).toEqual({ subject: 'E' });
+    expect(r.toExchange).toEqual({});
+  });
+
+  it('with no base yet (a first link), differing values are settled by the policy but not reported as a conflict', () => {
+    const r = mergeSnapshots({ directions, base: {}, dataverse: { subject: 'D' }, exchange: { subject: 'E' }, policy: 'dataverseWins' });
+    expect(r.toExchange).toEqual({ subject: 'D' });
+    expect(r.conflicts).toEqual([]);
+  });
+
   it('property: merging is idempotent -- writing the result and merging again changes nothing', () => {
     const value = fc.oneof(fc.constant('A'), fc.constant('B'), fc.constant('C'));
     fc.assert(
