@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import net, { type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import functions, { type HttpResponseInit, type Timer } from '@azure/functions';
-import { ServiceBusClient, isServiceBusError, type ServiceBusSessionReceiver } from '@azure/service-bus';
+import { ServiceBusClient, isServiceBusError, type ServiceBusReceivedMessage, type ServiceBusSessionReceiver } from '@azure/service-bus';
 import { CronExpressionParser } from 'cron-parser';
 import type { FunctionDefinition } from '../../functions/table.js';
 
@@ -133,13 +133,18 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const sbClient = options.serviceBusConnectionString ? new ServiceBusClient(options.serviceBusConnectionString, { retryOptions: { maxRetries: 2, timeoutInMs: 10_000 } }) : undefined;
   const firstQueue = options.table.find((f): f is Extract<FunctionDefinition, { kind: 'serviceBusQueue' }> => f.kind === 'serviceBusQueue');
   if (sbClient && firstQueue) await connectWithoutNagle(sbClient, firstQueue.queueName, firstQueue.isSessionsEnabled);
-  const loops: Promise<void>[] = [];
   const openReceivers = new Set<ServiceBusSessionReceiver>();
+  // Work close() waits for: a message being handled and settled, and a session being served. A loop parked in
+  // acceptNextSession is not among them: the SDK (7.9) waits there for its server timeout (about 10 s) whatever the
+  // client or the abort signal does, and a host that waited for it took its whole close cap each time.
+  const inFlight = new Set<Promise<void>>();
+  const serving = new Set<Promise<void>>();
+  const stopAccepting = new AbortController();
   if (sbClient) {
     for (const fn of options.table) {
       if (fn.kind !== 'serviceBusQueue') continue;
       const concurrency = fn.isSessionsEnabled ? (options.maxConcurrentSessions ?? 8) : 1;
-      for (let i = 0; i < concurrency; i += 1) loops.push(sessionLoop(fn));
+      for (let i = 0; i < concurrency; i += 1) void sessionLoop(fn);
     }
   }
 
@@ -147,7 +152,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     while (running) {
       let receiver: ServiceBusSessionReceiver;
       try {
-        receiver = await sbClient!.acceptNextSession(fn.queueName, { maxAutoLockRenewalDurationInMs: 5 * 60_000 });
+        receiver = await sbClient!.acceptNextSession(fn.queueName, { maxAutoLockRenewalDurationInMs: 5 * 60_000, abortSignal: stopAccepting.signal });
       } catch (error) {
         if (!running) return;
         // No session with messages within the SDK's wait: ask again (the trigger's listener does the same).
@@ -156,55 +161,80 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         await new Promise((r) => setTimeout(r, 200));
         continue;
       }
-      openReceivers.add(receiver);
-      try {
-        while (running) {
-          const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: options.sessionIdleTimeoutMs ?? 5_000 });
-          if (!message) break;
-          const messageId = String(message.messageId ?? '');
-          // The JS SDK surfaces the raw AMQP delivery count (0 on the first delivery); the Functions trigger reports
-          // Service Bus's DeliveryCount, which starts at 1.
-          const deliveryCount = (message.deliveryCount ?? 0) + 1;
-          const context = invocation(fn.name, log, {
-            messageId,
-            deliveryCount,
-            sessionId: message.sessionId,
-            enqueuedTimeUtc: message.enqueuedTimeUtc?.toISOString(),
-            applicationProperties: message.applicationProperties ?? {},
-            correlationId: message.correlationId,
-            sequenceNumber: message.sequenceNumber?.toString(),
-          });
-          let outcome: SettledEvent['outcome'] = 'completed';
-          let failure: string | undefined;
-          try {
-            await fn.handler(message.body, context);
-          } catch (error) {
-            outcome = 'abandoned';
-            failure = (error as Error)?.message ?? String(error);
-          }
-          try {
-            if (outcome === 'completed') await receiver.completeMessage(message);
-            else await receiver.abandonMessage(message);
-          } catch (error) {
-            if (!running) return;
-            log(`[host] ${fn.name}: settling ${messageId} failed: ${(error as Error).message}`);
-          }
-          events.emit('settled', {
-            functionName: fn.name,
-            messageId,
-            sessionId: message.sessionId,
-            deliveryCount,
-            outcome,
-            ...(failure ? { error: failure } : {}),
-          } satisfies SettledEvent);
-        }
-      } catch (error) {
-        if (running) log(`[host] ${fn.name}: session ${receiver.sessionId} ended: ${(error as Error).message}`);
-      } finally {
-        openReceivers.delete(receiver);
+      if (!running) {
+        // Accepted after close began: release the session lock unused so another receiver takes it at once.
         await receiver.close().catch(() => undefined);
+        return;
       }
+      const served = serveSession(fn, receiver);
+      serving.add(served);
+      await served;
+      serving.delete(served);
     }
+  }
+
+  async function serveSession(fn: Extract<FunctionDefinition, { kind: 'serviceBusQueue' }>, receiver: ServiceBusSessionReceiver): Promise<void> {
+    openReceivers.add(receiver);
+    try {
+      while (running) {
+        const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: options.sessionIdleTimeoutMs ?? 5_000 });
+        if (!message) break;
+        if (!running) {
+          // Received while the host was closing: hand it back now rather than hold its lock until it expires.
+          await receiver.abandonMessage(message).catch(() => undefined);
+          break;
+        }
+        const handled = handleMessage(fn, receiver, message);
+        inFlight.add(handled);
+        await handled;
+        inFlight.delete(handled);
+      }
+    } catch (error) {
+      if (running) log(`[host] ${fn.name}: session ${receiver.sessionId} ended: ${(error as Error).message}`);
+    } finally {
+      openReceivers.delete(receiver);
+      await receiver.close().catch(() => undefined);
+    }
+  }
+
+  async function handleMessage(fn: Extract<FunctionDefinition, { kind: 'serviceBusQueue' }>, receiver: ServiceBusSessionReceiver, message: ServiceBusReceivedMessage): Promise<void> {
+    const messageId = String(message.messageId ?? '');
+    // The JS SDK surfaces the raw AMQP delivery count (0 on the first delivery); the Functions trigger reports
+    // Service Bus's DeliveryCount, which starts at 1.
+    const deliveryCount = (message.deliveryCount ?? 0) + 1;
+    const context = invocation(fn.name, log, {
+      messageId,
+      deliveryCount,
+      sessionId: message.sessionId,
+      enqueuedTimeUtc: message.enqueuedTimeUtc?.toISOString(),
+      applicationProperties: message.applicationProperties ?? {},
+      correlationId: message.correlationId,
+      sequenceNumber: message.sequenceNumber?.toString(),
+    });
+    let outcome: SettledEvent['outcome'] = 'completed';
+    let failure: string | undefined;
+    try {
+      await fn.handler(message.body, context);
+    } catch (error) {
+      outcome = 'abandoned';
+      failure = (error as Error)?.message ?? String(error);
+    }
+    try {
+      if (outcome === 'completed') await receiver.completeMessage(message);
+      else await receiver.abandonMessage(message);
+    } catch (error) {
+      // Not settled: the lock expires and Service Bus delivers the message again, so nothing is lost.
+      if (!running) return;
+      log(`[host] ${fn.name}: settling ${messageId} failed: ${(error as Error).message}`);
+    }
+    events.emit('settled', {
+      functionName: fn.name,
+      messageId,
+      sessionId: message.sessionId,
+      deliveryCount,
+      outcome,
+      ...(failure ? { error: failure } : {}),
+    } satisfies SettledEvent);
   }
 
   // --- timers ----------------------------------------------------------------------------------------------
@@ -243,15 +273,35 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     async close() {
       running = false;
       for (const handle of handles.values()) clearTimeout(handle);
-      await Promise.all([...openReceivers].map((r) => r.close().catch(() => undefined)));
+      stopAccepting.abort();
+      // As the Functions host drains on shutdown: messages being handled finish and are settled on their still open
+      // session, then idle sessions are closed (which ends their receive wait). A handler that hangs is given up on
+      // after the cap; its message's lock then expires and it is delivered again.
+      let cap: NodeJS.Timeout | undefined;
+      const capped = new Promise<void>((resolve) => (cap = setTimeout(resolve, 5_000)));
+      try {
+        await Promise.race([drain(inFlight), capped]);
+        await Promise.all([...openReceivers].map((r) => r.close().catch(() => undefined)));
+        await Promise.race([drain(serving), capped]);
+      } finally {
+        clearTimeout(cap);
+      }
       await sbClient?.close();
-      await Promise.race([Promise.allSettled(loops), new Promise((r) => setTimeout(r, 5_000))]);
       await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       });
     },
   };
+}
+
+/** Settles once every promise in the set has, including ones added while waiting. */
+async function drain(pending: Set<Promise<void>>): Promise<void> {
+  while (pending.size > 0) {
+    const now = [...pending];
+    await Promise.allSettled(now);
+    for (const p of now) pending.delete(p);
+  }
 }
 
 /**
