@@ -136,10 +136,9 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const openReceivers = new Set<ServiceBusSessionReceiver>();
   // Work close() waits for: a message being handled and settled, and a session being served. A loop parked in
   // acceptNextSession is not among them: the SDK (7.9) waits there for its server timeout (about 10 s) whatever the
-  // client or the abort signal does, and a host that waited for it took its whole close cap each time.
+  // client or an abort signal does, and a host that waited for it took its whole close cap each time.
   const inFlight = new Set<Promise<void>>();
   const serving = new Set<Promise<void>>();
-  const stopAccepting = new AbortController();
   if (sbClient) {
     for (const fn of options.table) {
       if (fn.kind !== 'serviceBusQueue') continue;
@@ -152,7 +151,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     while (running) {
       let receiver: ServiceBusSessionReceiver;
       try {
-        receiver = await sbClient!.acceptNextSession(fn.queueName, { maxAutoLockRenewalDurationInMs: 5 * 60_000, abortSignal: stopAccepting.signal });
+        receiver = await sbClient!.acceptNextSession(fn.queueName, { maxAutoLockRenewalDurationInMs: 5 * 60_000 });
       } catch (error) {
         if (!running) return;
         // No session with messages within the SDK's wait: ask again (the trigger's listener does the same).
@@ -273,7 +272,6 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     async close() {
       running = false;
       for (const handle of handles.values()) clearTimeout(handle);
-      stopAccepting.abort();
       // As the Functions host drains on shutdown: messages being handled finish and are settled on their still open
       // session, then idle sessions are closed (which ends their receive wait). A handler that hangs is given up on
       // after the cap; its message's lock then expires and it is delivered again.
