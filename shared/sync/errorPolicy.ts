@@ -5,7 +5,7 @@
 // https://github.com/MicrosoftDocs/dynamics-365-customer-engagement/issues/269). Here a permanent cause of the
 // mailbox blocks it (pairs kept, work skipped until an operator enables it again); an outage only pauses it, with
 // back-off, and the first change tried after the pause is the probe that resumes it by itself.
-import type { SyncError } from '../errors.js';
+import { toSyncError, type SyncError } from '../errors.js';
 
 /** Stable codes of the causes that block a mailbox (shown by status, explain and the CLI). */
 export const blockCodes = {
@@ -115,4 +115,23 @@ export function gateOf(mailbox: PauseState & { stateReason?: string | undefined 
     return { gate: 'go', probing: true };
   }
   return { gate: 'go', probing: false };
+}
+
+/** A failure met while writing for one mailbox: the worker's policy applies it to that mailbox. */
+export class MailboxFailure extends Error {
+  readonly error: SyncError;
+  constructor(
+    readonly mailboxId: string,
+    cause: unknown,
+  ) {
+    const error = toSyncError(cause);
+    super(error.message, { cause: error });
+    this.name = 'MailboxFailure';
+    this.error = error;
+  }
+}
+
+/** The failure as met for this mailbox (a failure already tied to a mailbox keeps its mailbox). */
+export function mailboxFailure(mailboxId: string, error: unknown): MailboxFailure {
+  return error instanceof MailboxFailure ? error : new MailboxFailure(mailboxId, error);
 }
