@@ -8,6 +8,8 @@ import { startStack, type Stack } from '../../dev/stack/index.js';
 import { exchangeChange } from '../../shared/servicebus/messages.js';
 import { changesQueue } from '../../shared/servicebus/queues.js';
 import { enableMailbox } from '../../shared/onboarding/mailbox.js';
+import { formatStatus } from '../../shared/cli/commands/status.js';
+import { buildStatus, renderStatusPage } from '../../shared/status/index.js';
 import { appointments, createAppointment, daysFromNow, events, outlookEvent } from '../support/e2e.js';
 
 describe('mailbox error policy', () => {
@@ -34,6 +36,11 @@ describe('mailbox error policy', () => {
     expect(Date.parse(paused.pausedUntil!)).toBeGreaterThan(Date.now() - 5_000);
     // Never every mailbox because Exchange was down for one.
     expect((await state('alice')).state).toBe('active');
+    // Status (endpoint, page and CLI) shows the pause, its reason and when it ends.
+    const report = await buildStatus(stack.runtime);
+    expect(report.mailboxes.find((m) => m.id === bob.graph.id)).toMatchObject({ state: 'paused', pausedUntil: paused.pausedUntil, stateReason: paused.stateReason });
+    expect(formatStatus(report).join('\n')).toContain(`resumes by itself from ${paused.pausedUntil}`);
+    expect(renderStatusPage(report)).toMatch(/resumes by itself from <time/);
 
     await stack.graph.admin.setFaultPlan({});
     await stack.settled({ timeoutMs: 30_000 });
@@ -82,6 +89,7 @@ describe('mailbox error policy', () => {
     const blocked = await state('bob');
     expect(blocked).toMatchObject({ state: 'blocked', blockCode: 'dataverse.userDisabled' });
     expect(blocked.stateReason).toMatch(/^dataverse\.userDisabled: the Dataverse user is disabled \(0x80040225\); run mailbox enable once it is fixed/);
+    expect((await buildStatus(stack.runtime)).mailboxes.find((m) => m.id === bob.graph.id)).toMatchObject({ state: 'blocked', blockCode: 'dataverse.userDisabled' });
     expect(appointments(stack).filter((a) => a.subject === 'Tracked by a disabled user')).toHaveLength(0);
     expect(deadLetters()).toHaveLength(0);
     // Blocked, the mailbox takes no change: a Dataverse appointment for bob is skipped (recorded), alice's still syncs.
