@@ -29,6 +29,8 @@ export const entitySets = {
   mailbox: entitySetNames.mailbox,
   activitymimeattachment: entitySetNames.activitymimeattachment,
   organization: entitySetNames.organization,
+  /** The user's own settings: timezonecode is the zone Dynamics 365 shows the user's times in. */
+  usersettings: entitySetNames.usersettings,
   activityparty: 'activityparties',
 } as const;
 export type EntityName = keyof typeof entitySets;
@@ -48,6 +50,7 @@ export const primaryKeys: Record<EntityName, string> = {
   mailbox: 'mailboxid',
   activitymimeattachment: 'activitymimeattachmentid',
   organization: 'organizationid',
+  usersettings: 'systemuserid',
   activityparty: 'activitypartyid',
 };
 

@@ -12,6 +12,7 @@ import { parseFilter } from './odata.js';
 import type { IdSource } from './prng.js';
 import { entityBySet, stateOption, type EntityDef } from './schema.js';
 import type { EmailPlatform, MailboxSettings } from './email.js';
+import type { UserSettingsPlatform } from './userSettings.js';
 import type { ExpansionSettings, SeriesPlatform } from './series.js';
 import { rowToJson } from './serialize.js';
 import { text, type LookupRef, type Row, type Store } from './store.js';
@@ -98,6 +99,7 @@ export interface AdminDeps {
   nameOf: (ref: LookupRef) => string | null;
   series: SeriesPlatform;
   email: EmailPlatform;
+  userSettings: UserSettingsPlatform;
 }
 
 function tableOf(setName: string): EntityDef {
@@ -317,6 +319,11 @@ export class DataverseAdmin {
     return this.view(entityBySet.get('mailboxes')!, this.d.email.setMailbox(userId, settings));
   }
 
+  /** Sets a user's own time zone (usersettings.timezonecode), as the user does in Personal Options. */
+  setUserTimeZone(userId: string, timezonecode: number): Record<string, unknown> {
+    return this.view(entityBySet.get('usersettingscollection')!, this.d.userSettings.setTimeZone(userId, timezonecode));
+  }
+
   /** organization.maxuploadfilesize in bytes (attachment size limit). */
   maxUploadFileSize(): number {
     return this.d.email.maxUploadFileSize();
@@ -532,6 +539,10 @@ export async function handleAdminHttp(admin: DataverseAdmin, req: IncomingMessag
       const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as MailboxSettings;
       return sendJson(res, 200, admin.setMailbox(parts[1]!, clean));
     }
+    if (method === 'PUT' && parts[0] === 'usersettings' && parts.length === 2) {
+      const body = parse(z.strictObject({ timezonecode: z.number().int().min(0) }), await jsonBody(req), 'user settings');
+      return sendJson(res, 200, admin.setUserTimeZone(parts[1]!, body.timezonecode));
+    }
     if (route === 'GET /organization/email') return sendJson(res, 200, { maxuploadfilesize: admin.maxUploadFileSize() });
     if (route === 'PUT /organization/email') {
       const body = parse(z.strictObject({ maxuploadfilesize: z.number().int().min(0).max(131_072_000) }), await jsonBody(req), 'email settings');
@@ -647,6 +658,10 @@ export class DataverseAdminClient {
 
   setMailbox(userId: string, settings: MailboxSettings): Promise<Record<string, unknown>> {
     return this.call('PUT', `/mailboxes/${userId}`, settings);
+  }
+
+  setUserTimeZone(userId: string, timezonecode: number): Promise<Record<string, unknown>> {
+    return this.call('PUT', `/usersettings/${userId}`, { timezonecode });
   }
 
   async maxUploadFileSize(): Promise<number> {

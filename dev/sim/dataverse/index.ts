@@ -14,6 +14,7 @@ import { emailFilterTables, entities, entityByLogicalName, sdkMessageNames } fro
 import { Store, text, type LookupRef } from './store.js';
 import { SeriesPlatform, type RecurrenceOptions } from './series.js';
 import { RequestCounters, WebApi } from './webapi.js';
+import { UserSettingsPlatform } from './userSettings.js';
 import { WebhookDispatcher } from './webhooks.js';
 
 export { DataverseAdmin, DataverseAdminClient } from './admin.js';
@@ -124,7 +125,8 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     correlationId: () => streams.ids.guid(),
     options: options.email ?? {},
   });
-  engine.setHooks(combineHooks(series.hooks(), email.hooks()));
+  const userSettings = new UserSettingsPlatform(store);
+  engine.setHooks(combineHooks(series.hooks(), email.hooks(), userSettings.hooks()));
   const protection = new ServiceProtection(limits, now);
   const requestFaults = new RequestFaultInjector(() => streams.requestFaults);
 
@@ -262,6 +264,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     },
     series,
     email,
+    userSettings,
     now,
     expireChangeTracking: () => void (evictedBelowVersion = store.currentVersion()),
     nameOf,
