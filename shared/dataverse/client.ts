@@ -93,6 +93,16 @@ export class DataverseApi {
     return (await this.request('read', 'GET', 'WhoAmI', 'WhoAmI')).body as { UserId: string; BusinessUnitId: string; OrganizationId: string };
   }
 
+  /**
+   * The privileges a user holds through its roles and teams, each with its depth (Basic, Local, Deep, Global)
+   * (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/retrieveuserprivileges).
+   */
+  async retrieveUserPrivileges(userId: string): Promise<{ name: string; depth: string }[]> {
+    const res = await this.request('read', 'GET', 'RetrieveUserPrivileges', `systemusers(${guid(userId)})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()`);
+    const body = res.body as { RolePrivileges?: { PrivilegeName?: unknown; Depth?: unknown }[] };
+    return (body.RolePrivileges ?? []).flatMap((p) => (typeof p.PrivilegeName === 'string' && typeof p.Depth === 'string' ? [{ name: p.PrivilegeName, depth: p.Depth }] : []));
+  }
+
   /** A record, or undefined when it does not exist. */
   async get(entity: EntityName, id: string, query: { select?: string[]; expand?: string; lookupTables?: boolean } = {}): Promise<DataverseRecord | undefined> {
     const params = new URLSearchParams();
