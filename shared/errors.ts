@@ -49,6 +49,8 @@ export interface SyncErrorDetails {
   status?: number;
   /** The service's own error code (Graph `error.code`, e.g. ErrorItemNotFound; Dataverse a hex code, e.g. 0x80040237). */
   serviceCode?: string;
+  /** Dataverse: the failed call acted as a mailbox's user (CallerObjectId), not as the application user itself. */
+  impersonated?: boolean;
   cause?: unknown;
 }
 
@@ -61,6 +63,7 @@ export class SyncError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly status: number | undefined;
   readonly serviceCode: string | undefined;
+  readonly impersonated: boolean | undefined;
 
   constructor(code: ErrorCode, message: string, details: SyncErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -72,6 +75,7 @@ export class SyncError extends Error {
     this.retryAfterMs = details.retryAfterMs;
     this.status = details.status;
     this.serviceCode = details.serviceCode;
+    this.impersonated = details.impersonated;
   }
 }
 

@@ -239,7 +239,9 @@ export class DataverseApi {
       }
       if (!res.ok) {
         const err = (parsed as { error?: { code?: unknown } } | undefined)?.error;
-        throw errorForStatus(`Dataverse ${method} ${route}`, res.status, { code: typeof err?.code === 'string' ? err.code : undefined, requestId: res.headers.get('x-ms-service-request-id') }, res.headers.get('retry-after'));
+        const failure = errorForStatus(`Dataverse ${method} ${route}`, res.status, { code: typeof err?.code === 'string' ? err.code : undefined, requestId: res.headers.get('x-ms-service-request-id') }, res.headers.get('retry-after'));
+        // Whose fault a disabled user or a missing privilege is depends on who the call acted as (errorPolicy.ts).
+        throw new SyncError(failure.code, failure.message, { ...(failure.status === undefined ? {} : { status: failure.status }), ...(failure.serviceCode === undefined ? {} : { serviceCode: failure.serviceCode }), ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }), impersonated: headers.CallerObjectId !== undefined });
       }
       return { status: res.status, body: parsed, headers: res.headers };
     }, this.options.retry);

@@ -23,6 +23,7 @@ describe('classifyFailure', () => {
     ['an application access policy (403 "Access to OData is disabled")', translateGraphError(graphError(403, 'ErrorAccessDenied', 'Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.'), 'events'), 'graph.accessPolicy'],
     ['a disabled Dataverse user (0x80040225)', errorForStatus('Dataverse POST appointments', 403, { code: '0x80040225' }), 'dataverse.userDisabled'],
     ['a missing Dataverse privilege (0x80040220)', errorForStatus('Dataverse POST appointments', 403, { code: '0x80040220' }), 'dataverse.noPrivilege'],
+    ['a disabled user acted as (impersonated)', new SyncError('Forbidden', 'Dataverse POST appointments answered 403 0x80040225', { status: 403, serviceCode: '0x80040225', impersonated: true }), 'dataverse.userDisabled'],
   ])('%s blocks the mailbox', (_what, error, code) => {
     expect(classifyFailure(error)).toMatchObject({ class: 'block', code });
   });
@@ -36,6 +37,8 @@ describe('classifyFailure', () => {
     ['a connection reset', translateGraphError(new Error('socket hang up'), 'events')],
     ['an identity-provider outage (token not issued, transient)', new SyncError('Transient', 'token for https://graph.microsoft.com not issued: temporarily_unavailable')],
     ['an app-level 401', errorForStatus('Graph events', 401, { code: 'InvalidAuthenticationToken' })],
+    ['the application user itself disabled (0x80040225, not impersonating)', new SyncError('Forbidden', 'Dataverse POST appointments answered 403 0x80040225', { status: 403, serviceCode: '0x80040225', impersonated: false })],
+    ['the application user itself lacking a privilege (0x80040220, not impersonating)', new SyncError('Forbidden', 'Dataverse GET tasks answered 403 0x80040220', { status: 403, serviceCode: '0x80040220', impersonated: false })],
   ])('%s is an outage', (_what, error) => {
     expect(classifyFailure(error)).toEqual({ class: 'outage' });
   });
