@@ -104,6 +104,13 @@ export const settingsSchema = z
     /** Attempts of one change before it is dead-lettered with its reason. */
     SYNC_MAX_ATTEMPTS: integer(8, 1, 50),
     /**
+     * An outage (5xx, timeouts, 429, token endpoint down, app-level 401) that outlasts SYNC_MAX_ATTEMPTS pauses the
+     * mailbox for this long, doubling with each failed probe up to SYNC_PAUSE_MAX_SECONDS; its changes wait on
+     * Service Bus and are never dead-lettered for it. 0 turns pausing off (such a change is dead-lettered).
+     */
+    SYNC_PAUSE_MIN_SECONDS: integer(60, 0, 86_400),
+    SYNC_PAUSE_MAX_SECONDS: integer(3600, 1, 86_400),
+    /**
      * Tracked email: the category that tracks a message (server-side sync's "Tracked to Dynamics 365",
      * https://learn.microsoft.com/power-platform/admin/use-outlook-category-track-appointments-emails).
      */
@@ -145,6 +152,9 @@ export const settingsSchema = z
     }
     if (s.SYNC_TODO_POLL_MAX_SECONDS < s.SYNC_TODO_POLL_MIN_SECONDS) {
       ctx.addIssue({ code: 'custom', path: ['SYNC_TODO_POLL_MAX_SECONDS'], message: `must be at least SYNC_TODO_POLL_MIN_SECONDS (${s.SYNC_TODO_POLL_MIN_SECONDS})` });
+    }
+    if (s.SYNC_PAUSE_MAX_SECONDS < s.SYNC_PAUSE_MIN_SECONDS) {
+      ctx.addIssue({ code: 'custom', path: ['SYNC_PAUSE_MAX_SECONDS'], message: `must be at least SYNC_PAUSE_MIN_SECONDS (${s.SYNC_PAUSE_MIN_SECONDS})` });
     }
     if (!s.SYNC_TABLES_URL && !s.SYNC_TABLES_CONNECTION_STRING) {
       ctx.addIssue({ code: 'custom', path: ['SYNC_TABLES_URL'], message: 'one of SYNC_TABLES_URL or SYNC_TABLES_CONNECTION_STRING must be set' });

@@ -10,6 +10,13 @@ export const errorCodes = {
   Forbidden: { retryable: false, status: 403 },
   /** The item does not exist (any more). Not retryable; callers decide whether that is success. */
   NotFound: { retryable: false, status: 404 },
+  /**
+   * The mailbox itself cannot be reached, not one item of it: the user was removed (ErrorInvalidUser), the mailbox
+   * was deleted or lost its license (ErrorNonExistentMailbox, MailboxNotEnabledForRESTAPI), or an application access
+   * policy excludes it. A read that answers this must never be taken for "the item is gone" (no inferred deletes);
+   * the error policy blocks the mailbox (shared/sync/errorPolicy.ts). Not retryable.
+   */
+  MailboxUnavailable: { retryable: false, status: 404 },
   /** An optimistic-concurrency check failed (etag, If-Match, a concurrent write): re-read and decide again. Retryable. */
   PreconditionFailed: { retryable: true, status: 412 },
   /** A create found the item there already (a client-chosen id or key in use). Not retryable; an idempotent create treats it as done. */
@@ -42,6 +49,8 @@ export interface SyncErrorDetails {
   status?: number;
   /** The service's own error code (Graph `error.code`, e.g. ErrorItemNotFound; Dataverse a hex code, e.g. 0x80040237). */
   serviceCode?: string;
+  /** Dataverse: the failed call acted as a mailbox's user (CallerObjectId), not as the application user itself. */
+  impersonated?: boolean;
   cause?: unknown;
 }
 
@@ -54,6 +63,7 @@ export class SyncError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly status: number | undefined;
   readonly serviceCode: string | undefined;
+  readonly impersonated: boolean | undefined;
 
   constructor(code: ErrorCode, message: string, details: SyncErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -65,6 +75,7 @@ export class SyncError extends Error {
     this.retryAfterMs = details.retryAfterMs;
     this.status = details.status;
     this.serviceCode = details.serviceCode;
+    this.impersonated = details.impersonated;
   }
 }
 

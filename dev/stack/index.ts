@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { functionTable } from '../../functions/table.js';
 import { DataverseApi } from '../../shared/dataverse/client.js';
 import { createLogger, type LogSink } from '../../shared/log.js';
+import { dataverseZoneCodeOf } from '../../shared/mapping/index.js';
 import { enableMailbox } from '../../shared/onboarding/mailbox.js';
 import { registerWebhooks } from '../../shared/onboarding/webhooks.js';
 import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime.js';
@@ -175,6 +176,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       domainname: u.userPrincipalName,
       azureactivedirectoryobjectid: g.id,
     });
+    // The user's own Dynamics 365 time zone is the mailbox's, as Test & Enable expects (a test may change it).
+    const zoneCode = dataverseZoneCodeOf(u.timeZone);
+    if (zoneCode !== undefined) dataverse.admin.setUserTimeZone(su.systemuserid, zoneCode);
     info[u.key] = { ...u, graph: g, systemUserId: su.systemuserid };
   }
   const host = await startLocalHost({

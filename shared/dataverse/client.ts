@@ -29,6 +29,8 @@ export const entitySets = {
   mailbox: entitySetNames.mailbox,
   activitymimeattachment: entitySetNames.activitymimeattachment,
   organization: entitySetNames.organization,
+  /** The user's own settings: timezonecode is the zone Dynamics 365 shows the user's times in. */
+  usersettings: entitySetNames.usersettings,
   activityparty: 'activityparties',
 } as const;
 export type EntityName = keyof typeof entitySets;
@@ -48,6 +50,7 @@ export const primaryKeys: Record<EntityName, string> = {
   mailbox: 'mailboxid',
   activitymimeattachment: 'activitymimeattachmentid',
   organization: 'organizationid',
+  usersettings: 'systemuserid',
   activityparty: 'activitypartyid',
 };
 
@@ -88,6 +91,16 @@ export class DataverseApi {
   /** The caller's systemuserid (the application user). */
   async whoAmI(): Promise<{ UserId: string; BusinessUnitId: string; OrganizationId: string }> {
     return (await this.request('read', 'GET', 'WhoAmI', 'WhoAmI')).body as { UserId: string; BusinessUnitId: string; OrganizationId: string };
+  }
+
+  /**
+   * The privileges a user holds through its roles and teams, each with its depth (Basic, Local, Deep, Global)
+   * (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/retrieveuserprivileges).
+   */
+  async retrieveUserPrivileges(userId: string): Promise<{ name: string; depth: string }[]> {
+    const res = await this.request('read', 'GET', 'RetrieveUserPrivileges', `systemusers(${guid(userId)})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()`);
+    const body = res.body as { RolePrivileges?: { PrivilegeName?: unknown; Depth?: unknown }[] };
+    return (body.RolePrivileges ?? []).flatMap((p) => (typeof p.PrivilegeName === 'string' && typeof p.Depth === 'string' ? [{ name: p.PrivilegeName, depth: p.Depth }] : []));
   }
 
   /** A record, or undefined when it does not exist. */
@@ -226,7 +239,9 @@ export class DataverseApi {
       }
       if (!res.ok) {
         const err = (parsed as { error?: { code?: unknown } } | undefined)?.error;
-        throw errorForStatus(`Dataverse ${method} ${route}`, res.status, { code: typeof err?.code === 'string' ? err.code : undefined, requestId: res.headers.get('x-ms-service-request-id') }, res.headers.get('retry-after'));
+        const failure = errorForStatus(`Dataverse ${method} ${route}`, res.status, { code: typeof err?.code === 'string' ? err.code : undefined, requestId: res.headers.get('x-ms-service-request-id') }, res.headers.get('retry-after'));
+        // Whose fault a disabled user or a missing privilege is depends on who the call acted as (errorPolicy.ts).
+        throw new SyncError(failure.code, failure.message, { ...(failure.status === undefined ? {} : { status: failure.status }), ...(failure.serviceCode === undefined ? {} : { serviceCode: failure.serviceCode }), ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }), impersonated: headers.CallerObjectId !== undefined });
       }
       return { status: res.status, body: parsed, headers: res.headers };
     }, this.options.retry);

@@ -7,6 +7,7 @@ import { graphResourceOf } from '../graph/client.js';
 import type { Runtime } from '../runtime.js';
 import { probeTable } from '../sync/kinds/index.js';
 import { ianaZoneOf } from '../timeZones.js';
+import { judgeTimeZone } from '../onboarding/mailboxTest.js';
 
 export type DoctorStatus = 'pass' | 'fail' | 'unknown';
 
@@ -79,13 +80,64 @@ async function mailboxChecks(rt: Runtime): Promise<DoctorCheck[]> {
   return out;
 }
 
-async function dataverseUser(rt: Runtime): Promise<DoctorCheck> {
+/**
+ * The privileges the sync's security role must grant the application user (docs/deploy.md step 3), all at
+ * Organization depth (Global in RolePrivilege.Depth): change tracking cannot be filtered by owner.
+ */
+export const requiredDataversePrivileges: readonly string[] = [
+  ...['Activity', 'Contact'].flatMap((t) => ['Create', 'Read', 'Write', 'Delete', 'Append', 'AppendTo'].map((a) => `prv${a}${t}`)),
+  'prvReadAccount',
+  'prvAppendToAccount',
+  'prvReadLead',
+  'prvAppendToLead',
+  'prvReadUser',
+  'prvActOnBehalfOfAnotherUser',
+];
+
+/** Pure: which required privileges a user lacks, or holds below Organization (Global) depth. */
+export function missingPrivileges(held: readonly { name: string; depth: string }[]): string[] {
+  const depth = new Map(held.map((p) => [p.name.toLowerCase(), p.depth]));
+  return requiredDataversePrivileges.flatMap((name) => {
+    const d = depth.get(name.toLowerCase());
+    if (d === undefined) return [name];
+    return d === 'Global' ? [] : [`${name} (${d}, needs Organization)`];
+  });
+}
+
+async function dataverseUser(rt: Runtime): Promise<DoctorCheck[]> {
+  let userId: string;
   try {
-    const who = await rt.dataverse.whoAmI();
-    return { code: 'dataverse.applicationUser', status: 'pass', detail: `application user ${who.UserId.toLowerCase()} (its security roles are not read by this version)` };
+    userId = (await rt.dataverse.whoAmI()).UserId.toLowerCase();
   } catch (error) {
-    return { code: 'dataverse.applicationUser', status: 'fail', detail: `WhoAmI failed: ${code(error)}` };
+    return [{ code: 'dataverse.applicationUser', status: 'fail', detail: `WhoAmI failed: ${code(error)}` }];
   }
+  const checks: DoctorCheck[] = [{ code: 'dataverse.applicationUser', status: 'pass', detail: `application user ${userId}` }];
+  try {
+    const missing = missingPrivileges(await rt.dataverse.retrieveUserPrivileges(userId));
+    checks.push(
+      missing.length === 0
+        ? { code: 'dataverse.privileges', status: 'pass', detail: `the ${requiredDataversePrivileges.length} privileges of the sync's role are held at Organization depth` }
+        : { code: 'dataverse.privileges', status: 'fail', detail: `missing: ${missing.join(', ')} (docs/deploy.md step 3)` },
+    );
+  } catch (error) {
+    checks.push({ code: 'dataverse.privileges', status: 'unknown', detail: `RetrieveUserPrivileges failed: ${code(error)}` });
+  }
+  return checks;
+}
+
+/** Per enabled mailbox: the Dataverse user's own time zone against the mailbox's (Test & Enable's check). */
+async function userTimeZones(rt: Runtime): Promise<DoctorCheck[]> {
+  const out: DoctorCheck[] = [];
+  for (const m of (await rt.mailboxes.list({ fresh: true })).filter((x) => x.state !== 'disabled')) {
+    try {
+      const settings = await rt.dataverse.get('usersettings', m.systemUserId, { select: ['systemuserid', 'timezonecode'] });
+      const result = judgeTimeZone(typeof settings?.timezonecode === 'number' ? settings.timezonecode : undefined, m.timeZone);
+      out.push({ code: 'dataverse.timeZone', status: result.status === 'Success' ? 'pass' : 'fail', detail: `${m.userPrincipalName}: ${result.detail}` });
+    } catch (error) {
+      out.push({ code: 'dataverse.timeZone', status: 'unknown', detail: `${m.userPrincipalName}: usersettings not readable: ${code(error)}` });
+    }
+  }
+  return out;
 }
 
 /**
@@ -122,7 +174,7 @@ async function tagRoundTrip(rt: Runtime, options: { waitMs: number; sleep: (ms: 
 export async function runDoctor(rt: Runtime, options: { waitMs?: number; sleep?: (ms: number) => Promise<void> } = {}): Promise<DoctorCheck[]> {
   await rt.ready();
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  return [await graphPermissions(rt), ...(await mailboxChecks(rt)), await dataverseUser(rt), ...(await tagRoundTrip(rt, { waitMs: options.waitMs ?? 30_000, sleep }))];
+  return [await graphPermissions(rt), ...(await mailboxChecks(rt)), ...(await dataverseUser(rt)), ...(await userTimeZones(rt)), ...(await tagRoundTrip(rt, { waitMs: options.waitMs ?? 30_000, sleep }))];
 }
 
 /** Records what a probe's webhook carried (called by the webhook handler for probe ids only). */

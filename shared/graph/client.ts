@@ -509,12 +509,22 @@ export class GraphApi {
   }
 }
 
+/** Graph's text for a mailbox an application access policy leaves out (also inside a subscription's ExtensionError). */
+const accessPolicyDenial = /Access to OData is disabled/i;
+
 /** A GraphError (or a network failure) as a SyncError. */
 export function translateGraphError(error: unknown, route: string): SyncError {
   if (error instanceof SyncError) return error;
   if (error instanceof GraphError && error.statusCode > 0) {
     // An evicted delta token (410, syncStateNotFound) comes back as TokenExpired, a "start over" signal, not a
     // missing item (https://learn.microsoft.com/graph/delta-query-overview#synchronization-reset).
+    if (error.statusCode === 403 && accessPolicyDenial.test(error.message ?? '')) {
+      // An application access policy that leaves the mailbox out answers 403 ErrorAccessDenied "Access to OData is
+      // disabled" (https://learn.microsoft.com/graph/auth-limit-mailbox-access#handling-api-errors); a missing app
+      // role answers ErrorAccessDenied too, with other text, and stays Forbidden. Only the code reaches the error.
+      const request = error.requestId && /^[A-Za-z0-9_.:-]{1,100}$/.test(error.requestId) ? ` (request-id ${error.requestId})` : '';
+      return new SyncError('MailboxUnavailable', `Graph ${route} answered 403 ${error.code ?? 'ErrorAccessDenied'}: an application access policy excludes the mailbox${request}`, { status: 403, serviceCode: 'ErrorAccessDenied' });
+    }
     return errorForStatus(`Graph ${route}`, error.statusCode, { code: error.code, requestId: error.requestId }, error.headers?.get('retry-after'));
   }
   return new SyncError('Transient', `Graph ${route}: ${(error as Error)?.message ?? String(error)}`, { cause: error });

@@ -73,6 +73,13 @@ const codeByServiceCode: Readonly<Record<string, ErrorCode>> = {
   syncstateinvalid: 'TokenExpired',
   resyncrequired: 'TokenExpired',
   errorirresolvableconflict: 'PreconditionFailed',
+  // The mailbox, not an item, is missing: a removed user, a deleted or unlicensed mailbox. Graph answers these with
+  // 404 like a missing item, so only the code tells them apart (MailboxNotEnabledForRESTAPI: "The mailbox is either
+  // inactive, soft-deleted, or is hosted on-premise", https://learn.microsoft.com/graph/api/resources/mail-api-overview).
+  errorinvaliduser: 'MailboxUnavailable',
+  errornonexistentmailbox: 'MailboxUnavailable',
+  mailboxnotenabledforrestapi: 'MailboxUnavailable',
+  mailboxnotsupportedforrestapi: 'MailboxUnavailable',
 };
 
 /**

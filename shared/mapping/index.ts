@@ -59,11 +59,13 @@ export type { DataverseBodyByKind, ExchangeBodyByKind, FieldDescription, Snapsho
 export { mappingDecisions } from './decisions.js';
 export {
   dataverseColumnsOf,
+  dataverseZoneCodeOf,
   graphRecurrenceOf,
   patternOfDataverse,
   patternOfGraph,
   recurrencePatternTable,
   unsupportedInDataverse,
+  windowsZoneOfDataverseCode,
 } from './recurrence.js';
 export type { PatternTableRow, SeriesPattern } from './recurrence.js';
 export type { MappingDecision } from './decisions.js';

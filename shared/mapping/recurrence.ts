@@ -104,6 +104,11 @@ export function dataverseZoneCodeOf(name: string): number | undefined {
   return codeByWindowsZone[name];
 }
 
+/** The Windows zone name of a Dataverse time zone code (usersettings.timezonecode, a series' zone), when this version knows it. */
+export function windowsZoneOfDataverseCode(code: number): string | undefined {
+  return windowsZoneByCode.get(code);
+}
+
 /** Why a zone cannot be written to Dataverse, or undefined. */
 export function unsupportedZone(name: string): string | undefined {
   if (name === 'UTC' || codeByWindowsZone[name] !== undefined) return undefined;

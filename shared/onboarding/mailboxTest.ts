@@ -6,7 +6,8 @@
 // by the Dynamics 365 for Outlook client), that engine syncs the same items, and every item would exist twice.
 // `--force` overrides it; the override is stored with who gave it and logged.
 import { SyncError, isSyncError } from '../errors.js';
-import { trackedCategory } from '../mapping/index.js';
+import { trackedCategory, windowsZoneOfDataverseCode } from '../mapping/index.js';
+import { ianaZoneOf } from '../timeZones.js';
 import type { Runtime } from '../runtime.js';
 import type { EnableInputs } from './mailbox.js';
 
@@ -64,8 +65,7 @@ export async function testMailbox(rt: Runtime, inputs: EnableInputs, options: { 
   const disabled = user?.isdisabled === true;
   results.push({ code: 'dataverse.user', title: 'Dynamics 365: the user exists and is enabled', status: disabled ? 'Failure' : 'Success', detail: `systemuserid ${inputs.systemUserId}${disabled ? ' is disabled' : ''}` });
   results.push(await impersonationCheck(rt, inputs));
-  // The user's Dataverse time zone (usersettings.timezonecode) is not read by this version.
-  results.push({ code: 'dataverse.timeZone', title: "Dynamics 365: the user's time zone agrees with the mailbox's", status: 'Not Run', detail: 'not checked by this version' });
+  results.push(await timeZoneCheck(rt, inputs));
   const rows = await rt.dataverse
     .query('mailbox', { filter: `_regardingobjectid_value eq ${inputs.systemUserId}`, select: ['mailboxid', 'actdeliverymethod', 'incomingemaildeliverymethod', 'outgoingemaildeliverymethod', 'orgmarkedasprimaryforexchangesync'], top: 1 })
     .catch((error: unknown) => {
@@ -74,6 +74,37 @@ export async function testMailbox(rt: Runtime, inputs: EnableInputs, options: { 
     });
   results.push(rows === undefined ? { code: 'engine.doubleEngine', title: 'No other engine syncs appointments, contacts and tasks', status: 'Warning', detail: 'the app user cannot read the mailbox table (prvReadMailbox)' } : judgeEngine(rows[0]));
   return results;
+}
+
+const timeZoneTitle = "Dynamics 365: the user's time zone agrees with the mailbox's";
+
+/**
+ * Pure: the user's own Dynamics 365 time zone (usersettings.timezonecode) against the mailbox's. A difference is a
+ * Warning, not a Failure: the sync writes instants (UTC), so no meeting moves; only the clock times each side shows
+ * differ (https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/usersettings).
+ */
+export function judgeTimeZone(code: number | undefined, mailboxZone: string): CheckResult {
+  const base = { code: 'dataverse.timeZone', title: timeZoneTitle };
+  if (code === undefined) return { ...base, status: 'Warning', detail: 'the user has no usersettings row with a timezonecode' };
+  const windows = windowsZoneOfDataverseCode(code);
+  if (!windows) return { ...base, status: 'Warning', detail: `timezonecode ${code} is not a zone this version knows; compare it with the mailbox's ${mailboxZone} by hand` };
+  const mailbox = ianaZoneOf(mailboxZone);
+  if (mailbox !== undefined && ianaZoneOf(windows, mailbox) === mailbox) return { ...base, status: 'Success', detail: `timezonecode ${code} (${windows})` };
+  return {
+    ...base,
+    status: 'Warning',
+    detail: `timezonecode ${code} (${windows}) differs from the mailbox's ${mailboxZone}: times are synced as instants, so nothing moves, but Dynamics 365 and Outlook show them at different clock times`,
+  };
+}
+
+async function timeZoneCheck(rt: Runtime, inputs: EnableInputs): Promise<CheckResult> {
+  try {
+    const settings = await rt.dataverse.get('usersettings', inputs.systemUserId, { select: ['systemuserid', 'timezonecode'] });
+    return judgeTimeZone(typeof settings?.timezonecode === 'number' ? settings.timezonecode : undefined, inputs.timeZone);
+  } catch (error) {
+    if (isSyncError(error, 'Forbidden')) return { code: 'dataverse.timeZone', title: timeZoneTitle, status: 'Warning', detail: 'the app user cannot read usersettings (prvReadUserSettings)' };
+    throw error;
+  }
 }
 
 async function categoryCheck(rt: Runtime, userId: string, dryRun: boolean): Promise<CheckResult> {

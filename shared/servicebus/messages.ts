@@ -27,6 +27,11 @@ const common = {
    * breaker judges deletes inferred from a listing more strictly and holds those of a resync (shared/sync/breaker.ts).
    */
   origin: z.enum(['listing', 'resync']).optional(),
+  /**
+   * How often the change was put off because its mailbox was paused (or blocked meanwhile): part of the message id,
+   * so each new schedule is a new message to duplicate detection (shared/sync/errorPolicy.ts).
+   */
+  deferral: z.number().int().min(1).optional(),
 };
 
 export const exchangeChangeSchema = z.object({
@@ -66,6 +71,11 @@ export const dataverseChangeSchema = z.object({
   image: z.record(z.string(), z.unknown()).optional(),
   /** For Delete: the owner from the pre image, for scope. */
   ownerId: z.string().optional(),
+  /**
+   * Put off for these mailboxes only (Entra object ids): they were paused when the others applied the change, so
+   * only they are written when it comes back (the others' scope, unlinks included, is decided again as usual).
+   */
+  mailboxes: z.array(z.string().min(1).max(128)).min(1).max(500).optional(),
 });
 
 export const lifecycleEventSchema = z.object({
@@ -124,6 +134,14 @@ export function retryOf(message: ChangeMessage, lastError: string): ChangeMessag
   return { ...message, attempt: message.attempt + 1, lastError: lastError.slice(0, 1024) };
 }
 
+/** The change put off until its mailbox's pause ends (only for `mailboxes`, when given): a new message, its attempts afresh. */
+export function deferredOf(message: ChangeMessage, mailboxes?: string[]): ChangeMessage {
+  const { lastError: _lastError, ...rest } = message;
+  const next = { ...rest, attempt: 1, deferral: (message.deferral ?? 0) + 1 } as ChangeMessage;
+  if (next.source === 'dataverse' && mailboxes) next.mailboxes = mailboxes;
+  return next;
+}
+
 /** A fresh copy of a dead-lettered change: attempt 1, no error of an earlier life. */
 export function replayOf(message: ChangeMessage): ChangeMessage {
   const { lastError: _lastError, ...rest } = message;
@@ -143,7 +161,7 @@ const short = (value: string) => (value.length <= 100 ? value : `h-${createHash(
  * Graph or Dataverse delivered twice. Retries add the attempt, so they are not dropped as duplicates.
  */
 export function messageIdOf(message: ChangeMessage): string {
-  const suffix = message.attempt > 1 ? `#${message.attempt}` : '';
+  const suffix = (message.attempt > 1 ? `#${message.attempt}` : '') + (message.deferral ? `~${message.deferral}` : '');
   switch (message.source) {
     case 'exchange':
       return short(`ex|${message.mailboxId}|${message.itemId}|${message.changeType}|${message.etag ?? message.receivedAt}`) + suffix;

@@ -118,6 +118,8 @@ const directionName: Record<string, string> = { toExchange: 'Dynamics 365 → Ex
 function mailboxRows(mailboxes: MailboxStatus[], now: number): string[][] {
   return mailboxes.map((m) => {
     const reason = m.stateReason ? `<br><span>${esc(m.stateReason)}</span>` : '';
+    const resumes = m.pausedUntil ? `<br><span>resumes by itself from ${time(m.pausedUntil, now)}</span>` : '';
+    const lifted = m.blockCode ? '<br><span>lifted by <code>mailbox enable</code> once the cause is fixed</span>' : '';
     const catchup = m.catchupPending ? `<br><span class="badge warning">catch-up pending</span> ${esc(m.catchupPending.reason)}` : '';
     const reconcile = m.lastReconcile
       ? `${time(m.lastReconcile.at, now)}<br>${esc(m.lastReconcile.enqueued)} enqueued${m.lastReconcile.errors.length ? `, ${badge(`${m.lastReconcile.errors.length} errors`, 'attention')}` : ''}`
@@ -125,7 +127,7 @@ function mailboxRows(mailboxes: MailboxStatus[], now: number): string[][] {
     const backfill = m.backfill ? `${esc(m.backfill.enqueued)} enqueued, ${m.backfill.completedAt ? `done ${time(m.backfill.completedAt, now)}` : `running since ${time(m.backfill.startedAt, now)}`}` : '<span class="muted">none</span>';
     return [
       esc(m.userPrincipalName),
-      `${badge(m.state, stateTone(m.state))}${reason}${catchup}`,
+      `${badge(m.state, stateTone(m.state))}${reason}${resumes}${lifted}${catchup}`,
       esc(m.entities.join(', ')) || '<span class="muted">none</span>',
       time(m.lastSync.toExchange, now),
       time(m.lastSync.toDataverse, now),

@@ -23,6 +23,10 @@ export interface MailboxStatus {
   userPrincipalName: string;
   state: string;
   stateReason?: string | undefined;
+  /** Paused (an outage): when the pause ends and the next change tried resumes it by itself. */
+  pausedUntil?: string | undefined;
+  /** Blocked (a permanent cause): its stable code (shared/sync/errorPolicy.ts), lifted by `mailbox enable`. */
+  blockCode?: string | undefined;
   entities: string[];
   subscriptions: { id: string; resourceKind: string; expirationDateTime: string; expiresInHours: number }[];
   /** When a change last reached each side (recorded by the worker through recordApplied). */
@@ -146,7 +150,7 @@ export async function buildStatus(rt: Runtime): Promise<StatusReport> {
   const mailboxes: MailboxStatus[] = registered.map((m) => {
     const key = m.id.toLowerCase();
     const reconcile = reconciles.get(m.id);
-    if (m.state === 'degraded' && m.stateReason) lastErrors.push({ at: m.updatedOn ?? now.toISOString(), source: `mailbox ${m.userPrincipalName}`, message: m.stateReason });
+    if ((m.state === 'degraded' || m.state === 'paused' || m.state === 'blocked') && m.stateReason) lastErrors.push({ at: m.updatedOn ?? now.toISOString(), source: `mailbox ${m.userPrincipalName}`, message: m.stateReason });
     for (const e of reconcile?.errors ?? []) lastErrors.push({ at: reconcile!.at, source: `reconcile ${m.userPrincipalName}`, message: e });
     const catchup = catchups.get(m.id);
     const backfill = backfills.get(m.id);
@@ -155,6 +159,8 @@ export async function buildStatus(rt: Runtime): Promise<StatusReport> {
       userPrincipalName: m.userPrincipalName,
       state: m.state,
       stateReason: m.stateReason,
+      ...(m.state === 'paused' && m.pausedUntil ? { pausedUntil: m.pausedUntil } : {}),
+      ...(m.state === 'blocked' && m.blockCode ? { blockCode: m.blockCode } : {}),
       entities: m.entities,
       subscriptions: subscriptions
         .filter((s) => s.mailboxId === m.id)

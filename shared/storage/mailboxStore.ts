@@ -6,7 +6,12 @@ import { SyncError } from '../errors.js';
 import { kindNames } from '../sync/kinds/index.js';
 import { checkedKey, getEntityOrUndefined, translateTableError } from './tables.js';
 
-export const mailboxStates = ['backfilling', 'active', 'degraded', 'disabled'] as const;
+/**
+ * `paused`: an outage outlasted the retries; changes wait on Service Bus until `pausedUntil` and the first one tried
+ * then resumes it. `blocked`: a permanent cause of the mailbox (`stateReason` names it); pairs are kept and its work
+ * is skipped until an operator runs `mailbox enable` again (shared/sync/errorPolicy.ts).
+ */
+export const mailboxStates = ['backfilling', 'active', 'degraded', 'paused', 'blocked', 'disabled'] as const;
 export type MailboxState = (typeof mailboxStates)[number];
 /** What a mailbox may sync: the kinds of shared/sync/kinds/. */
 export const syncedEntities = kindNames;
@@ -24,6 +29,11 @@ export const mailboxSchema = z.object({
   entities: z.array(z.enum(syncedEntities)),
   state: z.enum(mailboxStates),
   stateReason: z.string().optional(),
+  /** While paused: when the pause ends (ISO 8601 UTC) and how long it was, so the next one doubles it. */
+  pausedUntil: z.string().optional(),
+  pauseSeconds: z.number().int().min(0).optional(),
+  /** While blocked: the stable code of the cause (shared/sync/errorPolicy.ts blockCodes). */
+  blockCode: z.string().optional(),
   /** Default To Do list, where Dataverse tasks are created. */
   defaultTodoListId: z.string().optional(),
   updatedOn: z.string().optional(),

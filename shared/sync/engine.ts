@@ -13,6 +13,7 @@ import type { EffectiveConfig } from '../settings/index.js';
 import type { DecisionDirection } from '../storage/decisionStore.js';
 import type { StoredPair } from '../storage/pairStore.js';
 import { summarizeDecision } from './decisions.js';
+import { forMailbox, gateFor, pausedOutcome } from './mailboxHealth.js';
 import { Executor, type ExecutionState, type Outcome } from './execute.js';
 import { kindOfResource, kindOfTable, type GraphItem, type SyncKind } from './kinds/index.js';
 import {
@@ -80,6 +81,12 @@ async function recordFlow(rt: Runtime, direction: DecisionDirection, kind: SyncK
     await recordDecision(rt, o.mailboxId, direction, kind, { decision, reason: o.detail ?? o.kind }, { outcome: o.kind, source, dataverseId: o.dataverseId, exchangeId: o.exchangeId });
   }
   return outcomes;
+}
+
+/** A change a blocked mailbox does not take: recorded, so explain says why the item did not sync. */
+async function skippedForBlock(rt: Runtime, mailbox: Mailbox, direction: DecisionDirection, kind: SyncKind, reason: string, source: string, ids: { dataverseId?: string | undefined; exchangeId?: string | undefined }): Promise<Outcome> {
+  await recordDecision(rt, mailbox.id, direction, kind, { decision: 'MailboxBlocked', reason }, { outcome: 'ignored', source, ...ids });
+  return { kind: 'ignored', mailboxId: mailbox.id, ...(ids.dataverseId ? { dataverseId: ids.dataverseId } : {}), ...(ids.exchangeId ? { exchangeId: ids.exchangeId } : {}), detail: reason };
 }
 
 /** Runs a plan and records its decision with how it ended. */
@@ -194,21 +201,37 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
     await recordDecision(rt, undefined, 'toExchange', kind, { decision: 'OutOfScope', reason: 'its owner and parties are no enabled mailbox syncing this kind' }, { outcome: 'ignored', source, dataverseId: id });
   }
   const syncedSystemUsers = await rt.mailboxes.enabledSystemUsers();
+  // A change put off for some mailboxes (they were paused) comes back for those only: the others have it.
+  const only = change.mailboxes ? new Set(change.mailboxes.map((m) => m.toLowerCase())) : undefined;
   for (const cached of scope) {
+    if (only && !only.has(cached.id.toLowerCase())) continue;
     const mailbox = await stillEnabled(rt, cached);
     if (!mailbox) {
       outcomes.push({ kind: 'ignored', mailboxId: cached.id, dataverseId: change.recordId, detail: 'mailbox not enabled' });
       continue;
     }
-    const pair = await rt.pairs.get(mailbox.id, id);
-    const ctx = mappingContext(mailbox, rt.now());
-    const settings = settingsOf.get(cached.id.toLowerCase())!;
-    const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings, viaPart: options.viaPart ?? false });
-    const run = executor(rt, kind, mailbox, change.entity, settings, { pair, record, dataverseId: id, ctx, syncedSystemUsers, bypassBreaker: options.bypassBreaker });
-    const outcome = await runAndRecord(run, rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id, exchangeId: pair?.exchangeId });
-    outcomes.push(outcome ?? { kind: 'unchanged', mailboxId: mailbox.id, dataverseId: id });
+    const gate = gateFor(rt, mailbox);
+    if (gate.gate === 'wait') {
+      outcomes.push(pausedOutcome(mailbox, gate.until, { dataverseId: id }));
+      continue;
+    }
+    if (gate.gate === 'skip') {
+      outcomes.push(await skippedForBlock(rt, mailbox, 'toExchange', kind, gate.reason, source, { dataverseId: id }));
+      continue;
+    }
+    outcomes.push(await forMailbox(rt, mailbox, gate, () => applyToMailbox(rt, kind, change, record, mailbox, settingsOf.get(cached.id.toLowerCase())!, syncedSystemUsers, id, source, options)));
   }
   return outcomes;
+}
+
+/** A Dataverse change brought to one mailbox of its scope. */
+async function applyToMailbox(rt: Runtime, kind: SyncKind, change: DataverseChange, record: DataverseRecord, mailbox: Mailbox, settings: PlanSettings, syncedSystemUsers: ReadonlySet<string>, id: string, source: string, options: ApplyOptions): Promise<Outcome> {
+  const pair = await rt.pairs.get(mailbox.id, id);
+  const ctx = mappingContext(mailbox, rt.now());
+  const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings, viaPart: options.viaPart ?? false });
+  const run = executor(rt, kind, mailbox, change.entity, settings, { pair, record, dataverseId: id, ctx, syncedSystemUsers, bypassBreaker: options.bypassBreaker });
+  const outcome = await runAndRecord(run, rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id, exchangeId: pair?.exchangeId });
+  return outcome ?? { kind: 'unchanged', mailboxId: mailbox.id, dataverseId: id };
 }
 
 /** Dataverse delete: server-side sync's rules per kind (docs/reference/platform-facts.md section 7). */
@@ -218,16 +241,30 @@ async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: Datavers
     const mailbox = await rt.mailboxes.get(mailboxId);
     const pair = await rt.pairs.get(mailbox?.id ?? mailboxId, recordId);
     if (!pair) continue;
-    const readItem = kind.dataverseDeleteReads === 'exchangeItem' && mailbox && mailbox.state !== 'disabled' && pair.exchangeId;
-    const exchangeItem = readItem ? await kind.exchange.get(rt, mailbox, pair.exchangeId!, pair.exchangeListId) : undefined;
-    const actions = planDataverseDelete({ kind, pair, mailbox, ownerId, now: rt.now(), exchangeItem });
-    const target = mailbox ?? ({ id: mailboxId } as Mailbox);
-    const settings = await planSettingsFor(rt, mailboxId);
-    const run = executor(rt, kind, target, table, settings, { pair, dataverseId: recordId, deleteOrigin, bypassBreaker: options.bypassBreaker, ctx: mailbox ? mappingContext(mailbox, rt.now()) : ({ now: rt.now() } as MappingContext) });
-    const outcome = await runAndRecord(run, rt, 'toExchange', kind, mailboxId, actions, { source, config: settings.config, dataverseId: recordId, exchangeId: pair.exchangeId });
+    const gate = mailbox ? gateFor(rt, mailbox) : ({ gate: 'go', probing: false } as const);
+    if (gate.gate === 'wait') {
+      outcomes.push(pausedOutcome(mailbox!, gate.until, { dataverseId: recordId }));
+      continue;
+    }
+    if (gate.gate === 'skip') {
+      outcomes.push(await skippedForBlock(rt, mailbox!, 'toExchange', kind, gate.reason, source, { dataverseId: recordId, exchangeId: pair.exchangeId }));
+      continue;
+    }
+    const outcome = await forMailbox(rt, mailbox ?? ({ id: mailboxId } as Mailbox), gate, () => deleteForMailbox(rt, kind, table, recordId, ownerId, source, deleteOrigin, options, mailboxId, mailbox, pair));
     if (outcome) outcomes.push({ ...outcome, mailboxId });
   }
   return outcomes;
+}
+
+/** A Dataverse delete brought to one mailbox that has the record's pair. */
+async function deleteForMailbox(rt: Runtime, kind: SyncKind, table: DataverseEntity, recordId: string, ownerId: string | undefined, source: string, deleteOrigin: ExecutionState['deleteOrigin'], options: ApplyOptions, mailboxId: string, mailbox: Mailbox | undefined, pair: StoredPair): Promise<Outcome | undefined> {
+  const readItem = kind.dataverseDeleteReads === 'exchangeItem' && mailbox && mailbox.state !== 'disabled' && pair.exchangeId;
+  const exchangeItem = readItem ? await kind.exchange.get(rt, mailbox, pair.exchangeId!, pair.exchangeListId) : undefined;
+  const actions = planDataverseDelete({ kind, pair, mailbox, ownerId, now: rt.now(), exchangeItem });
+  const target = mailbox ?? ({ id: mailboxId } as Mailbox);
+  const settings = await planSettingsFor(rt, mailboxId);
+  const run = executor(rt, kind, target, table, settings, { pair, dataverseId: recordId, deleteOrigin, bypassBreaker: options.bypassBreaker, ctx: mailbox ? mappingContext(mailbox, rt.now()) : ({ now: rt.now() } as MappingContext) });
+  return runAndRecord(run, rt, 'toExchange', kind, mailboxId, actions, { source, config: settings.config, dataverseId: recordId, exchangeId: pair.exchangeId });
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -241,6 +278,15 @@ export async function applyExchangeChange(rt: Runtime, change: ExchangeChange, o
   if (!mailbox) return [{ kind: 'ignored', mailboxId: change.mailboxId, exchangeId: change.itemId, detail: 'mailbox not enabled' }];
   const kind = kindOfResource(change.resource);
   if (!mailbox.entities.includes(kind.name)) return [{ kind: 'ignored', mailboxId: mailbox.id, exchangeId: change.itemId, detail: `${kind.name} not synced for this mailbox` }];
+  // A paused mailbox's changes wait for the end of its pause; a blocked one's are skipped (its pairs stay).
+  const gate = gateFor(rt, mailbox);
+  if (gate.gate === 'wait') return [pausedOutcome(mailbox, gate.until, { exchangeId: change.itemId, ...(change.dataverseId ? { dataverseId: change.dataverseId } : {}) })];
+  if (gate.gate === 'skip') return [await skippedForBlock(rt, mailbox, 'toDataverse', kind, gate.reason, change.changeType, { exchangeId: change.itemId, dataverseId: change.dataverseId })];
+  return forMailbox(rt, mailbox, gate, () => applyExchangeChangeOf(rt, mailbox, kind, change, options));
+}
+
+/** An Exchange change of a mailbox its gate let through. */
+async function applyExchangeChangeOf(rt: Runtime, mailbox: Mailbox, kind: SyncKind, change: ExchangeChange, options: ApplyOptions): Promise<Outcome[]> {
   if (kind.flow) return recordFlow(rt, 'toDataverse', kind, change.changeType, await kind.flow.applyExchangeChange(rt, mailbox, change));
   const pair = await rt.pairs.getByExchangeId(mailbox.id, change.itemId);
   const listId = change.listId ?? pair?.exchangeListId;

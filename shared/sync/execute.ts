@@ -15,7 +15,7 @@ import type { Snapshot } from './merge.js';
 import { resolveParties } from './parties.js';
 import { baseAfterWrite, directionsOf, driftToExchange, planLink, planMerge, planToExchange, planUpdateToDataverse, withoutTurnedOffFields, type Action, type PlanSettings } from './plan.js';
 
-export type OutcomeKind = 'created' | 'updated' | 'unchanged' | 'echo' | 'ignored' | 'linked' | 'unlinked' | 'deleted' | 'awaiting-invitation' | 'held' | 'sent' | 'send-failed' | 'deferred';
+export type OutcomeKind = 'created' | 'updated' | 'unchanged' | 'echo' | 'ignored' | 'linked' | 'unlinked' | 'deleted' | 'awaiting-invitation' | 'held' | 'sent' | 'send-failed' | 'deferred' | 'paused';
 
 export interface Outcome {
   kind: OutcomeKind;
@@ -23,6 +23,8 @@ export interface Outcome {
   dataverseId?: string;
   exchangeId?: string;
   detail?: string;
+  /** For `paused`: when the mailbox's pause ends, and so when the worker brings the change back. */
+  until?: string;
 }
 
 /** How often one change may meet a failed precondition and be merged again before it is retried later. */

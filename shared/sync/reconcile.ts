@@ -6,7 +6,7 @@
 // (https://learn.microsoft.com/graph/delta-query-overview#synchronization-reset).
 import { createHash } from 'node:crypto';
 import type { DataverseRecord } from '../dataverse/client.js';
-import { isSyncError } from '../errors.js';
+import { isSyncError, toSyncError, type SyncError } from '../errors.js';
 import { isGuid } from '../guid.js';
 import type { Runtime } from '../runtime.js';
 import { dataverseChange, dataverseChangeSchema, exchangeChange, versionOfEtag, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
@@ -25,6 +25,8 @@ export interface RoundResult {
 export interface MailboxReconcileResult extends RoundResult {
   mailboxId: string;
   errors: string[];
+  /** The first failure, for the mailbox error policy (shared/sync/work.ts). */
+  failure?: SyncError;
 }
 
 /** Cursor scopes this module writes (status reads them); each kind's delta adapter keeps its own. */
@@ -127,6 +129,7 @@ export async function reconcileMailbox(rt: Runtime, mailbox: Mailbox, window: Sy
       await reconcileKind(rt, mailbox, kind, result, window);
     } catch (error) {
       // One failing collection must not stop the others; the next period tries again from the same cursor.
+      result.failure ??= toSyncError(error);
       result.errors.push(`${name}: ${isSyncError(error) ? error.code : 'Unknown'}: ${(error as Error).message}`.slice(0, 300));
       rt.log.error('reconciliation failed for a collection', { mailboxId: mailbox.id, collection: name, code: isSyncError(error) ? error.code : 'Unknown' });
     }

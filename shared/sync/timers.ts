@@ -1,7 +1,7 @@
 // Work the timers do: poll To Do by delta (application permissions cannot subscribe to To Do tasks, docs/reference/platform-facts.md
 // section 8), renew Graph subscriptions ahead of the expiry Graph returned, and feed the queue the same messages
 // the webhooks would.
-import { isSyncError } from '../errors.js';
+import { isSyncError, toSyncError, type SyncError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import type { SubscriptionRecord } from '../storage/subscriptionStore.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
@@ -49,18 +49,20 @@ export async function pollTodo(rt: Runtime): Promise<PollResult> {
 }
 
 /** One mailbox's To Do poll: the delta rounds of its polled kinds; a failure is logged (the next poll starts from the same delta link), never thrown. */
-export async function pollMailboxTodo(rt: Runtime, mailbox: Mailbox, result: PollResult = { mailboxes: 0, enqueued: 0, skipped: 0, resynced: 0 }): Promise<PollResult & { failed: boolean }> {
+export async function pollMailboxTodo(rt: Runtime, mailbox: Mailbox, result: PollResult = { mailboxes: 0, enqueued: 0, skipped: 0, resynced: 0 }): Promise<PollResult & { failed: boolean; failure?: SyncError }> {
   result.mailboxes += 1;
   let failed = false;
+  let failure: SyncError | undefined;
   for (const kind of polledKinds.filter((k) => mailbox.entities.includes(k.name))) {
     try {
       await reconcileKind(rt, mailbox, kind, result);
     } catch (error) {
       failed = true;
+      failure ??= toSyncError(error);
       rt.log.error('To Do poll failed for a mailbox', { mailboxId: mailbox.id, collection: kind.delta.collection, code: isSyncError(error) ? error.code : 'Unknown', error: (error as Error).message });
     }
   }
-  return { ...result, failed };
+  return { ...result, failed, ...(failure ? { failure } : {}) };
 }
 
 export interface RenewResult {

@@ -7,7 +7,9 @@
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-timer#scale-out (one timer instance)
 import type { MailboxTask, MailboxWork, Sweep, WorkMessage } from '../servicebus/work.js';
 import type { Runtime } from '../runtime.js';
-import { isSyncError } from '../errors.js';
+import { isSyncError, toSyncError, type SyncError } from '../errors.js';
+import { classifyFailure, gateOf } from './errorPolicy.js';
+import { blockMailbox, pauseMailbox, resumeMailbox } from './mailboxHealth.js';
 import { reconcileDataverse, reconcileMailbox, reconcileScopes } from './reconcile.js';
 import { nextDue, nextPollInterval } from './schedule.js';
 import { isPolled, pollMailboxTodo, renewMailboxSubscriptions } from './timers.js';
@@ -58,6 +60,8 @@ export interface MailboxWorkResult {
   failed: boolean;
   nextDueAt: string;
   intervalSeconds?: number;
+  /** Not run: the mailbox is paused (until nextDueAt) or blocked. */
+  skipped?: 'paused' | 'blocked';
 }
 
 /** Processes one work message (already parsed). Failures of a mailbox's work are logged and rescheduled, not thrown. */
@@ -103,8 +107,17 @@ async function mailboxWork(rt: Runtime, message: MailboxWork): Promise<MailboxWo
   if (!mailbox || mailbox.state === 'disabled') {
     return { task: message.task, mailboxId: message.mailboxId, enqueued: 0, failed: false, nextDueAt: 'never' };
   }
+  // The error policy holds for periodic work too: a paused mailbox's work waits for the end of its pause, a blocked
+  // one's is skipped (looked at again at its next time, so a mailbox enabled again resumes its schedule).
+  const gate = gateOf(mailbox, rt.now());
+  if (gate.gate !== 'go') {
+    const next = gate.gate === 'wait' ? new Date(gate.until) : nextDue(message.task, mailbox.id, rt.now(), rt.settings);
+    await rt.mailboxes.markDone(message.task, mailbox.id, next);
+    return { task: message.task, mailboxId: mailbox.id, enqueued: 0, failed: false, nextDueAt: next.toISOString(), skipped: gate.gate === 'wait' ? 'paused' : 'blocked' };
+  }
   let enqueued = 0;
   let failed = false;
+  let failure: SyncError | undefined;
   let intervalSeconds: number | undefined;
   try {
     switch (message.task) {
@@ -112,6 +125,7 @@ async function mailboxWork(rt: Runtime, message: MailboxWork): Promise<MailboxWo
         const result = await pollMailboxTodo(rt, mailbox);
         enqueued = result.enqueued;
         failed = result.failed;
+        failure = result.failure;
         const row = await rt.mailboxes.pollInterval(mailbox.id);
         // A poll that found changes (or failed: try again soon) goes back to the shortest interval.
         intervalSeconds = nextPollInterval(row, enqueued > 0 || failed, rt.settings);
@@ -121,6 +135,7 @@ async function mailboxWork(rt: Runtime, message: MailboxWork): Promise<MailboxWo
         const result = await reconcileMailbox(rt, mailbox);
         enqueued = result.enqueued;
         failed = result.errors.length > 0;
+        failure = result.failure;
         break;
       }
       case 'renew': {
@@ -131,9 +146,24 @@ async function mailboxWork(rt: Runtime, message: MailboxWork): Promise<MailboxWo
     }
   } catch (error) {
     failed = true;
+    failure = toSyncError(error);
     rt.log.error('mailbox work failed', { task: message.task, mailboxId: mailbox.id, code: isSyncError(error) ? error.code : 'Unknown' });
   }
+  await applyPolicy(rt, mailbox.id, gate.probing, failure);
   const next = nextDue(message.task, mailbox.id, rt.now(), rt.settings, intervalSeconds);
   await rt.mailboxes.markDone(message.task, mailbox.id, next, intervalSeconds);
   return { task: message.task, mailboxId: mailbox.id, enqueued, failed, nextDueAt: next.toISOString(), ...(intervalSeconds !== undefined ? { intervalSeconds } : {}) };
+}
+
+/**
+ * The error policy after a mailbox's periodic work: a permanent cause blocks the mailbox; when the work was the probe
+ * of a paused mailbox, success resumes it and an outage pauses it again (longer). An outage met by the work of an
+ * active mailbox does not pause it: the work runs again at its next time, and changes decide pauses.
+ */
+async function applyPolicy(rt: Runtime, mailboxId: string, probing: boolean, failure: SyncError | undefined): Promise<void> {
+  const verdict = failure ? classifyFailure(failure) : undefined;
+  if (verdict?.class === 'block') return blockMailbox(rt, mailboxId, verdict.code, verdict.reason);
+  if (!probing) return;
+  if (!failure) return resumeMailbox(rt, mailboxId);
+  if (verdict?.class === 'outage') await pauseMailbox(rt, mailboxId, `${failure.code}: ${failure.message}`);
 }

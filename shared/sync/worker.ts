@@ -4,11 +4,16 @@
 // exhausted SYNC_MAX_ATTEMPTS, is dead-lettered with its reason: the reason is recorded, and the delivery is
 // failed until Service Bus moves the message to the dead-letter queue (maxDeliveryCount; immediate redeliveries,
 // so the session is held only for moments).
+// Before that, the mailbox error policy (shared/sync/errorPolicy.ts) has its say: a permanent cause of the mailbox
+// blocks it, and an outage that outlasts the retries pauses it; the change then waits on Service Bus for the end of
+// the pause instead of being dead-lettered, and a change put off for a paused mailbox is brought back at that time.
 import { ZodError } from 'zod';
-import { toSyncError } from '../errors.js';
+import { toSyncError, type SyncError } from '../errors.js';
 import { backoffMs } from '../http/retry.js';
 import type { Runtime } from '../runtime.js';
-import { parseChangeMessage, retryOf, type ChangeMessage } from '../servicebus/messages.js';
+import { deferredOf, parseChangeMessage, retryOf, type ChangeMessage } from '../servicebus/messages.js';
+import { MailboxFailure, classifyFailure, decideFailure } from './errorPolicy.js';
+import { blockMailbox, pauseMailbox, policySettings } from './mailboxHealth.js';
 import { applyDataverseChange, applyExchangeChange, recordDecision, type Outcome } from './engine.js';
 import { kindOfResource, kindOfTable } from './kinds/index.js';
 import { noteActivity } from './activity.js';
@@ -72,10 +77,24 @@ export async function processDelivery(rt: Runtime, body: unknown, delivery: Deli
     await recordApplied(rt, message.source, outcomes).catch(() => undefined);
     // Adaptive To Do polling: a mailbox with a change synced either way is polled at the shortest interval again.
     await noteActivity(rt, outcomes);
+    await putOffForPausedMailboxes(rt, message, outcomes);
     return outcomes;
   } catch (error) {
-    const sync = toSyncError(error);
-    if (sync.retryable && message.attempt < rt.settings.SYNC_MAX_ATTEMPTS) {
+    const failure = error instanceof MailboxFailure ? error : undefined;
+    const sync = failure ? failure.error : toSyncError(error);
+    const mailboxId = failure?.mailboxId ?? (message.source === 'exchange' ? message.mailboxId : undefined);
+    const mailbox = mailboxId ? await rt.mailboxes.get(mailboxId) : undefined;
+    const decision = decideFailure(classifyFailure(sync), { retryable: sync.retryable, attempt: message.attempt, probing: mailbox?.state === 'paused' }, policySettings(rt));
+    if (decision.action === 'block' && mailbox) {
+      await blockMailbox(rt, mailbox.id, decision.code, decision.reason);
+      await recordForMessage(rt, message, mailbox.id, { decision: 'MailboxBlocked', reason: `${decision.code}: ${decision.reason}` }, 'ignored');
+      // The other mailboxes of a Dataverse change still get it (the blocked one is skipped from now on).
+      if (message.source === 'dataverse') await rt.sender.send([deferredOf(message)]);
+      log.error('change not applied: mailbox blocked', { code: decision.code, cause: sync.code, serviceCode: sync.serviceCode, status: sync.status, blockedMailboxId: mailbox.id });
+      return [];
+    }
+    if (decision.action === 'pause') return putOffForOutage(rt, message, mailbox?.id, sync, log);
+    if (decision.action === 'retry') {
       const wait = Math.min(maxBackoffMs, backoffMs(sync, message.attempt, 1_000));
       await rt.sender.send([retryOf(message, `${sync.code}: ${sync.message}`)], {
         scheduledEnqueueTime: new Date(rt.now().getTime() + wait),
@@ -86,6 +105,47 @@ export async function processDelivery(rt: Runtime, body: unknown, delivery: Deli
     const reason = sync.retryable ? 'MaxAttemptsExceeded' : sync.code;
     return deadLetter(rt, delivery, reason, `${sync.code}: ${sync.message}`, message);
   }
+}
+
+/**
+ * An outage outlasted the change's retries (or failed the probe of a paused mailbox): the mailbox is paused and the
+ * change waits on Service Bus for the end of the pause. A change that belongs to no mailbox yet (its Dataverse
+ * record could not be read) waits with the same doubling back-off, counted by its deferrals.
+ */
+async function putOffForOutage(rt: Runtime, message: ChangeMessage, mailboxId: string | undefined, sync: SyncError, log: Runtime['log']): Promise<Outcome[]> {
+  const cause = `${sync.code}: ${sync.message}`;
+  const settings = policySettings(rt);
+  const paused = mailboxId ? await pauseMailbox(rt, mailboxId, cause) : undefined;
+  const seconds = Math.min(settings.pauseMaxSeconds, settings.pauseMinSeconds * 2 ** (message.deferral ?? 0));
+  const until = paused ?? new Date(rt.now().getTime() + seconds * 1000).toISOString();
+  await rt.sender.send([{ ...deferredOf(message), lastError: cause.slice(0, 1024) }], { scheduledEnqueueTime: new Date(until) });
+  if (mailboxId) await recordForMessage(rt, message, mailboxId, { decision: 'MailboxPaused', reason: `waits for the mailbox's pause to end at ${until}: ${cause}` }, 'paused');
+  log.warn('change put off: outage', { cause: sync.code, status: sync.status, until, pausedMailboxId: mailboxId, deferral: (message.deferral ?? 0) + 1 });
+  return [];
+}
+
+/** Changes put off for paused mailboxes come back when each pause ends (only for those mailboxes). */
+async function putOffForPausedMailboxes(rt: Runtime, message: ChangeMessage, outcomes: Outcome[]): Promise<void> {
+  const byUntil = new Map<string, string[]>();
+  for (const o of outcomes) {
+    if (o.kind !== 'paused' || !o.until || !o.mailboxId) continue;
+    byUntil.set(o.until, [...(byUntil.get(o.until) ?? []), o.mailboxId]);
+    await recordForMessage(rt, message, o.mailboxId, { decision: 'MailboxPaused', reason: `waits for the mailbox's pause to end at ${o.until}` }, 'paused');
+  }
+  for (const [until, mailboxes] of byUntil) {
+    await rt.sender.send([deferredOf(message, message.source === 'dataverse' ? mailboxes : undefined)], { scheduledEnqueueTime: new Date(until) });
+  }
+}
+
+/** Records a decision about the item a change message names, for one mailbox (explain). Never fails the change. */
+async function recordForMessage(rt: Runtime, message: ChangeMessage, mailboxId: string, summary: { decision: string; reason: string }, outcome: string): Promise<void> {
+  if (message.source === 'lifecycle') return;
+  const exchange = message.source === 'exchange';
+  await recordDecision(rt, mailboxId, exchange ? 'toDataverse' : 'toExchange', exchange ? kindOfResource(message.resource) : kindOfTable(message.entity), summary, {
+    outcome,
+    source: exchange ? message.changeType : message.message.toLowerCase(),
+    ...(exchange ? { exchangeId: message.itemId, dataverseId: message.dataverseId } : { dataverseId: message.recordId }),
+  }).catch(() => undefined);
 }
 
 async function deadLetter(rt: Runtime, delivery: DeliveryInfo, reason: string, description: string, message: ChangeMessage | undefined): Promise<never> {

@@ -15,7 +15,7 @@ export type TaskLikeEntity = 'task' | 'phonecall' | 'letter' | 'fax';
 export const taskLikeEntities: readonly TaskLikeEntity[] = ['task', 'phonecall', 'letter', 'fax'];
 
 /** Entity set (collection) name of each table, as used in Web API URLs and `@odata.bind`. */
-export const entitySetNames: Readonly<Record<DataverseEntity | 'systemuser' | 'account' | 'lead' | 'mailbox' | 'activitymimeattachment' | 'organization', string>> = {
+export const entitySetNames: Readonly<Record<DataverseEntity | 'systemuser' | 'account' | 'lead' | 'mailbox' | 'activitymimeattachment' | 'organization' | 'usersettings', string>> = {
   appointment: 'appointments',
   recurringappointmentmaster: 'recurringappointmentmasters',
   task: 'tasks',
@@ -30,6 +30,7 @@ export const entitySetNames: Readonly<Record<DataverseEntity | 'systemuser' | 'a
   mailbox: 'mailboxes',
   activitymimeattachment: 'activitymimeattachments',
   organization: 'organizations',
+  usersettings: 'usersettingscollection',
 };
 
 /**

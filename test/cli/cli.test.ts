@@ -67,8 +67,9 @@ describe('against the local stack', () => {
   const sessionsFor = async (userId: string) => (await stack.graph.admin.subscriptions()).filter((s) => s.userId === userId);
 
   beforeAll(async () => {
-    // One attempt per change, so a change whose dependency keeps failing is dead-lettered at once (MaxAttemptsExceeded).
-    stack = await startStack({ onboard: false, logSink: () => undefined, env: { SYNC_MAX_ATTEMPTS: '1' } });
+    // One attempt per change and pausing off, so a change whose dependency keeps failing is dead-lettered at once
+    // (MaxAttemptsExceeded) instead of pausing its mailbox (test/e2e/errorPolicy.test.ts covers pausing).
+    stack = await startStack({ onboard: false, logSink: () => undefined, env: { SYNC_MAX_ATTEMPTS: '1', SYNC_PAUSE_MIN_SECONDS: '0' } });
     env = { ...stack.env, DATAVERSE_WEBHOOK_FUNCTION_KEY: stack.functionKey };
   }, 60_000);
   afterAll(async () => stack?.close());

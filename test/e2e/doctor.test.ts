@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import { main } from '../../shared/cli/main.js';
-import { probeIdPrefix } from '../../shared/doctor/index.js';
+import { probeIdPrefix, requiredDataversePrivileges } from '../../shared/doctor/index.js';
 
 async function cli(stack: Stack, ...args: string[]) {
   let stdout = '';
@@ -23,6 +23,13 @@ describe('issue 16: doctor', () => {
     it(`reports each assumption; the tag round trip ${carriesTag ? 'passes when the webhook carries the tag' : 'fails and names the version check when it does not'}`, async () => {
       const stack = await startStack({ seed: 167, webhookCarriesTag: carriesTag });
       stacks.push(stack);
+      if (!carriesTag) {
+        // This deployment's role also lacks two privileges, and bob's own Dynamics 365 zone is not his mailbox's.
+        const appUser = (await stack.runtime.dataverse.whoAmI()).UserId;
+        const held = requiredDataversePrivileges.filter((p) => p !== 'prvActOnBehalfOfAnotherUser').map((name) => ({ name, depth: name === 'prvWriteContact' ? ('Local' as const) : ('Global' as const) }));
+        stack.dataverse.admin.setUserPrivileges(appUser, held);
+        stack.dataverse.admin.setUserTimeZone(stack.users.bob!.systemUserId, 110);
+      }
       const graphWrites = stack.runtime.calls.graphWrite;
       const run = await cli(stack, 'doctor', '--json', '--wait-seconds', '20');
       const checks = JSON.parse(run.stdout) as { code: string; status: string; detail: string }[];
@@ -32,6 +39,17 @@ describe('issue 16: doctor', () => {
       expect(byCode('timeZone').map((c) => c.status)).toEqual(['pass', 'pass']);
       expect(byCode('graph.subscriptions').map((c) => c.status)).toEqual(['pass', 'pass']);
       expect(byCode('dataverse.applicationUser')[0]?.status).toBe('pass');
+      const privileges = byCode('dataverse.privileges')[0]!;
+      const zones = byCode('dataverse.timeZone');
+      if (carriesTag) {
+        expect(privileges.status).toBe('pass');
+        expect(zones.map((c) => c.status)).toEqual(['pass', 'pass']);
+      } else {
+        expect(privileges).toMatchObject({ status: 'fail', detail: 'missing: prvWriteContact (Local, needs Organization), prvActOnBehalfOfAnotherUser (docs/deploy.md step 3)' });
+        expect(zones.find((c) => c.detail.startsWith('bob@'))).toMatchObject({ status: 'fail' });
+        expect(zones.find((c) => c.detail.startsWith('bob@'))?.detail).toMatch(/timezonecode 110 \(W\. Europe Standard Time\) differs from the mailbox's America\/New_York/);
+        expect(zones.find((c) => c.detail.startsWith('alice@'))?.status).toBe('pass');
+      }
       const tag = byCode('dataverse.webhookTag')[0]!;
       if (carriesTag) {
         expect(tag.status).toBe('pass');

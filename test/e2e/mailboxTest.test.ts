@@ -30,9 +30,21 @@ describe('issue 16: mailbox Test & Enable', () => {
     expect(run.stdout).toMatch(/Appointments, Contacts, and Tasks Status: Success/);
     expect(run.stdout).toMatch(/No other engine syncs appointments, contacts and tasks +Success +actdeliverymethod 2 \(None\)/);
     expect(run.stdout).toMatch(/Dynamics 365: the app user can act as the user +Success/);
+    expect(run.stdout).toMatch(/Dynamics 365: the user's time zone agrees with the mailbox's +Success +timezonecode 110 \(W\. Europe Standard Time\)/);
     const stored = await lastMailboxTest(stack.runtime, alice.graph.id);
     expect(stored?.results.map((r) => `${r.code}:${r.status}`)).toContain('engine.doubleEngine:Success');
     expect(stored?.forced).toBeUndefined();
+  });
+
+  it("warns, and still enables, when the user's Dynamics 365 time zone differs from the mailbox's", async () => {
+    const alice = stack.users.alice!;
+    // Alice's mailbox is in W. Europe Standard Time; her Dynamics 365 settings say Eastern Standard Time (35).
+    stack.dataverse.admin.setUserTimeZone(alice.systemUserId, 35);
+    const run = await cli('mailbox', 'enable', alice.userPrincipalName, '--skip-backfill');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/Dynamics 365: the user's time zone agrees with the mailbox's +Warning +timezonecode 35 \(Eastern Standard Time\) differs from the mailbox's Europe\/Berlin: times are synced as instants/);
+    expect((await lastMailboxTest(stack.runtime, alice.graph.id))?.results.find((r) => r.code === 'dataverse.timeZone')?.status).toBe('Warning');
+    stack.dataverse.admin.setUserTimeZone(alice.systemUserId, 110);
   });
 
   it('refuses a mailbox that server-side synchronization also syncs, and --force enables it with the override recorded', async () => {

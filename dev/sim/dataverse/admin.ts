@@ -12,6 +12,8 @@ import { parseFilter } from './odata.js';
 import type { IdSource } from './prng.js';
 import { entityBySet, stateOption, type EntityDef } from './schema.js';
 import type { EmailPlatform, MailboxSettings } from './email.js';
+import type { UserSettingsPlatform } from './userSettings.js';
+import { privilegeDepths, type HeldPrivilege, type PrivilegeBook } from './privileges.js';
 import type { ExpansionSettings, SeriesPlatform } from './series.js';
 import { rowToJson } from './serialize.js';
 import { text, type LookupRef, type Row, type Store } from './store.js';
@@ -98,6 +100,8 @@ export interface AdminDeps {
   nameOf: (ref: LookupRef) => string | null;
   series: SeriesPlatform;
   email: EmailPlatform;
+  userSettings: UserSettingsPlatform;
+  privileges: PrivilegeBook;
 }
 
 function tableOf(setName: string): EntityDef {
@@ -317,6 +321,18 @@ export class DataverseAdmin {
     return this.view(entityBySet.get('mailboxes')!, this.d.email.setMailbox(userId, settings));
   }
 
+  /** Sets a user's own time zone (usersettings.timezonecode), as the user does in Personal Options. */
+  setUserTimeZone(userId: string, timezonecode: number): Record<string, unknown> {
+    return this.view(entityBySet.get('usersettingscollection')!, this.d.userSettings.setTimeZone(userId, timezonecode));
+  }
+
+  /** Sets the privileges a user holds through its roles (what RetrieveUserPrivileges answers), as an administrator edits its roles. */
+  setUserPrivileges(userId: string, privileges: HeldPrivilege[]): HeldPrivilege[] {
+    if (!this.d.store.table('systemuser').get(userId.toLowerCase())) throw notFound('systemuser', userId.toLowerCase());
+    this.d.privileges.set(userId, privileges);
+    return privileges;
+  }
+
   /** organization.maxuploadfilesize in bytes (attachment size limit). */
   maxUploadFileSize(): number {
     return this.d.email.maxUploadFileSize();
@@ -532,6 +548,14 @@ export async function handleAdminHttp(admin: DataverseAdmin, req: IncomingMessag
       const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as MailboxSettings;
       return sendJson(res, 200, admin.setMailbox(parts[1]!, clean));
     }
+    if (method === 'PUT' && parts[0] === 'privileges' && parts.length === 2) {
+      const body = parse(z.strictObject({ privileges: z.array(z.strictObject({ name: z.string().regex(/^prv[A-Za-z]+$/), depth: z.enum(privilegeDepths) })) }), await jsonBody(req), 'privileges');
+      return sendJson(res, 200, admin.setUserPrivileges(parts[1]!, body.privileges));
+    }
+    if (method === 'PUT' && parts[0] === 'usersettings' && parts.length === 2) {
+      const body = parse(z.strictObject({ timezonecode: z.number().int().min(0) }), await jsonBody(req), 'user settings');
+      return sendJson(res, 200, admin.setUserTimeZone(parts[1]!, body.timezonecode));
+    }
     if (route === 'GET /organization/email') return sendJson(res, 200, { maxuploadfilesize: admin.maxUploadFileSize() });
     if (route === 'PUT /organization/email') {
       const body = parse(z.strictObject({ maxuploadfilesize: z.number().int().min(0).max(131_072_000) }), await jsonBody(req), 'email settings');
@@ -647,6 +671,14 @@ export class DataverseAdminClient {
 
   setMailbox(userId: string, settings: MailboxSettings): Promise<Record<string, unknown>> {
     return this.call('PUT', `/mailboxes/${userId}`, settings);
+  }
+
+  setUserPrivileges(userId: string, privileges: HeldPrivilege[]): Promise<HeldPrivilege[]> {
+    return this.call('PUT', `/privileges/${userId}`, { privileges });
+  }
+
+  setUserTimeZone(userId: string, timezonecode: number): Promise<Record<string, unknown>> {
+    return this.call('PUT', `/usersettings/${userId}`, { timezonecode });
   }
 
   async maxUploadFileSize(): Promise<number> {

@@ -14,6 +14,8 @@ import { emailFilterTables, entities, entityByLogicalName, sdkMessageNames } fro
 import { Store, text, type LookupRef } from './store.js';
 import { SeriesPlatform, type RecurrenceOptions } from './series.js';
 import { RequestCounters, WebApi } from './webapi.js';
+import { PrivilegeBook } from './privileges.js';
+import { UserSettingsPlatform } from './userSettings.js';
 import { WebhookDispatcher } from './webhooks.js';
 
 export { DataverseAdmin, DataverseAdminClient } from './admin.js';
@@ -124,7 +126,9 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     correlationId: () => streams.ids.guid(),
     options: options.email ?? {},
   });
-  engine.setHooks(combineHooks(series.hooks(), email.hooks()));
+  const userSettings = new UserSettingsPlatform(store);
+  const privileges = new PrivilegeBook();
+  engine.setHooks(combineHooks(series.hooks(), email.hooks(), userSettings.hooks()));
   const protection = new ServiceProtection(limits, now);
   const requestFaults = new RequestFaultInjector(() => streams.requestFaults);
 
@@ -190,6 +194,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     dispatcher.reset();
     store.clear();
     counters.reset();
+    privileges.reset();
     protection.reset();
     webApi.reset();
     streams.ids = new Prng(seed, 1);
@@ -227,6 +232,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     counters,
     series,
     email,
+    privileges,
   });
 
   const admin = new DataverseAdmin({
@@ -262,6 +268,8 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     },
     series,
     email,
+    userSettings,
+    privileges,
     now,
     expireChangeTracking: () => void (evictedBelowVersion = store.currentVersion()),
     nameOf,

@@ -739,6 +739,21 @@ function emailTables(): EntityDef[] {
     ownership: 'user',
     changeTracking: true,
   });
+  // usersettings.md (https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/usersettings):
+  // one row per user, keyed by systemuserid, created with the user; timezonecode is the user's own time zone (a
+  // timezonedefinition code), which Dynamics 365 shows times in.
+  const usersettings = def({
+    logicalName: 'usersettings',
+    setName: 'usersettingscollection',
+    schemaName: 'UserSettings',
+    primaryId: 'systemuserid',
+    primaryName: 'systemuserid',
+    columns: [col('systemuserid', 'guid', { createOnly: true }), col('timezonecode', 'int', { min: 0, max: 2147483647 }), col('versionnumber', 'bigint', { readOnly: true })],
+    indexed: [],
+    writable: true,
+    ownership: 'none',
+    changeTracking: false,
+  });
   const lead = def({
     logicalName: 'lead',
     setName: 'leads',
@@ -769,7 +784,7 @@ function emailTables(): EntityDef[] {
     ownership: 'user',
     changeTracking: true,
   });
-  return [email, attachment, mailbox, lead];
+  return [email, attachment, mailbox, usersettings, lead];
 }
 
 export const entityBySet: ReadonlyMap<string, EntityDef> = new Map(entities.map((e) => [e.setName, e]));

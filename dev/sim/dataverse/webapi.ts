@@ -1,5 +1,6 @@
 // The Web API endpoint /api/data/v9.2/: authentication and the application user, impersonation headers, service
 // protection, the request part of the fault plan, then the OData routes (PAD webapi/*.md).
+import { privilegeId, type PrivilegeBook } from './privileges.js';
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import { BodyTooLargeError, bearerToken, readBody, sendJson } from '../common/https.js';
 import type { IdentityProvider } from '../identity/index.js';
@@ -38,6 +39,8 @@ export interface WebApiContext {
   series?: SeriesPlatform;
   /** The email platform: serves the SendEmail action. */
   email?: EmailPlatform;
+  /** What RetrieveUserPrivileges answers per user. */
+  privileges?: PrivilegeBook;
 }
 
 /** Requests counted per user and per route, for inspection. */
@@ -207,6 +210,17 @@ export class WebApi {
         { '@odata.context': `${org}${API_PREFIX}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse`, BusinessUnitId: this.c.businessUnitId, UserId: caller.userId, OrganizationId: this.c.organizationId },
         headers,
       );
+      return;
+    }
+    const privileges = /^systemusers\(([^)]*)\)\/Microsoft\.Dynamics\.CRM\.RetrieveUserPrivileges(?:\(\))?$/.exec(path);
+    if (privileges && this.c.privileges) {
+      // webapi/reference/retrieveuserprivileges: a function bound to systemuser, answering RolePrivileges.
+      if (method !== 'GET') throw new DataverseError(405, ErrorCodes.ODataNotSupported, 'RetrieveUserPrivileges is a function: use GET.');
+      const userId = privileges[1]!.toLowerCase();
+      if (!isGuid(userId)) throw badQuery(`The key '${privileges[1]!}' of 'systemusers' must be a GUID.`);
+      if (!this.c.store.table('systemuser').get(userId)) throw notFound('systemuser', userId);
+      const RolePrivileges = this.c.privileges.of(userId).map((p) => ({ Depth: p.depth, PrivilegeId: privilegeId(p.name), BusinessUnitId: this.c.businessUnitId, PrivilegeName: p.name }));
+      sendJson(res, 200, { '@odata.context': `${org}${API_PREFIX}$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse`, RolePrivileges }, headers);
       return;
     }
     if (path === '$batch') throw new DataverseError(501, ErrorCodes.ODataNotSupported, 'The simulator does not implement $batch; send the requests one by one.');

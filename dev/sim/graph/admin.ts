@@ -18,7 +18,7 @@ import { contactFolderSpec, contactSpec, type ContactService } from './resources
 import { eventSpec, type EventService } from './resources/events.js';
 import { mailFolderSpec, messageSpec, type MessageService, type SentMailRecord } from './resources/messages.js';
 import { taskListSpec, taskSpec, type TodoService } from './resources/todo.js';
-import type { ItemKind, ItemRecord, Mailbox } from './store.js';
+import { mailboxUnavailabilities, type ItemKind, type ItemRecord, type Mailbox, type MailboxUnavailability } from './store.js';
 import type { SubscriptionManager } from './subscriptions.js';
 import type { Throttle } from './throttle.js';
 import { type Actor, type World } from './world.js';
@@ -171,6 +171,13 @@ export class GraphSimAdmin extends GraphSimAdminBase {
     return Promise.resolve(this.d.delta.evict(user ? this.mailbox(user).user.id : undefined));
   }
 
+  setMailboxUnavailable(user: string, why: MailboxUnavailability | null): Promise<void> {
+    const mb = this.mailbox(user);
+    if (why === null) delete mb.unavailable;
+    else mb.unavailable = why;
+    return Promise.resolve();
+  }
+
   setLimits(limits: PartialLimits): Promise<void> {
     this.d.setLimits(limits);
     return Promise.resolve();
@@ -239,6 +246,11 @@ export class GraphSimAdmin extends GraphSimAdminBase {
         return { evicted: await this.evictDeltaTokens(z.object({ user: z.string().optional() }).parse(body ?? {}).user) };
       case 'PUT /_sim/limits':
         return this.setLimits(z.record(z.string(), z.unknown()).parse(body));
+    }
+    if (method === 'PUT' && (m = /^\/_sim\/users\/([^/]+)\/unavailable$/.exec(p))) {
+      const why = z.object({ why: z.enum(mailboxUnavailabilities).nullable() }).parse(body).why;
+      await this.setMailboxUnavailable(decodeURIComponent(m[1] as string), why);
+      return { unavailable: why };
     }
     if (method === 'POST' && (m = /^\/_sim\/subscriptions\/([^/]+)\/expire$/.exec(p))) return this.expireSubscription(decodeURIComponent(m[1] as string));
     if (method === 'POST' && (m = /^\/_sim\/subscriptions\/([^/]+)\/lifecycle$/.exec(p))) {

@@ -7,6 +7,7 @@ import type { InvitationRecord } from './invitations.js';
 import type { DeliveryRecord } from './notifier.js';
 import type { PartialLimits } from './options.js';
 import type { SentMailRecord } from './resources/messages.js';
+import type { MailboxUnavailability } from './store.js';
 
 /** Raised when the admin API answers with an error. */
 export class GraphSimAdminError extends Error {
@@ -105,6 +106,9 @@ export class GraphSimAdminClient extends GraphSimAdminBase {
   }
   async evictDeltaTokens(user?: string): Promise<number> {
     return (await this.call<{ evicted: number }>('POST', '/delta/evict', user ? { user } : {})).evicted;
+  }
+  async setMailboxUnavailable(user: string, why: MailboxUnavailability | null): Promise<void> {
+    await this.call('PUT', `/users/${encodeURIComponent(user)}/unavailable`, { why });
   }
   async setLimits(limits: PartialLimits): Promise<void> {
     await this.call('PUT', '/limits', limits);

@@ -6,6 +6,7 @@ import type { DeliveryRecord } from './notifier.js';
 import type { SentMailRecord } from './resources/messages.js';
 import type { FaultPlan, ScriptedFault } from './faults.js';
 import type { PartialLimits } from './options.js';
+import type { MailboxUnavailability } from './store.js';
 
 export const seedUserSchema = z.object({
   id: z.string().optional(),
@@ -97,6 +98,8 @@ export interface GraphSimAdminApi {
   faultHistory(): Promise<string[]>;
   evictDeltaTokens(user?: string): Promise<number>;
   setLimits(limits: PartialLimits): Promise<void>;
+  /** Makes a mailbox unreachable as Graph answers for it (removed user, no license, access policy), or reachable again (null). */
+  setMailboxUnavailable(user: string, why: MailboxUnavailability | null): Promise<void>;
 }
 
 /** Convenience helpers over `act`, shared by both admin implementations. */
@@ -121,6 +124,7 @@ export abstract class GraphSimAdminBase implements GraphSimAdminApi {
   abstract faultHistory(): Promise<string[]>;
   abstract evictDeltaTokens(user?: string): Promise<number>;
   abstract setLimits(limits: PartialLimits): Promise<void>;
+  abstract setMailboxUnavailable(user: string, why: MailboxUnavailability | null): Promise<void>;
 
   /** A person creates an event in their calendar (with attendees it is a meeting and invitations go out). */
   createEvent(user: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {

@@ -19,7 +19,7 @@ import { Responses } from './resources/responses.js';
 import { registerTodoRoutes } from './resources/todo.routes.js';
 import type { TodoService } from './resources/todo.js';
 import type { Access, Family, GraphRequest, GraphResponse, RouteContext, RouteHandler, RouteRegistrar } from './routing.js';
-import type { Mailbox } from './store.js';
+import type { Mailbox, MailboxUnavailability } from './store.js';
 import { registerSubscriptionRoutes } from './subscriptions.routes.js';
 import { splitSegments, type SubscriptionManager } from './subscriptions.js';
 import type { Throttle } from './throttle.js';
@@ -195,6 +195,10 @@ export class GraphApi {
           throw new GraphError(404, 'ErrorInvalidUser', `The requested user '${userSeg}' is invalid.`);
         }
         this.byMailbox.set(mb.user.id, (this.byMailbox.get(mb.user.id) ?? 0) + 1);
+        if (mb.unavailable) {
+          const refused = unavailableError(mb.unavailable, route.family === 'directory', userSeg);
+          if (refused) throw refused;
+        }
       }
       const key = `${req.app.appId}|${mb?.user.id ?? '-'}`;
       if (mb && route.mailbox) {
@@ -277,5 +281,24 @@ export class GraphApi {
   private add(method: string, path: string, family: Family, access: Access, handler: RouteHandler, mailbox = true): void {
     const pattern = path.split('/').filter(Boolean).map((s) => (s.startsWith('{') ? s : s.toLowerCase()));
     this.routes.push({ method, pattern, template: `${method} /${path}`, family, access, mailbox, handler });
+  }
+}
+
+/**
+ * What Graph answers for a mailbox that cannot be reached. A deleted user is gone from the directory too; an
+ * unlicensed mailbox or one an access policy leaves out still has its user object.
+ * MailboxNotEnabledForRESTAPI: "The mailbox is either inactive, soft-deleted, or is hosted on-premise."
+ * Access policy: https://learn.microsoft.com/graph/auth-limit-mailbox-access#handling-api-errors
+ */
+function unavailableError(why: MailboxUnavailability, directory: boolean, userSeg: string): GraphError | undefined {
+  switch (why) {
+    case 'removed':
+      return directory
+        ? new GraphError(404, 'Request_ResourceNotFound', `Resource '${userSeg}' does not exist or one of its queried reference-property objects are not present.`)
+        : new GraphError(404, 'ErrorInvalidUser', `The requested user '${userSeg}' is invalid.`);
+    case 'unlicensed':
+      return directory ? undefined : new GraphError(404, 'MailboxNotEnabledForRESTAPI', 'The mailbox is either inactive, soft-deleted, or is hosted on-premise.');
+    case 'accessPolicy':
+      return directory ? undefined : new GraphError(403, 'ErrorAccessDenied', 'Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.');
   }
 }

@@ -107,4 +107,13 @@ export interface Mailbox {
   /** `<kind>|<hint key>` -> ids (see odataFilter.indexHints). */
   index: MultiIndex;
   transactionIds: Map<string, string>;
+  /**
+   * What Graph answers for the mailbox when it is not reachable: `removed` (the user was deleted: ErrorInvalidUser),
+   * `unlicensed` (the Exchange license was removed: MailboxNotEnabledForRESTAPI), `accessPolicy` (an application
+   * access policy leaves it out: 403 ErrorAccessDenied "Access to OData is disabled"). Unset: reachable.
+   */
+  unavailable?: MailboxUnavailability;
 }
+
+export const mailboxUnavailabilities = ['removed', 'unlicensed', 'accessPolicy'] as const;
+export type MailboxUnavailability = (typeof mailboxUnavailabilities)[number];

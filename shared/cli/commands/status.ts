@@ -16,7 +16,7 @@ export function formatStatus(report: StatusReport): string[] {
         mailboxes.map((m) => [
           m.userPrincipalName,
           m.state,
-          m.stateReason ?? '',
+          [m.stateReason, m.pausedUntil ? `resumes by itself from ${m.pausedUntil}` : undefined].filter(Boolean).join('; '),
           m.entities.join(','),
           [...m.subscriptions]
             .sort((a, b) => a.resourceKind.localeCompare(b.resourceKind))

@@ -31,6 +31,7 @@ import type { SendClaim } from '../../storage/emailStore.js';
 import type { Mailbox } from '../../storage/mailboxStore.js';
 import type { Outcome } from '../execute.js';
 import { recordIdForExchangeItem } from '../ids.js';
+import { forMailbox, gateFor, pausedOutcome } from '../mailboxHealth.js';
 import { liveSlots, nextSendSlot, planSend, planTrack, type EmailAction } from './emailPlan.js';
 import { notFound, orUndefined } from './common.js';
 import type { DeltaItem, SyncKind } from './types.js';
@@ -311,6 +312,16 @@ async function applyDataverseChange(rt: Runtime, change: DataverseChange): Promi
   const cached = from ? bySystemUser.get(from) : undefined;
   const enabled = cached && cached.entities.includes('email') ? await rt.mailboxes.get(cached.id) : undefined;
   const senderMailbox = enabled && enabled.state !== 'disabled' && enabled.entities.includes('email') ? enabled : undefined;
+  // The sender's mailbox error policy: a paused mailbox sends when its pause ends, a blocked one does not send.
+  const gate = senderMailbox ? gateFor(rt, senderMailbox) : undefined;
+  if (senderMailbox && gate?.gate === 'wait') return [pausedOutcome(senderMailbox, gate.until, { dataverseId: id })];
+  if (senderMailbox && gate?.gate === 'skip') return [{ kind: 'ignored', mailboxId: senderMailbox.id, dataverseId: id, detail: gate.reason }];
+  if (senderMailbox && gate?.gate === 'go') return forMailbox(rt, senderMailbox, gate, () => sendFrom(rt, change, record, partyRows, from, senderMailbox, claim));
+  return sendFrom(rt, change, record, partyRows, from, undefined, claim);
+}
+
+/** Plans and runs the send of a Pending Send email from its sender's mailbox (or refuses it when there is none). */
+async function sendFrom(rt: Runtime, change: DataverseChange, record: DataverseRecord, partyRows: EmailPartyRow[], from: string | undefined, senderMailbox: Mailbox | undefined, claim: Awaited<ReturnType<Runtime['email']['getClaim']>>): Promise<Outcome[]> {
   // Checked before every send, not only at enable: server-side sync would send it too (email.md section 4).
   const outgoingMethod = senderMailbox ? await outgoingDeliveryMethod(rt, senderMailbox.systemUserId) : undefined;
   const actions = planSend({

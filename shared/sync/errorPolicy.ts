@@ -1,0 +1,141 @@
+// The mailbox error policy (pure): what a failed change means for its mailbox. Server-side synchronization disables
+// a mailbox at once on a permanent error and, after 10 retries of a transient one, disables it too, so an Exchange
+// outage leaves every mailbox disabled until an admin re-enables each
+// (https://learn.microsoft.com/power-platform/admin/troubleshooting-monitoring-server-side-synchronization; the complaint:
+// https://github.com/MicrosoftDocs/dynamics-365-customer-engagement/issues/269). Here a permanent cause of the
+// mailbox blocks it (pairs kept, work skipped until an operator enables it again); an outage only pauses it, with
+// back-off, and the first change tried after the pause is the probe that resumes it by itself.
+import { toSyncError, type SyncError } from '../errors.js';
+
+/** Stable codes of the causes that block a mailbox (shown by status, explain and the CLI). */
+export const blockCodes = {
+  /** The user was deleted, or the mailbox removed or unlicensed (Graph ErrorInvalidUser, ErrorNonExistentMailbox, MailboxNotEnabledForRESTAPI). */
+  'graph.mailboxUnavailable': 'the mailbox is gone or has no Exchange license',
+  /** An application access policy leaves the mailbox out (403 ErrorAccessDenied "Access to OData is disabled"). */
+  'graph.accessPolicy': "an application access policy excludes the mailbox from the app's access",
+  /** The Dataverse user is disabled (0x80040225): impersonating it fails. */
+  'dataverse.userDisabled': 'the Dataverse user is disabled',
+  /** The Dataverse user (or the app acting as it) lacks a privilege the sync needs (0x80040220). */
+  'dataverse.noPrivilege': 'the Dataverse user lacks a privilege the sync needs',
+} as const;
+export type BlockCode = keyof typeof blockCodes;
+
+/**
+ * Dataverse codes that block (https://learn.microsoft.com/power-apps/developer/data-platform/reference/web-service-error-codes):
+ * 0x80040225 "The specified user is disabled" (UserDisabled, answered when a disabled user is impersonated) and
+ * 0x80040220 "SecLib::CheckPrivilege failed" (PrivilegeDenied).
+ */
+const dataverseBlocks: Readonly<Record<string, BlockCode>> = {
+  '0x80040225': 'dataverse.userDisabled',
+  '0x80040220': 'dataverse.noPrivilege',
+};
+
+export type FailureClass =
+  /** A permanent cause of the mailbox: block it now, whatever the attempt. */
+  | { class: 'block'; code: BlockCode; reason: string }
+  /** A dependency that is down, throttling or not issuing tokens: retry, then pause the mailbox (never dead-letter). */
+  | { class: 'outage' }
+  /** Anything else is the item's own failure: its retries, then the dead-letter queue, decide. */
+  | { class: 'item' };
+
+/** What a failure says about the mailbox, from its code and the service's code only (never a message). */
+export function classifyFailure(error: Pick<SyncError, 'code' | 'serviceCode' | 'status'> & { impersonated?: boolean | undefined }): FailureClass {
+  if (error.code === 'MailboxUnavailable') {
+    const code: BlockCode = error.serviceCode === 'ErrorAccessDenied' ? 'graph.accessPolicy' : 'graph.mailboxUnavailable';
+    return { class: 'block', code, reason: `${blockCodes[code]} (${error.serviceCode ?? error.code})` };
+  }
+  const dataverse = error.serviceCode === undefined ? undefined : dataverseBlocks[error.serviceCode.toLowerCase()];
+  // The mailbox's user is disabled or lacks a privilege only when the call acted as that user; the application user
+  // itself disabled or missing a privilege is the deployment's fault, shared by every mailbox: an outage, so no
+  // mailbox is blocked for it and each resumes once it is fixed.
+  if (dataverse && error.impersonated === false) return { class: 'outage' };
+  if (dataverse) return { class: 'block', code: dataverse, reason: `${blockCodes[dataverse]} (${error.serviceCode})` };
+  // 429, 5xx, timeouts and resets (Transient covers a token endpoint that is down), and an app-level 401 (a token
+  // not accepted, a secret that expired): none is the mailbox's fault, and each passes without anyone touching it.
+  if (error.code === 'Throttled' || error.code === 'Transient' || error.code === 'Unauthorized') return { class: 'outage' };
+  return { class: 'item' };
+}
+
+export interface PolicySettings {
+  /** SYNC_MAX_ATTEMPTS: tries of one change before its failure counts against the mailbox. */
+  maxAttempts: number;
+  /** SYNC_PAUSE_MIN_SECONDS: the first pause; 0 turns pausing off (an exhausted change is dead-lettered). */
+  pauseMinSeconds: number;
+  /** SYNC_PAUSE_MAX_SECONDS: the longest pause the doubling reaches. */
+  pauseMaxSeconds: number;
+}
+
+/** The mailbox's pause as its registry row records it. */
+export interface PauseState {
+  state: string;
+  pausedUntil?: string | undefined;
+  pauseSeconds?: number | undefined;
+}
+
+export type FailureDecision =
+  | { action: 'block'; code: BlockCode; reason: string }
+  /** Pause (or extend the pause of) the mailbox and reschedule the change for the pause's end. */
+  | { action: 'pause' }
+  | { action: 'retry' }
+  | { action: 'deadLetter' };
+
+/**
+ * What to do with a change that failed. An outage is retried within the change's budget, then pauses the mailbox; a
+ * change tried while the mailbox is paused (the probe) pauses it again at once, since retrying it is what the pause
+ * is for. A change that belongs to no mailbox (a Dataverse record's read, before any mailbox) is paused too: it waits
+ * with the same back-off instead of being dead-lettered.
+ */
+export function decideFailure(failure: FailureClass, input: { retryable: boolean; attempt: number; probing: boolean }, settings: PolicySettings): FailureDecision {
+  if (failure.class === 'block') return { action: 'block', code: failure.code, reason: failure.reason };
+  if (failure.class === 'outage' && settings.pauseMinSeconds > 0) {
+    if (input.probing || input.attempt >= settings.maxAttempts) return { action: 'pause' };
+    return { action: 'retry' };
+  }
+  return input.retryable && input.attempt < settings.maxAttempts ? { action: 'retry' } : { action: 'deadLetter' };
+}
+
+/**
+ * The next pause of a mailbox: SYNC_PAUSE_MIN_SECONDS the first time, doubling with each failed probe up to
+ * SYNC_PAUSE_MAX_SECONDS. A mailbox already paused past `now` keeps its pause (another change paused it first: one
+ * outage doubles the pause once, not once per change).
+ */
+export function nextPause(current: PauseState | undefined, now: Date, settings: PolicySettings): { pausedUntil: string; pauseSeconds: number; extended: boolean } {
+  if (current?.state === 'paused' && current.pausedUntil && Date.parse(current.pausedUntil) > now.getTime() && current.pauseSeconds !== undefined) {
+    return { pausedUntil: current.pausedUntil, pauseSeconds: current.pauseSeconds, extended: false };
+  }
+  const previous = current?.state === 'paused' ? current.pauseSeconds : undefined;
+  const pauseSeconds = previous === undefined ? settings.pauseMinSeconds : Math.min(settings.pauseMaxSeconds, Math.max(settings.pauseMinSeconds, previous * 2));
+  return { pausedUntil: new Date(now.getTime() + pauseSeconds * 1000).toISOString(), pauseSeconds, extended: true };
+}
+
+/** How a change meets its mailbox's state: go ahead (and, for a paused mailbox whose pause is over, probe), wait, or skip. */
+export type MailboxGate = { gate: 'go'; probing: boolean } | { gate: 'wait'; until: string } | { gate: 'skip'; reason: string };
+
+/** Whether a change may run for a mailbox in this state now. */
+export function gateOf(mailbox: PauseState & { stateReason?: string | undefined }, now: Date): MailboxGate {
+  if (mailbox.state === 'blocked') return { gate: 'skip', reason: `mailbox blocked: ${mailbox.stateReason ?? 'no reason recorded'}` };
+  if (mailbox.state === 'paused') {
+    if (mailbox.pausedUntil && Date.parse(mailbox.pausedUntil) > now.getTime()) return { gate: 'wait', until: mailbox.pausedUntil };
+    return { gate: 'go', probing: true };
+  }
+  return { gate: 'go', probing: false };
+}
+
+/** A failure met while writing for one mailbox: the worker's policy applies it to that mailbox. */
+export class MailboxFailure extends Error {
+  readonly error: SyncError;
+  constructor(
+    readonly mailboxId: string,
+    cause: unknown,
+  ) {
+    const error = toSyncError(cause);
+    super(error.message, { cause: error });
+    this.name = 'MailboxFailure';
+    this.error = error;
+  }
+}
+
+/** The failure as met for this mailbox (a failure already tied to a mailbox keeps its mailbox). */
+export function mailboxFailure(mailboxId: string, error: unknown): MailboxFailure {
+  return error instanceof MailboxFailure ? error : new MailboxFailure(mailboxId, error);
+}

@@ -1,0 +1,111 @@
+// The mailbox error policy's table: which failures block a mailbox, which only pause it (with doubling back-off),
+// and which stay the item's own (retries, then the dead-letter queue).
+import { describe, expect, it } from 'vitest';
+import { SyncError } from '../../../shared/errors.js';
+import { errorForStatus } from '../../../shared/http/retry.js';
+import { translateGraphError } from '../../../shared/graph/client.js';
+import { GraphError } from '@microsoft/microsoft-graph-client';
+import { classifyFailure, decideFailure, gateOf, nextPause } from '../../../shared/sync/errorPolicy.js';
+
+const settings = { maxAttempts: 3, pauseMinSeconds: 60, pauseMaxSeconds: 3600 };
+
+function graphError(status: number, code: string, message: string): GraphError {
+  const error = new GraphError(status, message);
+  error.code = code;
+  return error;
+}
+
+describe('classifyFailure', () => {
+  it.each([
+    ['a removed user (Graph 404 ErrorInvalidUser)', errorForStatus('Graph events', 404, { code: 'ErrorInvalidUser' }), 'graph.mailboxUnavailable'],
+    ['a deleted mailbox (404 ErrorNonExistentMailbox)', errorForStatus('Graph events', 404, { code: 'ErrorNonExistentMailbox' }), 'graph.mailboxUnavailable'],
+    ['an unlicensed mailbox (404 MailboxNotEnabledForRESTAPI)', errorForStatus('Graph events', 404, { code: 'MailboxNotEnabledForRESTAPI' }), 'graph.mailboxUnavailable'],
+    ['an application access policy (403 "Access to OData is disabled")', translateGraphError(graphError(403, 'ErrorAccessDenied', 'Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.'), 'events'), 'graph.accessPolicy'],
+    ['a disabled Dataverse user (0x80040225)', errorForStatus('Dataverse POST appointments', 403, { code: '0x80040225' }), 'dataverse.userDisabled'],
+    ['a missing Dataverse privilege (0x80040220)', errorForStatus('Dataverse POST appointments', 403, { code: '0x80040220' }), 'dataverse.noPrivilege'],
+    ['a disabled user acted as (impersonated)', new SyncError('Forbidden', 'Dataverse POST appointments answered 403 0x80040225', { status: 403, serviceCode: '0x80040225', impersonated: true }), 'dataverse.userDisabled'],
+  ])('%s blocks the mailbox', (_what, error, code) => {
+    expect(classifyFailure(error)).toMatchObject({ class: 'block', code });
+  });
+
+  it.each([
+    ['Graph 503', errorForStatus('Graph events', 503, { code: 'ServiceNotAvailable' })],
+    ['Graph 504', errorForStatus('Graph events', 504)],
+    ['a timeout (408)', errorForStatus('Dataverse GET appointments', 408)],
+    ['Graph 429', errorForStatus('Graph events', 429, {}, '5')],
+    ['Dataverse service protection (429)', errorForStatus('Dataverse PATCH appointments', 429, { code: '0x80072322' }, '20')],
+    ['a connection reset', translateGraphError(new Error('socket hang up'), 'events')],
+    ['an identity-provider outage (token not issued, transient)', new SyncError('Transient', 'token for https://graph.microsoft.com not issued: temporarily_unavailable')],
+    ['an app-level 401', errorForStatus('Graph events', 401, { code: 'InvalidAuthenticationToken' })],
+    ['the application user itself disabled (0x80040225, not impersonating)', new SyncError('Forbidden', 'Dataverse POST appointments answered 403 0x80040225', { status: 403, serviceCode: '0x80040225', impersonated: false })],
+    ['the application user itself lacking a privilege (0x80040220, not impersonating)', new SyncError('Forbidden', 'Dataverse GET tasks answered 403 0x80040220', { status: 403, serviceCode: '0x80040220', impersonated: false })],
+  ])('%s is an outage', (_what, error) => {
+    expect(classifyFailure(error)).toEqual({ class: 'outage' });
+  });
+
+  it.each<[string, SyncError]>([
+    ['a missing item (404 ErrorItemNotFound)', errorForStatus('Graph events', 404, { code: 'ErrorItemNotFound' })],
+    ['a missing app role (403 ErrorAccessDenied with other text)', translateGraphError(graphError(403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.'), 'events')],
+    ['a bad value (400)', errorForStatus('Dataverse POST appointments', 400, { code: '0x80040203' })],
+    ['a programming error', new SyncError('Internal', 'bug')],
+  ])('%s is the item\'s own failure', (_what, error) => {
+    expect(classifyFailure(error)).toEqual({ class: 'item' });
+  });
+
+  it('a missing item stays NotFound while a missing mailbox does not: only the former may be read as "gone"', () => {
+    expect(errorForStatus('Graph events', 404, { code: 'ErrorItemNotFound' }).code).toBe('NotFound');
+    expect(errorForStatus('Graph events', 404, { code: 'ErrorInvalidUser' }).code).toBe('MailboxUnavailable');
+    expect(errorForStatus('Graph events', 404, { code: 'MailboxNotEnabledForRESTAPI' }).retryable).toBe(false);
+  });
+});
+
+describe('decideFailure', () => {
+  const outage = { class: 'outage' } as const;
+  it.each([
+    ['an outage within the budget is retried', outage, { retryable: true, attempt: 1, probing: false }, settings, 'retry'],
+    ['an outage past the budget pauses the mailbox, never dead-letters', outage, { retryable: true, attempt: 3, probing: false }, settings, 'pause'],
+    ['a failed probe pauses again at once', outage, { retryable: true, attempt: 1, probing: true }, settings, 'pause'],
+    ['with pausing off (SYNC_PAUSE_MIN_SECONDS=0) an exhausted outage is dead-lettered', outage, { retryable: true, attempt: 3, probing: false }, { ...settings, pauseMinSeconds: 0 }, 'deadLetter'],
+    ['an item failure that is retryable is retried', { class: 'item' } as const, { retryable: true, attempt: 2, probing: false }, settings, 'retry'],
+    ['an item failure that is not retryable is dead-lettered', { class: 'item' } as const, { retryable: false, attempt: 1, probing: false }, settings, 'deadLetter'],
+    ['a block cause blocks on the first attempt', { class: 'block', code: 'graph.accessPolicy', reason: 'r' } as const, { retryable: false, attempt: 1, probing: false }, settings, 'block'],
+  ])('%s', (_what, failure, input, s, action) => {
+    expect(decideFailure(failure, input, s).action).toBe(action);
+  });
+});
+
+describe('nextPause', () => {
+  const now = new Date('2026-12-02T10:00:00Z');
+  it('starts at the minimum, doubles with each failed probe and stops at the maximum', () => {
+    const seconds: number[] = [];
+    let state: { state: string; pausedUntil?: string; pauseSeconds?: number } = { state: 'active' };
+    for (let i = 0; i < 8; i += 1) {
+      const next = nextPause(state, now, settings);
+      seconds.push(next.pauseSeconds);
+      // The probe runs once the pause is over.
+      state = { state: 'paused', pausedUntil: new Date(now.getTime() - 1).toISOString(), pauseSeconds: next.pauseSeconds };
+    }
+    expect(seconds).toEqual([60, 120, 240, 480, 960, 1920, 3600, 3600]);
+  });
+
+  it('a mailbox already paused past now keeps its pause: one outage seen by many changes doubles it once', () => {
+    const until = new Date(now.getTime() + 30_000).toISOString();
+    expect(nextPause({ state: 'paused', pausedUntil: until, pauseSeconds: 120 }, now, settings)).toEqual({ pausedUntil: until, pauseSeconds: 120, extended: false });
+  });
+
+  it('the pause ends at now plus its length', () => {
+    expect(nextPause({ state: 'active' }, now, settings).pausedUntil).toBe('2026-12-02T10:01:00.000Z');
+  });
+});
+
+describe('gateOf', () => {
+  const now = new Date('2026-12-02T10:00:00Z');
+  it.each([
+    ['an active mailbox goes ahead', { state: 'active' }, { gate: 'go', probing: false }],
+    ['a paused mailbox before its end waits for it', { state: 'paused', pausedUntil: '2026-12-02T10:05:00.000Z' }, { gate: 'wait', until: '2026-12-02T10:05:00.000Z' }],
+    ['a paused mailbox past its end is probed', { state: 'paused', pausedUntil: '2026-12-02T09:59:00.000Z' }, { gate: 'go', probing: true }],
+    ['a blocked mailbox is skipped with its reason', { state: 'blocked', stateReason: 'graph.accessPolicy: x' }, { gate: 'skip', reason: 'mailbox blocked: graph.accessPolicy: x' }],
+  ])('%s', (_what, mailbox, gate) => {
+    expect(gateOf(mailbox, now)).toEqual(gate);
+  });
+});
