@@ -1,5 +1,6 @@
 // The composition root: settings in, adapters and stores out, built lazily once per process. The Functions
 // entry point and the local host both reach the handlers through it, so both run the same code.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { createTokenProvider, type TokenProvider } from './auth/tokens.js';
 import { DataverseBudget, type ApplicationUserLane } from './budget/dataverseBudget.js';
@@ -184,11 +185,22 @@ export function createRuntime(env: Record<string, string | undefined> = process.
 }
 
 let current: Runtime | undefined;
+const scoped = new AsyncLocalStorage<Runtime>();
 
-/** The process-wide runtime (created from process.env on first use). */
+/** The process-wide runtime (created from process.env on first use), or the one of the invocation under way (withRuntime). */
 export function getRuntime(): Runtime {
+  const inScope = scoped.getStore();
+  if (inScope) return inScope;
   current ??= createRuntime();
   return current;
+}
+
+/**
+ * Runs `fn` with `runtime` as getRuntime(): the local host runs several instances in one process, each with its own
+ * runtime (its own leases and budget shares), as separate Functions instances have separate processes.
+ */
+export async function withRuntime<T>(runtime: Runtime, fn: () => T | Promise<T>): Promise<T> {
+  return scoped.run(runtime, async () => fn());
 }
 
 /** Installs a runtime (the local host and tests build theirs from their own environment). */

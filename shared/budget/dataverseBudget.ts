@@ -63,6 +63,7 @@ export class DataverseBudget {
   private heartbeat: NodeJS.Timeout | undefined;
   private started: Promise<void> | undefined;
   private readonly wake = new Set<() => void>();
+  private turn = 0;
 
   constructor(private readonly options: DataverseBudgetOptions) {
     if (options.lanes.length === 0) throw new SyncError('Internal', 'the Dataverse budget needs at least one application user');
@@ -89,9 +90,12 @@ export class DataverseBudget {
     const deadline = this.now() + this.maxWaitMs;
     for (;;) {
       const now = this.now();
-      let best: LaneState | undefined;
+      let best: { lane: LaneState; tokens: number } | undefined;
       let soonest = Infinity;
-      for (const l of this.lanes) {
+      // Start the scan one lane further each time, so equal lanes take turns.
+      this.turn = (this.turn + 1) % this.lanes.length;
+      for (let k = 0; k < this.lanes.length; k += 1) {
+        const l = this.lanes[(this.turn + k) % this.lanes.length]!;
         if (l.pausedUntil > now) {
           soonest = Math.min(soonest, l.pausedUntil);
           continue;
@@ -102,11 +106,12 @@ export class DataverseBudget {
           soonest = Math.min(soonest, now + taken.waitMs);
           continue;
         }
-        // Most tokens left first, then fewest in flight: the load spreads over the lanes.
-        if (!best || l.bucket.tokens > best.bucket.tokens || (l.bucket.tokens === best.bucket.tokens && l.inFlight < best.inFlight)) best = l;
+        // Fewest in flight first, then most tokens left: the load spreads over the lanes.
+        const tokens = taken.state.tokens;
+        if (!best || l.inFlight < best.lane.inFlight || (l.inFlight === best.lane.inFlight && tokens > best.tokens + 1)) best = { lane: l, tokens };
       }
       if (best) {
-        const l = best;
+        const l = best.lane;
         l.bucket = take(this.shape, l.bucket, now).state;
         l.inFlight += 1;
         l.calls += 1;
