@@ -185,6 +185,11 @@ export const settingsSchema = z
         }
         return parsed.data;
       }),
+    /**
+     * Backfill pace per mailbox: its changes are scheduled on the queue at this many per second, so mailboxes enabled
+     * one after another interleave and each stays near its Graph budget (0: everything at once).
+     */
+    SYNC_BACKFILL_CHANGES_PER_SECOND: integer(5, 0, 1000),
     /** Application Insights: traces, metrics and log records through OpenTelemetry (shared/telemetry); off when absent. Not a secret. */
     APPLICATIONINSIGHTS_CONNECTION_STRING: z
       .string()

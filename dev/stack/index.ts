@@ -225,6 +225,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.everyFireDoesAll ?? !(options.runTimers ?? false)
       ? { SYNC_TODO_POLL_MIN_SECONDS: '0', SYNC_TODO_POLL_MAX_SECONDS: '0', SYNC_RECONCILE_PERIOD_MINUTES: '0', SYNC_RENEW_CHECK_MINUTES: '0' }
       : {}),
+    // Tests see a backfill's changes at once (the pace is tested on its own; benchmarks set it).
+    SYNC_BACKFILL_CHANGES_PER_SECOND: '0',
     ...options.env,
   };
   const runtime = createRuntime(env, {
