@@ -241,6 +241,12 @@ export const platformSettingNames: readonly string[] = [
   'ServiceBusConnection__clientId',
 ];
 
+/**
+ * The app settings infra/ writes for the credentials of DATAVERSE_APPLICATION_USERS (Key Vault references, empty
+ * when unused): the app reads them only through the names that list gives, so they are not in the schema.
+ */
+export const applicationUserSecretSettingNames: readonly string[] = [2, 3, 4, 5].map((n) => `SYNC_DATAVERSE_APP_${n}_SECRET`);
+
 /** One error for every problem in the settings, each named by its app-setting name. */
 export class ConfigurationError extends Error {
   constructor(readonly problems: readonly { setting: string; message: string }[]) {
