@@ -8,7 +8,7 @@ import { startStack, type Stack } from '../../dev/stack/index.js';
 import { changesQueue, workQueue } from '../../shared/servicebus/queues.js';
 
 const users = [{ key: 'alice', userPrincipalName: 'alice@contoso.example', displayName: 'Alice Budget', timeZone: 'UTC' }];
-const burst = 24;
+const burst = 16;
 
 async function runBurst(stack: Stack, label: string): Promise<{ peak: number; graph429: number; dataverse429: number; byUser: Record<string, number>; settledBy: number[]; events: number; dead: number }> {
   const alice = stack.users.alice!;
