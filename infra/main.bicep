@@ -89,6 +89,33 @@ param emailCategory string = 'Tracked to Dynamics 365'
 @maxValue(10000)
 param emailSendsPerMinute int = 30
 
+@description('Per-mailbox Graph budget across instances: shared (a lease per mailbox in the Budget table), local or off (SYNC_GRAPH_BUDGET).')
+@allowed(['shared', 'local', 'off'])
+param graphBudget string = 'shared'
+
+@description('Dataverse budget per application user: shared (each instance takes 1/N), local or off (SYNC_DATAVERSE_BUDGET).')
+@allowed(['shared', 'local', 'off'])
+param dataverseBudget string = 'shared'
+
+@description('Dataverse requests per 5 minutes per application user, all instances together: 90% of 6,000 (SYNC_DATAVERSE_REQUESTS_PER_5_MINUTES).')
+@minValue(1)
+@maxValue(1000000)
+param dataverseRequestsPer5Minutes int = 5400
+
+@description('Concurrent Dataverse requests per application user, all instances together: 92% of 52 (SYNC_DATAVERSE_CONCURRENT_REQUESTS).')
+@minValue(1)
+@maxValue(10000)
+param dataverseConcurrentRequests int = 47
+
+@description('Client ids of further app registrations to spread the Dataverse load over, each with its own application user; their client secrets go in Key Vault as sync-dataverse-app-2-secret, -3-, ... in this order (DATAVERSE_APPLICATION_USERS).')
+@maxLength(4)
+param dataverseApplicationUsers array = []
+
+@description('Backfill changes per second per mailbox (SYNC_BACKFILL_CHANGES_PER_SECOND; 0: all at once).')
+@minValue(0)
+@maxValue(1000)
+param backfillChangesPerSecond int = 5
+
 @description('Memory of each Function App instance in MB.')
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
@@ -149,6 +176,11 @@ var secretNames = {
   clientCertificate: 'sync-client-certificate'
   dataverseWebhookKey: 'dataverse-webhook-key'
   graphNotificationKey: 'graph-notifications-function-key'
+  // Client secrets of the further application users (dataverseApplicationUsers), in list order.
+  dataverseApp2Secret: 'sync-dataverse-app-2-secret'
+  dataverseApp3Secret: 'sync-dataverse-app-3-secret'
+  dataverseApp4Secret: 'sync-dataverse-app-4-secret'
+  dataverseApp5Secret: 'sync-dataverse-app-5-secret'
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -260,6 +292,12 @@ module functionApp 'modules/functionapp.bicep' = {
     maxAttempts: maxAttempts
     emailCategory: emailCategory
     emailSendsPerMinute: emailSendsPerMinute
+    graphBudget: graphBudget
+    dataverseBudget: dataverseBudget
+    dataverseRequestsPer5Minutes: dataverseRequestsPer5Minutes
+    dataverseConcurrentRequests: dataverseConcurrentRequests
+    dataverseApplicationUsers: dataverseApplicationUsers
+    backfillChangesPerSecond: backfillChangesPerSecond
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     alwaysReadyHttpInstances: alwaysReadyHttpInstances

@@ -46,6 +46,23 @@ const integer = (fallback: number, min: number, max: number) =>
       return n;
     });
 
+export const budgetModes = ['shared', 'local', 'off'] as const;
+
+const settingName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, { message: 'must name an app setting (letters, digits, _)' });
+
+/** One more application user (DATAVERSE_APPLICATION_USERS): its app registration and where its credential is. */
+export const applicationUserSchema = z
+  .object({
+    clientId: z.string().trim().regex(guidPattern, { message: 'must be the application (client) id (a GUID)' }).transform((v) => v.toLowerCase()),
+    secretSetting: settingName.optional(),
+    certificateSetting: settingName.optional(),
+    applicationUserId: z.string().trim().regex(guidPattern, { message: 'must be the systemuserid (a GUID)' }).transform((v) => v.toLowerCase()).optional(),
+  })
+  .strict()
+  .refine((u) => (u.secretSetting === undefined) !== (u.certificateSetting === undefined), { message: 'needs exactly one of secretSetting or certificateSetting' });
+const applicationUsersSchema = z.array(applicationUserSchema).max(50);
+export type ApplicationUserSetting = z.output<typeof applicationUserSchema>;
+
 /** Conflict policy for a field changed on both sides since the last sync. */
 export const conflictPolicies = ['lastModifiedWins', 'dataverseWins', 'exchangeWins'] as const;
 export type ConflictPolicy = (typeof conflictPolicies)[number];
@@ -135,6 +152,51 @@ export const settingsSchema = z
     SYNC_RENEW_CHECK_MINUTES: integer(30, 0, 720),
     /** Mailboxes per page of a sweep (one Table Storage query page, one batch of work messages). */
     SYNC_SWEEP_PAGE_SIZE: integer(100, 1, 1000),
+    /**
+     * Per-mailbox Graph budget (shared/budget/): `shared` keeps each mailbox within Graph's 4 concurrent requests and
+     * 10,000 requests per 10 minutes per app and mailbox across every instance with a lease in the Budget table;
+     * `local` paces within this instance only (one instance); `off` does not pace (Graph's 429s and Retry-After only).
+     */
+    SYNC_GRAPH_BUDGET: z.enum(budgetModes, { error: 'must be shared, local or off' }).default('shared'),
+    /** The same for the Dataverse budget: `shared` divides it by the instances alive (heartbeats in the Budget table). */
+    SYNC_DATAVERSE_BUDGET: z.enum(budgetModes, { error: 'must be shared, local or off' }).default('shared'),
+    /**
+     * Dataverse requests per 5 minutes per application user, all instances together: 90% of the default service
+     * protection limit of 6,000 (https://learn.microsoft.com/power-apps/developer/data-platform/api-limits).
+     */
+    SYNC_DATAVERSE_REQUESTS_PER_5_MINUTES: integer(5_400, 1, 1_000_000),
+    /** Concurrent Dataverse requests per application user, all instances together: 92% of the default limit of 52. */
+    SYNC_DATAVERSE_CONCURRENT_REQUESTS: integer(47, 1, 10_000),
+    /**
+     * More application users to spread the Dataverse load over, each an app registration with its own service
+     * protection budget: a JSON list of {"clientId": "<guid>", "secretSetting": "<app setting name>"} (or
+     * "certificateSetting"), naming the app setting that holds the secret (a Key Vault reference in Azure), never the
+     * secret itself; optional "applicationUserId" (its systemuserid, else read with WhoAmI). SYNC_CLIENT_ID is always the first.
+     */
+    DATAVERSE_APPLICATION_USERS: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined || v.trim() === '') return [];
+        let json: unknown;
+        try {
+          json = JSON.parse(v);
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON list of {"clientId", "secretSetting" or "certificateSetting"}' });
+          return z.NEVER;
+        }
+        const parsed = applicationUsersSchema.safeParse(json);
+        if (!parsed.success) {
+          ctx.addIssue({ code: 'custom', message: parsed.error.issues.map((i) => `${i.path.length ? `[${i.path.join('].')}${i.path.length > 1 ? '' : ']'}: ` : ''}${i.message}`).join('; ') });
+          return z.NEVER;
+        }
+        return parsed.data;
+      }),
+    /**
+     * Backfill pace per mailbox: its changes are scheduled on the queue at this many per second, so mailboxes enabled
+     * one after another interleave and each stays near its Graph budget (0: everything at once).
+     */
+    SYNC_BACKFILL_CHANGES_PER_SECOND: integer(5, 0, 1000),
     /** Application Insights: traces, metrics and log records through OpenTelemetry (shared/telemetry); off when absent. Not a secret. */
     APPLICATIONINSIGHTS_CONNECTION_STRING: z
       .string()
@@ -189,6 +251,12 @@ export const platformSettingNames: readonly string[] = [
   'ServiceBusConnection__clientId',
 ];
 
+/**
+ * The app settings infra/ writes for the credentials of DATAVERSE_APPLICATION_USERS (Key Vault references, empty
+ * when unused): the app reads them only through the names that list gives, so they are not in the schema.
+ */
+export const applicationUserSecretSettingNames: readonly string[] = [2, 3, 4, 5].map((n) => `SYNC_DATAVERSE_APP_${n}_SECRET`);
+
 /** One error for every problem in the settings, each named by its app-setting name. */
 export class ConfigurationError extends Error {
   constructor(readonly problems: readonly { setting: string; message: string }[]) {
@@ -219,5 +287,26 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     })));
     throw new ConfigurationError(problems);
   }
+  const referenced = credentialProblems(parsed.data, env);
+  if (referenced.length > 0) throw new ConfigurationError(referenced);
   return Object.freeze(parsed.data);
+}
+
+/**
+ * The app settings DATAVERSE_APPLICATION_USERS names must hold a credential: set, resolved (not a Key Vault
+ * reference the platform could not resolve) and, for a certificate, a PEM bundle with its key. Only names are reported.
+ */
+function credentialProblems(settings: Settings, env: Record<string, string | undefined>): { setting: string; message: string }[] {
+  const problems: { setting: string; message: string }[] = [];
+  const seen = new Set([settings.SYNC_CLIENT_ID]);
+  for (const [i, user] of settings.DATAVERSE_APPLICATION_USERS.entries()) {
+    if (seen.has(user.clientId)) problems.push({ setting: 'DATAVERSE_APPLICATION_USERS', message: `[${i}] clientId ${user.clientId} is listed twice (SYNC_CLIENT_ID is always the first application user)` });
+    seen.add(user.clientId);
+    const name = user.secretSetting ?? user.certificateSetting!;
+    const value = env[name]?.trim();
+    if (!value) problems.push({ setting: name, message: `is required by DATAVERSE_APPLICATION_USERS[${i}] but not set` });
+    else if (value.startsWith('@Microsoft.KeyVault(')) problems.push({ setting: name, message: 'is a Key Vault reference that did not resolve (does the secret exist, and may the app identity read it?)' });
+    else if (user.certificateSetting && !value.includes('PRIVATE KEY')) problems.push({ setting: name, message: 'must be a PEM bundle with the private key' });
+  }
+  return problems;
 }

@@ -1,6 +1,11 @@
 // The composition root: settings in, adapters and stores out, built lazily once per process. The Functions
 // entry point and the local host both reach the handlers through it, so both run the same code.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import { createTokenProvider, type TokenProvider } from './auth/tokens.js';
+import { DataverseBudget, type ApplicationUserLane } from './budget/dataverseBudget.js';
+import { MailboxBudget } from './budget/mailboxBudget.js';
+import { BudgetStore } from './storage/budgetStore.js';
 import { loadSettings, type Settings } from './config.js';
 import { DataverseApi } from './dataverse/client.js';
 import { GraphApi } from './graph/client.js';
@@ -56,6 +61,14 @@ export interface Runtime {
   calls: CallCounts;
   /** systemuserid of the sync's application user (setting, else WhoAmI once). */
   applicationUserId(): Promise<string>;
+  /** systemuserids of every application user (SYNC_CLIENT_ID's first, then DATAVERSE_APPLICATION_USERS'): their writes are the sync's own. */
+  applicationUserIds(): Promise<string[]>;
+  /** This instance's id in the Budget table (leases and heartbeats). */
+  instanceId: string;
+  /** The per-mailbox Graph budget (undefined when SYNC_GRAPH_BUDGET is off). */
+  graphBudget: MailboxBudget | undefined;
+  /** The Dataverse budget per application user (undefined when SYNC_DATAVERSE_BUDGET is off). */
+  dataverseBudget: DataverseBudget | undefined;
   /** Resolves once the tables exist (created idempotently on first use). */
   ready(): Promise<void>;
   now(): Date;
@@ -79,9 +92,31 @@ export function createRuntime(env: Record<string, string | undefined> = process.
   if (!telemetry.enabled && settings.APPLICATIONINSIGHTS_CONNECTION_STRING) log.warn('telemetry is off', { reason: telemetry.reason });
   const tokens = createTokenProvider(settings);
   const calls: CallCounts = { graphRead: 0, graphWrite: 0, dataverseRead: 0, dataverseWrite: 0 };
-  const graph = new GraphApi({ baseUrl: settings.GRAPH_BASE_URL, tokens, onCall: (kind) => void (kind === 'read' ? calls.graphRead++ : calls.graphWrite++) });
-  const dataverse = new DataverseApi({ url: settings.DATAVERSE_URL, tokens, onCall: (kind) => void (kind === 'read' ? calls.dataverseRead++ : calls.dataverseWrite++) });
   const tables = createTables(settings);
+  // One id per runtime: each instance (and each local host instance in one process) holds its own leases.
+  const instanceId = randomUUID();
+  const budgetStore = new BudgetStore(tables.client('budget'));
+  const budgetError = (error: unknown) => log.warn('budget table call failed; pacing within this instance', { cause: (error as { code?: string }).code ?? (error as Error)?.name });
+  const graphBudget = settings.SYNC_GRAPH_BUDGET === 'off' ? undefined : new MailboxBudget({ mode: settings.SYNC_GRAPH_BUDGET, instanceId, port: budgetStore, onError: budgetError });
+  const graph = new GraphApi({ baseUrl: settings.GRAPH_BASE_URL, tokens, budget: graphBudget, onCall: (kind) => void (kind === 'read' ? calls.graphRead++ : calls.graphWrite++) });
+  // SYNC_CLIENT_ID first, then every further app registration with its own token provider; secrets are read from the
+  // app settings DATAVERSE_APPLICATION_USERS names (checked by loadSettings) and kept nowhere else.
+  const lanes: ApplicationUserLane[] = [
+    { clientId: settings.SYNC_CLIENT_ID, tokens },
+    ...settings.DATAVERSE_APPLICATION_USERS.map((u) => ({
+      clientId: u.clientId,
+      tokens: createTokenProvider({
+        ...settings,
+        SYNC_CLIENT_ID: u.clientId,
+        SYNC_CLIENT_SECRET: u.secretSetting ? env[u.secretSetting] : undefined,
+        SYNC_CLIENT_CERTIFICATE: u.certificateSetting ? env[u.certificateSetting] : undefined,
+      }),
+    })),
+  ];
+  const dataverseBudget = settings.SYNC_DATAVERSE_BUDGET === 'off'
+    ? undefined
+    : new DataverseBudget({ mode: settings.SYNC_DATAVERSE_BUDGET, lanes, requestsPer5Minutes: settings.SYNC_DATAVERSE_REQUESTS_PER_5_MINUTES, concurrent: settings.SYNC_DATAVERSE_CONCURRENT_REQUESTS, instanceId, port: budgetStore, onError: budgetError });
+  const dataverse = new DataverseApi({ url: settings.DATAVERSE_URL, tokens, budget: dataverseBudget, onCall: (kind) => void (kind === 'read' ? calls.dataverseRead++ : calls.dataverseWrite++) });
   let tablesReady: Promise<void> | undefined;
   const ready = () => {
     tablesReady ??= tables.ensureTables();
@@ -92,6 +127,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
   const sender = createChangeSender(serviceBus);
   const work = createWorkSender(serviceBus);
   let appUser: Promise<string> | undefined;
+  let appUsers: Promise<string[]> | undefined;
   const pairs = new PairStore(tables.client('pairs'));
   const config = new ConfigStore(tables.client('config'), options.configCacheMs ?? 60_000);
   const now = options.now ?? (() => new Date());
@@ -116,13 +152,29 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     calls,
     applicationUserId() {
       if (settings.DATAVERSE_APPLICATION_USER_ID) return Promise.resolve(settings.DATAVERSE_APPLICATION_USER_ID);
-      appUser ??= dataverse.whoAmI().then((w) => w.UserId.toLowerCase());
+      // With SYNC_CLIENT_ID's own token: the budget could hand WhoAmI to another application user.
+      appUser ??= new DataverseApi({ url: settings.DATAVERSE_URL, tokens }).whoAmI().then((w) => w.UserId.toLowerCase());
       appUser.catch(() => (appUser = undefined));
       return appUser;
     },
+    applicationUserIds() {
+      appUsers ??= Promise.all([
+        runtime.applicationUserId(),
+        ...settings.DATAVERSE_APPLICATION_USERS.map((u, i) =>
+          u.applicationUserId ? Promise.resolve(u.applicationUserId) : new DataverseApi({ url: settings.DATAVERSE_URL, tokens: lanes[i + 1]!.tokens }).whoAmI().then((w) => w.UserId.toLowerCase()),
+        ),
+      ]);
+      appUsers.catch(() => (appUsers = undefined));
+      return appUsers;
+    },
+    instanceId,
+    graphBudget,
+    dataverseBudget,
     ready,
     now,
     async close() {
+      await graphBudget?.close();
+      await dataverseBudget?.close();
       await sender.close();
       await work.close();
       await serviceBus.close();
@@ -133,11 +185,22 @@ export function createRuntime(env: Record<string, string | undefined> = process.
 }
 
 let current: Runtime | undefined;
+const scoped = new AsyncLocalStorage<Runtime>();
 
-/** The process-wide runtime (created from process.env on first use). */
+/** The process-wide runtime (created from process.env on first use), or the one of the invocation under way (withRuntime). */
 export function getRuntime(): Runtime {
+  const inScope = scoped.getStore();
+  if (inScope) return inScope;
   current ??= createRuntime();
   return current;
+}
+
+/**
+ * Runs `fn` with `runtime` as getRuntime(): the local host runs several instances in one process, each with its own
+ * runtime (its own leases and budget shares), as separate Functions instances have separate processes.
+ */
+export async function withRuntime<T>(runtime: Runtime, fn: () => T | Promise<T>): Promise<T> {
+  return scoped.run(runtime, async () => fn());
 }
 
 /** Installs a runtime (the local host and tests build theirs from their own environment). */

@@ -12,6 +12,7 @@ const benches: { name: string; file: string; args?: string[]; optIn?: boolean }[
   { name: 'Tracked and sent email (calls per item)', file: 'dev/bench/email.ts' },
   { name: 'Recurring series (calls per series change, series comparison)', file: 'dev/bench/series.ts' },
   { name: 'Scale of the periodic work (fan-out)', file: 'dev/bench/scale.ts', optIn: true },
+  { name: 'Per-mailbox Graph limits and the Dataverse budget, off vs on (two instances)', file: 'dev/bench/limits.ts', optIn: true },
 ];
 
 const only = process.argv.slice(2);

@@ -35,6 +35,11 @@ export interface LocalHostOptions {
   /** Largest request body the host accepts (Azure: 100 MB); the webhook handlers enforce their own 1 MB. */
   maxRequestBytes?: number;
   log?: (line: string) => void;
+  /**
+   * Runs every invocation inside this scope: a second instance in the same process gives each invocation its own
+   * runtime (shared/runtime.ts withRuntime), as separate Functions instances have separate processes.
+   */
+  scope?: <T>(run: () => T | Promise<T>) => Promise<T>;
 }
 
 export interface SettledEvent {
@@ -58,6 +63,7 @@ export interface LocalHost {
 
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const log = options.log ?? ((line: string) => console.log(line));
+  const scope = options.scope ?? (async <T>(run: () => T | Promise<T>): Promise<T> => run());
   // The Functions platform names the site to its worker; the app's telemetry (and the Azure Monitor distribution's
   // resource detection, which otherwise probes the Azure VM metadata address) reads it. The app runs in this process.
   process.env.WEBSITE_SITE_NAME ??= 'local-functions-host';
@@ -118,7 +124,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     });
     const context = invocation(fn.name, log);
     const started = performance.now();
-    const response: HttpResponseInit = await fn.handler(request, context);
+    const response: HttpResponseInit = await scope(() => fn.handler(request, context));
     writeResponse(res, response);
     events.emit('http', { functionName: fn.name, status: response.status ?? 200, ms: performance.now() - started });
   }
@@ -213,7 +219,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     let outcome: SettledEvent['outcome'] = 'completed';
     let failure: string | undefined;
     try {
-      await fn.handler(message.body, context);
+      await scope(() => fn.handler(message.body, context));
     } catch (error) {
       outcome = 'abandoned';
       failure = (error as Error)?.message ?? String(error);
@@ -246,7 +252,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       schedule: { adjustForDST: false },
       scheduleStatus: { last: new Date().toISOString(), next: expression.next().toDate().toISOString(), lastUpdated: new Date().toISOString() },
     };
-    await fn.handler(timer, invocation(fn.name, log));
+    await scope(() => fn.handler(timer, invocation(fn.name, log)));
   };
   const schedule = (fn: Extract<FunctionDefinition, { kind: 'timer' }>) => {
     const next = CronExpressionParser.parse(fn.schedule, { tz: 'UTC' }).next().toDate();

@@ -9,7 +9,7 @@ import { createLogger, type LogSink } from '../../shared/log.js';
 import { dataverseZoneCodeOf } from '../../shared/mapping/index.js';
 import { enableMailbox } from '../../shared/onboarding/mailbox.js';
 import { registerWebhooks } from '../../shared/onboarding/webhooks.js';
-import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime.js';
+import { createRuntime, setRuntime, withRuntime, type Runtime } from '../../shared/runtime.js';
 import type { TelemetryOptions } from '../../shared/telemetry/index.js';
 import type { Mailbox } from '../../shared/storage/mailboxStore.js';
 import { changesQueue, queues, workQueue } from '../../shared/servicebus/queues.js';
@@ -76,6 +76,13 @@ export interface StackOptions {
   entities?: Mailbox['entities'];
   /** How long the runtime reuses a read of the sync configuration (default 0: fresh on every change). */
   configCacheMs?: number;
+  /**
+   * Worker instances (default 1). Each further one is a local host with its own runtime (its own leases and budget
+   * shares) reading the same queues, tables and simulators, as another Functions instance would.
+   */
+  instances?: number;
+  /** Application users besides SYNC_CLIENT_ID's, each its own app registration, listed in DATAVERSE_APPLICATION_USERS (default 0). */
+  extraApplicationUsers?: number;
 }
 
 export interface StackUserInfo extends StackUser {
@@ -91,6 +98,10 @@ export interface Stack {
   azurite: StartedAzurite;
   host: LocalHost;
   runtime: Runtime;
+  /** The further worker instances (StackOptions.instances), each with its own runtime. */
+  instances: { host: LocalHost; runtime: Runtime }[];
+  /** systemuserids of every application user, SYNC_CLIENT_ID's first. */
+  applicationUserIds: string[];
   env: Record<string, string>;
   functionKey: string;
   users: Record<string, StackUserInfo>;
@@ -141,7 +152,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const clientSecret = randomBytes(24).toString('base64url');
   const webhookKey = randomBytes(32).toString('base64url');
   const functionKey = randomBytes(24).toString('base64url');
-  const identity = await startIdentityProvider({ apps: [{ clientId, clientSecret, roles: graphRoles }] });
+  // Further app registrations for the Dataverse load only (Graph is called with SYNC_CLIENT_ID's app).
+  const extraApps = Array.from({ length: options.extraApplicationUsers ?? 0 }, (_, i) => ({ clientId: `5b0c7a9e-2f4d-4c1b-9e8a-3d6f1a2b4${String(i + 1).padStart(3, '0')}`, clientSecret: randomBytes(24).toString('base64url'), roles: [] as string[] }));
+  const identity = await startIdentityProvider({ apps: [{ clientId, clientSecret, roles: graphRoles }, ...extraApps] });
   const graph = await startGraphSimulator({
     seed,
     identity,
@@ -164,6 +177,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const azurite = await startAzuriteTables(options.storageFolder ? { folder: options.storageFolder } : {});
   const graphUsers = await graph.admin.users();
   const appUser = dataverse.admin.seedApplicationUser({ clientId, fullname: 'dataverse-exchange-sync' });
+  const extraAppUsers = extraApps.map((app, i) => dataverse.admin.seedApplicationUser({ clientId: app.clientId, fullname: `dataverse-exchange-sync ${i + 2}` }));
   const info: Record<string, StackUserInfo> = {};
   for (const u of users) {
     const g = graphUsers.find((x) => x.userPrincipalName === u.userPrincipalName)!;
@@ -203,12 +217,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     WEBHOOK_BASE_URL: `${host.origin}/api`,
     SYNC_TABLES_CONNECTION_STRING: azurite.connectionString,
     ServiceBusConnection: serviceBus.connectionString,
+    ...(extraApps.length
+      ? {
+          DATAVERSE_APPLICATION_USERS: JSON.stringify(extraApps.map((app, i) => ({ clientId: app.clientId, secretSetting: `SYNC_DATAVERSE_APP_${i + 2}_SECRET` }))),
+          ...Object.fromEntries(extraApps.map((app, i) => [`SYNC_DATAVERSE_APP_${i + 2}_SECRET`, app.clientSecret])),
+        }
+      : {}),
     // Tests fire the timers on demand and expect each firing to do every mailbox's work (adaptive polling, spread
     // reconciliation and the renewal check interval are tested on their own); timers on their schedules (npm start,
     // benchmarks) keep the deployed defaults.
     ...(options.everyFireDoesAll ?? !(options.runTimers ?? false)
       ? { SYNC_TODO_POLL_MIN_SECONDS: '0', SYNC_TODO_POLL_MAX_SECONDS: '0', SYNC_RECONCILE_PERIOD_MINUTES: '0', SYNC_RENEW_CHECK_MINUTES: '0' }
       : {}),
+    // Tests see a backfill's changes at once (the pace is tested on its own; benchmarks set it).
+    SYNC_BACKFILL_CHANGES_PER_SECOND: '0',
     ...options.env,
   };
   const runtime = createRuntime(env, {
@@ -224,6 +246,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   if (options.onboard ?? true) {
     await registerWebhooks(new DataverseApi({ url: dataverse.url, tokens: runtime.tokens }), { url: `${host.origin}/api/dataverse/webhook?code=${functionKey}`, key: webhookKey });
     for (const u of users) await enableMailbox(runtime, u.userPrincipalName, options.entities ? { entities: options.entities } : {});
+  }
+  const instances: { host: LocalHost; runtime: Runtime }[] = [];
+  for (let i = 1; i < (options.instances ?? 1); i += 1) {
+    const rt = createRuntime(env, { ...(options.logSink ? { log: createLogger(options.logSink, 'debug') } : {}), ...(options.now ? { now: options.now } : {}), configCacheMs: options.configCacheMs ?? 0 });
+    await rt.ready();
+    const extra = await startLocalHost({
+      table: functionTable,
+      functionKeys: [functionKey],
+      serviceBusConnectionString: serviceBus.connectionString,
+      runTimers: false,
+      maxConcurrentSessions: hostServiceBusSettings().maxConcurrentSessions,
+      sessionIdleTimeoutMs: options.sessionIdleTimeoutMs ?? hostServiceBusSettings().sessionIdleTimeoutMs,
+      log: options.logSink ? (line) => options.logSink!('debug', line, {}) : undefined,
+      scope: (run) => withRuntime(rt, run),
+    });
+    instances.push({ host: extra, runtime: rt });
   }
   const settled = async ({ timeoutMs = 20_000 }: { timeoutMs?: number } = {}) => {
     const deadline = Date.now() + timeoutMs;
@@ -263,12 +301,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     azurite,
     host,
     runtime,
+    instances,
+    applicationUserIds: [appUser.systemuserid, ...extraAppUsers.map((u) => u.systemuserid)],
     env,
     functionKey,
     users: info,
     applicationUserId: appUser.systemuserid,
     settled,
     async close() {
+      for (const extra of instances) {
+        await extra.host.close();
+        await extra.runtime.close();
+      }
       await host.close();
       await runtime.close();
       setRuntime(undefined);

@@ -77,6 +77,10 @@ param secretNames {
   clientCertificate: string
   dataverseWebhookKey: string
   graphNotificationKey: string
+  dataverseApp2Secret: string
+  dataverseApp3Secret: string
+  dataverseApp4Secret: string
+  dataverseApp5Secret: string
 }
 
 @description('Which credential the sync app registration uses: a client secret or a certificate (PEM with private key).')
@@ -144,6 +148,33 @@ param emailCategory string
 @maxValue(10000)
 param emailSendsPerMinute int
 
+@description('Per-mailbox Graph budget across instances: shared (a lease per mailbox in the Budget table), local or off (SYNC_GRAPH_BUDGET).')
+@allowed(['shared', 'local', 'off'])
+param graphBudget string
+
+@description('Dataverse budget per application user: shared (each instance takes 1/N), local or off (SYNC_DATAVERSE_BUDGET).')
+@allowed(['shared', 'local', 'off'])
+param dataverseBudget string
+
+@description('Dataverse requests per 5 minutes per application user, all instances together: 90% of 6,000 (SYNC_DATAVERSE_REQUESTS_PER_5_MINUTES).')
+@minValue(1)
+@maxValue(1000000)
+param dataverseRequestsPer5Minutes int
+
+@description('Concurrent Dataverse requests per application user, all instances together: 92% of 52 (SYNC_DATAVERSE_CONCURRENT_REQUESTS).')
+@minValue(1)
+@maxValue(10000)
+param dataverseConcurrentRequests int
+
+@description('Client ids of further app registrations to spread the Dataverse load over; their secrets are secretNames.dataverseApp2Secret and on, in this order (DATAVERSE_APPLICATION_USERS).')
+@maxLength(4)
+param dataverseApplicationUsers array
+
+@description('Backfill changes per second per mailbox (SYNC_BACKFILL_CHANGES_PER_SECOND; 0: all at once).')
+@minValue(0)
+@maxValue(1000)
+param backfillChangesPerSecond int
+
 @description('Memory of each instance in MB (Flex Consumption sizes).')
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int
@@ -175,6 +206,10 @@ var clientCertificateReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};
 var dataverseWebhookKeyReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${secretNames.dataverseWebhookKey})'
 // Written by the postdeploy hook once the function exists; until then the reference does not resolve and the app
 // reports it (shared/config.ts), which only matters for recreating Graph subscriptions.
+var dataverseApp2SecretReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${secretNames.dataverseApp2Secret})'
+var dataverseApp3SecretReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${secretNames.dataverseApp3Secret})'
+var dataverseApp4SecretReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${secretNames.dataverseApp4Secret})'
+var dataverseApp5SecretReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${secretNames.dataverseApp5Secret})'
 var graphNotificationKeyReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${secretNames.graphNotificationKey})'
 
 // Function names from functions/README.md: the worker gets its own always-ready group.
@@ -271,6 +306,17 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     SYNC_EMAIL_CATEGORY: emailCategory
     SYNC_EMAIL_SENDS_PER_WINDOW: string(emailSendsPerMinute)
     SYNC_EMAIL_SEND_WINDOW_MS: '60000'
+    SYNC_GRAPH_BUDGET: graphBudget
+    SYNC_DATAVERSE_BUDGET: dataverseBudget
+    SYNC_DATAVERSE_REQUESTS_PER_5_MINUTES: string(dataverseRequestsPer5Minutes)
+    SYNC_DATAVERSE_CONCURRENT_REQUESTS: string(dataverseConcurrentRequests)
+    SYNC_BACKFILL_CHANGES_PER_SECOND: string(backfillChangesPerSecond)
+    // The further application users name the settings of their secrets (config.ts applicationUserSecretSettings), each a Key Vault reference.
+    DATAVERSE_APPLICATION_USERS: empty(dataverseApplicationUsers) ? '' : string(map(range(0, length(dataverseApplicationUsers)), i => { clientId: dataverseApplicationUsers[i], secretSetting: 'SYNC_DATAVERSE_APP_${i + 2}_SECRET' }))
+    SYNC_DATAVERSE_APP_2_SECRET: length(dataverseApplicationUsers) > 0 ? dataverseApp2SecretReference : ''
+    SYNC_DATAVERSE_APP_3_SECRET: length(dataverseApplicationUsers) > 1 ? dataverseApp3SecretReference : ''
+    SYNC_DATAVERSE_APP_4_SECRET: length(dataverseApplicationUsers) > 2 ? dataverseApp4SecretReference : ''
+    SYNC_DATAVERSE_APP_5_SECRET: length(dataverseApplicationUsers) > 3 ? dataverseApp5SecretReference : ''
     // Read by the Functions host and the Service Bus extension (config.ts platformSettingNames).
     AzureWebJobsStorage__blobServiceUri: blobEndpoint
     AzureWebJobsStorage__queueServiceUri: queueEndpoint

@@ -40,6 +40,7 @@ var tableSuffixes = [
   'Quarantine'
   'Config'
   'Decisions'
+  'Budget'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2025-01-01' = {

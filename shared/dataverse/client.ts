@@ -7,6 +7,7 @@ import { isGuid } from '../guid.js';
 import { errorForStatus, withRetry, type RetryPolicy } from '../http/retry.js';
 import type { TokenProvider } from '../auth/tokens.js';
 import { traceHttpDependency } from '../telemetry/index.js';
+import type { DataverseBudget } from '../budget/dataverseBudget.js';
 import { entitySetNames } from '../wire/dataverse.js';
 
 /** Marks every write of the sync; the webhook endpoint drops changes that carry it (the sync's own echo). */
@@ -77,6 +78,8 @@ export interface DataverseApiOptions {
   retry?: RetryPolicy;
   onCall?: (kind: 'read' | 'write', route: string) => void;
   fetch?: typeof fetch;
+  /** Paces every call against the application users' service protection budgets and spreads them over the users (shared/budget/). */
+  budget?: DataverseBudget | undefined;
 }
 
 export class DataverseApi {
@@ -209,42 +212,53 @@ export class DataverseApi {
     const url = path.startsWith('https://') ? path : `${this.base}/${path}`;
     return withRetry(async () => {
       this.options.onCall?.(kind, route);
-      const token = await this.options.tokens(this.options.url);
-      let res: Response;
+      const slot = await this.options.budget?.acquire();
       try {
-        // One dependency span per attempt, named by the path template (never the URL: filters quote values).
-        res = await traceHttpDependency(method, url, () => this.fetchFn(url, {
-          method,
-          headers: {
-            Authorization: `Bearer ${token}`,
-            Accept: 'application/json',
-            'OData-MaxVersion': '4.0',
-            'OData-Version': '4.0',
-            ...(body === undefined ? {} : { 'Content-Type': 'application/json; charset=utf-8' }),
-            ...headers,
-          },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        }), (r) => r.status);
-      } catch (error) {
-        throw new SyncError('Transient', `Dataverse ${route}: ${(error as Error).message}`, { cause: error });
+        return await this.send(slot?.tokens ?? this.options.tokens, slot?.clientId, method, route, url, body, headers);
+      } finally {
+        slot?.release();
       }
-      const text = await res.text();
-      let parsed: unknown = undefined;
-      if (text) {
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          parsed = text;
-        }
-      }
-      if (!res.ok) {
-        const err = (parsed as { error?: { code?: unknown } } | undefined)?.error;
-        const failure = errorForStatus(`Dataverse ${method} ${route}`, res.status, { code: typeof err?.code === 'string' ? err.code : undefined, requestId: res.headers.get('x-ms-service-request-id') }, res.headers.get('retry-after'));
-        // Whose fault a disabled user or a missing privilege is depends on who the call acted as (errorPolicy.ts).
-        throw new SyncError(failure.code, failure.message, { ...(failure.status === undefined ? {} : { status: failure.status }), ...(failure.serviceCode === undefined ? {} : { serviceCode: failure.serviceCode }), ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }), impersonated: headers.CallerObjectId !== undefined });
-      }
-      return { status: res.status, body: parsed, headers: res.headers };
     }, this.options.retry);
+  }
+
+  private async send(tokens: TokenProvider, clientId: string | undefined, method: string, route: string, url: string, body: unknown, headers: Record<string, string>) {
+    const token = await tokens(this.options.url);
+    let res: Response;
+    try {
+      // One dependency span per attempt, named by the path template (never the URL: filters quote values).
+      res = await traceHttpDependency(method, url, () => this.fetchFn(url, {
+        method,
+        headers: {
+          Authorization: `Bearer ${token}`,
+          Accept: 'application/json',
+          'OData-MaxVersion': '4.0',
+          'OData-Version': '4.0',
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json; charset=utf-8' }),
+          ...headers,
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }), (r) => r.status);
+    } catch (error) {
+      throw new SyncError('Transient', `Dataverse ${route}: ${(error as Error).message}`, { cause: error });
+    }
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    if (text) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    if (!res.ok) {
+      const err = (parsed as { error?: { code?: unknown } } | undefined)?.error;
+      const error = errorForStatus(`Dataverse ${method} ${route}`, res.status, { code: typeof err?.code === 'string' ? err.code : undefined, requestId: res.headers.get('x-ms-service-request-id') }, res.headers.get('retry-after'));
+      // Service protection: this application user's lane waits out the Retry-After (the others go on).
+      if (error.code === 'Throttled' && clientId !== undefined) this.options.budget?.pause(clientId, error.retryAfterMs ?? 1_000);
+      // Whose fault a disabled user or a missing privilege is depends on who the call acted as (errorPolicy.ts).
+      throw new SyncError(error.code, error.message, { ...(error.status === undefined ? {} : { status: error.status }), ...(error.serviceCode === undefined ? {} : { serviceCode: error.serviceCode }), ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }), impersonated: headers.CallerObjectId !== undefined });
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
   }
 }
 

@@ -8,6 +8,8 @@ import { odataString } from '../odata.js';
 import { errorForStatus, withRetry, type RetryPolicy } from '../http/retry.js';
 import type { TokenProvider } from '../auth/tokens.js';
 import { DependencyHandler } from './dependencyHandler.js';
+import { BudgetHandler } from './budgetHandler.js';
+import type { MailboxBudget } from '../budget/mailboxBudget.js';
 
 /** The extended property the sync stamps on Exchange items it creates: the Dataverse id, so a lost pair can be rebuilt. */
 export const dataverseIdProperty = 'String {b7f3c2a9-5d1e-4e0b-9a64-2f8d1c3e7a51} Name DataverseId';
@@ -30,6 +32,8 @@ export interface GraphApiOptions {
   retry?: RetryPolicy;
   /** Counts calls (benchmarks, status). */
   onCall?: GraphCallCounter;
+  /** Keeps every mailbox within Graph's per-mailbox limits (shared/budget/); every request goes through it. */
+  budget?: MailboxBudget | undefined;
 }
 
 export interface DeltaPage<T> {
@@ -66,7 +70,7 @@ export class GraphApi {
     const noRetry = new RetryHandler(new RetryHandlerOptions(0, 0));
     this.client = Client.initWithMiddleware({
       baseUrl: `${options.baseUrl.replace(/\/+$/, '')}/`,
-      middleware: [new AuthenticationHandler(authProvider), noRetry, new TelemetryHandler(), new DependencyHandler(), new HTTPMessageHandler()],
+      middleware: [new AuthenticationHandler(authProvider), noRetry, ...(options.budget ? [new BudgetHandler(options.budget)] : []), new TelemetryHandler(), new DependencyHandler(), new HTTPMessageHandler()],
       // A Graph host that is not Microsoft's (the local simulator) must be listed, or the SDK sends no token.
       ...(base.hostname === 'graph.microsoft.com' ? {} : { customHosts: new Set([base.hostname]) }),
     });

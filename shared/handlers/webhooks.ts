@@ -70,7 +70,7 @@ export async function dataverseWebhook(request: HttpRequest, context: Invocation
     const response = await handleDataverseWebhook(req, {
       webhookKey: runtime.settings.DATAVERSE_WEBHOOK_KEY,
       syncTag,
-      applicationUserId: () => runtime.applicationUserId(),
+      applicationUserIds: () => runtime.applicationUserIds(),
       enqueue: (messages) => {
         describeEnqueued(span, messages);
         return runtime.sender.send(messages);

@@ -186,8 +186,10 @@ export interface BackfillProgress {
 
 export interface BackfillOptions {
   window?: SyncWindow;
-  /** Messages per Service Bus send (default 100). */
+  /** Messages per Service Bus send (default 100) when the backfill is not paced. */
   batchSize?: number;
+  /** Changes per second reaching the queue (default SYNC_BACKFILL_CHANGES_PER_SECOND; 0: all at once). */
+  perSecond?: number;
   onProgress?: (progress: BackfillProgress) => void | Promise<void>;
   /** Told the plan the run performs, and the checkpoint it resumes after, before anything is enqueued. */
   onPlan?: (plan: BackfillPlan, resumeAfter: string | undefined) => void | Promise<void>;
@@ -214,6 +216,23 @@ export const backfillScope = 'backfill';
 export async function backfillResumePoint(rt: Runtime, mailboxId: string): Promise<string | undefined> {
   const previous = await rt.cursors.get<Checkpoint>(backfillScope, mailboxId);
   return previous && !previous.completedAt ? previous.lastKey : undefined;
+}
+
+/**
+ * Pure: the slices the work is enqueued in, each with when it is due. At `perSecond` changes per second, slice k is
+ * scheduled k seconds after `now`, so a backfill reaches the workers at the pace its mailbox's Graph budget allows
+ * (10,000 requests per 10 minutes per app and mailbox: https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits)
+ * and mailboxes enabled one after another interleave on the queue instead of one mailbox's backlog taking every
+ * session while the other mailboxes' budgets sit unused. 0 enqueues everything at once in slices of `batchSize`.
+ */
+export function backfillSlices(count: number, options: { perSecond: number; batchSize: number; now: number }): { start: number; end: number; dueAt?: number }[] {
+  const size = options.perSecond > 0 ? Math.max(1, Math.floor(options.perSecond)) : Math.max(1, options.batchSize);
+  const slices: { start: number; end: number; dueAt?: number }[] = [];
+  for (let start = 0, k = 0; start < count; start += size, k += 1) {
+    const end = Math.min(count, start + size);
+    slices.push(options.perSecond > 0 && k > 0 ? { start, end, dueAt: options.now + k * 1_000 } : { start, end });
+  }
+  return slices;
 }
 
 /** Pure: the plan's messages in the order they are enqueued, and those left after a resume point. */
@@ -261,9 +280,9 @@ export async function runBackfill(rt: Runtime, mailbox: Mailbox, options: Backfi
     await options.onPlan?.(plan, resumeAfter);
     const progress: BackfillProgress = { mailboxId: mailbox.id, total: todo.length, enqueued: 0, resumed: work.length - todo.length };
     const receivedAt = rt.now().toISOString();
-    for (let i = 0; i < todo.length; i += batchSize) {
-      const batch = todo.slice(i, i + batchSize);
-      await rt.sender.send(batch.map((e) => messageFor(mailbox, e, receivedAt)));
+    for (const slice of backfillSlices(todo.length, { perSecond: options.perSecond ?? rt.settings.SYNC_BACKFILL_CHANGES_PER_SECOND, batchSize, now: rt.now().getTime() })) {
+      const batch = todo.slice(slice.start, slice.end);
+      await rt.sender.send(batch.map((e) => messageFor(mailbox, e, receivedAt)), slice.dueAt === undefined ? {} : { scheduledEnqueueTime: new Date(slice.dueAt) });
       progress.enqueued += batch.length;
       checkpoint.lastKey = keyOf(batch[batch.length - 1]!);
       checkpoint.enqueued += batch.length;

@@ -17,6 +17,8 @@ export const tableSuffixes = {
   config: 'Config',
   /** The planner's decisions per item with their reasons (shared/storage/decisionStore.ts), read by `explain`. */
   decisions: 'Decisions',
+  /** Per-mailbox Graph leases (rate bucket, Retry-After) and instance heartbeats for the Dataverse budget (shared/budget/). */
+  budget: 'Budget',
 } as const;
 
 export type TableKey = keyof typeof tableSuffixes;

@@ -44,8 +44,8 @@ export type RemoteExecutionContext = z.infer<typeof remoteExecutionContextSchema
 export interface DataverseWebhookDeps {
   webhookKey: string;
   syncTag: string;
-  /** systemuserid of the sync's application user. */
-  applicationUserId(): Promise<string>;
+  /** systemuserids of the sync's application users (SYNC_CLIENT_ID's and those of DATAVERSE_APPLICATION_USERS). */
+  applicationUserIds(): Promise<readonly string[]>;
   enqueue(messages: ChangeMessageInput[]): Promise<void>;
   log: (level: 'info' | 'warn' | 'error', message: string, props?: Record<string, unknown>) => void;
   now?: () => Date;
@@ -91,7 +91,8 @@ export async function handleDataverseWebhook(req: WebhookRequest, deps: Datavers
     deps.log('info', 'dataverse webhook dropped: the sync\'s own write (tag)', log);
     return { status: 200 };
   }
-  if (context.InitiatingUserId.toLowerCase() === (await deps.applicationUserId()).toLowerCase()) {
+  const initiating = context.InitiatingUserId.toLowerCase();
+  if ((await deps.applicationUserIds()).some((id) => id.toLowerCase() === initiating)) {
     deps.log('info', 'dataverse webhook dropped: the sync\'s own write (initiating user)', log);
     return { status: 200 };
   }

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { platformSettingNames, settingNames, settingsSchema } from '../../shared/config.js';
+import { applicationUserSecretSettingNames, platformSettingNames, settingNames, settingsSchema } from '../../shared/config.js';
 import { queues } from '../../shared/servicebus/queues.js';
 import { tableSuffixes } from '../../shared/storage/tableNames.js';
 import { metricNames } from '../../shared/telemetry/index.js';
@@ -111,13 +111,13 @@ describe('app settings on the Function App', () => {
   });
 
   it('sets nothing config.ts does not know (settingNames + platformSettingNames)', () => {
-    const known = new Set([...settingNames, ...platformSettingNames]);
+    const known = new Set([...settingNames, ...platformSettingNames, ...applicationUserSecretSettingNames]);
     const unknown = Object.keys(settings).filter((name) => !known.has(name));
     expect(unknown, 'settings unknown to shared/config.ts').toEqual([]);
   });
 
   it('sets secrets only as Key Vault references', () => {
-    const secretNames = ['SYNC_CLIENT_SECRET', 'SYNC_CLIENT_CERTIFICATE', 'DATAVERSE_WEBHOOK_KEY', 'GRAPH_NOTIFICATION_FUNCTION_KEY'];
+    const secretNames = ['SYNC_CLIENT_SECRET', 'SYNC_CLIENT_CERTIFICATE', 'DATAVERSE_WEBHOOK_KEY', 'GRAPH_NOTIFICATION_FUNCTION_KEY', ...applicationUserSecretSettingNames];
     // Anything named like a secret must be in the list above (the App Insights connection string is documented as
     // not a secret, and local auth is off on the component).
     const looksSecret = Object.keys(settings).filter(
@@ -130,7 +130,8 @@ describe('app settings on the Function App', () => {
       const referenced = [...value.matchAll(/variables\('(\w+)'\)/g)].map((m) => m[1]!);
       expect(referenced, `${name} must take its value from a Key Vault reference variable`).toHaveLength(1);
       // Apart from the reference, only the empty string (credential not chosen) may appear as a literal.
-      const literals = [...value.replace(/parameters\('clientCredentialType'\), '(secret|certificate)'/, '').matchAll(/'([^']*)'/g)].map((m) => m[1]);
+      // (and the further application users' list, whose length says which of their secrets are set).
+      const literals = [...value.replace(/parameters\('clientCredentialType'\), '(secret|certificate)'/, '').replace(/parameters\('dataverseApplicationUsers'\)/, '').matchAll(/'([^']*)'/g)].map((m) => m[1]);
       expect(literals.filter((l) => l !== '' && l !== referenced[0]), `${name} has a literal value`).toEqual([]);
       expect(variables[referenced[0]!], `${name}`).toMatch(keyVaultReference);
     }

@@ -79,4 +79,34 @@ describe('configuration: Key Vault references', () => {
       /DATAVERSE_WEBHOOK_KEY: is a Key Vault reference that did not resolve/,
     );
   });
+
+  it('reads the budgets: shared by default, the Dataverse defaults at 90% and 92% of the documented limits', () => {
+    const settings = loadSettings(valid);
+    expect([settings.SYNC_GRAPH_BUDGET, settings.SYNC_DATAVERSE_BUDGET, settings.SYNC_DATAVERSE_REQUESTS_PER_5_MINUTES, settings.SYNC_DATAVERSE_CONCURRENT_REQUESTS]).toEqual(['shared', 'shared', 5400, 47]);
+    expect(settings.DATAVERSE_APPLICATION_USERS).toEqual([]);
+    expect(() => loadSettings({ ...valid, SYNC_GRAPH_BUDGET: 'on' })).toThrow(/SYNC_GRAPH_BUDGET: must be shared, local or off/);
+  });
+
+  it('reads further application users, each naming the app setting of its secret, and names every problem without a secret', () => {
+    const second = '77777777-7777-4888-9999-bbbbbbbbbbbb';
+    const settings = loadSettings({ ...valid, DATAVERSE_APPLICATION_USERS: JSON.stringify([{ clientId: second.toUpperCase(), secretSetting: 'APP2_SECRET' }]), APP2_SECRET: 'second-secret' });
+    expect(settings.DATAVERSE_APPLICATION_USERS).toEqual([{ clientId: second, secretSetting: 'APP2_SECRET' }]);
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadSettings({ ...valid, ...env });
+      } catch (error) {
+        return (error as ConfigurationError).message;
+      }
+      return '';
+    };
+    expect(problems({ DATAVERSE_APPLICATION_USERS: '[{' })).toMatch(/DATAVERSE_APPLICATION_USERS: must be a JSON list/);
+    expect(problems({ DATAVERSE_APPLICATION_USERS: JSON.stringify([{ clientId: 'nope', secretSetting: 'A' }]) })).toMatch(/\[0\]\.clientId: must be the application \(client\) id/);
+    expect(problems({ DATAVERSE_APPLICATION_USERS: JSON.stringify([{ clientId: second }]) })).toMatch(/exactly one of secretSetting or certificateSetting/);
+    expect(problems({ DATAVERSE_APPLICATION_USERS: JSON.stringify([{ clientId: second, secret: 'inline' }]) })).toMatch(/DATAVERSE_APPLICATION_USERS/);
+    expect(problems({ DATAVERSE_APPLICATION_USERS: JSON.stringify([{ clientId: second, secretSetting: 'APP2_SECRET' }]) })).toMatch(/APP2_SECRET: is required by DATAVERSE_APPLICATION_USERS\[0\] but not set/);
+    expect(problems({ DATAVERSE_APPLICATION_USERS: JSON.stringify([{ clientId: valid.SYNC_CLIENT_ID, secretSetting: 'APP2_SECRET' }]), APP2_SECRET: 'x' })).toMatch(/listed twice/);
+    const unresolved = problems({ DATAVERSE_APPLICATION_USERS: JSON.stringify([{ clientId: second, certificateSetting: 'APP2_CERT' }]), APP2_CERT: '@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/c)' });
+    expect(unresolved).toMatch(/APP2_CERT: is a Key Vault reference that did not resolve/);
+    expect(problems({ DATAVERSE_APPLICATION_USERS: JSON.stringify([{ clientId: second, secretSetting: 'APP2_SECRET' }]), APP2_SECRET: 'second-secret' })).toBe('');
+  });
 });

@@ -65,6 +65,11 @@ export interface RequestStats {
   byStatus: Record<string, number>;
   throttled: number;
   total: number;
+  /**
+   * Per mailbox (user id), the most requests of one app in flight at once since the last reset, counting a request
+   * that arrived and was refused for concurrency: what Outlook's limit of 4 concurrent requests is measured against.
+   */
+  peakConcurrentByMailbox: Record<string, number>;
 }
 
 export interface GraphApiDeps {
@@ -114,6 +119,7 @@ export class GraphApi {
       byStatus: Object.fromEntries(this.byStatus),
       throttled: this.throttledCount,
       total: this.total,
+      peakConcurrentByMailbox: peaksByMailbox(this.d.throttle.peaks()),
     };
   }
 
@@ -123,6 +129,7 @@ export class GraphApi {
     this.byStatus.clear();
     this.throttledCount = 0;
     this.total = 0;
+    this.d.throttle.resetPeaks();
   }
 
   /**
@@ -301,4 +308,14 @@ function unavailableError(why: MailboxUnavailability, directory: boolean, userSe
     case 'accessPolicy':
       return directory ? undefined : new GraphError(403, 'ErrorAccessDenied', 'Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.');
   }
+}
+
+/** Peaks per app|mailbox key as peaks per mailbox (the largest over the apps). */
+function peaksByMailbox(peaks: ReadonlyMap<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, n] of peaks) {
+    const mailbox = key.slice(key.indexOf('|') + 1);
+    out[mailbox] = Math.max(out[mailbox] ?? 0, n);
+  }
+  return out;
 }

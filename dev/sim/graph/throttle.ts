@@ -14,6 +14,8 @@ export type ThrottleResult = { ok: true; release: () => void } | { ok: false; re
 /** Counts requests per app+mailbox key. */
 export class Throttle {
   private readonly keys = new Map<string, KeyState>();
+  /** Per key: the most requests that were in the service at once, counting one that arrived and was refused (429). */
+  private readonly peak = new Map<string, number>();
   private throttled = 0;
 
   constructor(
@@ -33,6 +35,8 @@ export class Throttle {
       s = { stamps: [], head: 0, inFlight: 0 };
       this.keys.set(key, s);
     }
+    // Demand, not admissions: the request that arrives with n in flight makes n + 1 at once, whether admitted or not.
+    if (s.inFlight + 1 > (this.peak.get(key) ?? 0)) this.peak.set(key, s.inFlight + 1);
     const cutoff = now - this.limits.windowMs;
     while (s.head < s.stamps.length && (s.stamps[s.head] as number) <= cutoff) s.head += 1;
     if (s.head > 4096 && s.head * 2 > s.stamps.length) {
@@ -62,12 +66,22 @@ export class Throttle {
     };
   }
 
+  /** The peak concurrency per key (app|mailbox) since the last reset. */
+  peaks(): ReadonlyMap<string, number> {
+    return this.peak;
+  }
+
+  resetPeaks(): void {
+    this.peak.clear();
+  }
+
   throttledCount(): number {
     return this.throttled;
   }
 
   reset(): void {
     this.keys.clear();
+    this.peak.clear();
     this.throttled = 0;
   }
 }

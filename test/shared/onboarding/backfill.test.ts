@@ -1,7 +1,7 @@
 // The backfill decision, row by row (no I/O): what is linked, created on either side, updated or left, with the
 // stamp matched first and then each kind's own rule (a meeting's iCalUId, a contact's e-mail address).
 import { describe, expect, it } from 'vitest';
-import { decideBackfill, type BackfillInputs, type BackfillPlan, type PlanEntry } from '../../../shared/onboarding/backfill.js';
+import { backfillSlices, decideBackfill, type BackfillInputs, type BackfillPlan, type PlanEntry } from '../../../shared/onboarding/backfill.js';
 
 const dv1 = '11111111-1111-1111-1111-111111111111';
 const dv2 = '22222222-2222-2222-2222-222222222222';
@@ -88,5 +88,20 @@ describe('decideBackfill', () => {
     expect(plan.link.map((e) => e.dataverseId)).toEqual([dv1]);
     expect(plan.createInExchange.map((e) => e.dataverseId)).toEqual([dv2]);
     expect(plan.leave).toEqual([]);
+  });
+});
+
+describe('backfillSlices: the pace of a backfill on the queue', () => {
+  it('paced: one second of changes per slice, the first now and slice k k seconds later, so mailboxes enabled one after another interleave', () => {
+    expect(backfillSlices(12, { perSecond: 5, batchSize: 100, now: 1_000 })).toEqual([
+      { start: 0, end: 5 },
+      { start: 5, end: 10, dueAt: 2_000 },
+      { start: 10, end: 12, dueAt: 3_000 },
+    ]);
+  });
+
+  it('unpaced (0): everything now in slices of the batch size; nothing to enqueue gives no slice', () => {
+    expect(backfillSlices(250, { perSecond: 0, batchSize: 100, now: 0 })).toEqual([{ start: 0, end: 100 }, { start: 100, end: 200 }, { start: 200, end: 250 }]);
+    expect(backfillSlices(0, { perSecond: 5, batchSize: 100, now: 0 })).toEqual([]);
   });
 });

@@ -23,7 +23,7 @@ function harness(options: { enqueueFails?: boolean } = {}) {
   const deps: DataverseWebhookDeps = {
     webhookKey: key,
     syncTag,
-    applicationUserId: () => Promise.resolve(appUser),
+    applicationUserIds: () => Promise.resolve([appUser]),
     enqueue: (messages) => {
       if (options.enqueueFails) return Promise.reject(new SyncError('Transient', 'queue down'));
       enqueued.push(...messages);

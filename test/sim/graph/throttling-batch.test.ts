@@ -53,6 +53,16 @@ describe('Graph simulator: throttling and $batch', () => {
     expect(finished).toEqual([429, 429]);
     hold.release();
     expect((await Promise.all(requests)).sort()).toEqual([200, 200, 200, 200, 429, 429]);
+    // The accounting counts demand: 4 in flight and one more arriving make 5 at once, though the fifth was refused.
+    const stats = await g.sim.admin.requests();
+    expect(stats.peakConcurrentByMailbox[adele]).toBe(5);
+    expect(stats.peakConcurrentByMailbox[bob]).toBeUndefined();
+  });
+
+  it('a mailbox called one request at a time peaks at 1', async () => {
+    await g.sim.admin.setLimits({ requestsPerWindow: 1000 });
+    for (let i = 0; i < 3; i += 1) expect((await g.raw('GET', `/users/${adele}/events`)).status).toBe(200);
+    expect((await g.sim.admin.requests()).peakConcurrentByMailbox[adele]).toBe(1);
   });
 
   it('runs $batch requests with dependsOn in order, fails dependants of a failed request with 424, and refuses more than 20 requests', async () => {
