@@ -62,7 +62,10 @@ export const dataverseChangeSchema = z.object({
   message: z.enum(dataverseMessages),
   /** versionnumber after the change, when the webhook carried it. */
   version: z.string().optional(),
-  /** Attributes of the post image (already in Web API form), so a mapped-columns-complete image saves a read. */
+  /**
+   * Create/Update: attributes of the post image (already in Web API form), so a mapped-columns-complete image saves
+   * a read. Delete: the pre image's columns (owner, an instance's series: shared/sync/columns.ts deleteImageColumns).
+   */
   image: z.record(z.string(), z.unknown()).optional(),
   /** For Delete: the owner from the pre image, for scope. */
   ownerId: z.string().optional(),

@@ -142,6 +142,13 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
   // A kind that is not merged field by field (email) decides its changes itself; the engine records its decisions.
   if (kind.flow) return recordFlow(rt, 'toExchange', kind, source, await kind.flow.applyDataverseChange(rt, change));
   const resync = change.origin === 'resync';
+  // A deleted part (an instance of a series, named by the Delete's pre image) is a change of its carrier: the
+  // series compares its occurrences again and finds the instance gone.
+  const deletedPart = change.message === 'Delete' && change.image && !options.viaPart ? kind.recordCarrierOf?.(change.image) : undefined;
+  if (deletedPart) {
+    const { image: _image, version: _version, ownerId: _owner, ...rest } = change;
+    return applyDataverseChange(rt, { ...rest, entity: deletedPart.table, recordId: deletedPart.id, message: 'Update' }, { ...options, viaPart: true });
+  }
   // A Delete event (webhook or change tracking) is announced by Dataverse; a record missing on read is inferred.
   if (change.message === 'Delete') return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, source, { inferred: false, resync }, options);
   // The webhook's post image holds every mapped column as of that change (a later change comes in its own message,

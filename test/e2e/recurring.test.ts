@@ -216,4 +216,30 @@ describe('an instance changed in Dynamics 365 becomes an exception of the Exchan
     const sent = (await stack.graph.admin.invitations({ user: bob.graph.id })).filter((i) => i.iCalUId === master.iCalUId || i.seriesMasterId === master.id);
     expect(sent.map((i) => i.type).sort()).toEqual(['request', 'update']);
   });
+
+  it('the organizer deletes a future instance: its Exchange occurrence is cancelled, with one cancellation sent, and a later pass changes nothing', async () => {
+    const bob = stack.users.bob!;
+    const series = stack.dataverse.admin.records('recurringappointmentmasters').find((r) => r.subject === 'Daily check-in')!;
+    const instances = stack.dataverse.admin
+      .records('appointments')
+      .filter((r) => r.seriesid === series.activityid && r.instancetypecode === 2)
+      .sort((a, b) => String(a.originalstartdate).localeCompare(String(b.originalstartdate)));
+    const target = instances[instances.length - 1]!;
+    stack.dataverse.admin.as(bob.systemUserId).delete('appointments', String(target.activityid));
+    await stack.settled();
+    const master = (await stack.graph.admin.items({ user: bob.graph.id, kind: 'event' })).find((e) => e.item.type === 'seriesMaster' && e.item.subject === 'Daily check-in')!.item;
+    const window = { start: new Date(Date.now()), end: new Date(Date.now() + 30 * day) };
+    const occurrences = await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window);
+    expect(occurrences).toHaveLength(4);
+    expect(occurrences.some((o) => Date.parse(String(o.originalStart)) === Date.parse(String(target.originalstartdate)))).toBe(false);
+    const read = await stack.runtime.graph.getSeriesMaster(bob.graph.id, String(master.id));
+    expect(read.cancelledOccurrences).toHaveLength(1);
+    const cancellations = (await stack.graph.admin.invitations({ user: bob.graph.id })).filter((i) => i.type === 'cancellation' && (i.iCalUId === master.iCalUId || i.seriesMasterId === master.id));
+    expect(cancellations).toHaveLength(1);
+    // The other four instances stay, and a reconciliation (Exchange now lists the cancellation) deletes nothing more.
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    expect(stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid)).toHaveLength(4);
+    expect(await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window)).toHaveLength(4);
+  });
 });

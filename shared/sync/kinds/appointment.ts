@@ -69,6 +69,8 @@ export const appointmentKind: SyncKind<'appointment'> = {
   subscription: { kind: 'events', path: (id) => `/users/${id}/events` },
   hasColumn: tableHasColumn,
   extraColumns: ['instancetypecode', 'groupid', 'seriesid', 'originalstartdate'],
+  // A deleted instance is a change of its series (recordCarrierOf reads these two).
+  deleteImageColumns: ['seriesid', 'instancetypecode'],
   fields: fieldTables.appointment,
   directions,
 

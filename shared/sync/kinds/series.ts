@@ -6,6 +6,7 @@
 // (columns, groupid), https://learn.microsoft.com/power-apps/developer/data-platform/update-recurring-appointment
 // (a pattern edit splits the series).
 import type { Event } from '@microsoft/microsoft-graph-types';
+import { createHash } from 'node:crypto';
 import { DateTime } from 'luxon';
 import type { DataverseRecord } from '../../dataverse/client.js';
 import type { MappingContext } from '../../mapping/index.js';
@@ -124,6 +125,22 @@ export function unsupportedSeriesChange(pair: Pair, item: GraphItem): string | u
 
 /** Base keys of a series pair's recorded occurrences: `occ:<original start UTC>`. */
 const occurrencePrefix = 'occ:';
+/**
+ * Base key of the fingerprint of the Dataverse series' deletedexceptionslist as last compared, and its name in the
+ * parts' state. The list's format is not documented (recurringappointmentmaster reference: "List of deleted
+ * instances"), so it is never parsed: a change of it only says an instance was deleted, and the pass then lists the
+ * Exchange occurrences to find which ones Dataverse no longer has.
+ */
+const deletedListKey = 'seriesDeletedInstances';
+const deletedListState = '#deleted';
+
+/** What the series' parts pass compares: each occurrence's facts, and the Dataverse deleted list's fingerprint. */
+export interface SeriesFacts {
+  occurrences: OccurrenceFacts[];
+  deletedList: string | undefined;
+}
+
+const fingerprintText = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22);
 
 const canonicalUtc = (value: string | null | undefined): string | undefined => {
   if (!value) return undefined;
@@ -146,7 +163,7 @@ function seriesZoneOf(master: Event, mailboxZone: string): string {
 }
 
 /** Reads what the occurrence table compares, for one series pair. */
-export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair, now: Date, window: { start: Date; end: Date }): Promise<OccurrenceFacts[]> {
+export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair, now: Date, window: { start: Date; end: Date }): Promise<SeriesFacts> {
   const master = await rt.graph.getSeriesMaster(mailbox.id, pair.exchangeId!);
   const zone = seriesZoneOf(master, mailbox.timeZone);
   const masterStart = DateTime.fromISO(utcOfGraph(master.start, zone) ?? '', { zone: 'UTC' }).setZone(zone);
@@ -173,7 +190,7 @@ export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair,
   // An instance is an exception when the platform marked it (instancetypecode 3) or when it differs from what its
   // series makes of it: whether a PATCH of an instance sets instancetypecode 3 is not documented (probe P2), so the
   // values decide too.
-  const seriesRecord = await rt.dataverse.get(seriesTable, pair.dataverseId, { select: ['subject', 'location', 'duration'] });
+  const seriesRecord = await rt.dataverse.get(seriesTable, pair.dataverseId, { select: ['subject', 'location', 'duration', 'deletedexceptionslist', 'lastexpandedinstancedate'] });
   const seriesDurationMs = typeof seriesRecord?.duration === 'number' ? seriesRecord.duration * 60_000 : undefined;
   const dataverse = new Map<string, { id: string; closed: boolean; state: OccurrenceState | undefined }>();
   for (const row of instances) {
@@ -193,10 +210,24 @@ export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair,
       state: exception ? { cancelled: false, start, end, subject: text(row.subject as string | null), location: text(row.location as string | null) } : undefined,
     });
   }
-  const keys = new Set<string>([...exchange.keys(), ...[...dataverse].filter(([, v]) => v.state).map(([k]) => k)]);
+  // An instance deleted in Dynamics 365 leaves no row to read; the series' deleted list changes. Only then are the
+  // Exchange occurrences listed (one more read), up to where Dataverse has expanded the series: an occurrence
+  // Exchange has and Dataverse lacks there was deleted in Dataverse.
+  const list = typeof seriesRecord?.deletedexceptionslist === 'string' && seriesRecord.deletedexceptionslist.trim() !== '' ? fingerprintText(seriesRecord.deletedexceptionslist) : undefined;
+  const deletedInDataverse = new Map<string, string>();
+  const expandedTo = typeof seriesRecord?.lastexpandedinstancedate === 'string' ? Date.parse(seriesRecord.lastexpandedinstancedate) : NaN;
+  if (list !== undefined && list !== pair.base[deletedListKey] && !Number.isNaN(expandedTo)) {
+    const end = new Date(Math.min(window.end.getTime(), expandedTo + 1000));
+    const listed = end > window.start ? await rt.graph.seriesInstances(mailbox.id, pair.exchangeId!, { start: window.start, end }) : [];
+    for (const o of listed) {
+      const key = canonicalUtc(o.originalStart ?? undefined);
+      if (key && o.id && Date.parse(key) <= expandedTo && !dataverse.has(key)) deletedInDataverse.set(key, o.id);
+    }
+  }
+  const keys = new Set<string>([...exchange.keys(), ...deletedInDataverse.keys(), ...[...dataverse].filter(([, v]) => v.state).map(([k]) => k)]);
   for (const key of Object.keys(pair.base)) if (key.startsWith(occurrencePrefix)) keys.add(key.slice(occurrencePrefix.length));
   const organizes = pair.isOrganizer !== false && !pair.mirror;
-  return [...keys].map((key) => {
+  const occurrences = [...keys].map((key) => {
     const at = Date.parse(key);
     const instance = dataverse.get(key);
     const recorded = pair.base[`${occurrencePrefix}${key}`];
@@ -206,19 +237,39 @@ export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair,
       exchange: exchange.get(key),
       dataverse: instance?.state,
       instanceId: instance?.id,
+      dataverseDeleted: deletedInDataverse.has(key),
+      occurrenceId: deletedInDataverse.get(key),
       instanceClosed: instance?.closed ?? false,
       inWindow: at >= window.start.getTime() && at < window.end.getTime(),
       isPast: at < now.getTime(),
       organizes,
     };
   });
+  return { occurrences, deletedList: list };
 }
 
-/** The pair's base with the recorded occurrence states replaced by `state`. */
+/** The occurrence table's plan, with the deleted list's fingerprint recorded beside the occurrences. */
+export function planSeriesParts(facts: SeriesFacts): { steps: OccurrenceStep[]; state: Record<string, string> } {
+  const plan = planOccurrences(facts.occurrences);
+  return facts.deletedList === undefined ? plan : { steps: plan.steps, state: { ...plan.state, [deletedListState]: facts.deletedList } };
+}
+
+/** The pair's base with the recorded occurrence states (and the deleted list's fingerprint) replaced by `state`. */
 export function baseWithOccurrences(base: Record<string, unknown>, state: Record<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(base)) if (!key.startsWith(occurrencePrefix)) out[key] = value;
-  for (const [key, value] of Object.entries(state)) out[`${occurrencePrefix}${key}`] = value;
+  for (const [key, value] of Object.entries(base)) if (!key.startsWith(occurrencePrefix) && key !== deletedListKey) out[key] = value;
+  for (const [key, value] of Object.entries(state)) out[key === deletedListState ? deletedListKey : `${occurrencePrefix}${key}`] = value;
+  return out;
+}
+
+/** The recorded occurrence states of a pair's base, as planSeriesParts returns them. */
+export function recordedOccurrences(base: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(base)) {
+    if (typeof value !== 'string') continue;
+    if (key.startsWith(occurrencePrefix)) out[key.slice(occurrencePrefix.length)] = value;
+    else if (key === deletedListKey) out[deletedListState] = value;
+  }
   return out;
 }
 
@@ -227,6 +278,11 @@ export async function applyOccurrenceStep(rt: Runtime, mailbox: Mailbox, pair: P
   switch (step.type) {
     case 'Keep':
       rt.log.info('occurrence kept', { mailboxId: mailbox.id, dataverseId: pair.dataverseId, originalStart: step.key, reason: step.reason });
+      return;
+    case 'DeleteOccurrence':
+      // The organizer's delete of an occurrence cancels it for the attendees (event-delete); a 404 is success.
+      await rt.graph.deleteEvent(mailbox.id, step.occurrenceId);
+      rt.log.info('occurrence deleted in Exchange', { mailboxId: mailbox.id, exchangeId: pair.exchangeId, originalStart: step.key, reason: step.reason });
       return;
     case 'DeleteInstance':
       await rt.dataverse.delete('appointment', step.instanceId, { callerObjectId: mailbox.id });
@@ -270,9 +326,10 @@ export async function applyOccurrenceStep(rt: Runtime, mailbox: Mailbox, pair: P
 export const seriesParts: ItemParts = {
   appliesTo: (table) => table === seriesTable,
   read: readOccurrences,
-  decide: (facts) => planOccurrences(facts as OccurrenceFacts[]),
+  decide: (facts) => planSeriesParts(facts as SeriesFacts),
   apply: (rt, mailbox, pair, step, ctx) => applyOccurrenceStep(rt, mailbox, pair, step as OccurrenceStep, ctx),
   baseWith: baseWithOccurrences,
+  recordedOf: recordedOccurrences,
 };
 
 /**
