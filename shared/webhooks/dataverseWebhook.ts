@@ -9,6 +9,7 @@ import { isProbeId } from '../doctor/index.js';
 import { dataverseChange, dataverseEntities, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
 import { constantTimeEquals } from '../constantTime.js';
 import { deleteImageColumns, imageColumns } from '../sync/columns.js';
+import { kindOfTable } from '../sync/kinds/index.js';
 import { imageToRecord, postImageAlias } from './entityImage.js';
 import { jsonError, parseBody, type WebhookRequest, type WebhookResponse } from './http.js';
 
@@ -115,6 +116,7 @@ export async function handleDataverseWebhook(req: WebhookRequest, deps: Datavers
       version: typeof version === 'string' || typeof version === 'number' ? String(version) : undefined,
       ownerId: ownerIdOf(owner),
       image,
+      carrierId: image ? kindOfTable(entity).recordCarrierOf?.(image)?.id : undefined,
     },
     { receivedAt: (deps.now?.() ?? new Date()).toISOString(), correlationId: context.CorrelationId },
   );

@@ -8,6 +8,7 @@ import { startStack, type Stack } from '../../dev/stack/index.js';
 import { trackedCategory } from '../../shared/mapping/index.js';
 import { reconcileAll } from '../../shared/sync/reconcile.js';
 import { buildStatus } from '../../shared/status/index.js';
+import { main } from '../../shared/cli/main.js';
 
 const day = 24 * 3600_000;
 const weekdays = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'] as const;
@@ -241,5 +242,101 @@ describe('an instance changed in Dynamics 365 becomes an exception of the Exchan
     await stack.settled();
     expect(stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid)).toHaveLength(4);
     expect(await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window)).toHaveLength(4);
+  });
+});
+
+describe('cancelled and deleted occurrences meet the mass-delete breaker both ways', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ seed: 33 });
+    // An absolute cap of 2 deletes per hour for appointments (the ratio cannot trip: 1 is all of the pairs).
+    const plan = await stack.runtime.config.planSet('global', { 'breaker.appointment.deleteCap': 2, 'breaker.appointment.deleteRatio': 1, 'breaker.appointment.inferredDeleteCap': 2, 'breaker.appointment.inferredDeleteRatio': 1 });
+    await stack.runtime.config.apply(plan, 'test');
+  }, 60_000);
+  afterAll(async () => stack?.close());
+
+  async function cli(...args: string[]) {
+    let stdout = '';
+    let stderr = '';
+    const code = await main(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { ...stack.env, USER: 'test-operator' } });
+    return { code, stdout, stderr };
+  }
+  type Held = { dataverseId?: string; exchangeId?: string; part?: { key: string } };
+  const heldIn = async (scope: string) => (JSON.parse((await cli('breaker', 'show', scope, '--json')).stdout) as { trip: { trigger: string } | null; held: Held[] });
+
+  it('Exchange -> Dataverse: four occurrences cancelled in Outlook delete two instances and hold two; discard keeps one, release deletes the other, and a later pass deletes nothing more', async () => {
+    const alice = stack.users.alice!;
+    const first = new Date(Date.now() + 2 * day);
+    const master = await stack.graph.admin.createEvent(alice.graph.id, {
+      subject: 'Daily stand-up',
+      start: { dateTime: berlinLocal(first, 9), timeZone: 'W. Europe Standard Time' },
+      end: { dateTime: berlinLocal(first, 10), timeZone: 'W. Europe Standard Time' },
+      categories: [trackedCategory],
+      recurrence: { pattern: { type: 'daily', interval: 1 }, range: { type: 'numbered', startDate: first.toISOString().slice(0, 10), numberOfOccurrences: 6 } },
+    });
+    await stack.settled();
+    const series = stack.dataverse.admin.records('recurringappointmentmasters').find((r) => r.subject === 'Daily stand-up')!;
+    const instances = () => stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid);
+    expect(instances()).toHaveLength(6);
+    const occurrences = await stack.runtime.graph.seriesInstances(alice.graph.id, String(master.id), { start: new Date(), end: new Date(Date.now() + 30 * day) });
+    for (const o of occurrences.slice(1, 5)) await stack.runtime.graph.deleteEvent(alice.graph.id, String(o.id));
+    await stack.settled();
+    expect(instances()).toHaveLength(4);
+    const scope = `${alice.userPrincipalName}/appointment/toDataverse`;
+    const { trip, held } = await heldIn(scope);
+    expect(trip?.trigger).toBe('hardCap');
+    expect(held).toHaveLength(2);
+    expect(held.every((h) => h.part && h.dataverseId && instances().some((r) => r.activityid === h.dataverseId))).toBe(true);
+    const [kept, released] = held as [Held, Held];
+    expect((await cli('breaker', 'discard', scope, '--ids', kept.dataverseId!)).code).toBe(0);
+    expect((await cli('breaker', 'release', scope, '--ids', released.dataverseId!)).code).toBe(0);
+    expect(instances().map((r) => r.activityid)).toContain(kept.dataverseId);
+    expect(instances().map((r) => r.activityid)).not.toContain(released.dataverseId);
+    // The scope is cleared; a reconciliation compares the series again and leaves the discarded instance alone.
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    expect(instances()).toHaveLength(3);
+    expect((await heldIn(scope)).held).toHaveLength(0);
+  });
+
+  it('Dataverse -> Exchange: four instances deleted in Dynamics 365 cancel two occurrences and hold two; release cancels them', async () => {
+    const bob = stack.users.bob!;
+    // 13:00 UTC is 08:00 in bob's zone (Eastern, UTC-5 in winter); the pattern starts at that day's local midnight.
+    const first = new Date(Date.now() + 2 * day);
+    first.setUTCHours(13, 0, 0, 0);
+    const midnight = new Date(first.getTime() - 8 * 3600_000);
+    const series = stack.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
+      subject: 'Daily review',
+      recurrencepatterntype: 0,
+      interval: 1,
+      starttime: first.toISOString(),
+      endtime: new Date(first.getTime() + 1800_000).toISOString(),
+      patternstartdate: midnight.toISOString(),
+      patternendtype: 2,
+      occurrences: 6,
+      'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
+    });
+    await stack.settled();
+    const master = (await stack.graph.admin.items({ user: bob.graph.id, kind: 'event' })).find((e) => e.item.type === 'seriesMaster' && e.item.subject === 'Daily review')!.item;
+    const window = { start: new Date(), end: new Date(Date.now() + 30 * day) };
+    expect(await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window)).toHaveLength(6);
+    const rows = stack.dataverse.admin
+      .records('appointments')
+      .filter((r) => r.seriesid === series.activityid)
+      .sort((a, b) => String(a.originalstartdate).localeCompare(String(b.originalstartdate)));
+    for (const r of rows.slice(1, 5)) stack.dataverse.admin.as(bob.systemUserId).delete('appointments', String(r.activityid));
+    await stack.settled();
+    expect(await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window)).toHaveLength(4);
+    const scope = `${bob.userPrincipalName}/appointment/toExchange`;
+    const { trip, held } = await heldIn(scope);
+    expect(trip?.trigger).toBe('hardCap');
+    expect(held).toHaveLength(2);
+    expect(held.every((h) => h.part && h.exchangeId)).toBe(true);
+    expect((await cli('breaker', 'release', scope)).code).toBe(0);
+    expect(await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window)).toHaveLength(2);
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    expect(await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window)).toHaveLength(2);
+    expect(stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid)).toHaveLength(2);
   });
 });

@@ -17,8 +17,8 @@ import type { DataverseEntity } from '../../servicebus/messages.js';
 import type { Mailbox } from '../../storage/mailboxStore.js';
 import type { Pair } from '../../storage/pairStore.js';
 import { ianaZoneOf } from '../../timeZones.js';
-import { planOccurrences, type OccurrenceFacts, type OccurrenceState, type OccurrenceStep } from './occurrences.js';
-import type { GraphItem, ItemParts } from './types.js';
+import { deletedInDataverse, planOccurrences, type OccurrenceFacts, type OccurrenceState, type OccurrenceStep } from './occurrences.js';
+import type { GraphItem, ItemParts, PartDelete } from './types.js';
 
 export const seriesTable = 'recurringappointmentmaster' satisfies DataverseEntity;
 const seriesParties = `${seriesTable}_activity_parties`;
@@ -190,7 +190,7 @@ export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair,
   // An instance is an exception when the platform marked it (instancetypecode 3) or when it differs from what its
   // series makes of it: whether a PATCH of an instance sets instancetypecode 3 is not documented (probe P2), so the
   // values decide too.
-  const seriesRecord = await rt.dataverse.get(seriesTable, pair.dataverseId, { select: ['subject', 'location', 'duration', 'deletedexceptionslist', 'lastexpandedinstancedate'] });
+  const seriesRecord = await rt.dataverse.get(seriesTable, pair.dataverseId, { select: ['subject', 'location', 'duration', 'deletedexceptionslist', 'lastexpandedinstancedate', 'effectivestartdate'] });
   const seriesDurationMs = typeof seriesRecord?.duration === 'number' ? seriesRecord.duration * 60_000 : undefined;
   const dataverse = new Map<string, { id: string; closed: boolean; state: OccurrenceState | undefined }>();
   for (const row of instances) {
@@ -211,17 +211,22 @@ export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair,
     });
   }
   // An instance deleted in Dynamics 365 leaves no row to read; the series' deleted list changes. Only then are the
-  // Exchange occurrences listed (one more read), up to where Dataverse has expanded the series: an occurrence
-  // Exchange has and Dataverse lacks there was deleted in Dataverse.
+  // Exchange occurrences listed (one more read), between the series' first date by Dataverse's own expansion
+  // (effectivestartdate) and where Dataverse has expanded it (lastexpandedinstancedate): an occurrence Exchange has
+  // and Dataverse lacks there was deleted in Dataverse. Outside that span the two expansions may differ (a range
+  // start not on the pattern), which is no delete.
   const list = typeof seriesRecord?.deletedexceptionslist === 'string' && seriesRecord.deletedexceptionslist.trim() !== '' ? fingerprintText(seriesRecord.deletedexceptionslist) : undefined;
   const deletedInDataverse = new Map<string, string>();
-  const expandedTo = typeof seriesRecord?.lastexpandedinstancedate === 'string' ? Date.parse(seriesRecord.lastexpandedinstancedate) : NaN;
+  const instant = (value: unknown) => (typeof value === 'string' ? Date.parse(value) : NaN);
+  const expandedTo = instant(seriesRecord?.lastexpandedinstancedate);
+  const expandedFrom = Math.max(window.start.getTime(), instant(seriesRecord?.effectivestartdate) || 0);
   if (list !== undefined && list !== pair.base[deletedListKey] && !Number.isNaN(expandedTo)) {
-    const end = new Date(Math.min(window.end.getTime(), expandedTo + 1000));
-    const listed = end > window.start ? await rt.graph.seriesInstances(mailbox.id, pair.exchangeId!, { start: window.start, end }) : [];
+    const end = Math.min(window.end.getTime(), expandedTo + 1000);
+    const listed = end > expandedFrom ? await rt.graph.seriesInstances(mailbox.id, pair.exchangeId!, { start: new Date(expandedFrom), end: new Date(end) }) : [];
     for (const o of listed) {
       const key = canonicalUtc(o.originalStart ?? undefined);
-      if (key && o.id && Date.parse(key) <= expandedTo && !dataverse.has(key)) deletedInDataverse.set(key, o.id);
+      const at = key ? Date.parse(key) : NaN;
+      if (key && o.id && at >= expandedFrom && at <= expandedTo && !dataverse.has(key)) deletedInDataverse.set(key, o.id);
     }
   }
   const keys = new Set<string>([...exchange.keys(), ...deletedInDataverse.keys(), ...[...dataverse].filter(([, v]) => v.state).map(([k]) => k)]);
@@ -322,6 +327,17 @@ export async function applyOccurrenceStep(rt: Runtime, mailbox: Mailbox, pair: P
   }
 }
 
+/**
+ * An occurrence step's delete, for the breaker: both kinds count as announced deletes (a cancellation Exchange lists,
+ * a Dataverse delete its deleted list shows), not inferred from a missing item. Discarding a held one records the
+ * occurrence as the side that deleted it has it, so it is not deleted again on the next pass.
+ */
+export function occurrenceDelete(step: OccurrenceStep): PartDelete | undefined {
+  if (step.type === 'DeleteInstance') return { side: 'dataverse', dataverseEntity: 'appointment', dataverseId: step.instanceId, reason: `occurrence ${step.key}: ${step.reason}`, onDiscard: 'cancelled' };
+  if (step.type === 'DeleteOccurrence') return { side: 'exchange', dataverseEntity: 'appointment', exchangeId: step.occurrenceId, reason: `occurrence ${step.key}: ${step.reason}`, onDiscard: deletedInDataverse };
+  return undefined;
+}
+
 /** The series' occurrences as the engine's item parts. */
 export const seriesParts: ItemParts = {
   appliesTo: (table) => table === seriesTable,
@@ -330,6 +346,7 @@ export const seriesParts: ItemParts = {
   apply: (rt, mailbox, pair, step, ctx) => applyOccurrenceStep(rt, mailbox, pair, step as OccurrenceStep, ctx),
   baseWith: baseWithOccurrences,
   recordedOf: recordedOccurrences,
+  deletes: (step) => occurrenceDelete(step as OccurrenceStep),
 };
 
 /**

@@ -119,6 +119,21 @@ export interface PartStep {
 }
 
 /**
+ * A part's destructive write (a series occurrence deleted on one side): the mass-delete breaker judges it as a delete
+ * of that side, and a held one waits in the quarantine with these ids (the instance or the occurrence, never the
+ * pair's own, so releasing it deletes only the part).
+ */
+export interface PartDelete {
+  side: 'exchange' | 'dataverse';
+  dataverseEntity: DataverseEntity;
+  dataverseId?: string;
+  exchangeId?: string;
+  reason: string;
+  /** What the pair records for the part when an operator discards the held delete (both sides stay as they are). */
+  onDiscard: string;
+}
+
+/**
  * Parts of an item synced under its pair, by key (a series' exceptions and cancelled occurrences): the kind reads
  * both sides' parts, decides with a pure table, and writes; the pair's base records what was synced.
  */
@@ -128,6 +143,8 @@ export interface ItemParts {
   read(rt: Runtime, mailbox: Mailbox, pair: Pair, now: Date, window: { start: Date; end: Date }): Promise<unknown>;
   decide(facts: unknown): { steps: PartStep[]; state: Record<string, string> };
   apply(rt: Runtime, mailbox: Mailbox, pair: Pair, step: PartStep, ctx: MappingContext): Promise<void>;
+  /** The step's destructive write, for the breaker; undefined for a step that deletes nothing. */
+  deletes(step: PartStep): PartDelete | undefined;
   /** The pair's base with the recorded parts replaced. */
   baseWith(base: Record<string, unknown>, state: Record<string, string>): Record<string, unknown>;
   /** The recorded parts in the pair's base, as `decide` returns them. */
