@@ -340,3 +340,84 @@ describe('cancelled and deleted occurrences meet the mass-delete breaker both wa
     expect(stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid)).toHaveLength(2);
   });
 });
+
+describe('a pattern change with exceptions present drops the exceptions on both sides, as Outlook does', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ seed: 34 });
+  }, 60_000);
+  afterAll(async () => stack?.close());
+  const window = () => ({ start: new Date(), end: new Date(Date.now() + 60 * day) });
+
+  it('in Outlook: the moved occurrence is gone in Exchange, and Dynamics 365 expands the new pattern without it', async () => {
+    const alice = stack.users.alice!;
+    const first = new Date(Date.now() + 3 * day);
+    const startDate = first.toISOString().slice(0, 10);
+    const weekly = { type: 'weekly', interval: 1, daysOfWeek: [weekdays[first.getUTCDay()]!] };
+    const master = await stack.graph.admin.createEvent(alice.graph.id, {
+      subject: 'Pattern from Outlook',
+      start: { dateTime: berlinLocal(first, 9), timeZone: 'W. Europe Standard Time' },
+      end: { dateTime: berlinLocal(first, 10), timeZone: 'W. Europe Standard Time' },
+      categories: [trackedCategory],
+      recurrence: { pattern: weekly, range: { type: 'numbered', startDate, numberOfOccurrences: 4 } },
+    });
+    await stack.settled();
+    const occurrences = await stack.runtime.graph.seriesInstances(alice.graph.id, String(master.id), window());
+    await stack.runtime.graph.updateEvent(alice.graph.id, String(occurrences[1]!.id), { subject: 'Pattern from Outlook (moved)' });
+    await stack.settled();
+    const live = () => stack.dataverse.admin.records('recurringappointmentmasters').filter((r) => r.subject === 'Pattern from Outlook' && r.seriesstatus !== false);
+    const instancesOf = (id: unknown) => stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === id);
+    expect(instancesOf(live()[0]!.activityid).filter((r) => r.instancetypecode === 3)).toHaveLength(1);
+
+    await stack.graph.admin.updateEvent(alice.graph.id, String(master.id), { recurrence: { pattern: weekly, range: { type: 'numbered', startDate, numberOfOccurrences: 6 } } });
+    await stack.settled();
+    expect((await stack.runtime.graph.seriesInstances(alice.graph.id, String(master.id), window())).map((o) => o.type)).toEqual(Array(6).fill('occurrence'));
+    const series = live();
+    expect(series.map((r) => r.occurrences)).toEqual([6]);
+    const rows = instancesOf(series[0]!.activityid);
+    expect(rows).toHaveLength(6);
+    expect(rows.filter((r) => r.instancetypecode === 3 || r.subject !== 'Pattern from Outlook')).toEqual([]);
+    // Nothing is recorded for the dropped exception any more, and a reconciliation re-sends nothing.
+    const pair = await stack.runtime.pairs.getByExchangeId(alice.graph.id, String(master.id));
+    expect(Object.keys(pair!.base).filter((k) => k.startsWith('occ:'))).toEqual([]);
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    expect((await stack.runtime.graph.seriesInstances(alice.graph.id, String(master.id), window())).filter((o) => o.type === 'exception')).toEqual([]);
+  });
+
+  it('in Dynamics 365: the renamed instance is gone after the re-expansion, and Exchange drops its exception', async () => {
+    const bob = stack.users.bob!;
+    const first = new Date(Date.now() + 2 * day);
+    first.setUTCHours(15, 0, 0, 0);
+    const midnight = new Date(first.getTime() - 10 * 3600_000);
+    const as = stack.dataverse.admin.as(bob.systemUserId);
+    const series = as.create('recurringappointmentmasters', {
+      subject: 'Pattern from Dynamics',
+      recurrencepatterntype: 0,
+      interval: 1,
+      starttime: first.toISOString(),
+      endtime: new Date(first.getTime() + 1800_000).toISOString(),
+      patternstartdate: midnight.toISOString(),
+      patternendtype: 2,
+      occurrences: 4,
+      'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
+    });
+    await stack.settled();
+    const instances = () => stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid);
+    const target = instances().sort((a, b) => String(a.originalstartdate).localeCompare(String(b.originalstartdate)))[1]!;
+    as.update('appointments', String(target.activityid), { subject: 'Pattern from Dynamics (renamed)' });
+    await stack.settled();
+    const master = (await stack.graph.admin.items({ user: bob.graph.id, kind: 'event' })).find((e) => e.item.type === 'seriesMaster' && e.item.subject === 'Pattern from Dynamics')!.item;
+    expect((await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window())).filter((o) => o.type === 'exception')).toHaveLength(1);
+
+    as.update('recurringappointmentmasters', String(series.activityid), { occurrences: 6 });
+    await stack.settled();
+    const occurrences = await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window());
+    expect(occurrences.map((o) => o.type)).toEqual(Array(6).fill('occurrence'));
+    expect(instances()).toHaveLength(6);
+    expect(instances().filter((r) => r.instancetypecode === 3 || r.subject !== 'Pattern from Dynamics')).toEqual([]);
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    expect((await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window())).filter((o) => o.type === 'exception')).toEqual([]);
+  });
+});
