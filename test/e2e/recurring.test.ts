@@ -9,6 +9,8 @@ import { trackedCategory } from '../../shared/mapping/index.js';
 import { reconcileAll } from '../../shared/sync/reconcile.js';
 import { buildStatus } from '../../shared/status/index.js';
 import { main } from '../../shared/cli/main.js';
+import { enableMailbox } from '../../shared/onboarding/mailbox.js';
+import { planBackfill, runBackfill } from '../../shared/onboarding/backfill.js';
 
 const day = 24 * 3600_000;
 const weekdays = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'] as const;
@@ -419,5 +421,67 @@ describe('a pattern change with exceptions present drops the exceptions on both 
     await reconcileAll(stack.runtime);
     await stack.settled();
     expect((await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window())).filter((o) => o.type === 'exception')).toEqual([]);
+  });
+});
+
+describe('backfill of a newly enabled mailbox pairs series, not occurrences', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ onboard: false, seed: 35 });
+  }, 60_000);
+  afterAll(async () => stack?.close());
+
+  it('a series on both sides is linked, not duplicated, and a Dynamics 365 series begun before the window is in it by its effective dates', async () => {
+    const alice = stack.users.alice!;
+    const dv = stack.dataverse.admin.as(alice.systemUserId);
+    // Weekly at 09:00 Berlin (08:00 UTC in winter), begun ten days ago, no end: on both sides, the same meeting.
+    const began = new Date(Date.now() - 10 * day);
+    began.setUTCHours(8, 0, 0, 0);
+    const localMidnight = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - 3600_000);
+    const master = await stack.graph.admin.createEvent(alice.graph.id, {
+      subject: 'Both sides',
+      start: { dateTime: berlinLocal(began, 9), timeZone: 'W. Europe Standard Time' },
+      end: { dateTime: berlinLocal(began, 10), timeZone: 'W. Europe Standard Time' },
+      categories: [trackedCategory],
+      recurrence: { pattern: { type: 'weekly', interval: 1, daysOfWeek: [weekdays[began.getUTCDay()]!], firstDayOfWeek: 'sunday' }, range: { type: 'noEnd', startDate: began.toISOString().slice(0, 10) } },
+    });
+    const weeklyColumns = (start: Date) => ({
+      recurrencepatterntype: 1,
+      interval: 1,
+      daysofweekmask: 2 ** start.getUTCDay(),
+      firstdayofweek: 0,
+      starttime: start.toISOString(),
+      endtime: new Date(start.getTime() + 3600_000).toISOString(),
+      patternstartdate: localMidnight(start).toISOString(),
+      patternendtype: 1,
+      utcconversiontimezonecode: 110,
+      'ownerid@odata.bind': `/systemusers(${alice.systemUserId})`,
+    });
+    dv.create('recurringappointmentmasters', { subject: 'Both sides', globalobjectid: master.iCalUId, ...weeklyColumns(began) });
+    // Only in Dynamics 365: a weekly series begun 90 days ago, before the 30-day window; its first occurrence is
+    // outside the window, its later ones inside.
+    const longAgo = new Date(Date.now() - 90 * day);
+    longAgo.setUTCHours(8, 0, 0, 0);
+    dv.create('recurringappointmentmasters', { subject: 'Begun long ago', ...weeklyColumns(longAgo) });
+
+    const { mailbox } = await enableMailbox(stack.runtime, alice.userPrincipalName);
+    const plan = await planBackfill(stack.runtime, mailbox);
+    // One entry per series: the occurrences calendarView lists are their masters', and the instances Dataverse
+    // expanded are their series'.
+    expect(plan.link.map((e) => e.reason)).toEqual(['same meeting (iCalUId = globalobjectid)']);
+    expect(plan.createInExchange).toHaveLength(1);
+    expect(plan.createInDataverse).toEqual([]);
+    await runBackfill(stack.runtime, mailbox);
+    await stack.settled();
+
+    const events = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).map((e) => e.item);
+    expect(events.filter((e) => e.subject === 'Both sides').map((e) => e.type)).toEqual(['seriesMaster']);
+    expect(events.filter((e) => e.subject === 'Begun long ago').map((e) => e.type)).toEqual(['seriesMaster']);
+    expect(stack.dataverse.admin.records('recurringappointmentmasters').filter((r) => r.subject === 'Both sides')).toHaveLength(1);
+    const pair = await stack.runtime.pairs.getByExchangeId(alice.graph.id, String(master.id));
+    expect(pair).toMatchObject({ status: 'linked', dataverseEntity: 'recurringappointmentmaster' });
+    // Nothing is left to link or create on a second run.
+    const again = await planBackfill(stack.runtime, mailbox);
+    expect(again.link.length + again.createInExchange.length + again.createInDataverse.length).toBe(0);
   });
 });
