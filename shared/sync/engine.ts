@@ -134,6 +134,8 @@ export interface ApplyOptions {
   bypassBreaker?: boolean;
   /** The change came as a part's change (an instance of a series) and is applied as its carrier's. */
   viaPart?: boolean;
+  /** That part was deleted (its Delete named the carrier). */
+  deletedPart?: boolean;
 }
 
 export async function applyDataverseChange(rt: Runtime, change: DataverseChange, options: ApplyOptions = {}): Promise<Outcome[]> {
@@ -147,7 +149,7 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
   const deletedPart = change.message === 'Delete' && change.image && !options.viaPart ? kind.recordCarrierOf?.(change.image) : undefined;
   if (deletedPart) {
     const { image: _image, version: _version, ownerId: _owner, ...rest } = change;
-    return applyDataverseChange(rt, { ...rest, entity: deletedPart.table, recordId: deletedPart.id, message: 'Update' }, { ...options, viaPart: true });
+    return applyDataverseChange(rt, { ...rest, entity: deletedPart.table, recordId: deletedPart.id, message: 'Update' }, { ...options, viaPart: true, deletedPart: true });
   }
   // A Delete event (webhook or change tracking) is announced by Dataverse; a record missing on read is inferred.
   if (change.message === 'Delete') return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, source, { inferred: false, resync }, options);
@@ -210,7 +212,7 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
     const pair = await rt.pairs.get(mailbox.id, id);
     const ctx = mappingContext(mailbox, rt.now());
     const settings = settingsOf.get(cached.id.toLowerCase())!;
-    const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings, viaPart: options.viaPart ?? false });
+    const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings, viaPart: options.viaPart ?? false, deletedPart: options.deletedPart ?? false });
     const run = executor(rt, kind, mailbox, change.entity, settings, { pair, record, dataverseId: id, ctx, syncedSystemUsers, bypassBreaker: options.bypassBreaker });
     const outcome = await runAndRecord(run, rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id, exchangeId: pair?.exchangeId });
     outcomes.push(outcome ?? { kind: 'unchanged', mailboxId: mailbox.id, dataverseId: id });

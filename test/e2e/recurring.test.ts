@@ -181,12 +181,14 @@ describe('an instance changed in Dynamics 365 becomes an exception of the Exchan
 
   it('the organizer renames and moves one instance: that occurrence, and only it, changes in Exchange, with one update sent', async () => {
     const bob = stack.users.bob!;
+    // 15:00 UTC is 10:00 in bob's zone (Eastern, UTC-5 in winter); the pattern starts at that day's local midnight
+    // (DateOnly UserLocal), so both sides expand the same days.
     const first = new Date(Date.now() + 2 * day);
     first.setUTCHours(15, 0, 0, 0);
-    const midnight = new Date(first);
-    midnight.setUTCHours(0, 0, 0, 0);
+    const midnight = new Date(first.getTime() - 10 * 3600_000);
     const series = stack.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
       subject: 'Daily check-in',
+      utcconversiontimezonecode: 35,
       recurrencepatterntype: 0,
       interval: 1,
       starttime: first.toISOString(),
@@ -309,6 +311,7 @@ describe('cancelled and deleted occurrences meet the mass-delete breaker both wa
     const midnight = new Date(first.getTime() - 8 * 3600_000);
     const series = stack.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
       subject: 'Daily review',
+      utcconversiontimezonecode: 35,
       recurrencepatterntype: 0,
       interval: 1,
       starttime: first.toISOString(),
@@ -343,10 +346,12 @@ describe('cancelled and deleted occurrences meet the mass-delete breaker both wa
   });
 });
 
-describe('a pattern change with exceptions present drops the exceptions on both sides, as Outlook does', () => {
+describe('a pattern change with exceptions present drops the exceptions on both sides, as Outlook does; the periodic comparison finds what no notification said', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ seed: 34 });
+    // A calendarView delta round lists nothing for a cancelled occurrence (deltaAfterCancellation 'silent', the
+    // behaviour found by experiment); under 'relist' the delta round alone finds it too.
+    stack = await startStack({ seed: 34, graphRecurrence: { deltaAfterCancellation: 'silent' } });
   }, 60_000);
   afterAll(async () => stack?.close());
   const window = () => ({ start: new Date(), end: new Date(Date.now() + 60 * day) });
@@ -395,6 +400,7 @@ describe('a pattern change with exceptions present drops the exceptions on both 
     const as = stack.dataverse.admin.as(bob.systemUserId);
     const series = as.create('recurringappointmentmasters', {
       subject: 'Pattern from Dynamics',
+      utcconversiontimezonecode: 35,
       recurrencepatterntype: 0,
       interval: 1,
       starttime: first.toISOString(),
@@ -421,6 +427,24 @@ describe('a pattern change with exceptions present drops the exceptions on both 
     await reconcileAll(stack.runtime);
     await stack.settled();
     expect((await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window())).filter((o) => o.type === 'exception')).toEqual([]);
+  });
+
+  it("an occurrence cancelled in Outlook whose only notification (the master's update) was lost is found by the next reconciliation", async () => {
+    const alice = stack.users.alice!;
+    const master = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).find((e) => e.item.subject === 'Pattern from Outlook')!.item;
+    const series = stack.dataverse.admin.records('recurringappointmentmasters').find((r) => r.subject === 'Pattern from Outlook' && r.seriesstatus !== false)!;
+    const instances = () => stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid);
+    expect(instances()).toHaveLength(6);
+    const occurrences = await stack.runtime.graph.seriesInstances(alice.graph.id, String(master.id), window());
+    await stack.graph.admin.setFaultPlan({ notifications: { drop: 1 } });
+    await stack.runtime.graph.deleteEvent(alice.graph.id, String(occurrences[3]!.id));
+    await stack.graph.admin.setFaultPlan({});
+    await stack.settled();
+    expect(instances()).toHaveLength(6);
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    expect(instances()).toHaveLength(5);
+    expect(instances().some((r) => Date.parse(String(r.originalstartdate)) === Date.parse(String(occurrences[3]!.originalStart)))).toBe(false);
   });
 });
 

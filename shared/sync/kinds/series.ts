@@ -142,6 +142,23 @@ export interface SeriesFacts {
 
 const fingerprintText = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22);
 
+/** The fingerprint of a series record's deletedexceptionslist, or undefined when it is empty. */
+function deletedListOf(record: Record<string, unknown> | undefined): string | undefined {
+  const list = record?.deletedexceptionslist;
+  return typeof list === 'string' && list.trim() !== '' ? fingerprintText(list) : undefined;
+}
+
+/**
+ * Whether the series shows an instance deleted since the pair's last pass. Deleting an instance "marks it as an
+ * exception by creating an entry... in DeletedExceptionsList" (update-recurring-appointment); the platform's own
+ * deletes (a re-expansion after a pattern edit) leave the list alone. A record read without the column counts as a
+ * change (the pass then decides).
+ */
+export function seriesDeleteSeen(record: Record<string, unknown>, base: Record<string, unknown>): boolean {
+  if (!('deletedexceptionslist' in record)) return true;
+  return deletedListOf(record) !== base[deletedListKey];
+}
+
 const canonicalUtc = (value: string | null | undefined): string | undefined => {
   if (!value) return undefined;
   const instant = DateTime.fromISO(value, { zone: 'UTC', setZone: true });
@@ -215,13 +232,15 @@ export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair,
   // (effectivestartdate) and where Dataverse has expanded it (lastexpandedinstancedate): an occurrence Exchange has
   // and Dataverse lacks there was deleted in Dataverse. Outside that span the two expansions may differ (a range
   // start not on the pattern), which is no delete.
-  const list = typeof seriesRecord?.deletedexceptionslist === 'string' && seriesRecord.deletedexceptionslist.trim() !== '' ? fingerprintText(seriesRecord.deletedexceptionslist) : undefined;
+  const list = deletedListOf(seriesRecord);
   const deletedInDataverse = new Map<string, string>();
   const instant = (value: unknown) => (typeof value === 'string' ? Date.parse(value) : NaN);
   const expandedTo = instant(seriesRecord?.lastexpandedinstancedate);
   const expandedFrom = Math.max(window.start.getTime(), instant(seriesRecord?.effectivestartdate) || 0);
   if (list !== undefined && list !== pair.base[deletedListKey] && !Number.isNaN(expandedTo)) {
-    const end = Math.min(window.end.getTime(), expandedTo + 1000);
+    // A day past the last expanded start, so that occurrence is listed whatever the range rule of /instances
+    // (overlap or containment); the keys are bounded below.
+    const end = Math.min(window.end.getTime(), expandedTo + 86_400_000);
     const listed = end > expandedFrom ? await rt.graph.seriesInstances(mailbox.id, pair.exchangeId!, { start: new Date(expandedFrom), end: new Date(end) }) : [];
     for (const o of listed) {
       const key = canonicalUtc(o.originalStart ?? undefined);
@@ -346,6 +365,7 @@ export const seriesParts: ItemParts = {
   apply: (rt, mailbox, pair, step, ctx) => applyOccurrenceStep(rt, mailbox, pair, step as OccurrenceStep, ctx),
   baseWith: baseWithOccurrences,
   recordedOf: recordedOccurrences,
+  deleteSeen: seriesDeleteSeen,
   deletes: (step) => occurrenceDelete(step as OccurrenceStep),
 };
 

@@ -143,6 +143,11 @@ export interface ItemParts {
   read(rt: Runtime, mailbox: Mailbox, pair: Pair, now: Date, window: { start: Date; end: Date }): Promise<unknown>;
   decide(facts: unknown): { steps: PartStep[]; state: Record<string, string> };
   apply(rt: Runtime, mailbox: Mailbox, pair: Pair, step: PartStep, ctx: MappingContext): Promise<void>;
+  /**
+   * Whether the carrier record shows a part deleted since the pair's last pass (a series' deletedexceptionslist
+   * changed): a delete the platform made (re-expansion) shows none and needs no pass.
+   */
+  deleteSeen(record: DataverseRecord, base: Record<string, unknown>): boolean;
   /** The step's destructive write, for the breaker; undefined for a step that deletes nothing. */
   deletes(step: PartStep): PartDelete | undefined;
   /** The pair's base with the recorded parts replaced. */
