@@ -3,6 +3,7 @@
 // with one invitation round, not one event per instance. Run under each simulator option that decides how many
 // echoes a series write makes: Dataverse instance steps firing or silent, Graph occurrence iCalUIds per occurrence or
 // series-wide (dev/sim/dataverse/README.md "Recurring appointments", dev/sim/graph/README.md "recurrence").
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import { trackedCategory } from '../../shared/mapping/index.js';
@@ -114,6 +115,30 @@ describe.each(options)('recurring series sync as one series each way ($name)', (
       .map((r) => String(r.scheduledstart))
       .sort();
     expect(starts).toEqual(['2027-03-17T08:00:00Z', '2027-03-24T08:00:00Z', '2027-03-31T07:00:00Z', '2027-04-07T07:00:00Z']);
+  });
+
+  it('an all-day weekly series from Outlook is an all-day series in Dynamics 365, its instances at local midnight', async () => {
+    const alice = stack.users.alice!;
+    const first = new Date(Date.now() + 9 * day);
+    const date = first.toISOString().slice(0, 10);
+    const next = new Date(first.getTime() + day).toISOString().slice(0, 10);
+    await stack.graph.admin.createEvent(alice.graph.id, {
+      subject: 'All-day review',
+      isAllDay: true,
+      start: { dateTime: `${date}T00:00:00`, timeZone: 'W. Europe Standard Time' },
+      end: { dateTime: `${next}T00:00:00`, timeZone: 'W. Europe Standard Time' },
+      categories: [trackedCategory],
+      recurrence: { pattern: { type: 'weekly', interval: 1, daysOfWeek: [weekdays[first.getUTCDay()]!] }, range: { type: 'numbered', startDate: date, numberOfOccurrences: 3 } },
+    });
+    await stack.settled();
+    const series = mastersNamed('All-day review');
+    expect(series).toHaveLength(1);
+    expect(series[0]).toMatchObject({ isalldayevent: true, duration: 1440, occurrences: 3 });
+    const rows = stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series[0]!.activityid);
+    expect(rows).toHaveLength(3);
+    // Every instance starts and ends at midnight in Berlin (23:00 or 22:00 UTC the day before).
+    const berlin = (value: unknown) => DateTime.fromISO(String(value), { zone: 'Europe/Berlin' }).toFormat('HH:mm');
+    expect(rows.map((r) => [r.isalldayevent, berlin(r.scheduledstart), berlin(r.scheduledend)])).toEqual(Array(3).fill([true, '00:00', '00:00']));
   });
 
   it('an Outlook pattern change reaches the Dynamics 365 series', async () => {
