@@ -274,6 +274,49 @@ describe('an instance changed in Dynamics 365 becomes an exception of the Exchan
   });
 });
 
+describe("an attendee's copy of a synced organizer's series", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ seed: 36 });
+  }, 60_000);
+  afterAll(async () => stack?.close());
+
+  it('is linked to the one Dynamics 365 series as a mirror, not made a second series, and takes no occurrence writes', async () => {
+    const bob = stack.users.bob!;
+    const alice = stack.users.alice!;
+    const first = new Date(Date.now() + 4 * day);
+    first.setUTCHours(15, 0, 0, 0);
+    stack.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
+      subject: 'Team sync',
+      utcconversiontimezonecode: 35,
+      recurrencepatterntype: 1,
+      interval: 1,
+      daysofweekmask: 2 ** new Date(first.getTime() - 5 * 3600_000).getUTCDay(),
+      starttime: first.toISOString(),
+      endtime: new Date(first.getTime() + 1800_000).toISOString(),
+      patternstartdate: new Date(first.getTime() - 10 * 3600_000).toISOString(),
+      patternendtype: 2,
+      occurrences: 3,
+      'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
+      recurringappointmentmaster_activity_parties: [{ participationtypemask: 5, 'partyid_systemuser@odata.bind': `/systemusers(${alice.systemUserId})` }],
+    });
+    await stack.settled();
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    expect(stack.dataverse.admin.records('recurringappointmentmasters').filter((r) => r.subject === 'Team sync')).toHaveLength(1);
+    const copies = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).filter((e) => e.item.subject === 'Team sync');
+    expect(copies.map((c) => [c.item.type, c.item.isOrganizer])).toEqual([['seriesMaster', false]]);
+    const pair = await stack.runtime.pairs.getByExchangeId(alice.graph.id, copies[0]!.id);
+    expect(pair).toMatchObject({ status: 'linked', mirror: true, dataverseEntity: 'recurringappointmentmaster' });
+    // The attendee cancels one occurrence in her calendar: the organizer's series keeps every instance.
+    const occurrences = await stack.runtime.graph.seriesInstances(alice.graph.id, copies[0]!.id, { start: new Date(), end: new Date(Date.now() + 30 * day) });
+    await stack.runtime.graph.deleteEvent(alice.graph.id, String(occurrences[1]!.id));
+    await stack.settled();
+    const series = stack.dataverse.admin.records('recurringappointmentmasters').find((r) => r.subject === 'Team sync')!;
+    expect(stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid)).toHaveLength(3);
+  });
+});
+
 describe('cancelled and deleted occurrences meet the mass-delete breaker both ways', () => {
   let stack: Stack;
   beforeAll(async () => {
