@@ -1,12 +1,13 @@
 // `dataverse register-webhooks`: the service endpoint (Webhook contract, HttpHeader key) and the asynchronous
 // Create, Update and Delete steps on every synced table, created or brought up to date, never duplicated.
 // Update steps filter on the columns the mapping reads (so unrelated column changes cost nothing); Delete steps carry
-// a pre-image of the owner (the contact delete rule needs it once the record is gone).
+// a pre-image of the owner (the contact delete rule needs it once the record is gone) and, on appointment, of the
+// instance's series (a deleted instance is a change of its series).
 import type { DataverseApi } from '../dataverse/client.js';
 import { odataString } from '../odata.js';
 import { SyncError } from '../errors.js';
 import { dataverseEntities, type DataverseEntity } from '../servicebus/messages.js';
-import { imageColumns, mappedColumns } from '../sync/columns.js';
+import { deleteImageColumns, imageColumns, mappedColumns } from '../sync/columns.js';
 import { webhookKeyHeader } from '../webhooks/dataverseWebhook.js';
 import { postImageAlias } from '../webhooks/entityImage.js';
 
@@ -82,11 +83,11 @@ export async function registerWebhooks(api: DataverseApi, options: { url: string
         stepId = String((created.body as { sdkmessageprocessingstepid: string }).sdkmessageprocessingstepid);
         changes.push(`step "${name}" created`);
       }
-      // Delete: a pre-image of the owner (the contact delete rule needs it once the record is gone). Create and
-      // Update: a post image with every column the mapping reads, so the worker need not read the record.
+      // Delete: a pre-image of the owner and the carrier's columns (shared/sync/columns.ts). Create and Update: a
+      // post image with every column the mapping reads, so the worker need not read the record.
       const image =
         message === 'Delete'
-          ? { alias: 'PreImage', type: 0, attributes: 'ownerid', messagePropertyName: 'Target' }
+          ? { alias: 'PreImage', type: 0, attributes: deleteImageColumns(entity).join(','), messagePropertyName: 'Target' }
           : { alias: postImageAlias, type: 1, attributes: imageColumns(entity).join(','), messagePropertyName: message === 'Create' ? 'Id' : 'Target' };
       const existingImage = (
         await list(api, `sdkmessageprocessingstepimages?$select=sdkmessageprocessingstepimageid,attributes&$filter=_sdkmessageprocessingstepid_value eq ${stepId} and entityalias eq ${odataString(image.alias)}`)

@@ -67,7 +67,10 @@ export const dataverseChangeSchema = z.object({
   message: z.enum(dataverseMessages),
   /** versionnumber after the change, when the webhook carried it. */
   version: z.string().optional(),
-  /** Attributes of the post image (already in Web API form), so a mapped-columns-complete image saves a read. */
+  /**
+   * Create/Update: attributes of the post image (already in Web API form), so a mapped-columns-complete image saves
+   * a read. Delete: the pre image's columns (owner, an instance's series: shared/sync/columns.ts deleteImageColumns).
+   */
   image: z.record(z.string(), z.unknown()).optional(),
   /** For Delete: the owner from the pre image, for scope. */
   ownerId: z.string().optional(),
@@ -76,6 +79,11 @@ export const dataverseChangeSchema = z.object({
    * only they are written when it comes back (the others' scope, unlinks included, is decided again as usual).
    */
   mailboxes: z.array(z.string().min(1).max(128)).min(1).max(500).optional(),
+  /**
+   * The record that carries this one's changes (an instance's series), from the image: the change shares the
+   * carrier's session, so the changes of one series (its instances' among them) are never applied at the same time.
+   */
+  carrierId: guidSchema().optional(),
 });
 
 export const lifecycleEventSchema = z.object({
@@ -101,7 +109,7 @@ export interface ChangeOrigin {
 
 type ExchangeFields = Pick<ExchangeChange, 'mailboxId' | 'resource' | 'itemId' | 'changeType'> & Partial<Record<'listId' | 'etag' | 'dataverseId', string | undefined>> & { origin?: ChangeSource | undefined };
 type ChangeSource = 'listing' | 'resync';
-type DataverseFields = Pick<DataverseChange, 'entity' | 'recordId'> & { message: (typeof dataverseMessages)[number]; version?: string | undefined; image?: Record<string, unknown> | undefined; ownerId?: string | undefined; origin?: ChangeSource | undefined };
+type DataverseFields = Pick<DataverseChange, 'entity' | 'recordId'> & { message: (typeof dataverseMessages)[number]; version?: string | undefined; image?: Record<string, unknown> | undefined; ownerId?: string | undefined; carrierId?: string | undefined; origin?: ChangeSource | undefined };
 type LifecycleFields = Pick<LifecycleEvent, 'subscriptionId' | 'lifecycleEvent'>;
 
 /** The fields that are set: an absent optional field is left out rather than written as undefined. */
@@ -182,7 +190,7 @@ export function sessionIdOf(message: ChangeMessage): string {
     case 'exchange':
       return message.dataverseId ? `dv-${message.dataverseId.toLowerCase()}` : short(`ex-${message.mailboxId}-${message.itemId}`);
     case 'dataverse':
-      return `dv-${message.recordId.toLowerCase()}`;
+      return `dv-${(message.carrierId ?? message.recordId).toLowerCase()}`;
     case 'lifecycle':
       return short(`sub-${message.subscriptionId}`);
   }

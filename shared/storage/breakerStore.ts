@@ -44,6 +44,11 @@ export const heldEntrySchema = z.object({
   trigger: z.enum(breakerTriggers),
   /** The planner's reason for the write (a rule's name, never contents). */
   reason: z.string(),
+  /**
+   * For a held delete of a part (an occurrence of a series): the pair that carries it (its Dataverse id), the part's
+   * key (the original start) and what that pair records for it when the delete is discarded.
+   */
+  part: z.object({ carrier: z.string(), key: z.string(), onDiscard: z.string() }).optional(),
   firstSeen: z.string(),
   lastSeen: z.string(),
 });

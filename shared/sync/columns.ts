@@ -30,3 +30,12 @@ export function mappedColumns(entity: DataverseEntity, options: { flowingToExcha
 export function imageColumns(entity: DataverseEntity): string[] {
   return [...new Set([...mappedColumns(entity), 'versionnumber', 'modifiedon'])].sort();
 }
+
+/**
+ * Columns of the Delete step's pre image: the owner (the contact delete rule needs it once the record is gone) and
+ * what the kind's carrier rule reads (an instance's series), so an instance's delete reaches its series.
+ */
+export function deleteImageColumns(entity: DataverseEntity): string[] {
+  const kind = kindOfTable(entity);
+  return ['ownerid', ...(kind.deleteImageColumns ?? []).filter((c) => kind.hasColumn(entity, c))];
+}

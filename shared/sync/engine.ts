@@ -141,6 +141,8 @@ export interface ApplyOptions {
   bypassBreaker?: boolean;
   /** The change came as a part's change (an instance of a series) and is applied as its carrier's. */
   viaPart?: boolean;
+  /** That part was deleted (its Delete named the carrier). */
+  deletedPart?: boolean;
 }
 
 export async function applyDataverseChange(rt: Runtime, change: DataverseChange, options: ApplyOptions = {}): Promise<Outcome[]> {
@@ -149,6 +151,13 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
   // A kind that is not merged field by field (email) decides its changes itself; the engine records its decisions.
   if (kind.flow) return recordFlow(rt, 'toExchange', kind, source, await kind.flow.applyDataverseChange(rt, change));
   const resync = change.origin === 'resync';
+  // A deleted part (an instance of a series, named by the Delete's pre image) is a change of its carrier: the
+  // series compares its occurrences again and finds the instance gone.
+  const deletedPart = change.message === 'Delete' && change.image && !options.viaPart ? kind.recordCarrierOf?.(change.image) : undefined;
+  if (deletedPart) {
+    const { image: _image, version: _version, ownerId: _owner, ...rest } = change;
+    return applyDataverseChange(rt, { ...rest, entity: deletedPart.table, recordId: deletedPart.id, message: 'Update' }, { ...options, viaPart: true, deletedPart: true });
+  }
   // A Delete event (webhook or change tracking) is announced by Dataverse; a record missing on read is inferred.
   if (change.message === 'Delete') return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, source, { inferred: false, resync }, options);
   // The webhook's post image holds every mapped column as of that change (a later change comes in its own message,
@@ -228,7 +237,7 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
 async function applyToMailbox(rt: Runtime, kind: SyncKind, change: DataverseChange, record: DataverseRecord, mailbox: Mailbox, settings: PlanSettings, syncedSystemUsers: ReadonlySet<string>, id: string, source: string, options: ApplyOptions): Promise<Outcome> {
   const pair = await rt.pairs.get(mailbox.id, id);
   const ctx = mappingContext(mailbox, rt.now());
-  const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings, viaPart: options.viaPart ?? false });
+  const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings, viaPart: options.viaPart ?? false, deletedPart: options.deletedPart ?? false });
   const run = executor(rt, kind, mailbox, change.entity, settings, { pair, record, dataverseId: id, ctx, syncedSystemUsers, bypassBreaker: options.bypassBreaker });
   const outcome = await runAndRecord(run, rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id, exchangeId: pair?.exchangeId });
   return outcome ?? { kind: 'unchanged', mailboxId: mailbox.id, dataverseId: id };

@@ -10,7 +10,7 @@ import type { Mailbox } from '../storage/mailboxStore.js';
 import type { Pair, StoredPair } from '../storage/pairStore.js';
 import { transactionIdFor } from './ids.js';
 import { syncWindow } from './window.js';
-import type { GraphItem, SyncKind } from './kinds/index.js';
+import type { GraphItem, PartDelete, SyncKind } from './kinds/index.js';
 import type { Snapshot } from './merge.js';
 import { resolveParties } from './parties.js';
 import { baseAfterWrite, directionsOf, driftToExchange, planLink, planMerge, planToExchange, planUpdateToDataverse, withoutTurnedOffFields, type Action, type PlanSettings } from './plan.js';
@@ -139,11 +139,52 @@ export class Executor {
     if (!parts || pair?.status !== 'linked' || !pair.exchangeId || pair.mirror || !parts.appliesTo(pair.dataverseEntity as DataverseEntity)) return undefined;
     const facts = await parts.read(rt, s.mailbox, pair, s.ctx.now, syncWindow(rt));
     const { steps, state } = parts.decide(facts);
-    for (const step of steps) await parts.apply(rt, s.mailbox, pair, step, s.ctx);
+    // A part's delete meets the breaker as the item's own would; a held one keeps what the pair recorded for the
+    // part, so the quarantine's release, discard (shared/sync/quarantine.ts) or a later pass decides it.
+    const recorded = parts.recordedOf(pair.base);
+    let written = 0;
+    let held = 0;
+    for (const step of steps) {
+      const destroys = parts.deletes(step);
+      if (destroys && (await this.holdPartDelete(pair, step.key, destroys))) {
+        held += 1;
+        if (recorded[step.key] === undefined) delete state[step.key];
+        else state[step.key] = recorded[step.key]!;
+        continue;
+      }
+      await parts.apply(rt, s.mailbox, pair, step, s.ctx);
+      if (step.type !== 'Keep') written += 1;
+    }
     const base = parts.baseWith(pair.base, state);
     if (JSON.stringify(base) !== JSON.stringify(pair.base)) s.pair = await rt.pairs.update(pair, { ...pair, base });
-    const written = steps.filter((step) => step.type !== 'Keep').length;
+    if (held > 0) return { kind: 'held', ...this.ids, detail: `parts: ${written} written, ${held} held by the breaker` };
     return written > 0 ? { kind: 'updated', ...this.ids, detail: `parts: ${written}` } : undefined;
+  }
+
+  /** Asks the breaker before a part's delete; true when it was held (quarantined with the part's ids). */
+  private async holdPartDelete(pair: StoredPair, key: string, destroys: PartDelete): Promise<boolean> {
+    const { rt, s } = this;
+    if (s.bypassBreaker) return false;
+    const now = rt.now();
+    const origin = { inferred: false, resync: s.deleteOrigin?.resync ?? false };
+    const admission = await rt.breaker.admitDelete(this.scope(destroys.side), { ...origin, now });
+    if (admission.allow) return false;
+    await rt.breaker.hold({
+      ...this.scope(destroys.side),
+      op: 'delete',
+      side: destroys.side,
+      how: 'delete',
+      dataverseEntity: destroys.dataverseEntity,
+      dataverseId: destroys.dataverseId,
+      exchangeId: destroys.exchangeId,
+      inferred: origin.inferred,
+      trigger: admission.trigger,
+      reason: destroys.reason,
+      part: { carrier: pair.dataverseId, key, onDiscard: destroys.onDiscard },
+      firstSeen: now.toISOString(),
+      lastSeen: now.toISOString(),
+    });
+    return true;
   }
 
   /** The breaker's scope of a write to `side`. */

@@ -102,6 +102,8 @@ export interface ToExchangeState {
   settings: PlanSettings;
   /** The change is a part's (an exception instance) carried to this record: its parts are compared even on an echo. */
   viaPart?: boolean;
+  /** That part was deleted: a delete the carrier shows no mark of (kind.parts.deleteSeen) needs no parts pass. */
+  deletedPart?: boolean;
 }
 
 /** Plans a Dataverse record's change for one mailbox in its scope. */
@@ -110,6 +112,11 @@ export function planToExchange(s: ToExchangeState): Action[] {
   const unsupported = kind.unsupportedRecord(record);
   if (unsupported) return [{ type: 'Ignore', reason: unsupported }];
   // The version check, not only the webhook's tag, stops echoes: shared/sync/versions.ts says why.
+  // The platform deletes instances itself (a pattern edit's re-expansion, a split): those leave the series' list of
+  // deleted instances as it was, so they need no comparison (one per instance would cost a pass each).
+  if (s.deletedPart && pair?.status === 'linked' && kind.parts && !kind.parts.deleteSeen(record, pair.base)) {
+    return [{ type: 'Echo', reason: 'a part deleted by the platform: the carrier records no delete' }];
+  }
   if (pair?.status === 'linked' && isSyncedVersion(record['@odata.etag'], pair.dataverseEtag)) {
     const echo: Action[] = [{ type: 'Echo', reason: 'version already synced' }];
     return s.viaPart ? withParts(kind, s.table, echo) : echo;

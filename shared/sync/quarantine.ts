@@ -52,10 +52,28 @@ const outcomeWord = (text: string) => text.split(/[ (,]/)[0]!.slice(0, 40);
 
 const outcomeText = (outcomes: Outcome[]) => outcomes.map((o) => (o.detail ? `${o.kind} (${o.detail})` : o.kind)).join(', ') || 'nothing to do';
 
+/**
+ * A held delete of a part (an occurrence of a series): the instance or the occurrence is deleted by its own id; the
+ * carrying pair stays, and its next pass records the part as both sides then hold it.
+ */
+async function releasePart(rt: Runtime, mailbox: Mailbox, entry: HeldEntry): Promise<string> {
+  if (entry.side === 'exchange') {
+    if (!entry.exchangeId) return 'nothing to delete (no Exchange occurrence)';
+    await rt.graph.deleteEvent(mailbox.id, entry.exchangeId);
+  } else {
+    if (!entry.dataverseId) return 'nothing to delete (no Dataverse instance)';
+    await rt.dataverse.delete(entry.dataverseEntity as DataverseEntity, entry.dataverseId, { callerObjectId: mailbox.id }).catch((error: unknown) => {
+      if (!(error instanceof SyncError && error.code === 'NotFound')) throw error;
+    });
+  }
+  return 'deleted';
+}
+
 /** Does the held writes after all. */
 async function release(rt: Runtime, mailbox: Mailbox, entry: HeldEntry): Promise<string> {
   const kind = kindNamed(entry.kind);
   if (entry.op === 'create') return outcomeText(await replay(rt, mailbox, entry));
+  if (entry.part) return releasePart(rt, mailbox, entry);
   const pair = await pairOf(rt, entry);
   if (entry.side === 'exchange' && !pair.exchangeId) return 'nothing to delete (no Exchange item)';
   if (!pair.rowEtag) {
@@ -86,6 +104,15 @@ function replay(rt: Runtime, mailbox: Mailbox, entry: HeldEntry): Promise<Outcom
 /** Does not do the held write: a held delete's pair is unlinked (both items stay); a held create is dropped. */
 async function discard(rt: Runtime, entry: HeldEntry): Promise<string> {
   if (entry.op === 'create') return 'dropped (the item stays unpaired; its next change is judged again)';
+  if (entry.part) {
+    // The occurrence stays on both sides as it is: the carrying pair records it so, and no later pass deletes it.
+    const parts = kindNamed(entry.kind).parts;
+    const carrier = await rt.pairs.get(entry.mailboxId, entry.part.carrier);
+    if (!parts || !carrier) return 'nothing to record (the series is no longer paired)';
+    const base = parts.baseWith(carrier.base, { ...parts.recordedOf(carrier.base), [entry.part.key]: entry.part.onDiscard });
+    await rt.pairs.update(carrier, { ...carrier, base });
+    return 'kept (recorded as synced)';
+  }
   const pair = entry.dataverseId ? await rt.pairs.get(entry.mailboxId, entry.dataverseId) : undefined;
   if (!pair) return 'already unlinked';
   await rt.pairs.remove(pair);
@@ -99,6 +126,9 @@ async function discard(rt: Runtime, entry: HeldEntry): Promise<string> {
  */
 async function restore(rt: Runtime, mailbox: Mailbox, entry: HeldEntry): Promise<string> {
   if (entry.op === 'create') throw new SyncError('InvalidInput', 'a held create has nothing to restore: release or discard it', { field: 'scope' });
+  // Graph v1.0 cannot bring a cancelled occurrence back, and Dataverse re-creates no deleted instance by request: the
+  // surviving occurrence is kept, as a discard keeps it.
+  if (entry.part) return `${await discard(rt, entry)}; the deleted occurrence cannot be brought back`;
   const pair = entry.dataverseId ? await rt.pairs.get(entry.mailboxId, entry.dataverseId) : undefined;
   // The pair named what is gone; without it, the surviving copy is unpaired and comes through the create path.
   if (pair) await rt.pairs.remove(pair);

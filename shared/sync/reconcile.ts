@@ -118,6 +118,26 @@ export async function reconcileKind(rt: Runtime, mailbox: Mailbox, kind: SyncKin
   await kind.delta.round(rt, mailbox, window, roundContext(rt, mailbox, kind, result));
 }
 
+/**
+ * The periodic comparison of every paired item with parts (a series): one change per pair, as its master's echo,
+ * so the worker compares its pattern, exceptions and cancellations on both sides. A deleted occurrence changes
+ * nothing a delta round lists (calendarView delta gives "no indication" of it, and its only notification is an
+ * update of the master, which may be lost), so this is the only way to see one Graph never announced.
+ */
+export async function compareParts(rt: Runtime, mailbox: Mailbox, result: RoundResult): Promise<void> {
+  const receivedAt = rt.now().toISOString();
+  const messages: ChangeMessageInput[] = [];
+  for await (const pair of rt.pairs.listMailbox(mailbox.id)) {
+    if (pair.status !== 'linked' || !pair.exchangeId || pair.mirror || !mailbox.entities.includes(pair.kind)) continue;
+    const kind = kindNamed(pair.kind);
+    if (!kind.parts?.appliesTo(pair.dataverseEntity as DataverseEntity)) continue;
+    // No etag: with the recorded one the message id would be the echo's own, which duplicate detection drops. The
+    // worker reads the master, finds it unchanged (an echo), and compares the parts.
+    messages.push(exchangeChange({ mailboxId: mailbox.id, resource: kind.resource, itemId: pair.exchangeId, changeType: 'updated', dataverseId: pair.dataverseId }, { receivedAt }));
+  }
+  await send(rt, messages, result);
+}
+
 /** Catches one mailbox's Exchange side up by delta and enqueues what changed. */
 export async function reconcileMailbox(rt: Runtime, mailbox: Mailbox, window: SyncWindow = syncWindow(rt)): Promise<MailboxReconcileResult> {
   await rt.ready();
@@ -133,6 +153,12 @@ export async function reconcileMailbox(rt: Runtime, mailbox: Mailbox, window: Sy
       result.errors.push(`${name}: ${isSyncError(error) ? error.code : 'Unknown'}: ${(error as Error).message}`.slice(0, 300));
       rt.log.error('reconciliation failed for a collection', { mailboxId: mailbox.id, collection: name, code: isSyncError(error) ? error.code : 'Unknown' });
     }
+  }
+  try {
+    await compareParts(rt, mailbox, result);
+  } catch (error) {
+    result.errors.push(`series comparison: ${isSyncError(error) ? error.code : 'Unknown'}: ${(error as Error).message}`.slice(0, 300));
+    rt.log.error('reconciliation failed to compare the series', { mailboxId: mailbox.id, code: isSyncError(error) ? error.code : 'Unknown' });
   }
   await rt.cursors.set(reconcileScopes.last, mailbox.id, { at: rt.now().toISOString(), enqueued: result.enqueued, skipped: result.skipped, resynced: result.resynced, errors: result.errors });
   if (result.errors.length === 0) await rt.cursors.remove(reconcileScopes.catchup, mailbox.id);

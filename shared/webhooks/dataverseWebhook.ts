@@ -8,7 +8,8 @@ import { guidSchema } from '../guid.js';
 import { isProbeId } from '../doctor/index.js';
 import { dataverseChange, dataverseEntities, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
 import { constantTimeEquals } from '../constantTime.js';
-import { imageColumns } from '../sync/columns.js';
+import { deleteImageColumns, imageColumns } from '../sync/columns.js';
+import { kindOfTable } from '../sync/kinds/index.js';
 import { imageToRecord, postImageAlias } from './entityImage.js';
 import { jsonError, parseBody, type WebhookRequest, type WebhookResponse } from './http.js';
 
@@ -97,10 +98,16 @@ export async function handleDataverseWebhook(req: WebhookRequest, deps: Datavers
     return { status: 200 };
   }
   const post = (context.PostEntityImages?.find((i) => i.key === postImageAlias) ?? context.PostEntityImages?.[0])?.value;
-  // The post image registered with every mapped column spares the worker a read of the record.
-  const image = message !== 'Delete' && context.PostEntityImages?.some((i) => i.key === postImageAlias) && post ? imageToRecord(entity, post, imageColumns(entity)) : undefined;
-  const version = post?.RowVersion ?? attribute(post, 'versionnumber') ?? targetOf(context)?.RowVersion ?? undefined;
   const pre = context.PreEntityImages?.[0]?.value;
+  // The post image registered with every mapped column spares the worker a read of the record. A Delete's pre image
+  // says whose part the record was (an instance's series), which nothing can read once it is gone.
+  const image =
+    message === 'Delete'
+      ? pre && imageToRecord(entity, { ...pre, Id: pre.Id ?? context.PrimaryEntityId }, deleteImageColumns(entity), { versionless: true })
+      : context.PostEntityImages?.some((i) => i.key === postImageAlias) && post
+        ? imageToRecord(entity, post, imageColumns(entity))
+        : undefined;
+  const version = post?.RowVersion ?? attribute(post, 'versionnumber') ?? targetOf(context)?.RowVersion ?? undefined;
   const owner = attribute(pre, 'ownerid') ?? attribute(post, 'ownerid');
   const change = dataverseChange(
     {
@@ -110,6 +117,7 @@ export async function handleDataverseWebhook(req: WebhookRequest, deps: Datavers
       version: typeof version === 'string' || typeof version === 'number' ? String(version) : undefined,
       ownerId: ownerIdOf(owner),
       image,
+      carrierId: image ? kindOfTable(entity).recordCarrierOf?.(image)?.id : undefined,
     },
     { receivedAt: (deps.now?.() ?? new Date()).toISOString(), correlationId: context.CorrelationId },
   );

@@ -37,15 +37,17 @@ function plainValue(key: string, value: unknown): unknown {
 /**
  * The record the image describes, with `@odata.type`, the etag (from versionnumber) and every column in `columns`
  * (null when absent); undefined when the image lacks the id or the version, so the caller reads the record.
+ * `versionless`: a Delete's pre image, which carries no version (the record is gone; nothing compares it).
  */
-export function imageToRecord(entity: DataverseEntity, image: WcfEntity, columns: readonly string[]): Record<string, unknown> | undefined {
+export function imageToRecord(entity: DataverseEntity, image: WcfEntity, columns: readonly string[], options: { versionless?: boolean } = {}): Record<string, unknown> | undefined {
   const attributes = new Map((image.Attributes ?? []).map((a) => [a.key, a.value]));
   const version = attributes.get('versionnumber') ?? image.RowVersion;
-  if (!image.Id || (typeof version !== 'string' && typeof version !== 'number')) return undefined;
+  const versioned = typeof version === 'string' || typeof version === 'number';
+  if (!image.Id || (!versioned && !options.versionless)) return undefined;
   const kind = kindOfTable(entity);
   const record: Record<string, unknown> = {
     '@odata.type': `#Microsoft.Dynamics.CRM.${entity}`,
-    '@odata.etag': `W/"${String(version)}"`,
+    ...(versioned ? { '@odata.etag': `W/"${String(version)}"` } : {}),
     [kind.primaryKey]: image.Id.toLowerCase(),
   };
   const parties: Record<string, unknown>[] = [];

@@ -23,7 +23,7 @@ export interface DeltaScope {
    * What a stored item stands for in this round, when not itself: a series master stands for its occurrences in
    * the window (a series is never split across pages). Undefined = the item itself.
    */
-  expand?: (record: ItemRecord) => { record: ItemRecord; sparse?: boolean }[] | undefined;
+  expand?: (record: ItemRecord, initial: boolean) => { record: ItemRecord; sparse?: boolean }[] | undefined;
 }
 
 interface RoundState {
@@ -132,7 +132,7 @@ export class DeltaEngine {
       const id = pending[pos] as string;
       pos += 1;
       const record = this.world.items.get(id);
-      const expanded = record && record.collectionKey === state.scope.collectionKey ? state.scope.expand?.(record) : undefined;
+      const expanded = record && record.collectionKey === state.scope.collectionKey ? state.scope.expand?.(record, state.initial === true) : undefined;
       if (expanded) entries.push(...expanded);
       else if (record && record.collectionKey === state.scope.collectionKey && this.inWindow(record, state.scope)) entries.push({ record });
       else if (!state.initial) entries.push({ removedId: id });

@@ -96,9 +96,16 @@ export interface RecurrenceBehaviour {
    * @odata.etag, id, type, seriesMasterId, start and end, as reported from real tenants.
    */
   deltaOccurrences: 'full' | 'sparse';
+  /**
+   * calendarView delta after an occurrence is deleted (cancelled). 'relist' (default, the simulator's behaviour so
+   * far): the master's change re-lists its remaining occurrences. 'silent': the round lists nothing for it, "no
+   * indication... for a deleted occurrence" as found by experiment (PR microsoftgraph/microsoft-graph-docs#4501); the
+   * event-delta page says neither.
+   */
+  deltaAfterCancellation: 'relist' | 'silent';
 }
 
-export const DEFAULT_RECURRENCE_BEHAVIOUR: RecurrenceBehaviour = { occurrenceICalUId: 'perOccurrence', deltaOccurrences: 'full' };
+export const DEFAULT_RECURRENCE_BEHAVIOUR: RecurrenceBehaviour = { occurrenceICalUId: 'perOccurrence', deltaOccurrences: 'full', deltaAfterCancellation: 'relist' };
 
 /**
  * Mail behaviours: Exchange Online's sending limits and what the documentation leaves open about sent mail. The

@@ -32,7 +32,7 @@ import {
   unsupportedSeriesItem,
   unsupportedSeriesRecord,
 } from './series.js';
-import type { GraphItem, SyncKind } from './types.js';
+import type { GraphItem, ItemCandidate, SyncKind } from './types.js';
 
 const directions = directionsOfTable(fieldTables.appointment);
 /** Organizer of a meeting in the activity party list (participationtypemask 7, activityparty-entity.md). */
@@ -69,6 +69,8 @@ export const appointmentKind: SyncKind<'appointment'> = {
   subscription: { kind: 'events', path: (id) => `/users/${id}/events` },
   hasColumn: tableHasColumn,
   extraColumns: ['instancetypecode', 'groupid', 'seriesid', 'originalstartdate'],
+  // A deleted instance is a change of its series (recordCarrierOf reads these two).
+  deleteImageColumns: ['seriesid', 'instancetypecode'],
   fields: fieldTables.appointment,
   directions,
 
@@ -133,14 +135,37 @@ export const appointmentKind: SyncKind<'appointment'> = {
   },
   backfill: {
     async listRecords(rt, mailbox, table, window) {
-      // "My Activities" in the window: a meeting overlapping it (ends after its start, starts before its end).
-      const filter = `${myActivitiesFilter(table, mailbox.systemUserId)} and scheduledend ge ${window.start.toISOString()} and scheduledstart le ${window.end.toISOString()}`;
+      // "My Activities" in the window: a meeting overlapping it (ends after its start, starts before its end). A
+      // series overlaps it by its effective dates (a master's scheduledstart is its first occurrence, so a weekly
+      // meeting begun years ago would be missed); its instances are its own expansion and are left to it.
+      const start = window.start.toISOString();
+      const end = window.end.toISOString();
+      const when =
+        table === seriesTable
+          ? `effectivestartdate le ${end} and (effectiveenddate ge ${start} or effectiveenddate eq null)`
+          : `scheduledend ge ${start} and scheduledstart le ${end} and (instancetypecode eq 0 or instancetypecode eq null)`;
+      const filter = `${myActivitiesFilter(table, mailbox.systemUserId)} and ${when}`;
       const rows = await rt.dataverse.query(table, { filter, select: ['activityid', 'globalobjectid'] });
       return rows.map((r) => ({ entity: table, id: String(r.activityid).toLowerCase(), etag: r['@odata.etag'], matchKey: typeof r.globalobjectid === 'string' && r.globalobjectid ? r.globalobjectid : undefined }));
     },
     async listItems(rt, mailbox, window) {
+      // calendarView lists a series as its occurrences, each with its own id (and, in v1.0, its own iCalUId): the
+      // series is the unit, so its master stands for them, read once per series (its iCalUId is the series').
       const events = await rt.graph.listCalendarView(mailbox.id, window);
-      return events.flatMap((e) => (e.id ? [itemCandidate(appointmentKind, e as GraphItem & { id: string }, e.iCalUId ? [e.iCalUId] : [])] : []));
+      const out: ItemCandidate[] = [];
+      const masters = new Set<string>();
+      for (const e of events) {
+        const masterId = carrierOf(e) ?? (isSeriesItem(e) ? e.id : undefined);
+        if (masterId) {
+          if (masters.has(masterId)) continue;
+          masters.add(masterId);
+          const master = masterId === e.id ? e : await orUndefined(() => rt.graph.getEvent(mailbox.id, masterId), notFound);
+          if (master?.id) out.push(itemCandidate(appointmentKind, master as GraphItem & { id: string }, master.iCalUId ? [master.iCalUId] : []));
+          continue;
+        }
+        if (e.id) out.push(itemCandidate(appointmentKind, e as GraphItem & { id: string }, e.iCalUId ? [e.iCalUId] : []));
+      }
+      return out;
     },
     match(record, free) {
       // The same meeting: an appointment made from Exchange keeps the meeting's iCalUId in globalobjectid; the

@@ -11,7 +11,7 @@ import type { ExchangeResource, SyncKind } from './types.js';
 
 export type { KindFlow } from './types.js';
 export { emailActivityId } from './email.js';
-export type { BackfillAdapter, BackfillMatch, DataverseDeleteFacts, DeleteDecision, DeltaAdapter, DeltaItem, DeltaRoundContext, ExchangeCreate, ExchangeDeleteFacts, ExchangeResource, FoundItem, GraphItem, ItemCandidate, ItemFacts, ItemParts, PartStep, RecordCandidate, SubscriptionKind, SyncKind } from './types.js';
+export type { BackfillAdapter, BackfillMatch, DataverseDeleteFacts, DeleteDecision, DeltaAdapter, DeltaItem, DeltaRoundContext, ExchangeCreate, ExchangeDeleteFacts, ExchangeResource, FoundItem, GraphItem, ItemCandidate, ItemFacts, ItemParts, PartDelete, PartStep, RecordCandidate, SubscriptionKind, SyncKind } from './types.js';
 export { recurringReason } from './series.js';
 export { kindNames, resourceNames, subscriptionKindNames, tableNames, type KindName, type ResourceName, type SubscriptionKindName, type TableName } from './names.js';
 

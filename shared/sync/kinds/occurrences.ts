@@ -3,8 +3,8 @@
 // or an iCalUId (Graph occurrence ids change when a series moves, and iCalUId is "different for each occurrence" on
 // the v1.0 event page; Dataverse instance ids are the platform's). Plain occurrences are never stored: both sides derive them from the pattern.
 // Rules: the delete rule of single appointments (organizer, future, not completed or canceled,
-// https://learn.microsoft.com/power-platform/admin/sync-logic "apply to exceptionAppointments as well"), past
-// history kept, only occurrences inside the sync window touched.
+// https://learn.microsoft.com/power-platform/admin/sync-logic "apply to exceptionAppointments as well"), both ways,
+// past history kept, only occurrences inside the sync window touched.
 import { createHash } from 'node:crypto';
 
 /** One occurrence as the sync compares it: cancelled, or an exception's own schedule and texts. */
@@ -34,6 +34,13 @@ export interface OccurrenceFacts {
   dataverse: OccurrenceState | undefined;
   /** The Dataverse instance of this original start, when the platform expanded it. */
   instanceId: string | undefined;
+  /**
+   * Dataverse lost the instance: the series' list of deleted instances changed since the last pass, Exchange still
+   * lists the occurrence, and Dataverse had expanded the series that far.
+   */
+  dataverseDeleted: boolean;
+  /** The Exchange occurrence's id, when this pass listed the occurrences (only to delete it; never a key). */
+  occurrenceId: string | undefined;
   instanceClosed: boolean;
   inWindow: boolean;
   isPast: boolean;
@@ -43,9 +50,13 @@ export interface OccurrenceFacts {
 
 export type OccurrenceStep =
   | { type: 'DeleteInstance'; key: string; instanceId: string; reason: string }
+  | { type: 'DeleteOccurrence'; key: string; occurrenceId: string; reason: string }
   | { type: 'WriteInstance'; key: string; instanceId: string; state: Extract<OccurrenceState, { cancelled: false }> }
   | { type: 'WriteOccurrence'; key: string; state: Extract<OccurrenceState, { cancelled: false }> }
   | { type: 'Keep'; key: string; reason: string };
+
+/** Recorded for an occurrence deleted in Dynamics 365 that Exchange keeps (past, or the user does not organize it). */
+export const deletedInDataverse = 'deleted-in-dataverse';
 
 const same = (a: OccurrenceState | undefined, b: OccurrenceState | undefined) => fingerprintOf(a) === fingerprintOf(b);
 const newlyCancelled = (f: OccurrenceFacts) => f.exchange?.cancelled === true && f.base !== 'cancelled';
@@ -64,6 +75,24 @@ interface Row {
 /** The decision table, first matching row wins. Exchange wins when both sides changed one occurrence. */
 export const occurrenceRows: readonly Row[] = [
   { when: 'outside the sync window: not touched', test: (f) => !f.inWindow, steps: () => [], next: (f) => f.base },
+  {
+    when: 'recorded as deleted in Dynamics 365 and kept in Exchange, still so: nothing to do',
+    test: (f) => f.base === deletedInDataverse && f.instanceId === undefined && f.exchange === undefined,
+    steps: () => [],
+    next: (f) => f.base,
+  },
+  {
+    when: 'deleted in Dynamics 365; the organizer, a future occurrence: the Exchange occurrence is deleted (Exchange sends the attendees a cancellation)',
+    test: (f) => f.dataverseDeleted && f.occurrenceId !== undefined && f.organizes && !f.isPast,
+    steps: (f) => [{ type: 'DeleteOccurrence', key: f.key, occurrenceId: f.occurrenceId!, reason: 'organizer deleted a future instance' }],
+    next: () => 'cancelled',
+  },
+  {
+    when: 'deleted in Dynamics 365 otherwise (past, not the organizer): kept in Exchange, recorded',
+    test: (f) => f.dataverseDeleted,
+    steps: (f) => [{ type: 'Keep', key: f.key, reason: f.isPast ? 'in the past' : 'not the organizer' }],
+    next: () => deletedInDataverse,
+  },
   {
     when: 'cancelled in Exchange; the organizer, a future open instance: the instance is deleted',
     test: (f) => newlyCancelled(f) && f.instanceId !== undefined && f.organizes && !f.isPast && !f.instanceClosed,

@@ -6,6 +6,7 @@
 // (columns, groupid), https://learn.microsoft.com/power-apps/developer/data-platform/update-recurring-appointment
 // (a pattern edit splits the series).
 import type { Event } from '@microsoft/microsoft-graph-types';
+import { createHash } from 'node:crypto';
 import { DateTime } from 'luxon';
 import type { DataverseRecord } from '../../dataverse/client.js';
 import type { MappingContext } from '../../mapping/index.js';
@@ -16,8 +17,8 @@ import type { DataverseEntity } from '../../servicebus/messages.js';
 import type { Mailbox } from '../../storage/mailboxStore.js';
 import type { Pair } from '../../storage/pairStore.js';
 import { ianaZoneOf } from '../../timeZones.js';
-import { planOccurrences, type OccurrenceFacts, type OccurrenceState, type OccurrenceStep } from './occurrences.js';
-import type { GraphItem, ItemParts } from './types.js';
+import { deletedInDataverse, planOccurrences, type OccurrenceFacts, type OccurrenceState, type OccurrenceStep } from './occurrences.js';
+import type { GraphItem, ItemParts, PartDelete } from './types.js';
 
 export const seriesTable = 'recurringappointmentmaster' satisfies DataverseEntity;
 const seriesParties = `${seriesTable}_activity_parties`;
@@ -124,6 +125,39 @@ export function unsupportedSeriesChange(pair: Pair, item: GraphItem): string | u
 
 /** Base keys of a series pair's recorded occurrences: `occ:<original start UTC>`. */
 const occurrencePrefix = 'occ:';
+/**
+ * Base key of the fingerprint of the Dataverse series' deletedexceptionslist as last compared, and its name in the
+ * parts' state. The list's format is not documented (recurringappointmentmaster reference: "List of deleted
+ * instances"), so it is never parsed: a change of it only says an instance was deleted, and the pass then lists the
+ * Exchange occurrences to find which ones Dataverse no longer has.
+ */
+const deletedListKey = 'seriesDeletedInstances';
+const deletedListState = '#deleted';
+
+/** What the series' parts pass compares: each occurrence's facts, and the Dataverse deleted list's fingerprint. */
+export interface SeriesFacts {
+  occurrences: OccurrenceFacts[];
+  deletedList: string | undefined;
+}
+
+const fingerprintText = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22);
+
+/** The fingerprint of a series record's deletedexceptionslist, or undefined when it is empty. */
+function deletedListOf(record: Record<string, unknown> | undefined): string | undefined {
+  const list = record?.deletedexceptionslist;
+  return typeof list === 'string' && list.trim() !== '' ? fingerprintText(list) : undefined;
+}
+
+/**
+ * Whether the series shows an instance deleted since the pair's last pass. Deleting an instance "marks it as an
+ * exception by creating an entry... in DeletedExceptionsList" (update-recurring-appointment); the platform's own
+ * deletes (a re-expansion after a pattern edit) leave the list alone. A record read without the column counts as a
+ * change (the pass then decides).
+ */
+export function seriesDeleteSeen(record: Record<string, unknown>, base: Record<string, unknown>): boolean {
+  if (!('deletedexceptionslist' in record)) return true;
+  return deletedListOf(record) !== base[deletedListKey];
+}
 
 const canonicalUtc = (value: string | null | undefined): string | undefined => {
   if (!value) return undefined;
@@ -146,7 +180,7 @@ function seriesZoneOf(master: Event, mailboxZone: string): string {
 }
 
 /** Reads what the occurrence table compares, for one series pair. */
-export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair, now: Date, window: { start: Date; end: Date }): Promise<OccurrenceFacts[]> {
+export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair, now: Date, window: { start: Date; end: Date }): Promise<SeriesFacts> {
   const master = await rt.graph.getSeriesMaster(mailbox.id, pair.exchangeId!);
   const zone = seriesZoneOf(master, mailbox.timeZone);
   const masterStart = DateTime.fromISO(utcOfGraph(master.start, zone) ?? '', { zone: 'UTC' }).setZone(zone);
@@ -173,7 +207,7 @@ export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair,
   // An instance is an exception when the platform marked it (instancetypecode 3) or when it differs from what its
   // series makes of it: whether a PATCH of an instance sets instancetypecode 3 is not documented (probe P2), so the
   // values decide too.
-  const seriesRecord = await rt.dataverse.get(seriesTable, pair.dataverseId, { select: ['subject', 'location', 'duration'] });
+  const seriesRecord = await rt.dataverse.get(seriesTable, pair.dataverseId, { select: ['subject', 'location', 'duration', 'deletedexceptionslist', 'lastexpandedinstancedate', 'effectivestartdate'] });
   const seriesDurationMs = typeof seriesRecord?.duration === 'number' ? seriesRecord.duration * 60_000 : undefined;
   const dataverse = new Map<string, { id: string; closed: boolean; state: OccurrenceState | undefined }>();
   for (const row of instances) {
@@ -193,10 +227,31 @@ export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair,
       state: exception ? { cancelled: false, start, end, subject: text(row.subject as string | null), location: text(row.location as string | null) } : undefined,
     });
   }
-  const keys = new Set<string>([...exchange.keys(), ...[...dataverse].filter(([, v]) => v.state).map(([k]) => k)]);
+  // An instance deleted in Dynamics 365 leaves no row to read; the series' deleted list changes. Only then are the
+  // Exchange occurrences listed (one more read), between the series' first date by Dataverse's own expansion
+  // (effectivestartdate) and where Dataverse has expanded it (lastexpandedinstancedate): an occurrence Exchange has
+  // and Dataverse lacks there was deleted in Dataverse. Outside that span the two expansions may differ (a range
+  // start not on the pattern), which is no delete.
+  const list = deletedListOf(seriesRecord);
+  const deletedInDataverse = new Map<string, string>();
+  const instant = (value: unknown) => (typeof value === 'string' ? Date.parse(value) : NaN);
+  const expandedTo = instant(seriesRecord?.lastexpandedinstancedate);
+  const expandedFrom = Math.max(window.start.getTime(), instant(seriesRecord?.effectivestartdate) || 0);
+  if (list !== undefined && list !== pair.base[deletedListKey] && !Number.isNaN(expandedTo)) {
+    // A day past the last expanded start, so that occurrence is listed whatever the range rule of /instances
+    // (overlap or containment); the keys are bounded below.
+    const end = Math.min(window.end.getTime(), expandedTo + 86_400_000);
+    const listed = end > expandedFrom ? await rt.graph.seriesInstances(mailbox.id, pair.exchangeId!, { start: new Date(expandedFrom), end: new Date(end) }) : [];
+    for (const o of listed) {
+      const key = canonicalUtc(o.originalStart ?? undefined);
+      const at = key ? Date.parse(key) : NaN;
+      if (key && o.id && at >= expandedFrom && at <= expandedTo && !dataverse.has(key)) deletedInDataverse.set(key, o.id);
+    }
+  }
+  const keys = new Set<string>([...exchange.keys(), ...deletedInDataverse.keys(), ...[...dataverse].filter(([, v]) => v.state).map(([k]) => k)]);
   for (const key of Object.keys(pair.base)) if (key.startsWith(occurrencePrefix)) keys.add(key.slice(occurrencePrefix.length));
   const organizes = pair.isOrganizer !== false && !pair.mirror;
-  return [...keys].map((key) => {
+  const occurrences = [...keys].map((key) => {
     const at = Date.parse(key);
     const instance = dataverse.get(key);
     const recorded = pair.base[`${occurrencePrefix}${key}`];
@@ -206,19 +261,39 @@ export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair,
       exchange: exchange.get(key),
       dataverse: instance?.state,
       instanceId: instance?.id,
+      dataverseDeleted: deletedInDataverse.has(key),
+      occurrenceId: deletedInDataverse.get(key),
       instanceClosed: instance?.closed ?? false,
       inWindow: at >= window.start.getTime() && at < window.end.getTime(),
       isPast: at < now.getTime(),
       organizes,
     };
   });
+  return { occurrences, deletedList: list };
 }
 
-/** The pair's base with the recorded occurrence states replaced by `state`. */
+/** The occurrence table's plan, with the deleted list's fingerprint recorded beside the occurrences. */
+export function planSeriesParts(facts: SeriesFacts): { steps: OccurrenceStep[]; state: Record<string, string> } {
+  const plan = planOccurrences(facts.occurrences);
+  return facts.deletedList === undefined ? plan : { steps: plan.steps, state: { ...plan.state, [deletedListState]: facts.deletedList } };
+}
+
+/** The pair's base with the recorded occurrence states (and the deleted list's fingerprint) replaced by `state`. */
 export function baseWithOccurrences(base: Record<string, unknown>, state: Record<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(base)) if (!key.startsWith(occurrencePrefix)) out[key] = value;
-  for (const [key, value] of Object.entries(state)) out[`${occurrencePrefix}${key}`] = value;
+  for (const [key, value] of Object.entries(base)) if (!key.startsWith(occurrencePrefix) && key !== deletedListKey) out[key] = value;
+  for (const [key, value] of Object.entries(state)) out[key === deletedListState ? deletedListKey : `${occurrencePrefix}${key}`] = value;
+  return out;
+}
+
+/** The recorded occurrence states of a pair's base, as planSeriesParts returns them. */
+export function recordedOccurrences(base: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(base)) {
+    if (typeof value !== 'string') continue;
+    if (key.startsWith(occurrencePrefix)) out[key.slice(occurrencePrefix.length)] = value;
+    else if (key === deletedListKey) out[deletedListState] = value;
+  }
   return out;
 }
 
@@ -227,6 +302,11 @@ export async function applyOccurrenceStep(rt: Runtime, mailbox: Mailbox, pair: P
   switch (step.type) {
     case 'Keep':
       rt.log.info('occurrence kept', { mailboxId: mailbox.id, dataverseId: pair.dataverseId, originalStart: step.key, reason: step.reason });
+      return;
+    case 'DeleteOccurrence':
+      // The organizer's delete of an occurrence cancels it for the attendees (event-delete); a 404 is success.
+      await rt.graph.deleteEvent(mailbox.id, step.occurrenceId);
+      rt.log.info('occurrence deleted in Exchange', { mailboxId: mailbox.id, exchangeId: pair.exchangeId, originalStart: step.key, reason: step.reason });
       return;
     case 'DeleteInstance':
       await rt.dataverse.delete('appointment', step.instanceId, { callerObjectId: mailbox.id });
@@ -266,13 +346,27 @@ export async function applyOccurrenceStep(rt: Runtime, mailbox: Mailbox, pair: P
   }
 }
 
+/**
+ * An occurrence step's delete, for the breaker: both kinds count as announced deletes (a cancellation Exchange lists,
+ * a Dataverse delete its deleted list shows), not inferred from a missing item. Discarding a held one records the
+ * occurrence as the side that deleted it has it, so it is not deleted again on the next pass.
+ */
+export function occurrenceDelete(step: OccurrenceStep): PartDelete | undefined {
+  if (step.type === 'DeleteInstance') return { side: 'dataverse', dataverseEntity: 'appointment', dataverseId: step.instanceId, reason: `occurrence ${step.key}: ${step.reason}`, onDiscard: 'cancelled' };
+  if (step.type === 'DeleteOccurrence') return { side: 'exchange', dataverseEntity: 'appointment', exchangeId: step.occurrenceId, reason: `occurrence ${step.key}: ${step.reason}`, onDiscard: deletedInDataverse };
+  return undefined;
+}
+
 /** The series' occurrences as the engine's item parts. */
 export const seriesParts: ItemParts = {
   appliesTo: (table) => table === seriesTable,
   read: readOccurrences,
-  decide: (facts) => planOccurrences(facts as OccurrenceFacts[]),
+  decide: (facts) => planSeriesParts(facts as SeriesFacts),
   apply: (rt, mailbox, pair, step, ctx) => applyOccurrenceStep(rt, mailbox, pair, step as OccurrenceStep, ctx),
   baseWith: baseWithOccurrences,
+  recordedOf: recordedOccurrences,
+  deleteSeen: seriesDeleteSeen,
+  deletes: (step) => occurrenceDelete(step as OccurrenceStep),
 };
 
 /**

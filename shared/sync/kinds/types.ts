@@ -114,6 +114,23 @@ export interface KindFlow {
 /** One step of an item's parts, as the kind's decision table gave it. */
 export interface PartStep {
   type: string;
+  /** The part's key (a series occurrence's original start). */
+  key: string;
+}
+
+/**
+ * A part's destructive write (a series occurrence deleted on one side): the mass-delete breaker judges it as a delete
+ * of that side, and a held one waits in the quarantine with these ids (the instance or the occurrence, never the
+ * pair's own, so releasing it deletes only the part).
+ */
+export interface PartDelete {
+  side: 'exchange' | 'dataverse';
+  dataverseEntity: DataverseEntity;
+  dataverseId?: string;
+  exchangeId?: string;
+  reason: string;
+  /** What the pair records for the part when an operator discards the held delete (both sides stay as they are). */
+  onDiscard: string;
 }
 
 /**
@@ -123,11 +140,20 @@ export interface PartStep {
 export interface ItemParts {
   /** Whether items of this table have parts. */
   appliesTo(table: DataverseEntity): boolean;
-  read(rt: Runtime, mailbox: Mailbox, pair: Pair, now: Date, window: { start: Date; end: Date }): Promise<readonly unknown[]>;
-  decide(facts: readonly unknown[]): { steps: PartStep[]; state: Record<string, string> };
+  read(rt: Runtime, mailbox: Mailbox, pair: Pair, now: Date, window: { start: Date; end: Date }): Promise<unknown>;
+  decide(facts: unknown): { steps: PartStep[]; state: Record<string, string> };
   apply(rt: Runtime, mailbox: Mailbox, pair: Pair, step: PartStep, ctx: MappingContext): Promise<void>;
+  /**
+   * Whether the carrier record shows a part deleted since the pair's last pass (a series' deletedexceptionslist
+   * changed): a delete the platform made (re-expansion) shows none and needs no pass.
+   */
+  deleteSeen(record: DataverseRecord, base: Record<string, unknown>): boolean;
+  /** The step's destructive write, for the breaker; undefined for a step that deletes nothing. */
+  deletes(step: PartStep): PartDelete | undefined;
   /** The pair's base with the recorded parts replaced. */
   baseWith(base: Record<string, unknown>, state: Record<string, string>): Record<string, unknown>;
+  /** The recorded parts in the pair's base, as `decide` returns them. */
+  recordedOf(base: Record<string, unknown>): Record<string, string>;
 }
 
 /** A Dataverse record as backfill matches it: ids and a match key, no contents. */
@@ -219,6 +245,11 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
   hasColumn(table: DataverseEntity, column: string): boolean;
   /** Columns read besides the mapped ones (a rule reads them: the series type of an appointment). */
   readonly extraColumns: readonly string[];
+  /**
+   * Columns the Delete step's pre image carries besides the owner: what recordCarrierOf reads, so the delete of a
+   * part (an instance of a series) reaches its carrier once the record is gone.
+   */
+  readonly deleteImageColumns?: readonly string[];
 
   // --- mapping (the mapping's tested create builders and field bodies are the only body builders) ---
   /** The mapping's field table (which columns and properties each field reads, and its direction). */

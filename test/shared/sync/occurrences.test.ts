@@ -2,7 +2,7 @@
 // row: the delete rule of single appointments per cancelled occurrence, history and the window left alone, an
 // exception written to the side that does not hold it, and Exchange winning when both changed one occurrence.
 import { describe, expect, it } from 'vitest';
-import { fingerprintOf, planOccurrences, type OccurrenceFacts, type OccurrenceState } from '../../../shared/sync/kinds/occurrences.js';
+import { deletedInDataverse, fingerprintOf, planOccurrences, type OccurrenceFacts, type OccurrenceState } from '../../../shared/sync/kinds/occurrences.js';
 
 const key = '2026-12-16T08:00:00Z';
 const moved: OccurrenceState = { cancelled: false, start: '2026-12-16T10:00:00Z', end: '2026-12-16T11:00:00Z', subject: 'Weekly sync', location: null };
@@ -13,6 +13,8 @@ const facts = (over: Partial<OccurrenceFacts>): OccurrenceFacts => ({
   exchange: undefined,
   dataverse: undefined,
   instanceId: 'instance-1',
+  dataverseDeleted: false,
+  occurrenceId: undefined,
   instanceClosed: false,
   inWindow: true,
   isPast: false,
@@ -55,6 +57,22 @@ describe('series occurrences: the decision table', () => {
   it('a synced exception that both sides hold is left alone, and one gone on both sides is forgotten', () => {
     expect(planOccurrences([facts({ base: fingerprintOf(moved), exchange: moved, dataverse: moved })])).toEqual({ steps: [], state: { [key]: fingerprintOf(moved) } });
     expect(planOccurrences([facts({ base: fingerprintOf(moved) })])).toEqual({ steps: [], state: {} });
+  });
+
+  it.each([
+    ['a future occurrence the organizer deleted in Dynamics 365: the Exchange occurrence is deleted', {}, ['DeleteOccurrence'], 'cancelled'],
+    ['a past one: kept in Exchange (history stays)', { isPast: true }, ['Keep'], deletedInDataverse],
+    ['deleted by an attendee: kept in Exchange', { organizes: false }, ['Keep'], deletedInDataverse],
+    ['outside the sync window: not touched', { inWindow: false }, [], undefined],
+  ])('deleted in Dynamics 365, %s', (_name, over, steps, recorded) => {
+    const plan = planOccurrences([facts({ instanceId: undefined, dataverseDeleted: true, occurrenceId: 'occurrence-1', ...over })]);
+    expect(plan.steps.map((s) => s.type)).toEqual(steps);
+    expect(plan.state[key]).toBe(recorded);
+  });
+
+  it('an occurrence recorded as deleted in Dynamics 365 and kept in Exchange stays recorded (it is not deleted on a later pass)', () => {
+    expect(planOccurrences([facts({ instanceId: undefined, base: deletedInDataverse })])).toEqual({ steps: [], state: { [key]: deletedInDataverse } });
+    expect(planOccurrences([facts({ instanceId: undefined, base: deletedInDataverse, dataverseDeleted: true, occurrenceId: 'occurrence-1' })]).steps).toEqual([]);
   });
 
   it('records a few bytes per occurrence whatever the texts (a pair base is one Table property)', () => {

@@ -208,7 +208,7 @@ describe('Graph simulator: recurring series, options the documentation leaves op
   let g: TestGraph;
   let adele: string;
   beforeAll(async () => {
-    g = await startTestGraph({ recurrence: { occurrenceICalUId: 'series', deltaOccurrences: 'sparse' } });
+    g = await startTestGraph({ recurrence: { occurrenceICalUId: 'series', deltaOccurrences: 'sparse', deltaAfterCancellation: 'silent' } });
   });
   afterAll(async () => g.sim.close());
   beforeEach(async () => {
@@ -232,5 +232,13 @@ describe('Graph simulator: recurring series, options the documentation leaves op
     expect(round.items).toHaveLength(4);
     expect(Object.keys(round.items[0]).sort()).toEqual(['@odata.etag', '@odata.type', 'end', 'id', 'seriesMasterId', 'start', 'type']);
     expect(round.items[0]).toMatchObject({ type: 'occurrence', seriesMasterId: master.id });
+  });
+
+  it("deltaAfterCancellation 'silent': the round after a deleted occurrence lists nothing for the series; a fresh round lists what is left", async () => {
+    await g.client.api(`/users/${adele}/events`).post(weekly());
+    const initial = await deltaRound(g, `/users/${adele}/calendarView/delta?${WINDOW}`);
+    await g.client.api(`/users/${adele}/events/${initial.items[1].id}`).delete();
+    expect((await deltaRound(g, initial.deltaLink)).items).toEqual([]);
+    expect((await deltaRound(g, `/users/${adele}/calendarView/delta?${WINDOW}`)).items).toHaveLength(3);
   });
 });

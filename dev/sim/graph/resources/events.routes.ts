@@ -116,9 +116,11 @@ export function registerEventRoutes(r: RouteRegistrar, res: Responses, events: E
           window: { start: w.start, end: w.end },
           linkBase,
           restartUrl: `${linkBase}?startDateTime=${encodeURIComponent(w.startText)}&endDateTime=${encodeURIComponent(w.endText)}`,
-          expand: (record) => {
+          expand: (record, initial) => {
             const e = record as EventRecord;
             if (e.data.type !== 'seriesMaster') return undefined;
+            // A later round after a cancelled occurrence (deltaAfterCancellation 'silent'): nothing to list.
+            if (!initial && events.deltaSilentFor(e)) return [];
             const sparse = events.deltaOccurrencesSparse();
             return events.viewOf(e, w).map((o) => (sparse ? { record: o, sparse: true } : { record: o }));
           },

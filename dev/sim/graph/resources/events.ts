@@ -425,6 +425,14 @@ export class EventService {
     return this.behaviour().deltaOccurrences === 'sparse';
   }
 
+  /** Masters whose last change was a cancelled occurrence (its seq), for deltaAfterCancellation 'silent'. */
+  private readonly cancelledAtSeq = new Map<string, number>();
+
+  /** Whether a delta round lists nothing for this master's last change (a cancelled occurrence, in 'silent'). */
+  deltaSilentFor(master: EventRecord): boolean {
+    return this.behaviour().deltaAfterCancellation === 'silent' && this.cancelledAtSeq.get(master.id) === master.seq;
+  }
+
   /** The master of an occurrence or exception. */
   masterOf(record: EventRecord): EventRecord {
     const master = record.data.seriesMasterId ? this.world.items.get(record.data.seriesMasterId) : undefined;
@@ -576,6 +584,7 @@ export class EventService {
       exceptionStarts: master.data.exceptionStarts.filter((s) => s !== originalStart),
     };
     this.world.touch(master, this.indexKeys(master), actor);
+    this.cancelledAtSeq.set(master.id, master.seq);
     if (record.data.isOrganizer && record.data.attendees.length > 0 && !record.data.isCancelled) {
       const to = record.data.attendees.map((a) => a.emailAddress.address);
       this.send(mb, record, 'cancellation', trigger, to, [], actor);
