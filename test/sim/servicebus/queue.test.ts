@@ -316,7 +316,7 @@ describe('Service Bus simulator: sending and receiving', () => {
     expect(sim.counts('credit')).toMatchObject({ active: 10, locked: 4 });
     const other = c.createReceiver('credit');
     const rest = await other.receiveMessages(10, { maxWaitTimeInMs: 2000 });
-    expect(rest.map((m) => m.body)).toEqual([4, 5, 6, 7, 8, 9]);
+    expect(rest.map((m) => m.body as number)).toEqual([4, 5, 6, 7, 8, 9]);
     for (const m of [...got]) await receiver.completeMessage(m);
     for (const m of rest) await other.completeMessage(m);
   });
