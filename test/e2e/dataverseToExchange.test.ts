@@ -1,7 +1,9 @@
 // Dynamics 365 -> Exchange, end to end: webhook -> Service Bus -> worker -> Graph, with the seed's rules.
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import { startStack, type Stack } from '../../dev/stack/index.js';
+import { dataverseChange } from '../../shared/servicebus/messages.js';
 import { appointments, callsSince, createAppointment, daysFromNow, events, snapshotCalls, tracked } from '../support/e2e.js';
 
 describe('Dataverse -> Exchange', () => {
@@ -31,6 +33,18 @@ describe('Dataverse -> Exchange', () => {
     expect(bobEvents[0]!.item.showAs).toBe(aliceEvents[0]!.item.showAs);
     expect(calls.dataverseWrite).toBe(0);
     expect(String(appointment.activityid)).toBeTruthy();
+  });
+
+  it('a create image of a record that is gone when its change runs creates nothing: a record no mailbox pairs is decided from a fresh read', async () => {
+    // Changes of one record run concurrently and in any order (no sessions): its Delete may be applied (finding no
+    // pair) before its Create, whose post image still describes the record. The image must not create the item.
+    const source = createAppointment(stack, 'alice', 'Ghost source', daysFromNow(6));
+    await stack.settled();
+    const ghostId = randomUUID();
+    await stack.runtime.sender.send([dataverseChange({ entity: 'appointment', recordId: ghostId, message: 'Create', image: { ...source, activityid: ghostId, subject: 'Ghost' } }, { receivedAt: new Date().toISOString() })]);
+    await stack.settled();
+    expect((await events(stack, 'alice')).filter((e) => e.item.subject === 'Ghost')).toHaveLength(0);
+    expect(await stack.runtime.pairs.get(stack.users.alice!.graph.id, ghostId)).toBeUndefined();
   });
 
   it('a change in Dynamics 365 reaches Exchange exactly once, and its echo costs no call', async () => {
