@@ -9,7 +9,7 @@
 // latency p50/p99 (webhook received -> Exchange write acknowledged, from the worker's 'change applied' lines), Graph
 // 429s, the worker's CPU time per change (user + system) and its peak RSS. Asserts nothing: speed is measured.
 // Usage: node dev/with-dev-ca.mjs tsx dev/bench/burst.ts [--mailboxes 100] [--per-mailbox 10] [--modes sessions,items]
-//        [--latency 50-100] [--cpu-prof DIR] (the worker process writes a V8 CPU profile per design into DIR)
+//        [--latency 50-100] [--cpu-prof DIR] (the worker process writes V8 CPU profiles, one per thread, into DIR/<design>)
 // BURST_DEBUG=1 prints the worker's log lines and its host's.
 import { fork, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -33,7 +33,7 @@ const [minMs, maxMs] = values.latency.split('-').map(Number) as [number, number]
 const total = mailboxes * perMailbox;
 
 function startWorker(env: Record<string, string>, mode: BurstMode): Promise<ChildProcess> {
-  const execArgv = ['--import', 'tsx', ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`, `--cpu-prof-name=burst-${mode}.cpuprofile`] : [])];
+  const execArgv = ['--import', 'tsx', ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}/${mode}`] : [])];
   const child = fork(new URL('./burstWorker.ts', import.meta.url).pathname, [], { execArgv, env: { ...process.env, BURST_ENV: JSON.stringify(env), BURST_MODE: mode }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('message', (m) => (m === 'ready' ? resolve(child) : reject(new Error(`worker said ${JSON.stringify(m)}`))));

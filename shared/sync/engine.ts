@@ -86,6 +86,9 @@ async function recordFlow(rt: Runtime, direction: DecisionDirection, kind: SyncK
 async function runAndRecord(run: Executor, rt: Runtime, direction: DecisionDirection, kind: SyncKind, mailboxId: string, actions: readonly Action[], facts: { source: string; config: EffectiveConfig; dataverseId?: string | undefined; exchangeId?: string | undefined }): Promise<Outcome | undefined> {
   // A change that throws is retried (and decides again) or dead-lettered, which the worker records.
   const outcome = await run.run(actions);
+  // The sync's own write coming back decides nothing: recording it would cost a table write for every write the sync
+  // makes, and explain would show the echo instead of the decision that wrote.
+  if (outcome?.kind === 'echo') return outcome;
   await recordDecision(rt, mailboxId, direction, kind, summarizeDecision(actions, outcome), {
     ...facts,
     outcome: outcome?.kind ?? 'unchanged',
