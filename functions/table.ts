@@ -6,7 +6,7 @@ import { pollTodo, reconcile, renewSubscriptions } from '../shared/handlers/time
 import { dataverseWebhook, graphNotifications } from '../shared/handlers/webhooks.js';
 import { mailboxWorker } from '../shared/handlers/work.js';
 import { syncWorker } from '../shared/handlers/worker.js';
-import { changesQueue, serviceBusConnectionName, workQueue } from '../shared/servicebus/queues.js';
+import { changesQueue, legacyChangesQueue, serviceBusConnectionName, workQueue } from '../shared/servicebus/queues.js';
 
 export type FunctionDefinition =
   | { kind: 'http'; name: string; route: string; methods: ('GET' | 'POST')[]; authLevel: 'function' | 'anonymous'; handler: HttpHandler }
@@ -27,6 +27,15 @@ export const functionTable: readonly FunctionDefinition[] = [
     queueName: changesQueue.name,
     connection: serviceBusConnectionName,
     isSessionsEnabled: changesQueue.requiresSession,
+    handler: syncWorker,
+  },
+  // Drains the changes queue of the previous release (sessions) with the same worker (queues.ts legacyChangesQueue).
+  {
+    kind: 'serviceBusQueue',
+    name: 'legacyChangesWorker',
+    queueName: legacyChangesQueue.name,
+    connection: serviceBusConnectionName,
+    isSessionsEnabled: legacyChangesQueue.requiresSession,
     handler: syncWorker,
   },
   // The periodic work, one session per mailbox, on every instance (the timers below only send sweeps).

@@ -2,7 +2,7 @@
 // own process. Each prints its own figures; this only runs them and says which failed.
 import { spawnSync } from 'node:child_process';
 
-// optIn: run only when named (`npm run bench -- scale`): it takes minutes.
+// optIn: run only when named (`npm run bench -- scale`, `npm run bench -- burst`): they take minutes.
 const benches: { name: string; file: string; args?: string[]; optIn?: boolean }[] = [
   { name: 'Graph simulator', file: 'dev/sim/graph/bench.ts' },
   { name: 'Dataverse simulator', file: 'dev/sim/dataverse/bench.ts' },
@@ -13,6 +13,7 @@ const benches: { name: string; file: string; args?: string[]; optIn?: boolean }[
   { name: 'Recurring series (calls per series change, series comparison)', file: 'dev/bench/series.ts' },
   { name: 'Scale of the periodic work (fan-out)', file: 'dev/bench/scale.ts', optIn: true },
   { name: 'Per-mailbox Graph limits and the Dataverse budget, off vs on (two instances)', file: 'dev/bench/limits.ts', optIn: true },
+  { name: 'Burst of 1,000 changes over 100 mailboxes (worker throughput, CPU, memory)', file: 'dev/bench/burst.ts', optIn: true },
 ];
 
 const only = process.argv.slice(2);

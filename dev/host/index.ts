@@ -2,9 +2,13 @@
 // since the real host (Core Tools) cannot be installed here (docs/reference/local-tooling.md, "The Functions host").
 // - HTTP: http://127.0.0.1:PORT/api/<route>, function-level keys checked as the host does (`?code=` or the
 //   `x-functions-key` header; 401 otherwise), the handler's HttpResponseInit written back.
-// - Service Bus: the SDK's session receiver (acceptNextSession), one message at a time per session, up to
-//   maxConcurrentSessions sessions at once; complete when the handler resolves, abandon when it throws, as the trigger
-//   does with autoCompleteMessages; a session is released after sessionIdleTimeout without messages (host.json).
+// - Service Bus, session queues: the SDK's session receiver (acceptNextSession), one message at a time per session,
+//   up to maxConcurrentSessions sessions at once; a session is released after sessionIdleTimeout without messages.
+// - Service Bus, queues without sessions: one receiver streaming with maxConcurrentCalls handlers at once (the
+//   trigger's ServiceBusProcessor: it holds that many messages and takes the next as a handler ends).
+// - Both complete the message when the handler resolves and abandon it when it throws, as the trigger does with
+//   autoCompleteMessages, and renew its lock up to maxAutoLockRenewalDuration (host.json).
+//   https://learn.microsoft.com/azure/azure-functions/functions-bindings-service-bus#hostjson-settings
 // - Timers: NCRONTAB (with seconds, UTC) schedules, or fired on demand with fireTimer() in tests.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -12,7 +16,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import net, { type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import functions, { type HttpResponseInit, type Timer } from '@azure/functions';
-import { ServiceBusClient, isServiceBusError, type ServiceBusReceivedMessage, type ServiceBusSessionReceiver } from '@azure/service-bus';
+import { ServiceBusClient, isServiceBusError, type ServiceBusReceivedMessage, type ServiceBusReceiver, type ServiceBusSessionReceiver } from '@azure/service-bus';
 import { CronExpressionParser } from 'cron-parser';
 import type { FunctionDefinition } from '../../functions/table.js';
 
@@ -30,6 +34,8 @@ export interface LocalHostOptions {
   serviceBusConnectionString?: string;
   maxConcurrentSessions?: number;
   sessionIdleTimeoutMs?: number;
+  /** Handlers at once per queue without sessions (host.json maxConcurrentCalls). */
+  maxConcurrentCalls?: number;
   /** Run timers on their schedules (default true); tests fire them with fireTimer(). */
   runTimers?: boolean;
   /** Largest request body the host accepts (Azure: 100 MB); the webhook handlers enforce their own 1 MB. */
@@ -139,7 +145,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const sbClient = options.serviceBusConnectionString ? new ServiceBusClient(options.serviceBusConnectionString, { retryOptions: { maxRetries: 2, timeoutInMs: 10_000 } }) : undefined;
   const firstQueue = options.table.find((f): f is Extract<FunctionDefinition, { kind: 'serviceBusQueue' }> => f.kind === 'serviceBusQueue');
   if (sbClient && firstQueue) await connectWithoutNagle(sbClient, firstQueue.queueName, firstQueue.isSessionsEnabled);
-  const openReceivers = new Set<ServiceBusSessionReceiver>();
+  const openReceivers = new Set<ServiceBusReceiver>();
   // Work close() waits for: a message being handled and settled, and a session being served. A loop parked in
   // acceptNextSession is not among them: the SDK (7.9) waits there for its server timeout (about 10 s) whatever the
   // client or an abort signal does, and a host that waited for it took its whole close cap each time.
@@ -148,9 +154,42 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   if (sbClient) {
     for (const fn of options.table) {
       if (fn.kind !== 'serviceBusQueue') continue;
-      const concurrency = fn.isSessionsEnabled ? (options.maxConcurrentSessions ?? 8) : 1;
-      for (let i = 0; i < concurrency; i += 1) void sessionLoop(fn);
+      if (!fn.isSessionsEnabled) {
+        streamQueue(fn);
+        continue;
+      }
+      for (let i = 0; i < (options.maxConcurrentSessions ?? 8); i += 1) void sessionLoop(fn);
     }
+  }
+
+  /**
+   * A queue without sessions: the SDK's streaming receiver keeps maxConcurrentCalls messages in flight and adds one
+   * credit as each handler ends, which is what the trigger's processor does. Settled by hand (autoCompleteMessages
+   * off in the SDK) so 'settled' is emitted after the settlement, as the session path does.
+   */
+  function streamQueue(fn: Extract<FunctionDefinition, { kind: 'serviceBusQueue' }>): void {
+    const receiver = sbClient!.createReceiver(fn.queueName, { maxAutoLockRenewalDurationInMs: 5 * 60_000 });
+    openReceivers.add(receiver);
+    receiver.subscribe(
+      {
+        processMessage: async (message) => {
+          if (!running) {
+            // Received while the host was closing: hand it back now rather than hold its lock until it expires.
+            await receiver.abandonMessage(message).catch(() => undefined);
+            return;
+          }
+          const handled = handleMessage(fn, receiver, message);
+          inFlight.add(handled);
+          await handled;
+          inFlight.delete(handled);
+        },
+        processError: (args) => {
+          if (running) log(`[host] ${fn.name}: receiving failed: ${args.error.message}`);
+          return Promise.resolve();
+        },
+      },
+      { maxConcurrentCalls: options.maxConcurrentCalls ?? 16, autoCompleteMessages: false },
+    );
   }
 
   async function sessionLoop(fn: Extract<FunctionDefinition, { kind: 'serviceBusQueue' }>): Promise<void> {
@@ -202,7 +241,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     }
   }
 
-  async function handleMessage(fn: Extract<FunctionDefinition, { kind: 'serviceBusQueue' }>, receiver: ServiceBusSessionReceiver, message: ServiceBusReceivedMessage): Promise<void> {
+  async function handleMessage(fn: Extract<FunctionDefinition, { kind: 'serviceBusQueue' }>, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage): Promise<void> {
     const messageId = String(message.messageId ?? '');
     // The JS SDK surfaces the raw AMQP delivery count (0 on the first delivery); the Functions trigger reports
     // Service Bus's DeliveryCount, which starts at 1.

@@ -21,12 +21,15 @@ param tags object
 param logAnalyticsWorkspaceId string
 
 // Copied from shared/servicebus/queues.ts, property for property. requiresSession and requiresDuplicateDetection
-// cannot change after the queue exists (azure-platform.md section 7): changing them means a new queue name.
+// cannot change after the queue exists (https://learn.microsoft.com/azure/service-bus-messaging/message-sessions):
+// changing them means a new queue name. The changes queue lost its sessions and so became sync-item-changes; the old
+// sync-changes stays for this release, whose legacyChangesWorker drains it, and is then deleted (docs/operations.md,
+// "Upgrading to sync-item-changes").
 var queues = [
   {
-    name: 'sync-changes'
+    name: 'sync-item-changes'
     properties: {
-      requiresSession: true
+      requiresSession: false
       maxDeliveryCount: 5
       lockDuration: 'PT1M'
       requiresDuplicateDetection: true
@@ -48,6 +51,21 @@ var queues = [
       duplicateDetectionHistoryTimeWindow: 'PT1H'
       defaultMessageTimeToLive: 'PT1H'
       deadLetteringOnMessageExpiration: false
+      enablePartitioning: false
+      enableBatchedOperations: true
+      maxSizeInMegabytes: 1024
+    }
+  }
+  {
+    name: 'sync-changes'
+    properties: {
+      requiresSession: true
+      maxDeliveryCount: 5
+      lockDuration: 'PT1M'
+      requiresDuplicateDetection: true
+      duplicateDetectionHistoryTimeWindow: 'PT1H'
+      defaultMessageTimeToLive: 'P14D'
+      deadLetteringOnMessageExpiration: true
       enablePartitioning: false
       enableBatchedOperations: true
       maxSizeInMegabytes: 1024

@@ -1,6 +1,6 @@
 // The context every mapping function gets: the clock and the mailbox it syncs for. Nothing in shared/mapping reads
 // the system clock or any configuration, so the rules are pure and replayable.
-import { IANAZone } from 'luxon';
+import { isValidZone } from '../timeZones.js';
 import { invalidInput } from '../errors.js';
 
 /** What a mapping needs besides the item: the clock, the syncing mailbox, and the mailbox's IANA time zone. */
@@ -14,7 +14,7 @@ export type MappingContext = {
 /** Checks the context once per call, so a bad zone or clock fails with a named error instead of NaN dates. */
 export function checkContext(ctx: MappingContext): void {
   if (!(ctx.now instanceof Date) || Number.isNaN(ctx.now.getTime())) throw invalidInput('ctx.now', String(ctx.now), 'is not a valid date');
-  if (!IANAZone.isValidZone(ctx.timeZone)) throw invalidInput('ctx.timeZone', ctx.timeZone, 'is not an IANA time zone');
+  if (!isValidZone(ctx.timeZone)) throw invalidInput('ctx.timeZone', ctx.timeZone, 'is not an IANA time zone');
   if (typeof ctx.mailbox?.address !== 'string' || ctx.mailbox.address.trim() === '') {
     throw invalidInput('ctx.mailbox.address', ctx.mailbox?.address, 'is required');
   }

@@ -161,7 +161,7 @@ export function versionOfEtag(etag: string | undefined): string | undefined {
   return /"(\d+)"/.exec(etag ?? '')?.[1];
 }
 
-/** Service Bus message id and session id are at most 128 characters (azure-platform.md section 7). */
+/** A Service Bus message id is at most 128 characters (azure-platform.md section 7). */
 const short = (value: string) => (value.length <= 100 ? value : `h-${createHash('sha256').update(value).digest('base64url')}`);
 
 /**
@@ -177,22 +177,6 @@ export function messageIdOf(message: ChangeMessage): string {
       return short(`dv|${message.entity}|${message.recordId}|${message.message}|${message.version ?? message.receivedAt}`) + suffix;
     case 'lifecycle':
       return short(`lc|${message.subscriptionId}|${message.lifecycleEvent}|${message.receivedAt}`) + suffix;
-  }
-}
-
-/**
- * The sessionId: every change to one item pair shares a session, so two changes to it are never applied at the same
- * time. A pair is named by its Dataverse id; an Exchange item not yet paired by its own id (its Dataverse record,
- * if any, is created by the worker of that very session).
- */
-export function sessionIdOf(message: ChangeMessage): string {
-  switch (message.source) {
-    case 'exchange':
-      return message.dataverseId ? `dv-${message.dataverseId.toLowerCase()}` : short(`ex-${message.mailboxId}-${message.itemId}`);
-    case 'dataverse':
-      return `dv-${(message.carrierId ?? message.recordId).toLowerCase()}`;
-    case 'lifecycle':
-      return short(`sub-${message.subscriptionId}`);
   }
 }
 

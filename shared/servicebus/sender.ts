@@ -4,7 +4,7 @@ import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identi
 import { ServiceBusClient, type ServiceBusMessage, type ServiceBusSender } from '@azure/service-bus';
 import { SyncError } from '../errors.js';
 import { traceProperties, traceSend } from '../telemetry/index.js';
-import { changeMessageSchema, messageIdOf, sessionIdOf, type ChangeMessage, type ChangeMessageInput } from './messages.js';
+import { changeMessageSchema, messageIdOf, type ChangeMessage, type ChangeMessageInput } from './messages.js';
 import { changesQueue } from './queues.js';
 
 export interface ServiceBusSettings {
@@ -28,7 +28,7 @@ export function createServiceBusClient(settings: ServiceBusSettings): ServiceBus
 }
 
 /**
- * The wire form of a change: JSON body, id and session derived from the change; `trace` is the W3C trace context
+ * The wire form of a change: JSON body and id derived from the change (no session: queues.ts says why); `trace` is the W3C trace context
  * (traceparent, Diagnostic-Id) the worker continues, when telemetry is on.
  */
 export function toServiceBusMessage(input: ChangeMessageInput, scheduledEnqueueTime?: Date, trace: Record<string, string> = {}): ServiceBusMessage {
@@ -37,7 +37,6 @@ export function toServiceBusMessage(input: ChangeMessageInput, scheduledEnqueueT
     body: message,
     contentType: 'application/json',
     messageId: messageIdOf(message),
-    sessionId: sessionIdOf(message),
     correlationId: message.correlationId,
     subject: message.source,
     applicationProperties: { attempt: message.attempt, source: message.source, ...trace },

@@ -84,6 +84,8 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 export class ConfigStore {
   private cache: { at: number; snapshot: ConfigSnapshot } | undefined;
+  /** Effective configurations by snapshot (weakly: a snapshot replaced by a newer read takes its merges with it). */
+  private readonly merged = new WeakMap<ConfigSnapshot, Map<string, EffectiveConfig>>();
 
   constructor(
     private readonly table: TableClient,
@@ -125,7 +127,20 @@ export class ConfigStore {
    */
   async effective(mailboxId: string | undefined, options: { fresh?: boolean } = {}): Promise<EffectiveConfig> {
     const snapshot = await this.snapshot(options);
-    return effectiveConfig(snapshot.version, snapshot.global, mailboxId ? snapshot.mailboxes[mailboxId.toLowerCase()] : undefined);
+    // Merged once per snapshot and mailbox: every change asks for its mailbox's configuration, and the merge (defaults,
+    // global, the mailbox's keys, validated) cost more than the rest of the planning. A new snapshot is a new object.
+    let merged = this.merged.get(snapshot);
+    if (!merged) {
+      merged = new Map();
+      this.merged.set(snapshot, merged);
+    }
+    const key = mailboxId?.toLowerCase() ?? '';
+    let config = merged.get(key);
+    if (!config) {
+      config = effectiveConfig(snapshot.version, snapshot.global, mailboxId ? snapshot.mailboxes[key] : undefined);
+      merged.set(key, config);
+    }
+    return config;
   }
 
   /** Plans setting (value) or unsetting (undefined) keys of one scope; validates; writes nothing. */

@@ -35,6 +35,13 @@ export interface Pair {
   status: 'pending' | 'linked';
   /** Graph transactionId of an in-flight create, so a retry returns the same event instead of a duplicate. */
   transactionId?: string | undefined;
+  /**
+   * Who claimed the create of a pending pair: the correlation id of the change doing it. Another change of the same
+   * record meeting a fresh claim that is not its own waits and decides again (shared/sync/execute.ts), since
+   * changes of one item may run at once (shared/servicebus/queues.ts); a retry of the same change carries the same
+   * correlation id and takes up its own claim.
+   */
+  claimedBy?: string | undefined;
   /** Whether the syncing user organizes the meeting (delete and invitation rules). */
   isOrganizer?: boolean | undefined;
   /**
@@ -64,6 +71,7 @@ type PairEntity = {
   base: string;
   status: string;
   transactionId?: string;
+  claimedBy?: string;
   isOrganizer?: boolean;
   mirror?: boolean;
   updatedOn: string;
@@ -217,6 +225,7 @@ function toEntity(pair: Pair): PairEntity {
   if (pair.dataverseEtag) entity.dataverseEtag = pair.dataverseEtag;
   if (pair.exchangeEtag) entity.exchangeEtag = pair.exchangeEtag;
   if (pair.transactionId) entity.transactionId = pair.transactionId;
+  if (pair.claimedBy && pair.status === 'pending') entity.claimedBy = pair.claimedBy;
   if (pair.isOrganizer !== undefined) entity.isOrganizer = pair.isOrganizer;
   if (pair.mirror) entity.mirror = true;
   return entity;
@@ -236,6 +245,7 @@ function fromEntity(mailboxId: string, e: PairEntity & { etag: string }): Stored
     base: JSON.parse(e.base) as BaseSnapshot,
     status: e.status === 'pending' ? 'pending' : 'linked',
     transactionId: e.transactionId,
+    claimedBy: e.claimedBy,
     isOrganizer: e.isOrganizer,
     mirror: e.mirror,
     updatedOn: e.updatedOn,

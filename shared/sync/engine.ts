@@ -93,6 +93,9 @@ async function skippedForBlock(rt: Runtime, mailbox: Mailbox, direction: Decisio
 async function runAndRecord(run: Executor, rt: Runtime, direction: DecisionDirection, kind: SyncKind, mailboxId: string, actions: readonly Action[], facts: { source: string; config: EffectiveConfig; dataverseId?: string | undefined; exchangeId?: string | undefined }): Promise<Outcome | undefined> {
   // A change that throws is retried (and decides again) or dead-lettered, which the worker records.
   const outcome = await run.run(actions);
+  // The sync's own write coming back decides nothing: recording it would cost a table write for every write the sync
+  // makes, and explain would show the echo instead of the decision that wrote.
+  if (outcome?.kind === 'echo') return outcome;
   await recordDecision(rt, mailboxId, direction, kind, summarizeDecision(actions, outcome), {
     ...facts,
     outcome: outcome?.kind ?? 'unchanged',
@@ -160,9 +163,14 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
   }
   // A Delete event (webhook or change tracking) is announced by Dataverse; a record missing on read is inferred.
   if (change.message === 'Delete') return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, source, { inferred: false, resync }, options);
-  // The webhook's post image holds every mapped column as of that change (a later change comes in its own message,
-  // in this same session); without one, read the record.
-  let record = change.image ?? (await kind.dataverse.get(rt, change.entity, change.recordId));
+  // The webhook's post image holds every mapped column as of that change; without one, read the record. Changes of
+  // one record may run at once and in any order (shared/servicebus/queues.ts): for a paired record an older image is
+  // dropped by the version check (shared/sync/versions.ts), but a record no mailbox pairs has no version to compare
+  // with, and its image may be older than the record (a create image applied after a later change) or of a record
+  // deleted since (its Delete already applied, which found no pair): a create is decided from a fresh read only.
+  const paired = await rt.pairs.mailboxesOf(change.recordId);
+  const image = paired.length > 0 ? change.image : undefined;
+  let record = image ?? (await kind.dataverse.get(rt, change.entity, change.recordId));
   if (!record) return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, source, { inferred: true, resync }, options);
   // A part's change (an instance of a series) is its carrier's (the series): applied as a change of that record. A
   // part's Create is its carrier's own expansion, which the carrier's change already covers.
@@ -178,14 +186,14 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
   for (const m of reached) settingsOf.set(m.id.toLowerCase(), await planSettingsFor(rt, m.id));
   // A filter on a column the post image does not carry (a "Sync this record" flag): read the record whole.
   const columns = [...new Set([...settingsOf.values()].flatMap((p) => scopeColumns(p.config.scope[kind.name])))];
-  if (change.image && columns.some((c) => !(c in record!))) record = (await kind.dataverse.get(rt, change.entity, change.recordId)) ?? record;
+  if (image && columns.some((c) => !(c in record!))) record = (await kind.dataverse.get(rt, change.entity, change.recordId)) ?? record;
   const reach = kind.scopeOf(change.entity, record);
   const scope = reached.filter((m) => matchingFilter(settingsOf.get(m.id.toLowerCase())!.config.scope[kind.name], record, m.systemUserId, reach) !== undefined);
   const outcomes: Outcome[] = [];
   const id = String(record[kind.primaryKey]).toLowerCase();
   const filtersOf = (m: Mailbox) => settingsOf.get(m.id.toLowerCase())!.config.scope[kind.name].map((f) => f.name).join(', ');
   // A record that no longer reaches a mailbox is unlinked there, never deleted (docs/reference/platform-facts.md section 7, KB 4345686).
-  for (const mailboxId of await rt.pairs.mailboxesOf(change.recordId)) {
+  for (const mailboxId of paired) {
     if (scope.some((m) => m.id.toLowerCase() === mailboxId)) continue;
     const mailbox = await rt.mailboxes.get(mailboxId);
     // A disabled mailbox keeps its pairs (docs/operations.md): the record left no scope, the mailbox only paused.
@@ -238,7 +246,7 @@ async function applyToMailbox(rt: Runtime, kind: SyncKind, change: DataverseChan
   const pair = await rt.pairs.get(mailbox.id, id);
   const ctx = mappingContext(mailbox, rt.now());
   const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings, viaPart: options.viaPart ?? false, deletedPart: options.deletedPart ?? false });
-  const run = executor(rt, kind, mailbox, change.entity, settings, { pair, record, dataverseId: id, ctx, syncedSystemUsers, bypassBreaker: options.bypassBreaker });
+  const run = executor(rt, kind, mailbox, change.entity, settings, { pair, record, dataverseId: id, ctx, syncedSystemUsers, bypassBreaker: options.bypassBreaker, claim: change.correlationId });
   const outcome = await runAndRecord(run, rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id, exchangeId: pair?.exchangeId });
   return outcome ?? { kind: 'unchanged', mailboxId: mailbox.id, dataverseId: id };
 }

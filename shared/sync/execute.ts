@@ -52,6 +52,23 @@ export interface ExecutionState {
   deleteOrigin?: { inferred: boolean; resync: boolean } | undefined;
   /** An operator's `breaker release`: the write was judged and held already. */
   bypassBreaker?: boolean | undefined;
+  /** The correlation id of the change, which claims the creates it makes (Pair.claimedBy). */
+  claim?: string | undefined;
+}
+
+/**
+ * How long a pending pair claimed by another change keeps others from creating: a create in flight finishes well
+ * within the queue's lock duration (a minute, renewed while the handler runs); a claim older than that is an attempt
+ * that died, whose item is looked for before anything is created again.
+ */
+export const claimMs = 2 * 60_000;
+
+/** Another change of this record is creating its item now: wait, then decide again from what it left. */
+function claimedElsewhere(pair: Pick<Pair, 'status' | 'claimedBy' | 'updatedOn'>, claim: string | undefined, now: Date): SyncError | undefined {
+  if (pair.status !== 'pending' || !pair.claimedBy || pair.claimedBy === claim) return undefined;
+  const age = now.getTime() - Date.parse(pair.updatedOn ?? '');
+  if (!(age >= 0 && age < claimMs)) return undefined;
+  return new SyncError('Transient', 'another change of this record is creating its item; deciding again after it', { retryAfterMs: 1_000 });
 }
 
 /** Runs the actions of one plan; the outcome is the last step's. */
@@ -441,11 +458,15 @@ export class Executor {
     const transactionId = existing?.transactionId ?? transactionIdFor(s.mailbox.id, id);
     // Record the intent first: a crash after the Graph write leaves a pending pair whose retry finds the item
     // again (transactionId, the stamped id, the linked resource).
+    const contended = existing && claimedElsewhere(existing, s.claim, rt.now());
+    if (contended) throw contended;
     let pending: StoredPair =
       existing ??
-      (await rt.pairs.create({ mailboxId: s.mailbox.id, kind: s.kind.name, dataverseEntity: s.table, dataverseId: id, base: {}, status: 'pending', transactionId }).catch(async (error: unknown) => {
+      (await rt.pairs.create({ mailboxId: s.mailbox.id, kind: s.kind.name, dataverseEntity: s.table, dataverseId: id, base: {}, status: 'pending', transactionId, claimedBy: s.claim }).catch(async (error: unknown) => {
         if (isSyncError(error, 'AlreadyExists')) {
           const again = await rt.pairs.get(s.mailbox.id, id);
+          // Another change claimed the create between our read and our claim: it creates; this one decides again.
+          if (again && again.status === 'pending' && s.claim !== undefined && again.claimedBy !== s.claim) throw new SyncError('Transient', 'another change of this record claimed its create; deciding again after it', { retryAfterMs: 1_000 });
           if (again) return again;
         }
         throw error;
@@ -576,7 +597,7 @@ export class Executor {
     const dvSnap = s.kind.snapshotFromDataverse(record, s.ctx);
     const facts = s.kind.itemFacts(item);
     s.dataverseId = id;
-    s.pair = await rt.pairs.create({
+    s.pair = await this.createPairOnce({
       mailboxId: s.mailbox.id,
       kind: s.kind.name,
       dataverseEntity: table,
@@ -599,6 +620,20 @@ export class Executor {
     }
     rt.log.info('created in Dataverse', { kind: s.kind.name, ...this.ids });
     return { kind: 'created', ...this.ids };
+  }
+
+  /**
+   * Records the pair of a record just created (or found by its derived id). Two changes of one new item may run at
+   * once: both upsert the same derived id, and the one that records the pair second finds it there; it decides again
+   * from that pair instead of failing.
+   */
+  private async createPairOnce(pair: Pair): Promise<StoredPair> {
+    try {
+      return await this.rt.pairs.create(pair);
+    } catch (error) {
+      if (isSyncError(error, 'AlreadyExists')) throw new SyncError('Transient', 'another change of this item recorded its pair first; deciding again from it', { retryAfterMs: 500 });
+      throw error;
+    }
   }
 
   /** Plans the Dataverse update again with the pair as it is now. */

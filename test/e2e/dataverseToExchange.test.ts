@@ -1,7 +1,10 @@
 // Dynamics 365 -> Exchange, end to end: webhook -> Service Bus -> worker -> Graph, with the seed's rules.
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import { startStack, type Stack } from '../../dev/stack/index.js';
+import { dataverseChange } from '../../shared/servicebus/messages.js';
+import { changesQueue } from '../../shared/servicebus/queues.js';
 import { appointments, callsSince, createAppointment, daysFromNow, events, snapshotCalls, tracked } from '../support/e2e.js';
 
 describe('Dataverse -> Exchange', () => {
@@ -31,6 +34,36 @@ describe('Dataverse -> Exchange', () => {
     expect(bobEvents[0]!.item.showAs).toBe(aliceEvents[0]!.item.showAs);
     expect(calls.dataverseWrite).toBe(0);
     expect(String(appointment.activityid)).toBeTruthy();
+  });
+
+  it('a create image of a record that is gone when its change runs creates nothing: a record no mailbox pairs is decided from a fresh read', async () => {
+    // Changes of one record run concurrently and in any order (no sessions): its Delete may be applied (finding no
+    // pair) before its Create, whose post image still describes the record. The image must not create the item.
+    const source = createAppointment(stack, 'alice', 'Ghost source', daysFromNow(6));
+    await stack.settled();
+    const ghostId = randomUUID();
+    await stack.runtime.sender.send([dataverseChange({ entity: 'appointment', recordId: ghostId, message: 'Create', image: { ...source, activityid: ghostId, subject: 'Ghost' } }, { receivedAt: new Date().toISOString() })]);
+    await stack.settled();
+    expect((await events(stack, 'alice')).filter((e) => e.item.subject === 'Ghost')).toHaveLength(0);
+    expect(await stack.runtime.pairs.get(stack.users.alice!.graph.id, ghostId)).toBeUndefined();
+  });
+
+  it('a create claimed by another change waits for it instead of creating a second item, then creates exactly one', async () => {
+    // Two changes of one new record run at once (no sessions): the first claims the create with a pending pair; the
+    // second, meeting a fresh claim that is not its own, is retried later instead of creating a duplicate.
+    const alice = stack.users.alice!;
+    const start = daysFromNow(8);
+    const [recordId] = stack.dataverse.admin.seedRecords('appointments', [{ subject: 'Claimed create', scheduledstart: start.toISOString(), scheduledend: new Date(start.getTime() + 3600_000).toISOString(), 'ownerid@odata.bind': `/systemusers(${alice.systemUserId})` }], { ownerId: alice.systemUserId });
+    const id = String(recordId);
+    await stack.runtime.pairs.create({ mailboxId: alice.graph.id, kind: 'appointment', dataverseEntity: 'appointment', dataverseId: id, base: {}, status: 'pending', claimedBy: 'another-change' });
+    const retried = stack.serviceBus.waitFor('scheduled', (e) => e.queue === changesQueue.name, 10_000);
+    await stack.runtime.sender.send([dataverseChange({ entity: 'appointment', recordId: id, message: 'Update' }, { receivedAt: new Date().toISOString() })]);
+    await retried;
+    expect((await events(stack, 'alice')).filter((e) => e.item.subject === 'Claimed create')).toHaveLength(0);
+    // The claimant goes away without creating (its pair removed): the retry creates the one item.
+    await stack.runtime.pairs.remove((await stack.runtime.pairs.get(alice.graph.id, id))!);
+    await stack.settled();
+    expect((await events(stack, 'alice')).filter((e) => e.item.subject === 'Claimed create')).toHaveLength(1);
   });
 
   it('a change in Dynamics 365 reaches Exchange exactly once, and its echo costs no call', async () => {

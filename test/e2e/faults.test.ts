@@ -69,7 +69,7 @@ describe('faults converge', () => {
     const client = new ServiceBusClient(stack.serviceBus.connectionString);
     const sender = client.createSender(changesQueue.name);
     const deadLettered = stack.serviceBus.waitFor('deadLettered', (e) => e.queue === changesQueue.name, 20_000);
-    await sender.sendMessages({ body: { v: 1, source: 'exchange', mailboxId: 'x' }, messageId: 'poison-1', sessionId: 'poison-session', contentType: 'application/json' });
+    await sender.sendMessages({ body: { v: 1, source: 'exchange', mailboxId: 'x' }, messageId: 'poison-1', contentType: 'application/json' });
     createAppointment(stack, 'alice', 'After the poison', daysFromNow(3, 15));
     await deadLettered;
     await stack.settled();

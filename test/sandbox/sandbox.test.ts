@@ -209,7 +209,7 @@ describe('the README walkthrough and the lines it prints (defects: the fault nev
     const dead = await first.line(/ERROR {2}change dead-lettered - appointment record (\S+) \(Create\) Dynamics 365 -> Outlook: Forbidden/, from);
     const listed = await run(['npm', 'run', '-s', 'cli', '--', '--env-file', envPath, 'dlq', 'list']);
     expect(listed.code, listed.stderr).toBe(0);
-    expect(listed.stdout).toMatch(/^1 message\(s\) in sync-changes\/\$deadletterqueue/m);
+    expect(listed.stdout).toMatch(/^1 message\(s\) in sync-item-changes\/\$deadletterqueue/m);
     expect(listed.stdout).toContain(dead[1]);
     const status = await cli('status');
     expect(status.code, status.stderr).toBe(0);

@@ -57,10 +57,18 @@ interface PendingDelivery {
   readonly lockToken: string;
 }
 
+/** The part of rhea's session outgoing queue (lib/session.js) the credit check reads. */
+interface RheaOutgoing {
+  next_pending_delivery: number;
+  next_delivery_id: number;
+  deliveries: { by_id(id: number): { link: unknown } | undefined };
+}
+
 /** A client receive link: the broker's sender. */
 class Consumer implements SessionHolder {
   readonly deliveries = new Map<Delivery, PendingDelivery>();
   closed = false;
+
   constructor(
     readonly link: Sender,
     readonly entity: Entity,
@@ -72,6 +80,22 @@ class Consumer implements SessionHolder {
 
   get name(): string {
     return this.link.name;
+  }
+
+  /**
+   * Whether the receiver's credit allows one more transfer. rhea's `sendable()` looks at `link.credit`, which it
+   * lowers only when its next tick writes the transfer out, so within one delivery pass it stays true and a receiver
+   * that granted 4 credits would be handed (and lock) every available message. The link's transfers still waiting
+   * in the session's outgoing queue are taken off the credit here. AMQP 1.0 flow control: a sender transfers no more
+   * than the link credit (https://learn.microsoft.com/azure/service-bus-messaging/service-bus-amqp-protocol-guide#transfers).
+   */
+  hasCredit(): boolean {
+    if (!this.link.sendable()) return false;
+    const link = this.link as unknown as { credit: number; session: { outgoing: RheaOutgoing } };
+    const out = link.session.outgoing;
+    let unwritten = 0;
+    for (let id = out.next_pending_delivery; id < out.next_delivery_id; id += 1) if (out.deliveries.by_id(id)?.link === this.link) unwritten += 1;
+    return link.credit - unwritten > 0;
   }
 
   sessionLost(error: BrokerError): void {
@@ -542,7 +566,7 @@ export class Broker {
     while (delivered) {
       delivered = false;
       for (const consumer of consumers) {
-        if (consumer.closed || !consumer.link.sendable()) continue;
+        if (consumer.closed || !consumer.hasCredit()) continue;
         const message = entity.take(consumer.session);
         if (!message) continue;
         this.deliver(consumer, message.seq);

@@ -3,7 +3,7 @@
 // (attempt 1, a new messageId so duplicate detection does not drop it) and completes the dead letter only after
 // the send succeeded, so a failure never loses a change.
 import type { ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
-import { changeMessageSchema, messageIdOf, replayOf, sessionIdOf, type ChangeMessage } from '../../servicebus/messages.js';
+import { changeMessageSchema, messageIdOf, replayOf, type ChangeMessage } from '../../servicebus/messages.js';
 import { peekFromStart } from '../../servicebus/peek.js';
 import { changesQueue } from '../../servicebus/queues.js';
 import { toServiceBusMessage } from '../../servicebus/sender.js';
@@ -93,7 +93,7 @@ export function replayMessage(message: ServiceBusReceivedMessage, now: Date): Se
   if (change) {
     const fresh = replayOf(change);
     const wire = toServiceBusMessage(fresh);
-    return { ...wire, messageId: replayMessageId(messageIdOf(fresh), now), sessionId: sessionIdOf(fresh) };
+    return { ...wire, messageId: replayMessageId(messageIdOf(fresh), now) };
   }
   // Not a change we can read (the schema may have been fixed since): send the body back as it was.
   const original = String(message.messageId ?? 'dead-letter');
@@ -101,7 +101,6 @@ export function replayMessage(message: ServiceBusReceivedMessage, now: Date): Se
     body: message.body as unknown,
     ...(message.contentType ? { contentType: message.contentType } : {}),
     messageId: replayMessageId(original, now),
-    sessionId: message.sessionId ?? original.slice(0, 128),
     ...(message.correlationId !== undefined ? { correlationId: message.correlationId } : {}),
     ...(message.subject ? { subject: message.subject } : {}),
     applicationProperties: { ...(message.applicationProperties ?? {}), attempt: 1 },

@@ -31,6 +31,7 @@ beforeAll(async () => {
       { name: 'ttl-drop', defaultMessageTimeToLive: 'PT0.2S', deadLetteringOnMessageExpiration: false },
       { name: 'errors', lockDuration: 'PT0.7S' },
       { name: 'mgmt' },
+      { name: 'credit' },
     ],
   });
 });
@@ -302,6 +303,22 @@ describe('Service Bus simulator: sending and receiving', () => {
     await c.createReceiver('mgmt').completeMessage(message!);
     await completed;
     expect(sim.counts('mgmt').active).toBe(0);
+  });
+  it('locks no more messages for a receiver than the credit it gave: 4 credits lock 4 of 10, the rest stays available', async () => {
+    const c = client();
+    await c.createSender('credit').sendMessages(Array.from({ length: 10 }, (_, i) => ({ body: i, messageId: `credit-${i}` })));
+    const receiver = c.createReceiver('credit');
+    const got = await receiver.receiveMessages(4, { maxWaitTimeInMs: 2000 });
+    expect(got).toHaveLength(4);
+    // AMQP flow control: a sender may transfer only as many messages as the receiver granted credit for
+    // (https://learn.microsoft.com/azure/service-bus-messaging/service-bus-amqp-protocol-guide#transfers), so a
+    // competing receiver (another instance) finds the other 6.
+    expect(sim.counts('credit')).toMatchObject({ active: 10, locked: 4 });
+    const other = c.createReceiver('credit');
+    const rest = await other.receiveMessages(10, { maxWaitTimeInMs: 2000 });
+    expect(rest.map((m) => m.body as number)).toEqual([4, 5, 6, 7, 8, 9]);
+    for (const m of [...got]) await receiver.completeMessage(m);
+    for (const m of rest) await other.completeMessage(m);
   });
 });
 

@@ -1,0 +1,109 @@
+// Burst benchmark (`npm run bench -- burst`): a bulk edit in Dynamics 365, 1,000 appointment changes over 100
+// mailboxes (10 each) at once, with the simulators at 50-100 ms per call, applied by a worker in its own process
+// (dev/bench/burstWorker.ts), so its CPU time and peak memory are the worker's alone (the simulators, Azurite and
+// the webhook host run in this process). Two designs in the same run, on the same data:
+// - before: changes on the session queue, one session per item pair, 8 sessions, 250 ms session idle timeout (the
+//   previous release);
+// - after: sync-item-changes without sessions, maxConcurrentCalls from host.json (this release).
+// Printed per design: changes/s (1,000 / time from the first edit to every change applied and the queue idle),
+// latency p50/p99 (webhook received -> Exchange write acknowledged, from the worker's 'change applied' lines), Graph
+// 429s, the worker's CPU time per change (user + system) and its peak RSS. Asserts nothing: speed is measured.
+// Usage: node dev/with-dev-ca.mjs tsx dev/bench/burst.ts [--mailboxes 100] [--per-mailbox 10] [--modes sessions,items]
+//        [--latency 50-100] [--cpu-prof DIR] (the worker process writes V8 CPU profiles, one per thread, into DIR/<design>)
+// BURST_DEBUG=1 prints the worker's log lines and its host's.
+import { fork, type ChildProcess } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { createChangeSender } from '../../shared/servicebus/sender.js';
+import { startStack } from '../stack/index.js';
+import { sessionSender, type BurstMode, type WorkerStats } from './burstWorker.js';
+
+const { values } = parseArgs({
+  options: {
+    mailboxes: { type: 'string', default: '100' },
+    'per-mailbox': { type: 'string', default: '10' },
+    modes: { type: 'string', default: 'sessions,items' },
+    latency: { type: 'string', default: '50-100' },
+    'cpu-prof': { type: 'string' },
+  },
+});
+const mailboxes = Number(values.mailboxes);
+const perMailbox = Number(values['per-mailbox']);
+const modes = values.modes.split(',') as BurstMode[];
+const [minMs, maxMs] = values.latency.split('-').map(Number) as [number, number];
+const total = mailboxes * perMailbox;
+
+function startWorker(env: Record<string, string>, mode: BurstMode): Promise<ChildProcess> {
+  const execArgv = ['--import', 'tsx', ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}/${mode}`] : [])];
+  const child = fork(new URL('./burstWorker.ts', import.meta.url).pathname, [], { execArgv, env: { ...process.env, BURST_ENV: JSON.stringify(env), BURST_MODE: mode }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('message', (m) => (m === 'ready' ? resolve(child) : reject(new Error(`worker said ${JSON.stringify(m)}`))));
+    child.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${String(code)}`)));
+  });
+}
+
+/** Stops the worker process and waits for it to exit. */
+function stopWorker(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.send('close');
+  });
+}
+
+function ask<T>(child: ChildProcess, request: string): Promise<T> {
+  return new Promise((resolve) => {
+    child.once('message', (m) => resolve(m as T));
+    child.send(request);
+  });
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+
+const users = Array.from({ length: mailboxes }, (_, i) => ({ key: `u${i}`, userPrincipalName: `user${i}@contoso.example`, displayName: `User ${i}`, timeZone: 'W. Europe Standard Time' }));
+const setup = performance.now();
+const stack = await startStack({ seed: 7, users, logSink: () => undefined, runQueueTriggers: false, entities: ['appointment'] });
+// Setup (not measured): the worker of this release syncs perMailbox appointments per mailbox to Exchange.
+let worker = await startWorker(stack.env, 'items');
+const ids: { user: string; id: string }[] = [];
+const start = Date.now() + 3 * 86400_000;
+for (const [u, user] of Object.values(stack.users).entries()) {
+  const as = stack.dataverse.admin.as(user.systemUserId);
+  for (let i = 0; i < perMailbox; i += 1) {
+    const s = new Date(start + (u * perMailbox + i) * 3600_000);
+    s.setUTCMinutes(0, 0, 0);
+    const rec = as.create('appointments', { subject: `Burst ${u}-${i}`, scheduledstart: s.toISOString(), scheduledend: new Date(s.getTime() + 1800_000).toISOString(), 'ownerid@odata.bind': `/systemusers(${user.systemUserId})` });
+    ids.push({ user: user.systemUserId, id: String(rec.activityid) });
+  }
+}
+await stack.settled({ timeoutMs: 900_000 });
+await stopWorker(worker);
+console.log(`${mailboxes} mailboxes, ${total} appointments synced in ${((performance.now() - setup) / 1000).toFixed(1)} s (setup, not measured)`);
+await stack.graph.admin.setFaultPlan({ seed: 7, latency: { minMs, maxMs } });
+stack.dataverse.admin.setFaultPlan({ requests: { latencyMs: { min: minMs, max: maxMs } } });
+console.log(`Simulators at ${minMs}-${maxMs} ms per call. ${total} changes over ${mailboxes} mailboxes, all at once (a bulk edit in Dynamics 365):`);
+
+const rows: string[] = [];
+for (const [round, mode] of modes.entries()) {
+  // The webhooks (this process) send where the design under test reads.
+  stack.runtime.sender = mode === 'sessions' ? sessionSender(stack.runtime.serviceBus) : createChangeSender(stack.runtime.serviceBus);
+  worker = await startWorker(stack.env, mode);
+  await ask(worker, 'reset');
+  const before = await ask<WorkerStats>(worker, 'stats');
+  const graphBefore = await stack.graph.admin.requests();
+  const t0 = performance.now();
+  for (const { user, id } of ids) stack.dataverse.admin.as(user).update('appointments', id, { subject: `Burst edit ${round} ${id.slice(0, 8)}` });
+  await stack.settled({ timeoutMs: 1_800_000 });
+  const seconds = (performance.now() - t0) / 1000;
+  const after = await ask<WorkerStats>(worker, 'stats');
+  const graphAfter = await stack.graph.admin.requests();
+  await stopWorker(worker);
+  const cpuMs = after.cpuUserMs + after.cpuSystemMs - (before.cpuUserMs + before.cpuSystemMs);
+  const label = mode === 'sessions' ? 'before (sessions per item pair, 8 sessions, 250 ms idle)' : 'after (sync-item-changes, no sessions)';
+  const row = `${label}: ${(total / seconds).toFixed(1)} changes/s (${seconds.toFixed(1)} s); latency p50 ${(pct(after.latencies, 50) / 1000).toFixed(1)} s, p99 ${(pct(after.latencies, 99) / 1000).toFixed(1)} s over ${after.latencies.length} writes; worker CPU ${(cpuMs / total).toFixed(1)} ms/change, peak RSS ${after.maxRssMb.toFixed(0)} MB; Graph 429s ${graphAfter.throttled - graphBefore.throttled} of ${graphAfter.total - graphBefore.total} requests`;
+  rows.push(row);
+  console.log(`  ${row}`);
+}
+await stack.close();
+console.log('Targets (issue 19): >= 100 changes/s, < 5 ms CPU per change, < 200 MB peak RSS.');

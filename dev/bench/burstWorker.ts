@@ -1,0 +1,113 @@
+// The worker process of the burst benchmark (dev/bench/burst.ts): the local host running only the Service Bus
+// triggers of functions/table.ts against the parent's simulators, so the CPU time and peak memory it reports are the
+// worker's alone. Started with the stack's settings as JSON in BURST_ENV and a mode in BURST_MODE:
+// - 'items': the release as it is (sync-item-changes, no sessions, maxConcurrentCalls from host.json);
+// - 'sessions': the design before it, for the comparison in the same run: changes on the session queue sync-changes
+//   with one session per item pair (the previous release's session rule, sessionIdOf below), 8 sessions at once and a
+//   250 ms session idle timeout, as that release's host.json had them.
+// It answers the parent's IPC messages: 'stats' with CPU time, peak RSS and the applied changes' latencies, 'reset'
+// to start a measurement, 'close' to stop.
+import { createHash } from 'node:crypto';
+import type { ServiceBusClient } from '@azure/service-bus';
+import { functionTable, type FunctionDefinition } from '../../functions/table.js';
+import { createLogger, type LogSink } from '../../shared/log.js';
+import { createRuntime, setRuntime } from '../../shared/runtime.js';
+import type { ChangeMessage, ChangeMessageInput } from '../../shared/servicebus/messages.js';
+import { legacyChangesQueue } from '../../shared/servicebus/queues.js';
+import { toServiceBusMessage, type ChangeSender } from '../../shared/servicebus/sender.js';
+import { startLocalHost } from '../host/index.js';
+import { hostServiceBusSettings } from '../stack/index.js';
+
+export type BurstMode = 'items' | 'sessions';
+
+export interface WorkerStats {
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  /** Peak resident set size of the process so far (getrusage ru_maxrss). */
+  maxRssMb: number;
+  rssMb: number;
+  /** Latencies (ms, change received -> applied) of the changes that wrote ('updated'), since the last reset. */
+  latencies: number[];
+  applied: number;
+}
+
+const short = (value: string) => (value.length <= 100 ? value : `h-${createHash('sha256').update(value).digest('base64url')}`);
+
+/** The previous release's session rule: one session per item pair (its Dataverse id), or the unpaired item. */
+function sessionIdOf(message: ChangeMessage): string {
+  switch (message.source) {
+    case 'exchange':
+      return message.dataverseId ? `dv-${message.dataverseId.toLowerCase()}` : short(`ex-${message.mailboxId}-${message.itemId}`);
+    case 'dataverse':
+      return `dv-${message.recordId.toLowerCase()}`;
+    case 'lifecycle':
+      return short(`sub-${message.subscriptionId}`);
+  }
+}
+
+/** A change sender as the previous release had it: the session queue, a session per item pair. */
+export function sessionSender(client: ServiceBusClient): ChangeSender {
+  const sender = client.createSender(legacyChangesQueue.name);
+  return {
+    async send(messages: ChangeMessageInput[], options: { scheduledEnqueueTime?: Date } = {}) {
+      if (messages.length === 0) return;
+      const wire = messages.map((m) => {
+        const message = toServiceBusMessage(m, options.scheduledEnqueueTime);
+        return { ...message, sessionId: sessionIdOf(message.body as ChangeMessage) };
+      });
+      if (options.scheduledEnqueueTime) await sender.scheduleMessages(wire, options.scheduledEnqueueTime);
+      else await sender.sendMessages(wire);
+    },
+    close: () => sender.close(),
+  };
+}
+
+async function main(): Promise<void> {
+  const env = JSON.parse(process.env.BURST_ENV ?? '{}') as Record<string, string>;
+  const mode = (process.env.BURST_MODE ?? 'items') as BurstMode;
+  let latencies: number[] = [];
+  let applied = 0;
+  const sink: LogSink = (level, message, props) => {
+    if (process.env.BURST_DEBUG && level !== 'debug') console.error(level, message, JSON.stringify(props).slice(0, 300));
+    if (message !== 'change applied') return;
+    applied += 1;
+    if ((props.outcomes as string[] | undefined)?.some((o) => o.startsWith('updated'))) latencies.push(Number(props.latencyMs));
+  };
+  const runtime = createRuntime(env, { log: createLogger(sink, 'info') });
+  if (mode === 'sessions') runtime.sender = sessionSender(runtime.serviceBus);
+  setRuntime(runtime);
+  await runtime.ready();
+  const queueRows = functionTable.filter((f): f is Extract<FunctionDefinition, { kind: 'serviceBusQueue' }> => f.kind === 'serviceBusQueue');
+  // Sessions mode: the changes worker on the session queue only (its retries go there too, by the sender above).
+  const table = mode === 'sessions' ? queueRows.filter((f) => f.name !== 'syncWorker') : queueRows.filter((f) => f.name !== 'legacyChangesWorker');
+  const settings = hostServiceBusSettings();
+  const host = await startLocalHost({
+    table,
+    functionKeys: ['unused'],
+    serviceBusConnectionString: env.ServiceBusConnection!,
+    runTimers: false,
+    maxConcurrentSessions: mode === 'sessions' ? 8 : settings.maxConcurrentSessions,
+    sessionIdleTimeoutMs: mode === 'sessions' ? 250 : settings.sessionIdleTimeoutMs,
+    maxConcurrentCalls: settings.maxConcurrentCalls,
+    log: (line) => void (process.env.BURST_DEBUG && console.error(line)),
+  });
+  process.on('message', (message: string) => {
+    if (message === 'reset') {
+      latencies = [];
+      applied = 0;
+      process.send!('reset');
+    } else if (message === 'stats') {
+      const cpu = process.cpuUsage();
+      const stats: WorkerStats = { cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, rssMb: process.memoryUsage().rss / 1048576, latencies, applied };
+      process.send!(stats);
+    } else if (message === 'close') {
+      void host
+        .close()
+        .then(() => runtime.close())
+        .finally(() => process.exit(0));
+    }
+  });
+  process.send!('ready');
+}
+
+if (process.env.BURST_ENV) await main();
