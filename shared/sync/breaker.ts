@@ -62,8 +62,8 @@ export const tripSchema = z.object({ trigger: z.enum(breakerTriggers), at: z.str
 export type Trip = z.infer<typeof tripSchema>;
 
 export const scopeStateSchema = z.object({
-  /** Deletes executed in the window (ms since epoch), and whether each was inferred. */
-  deletes: z.array(z.object({ at: z.number(), inferred: z.boolean() })),
+  /** Deletes executed in the window (ms since epoch), whether each was inferred, and what it deleted. */
+  deletes: z.array(z.object({ at: z.number(), inferred: z.boolean(), target: z.string().max(300).optional() })),
   /** Creates executed in the window (ms since epoch). */
   creates: z.array(z.number()),
   /** Set when the scope holds every delete until an operator acts (breaker release / discard / restore). */
@@ -85,9 +85,15 @@ export interface DeleteRequest {
   /** Pairs the scope holds now (deletes already executed in the window are added back: the ratio is of the start). */
   pairs: number;
   now: Date;
+  /**
+   * What is deleted (side and id). The same delete asked for again within the window (a retry, or two changes of one
+   * series comparing its occurrences at the same time: the changes queue has no sessions) is let through without
+   * being counted again, so one delete never counts twice towards the limits.
+   */
+  target?: string;
 }
 
-export type Verdict = { allow: true; state: ScopeState } | { allow: false; trigger: BreakerTrigger; detail: string; state: ScopeState };
+export type Verdict = { allow: true; state: ScopeState; repeat?: true } | { allow: false; trigger: BreakerTrigger; detail: string; state: ScopeState };
 
 function inWindow(state: ScopeState, now: Date, t: BreakerThresholds): ScopeState {
   const since = now.getTime() - t.windowMinutes * 60_000;
@@ -106,6 +112,7 @@ function passes(count: number, base: number, limits: DeleteLimits): 'hardCap' | 
 /** Decides one destructive write (a delete or a cancellation that notifies attendees). */
 export function judgeDelete(current: ScopeState, req: DeleteRequest, t: BreakerThresholds): Verdict {
   const state = inWindow(current, req.now, t);
+  if (req.target !== undefined && state.deletes.some((d) => d.target === req.target)) return { allow: true, state, repeat: true };
   if (state.trip) return { allow: false, trigger: state.trip.trigger, detail: `scope tripped: ${state.trip.detail}`, state };
   // A delete inferred while a listing starts over is the failure every guard exists for (a listing read as "all gone"):
   // it waits for a person, whatever the counts. It does not trip the scope: explicit deletes still flow.
@@ -122,7 +129,7 @@ export function judgeDelete(current: ScopeState, req: DeleteRequest, t: BreakerT
     if (stricter === 'hardCap') return trip('inferredHardCap', `${inferred} inferred deletes in ${t.windowMinutes} min pass the cap of ${t.inferred.hardCap}`);
     if (stricter === 'ratio') return trip('inferredRatio', `${inferred} inferred deletes of ${base} pairs (${pct(inferred / base)}) pass ${pct(t.inferred.ratio)} in ${t.windowMinutes} min`);
   }
-  return { allow: true, state: { ...state, deletes: [...state.deletes, { at: req.now.getTime(), inferred: req.inferred }] } };
+  return { allow: true, state: { ...state, deletes: [...state.deletes, { at: req.now.getTime(), inferred: req.inferred, ...(req.target === undefined ? {} : { target: req.target }) }] } };
 }
 
 /** Decides one create: past the cap the scope holds its creates until an operator acts. */

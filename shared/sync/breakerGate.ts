@@ -48,14 +48,14 @@ export class BreakerGate {
   }
 
   /** Decides one destructive write of the scope, counting it when it may go ahead. */
-  async admitDelete(scope: BreakerScope, request: { inferred: boolean; resync: boolean; now: Date }): Promise<Admission> {
+  async admitDelete(scope: BreakerScope, request: { inferred: boolean; resync: boolean; now: Date; target?: string }): Promise<Admission> {
     const t = await this.thresholds(scope.mailboxId, scope.kind);
     const pairs = await this.pairCount(scope, await this.store.get(scope), request.now);
     const admission = await this.store.update(scope, (state) => {
       // The stored count is the one this gate keeps current: an allowed delete takes its pair away.
       const counted = state.pairs && request.now.getTime() - state.pairs.at < pairCountTtlMs ? state.pairs : pairs;
       const verdict = judgeDelete(state, { ...request, pairs: counted.count }, t);
-      return { state: { ...verdict.state, pairs: verdict.allow ? { ...counted, count: Math.max(0, counted.count - 1) } : counted }, result: verdict };
+      return { state: { ...verdict.state, pairs: verdict.allow && !verdict.repeat ? { ...counted, count: Math.max(0, counted.count - 1) } : counted }, result: verdict };
     });
     if (admission.allow) return { allow: true };
     return { allow: false, trigger: admission.trigger, detail: admission.detail };

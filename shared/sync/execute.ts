@@ -184,7 +184,7 @@ export class Executor {
     if (s.bypassBreaker) return false;
     const now = rt.now();
     const origin = { inferred: false, resync: s.deleteOrigin?.resync ?? false };
-    const admission = await rt.breaker.admitDelete(this.scope(destroys.side), { ...origin, now });
+    const admission = await rt.breaker.admitDelete(this.scope(destroys.side), { ...origin, now, target: `${destroys.side}:${(destroys.side === 'dataverse' ? destroys.dataverseId : destroys.exchangeId) ?? key}` });
     if (admission.allow) return false;
     await rt.breaker.hold({
       ...this.scope(destroys.side),
@@ -218,7 +218,7 @@ export class Executor {
     if (s.bypassBreaker || !s.pair) return undefined;
     const origin = s.deleteOrigin ?? { inferred: false, resync: false };
     const now = rt.now();
-    const admission = await rt.breaker.admitDelete(this.scope(action.side), { ...origin, now });
+    const admission = await rt.breaker.admitDelete(this.scope(action.side), { ...origin, now, target: `${action.side}:${(action.side === 'dataverse' ? s.pair.dataverseId : s.pair.exchangeId) ?? s.pair.dataverseId}` });
     if (admission.allow) return undefined;
     const pair = s.pair;
     await rt.breaker.hold({

@@ -52,6 +52,24 @@ describe('judgeDelete', () => {
     expect(resync.state.trip).toBeUndefined();
   });
 
+  it('the same delete asked for again in the window is let through uncounted; another target is counted', () => {
+    // Two changes of one series compare its occurrences at once (no sessions on the changes queue) and both ask to
+    // delete the same instance: counted twice, three occurrences deleted would trip a cap of 2 after one.
+    const first = judgeDelete(emptyScopeState(), { inferred: false, resync: false, pairs: 100, now, target: 'dataverse:a' }, t);
+    expect(first.allow).toBe(true);
+    expect(first.state.deletes).toHaveLength(1);
+    const again = judgeDelete(first.state, { inferred: false, resync: false, pairs: 99, now, target: 'dataverse:a' }, t);
+    expect(again).toMatchObject({ allow: true, repeat: true });
+    expect(again.state.deletes).toHaveLength(1);
+    const other = judgeDelete(first.state, { inferred: false, resync: false, pairs: 99, now, target: 'dataverse:b' }, t);
+    expect(other.allow && other.repeat).toBeFalsy();
+    expect(other.state.deletes).toHaveLength(2);
+    // Once the first delete has left the window, the same target counts again.
+    const later = new Date(now.getTime() + (t.windowMinutes + 1) * 60_000);
+    expect(judgeDelete(first.state, { inferred: false, resync: false, pairs: 99, now: later, target: 'dataverse:a' }, t).state.deletes).toHaveLength(1);
+    expect(judgeDelete(first.state, { inferred: false, resync: false, pairs: 99, now: later, target: 'dataverse:a' }, t)).not.toHaveProperty('repeat');
+  });
+
   it('the window is open at its start: a delete exactly windowMinutes old no longer counts', () => {
     expect(judgeDelete(withDeletes(10, false, 60), { inferred: false, resync: false, pairs: 10_000, now }, t).allow).toBe(true);
     expect(judgeDelete(withDeletes(10, false, 59), { inferred: false, resync: false, pairs: 10_000, now }, t).allow).toBe(false);
