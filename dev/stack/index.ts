@@ -14,6 +14,7 @@ import type { Mailbox } from '../../shared/storage/mailboxStore.js';
 import { changesQueue, queues, workQueue } from '../../shared/servicebus/queues.js';
 import { tableSuffixes, type TableKey } from '../../shared/storage/tableNames.js';
 import { startAzuriteTables, type StartedAzurite } from '../azurite/index.js';
+import { freePort, startChildHost, type ChildHost } from '../host/childHost.js';
 import { startLocalHost, type LocalHost } from '../host/index.js';
 import { startDataverseSimulator, type DataverseSimulator, type EmailOptions, type RecurrenceOptions } from '../sim/dataverse/index.js';
 import type { RecurrenceBehaviour } from '../sim/graph/options.js';
@@ -75,6 +76,12 @@ export interface StackOptions {
   entities?: Mailbox['entities'];
   /** How long the runtime reuses a read of the sync configuration (default 0: fresh on every change). */
   configCacheMs?: number;
+  /**
+   * Run the local host in a child process (dev/host/childHost.ts) that `stack.child` kills and restarts, as a
+   * Functions instance dies and another takes over. The test process keeps a runtime of its own for onboarding and
+   * for reading the pairs; it never handles a message.
+   */
+  hostInChild?: boolean;
 }
 
 export interface StackUserInfo extends StackUser {
@@ -89,6 +96,8 @@ export interface Stack {
   serviceBus: ServiceBusSimulator;
   azurite: StartedAzurite;
   host: LocalHost;
+  /** The host's child process, with hostInChild. */
+  child?: ChildHost;
   runtime: Runtime;
   env: Record<string, string>;
   functionKey: string;
@@ -177,16 +186,23 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     });
     info[u.key] = { ...u, graph: g, systemUserId: su.systemuserid };
   }
-  const host = await startLocalHost({
-    table: functionTable,
-    port: options.hostPort ?? 0,
-    functionKeys: [functionKey],
-    serviceBusConnectionString: serviceBus.connectionString,
-    runTimers: options.runTimers ?? false,
-    maxConcurrentSessions: hostServiceBusSettings().maxConcurrentSessions,
-    sessionIdleTimeoutMs: options.sessionIdleTimeoutMs ?? hostServiceBusSettings().sessionIdleTimeoutMs,
-    log: options.logSink ? (line) => options.logSink!('debug', line, {}) : undefined,
-  });
+  const hostSettings = hostServiceBusSettings();
+  const sessionIdleTimeoutMs = options.sessionIdleTimeoutMs ?? hostSettings.sessionIdleTimeoutMs;
+  // The child's port is chosen first: its address goes into the settings it starts with.
+  const childPort = options.hostInChild ? options.hostPort || (await freePort()) : 0;
+  let host: LocalHost | undefined = options.hostInChild
+    ? undefined
+    : await startLocalHost({
+        table: functionTable,
+        port: options.hostPort ?? 0,
+        functionKeys: [functionKey],
+        serviceBusConnectionString: serviceBus.connectionString,
+        runTimers: options.runTimers ?? false,
+        maxConcurrentSessions: hostSettings.maxConcurrentSessions,
+        sessionIdleTimeoutMs,
+        log: options.logSink ? (line) => options.logSink!('debug', line, {}) : undefined,
+      });
+  const hostOrigin = host?.origin ?? `http://127.0.0.1:${childPort}`;
   const env: Record<string, string> = {
     SYNC_TENANT_ID: identity.tenantId,
     SYNC_CLIENT_ID: clientId,
@@ -196,7 +212,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     DATAVERSE_URL: dataverse.url,
     DATAVERSE_WEBHOOK_KEY: webhookKey,
     GRAPH_NOTIFICATION_FUNCTION_KEY: functionKey,
-    WEBHOOK_BASE_URL: `${host.origin}/api`,
+    WEBHOOK_BASE_URL: `${hostOrigin}/api`,
     SYNC_TABLES_CONNECTION_STRING: azurite.connectionString,
     ServiceBusConnection: serviceBus.connectionString,
     // Tests fire the timers on demand and expect each firing to do every mailbox's work (adaptive polling, spread
@@ -217,8 +233,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   });
   setRuntime(runtime);
   await runtime.ready();
+  let child: ChildHost | undefined;
+  if (options.hostInChild) {
+    child = await startChildHost({
+      env,
+      port: childPort,
+      functionKeys: [functionKey],
+      maxConcurrentSessions: hostSettings.maxConcurrentSessions,
+      sessionIdleTimeoutMs,
+      configCacheMs: options.configCacheMs ?? 0,
+      ...(options.logSink ? { logSink: options.logSink } : {}),
+    });
+    host = child;
+  }
+  const theHost = host!;
   if (options.onboard ?? true) {
-    await registerWebhooks(new DataverseApi({ url: dataverse.url, tokens: runtime.tokens }), { url: `${host.origin}/api/dataverse/webhook?code=${functionKey}`, key: webhookKey });
+    await registerWebhooks(new DataverseApi({ url: dataverse.url, tokens: runtime.tokens }), { url: `${theHost.origin}/api/dataverse/webhook?code=${functionKey}`, key: webhookKey });
     for (const u of users) await enableMailbox(runtime, u.userPrincipalName, options.entities ? { entities: options.entities } : {});
   }
   const settled = async ({ timeoutMs = 20_000 }: { timeoutMs?: number } = {}) => {
@@ -257,7 +287,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     dataverse,
     serviceBus,
     azurite,
-    host,
+    host: theHost,
+    ...(child ? { child } : {}),
     runtime,
     env,
     functionKey,
@@ -265,7 +296,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     applicationUserId: appUser.systemuserid,
     settled,
     async close() {
-      await host.close();
+      await theHost.close();
       await runtime.close();
       setRuntime(undefined);
       await Promise.allSettled([graph.close(), dataverse.close(), serviceBus.close(), azurite.close()]);
