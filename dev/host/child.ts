@@ -5,7 +5,7 @@ import { functionTable } from '../../functions/table.js';
 import { createLogger } from '../../shared/log.js';
 import { createRuntime, setRuntime } from '../../shared/runtime.js';
 import { childOptionsSchema, parentMessageSchema, type ChildMessage } from './childProtocol.js';
-import { startLocalHost } from './index.js';
+import { startLocalHost, type SettledEvent } from './index.js';
 
 const send = (message: ChildMessage) => {
   if (process.connected) process.send!(message);
@@ -29,7 +29,7 @@ const host = await startLocalHost({
   sessionIdleTimeoutMs: options.sessionIdleTimeoutMs,
   log: forward ? (line) => send({ type: 'log', level: 'debug', message: line, props: {} }) : () => undefined,
 });
-host.events.on('settled', (event) => send({ type: 'settled', event }));
+host.events.on('settled', (event: SettledEvent) => send({ type: 'settled', event }));
 
 process.on('message', (raw) => {
   const parsed = parentMessageSchema.safeParse(raw);

@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createServer } from 'node:net';
-import type { LogLevel, LogSink } from '../../shared/log.js';
+import type { LogSink } from '../../shared/log.js';
 import { childMessageSchema, type ChildOptions, type ParentMessage } from './childProtocol.js';
 import type { LocalHost, SettledEvent } from './index.js';
 
@@ -81,7 +81,7 @@ export async function startChildHost(options: Omit<ChildOptions, 'forwardLogs'> 
           if (m.error) p?.reject(new Error(m.error));
           else p?.resolve();
         } else {
-          options.logSink?.(m.level as LogLevel, m.message, m.props);
+          options.logSink?.(m.level, m.message, m.props);
         }
       });
     });
@@ -110,7 +110,7 @@ export async function startChildHost(options: Omit<ChildOptions, 'forwardLogs'> 
           send({ type: 'fireTimer', id, name });
         } catch (error) {
           pendingTimers.delete(id);
-          reject(error as Error);
+          reject(error instanceof Error ? error : new Error(String(error)));
         }
       });
     },

@@ -1,6 +1,6 @@
 // Small HTTPS plumbing shared by the simulators: the local certificate, body reading with a size cap, JSON replies.
 // The simulators never import product code (and product code never imports them).
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -86,7 +86,7 @@ export function observeRequests(handler: RequestHandler, events: EventEmitter, s
           events.emit('handled', { method, path, status, write: !['GET', 'HEAD', 'OPTIONS'].includes(method) && status >= 200 && status < 300 } satisfies HandledRequest);
         }
         return out;
-      }) as ServerResponse['writeHead'];
+      });
     }
     return handler(req, res);
   };
