@@ -543,6 +543,12 @@ export class Executor {
       if (!found) throw error;
       record = found;
       existed = true;
+      // A retry of this create whose answer was lost: the record was made, its separate state change (a completed
+      // To Do task closes the task after creating it) never ran. Nothing else would write it: a past actualend
+      // already reads as completed, so the item and the record look alike (found by the chaos test). Only a record
+      // untouched since its create is finished here; one changed since keeps what Dynamics 365 did to it.
+      const untouched = typeof found.createdon === 'string' && found.modifiedon === found.createdon;
+      if (state && untouched && found.statecode !== (state as { statecode?: number }).statecode) record = await rt.dataverse.update(table, id, state, { callerObjectId: s.mailbox.id });
     }
     const dvSnap = s.kind.snapshotFromDataverse(record, s.ctx);
     const facts = s.kind.itemFacts(item);
