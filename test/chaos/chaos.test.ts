@@ -101,8 +101,10 @@ describe('chaos', () => {
           }
           const found = violations(model, await world.snapshot(keyPrefix));
           if (writes.length > 0) found.push({ text: `the quiet period wrote ${writes.length} time(s): ${writes.slice(0, 5).join(', ')}` });
-          const dead = deadLetterList(stack).slice(deadBefore);
-          if (dead.length > 0) found.push({ text: `${dead.length} message(s) dead-lettered, though no operation of the run is one the rules reject: ${dead.join('; ')}` });
+          for (const dead of deadLetterList(stack).slice(deadBefore)) {
+            const text = `dead-lettered, though no operation of the run is one the rules reject: ${dead}`;
+            found.push(dead.includes('MaxDeliveryCountExceeded') ? { text, finding: 'delivery-count-exceeded' } : { text });
+          }
           lastViolations = found;
           lastTrail = world.trail;
           const byKind = (k: string) => model.items.filter((i) => i.kind === k).length;
