@@ -15,6 +15,7 @@ import type { Mailbox } from '../../shared/storage/mailboxStore.js';
 import { changesQueue, queues, workQueue } from '../../shared/servicebus/queues.js';
 import { tableSuffixes, type TableKey } from '../../shared/storage/tableNames.js';
 import { startAzuriteTables, type StartedAzurite } from '../azurite/index.js';
+import { freePort, startChildHost, type ChildHost } from '../host/childHost.js';
 import { startLocalHost, type LocalHost } from '../host/index.js';
 import { startDataverseSimulator, type DataverseSimulator, type EmailOptions, type RecurrenceOptions } from '../sim/dataverse/index.js';
 import type { RecurrenceBehaviour } from '../sim/graph/options.js';
@@ -88,6 +89,12 @@ export interface StackOptions {
    * another process works the queues (the burst benchmark measures the worker alone that way).
    */
   runQueueTriggers?: boolean;
+  /**
+   * Run the local host in a child process (dev/host/childHost.ts) that `stack.child` kills and restarts, as a
+   * Functions instance dies and another takes over. The test process keeps a runtime of its own for onboarding and
+   * for reading the pairs; it never handles a message.
+   */
+  hostInChild?: boolean;
 }
 
 export interface StackUserInfo extends StackUser {
@@ -102,6 +109,8 @@ export interface Stack {
   serviceBus: ServiceBusSimulator;
   azurite: StartedAzurite;
   host: LocalHost;
+  /** The host's child process, with hostInChild. */
+  child?: ChildHost;
   runtime: Runtime;
   /** The further worker instances (StackOptions.instances), each with its own runtime. */
   instances: { host: LocalHost; runtime: Runtime }[];
@@ -152,7 +161,8 @@ const graphRoles = ['Calendars.ReadWrite', 'Contacts.ReadWrite', 'Tasks.ReadWrit
 /** Starts everything. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   // Tests run quietly unless SYNC_TEST_LOGS=1; a failing assertion says what went wrong.
-  if (!options.logSink && process.env.VITEST && process.env.SYNC_TEST_LOGS !== '1') options = { ...options, logSink: () => undefined };
+  const quiet = !options.logSink && process.env.VITEST !== undefined && process.env.SYNC_TEST_LOGS !== '1';
+  if (quiet) options = { ...options, logSink: () => undefined };
   const seed = options.seed ?? 1;
   const users = options.users ?? defaultUsers;
   const clientSecret = randomBytes(24).toString('base64url');
@@ -201,17 +211,24 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     if (zoneCode !== undefined) dataverse.admin.setUserTimeZone(su.systemuserid, zoneCode);
     info[u.key] = { ...u, graph: g, systemUserId: su.systemuserid };
   }
-  const host = await startLocalHost({
-    table: functionTable,
-    port: options.hostPort ?? 0,
-    functionKeys: [functionKey],
-    ...(options.runQueueTriggers ?? true ? { serviceBusConnectionString: serviceBus.connectionString } : {}),
-    runTimers: options.runTimers ?? false,
-    maxConcurrentSessions: hostServiceBusSettings().maxConcurrentSessions,
-    maxConcurrentCalls: hostServiceBusSettings().maxConcurrentCalls,
-    sessionIdleTimeoutMs: options.sessionIdleTimeoutMs ?? hostServiceBusSettings().sessionIdleTimeoutMs,
-    log: options.logSink ? (line) => options.logSink!('debug', line, {}) : undefined,
-  });
+  const hostSettings = hostServiceBusSettings();
+  const sessionIdleTimeoutMs = options.sessionIdleTimeoutMs ?? hostSettings.sessionIdleTimeoutMs;
+  // The child's port is chosen first: its address goes into the settings it starts with.
+  const childPort = options.hostInChild ? options.hostPort || (await freePort()) : 0;
+  let host: LocalHost | undefined = options.hostInChild
+    ? undefined
+    : await startLocalHost({
+        table: functionTable,
+        port: options.hostPort ?? 0,
+        functionKeys: [functionKey],
+        ...(options.runQueueTriggers ?? true ? { serviceBusConnectionString: serviceBus.connectionString } : {}),
+        runTimers: options.runTimers ?? false,
+        maxConcurrentSessions: hostSettings.maxConcurrentSessions,
+        maxConcurrentCalls: hostSettings.maxConcurrentCalls,
+        sessionIdleTimeoutMs,
+        log: options.logSink ? (line) => options.logSink!('debug', line, {}) : undefined,
+      });
+  const hostOrigin = host?.origin ?? `http://127.0.0.1:${childPort}`;
   const env: Record<string, string> = {
     SYNC_TENANT_ID: identity.tenantId,
     SYNC_CLIENT_ID: clientId,
@@ -221,7 +238,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     DATAVERSE_URL: dataverse.url,
     DATAVERSE_WEBHOOK_KEY: webhookKey,
     GRAPH_NOTIFICATION_FUNCTION_KEY: functionKey,
-    WEBHOOK_BASE_URL: `${host.origin}/api`,
+    WEBHOOK_BASE_URL: `${hostOrigin}/api`,
     SYNC_TABLES_CONNECTION_STRING: azurite.connectionString,
     ServiceBusConnection: serviceBus.connectionString,
     ...(extraApps.length
@@ -250,8 +267,24 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   });
   setRuntime(runtime);
   await runtime.ready();
+  let child: ChildHost | undefined;
+  if (options.hostInChild) {
+    child = await startChildHost({
+      env,
+      port: childPort,
+      functionKeys: [functionKey],
+      maxConcurrentSessions: hostSettings.maxConcurrentSessions,
+      maxConcurrentCalls: hostSettings.maxConcurrentCalls,
+      sessionIdleTimeoutMs,
+      configCacheMs: options.configCacheMs ?? 0,
+      // A quiet test does not have the child send it every log line to drop.
+      ...(options.logSink && !quiet ? { logSink: options.logSink } : {}),
+    });
+    host = child;
+  }
+  const theHost = host!;
   if (options.onboard ?? true) {
-    await registerWebhooks(new DataverseApi({ url: dataverse.url, tokens: runtime.tokens }), { url: `${host.origin}/api/dataverse/webhook?code=${functionKey}`, key: webhookKey });
+    await registerWebhooks(new DataverseApi({ url: dataverse.url, tokens: runtime.tokens }), { url: `${theHost.origin}/api/dataverse/webhook?code=${functionKey}`, key: webhookKey });
     for (const u of users) await enableMailbox(runtime, u.userPrincipalName, options.entities ? { entities: options.entities } : {});
   }
   const instances: { host: LocalHost; runtime: Runtime }[] = [];
@@ -263,8 +296,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       functionKeys: [functionKey],
       serviceBusConnectionString: serviceBus.connectionString,
       runTimers: false,
-      maxConcurrentSessions: hostServiceBusSettings().maxConcurrentSessions,
-      sessionIdleTimeoutMs: options.sessionIdleTimeoutMs ?? hostServiceBusSettings().sessionIdleTimeoutMs,
+      maxConcurrentSessions: hostSettings.maxConcurrentSessions,
+      maxConcurrentCalls: hostSettings.maxConcurrentCalls,
+      sessionIdleTimeoutMs,
       log: options.logSink ? (line) => options.logSink!('debug', line, {}) : undefined,
       scope: (run) => withRuntime(rt, run),
     });
@@ -305,7 +339,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     dataverse,
     serviceBus,
     azurite,
-    host,
+    host: theHost,
+    ...(child ? { child } : {}),
     runtime,
     instances,
     applicationUserIds: [appUser.systemuserid, ...extraAppUsers.map((u) => u.systemuserid)],
@@ -319,7 +354,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         await extra.host.close();
         await extra.runtime.close();
       }
-      await host.close();
+      await theHost.close();
       await runtime.close();
       setRuntime(undefined);
       await Promise.allSettled([graph.close(), dataverse.close(), serviceBus.close(), azurite.close()]);

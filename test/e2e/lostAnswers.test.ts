@@ -94,6 +94,20 @@ describe('lost answers and lost pairs', () => {
     });
   });
 
+  it('a To Do task created completed, whose Dataverse create lost its answer, reaches Dynamics 365 completed (the retry finishes the separate state change; shrunk from the chaos test)', async () => {
+    const alice = stack.users.alice!;
+    await stack.host.fireTimer('pollTodo');
+    await stack.settled();
+    await stack.graph.admin.act({ action: 'create', user: alice.graph.id, kind: 'todoTask', listId: alice.graph.defaultTodoListId, body: { title: 'Done before it synced', categories: [tracked], status: 'completed' } });
+    // The create is a create-only upsert (PATCH); its answer is lost once, so the client's retry finds the record.
+    stack.dataverse.admin.setFaultPlan({ requests: { match: 'PATCH .*tasks', serverError: { probability: 1, afterExecution: true, times: 1 } } });
+    await stack.host.fireTimer('pollTodo');
+    await stack.settled({ timeoutMs: 30_000 });
+    stack.dataverse.admin.setFaultPlan({});
+    const records = stack.dataverse.admin.records('tasks').filter((r) => r.subject === 'Done before it synced');
+    expect(records.map((r) => r.statecode)).toEqual([1]);
+  });
+
   describe('defect 9: a lost pair of an item created in Exchange is rebuilt from the derived id, not duplicated', () => {
     it('defect 9: a To Do task', async () => {
       const alice = stack.users.alice!;

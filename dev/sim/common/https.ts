@@ -1,5 +1,6 @@
 // Small HTTPS plumbing shared by the simulators: the local certificate, body reading with a size cap, JSON replies.
 // The simulators never import product code (and product code never imports them).
+import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -52,6 +53,42 @@ export async function startHttpsServer(port: number, handler: RequestHandler): P
         server.closeAllConnections();
         server.close(() => resolveClose());
       }),
+  };
+}
+
+/** What a simulator answered one request with, emitted as the answer's status line is written. */
+export interface HandledRequest {
+  method: string;
+  /** The path without the query (e.g. /v1.0/users/{id}/events or /api/data/v9.2/appointments(...)). */
+  path: string;
+  status: number;
+  /** A method that can change state (anything but GET, HEAD and OPTIONS) answered with 2xx. */
+  write: boolean;
+}
+
+/**
+ * Emits 'handled' (HandledRequest) for every request the handler answers, at the moment its status is written: the
+ * request has taken effect but the client has not read the answer yet. A listener that kills the client there
+ * reproduces a crash between a service's write and the client's own bookkeeping (a test awaits "N writes happened").
+ */
+export function observeRequests(handler: RequestHandler, events: EventEmitter, skip: (path: string) => boolean = () => false): RequestHandler {
+  return (req, res) => {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (!skip(path)) {
+      const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+      let emitted = false;
+      res.writeHead = ((...args: unknown[]) => {
+        const out = writeHead(...args);
+        if (!emitted) {
+          emitted = true;
+          const status = res.statusCode;
+          events.emit('handled', { method, path, status, write: !['GET', 'HEAD', 'OPTIONS'].includes(method) && status >= 200 && status < 300 } satisfies HandledRequest);
+        }
+        return out;
+      });
+    }
+    return handler(req, res);
   };
 }
 

@@ -2,7 +2,8 @@
 // loopback with bearer tokens from the local identity provider, webhooks to registered service endpoints, and an admin
 // API under /_sim/. Written from Microsoft's documentation only; it never imports product code. See README.md.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendJson, startHttpsServer } from '../common/https.js';
+import { EventEmitter } from 'node:events';
+import { observeRequests, sendJson, startHttpsServer } from '../common/https.js';
 import { startIdentityProvider, type IdentityProvider } from '../identity/index.js';
 import { DataverseAdmin, handleAdminHttp, type DataverseLimits } from './admin.js';
 import { combineHooks, Engine } from './engine.js';
@@ -25,6 +26,7 @@ export type { ExpansionSettings, RecurrenceOptions } from './series.js';
 export type { EmailOptions, MailboxMethods, MailboxSettings } from './email.js';
 export type { WebhookDelivery, WebhookFaults, DeliveryAttempt } from './webhooks.js';
 export { ErrorCodes } from './errors.js';
+export type { HandledRequest } from '../common/https.js';
 
 export interface DataverseSimulatorOptions {
   /** 0 (default) = an ephemeral port. */
@@ -63,6 +65,8 @@ export interface DataverseSimulator {
   port: number;
   identity: IdentityProvider;
   admin: DataverseAdmin;
+  /** 'handled' (HandledRequest) for every Web API request answered (not the admin API), as its status is written. */
+  requests: EventEmitter;
   organizationId: string;
   businessUnitId: string;
   close(): Promise<void>;
@@ -283,7 +287,9 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     if (url.pathname === '/_sim' || url.pathname.startsWith('/_sim/')) return handleAdminHttp(admin, req, res, url);
     sendJson(res, 404, { error: { code: '0x80060888', message: `Resource not found for the segment '${url.pathname}'.` } });
   };
-  const http = await startHttpsServer(options.port ?? 0, handler);
+  const requests = new EventEmitter();
+  requests.setMaxListeners(0);
+  const http = await startHttpsServer(options.port ?? 0, observeRequests(handler, requests, (path) => path.startsWith('/_sim')));
   orgUrl = http.origin;
 
   return {
@@ -292,6 +298,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     port: http.port,
     identity,
     admin,
+    requests,
     organizationId,
     businessUnitId,
     close: async () => {

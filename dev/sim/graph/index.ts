@@ -11,3 +11,4 @@ export type { DeliveryRecord } from './notifier.js';
 export type { SentMailRecord } from './resources/messages.js';
 export type { RequestStats, GraphRequest, GraphResponse, RequestHold } from './graphApi.js';
 export type { TimeSource } from './clock.js';
+export type { HandledRequest } from '../common/https.js';

@@ -1,7 +1,8 @@
 // Wires the Graph simulator together and serves it over HTTPS: /v1.0 (bearer tokens from the local identity
 // provider with audience https://graph.microsoft.com), /v1.0/$batch, and the admin API under /_sim/.
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BodyTooLargeError, bearerToken, readBody, sendJson, startHttpsServer } from '../common/https.js';
+import { BodyTooLargeError, bearerToken, observeRequests, readBody, sendJson, startHttpsServer } from '../common/https.js';
 import { startIdentityProvider, type IdentityProvider, type TokenClaims } from '../identity/index.js';
 import { GraphSimAdmin } from './admin.js';
 import type { SeedUser } from './adminTypes.js';
@@ -56,6 +57,8 @@ export interface GraphSimulator {
   identity: IdentityProvider;
   tenantId: string;
   admin: GraphSimAdmin;
+  /** 'handled' (HandledRequest) for every Graph request answered over HTTP (not the admin API), as its status is written. */
+  requests: EventEmitter;
   /** Runs one Graph request in process (no TLS), e.g. for benchmarks of the core. */
   execute(req: GraphRequest): Promise<GraphResponse>;
   close(): Promise<void>;
@@ -194,7 +197,9 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     respond(await api.execute(graphReq));
   };
 
-  const server = await startHttpsServer(options.port ?? 0, handler);
+  const requests = new EventEmitter();
+  requests.setMaxListeners(0);
+  const server = await startHttpsServer(options.port ?? 0, observeRequests(handler, requests, (path) => path.startsWith('/_sim')));
   baseUrl = server.origin;
   if (options.users) await admin.seedUsers(options.users);
 
@@ -204,6 +209,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     identity,
     tenantId: identity.tenantId,
     admin,
+    requests,
     execute: (r) => api.execute(r),
     close: async () => {
       notifier.close();

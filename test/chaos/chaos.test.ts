@@ -1,0 +1,157 @@
+// Model-based chaos test (issue 17): random operations by people on both sides, of every kind, while the
+// simulators drop, duplicate, delay and reorder notifications and webhooks, throttle, fail before and after the
+// write, remove subscriptions and evict delta and change-tracking tokens, and the host process is SIGKILLed (also
+// right after a service took a write, before the host stored the pair). After quiescence and one reconciliation the
+// simulators' state must be what the model says (check.ts), nothing may be written during a quiet period after it
+// (no ping-pong), and the dead-letter queues hold nothing (no operation here is one the rules reject).
+//
+// CHAOS_SEEDS (runs), CHAOS_OPS (operations per run), CHAOS_CRASHES (host kills per run, default 1), CHAOS_SEED
+// (the first seed, default 1), CHAOS_REPLAY ("seed:path" as a failure prints it: that run only), CHAOS_SHRINK=1
+// (shrink a failure to its minimal commands; slow: every step replays against the stack), CHAOS_STRICT=1 (a known
+// finding fails the run; the default of npm run test:chaos, CHAOS_STRICT=0 turns it off there). A failure is a
+// real system's timing: a replay re-runs the same operations and faults, not necessarily the same interleaving.
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from '../../dev/stack/index.js';
+import type { HandledRequest } from '../../dev/sim/graph/index.js';
+import { main } from '../../shared/cli/main.js';
+import { knownFindings, violations, type Violation } from './check.js';
+import { ChaosCommand, opArbitrary } from './commands.js';
+import { newModel } from './model.js';
+import { World } from './world.js';
+
+const env = (name: string, fallback: number) => {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, not '${v}'`);
+  return n;
+};
+// `npm run test:chaos` is the full run (10 x 200, known findings fail); inside `npm test` the defaults fit the
+// suite's time budget (3 x 100: a 200-operation run costs 37-50 s on the loaded 2-core machine, see the note).
+const full = process.env.npm_lifecycle_event === 'test:chaos';
+const seeds = env('CHAOS_SEEDS', full ? 10 : 3);
+const ops = env('CHAOS_OPS', full ? 200 : 100);
+const crashes = env('CHAOS_CRASHES', 1);
+const firstSeed = env('CHAOS_SEED', 1);
+const shrink = process.env.CHAOS_SHRINK === '1';
+const strict = process.env.CHAOS_STRICT === '1' || (full && process.env.CHAOS_STRICT !== '0');
+const replay = /^(-?\d+):([\d:]*)$/.exec(process.env.CHAOS_REPLAY ?? '');
+if (process.env.CHAOS_REPLAY && !replay) throw new Error(`CHAOS_REPLAY must be "seed:path" as a failure prints it, not '${process.env.CHAOS_REPLAY}'`);
+const runs = replay ? [Number(replay[1])] : Array.from({ length: seeds }, (_, i) => firstSeed + i);
+
+const users = [
+  { key: 'alice', userPrincipalName: 'alice@contoso.example', displayName: 'Alice Adams', timeZone: 'W. Europe Standard Time' },
+  { key: 'bob', userPrincipalName: 'bob@contoso.example', displayName: 'Bob Brown', timeZone: 'Eastern Standard Time' },
+];
+
+describe('chaos', () => {
+  let stack: Stack;
+  let attempt = 0;
+  beforeAll(async () => {
+    // The attendee's copy of a shared meeting must be linked to the same appointment: both users are synced.
+    stack = await startStack({ seed: 1717, users, hostInChild: true, env: { SYNC_MAX_ATTEMPTS: '12' } });
+    // The mass-delete breaker has its own tests (test/e2e/breaker.test.ts); here a run's deletes are people's, so
+    // its limits are set past what a run does, and inferred deletes of a resync (a delta token evicted) go through.
+    const settings = { minDeletes: '100000', deleteCap: '100000', inferredDeleteCap: '100000', createCap: '100000', holdResyncInferredDeletes: 'false', emptyListingHolds: 'false' };
+    for (const [limit, value] of Object.entries(settings)) {
+      let stderr = '';
+      const code = await main(['config', 'set', `breaker.${limit}`, value], { stdout: () => undefined, stderr: (t) => void (stderr += t), env: { ...stack.env, USER: 'chaos-test' } });
+      if (code !== 0) throw new Error(`config set breaker.${limit} failed: ${stderr}`);
+    }
+  }, 180_000);
+  afterAll(async () => stack?.close());
+
+  for (const seed of runs) {
+    it(`seed ${seed}: ${ops} operations with faults and ${crashes} host kill(s) end with both sides as the model says`, async (ctx) => {
+      const started = Date.now();
+      let lastTrail: string[] = [];
+      let lastViolations: Violation[] = [];
+      let summary = '';
+      const property = fc.asyncProperty(fc.array(opArbitrary, { minLength: ops, maxLength: ops }), async (list) => {
+        // Every attempt (a shrink step replays) works on keys of its own, so earlier attempts' items are not its business.
+        const keyPrefix = `C${seed}r${(attempt += 1)}n`;
+        const world = new World(stack);
+        const model = newModel(crashes);
+        const deadBefore = deadLetterList(stack).length;
+        try {
+          await fc.asyncModelRun(() => ({ model, real: world }), list.map((op) => new ChaosCommand(op, keyPrefix)));
+          // Quiescence: faults off, the host up, everything delivered, then one reconciliation repairs what a
+          // dropped notification or webhook hid.
+          await world.clearFaults();
+          await world.settle();
+          await stack.host.fireTimer('reconcile');
+          await world.settle();
+          // The quiet period: another reconciliation and poll must find nothing to write.
+          const writes: string[] = [];
+          const onWrite = (r: HandledRequest) => {
+            if (r.write && !/\/subscriptions/i.test(r.path)) writes.push(`${r.method} ${r.path}`);
+          };
+          stack.graph.requests.on('handled', onWrite);
+          stack.dataverse.requests.on('handled', onWrite);
+          try {
+            await stack.host.fireTimer('reconcile');
+            await world.settle();
+          } finally {
+            stack.graph.requests.off('handled', onWrite);
+            stack.dataverse.requests.off('handled', onWrite);
+          }
+          const found = violations(model, await world.snapshot(keyPrefix));
+          if (writes.length > 0) found.push({ text: `the quiet period wrote ${writes.length} time(s): ${writes.slice(0, 5).join(', ')}` });
+          for (const dead of deadLetterList(stack).slice(deadBefore)) {
+            const text = `dead-lettered, though no operation of the run is one the rules reject: ${dead}`;
+            found.push(dead.includes('MaxDeliveryCountExceeded') ? { text, finding: 'delivery-count-exceeded' } : { text });
+          }
+          lastViolations = found;
+          lastTrail = world.trail;
+          const byKind = (k: string) => model.items.filter((i) => i.kind === k).length;
+          summary = `${world.trail.length} acted, items ${model.items.length} (appointments ${byKind('appointment')}, tasks ${byKind('task')}, contacts ${byKind('contact')}), ${model.crashes} kill(s)`;
+          // Known findings alone do not fail the property (so shrinking looks for something new); they are
+          // reported below, and skip the test with their names unless CHAOS_STRICT=1.
+          return found.every((v) => v.finding !== undefined && !strict);
+        } catch (error) {
+          lastTrail = world.trail;
+          lastViolations = [{ text: `the run failed: ${(error as Error).message}` }];
+          return false;
+        } finally {
+          await world.clearFaults();
+        }
+      });
+      const result = await fc.check(property, {
+        seed,
+        numRuns: 1,
+        endOnFailure: !shrink,
+        ...(replay && replay[2] ? { path: replay[2] } : {}),
+      });
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      console.log(`[chaos] seed ${seed}: ${ops} operations (${summary}), ${result.failed ? 'FAILED' : 'passed'} in ${seconds} s`);
+      if (result.failed) {
+        const replayHint = `CHAOS_REPLAY=${result.seed}:${result.counterexamplePath ?? ''} CHAOS_OPS=${ops} npm run test:chaos`;
+        const steps = (result.counterexample?.[0] ?? []).filter((op) => op.t !== 'noop').map((op) => JSON.stringify(op));
+        const trailFile = join(tmpdir(), `chaos-seed-${seed}.log`);
+        writeFileSync(trailFile, lastTrail.map((line, n) => `#${n} ${line}`).join('\n'));
+        const named = new Set(lastViolations.flatMap((v) => v.text.match(/C\d+r\d+n\d+/g) ?? []));
+        const history = [...named].flatMap((key) => [`history of ${key}:`, ...lastTrail.map((line, n) => `  #${n} ${line}`).filter((line) => line.includes(`${key}`) && new RegExp(`${key}(?!\\d)`).test(line))]);
+        expect.fail(
+          [`seed ${result.seed}, replay: ${replayHint}`, 'violations:', ...lastViolations.map((v) => `  ${v.text}${v.finding ? ` [known finding: ${v.finding}]` : ''}`), `commands (${steps.length} not no-ops):`, ...steps.slice(0, 60).map((s) => `  ${s}`), ...history, `whole trail: ${trailFile}`].join('\n'),
+        );
+      }
+      const known = [...new Set(lastViolations.flatMap((v) => (v.finding ? [v.finding] : [])))];
+      if (known.length > 0) {
+        const lines = lastViolations.map((v) => `${v.text} [${v.finding}]`);
+        console.warn(`[chaos] seed ${seed}: known findings ${known.join(', ')}:\n  ${lines.join('\n  ')}`);
+        ctx.skip(`known findings, not fixed yet: ${known.map((k) => `${k} (${knownFindings[k]})`).join('; ')}`);
+      }
+    }, 900_000);
+  }
+});
+
+/** Each dead letter of both queues with its reason (the worker's and Service Bus's own), oldest first. */
+function deadLetterList(stack: Stack): string[] {
+  return ['sync-changes', 'sync-mailbox-work'].flatMap((q) =>
+    stack.serviceBus.messages(q, 'deadLetter').map((m) => `${q} #${m.sequenceNumber} ${JSON.stringify(m.applicationProperties?.DeadLetterReason ?? '')} ${JSON.stringify(m.applicationProperties?.DeadLetterErrorDescription ?? '')}`.trim()),
+  );
+}

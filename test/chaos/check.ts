@@ -1,0 +1,68 @@
+// The chaos test's verdict, from the simulators' own state: every item the model expects exists exactly once with
+// the model's values, nothing the model says is gone exists, and no item of the run exists that the model does not
+// know. Returns every violation (one line each), not only the first.
+import { comparedFields, itemFields, keyOfItem, keyOfRecord, recordFields, type Snapshot } from './world.js';
+import { userKeys, type Model } from './model.js';
+
+/**
+ * Findings of this test that are not fixed yet, each under a name `npm run test:chaos` reports. A run whose only
+ * violations are known findings is skipped in `npm test` with the names (never passed); CHAOS_STRICT=1 fails it.
+ */
+export const knownFindings = {
+  'unlinked-copy-recreated':
+    'a delete that only unlinks (a task or contact deleted in Outlook; a task deleted in Dynamics 365 while completed in To Do) leaves the other copy unpaired and in scope, and reconciliation (a change-tracking or delta replay) then creates a new copy on the side that deleted it: the unlink does not remember the version of the copy it let go of',
+  'delivery-count-exceeded':
+    'on a loaded machine Service Bus dead-letters a change with MaxDeliveryCountExceeded (5 deliveries; the worker is meant to reschedule its own retries and dead-letter only after SYNC_MAX_ATTEMPTS, so each of these deliveries was abandoned or lost its lock): not investigated yet',
+  'todo-completion-lost':
+    'a task completed in To Do stays open in Dynamics 365 under faults; one cause (a lost answer on the create of a completed task) is fixed with test/e2e/lostAnswers.test.ts, so a new sighting is another cause',
+  'd365-delete-event-kept': "an appointment deleted in Dynamics 365 under webhook drops and faults keeps its organizer's future event (seen once; not reduced yet)",
+  'reassign-lost-update': 'after a contact or task is reassigned, a later Dynamics 365 edit is overwritten by the older value (seen once; not reduced yet)',
+} as const;
+export type FindingName = keyof typeof knownFindings;
+
+export interface Violation {
+  text: string;
+  finding?: FindingName;
+}
+
+export function violations(model: Model, snap: Snapshot): Violation[] {
+  const out: Violation[] = [];
+  const push = (text: string, finding?: FindingName) => out.push(finding ? { text, finding } : { text });
+  const known = new Set(model.items.map((i) => i.key));
+  for (const kind of ['appointment', 'task', 'contact'] as const) {
+    for (const r of snap.records[kind]) if (!known.has(keyOfRecord(kind, r)!)) push(`Dynamics 365 holds a ${kind} ${keyOfRecord(kind, r)} nobody made`);
+    for (const u of userKeys) for (const i of snap.mailbox[u][kind]) if (!known.has(keyOfItem(kind, i)!)) push(`${u}'s mailbox holds a ${kind} ${keyOfItem(kind, i)} nobody made`);
+  }
+  for (const item of model.items) {
+    const where = `${item.kind} ${item.key}`;
+    const records = snap.records[item.kind].filter((r) => keyOfRecord(item.kind, r) === item.key);
+    const expected = item.d365.exists ? 1 : 0;
+    const keptInOutlook = item.kind !== 'appointment' && !item.d365.exists && item.copies.some((c) => c.role === 'owner' && c.exists);
+    if (records.length !== expected) push(`${where}: Dynamics 365 holds ${records.length}, the model ${expected}`, keptInOutlook && records.length === 1 ? 'unlinked-copy-recreated' : undefined);
+    const outlookDeleted = item.kind !== 'appointment' && item.copies.some((c) => c.role === 'owner' && !c.exists) && item.d365.exists;
+    if (records.length === 1 && item.d365.exists) {
+      const got = recordFields(item.kind, records[0]!);
+      for (const f of comparedFields(item.kind)) if (got.fields[f] !== item.d365.fields[f]) push(`${where}: Dynamics 365 field ${f} is '${got.fields[f]}', the model '${item.d365.fields[f]}'`, item.reassigned ? 'reassign-lost-update' : undefined);
+      if (item.kind === 'task' && got.completed !== item.d365.completed) push(`${where}: Dynamics 365 completed ${got.completed}, the model ${item.d365.completed}`, item.d365.completed ? 'todo-completion-lost' : undefined);
+    }
+    for (const u of userKeys) {
+      const real = snap.mailbox[u][item.kind].filter((i) => keyOfItem(item.kind, i) === item.key);
+      const mine = item.copies.filter((c) => c.mailbox === u && c.exists);
+      const strict = mine.filter((c) => !c.cancelledOrGone);
+      const loose = mine.filter((c) => c.cancelledOrGone);
+      const live = real.filter((i) => !itemFields(item.kind, i).cancelled);
+      const cancelled = real.length - live.length;
+      const recreated = outlookDeleted && u === item.owner && live.length === strict.length + 1;
+      const eventKept = item.kind === 'appointment' && !item.d365.exists && u === item.owner && live.length === strict.length + 1;
+      if (live.length !== strict.length) push(`${where}: ${u}'s mailbox holds ${live.length} live copies, the model ${strict.length}`, recreated ? 'unlinked-copy-recreated' : eventKept ? 'd365-delete-event-kept' : undefined);
+      if (cancelled > loose.length) push(`${where}: ${u}'s mailbox holds ${cancelled} cancelled copies, the model at most ${loose.length}`);
+      if (live.length === 1 && strict.length === 1) {
+        const got = itemFields(item.kind, live[0]!);
+        const want = strict[0]!;
+        for (const f of comparedFields(item.kind, want)) if (got.fields[f] !== want.fields[f]) push(`${where}: ${u}'s ${want.role} copy field ${f} is '${got.fields[f]}', the model '${want.fields[f]}'`, item.reassigned ? 'reassign-lost-update' : undefined);
+        if (item.kind === 'task' && got.completed !== want.completed) push(`${where}: ${u}'s copy completed ${got.completed}, the model ${want.completed}`);
+      }
+    }
+  }
+  return out;
+}

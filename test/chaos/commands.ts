@@ -1,0 +1,252 @@
+// The operations of the chaos test as fast-check commands: people on both sides, faults, crashes, settling. Each
+// command checks the model (is there an item it can act on?), acts through the World, and updates the model only
+// for what really happened. The first arbitrary of the union is the no-op, so fast-check's shrinker turns the
+// commands a failure does not need into no-ops and the counterexample keeps only those it does.
+import fc from 'fast-check';
+import * as m from './model.js';
+import type { World } from './world.js';
+
+const kinds = ['appointment', 'task', 'contact'] as const;
+const user = fc.constantFrom<m.UserKey>('alice', 'bob');
+const value = fc.constantFrom('red', 'green', 'blue', 'amber', 'teal', 'plum', 'sand', 'jade');
+const field = fc.constantFrom<keyof m.Fields>('a', 'b');
+const faults = ['gNotify', 'dvHooks', 'gThrottle', 'dvThrottle', 'gErrors', 'dvErrors', 'dvErrorsAfter', 'gSubs', 'gDelta', 'dvTokens', 'calm'] as const;
+
+export type Op =
+  | { t: 'noop' }
+  | { t: 'createD'; kind: m.Kind; owner: m.UserKey; a: string; b: string; day: number; attendee: boolean }
+  | { t: 'createO'; kind: m.Kind; owner: m.UserKey; a: string; b: string; day: number; track: boolean }
+  | { t: 'editD' | 'editO'; pick: number; field: keyof m.Fields; v: string }
+  | { t: 'hot'; pick: number; v1: string; v2: string }
+  | { t: 'completeD' | 'completeO' | 'deleteD' | 'deleteO' | 'track' | 'reassign' | 'attend' | 'unattend'; pick: number }
+  | { t: 'fault'; which: (typeof faults)[number] }
+  | { t: 'crash'; afterWrite: boolean }
+  | { t: 'reconcile' }
+  | { t: 'settle' };
+
+export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
+  { arbitrary: fc.constant<Op>({ t: 'noop' }), weight: 1 },
+  { arbitrary: fc.record({ t: fc.constant('createD' as const), kind: fc.constantFrom(...kinds), owner: user, a: value, b: value, day: fc.integer({ min: 2, max: 30 }), attendee: fc.boolean() }), weight: 8 },
+  { arbitrary: fc.record({ t: fc.constant('createO' as const), kind: fc.constantFrom(...kinds), owner: user, a: value, b: value, day: fc.integer({ min: 2, max: 30 }), track: fc.boolean() }), weight: 6 },
+  { arbitrary: fc.record({ t: fc.constantFrom('editD' as const, 'editO' as const), pick: fc.nat(), field, v: value }), weight: 14 },
+  { arbitrary: fc.record({ t: fc.constant('hot' as const), pick: fc.nat(), v1: value, v2: value }), weight: 4 },
+  {
+    arbitrary: fc.record({ t: fc.constantFrom('completeD' as const, 'completeO' as const, 'deleteD' as const, 'deleteO' as const, 'track' as const, 'reassign' as const, 'attend' as const, 'unattend' as const), pick: fc.nat() }),
+    weight: 12,
+  },
+  { arbitrary: fc.record({ t: fc.constant('fault' as const), which: fc.constantFrom(...faults) }), weight: 4 },
+  { arbitrary: fc.record({ t: fc.constant('crash' as const), afterWrite: fc.boolean() }), weight: 1 },
+  { arbitrary: fc.constant<Op>({ t: 'reconcile' }), weight: 1 },
+  { arbitrary: fc.constant<Op>({ t: 'settle' }), weight: 6 },
+);
+
+/** The item an operation on `pick` acts on, or undefined when none fits. */
+function target(model: Readonly<m.Model>, op: Op): m.ItemModel | undefined {
+  if (!('pick' in op)) return undefined;
+  const open = (i: m.ItemModel) => !i.d365.completed;
+  switch (op.t) {
+    case 'editD':
+      return m.pick(m.candidates(model, kinds, (i) => i.tracked && open(i) && (i.kind !== 'task' || op.field === 'a')), op.pick);
+    case 'editO':
+      return m.pick(m.candidates(model, kinds, (i) => open(i) && (i.kind !== 'task' || op.field === 'a')), op.pick);
+    case 'hot':
+      return m.pick(m.candidates(model, kinds, (i) => i.tracked && open(i)), op.pick);
+    case 'completeD':
+    case 'completeO':
+      return m.pick(m.candidates(model, ['task'], (i) => i.tracked && open(i)), op.pick);
+    case 'deleteD':
+      return m.pick(m.candidates(model, kinds, (i) => i.tracked), op.pick);
+    case 'deleteO':
+      return m.pick(m.candidates(model, kinds), op.pick);
+    case 'track':
+      return m.pick(m.candidates(model, kinds, (i) => !i.tracked), op.pick);
+    case 'reassign':
+      return m.pick(m.candidates(model, ['task', 'contact'], (i) => i.tracked && open(i) && !i.reassigned), op.pick);
+    case 'attend':
+      return m.pick(m.candidates(model, ['appointment'], (i) => i.tracked && !i.attendee && !i.copies.some((c) => c.role !== 'owner')), op.pick);
+    case 'unattend':
+      return m.pick(m.candidates(model, ['appointment'], (i) => i.tracked && i.attendee !== undefined), op.pick);
+  }
+}
+
+export class ChaosCommand implements fc.AsyncCommand<m.Model, World> {
+  constructor(
+    readonly op: Op,
+    readonly keyPrefix: string,
+  ) {}
+
+  check(model: Readonly<m.Model>): boolean {
+    const op = this.op;
+    if (op.t === 'noop') return false;
+    if (op.t === 'crash') return model.crashes < model.maxCrashes;
+    if ('pick' in op) return target(model, op) !== undefined;
+    return true;
+  }
+
+  async run(model: m.Model, world: World): Promise<void> {
+    const op = this.op;
+    const item = target(model, op);
+    const touch = (i: m.ItemModel): void => void model.touched.add(i.key);
+    world.note(this.toString() + (item ? ` -> ${item.key}` : ''));
+    switch (op.t) {
+      case 'createD': {
+        const key = `${this.keyPrefix}${(model.next += 1)}`;
+        world.note(`  created ${key}`);
+        // Only a meeting has attendees; the other kinds sync to their owner's mailbox alone.
+        const attendee = op.kind === 'appointment' && op.attendee ? m.other(op.owner) : undefined;
+        world.createInDynamics(key, op.kind, op.owner, { a: op.a, b: op.kind === 'task' ? '' : op.b }, op.day, attendee);
+        const item = m.createdInDynamics(key, op.kind, op.owner, { a: op.a, b: op.kind === 'task' ? '' : op.b }, attendee);
+        model.items.push(item);
+        return touch(item);
+      }
+      case 'createO': {
+        const key = `${this.keyPrefix}${(model.next += 1)}`;
+        world.note(`  created ${key}`);
+        await world.createInOutlook(key, op.kind, op.owner, { a: op.a, b: op.kind === 'task' ? '' : op.b }, op.day, op.track);
+        const item = m.createdInOutlook(key, op.kind, op.owner, { a: op.a, b: op.kind === 'task' ? '' : op.b }, op.track);
+        model.items.push(item);
+        return touch(item);
+      }
+      case 'editD':
+        if (world.editInDynamics(item!, op.field, op.v)) {
+          m.edited(item!, op.field, op.v, 'd365');
+          touch(item!);
+        }
+        return;
+      case 'editO':
+        if (await world.editInOutlook(item!, op.field, op.v)) {
+          m.edited(item!, op.field, op.v, 'outlook');
+          touch(item!);
+        }
+        return;
+      case 'hot': {
+        // The same item changed on both sides before the sync saw either: different fields, so both must survive
+        // the merge (a task: its subject in Dynamics 365 while it is completed in To Do).
+        const i = item!;
+        const ids = world.ids.get(i.key);
+        if (!ids?.d365 || !ids.copies[i.owner]) return;
+        world.editInDynamics(i, 'a', op.v1);
+        m.edited(i, 'a', op.v1, 'd365');
+        if (i.kind === 'task') {
+          await world.completeInOutlook(i);
+          m.completed(i);
+        } else {
+          await world.editInOutlook(i, 'b', op.v2);
+          m.edited(i, 'b', op.v2, 'outlook');
+        }
+        return touch(i);
+      }
+      case 'completeD':
+        if (world.completeInDynamics(item!)) {
+          m.completed(item!);
+          touch(item!);
+        }
+        return;
+      case 'completeO':
+        if (await world.completeInOutlook(item!)) {
+          m.completed(item!);
+          touch(item!);
+        }
+        return;
+      case 'deleteD':
+        if (world.deleteInDynamics(item!)) {
+          m.deletedInDynamics(item!);
+          touch(item!);
+        }
+        return;
+      case 'deleteO':
+        if (await world.deleteInOutlook(item!)) {
+          m.deletedInOutlook(item!);
+          touch(item!);
+        }
+        return;
+      case 'track':
+        if (await world.track(item!)) {
+          m.tracked(item!);
+          touch(item!);
+        }
+        return;
+      case 'reassign':
+        if (world.reassign(item!, m.other(item!.owner))) {
+          m.reassigned(item!);
+          touch(item!);
+        }
+        return;
+      case 'attend': {
+        const who = m.other(item!.owner);
+        if (await world.setAttendees(item!, who)) {
+          m.attendeeAdded(item!, who);
+          touch(item!);
+        }
+        return;
+      }
+      case 'unattend':
+        if (await world.setAttendees(item!, undefined)) {
+          m.attendeeRemoved(item!);
+          touch(item!);
+        }
+        return;
+      case 'fault':
+        return applyFault(world, op.which);
+      case 'crash':
+        model.crashes += 1;
+        return world.crash(op.afterWrite);
+      case 'reconcile':
+        return world.stack.host.fireTimer('reconcile');
+      case 'settle':
+        await world.settle();
+        await world.refresh(model, this.keyPrefix);
+        model.touched.clear();
+        return;
+      case 'noop':
+        return;
+    }
+  }
+
+  toString(): string {
+    return JSON.stringify(this.op);
+  }
+}
+
+async function applyFault(world: World, which: (typeof faults)[number]): Promise<void> {
+  const g = world.graphPlan;
+  const d = world.dataversePlan;
+  switch (which) {
+    case 'gNotify':
+      g.notifications = { drop: 0.2, duplicate: 0.3, delay: 0.3, delayMs: { min: 5, max: 150 }, reorder: 0.5 };
+      break;
+    case 'dvHooks':
+      d.webhooks = { dropProbability: 0.2, duplicateProbability: 0.3, delay: { probability: 0.3, ms: 100 }, reorderProbability: 0.3 };
+      break;
+    case 'gThrottle':
+      g.throttleBursts = { probability: 0.05, length: 4, retryAfterSeconds: 1 };
+      break;
+    case 'dvThrottle':
+      d.requests = { ...d.requests, throttle: { probability: 0.05, burst: 4, retryAfterSeconds: 1 } };
+      break;
+    case 'gErrors':
+      g.serverErrors = { probability: 0.1, afterExecution: 0.5 };
+      break;
+    case 'dvErrors':
+      d.requests = { ...d.requests, serverError: { probability: 0.1 } };
+      break;
+    case 'dvErrorsAfter':
+      d.requests = { ...d.requests, serverError: { probability: 0.1, afterExecution: true } };
+      break;
+    case 'gSubs':
+      g.subscriptionRemoval = 0.3;
+      break;
+    case 'gDelta':
+      g.deltaTokenEviction = 0.2;
+      await world.stack.graph.admin.evictDeltaTokens();
+      break;
+    case 'dvTokens':
+      world.stack.dataverse.admin.expireChangeTrackingTokens();
+      break;
+    case 'calm':
+      world.graphPlan = {};
+      world.dataversePlan = {};
+      break;
+  }
+  await world.applyFaults();
+}

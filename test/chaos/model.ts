@@ -1,0 +1,161 @@
+// What Dynamics 365 and each mailbox must hold, as people changed them, under the sync's rules (README "Sync scope
+// and decisions"): the model is pure (an operation in, the expected state out) and knows nothing of how the sync
+// gets there. Each item is named by a key carried in a field the sync copies as is (subject, or a contact's last
+// name), so the check finds every copy of it on both sides and counts them.
+export type Kind = 'appointment' | 'task' | 'contact';
+export type UserKey = 'alice' | 'bob';
+export const userKeys: readonly UserKey[] = ['alice', 'bob'];
+
+/** The two synced text fields of each kind: appointment subject/location, task subject/-, contact jobtitle/department. */
+export interface Fields {
+  a: string;
+  b: string;
+}
+
+export interface SideState {
+  exists: boolean;
+  fields: Fields;
+  completed: boolean;
+}
+
+export interface CopyState extends SideState {
+  mailbox: UserKey;
+  /** owner: the owner's (organizer's) linked copy; attendee: a meeting copy by invitation (subject compared only); left: a copy the sync let go of, which must stay as it was. */
+  role: 'owner' | 'attendee' | 'left';
+  /** A meeting copy that a cancellation may have removed or marked cancelled (Exchange decides which). */
+  cancelledOrGone: boolean;
+}
+
+export interface ItemModel {
+  key: string;
+  kind: Kind;
+  owner: UserKey;
+  d365: SideState;
+  copies: CopyState[];
+  /** The pair was undone (a delete rule kept the other copy, a reassignment left the old copy): no more operations. */
+  frozen: boolean;
+  /** Reassigned once (a second reassignment back would adopt the old copy: not modelled). */
+  reassigned: boolean;
+  /** Created in Outlook without the tracking category: Dynamics 365 must not get it until it is tracked. */
+  tracked: boolean;
+  attendee?: UserKey;
+}
+
+export interface Model {
+  items: ItemModel[];
+  /** Items touched since the last settle: at most one person's operation per item between settles. */
+  touched: Set<string>;
+  crashes: number;
+  maxCrashes: number;
+  next: number;
+}
+
+export const other = (u: UserKey): UserKey => (u === 'alice' ? 'bob' : 'alice');
+
+export function newModel(maxCrashes: number): Model {
+  return { items: [], touched: new Set(), crashes: 0, maxCrashes, next: 0 };
+}
+
+/** Items an operation may pick: alive, not frozen, not touched since the last settle, of the kinds given. */
+export function candidates(model: Readonly<Model>, kinds: readonly Kind[], extra: (i: ItemModel) => boolean = () => true): ItemModel[] {
+  return model.items.filter((i) => kinds.includes(i.kind) && !i.frozen && !model.touched.has(i.key) && extra(i));
+}
+
+export function pick<T>(list: readonly T[], n: number): T | undefined {
+  return list.length === 0 ? undefined : list[n % list.length];
+}
+
+const side = (fields: Fields, completed = false): SideState => ({ exists: true, fields: { ...fields }, completed });
+const copy = (mailbox: UserKey, fields: Fields, role: CopyState['role'] = 'owner'): CopyState => ({ mailbox, role, exists: true, fields: { ...fields }, completed: false, cancelledOrGone: false });
+
+export const ownerCopy = (item: ItemModel): CopyState => item.copies.find((c) => c.role === 'owner')!;
+const attendeeCopy = (item: ItemModel): CopyState | undefined => item.copies.find((c) => c.role === 'attendee');
+
+/** A new item created in Dynamics 365 (owned, for an appointment organized, by `owner`). */
+export function createdInDynamics(key: string, kind: Kind, owner: UserKey, fields: Fields, attendee?: UserKey): ItemModel {
+  const copies = [copy(owner, fields)];
+  if (attendee) copies.push(copy(attendee, fields, 'attendee'));
+  return { key, kind, owner, d365: side(fields), copies, frozen: false, reassigned: false, tracked: true, ...(attendee ? { attendee } : {}) };
+}
+
+/** A new item created in the owner's mailbox, tracked or not. */
+export function createdInOutlook(key: string, kind: Kind, owner: UserKey, fields: Fields, tracked: boolean): ItemModel {
+  return { key, kind, owner, d365: tracked ? side(fields) : { exists: false, fields: { ...fields }, completed: false }, copies: [copy(owner, fields)], frozen: false, reassigned: false, tracked };
+}
+
+/** A field edited on one side: the later edit of a field wins (SYNC_CONFLICT_POLICY lastModifiedWins, the default). */
+export function edited(item: ItemModel, field: keyof Fields, value: string, from: 'd365' | 'outlook'): void {
+  const linked = item.tracked;
+  if (from === 'd365' || linked) item.d365.fields[field] = value;
+  if (from === 'outlook' || linked) ownerCopy(item).fields[field] = value;
+  // Exchange carries the organizer's change to the attendee's copy (only the subject is compared there).
+  const att = attendeeCopy(item);
+  if (att && field === 'a' && linked) att.fields.a = value;
+}
+
+export function tracked(item: ItemModel): void {
+  item.tracked = true;
+  item.d365 = side(ownerCopy(item).fields);
+}
+
+export function completed(item: ItemModel): void {
+  item.d365.completed = true;
+  ownerCopy(item).completed = true;
+}
+
+/**
+ * Deleted in Dynamics 365 (README "Dynamics 365 deletes"): the organizer's future event goes, and Exchange cancels
+ * the attendee's copy; a task's To Do copy goes unless it is completed there; the owner's contact copy stays
+ * (unlinked).
+ */
+export function deletedInDynamics(item: ItemModel): void {
+  item.d365.exists = false;
+  item.frozen = true;
+  const own = ownerCopy(item);
+  if (item.kind === 'appointment') {
+    own.exists = false;
+    const att = attendeeCopy(item);
+    if (att) att.cancelledOrGone = true;
+  } else if (item.kind === 'task' && !own.completed) {
+    own.exists = false;
+  }
+}
+
+/**
+ * Deleted in Outlook (README "Exchange deletes"): a future open appointment the user organizes is deleted in
+ * Dynamics 365 (and Exchange cancels the attendee's copy); contacts and tasks are only unlinked.
+ */
+export function deletedInOutlook(item: ItemModel): void {
+  ownerCopy(item).exists = false;
+  item.frozen = true;
+  if (item.tracked && item.kind === 'appointment' && !item.d365.completed) {
+    item.d365.exists = false;
+    const att = attendeeCopy(item);
+    if (att) att.cancelledOrGone = true;
+  }
+}
+
+/** Reassigned in Dynamics 365: the old owner's copy falls out of scope and stays, unlinked; the new owner gets one. */
+export function reassigned(item: ItemModel): void {
+  const own = ownerCopy(item);
+  own.role = 'left';
+  item.reassigned = true;
+  item.owner = other(item.owner);
+  const fresh = copy(item.owner, item.d365.fields);
+  fresh.completed = item.d365.completed;
+  item.copies.push(fresh);
+}
+
+/** The organizer invites the other user in Outlook: the invitation makes their copy, which the sync links. */
+export function attendeeAdded(item: ItemModel, who: UserKey): void {
+  item.attendee = who;
+  item.copies.push(copy(who, ownerCopy(item).fields, 'attendee'));
+}
+
+/** The organizer removes the attendee in Outlook: Exchange cancels their copy. */
+export function attendeeRemoved(item: ItemModel): void {
+  const att = attendeeCopy(item)!;
+  att.cancelledOrGone = true;
+  att.role = 'left';
+  delete item.attendee;
+}

@@ -1,0 +1,284 @@
+// The real side of the chaos test: people acting in Dynamics 365 and Outlook through the simulators' admin APIs,
+// faults switched on in the simulators' fault plans, the host process killed, and the state read back from the
+// simulators to compare with the model. Nothing here touches the sync's own state.
+import type { Stack } from '../../dev/stack/index.js';
+import type { FaultPlan as GraphFaultPlan, HandledRequest, InspectedItem } from '../../dev/sim/graph/index.js';
+import type { FaultPlan as DataverseFaultPlan } from '../../dev/sim/dataverse/index.js';
+import { daysFromNow, tracked as trackedCategory } from '../support/e2e.js';
+import { ownerCopy, type CopyState, type Fields, type ItemModel, type Kind, type Model, type UserKey } from './model.js';
+
+const setOf: Record<Kind, string> = { appointment: 'appointments', task: 'tasks', contact: 'contacts' };
+const graphKind: Record<Kind, 'event' | 'todoTask' | 'contact'> = { appointment: 'event', task: 'todoTask', contact: 'contact' };
+
+export interface RealIds {
+  d365?: string;
+  /** The owner's copy (and, for a meeting, the attendee's), by mailbox. */
+  copies: Partial<Record<UserKey, { id: string; listId: string }>>;
+}
+
+export class World {
+  readonly ids = new Map<string, RealIds>();
+  graphPlan: GraphFaultPlan = {};
+  dataversePlan: DataverseFaultPlan = {};
+  /** What happened, for the failure message. */
+  readonly trail: string[] = [];
+  private armed: (() => void) | undefined;
+
+  constructor(readonly stack: Stack) {}
+
+  user(u: UserKey) {
+    return this.stack.users[u]!;
+  }
+
+  as(u: UserKey) {
+    return this.stack.dataverse.admin.as(this.user(u).systemUserId);
+  }
+
+  note(line: string): void {
+    this.trail.push(line);
+  }
+
+  // --- Dynamics 365 ------------------------------------------------------------------------------------------
+  createInDynamics(key: string, kind: Kind, owner: UserKey, f: Fields, day: number, attendee?: UserKey): void {
+    const o = this.user(owner);
+    const bind = { 'ownerid@odata.bind': `/systemusers(${o.systemUserId})` };
+    let record: Record<string, unknown>;
+    if (kind === 'appointment') {
+      const start = daysFromNow(day, 8 + (day % 8));
+      record = this.as(owner).create('appointments', {
+        subject: `${key} ${f.a}`,
+        location: f.b,
+        scheduledstart: start.toISOString(),
+        scheduledend: new Date(start.getTime() + 3600_000).toISOString(),
+        ...bind,
+        appointment_activity_parties: [
+          { 'partyid_systemuser@odata.bind': `/systemusers(${o.systemUserId})`, participationtypemask: 7 },
+          ...(attendee ? [{ 'partyid_systemuser@odata.bind': `/systemusers(${this.user(attendee).systemUserId})`, participationtypemask: 5 }] : []),
+        ],
+      });
+    } else if (kind === 'task') {
+      record = this.as(owner).create('tasks', { subject: `${key} ${f.a}`, scheduledend: daysFromNow(day).toISOString(), ...bind });
+    } else {
+      record = this.as(owner).create('contacts', { firstname: 'Chaos', lastname: key, jobtitle: f.a, department: f.b, ...bind });
+    }
+    this.ids.set(key, { d365: String(record[kind === 'contact' ? 'contactid' : 'activityid']), copies: {} });
+  }
+
+  editInDynamics(item: ItemModel, field: keyof Fields, value: string): boolean {
+    const id = this.ids.get(item.key)?.d365;
+    if (!id) return false;
+    const body: Record<string, unknown> =
+      item.kind === 'contact' ? (field === 'a' ? { jobtitle: value } : { department: value }) : field === 'a' ? { subject: `${item.key} ${value}` } : { location: value };
+    this.as(item.owner).update(setOf[item.kind], id, body);
+    return true;
+  }
+
+  completeInDynamics(item: ItemModel): boolean {
+    const id = this.ids.get(item.key)?.d365;
+    if (!id) return false;
+    this.as(item.owner).complete('tasks', id);
+    return true;
+  }
+
+  deleteInDynamics(item: ItemModel): boolean {
+    const id = this.ids.get(item.key)?.d365;
+    if (!id) return false;
+    this.as(item.owner).delete(setOf[item.kind], id);
+    return true;
+  }
+
+  reassign(item: ItemModel, to: UserKey): boolean {
+    const id = this.ids.get(item.key)?.d365;
+    if (!id) return false;
+    this.as(item.owner).update(setOf[item.kind], id, { 'ownerid@odata.bind': `/systemusers(${this.user(to).systemUserId})` });
+    // The new owner's copy is found by the next refresh.
+    const ids = this.ids.get(item.key)!;
+    delete ids.copies[to];
+    return true;
+  }
+
+  // --- Outlook -------------------------------------------------------------------------------------------------
+  async createInOutlook(key: string, kind: Kind, owner: UserKey, f: Fields, day: number, track: boolean): Promise<void> {
+    const u = this.user(owner);
+    const categories = track ? [trackedCategory] : [];
+    let created: Record<string, unknown>;
+    let listId = '';
+    if (kind === 'appointment') {
+      const start = daysFromNow(day, 8 + (day % 8));
+      created = await this.stack.graph.admin.createEvent(u.graph.id, {
+        subject: `${key} ${f.a}`,
+        location: { displayName: f.b },
+        start: { dateTime: start.toISOString().slice(0, 19), timeZone: 'UTC' },
+        end: { dateTime: new Date(start.getTime() + 3600_000).toISOString().slice(0, 19), timeZone: 'UTC' },
+        categories,
+      });
+    } else if (kind === 'task') {
+      listId = u.graph.defaultTodoListId;
+      created = await this.stack.graph.admin.act({ action: 'create', user: u.graph.id, kind: 'todoTask', listId, body: { title: `${key} ${f.a}`, categories } });
+    } else {
+      created = await this.stack.graph.admin.createContact(u.graph.id, { givenName: 'Chaos', surname: key, jobTitle: f.a, department: f.b, categories });
+    }
+    this.ids.set(key, { copies: { [owner]: { id: String(created.id), listId } } });
+  }
+
+  private ownerCopyId(item: ItemModel) {
+    return this.ids.get(item.key)?.copies[item.owner];
+  }
+
+  async editInOutlook(item: ItemModel, field: keyof Fields, value: string): Promise<boolean> {
+    const c = this.ownerCopyId(item);
+    if (!c) return false;
+    const body: Record<string, unknown> =
+      item.kind === 'appointment'
+        ? field === 'a'
+          ? { subject: `${item.key} ${value}` }
+          : { location: { displayName: value } }
+        : item.kind === 'task'
+          ? { title: `${item.key} ${value}` }
+          : field === 'a'
+            ? { jobTitle: value }
+            : { department: value };
+    await this.stack.graph.admin.act({ action: 'update', user: this.user(item.owner).graph.id, kind: graphKind[item.kind], id: c.id, body, ...(c.listId ? { listId: c.listId } : {}) });
+    return true;
+  }
+
+  async completeInOutlook(item: ItemModel): Promise<boolean> {
+    const c = this.ownerCopyId(item);
+    if (!c) return false;
+    await this.stack.graph.admin.act({ action: 'update', user: this.user(item.owner).graph.id, kind: 'todoTask', id: c.id, listId: c.listId, body: { status: 'completed' } });
+    return true;
+  }
+
+  async deleteInOutlook(item: ItemModel): Promise<boolean> {
+    const c = this.ownerCopyId(item);
+    if (!c) return false;
+    await this.stack.graph.admin.act({ action: 'delete', user: this.user(item.owner).graph.id, kind: graphKind[item.kind], id: c.id, ...(c.listId ? { listId: c.listId } : {}) });
+    return true;
+  }
+
+  async track(item: ItemModel): Promise<boolean> {
+    const c = this.ownerCopyId(item);
+    if (!c) return false;
+    await this.stack.graph.admin.setCategory(this.user(item.owner).graph.id, graphKind[item.kind], c.id, trackedCategory, true, c.listId || undefined);
+    return true;
+  }
+
+  async setAttendees(item: ItemModel, who: UserKey | undefined): Promise<boolean> {
+    const c = this.ownerCopyId(item);
+    if (!c) return false;
+    const attendees = who ? [{ emailAddress: { address: this.user(who).userPrincipalName }, type: 'required' }] : [];
+    await this.stack.graph.admin.updateEvent(this.user(item.owner).graph.id, c.id, { attendees });
+    return true;
+  }
+
+  // --- faults and crashes ----------------------------------------------------------------------------------
+  async applyFaults(): Promise<void> {
+    await this.stack.graph.admin.setFaultPlan(this.graphPlan);
+    this.stack.dataverse.admin.setFaultPlan(this.dataversePlan);
+  }
+
+  async clearFaults(): Promise<void> {
+    this.graphPlan = {};
+    this.dataversePlan = {};
+    await this.applyFaults();
+  }
+
+  /** Kills the host now, or right after the next write either service takes (before the host hears the answer). */
+  async crash(afterWrite: boolean): Promise<void> {
+    const child = this.stack.child!;
+    if (afterWrite) {
+      await new Promise<void>((resolve) => {
+        const onHandled = (r: HandledRequest) => {
+          if (!r.write) return;
+          done();
+        };
+        // Nothing may be in flight: then the host dies idle, which is a crash too.
+        const timer = setTimeout(() => done(), 3_000);
+        const done = () => {
+          clearTimeout(timer);
+          this.stack.graph.requests.off('handled', onHandled);
+          this.stack.dataverse.requests.off('handled', onHandled);
+          void child.kill();
+          resolve();
+        };
+        this.stack.graph.requests.on('handled', onHandled);
+        this.stack.dataverse.requests.on('handled', onHandled);
+      });
+    }
+    await child.kill();
+    await child.restart();
+  }
+
+  // --- reading the state -----------------------------------------------------------------------------------
+  async settle(): Promise<void> {
+    await this.stack.settled({ timeoutMs: 120_000 });
+    await this.stack.host.fireTimer('pollTodo');
+    await this.stack.settled({ timeoutMs: 120_000 });
+  }
+
+  /** Every Dynamics 365 record and mailbox item carrying a key of this run (keyPrefix). */
+  async snapshot(keyPrefix: string): Promise<Snapshot> {
+    const records: Record<Kind, Record<string, unknown>[]> = { appointment: [], task: [], contact: [] };
+    for (const kind of ['appointment', 'task', 'contact'] as const) {
+      records[kind] = this.stack.dataverse.admin.records(setOf[kind]).filter((r) => keyOfRecord(kind, r)?.startsWith(keyPrefix));
+    }
+    const mailbox: Record<UserKey, Record<Kind, InspectedItem[]>> = { alice: { appointment: [], task: [], contact: [] }, bob: { appointment: [], task: [], contact: [] } };
+    for (const u of ['alice', 'bob'] as const) {
+      for (const kind of ['appointment', 'task', 'contact'] as const) {
+        mailbox[u][kind] = (await this.stack.graph.admin.items({ user: this.user(u).graph.id, kind: graphKind[kind] })).filter((i) => keyOfItem(kind, i)?.startsWith(keyPrefix));
+      }
+    }
+    return { records, mailbox };
+  }
+
+  /** Learns the ids of copies the sync made (a user can only act on a copy they can see). */
+  async refresh(model: Model, keyPrefix: string): Promise<void> {
+    const snap = await this.snapshot(keyPrefix);
+    for (const item of model.items) {
+      const ids = this.ids.get(item.key) ?? { copies: {} };
+      this.ids.set(item.key, ids);
+      const records = snap.records[item.kind].filter((r) => keyOfRecord(item.kind, r) === item.key);
+      if (!ids.d365 && records.length === 1) ids.d365 = String(records[0]![item.kind === 'contact' ? 'contactid' : 'activityid']);
+      const own = ownerCopy(item);
+      const mine = snap.mailbox[own.mailbox][item.kind].filter((i) => keyOfItem(item.kind, i) === item.key);
+      if (!ids.copies[own.mailbox] && mine.length === 1) ids.copies[own.mailbox] = { id: mine[0]!.id, listId: item.kind === 'task' ? mine[0]!.parentId : '' };
+    }
+  }
+}
+
+export interface Snapshot {
+  records: Record<Kind, Record<string, unknown>[]>;
+  mailbox: Record<UserKey, Record<Kind, InspectedItem[]>>;
+}
+
+export function keyOfRecord(kind: Kind, r: Record<string, unknown>): string | undefined {
+  const v = kind === 'contact' ? r.lastname : r.subject;
+  return typeof v === 'string' ? v.split(' ')[0] : undefined;
+}
+
+export function keyOfItem(kind: Kind, i: InspectedItem): string | undefined {
+  const v = kind === 'contact' ? i.item.surname : kind === 'task' ? i.item.title : i.item.subject;
+  return typeof v === 'string' ? v.split(' ')[0] : undefined;
+}
+
+const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** The model's fields as a Dynamics 365 record holds them. */
+export function recordFields(kind: Kind, r: Record<string, unknown>): { fields: Partial<Fields>; completed: boolean } {
+  const rest = (s: unknown) => (typeof s === 'string' ? s.split(' ').slice(1).join(' ') : '');
+  if (kind === 'contact') return { fields: { a: text(r.jobtitle), b: text(r.department) }, completed: false };
+  if (kind === 'task') return { fields: { a: rest(r.subject) }, completed: r.statecode === 1 };
+  return { fields: { a: rest(r.subject), b: text(r.location) }, completed: r.statecode === 1 };
+}
+
+/** The model's fields as a mailbox item holds them. */
+export function itemFields(kind: Kind, i: InspectedItem): { fields: Partial<Fields>; completed: boolean; cancelled: boolean } {
+  const rest = (s: unknown) => (typeof s === 'string' ? s.split(' ').slice(1).join(' ') : '');
+  const x = i.item;
+  if (kind === 'contact') return { fields: { a: text(x.jobTitle), b: text(x.department) }, completed: false, cancelled: false };
+  if (kind === 'task') return { fields: { a: rest(x.title) }, completed: x.status === 'completed', cancelled: false };
+  return { fields: { a: rest(x.subject), b: text((x.location as { displayName?: unknown } | undefined)?.displayName) }, completed: false, cancelled: x.isCancelled === true };
+}
+
+/** Which fields of a kind the model compares. */
+export const comparedFields = (kind: Kind, copy?: CopyState): (keyof Fields)[] => (kind === 'task' || copy?.role === 'attendee' || (copy?.role === 'left' && copy.cancelledOrGone) ? ['a'] : ['a', 'b']);
