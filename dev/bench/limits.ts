@@ -14,6 +14,7 @@ import { startStack, type Stack } from '../stack/index.js';
 import { enableMailbox } from '../../shared/onboarding/mailbox.js';
 import { runBackfill } from '../../shared/onboarding/backfill.js';
 import { trackedCategory } from '../../shared/mapping/index.js';
+import { changesQueue } from '../../shared/servicebus/queues.js';
 
 const burstItems = Number(process.argv[2] ?? 60);
 const backfillItems = Number(process.argv[3] ?? 40);
@@ -45,7 +46,7 @@ async function measure(scenario: string, setting: string, options: Parameters<ty
     const seconds = (performance.now() - started) / 1000;
     const graph = await stack.graph.admin.requests();
     const alice = stack.users.alice!;
-    const dead = stack.serviceBus.counts('sync-changes').deadLettered;
+    const dead = stack.serviceBus.counts(changesQueue.name).deadLettered;
     rows.push({ scenario, setting, items, seconds, graph429: graph.throttled - graphBefore.throttled, dataverse429: (stack.dataverse.admin.requestCounts().byStatus['429'] ?? 0) - dvBefore, peak: graph.peakConcurrentByMailbox[alice.graph.id] ?? 0, dead });
     const r = rows[rows.length - 1]!;
     console.log(`${scenario.padEnd(9)} ${setting.padEnd(44)} ${String(items).padStart(4)} items in ${seconds.toFixed(1).padStart(5)} s = ${(items / seconds).toFixed(1).padStart(5)} items/s; Graph 429s ${String(r.graph429).padStart(4)}, peak in flight ${r.peak}; Dataverse 429s ${String(r.dataverse429).padStart(4)}; dead-lettered ${dead}`);

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import type { HandledRequest } from '../../dev/sim/graph/index.js';
 import { main } from '../../shared/cli/main.js';
+import { queues } from '../../shared/servicebus/queues.js';
 import { knownFindings, violations, type Violation } from './check.js';
 import { ChaosCommand, opArbitrary } from './commands.js';
 import { newModel } from './model.js';
@@ -149,9 +150,9 @@ describe('chaos', () => {
   }
 });
 
-/** Each dead letter of both queues with its reason (the worker's and Service Bus's own), oldest first. */
+/** Each dead letter of every queue with its reason (the worker's and Service Bus's own), oldest first. */
 function deadLetterList(stack: Stack): string[] {
-  return ['sync-changes', 'sync-mailbox-work'].flatMap((q) =>
+  return queues.map((q) => q.name).flatMap((q) =>
     stack.serviceBus.messages(q, 'deadLetter').map((m) => `${q} #${m.sequenceNumber} ${JSON.stringify(m.applicationProperties?.DeadLetterReason ?? '')} ${JSON.stringify(m.applicationProperties?.DeadLetterErrorDescription ?? '')}`.trim()),
   );
 }

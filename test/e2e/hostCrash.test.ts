@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import type { HandledRequest } from '../../dev/sim/graph/index.js';
+import { changesQueue } from '../../shared/servicebus/queues.js';
 import { appointments, createAppointment, daysFromNow, events } from '../support/e2e.js';
 
 const users = [{ key: 'alice', userPrincipalName: 'alice@contoso.example', displayName: 'Alice Adams', timeZone: 'W. Europe Standard Time' }];
@@ -45,6 +46,6 @@ describe('host crash', () => {
     expect(pair?.status).toBe('linked');
     expect(pair?.exchangeId).toBe(calendar[0]!.id);
     expect(appointments(stack)).toHaveLength(1);
-    expect(stack.serviceBus.counts('sync-changes').deadLettered).toBe(0);
+    expect(stack.serviceBus.counts(changesQueue.name).deadLettered).toBe(0);
   }, 120_000);
 });
