@@ -310,7 +310,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // that was in flight may have enqueued something in between).
     let quietRounds = 0;
     while (quietRounds < 2) {
-      if (Date.now() > deadline) throw new Error(`the sync did not settle within ${timeoutMs} ms: ${JSON.stringify({ changes: serviceBus.counts(changesQueue.name), work: serviceBus.counts(workQueue.name) })}`);
+      if (Date.now() > deadline) {
+        // What still waits, by message id and properties (ids and codes only), so a failure says which change it was.
+        const waiting = queues.flatMap((q) => serviceBus.messages(q.name).map((m) => ({ queue: q.name, state: m.state, messageId: m.messageId, deliveryCount: m.deliveryCount, properties: m.applicationProperties })));
+        throw new Error(`the sync did not settle within ${timeoutMs} ms: ${JSON.stringify({ changes: serviceBus.counts(changesQueue.name), work: serviceBus.counts(workQueue.name), waiting: waiting.slice(0, 10) })}`);
+      }
       await dataverse.admin.flushWebhooks();
       await graph.admin.notificationsSettled();
       // Every queue of the table (the previous release's changes queue too, which the same worker drains).
