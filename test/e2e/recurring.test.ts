@@ -21,6 +21,31 @@ function berlinLocal(date: Date, hour: number): string {
   return `${date.toISOString().slice(0, 10)}T${String(hour).padStart(2, '0')}:00:00`;
 }
 
+/**
+ * A daily Dynamics 365 series organized by bob (Eastern time, code 35), starting in two days at `utcHour` UTC, which is
+ * `localHour` in his zone; the pattern starts at that day's local midnight (DateOnly UserLocal), so both sides expand
+ * the same days.
+ */
+function bobsDailySeries(stack: Stack, columns: { subject: string; utcHour: number; localHour: number; minutes: number; occurrences: number; parties?: Record<string, unknown>[] }) {
+  const bob = stack.users.bob!;
+  const first = new Date(Date.now() + 2 * day);
+  first.setUTCHours(columns.utcHour, 0, 0, 0);
+  const midnight = new Date(first.getTime() - columns.localHour * 3600_000);
+  return stack.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
+    subject: columns.subject,
+    utcconversiontimezonecode: 35,
+    recurrencepatterntype: 0,
+    interval: 1,
+    starttime: first.toISOString(),
+    endtime: new Date(first.getTime() + columns.minutes * 60_000).toISOString(),
+    patternstartdate: midnight.toISOString(),
+    patternendtype: 2,
+    occurrences: columns.occurrences,
+    'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
+    ...(columns.parties ? { recurringappointmentmaster_activity_parties: columns.parties } : {}),
+  });
+}
+
 const options = [
   { name: 'instance steps fire, iCalUId per occurrence', dataverseRecurrence: { instanceSteps: 'fire' as const }, graphRecurrence: { occurrenceICalUId: 'perOccurrence' as const } },
   { name: 'instance steps silent, iCalUId series-wide, sparse delta', dataverseRecurrence: { instanceSteps: 'silent' as const }, graphRecurrence: { occurrenceICalUId: 'series' as const, deltaOccurrences: 'sparse' as const } },
@@ -206,24 +231,8 @@ describe('an instance changed in Dynamics 365 becomes an exception of the Exchan
 
   it('the organizer renames and moves one instance: that occurrence, and only it, changes in Exchange, with one update sent', async () => {
     const bob = stack.users.bob!;
-    // 15:00 UTC is 10:00 in bob's zone (Eastern, UTC-5 in winter); the pattern starts at that day's local midnight
-    // (DateOnly UserLocal), so both sides expand the same days.
-    const first = new Date(Date.now() + 2 * day);
-    first.setUTCHours(15, 0, 0, 0);
-    const midnight = new Date(first.getTime() - 10 * 3600_000);
-    const series = stack.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
-      subject: 'Daily check-in',
-      utcconversiontimezonecode: 35,
-      recurrencepatterntype: 0,
-      interval: 1,
-      starttime: first.toISOString(),
-      endtime: new Date(first.getTime() + 900_000).toISOString(),
-      patternstartdate: midnight.toISOString(),
-      patternendtype: 2,
-      occurrences: 5,
-      'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
-      recurringappointmentmaster_activity_parties: [{ participationtypemask: 5, addressused: 'carol@fabrikam.example' }],
-    });
+    // 15:00 UTC is 10:00 in bob's zone (Eastern, UTC-5 in winter).
+    const series = bobsDailySeries(stack, { subject: 'Daily check-in', utcHour: 15, localHour: 10, minutes: 15, occurrences: 5, parties: [{ participationtypemask: 5, addressused: 'carol@fabrikam.example' }] });
     await stack.settled();
     const instances = stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid);
     expect(instances).toHaveLength(5);
@@ -373,22 +382,8 @@ describe('cancelled and deleted occurrences meet the mass-delete breaker both wa
 
   it('Dataverse -> Exchange: four instances deleted in Dynamics 365 cancel two occurrences and hold two; release cancels them', async () => {
     const bob = stack.users.bob!;
-    // 13:00 UTC is 08:00 in bob's zone (Eastern, UTC-5 in winter); the pattern starts at that day's local midnight.
-    const first = new Date(Date.now() + 2 * day);
-    first.setUTCHours(13, 0, 0, 0);
-    const midnight = new Date(first.getTime() - 8 * 3600_000);
-    const series = stack.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
-      subject: 'Daily review',
-      utcconversiontimezonecode: 35,
-      recurrencepatterntype: 0,
-      interval: 1,
-      starttime: first.toISOString(),
-      endtime: new Date(first.getTime() + 1800_000).toISOString(),
-      patternstartdate: midnight.toISOString(),
-      patternendtype: 2,
-      occurrences: 6,
-      'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
-    });
+    // 13:00 UTC is 08:00 in bob's zone (Eastern, UTC-5 in winter).
+    const series = bobsDailySeries(stack, { subject: 'Daily review', utcHour: 13, localHour: 8, minutes: 30, occurrences: 6 });
     await stack.settled();
     const master = (await stack.graph.admin.items({ user: bob.graph.id, kind: 'event' })).find((e) => e.item.type === 'seriesMaster' && e.item.subject === 'Daily review')!.item;
     const window = { start: new Date(), end: new Date(Date.now() + 30 * day) };
