@@ -326,7 +326,8 @@ async function applyExchangeChangeOf(rt: Runtime, mailbox: Mailbox, kind: SyncKi
   const link = unpaired ? await loadLinkCandidate(rt, kind, mailbox, item) : undefined;
   const organizer = unpaired ? kind.itemFacts(item).organizerAddress : undefined;
   const organizerSynced = organizer !== undefined && (await rt.mailboxes.findEnabled(organizer)) !== undefined;
-  const unlinked = unpaired ? await rt.pairs.unlinkedCopy(mailbox.id, 'exchange', change.itemId) : undefined;
+  // Only a tracked item could be created in Dataverse: an untracked one costs no read.
+  const unlinked = unpaired && kind.isTracked(item) ? await rt.pairs.unlinkedCopy(mailbox.id, 'exchange', change.itemId) : undefined;
   const ctx = mappingContext(mailbox, rt.now());
   const settings = await planSettingsFor(rt, mailbox.id);
   const actions = planToDataverse({
