@@ -52,6 +52,27 @@ export interface Pair {
   updatedOn?: string | undefined;
 }
 
+/**
+ * What a delete that only unlinks leaves behind (server-side sync's rules: a task or contact deleted in Exchange, a
+ * task deleted in Dynamics 365 while completed in To Do, ...): the copy that remains, and its version when the pair
+ * was forgotten. That copy is not synced back to the side that deleted it unless it changes again
+ * (https://learn.microsoft.com/power-platform/admin/sync-logic), so the create path reads this before creating.
+ * Kept in the mailbox's partition under its own row prefixes, outside the pair rows (`dv-`) and the pointers (`ex-`),
+ * so no reader of pairs ever sees one.
+ */
+export interface UnlinkedCopy {
+  mailboxId: string;
+  /** The side whose copy remains. */
+  remains: 'dataverse' | 'exchange';
+  /** The remaining copy's id: a Dataverse id, or an Exchange id. */
+  id: string;
+  /** Its @odata.etag when it was unlinked (Dataverse: W/"<versionnumber>"; Exchange: the changeKey etag). */
+  version: string | undefined;
+  /** Why it was unlinked (the delete rule's reason). */
+  reason: string;
+  at: string;
+}
+
 export interface StoredPair extends Pair {
   /** Table etag of the pair row: pass it back to update or remove. */
   rowEtag: string;
@@ -88,6 +109,8 @@ type PointerEntity = {
 // as a key it cannot take.
 const pairRow = (dataverseId: string) => checkedKey(`dv-${dataverseId.toLowerCase()}`, 'Dataverse id');
 const pointerRow = (exchangeId: string) => checkedKey(`ex-${encodeKey(exchangeId)}`, 'Exchange item id');
+const unlinkedRow = (copy: Pick<UnlinkedCopy, 'remains' | 'id'>) =>
+  copy.remains === 'dataverse' ? checkedKey(`ud-${copy.id.toLowerCase()}`, 'Dataverse id') : checkedKey(`ue-${encodeKey(copy.id)}`, 'Exchange item id');
 const recordIndexPartition = (dataverseId: string) => checkedKey(`rec-${dataverseId.toLowerCase()}`, 'Dataverse id');
 const mailboxPartition = (mailboxId: string) => checkedKey(`mbx-${mailboxId.toLowerCase()}`, 'mailbox id');
 const mailboxRow = (mailboxId: string) => checkedKey(mailboxId.toLowerCase(), 'mailbox id');
@@ -159,6 +182,22 @@ export class PairStore {
     }
     if (current.exchangeId) await this.deleteIgnoringMissing(partition, pointerRow(current.exchangeId));
     await this.deleteIgnoringMissing(recordIndexPartition(current.dataverseId), mailboxRow(current.mailboxId));
+  }
+
+  /** Records the copy an unlinking delete left behind (replacing an older record of the same copy). */
+  async rememberUnlinked(copy: UnlinkedCopy): Promise<void> {
+    const entity = { partitionKey: mailboxPartition(copy.mailboxId), rowKey: unlinkedRow(copy), reason: copy.reason.slice(0, 500), at: copy.at, ...(copy.version ? { version: copy.version } : {}) };
+    try {
+      await this.table.upsertEntity(entity, 'Replace');
+    } catch (error) {
+      throw translateTableError(error);
+    }
+  }
+
+  /** The record of a copy an unlinking delete left behind in this mailbox, if any. */
+  async unlinkedCopy(mailboxId: string, remains: UnlinkedCopy['remains'], id: string): Promise<UnlinkedCopy | undefined> {
+    const row = await getEntityOrUndefined<{ reason: string; at: string; version?: string }>(this.table, mailboxPartition(mailboxId), unlinkedRow({ remains, id }));
+    return row ? { mailboxId, remains, id, version: row.version, reason: row.reason, at: row.at } : undefined;
   }
 
   private async deleteIgnoringMissing(partitionKey: string, rowKey: string): Promise<void> {

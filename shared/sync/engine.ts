@@ -244,8 +244,9 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
 /** A Dataverse change brought to one mailbox of its scope. */
 async function applyToMailbox(rt: Runtime, kind: SyncKind, change: DataverseChange, record: DataverseRecord, mailbox: Mailbox, settings: PlanSettings, syncedSystemUsers: ReadonlySet<string>, id: string, source: string, options: ApplyOptions): Promise<Outcome> {
   const pair = await rt.pairs.get(mailbox.id, id);
+  const unlinked = pair ? undefined : await rt.pairs.unlinkedCopy(mailbox.id, 'dataverse', id);
   const ctx = mappingContext(mailbox, rt.now());
-  const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings, viaPart: options.viaPart ?? false, deletedPart: options.deletedPart ?? false });
+  const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings, viaPart: options.viaPart ?? false, deletedPart: options.deletedPart ?? false, unlinked });
   const run = executor(rt, kind, mailbox, change.entity, settings, { pair, record, dataverseId: id, ctx, syncedSystemUsers, bypassBreaker: options.bypassBreaker, claim: change.correlationId });
   const outcome = await runAndRecord(run, rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id, exchangeId: pair?.exchangeId });
   return outcome ?? { kind: 'unchanged', mailboxId: mailbox.id, dataverseId: id };
@@ -325,6 +326,8 @@ async function applyExchangeChangeOf(rt: Runtime, mailbox: Mailbox, kind: SyncKi
   const link = unpaired ? await loadLinkCandidate(rt, kind, mailbox, item) : undefined;
   const organizer = unpaired ? kind.itemFacts(item).organizerAddress : undefined;
   const organizerSynced = organizer !== undefined && (await rt.mailboxes.findEnabled(organizer)) !== undefined;
+  // Only a tracked item could be created in Dataverse: an untracked one costs no read.
+  const unlinked = unpaired && kind.isTracked(item) ? await rt.pairs.unlinkedCopy(mailbox.id, 'exchange', change.itemId) : undefined;
   const ctx = mappingContext(mailbox, rt.now());
   const settings = await planSettingsFor(rt, mailbox.id);
   const actions = planToDataverse({
@@ -338,6 +341,7 @@ async function applyExchangeChangeOf(rt: Runtime, mailbox: Mailbox, kind: SyncKi
     record,
     ctx,
     settings,
+    unlinked,
   });
   const run = executor(rt, kind, mailbox, (pair?.dataverseEntity as DataverseEntity | undefined) ?? link?.table ?? kind.tables[0]!, settings, {
     // A pair of the record that already holds this item is the one the plan updates.

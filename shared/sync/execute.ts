@@ -126,6 +126,8 @@ export class Executor {
         return undefined;
       case 'Unlink': {
         const ids = this.ids;
+        // Remembered before the pair goes: a crash in between leaves the pair, and the retry unlinks again.
+        if (s.pair && action.remains) await this.rememberUnlinked(s.pair, action.remains, action.reason);
         if (s.pair) await rt.pairs.remove(s.pair);
         s.pair = undefined;
         rt.log.info('unlinked', { kind: s.kind.name, ...ids, reason: action.reason });
@@ -143,6 +145,15 @@ export class Executor {
       case 'SyncParts':
         return this.syncParts();
     }
+  }
+
+  /** The copy a delete rule's unlink leaves on `remains`, with its version now (as read, else as last synced). */
+  private async rememberUnlinked(pair: StoredPair, remains: 'dataverse' | 'exchange', reason: string): Promise<void> {
+    const { rt, s } = this;
+    const id = remains === 'dataverse' ? pair.dataverseId : pair.exchangeId;
+    if (!id) return;
+    const version = remains === 'dataverse' ? (s.record?.['@odata.etag'] ?? pair.dataverseEtag) : (s.item?.['@odata.etag'] ?? pair.exchangeEtag);
+    await rt.pairs.rememberUnlinked({ mailboxId: pair.mailboxId, remains, id, version, reason, at: rt.now().toISOString() });
   }
 
   /**

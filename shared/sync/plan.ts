@@ -8,7 +8,7 @@ import type { MappingContext } from '../mapping/index.js';
 import type { DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { EffectiveConfig, ScopeFilter } from '../settings/index.js';
-import type { Pair } from '../storage/pairStore.js';
+import type { Pair, UnlinkedCopy } from '../storage/pairStore.js';
 import type { GraphItem, SyncKind } from './kinds/index.js';
 import { mergeSnapshots, type Conflict, type Direction, type Snapshot } from './merge.js';
 import { isSyncedVersion } from './versions.js';
@@ -27,8 +27,12 @@ export type Action =
   | { type: 'Create'; side: Side }
   /** Record a pair for an existing item and record, with the base it starts from. */
   | { type: 'Link'; dataverseId: string; table: DataverseEntity; iCalUId?: string; isOrganizer?: boolean; mirror: boolean; base: Snapshot }
-  /** Forget the pair; both items stay. */
-  | { type: 'Unlink'; reason: string }
+  /**
+   * Forget the pair; both items stay. `remains`: a delete rule unlinked, and the copy on that side stays behind;
+   * it is remembered so that copy is not created again on the side that deleted it (shared/storage/pairStore.ts
+   * UnlinkedCopy).
+   */
+  | { type: 'Unlink'; reason: string; remains?: 'dataverse' | 'exchange' }
   /** Delete (or cancel) the item on `side`, then forget the pair. */
   | { type: 'Delete'; side: Side; how: 'delete' | 'cancel'; reason: string }
   /**
@@ -104,6 +108,8 @@ export interface ToExchangeState {
   viaPart?: boolean;
   /** That part was deleted: a delete the carrier shows no mark of (kind.parts.deleteSeen) needs no parts pass. */
   deletedPart?: boolean;
+  /** For an unpaired record: what an unlinking delete in Exchange left of it, if one did. */
+  unlinked?: UnlinkedCopy | undefined;
 }
 
 /** Plans a Dataverse record's change for one mailbox in its scope. */
@@ -128,6 +134,8 @@ export function planToExchange(s: ToExchangeState): Action[] {
     if (organizer && s.syncedSystemUsers.has(organizer) && organizer !== mailbox.systemUserId.toLowerCase()) {
       return [{ type: 'Await', reason: "the organizer's invitation brings the meeting", retry: false }];
     }
+    const left = leftByDelete(s.unlinked, isSyncedVersion(record['@odata.etag'], s.unlinked?.version), 'Exchange');
+    if (left) return [left];
     return withParts(kind, s.table, [{ type: 'Create', side: 'exchange' }]);
   }
   if (kind.endsExchangeItem(record, pair, s.settings, s.ctx.now)) return [{ type: 'Delete', side: 'exchange', how: 'cancel', reason: 'cancellation propagated' }];
@@ -155,7 +163,7 @@ export function planDataverseDelete(s: DataverseDeleteState): Action[] {
   if (s.mailbox?.state === 'disabled') return [{ type: 'Ignore', reason: 'mailbox not enabled' }];
   if (!s.pair.exchangeId || !s.mailbox) return [{ type: 'Unlink', reason: 'not linked' }];
   const decision = s.kind.onDataverseDelete({ pair: s.pair, mailbox: s.mailbox, ownerId: s.ownerId, now: s.now, exchangeItem: s.exchangeItem });
-  return [decision.delete ? { type: 'Delete', side: 'exchange', how: 'delete', reason: decision.reason } : { type: 'Unlink', reason: decision.reason }];
+  return [decision.delete ? { type: 'Delete', side: 'exchange', how: 'delete', reason: decision.reason } : { type: 'Unlink', reason: decision.reason, remains: 'exchange' }];
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -189,6 +197,18 @@ export interface ToDataverseState {
   record: DataverseRecord | undefined;
   ctx: MappingContext;
   settings: PlanSettings;
+  /** For an unpaired item: what an unlinking delete in Dynamics 365 left of it, if one did. */
+  unlinked?: UnlinkedCopy | undefined;
+}
+
+/**
+ * A copy an unlinking delete left behind is not synced back to the side that deleted it unless it changes again
+ * (https://learn.microsoft.com/power-platform/admin/sync-logic): the version it had then (or an older one: a
+ * Dataverse replay may carry one) is ignored; a newer one is synced as any unpaired copy in scope.
+ */
+function leftByDelete(unlinked: UnlinkedCopy | undefined, sameVersion: boolean, deletedIn: string): Action | undefined {
+  if (!unlinked || !sameVersion) return undefined;
+  return { type: 'Ignore', reason: `unlinked after a delete in ${deletedIn} (${unlinked.reason}); not changed since` };
 }
 
 /** The sync's own write coming back: the etag it recorded is the one the notification carries. No API call. */
@@ -231,6 +251,8 @@ export function planToDataverse(s: ToDataverseState): Action[] {
     return [{ type: 'Await', reason: "attendee copy of a meeting whose organizer's copy is not paired yet", retry: true, retryAfterMs: 1_000 }];
   }
   if (!kind.isTracked(item)) return [{ type: 'Ignore', reason: 'not tracked' }];
+  const left = leftByDelete(s.unlinked, s.unlinked?.version !== undefined && s.unlinked.version === item['@odata.etag'], 'Dynamics 365');
+  if (left) return [left];
   return withParts(kind, kind.tableFor?.(item) ?? kind.tables[0], [{ type: 'Create', side: 'dataverse' }]);
 }
 
@@ -274,7 +296,7 @@ export function planUpdateToDataverse(kind: SyncKind, pair: Pair, item: GraphIte
 export function planExchangeDelete(s: Pick<ToDataverseState, 'kind' | 'pair' | 'record' | 'ctx'>): Action[] {
   if (!s.pair) return [{ type: 'Ignore', reason: 'not paired' }];
   const decision = s.kind.onExchangeDelete({ pair: s.pair, record: s.record, now: s.ctx.now });
-  return [decision.delete ? { type: 'Delete', side: 'dataverse', how: 'delete', reason: decision.reason } : { type: 'Unlink', reason: decision.reason }];
+  return [decision.delete ? { type: 'Delete', side: 'dataverse', how: 'delete', reason: decision.reason } : { type: 'Unlink', reason: decision.reason, remains: 'dataverse' }];
 }
 
 // ------------------------------------------------------------------------------------------------------------

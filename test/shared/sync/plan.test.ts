@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultConfig, defaultScope, effectiveConfig, type ScopeFilter } from '../../../shared/settings/index.js';
 import type { DataverseRecord } from '../../../shared/dataverse/client.js';
 import type { Mailbox } from '../../../shared/storage/mailboxStore.js';
-import type { Pair } from '../../../shared/storage/pairStore.js';
+import type { Pair, UnlinkedCopy } from '../../../shared/storage/pairStore.js';
 import { kindNamed, type GraphItem } from '../../../shared/sync/kinds/index.js';
 import {
   baseAfterWrite,
@@ -35,6 +35,9 @@ const types = (actions: Action[]) => actions.map((a) => (a.type === 'Ignore' || 
 function pairOf(kind: 'appointment' | 'task' | 'contact', overrides: Partial<Pair> = {}): Pair {
   return { mailboxId: mailbox.id, kind, dataverseEntity: kind, dataverseId: 'dv-1', exchangeId: 'ex-1', base: {}, status: 'linked', dataverseEtag: 'W/"1"', exchangeEtag: 'W/"ex1"', ...overrides };
 }
+
+const leftDv: UnlinkedCopy = { mailboxId: mailbox.id, remains: 'dataverse', id: 'dv-1', version: 'W/"7"', reason: 'deleted in Outlook', at: now };
+const leftEx: UnlinkedCopy = { mailboxId: mailbox.id, remains: 'exchange', id: 'ex-1', version: 'W/"kept"', reason: 'completed in Exchange (kept)', at: now };
 
 /** A weekly series master from Dataverse (pattern columns, first occurrence as scheduledstart). */
 const seriesRecord = appointment({
@@ -107,6 +110,10 @@ describe('planToExchange: a Dataverse change for one mailbox', () => {
       ['Echo: version already synced', 'SyncParts'],
     ],
     ['a non-recurring appointment (instancetypecode 0) syncs', () => state(appointment({ instancetypecode: 0 }), undefined), ['Create exchange']],
+    // A copy an unlinking delete in Exchange left behind (https://learn.microsoft.com/power-platform/admin/sync-logic).
+    ['left by a delete in Exchange: the version it had then is not created again', () => state(appointment({ '@odata.etag': 'W/"7"' }), undefined, { unlinked: leftDv }), ['Ignore: unlinked after a delete in Exchange (deleted in Outlook); not changed since']],
+    ['left by a delete in Exchange: an older version (a replay) neither', () => state(appointment({ '@odata.etag': 'W/"6"' }), undefined, { unlinked: leftDv }), ['Ignore: unlinked after a delete in Exchange (deleted in Outlook); not changed since']],
+    ['left by a delete in Exchange: changed again, it is synced as any unpaired record', () => state(appointment({ '@odata.etag': 'W/"8"' }), undefined, { unlinked: leftDv }), ['Create exchange']],
   ])('%s', (_rule, build, expected) => {
     expect(types(planToExchange(build()))).toEqual(expected);
   });
@@ -234,6 +241,8 @@ describe('planToDataverse: an Exchange change in its mailbox', () => {
     ],
     ['series: an occurrence the engine could not route to its master is left out', () => state('appointment', event({ type: 'occurrence' })), ['Ignore: recurring series not synced: an occurrence whose series is not readable']],
     ['a single instance syncs', () => state('appointment', event({ type: 'singleInstance' })), ['Create dataverse']],
+    ['left by a delete in Dynamics 365: the version it had then is not created again', () => state('task', todo({ '@odata.etag': 'W/"kept"' }), { unlinked: leftEx }), ['Ignore: unlinked after a delete in Dynamics 365 (completed in Exchange (kept)); not changed since']],
+    ['left by a delete in Dynamics 365: changed again, it is synced as any unpaired item', () => state('task', todo({ '@odata.etag': 'W/"edited"' }), { unlinked: leftEx }), ['Create dataverse']],
     // Exchange delete rules (https://learn.microsoft.com/power-platform/admin/sync-logic).
     ['delete: an unpaired item is ignored', () => state('appointment', undefined, { change: { changeType: 'deleted', attempt: 1, itemId: 'x' } }), ['Ignore: not paired']],
     ["delete: the organizer's future meeting deletes the appointment", () => state('appointment', undefined, { pair: pairOf('appointment', { base: future }), record: open, change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Delete: organizer deleted a future meeting']],
