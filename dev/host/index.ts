@@ -172,17 +172,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     openReceivers.add(receiver);
     receiver.subscribe(
       {
-        processMessage: async (message) => {
-          if (!running) {
-            // Received while the host was closing: hand it back now rather than hold its lock until it expires.
-            await receiver.abandonMessage(message).catch(() => undefined);
-            return;
-          }
-          const handled = handleMessage(fn, receiver, message);
-          inFlight.add(handled);
-          await handled;
-          inFlight.delete(handled);
-        },
+        processMessage: async (message) => void (await handleTracked(fn, receiver, message)),
         processError: (args) => {
           if (running) log(`[host] ${fn.name}: receiving failed: ${args.error.message}`);
           return Promise.resolve();
@@ -222,16 +212,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     try {
       while (running) {
         const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: options.sessionIdleTimeoutMs ?? 5_000 });
-        if (!message) break;
-        if (!running) {
-          // Received while the host was closing: hand it back now rather than hold its lock until it expires.
-          await receiver.abandonMessage(message).catch(() => undefined);
-          break;
-        }
-        const handled = handleMessage(fn, receiver, message);
-        inFlight.add(handled);
-        await handled;
-        inFlight.delete(handled);
+        if (!message || !(await handleTracked(fn, receiver, message))) break;
       }
     } catch (error) {
       if (running) log(`[host] ${fn.name}: session ${receiver.sessionId} ended: ${(error as Error).message}`);
@@ -239,6 +220,22 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       openReceivers.delete(receiver);
       await receiver.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * Handles one message as work close() waits for; false when it was received while the host was closing, in which
+   * case it is handed back at once rather than holding its lock until it expires.
+   */
+  async function handleTracked(fn: Extract<FunctionDefinition, { kind: 'serviceBusQueue' }>, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage): Promise<boolean> {
+    if (!running) {
+      await receiver.abandonMessage(message).catch(() => undefined);
+      return false;
+    }
+    const handled = handleMessage(fn, receiver, message);
+    inFlight.add(handled);
+    await handled;
+    inFlight.delete(handled);
+    return true;
   }
 
   async function handleMessage(fn: Extract<FunctionDefinition, { kind: 'serviceBusQueue' }>, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage): Promise<void> {
