@@ -211,9 +211,11 @@ export class World {
 
   // --- reading the state -----------------------------------------------------------------------------------
   async settle(): Promise<void> {
-    await this.stack.settled({ timeoutMs: 120_000 });
+    // A killed host's locked changes come back only when their lock expires (a minute), and changes waiting on their
+    // claim back off meanwhile: a settle after a kill can take minutes.
+    await this.stack.settled({ timeoutMs: 240_000 });
     await this.stack.host.fireTimer('pollTodo');
-    await this.stack.settled({ timeoutMs: 120_000 });
+    await this.stack.settled({ timeoutMs: 240_000 });
   }
 
   /** Every Dynamics 365 record and mailbox item carrying a key of this run (keyPrefix). */
