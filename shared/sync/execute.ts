@@ -56,6 +56,11 @@ export interface ExecutionState {
   claim?: string | undefined;
 }
 
+/** What a delete destroys, as the breaker counts it once per window: the side and that side's id. */
+function deleteTarget(side: 'exchange' | 'dataverse', ids: { dataverseId?: string | undefined; exchangeId?: string | undefined }, fallback: string): string {
+  return `${side}:${(side === 'dataverse' ? ids.dataverseId : ids.exchangeId) ?? fallback}`;
+}
+
 /**
  * How long a pending pair claimed by another change keeps others from creating: a create in flight finishes well
  * within the queue's lock duration (a minute, renewed while the handler runs); a claim older than that is an attempt
@@ -195,7 +200,7 @@ export class Executor {
     if (s.bypassBreaker) return false;
     const now = rt.now();
     const origin = { inferred: false, resync: s.deleteOrigin?.resync ?? false };
-    const admission = await rt.breaker.admitDelete(this.scope(destroys.side), { ...origin, now, target: `${destroys.side}:${(destroys.side === 'dataverse' ? destroys.dataverseId : destroys.exchangeId) ?? key}` });
+    const admission = await rt.breaker.admitDelete(this.scope(destroys.side), { ...origin, now, target: deleteTarget(destroys.side, destroys, key) });
     if (admission.allow) return false;
     await rt.breaker.hold({
       ...this.scope(destroys.side),
@@ -229,7 +234,7 @@ export class Executor {
     if (s.bypassBreaker || !s.pair) return undefined;
     const origin = s.deleteOrigin ?? { inferred: false, resync: false };
     const now = rt.now();
-    const admission = await rt.breaker.admitDelete(this.scope(action.side), { ...origin, now, target: `${action.side}:${(action.side === 'dataverse' ? s.pair.dataverseId : s.pair.exchangeId) ?? s.pair.dataverseId}` });
+    const admission = await rt.breaker.admitDelete(this.scope(action.side), { ...origin, now, target: deleteTarget(action.side, s.pair, s.pair.dataverseId) });
     if (admission.allow) return undefined;
     const pair = s.pair;
     await rt.breaker.hold({
