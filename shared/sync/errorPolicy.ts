@@ -76,20 +76,48 @@ export type FailureDecision =
   | { action: 'block'; code: BlockCode; reason: string }
   /** Pause (or extend the pause of) the mailbox and reschedule the change for the pause's end. */
   | { action: 'pause' }
-  | { action: 'retry' }
-  | { action: 'deadLetter' };
+  /**
+   * Before pausing again for a change that already waited out a pause: ask the mailbox itself (one mailbox-level
+   * call per service) whether it answers, then decide again with the answer.
+   */
+  | { action: 'checkMailbox' }
+  /** `itemFailing`: the mailbox answers while this item keeps failing, so the item's own path applies and the mailbox resumes. */
+  | { action: 'retry'; itemFailing?: true }
+  | { action: 'deadLetter'; itemFailing?: true };
+
+export interface FailureInput {
+  retryable: boolean;
+  attempt: number;
+  /** The change was tried while its mailbox was paused (the probe). */
+  probing: boolean;
+  /** How many times the change was put off for a pause already (its message's deferral count). */
+  deferrals: number;
+  /** Whether the mailbox answered a mailbox-level call just now; undefined when not asked (yet). */
+  mailboxAnswers?: boolean | undefined;
+}
 
 /**
  * What to do with a change that failed. An outage is retried within the change's budget, then pauses the mailbox; a
  * change tried while the mailbox is paused (the probe) pauses it again at once, since retrying it is what the pause
  * is for. A change that belongs to no mailbox (a Dataverse record's read, before any mailbox) is paused too: it waits
  * with the same back-off instead of being dead-lettered.
+ *
+ * The per-item guard: a change that already waited out a pause and meets the outage again is either a longer outage
+ * or one item that always fails (a 5xx for that item only). Server-side synchronization keeps the two apart: an
+ * item that fails is an item-level failure, listed per item (its item-level monitoring, OrgDbOrgSetting
+ * EnableSssItemLevelMonitoring, https://learn.microsoft.com/power-platform/admin/troubleshooting-monitoring-server-side-synchronization),
+ * while mailbox-level errors are what disable a mailbox. So the mailbox is asked:
+ * when it answers, the failure is the item's (its retries, then the dead-letter queue) and the mailbox resumes; when
+ * it does not, it is an outage and the pause doubles. The first exhaustion always pauses, without asking: a flaky
+ * service that answers one call may still fail most of them, and one pause costs the item nothing.
  */
-export function decideFailure(failure: FailureClass, input: { retryable: boolean; attempt: number; probing: boolean }, settings: PolicySettings): FailureDecision {
+export function decideFailure(failure: FailureClass, input: FailureInput, settings: PolicySettings): FailureDecision {
   if (failure.class === 'block') return { action: 'block', code: failure.code, reason: failure.reason };
   if (failure.class === 'outage' && settings.pauseMinSeconds > 0) {
-    if (input.probing || input.attempt >= settings.maxAttempts) return { action: 'pause' };
-    return { action: 'retry' };
+    if (!input.probing && input.attempt < settings.maxAttempts) return { action: 'retry' };
+    if (input.deferrals === 0 || input.mailboxAnswers === false) return { action: 'pause' };
+    if (input.mailboxAnswers === undefined) return { action: 'checkMailbox' };
+    return input.retryable && input.attempt < settings.maxAttempts ? { action: 'retry', itemFailing: true } : { action: 'deadLetter', itemFailing: true };
   }
   return input.retryable && input.attempt < settings.maxAttempts ? { action: 'retry' } : { action: 'deadLetter' };
 }

@@ -51,6 +51,20 @@ export async function blockMailbox(rt: Runtime, mailboxId: string, code: BlockCo
   rt.log.error('mailbox blocked', { mailboxId, code, reason: blockCodes[code] });
 }
 
+/**
+ * Whether the mailbox answers on both sides now: one mailbox-level read per service (its Graph mailbox settings, its
+ * Dataverse user), so the error policy can tell one failing item from an outage (decideFailure's checkMailbox).
+ * Any failure of either read is "does not answer": an outage keeps the pause it would have had.
+ */
+export async function mailboxAnswers(rt: Runtime, mailbox: Mailbox): Promise<boolean> {
+  try {
+    await rt.graph.getMailboxTimeZone(mailbox.id);
+    return (await rt.dataverse.get('systemuser', mailbox.systemUserId, { select: ['systemuserid'] })) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /** How a change meets this mailbox now. */
 export function gateFor(rt: Runtime, mailbox: Mailbox): MailboxGate {
   return gateOf(mailbox, rt.now());

@@ -7,13 +7,15 @@
 // Before that, the mailbox error policy (shared/sync/errorPolicy.ts) has its say: a permanent cause of the mailbox
 // blocks it, and an outage that outlasts the retries pauses it; the change then waits on Service Bus for the end of
 // the pause instead of being dead-lettered, and a change put off for a paused mailbox is brought back at that time.
+// A change that waited out a pause and fails again while its mailbox answers is one failing item: it takes the item's
+// path (retries, then the dead-letter queue with reason ItemFailing) and the mailbox resumes.
 import { ZodError } from 'zod';
 import { toSyncError, type SyncError } from '../errors.js';
 import { backoffMs } from '../http/retry.js';
 import type { Runtime } from '../runtime.js';
 import { deferredOf, parseChangeMessage, retryOf, type ChangeMessage } from '../servicebus/messages.js';
 import { MailboxFailure, classifyFailure, decideFailure } from './errorPolicy.js';
-import { blockMailbox, pauseMailbox, policySettings } from './mailboxHealth.js';
+import { blockMailbox, mailboxAnswers, pauseMailbox, policySettings, resumeMailbox } from './mailboxHealth.js';
 import { applyDataverseChange, applyExchangeChange, recordDecision, type Outcome } from './engine.js';
 import { kindOfResource, kindOfTable } from './kinds/index.js';
 import { noteActivity } from './activity.js';
@@ -84,7 +86,12 @@ export async function processDelivery(rt: Runtime, body: unknown, delivery: Deli
     const sync = failure ? failure.error : toSyncError(error);
     const mailboxId = failure?.mailboxId ?? (message.source === 'exchange' ? message.mailboxId : undefined);
     const mailbox = mailboxId ? await rt.mailboxes.get(mailboxId) : undefined;
-    const decision = decideFailure(classifyFailure(sync), { retryable: sync.retryable, attempt: message.attempt, probing: mailbox?.state === 'paused' }, policySettings(rt));
+    const verdict = classifyFailure(sync);
+    const input = { retryable: sync.retryable, attempt: message.attempt, probing: mailbox?.state === 'paused', deferrals: message.deferral ?? 0 };
+    let decision = decideFailure(verdict, input, policySettings(rt));
+    if (decision.action === 'checkMailbox') decision = decideFailure(verdict, { ...input, mailboxAnswers: mailbox ? await mailboxAnswers(rt, mailbox) : false }, policySettings(rt));
+    // One item failing while its mailbox answers: the mailbox goes on (resumed when this change was its probe).
+    if ((decision.action === 'retry' || decision.action === 'deadLetter') && decision.itemFailing && mailbox) await resumeMailbox(rt, mailbox.id);
     if (decision.action === 'block' && mailbox) {
       await blockMailbox(rt, mailbox.id, decision.code, decision.reason);
       await recordForMessage(rt, message, mailbox.id, { decision: 'MailboxBlocked', reason: `${decision.code}: ${decision.reason}` }, 'ignored');
@@ -99,8 +106,11 @@ export async function processDelivery(rt: Runtime, body: unknown, delivery: Deli
       await rt.sender.send([retryOf(message, `${sync.code}: ${sync.message}`)], {
         scheduledEnqueueTime: new Date(rt.now().getTime() + wait),
       });
-      log.warn('change failed; retry scheduled', { cause: sync.code, code: sync.code, status: sync.status, waitMs: wait, nextAttempt: message.attempt + 1 });
+      log.warn('change failed; retry scheduled', { cause: sync.code, code: sync.code, status: sync.status, waitMs: wait, nextAttempt: message.attempt + 1, ...(decision.itemFailing ? { itemFailing: true } : {}) });
       return [];
+    }
+    if (decision.action === 'deadLetter' && decision.itemFailing) {
+      return deadLetter(rt, delivery, 'ItemFailing', `the item failed again after its mailbox's pause while the mailbox answered: ${sync.code}: ${sync.message}`, message);
     }
     const reason = sync.retryable ? 'MaxAttemptsExceeded' : sync.code;
     return deadLetter(rt, delivery, reason, `${sync.code}: ${sync.message}`, message);

@@ -53,7 +53,8 @@ describe('mailbox error policy', () => {
 
   it('a probe that fails again doubles the pause, and the change still arrives once the service is back', async () => {
     const bob = stack.users.bob!;
-    await stack.graph.admin.setFaultPlan({ routes: `^POST /users/${bob.graph.id}/events$`, serverErrors: { probability: 1, statuses: [503] } });
+    // The whole mailbox is down (its settings too), so the failed probe is an outage, not one failing item.
+    await stack.graph.admin.setFaultPlan({ routes: `^\\w+ /users/${bob.graph.id}/`, serverErrors: { probability: 1, statuses: [503] } });
     const first = put();
     createAppointment(stack, 'bob', 'Longer outage', daysFromNow(4));
     await first;
@@ -143,5 +144,38 @@ describe('mailbox error policy', () => {
     expect(await stack.runtime.pairs.get(bob.graph.id, id)).toMatchObject({ exchangeId: pair!.exchangeId });
     expect(stack.dataverse.admin.record('appointments', id)).toBeDefined();
     await stack.graph.admin.setMailboxUnavailable(bob.graph.id, null);
+    await enableMailbox(stack.runtime, bob.userPrincipalName);
+    await stack.settled();
   });
+
+  // Last: it leaves a dead letter, which the tests above count as none.
+  it('one item that always answers 5xx pauses its mailbox once: failing again through the probe while the mailbox answers, it is an item failure (dead-lettered) and the mailbox resumes', async () => {
+    // Failed before the per-item guard: the item's change paused bob, its probe re-paused him (1 s, 2 s, 2 s, ...)
+    // for as long as the item failed, and every other change of bob's waited behind each pause (settled timed out).
+    const bob = stack.users.bob!;
+    const appointment = createAppointment(stack, 'bob', 'Poisoned item', daysFromNow(10));
+    await stack.settled();
+    const pair = await stack.runtime.pairs.get(bob.graph.id, String(appointment.activityid));
+    expect(pair?.exchangeId).toBeDefined();
+    const before = deadLetters().length;
+    // Only this one event fails, and always: its mailbox (settings, other events) answers.
+    await stack.graph.admin.setFaultPlan({ routes: `^PATCH /users/${bob.graph.id}/events/${pair!.exchangeId!.replace(/=+$/, '')}(=|%3D)*$`, serverErrors: { probability: 1, statuses: [503] } });
+    const paused = put();
+    stack.dataverse.admin.as(bob.systemUserId).update('appointments', String(appointment.activityid), { location: 'Room 5' });
+    await paused;
+    expect((await state('bob')).state).toBe('paused');
+    // A change of another item of bob's, made during the pause, arrives once the pause ends.
+    createAppointment(stack, 'bob', 'Not held by one item', daysFromNow(11));
+    await stack.settled({ timeoutMs: 30_000 });
+    expect((await events(stack, 'bob')).map((e) => e.item.subject)).toContain('Not held by one item');
+    expect(await state('bob')).toMatchObject({ state: 'active' });
+    const dead = deadLetters().slice(before);
+    expect(dead).toHaveLength(1);
+    const record = await stack.runtime.cursors.get<{ reason: string; description: string }>('deadletter', dead[0]!.messageId);
+    expect(record).toMatchObject({ reason: 'ItemFailing' });
+    expect(record!.description).toMatch(/^the item failed again after its mailbox's pause while the mailbox answered: Transient: Graph events answered 503/);
+    const decisions = await stack.runtime.decisions.lookup({ dataverseId: String(appointment.activityid) });
+    expect(decisions.flatMap((d) => d.decisions.map((x) => x.decision))).toContain('DeadLettered');
+    await stack.graph.admin.setFaultPlan({});
+  }, 60_000);
 });

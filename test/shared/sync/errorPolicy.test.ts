@@ -5,7 +5,7 @@ import { SyncError } from '../../../shared/errors.js';
 import { errorForStatus } from '../../../shared/http/retry.js';
 import { translateGraphError } from '../../../shared/graph/client.js';
 import { GraphError } from '@microsoft/microsoft-graph-client';
-import { classifyFailure, decideFailure, gateOf, nextPause } from '../../../shared/sync/errorPolicy.js';
+import { classifyFailure, decideFailure, gateOf, nextPause, type FailureDecision, type FailureInput } from '../../../shared/sync/errorPolicy.js';
 
 const settings = { maxAttempts: 3, pauseMinSeconds: 60, pauseMaxSeconds: 3600 };
 
@@ -62,15 +62,35 @@ describe('classifyFailure', () => {
 describe('decideFailure', () => {
   const outage = { class: 'outage' } as const;
   it.each([
-    ['an outage within the budget is retried', outage, { retryable: true, attempt: 1, probing: false }, settings, 'retry'],
-    ['an outage past the budget pauses the mailbox, never dead-letters', outage, { retryable: true, attempt: 3, probing: false }, settings, 'pause'],
-    ['a failed probe pauses again at once', outage, { retryable: true, attempt: 1, probing: true }, settings, 'pause'],
-    ['with pausing off (SYNC_PAUSE_MIN_SECONDS=0) an exhausted outage is dead-lettered', outage, { retryable: true, attempt: 3, probing: false }, { ...settings, pauseMinSeconds: 0 }, 'deadLetter'],
-    ['an item failure that is retryable is retried', { class: 'item' } as const, { retryable: true, attempt: 2, probing: false }, settings, 'retry'],
-    ['an item failure that is not retryable is dead-lettered', { class: 'item' } as const, { retryable: false, attempt: 1, probing: false }, settings, 'deadLetter'],
-    ['a block cause blocks on the first attempt', { class: 'block', code: 'graph.accessPolicy', reason: 'r' } as const, { retryable: false, attempt: 1, probing: false }, settings, 'block'],
+    ['an outage within the budget is retried', outage, { retryable: true, attempt: 1, probing: false, deferrals: 0 }, settings, 'retry'],
+    ['an outage past the budget pauses the mailbox, never dead-letters', outage, { retryable: true, attempt: 3, probing: false, deferrals: 0 }, settings, 'pause'],
+    ['a failed probe pauses again at once', outage, { retryable: true, attempt: 1, probing: true, deferrals: 0 }, settings, 'pause'],
+    ['with pausing off (SYNC_PAUSE_MIN_SECONDS=0) an exhausted outage is dead-lettered', outage, { retryable: true, attempt: 3, probing: false, deferrals: 0 }, { ...settings, pauseMinSeconds: 0 }, 'deadLetter'],
+    ['an item failure that is retryable is retried', { class: 'item' } as const, { retryable: true, attempt: 2, probing: false, deferrals: 0 }, settings, 'retry'],
+    ['an item failure that is not retryable is dead-lettered', { class: 'item' } as const, { retryable: false, attempt: 1, probing: false, deferrals: 0 }, settings, 'deadLetter'],
+    ['a block cause blocks on the first attempt', { class: 'block', code: 'graph.accessPolicy', reason: 'r' } as const, { retryable: false, attempt: 1, probing: false, deferrals: 0 }, settings, 'block'],
   ])('%s', (_what, failure, input, s, action) => {
     expect(decideFailure(failure, input, s).action).toBe(action);
+  });
+
+  // The per-item guard: a change that already waited out a pause of its mailbox and meets the outage again.
+  it.each<[string, FailureInput, FailureDecision]>([
+    ['the first exhaustion pauses without asking the mailbox', { retryable: true, attempt: 3, probing: false, deferrals: 0 }, { action: 'pause' }],
+    ['a failed probe of a change put off before asks the mailbox first', { retryable: true, attempt: 1, probing: true, deferrals: 1 }, { action: 'checkMailbox' }],
+    ['an exhausted change put off before asks the mailbox first', { retryable: true, attempt: 3, probing: false, deferrals: 2 }, { action: 'checkMailbox' }],
+    ['the mailbox does not answer: an outage, the pause doubles', { retryable: true, attempt: 1, probing: true, deferrals: 1, mailboxAnswers: false }, { action: 'pause' }],
+    ['the mailbox answers and the probe failed on its first attempt: the item is retried as an item', { retryable: true, attempt: 1, probing: true, deferrals: 1, mailboxAnswers: true }, { action: 'retry', itemFailing: true }],
+    ['the mailbox answers and the item used its attempts: dead-lettered as an item', { retryable: true, attempt: 3, probing: false, deferrals: 1, mailboxAnswers: true }, { action: 'deadLetter', itemFailing: true }],
+    ['within its attempts on an active mailbox the change is retried without asking', { retryable: true, attempt: 2, probing: false, deferrals: 3 }, { action: 'retry' }],
+  ])('%s', (_what, input, decision) => {
+    expect(decideFailure({ class: 'outage' }, input, settings)).toEqual(decision);
+  });
+
+  it('an item failure and a block never ask the mailbox, whatever the deferrals', () => {
+    const input = { retryable: true, attempt: 3, probing: true, deferrals: 4 };
+    expect(decideFailure({ class: 'item' }, input, settings)).toEqual({ action: 'deadLetter' });
+    expect(decideFailure({ class: 'block', code: 'dataverse.noPrivilege', reason: 'r' }, input, settings).action).toBe('block');
+    expect(decideFailure({ class: 'outage' }, input, { ...settings, pauseMinSeconds: 0 })).toEqual({ action: 'deadLetter' });
   });
 });
 
