@@ -1,13 +1,17 @@
 // `doctor`: checks the deployment's assumptions against the real services and reports each as pass, fail or unknown.
-// Read-mostly: the only writes are its own marked probe (a Dataverse task whose id starts with the probe prefix,
-// created and deleted again), so running it against a production tenant changes nothing the sync or a user owns.
+// Read-mostly: the only writes are its own marked probes (a Dataverse task whose id starts with the probe prefix; a
+// Graph subscription whose clientState starts with the subscription probe prefix and one event in a mailbox's
+// calendar named as the doctor's, each deleted again), so running it against a production tenant changes nothing
+// the sync or a user owns.
 import { randomBytes } from 'node:crypto';
+import { constantTimeEquals } from '../constantTime.js';
 import { isSyncError } from '../errors.js';
 import { graphResourceOf } from '../graph/client.js';
 import type { Runtime } from '../runtime.js';
 import { probeTable } from '../sync/kinds/index.js';
 import { ianaZoneOf } from '../timeZones.js';
 import { judgeTimeZone } from '../onboarding/mailboxTest.js';
+import { maskFunctionKey, notificationUrl } from '../sync/subscriptions.js';
 
 export type DoctorStatus = 'pass' | 'fail' | 'unknown';
 
@@ -170,11 +174,116 @@ async function tagRoundTrip(rt: Runtime, options: { waitMs: number; sleep: (ms: 
   return checks;
 }
 
+/**
+ * clientStates of the doctor's probe subscriptions start with this, so the notification handler looks a probe up
+ * (one cursor read) only for notifications that claim to be one (shared/webhooks/graphNotifications.ts).
+ */
+export const subscriptionProbePrefix = 'doctor-probe.';
+export const subscriptionProbeScope = 'doctorSubscriptionProbe';
+
+/** A probe subscription as the doctor registered it, and what its first notification said. */
+export interface SubscriptionProbe {
+  clientState: string;
+  /** Set by the notification handler when an authentic notification for the probe event arrived. */
+  notified?: { at: string; changeType: string; itemId: string } | undefined;
+}
+
+export const isSubscriptionProbeState = (clientState: string | null | undefined) => typeof clientState === 'string' && clientState.startsWith(subscriptionProbePrefix);
+
+/** Probe subscriptions ask for an hour: above Graph's minimum, and deleted again at once (never renewed). */
+const probeSubscriptionMinutes = 60;
+
+/**
+ * The subscription round trip on one active mailbox: a marked probe subscription on its events (Graph creates it only
+ * after the notification URL answered the validation handshake,
+ * https://learn.microsoft.com/graph/change-notifications-delivery-webhooks#notificationurl-validation), then a marked
+ * event whose notification must reach the webhook and be authenticated by the probe's clientState. The event has
+ * no attendees (nothing is sent) and no tracking category (the sync ignores it); both are deleted again.
+ */
+async function subscriptionRoundTrip(rt: Runtime, options: { waitMs: number; sleep: (ms: number) => Promise<void> }): Promise<DoctorCheck[]> {
+  const mailbox = (await rt.mailboxes.list({ fresh: true })).find((m) => m.state === 'active');
+  if (!mailbox) return [{ code: 'graph.subscriptionRoundTrip', status: 'unknown', detail: 'no active mailbox to probe' }];
+  const url = notificationUrl(rt);
+  const clientState = `${subscriptionProbePrefix}${randomBytes(24).toString('base64url')}`;
+  let subscriptionId: string;
+  try {
+    const created = await rt.graph.createSubscription({
+      changeType: 'created',
+      notificationUrl: url,
+      resource: `/users/${mailbox.id}/events`,
+      expirationDateTime: new Date(rt.now().getTime() + probeSubscriptionMinutes * 60_000).toISOString(),
+      clientState,
+    });
+    if (!created.id) throw new Error('no id');
+    subscriptionId = created.id;
+  } catch (error) {
+    const status = isSyncError(error) ? ` ${error.status ?? ''} ${error.serviceCode ?? ''}`.trimEnd() : '';
+    return [{ code: 'graph.subscriptionValidation', status: 'fail', detail: `${mailbox.userPrincipalName}: Graph did not create the probe subscription (${code(error)}${status}): does ${maskFunctionKey(url)} answer Graph's validation request?` }];
+  }
+  const checks: DoctorCheck[] = [{ code: 'graph.subscriptionValidation', status: 'pass', detail: `${mailbox.userPrincipalName}: Graph validated ${maskFunctionKey(url)} and created the probe subscription` }];
+  let eventId: string | undefined;
+  try {
+    await rt.cursors.set(subscriptionProbeScope, subscriptionId, { clientState } satisfies SubscriptionProbe);
+    const start = new Date(rt.now().getTime() + 30 * 86_400_000);
+    start.setUTCMinutes(0, 0, 0);
+    const event = await rt.graph.createEvent(
+      mailbox.id,
+      {
+        subject: 'dataverse-exchange-sync doctor probe (deleted again at once)',
+        start: { dateTime: start.toISOString().slice(0, 19), timeZone: 'UTC' },
+        end: { dateTime: new Date(start.getTime() + 15 * 60_000).toISOString().slice(0, 19), timeZone: 'UTC' },
+        showAs: 'free',
+        isReminderOn: false,
+      },
+      `doctor-${randomBytes(8).toString('hex')}`,
+    );
+    eventId = event.id;
+    const deadline = Date.now() + options.waitMs;
+    let probe = await rt.cursors.get<SubscriptionProbe>(subscriptionProbeScope, subscriptionId);
+    while (!probe?.notified && Date.now() < deadline) {
+      await options.sleep(250);
+      probe = await rt.cursors.get<SubscriptionProbe>(subscriptionProbeScope, subscriptionId);
+    }
+    if (probe?.notified && (eventId === undefined || probe.notified.itemId === eventId)) {
+      checks.push({ code: 'graph.subscriptionRoundTrip', status: 'pass', detail: `${mailbox.userPrincipalName}: the notification for the probe event (${probe.notified.changeType}) reached the webhook with the probe's clientState` });
+    } else {
+      checks.push({ code: 'graph.subscriptionRoundTrip', status: 'unknown', detail: `${mailbox.userPrincipalName}: no notification for the probe event arrived within ${options.waitMs} ms (Graph may be late; or notifications do not reach ${maskFunctionKey(url)})` });
+    }
+  } catch (error) {
+    checks.push({ code: 'graph.subscriptionRoundTrip', status: 'unknown', detail: `${mailbox.userPrincipalName}: the probe event could not be created: ${code(error)}` });
+  } finally {
+    if (eventId) await rt.graph.deleteEvent(mailbox.id, eventId).catch(() => undefined);
+    await rt.graph.deleteSubscription(subscriptionId).catch(() => undefined);
+    await rt.cursors.remove(subscriptionProbeScope, subscriptionId).catch(() => undefined);
+  }
+  return checks;
+}
+
+/**
+ * Records that an authentic notification reached a probe subscription (called by the Graph notification handler for
+ * a clientState with the probe prefix). False when it is no probe of ours or its clientState is wrong: the handler
+ * then rejects it as any unknown subscription's.
+ */
+export async function recordSubscriptionProbe(rt: Pick<Runtime, 'cursors' | 'now'>, subscriptionId: string, clientState: string, notification: { changeType: string; itemId: string }): Promise<boolean> {
+  const probe = await rt.cursors.get<SubscriptionProbe>(subscriptionProbeScope, subscriptionId);
+  if (!probe || !constantTimeEquals(probe.clientState, clientState)) return false;
+  if (!probe.notified) await rt.cursors.set(subscriptionProbeScope, subscriptionId, { ...probe, notified: { at: rt.now().toISOString(), ...notification } } satisfies SubscriptionProbe);
+  return true;
+}
+
 /** Runs every check. */
 export async function runDoctor(rt: Runtime, options: { waitMs?: number; sleep?: (ms: number) => Promise<void> } = {}): Promise<DoctorCheck[]> {
   await rt.ready();
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  return [await graphPermissions(rt), ...(await mailboxChecks(rt)), ...(await dataverseUser(rt)), ...(await userTimeZones(rt)), ...(await tagRoundTrip(rt, { waitMs: options.waitMs ?? 30_000, sleep }))];
+  const wait = { waitMs: options.waitMs ?? 30_000, sleep };
+  return [
+    await graphPermissions(rt),
+    ...(await mailboxChecks(rt)),
+    ...(await subscriptionRoundTrip(rt, wait)),
+    ...(await dataverseUser(rt)),
+    ...(await userTimeZones(rt)),
+    ...(await tagRoundTrip(rt, wait)),
+  ];
 }
 
 /** Records what a probe's webhook carried (called by the webhook handler for probe ids only). */

@@ -5,7 +5,7 @@ import { syncTag } from '../dataverse/client.js';
 import { getRuntime } from '../runtime.js';
 import type { ChangeMessageInput } from '../servicebus/messages.js';
 import { traceInvocation, type EdgeSpan } from '../telemetry/index.js';
-import { recordProbe } from '../doctor/index.js';
+import { recordProbe, recordSubscriptionProbe } from '../doctor/index.js';
 import { handleDataverseWebhook } from '../webhooks/dataverseWebhook.js';
 import { handleGraphNotifications } from '../webhooks/graphNotifications.js';
 import { contextLog, toHttpResponse, toWebhookRequest } from './http.js';
@@ -55,6 +55,7 @@ export async function graphNotifications(request: HttpRequest, context: Invocati
         return runtime.sender.send(messages);
       },
       log: contextLog(context),
+      onSubscriptionProbe: (id, clientState, notification) => recordSubscriptionProbe(runtime, id, clientState, notification),
       now: () => runtime.now(),
     });
     return answered(span, toHttpResponse(response));

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { isSyncError } from '../errors.js';
 import { exchangeChange, lifecycleChange, type ChangeMessageInput } from '../servicebus/messages.js';
 import { clientStateMatches, type SubscriptionRecord } from '../storage/subscriptionStore.js';
+import { isSubscriptionProbeState } from '../doctor/index.js';
 import { kindOfSubscription } from '../sync/kinds/index.js';
 import { jsonError, parseBody, type WebhookRequest, type WebhookResponse } from './http.js';
 
@@ -39,6 +40,8 @@ export interface GraphNotificationDeps {
   pairedDataverseId(mailboxId: string, exchangeId: string): Promise<string | undefined>;
   enqueue(messages: ChangeMessageInput[]): Promise<void>;
   log: (level: 'info' | 'warn' | 'error', message: string, props?: Record<string, unknown>) => void;
+  /** The doctor's probe subscriptions (shared/doctor): true when the notification was an authentic one's, now recorded. */
+  onSubscriptionProbe?: (subscriptionId: string, clientState: string, notification: { changeType: string; itemId: string }) => Promise<boolean>;
   now?: () => Date;
 }
 
@@ -71,11 +74,21 @@ async function handleBatch(batch: z.output<typeof notificationBatchSchema>, deps
   const messages: ChangeMessageInput[] = [];
   let rejected = 0;
   let unhandled = 0;
+  let probes = 0;
   for (const notification of batch.value) {
     let sub = subscriptions.get(notification.subscriptionId);
     if (!subscriptions.has(notification.subscriptionId)) {
       sub = await deps.getSubscription(notification.subscriptionId);
       subscriptions.set(notification.subscriptionId, sub);
+    }
+    // The doctor's probe subscription is in no store of the sync: only a clientState that claims to be a probe's is
+    // looked up, and what it notifies is recorded for the doctor, never queued.
+    if (!sub && 'resourceData' in notification && isSubscriptionProbeState(notification.clientState) && deps.onSubscriptionProbe) {
+      if (await deps.onSubscriptionProbe(notification.subscriptionId, notification.clientState!, { changeType: notification.changeType, itemId: notification.resourceData.id })) {
+        probes += 1;
+        deps.log('info', 'graph notification of a doctor probe recorded', { subscriptionId: notification.subscriptionId, changeType: notification.changeType });
+        continue;
+      }
     }
     if (!sub || !clientStateMatches(sub.clientState, notification.clientState)) {
       rejected += 1;
@@ -98,7 +111,7 @@ async function handleBatch(batch: z.output<typeof notificationBatchSchema>, deps
     const dataverseId = notification.changeType === 'created' ? undefined : await deps.pairedDataverseId(sub.mailboxId, itemId);
     messages.push(exchangeChange({ mailboxId: sub.mailboxId, resource, itemId, changeType: notification.changeType, etag: notification.resourceData['@odata.etag'] || undefined, dataverseId }, { receivedAt }));
   }
-  if (messages.length === 0 && unhandled > 0) return { status: 202 };
+  if (messages.length === 0 && unhandled + probes > 0) return { status: 202 };
   if (messages.length === 0) {
     return jsonError(401, 'NotAuthentic', `none of the ${rejected} notification(s) matched a known subscription and its clientState`);
   }

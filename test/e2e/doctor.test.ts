@@ -1,10 +1,12 @@
 // `doctor` against the simulators (issue 16 item 7): every check reports, the webhook tag round trip passes when the
 // Dataverse simulator's webhooks carry the sync's tag and fails (saying the version check carries echo suppression)
-// when they do not (simulator option webhookCarriesTag), and the probe record is gone afterwards.
+// when they do not (simulator option webhookCarriesTag), and the probe record is gone afterwards. The subscription
+// round trip passes when the probe event's notification reaches the webhook and is "unknown" when Graph drops it
+// (the Graph simulator's fault plan, notifications.drop), after a bounded wait; a validation Graph refuses fails.
 import { afterAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import { main } from '../../shared/cli/main.js';
-import { probeIdPrefix, requiredDataversePrivileges } from '../../shared/doctor/index.js';
+import { probeIdPrefix, requiredDataversePrivileges, subscriptionProbePrefix } from '../../shared/doctor/index.js';
 
 async function cli(stack: Stack, ...args: string[]) {
   let stdout = '';
@@ -29,9 +31,13 @@ describe('issue 16: doctor', () => {
         const held = requiredDataversePrivileges.filter((p) => p !== 'prvActOnBehalfOfAnotherUser').map((name) => ({ name, depth: name === 'prvWriteContact' ? ('Local' as const) : ('Global' as const) }));
         stack.dataverse.admin.setUserPrivileges(appUser, held);
         stack.dataverse.admin.setUserTimeZone(stack.users.bob!.systemUserId, 110);
+        // And Graph drops every notification: the probe event's never arrives.
+        await stack.graph.admin.setFaultPlan({ notifications: { drop: 1 } });
       }
       const graphWrites = stack.runtime.calls.graphWrite;
-      const run = await cli(stack, 'doctor', '--json', '--wait-seconds', '20');
+      const subscriptionsBefore = (await stack.graph.admin.subscriptions()).length;
+      // Without the notification the wait runs out: bounded by --wait-seconds, so the failing case waits less.
+      const run = await cli(stack, 'doctor', '--json', '--wait-seconds', carriesTag ? '20' : '3');
       const checks = JSON.parse(run.stdout) as { code: string; status: string; detail: string }[];
       const byCode = (code: string) => checks.filter((c) => c.code === code);
       expect(byCode('graph.permissions')[0]?.status).toBe('pass');
@@ -50,6 +56,21 @@ describe('issue 16: doctor', () => {
         expect(zones.find((c) => c.detail.startsWith('bob@'))?.detail).toMatch(/timezonecode 110 \(W\. Europe Standard Time\) differs from the mailbox's America\/New_York/);
         expect(zones.find((c) => c.detail.startsWith('alice@'))?.status).toBe('pass');
       }
+      expect(byCode('graph.subscriptionValidation')[0]).toMatchObject({ status: 'pass' });
+      expect(byCode('graph.subscriptionValidation')[0]?.detail).toMatch(/Graph validated https?:\/\/\S+\/graph\/notifications\?code=\*\*\* and created the probe subscription/);
+      const roundTrip = byCode('graph.subscriptionRoundTrip')[0]!;
+      if (carriesTag) {
+        expect(roundTrip).toMatchObject({ status: 'pass' });
+        expect(roundTrip.detail).toMatch(/: the notification for the probe event \(created\) reached the webhook with the probe's clientState$/);
+      } else {
+        expect(roundTrip).toMatchObject({ status: 'unknown' });
+        expect(roundTrip.detail).toMatch(/no notification for the probe event arrived within 3000 ms/);
+      }
+      // The probe subscription and the probe event are deleted again.
+      const subscriptions = await stack.graph.admin.subscriptions();
+      expect(subscriptions.filter((x) => x.clientState?.startsWith(subscriptionProbePrefix))).toEqual([]);
+      expect(subscriptions).toHaveLength(subscriptionsBefore);
+      expect((await stack.graph.admin.items({ kind: 'event' })).filter((e) => String(e.item.subject).includes('doctor probe'))).toEqual([]);
       const tag = byCode('dataverse.webhookTag')[0]!;
       if (carriesTag) {
         expect(tag.status).toBe('pass');
@@ -63,6 +84,16 @@ describe('issue 16: doctor', () => {
       expect(stack.dataverse.admin.records('tasks').filter((t) => String(t.activityid).startsWith(probeIdPrefix))).toEqual([]);
       await stack.settled();
       expect(stack.runtime.calls.graphWrite).toBe(graphWrites);
+      if (!carriesTag) {
+        // A notification URL Graph cannot validate: no subscription, the check fails and names the URL (key masked).
+        await stack.graph.admin.setFaultPlan({});
+        await stack.graph.admin.failNext({ method: 'POST', path: '^/subscriptions$', status: 400, code: 'ValidationError', message: 'Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.' });
+        const refused = await cli(stack, 'doctor', '--json', '--wait-seconds', '3');
+        const validation = (JSON.parse(refused.stdout) as { code: string; status: string; detail: string }[]).filter((c) => c.code === 'graph.subscriptionValidation' || c.code === 'graph.subscriptionRoundTrip');
+        expect(validation).toHaveLength(1);
+        expect(validation[0]).toMatchObject({ code: 'graph.subscriptionValidation', status: 'fail' });
+        expect(validation[0]!.detail).toMatch(/Graph did not create the probe subscription \(InvalidInput 400 ValidationError\): does https?:\/\/\S+\?code=\*\*\* answer Graph's validation request\?/);
+      }
     }, 60_000);
   }
 });

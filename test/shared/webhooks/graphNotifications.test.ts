@@ -7,6 +7,7 @@ import type { SubscriptionRecord } from '../../../shared/storage/subscriptionSto
 import { handleGraphNotifications, type GraphNotificationDeps } from '../../../shared/webhooks/graphNotifications.js';
 import { maxWebhookBodyBytes, type WebhookRequest } from '../../../shared/webhooks/http.js';
 import { SyncError } from '../../../shared/errors.js';
+import { subscriptionProbePrefix } from '../../../shared/doctor/index.js';
 
 const mailboxId = '0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9';
 const clientState = 'a-client-state-of-32-characters!';
@@ -109,6 +110,25 @@ describe('Graph notifications handler', () => {
     const res = await handleGraphNotifications(request({ value: [change('sub-future', 'updated', 'AAMk1'), change('nobody', 'updated', 'AAMk2')] }), h.deps);
     expect(res.status).toBe(202);
     expect(h.enqueued).toEqual([]);
+  });
+
+  it("records an authentic notification of the doctor's probe subscription for the doctor and queues nothing; a forged probe is rejected like any unknown one", async () => {
+    const h = harness();
+    const probes: { id: string; clientState: string; notification: { changeType: string; itemId: string } }[] = [];
+    const probeState = `${subscriptionProbePrefix}the-probe`;
+    h.deps.onSubscriptionProbe = (id, state, notification) => {
+      probes.push({ id, clientState: state, notification });
+      return Promise.resolve(state === probeState);
+    };
+    const probe = { ...change('sub-probe', 'created', 'AAMkP'), clientState: probeState };
+    expect(await handleGraphNotifications(request({ value: [probe] }), h.deps)).toEqual({ status: 202 });
+    expect(probes).toEqual([{ id: 'sub-probe', clientState: probeState, notification: { changeType: 'created', itemId: 'AAMkP' } }]);
+    expect(h.enqueued).toEqual([]);
+    const forged = await handleGraphNotifications(request({ value: [{ ...probe, clientState: `${subscriptionProbePrefix}guessed` }] }), h.deps);
+    expect(forged.status).toBe(401);
+    // A clientState without the prefix never reaches the probe lookup.
+    await handleGraphNotifications(request({ value: [change('sub-unknown', 'created', 'AAMkQ')] }), h.deps);
+    expect(probes).toHaveLength(2);
   });
 
   it('answers 503 (so Graph retries) when the queue cannot take the messages, naming no item', async () => {
