@@ -51,6 +51,8 @@ export interface SyncErrorDetails {
   serviceCode?: string;
   /** Dataverse: the failed call acted as a mailbox's user (CallerObjectId), not as the application user itself. */
   impersonated?: boolean;
+  /** Dataverse 0x80040220: the privilege the service named as missing (a name such as prvCreateActivity, never item text). */
+  privilege?: string;
   cause?: unknown;
 }
 
@@ -64,6 +66,7 @@ export class SyncError extends Error {
   readonly status: number | undefined;
   readonly serviceCode: string | undefined;
   readonly impersonated: boolean | undefined;
+  readonly privilege: string | undefined;
 
   constructor(code: ErrorCode, message: string, details: SyncErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -76,6 +79,7 @@ export class SyncError extends Error {
     this.status = details.status;
     this.serviceCode = details.serviceCode;
     this.impersonated = details.impersonated;
+    this.privilege = details.privilege;
   }
 }
 

@@ -251,15 +251,32 @@ export class DataverseApi {
       }
     }
     if (!res.ok) {
-      const err = (parsed as { error?: { code?: unknown } } | undefined)?.error;
+      const err = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
       const error = errorForStatus(`Dataverse ${method} ${route}`, res.status, { code: typeof err?.code === 'string' ? err.code : undefined, requestId: res.headers.get('x-ms-service-request-id') }, res.headers.get('retry-after'));
       // Service protection: this application user's lane waits out the Retry-After (the others go on).
       if (error.code === 'Throttled' && clientId !== undefined) this.options.budget?.pause(clientId, error.retryAfterMs ?? 1_000);
       // Whose fault a disabled user or a missing privilege is depends on who the call acted as (errorPolicy.ts).
-      throw new SyncError(error.code, error.message, { ...(error.status === undefined ? {} : { status: error.status }), ...(error.serviceCode === undefined ? {} : { serviceCode: error.serviceCode }), ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }), impersonated: headers.CallerObjectId !== undefined });
+      const privilege = missingPrivilegeOf(error.serviceCode, err?.message);
+      throw new SyncError(error.code, privilege ? `${error.message} (missing ${privilege})` : error.message, {
+        ...(error.status === undefined ? {} : { status: error.status }),
+        ...(error.serviceCode === undefined ? {} : { serviceCode: error.serviceCode }),
+        ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+        ...(privilege ? { privilege } : {}),
+        impersonated: headers.CallerObjectId !== undefined,
+      });
     }
     return { status: res.status, body: parsed, headers: res.headers };
   }
+}
+
+/**
+ * The privilege a PrivilegeDenied (0x80040220) answer names: its message reads "Principal user (Id=..., type=8) is
+ * missing prvCreateActivity privilege (Id=...)" (KB 4015092; web-service-error-codes lists the code). Only the
+ * privilege's name is kept, never the rest of the message (house rule: messages can quote values).
+ */
+export function missingPrivilegeOf(serviceCode: string | undefined, message: unknown): string | undefined {
+  if (serviceCode?.toLowerCase() !== '0x80040220' || typeof message !== 'string') return undefined;
+  return /\bis missing (prv[A-Za-z]{1,100}) privilege\b/.exec(message)?.[1];
 }
 
 /**

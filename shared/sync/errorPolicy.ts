@@ -39,7 +39,7 @@ export type FailureClass =
   | { class: 'item' };
 
 /** What a failure says about the mailbox, from its code and the service's code only (never a message). */
-export function classifyFailure(error: Pick<SyncError, 'code' | 'serviceCode' | 'status'> & { impersonated?: boolean | undefined }): FailureClass {
+export function classifyFailure(error: Pick<SyncError, 'code' | 'serviceCode' | 'status'> & { impersonated?: boolean | undefined; privilege?: string | undefined }): FailureClass {
   if (error.code === 'MailboxUnavailable') {
     const code: BlockCode = error.serviceCode === 'ErrorAccessDenied' ? 'graph.accessPolicy' : 'graph.mailboxUnavailable';
     return { class: 'block', code, reason: `${blockCodes[code]} (${error.serviceCode ?? error.code})` };
@@ -49,7 +49,7 @@ export function classifyFailure(error: Pick<SyncError, 'code' | 'serviceCode' | 
   // itself disabled or missing a privilege is the deployment's fault, shared by every mailbox: an outage, so no
   // mailbox is blocked for it and each resumes once it is fixed.
   if (dataverse && error.impersonated === false) return { class: 'outage' };
-  if (dataverse) return { class: 'block', code: dataverse, reason: `${blockCodes[dataverse]} (${error.serviceCode})` };
+  if (dataverse) return { class: 'block', code: dataverse, reason: `${blockCodes[dataverse]} (${error.serviceCode}${error.privilege ? ` ${error.privilege}` : ''})` };
   // 429, 5xx, timeouts and resets (Transient covers a token endpoint that is down), and an app-level 401 (a token
   // not accepted, a secret that expired): none is the mailbox's fault, and each passes without anyone touching it.
   if (error.code === 'Throttled' || error.code === 'Transient' || error.code === 'Unauthorized') return { class: 'outage' };

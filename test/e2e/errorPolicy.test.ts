@@ -8,6 +8,7 @@ import { startStack, type Stack } from '../../dev/stack/index.js';
 import { exchangeChange } from '../../shared/servicebus/messages.js';
 import { changesQueue } from '../../shared/servicebus/queues.js';
 import { enableMailbox } from '../../shared/onboarding/mailbox.js';
+import { main } from '../../shared/cli/main.js';
 import { formatStatus } from '../../shared/cli/commands/status.js';
 import { buildStatus, renderStatusPage } from '../../shared/status/index.js';
 import { appointments, createAppointment, daysFromNow, events, outlookEvent } from '../support/e2e.js';
@@ -146,6 +147,35 @@ describe('mailbox error policy', () => {
     await stack.graph.admin.setMailboxUnavailable(bob.graph.id, null);
     await enableMailbox(stack.runtime, bob.userPrincipalName);
     await stack.settled();
+  });
+
+  it("a Dataverse user whose role lacks a privilege the sync needs (simulator enforcing privileges: 403 0x80040220) blocks its mailbox, naming the privilege; the others go on", async () => {
+    const bob = stack.users.bob!;
+    const defaults = await stack.runtime.dataverse.retrieveUserPrivileges(bob.systemUserId);
+    stack.dataverse.admin.setUserPrivileges(bob.systemUserId, defaults.filter((p) => p.name !== 'prvCreateActivity').map((p) => ({ name: p.name, depth: p.depth as 'Global' })));
+    stack.dataverse.admin.setPrivilegeEnforcement(true);
+    try {
+      await outlookEvent(stack, 'bob', 'Tracked without the privilege', daysFromNow(12), { track: true });
+      await outlookEvent(stack, 'alice', 'Tracked by a user with the role', daysFromNow(12), { track: true });
+      await stack.settled();
+      const blocked = await state('bob');
+      expect(blocked).toMatchObject({ state: 'blocked', blockCode: 'dataverse.noPrivilege' });
+      expect(blocked.stateReason).toBe('dataverse.noPrivilege: the Dataverse user lacks a privilege the sync needs (0x80040220 prvCreateActivity); run mailbox enable once it is fixed');
+      expect(appointments(stack).map((a) => a.subject)).not.toContain('Tracked without the privilege');
+      expect(appointments(stack).map((a) => a.subject)).toContain('Tracked by a user with the role');
+      expect((await state('alice')).state).toBe('active');
+      expect(deadLetters()).toHaveLength(0);
+      // The role gets the privilege back; `mailbox enable` lifts the block and its backfill brings the event over.
+      stack.dataverse.admin.setUserPrivileges(bob.systemUserId, defaults.map((p) => ({ name: p.name, depth: p.depth as 'Global' })));
+      let out = '';
+      const code = await main(['mailbox', 'enable', bob.userPrincipalName], { stdout: (t) => void (out += t), stderr: (t) => void (out += t), env: stack.env });
+      expect(code, out).toBe(0);
+      await stack.settled();
+      expect((await state('bob')).state).toBe('active');
+      expect(appointments(stack).filter((a) => a.subject === 'Tracked without the privilege')).toHaveLength(1);
+    } finally {
+      stack.dataverse.admin.setPrivilegeEnforcement(false);
+    }
   });
 
   // Last: it leaves a dead letter, which the tests above count as none.

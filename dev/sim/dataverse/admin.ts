@@ -333,6 +333,12 @@ export class DataverseAdmin {
     return privileges;
   }
 
+  /** Switches privilege enforcement on Web API writes on or off (privileges.ts); returns the new state. */
+  setPrivilegeEnforcement(on: boolean): boolean {
+    this.d.privileges.setEnforcing(on);
+    return on;
+  }
+
   /** organization.maxuploadfilesize in bytes (attachment size limit). */
   maxUploadFileSize(): number {
     return this.d.email.maxUploadFileSize();
@@ -547,6 +553,10 @@ export async function handleAdminHttp(admin: DataverseAdmin, req: IncomingMessag
       const body = parse(mailboxSchema, await jsonBody(req), 'mailbox settings');
       const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as MailboxSettings;
       return sendJson(res, 200, admin.setMailbox(parts[1]!, clean));
+    }
+    if (route === 'PUT /privileges/enforcement') {
+      const body = parse(z.strictObject({ enforce: z.boolean() }), await jsonBody(req), 'privilege enforcement');
+      return sendJson(res, 200, { enforce: admin.setPrivilegeEnforcement(body.enforce) });
     }
     if (method === 'PUT' && parts[0] === 'privileges' && parts.length === 2) {
       const body = parse(z.strictObject({ privileges: z.array(z.strictObject({ name: z.string().regex(/^prv[A-Za-z]+$/), depth: z.enum(privilegeDepths) })) }), await jsonBody(req), 'privileges');

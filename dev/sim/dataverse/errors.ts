@@ -27,6 +27,8 @@ export const ErrorCodes = {
   ConcurrencyLimit: '0x80072326',
   /** "The user is not a member of the organization." (no application user for the token's client id). */
   UserNotInOrganization: '0x80072560',
+  /** PrivilegeDenied: the user a write runs as lacks the table's privilege (privileges.ts, when enforcing). */
+  PrivilegeDenied: '0x80040220',
   /** A disabled user (isdisabled = true) was used or impersonated. */
   UserDisabled: '0x80040225',
   /** "An unexpected error occurred." (injected 5xx). */

@@ -49,6 +49,11 @@ export interface DataverseSimulatorOptions {
    * Microsoft documents `tag` for plug-ins, not for asynchronous webhooks: see README "Webhooks".
    */
   webhookCarriesTag?: boolean;
+  /**
+   * Check Web API writes of activities and contacts against the privileges each user holds (default false: every
+   * user may write everything). See privileges.ts; the admin API can switch it at run time.
+   */
+  enforcePrivileges?: boolean;
   /** Webhook deliveries in flight at once (default 4). */
   webhookConcurrency?: number;
   /** Recurring appointment series: organization expansion settings and the choices the docs leave open (README). */
@@ -131,7 +136,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     options: options.email ?? {},
   });
   const userSettings = new UserSettingsPlatform(store);
-  const privileges = new PrivilegeBook();
+  const privileges = new PrivilegeBook(options.enforcePrivileges ?? false);
   engine.setHooks(combineHooks(series.hooks(), email.hooks(), userSettings.hooks()));
   const protection = new ServiceProtection(limits, now);
   const requestFaults = new RequestFaultInjector(() => streams.requestFaults);

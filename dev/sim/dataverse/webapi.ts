@@ -1,6 +1,6 @@
 // The Web API endpoint /api/data/v9.2/: authentication and the application user, impersonation headers, service
 // protection, the request part of the fault plan, then the OData routes (PAD webapi/*.md).
-import { privilegeId, type PrivilegeBook } from './privileges.js';
+import { privilegeId, writePrivilege, type PrivilegeBook } from './privileges.js';
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import { BodyTooLargeError, bearerToken, readBody, sendJson } from '../common/https.js';
 import type { IdentityProvider } from '../identity/index.js';
@@ -245,6 +245,7 @@ export class WebApi {
       if (nav) throw new DataverseError(404, ErrorCodes.ODataResourceNotFound, `Resource not found for the segment '${nav}'.`);
       if (method === 'GET') return this.list(res, url, def, prefer, headers);
       if (method === 'POST') {
+        this.checkPrivilege(caller, 'Create', def);
         const body = await this.readJson(req, this.bodyLimit(def));
         const row = this.c.engine.create(def, body, caller);
         return this.written(res, url, def, row, prefer, headers, 201);
@@ -272,6 +273,8 @@ export class WebApi {
       return;
     }
     if (method === 'PATCH') {
+      // An upsert of a record that does not exist creates it.
+      this.checkPrivilege(caller, this.c.engine.get(def, id) ? 'Write' : 'Create', def);
       const body = await this.readJson(req, this.bodyLimit(def));
       const { row, created } = this.c.engine.update(def, id, body, caller, {
         upsert: true,
@@ -281,12 +284,31 @@ export class WebApi {
       return this.written(res, url, def, row, prefer, headers, created ? 201 : 200);
     }
     if (method === 'DELETE') {
+      this.checkPrivilege(caller, 'Delete', def);
       this.c.engine.remove(def, id, caller, { ifMatch: header(req, 'If-Match') });
       res.writeHead(204, headers);
       res.end();
       return;
     }
     throw new DataverseError(405, ErrorCodes.ODataNotSupported, `${method} is not supported on '${def.setName}(${id})'.`);
+  }
+
+  /**
+   * With enforcement on (privileges.ts): the user the write runs as needs the table's privilege, and an application
+   * user acting as another user needs prvActOnBehalfOfAnotherUser; else 403 PrivilegeDenied naming the privilege.
+   */
+  private checkPrivilege(caller: Caller, action: 'Create' | 'Write' | 'Delete', def: EntityDef): void {
+    const book = this.c.privileges;
+    if (!book?.enforcing) return;
+    const needs: [string, string][] = [];
+    if (caller.userId !== caller.authenticatedUserId) needs.push([caller.authenticatedUserId, 'prvActOnBehalfOfAnotherUser']);
+    const name = writePrivilege(action, { logicalName: def.logicalName, isActivity: def.activity !== undefined });
+    if (name) needs.push([caller.userId, name]);
+    for (const [userId, privilege] of needs) {
+      if (!book.holds(userId, privilege)) {
+        throw new DataverseError(403, ErrorCodes.PrivilegeDenied, `Principal user (Id=${userId}, type=8) is missing ${privilege} privilege (Id=${privilegeId(privilege)})`);
+      }
+    }
   }
 
   /**

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { SyncError } from '../../../shared/errors.js';
 import { errorForStatus } from '../../../shared/http/retry.js';
 import { translateGraphError } from '../../../shared/graph/client.js';
+import { missingPrivilegeOf } from '../../../shared/dataverse/client.js';
 import { GraphError } from '@microsoft/microsoft-graph-client';
 import { classifyFailure, decideFailure, gateOf, nextPause, type FailureDecision, type FailureInput } from '../../../shared/sync/errorPolicy.js';
 
@@ -50,6 +51,16 @@ describe('classifyFailure', () => {
     ['a programming error', new SyncError('Internal', 'bug')],
   ])('%s is the item\'s own failure', (_what, error) => {
     expect(classifyFailure(error)).toEqual({ class: 'item' });
+  });
+
+  it('a missing privilege names it in the block reason, taken from the PrivilegeDenied message and nothing else of it', () => {
+    const message = 'Principal user (Id=6e0b4c1a-0000-4000-8000-000000000001, type=8) is missing prvCreateActivity privilege (Id=1f2e3d4c-0000-4000-8000-000000000002)';
+    const privilege = missingPrivilegeOf('0x80040220', message);
+    expect(privilege).toBe('prvCreateActivity');
+    expect(missingPrivilegeOf('0x80040225', message)).toBeUndefined();
+    expect(missingPrivilegeOf('0x80040220', 'is missing "Quarterly review" privilege')).toBeUndefined();
+    const error = new SyncError('Forbidden', 'Dataverse POST appointments answered 403 0x80040220 (missing prvCreateActivity)', { status: 403, serviceCode: '0x80040220', impersonated: true, privilege });
+    expect(classifyFailure(error)).toEqual({ class: 'block', code: 'dataverse.noPrivilege', reason: 'the Dataverse user lacks a privilege the sync needs (0x80040220 prvCreateActivity)' });
   });
 
   it('a missing item stays NotFound while a missing mailbox does not: only the former may be read as "gone"', () => {

@@ -1,6 +1,7 @@
 // The Web API surface: auth, WhoAmI, CRUD, conditional requests, state/status rules, parties, impersonation and tag.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { keysOf, sampleJson, startHarness, type Harness, type Loose, pluck } from './support.js';
+import { defaultPrivileges, privilegeId } from '../../../dev/sim/dataverse/privileges.js';
 
 const ALICE_OID = 'a11ce000-0000-4000-8000-000000000001';
 
@@ -55,6 +56,46 @@ describe('Dataverse simulator Web API', () => {
       const missing = await h.api('WhoAmI', { headers: { CallerObjectId: 'dead0000-0000-4000-8000-000000000000' } });
       expect(missing.status).toBe(404);
       expect(missing.json.error.code).toBe('0x80040217');
+    });
+  });
+
+  describe('privilege enforcement (option enforcePrivileges / admin API)', () => {
+    const without = (name: string) => defaultPrivileges.filter((p) => p.name !== name);
+    it('off (the default), a user lacking a privilege still writes; on, the write answers 403 0x80040220 naming the privilege', async () => {
+      h.sim.admin.setUserPrivileges(alice, without('prvCreateActivity'));
+      const off = await h.api('tasks', { method: 'POST', headers: { CallerObjectId: ALICE_OID }, body: { subject: 'Allowed while not enforced' } });
+      expect(off.status).toBe(204);
+      h.sim.admin.setPrivilegeEnforcement(true);
+      const denied = await h.api('tasks', { method: 'POST', headers: { CallerObjectId: ALICE_OID }, body: { subject: 'Denied' } });
+      expect(denied.status).toBe(403);
+      expect(denied.json.error).toEqual({ code: '0x80040220', message: `Principal user (Id=${alice}, type=8) is missing prvCreateActivity privilege (Id=${privilegeId('prvCreateActivity')})` });
+      // Another user, and another privilege of the same user, are not affected; contacts need prvCreateContact.
+      expect((await h.api('tasks', { method: 'POST', body: { subject: 'As the app user' } })).status).toBe(204);
+      expect((await h.api('contacts', { method: 'POST', headers: { CallerObjectId: ALICE_OID }, body: { lastname: 'Allowed' } })).status).toBe(204);
+    });
+
+    it('checks Write on an update of an existing record, Create on an upsert that creates, Delete on a delete', async () => {
+      const id = '0a000000-0000-4000-8000-0000000000e1';
+      expect((await h.api('tasks', { method: 'POST', body: { activityid: id, subject: 'Existing' } })).status).toBe(204);
+      h.sim.admin.setPrivilegeEnforcement(true);
+      h.sim.admin.setUserPrivileges(alice, without('prvWriteActivity').filter((p) => p.name !== 'prvDeleteActivity'));
+      const update = await h.api(`tasks(${id})`, { method: 'PATCH', headers: { CallerObjectId: ALICE_OID }, body: { subject: 'Changed' } });
+      expect(update.json.error.message).toContain('is missing prvWriteActivity privilege');
+      const upsert = await h.api('tasks(0a000000-0000-4000-8000-0000000000e2)', { method: 'PATCH', headers: { CallerObjectId: ALICE_OID }, body: { subject: 'New' } });
+      expect(upsert.status).toBe(204);
+      const remove = await h.api(`tasks(${id})`, { method: 'DELETE', headers: { CallerObjectId: ALICE_OID } });
+      expect(remove.status).toBe(403);
+      expect(remove.json.error.message).toContain('is missing prvDeleteActivity privilege');
+    });
+
+    it('an application user acting as another user needs prvActOnBehalfOfAnotherUser; reset turns enforcement off again', async () => {
+      h.sim.admin.setPrivilegeEnforcement(true);
+      const app = (await h.api('WhoAmI')).json.UserId as string;
+      h.sim.admin.setUserPrivileges(app, without('prvActOnBehalfOfAnotherUser'));
+      const denied = await h.api('tasks', { method: 'POST', headers: { CallerObjectId: ALICE_OID }, body: { subject: 'Impersonated' } });
+      expect(denied.json.error.message).toBe(`Principal user (Id=${app}, type=8) is missing prvActOnBehalfOfAnotherUser privilege (Id=${privilegeId('prvActOnBehalfOfAnotherUser')})`);
+      h.reset();
+      expect((await h.api('tasks', { method: 'POST', body: { subject: 'After reset' } })).status).toBe(204);
     });
   });
 
