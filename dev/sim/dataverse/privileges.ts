@@ -8,8 +8,10 @@
 // prvActOnBehalfOfAnotherUser. Depth is not checked (any depth grants). A missing one answers as Dataverse does:
 // 403, 0x80040220 PrivilegeDenied
 // (https://learn.microsoft.com/power-apps/developer/data-platform/reference/web-service-error-codes), with the
-// message "Principal user (Id=<id>, type=8) is missing <privilege> privilege (Id=<id>)" (KB 4015092 and
-// https://learn.microsoft.com/troubleshoot/power-platform/dataverse/working-with-solutions/permission-error-80040220-when-importing-deleting-solution).
+// message "Principal user (Id=<id>, type=8) is missing <privilege> privilege (Id=<id>)" as Microsoft's support
+// articles quote it (KB 4015092 "PrivilegeDenied error occurs when using Server-Side Synchronization"; KB 4456770
+// "Permission error 80040220 when importing or deleting solution"). Newer services add roleCount and accessMode
+// to the parenthesis; the product reads only the privilege's name.
 import { createHash } from 'node:crypto';
 
 export const privilegeDepths = ['Basic', 'Local', 'Deep', 'Global'] as const;
