@@ -1,13 +1,17 @@
 // `dataverse register-webhooks`: the service endpoint (Webhook contract, HttpHeader key) and the asynchronous
 // Create, Update and Delete steps on every synced table, created or brought up to date, never duplicated.
-// Update steps filter on the columns the mapping reads (so unrelated column changes cost nothing); Delete steps carry
+// Update steps filter on the columns the mapping reads and the configured directions let flow to Exchange (so
+// unrelated column changes cost nothing); Delete steps carry
 // a pre-image of the owner (the contact delete rule needs it once the record is gone) and, on appointment, of the
 // instance's series (a deleted instance is a change of its series).
 import type { DataverseApi } from '../dataverse/client.js';
 import { odataString } from '../odata.js';
 import { SyncError } from '../errors.js';
 import { dataverseEntities, type DataverseEntity } from '../servicebus/messages.js';
+import type { EntityKind } from '../mapping/index.js';
 import { deleteImageColumns, imageColumns, mappedColumns } from '../sync/columns.js';
+import { kindOfTable } from '../sync/kinds/index.js';
+import { fieldsFlowingToExchange, type ConfigStore } from '../settings/index.js';
 import { webhookKeyHeader } from '../webhooks/dataverseWebhook.js';
 import { postImageAlias } from '../webhooks/entityImage.js';
 
@@ -16,15 +20,49 @@ export const serviceEndpointName = 'dataverse-exchange-sync';
 // (shared/webhooks/dataverseWebhook.ts says why; a second step would deliver each state change twice).
 const messages = ['Create', 'Update', 'Delete'] as const;
 
-/** The Update step's filtering attributes of a table: every Dataverse column whose change must reach Exchange. */
-export function filteringAttributes(entity: DataverseEntity): string[] {
-  return mappedColumns(entity, { flowingToExchange: true });
+/** Per kind, the fields that flow to Exchange in the configuration in force (shared/settings fieldsFlowingToExchange). */
+export type FlowingFields = Readonly<Record<EntityKind, ReadonlySet<string>>>;
+
+/**
+ * The Update step's filtering attributes of a table: every Dataverse column whose change must reach Exchange. With
+ * the configuration's directions (`flowing`), a field set to toDataverse or none in every scope is left out, so its
+ * changes in Dynamics 365 raise no webhook at all; without them, the field table's own directions.
+ */
+export function filteringAttributes(entity: DataverseEntity, flowing?: FlowingFields): string[] {
+  return mappedColumns(entity, { flowingToExchange: true, flowing: flowing?.[kindOfTable(entity).name] });
+}
+
+/** The fields flowing to Exchange in the configuration stored now (read fresh: after a change, the change counts). */
+export async function flowingInForce(config: ConfigStore): Promise<FlowingFields> {
+  const snapshot = await config.snapshot({ fresh: true });
+  return fieldsFlowingToExchange(snapshot.global, Object.values(snapshot.mailboxes));
+}
+
+/**
+ * Brings the Update steps' filtering attributes in line with the configuration (after `config set` of a direction):
+ * only the steps' filteringattributes are written, the endpoint and its key are left alone. Returns one line per step.
+ */
+export async function updateFilteringAttributes(api: DataverseApi, flowing: FlowingFields, entities: readonly DataverseEntity[] = dataverseEntities): Promise<string[]> {
+  const changes: string[] = [];
+  for (const entity of entities) {
+    const name = `${serviceEndpointName}: Update of ${entity}`;
+    const step = (await list(api, `sdkmessageprocessingsteps?$select=sdkmessageprocessingstepid,filteringattributes&$filter=name eq ${odataString(name)}`))[0];
+    if (!step) {
+      changes.push(`step "${name}" missing: run dataverse register-webhooks`);
+      continue;
+    }
+    const wanted = filteringAttributes(entity, flowing).join(',');
+    if ((step.filteringattributes ?? null) === wanted) continue;
+    await api.raw('PATCH', `sdkmessageprocessingsteps(${String(step.sdkmessageprocessingstepid)})`, { filteringattributes: wanted });
+    changes.push(`step "${name}" updated (filtering attributes: ${wanted})`);
+  }
+  return changes;
 }
 
 const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Registers (or updates) the webhook; returns one line per thing it created, changed or kept. */
-export async function registerWebhooks(api: DataverseApi, options: { url: string; key: string; entities?: readonly DataverseEntity[] }): Promise<string[]> {
+export async function registerWebhooks(api: DataverseApi, options: { url: string; key: string; entities?: readonly DataverseEntity[]; flowing?: FlowingFields }): Promise<string[]> {
   const changes: string[] = [];
   const endpointBody = {
     name: serviceEndpointName,
@@ -63,7 +101,7 @@ export async function registerWebhooks(api: DataverseApi, options: { url: string
         rank: 1,
         asyncautodelete: true,
         supporteddeployment: 0,
-        filteringattributes: message === 'Update' ? filteringAttributes(entity).join(',') : null,
+        filteringattributes: message === 'Update' ? filteringAttributes(entity, options.flowing).join(',') : null,
         'eventhandler_serviceendpoint@odata.bind': `/serviceendpoints(${endpointId})`,
         'sdkmessageid@odata.bind': `/sdkmessages(${messageId})`,
         'sdkmessagefilterid@odata.bind': `/sdkmessagefilters(${String(filter.sdkmessagefilterid)})`,

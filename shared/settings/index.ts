@@ -13,6 +13,7 @@ export {
   defaultScope,
   directionWords,
   effectiveConfig,
+  fieldsFlowingToExchange,
   relationProblems,
   scopeFilterSchema,
   wordOfDirection,

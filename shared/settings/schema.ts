@@ -235,6 +235,22 @@ export interface EffectiveConfig {
 }
 
 /**
+ * Per kind, the fields that flow to Exchange in at least one configuration in force (global, or any mailbox's own):
+ * Dataverse's Update step is one per table for every mailbox, so its filtering attributes are the union
+ * (shared/onboarding/webhooks.ts). A field set to toDataverse or none everywhere raises no webhook.
+ */
+export function fieldsFlowingToExchange(global: ConfigEntries, mailboxes: readonly ConfigEntries[]): Record<EntityKind, ReadonlySet<string>> {
+  const out = {} as Record<EntityKind, Set<string>>;
+  for (const kind of configKinds) out[kind] = new Set();
+  for (const config of [effectiveConfig(0, global), ...mailboxes.map((m) => effectiveConfig(0, global, m))]) {
+    for (const kind of configKinds) {
+      for (const [field, direction] of Object.entries(config.fields[kind])) if (direction === 'Both' || direction === 'ToExchange') out[kind].add(field);
+    }
+  }
+  return out;
+}
+
+/**
  * Merges defaults, global and mailbox entries (later wins, key by key) into an effective configuration, and
  * checks the relations between keys (the inferred limits may not be looser than the explicit ones).
  */

@@ -4,8 +4,12 @@
 import type { DataverseEntity } from '../servicebus/messages.js';
 import { kindOfTable } from './kinds/index.js';
 
-/** Columns the mapping reads for `entity`; `flowingToExchange` keeps only those of rows that write to Exchange. */
-export function mappedColumns(entity: DataverseEntity, options: { flowingToExchange?: boolean } = {}): string[] {
+/**
+ * Columns the mapping reads for `entity`; `flowingToExchange` keeps only those of rows that write to Exchange: by the
+ * field table's own direction, or, given `flowing` (the kind's fields that flow to Exchange in the configuration in
+ * force, shared/settings fieldsFlowingToExchange), by that.
+ */
+export function mappedColumns(entity: DataverseEntity, options: { flowingToExchange?: boolean; flowing?: ReadonlySet<string> | undefined } = {}): string[] {
   const kind = kindOfTable(entity);
   // The party-list columns decide scope (a party is in "My Activities", shared/sync/plan.ts scopeOf) even where no
   // field maps them, so a change of them must raise the Update step and the image must carry them; the kind's own
@@ -14,7 +18,7 @@ export function mappedColumns(entity: DataverseEntity, options: { flowingToExcha
   const columns = new Set<string>(['statecode', 'statuscode', 'ownerid', ...partyColumns, ...kind.extraColumns.filter((c) => kind.hasColumn(entity, c))]);
   for (const row of kind.fields) {
     if (row.direction === 'None') continue;
-    if (options.flowingToExchange && row.direction === 'ToDataverse') continue;
+    if (options.flowingToExchange && (options.flowing ? !options.flowing.has(row.name) : row.direction === 'ToDataverse')) continue;
     for (const column of row.dataverse) {
       const name = column.split(' ')[0]!;
       if (name.endsWith('_activity_parties')) continue;

@@ -73,6 +73,40 @@ describe('sync configuration as data (issue 16)', () => {
     expect((await cli('config', 'unset', 'fields.appointment.location.direction', '--mailbox', alice.userPrincipalName)).code).toBe(0);
   });
 
+  it("a field set to toDataverse everywhere leaves the appointment Update step's filtering attributes, so its Dynamics 365 edits raise no webhook; set back, it raises them again", async () => {
+    const alice = stack.users.alice!;
+    const appointment = createAppointment(stack, 'alice', 'Filtering review', daysFromNow(5));
+    const id = String(appointment.activityid);
+    await stack.settled();
+    const as = stack.dataverse.admin.as(alice.systemUserId);
+    const step = () => stack.dataverse.admin.records('sdkmessageprocessingsteps').find((x) => x.name === 'dataverse-exchange-sync: Update of appointment')!;
+    const updates = () => stack.dataverse.admin.deliveries({ entity: 'appointment', message: 'Update', recordId: id }).length;
+    expect(String(step().filteringattributes).split(',')).toContain('location');
+
+    const off = await cli('config', 'set', 'fields.appointment.location.direction', 'toDataverse');
+    expect(off.code, off.stderr).toBe(0);
+    expect(off.stdout).toMatch(/step "dataverse-exchange-sync: Update of appointment" updated \(filtering attributes: [a-z_,]+\)/);
+    expect(String(step().filteringattributes).split(',')).not.toContain('location');
+    // The other tables' steps and the appointment's other columns are unchanged.
+    expect(String(step().filteringattributes).split(',')).toContain('subject');
+    const before = updates();
+    as.update('appointments', id, { location: 'Not raised' });
+    await stack.settled();
+    expect(updates()).toBe(before);
+
+    const on = await cli('config', 'unset', 'fields.appointment.location.direction');
+    expect(on.code, on.stderr).toBe(0);
+    expect(String(step().filteringattributes).split(',')).toContain('location');
+    as.update('appointments', id, { location: 'Raised again' });
+    await stack.settled();
+    expect(updates()).toBe(before + 1);
+    expect(((await eventOf('alice', id))!.item.location as { displayName?: string } | undefined)?.displayName).toBe('Raised again');
+    // A mailbox's own key counts too: the step keeps a field any scope lets flow to Exchange.
+    const mixed = await cli('config', 'set', 'fields.appointment.location.direction', 'toDataverse', '--mailbox', alice.userPrincipalName);
+    expect(mixed.stdout).toContain('webhook filtering attributes already match the directions');
+    expect((await cli('config', 'unset', 'fields.appointment.location.direction', '--mailbox', alice.userPrincipalName)).code).toBe(0);
+  });
+
   it('--resync counts the pairs in scope first, then writes a field switched back on without waiting for a change', async () => {
     const bob = stack.users.bob!;
     const appointment = createAppointment(stack, 'bob', 'Resync me', daysFromNow(5));

@@ -9,6 +9,7 @@ import type { Runtime } from '../../runtime.js';
 import { configKinds, wordOfDirection, type ConfigChange, type ConfigPlan, type ConfigScope, type ConfigValue, type EffectiveConfig } from '../../settings/index.js';
 import type { Mailbox } from '../../storage/mailboxStore.js';
 import { applyResync, applyScopeChange, previewResync, previewScopeChange, type ResyncCount, type ScopeDelta } from '../../onboarding/scopeChange.js';
+import { flowingInForce, updateFilteringAttributes } from '../../onboarding/webhooks.js';
 import type { CommandContext, CommandSpec, OptionValues } from '../command.js';
 import { UsageError } from '../env.js';
 import { formatTable } from '../format.js';
@@ -74,6 +75,12 @@ async function previewAndApply(ctx: CommandContext, rt: Runtime, plan: ConfigPla
   if (scope.length) {
     const done = await applyScopeChange(rt, scope, version!.version);
     ctx.out(`  scope applied: ${done.unlinked} unlinked, ${done.enqueued} enqueued to enter`);
+  }
+  // Dataverse raises an Update webhook only for the filtering attributes: a direction change moves them (a field
+  // switched back to flow to Exchange must raise webhooks again; --resync covers changes made before this line ran).
+  if (plan.changes.some((c) => c.key.startsWith('fields.'))) {
+    const steps = await updateFilteringAttributes(rt.dataverse, await flowingInForce(rt.config));
+    ctx.out(steps.length ? steps.map((l) => `  ${l}`).join('\n') : '  webhook filtering attributes already match the directions');
   }
   if (resync.length) {
     const done = await applyResync(rt, resync);

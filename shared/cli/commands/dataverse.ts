@@ -1,6 +1,6 @@
 // `dataverse register-webhooks`: the service endpoint and steps (shared/onboarding/webhooks.ts), pointed at the
 // dataverseWebhook function with its function key in the URL.
-import { registerWebhooks } from '../../onboarding/webhooks.js';
+import { flowingInForce, registerWebhooks } from '../../onboarding/webhooks.js';
 import type { CommandSpec } from '../command.js';
 import { UsageError } from '../env.js';
 
@@ -33,7 +33,8 @@ export const registerWebhooksCommand: CommandSpec = {
   help: [
     'Registers the webhook Dataverse calls on every change of the synced tables (appointment, task, phonecall,',
     'letter, fax, contact): one service endpoint (Webhook contract, the DATAVERSE_WEBHOOK_KEY header) and one',
-    'asynchronous step per message and table. Running it again updates the endpoint (URL and key are written,',
+    'asynchronous step per message and table. Update steps filter on the columns that flow to Exchange under the',
+    'configured field directions (every scope\'s). Running it again updates the endpoint (URL and key are written,',
     'so a rotated key takes effect) and keeps the steps; nothing is duplicated.',
     '',
     'Options:',
@@ -53,7 +54,7 @@ export const registerWebhooksCommand: CommandSpec = {
     const shown = new URL(url);
     shown.searchParams.set('code', '***');
     ctx.out(`Dataverse ${rt.settings.DATAVERSE_URL}: webhook ${shown.toString().replace('%2A%2A%2A', '***')}`);
-    const changes = await registerWebhooks(rt.dataverse, { url, key: rt.settings.DATAVERSE_WEBHOOK_KEY });
+    const changes = await registerWebhooks(rt.dataverse, { url, key: rt.settings.DATAVERSE_WEBHOOK_KEY, flowing: await flowingInForce(rt.config) });
     for (const change of changes) ctx.out(`  ${change}`);
     const count = (word: string) => changes.filter((c) => c.includes(` ${word}`)).length;
     ctx.out(`${count('created')} created, ${count('updated')} updated, ${count('kept')} kept`);
