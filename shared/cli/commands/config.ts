@@ -103,6 +103,9 @@ const changeHelp = [
   '  --resync          after a direction change, re-apply the directions to the pairs in scope now (merging',
   '                    both sides) instead of at each item\'s next change; with --dry-run: count them',
   '  --by <name>       who makes the change, recorded with the version (default: $USER)',
+  '',
+  'A direction change also brings the Dataverse Update steps\' filtering attributes in line: a field that flows to',
+  'Exchange in no scope raises no webhook (docs/operations.md "Webhook filtering attributes").',
 ].join('\n');
 
 export const configSetCommand: CommandSpec = {
