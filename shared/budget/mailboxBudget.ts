@@ -253,8 +253,17 @@ export class MailboxBudget {
     if (!lease) return;
     this.lost(m);
     if (lease.etag === '') return;
+    const port = this.options.port!;
     try {
-      await this.options.port!.replace(mailbox, releasedRow(lease.row, this.now(), { bucket: m.bucket, pausedUntil: m.pausedUntil }), lease.etag);
+      // A waiting instance marks the row (wantedBy), which changes its etag: read again and release what is there, or
+      // the row stays held by nobody until it expires and every waiter sits out the rest of the lease.
+      let current = lease;
+      for (let i = 0; i < 3; i += 1) {
+        if ((await port.replace(mailbox, releasedRow(current.row, this.now(), { bucket: m.bucket, pausedUntil: m.pausedUntil }), current.etag)) !== undefined) return;
+        const read = await port.read(mailbox);
+        if (!read || read.row.holder !== this.options.instanceId) return;
+        current = read;
+      }
     } catch (error) {
       this.options.onError?.(error);
     }
