@@ -68,6 +68,9 @@ const codeByWindowsZone: Readonly<Record<string, number>> = {
   'Eastern Standard Time': 35,
   'GMT Standard Time': 85,
   'Greenwich Standard Time': 90,
+  // Written for a UTC series too: a series without a code is expanded in its creator's own zone
+  // (shared/sync/kinds/series.ts, withSeriesZone), which is not UTC for most users.
+  UTC: 92,
   'Central Europe Standard Time': 95,
   'Central European Standard Time': 100,
   'Romance Standard Time': 105,
@@ -87,7 +90,7 @@ const windowsZoneByCode = new Map<number, string>(Object.entries(codeByWindowsZo
 export function seriesZoneName(name: string): string | undefined {
   const iana = ianaZoneOf(name);
   if (iana === undefined) return undefined;
-  if (iana === 'UTC') return 'UTC';
+  if (iana === 'UTC' || iana === 'Etc/UTC') return 'UTC';
   if (codeByWindowsZone[name] !== undefined) return name;
   return windowsZoneOf(iana) ?? undefined;
 }
@@ -99,7 +102,7 @@ export function ianaOfSeriesZone(name: string): string {
   return iana;
 }
 
-/** The Dataverse time zone code of a canonical zone; undefined for UTC (the column is left empty). */
+/** The Dataverse time zone code of a canonical zone, or undefined when this version knows none for it. */
 export function dataverseZoneCodeOf(name: string): number | undefined {
   return codeByWindowsZone[name];
 }
@@ -111,7 +114,7 @@ export function windowsZoneOfDataverseCode(code: number): string | undefined {
 
 /** Why a zone cannot be written to Dataverse, or undefined. */
 export function unsupportedZone(name: string): string | undefined {
-  if (name === 'UTC' || codeByWindowsZone[name] !== undefined) return undefined;
+  if (codeByWindowsZone[name] !== undefined) return undefined;
   return `the series' time zone ${name} has no Dataverse time zone code this version knows`;
 }
 
@@ -404,7 +407,7 @@ export const recurrencePatternTable: readonly PatternTableRow[] = [
     what: 'Zone',
     graph: 'range.recurrenceTimeZone (else the start zone)',
     dataverse: 'utcconversiontimezonecode (Windows time zone index)',
-    note: 'A series is expanded in its zone on both sides, so 09:00 stays 09:00 across DST. UTC writes no code; a zone without a known code is not synced.',
+    note: "A series is expanded in its zone on both sides, so 09:00 stays 09:00 across DST. UTC writes code 92. A Dynamics 365 series without a code is read in its creator's own zone (usersettings.timezonecode), the one Dataverse expands it in; a zone without a known code is not synced.",
   },
   {
     what: 'Interval limit',

@@ -170,7 +170,7 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
   // deleted since (its Delete already applied, which found no pair): a create is decided from a fresh read only.
   const paired = await rt.pairs.mailboxesOf(change.recordId);
   const image = paired.length > 0 ? change.image : undefined;
-  let record = image ?? (await kind.dataverse.get(rt, change.entity, change.recordId));
+  let record = image ? ((await kind.dataverse.completeImage?.(rt, change.entity, image)) ?? image) : await kind.dataverse.get(rt, change.entity, change.recordId);
   if (!record) return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, source, { inferred: true, resync }, options);
   // A part's change (an instance of a series) is its carrier's (the series): applied as a change of that record. A
   // part's Create is its carrier's own expansion, which the carrier's change already covers.

@@ -219,6 +219,7 @@ export const TIME_ZONE_CODES: Readonly<Record<number, string>> = {
   35: 'America/New_York', // Eastern Standard Time
   85: 'Europe/London', // GMT Standard Time
   90: 'Atlantic/Reykjavik', // Greenwich Standard Time
+  92: 'UTC', // UTC (Coordinated Universal Time)
   95: 'Europe/Budapest', // Central Europe Standard Time
   100: 'Europe/Warsaw', // Central European Standard Time
   105: 'Europe/Paris', // Romance Standard Time

@@ -31,6 +31,7 @@ import {
   unsupportedSeriesChange,
   unsupportedSeriesItem,
   unsupportedSeriesRecord,
+  withSeriesZone,
 } from './series.js';
 import type { GraphItem, ItemCandidate, SyncKind } from './types.js';
 
@@ -121,7 +122,11 @@ export const appointmentKind: SyncKind<'appointment'> = {
     stampOf,
   },
   dataverse: {
-    get: (rt, table, id) => readActivity(rt, table, id),
+    async get(rt, table, id) {
+      const record = await readActivity(rt, table, id);
+      return record && table === seriesTable ? withSeriesZone(rt, record) : record;
+    },
+    completeImage: (rt, table, image) => (table === seriesTable ? withSeriesZone(rt, image) : Promise.resolve(image)),
     async findLinkTarget(rt, item) {
       const iCalUId = (item as Event).iCalUId;
       if (!iCalUId) return undefined;

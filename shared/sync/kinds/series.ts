@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { DateTime } from 'luxon';
 import type { DataverseRecord } from '../../dataverse/client.js';
 import type { MappingContext } from '../../mapping/index.js';
-import { patternColumns, patternOfGraph, unsupportedInDataverse } from '../../mapping/recurrence.js';
+import { patternColumns, patternOfGraph, unsupportedInDataverse, windowsZoneOfDataverseCode } from '../../mapping/recurrence.js';
+import { isSyncError } from '../../errors.js';
 import { graphDateTimeOf } from '../../mapping/time.js';
 import type { Runtime } from '../../runtime.js';
 import type { DataverseEntity } from '../../servicebus/messages.js';
@@ -117,6 +118,41 @@ export function unsupportedSeriesChange(pair: Pair, item: GraphItem): string | u
   if (series && pair.dataverseEntity !== seriesTable) return `${recurringReason}: a single appointment turned into a series in Outlook (Dataverse AddRecurrence is not used yet)`;
   if (!series && pair.dataverseEntity === seriesTable) return `${recurringReason}: a series turned into a single event in Outlook`;
   return undefined;
+}
+
+/** utcconversiontimezonecode's "no code" values (the column's minimum is -1, recurringappointmentmaster reference). */
+const noZoneCode = (code: unknown) => code === undefined || code === null || code === -1;
+
+/**
+ * A series record with the zone Dataverse expands it in. A series created without utcconversiontimezonecode (a
+ * Dynamics 365 user's, not ours: the sync always writes the code) is expanded in the zone "in use when the record was
+ * created" (the column's description, recurringappointmentmaster reference; the scheduling API's
+ * RecurrenceTimeZoneCode only overrides "the time zone that is specified by the UserTimeZoneCode property",
+ * https://learn.microsoft.com/previous-versions/dynamicscrm-2016/developers-guide/gg326397(v=crm.8)): its creator's
+ * own time zone, usersettings.timezonecode. That code is filled in, so the pattern's dates and time of day are read
+ * in the zone the instances have (reading them in the mailbox's zone put the Exchange series a day early west of
+ * UTC). One read of the creator's settings, only for such a series; a creator without readable settings keeps the
+ * mailbox's zone (the mapping's fallback).
+ */
+export async function withSeriesZone(rt: Runtime, record: DataverseRecord): Promise<DataverseRecord> {
+  if (!isSeriesRecord(record) || !noZoneCode(record.utcconversiontimezonecode)) return record;
+  let creator = typeof record._createdby_value === 'string' ? record._createdby_value : undefined;
+  if (!creator && typeof record.activityid === 'string') {
+    const read = await rt.dataverse.get(seriesTable, record.activityid, { select: ['activityid', '_createdby_value'] });
+    creator = typeof read?._createdby_value === 'string' ? read._createdby_value : undefined;
+  }
+  if (!creator) return record;
+  let settings: DataverseRecord | undefined;
+  try {
+    settings = await rt.dataverse.get('usersettings', creator, { select: ['systemuserid', 'timezonecode'] });
+  } catch (error) {
+    // The app user may lack prvReadUserSettings (the onboarding check says so); the mailbox's zone is the fallback.
+    if (isSyncError(error, 'Forbidden') || isSyncError(error, 'NotFound')) return record;
+    throw error;
+  }
+  const code = settings?.timezonecode;
+  if (typeof code !== 'number' || windowsZoneOfDataverseCode(code) === undefined) return record;
+  return { ...record, utcconversiontimezonecode: code };
 }
 
 // ------------------------------------------------------------------------------------------------------------

@@ -87,6 +87,8 @@ export interface ExchangeAdapter {
 export interface DataverseAdapter {
   /** The record with what the mapping reads (activity parties expanded). */
   get(rt: Runtime, table: DataverseEntity, id: string): Promise<DataverseRecord | undefined>;
+  /** A webhook image completed with what `get` adds to a read (a series' zone); absent: the image as it is. */
+  completeImage?(rt: Runtime, table: DataverseEntity, image: DataverseRecord): Promise<DataverseRecord>;
   /** The record an unpaired item belongs to without a stamp (a meeting's iCalUId). */
   findLinkTarget(rt: Runtime, item: GraphItem): Promise<string | undefined>;
   /** A record of this user an unpaired item matches before one is created (a contact's e-mail address). */
