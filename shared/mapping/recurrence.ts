@@ -12,6 +12,7 @@ import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { invalidInput } from '../errors.js';
 import { ianaZoneOf, windowsZoneOf } from '../timeZones.js';
+import { withDataverseRange } from './seriesExpansion.js';
 
 export const daysOfWeek = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'] as const;
 export type DayOfWeek = (typeof daysOfWeek)[number];
@@ -318,12 +319,20 @@ export function patternOfDataverse(record: unknown, fallbackZone: string): Serie
   };
 }
 
+/**
+ * The pattern as Dataverse holds it: a numbered range of more than 999 occurrences (the `occurrences` column's limit)
+ * as an end-date range ending on its last occurrence, found by expanding the pattern (seriesExpansion.ts), so both
+ * sides have the same occurrences. Both sides' patterns are compared in this form, so a numbered Outlook series and
+ * the end-dated Dynamics 365 series made of it are the same pattern (nothing is written back to either).
+ */
+export function inDataverseRange(p: SeriesPattern): SeriesPattern {
+  return withDataverseRange(p, dataverseLimits.occurrences);
+}
+
 /** Why a pattern cannot be written to Dataverse as it is (a clear reason for the pair), or undefined. */
 export function unsupportedInDataverse(p: SeriesPattern): string | undefined {
+  // A numbered range above Dataverse's 999 is written as an end date (dataverseColumnsOf), so it is no reason.
   if (p.interval > dataverseLimits.interval) return `an interval of ${p.interval}: Dataverse allows at most ${dataverseLimits.interval}`;
-  if (p.range === 'numbered' && (p.numberOfOccurrences ?? 0) > dataverseLimits.occurrences) {
-    return `a numbered range of ${p.numberOfOccurrences} occurrences: Dataverse holds at most ${dataverseLimits.occurrences}`;
-  }
   return unsupportedZone(p.timeZone);
 }
 
@@ -332,7 +341,8 @@ export function unsupportedInDataverse(p: SeriesPattern): string | undefined {
  * on create (the column is not valid for update in the table reference). Every column the type does not use is
  * written empty, so a pattern change from one type to another leaves nothing behind.
  */
-export function dataverseColumnsOf(p: SeriesPattern, create: boolean): Record<string, unknown> {
+export function dataverseColumnsOf(pattern: SeriesPattern, create: boolean): Record<string, unknown> {
+  const p = inDataverseRange(pattern);
   const unsupported = unsupportedInDataverse(p);
   if (unsupported) throw invalidInput('recurrence', undefined, `cannot be written to Dataverse: ${unsupported}`);
   const iana = ianaOfSeriesZone(p.timeZone);
@@ -400,7 +410,7 @@ export const recurrencePatternTable: readonly PatternTableRow[] = [
     what: 'After K occurrences',
     graph: 'range `numbered`, numberOfOccurrences K',
     dataverse: 'patternendtype 2, occurrences K',
-    note: `K above ${dataverseLimits.occurrences} (Dataverse's limit) is not synced: the series is left out with that reason.`,
+    note: `K above ${dataverseLimits.occurrences} (Dataverse's limit): patternendtype 3 with the date of the Kth occurrence (the pattern expanded in the series zone), the same occurrences; compared in that form, so neither side is rewritten.`,
   },
   { what: 'End by date', graph: 'range `endDate`, endDate', dataverse: 'patternendtype 3, patternenddate', note: 'Dates are local dates of the series zone (DateOnly UserLocal: the UTC instant of local midnight).' },
   {

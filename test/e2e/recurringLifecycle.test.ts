@@ -6,6 +6,7 @@
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultUsers, startStack, type Stack } from '../../dev/stack/index.js';
+import { trackedCategory } from '../../shared/mapping/index.js';
 import { reconcileAll } from '../../shared/sync/reconcile.js';
 
 const day = 24 * 3600_000;
@@ -103,3 +104,54 @@ describe('a Dynamics 365 series without utcconversiontimezonecode is read in the
   });
 });
 
+
+describe('a numbered Outlook series of more occurrences than Dataverse holds (999)', () => {
+  it('becomes one Dynamics 365 series ending on the date of its last occurrence; neither side is rewritten, and a Dynamics 365 edit reaches Outlook with the count kept', async () => {
+    const alice = stack.users.alice!;
+    const date = DateTime.now().setZone('Europe/Berlin').plus({ days: 3 }).startOf('day');
+    const master = await stack.graph.admin.createEvent(alice.graph.id, {
+      subject: 'Daily log review',
+      start: { dateTime: `${date.toISODate()}T08:00:00`, timeZone: 'W. Europe Standard Time' },
+      end: { dateTime: `${date.toISODate()}T08:15:00`, timeZone: 'W. Europe Standard Time' },
+      categories: [trackedCategory],
+      recurrence: { pattern: { type: 'daily', interval: 1 }, range: { type: 'numbered', startDate: date.toISODate()!, numberOfOccurrences: 1000 } },
+    });
+    await stack.settled();
+    const masters = () => stack.dataverse.admin.records('recurringappointmentmasters').filter((r) => r.subject === 'Daily log review');
+    expect(masters()).toHaveLength(1);
+    const seriesId = String(masters()[0]!.activityid);
+    const last = date.plus({ days: 999 });
+    expect(masters()[0]).toMatchObject({ patternendtype: 3, occurrences: null, utcconversiontimezonecode: 110 });
+    expect(DateTime.fromISO(String(masters()[0]!.patternenddate)).setZone('Europe/Berlin').toISODate()).toBe(last.toISODate());
+    // Dataverse expands the series inside its future window, on the days Outlook has them.
+    const dataverse = instanceStarts(String(masters()[0]!.activityid));
+    expect(dataverse[0]).toBe(date.set({ hour: 8 }).toMillis());
+    expect((await occurrenceStarts(alice.graph.id, String(master.id))).slice(0, dataverse.length)).toEqual(dataverse.filter((t) => t < window().end.getTime()));
+    const before = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).find((e) => e.id === master.id)!;
+    // A reconciliation compares the two and writes nothing: the count and its end date are the same pattern. Its
+    // calendarView round lists hundreds of occurrences of the series; they are one change of the master, not one each.
+    const reconciled = await reconcileAll(stack.runtime);
+    expect(reconciled.mailboxes.find((m) => m.mailboxId.toLowerCase() === alice.graph.id.toLowerCase())!.enqueued).toBeLessThan(10);
+    await stack.settled();
+    const after = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).find((e) => e.id === master.id)!;
+    expect(after.item['@odata.etag'] ?? after.item.changeKey).toBe(before.item['@odata.etag'] ?? before.item.changeKey);
+    expect(masters()).toHaveLength(1);
+    expect(masters()[0]).toMatchObject({ patternendtype: 3 });
+    // The other way: a subject change in Dynamics 365 reaches Outlook, and the Outlook range stays numbered.
+    stack.dataverse.admin.as(alice.systemUserId).update('recurringappointmentmasters', seriesId, { subject: 'Daily log review (ops)' });
+    await stack.settled();
+    const renamed = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).find((e) => e.id === master.id)!.item;
+    expect(renamed.subject).toBe('Daily log review (ops)');
+    // A future instance deleted in Dynamics 365 past the first page of /instances (10) cancels its Exchange occurrence.
+    const twelfth = stack.dataverse.admin
+      .records('appointments')
+      .filter((r) => r.seriesid === seriesId)
+      .sort((a, b) => String(a.originalstartdate).localeCompare(String(b.originalstartdate)))[11]!;
+    stack.dataverse.admin.as(alice.systemUserId).delete('appointments', String(twelfth.activityid));
+    await stack.settled();
+    const left = await occurrenceStarts(alice.graph.id, String(master.id));
+    expect(left).not.toContain(Date.parse(String(twelfth.originalstartdate)));
+    expect(left).toContain(Date.parse(String(twelfth.originalstartdate)) + day);
+    expect((renamed.recurrence as { range: { type: string; numberOfOccurrences: number } }).range).toMatchObject({ type: 'numbered', numberOfOccurrences: 1000 });
+  });
+});
