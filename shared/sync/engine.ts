@@ -276,6 +276,15 @@ async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: Datavers
 
 /** A Dataverse delete brought to one mailbox that has the record's pair. */
 async function deleteForMailbox(rt: Runtime, kind: SyncKind, table: DataverseEntity, recordId: string, ownerId: string | undefined, source: string, deleteOrigin: ExecutionState['deleteOrigin'], options: ApplyOptions, mailboxId: string, mailbox: Mailbox | undefined, pair: StoredPair): Promise<Outcome | undefined> {
+  // A delete that is a conversion (AddRecurrence deletes the appointment it makes a series of): the pair moves to
+  // the new record and both sides are merged, so the Exchange event becomes the series instead of being deleted.
+  const successor = mailbox && mailbox.state !== 'disabled' && pair.exchangeId && pair.status === 'linked' ? await kind.dataverse.successorOf?.(rt, pair) : undefined;
+  if (successor && mailbox) {
+    const { rowEtag: _rowEtag, ...previous } = pair;
+    const moved = await rt.pairs.repoint(pair, { ...previous, dataverseEntity: successor.table, dataverseId: successor.id, dataverseEtag: undefined });
+    rt.log.info('pair moved to the record the deleted one became', { kind: kind.name, mailboxId, dataverseId: successor.id, previousDataverseId: recordId });
+    return (await resyncPair(rt, kind, mailbox, moved)) ?? { kind: 'linked', mailboxId, dataverseId: successor.id, exchangeId: pair.exchangeId, detail: `moved to the ${successor.table} the record became` };
+  }
   const readItem = kind.dataverseDeleteReads === 'exchangeItem' && mailbox && mailbox.state !== 'disabled' && pair.exchangeId;
   const exchangeItem = readItem ? await kind.exchange.get(rt, mailbox, pair.exchangeId!, pair.exchangeListId) : undefined;
   const actions = planDataverseDelete({ kind, pair, mailbox, ownerId, now: rt.now(), exchangeItem });

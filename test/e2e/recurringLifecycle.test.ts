@@ -155,3 +155,133 @@ describe('a numbered Outlook series of more occurrences than Dataverse holds (99
     expect((renamed.recurrence as { range: { type: string; numberOfOccurrences: number } }).range).toMatchObject({ type: 'numbered', numberOfOccurrences: 1000 });
   });
 });
+
+describe('a single appointment turned into a series, and a series ended early', () => {
+  const dataverseRecords = (set: string, subject: string) => stack.dataverse.admin.records(set).filter((r) => r.subject === subject);
+  const eventsNamed = async (mailboxId: string, subject: string) => (await stack.graph.admin.items({ user: mailboxId, kind: 'event' })).filter((e) => e.item.subject === subject);
+  /** 10:00 Eastern (bob's zone) in `days` days. */
+  const bobsMorning = (days: number) => DateTime.now().setZone('America/New_York').plus({ days }).startOf('day').set({ hour: 10 });
+
+  it('Dynamics 365 AddRecurrence on a synced appointment makes its Exchange event the series: one series each side, no single appointment left, no second invitation', async () => {
+    const bob = stack.users.bob!;
+    const start = bobsMorning(3);
+    const single = stack.dataverse.admin.as(bob.systemUserId).create('appointments', {
+      subject: 'Weekly one-to-one',
+      scheduledstart: start.toUTC().toISO(),
+      scheduledend: start.plus({ minutes: 30 }).toUTC().toISO(),
+      'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
+      appointment_activity_parties: [{ participationtypemask: 5, addressused: 'carol@fabrikam.example' }],
+    });
+    await stack.settled();
+    const [event] = await eventsNamed(bob.graph.id, 'Weekly one-to-one');
+    expect(event!.item.type).toBe('singleInstance');
+    const master = stack.dataverse.admin.as(bob.systemUserId).addRecurrence(String(single.activityid), {
+      Target: {
+        '@odata.type': 'Microsoft.Dynamics.CRM.recurringappointmentmaster',
+        utcconversiontimezonecode: 35,
+        recurrencepatterntype: 1,
+        interval: 1,
+        daysofweekmask: 2 ** (start.weekday % 7),
+        patternstartdate: start.startOf('day').toUTC().toISO(),
+        patternendtype: 2,
+        occurrences: 4,
+      },
+    });
+    await stack.settled();
+    // Change tracking finds the new master if no step announced it.
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    expect(dataverseRecords('appointments', 'Weekly one-to-one').filter((r) => r.instancetypecode === 0)).toHaveLength(0);
+    expect(dataverseRecords('recurringappointmentmasters', 'Weekly one-to-one')).toHaveLength(1);
+    const events = await eventsNamed(bob.graph.id, 'Weekly one-to-one');
+    expect(events.map((e) => [e.id, e.item.type])).toEqual([[event!.id, 'seriesMaster']]);
+    expect(await occurrenceStarts(bob.graph.id, event!.id)).toEqual(instanceStarts(String(master.activityid)));
+    const pair = await stack.runtime.pairs.getByExchangeId(bob.graph.id, event!.id);
+    expect(pair).toMatchObject({ dataverseEntity: 'recurringappointmentmaster', dataverseId: String(master.activityid).toLowerCase() });
+    // One invitation when the meeting was made, one update when it became a series; no cancellation.
+    const sent = (await stack.graph.admin.invitations({ user: bob.graph.id })).filter((i) => i.iCalUId === event!.item.iCalUId || i.seriesMasterId === event!.id);
+    expect(sent.map((i) => i.type).sort()).toEqual(['request', 'update']);
+  });
+
+  it('Dynamics 365 DeleteOpenInstances ends the Exchange series at the same date: later occurrences gone, earlier ones kept, one series each side', async () => {
+    const bob = stack.users.bob!;
+    const start = bobsMorning(2);
+    const series = stack.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
+      subject: 'Daily triage',
+      utcconversiontimezonecode: 35,
+      recurrencepatterntype: 0,
+      interval: 1,
+      starttime: start.toUTC().toISO(),
+      endtime: start.plus({ minutes: 15 }).toUTC().toISO(),
+      patternstartdate: start.startOf('day').toUTC().toISO(),
+      patternendtype: 2,
+      occurrences: 6,
+      'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
+    });
+    await stack.settled();
+    const [event] = await eventsNamed(bob.graph.id, 'Daily triage');
+    expect(await occurrenceStarts(bob.graph.id, event!.id)).toHaveLength(6);
+    // End the series before its fourth occurrence.
+    stack.dataverse.admin.as(bob.systemUserId).deleteOpenInstances(String(series.activityid), { SeriesEndDate: start.plus({ days: 3 }).minus({ hours: 1 }).toUTC().toISO(), StateOfPastInstances: 3 });
+    await stack.settled();
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    const kept = [0, 1, 2].map((d) => start.plus({ days: d }).toMillis());
+    expect(instanceStarts(String(series.activityid))).toEqual(kept);
+    const events = await eventsNamed(bob.graph.id, 'Daily triage');
+    expect(events.map((e) => e.item.type)).toEqual(['seriesMaster']);
+    expect(await occurrenceStarts(bob.graph.id, event!.id)).toEqual(kept);
+    expect(dataverseRecords('recurringappointmentmasters', 'Daily triage')).toHaveLength(1);
+  });
+
+  it("Outlook: the range's end date moved earlier ends the Dynamics 365 series there, with no second series and no stray instance", async () => {
+    const alice = stack.users.alice!;
+    const date = DateTime.now().setZone('Europe/Berlin').plus({ days: 2 }).startOf('day');
+    const master = await stack.graph.admin.createEvent(alice.graph.id, {
+      subject: 'Morning sync',
+      start: { dateTime: `${date.toISODate()}T09:00:00`, timeZone: 'W. Europe Standard Time' },
+      end: { dateTime: `${date.toISODate()}T09:15:00`, timeZone: 'W. Europe Standard Time' },
+      categories: [trackedCategory],
+      recurrence: { pattern: { type: 'daily', interval: 1 }, range: { type: 'endDate', startDate: date.toISODate()!, endDate: date.plus({ days: 6 }).toISODate()! } },
+    });
+    await stack.settled();
+    const [series] = dataverseRecords('recurringappointmentmasters', 'Morning sync');
+    expect(instanceStarts(String(series!.activityid))).toHaveLength(7);
+    await stack.runtime.graph.updateEvent(alice.graph.id, String(master.id), {
+      recurrence: { pattern: { type: 'daily', interval: 1 }, range: { type: 'endDate', startDate: date.toISODate()!, endDate: date.plus({ days: 2 }).toISODate()!, recurrenceTimeZone: 'W. Europe Standard Time' } },
+    });
+    await stack.settled();
+    const kept = [0, 1, 2].map((d) => date.plus({ days: d }).set({ hour: 9 }).toMillis());
+    expect(await occurrenceStarts(alice.graph.id, String(master.id))).toEqual(kept);
+    const masters = dataverseRecords('recurringappointmentmasters', 'Morning sync');
+    expect(masters).toHaveLength(1);
+    expect(instanceStarts(String(masters[0]!.activityid))).toEqual(kept);
+    expect(dataverseRecords('appointments', 'Morning sync').every((r) => r.seriesid === masters[0]!.activityid)).toBe(true);
+  });
+
+  it('Outlook: a PATCH adding recurrence to a synced single event makes one Dynamics 365 series (AddRecurrence), with no single appointment left', async () => {
+    const alice = stack.users.alice!;
+    const date = DateTime.now().setZone('Europe/Berlin').plus({ days: 4 }).startOf('day');
+    const event = await stack.graph.admin.createEvent(alice.graph.id, {
+      subject: 'Project review',
+      start: { dateTime: `${date.toISODate()}T14:00:00`, timeZone: 'W. Europe Standard Time' },
+      end: { dateTime: `${date.toISODate()}T15:00:00`, timeZone: 'W. Europe Standard Time' },
+      categories: [trackedCategory],
+    });
+    await stack.settled();
+    expect(dataverseRecords('appointments', 'Project review')).toHaveLength(1);
+    await stack.runtime.graph.updateEvent(alice.graph.id, String(event.id), {
+      recurrence: { pattern: { type: 'weekly', interval: 1, daysOfWeek: [date.setLocale('en').toFormat('cccc').toLowerCase() as 'monday'] }, range: { type: 'numbered', startDate: date.toISODate()!, numberOfOccurrences: 3, recurrenceTimeZone: 'W. Europe Standard Time' } },
+    });
+    await stack.settled();
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    const masters = dataverseRecords('recurringappointmentmasters', 'Project review');
+    expect(masters).toHaveLength(1);
+    expect(dataverseRecords('appointments', 'Project review').filter((r) => r.instancetypecode === 0)).toHaveLength(0);
+    const weekly = [0, 7, 14].map((d) => date.plus({ days: d }).set({ hour: 14 }).toMillis());
+    expect(instanceStarts(String(masters[0]!.activityid))).toEqual(weekly);
+    expect(await occurrenceStarts(alice.graph.id, String(event.id))).toEqual(weekly);
+    expect(await stack.runtime.pairs.getByExchangeId(alice.graph.id, String(event.id))).toMatchObject({ dataverseEntity: 'recurringappointmentmaster', dataverseId: String(masters[0]!.activityid).toLowerCase() });
+  });
+});

@@ -12,6 +12,7 @@ import type { DataverseRecord } from '../../dataverse/client.js';
 import type { MappingContext } from '../../mapping/index.js';
 import { patternColumns, patternOfGraph, unsupportedInDataverse, windowsZoneOfDataverseCode } from '../../mapping/recurrence.js';
 import { isSyncError } from '../../errors.js';
+import { odataString } from '../../odata.js';
 import { graphDateTimeOf } from '../../mapping/time.js';
 import type { Runtime } from '../../runtime.js';
 import type { DataverseEntity } from '../../servicebus/messages.js';
@@ -112,11 +113,59 @@ export function unsupportedSeriesRecord(record: DataverseRecord): string | undef
   return undefined;
 }
 
-/** A paired item that turned into another type: a single event made a series in Outlook, or a series made single. */
+/** A paired item that turned into another type it cannot become: a series made a single event in Outlook. */
 export function unsupportedSeriesChange(pair: Pair, item: GraphItem): string | undefined {
   const series = isSeriesItem(item);
-  if (series && pair.dataverseEntity !== seriesTable) return `${recurringReason}: a single appointment turned into a series in Outlook (Dataverse AddRecurrence is not used yet)`;
+  // The organizer's single event made a series is converted (seriesConversionOf); an attendee's copy follows the
+  // organizer's pair.
+  if (series && pair.dataverseEntity !== seriesTable) return `${recurringReason}: an attendee's copy of a single meeting became a series (the organizer's pair converts it)`;
   if (!series && pair.dataverseEntity === seriesTable) return `${recurringReason}: a series turned into a single event in Outlook`;
+  return undefined;
+}
+
+/**
+ * A single event the organizer made a series in Outlook (a PATCH adding `recurrence`, the same event id, now a
+ * seriesMaster): its appointment becomes a series by AddRecurrence, the one way Dataverse turns an appointment into
+ * a series ("the data from the existing appointment is copied to a new recurring appointment master instance and the
+ * existing appointment is deleted", create-recurring-appointment-series-instance-exception).
+ */
+export function seriesConversionOf(pair: Pair, item: GraphItem): DataverseEntity | undefined {
+  return isSeriesItem(item) && pair.dataverseEntity === 'appointment' && pair.isOrganizer !== false && !pair.mirror ? seriesTable : undefined;
+}
+
+/** AddRecurrence of appointment `appointmentId` into series `seriesId`; an earlier attempt's lost answer is success. */
+export async function addRecurrence(rt: Runtime, mailbox: Mailbox, appointmentId: string, seriesId: string, body: Record<string, unknown>): Promise<void> {
+  // The series gets the id the pair moved to; the appointment's globalobjectid, parties and times come from the body.
+  const { activityid: _id, ...target } = asMasterBody(body);
+  try {
+    await rt.dataverse.addRecurrence(appointmentId, { ...target, activityid: seriesId }, { callerObjectId: mailbox.id });
+  } catch (error) {
+    if (!isSyncError(error, 'NotFound') || !(await rt.dataverse.get(seriesTable, seriesId, { select: ['activityid'] }))) throw error;
+  }
+}
+
+/**
+ * The series a deleted paired appointment became: Dynamics 365 AddRecurrence copies the appointment into a new
+ * series and deletes it, and that Delete is all the sync hears (AddRecurrence itself is no step the sync registers).
+ * The copy keeps the appointment's globalobjectid when it has one (an appointment made from Exchange), and its
+ * subject and start (starttime is the appointment's scheduledstart unless the recurrence says otherwise): a series
+ * that matches, made since the pair last synced and paired nowhere in the mailbox, is that series. One query, only
+ * for a paired appointment's delete.
+ */
+export async function seriesMadeOf(rt: Runtime, pair: Pair): Promise<{ table: DataverseEntity; id: string } | undefined> {
+  if (pair.dataverseEntity !== 'appointment') return undefined;
+  const start = (pair.base.time as { start?: string } | undefined)?.start;
+  const subject = typeof pair.base.subject === 'string' ? pair.base.subject : undefined;
+  const byCopy = start && subject ? `(starttime eq ${start} and subject eq ${odataString(subject)})` : undefined;
+  const byMeeting = pair.iCalUId ? `globalobjectid eq ${odataString(pair.iCalUId)}` : undefined;
+  const filter = [byMeeting, byCopy].filter((f) => f !== undefined).join(' or ');
+  if (!filter) return undefined;
+  const since = pair.updatedOn ? ` and createdon ge ${new Date(Date.parse(pair.updatedOn) - 60_000).toISOString()}` : '';
+  const found = await rt.dataverse.query(seriesTable, { filter: `(${filter})${since}`, select: ['activityid'], top: 5 });
+  for (const row of found) {
+    const id = typeof row.activityid === 'string' ? row.activityid.toLowerCase() : undefined;
+    if (id && !(await rt.pairs.get(pair.mailboxId, id))) return { table: seriesTable, id };
+  }
   return undefined;
 }
 
