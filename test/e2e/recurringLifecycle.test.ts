@@ -285,3 +285,52 @@ describe('a single appointment turned into a series, and a series ended early', 
     expect(await stack.runtime.pairs.getByExchangeId(alice.graph.id, String(event.id))).toMatchObject({ dataverseEntity: 'recurringappointmentmaster', dataverseId: String(masters[0]!.activityid).toLowerCase() });
   });
 });
+
+describe('a series under duplicated, delayed and reordered Graph notifications', () => {
+  it('converges to one Dynamics 365 series with the moved occurrence, without the cancelled one and with the last subject; a reconciliation then changes nothing', async () => {
+    const alice = stack.users.alice!;
+    const date = DateTime.now().setZone('Europe/Berlin').plus({ days: 3 }).startOf('day');
+    await stack.graph.admin.setFaultPlan({ seed: 14, notifications: { duplicate: 0.6, delay: 0.5, delayMs: { min: 5, max: 120 }, reorder: 0.6 } });
+    let history: string[];
+    try {
+      const master = await stack.graph.admin.createEvent(alice.graph.id, {
+        subject: 'Stormy stand-up',
+        start: { dateTime: `${date.toISODate()}T08:30:00`, timeZone: 'W. Europe Standard Time' },
+        end: { dateTime: `${date.toISODate()}T08:45:00`, timeZone: 'W. Europe Standard Time' },
+        categories: [trackedCategory],
+        recurrence: { pattern: { type: 'daily', interval: 1 }, range: { type: 'numbered', startDate: date.toISODate()!, numberOfOccurrences: 5 } },
+      });
+      // Each edit right after the other, so their notifications overlap, repeat and arrive out of order.
+      const occurrences = await stack.runtime.graph.seriesInstances(alice.graph.id, String(master.id), window());
+      const moved = occurrences[1]!;
+      const movedTo = date.plus({ days: 1 }).set({ hour: 11 });
+      await stack.runtime.graph.updateEvent(alice.graph.id, String(moved.id), {
+        start: { dateTime: movedTo.toFormat("yyyy-MM-dd'T'HH:mm:ss"), timeZone: 'W. Europe Standard Time' },
+        end: { dateTime: movedTo.plus({ minutes: 15 }).toFormat("yyyy-MM-dd'T'HH:mm:ss"), timeZone: 'W. Europe Standard Time' },
+      });
+      await stack.runtime.graph.deleteEvent(alice.graph.id, String(occurrences[3]!.id));
+      await stack.graph.admin.updateEvent(alice.graph.id, String(master.id), { subject: 'Stormy stand-up (final)' });
+      await stack.settled();
+      history = await stack.graph.admin.faultHistory();
+    } finally {
+      await stack.graph.admin.setFaultPlan({});
+    }
+    // The plan did something to the deliveries.
+    expect(history.filter((h) => h.includes('duplicate')).length).toBeGreaterThan(0);
+    expect(history.filter((h) => h.startsWith('reorder')).length).toBeGreaterThan(0);
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    const masters = stack.dataverse.admin.records('recurringappointmentmasters').filter((r) => String(r.subject).startsWith('Stormy stand-up'));
+    expect(masters.map((m) => m.subject)).toEqual(['Stormy stand-up (final)']);
+    const expected = [0, 2, 4].map((d) => date.plus({ days: d }).set({ hour: 8, minute: 30 }).toMillis()).concat(date.plus({ days: 1 }).set({ hour: 11 }).toMillis()).sort((a, b) => a - b);
+    const seriesId = String(masters[0]!.activityid);
+    expect(instanceStarts(seriesId)).toEqual(expected);
+    const exchangeMaster = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).find((e) => e.item.subject === 'Stormy stand-up (final)')!;
+    expect(await occurrenceStarts(alice.graph.id, exchangeMaster.id)).toEqual(expected);
+    // A second reconciliation finds nothing to do: the same instances, no new series.
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    expect(instanceStarts(seriesId)).toEqual(expected);
+    expect(stack.dataverse.admin.records('recurringappointmentmasters').filter((r) => String(r.subject).startsWith('Stormy stand-up'))).toHaveLength(1);
+  });
+});
