@@ -86,6 +86,16 @@ export function nthOccurrenceDate(p: SeriesPattern, count: number): string {
 }
 
 /**
+ * Whether an occurrence date exists only by the short-month rule: an absolute day 29-31 moved to a shorter month's
+ * last day. Outlook puts "day 31 of every month" on the 30th in April; Dataverse's rule is not documented (probe P6),
+ * so such a date may be on one side only without anyone having deleted it. `date` is the local date in the series zone.
+ */
+export function onShortMonthRule(p: SeriesPattern, date: string): boolean {
+  if ((p.type !== 'absoluteMonthly' && p.type !== 'absoluteYearly') || p.dayOfMonth === null) return false;
+  return Number(date.slice(8, 10)) < p.dayOfMonth;
+}
+
+/**
  * The same series as a range Dataverse can hold: a numbered range of more occurrences than its `occurrences` column
  * allows becomes an end-date range ending on the last of them (the same occurrences on both sides); any other pattern
  * is returned as it is.

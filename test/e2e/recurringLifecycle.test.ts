@@ -2,7 +2,9 @@
 // expanded in (its creator's own time zone, west of UTC here), a single appointment turned into a series on either
 // side (Outlook: a PATCH adding `recurrence`; Dynamics 365: AddRecurrence) and a series ended early (Dynamics 365:
 // DeleteOpenInstances; Outlook: the range's end date moved earlier). Each ends with one series on each side, the
-// same occurrences on both, and no stray single appointment.
+// same occurrences on both, and no stray single appointment. The Dataverse simulator skips a day 29-31 in a shorter
+// month (recurrence.shortMonth 'skip', one reading of the undocumented rule, probe P6) where Outlook takes the last
+// day; only the monthly test below has such a day.
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultUsers, startStack, type Stack } from '../../dev/stack/index.js';
@@ -16,7 +18,7 @@ const pacificCode = 4;
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ seed: 41, users: [...defaultUsers, { key: 'pat', userPrincipalName: 'pat@contoso.example', displayName: 'Pat Park', timeZone: 'Pacific Standard Time' }] });
+  stack = await startStack({ seed: 41, dataverseRecurrence: { shortMonth: 'skip' }, users: [...defaultUsers, { key: 'pat', userPrincipalName: 'pat@contoso.example', displayName: 'Pat Park', timeZone: 'Pacific Standard Time' }] });
 }, 60_000);
 afterAll(async () => stack?.close());
 
@@ -34,8 +36,8 @@ function instanceStarts(seriesId: string): number[] {
 }
 
 /** The Exchange occurrences of a series master, their starts (read in UTC) sorted. */
-async function occurrenceStarts(mailboxId: string, masterId: string): Promise<number[]> {
-  const listed = await stack.runtime.graph.seriesInstances(mailboxId, masterId, window());
+async function occurrenceStarts(mailboxId: string, masterId: string, over = window()): Promise<number[]> {
+  const listed = await stack.runtime.graph.seriesInstances(mailboxId, masterId, over);
   return sortedStarts(listed.map((o) => `${o.start!.dateTime!}Z`));
 }
 
@@ -332,5 +334,42 @@ describe('a series under duplicated, delayed and reordered Graph notifications',
     await stack.settled();
     expect(instanceStarts(seriesId)).toEqual(expected);
     expect(stack.dataverse.admin.records('recurringappointmentmasters').filter((r) => String(r.subject).startsWith('Stormy stand-up'))).toHaveLength(1);
+  });
+});
+
+describe('day 29-31 expanded differently inside the span (probe P6)', () => {
+  it('an occurrence only Outlook has (the 30th for "day 31") is not read as deleted in Dynamics 365 when another instance is deleted there', async () => {
+    const bob = stack.users.bob!;
+    // The next 31st at least two days away, at 09:00 Eastern; six months of "day 31 of every month".
+    let first = DateTime.now().setZone('America/New_York').plus({ days: 2 }).startOf('day');
+    while (first.day !== 31) first = first.plus({ days: 1 });
+    first = first.set({ hour: 9 });
+    const end = first.plus({ months: 6 });
+    const local = (d: DateTime) => d.toFormat("yyyy-MM-dd'T'HH:mm:ss");
+    const master = await stack.graph.admin.createEvent(bob.graph.id, {
+      subject: 'Month-end close',
+      start: { dateTime: local(first), timeZone: 'Eastern Standard Time' },
+      end: { dateTime: local(first.plus({ hours: 1 })), timeZone: 'Eastern Standard Time' },
+      categories: [trackedCategory],
+      recurrence: { pattern: { type: 'absoluteMonthly', interval: 1, dayOfMonth: 31 }, range: { type: 'endDate', startDate: first.toISODate()!, endDate: end.toISODate()!, recurrenceTimeZone: 'Eastern Standard Time' } },
+    });
+    await stack.settled();
+    const [series] = stack.dataverse.admin.records('recurringappointmentmasters').filter((r) => r.subject === 'Month-end close');
+    const seriesId = String(series!.activityid);
+    const halfYear = { start: new Date(Date.now() - day), end: new Date(Date.now() + 220 * day) };
+    const exchangeBefore = await occurrenceStarts(bob.graph.id, String(master.id), halfYear);
+    const dataverse = instanceStarts(seriesId);
+    // Outlook has every month; Dataverse (this reading) only the months with a 31st.
+    const shortMonths = exchangeBefore.filter((t) => DateTime.fromMillis(t, { zone: 'America/New_York' }).day !== 31);
+    expect(shortMonths.length).toBeGreaterThan(0);
+    expect(dataverse).toEqual(exchangeBefore.filter((t) => !shortMonths.includes(t)));
+    // Bob deletes the last instance on a 31st in Dynamics 365: that occurrence, and only it, is cancelled in Outlook.
+    const rows = stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === seriesId).sort((a, b) => String(a.originalstartdate).localeCompare(String(b.originalstartdate)));
+    const deleted = rows[rows.length - 1]!;
+    stack.dataverse.admin.as(bob.systemUserId).delete('appointments', String(deleted.activityid));
+    await stack.settled();
+    const after = await occurrenceStarts(bob.graph.id, String(master.id), halfYear);
+    expect(after).toEqual(exchangeBefore.filter((t) => t !== Date.parse(String(deleted.originalstartdate))));
+    for (const t of shortMonths) expect(after).toContain(t);
   });
 });

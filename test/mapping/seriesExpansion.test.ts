@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { daysOfWeek, patternTypes, weekIndexes, type DayOfWeek, type SeriesPattern } from '../../shared/mapping/recurrence.js';
-import { nthOccurrenceDate, occurrenceDates, withDataverseRange } from '../../shared/mapping/seriesExpansion.js';
+import { nthOccurrenceDate, occurrenceDates, onShortMonthRule, withDataverseRange } from '../../shared/mapping/seriesExpansion.js';
 
 /** Whether `date` is an occurrence of `p` (on or after its start; the range's end is not applied). */
 function isOccurrence(p: SeriesPattern, date: DateTime): boolean {
@@ -127,5 +127,19 @@ describe('series expansion in the sync (for numbered ranges above 999)', () => {
     expect(withDataverseRange({ ...daily, numberOfOccurrences: 999 }, 999)).toEqual({ ...daily, numberOfOccurrences: 999 });
     const noEnd = { ...daily, range: 'noEnd' as const, numberOfOccurrences: null };
     expect(withDataverseRange(noEnd, 999)).toBe(noEnd);
+  });
+});
+
+describe('dates only the short-month rule gives (probe P6)', () => {
+  const monthly: SeriesPattern = { type: 'absoluteMonthly', interval: 1, daysOfWeek: [], firstDayOfWeek: null, index: null, dayOfMonth: 31, month: null, range: 'noEnd', startDate: '2027-01-31', endDate: null, numberOfOccurrences: null, timeZone: 'UTC' };
+  it.each<[string, SeriesPattern, string, boolean]>([
+    ['day 31 on 30 April', monthly, '2027-04-30', true],
+    ['day 31 on 28 February', monthly, '2027-02-28', true],
+    ['day 31 on 31 March', monthly, '2027-03-31', false],
+    ['day 29 on 29 February of a leap year', { ...monthly, dayOfMonth: 29 }, '2028-02-29', false],
+    ['yearly 31 May', { ...monthly, type: 'absoluteYearly', month: 5 }, '2027-05-31', false],
+    ['a relative pattern never', { ...monthly, type: 'relativeMonthly', dayOfMonth: null, index: 'last', daysOfWeek: ['friday'] }, '2027-04-30', false],
+  ])('%s', (_name, p, date, expected) => {
+    expect(onShortMonthRule(p, date)).toBe(expected);
   });
 });

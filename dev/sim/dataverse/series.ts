@@ -55,6 +55,8 @@ export interface RecurrenceOptions {
    * instances and the new master carries the new pattern).
    */
   splitKeeps?: 'live' | 'history';
+  /** Day 29-31 in a shorter month: 'last' (default, Outlook's rule: the month's last day) or 'skip' (no occurrence that month); Dataverse's rule is not documented. */
+  shortMonth?: 'last' | 'skip';
   /** 'clock' (default): the expansion job runs on admin.runRecurrenceExpansion() and admin.advanceClock(); 'timer': also every batch interval. */
   expansionJob?: 'clock' | 'timer';
 }
@@ -293,6 +295,7 @@ export class SeriesPlatform {
       startTime: allDay ? { hour: 0, minute: 0, second: 0 } : localTimeOf(start, zone),
       durationMinutes: allDay ? Math.max(1440, Math.ceil(duration / 1440) * 1440) : duration,
       zone,
+      shortMonth: this.d.options.shortMonth ?? 'last',
     };
   }
 

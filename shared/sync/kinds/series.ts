@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { DateTime } from 'luxon';
 import type { DataverseRecord } from '../../dataverse/client.js';
 import type { MappingContext } from '../../mapping/index.js';
-import { patternColumns, patternOfGraph, unsupportedInDataverse, windowsZoneOfDataverseCode } from '../../mapping/recurrence.js';
+import { patternColumns, patternOfGraph, unsupportedInDataverse, windowsZoneOfDataverseCode, type SeriesPattern } from '../../mapping/recurrence.js';
+import { onShortMonthRule } from '../../mapping/seriesExpansion.js';
 import { isSyncError } from '../../errors.js';
 import { odataString } from '../../odata.js';
 import { graphDateTimeOf } from '../../mapping/time.js';
@@ -264,6 +265,15 @@ function seriesZoneOf(master: Event, mailboxZone: string): string {
   return (named && ianaZoneOf(named, mailboxZone)) || mailboxZone;
 }
 
+/** The canonical pattern of a Graph master, or undefined when it cannot be read (nothing then depends on it). */
+function patternOrUndefined(master: Event, zone: string): SeriesPattern | undefined {
+  try {
+    return master.recurrence ? patternOfGraph(master.recurrence, zone) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads what the occurrence table compares, for one series pair. */
 export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair, now: Date, window: { start: Date; end: Date }): Promise<SeriesFacts> {
   const master = await rt.graph.getSeriesMaster(mailbox.id, pair.exchangeId!);
@@ -327,10 +337,15 @@ export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair,
     // (overlap or containment); the keys are bounded below.
     const end = Math.min(window.end.getTime(), expandedTo + 86_400_000);
     const listed = end > expandedFrom ? await rt.graph.seriesInstances(mailbox.id, pair.exchangeId!, { start: new Date(expandedFrom), end: new Date(end) }) : [];
+    const pattern = patternOrUndefined(master, zone);
     for (const o of listed) {
       const key = canonicalUtc(o.originalStart ?? undefined);
       const at = key ? Date.parse(key) : NaN;
-      if (key && o.id && at >= expandedFrom && at <= expandedTo && !dataverse.has(key)) deletedInDataverse.set(key, o.id);
+      if (!key || !o.id || !(at >= expandedFrom && at <= expandedTo) || dataverse.has(key)) continue;
+      // A date only the short-month rule gives (day 31 on 30 April) may be missing in Dataverse by its own rule, not
+      // by a delete: never read as one (probe P6). A real delete of such an instance is kept in Exchange.
+      if (pattern && onShortMonthRule(pattern, DateTime.fromISO(key, { zone: 'UTC' }).setZone(zone).toISODate()!)) continue;
+      deletedInDataverse.set(key, o.id);
     }
   }
   const keys = new Set<string>([...exchange.keys(), ...deletedInDataverse.keys(), ...[...dataverse].filter(([, v]) => v.state).map(([k]) => k)]);
