@@ -171,7 +171,7 @@ function dataverseStarts(p: SeriesPattern, hour: number, from: number, to: numbe
   const row = { ...dataverseColumnsOf(p, true), starttime: start.toUTC().toISO(), endtime: start.plus({ hours: 1 }).toUTC().toISO() };
   // The simulator's own reading of a master row (validation included); a series without a zone code is expanded in
   // the organization's default zone, here UTC, as the product writes no code for UTC.
-  const pattern = SeriesPlatform.prototype.patternOf.call({ zoneOf: () => iana } as unknown as SeriesPlatform, row);
+  const pattern = SeriesPlatform.prototype.patternOf.call({ zoneOf: () => iana, d: { options: {} } } as unknown as SeriesPlatform, row);
   return [...occurrencesBetween(pattern, from, to)].map((o) => o.startMs);
 }
 
