@@ -181,8 +181,9 @@ const noZoneCode = (code: unknown) => code === undefined || code === null || cod
  * https://learn.microsoft.com/previous-versions/dynamicscrm-2016/developers-guide/gg326397(v=crm.8)): its creator's
  * own time zone, usersettings.timezonecode. That code is filled in, so the pattern's dates and time of day are read
  * in the zone the instances have (reading them in the mailbox's zone put the Exchange series a day early west of
- * UTC). One read of the creator's settings, only for such a series; a creator without readable settings keeps the
- * mailbox's zone (the mapping's fallback).
+ * UTC). One read of the creator's settings, only for such a series, remembered for ten minutes per runtime (a user's
+ * zone rarely changes, and a series is read on every change of it and its instances); a creator without readable
+ * settings keeps the mailbox's zone (the mapping's fallback).
  */
 export async function withSeriesZone(rt: Runtime, record: DataverseRecord): Promise<DataverseRecord> {
   if (!isSeriesRecord(record) || !noZoneCode(record.utcconversiontimezonecode)) return record;
@@ -192,17 +193,31 @@ export async function withSeriesZone(rt: Runtime, record: DataverseRecord): Prom
     creator = typeof read?._createdby_value === 'string' ? read._createdby_value : undefined;
   }
   if (!creator) return record;
+  const code = await userZoneCode(rt, creator.toLowerCase());
+  if (code === undefined || windowsZoneOfDataverseCode(code) === undefined) return record;
+  return { ...record, utcconversiontimezonecode: code };
+}
+
+const userZoneTtlMs = 10 * 60_000;
+const userZones = new WeakMap<Runtime, Map<string, { code: number | undefined; at: number }>>();
+
+/** A user's own time zone code (usersettings.timezonecode), remembered per runtime; undefined when not readable. */
+async function userZoneCode(rt: Runtime, userId: string): Promise<number | undefined> {
+  const known = userZones.get(rt) ?? new Map<string, { code: number | undefined; at: number }>();
+  userZones.set(rt, known);
+  const now = rt.now().getTime();
+  const cached = known.get(userId);
+  if (cached && now - cached.at < userZoneTtlMs) return cached.code;
   let settings: DataverseRecord | undefined;
   try {
-    settings = await rt.dataverse.get('usersettings', creator, { select: ['systemuserid', 'timezonecode'] });
+    settings = await rt.dataverse.get('usersettings', userId, { select: ['systemuserid', 'timezonecode'] });
   } catch (error) {
     // The app user may lack prvReadUserSettings (the onboarding check says so); the mailbox's zone is the fallback.
-    if (isSyncError(error, 'Forbidden') || isSyncError(error, 'NotFound')) return record;
-    throw error;
+    if (!isSyncError(error, 'Forbidden') && !isSyncError(error, 'NotFound')) throw error;
   }
-  const code = settings?.timezonecode;
-  if (typeof code !== 'number' || windowsZoneOfDataverseCode(code) === undefined) return record;
-  return { ...record, utcconversiontimezonecode: code };
+  const code = typeof settings?.timezonecode === 'number' ? settings.timezonecode : undefined;
+  known.set(userId, { code, at: now });
+  return code;
 }
 
 // ------------------------------------------------------------------------------------------------------------
