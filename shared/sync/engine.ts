@@ -161,6 +161,12 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
     const { image: _image, version: _version, ownerId: _owner, ...rest } = change;
     return applyDataverseChange(rt, { ...rest, entity: deletedPart.table, recordId: deletedPart.id, message: 'Update' }, { ...options, viaPart: true, deletedPart: true });
   }
+  // An instance's Create is its series' own expansion, which the series' change covers, and its image says it is one
+  // (seriesid, instancetypecode 2-4: an instance never becomes a single appointment): nothing to read. A series
+  // created or re-expanded in Dynamics 365 made one read per instance before.
+  if (change.message === 'Create' && change.image && !options.viaPart && kind.recordCarrierOf?.(change.image)) {
+    return [{ kind: 'ignored', dataverseId: change.recordId.toLowerCase(), detail: 'series instance: its series carries it' }];
+  }
   // A Delete event (webhook or change tracking) is announced by Dataverse; a record missing on read is inferred.
   if (change.message === 'Delete') return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, source, { inferred: false, resync }, options);
   // The webhook's post image holds every mapped column as of that change; without one, read the record. Changes of
