@@ -253,8 +253,18 @@ export class MailboxBudget {
     if (!lease) return;
     this.lost(m);
     if (lease.etag === '') return;
+    const port = this.options.port!;
     try {
-      await this.options.port!.replace(mailbox, releasedRow(lease.row, this.now(), { bucket: m.bucket, pausedUntil: m.pausedUntil }), lease.etag);
+      let current = lease;
+      for (let i = 0; i < 3; i += 1) {
+        if ((await port.replace(mailbox, releasedRow(current.row, this.now(), { bucket: m.bucket, pausedUntil: m.pausedUntil }), current.etag)) !== undefined) return;
+        // The row changed since: a waiting instance marked it (that is what asking does), so the etag is stale. Release
+        // the row as it is now while it is still ours, keeping the waiter's wish; otherwise the waiter would wait out
+        // the whole lease (10 s) for a holder that has already let go.
+        const read = await port.read(mailbox);
+        if (!read || read.row.holder !== this.options.instanceId) return;
+        current = read;
+      }
     } catch (error) {
       this.options.onError?.(error);
     }
