@@ -255,11 +255,12 @@ export class MailboxBudget {
     if (lease.etag === '') return;
     const port = this.options.port!;
     try {
-      // A waiting instance marks the row (wantedBy), which changes its etag: read again and release what is there, or
-      // the row stays held by nobody until it expires and every waiter sits out the rest of the lease.
       let current = lease;
       for (let i = 0; i < 3; i += 1) {
         if ((await port.replace(mailbox, releasedRow(current.row, this.now(), { bucket: m.bucket, pausedUntil: m.pausedUntil }), current.etag)) !== undefined) return;
+        // The row changed since: a waiting instance marked it (that is what asking does), so the etag is stale. Release
+        // the row as it is now while it is still ours, keeping the waiter's wish; otherwise the waiter would wait out
+        // the whole lease (10 s) for a holder that has already let go.
         const read = await port.read(mailbox);
         if (!read || read.row.holder !== this.options.instanceId) return;
         current = read;

@@ -190,6 +190,18 @@ export class DataverseApi {
     return res.body as DataverseRecord;
   }
 
+  /**
+   * AddRecurrence (bound to appointment): "the data from the existing appointment is copied to a new recurring
+   * appointment master instance and the existing appointment is deleted"
+   * (https://learn.microsoft.com/power-apps/developer/data-platform/create-recurring-appointment-series-instance-exception).
+   * `target` is the recurringappointmentmaster with the recurrence information (and the id the series gets).
+   */
+  async addRecurrence(appointmentId: string, target: Record<string, unknown>, options: WriteOptions = {}): Promise<void> {
+    await this.request('write', 'POST', 'appointments/AddRecurrence', `${entitySets.appointment}(${guid(appointmentId)})/Microsoft.Dynamics.CRM.AddRecurrence?tag=${syncTag}`, {
+      Target: { '@odata.type': 'Microsoft.Dynamics.CRM.recurringappointmentmaster', ...target },
+    }, impersonation(options));
+  }
+
   /** Deletes a record; "already gone" counts as done. */
   async delete(entity: EntityName, id: string, options: WriteOptions = {}): Promise<void> {
     try {

@@ -177,16 +177,16 @@ export class GraphApi {
     );
   }
 
-  /** The occurrences and exceptions of a series starting in [start, end) (event-list-instances). */
+  /**
+   * The occurrences and exceptions of a series starting in [start, end) (event-list-instances), every page: a list
+   * is paged (10 a page unless the service takes odata.maxpagesize) and a series has more occurrences than that.
+   */
   async seriesInstances(mailbox: string, masterId: string, window: { start: Date; end: Date }): Promise<WithEtag<Event>[]> {
-    const page = await this.call('read', 'events', () =>
+    return this.listAll<WithEtag<Event>>('events', `${preferImmutable}, ${preferUtc}, odata.maxpagesize=100`, () =>
       this.client
         .api(`/users/${enc(mailbox)}/events/${enc(masterId)}/instances?startDateTime=${window.start.toISOString()}&endDateTime=${window.end.toISOString()}`)
-        .header('Prefer', `${preferImmutable}, ${preferUtc}`)
-        .select('id,start,end,type,originalStart,seriesMasterId,subject,location')
-        .get() as Promise<{ value: WithEtag<Event>[] }>,
+        .select('id,start,end,type,originalStart,seriesMasterId,subject,location'),
     );
-    return page.value;
   }
 
   /** One round page of calendarView delta: the first call takes the window, later calls the stored link. */

@@ -28,7 +28,7 @@ import {
   midnightOf,
 } from './time.js';
 import { withTrackedCategory } from './tracking.js';
-import { dataverseColumnsOf, graphRecurrenceOf, patternColumns, patternOfDataverse, patternOfGraph, type SeriesPattern } from './recurrence.js';
+import { dataverseColumnsOf, graphRecurrenceOf, inDataverseRange, patternColumns, patternOfDataverse, patternOfGraph, type SeriesPattern } from './recurrence.js';
 
 /** Canonical schedule: instants (ISO UTC) for timed items, dates (`YYYY-MM-DD`, end exclusive) for all-day ones. */
 export type AppointmentTime = { allDay: boolean; start: string; end: string };
@@ -448,7 +448,8 @@ export const appointmentFields: FieldTable<AppointmentSnapshot, DataverseAppoint
       const recurrence = (e as Record<string, unknown>).recurrence;
       if (recurrence === null || recurrence === undefined) return null;
       const zone = (e as { originalStartTimeZone?: string | null }).originalStartTimeZone;
-      return patternOfGraph(recurrence, zone && zone !== 'tzone://Microsoft/Custom' ? zone : ctx.timeZone);
+      // Compared in the form Dataverse holds (a numbered range above 999 as its end date), see inDataverseRange.
+      return inDataverseRange(patternOfGraph(recurrence, zone && zone !== 'tzone://Microsoft/Custom' ? zone : ctx.timeZone));
     },
     toExchange: (v) => (v ? { recurrence: graphRecurrenceOf(v) } : {}),
     toDataverse: (v, _ctx, current) => (v ? dataverseColumnsOf(v, current === undefined) : {}),

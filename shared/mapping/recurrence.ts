@@ -12,6 +12,7 @@ import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { invalidInput } from '../errors.js';
 import { ianaZoneOf, windowsZoneOf } from '../timeZones.js';
+import { withDataverseRange } from './seriesExpansion.js';
 
 export const daysOfWeek = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'] as const;
 export type DayOfWeek = (typeof daysOfWeek)[number];
@@ -68,6 +69,9 @@ const codeByWindowsZone: Readonly<Record<string, number>> = {
   'Eastern Standard Time': 35,
   'GMT Standard Time': 85,
   'Greenwich Standard Time': 90,
+  // Written for a UTC series too: a series without a code is expanded in its creator's own zone
+  // (shared/sync/kinds/series.ts, withSeriesZone), which is not UTC for most users.
+  UTC: 92,
   'Central Europe Standard Time': 95,
   'Central European Standard Time': 100,
   'Romance Standard Time': 105,
@@ -87,7 +91,7 @@ const windowsZoneByCode = new Map<number, string>(Object.entries(codeByWindowsZo
 export function seriesZoneName(name: string): string | undefined {
   const iana = ianaZoneOf(name);
   if (iana === undefined) return undefined;
-  if (iana === 'UTC') return 'UTC';
+  if (iana === 'UTC' || iana === 'Etc/UTC') return 'UTC';
   if (codeByWindowsZone[name] !== undefined) return name;
   return windowsZoneOf(iana) ?? undefined;
 }
@@ -99,7 +103,7 @@ export function ianaOfSeriesZone(name: string): string {
   return iana;
 }
 
-/** The Dataverse time zone code of a canonical zone; undefined for UTC (the column is left empty). */
+/** The Dataverse time zone code of a canonical zone, or undefined when this version knows none for it. */
 export function dataverseZoneCodeOf(name: string): number | undefined {
   return codeByWindowsZone[name];
 }
@@ -111,7 +115,7 @@ export function windowsZoneOfDataverseCode(code: number): string | undefined {
 
 /** Why a zone cannot be written to Dataverse, or undefined. */
 export function unsupportedZone(name: string): string | undefined {
-  if (name === 'UTC' || codeByWindowsZone[name] !== undefined) return undefined;
+  if (codeByWindowsZone[name] !== undefined) return undefined;
   return `the series' time zone ${name} has no Dataverse time zone code this version knows`;
 }
 
@@ -315,12 +319,20 @@ export function patternOfDataverse(record: unknown, fallbackZone: string): Serie
   };
 }
 
+/**
+ * The pattern as Dataverse holds it: a numbered range of more than 999 occurrences (the `occurrences` column's limit)
+ * as an end-date range ending on its last occurrence, found by expanding the pattern (seriesExpansion.ts), so both
+ * sides have the same occurrences. Both sides' patterns are compared in this form, so a numbered Outlook series and
+ * the end-dated Dynamics 365 series made of it are the same pattern (nothing is written back to either).
+ */
+export function inDataverseRange(p: SeriesPattern): SeriesPattern {
+  return withDataverseRange(p, dataverseLimits.occurrences);
+}
+
 /** Why a pattern cannot be written to Dataverse as it is (a clear reason for the pair), or undefined. */
 export function unsupportedInDataverse(p: SeriesPattern): string | undefined {
+  // A numbered range above Dataverse's 999 is written as an end date (dataverseColumnsOf), so it is no reason.
   if (p.interval > dataverseLimits.interval) return `an interval of ${p.interval}: Dataverse allows at most ${dataverseLimits.interval}`;
-  if (p.range === 'numbered' && (p.numberOfOccurrences ?? 0) > dataverseLimits.occurrences) {
-    return `a numbered range of ${p.numberOfOccurrences} occurrences: Dataverse holds at most ${dataverseLimits.occurrences}`;
-  }
   return unsupportedZone(p.timeZone);
 }
 
@@ -329,7 +341,8 @@ export function unsupportedInDataverse(p: SeriesPattern): string | undefined {
  * on create (the column is not valid for update in the table reference). Every column the type does not use is
  * written empty, so a pattern change from one type to another leaves nothing behind.
  */
-export function dataverseColumnsOf(p: SeriesPattern, create: boolean): Record<string, unknown> {
+export function dataverseColumnsOf(pattern: SeriesPattern, create: boolean): Record<string, unknown> {
+  const p = inDataverseRange(pattern);
   const unsupported = unsupportedInDataverse(p);
   if (unsupported) throw invalidInput('recurrence', undefined, `cannot be written to Dataverse: ${unsupported}`);
   const iana = ianaOfSeriesZone(p.timeZone);
@@ -397,14 +410,14 @@ export const recurrencePatternTable: readonly PatternTableRow[] = [
     what: 'After K occurrences',
     graph: 'range `numbered`, numberOfOccurrences K',
     dataverse: 'patternendtype 2, occurrences K',
-    note: `K above ${dataverseLimits.occurrences} (Dataverse's limit) is not synced: the series is left out with that reason.`,
+    note: `K above ${dataverseLimits.occurrences} (Dataverse's limit): patternendtype 3 with the date of the Kth occurrence (the pattern expanded in the series zone), the same occurrences; compared in that form, so neither side is rewritten.`,
   },
   { what: 'End by date', graph: 'range `endDate`, endDate', dataverse: 'patternendtype 3, patternenddate', note: 'Dates are local dates of the series zone (DateOnly UserLocal: the UTC instant of local midnight).' },
   {
     what: 'Zone',
     graph: 'range.recurrenceTimeZone (else the start zone)',
     dataverse: 'utcconversiontimezonecode (Windows time zone index)',
-    note: 'A series is expanded in its zone on both sides, so 09:00 stays 09:00 across DST. UTC writes no code; a zone without a known code is not synced.',
+    note: "A series is expanded in its zone on both sides, so 09:00 stays 09:00 across DST. UTC writes code 92. A Dynamics 365 series without a code is read in its creator's own zone (usersettings.timezonecode), the one Dataverse expands it in; a zone without a known code is not synced.",
   },
   {
     what: 'Interval limit',

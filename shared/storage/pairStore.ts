@@ -169,6 +169,25 @@ export class PairStore {
   }
 
   /**
+   * Points a pair at another record of the same item (a single appointment made a series: AddRecurrence deletes the
+   * appointment and creates the series). The new pair row, the Exchange pointer and the old row's delete go in one
+   * entity-group transaction, so no reader sees the item paired twice or not at all; AlreadyExists when the new
+   * record is paired already.
+   */
+  async repoint(current: StoredPair, next: Pair): Promise<StoredPair> {
+    await this.indexRecord(next.mailboxId, next.dataverseId);
+    const entity = toEntity(next);
+    const actions: TransactionAction[] = [
+      ['create', entity],
+      ['delete', { partitionKey: mailboxPartition(current.mailboxId), rowKey: pairRow(current.dataverseId) }],
+    ];
+    if (next.exchangeId) actions.push(['upsert', pointer(next, next.exchangeId), 'Replace']);
+    const rowEtag = await this.submit(actions, 0);
+    await this.deleteIgnoringMissing(recordIndexPartition(current.dataverseId), mailboxRow(current.mailboxId));
+    return { ...next, rowEtag, updatedOn: entity.updatedOn };
+  }
+
+  /**
    * Unlinks: removes the pair if nobody changed it since it was read, then its pointer and index rows. Table
    * transactions cannot make a delete conditional, so the pair row goes first on its own; a pointer left behind by a
    * crash is harmless (getByExchangeId checks it against the pair).

@@ -37,5 +37,7 @@ export function summarizeDecision(actions: readonly Action[], outcome: Outcome |
       return { decision: 'Update', reason: conflictText.slice(2) };
     case 'SyncParts':
       return { decision: 'SyncParts', reason: `compare the series' exceptions and cancelled occurrences${detail}` };
+    case 'Convert':
+      return { decision: 'Convert', reason: `${decisive.reason}: converted in Dynamics 365${detail}` };
   }
 }

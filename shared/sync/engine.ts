@@ -161,6 +161,12 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
     const { image: _image, version: _version, ownerId: _owner, ...rest } = change;
     return applyDataverseChange(rt, { ...rest, entity: deletedPart.table, recordId: deletedPart.id, message: 'Update' }, { ...options, viaPart: true, deletedPart: true });
   }
+  // An instance's Create is its series' own expansion, which the series' change covers, and its image says it is one
+  // (seriesid, instancetypecode 2-4: an instance never becomes a single appointment): nothing to read. A series
+  // created or re-expanded in Dynamics 365 made one read per instance before.
+  if (change.message === 'Create' && change.image && !options.viaPart && kind.recordCarrierOf?.(change.image)) {
+    return [{ kind: 'ignored', dataverseId: change.recordId.toLowerCase(), detail: 'series instance: its series carries it' }];
+  }
   // A Delete event (webhook or change tracking) is announced by Dataverse; a record missing on read is inferred.
   if (change.message === 'Delete') return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, source, { inferred: false, resync }, options);
   // The webhook's post image holds every mapped column as of that change; without one, read the record. Changes of
@@ -170,7 +176,7 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
   // deleted since (its Delete already applied, which found no pair): a create is decided from a fresh read only.
   const paired = await rt.pairs.mailboxesOf(change.recordId);
   const image = paired.length > 0 ? change.image : undefined;
-  let record = image ?? (await kind.dataverse.get(rt, change.entity, change.recordId));
+  let record = image ? ((await kind.dataverse.completeImage?.(rt, change.entity, image)) ?? image) : await kind.dataverse.get(rt, change.entity, change.recordId);
   if (!record) return applyDataverseDelete(rt, kind, change.entity, change.recordId, change.ownerId, source, { inferred: true, resync }, options);
   // A part's change (an instance of a series) is its carrier's (the series): applied as a change of that record. A
   // part's Create is its carrier's own expansion, which the carrier's change already covers.
@@ -276,6 +282,15 @@ async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: Datavers
 
 /** A Dataverse delete brought to one mailbox that has the record's pair. */
 async function deleteForMailbox(rt: Runtime, kind: SyncKind, table: DataverseEntity, recordId: string, ownerId: string | undefined, source: string, deleteOrigin: ExecutionState['deleteOrigin'], options: ApplyOptions, mailboxId: string, mailbox: Mailbox | undefined, pair: StoredPair): Promise<Outcome | undefined> {
+  // A delete that is a conversion (AddRecurrence deletes the appointment it makes a series of): the pair moves to
+  // the new record and both sides are merged, so the Exchange event becomes the series instead of being deleted.
+  const successor = mailbox && mailbox.state !== 'disabled' && pair.exchangeId && pair.status === 'linked' ? await kind.dataverse.successorOf?.(rt, pair) : undefined;
+  if (successor && mailbox) {
+    const { rowEtag: _rowEtag, ...previous } = pair;
+    const moved = await rt.pairs.repoint(pair, { ...previous, dataverseEntity: successor.table, dataverseId: successor.id, dataverseEtag: undefined });
+    rt.log.info('pair moved to the record the deleted one became', { kind: kind.name, mailboxId, dataverseId: successor.id, previousDataverseId: recordId });
+    return (await resyncPair(rt, kind, mailbox, moved)) ?? { kind: 'linked', mailboxId, dataverseId: successor.id, exchangeId: pair.exchangeId, detail: `moved to the ${successor.table} the record became` };
+  }
   const readItem = kind.dataverseDeleteReads === 'exchangeItem' && mailbox && mailbox.state !== 'disabled' && pair.exchangeId;
   const exchangeItem = readItem ? await kind.exchange.get(rt, mailbox, pair.exchangeId!, pair.exchangeListId) : undefined;
   const actions = planDataverseDelete({ kind, pair, mailbox, ownerId, now: rt.now(), exchangeItem });

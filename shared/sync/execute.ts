@@ -149,7 +149,41 @@ export class Executor {
         return action.side === 'exchange' ? this.updateExchange(action) : this.updateDataverse(action);
       case 'SyncParts':
         return this.syncParts();
+      case 'Convert':
+        return this.convert(action);
     }
+  }
+
+  /**
+   * Converts the pair's record into the item's new table (a single appointment into a series: AddRecurrence), then
+   * merges the change again against the new record. The pair moves first: AddRecurrence deletes the appointment,
+   * and that delete's step must find no pair by which it would delete the Exchange item. A failed conversion moves
+   * the pair back (a retry converts again; the adapter takes an earlier attempt's lost answer as done).
+   */
+  private async convert(action: Extract<Action, { type: 'Convert' }>): Promise<Outcome> {
+    const { rt, s } = this;
+    const pair = s.pair!;
+    const item = s.item!;
+    const adapter = s.kind.dataverse;
+    if (!adapter.convert || !adapter.convertedId) throw new SyncError('Internal', `the ${s.kind.name} kind cannot convert a record`);
+    const from = { table: pair.dataverseEntity as DataverseEntity, id: pair.dataverseId };
+    const to = { table: action.table, id: adapter.convertedId(from) };
+    const body = await resolveParties(rt, s.mailbox, withoutTurnedOffFields(s.kind.dataverseCreate(item, s.ctx), s.kind, s.settings.config, 'dataverse'));
+    const { fields } = separateStateChange(body as { statecode?: number; statuscode?: number });
+    const { rowEtag: _rowEtag, ...previous } = pair;
+    const moved = await rt.pairs.repoint(pair, { ...previous, dataverseEntity: to.table, dataverseId: to.id, dataverseEtag: undefined });
+    try {
+      await adapter.convert(rt, s.mailbox, from, to, fields);
+    } catch (error) {
+      await rt.pairs.repoint(moved, previous).catch((e: unknown) => rt.log.warn('pair not moved back after a failed conversion', { kind: s.kind.name, ...this.ids, error: (e as Error).message }));
+      throw error;
+    }
+    s.pair = moved;
+    s.table = to.table;
+    s.dataverseId = to.id;
+    s.record = undefined;
+    rt.log.info('converted in Dataverse', { kind: s.kind.name, mailboxId: s.mailbox.id, dataverseId: to.id, previousDataverseId: from.id, reason: action.reason });
+    return this.replanToDataverse();
   }
 
   /** The copy a delete rule's unlink leaves on `remains`, with its version now (as read, else as last synced). */

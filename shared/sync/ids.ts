@@ -15,6 +15,13 @@ export function uuidV5(name: string, namespace = 'f6b4e9a2-3c51-4d8e-a0b7-5e2c9d
 /** Dataverse id of the appointment for a meeting: every attendee's copy shares the iCalUId, so all name one record. */
 export const appointmentIdForMeeting = (iCalUId: string) => uuidV5(`meeting|${iCalUId}`);
 
+/**
+ * Dataverse id of the series a single appointment becomes (AddRecurrence creates a new record and deletes the
+ * appointment): named by the appointment's id, so a retry names the same series, and never the appointment's own
+ * id (both are activities, whose ids are shared by every activity table through activitypointer).
+ */
+export const seriesIdForAppointment = (appointmentId: string) => uuidV5(`series-of|${appointmentId.toLowerCase()}`);
+
 /** Dataverse id of a record created from an Exchange item that is not a meeting. */
 export const recordIdForExchangeItem = (mailboxId: string, exchangeId: string) => uuidV5(`item|${mailboxId.toLowerCase()}|${exchangeId}`);
 

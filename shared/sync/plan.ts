@@ -43,7 +43,12 @@ export type Action =
   /** The same field changed on both sides; the policy picked `winner` (reported, never silent). */
   | { type: 'ResolveConflict'; conflicts: Conflict[] }
   /** Compare and sync the parts of the pair's item (a series' exceptions and cancellations: the kind's table). */
-  | { type: 'SyncParts' };
+  | { type: 'SyncParts' }
+  /**
+   * The item turned into another table's (a single event made a series): the record is converted in Dataverse
+   * (AddRecurrence), the pair moves to the new record, and the change is merged again.
+   */
+  | { type: 'Convert'; table: DataverseEntity; reason: string };
 
 /** The plan followed by a parts pass, for an item of a table whose items have parts (a series). */
 function withParts(kind: SyncKind, table: DataverseEntity | undefined, actions: Action[]): Action[] {
@@ -228,6 +233,8 @@ export function planToDataverse(s: ToDataverseState): Action[] {
   const unsupported = kind.unsupportedItem(item);
   if (unsupported) return [{ type: 'Ignore', reason: unsupported }];
   if (pair) {
+    const convertTo = kind.convertsTo?.(pair, item);
+    if (convertTo) return [{ type: 'Convert', table: convertTo, reason: `the item became a ${convertTo}` }];
     const changed = kind.unsupportedChange?.(pair, item);
     if (changed) return [{ type: 'Ignore', reason: changed }];
     return withParts(kind, pairTable, [planUpdateToDataverse(kind, pair, item, s.ctx, s.settings)]);

@@ -97,18 +97,24 @@ async function exchangeMessages(rt: Runtime, mailbox: Mailbox, kind: SyncKind, i
   const messages: ChangeMessageInput[] = [];
   const seen = new Set<string>();
   for (const item of items) {
-    // The same item may appear more than once in a round (https://learn.microsoft.com/graph/delta-query-overview): the worker reads current state anyway.
-    if (!item.id || seen.has(item.id)) continue;
-    seen.add(item.id);
-    const pair = await rt.pairs.getByExchangeId(mailbox.id, item.id);
     const removed = item['@removed'] !== undefined;
-    if (removed ? !pair : pair ? ownVersion(pair.exchangeEtag, item['@odata.etag']) : !kind.isTracked(item as GraphItem)) {
+    // An occurrence or exception is its master's change (the worker applies it so): a calendarView round lists a
+    // series as every occurrence in the window, so one message per master, not one per occurrence (a daily series
+    // is hundreds, each a full comparison of the series). Its etag is the occurrence's, never the master's.
+    const carrier = removed ? undefined : kind.carrierOf?.(item as GraphItem);
+    const id = carrier ?? item.id;
+    // The same item may appear more than once in a round (https://learn.microsoft.com/graph/delta-query-overview): the worker reads current state anyway.
+    if (!id || seen.has(id)) continue;
+    seen.add(id);
+    const pair = await rt.pairs.getByExchangeId(mailbox.id, id);
+    if (removed ? !pair : pair ? carrier === undefined && ownVersion(pair.exchangeEtag, item['@odata.etag']) : !kind.isTracked(item as GraphItem)) {
       result.skipped += 1;
       continue;
     }
     // A calendarView @removed is also sent for events that only left the window, and a contact @removed for one
     // moved to another folder: 'updated' makes the worker read the item and delete only when it is really gone.
-    messages.push(exchangeChange({ mailboxId: mailbox.id, resource: kind.resource, itemId: item.id, listId, changeType: 'updated', etag: item['@odata.etag'] || undefined, dataverseId: pair?.dataverseId, origin }, { receivedAt }));
+    const etag = carrier === undefined ? item['@odata.etag'] || undefined : undefined;
+    messages.push(exchangeChange({ mailboxId: mailbox.id, resource: kind.resource, itemId: id, listId, changeType: 'updated', etag, dataverseId: pair?.dataverseId, origin }, { receivedAt }));
   }
   return messages;
 }

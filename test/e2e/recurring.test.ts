@@ -222,107 +222,104 @@ describe.each(options)('recurring series sync as one series each way ($name)', (
   });
 });
 
-describe('an instance changed in Dynamics 365 becomes an exception of the Exchange series', () => {
+// One stack (default simulator options) for the instance and attendee-copy tests: their series and users differ.
+describe('series with the default simulator options', () => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({ seed: 32 });
   }, 60_000);
   afterAll(async () => stack?.close());
 
-  it('the organizer renames and moves one instance: that occurrence, and only it, changes in Exchange, with one update sent', async () => {
-    const bob = stack.users.bob!;
-    // 15:00 UTC is 10:00 in bob's zone (Eastern, UTC-5 in winter).
-    const series = bobsDailySeries(stack, { subject: 'Daily check-in', utcHour: 15, localHour: 10, minutes: 15, occurrences: 5, parties: [{ participationtypemask: 5, addressused: 'carol@fabrikam.example' }] });
-    await stack.settled();
-    const instances = stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid);
-    expect(instances).toHaveLength(5);
-    const target = instances.sort((a, b) => String(a.originalstartdate).localeCompare(String(b.originalstartdate)))[2]!;
-    const newStart = Date.parse(String(target.scheduledstart)) + 3600_000;
-    stack.dataverse.admin.as(bob.systemUserId).update('appointments', String(target.activityid), {
-      subject: 'Daily check-in (longer)',
-      scheduledstart: new Date(newStart).toISOString(),
-      scheduledend: new Date(newStart + 1800_000).toISOString(),
+  describe('an instance changed in Dynamics 365 becomes an exception of the Exchange series', () => {
+    it('the organizer renames and moves one instance: that occurrence, and only it, changes in Exchange, with one update sent', async () => {
+      const bob = stack.users.bob!;
+      // 15:00 UTC is 10:00 in bob's zone (Eastern, UTC-5 in winter).
+      const series = bobsDailySeries(stack, { subject: 'Daily check-in', utcHour: 15, localHour: 10, minutes: 15, occurrences: 5, parties: [{ participationtypemask: 5, addressused: 'carol@fabrikam.example' }] });
+      await stack.settled();
+      const instances = stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid);
+      expect(instances).toHaveLength(5);
+      const target = instances.sort((a, b) => String(a.originalstartdate).localeCompare(String(b.originalstartdate)))[2]!;
+      const newStart = Date.parse(String(target.scheduledstart)) + 3600_000;
+      stack.dataverse.admin.as(bob.systemUserId).update('appointments', String(target.activityid), {
+        subject: 'Daily check-in (longer)',
+        scheduledstart: new Date(newStart).toISOString(),
+        scheduledend: new Date(newStart + 1800_000).toISOString(),
+      });
+      await stack.settled();
+      const master = (await stack.graph.admin.items({ user: bob.graph.id, kind: 'event' })).find((e) => e.item.type === 'seriesMaster' && e.item.subject === 'Daily check-in')!.item;
+      const occurrences = await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), { start: new Date(Date.now()), end: new Date(Date.now() + 30 * day) });
+      const exceptions = occurrences.filter((o) => o.type === 'exception');
+      expect(exceptions).toHaveLength(1);
+      expect(Date.parse(String(exceptions[0]!.originalStart))).toBe(Date.parse(String(target.originalstartdate)));
+      expect(exceptions[0]!.subject).toBe('Daily check-in (longer)');
+      expect(Date.parse(`${exceptions[0]!.start!.dateTime!}Z`)).toBe(newStart);
+      // An exception's messages carry its own iCalUId where occurrences have their own (the simulator's default).
+      const sent = (await stack.graph.admin.invitations({ user: bob.graph.id })).filter((i) => i.iCalUId === master.iCalUId || i.seriesMasterId === master.id);
+      expect(sent.map((i) => i.type).sort()).toEqual(['request', 'update']);
     });
-    await stack.settled();
-    const master = (await stack.graph.admin.items({ user: bob.graph.id, kind: 'event' })).find((e) => e.item.type === 'seriesMaster' && e.item.subject === 'Daily check-in')!.item;
-    const occurrences = await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), { start: new Date(Date.now()), end: new Date(Date.now() + 30 * day) });
-    const exceptions = occurrences.filter((o) => o.type === 'exception');
-    expect(exceptions).toHaveLength(1);
-    expect(Date.parse(String(exceptions[0]!.originalStart))).toBe(Date.parse(String(target.originalstartdate)));
-    expect(exceptions[0]!.subject).toBe('Daily check-in (longer)');
-    expect(Date.parse(`${exceptions[0]!.start!.dateTime!}Z`)).toBe(newStart);
-    // An exception's messages carry its own iCalUId where occurrences have their own (the simulator's default).
-    const sent = (await stack.graph.admin.invitations({ user: bob.graph.id })).filter((i) => i.iCalUId === master.iCalUId || i.seriesMasterId === master.id);
-    expect(sent.map((i) => i.type).sort()).toEqual(['request', 'update']);
+
+    it('the organizer deletes a future instance: its Exchange occurrence is cancelled, with one cancellation sent, and a later pass changes nothing', async () => {
+      const bob = stack.users.bob!;
+      const series = stack.dataverse.admin.records('recurringappointmentmasters').find((r) => r.subject === 'Daily check-in')!;
+      const instances = stack.dataverse.admin
+        .records('appointments')
+        .filter((r) => r.seriesid === series.activityid && r.instancetypecode === 2)
+        .sort((a, b) => String(a.originalstartdate).localeCompare(String(b.originalstartdate)));
+      const target = instances[instances.length - 1]!;
+      stack.dataverse.admin.as(bob.systemUserId).delete('appointments', String(target.activityid));
+      await stack.settled();
+      const master = (await stack.graph.admin.items({ user: bob.graph.id, kind: 'event' })).find((e) => e.item.type === 'seriesMaster' && e.item.subject === 'Daily check-in')!.item;
+      const window = { start: new Date(Date.now()), end: new Date(Date.now() + 30 * day) };
+      const occurrences = await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window);
+      expect(occurrences).toHaveLength(4);
+      expect(occurrences.some((o) => Date.parse(String(o.originalStart)) === Date.parse(String(target.originalstartdate)))).toBe(false);
+      const read = await stack.runtime.graph.getSeriesMaster(bob.graph.id, String(master.id));
+      expect(read.cancelledOccurrences).toHaveLength(1);
+      const cancellations = (await stack.graph.admin.invitations({ user: bob.graph.id })).filter((i) => i.type === 'cancellation' && (i.iCalUId === master.iCalUId || i.seriesMasterId === master.id));
+      expect(cancellations).toHaveLength(1);
+      // The other four instances stay, and a reconciliation (Exchange now lists the cancellation) deletes nothing more.
+      await reconcileAll(stack.runtime);
+      await stack.settled();
+      expect(stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid)).toHaveLength(4);
+      expect(await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window)).toHaveLength(4);
+    });
   });
 
-  it('the organizer deletes a future instance: its Exchange occurrence is cancelled, with one cancellation sent, and a later pass changes nothing', async () => {
-    const bob = stack.users.bob!;
-    const series = stack.dataverse.admin.records('recurringappointmentmasters').find((r) => r.subject === 'Daily check-in')!;
-    const instances = stack.dataverse.admin
-      .records('appointments')
-      .filter((r) => r.seriesid === series.activityid && r.instancetypecode === 2)
-      .sort((a, b) => String(a.originalstartdate).localeCompare(String(b.originalstartdate)));
-    const target = instances[instances.length - 1]!;
-    stack.dataverse.admin.as(bob.systemUserId).delete('appointments', String(target.activityid));
-    await stack.settled();
-    const master = (await stack.graph.admin.items({ user: bob.graph.id, kind: 'event' })).find((e) => e.item.type === 'seriesMaster' && e.item.subject === 'Daily check-in')!.item;
-    const window = { start: new Date(Date.now()), end: new Date(Date.now() + 30 * day) };
-    const occurrences = await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window);
-    expect(occurrences).toHaveLength(4);
-    expect(occurrences.some((o) => Date.parse(String(o.originalStart)) === Date.parse(String(target.originalstartdate)))).toBe(false);
-    const read = await stack.runtime.graph.getSeriesMaster(bob.graph.id, String(master.id));
-    expect(read.cancelledOccurrences).toHaveLength(1);
-    const cancellations = (await stack.graph.admin.invitations({ user: bob.graph.id })).filter((i) => i.type === 'cancellation' && (i.iCalUId === master.iCalUId || i.seriesMasterId === master.id));
-    expect(cancellations).toHaveLength(1);
-    // The other four instances stay, and a reconciliation (Exchange now lists the cancellation) deletes nothing more.
-    await reconcileAll(stack.runtime);
-    await stack.settled();
-    expect(stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid)).toHaveLength(4);
-    expect(await stack.runtime.graph.seriesInstances(bob.graph.id, String(master.id), window)).toHaveLength(4);
-  });
-});
-
-describe("an attendee's copy of a synced organizer's series", () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ seed: 36 });
-  }, 60_000);
-  afterAll(async () => stack?.close());
-
-  it('is linked to the one Dynamics 365 series as a mirror, not made a second series, and takes no occurrence writes', async () => {
-    const bob = stack.users.bob!;
-    const alice = stack.users.alice!;
-    const first = new Date(Date.now() + 4 * day);
-    first.setUTCHours(15, 0, 0, 0);
-    stack.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
-      subject: 'Team sync',
-      utcconversiontimezonecode: 35,
-      recurrencepatterntype: 1,
-      interval: 1,
-      daysofweekmask: 2 ** new Date(first.getTime() - 5 * 3600_000).getUTCDay(),
-      starttime: first.toISOString(),
-      endtime: new Date(first.getTime() + 1800_000).toISOString(),
-      patternstartdate: new Date(first.getTime() - 10 * 3600_000).toISOString(),
-      patternendtype: 2,
-      occurrences: 3,
-      'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
-      recurringappointmentmaster_activity_parties: [{ participationtypemask: 5, 'partyid_systemuser@odata.bind': `/systemusers(${alice.systemUserId})` }],
+  describe("an attendee's copy of a synced organizer's series", () => {
+    it('is linked to the one Dynamics 365 series as a mirror, not made a second series, and takes no occurrence writes', async () => {
+      const bob = stack.users.bob!;
+      const alice = stack.users.alice!;
+      const first = new Date(Date.now() + 4 * day);
+      first.setUTCHours(15, 0, 0, 0);
+      stack.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
+        subject: 'Team sync',
+        utcconversiontimezonecode: 35,
+        recurrencepatterntype: 1,
+        interval: 1,
+        daysofweekmask: 2 ** new Date(first.getTime() - 5 * 3600_000).getUTCDay(),
+        starttime: first.toISOString(),
+        endtime: new Date(first.getTime() + 1800_000).toISOString(),
+        patternstartdate: new Date(first.getTime() - 10 * 3600_000).toISOString(),
+        patternendtype: 2,
+        occurrences: 3,
+        'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
+        recurringappointmentmaster_activity_parties: [{ participationtypemask: 5, 'partyid_systemuser@odata.bind': `/systemusers(${alice.systemUserId})` }],
+      });
+      await stack.settled();
+      await reconcileAll(stack.runtime);
+      await stack.settled();
+      expect(stack.dataverse.admin.records('recurringappointmentmasters').filter((r) => r.subject === 'Team sync')).toHaveLength(1);
+      const copies = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).filter((e) => e.item.subject === 'Team sync');
+      expect(copies.map((c) => [c.item.type, c.item.isOrganizer])).toEqual([['seriesMaster', false]]);
+      const pair = await stack.runtime.pairs.getByExchangeId(alice.graph.id, copies[0]!.id);
+      expect(pair).toMatchObject({ status: 'linked', mirror: true, dataverseEntity: 'recurringappointmentmaster' });
+      // The attendee cancels one occurrence in her calendar: the organizer's series keeps every instance.
+      const occurrences = await stack.runtime.graph.seriesInstances(alice.graph.id, copies[0]!.id, { start: new Date(), end: new Date(Date.now() + 30 * day) });
+      await stack.runtime.graph.deleteEvent(alice.graph.id, String(occurrences[1]!.id));
+      await stack.settled();
+      const series = stack.dataverse.admin.records('recurringappointmentmasters').find((r) => r.subject === 'Team sync')!;
+      expect(stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid)).toHaveLength(3);
     });
-    await stack.settled();
-    await reconcileAll(stack.runtime);
-    await stack.settled();
-    expect(stack.dataverse.admin.records('recurringappointmentmasters').filter((r) => r.subject === 'Team sync')).toHaveLength(1);
-    const copies = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).filter((e) => e.item.subject === 'Team sync');
-    expect(copies.map((c) => [c.item.type, c.item.isOrganizer])).toEqual([['seriesMaster', false]]);
-    const pair = await stack.runtime.pairs.getByExchangeId(alice.graph.id, copies[0]!.id);
-    expect(pair).toMatchObject({ status: 'linked', mirror: true, dataverseEntity: 'recurringappointmentmaster' });
-    // The attendee cancels one occurrence in her calendar: the organizer's series keeps every instance.
-    const occurrences = await stack.runtime.graph.seriesInstances(alice.graph.id, copies[0]!.id, { start: new Date(), end: new Date(Date.now() + 30 * day) });
-    await stack.runtime.graph.deleteEvent(alice.graph.id, String(occurrences[1]!.id));
-    await stack.settled();
-    const series = stack.dataverse.admin.records('recurringappointmentmasters').find((r) => r.subject === 'Team sync')!;
-    expect(stack.dataverse.admin.records('appointments').filter((r) => r.seriesid === series.activityid)).toHaveLength(3);
   });
 });
 

@@ -71,13 +71,23 @@ describe('recurrence pattern mapping, pattern by pattern', () => {
   });
 
   it.each([
-    ['more than 999 occurrences', { range: 'numbered' as const, numberOfOccurrences: 1200 }, 'at most 999'],
     ['an interval above 1000', { interval: 1001 }, 'at most 1000'],
     ['a zone without a known Dataverse code', { timeZone: 'Arabian Standard Time' }, 'no Dataverse time zone code'],
   ])('does not write %s to Dataverse, with the reason', (_name, change, reason) => {
     const pattern = { ...base, ...change };
     expect(unsupportedInDataverse(pattern)).toContain(reason);
     expect(() => dataverseColumnsOf(pattern, true)).toThrow(reason);
+  });
+
+  it('writes a numbered range above 999 occurrences (Dataverse holds at most 999) as the end date of its last occurrence, and reads it back so', () => {
+    const pattern: SeriesPattern = { ...base, type: 'daily', daysOfWeek: [], firstDayOfWeek: null, range: 'numbered', numberOfOccurrences: 1200 };
+    expect(unsupportedInDataverse(pattern)).toBeUndefined();
+    const columns = dataverseColumnsOf(pattern, true);
+    // 2026-03-02 plus 1199 days; the end date is its local midnight in W. Europe (summer time, UTC+2).
+    expect(columns).toMatchObject({ patternendtype: 3, occurrences: null, patternenddate: '2029-06-12T22:00:00Z' });
+    expect(patternOfDataverse(columns, 'UTC')).toEqual({ ...pattern, range: 'endDate', endDate: '2029-06-13', numberOfOccurrences: null });
+    // 999 stays a count.
+    expect(dataverseColumnsOf({ ...pattern, numberOfOccurrences: 999 }, true)).toMatchObject({ patternendtype: 2, occurrences: 999 });
   });
 
   it('writes firstdayofweek on create only (not valid for update)', () => {
@@ -161,7 +171,7 @@ function dataverseStarts(p: SeriesPattern, hour: number, from: number, to: numbe
   const row = { ...dataverseColumnsOf(p, true), starttime: start.toUTC().toISO(), endtime: start.plus({ hours: 1 }).toUTC().toISO() };
   // The simulator's own reading of a master row (validation included); a series without a zone code is expanded in
   // the organization's default zone, here UTC, as the product writes no code for UTC.
-  const pattern = SeriesPlatform.prototype.patternOf.call({ zoneOf: () => iana } as unknown as SeriesPlatform, row);
+  const pattern = SeriesPlatform.prototype.patternOf.call({ zoneOf: () => iana, d: { options: {} } } as unknown as SeriesPlatform, row);
   return [...occurrencesBetween(pattern, from, to)].map((o) => o.startMs);
 }
 

@@ -10,7 +10,7 @@ import type { FaultPlan } from './faults.js';
 import type { ServiceProtectionLimits } from './limits.js';
 import { parseFilter } from './odata.js';
 import type { IdSource } from './prng.js';
-import { entityBySet, stateOption, type EntityDef } from './schema.js';
+import { entityBySet, entityDef, stateOption, type EntityDef } from './schema.js';
 import type { EmailPlatform, MailboxSettings } from './email.js';
 import type { UserSettingsPlatform } from './userSettings.js';
 import { privilegeDepths, type HeldPrivilege, type PrivilegeBook } from './privileges.js';
@@ -78,6 +78,10 @@ export interface PersonActions {
   /** Marks an activity canceled (statecode 2 with its default status). */
   cancel(setName: string, id: string): Record<string, unknown>;
   setState(setName: string, id: string, statecode: number, statuscode?: number): Record<string, unknown>;
+  /** The AddRecurrence action on an appointment, as the person (body: `{ Target }`); returns the new master. */
+  addRecurrence(appointmentId: string, body: Record<string, unknown>): Record<string, unknown>;
+  /** The DeleteOpenInstances action on a series, as the person (body: `{ SeriesEndDate, StateOfPastInstances }`). */
+  deleteOpenInstances(seriesId: string, body: Record<string, unknown>): void;
 }
 
 export interface AdminDeps {
@@ -219,6 +223,8 @@ export class DataverseAdmin {
       complete: (setName, id) => stateChange(setName, id, 1),
       cancel: (setName, id) => stateChange(setName, id, 2),
       setState: (setName, id, statecode, statuscode) => stateChange(setName, id, statecode, statuscode),
+      addRecurrence: (appointmentId, body) => this.view(entityDef('recurringappointmentmaster'), this.d.series.addRecurrence(appointmentId, body, caller())),
+      deleteOpenInstances: (seriesId, body) => this.d.series.deleteOpenInstances(seriesId, body, caller()),
     };
   }
 

@@ -33,6 +33,11 @@ export interface Pattern {
   firstDayOfWeek: number;
   /** isnthmonthly / isnthyearly: "the Nth <days> of the month" instead of a day of the month. */
   nth: boolean;
+  /**
+   * A day 29-31 a month does not have: 'last' (default) falls on the month's last day, Outlook's rule; 'skip' has no
+   * occurrence that month. Dataverse's own rule is not documented (probe P6).
+   */
+  shortMonth?: 'last' | 'skip';
   startDate: LocalDate;
   endType: EndType;
   occurrences: number | null;
@@ -127,6 +132,9 @@ function absoluteDay(year: number, month: number, dayOfMonth: number): LocalDate
   return { year, month, day: Math.min(dayOfMonth, daysInMonth(year, month)) };
 }
 
+/** Whether a month has the absolute day, under the pattern's short-month rule. */
+const hasDay = (p: Pattern, year: number, month: number, dayOfMonth: number) => (p.shortMonth ?? 'last') === 'last' || dayOfMonth <= daysInMonth(year, month);
+
 /** Candidate dates of the pattern from its start date on, ascending, before the range is applied. */
 function* candidateDates(p: Pattern): Generator<LocalDate> {
   const start = dayNumber(p.startDate);
@@ -151,6 +159,7 @@ function* candidateDates(p: Pattern): Generator<LocalDate> {
         const months = p.startDate.month - 1 + m;
         const year = p.startDate.year + Math.floor(months / 12);
         const month = (months % 12) + 1;
+        if (!p.nth && !hasDay(p, year, month, p.dayOfMonth ?? p.startDate.day)) continue;
         const date = p.nth ? nthDayOfMonth(year, month, p.daysOfWeekMask, p.instance ?? 1) : absoluteDay(year, month, p.dayOfMonth ?? p.startDate.day);
         if (dayNumber(date) >= start) yield date;
       }
@@ -158,6 +167,7 @@ function* candidateDates(p: Pattern): Generator<LocalDate> {
     case 3: {
       const month = p.monthOfYear ?? p.startDate.month;
       for (let year = p.startDate.year; ; year += interval) {
+        if (!p.nth && !hasDay(p, year, month, p.dayOfMonth ?? p.startDate.day)) continue;
         const date = p.nth ? nthDayOfMonth(year, month, p.daysOfWeekMask, p.instance ?? 1) : absoluteDay(year, month, p.dayOfMonth ?? p.startDate.day);
         if (dayNumber(date) >= start) yield date;
       }
@@ -219,6 +229,7 @@ export const TIME_ZONE_CODES: Readonly<Record<number, string>> = {
   35: 'America/New_York', // Eastern Standard Time
   85: 'Europe/London', // GMT Standard Time
   90: 'Atlantic/Reykjavik', // Greenwich Standard Time
+  92: 'UTC', // UTC (Coordinated Universal Time)
   95: 'Europe/Budapest', // Central Europe Standard Time
   100: 'Europe/Warsaw', // Central European Standard Time
   105: 'Europe/Paris', // Romance Standard Time

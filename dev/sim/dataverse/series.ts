@@ -33,8 +33,15 @@ export interface RecurrenceOptions {
   recurrenceExpansionJobBatchSize?: number;
   /** Organization.RecurrenceExpansionJobBatchInterval in seconds; default 5. */
   recurrenceExpansionJobBatchInterval?: number;
-  /** Zone a series is expanded in when its utcconversiontimezonecode is absent or -1 (IANA name); default 'UTC'. */
-  timeZone?: string;
+  /**
+   * Zone a series is expanded in when its utcconversiontimezonecode is absent or -1. 'creator' (default): the time
+   * zone (usersettings.timezonecode) of the user who created it, the one "in use when the record was created" as the
+   * column's description reads (recurringappointmentmaster reference, UTCConversionTimeZoneCode), which the
+   * scheduling API's RecurrenceTimeZoneCode only overrides ("override the time zone that is specified by the
+   * UserTimeZoneCode property", AppointmentRequest.RecurrenceTimeZoneCode); 'owner': its owning user's; or an IANA
+   * zone name for every such series (the simulator's old behaviour was 'UTC'). Read when the series is expanded.
+   */
+  zoneWithoutCode?: 'creator' | 'owner' | (string & {});
   /**
    * Whether instances the platform creates, updates or deletes for a series (expansion, the expansion job, master
    * updates carried to instances, a split, DeleteOpenInstances, deleting the master) raise Create/Update/Delete steps
@@ -48,6 +55,8 @@ export interface RecurrenceOptions {
    * instances and the new master carries the new pattern).
    */
   splitKeeps?: 'live' | 'history';
+  /** Day 29-31 in a shorter month: 'last' (default, Outlook's rule: the month's last day) or 'skip' (no occurrence that month); Dataverse's rule is not documented. */
+  shortMonth?: 'last' | 'skip';
   /** 'clock' (default): the expansion job runs on admin.runRecurrenceExpansion() and admin.advanceClock(); 'timer': also every batch interval. */
   expansionJob?: 'clock' | 'timer';
 }
@@ -197,12 +206,23 @@ export class SeriesPlatform {
   /** The IANA zone a master is expanded in. */
   zoneOf(row: Row): string {
     const code = num(row['utcconversiontimezonecode']);
-    if (code === undefined || code === -1) return this.d.options.timeZone ?? 'UTC';
+    if (code === undefined || code === -1) return this.zoneWithoutCode(row);
     const zone = TIME_ZONE_CODES[code];
     if (!zone) {
       throw badValue(`utcconversiontimezonecode ${code} is not a time zone code this simulator knows (known: ${Object.keys(TIME_ZONE_CODES).join(', ')}).`);
     }
     return zone;
+  }
+
+  /** The zone of a series without a zone code: its creator's or owner's own time zone, or the configured zone. */
+  private zoneWithoutCode(row: Row): string {
+    const choice = this.d.options.zoneWithoutCode ?? 'creator';
+    if (choice !== 'creator' && choice !== 'owner') return choice;
+    const user = row[choice === 'creator' ? 'createdby' : 'ownerid'];
+    const settings = isLookup(user) && user.logicalName === 'systemuser' ? this.d.store.table('usersettings').get(user.id.toLowerCase()) : undefined;
+    const code = num(settings?.['timezonecode']);
+    // A user without settings (or with a code the simulator does not know) expands in UTC, as before this option.
+    return (code !== undefined ? TIME_ZONE_CODES[code] : undefined) ?? 'UTC';
   }
 
   /** Validates a master row's recurrence columns and returns its pattern (400 naming the column otherwise). */
@@ -275,6 +295,7 @@ export class SeriesPlatform {
       startTime: allDay ? { hour: 0, minute: 0, second: 0 } : localTimeOf(start, zone),
       durationMinutes: allDay ? Math.max(1440, Math.ceil(duration / 1440) * 1440) : duration,
       zone,
+      shortMonth: this.d.options.shortMonth ?? 'last',
     };
   }
 

@@ -16,7 +16,7 @@ import {
   snapshotFromExchange,
 } from '../../mapping/index.js';
 import type { Direction } from '../../mapping/index.js';
-import { appointmentIdForMeeting, recordIdForExchangeItem } from '../ids.js';
+import { appointmentIdForMeeting, recordIdForExchangeItem, seriesIdForAppointment } from '../ids.js';
 import { activityPartiesOf, directionsOfTable, firstUnpaired, isPastFromBase, itemCandidate, myActivitiesFilter, notFound, orUndefined, ownerAndParties, readActivity, stampFor, stampOf } from './common.js';
 import {
   asAppointmentShape,
@@ -31,6 +31,10 @@ import {
   unsupportedSeriesChange,
   unsupportedSeriesItem,
   unsupportedSeriesRecord,
+  addRecurrence,
+  seriesConversionOf,
+  seriesMadeOf,
+  withSeriesZone,
 } from './series.js';
 import type { GraphItem, ItemCandidate, SyncKind } from './types.js';
 
@@ -97,6 +101,7 @@ export const appointmentKind: SyncKind<'appointment'> = {
   recordCarrierOf,
   parts: seriesParts,
   unsupportedChange: unsupportedSeriesChange,
+  convertsTo: seriesConversionOf,
 
   exchange: {
     get: (rt, mailbox, id) => orUndefined(() => rt.graph.getEvent(mailbox.id, id), notFound),
@@ -121,7 +126,14 @@ export const appointmentKind: SyncKind<'appointment'> = {
     stampOf,
   },
   dataverse: {
-    get: (rt, table, id) => readActivity(rt, table, id),
+    async get(rt, table, id) {
+      const record = await readActivity(rt, table, id);
+      return record && table === seriesTable ? withSeriesZone(rt, record) : record;
+    },
+    completeImage: (rt, table, image) => (table === seriesTable ? withSeriesZone(rt, image) : Promise.resolve(image)),
+    convertedId: (from) => seriesIdForAppointment(from.id),
+    convert: (rt, mailbox, from, to, body) => addRecurrence(rt, mailbox, from.id, to.id, body),
+    successorOf: seriesMadeOf,
     async findLinkTarget(rt, item) {
       const iCalUId = (item as Event).iCalUId;
       if (!iCalUId) return undefined;

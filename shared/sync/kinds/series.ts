@@ -10,7 +10,10 @@ import { createHash } from 'node:crypto';
 import { DateTime } from 'luxon';
 import type { DataverseRecord } from '../../dataverse/client.js';
 import type { MappingContext } from '../../mapping/index.js';
-import { patternColumns, patternOfGraph, unsupportedInDataverse } from '../../mapping/recurrence.js';
+import { patternColumns, patternOfGraph, unsupportedInDataverse, windowsZoneOfDataverseCode, type SeriesPattern } from '../../mapping/recurrence.js';
+import { onShortMonthRule } from '../../mapping/seriesExpansion.js';
+import { isSyncError } from '../../errors.js';
+import { odataString } from '../../odata.js';
 import { graphDateTimeOf } from '../../mapping/time.js';
 import type { Runtime } from '../../runtime.js';
 import type { DataverseEntity } from '../../servicebus/messages.js';
@@ -111,12 +114,110 @@ export function unsupportedSeriesRecord(record: DataverseRecord): string | undef
   return undefined;
 }
 
-/** A paired item that turned into another type: a single event made a series in Outlook, or a series made single. */
+/** A paired item that turned into another type it cannot become: a series made a single event in Outlook. */
 export function unsupportedSeriesChange(pair: Pair, item: GraphItem): string | undefined {
   const series = isSeriesItem(item);
-  if (series && pair.dataverseEntity !== seriesTable) return `${recurringReason}: a single appointment turned into a series in Outlook (Dataverse AddRecurrence is not used yet)`;
+  // The organizer's single event made a series is converted (seriesConversionOf); an attendee's copy follows the
+  // organizer's pair.
+  if (series && pair.dataverseEntity !== seriesTable) return `${recurringReason}: an attendee's copy of a single meeting became a series (the organizer's pair converts it)`;
   if (!series && pair.dataverseEntity === seriesTable) return `${recurringReason}: a series turned into a single event in Outlook`;
   return undefined;
+}
+
+/**
+ * A single event the organizer made a series in Outlook (a PATCH adding `recurrence`, the same event id, now a
+ * seriesMaster): its appointment becomes a series by AddRecurrence, the one way Dataverse turns an appointment into
+ * a series ("the data from the existing appointment is copied to a new recurring appointment master instance and the
+ * existing appointment is deleted", create-recurring-appointment-series-instance-exception).
+ */
+export function seriesConversionOf(pair: Pair, item: GraphItem): DataverseEntity | undefined {
+  return isSeriesItem(item) && pair.dataverseEntity === 'appointment' && pair.isOrganizer !== false && !pair.mirror ? seriesTable : undefined;
+}
+
+/** AddRecurrence of appointment `appointmentId` into series `seriesId`; an earlier attempt's lost answer is success. */
+export async function addRecurrence(rt: Runtime, mailbox: Mailbox, appointmentId: string, seriesId: string, body: Record<string, unknown>): Promise<void> {
+  // The series gets the id the pair moved to; the appointment's globalobjectid, parties and times come from the body.
+  const { activityid: _id, ...target } = asMasterBody(body);
+  try {
+    await rt.dataverse.addRecurrence(appointmentId, { ...target, activityid: seriesId }, { callerObjectId: mailbox.id });
+  } catch (error) {
+    if (!isSyncError(error, 'NotFound') || !(await rt.dataverse.get(seriesTable, seriesId, { select: ['activityid'] }))) throw error;
+  }
+}
+
+/**
+ * The series a deleted paired appointment became: Dynamics 365 AddRecurrence copies the appointment into a new
+ * series and deletes it, and that Delete is all the sync hears (AddRecurrence itself is no step the sync registers).
+ * The copy keeps the appointment's globalobjectid when it has one (an appointment made from Exchange), and its
+ * subject and start (starttime is the appointment's scheduledstart unless the recurrence says otherwise): a series
+ * that matches, made since the pair last synced and paired nowhere in the mailbox, is that series. One query, only
+ * for a paired appointment's delete.
+ */
+export async function seriesMadeOf(rt: Runtime, pair: Pair): Promise<{ table: DataverseEntity; id: string } | undefined> {
+  if (pair.dataverseEntity !== 'appointment') return undefined;
+  const start = (pair.base.time as { start?: string } | undefined)?.start;
+  const subject = typeof pair.base.subject === 'string' ? pair.base.subject : undefined;
+  const byCopy = start && subject ? `(starttime eq ${start} and subject eq ${odataString(subject)})` : undefined;
+  const byMeeting = pair.iCalUId ? `globalobjectid eq ${odataString(pair.iCalUId)}` : undefined;
+  const filter = [byMeeting, byCopy].filter((f) => f !== undefined).join(' or ');
+  if (!filter) return undefined;
+  const since = pair.updatedOn ? ` and createdon ge ${new Date(Date.parse(pair.updatedOn) - 60_000).toISOString()}` : '';
+  const found = await rt.dataverse.query(seriesTable, { filter: `(${filter})${since}`, select: ['activityid'], top: 5 });
+  for (const row of found) {
+    const id = typeof row.activityid === 'string' ? row.activityid.toLowerCase() : undefined;
+    if (id && !(await rt.pairs.get(pair.mailboxId, id))) return { table: seriesTable, id };
+  }
+  return undefined;
+}
+
+/** utcconversiontimezonecode's "no code" values (the column's minimum is -1, recurringappointmentmaster reference). */
+const noZoneCode = (code: unknown) => code === undefined || code === null || code === -1;
+
+/**
+ * A series record with the zone Dataverse expands it in. A series created without utcconversiontimezonecode (a
+ * Dynamics 365 user's, not ours: the sync always writes the code) is expanded in the zone "in use when the record was
+ * created" (the column's description, recurringappointmentmaster reference; the scheduling API's
+ * RecurrenceTimeZoneCode only overrides "the time zone that is specified by the UserTimeZoneCode property",
+ * https://learn.microsoft.com/previous-versions/dynamicscrm-2016/developers-guide/gg326397(v=crm.8)): its creator's
+ * own time zone, usersettings.timezonecode. That code is filled in, so the pattern's dates and time of day are read
+ * in the zone the instances have (reading them in the mailbox's zone put the Exchange series a day early west of
+ * UTC). One read of the creator's settings, only for such a series, remembered for ten minutes per runtime (a user's
+ * zone rarely changes, and a series is read on every change of it and its instances); a creator without readable
+ * settings keeps the mailbox's zone (the mapping's fallback).
+ */
+export async function withSeriesZone(rt: Runtime, record: DataverseRecord): Promise<DataverseRecord> {
+  if (!isSeriesRecord(record) || !noZoneCode(record.utcconversiontimezonecode)) return record;
+  let creator = typeof record._createdby_value === 'string' ? record._createdby_value : undefined;
+  if (!creator && typeof record.activityid === 'string') {
+    const read = await rt.dataverse.get(seriesTable, record.activityid, { select: ['activityid', '_createdby_value'] });
+    creator = typeof read?._createdby_value === 'string' ? read._createdby_value : undefined;
+  }
+  if (!creator) return record;
+  const code = await userZoneCode(rt, creator.toLowerCase());
+  if (code === undefined || windowsZoneOfDataverseCode(code) === undefined) return record;
+  return { ...record, utcconversiontimezonecode: code };
+}
+
+const userZoneTtlMs = 10 * 60_000;
+const userZones = new WeakMap<Runtime, Map<string, { code: number | undefined; at: number }>>();
+
+/** A user's own time zone code (usersettings.timezonecode), remembered per runtime; undefined when not readable. */
+async function userZoneCode(rt: Runtime, userId: string): Promise<number | undefined> {
+  const known = userZones.get(rt) ?? new Map<string, { code: number | undefined; at: number }>();
+  userZones.set(rt, known);
+  const now = rt.now().getTime();
+  const cached = known.get(userId);
+  if (cached && now - cached.at < userZoneTtlMs) return cached.code;
+  let settings: DataverseRecord | undefined;
+  try {
+    settings = await rt.dataverse.get('usersettings', userId, { select: ['systemuserid', 'timezonecode'] });
+  } catch (error) {
+    // The app user may lack prvReadUserSettings (the onboarding check says so); the mailbox's zone is the fallback.
+    if (!isSyncError(error, 'Forbidden') && !isSyncError(error, 'NotFound')) throw error;
+  }
+  const code = typeof settings?.timezonecode === 'number' ? settings.timezonecode : undefined;
+  known.set(userId, { code, at: now });
+  return code;
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -177,6 +278,15 @@ const text = (value: string | null | undefined): string | null => (value && valu
 function seriesZoneOf(master: Event, mailboxZone: string): string {
   const named = master.recurrence?.range?.recurrenceTimeZone ?? master.originalStartTimeZone ?? undefined;
   return (named && ianaZoneOf(named, mailboxZone)) || mailboxZone;
+}
+
+/** The canonical pattern of a Graph master, or undefined when it cannot be read (nothing then depends on it). */
+function patternOrUndefined(master: Event, zone: string): SeriesPattern | undefined {
+  try {
+    return master.recurrence ? patternOfGraph(master.recurrence, zone) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads what the occurrence table compares, for one series pair. */
@@ -242,10 +352,15 @@ export async function readOccurrences(rt: Runtime, mailbox: Mailbox, pair: Pair,
     // (overlap or containment); the keys are bounded below.
     const end = Math.min(window.end.getTime(), expandedTo + 86_400_000);
     const listed = end > expandedFrom ? await rt.graph.seriesInstances(mailbox.id, pair.exchangeId!, { start: new Date(expandedFrom), end: new Date(end) }) : [];
+    const pattern = patternOrUndefined(master, zone);
     for (const o of listed) {
       const key = canonicalUtc(o.originalStart ?? undefined);
       const at = key ? Date.parse(key) : NaN;
-      if (key && o.id && at >= expandedFrom && at <= expandedTo && !dataverse.has(key)) deletedInDataverse.set(key, o.id);
+      if (!key || !o.id || !(at >= expandedFrom && at <= expandedTo) || dataverse.has(key)) continue;
+      // A date only the short-month rule gives (day 31 on 30 April) may be missing in Dataverse by its own rule, not
+      // by a delete: never read as one (probe P6). A real delete of such an instance is kept in Exchange.
+      if (pattern && onShortMonthRule(pattern, DateTime.fromISO(key, { zone: 'UTC' }).setZone(zone).toISODate()!)) continue;
+      deletedInDataverse.set(key, o.id);
     }
   }
   const keys = new Set<string>([...exchange.keys(), ...deletedInDataverse.keys(), ...[...dataverse].filter(([, v]) => v.state).map(([k]) => k)]);

@@ -87,6 +87,17 @@ export interface ExchangeAdapter {
 export interface DataverseAdapter {
   /** The record with what the mapping reads (activity parties expanded). */
   get(rt: Runtime, table: DataverseEntity, id: string): Promise<DataverseRecord | undefined>;
+  /** The id the record converted from `from` gets (known before the write, so the pair can move first). */
+  convertedId?(from: { table: DataverseEntity; id: string }): string;
+  /** Makes the record `from` the record `to` with `body`, the new table's create body (AddRecurrence for a series). */
+  convert?(rt: Runtime, mailbox: Mailbox, from: { table: DataverseEntity; id: string }, to: { table: DataverseEntity; id: string }, body: Record<string, unknown>): Promise<void>;
+  /**
+   * The record a deleted paired record became, when its delete is a conversion (Dynamics 365 AddRecurrence deletes
+   * the appointment it makes a series of): the pair moves to it instead of the delete rule running.
+   */
+  successorOf?(rt: Runtime, pair: Pair): Promise<{ table: DataverseEntity; id: string } | undefined>;
+  /** A webhook image completed with what `get` adds to a read (a series' zone); absent: the image as it is. */
+  completeImage?(rt: Runtime, table: DataverseEntity, image: DataverseRecord): Promise<DataverseRecord>;
   /** The record an unpaired item belongs to without a stamp (a meeting's iCalUId). */
   findLinkTarget(rt: Runtime, item: GraphItem): Promise<string | undefined>;
   /** A record of this user an unpaired item matches before one is created (a contact's e-mail address). */
@@ -275,6 +286,11 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
   readonly parts?: ItemParts;
   /** Why a change of a paired item is left out (it turned into another type of item), or undefined. */
   unsupportedChange?(pair: Pair, item: GraphItem): string | undefined;
+  /**
+   * The table the pair's record must become for this change of the item (a single event made a series in Outlook:
+   * the appointment becomes a recurringappointmentmaster), or undefined. Performed by `dataverse.convert`.
+   */
+  convertsTo?(pair: Pair, item: GraphItem): DataverseEntity | undefined;
 
   // --- adapters ---
   readonly exchange: ExchangeAdapter;

@@ -24,6 +24,8 @@ const day0 = (k: number) => {
   return Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate());
 };
 const HALF_HOUR = 30 * 60_000;
+/** The series here name no zone code and are expanded in UTC (the app user's own zone is the default, GMT with summer time). */
+const inUtc = { zoneWithoutCode: 'UTC' } as const;
 
 /** A daily 30-minute UTC series whose first occurrence is occ(startDay), with `count` occurrences. */
 function daily(startDay: number, count: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -61,7 +63,7 @@ async function master(h: Harness, id: string): Promise<Loose> {
 describe('recurringappointmentmaster: table, validation and synchronous expansion', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness();
+    h = await startHarness({ recurrence: inUtc });
   });
   afterAll(async () => h.close());
   beforeEach(() => h.reset());
@@ -190,7 +192,7 @@ describe('recurringappointmentmaster: table, validation and synchronous expansio
 describe('recurring series: expansion windows and the asynchronous expansion job', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ recurrence: { pastExpansionWindow: 1, futureExpansionWindow: 2, recurrenceExpansionSynchCreateMax: 5, recurrenceExpansionJobBatchSize: 10, recurrenceExpansionJobBatchInterval: 60 } });
+    h = await startHarness({ recurrence: { ...inUtc, pastExpansionWindow: 1, futureExpansionWindow: 2, recurrenceExpansionSynchCreateMax: 5, recurrenceExpansionJobBatchSize: 10, recurrenceExpansionJobBatchInterval: 60 } });
   });
   afterAll(async () => h.close());
   beforeEach(() => h.reset());
@@ -266,7 +268,7 @@ describe('recurring series: expansion windows and the asynchronous expansion job
 describe('recurring series: exceptions, deleted instances, pattern edits and actions', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness();
+    h = await startHarness({ recurrence: inUtc });
   });
   afterAll(async () => h.close());
   beforeEach(() => h.reset());
@@ -408,7 +410,7 @@ for (const instanceSteps of ['fire', 'silent'] as const) {
     let receiver: WebhookReceiver;
     beforeAll(async () => {
       receiver = await new WebhookReceiver().start();
-      h = await startHarness({ recurrence: { instanceSteps } });
+      h = await startHarness({ recurrence: { ...inUtc, instanceSteps } });
     });
     afterAll(async () => {
       await h.close();
@@ -507,7 +509,7 @@ for (const instanceSteps of ['fire', 'silent'] as const) {
 describe("recurring series split with splitKeeps 'history'", () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ recurrence: { splitKeeps: 'history' } });
+    h = await startHarness({ recurrence: { ...inUtc, splitKeeps: 'history' } });
   });
   afterAll(async () => h.close());
 
@@ -525,4 +527,57 @@ describe("recurring series split with splitKeeps 'history'", () => {
     expect(future.length).toBeGreaterThan(0);
     expect(future.map((r) => r.scheduledstart)).toEqual([1, 3, 5, 7, 9, 11].map((k) => iso(occ(k))));
   });
+});
+
+describe('a series without utcconversiontimezonecode is expanded in its creator\'s own time zone (recurrence.zoneWithoutCode)', () => {
+  /** 19:00 Pacific in five days (03:00 UTC the next day), daily, 2 occurrences, no zone code; created by `userId`. */
+  function evening(sim: Harness['sim'], userId: string, ownerId: string) {
+    const date = DateTime.now().setZone('America/Los_Angeles').plus({ days: 5 }).startOf('day');
+    const start = date.set({ hour: 19 });
+    const row = sim.admin.as(userId).create('recurringappointmentmasters', {
+      subject: 'Evening',
+      recurrencepatterntype: 0,
+      interval: 1,
+      starttime: start.toUTC().toISO(),
+      endtime: start.plus({ minutes: 30 }).toUTC().toISO(),
+      patternstartdate: date.toUTC().toISO(),
+      patternendtype: 2,
+      occurrences: 2,
+      'ownerid@odata.bind': `/systemusers(${ownerId})`,
+    });
+    return { start: start.toMillis(), id: String(row.activityid) };
+  }
+  const starts = (sim: Harness['sim'], id: string) =>
+    sim.admin
+      .records('appointments')
+      .filter((r) => r.seriesid === id)
+      .map((r) => Date.parse(String(r.scheduledstart)))
+      .sort((a, b) => a - b);
+
+  for (const [option, expectedZone] of [
+    ['creator', 'pacific'],
+    ['owner', 'berlin'],
+    ['UTC', 'utc'],
+  ] as const) {
+    it(`'${option}': a series created by a Pacific user for a W. Europe owner is expanded in ${expectedZone === 'pacific' ? "the creator's" : expectedZone === 'berlin' ? "the owner's" : 'the named'} zone`, async () => {
+      const h = await startHarness({ recurrence: { zoneWithoutCode: option } });
+      try {
+        const creator = h.sim.admin.seedUser({ fullname: 'Pat Park', firstname: 'Pat', lastname: 'Park', internalemailaddress: 'pat@contoso.example', domainname: 'pat@contoso.example' });
+        const owner = h.sim.admin.seedUser({ fullname: 'Alice Adams', firstname: 'Alice', lastname: 'Adams', internalemailaddress: 'alice@contoso.example', domainname: 'alice@contoso.example' });
+        h.sim.admin.setUserTimeZone(creator.systemuserid, 4);
+        h.sim.admin.setUserTimeZone(owner.systemuserid, 110);
+        const { start, id } = evening(h.sim, creator.systemuserid, owner.systemuserid);
+        const zone = expectedZone === 'pacific' ? 'America/Los_Angeles' : expectedZone === 'berlin' ? 'Europe/Berlin' : 'UTC';
+        // The pattern's first date is the Pacific date of the pattern start read in that zone, at the start's local time there.
+        const patternDay = DateTime.fromMillis(start, { zone: 'America/Los_Angeles' }).startOf('day').setZone(zone).startOf('day');
+        const local = DateTime.fromMillis(start, { zone });
+        const first = patternDay.set({ hour: local.hour, minute: local.minute }).toMillis();
+        expect(starts(h.sim, id)).toEqual([first, DateTime.fromMillis(first, { zone }).plus({ days: 1 }).toMillis()]);
+        if (option === 'creator') expect(first).toBe(start);
+        else expect(first).not.toBe(start);
+      } finally {
+        await h.close();
+      }
+    });
+  }
 });
