@@ -62,7 +62,7 @@ async function graphPermissions(rt: Runtime): Promise<DoctorCheck> {
 /** Per registered mailbox: the app can read it (application access policy / RBAC scope) and its zone is as stored. */
 async function mailboxChecks(rt: Runtime): Promise<DoctorCheck[]> {
   const out: DoctorCheck[] = [];
-  const mailboxes = (await rt.mailboxes.list({ fresh: true })).filter((m) => m.state !== 'disabled');
+  const mailboxes = (await rt.mailboxes.list()).filter((m) => m.state !== 'disabled');
   if (mailboxes.length === 0) return [{ code: 'graph.accessPolicy', status: 'unknown', detail: 'no mailbox is enabled' }];
   for (const m of mailboxes) {
     try {
@@ -128,7 +128,7 @@ async function dataverseUser(rt: Runtime): Promise<DoctorCheck[]> {
 /** Per enabled mailbox: the Dataverse user's own time zone against the mailbox's (Test & Enable's check). */
 async function userTimeZones(rt: Runtime): Promise<DoctorCheck[]> {
   const out: DoctorCheck[] = [];
-  for (const m of (await rt.mailboxes.list({ fresh: true })).filter((x) => x.state !== 'disabled')) {
+  for (const m of (await rt.mailboxes.list()).filter((x) => x.state !== 'disabled')) {
     try {
       const settings = await rt.dataverse.get('usersettings', m.systemUserId, { select: ['systemuserid', 'timezonecode'] });
       const result = judgeTimeZone(typeof settings?.timezonecode === 'number' ? settings.timezonecode : undefined, m.timeZone);

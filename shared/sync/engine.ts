@@ -179,8 +179,9 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
     const { image: _image, version: _version, ...rest } = change;
     return applyDataverseChange(rt, { ...rest, entity: carrier.table, recordId: carrier.id, message: 'Update' }, { ...options, viaPart: true });
   }
-  const bySystemUser = await rt.mailboxes.enabledBySystemUser();
   // Who the record reaches (owner, parties), then each mailbox's sync filters (union) decide whether it is in scope.
+  // Only the record's own users are looked up (the registry's index), never the whole registry.
+  const bySystemUser = await rt.mailboxes.enabledBySystemUsers(kind.scopeOf(change.entity, record));
   const reached = scopeOf(kind, change.entity, record, bySystemUser);
   const settingsOf = new Map<string, PlanSettings>();
   for (const m of reached) settingsOf.set(m.id.toLowerCase(), await planSettingsFor(rt, m.id));
@@ -217,7 +218,8 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
   if (reached.length === 0) {
     await recordDecision(rt, undefined, 'toExchange', kind, { decision: 'OutOfScope', reason: 'its owner and parties are no enabled mailbox syncing this kind' }, { outcome: 'ignored', source, dataverseId: id });
   }
-  const syncedSystemUsers = await rt.mailboxes.enabledSystemUsers();
+  // The plan asks whether the organizer syncs: the organizer is the record's organizer party or owner, looked up above.
+  const syncedSystemUsers: ReadonlySet<string> = new Set(bySystemUser.keys());
   // A change put off for some mailboxes (they were paused) comes back for those only: the others have it.
   const only = change.mailboxes ? new Set(change.mailboxes.map((m) => m.toLowerCase())) : undefined;
   for (const cached of scope) {
