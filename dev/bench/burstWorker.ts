@@ -33,6 +33,8 @@ export interface WorkerStats {
   applied: number;
   /** HTTP requests this process sent to Table Storage (Azurite) since the last reset: every table operation. */
   tableOps: number;
+  /** The same by method and table (e.g. "GET syncPairs"), to see where they go. */
+  tableOpsBy: Record<string, number>;
 }
 
 const short = (value: string) => (value.length <= 100 ? value : `h-${createHash('sha256').update(value).digest('base64url')}`);
@@ -72,11 +74,16 @@ async function main(): Promise<void> {
   let latencies: number[] = [];
   let applied = 0;
   let tableOps = 0;
+  let tableOpsBy: Record<string, number> = {};
   // Table operations counted where they leave the process (Node's HTTP client diagnostics channel), not by the SDK.
   const tableHost = /TableEndpoint=https?:\/\/([^/;]+)/.exec(env.SYNC_TABLES_CONNECTION_STRING ?? '')?.[1];
   subscribe('http.client.request.start', (message) => {
     const request = (message as { request: ClientRequest }).request;
-    if (tableHost && request.getHeader('host') === tableHost) tableOps += 1;
+    if (!tableHost || request.getHeader('host') !== tableHost) return;
+    tableOps += 1;
+    const table = /^\/[^/]+\/([A-Za-z0-9]+|\$batch)/.exec(request.path)?.[1] ?? '?';
+    const key = `${request.method} ${table}`;
+    tableOpsBy[key] = (tableOpsBy[key] ?? 0) + 1;
   });
   const sink: LogSink = (level, message, props) => {
     if (process.env.BURST_DEBUG && level !== 'debug') console.error(level, message, JSON.stringify(props).slice(0, 300));
@@ -107,10 +114,11 @@ async function main(): Promise<void> {
       latencies = [];
       applied = 0;
       tableOps = 0;
+      tableOpsBy = {};
       process.send!('reset');
     } else if (message === 'stats') {
       const cpu = process.cpuUsage();
-      const stats: WorkerStats = { cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, rssMb: process.memoryUsage().rss / 1048576, latencies, applied, tableOps };
+      const stats: WorkerStats = { cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, rssMb: process.memoryUsage().rss / 1048576, latencies, applied, tableOps, tableOpsBy };
       process.send!(stats);
     } else if (message === 'close') {
       void host
