@@ -152,6 +152,10 @@ export const settingsSchema = z
     SYNC_RENEW_CHECK_MINUTES: integer(30, 0, 720),
     /** Mailboxes per page of a sweep (one Table Storage query page, one batch of work messages). */
     SYNC_SWEEP_PAGE_SIZE: integer(100, 1, 1000),
+    /** Decisions kept per item and mailbox for explain (the newest; the newest write per direction is kept beside them). */
+    SYNC_DECISIONS_KEEP: integer(10, 1, 100),
+    /** Days an item's decisions in a mailbox are kept once it is no longer paired there (the daily retention pass). */
+    SYNC_DECISIONS_DROP_AFTER_DAYS: integer(30, 1, 3650),
     /**
      * Per-mailbox Graph budget (shared/budget/): `shared` keeps each mailbox within Graph's 4 concurrent requests and
      * 10,000 requests per 10 minutes per app and mailbox across every instance with a lease in the Budget table;

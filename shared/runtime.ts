@@ -145,7 +145,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     email: new EmailStore(tables.client('cursors')),
     breaker: new BreakerGate(new BreakerStore(tables.client('breaker'), tables.client('quarantine')), pairs, async (mailboxId, kind) => thresholdsFromConfig((await config.effective(mailboxId)).breaker[kind as EntityKind]), log),
     config,
-    decisions: new DecisionStore(tables.client('decisions')),
+    decisions: new DecisionStore(tables.client('decisions'), settings.SYNC_DECISIONS_KEEP),
     serviceBus,
     sender,
     work,

@@ -101,9 +101,11 @@ for (const [round, mode] of modes.entries()) {
   await stopWorker(worker);
   const cpuMs = after.cpuUserMs + after.cpuSystemMs - (before.cpuUserMs + before.cpuSystemMs);
   const label = mode === 'sessions' ? 'before (sessions per item pair, 8 sessions, 250 ms idle)' : 'after (sync-item-changes, no sessions)';
-  const row = `${label}: ${(total / seconds).toFixed(1)} changes/s (${seconds.toFixed(1)} s); latency p50 ${(pct(after.latencies, 50) / 1000).toFixed(1)} s, p99 ${(pct(after.latencies, 99) / 1000).toFixed(1)} s over ${after.latencies.length} writes; worker CPU ${(cpuMs / total).toFixed(1)} ms/change, peak RSS ${after.maxRssMb.toFixed(0)} MB; Graph 429s ${graphAfter.throttled - graphBefore.throttled} of ${graphAfter.total - graphBefore.total} requests`;
+  const row = `${label}: ${(total / seconds).toFixed(1)} changes/s (${seconds.toFixed(1)} s); latency p50 ${(pct(after.latencies, 50) / 1000).toFixed(1)} s, p99 ${(pct(after.latencies, 99) / 1000).toFixed(1)} s over ${after.latencies.length} writes; worker CPU ${(cpuMs / total).toFixed(1)} ms/change, peak RSS ${after.maxRssMb.toFixed(0)} MB; table operations ${(after.tableOps / total).toFixed(1)} per change (with its echo); Graph 429s ${graphAfter.throttled - graphBefore.throttled} of ${graphAfter.total - graphBefore.total} requests`;
   rows.push(row);
   console.log(`  ${row}`);
+  const by = Object.entries(after.tableOpsBy).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${(n / total).toFixed(2)}`);
+  console.log(`    table operations per change by method and table: ${by.join(', ')}`);
 }
 await stack.close();
 console.log('Targets (issue 19): >= 100 changes/s, < 5 ms CPU per change, < 200 MB peak RSS.');

@@ -8,6 +8,8 @@
 // It answers the parent's IPC messages: 'stats' with CPU time, peak RSS and the applied changes' latencies, 'reset'
 // to start a measurement, 'close' to stop.
 import { createHash } from 'node:crypto';
+import { subscribe } from 'node:diagnostics_channel';
+import type { ClientRequest } from 'node:http';
 import type { ServiceBusClient } from '@azure/service-bus';
 import { functionTable, type FunctionDefinition } from '../../functions/table.js';
 import { createLogger, type LogSink } from '../../shared/log.js';
@@ -29,6 +31,10 @@ export interface WorkerStats {
   /** Latencies (ms, change received -> applied) of the changes that wrote ('updated'), since the last reset. */
   latencies: number[];
   applied: number;
+  /** HTTP requests this process sent to Table Storage (Azurite) since the last reset: every table operation. */
+  tableOps: number;
+  /** The same by method and table (e.g. "GET syncPairs"), to see where they go. */
+  tableOpsBy: Record<string, number>;
 }
 
 const short = (value: string) => (value.length <= 100 ? value : `h-${createHash('sha256').update(value).digest('base64url')}`);
@@ -67,6 +73,18 @@ async function main(): Promise<void> {
   const mode = (process.env.BURST_MODE ?? 'items') as BurstMode;
   let latencies: number[] = [];
   let applied = 0;
+  let tableOps = 0;
+  let tableOpsBy: Record<string, number> = {};
+  // Table operations counted where they leave the process (Node's HTTP client diagnostics channel), not by the SDK.
+  const tableHost = /TableEndpoint=https?:\/\/([^/;]+)/.exec(env.SYNC_TABLES_CONNECTION_STRING ?? '')?.[1];
+  subscribe('http.client.request.start', (message) => {
+    const request = (message as { request: ClientRequest }).request;
+    if (!tableHost || request.getHeader('host') !== tableHost) return;
+    tableOps += 1;
+    const table = /^\/[^/]+\/([A-Za-z0-9]+|\$batch)/.exec(request.path)?.[1] ?? '?';
+    const key = `${request.method} ${table}`;
+    tableOpsBy[key] = (tableOpsBy[key] ?? 0) + 1;
+  });
   const sink: LogSink = (level, message, props) => {
     if (process.env.BURST_DEBUG && level !== 'debug') console.error(level, message, JSON.stringify(props).slice(0, 300));
     if (message !== 'change applied') return;
@@ -95,10 +113,12 @@ async function main(): Promise<void> {
     if (message === 'reset') {
       latencies = [];
       applied = 0;
+      tableOps = 0;
+      tableOpsBy = {};
       process.send!('reset');
     } else if (message === 'stats') {
       const cpu = process.cpuUsage();
-      const stats: WorkerStats = { cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, rssMb: process.memoryUsage().rss / 1048576, latencies, applied };
+      const stats: WorkerStats = { cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, rssMb: process.memoryUsage().rss / 1048576, latencies, applied, tableOps, tableOpsBy };
       process.send!(stats);
     } else if (message === 'close') {
       void host

@@ -4,7 +4,7 @@
 // tokenBucket.ts; this class only keeps the state per mailbox and does the waiting and the lease I/O through a port.
 import { SyncError } from '../errors.js';
 import { decideTake, defaultLeaseTiming, releasedRow, renewedRow, shouldYield, type LeaseRow, type LeaseTiming } from './lease.js';
-import { fullBucket, shapeFor, take, type BucketShape, type BucketState } from './tokenBucket.js';
+import { fullBucket, refill, shapeFor, take, type BucketShape, type BucketState } from './tokenBucket.js';
 
 /** Where the lease rows live (shared/storage/budgetStore.ts). Writes answer the new etag, or undefined when the row changed (412) or exists (409). */
 export interface LeasePort {
@@ -18,6 +18,9 @@ export type BudgetMode = 'shared' | 'local' | 'off';
 
 /** Graph's Outlook limits per app and mailbox (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits). */
 export const graphMailboxLimits = { concurrent: 4, requests: 10_000, windowMs: 600_000 } as const;
+
+/** Past this many mailboxes held, a new one first makes the budget forget the idle ones. */
+const idleSweepAbove = 1_000;
 
 export interface MailboxBudgetOptions {
   mode: Exclude<BudgetMode, 'off'>;
@@ -128,10 +131,30 @@ export class MailboxBudget {
   private state(mailbox: string): MailboxState {
     let m = this.mailboxes.get(mailbox);
     if (!m) {
+      if (this.mailboxes.size >= idleSweepAbove) this.forgetIdle();
       m = { inFlight: 0, pending: 0, bucket: fullBucket(this.shape, this.now()), pausedUntil: 0, lease: undefined, taking: undefined, yielding: false, renewTimer: undefined, idleTimer: undefined, wake: new Set() };
       this.mailboxes.set(mailbox, m);
     }
     return m;
+  }
+
+  /**
+   * Drops the state of mailboxes nothing is waiting on, holding or owing: no call in flight or pending, no lease or
+   * timer, no pause, and a bucket full again (so forgetting it allows nothing a remembered one would not). A worker of
+   * a tenant with tens of thousands of mailboxes then keeps the ones in use, not every one it ever called.
+   */
+  private forgetIdle(): void {
+    const now = this.now();
+    for (const [mailbox, m] of this.mailboxes) {
+      const busy = m.inFlight > 0 || m.pending > 0 || m.lease !== undefined || m.taking !== undefined || m.renewTimer !== undefined || m.idleTimer !== undefined || m.wake.size > 0;
+      if (busy || m.pausedUntil > now || refill(this.shape, m.bucket, now).tokens < this.shape.capacity) continue;
+      this.mailboxes.delete(mailbox);
+    }
+  }
+
+  /** How many mailboxes' state this instance holds (bounded by forgetIdle). */
+  get heldMailboxes(): number {
+    return this.mailboxes.size;
   }
 
   /** Sleeps until `until` or the next change of the mailbox's state; fails Throttled when that passes the deadline. */

@@ -66,7 +66,7 @@ async function graphPermissions(rt: Runtime): Promise<DoctorCheck> {
 /** Per registered mailbox: the app can read it (application access policy / RBAC scope) and its zone is as stored. */
 async function mailboxChecks(rt: Runtime): Promise<DoctorCheck[]> {
   const out: DoctorCheck[] = [];
-  const mailboxes = (await rt.mailboxes.list({ fresh: true })).filter((m) => m.state !== 'disabled');
+  const mailboxes = (await rt.mailboxes.list()).filter((m) => m.state !== 'disabled');
   if (mailboxes.length === 0) return [{ code: 'graph.accessPolicy', status: 'unknown', detail: 'no mailbox is enabled' }];
   for (const m of mailboxes) {
     try {
@@ -132,7 +132,7 @@ async function dataverseUser(rt: Runtime): Promise<DoctorCheck[]> {
 /** Per enabled mailbox: the Dataverse user's own time zone against the mailbox's (Test & Enable's check). */
 async function userTimeZones(rt: Runtime): Promise<DoctorCheck[]> {
   const out: DoctorCheck[] = [];
-  for (const m of (await rt.mailboxes.list({ fresh: true })).filter((x) => x.state !== 'disabled')) {
+  for (const m of (await rt.mailboxes.list()).filter((x) => x.state !== 'disabled')) {
     try {
       const settings = await rt.dataverse.get('usersettings', m.systemUserId, { select: ['systemuserid', 'timezonecode'] });
       const result = judgeTimeZone(typeof settings?.timezonecode === 'number' ? settings.timezonecode : undefined, m.timeZone);
@@ -201,7 +201,7 @@ const probeSubscriptionMinutes = 60;
  * no attendees (nothing is sent) and no tracking category (the sync ignores it); both are deleted again.
  */
 async function subscriptionRoundTrip(rt: Runtime, options: { waitMs: number; sleep: (ms: number) => Promise<void> }): Promise<DoctorCheck[]> {
-  const mailbox = (await rt.mailboxes.list({ fresh: true })).find((m) => m.state === 'active');
+  const mailbox = (await rt.mailboxes.list()).find((m) => m.state === 'active');
   if (!mailbox) return [{ code: 'graph.subscriptionRoundTrip', status: 'unknown', detail: 'no active mailbox to probe' }];
   const url = notificationUrl(rt);
   const clientState = `${subscriptionProbePrefix}${randomBytes(24).toString('base64url')}`;

@@ -19,7 +19,7 @@ export async function mailboxWorker(body: unknown, context: InvocationContext): 
     rt.log.error('work message refused', { messageId: typeof messageId === 'string' ? messageId : undefined, problem: problem.slice(0, 300) });
     return;
   }
-  const attributes = { functionName: context.functionName, invocationId: context.invocationId, type: message.type, task: message.type === 'dataverse' ? 'dataverse' : message.task, mailboxId: message.type === 'mailbox' ? message.mailboxId : undefined };
+  const attributes = { functionName: context.functionName, invocationId: context.invocationId, type: message.type, task: message.type === 'dataverse' || message.type === 'retention' ? message.type : message.task, mailboxId: message.type === 'mailbox' ? message.mailboxId : undefined };
   await traceInvocation('mailboxWorker', { kind: 'consumer', parent: context.traceContext?.traceParent ?? undefined, attributes }, async (span) => {
     const started = performance.now();
     const result = await processWork(rt, message);

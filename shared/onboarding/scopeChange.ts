@@ -48,7 +48,7 @@ function afterPlan(plan: ConfigPlan, mailboxId: string): EffectiveConfig {
 
 /** The mailboxes and kinds a plan's changes of `prefix` keys concern (a global key concerns every mailbox). */
 async function concerned(rt: Runtime, plan: ConfigPlan, prefix: 'scope.' | 'fields.'): Promise<{ mailbox: Mailbox; kind: SyncKind }[]> {
-  const mailboxes = (await rt.mailboxes.list({ fresh: true })).filter((m) => m.state !== 'disabled');
+  const mailboxes = (await rt.mailboxes.list()).filter((m) => m.state !== 'disabled');
   const out: { mailbox: Mailbox; kind: SyncKind }[] = [];
   for (const change of plan.changes.filter((c) => c.key.startsWith(prefix))) {
     const kind = kindNamed(change.key.split('.')[1]!);

@@ -42,10 +42,20 @@ export const dataverseRoundSchema = z.object({
   run: iso,
 });
 
-export const workMessageSchema = z.discriminatedUnion('type', [mailboxWorkSchema, sweepSchema, dataverseRoundSchema]);
+/** Decision retention (shared/sync/decisionRetention.ts): one page of the decisions table per message, once a day. */
+export const retentionPageSchema = z.object({
+  v: z.literal(1),
+  type: z.literal('retention'),
+  run: iso,
+  page: z.number().int().min(0).max(10_000_000),
+  continuation: z.string().max(2048).optional(),
+});
+
+export const workMessageSchema = z.discriminatedUnion('type', [mailboxWorkSchema, sweepSchema, dataverseRoundSchema, retentionPageSchema]);
 export type WorkMessage = z.infer<typeof workMessageSchema>;
 export type MailboxWork = z.infer<typeof mailboxWorkSchema>;
 export type Sweep = z.infer<typeof sweepSchema>;
+export type RetentionPageMessage = z.infer<typeof retentionPageSchema>;
 
 /** Service Bus ids are at most 128 characters (azure-platform.md section 7); mailbox ids are GUIDs, but accept any. */
 const short = (value: string) => (value.length <= 120 ? value : `h-${createHash('sha256').update(value).digest('base64url')}`);
@@ -62,6 +72,8 @@ export function workMessageId(message: WorkMessage): string {
       return short(`s|${message.task}|${message.run}|${message.page}`);
     case 'dataverse':
       return short(`d|${message.run}`);
+    case 'retention':
+      return short(`r|${message.run}|${message.page}`);
   }
 }
 
@@ -78,6 +90,8 @@ export function workSessionId(message: WorkMessage): string {
       return `sweep-${message.task}`;
     case 'dataverse':
       return 'dataverse-change-tracking';
+    case 'retention':
+      return 'decision-retention';
   }
 }
 

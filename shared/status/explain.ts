@@ -44,7 +44,7 @@ export async function explainItem(rt: Runtime, rawId: string): Promise<Explanati
   if (id.length === 0 || id.length > 1024) throw new SyncError('InvalidInput', `explain: the id must be 1 to 1024 characters (got ${id.length})`, { field: 'explain' });
   await rt.ready();
   const idKind = guid.test(id) ? 'dataverse' : 'exchange';
-  const mailboxes = await rt.mailboxes.list({ fresh: true });
+  const mailboxes = await rt.mailboxes.list();
   const upn = (mailboxId: string | undefined) => mailboxes.find((m) => m.id.toLowerCase() === mailboxId?.toLowerCase())?.userPrincipalName;
   const pairs: ExplainedPair[] = [];
   const dataverseIds = new Set<string>();

@@ -144,7 +144,7 @@ export async function buildStatus(rt: Runtime): Promise<StatusReport> {
   // A description starts with its error code, which is most often the reason too: name it once.
   const withReason = (d: { reason: string; description: string }) => (d.description.startsWith(`${d.reason}:`) ? d.description : `${d.reason}: ${d.description}`);
   const lastErrors: StatusReport['lastErrors'] = dead.slice(0, 10).map((d) => ({ at: d.at, source: 'dead-letter', message: withReason(d).slice(0, 300) }));
-  const registered = await rt.mailboxes.list({ fresh: true });
+  const registered = await rt.mailboxes.list();
   const emailStats = new Map<string, EmailStats>();
   for (const m of registered) if (handlesEmail(m.entities)) emailStats.set(m.id, await rt.email.getStats(m.id));
   const mailboxes: MailboxStatus[] = registered.map((m) => {

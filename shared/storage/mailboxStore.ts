@@ -4,7 +4,8 @@ import { odata, type TableClient, type TransactionAction } from '@azure/data-tab
 import { z } from 'zod';
 import { SyncError } from '../errors.js';
 import { kindNames } from '../sync/kinds/index.js';
-import { checkedKey, getEntityOrUndefined, translateTableError } from './tables.js';
+import { BoundedCache } from '../boundedCache.js';
+import { checkedKey, encodeKey, getEntityOrUndefined, tableKeyProblem, tableStatus, translateTableError } from './tables.js';
 
 /**
  * `paused`: an outage outlasted the retries; changes wait on Service Bus until `pausedUntil` and the first one tried
@@ -69,34 +70,45 @@ export interface DueMailbox {
 
 type Row = { data: string; state?: string } & Partial<Record<string, string | number>>;
 
-/** The registry as read, with the indexes every change looks mailboxes up by (built once per read, not per change). */
-interface RegistryCache {
-  at: number;
-  list: Mailbox[];
-  /** Enabled (not disabled) mailboxes by Dataverse systemuserid. */
-  bySystemUser: ReadonlyMap<string, Mailbox>;
-  systemUsers: ReadonlySet<string>;
-  /** Enabled mailboxes by Entra object id, SMTP address and UPN (lower case). */
-  byKey: ReadonlyMap<string, Mailbox>;
-  /** Every registered mailbox (disabled ones too) by SMTP address and UPN (lower case). */
-  byAddress: ReadonlyMap<string, Mailbox>;
+// The index a change looks mailboxes up by, in the same table: one row per (key, mailbox), RowKey "<key>|<mailbox
+// id>", so a range query of one key answers with its mailboxes however large the registry (issue 19 item 5). A row
+// only points at a mailbox: every answer is checked against the mailbox's own row, so a row left behind (a write
+// that failed half-way, a reassignment another instance made) can never make a wrong answer, only a miss.
+const systemUserPartition = 'bySystemUser';
+const addressPartition = 'byAddress';
+/** Its row says the index was built for every mailbox (a registry from before the index has none: see ensureIndex). */
+const indexMarker = { partitionKey: 'index', rowKey: 'v1' } as const;
+
+interface IndexRow {
+  partitionKey: string;
+  rowKey: string;
 }
 
-function indexed(list: Mailbox[]): RegistryCache {
-  const bySystemUser = new Map<string, Mailbox>();
-  const byKey = new Map<string, Mailbox>();
-  const byAddress = new Map<string, Mailbox>();
-  for (const m of list) {
-    for (const key of [m.userPrincipalName, m.address]) if (!byAddress.has(key.toLowerCase())) byAddress.set(key.toLowerCase(), m);
-    if (m.state === 'disabled') continue;
-    bySystemUser.set(m.systemUserId.toLowerCase(), m);
-    for (const key of [m.userPrincipalName, m.address, m.id]) byKey.set(key.toLowerCase(), m);
-  }
-  return { at: Date.now(), list, bySystemUser, systemUsers: new Set(bySystemUser.keys()), byKey, byAddress };
+/** The index rows of a mailbox: its system user, its SMTP address and its UPN (addresses base64url: any character). */
+function indexRowsOf(m: Pick<Mailbox, 'id' | 'systemUserId' | 'address' | 'userPrincipalName'>): IndexRow[] {
+  const id = m.id.toLowerCase();
+  const rows = new Map<string, IndexRow>();
+  const add = (partitionKey: string, key: string) => rows.set(`${partitionKey}/${key}`, { partitionKey, rowKey: checkedKey(`${key}|${id}`, 'mailbox index key') });
+  add(systemUserPartition, encodeKey(m.systemUserId.toLowerCase()));
+  for (const address of [m.address, m.userPrincipalName]) add(addressPartition, encodeKey(address.toLowerCase()));
+  return [...rows.values()];
 }
+
+const sameRow = (a: IndexRow, b: IndexRow) => a.partitionKey === b.partitionKey && a.rowKey === b.rowKey;
+
+/** Look-ups cached per process: at most this many keys, each for the store's cache time. */
+const lookupCacheEntries = 10_000;
 
 export class MailboxStore {
-  private cache: RegistryCache | undefined;
+  /** System user or address -> the ids of the mailboxes its index rows name (an empty list is a cached miss). */
+  private readonly lookups: BoundedCache<string, readonly string[]>;
+  /**
+   * Mailbox rows seen enabled. Only those: the engine reads a mailbox again before it writes for it, so a cached
+   * enabled row that was disabled meanwhile costs nothing wrong, while a cached disabled one would drop the changes
+   * of a mailbox enabled again on another instance until it expired.
+   */
+  private readonly rows: BoundedCache<string, Mailbox>;
+  private indexReady: Promise<void> | undefined;
 
   constructor(
     private readonly table: TableClient,
@@ -104,7 +116,11 @@ export class MailboxStore {
     private readonly initialSchedule: InitialSchedule = dueNow,
     /** The runtime's clock (the schedule is compared with it). */
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    // Aged by the wall clock, not the runtime's: a test's frozen clock must not keep a look-up forever.
+    this.lookups = new BoundedCache(lookupCacheEntries, cacheMs);
+    this.rows = new BoundedCache(lookupCacheEntries, cacheMs);
+  }
 
   /** The schedule columns of a new row, or those a row written before scheduling existed lacks. */
   private scheduleColumns(id: string, existing: Row | undefined): Record<string, string> {
@@ -124,9 +140,11 @@ export class MailboxStore {
     return entity ? mailboxSchema.parse(JSON.parse(entity.data)) : undefined;
   }
 
-  /** Creates or replaces a mailbox row. */
+  /** Creates or replaces a mailbox row (and its index rows: the new ones before the row, the old ones after it). */
   async put(mailbox: Mailbox): Promise<void> {
     const data = mailboxSchema.parse({ ...mailbox, updatedOn: new Date().toISOString() });
+    const before = await this.get(data.id);
+    await this.writeIndex(data);
     try {
       const rowKey = checkedKey(data.id.toLowerCase(), 'mailbox id');
       // A mailbox (re-)registered starts its schedule afresh: due at once, reconciliation at its place in the period.
@@ -134,7 +152,8 @@ export class MailboxStore {
     } catch (error) {
       throw translateTableError(error);
     }
-    this.cache = undefined;
+    if (before) await this.dropIndex(before, data);
+    this.clearCaches();
   }
 
   /**
@@ -145,7 +164,11 @@ export class MailboxStore {
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const entity = await getEntityOrUndefined<Row>(this.table, partition, checkedKey(id.toLowerCase(), 'mailbox id'));
       if (!entity) return undefined;
-      const next = mailboxSchema.parse({ ...mailboxSchema.parse(JSON.parse(entity.data)), ...fields, updatedOn: new Date().toISOString() });
+      const previous = mailboxSchema.parse(JSON.parse(entity.data));
+      const next = mailboxSchema.parse({ ...previous, ...fields, updatedOn: new Date().toISOString() });
+      // Only a change of the system user or an address moves index rows (a pause, a block, a list id do not).
+      const moved = indexRowsOf(previous).some((r) => !indexRowsOf(next).some((n) => sameRow(r, n)));
+      if (moved) await this.writeIndex(next);
       try {
         // Merge: the schedule columns the work queue writes are kept (and a row from before scheduling gains them).
         await this.table.updateEntity(
@@ -153,7 +176,8 @@ export class MailboxStore {
           'Merge',
           { etag: entity.etag },
         );
-        this.cache = undefined;
+        if (moved) await this.dropIndex(previous, next);
+        this.clearCaches();
         return next;
       } catch (error) {
         const translated = translateTableError(error);
@@ -163,13 +187,8 @@ export class MailboxStore {
     throw new SyncError('PreconditionFailed', `mailbox ${id} kept changing; could not update it`);
   }
 
-  /** Every registered mailbox (cached briefly: the registry changes rarely and is read for every change). */
-  async list(options: { fresh?: boolean } = {}): Promise<Mailbox[]> {
-    return (await this.registry(options)).list;
-  }
-
-  private async registry(options: { fresh?: boolean } = {}): Promise<RegistryCache> {
-    if (!options.fresh && this.cache && Date.now() - this.cache.at < this.cacheMs) return this.cache;
+  /** Every registered mailbox, read afresh (operator commands and periodic sweeps: a change looks up by index instead). */
+  async list(): Promise<Mailbox[]> {
     const list: Mailbox[] = [];
     try {
       for await (const row of this.table.listEntities<{ data: string }>({ queryOptions: { filter: odata`PartitionKey eq ${partition}`, select: ['data'] } })) {
@@ -178,28 +197,118 @@ export class MailboxStore {
     } catch (error) {
       throw translateTableError(error);
     }
-    this.cache = indexed(list);
-    return this.cache;
+    return list;
   }
 
-  /** Mailboxes that sync (not disabled), by Dataverse systemuserid: a map kept with the cache, not built per call. */
-  async enabledBySystemUser(): Promise<ReadonlyMap<string, Mailbox>> {
-    return (await this.registry()).bySystemUser;
+  /**
+   * The mailboxes that sync (not disabled) of these Dataverse systemuserids, by systemuserid: one index look-up per
+   * user the cache does not hold, whatever the size of the registry.
+   */
+  async enabledBySystemUsers(systemUserIds: Iterable<string>): Promise<ReadonlyMap<string, Mailbox>> {
+    const out = new Map<string, Mailbox>();
+    for (const raw of new Set([...systemUserIds].map((id) => id.toLowerCase()))) {
+      const found = (await this.indexed(systemUserPartition, raw)).find((m) => m.systemUserId.toLowerCase() === raw && m.state !== 'disabled');
+      if (found) out.set(raw, found);
+    }
+    return out;
   }
 
-  /** The systemuserids of the mailboxes that sync. */
-  async enabledSystemUsers(): Promise<ReadonlySet<string>> {
-    return (await this.registry()).systemUsers;
-  }
-
-  /** A registered mailbox (enabled or not) by SMTP address or UPN. */
+  /** A registered mailbox (enabled or not, an enabled one first) by SMTP address or UPN. */
   async findKnown(address: string): Promise<Mailbox | undefined> {
-    return (await this.registry()).byAddress.get(address.toLowerCase());
+    const key = address.toLowerCase();
+    const named = (await this.indexed(addressPartition, key)).filter((m) => m.address.toLowerCase() === key || m.userPrincipalName.toLowerCase() === key);
+    return named.find((m) => m.state !== 'disabled') ?? named[0];
   }
 
-  /** An enabled mailbox by Entra object id or by SMTP address / UPN (one map look-up). */
+  /** An enabled mailbox by Entra object id or by SMTP address / UPN. */
   async findEnabled(idOrAddress: string): Promise<Mailbox | undefined> {
-    return (await this.registry()).byKey.get(idOrAddress.toLowerCase());
+    const key = idOrAddress.toLowerCase();
+    // An Entra object id has no @, an address always has one: one look-up, never both.
+    if (key.includes('@')) {
+      const known = await this.findKnown(key);
+      return known && known.state !== 'disabled' ? known : undefined;
+    }
+    if (tableKeyProblem(key)) return undefined;
+    const m = await this.cachedRow(key);
+    return m && m.state !== 'disabled' ? m : undefined;
+  }
+
+  private clearCaches(): void {
+    this.lookups.clear();
+    this.rows.clear();
+  }
+
+  /** A mailbox row, from the cache when it was seen enabled lately. */
+  private async cachedRow(id: string): Promise<Mailbox | undefined> {
+    const hit = this.rows.get(id.toLowerCase());
+    if (hit) return hit;
+    const m = await this.get(id);
+    if (m && m.state !== 'disabled') this.rows.set(id.toLowerCase(), m);
+    return m;
+  }
+
+  /** The mailboxes an index key points at, read from their own rows (the key's ids cached, an empty list a cached miss). */
+  private async indexed(indexPartition: string, key: string): Promise<readonly Mailbox[]> {
+    const cacheKey = `${indexPartition}:${key}`;
+    let ids = this.lookups.get(cacheKey);
+    if (!ids) {
+      await this.ensureIndex();
+      const prefix = encodeKey(key);
+      const found: string[] = [];
+      try {
+        // "|" sorts after every base64url character, "}" right after "|": the range holds exactly this key's rows.
+        const filter = odata`PartitionKey eq ${indexPartition} and RowKey ge ${`${prefix}|`} and RowKey lt ${`${prefix}}`}`;
+        for await (const row of this.table.listEntities<{ mailboxId: string }>({ queryOptions: { filter, select: ['mailboxId'] } })) found.push(row.mailboxId);
+      } catch (error) {
+        throw translateTableError(error);
+      }
+      ids = found;
+      this.lookups.set(cacheKey, ids);
+    }
+    return (await Promise.all(ids.map((id) => this.cachedRow(id)))).filter((m): m is Mailbox => m !== undefined);
+  }
+
+  private async writeIndex(m: Mailbox): Promise<void> {
+    try {
+      await Promise.all(indexRowsOf(m).map((row) => this.table.upsertEntity({ ...row, mailboxId: m.id.toLowerCase() }, 'Replace')));
+    } catch (error) {
+      throw translateTableError(error);
+    }
+  }
+
+  /** Deletes the index rows `before` had and `after` has not (a reassigned system user, a changed address). */
+  private async dropIndex(before: Mailbox, after: Mailbox): Promise<void> {
+    const keep = indexRowsOf(after);
+    for (const row of indexRowsOf(before).filter((r) => !keep.some((k) => sameRow(r, k)))) {
+      try {
+        await this.table.deleteEntity(row.partitionKey, row.rowKey);
+      } catch (error) {
+        // Already gone is the expected answer; anything else leaves a row every look-up checks and ignores.
+        if (tableStatus(error) !== 404) throw translateTableError(error);
+      }
+    }
+  }
+
+  /**
+   * A registry written before the index existed has no index rows: the first look-up of the process builds them
+   * from one scan and marks the index built, so each deployment scans once (every later put keeps the index itself).
+   * Two instances building at once write the same rows.
+   */
+  private ensureIndex(): Promise<void> {
+    this.indexReady ??= (async () => {
+      if (await getEntityOrUndefined(this.table, indexMarker.partitionKey, indexMarker.rowKey)) return;
+      const all = await this.list();
+      for (let i = 0; i < all.length; i += 16) await Promise.all(all.slice(i, i + 16).map((m) => this.writeIndex(m)));
+      try {
+        await this.table.upsertEntity({ ...indexMarker, builtOn: this.now().toISOString() }, 'Replace');
+      } catch (error) {
+        throw translateTableError(error);
+      }
+    })().catch((error: unknown) => {
+      this.indexReady = undefined;
+      throw error;
+    });
+    return this.indexReady;
   }
 
   // ----------------------------------------------------------------------------------------------------------

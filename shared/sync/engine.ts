@@ -18,6 +18,7 @@ import { Executor, type ExecutionState, type Outcome } from './execute.js';
 import { kindOfResource, kindOfTable, type GraphItem, type SyncKind } from './kinds/index.js';
 import {
   isNotificationEcho,
+  isPlainEcho,
   planMerge,
   matchingFilter,
   planDataverseDelete,
@@ -106,7 +107,7 @@ async function runAndRecord(run: Executor, rt: Runtime, direction: DecisionDirec
 }
 
 /**
- * The mailbox's registry row as it is now, or undefined when it is disabled or gone. The registry list is cached
+ * The mailbox's registry row as it is now, or undefined when it is disabled or gone. Look-ups are cached
  * (shared/storage/mailboxStore.ts) and another process (the CLI) may have disabled the mailbox since: the state is
  * read again where a write to or from the mailbox is decided, so a disable takes effect for every later change.
  */
@@ -185,8 +186,9 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
     const { image: _image, version: _version, ...rest } = change;
     return applyDataverseChange(rt, { ...rest, entity: carrier.table, recordId: carrier.id, message: 'Update' }, { ...options, viaPart: true });
   }
-  const bySystemUser = await rt.mailboxes.enabledBySystemUser();
   // Who the record reaches (owner, parties), then each mailbox's sync filters (union) decide whether it is in scope.
+  // Only the record's own users are looked up (the registry's index), never the whole registry.
+  const bySystemUser = await rt.mailboxes.enabledBySystemUsers(kind.scopeOf(change.entity, record));
   const reached = scopeOf(kind, change.entity, record, bySystemUser);
   const settingsOf = new Map<string, PlanSettings>();
   for (const m of reached) settingsOf.set(m.id.toLowerCase(), await planSettingsFor(rt, m.id));
@@ -223,7 +225,8 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
   if (reached.length === 0) {
     await recordDecision(rt, undefined, 'toExchange', kind, { decision: 'OutOfScope', reason: 'its owner and parties are no enabled mailbox syncing this kind' }, { outcome: 'ignored', source, dataverseId: id });
   }
-  const syncedSystemUsers = await rt.mailboxes.enabledSystemUsers();
+  // The plan asks whether the organizer syncs: the organizer is the record's organizer party or owner, looked up above.
+  const syncedSystemUsers: ReadonlySet<string> = new Set(bySystemUser.keys());
   // A change put off for some mailboxes (they were paused) comes back for those only: the others have it.
   const only = change.mailboxes ? new Set(change.mailboxes.map((m) => m.toLowerCase())) : undefined;
   for (const cached of scope) {
@@ -307,21 +310,27 @@ async function deleteForMailbox(rt: Runtime, kind: SyncKind, table: DataverseEnt
 /** Applies an Exchange change of one mailbox. */
 export async function applyExchangeChange(rt: Runtime, change: ExchangeChange, options: ApplyOptions = {}): Promise<Outcome[]> {
   const cached = await rt.mailboxes.findEnabled(change.mailboxId);
-  const mailbox = cached && (await stillEnabled(rt, cached));
-  if (!mailbox) return [{ kind: 'ignored', mailboxId: change.mailboxId, exchangeId: change.itemId, detail: 'mailbox not enabled' }];
+  if (!cached) return [{ kind: 'ignored', mailboxId: change.mailboxId, exchangeId: change.itemId, detail: 'mailbox not enabled' }];
   const kind = kindOfResource(change.resource);
+  // The notification of the sync's own write (its etag is the pair's) writes nothing whatever the mailbox's state
+  // now, so it is decided on the cached mailbox row without reading it again: every write the sync makes comes back
+  // as one, and the re-read was a table operation each (issue 19 item 8).
+  const known = kind.flow || change.changeType === 'deleted' || !cached.entities.includes(kind.name) ? undefined : { pair: await rt.pairs.getByExchangeId(cached.id, change.itemId) };
+  if (known && isPlainEcho(kind, known.pair, change.etag)) return [{ kind: 'echo', mailboxId: cached.id, exchangeId: change.itemId, dataverseId: known.pair.dataverseId, detail: 'etag of the notification already synced' }];
+  const mailbox = await stillEnabled(rt, cached);
+  if (!mailbox) return [{ kind: 'ignored', mailboxId: change.mailboxId, exchangeId: change.itemId, detail: 'mailbox not enabled' }];
   if (!mailbox.entities.includes(kind.name)) return [{ kind: 'ignored', mailboxId: mailbox.id, exchangeId: change.itemId, detail: `${kind.name} not synced for this mailbox` }];
   // A paused mailbox's changes wait for the end of its pause; a blocked one's are skipped (its pairs stay).
   const gate = gateFor(rt, mailbox);
   if (gate.gate === 'wait') return [pausedOutcome(mailbox, gate.until, { exchangeId: change.itemId, ...(change.dataverseId ? { dataverseId: change.dataverseId } : {}) })];
   if (gate.gate === 'skip') return [await skippedForBlock(rt, mailbox, 'toDataverse', kind, gate.reason, change.changeType, { exchangeId: change.itemId, dataverseId: change.dataverseId })];
-  return forMailbox(rt, mailbox, gate, () => applyExchangeChangeOf(rt, mailbox, kind, change, options));
+  return forMailbox(rt, mailbox, gate, () => applyExchangeChangeOf(rt, mailbox, kind, change, options, known));
 }
 
-/** An Exchange change of a mailbox its gate let through. */
-async function applyExchangeChangeOf(rt: Runtime, mailbox: Mailbox, kind: SyncKind, change: ExchangeChange, options: ApplyOptions): Promise<Outcome[]> {
+/** An Exchange change of a mailbox its gate let through (with its pair when it was read already). */
+async function applyExchangeChangeOf(rt: Runtime, mailbox: Mailbox, kind: SyncKind, change: ExchangeChange, options: ApplyOptions, known?: { pair: StoredPair | undefined }): Promise<Outcome[]> {
   if (kind.flow) return recordFlow(rt, 'toDataverse', kind, change.changeType, await kind.flow.applyExchangeChange(rt, mailbox, change));
-  const pair = await rt.pairs.getByExchangeId(mailbox.id, change.itemId);
+  const pair = known ? known.pair : await rt.pairs.getByExchangeId(mailbox.id, change.itemId);
   const listId = change.listId ?? pair?.exchangeListId;
   const echo = isNotificationEcho(pair, change.etag);
   // Read only what the plan will look at: the item unless the change is a delete or an echo, the record when the

@@ -219,6 +219,16 @@ function leftByDelete(unlinked: UnlinkedCopy | undefined, sameVersion: boolean, 
 /** The sync's own write coming back: the etag it recorded is the one the notification carries. No API call. */
 export const isNotificationEcho = (pair: Pair | undefined, etag: string | undefined) => pair !== undefined && etag !== undefined && pair.exchangeEtag === etag;
 
+/**
+ * A notification of the sync's own write whose plan is the Echo alone: a pair whose parts are compared on every
+ * change (a series) plans more than the echo, so it is not one.
+ */
+export function isPlainEcho(kind: SyncKind, pair: Pair | undefined, etag: string | undefined): pair is Pair {
+  if (!isNotificationEcho(pair, etag)) return false;
+  const table = pair!.dataverseEntity as DataverseEntity | undefined;
+  return !(table !== undefined && kind.parts?.appliesTo(table));
+}
+
 /** Plans an Exchange item's change in its mailbox. */
 export function planToDataverse(s: ToDataverseState): Action[] {
   const { kind, pair, item } = s;

@@ -189,7 +189,7 @@ export interface DataverseReconcileResult extends RoundResult {
 export async function reconcileDataverse(rt: Runtime): Promise<DataverseReconcileResult> {
   await rt.ready();
   const result: DataverseReconcileResult = { enqueued: 0, skipped: 0, resynced: 0, tables: [], errors: [] };
-  const mailboxes = (await rt.mailboxes.list({ fresh: true })).filter((m) => m.state !== 'disabled');
+  const mailboxes = (await rt.mailboxes.list()).filter((m) => m.state !== 'disabled');
   const owners = new Set(mailboxes.map((m) => m.systemUserId.toLowerCase()));
   const tables = [...new Set(mailboxes.flatMap((m) => m.entities.flatMap((k) => kindNamed(k).tables)))].sort();
   let partyOf: Set<string> | undefined;
@@ -299,7 +299,7 @@ export interface ReconcileAllResult {
 export async function reconcileAll(rt: Runtime): Promise<ReconcileAllResult> {
   await rt.ready();
   const mailboxes: MailboxReconcileResult[] = [];
-  for (const mailbox of await rt.mailboxes.list({ fresh: true })) {
+  for (const mailbox of await rt.mailboxes.list()) {
     if (mailbox.state === 'disabled') continue;
     mailboxes.push(await reconcileMailbox(rt, mailbox));
   }

@@ -41,7 +41,7 @@ export function isPolled(mailbox: Mailbox): boolean {
 export async function pollTodo(rt: Runtime): Promise<PollResult> {
   await rt.ready();
   const result: PollResult = { mailboxes: 0, enqueued: 0, skipped: 0, resynced: 0 };
-  for (const mailbox of await rt.mailboxes.list({ fresh: true })) {
+  for (const mailbox of await rt.mailboxes.list()) {
     if (mailbox.state === 'disabled' || !isPolled(mailbox)) continue;
     await pollMailboxTodo(rt, mailbox, result);
   }

@@ -5,11 +5,12 @@
 // A mailbox whose work is outstanding is not due (its row says so until the message's time to live has passed), so a
 // run still going when the next is due is not doubled; the sweeps of one task share a session, so they never overlap.
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-timer#scale-out (one timer instance)
-import type { MailboxTask, MailboxWork, Sweep, WorkMessage } from '../servicebus/work.js';
+import type { MailboxTask, MailboxWork, RetentionPageMessage, Sweep, WorkMessage } from '../servicebus/work.js';
 import type { Runtime } from '../runtime.js';
 import { isSyncError, toSyncError, type SyncError } from '../errors.js';
 import { classifyFailure, gateOf } from './errorPolicy.js';
 import { blockMailbox, pauseMailbox, resumeMailbox } from './mailboxHealth.js';
+import { retentionCursor, retentionPeriodMs, trimDecisionPage, type RetentionPage } from './decisionRetention.js';
 import { reconcileDataverse, reconcileMailbox, reconcileScopes } from './reconcile.js';
 import { nextDue, nextPollInterval } from './schedule.js';
 import { isPolled, pollMailboxTodo, renewMailboxSubscriptions } from './timers.js';
@@ -22,6 +23,8 @@ export interface TimerRun {
   task: MailboxTask;
   run: string;
   dataverse: boolean;
+  /** The daily decision retention pass was started. */
+  retention?: boolean;
 }
 
 /** The timer of a task: one sweep message; the reconciliation timer also starts Dataverse change tracking when due. */
@@ -39,6 +42,13 @@ export async function startSweep(rt: Runtime, task: MailboxTask): Promise<TimerR
       const slot = period > 0 ? new Date(Math.floor(now.getTime() / period) * period).toISOString() : run;
       messages.push({ v: 1, type: 'dataverse', run: slot });
       dataverse = true;
+    }
+    const lastRetention = await rt.cursors.get<{ at: string }>(retentionCursor.scope, retentionCursor.name);
+    if (!lastRetention || Date.parse(lastRetention.at) + retentionPeriodMs <= now.getTime()) {
+      // One run id per day: until its first page records the start, the minute timer's repeats are duplicates.
+      messages.push({ v: 1, type: 'retention', run: new Date(Math.floor(now.getTime() / retentionPeriodMs) * retentionPeriodMs).toISOString(), page: 0 });
+      await rt.work.send(messages);
+      return { task, run, dataverse, retention: true };
     }
   }
   await rt.work.send(messages);
@@ -65,7 +75,7 @@ export interface MailboxWorkResult {
 }
 
 /** Processes one work message (already parsed). Failures of a mailbox's work are logged and rescheduled, not thrown. */
-export async function processWork(rt: Runtime, message: WorkMessage): Promise<SweepResult | MailboxWorkResult | { dataverse: true; enqueued: number; errors: number }> {
+export async function processWork(rt: Runtime, message: WorkMessage): Promise<SweepResult | MailboxWorkResult | RetentionPage | { dataverse: true; enqueued: number; errors: number }> {
   await rt.ready();
   switch (message.type) {
     case 'sweep':
@@ -76,7 +86,19 @@ export async function processWork(rt: Runtime, message: WorkMessage): Promise<Sw
       const result = await reconcileDataverse(rt);
       return { dataverse: true, enqueued: result.enqueued, errors: result.errors.length };
     }
+    case 'retention':
+      return retentionPage(rt, message);
   }
+}
+
+/** One page of the decision retention pass, then the next page's message (a page redelivered trims nothing twice). */
+async function retentionPage(rt: Runtime, message: RetentionPageMessage): Promise<RetentionPage> {
+  const now = rt.now();
+  if (message.page === 0) await rt.cursors.set(retentionCursor.scope, retentionCursor.name, { at: now.toISOString() });
+  const retention = { keep: rt.settings.SYNC_DECISIONS_KEEP, dropAfterMs: rt.settings.SYNC_DECISIONS_DROP_AFTER_DAYS * 86_400_000 };
+  const result = await trimDecisionPage(rt.decisions, rt.pairs, now, retention, message.continuation);
+  if (result.continuation) await rt.work.send([{ ...message, page: message.page + 1, continuation: result.continuation }]);
+  return result;
 }
 
 async function sweep(rt: Runtime, message: Sweep): Promise<SweepResult> {

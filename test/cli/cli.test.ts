@@ -186,6 +186,10 @@ describe('against the local stack', () => {
     day.setUTCHours(8, 0, 0, 0);
     const at = (h: number) => new Date(day.getTime() + h * 3_600_000).toISOString().replace('Z', '');
     await stack.graph.admin.createEvent(bob.userPrincipalName, { subject: 'Tracked', start: { dateTime: at(1), timeZone: 'UTC' }, end: { dateTime: at(2), timeZone: 'UTC' }, categories: ['Tracked to Dynamics 365'] });
+    // Bob syncs appointments already, so the tracked event's notification brings it across before the dry run (a
+    // worker that still held a registry read from before Bob was enabled dropped it, which this test once relied on);
+    // the appointment seeded without a webhook is what only the backfill brings.
+    await stack.settled();
     stack.dataverse.admin.seedRecords('appointments', [{ subject: 'From Dynamics', scheduledstart: `${at(3)}Z`, scheduledend: `${at(4)}Z`, 'ownerid@odata.bind': `/systemusers(${bob.systemUserId})` }], { ownerId: bob.systemUserId });
     const args = ['mailbox', 'enable', bob.userPrincipalName, '--entities', 'appointment,contact,task'];
 
@@ -194,7 +198,7 @@ describe('against the local stack', () => {
     const [header, ...planned] = dry.stdout.trimEnd().split('\n');
     expect(header).toBe('Dry run: nothing is changed.');
     expect(planned.join('\n')).toContain(`would replace subscription events ${events!.id} (its notification URL is out of date)`);
-    expect(planned.join('\n')).toMatch(/would backfill: .*; 2 change\(s\) to enqueue/);
+    expect(planned.join('\n')).toMatch(/would backfill: .*; 1 change\(s\) to enqueue/);
     expect((await sessionsFor(bob.graph.id)).map((sub) => sub.id)).toContain(events!.id);
 
     const real = await cli(args, env);
@@ -209,7 +213,7 @@ describe('against the local stack', () => {
     const actions = (lines: string[]) => lines.filter((line) => !checks(lines).includes(line));
     expect(actions(done).map((line) => line.replace(/ => .*$/, ''))).toEqual(actions(planned).map((line) => line.replace(/^ {2}would /, '  ')));
     expect(done.join('\n')).toMatch(/ => deleted; created \S+ \(expires /);
-    expect(done.join('\n')).toMatch(/; 2 change\(s\) to enqueue => 2 change\(s\) enqueued/);
+    expect(done.join('\n')).toMatch(/; 1 change\(s\) to enqueue => 1 change\(s\) enqueued/);
     expect((await sessionsFor(bob.graph.id)).map((sub) => sub.id)).not.toContain(events!.id);
     await stack.settled();
 

@@ -41,10 +41,10 @@ describe('defect 15: disable, change on both sides, enable again', () => {
     const pairsBefore = await Promise.all([taskId, otherId, String(record!.activityid)].map((id) => stack.runtime.pairs.get(alice.graph.id, id)));
     expect(pairsBefore.every((p) => p?.status === 'linked')).toBe(true);
 
-    // The operator disables Alice from the CLI; the worker's registry cache was filled a moment before.
-    await stack.runtime.mailboxes.list({ fresh: true });
+    // The operator disables Alice from the CLI; the worker's look-up cache was filled a moment before.
+    await stack.runtime.mailboxes.findEnabled(alice.graph.id);
     await disableMailbox(cli, alice.userPrincipalName);
-    expect((await stack.runtime.mailboxes.list()).find((m) => m.id === alice.graph.id)?.state).toBe('active');
+    expect((await stack.runtime.mailboxes.findEnabled(alice.graph.id))?.state).toBe('active');
     const writes = stack.runtime.calls.graphWrite;
     as.complete('tasks', taskId);
     as.update('tasks', otherId, { subject: 'Renamed while disabled (v2)' });

@@ -122,4 +122,21 @@ describe('periodic work fans out per mailbox', () => {
     const places = new Set(await Promise.all(ids().map(async (id) => Date.parse(String((await row(id)).reconcileDueAt)) % 900_000)));
     expect(places.size).toBe(3);
   });
+
+  it('the reconciliation timer starts the decision retention pass once a day, and the pass runs on the work queue', async () => {
+    enqueued.length = 0;
+    // An old decision of an item paired nowhere: the pass drops it (SYNC_DECISIONS_DROP_AFTER_DAYS, 30 by default).
+    const gone = 'cccc0000-0000-0000-0000-000000000001';
+    await stack.runtime.decisions.record(ids()[0], { at: new Date(clock - 40 * 86_400_000).toISOString(), direction: 'toExchange', decision: 'Delete', reason: 'deleted in Dynamics 365', outcome: 'deleted', dataverseId: gone });
+    expect(await stack.runtime.decisions.lookup({ dataverseId: gone })).toHaveLength(1);
+    await stack.host.fireTimer('reconcile');
+    await stack.settled();
+    expect(enqueued.filter((id) => id.startsWith('r|'))).toHaveLength(1);
+    expect(await stack.runtime.decisions.lookup({ dataverseId: gone })).toEqual([]);
+    // The next minute's timer finds the pass started today: no second one.
+    clock += 60_000;
+    await stack.host.fireTimer('reconcile');
+    await stack.settled();
+    expect(enqueued.filter((id) => id.startsWith('r|'))).toHaveLength(1);
+  });
 });

@@ -22,7 +22,7 @@ async function scopeArg(rt: Runtime, text: string): Promise<BreakerScope> {
     throw new UsageError(`scope "${text}": ${(error as Error).message}`);
   }
   if (scope.mailboxId.includes('@')) {
-    const mailbox = (await rt.mailboxes.list({ fresh: true })).find((m) => m.userPrincipalName.toLowerCase() === scope.mailboxId || m.address.toLowerCase() === scope.mailboxId);
+    const mailbox = (await rt.mailboxes.list()).find((m) => m.userPrincipalName.toLowerCase() === scope.mailboxId || m.address.toLowerCase() === scope.mailboxId);
     if (!mailbox) throw new UsageError(`scope "${text}": no registered mailbox ${scope.mailboxId}`);
     scope = { ...scope, mailboxId: mailbox.id.toLowerCase() };
   }

@@ -19,7 +19,7 @@ const shown = 20;
 /** The registered mailbox an operator names by UPN, address or Entra object id. */
 async function mailboxNamed(rt: Runtime, name: string): Promise<Mailbox> {
   const key = name.toLowerCase();
-  const mailbox = (await rt.mailboxes.list({ fresh: true })).find((m) => [m.id, m.userPrincipalName, m.address].some((v) => v.toLowerCase() === key));
+  const mailbox = (await rt.mailboxes.list()).find((m) => [m.id, m.userPrincipalName, m.address].some((v) => v.toLowerCase() === key));
   if (!mailbox) throw new UsageError(`--mailbox ${name}: no registered mailbox has this UPN, address or id (see: mailbox list)`);
   return mailbox;
 }

@@ -155,7 +155,7 @@ export const mailboxDisableCommand: CommandSpec = {
     const rt = await ctx.runtime();
     await rt.ready();
     const key = upn!.toLowerCase();
-    const mailbox = (await rt.mailboxes.list({ fresh: true })).find((m) => m.id.toLowerCase() === key || m.userPrincipalName.toLowerCase() === key);
+    const mailbox = (await rt.mailboxes.list()).find((m) => m.id.toLowerCase() === key || m.userPrincipalName.toLowerCase() === key);
     if (mailbox?.state === 'disabled' && (await rt.subscriptions.list(mailbox.id)).length === 0) {
       ctx.out(`  mailbox ${mailbox.userPrincipalName} is already disabled; nothing changed`);
       return;
@@ -174,7 +174,7 @@ export const mailboxListCommand: CommandSpec = {
   async run(ctx) {
     const rt = await ctx.runtime();
     await rt.ready();
-    const mailboxes = await rt.mailboxes.list({ fresh: true });
+    const mailboxes = await rt.mailboxes.list();
     if (mailboxes.length === 0) {
       ctx.out('No mailbox is registered. Enable one with: mailbox enable <upn>');
       return;

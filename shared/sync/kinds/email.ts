@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Attachment, Message } from '@microsoft/microsoft-graph-types';
 import type { DataverseRecord } from '../../dataverse/client.js';
+import { BoundedCache } from '../../boundedCache.js';
 import { odataString } from '../../odata.js';
 import { SyncError, isSyncError, toSyncError } from '../../errors.js';
 import {
@@ -65,14 +66,15 @@ export const stampFilter = (activityId: string) => `singleValueExtendedPropertie
 // ------------------------------------------------------------------------------------------------------------
 
 const cacheMs = 5 * 60_000;
-const sentItems = new Map<string, { id: string; at: number }>();
+// One entry per mailbox that sent lately: bounded, so a worker of a large tenant does not keep every mailbox's.
+const sentItems = new BoundedCache<string, string>(5_000, cacheMs);
 let maxUpload: { bytes: number; at: number } | undefined;
 
 async function sentItemsFolderId(rt: Runtime, mailbox: Mailbox): Promise<string | undefined> {
   const hit = sentItems.get(mailbox.id);
-  if (hit && Date.now() - hit.at < cacheMs) return hit.id;
+  if (hit) return hit;
   const folder = await orUndefined(() => rt.graph.getMailFolder(mailbox.id, 'sentitems'), notFound);
-  if (folder?.id) sentItems.set(mailbox.id, { id: folder.id, at: Date.now() });
+  if (folder?.id) sentItems.set(mailbox.id, folder.id);
   return folder?.id ?? undefined;
 }
 
@@ -92,7 +94,6 @@ async function maxUploadFileSize(rt: Runtime): Promise<number> {
  * mailboxes resolve without a call.
  */
 async function resolveEmailParties(rt: Runtime, wanted: readonly { mask: 1 | 2 | 3 | 4; address: string }[]): Promise<ResolvedParty[]> {
-  const registry = await rt.mailboxes.list();
   const cache = new Map<string, ResolvedParty['bind']>();
   const lookups: { table: 'systemuser' | 'contact' | 'account' | 'lead'; column: string; key: string; nav: string; set: string; extra?: string }[] = [
     { table: 'systemuser', column: 'internalemailaddress', key: 'systemuserid', nav: 'partyid_systemuser', set: 'systemusers', extra: ' and isdisabled eq false' },
@@ -103,7 +104,7 @@ async function resolveEmailParties(rt: Runtime, wanted: readonly { mask: 1 | 2 |
   const out: ResolvedParty[] = [];
   for (const p of wanted) {
     if (!cache.has(p.address)) {
-      const known = registry.find((m) => m.address.toLowerCase() === p.address || m.userPrincipalName.toLowerCase() === p.address);
+      const known = await rt.mailboxes.findKnown(p.address);
       let bind: ResolvedParty['bind'] = known ? { property: 'partyid_systemuser@odata.bind', path: `/systemusers(${known.systemUserId})` } : undefined;
       for (const l of bind ? [] : lookups) {
         const rows = await rt.dataverse.query(l.table, { filter: `${l.column} eq ${odataString(p.address)}${l.extra ?? ''}`, select: [l.key], top: 1 });
@@ -308,8 +309,7 @@ async function applyDataverseChange(rt: Runtime, change: DataverseChange): Promi
   if (!record) return unlinkEverywhere(rt, id, 'email gone');
   const partyRows = (record[parties] as EmailPartyRow[] | undefined) ?? [];
   const from = partyRows.find((p) => p.participationtypemask === 1)?._partyid_value?.toLowerCase() ?? undefined;
-  const bySystemUser = await rt.mailboxes.enabledBySystemUser();
-  const cached = from ? bySystemUser.get(from) : undefined;
+  const cached = from ? (await rt.mailboxes.enabledBySystemUsers([from])).get(from) : undefined;
   const enabled = cached && cached.entities.includes('email') ? await rt.mailboxes.get(cached.id) : undefined;
   const senderMailbox = enabled && enabled.state !== 'disabled' && enabled.entities.includes('email') ? enabled : undefined;
   // The sender's mailbox error policy: a paused mailbox sends when its pause ends, a blocked one does not send.

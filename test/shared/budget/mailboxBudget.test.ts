@@ -1,4 +1,5 @@
-// The mailbox budget's lease over the real Budget table (Azurite): two instances of one app share one mailbox.
+// The mailbox budget: its lease over the real Budget table (Azurite), two instances of one app sharing one mailbox;
+// and its in-process state, which holds only the mailboxes in use (issue 19 item 5: bounded in-process state).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzuriteTables, type StartedAzurite } from '../../../dev/azurite/index.js';
 import { defaultLeaseTiming } from '../../../shared/budget/lease.js';
@@ -42,4 +43,26 @@ describe('mailbox budget lease (Azurite)', () => {
       await b.close();
     }
   }, 60_000);
+});
+
+describe('MailboxBudget state', () => {
+  it('forgets idle mailboxes whose bucket is full again, keeps a busy one and one not refilled yet', async () => {
+    let now = 1_000_000;
+    // Two tokens a mailbox, one more every 30 s.
+    const budget = new MailboxBudget({ mode: 'local', instanceId: 'i1', now: () => now, shape: { capacity: 2, refillPerMs: 1 / 30_000 } });
+    const busy = await budget.acquire('busy');
+    for (let i = 0; i < 999; i += 1) (await budget.acquire(`m${i}`))();
+    expect(budget.heldMailboxes).toBe(1_000);
+    // The sweep ran (1,000 held) but kept them all: just after their calls the buckets are one token short, and
+    // forgetting one would give that token back.
+    (await budget.acquire('next'))();
+    expect(budget.heldMailboxes).toBe(1_001);
+    now += 60_000;
+    now += 60_000;
+    (await budget.acquire('another'))();
+    // The busy one (a call in flight) and the new one remain.
+    expect(budget.heldMailboxes).toBe(2);
+    busy();
+    await budget.close();
+  });
 });

@@ -5,6 +5,22 @@ import { startAzuriteTables, type StartedAzurite } from '../../../dev/azurite/in
 import { MailboxStore, type Mailbox } from '../../../shared/storage/mailboxStore.js';
 import { createTables } from '../../../shared/storage/tables.js';
 
+type Client = ReturnType<ReturnType<typeof createTables>['client']>;
+
+/** Records the URL of every request the real SDK client sends to Azurite (a pipeline policy: nothing is mocked). */
+function countRequests(client: Client): { urls: string[]; stop: () => void } {
+  const urls: string[] = [];
+  const name = `count-${Math.random()}`;
+  client.pipeline.addPolicy({ name, sendRequest: async (request, next) => {
+    urls.push(decodeURIComponent(request.url));
+    return next(request);
+  } });
+  return { urls, stop: () => client.pipeline.removePolicy({ name }) };
+}
+
+/** A query of the mailbox partition: the whole registry read. */
+const listsRegistry = (url: string) => url.includes("PartitionKey eq 'mailbox'") && !url.includes('RowKey');
+
 const mailbox = (i: number, state: Mailbox['state'] = 'active'): Mailbox => ({
   id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
   userPrincipalName: `user${i}@contoso.example`,
@@ -18,7 +34,7 @@ const mailbox = (i: number, state: Mailbox['state'] = 'active'): Mailbox => ({
 describe('mailbox registry (Azurite)', () => {
   let azurite: StartedAzurite;
   let store: MailboxStore;
-  let client: ReturnType<ReturnType<typeof createTables>['client']>;
+  let client: Client;
   const now = new Date('2026-12-02T06:00:00.000Z');
   beforeAll(async () => {
     azurite = await startAzuriteTables();
@@ -27,17 +43,26 @@ describe('mailbox registry (Azurite)', () => {
     client = tables.client('mailboxes');
     store = new MailboxStore(client, 60_000, (_id, at) => ({ pollTodo: at, reconcile: new Date(at.getTime() + 7 * 60_000), renew: at }), () => now);
     for (let i = 0; i < 5; i += 1) await store.put(mailbox(i, i === 4 ? 'disabled' : 'active'));
+    // The first look-up of a deployment marks the index built (after one scan: see the test of an old registry).
+    await store.findKnown('nobody@contoso.example');
   });
   afterAll(async () => azurite?.close());
 
-  it('indexes enabled mailboxes by system user once per registry read, not once per change', async () => {
-    const first = await store.enabledBySystemUser();
-    // The same index object for every change until the cache expires: nothing is rebuilt from the list per call.
-    expect(await store.enabledBySystemUser()).toBe(first);
-    expect(await store.enabledSystemUsers()).toBe(await store.enabledSystemUsers());
-    expect([...first.keys()]).toHaveLength(4);
-    expect(first.get(mailbox(2).systemUserId)?.id).toBe(mailbox(2).id);
-    expect(first.has(mailbox(4).systemUserId)).toBe(false);
+  it('finds enabled mailboxes by system user from the index, without listing the registry', async () => {
+    const fresh = new MailboxStore(client, 60_000);
+    const seen = countRequests(client);
+    const found = await fresh.enabledBySystemUsers([mailbox(2).systemUserId.toUpperCase(), mailbox(4).systemUserId, 'not-a-mailbox-user']);
+    expect([...found.keys()]).toEqual([mailbox(2).systemUserId]);
+    expect(found.get(mailbox(2).systemUserId)?.id).toBe(mailbox(2).id);
+    // The disabled mailbox 4 is not answered; the lookups were range queries of the index and point reads, never a
+    // query of the mailbox partition (which is what reading the whole registry is).
+    expect(seen.urls.filter(listsRegistry)).toEqual([]);
+    expect(seen.urls.some((u) => u.includes('bySystemUser'))).toBe(true);
+    // Cached: asking again makes no call.
+    const before = seen.urls.length;
+    await fresh.enabledBySystemUsers([mailbox(2).systemUserId]);
+    expect(seen.urls.length).toBe(before);
+    seen.stop();
   });
 
   it('finds an enabled mailbox by id, address or UPN in any case; a disabled one only as a known address', async () => {
@@ -65,5 +90,57 @@ describe('mailbox registry (Azurite)', () => {
     expect((await store.duePage('pollTodo', now, { pageSize: 100 })).due.map((d) => d.mailbox.id)).not.toContain(old.id);
     await store.patch(old.id, { state: 'active' });
     expect((await store.duePage('pollTodo', now, { pageSize: 100 })).due.map((d) => d.mailbox.id)).toContain(old.id);
+  });
+  it('keeps the index right across disable, enable again and a reassigned system user', async () => {
+    const m = mailbox(20);
+    await store.put(m);
+    expect((await store.enabledBySystemUsers([m.systemUserId])).get(m.systemUserId)?.id).toBe(m.id);
+    await store.patch(m.id, { state: 'disabled' });
+    expect((await store.enabledBySystemUsers([m.systemUserId])).size).toBe(0);
+    expect((await store.findKnown(m.address))?.id).toBe(m.id);
+    expect(await store.findEnabled(m.address)).toBeUndefined();
+    await store.patch(m.id, { state: 'active' });
+    expect((await store.enabledBySystemUsers([m.systemUserId])).size).toBe(1);
+    // Enabled again for another Dynamics 365 user (Test & Enable mapped the mailbox to a different systemuser).
+    const other = '5c5a5b54-2a7a-ee11-8179-0000000000ff';
+    await store.put({ ...m, systemUserId: other, address: 'moved20@contoso.example', userPrincipalName: 'moved20@contoso.example' });
+    expect((await store.enabledBySystemUsers([m.systemUserId])).size).toBe(0);
+    expect((await store.enabledBySystemUsers([other])).get(other)?.id).toBe(m.id);
+    expect(await store.findKnown(m.address)).toBeUndefined();
+    expect((await store.findEnabled('MOVED20@contoso.example'))?.id).toBe(m.id);
+    // The old rows are deleted, not only ignored.
+    const rows: string[] = [];
+    for await (const row of client.listEntities({ queryOptions: { filter: "PartitionKey eq 'bySystemUser' or PartitionKey eq 'byAddress'" } })) if (String(row.mailboxId) === m.id) rows.push(String(row.rowKey));
+    expect(rows).toHaveLength(2);
+    // Another instance's stale cache is not this test's subject: a row the index points at is always re-checked.
+    await store.patch(m.id, { systemUserId: m.systemUserId });
+    expect((await store.enabledBySystemUsers([other])).size).toBe(0);
+    expect((await store.enabledBySystemUsers([m.systemUserId])).size).toBe(1);
+  });
+
+  it('an index row left behind never answers: the mailbox row it points at is checked', async () => {
+    const m = mailbox(21);
+    await store.put(m);
+    // A half-done reassignment elsewhere: the row for a user the mailbox no longer has.
+    const stale = '5c5a5b54-2a7a-ee11-8179-0000000000ee';
+    await client.upsertEntity({ partitionKey: 'bySystemUser', rowKey: `${Buffer.from(stale).toString('base64url')}|${m.id}`, mailboxId: m.id }, 'Replace');
+    expect((await new MailboxStore(client).enabledBySystemUsers([stale])).size).toBe(0);
+  });
+
+  it('a registry from before the index is indexed by its first look-up, once', async () => {
+    const tables = createTables({ SYNC_TABLES_CONNECTION_STRING: azurite.connectionString, SYNC_TABLE_PREFIX: 'mbxold' });
+    await tables.ensureTables();
+    const old = tables.client('mailboxes');
+    // Rows as the release before the index wrote them: no index rows, no marker.
+    for (const i of [30, 31]) await old.upsertEntity({ partitionKey: 'mailbox', rowKey: mailbox(i).id, data: JSON.stringify(mailbox(i)), state: 'active' }, 'Replace');
+    const first = countRequests(old);
+    expect((await new MailboxStore(old).enabledBySystemUsers([mailbox(31).systemUserId])).get(mailbox(31).systemUserId)?.id).toBe(mailbox(31).id);
+    expect(first.urls.filter(listsRegistry)).toHaveLength(1);
+    first.stop();
+    // Another instance (a fresh store) finds the index built: no scan.
+    const second = countRequests(old);
+    expect((await new MailboxStore(old).findEnabled('user30@contoso.example'))?.id).toBe(mailbox(30).id);
+    expect(second.urls.some(listsRegistry)).toBe(false);
+    second.stop();
   });
 });
