@@ -8,6 +8,7 @@ import type { Runtime } from '../runtime.js';
 import type { DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { Pair, StoredPair } from '../storage/pairStore.js';
+import { claimMs, claimWaitMs } from './claim.js';
 import { transactionIdFor } from './ids.js';
 import { syncWindow } from './window.js';
 import type { GraphItem, PartDelete, SyncKind } from './kinds/index.js';
@@ -61,19 +62,15 @@ function deleteTarget(side: 'exchange' | 'dataverse', ids: { dataverseId?: strin
   return `${side}:${(side === 'dataverse' ? ids.dataverseId : ids.exchangeId) ?? fallback}`;
 }
 
-/**
- * How long a pending pair claimed by another change keeps others from creating: a create in flight finishes well
- * within the queue's lock duration (a minute, renewed while the handler runs); a claim older than that is an attempt
- * that died, whose item is looked for before anything is created again.
- */
-export const claimMs = 2 * 60_000;
+/** The age of a pair's claim at `now` (NaN when it has no time). */
+const claimAge = (pair: Pick<Pair, 'updatedOn'>, now: Date) => now.getTime() - Date.parse(pair.updatedOn ?? '');
 
-/** Another change of this record is creating its item now: wait, then decide again from what it left. */
+/** Another change of this record is creating its item now: wait (shared/sync/claim.ts), then decide again from what it left. */
 function claimedElsewhere(pair: Pick<Pair, 'status' | 'claimedBy' | 'updatedOn'>, claim: string | undefined, now: Date): SyncError | undefined {
   if (pair.status !== 'pending' || !pair.claimedBy || pair.claimedBy === claim) return undefined;
-  const age = now.getTime() - Date.parse(pair.updatedOn ?? '');
+  const age = claimAge(pair, now);
   if (!(age >= 0 && age < claimMs)) return undefined;
-  return new SyncError('Transient', 'another change of this record is creating its item; deciding again after it', { retryAfterMs: 1_000 });
+  return new SyncError('Transient', 'another change of this record is creating its item; deciding again after it', { retryAfterMs: claimWaitMs(age) });
 }
 
 /** Runs the actions of one plan; the outcome is the last step's. */
@@ -496,7 +493,7 @@ export class Executor {
         if (isSyncError(error, 'AlreadyExists')) {
           const again = await rt.pairs.get(s.mailbox.id, id);
           // Another change claimed the create between our read and our claim: it creates; this one decides again.
-          if (again && again.status === 'pending' && s.claim !== undefined && again.claimedBy !== s.claim) throw new SyncError('Transient', 'another change of this record claimed its create; deciding again after it', { retryAfterMs: 1_000 });
+          if (again && again.status === 'pending' && s.claim !== undefined && again.claimedBy !== s.claim) throw new SyncError('Transient', 'another change of this record claimed its create; deciding again after it', { retryAfterMs: claimWaitMs(claimAge(again, rt.now())) });
           if (again) return again;
         }
         throw error;

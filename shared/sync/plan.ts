@@ -11,6 +11,7 @@ import type { EffectiveConfig, ScopeFilter } from '../settings/index.js';
 import type { Pair, UnlinkedCopy } from '../storage/pairStore.js';
 import type { GraphItem, SyncKind } from './kinds/index.js';
 import { mergeSnapshots, type Conflict, type Direction, type Snapshot } from './merge.js';
+import { claimWaitMs } from './claim.js';
 import { isSyncedVersion } from './versions.js';
 
 export type Side = 'exchange' | 'dataverse';
@@ -235,7 +236,8 @@ export function planToDataverse(s: ToDataverseState): Action[] {
   const link = s.link;
   if (link?.existingPair) {
     // The sync's own create of this item is still being recorded: look again.
-    if (link.existingPair.status === 'pending') return [{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true }];
+    // Its wait follows the claim's age (shared/sync/claim.ts): the create's holder may be a change redelivered after a crash.
+    if (link.existingPair.status === 'pending') return [{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true, retryAfterMs: claimWaitMs(s.ctx.now.getTime() - Date.parse(link.existingPair.updatedOn ?? '')) }];
     if (link.existingPair.exchangeId === item.id) return withParts(kind, link.table, [planUpdateToDataverse(kind, link.existingPair, item, s.ctx, s.settings)]);
   } else if (link?.record) {
     const linking = planLink(s, link, link.record, item);

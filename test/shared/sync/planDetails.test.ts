@@ -112,8 +112,10 @@ describe('planToDataverse: what its actions carry', () => {
   });
 
   it("the sync's own create still being recorded is looked at again", () => {
-    const actions = planToDataverse(state(event(), { link: { dataverseId: 'dv-1', table: 'appointment', viaMeeting: false, existingPair: pairOf({ status: 'pending' }), record: undefined } }));
-    expect(actions).toEqual([{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true }]);
+    // Claimed 10 s ago: the wait doubles the claim's age (shared/sync/claim.ts, test/shared/sync/claim.test.ts).
+    const claimed = new Date(ctx.now.getTime() - 10_000).toISOString();
+    const actions = planToDataverse(state(event(), { link: { dataverseId: 'dv-1', table: 'appointment', viaMeeting: false, existingPair: pairOf({ status: 'pending', updatedOn: claimed }), record: undefined } }));
+    expect(actions).toEqual([{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true, retryAfterMs: 10_000 }]);
   });
 
   it("a record's pair already holding this item updates Dataverse from it; one holding another item does not", () => {
