@@ -323,13 +323,13 @@ export class Executor {
     rt.log.info('linked an existing Exchange item to its Dataverse record', { kind: s.kind.name, ...this.ids });
   }
 
-  /** Records the pair with each side's version as the sync knows it now. */
-  private async record(base: Snapshot): Promise<void> {
+  /** Records the pair with each side's version as the sync knows it now (`unsynced`: that side's version stays as recorded). */
+  private async record(base: Snapshot, unsynced?: 'exchange'): Promise<void> {
     const { rt, s } = this;
     const pair = s.pair!;
     s.pair = await rt.pairs.update(pair, {
       ...pair,
-      exchangeEtag: (s.item?.['@odata.etag']) ?? pair.exchangeEtag,
+      exchangeEtag: unsynced === 'exchange' ? pair.exchangeEtag : ((s.item?.['@odata.etag']) ?? pair.exchangeEtag),
       dataverseEtag: (s.record?.['@odata.etag']) ?? pair.dataverseEtag,
       base,
     });
@@ -339,14 +339,15 @@ export class Executor {
     const { rt, s } = this;
     const pair = s.pair!;
     const fields = Object.keys(action.fields);
+    const unsynced = action.unsyncedVersion ? 'exchange' : undefined;
     if (fields.length === 0) {
-      await this.record(action.base);
+      await this.record(action.base, unsynced);
       return this.updatedOutcome(false, fields);
     }
     try {
       const written = await this.writeExchange(pair, action.fields);
       s.item = written;
-      await this.record(action.base);
+      await this.record(action.base, unsynced);
       rt.log.info('updated in Exchange', { kind: s.kind.name, ...this.ids, fields });
       return this.updatedOutcome(true, fields);
     } catch (error) {

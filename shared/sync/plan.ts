@@ -38,9 +38,12 @@ export type Action =
   | { type: 'Delete'; side: Side; how: 'delete' | 'cancel'; reason: string }
   /**
    * Write `fields` to `side` and record `base` as the new last-synced values; no fields records the base only.
-   * `keepOnConflict`: a concurrent change on that side wins and the write is dropped.
+   * `keepOnConflict`: a concurrent change on that side wins and the write is dropped. `unsyncedVersion`: a later
+   * write of the plan carries changes of this side's item to the other side, so its version is not recorded as
+   * synced yet (`base` keeps those fields' old values): a failure before that write leaves them for the item's next
+   * change to find, instead of an echo that hides them.
    */
-  | { type: 'Update'; side: Side; fields: Snapshot; base: Snapshot; keepOnConflict?: boolean }
+  | { type: 'Update'; side: Side; fields: Snapshot; base: Snapshot; keepOnConflict?: boolean; unsyncedVersion?: boolean }
   /** The same field changed on both sides; the policy picked `winner` (reported, never silent). */
   | { type: 'ResolveConflict'; conflicts: Conflict[] }
   /** Compare and sync the parts of the pair's item (a series' exceptions and cancellations: the kind's table). */
@@ -328,7 +331,18 @@ export function planMerge(s: MergeState): Action[] {
   });
   const actions: Action[] = [];
   if (merge.conflicts.length > 0) actions.push({ type: 'ResolveConflict', conflicts: merge.conflicts });
-  actions.push({ type: 'Update', side: 'exchange', fields: merge.toExchange, base: merge.merged });
+  // The Exchange write goes first and records the pair; when Exchange's own changes still wait for the Dataverse
+  // write, that record must not say they are synced: a Dataverse write failing after it (a 429 storm) left the
+  // pair recording the item's version and a base with them, so the change's retry and the item's next change were
+  // both echoes and the change was lost (a To Do completion met by a Dynamics 365 edit: the chaos test's
+  // todo-completion-lost, test/e2e/throttledCompletion.test.ts).
+  const pending = Object.keys(merge.toDataverse);
+  const firstBase: Snapshot = { ...merge.merged };
+  for (const field of pending) {
+    if (field in s.pair.base) firstBase[field] = s.pair.base[field];
+    else delete firstBase[field];
+  }
+  actions.push({ type: 'Update', side: 'exchange', fields: merge.toExchange, base: firstBase, ...(pending.length > 0 ? { unsyncedVersion: true } : {}) });
   actions.push({ type: 'Update', side: 'dataverse', fields: merge.toDataverse, base: merge.merged });
   return actions;
 }

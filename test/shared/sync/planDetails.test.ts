@@ -202,6 +202,20 @@ describe('planMerge without a conflict', () => {
     const actions = planMerge({ kind: appointmentKind, pair, record, item, ctx, policy: 'lastModifiedWins', config: defaultConfig });
     expect(actions.map((a) => a.type)).toEqual(['Update', 'Update']);
   });
+
+  it("the Exchange write that goes first records Exchange's own changes as not synced yet: the old base for them and the item's version kept (a failed Dataverse write after it hid them)", () => {
+    const old = appointment({ subject: 'Old', location: 'Room 1' });
+    const pair = pairOf({ base: baseOf(old) });
+    const record = { ...old, location: 'Room 2' } as DataverseRecord;
+    const item = event({ subject: 'New', location: { displayName: 'Room 1' } }) as GraphItem;
+    const [first, second] = planMerge({ kind: appointmentKind, pair, record, item, ctx, policy: 'lastModifiedWins', config: defaultConfig }) as Extract<Action, { type: 'Update' }>[];
+    expect(first).toMatchObject({ side: 'exchange', fields: { location: 'Room 2' }, unsyncedVersion: true });
+    expect(first!.base.subject).toBe(pair.base.subject);
+    expect(first!.base.location).toBe('Room 2');
+    expect(second).toMatchObject({ side: 'dataverse', fields: { subject: 'New' } });
+    expect(second!.unsyncedVersion).toBeUndefined();
+    expect(second!.base).toMatchObject({ subject: 'New', location: 'Room 2' });
+  });
 });
 
 describe('scope filters: columns and ids', () => {
