@@ -243,6 +243,15 @@ export function planToDataverse(s: ToDataverseState): Action[] {
     if (link.existingPair.status === 'pending') return [{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true, retryAfterMs: claimWaitMs(s.ctx.now.getTime() - Date.parse(link.existingPair.updatedOn ?? '')) }];
     if (link.existingPair.exchangeId === item.id) return withParts(kind, link.table, [planUpdateToDataverse(kind, link.existingPair, item, s.ctx, s.settings)]);
   } else if (link?.record) {
+    // The record the copy carries the stamp of (or shares the meeting of) no longer reaches this mailbox: it was
+    // reassigned, or its parties or the sync filters changed, and the copy was unlinked as out of scope (engine.ts,
+    // docs/reference/platform-facts.md section 7). Linking it again made the copy's old values overwrite the record
+    // (the chaos test's reassign-lost-update: a contact reassigned, then edited in Dynamics 365, went back to the
+    // old owner's values when a change of the old copy arrived). It stays as it is, unlinked.
+    const reach = kind.scopeOf(link.table, link.record);
+    if (matchingFilter(s.settings.config.scope[kind.name], link.record, s.mailbox.systemUserId, reach) === undefined) {
+      return [{ type: 'Ignore', reason: 'out of scope: the record it belongs to does not reach this user (owner, party or sync filter); the copy stays unlinked' }];
+    }
     const linking = planLink(s, link, link.record, item);
     const linked = linking[0];
     if (linked?.type !== 'Link' || linked.mirror) return linking;

@@ -8,10 +8,12 @@ import { userKeys, type Model } from './model.js';
  * Findings of this test that are not fixed yet, each under a name `npm run test:chaos` reports. A run whose only
  * violations are known findings is skipped in `npm test` with the names (never passed); CHAOS_STRICT=1 fails it.
  */
-export const knownFindings = {
-  'reassign-lost-update': 'after a contact or task is reassigned, a later Dynamics 365 edit is overwritten by the older value (seen once; not reduced yet)',
-} as const;
-export type FindingName = keyof typeof knownFindings;
+// None open: delivery-count-exceeded (dead letters are judged by their recorded reason now), todo-completion-lost
+// (test/e2e/throttledCompletion.test.ts), d365-delete-event-kept (test/e2e/dataverseDeleteUnheard.test.ts) and
+// reassign-lost-update (test/e2e/reassignedCopy.test.ts) were fixed; a new one is added here as `name: 'what is seen'`.
+export const knownFindings: Readonly<Record<string, string>> = {};
+/** A key of knownFindings (a plain string while the list is empty: a typed key of an empty list is `never`). */
+export type FindingName = string;
 
 export interface Violation {
   text: string;
@@ -35,7 +37,7 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
     if (records.length !== expected) push(`${where}: Dynamics 365 holds ${records.length}, the model ${expected}`);
     if (records.length === 1 && item.d365.exists) {
       const got = recordFields(item.kind, records[0]!);
-      for (const f of comparedFields(item.kind)) if (got.fields[f] !== item.d365.fields[f]) push(`${where}: Dynamics 365 field ${f} is '${got.fields[f]}', the model '${item.d365.fields[f]}'`, item.reassigned ? 'reassign-lost-update' : undefined);
+      for (const f of comparedFields(item.kind)) if (got.fields[f] !== item.d365.fields[f]) push(`${where}: Dynamics 365 field ${f} is '${got.fields[f]}', the model '${item.d365.fields[f]}'`);
       if (item.kind === 'task' && got.completed !== item.d365.completed) push(`${where}: Dynamics 365 completed ${got.completed}, the model ${item.d365.completed}`);
     }
     for (const u of userKeys) {
@@ -52,7 +54,7 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
       if (live.length === 1 && strict.length === 1) {
         const got = itemFields(item.kind, live[0]!);
         const want = strict[0]!;
-        for (const f of comparedFields(item.kind, want)) if (got.fields[f] !== want.fields[f]) push(`${where}: ${u}'s ${want.role} copy field ${f} is '${got.fields[f]}', the model '${want.fields[f]}'`, item.reassigned ? 'reassign-lost-update' : undefined);
+        for (const f of comparedFields(item.kind, want)) if (got.fields[f] !== want.fields[f]) push(`${where}: ${u}'s ${want.role} copy field ${f} is '${got.fields[f]}', the model '${want.fields[f]}'`);
         if (item.kind === 'task' && got.completed !== want.completed) push(`${where}: ${u}'s copy completed ${got.completed}, the model ${want.completed}`);
       }
     }

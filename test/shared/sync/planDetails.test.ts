@@ -118,6 +118,15 @@ describe('planToDataverse: what its actions carry', () => {
     expect(actions).toEqual([{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true, retryAfterMs: 10_000 }]);
   });
 
+  it('an unpaired copy whose record no longer reaches the user (reassigned: another owner, the user no party) is not linked again', () => {
+    const reassigned = { ...open, _ownerid_value: otherUserId, appointment_activity_parties: [{ participationtypemask: 7, _partyid_value: otherUserId }] } as DataverseRecord;
+    const actions = planToDataverse(state(event({ id: 'ex-1' }), { link: { dataverseId: 'dv-1', table: 'appointment', viaMeeting: false, existingPair: undefined, record: reassigned } }));
+    expect(actions).toEqual([{ type: 'Ignore', reason: 'out of scope: the record it belongs to does not reach this user (owner, party or sync filter); the copy stays unlinked' }]);
+    // The user's own record is linked as before.
+    const mine = planToDataverse(state(event({ id: 'ex-1' }), { link: { dataverseId: 'dv-1', table: 'appointment', viaMeeting: false, existingPair: undefined, record: open } }));
+    expect(mine[0]?.type).toBe('Link');
+  });
+
   it("a record's pair already holding this item updates Dataverse from it; one holding another item does not", () => {
     const existing = pairOf({ base: baseOf(appointment({ subject: 'Planning' })) });
     const same = planToDataverse(state(event({ id: 'ex-1', subject: 'Renamed' }), { link: { dataverseId: 'dv-1', table: 'appointment', viaMeeting: false, existingPair: existing, record: open } }));
