@@ -14,7 +14,7 @@ import { syncWindow } from './window.js';
 import type { GraphItem, PartDelete, SyncKind } from './kinds/index.js';
 import type { Snapshot } from './merge.js';
 import { resolveParties } from './parties.js';
-import { baseAfterWrite, directionsOf, driftToExchange, planDataverseDelete, planExchangeDelete, planLink, planMerge, planToExchange, planUpdateToDataverse, withoutTurnedOffFields, type Action, type PlanSettings } from './plan.js';
+import { baseAfterWrite, directionsOf, driftToExchange, matchingFilter, planDataverseDelete, planExchangeDelete, planLink, planMerge, planToExchange, planUpdateToDataverse, withoutTurnedOffFields, type Action, type PlanSettings } from './plan.js';
 
 export type OutcomeKind = 'created' | 'updated' | 'unchanged' | 'echo' | 'ignored' | 'linked' | 'unlinked' | 'deleted' | 'awaiting-invitation' | 'held' | 'sent' | 'send-failed' | 'deferred' | 'paused';
 
@@ -624,6 +624,13 @@ export class Executor {
       if (!found) throw error;
       record = found;
       existed = true;
+      // The record this item's derived id names no longer reaches this mailbox (reassigned, or out of its filters):
+      // the item is a copy the sync let go of as out of scope, and it stays unlinked; pairing it again wrote its old
+      // values over the new owner's (the chaos test's reassign-lost-update, test/e2e/reassignedCopy.test.ts).
+      if (matchingFilter(s.settings.config.scope[s.kind.name], found, s.mailbox.systemUserId, s.kind.scopeOf(table, found)) === undefined) {
+        rt.log.info('not linked: the record the item belongs to is out of scope', { kind: s.kind.name, ...this.ids, dataverseId: id });
+        return { kind: 'ignored', ...this.ids, dataverseId: id, detail: 'out of scope: the record it belongs to does not reach this user (owner, party or sync filter); the copy stays unlinked' };
+      }
       // A retry of this create whose answer was lost: the record was made, its separate state change (a completed
       // To Do task closes the task after creating it) never ran. Nothing else would write it: a past actualend
       // already reads as completed, so the item and the record look alike (found by the chaos test). Only a record
