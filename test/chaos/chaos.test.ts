@@ -9,9 +9,10 @@
 // CHAOS_SEEDS (runs), CHAOS_OPS (operations per run), CHAOS_CRASHES (host kills per run, default 1), CHAOS_SEED
 // (the first seed, default 1), CHAOS_REPLAY ("seed:path" as a failure prints it: that run only), CHAOS_SHRINK=1
 // (shrink a failure to its minimal commands; slow: every step replays against the stack), CHAOS_STRICT=1 (a known
-// finding fails the run; the default of npm run test:chaos, CHAOS_STRICT=0 turns it off there). A failure is a
+// finding fails the run; the default of npm run test:chaos, CHAOS_STRICT=0 turns it off there), CHAOS_LOG=<file> (append
+// the host's log lines there). A failure is a
 // real system's timing: a replay re-runs the same operations and faults, not necessarily the same interleaving.
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -56,7 +57,10 @@ describe('chaos', () => {
   let attempt = 0;
   beforeAll(async () => {
     // The attendee's copy of a shared meeting must be linked to the same appointment: both users are synced.
-    stack = await startStack({ seed: 1717, users, hostInChild: true, env: { SYNC_MAX_ATTEMPTS: '12' } });
+    // CHAOS_LOG=<file>: the host's log lines (ids and codes, never contents), one JSON object a line, for a replay.
+    const logFile = process.env.CHAOS_LOG;
+    const logSink = logFile ? (level: string, message: string, props: Record<string, unknown>) => appendFileSync(logFile, `${JSON.stringify({ t: new Date().toISOString(), level, message, ...props })}\n`) : undefined;
+    stack = await startStack({ seed: 1717, users, hostInChild: true, env: { SYNC_MAX_ATTEMPTS: '12' }, ...(logSink ? { logSink } : {}) });
     // The mass-delete breaker has its own tests (test/e2e/breaker.test.ts); here a run's deletes are people's, so
     // its limits are set past what a run does, and inferred deletes of a resync (a delta token evicted) go through.
     const settings = { minDeletes: '100000', deleteCap: '100000', inferredDeleteCap: '100000', createCap: '100000', holdResyncInferredDeletes: 'false', emptyListingHolds: 'false' };
