@@ -54,7 +54,8 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
       if (live.length === 1 && strict.length === 1) {
         const got = itemFields(item.kind, live[0]!);
         const want = strict[0]!;
-        for (const f of comparedFields(item.kind, want)) if (got.fields[f] !== want.fields[f]) push(`${where}: ${u}'s ${want.role} copy field ${f} is '${got.fields[f]}', the model '${want.fields[f]}'`);
+        const allowed = (f: keyof typeof want.fields) => got.fields[f] === want.fields[f] || (want.role === 'left' && want.earlier[f].includes(got.fields[f] ?? ''));
+        for (const f of comparedFields(item.kind, want)) if (!allowed(f)) push(`${where}: ${u}'s ${want.role} copy field ${f} is '${got.fields[f]}', the model '${want.fields[f]}'`);
         if (item.kind === 'task' && got.completed !== want.completed) push(`${where}: ${u}'s copy completed ${got.completed}, the model ${want.completed}`);
       }
     }

@@ -24,6 +24,12 @@ export interface CopyState extends SideState {
   role: 'owner' | 'attendee' | 'left';
   /** A meeting copy that a cancellation may have removed or marked cancelled (Exchange decides which). */
   cancelledOrGone: boolean;
+  /**
+   * Each field's earlier values. A copy a reassignment let go of (role left) may hold any of them: a Dynamics 365
+   * edit whose webhook was dropped reaches the copy only by a reconciliation, which may come after the reassignment
+   * unlinked it (seen in chaos seed 14: the copy kept the value before the last edit, correctly).
+   */
+  earlier: { a: string[]; b: string[] };
 }
 
 export interface ItemModel {
@@ -66,7 +72,7 @@ export function pick<T>(list: readonly T[], n: number): T | undefined {
 }
 
 const side = (fields: Fields, completed = false): SideState => ({ exists: true, fields: { ...fields }, completed });
-const copy = (mailbox: UserKey, fields: Fields, role: CopyState['role'] = 'owner'): CopyState => ({ mailbox, role, exists: true, fields: { ...fields }, completed: false, cancelledOrGone: false });
+const copy = (mailbox: UserKey, fields: Fields, role: CopyState['role'] = 'owner'): CopyState => ({ mailbox, role, exists: true, fields: { ...fields }, completed: false, cancelledOrGone: false, earlier: { a: [], b: [] } });
 
 export const ownerCopy = (item: ItemModel): CopyState => item.copies.find((c) => c.role === 'owner')!;
 const attendeeCopy = (item: ItemModel): CopyState | undefined => item.copies.find((c) => c.role === 'attendee');
@@ -87,7 +93,11 @@ export function createdInOutlook(key: string, kind: Kind, owner: UserKey, fields
 export function edited(item: ItemModel, field: keyof Fields, value: string, from: 'd365' | 'outlook'): void {
   const linked = item.tracked;
   if (from === 'd365' || linked) item.d365.fields[field] = value;
-  if (from === 'outlook' || linked) ownerCopy(item).fields[field] = value;
+  if (from === 'outlook' || linked) {
+    const own = ownerCopy(item);
+    own.earlier[field].push(own.fields[field]);
+    own.fields[field] = value;
+  }
   // Exchange carries the organizer's change to the attendee's copy (only the subject is compared there).
   const att = attendeeCopy(item);
   if (att && field === 'a' && linked) att.fields.a = value;
