@@ -30,6 +30,8 @@ export interface CopyState extends SideState {
    * unlinked it (seen in chaos seed 14: the copy kept the value before the last edit, correctly).
    */
   earlier: { a: string[]; b: string[] };
+  /** A left copy that may never have been made (see reassigned). */
+  maybeMissing?: boolean;
 }
 
 export interface ItemModel {
@@ -146,9 +148,13 @@ export function deletedInOutlook(item: ItemModel): void {
 }
 
 /** Reassigned in Dynamics 365: the old owner's copy falls out of scope and stays, unlinked; the new owner gets one. */
-export function reassigned(item: ItemModel): void {
+export function reassigned(item: ItemModel, ownerCopySeen = true): void {
   const own = ownerCopy(item);
   own.role = 'left';
+  // The old owner's copy was not seen at the last settle: the create may not have reached that mailbox before the
+  // reassignment (its webhook lost to a host kill or a drop, repaired only by a reconciliation, which then finds the
+  // record another user's), so the copy may never exist (seen in chaos seed 13).
+  if (!ownerCopySeen) own.maybeMissing = true;
   item.reassigned = true;
   item.owner = other(item.owner);
   const fresh = copy(item.owner, item.d365.fields);
