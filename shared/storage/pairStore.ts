@@ -3,7 +3,7 @@
 // Both lookup directions live in the mailbox's partition and are written in one entity-group transaction; every
 // update is conditional on the row's etag, so two workers can never both believe they own the latest state.
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
-import { SyncError } from '../errors.js';
+import { SyncError, isSyncError } from '../errors.js';
 import { compactSnapshot, type BaseSnapshot } from '../sync/base.js';
 import type { KindName } from '../sync/kinds/index.js';
 import { checkedKey, encodeKey, getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
@@ -164,8 +164,20 @@ export class PairStore {
     const actions: TransactionAction[] = [['update', entity, 'Replace', { etag: current.rowEtag }]];
     if (next.exchangeId && next.exchangeId !== current.exchangeId) actions.push(['upsert', pointer(next, next.exchangeId), 'Replace']);
     if (current.exchangeId && current.exchangeId !== next.exchangeId) actions.push(['delete', { partitionKey: mailboxPartition(current.mailboxId), rowKey: pointerRow(current.exchangeId) }]);
-    const rowEtag = await this.submit(actions, 0);
-    return { ...next, rowEtag, updatedOn: entity.updatedOn };
+    try {
+      const rowEtag = await this.submit(actions, 0);
+      return { ...next, rowEtag, updatedOn: entity.updatedOn };
+    } catch (error) {
+      if (!isSyncError(error, 'NotFound')) throw error;
+      // A 404 fails the whole transaction: the pair row is gone (another change unlinked it since it was read: a
+      // concurrent write, so PreconditionFailed, re-read and decide again; not "the item is gone", which callers
+      // read NotFound as), or only the old pointer row is (a crash between the two rows of a remove): then the
+      // update goes through without deleting it.
+      const row = await getEntityOrUndefined<PairEntity>(this.table, entity.partitionKey, entity.rowKey);
+      if (!row || row.etag !== current.rowEtag || actions.length < 2 || actions.at(-1)![0] !== 'delete') throw goneSinceRead(error);
+      const rowEtag = await this.submit(actions.slice(0, -1), 0);
+      return { ...next, rowEtag, updatedOn: entity.updatedOn };
+    }
   }
 
   /**
@@ -197,6 +209,8 @@ export class PairStore {
     try {
       await this.table.deleteEntity(partition, pairRow(current.dataverseId), { etag: current.rowEtag });
     } catch (error) {
+      // Gone since it was read: another change unlinked it first (a concurrent write, not a missing item).
+      if (tableStatus(error) === 404) throw goneSinceRead(error);
       throw translateTableError(error);
     }
     if (current.exchangeId) await this.deleteIgnoringMissing(partition, pointerRow(current.exchangeId));
@@ -255,6 +269,15 @@ export class PairStore {
       throw translateTableError(error);
     }
   }
+}
+
+/**
+ * A pair row removed since the caller read it. PreconditionFailed (retryable), like a changed etag: the change
+ * decides again from the pair store as it is now. As NotFound it was dead-lettered (not retryable), and an update
+ * took it for the other side's item being gone (found by the chaos test's dead letters, test/chaos).
+ */
+function goneSinceRead(cause: unknown): SyncError {
+  return new SyncError('PreconditionFailed', 'table storage: the pair was removed since it was read (concurrent unlink)', { status: 404, cause });
 }
 
 function rowKeyOf(action: TransactionAction): string {

@@ -8,12 +8,13 @@ import type { Runtime } from '../runtime.js';
 import type { DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { Pair, StoredPair } from '../storage/pairStore.js';
+import { claimMs, claimWaitMs } from './claim.js';
 import { transactionIdFor } from './ids.js';
 import { syncWindow } from './window.js';
 import type { GraphItem, PartDelete, SyncKind } from './kinds/index.js';
 import type { Snapshot } from './merge.js';
 import { resolveParties } from './parties.js';
-import { baseAfterWrite, directionsOf, driftToExchange, planDataverseDelete, planExchangeDelete, planLink, planMerge, planToExchange, planUpdateToDataverse, withoutTurnedOffFields, type Action, type PlanSettings } from './plan.js';
+import { baseAfterWrite, directionsOf, driftToExchange, matchingFilter, planDataverseDelete, planExchangeDelete, planLink, planMerge, planToExchange, planUpdateToDataverse, withoutTurnedOffFields, type Action, type PlanSettings } from './plan.js';
 
 export type OutcomeKind = 'created' | 'updated' | 'unchanged' | 'echo' | 'ignored' | 'linked' | 'unlinked' | 'deleted' | 'awaiting-invitation' | 'held' | 'sent' | 'send-failed' | 'deferred' | 'paused';
 
@@ -61,19 +62,15 @@ function deleteTarget(side: 'exchange' | 'dataverse', ids: { dataverseId?: strin
   return `${side}:${(side === 'dataverse' ? ids.dataverseId : ids.exchangeId) ?? fallback}`;
 }
 
-/**
- * How long a pending pair claimed by another change keeps others from creating: a create in flight finishes well
- * within the queue's lock duration (a minute, renewed while the handler runs); a claim older than that is an attempt
- * that died, whose item is looked for before anything is created again.
- */
-export const claimMs = 2 * 60_000;
+/** The age of a pair's claim at `now` (NaN when it has no time). */
+const claimAge = (pair: Pick<Pair, 'updatedOn'>, now: Date) => now.getTime() - Date.parse(pair.updatedOn ?? '');
 
-/** Another change of this record is creating its item now: wait, then decide again from what it left. */
+/** Another change of this record is creating its item now: wait (shared/sync/claim.ts), then decide again from what it left. */
 function claimedElsewhere(pair: Pick<Pair, 'status' | 'claimedBy' | 'updatedOn'>, claim: string | undefined, now: Date): SyncError | undefined {
   if (pair.status !== 'pending' || !pair.claimedBy || pair.claimedBy === claim) return undefined;
-  const age = now.getTime() - Date.parse(pair.updatedOn ?? '');
+  const age = claimAge(pair, now);
   if (!(age >= 0 && age < claimMs)) return undefined;
-  return new SyncError('Transient', 'another change of this record is creating its item; deciding again after it', { retryAfterMs: 1_000 });
+  return new SyncError('Transient', 'another change of this record is creating its item; deciding again after it', { retryAfterMs: claimWaitMs(age) });
 }
 
 /** Runs the actions of one plan; the outcome is the last step's. */
@@ -338,7 +335,10 @@ export class Executor {
 
   private async link(action: Extract<Action, { type: 'Link' }>): Promise<void> {
     const { rt, s } = this;
-    s.pair = await rt.pairs.create({
+    // Another change of the same item may link it at the same time (a notification and a reconciliation, a
+    // redelivered change): the second decides again from the pair the first recorded, instead of being
+    // dead-lettered with AlreadyExists (found by the chaos test's dead letters, test/chaos).
+    s.pair = await this.createPairOnce({
       mailboxId: s.mailbox.id,
       kind: s.kind.name,
       dataverseEntity: action.table,
@@ -357,13 +357,13 @@ export class Executor {
     rt.log.info('linked an existing Exchange item to its Dataverse record', { kind: s.kind.name, ...this.ids });
   }
 
-  /** Records the pair with each side's version as the sync knows it now. */
-  private async record(base: Snapshot): Promise<void> {
+  /** Records the pair with each side's version as the sync knows it now (`unsynced`: that side's version stays as recorded). */
+  private async record(base: Snapshot, unsynced?: 'exchange'): Promise<void> {
     const { rt, s } = this;
     const pair = s.pair!;
     s.pair = await rt.pairs.update(pair, {
       ...pair,
-      exchangeEtag: (s.item?.['@odata.etag']) ?? pair.exchangeEtag,
+      exchangeEtag: unsynced === 'exchange' ? pair.exchangeEtag : ((s.item?.['@odata.etag']) ?? pair.exchangeEtag),
       dataverseEtag: (s.record?.['@odata.etag']) ?? pair.dataverseEtag,
       base,
     });
@@ -373,14 +373,15 @@ export class Executor {
     const { rt, s } = this;
     const pair = s.pair!;
     const fields = Object.keys(action.fields);
+    const unsynced = action.unsyncedVersion ? 'exchange' : undefined;
     if (fields.length === 0) {
-      await this.record(action.base);
+      await this.record(action.base, unsynced);
       return this.updatedOutcome(false, fields);
     }
     try {
       const written = await this.writeExchange(pair, action.fields);
       s.item = written;
-      await this.record(action.base);
+      await this.record(action.base, unsynced);
       rt.log.info('updated in Exchange', { kind: s.kind.name, ...this.ids, fields });
       return this.updatedOutcome(true, fields);
     } catch (error) {
@@ -530,7 +531,7 @@ export class Executor {
         if (isSyncError(error, 'AlreadyExists')) {
           const again = await rt.pairs.get(s.mailbox.id, id);
           // Another change claimed the create between our read and our claim: it creates; this one decides again.
-          if (again && again.status === 'pending' && s.claim !== undefined && again.claimedBy !== s.claim) throw new SyncError('Transient', 'another change of this record claimed its create; deciding again after it', { retryAfterMs: 1_000 });
+          if (again && again.status === 'pending' && s.claim !== undefined && again.claimedBy !== s.claim) throw new SyncError('Transient', 'another change of this record claimed its create; deciding again after it', { retryAfterMs: claimWaitMs(claimAge(again, rt.now())) });
           if (again) return again;
         }
         throw error;
@@ -657,6 +658,13 @@ export class Executor {
       if (!found) throw error;
       record = found;
       existed = true;
+      // The record this item's derived id names no longer reaches this mailbox (reassigned, or out of its filters):
+      // the item is a copy the sync let go of as out of scope, and it stays unlinked; pairing it again wrote its old
+      // values over the new owner's (the chaos test's reassign-lost-update, test/e2e/reassignedCopy.test.ts).
+      if (matchingFilter(s.settings.config.scope[s.kind.name], found, s.mailbox.systemUserId, s.kind.scopeOf(table, found)) === undefined) {
+        rt.log.info('not linked: the record the item belongs to is out of scope', { kind: s.kind.name, ...this.ids, dataverseId: id });
+        return { kind: 'ignored', ...this.ids, dataverseId: id, detail: 'out of scope: the record it belongs to does not reach this user (owner, party or sync filter); the copy stays unlinked' };
+      }
       // A retry of this create whose answer was lost: the record was made, its separate state change (a completed
       // To Do task closes the task after creating it) never ran. Nothing else would write it: a past actualend
       // already reads as completed, so the item and the record look alike (found by the chaos test). Only a record

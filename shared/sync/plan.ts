@@ -11,6 +11,7 @@ import type { EffectiveConfig, ScopeFilter } from '../settings/index.js';
 import type { Pair, UnlinkedCopy } from '../storage/pairStore.js';
 import type { GraphItem, SyncKind } from './kinds/index.js';
 import { mergeSnapshots, type Conflict, type Direction, type Snapshot } from './merge.js';
+import { claimWaitMs } from './claim.js';
 import { isSyncedVersion } from './versions.js';
 
 export type Side = 'exchange' | 'dataverse';
@@ -37,9 +38,12 @@ export type Action =
   | { type: 'Delete'; side: Side; how: 'delete' | 'cancel'; reason: string }
   /**
    * Write `fields` to `side` and record `base` as the new last-synced values; no fields records the base only.
-   * `keepOnConflict`: a concurrent change on that side wins and the write is dropped.
+   * `keepOnConflict`: a concurrent change on that side wins and the write is dropped. `unsyncedVersion`: a later
+   * write of the plan carries changes of this side's item to the other side, so its version is not recorded as
+   * synced yet (`base` keeps those fields' old values): a failure before that write leaves them for the item's next
+   * change to find, instead of an echo that hides them.
    */
-  | { type: 'Update'; side: Side; fields: Snapshot; base: Snapshot; keepOnConflict?: boolean }
+  | { type: 'Update'; side: Side; fields: Snapshot; base: Snapshot; keepOnConflict?: boolean; unsyncedVersion?: boolean }
   /** The same field changed on both sides; the policy picked `winner` (reported, never silent). */
   | { type: 'ResolveConflict'; conflicts: Conflict[] }
   /** Compare and sync the parts of the pair's item (a series' exceptions and cancellations: the kind's table). */
@@ -252,9 +256,19 @@ export function planToDataverse(s: ToDataverseState): Action[] {
   const link = s.link;
   if (link?.existingPair) {
     // The sync's own create of this item is still being recorded: look again.
-    if (link.existingPair.status === 'pending') return [{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true }];
+    // Its wait follows the claim's age (shared/sync/claim.ts): the create's holder may be a change redelivered after a crash.
+    if (link.existingPair.status === 'pending') return [{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true, retryAfterMs: claimWaitMs(s.ctx.now.getTime() - Date.parse(link.existingPair.updatedOn ?? '')) }];
     if (link.existingPair.exchangeId === item.id) return withParts(kind, link.table, [planUpdateToDataverse(kind, link.existingPair, item, s.ctx, s.settings)]);
   } else if (link?.record) {
+    // The record the copy carries the stamp of (or shares the meeting of) no longer reaches this mailbox: it was
+    // reassigned, or its parties or the sync filters changed, and the copy was unlinked as out of scope (engine.ts,
+    // docs/reference/platform-facts.md section 7). Linking it again made the copy's old values overwrite the record
+    // (the chaos test's reassign-lost-update: a contact reassigned, then edited in Dynamics 365, went back to the
+    // old owner's values when a change of the old copy arrived). It stays as it is, unlinked.
+    const reach = kind.scopeOf(link.table, link.record);
+    if (matchingFilter(s.settings.config.scope[kind.name], link.record, s.mailbox.systemUserId, reach) === undefined) {
+      return [{ type: 'Ignore', reason: 'out of scope: the record it belongs to does not reach this user (owner, party or sync filter); the copy stays unlinked' }];
+    }
     const linking = planLink(s, link, link.record, item);
     const linked = linking[0];
     if (linked?.type !== 'Link' || linked.mirror) return linking;
@@ -343,7 +357,18 @@ export function planMerge(s: MergeState): Action[] {
   });
   const actions: Action[] = [];
   if (merge.conflicts.length > 0) actions.push({ type: 'ResolveConflict', conflicts: merge.conflicts });
-  actions.push({ type: 'Update', side: 'exchange', fields: merge.toExchange, base: merge.merged });
+  // The Exchange write goes first and records the pair; when Exchange's own changes still wait for the Dataverse
+  // write, that record must not say they are synced: a Dataverse write failing after it (a 429 storm) left the
+  // pair recording the item's version and a base with them, so the change's retry and the item's next change were
+  // both echoes and the change was lost (a To Do completion met by a Dynamics 365 edit: the chaos test's
+  // todo-completion-lost, test/e2e/throttledCompletion.test.ts).
+  const pending = Object.keys(merge.toDataverse);
+  const firstBase: Snapshot = { ...merge.merged };
+  for (const field of pending) {
+    if (field in s.pair.base) firstBase[field] = s.pair.base[field];
+    else delete firstBase[field];
+  }
+  actions.push({ type: 'Update', side: 'exchange', fields: merge.toExchange, base: firstBase, ...(pending.length > 0 ? { unsyncedVersion: true } : {}) });
   actions.push({ type: 'Update', side: 'dataverse', fields: merge.toDataverse, base: merge.merged });
   return actions;
 }

@@ -203,11 +203,13 @@ export async function reconcileDataverse(rt: Runtime): Promise<DataverseReconcil
       const primary = kindOfTable(entity).primaryKey;
       const fetch = (l: string | undefined) => rt.dataverse.trackChanges(entity, l ? { link: l } : { select: [primary, '_ownerid_value'] });
       let round;
+      let full = !link;
       try {
         round = await fetch(link);
       } catch (error) {
         if (!link || !isSyncError(error, 'TokenExpired')) throw error;
         result.resynced += 1;
+        full = true;
         round = await fetch(undefined);
       }
       const receivedAt = rt.now().toISOString();
@@ -245,6 +247,12 @@ export async function reconcileDataverse(rt: Runtime): Promise<DataverseReconcil
         const message = dataverseChange({ entity, recordId: id, message: 'Delete' }, { receivedAt });
         if (usable(message)) messages.push(message);
       }
+      // A full round (the first, or a new start after an expired token) lists the rows there are and reports no
+      // deletes: a record deleted while its webhook was lost would keep its copies for good (the organizer's future
+      // event of a deleted appointment: the chaos test's d365-delete-event-kept). As the Exchange side does for its
+      // full rounds (afterFullRound above), each paired record of the table the round did not list is enqueued as a
+      // resync change: the worker reads it, and a record gone is an inferred delete, under the breaker's rules.
+      if (full) messages.push(...(await unlistedPairs(rt, mailboxes, entity, new Set(round.changed.map((row) => String(row[primary]).toLowerCase())), receivedAt)));
       await send(rt, messages, result);
       if (unusable > 0) {
         result.errors.push(`${entity}: InvalidInput: ${unusable} changed row(s) without a usable id were skipped`);
@@ -259,6 +267,18 @@ export async function reconcileDataverse(rt: Runtime): Promise<DataverseReconcil
   }
   await rt.cursors.set(reconcileScopes.last, 'dataverse', { at: rt.now().toISOString(), enqueued: result.enqueued, skipped: result.skipped, resynced: result.resynced, errors: result.errors });
   return result;
+}
+
+/** A resync change for each record of `entity` an enabled mailbox pairs that a full round did not list (once per record). */
+async function unlistedPairs(rt: Runtime, mailboxes: readonly Mailbox[], entity: DataverseEntity, listed: ReadonlySet<string>, receivedAt: string): Promise<ChangeMessageInput[]> {
+  const ids = new Set<string>();
+  for (const mailbox of mailboxes) {
+    for await (const pair of rt.pairs.listMailbox(mailbox.id)) {
+      const id = pair.dataverseId.toLowerCase();
+      if (pair.dataverseEntity === entity && pair.status === 'linked' && !listed.has(id)) ids.add(id);
+    }
+  }
+  return [...ids].map((recordId) => dataverseChange({ entity, recordId, message: 'Reconcile', origin: 'resync' }, { receivedAt }));
 }
 
 async function matters(rt: Runtime, entity: DataverseEntity, id: string, row: DataverseRecord, owners: Set<string>, isParty: (id: string) => Promise<boolean>): Promise<boolean> {

@@ -3,14 +3,16 @@
 // write, remove subscriptions and evict delta and change-tracking tokens, and the host process is SIGKILLed (also
 // right after a service took a write, before the host stored the pair). After quiescence and one reconciliation the
 // simulators' state must be what the model says (check.ts), nothing may be written during a quiet period after it
-// (no ping-pong), and the dead-letter queues hold nothing (no operation here is one the rules reject).
+// (no ping-pong), and the dead-letter queues hold only what the rules reject, judged by the reason the worker
+// recorded (check.ts `deadLetterViolations`; none of the operations here is one they reject).
 //
 // CHAOS_SEEDS (runs), CHAOS_OPS (operations per run), CHAOS_CRASHES (host kills per run, default 1), CHAOS_SEED
 // (the first seed, default 1), CHAOS_REPLAY ("seed:path" as a failure prints it: that run only), CHAOS_SHRINK=1
 // (shrink a failure to its minimal commands; slow: every step replays against the stack), CHAOS_STRICT=1 (a known
-// finding fails the run; the default of npm run test:chaos, CHAOS_STRICT=0 turns it off there). A failure is a
+// finding fails the run; the default of npm run test:chaos, CHAOS_STRICT=0 turns it off there), CHAOS_LOG=<file> (append
+// the host's log lines there). A failure is a
 // real system's timing: a replay re-runs the same operations and faults, not necessarily the same interleaving.
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -19,7 +21,8 @@ import { startStack, type Stack } from '../../dev/stack/index.js';
 import type { HandledRequest } from '../../dev/sim/graph/index.js';
 import { main } from '../../shared/cli/main.js';
 import { queues } from '../../shared/servicebus/queues.js';
-import { knownFindings, violations, type Violation } from './check.js';
+import { deadLetterScope, type DeadLetterRecord } from '../../shared/sync/worker.js';
+import { deadLetterViolations, knownFindings, violations, type DeadLetter, type Violation } from './check.js';
 import { ChaosCommand, opArbitrary } from './commands.js';
 import { newModel } from './model.js';
 import { World } from './world.js';
@@ -54,7 +57,10 @@ describe('chaos', () => {
   let attempt = 0;
   beforeAll(async () => {
     // The attendee's copy of a shared meeting must be linked to the same appointment: both users are synced.
-    stack = await startStack({ seed: 1717, users, hostInChild: true, env: { SYNC_MAX_ATTEMPTS: '12' } });
+    // CHAOS_LOG=<file>: the host's log lines (ids and codes, never contents), one JSON object a line, for a replay.
+    const logFile = process.env.CHAOS_LOG;
+    const logSink = logFile ? (level: string, message: string, props: Record<string, unknown>) => appendFileSync(logFile, `${JSON.stringify({ t: new Date().toISOString(), level, message, ...props })}\n`) : undefined;
+    stack = await startStack({ seed: 1717, users, hostInChild: true, env: { SYNC_MAX_ATTEMPTS: '12' }, ...(logSink ? { logSink } : {}) });
     // The mass-delete breaker has its own tests (test/e2e/breaker.test.ts); here a run's deletes are people's, so
     // its limits are set past what a run does, and inferred deletes of a resync (a delta token evicted) go through.
     const settings = { minDeletes: '100000', deleteCap: '100000', inferredDeleteCap: '100000', createCap: '100000', holdResyncInferredDeletes: 'false', emptyListingHolds: 'false' };
@@ -77,7 +83,7 @@ describe('chaos', () => {
         const keyPrefix = `C${seed}r${(attempt += 1)}n`;
         const world = new World(stack);
         const model = newModel(crashes);
-        const deadBefore = deadLetterList(stack).length;
+        const deadBefore = new Set((await deadLetterList(stack)).map((d) => `${d.queue}#${d.sequenceNumber}`));
         try {
           await fc.asyncModelRun(() => ({ model, real: world }), list.map((op) => new ChaosCommand(op, keyPrefix)));
           // Quiescence: faults off, the host up, everything delivered, then one reconciliation repairs what a
@@ -102,10 +108,7 @@ describe('chaos', () => {
           }
           const found = violations(model, await world.snapshot(keyPrefix));
           if (writes.length > 0) found.push({ text: `the quiet period wrote ${writes.length} time(s): ${writes.slice(0, 5).join(', ')}` });
-          for (const dead of deadLetterList(stack).slice(deadBefore)) {
-            const text = `dead-lettered, though no operation of the run is one the rules reject: ${dead}`;
-            found.push(dead.includes('MaxDeliveryCountExceeded') ? { text, finding: 'delivery-count-exceeded' } : { text });
-          }
+          found.push(...deadLetterViolations((await deadLetterList(stack)).filter((d) => !deadBefore.has(`${d.queue}#${d.sequenceNumber}`))));
           lastViolations = found;
           lastTrail = world.trail;
           const byKind = (k: string) => model.items.filter((i) => i.kind === k).length;
@@ -150,9 +153,20 @@ describe('chaos', () => {
   }
 });
 
-/** Each dead letter of every queue with its reason (the worker's and Service Bus's own), oldest first. */
-function deadLetterList(stack: Stack): string[] {
-  return queues.map((q) => q.name).flatMap((q) =>
-    stack.serviceBus.messages(q, 'deadLetter').map((m) => `${q} #${m.sequenceNumber} ${JSON.stringify(m.applicationProperties?.DeadLetterReason ?? '')} ${JSON.stringify(m.applicationProperties?.DeadLetterErrorDescription ?? '')}`.trim()),
+/**
+ * Each dead letter of every queue, oldest first, joined by messageId with the reason the worker recorded (as
+ * `npm run dlq -- list` joins them: shared/cli/commands/dlq.ts); Service Bus's own reason only where it recorded none.
+ */
+async function deadLetterList(stack: Stack): Promise<DeadLetter[]> {
+  const records = new Map((await stack.runtime.cursors.list<DeadLetterRecord>(deadLetterScope)).map((r) => [r.name, r.value]));
+  const text = (v: unknown) => (typeof v === 'string' ? v : '');
+  return queues.flatMap(({ name: queue }) =>
+    stack.serviceBus.messages(queue, 'deadLetter').map((m) => {
+      const record = records.get(m.messageId);
+      const props = m.applicationProperties ?? {};
+      return record
+        ? { queue, sequenceNumber: m.sequenceNumber, messageId: m.messageId, reason: record.reason, description: record.description, recorded: true }
+        : { queue, sequenceNumber: m.sequenceNumber, messageId: m.messageId, reason: text(props.DeadLetterReason) || '(none)', description: text(props.DeadLetterErrorDescription), recorded: false };
+    }),
   );
 }

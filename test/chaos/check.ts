@@ -8,15 +8,12 @@ import { userKeys, type Model } from './model.js';
  * Findings of this test that are not fixed yet, each under a name `npm run test:chaos` reports. A run whose only
  * violations are known findings is skipped in `npm test` with the names (never passed); CHAOS_STRICT=1 fails it.
  */
-export const knownFindings = {
-  'delivery-count-exceeded':
-    'on a loaded machine Service Bus dead-letters a change with MaxDeliveryCountExceeded (5 deliveries; the worker is meant to reschedule its own retries and dead-letter only after SYNC_MAX_ATTEMPTS, so each of these deliveries was abandoned or lost its lock): not investigated yet',
-  'todo-completion-lost':
-    'a task completed in To Do stays open in Dynamics 365 under faults; one cause (a lost answer on the create of a completed task) is fixed with test/e2e/lostAnswers.test.ts, so a new sighting is another cause',
-  'd365-delete-event-kept': "an appointment deleted in Dynamics 365 under webhook drops and faults keeps its organizer's future event (seen once; not reduced yet)",
-  'reassign-lost-update': 'after a contact or task is reassigned, a later Dynamics 365 edit is overwritten by the older value (seen once; not reduced yet)',
-} as const;
-export type FindingName = keyof typeof knownFindings;
+// None open: delivery-count-exceeded (dead letters are judged by their recorded reason now), todo-completion-lost
+// (test/e2e/throttledCompletion.test.ts), d365-delete-event-kept (test/e2e/dataverseDeleteUnheard.test.ts) and
+// reassign-lost-update (test/e2e/reassignedCopy.test.ts) were fixed; a new one is added here as `name: 'what is seen'`.
+export const knownFindings: Readonly<Record<string, string>> = {};
+/** A key of knownFindings (a plain string while the list is empty: a typed key of an empty list is `never`). */
+export type FindingName = string;
 
 export interface Violation {
   text: string;
@@ -40,8 +37,8 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
     if (records.length !== expected) push(`${where}: Dynamics 365 holds ${records.length}, the model ${expected}`);
     if (records.length === 1 && item.d365.exists) {
       const got = recordFields(item.kind, records[0]!);
-      for (const f of comparedFields(item.kind)) if (got.fields[f] !== item.d365.fields[f]) push(`${where}: Dynamics 365 field ${f} is '${got.fields[f]}', the model '${item.d365.fields[f]}'`, item.reassigned ? 'reassign-lost-update' : undefined);
-      if (item.kind === 'task' && got.completed !== item.d365.completed) push(`${where}: Dynamics 365 completed ${got.completed}, the model ${item.d365.completed}`, item.d365.completed ? 'todo-completion-lost' : undefined);
+      for (const f of comparedFields(item.kind)) if (got.fields[f] !== item.d365.fields[f]) push(`${where}: Dynamics 365 field ${f} is '${got.fields[f]}', the model '${item.d365.fields[f]}'`);
+      if (item.kind === 'task' && got.completed !== item.d365.completed) push(`${where}: Dynamics 365 completed ${got.completed}, the model ${item.d365.completed}`);
     }
     for (const u of userKeys) {
       const real = snap.mailbox[u][item.kind].filter((i) => keyOfItem(item.kind, i) === item.key);
@@ -50,16 +47,50 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
       const loose = mine.filter((c) => c.cancelledOrGone);
       const live = real.filter((i) => !itemFields(item.kind, i).cancelled);
       const cancelled = real.length - live.length;
-      const eventKept = item.kind === 'appointment' && !item.d365.exists && u === item.owner && live.length === strict.length + 1;
-      if (live.length !== strict.length) push(`${where}: ${u}'s mailbox holds ${live.length} live copies, the model ${strict.length}`, eventKept ? 'd365-delete-event-kept' : undefined);
+      // An organizer's event kept after a Dynamics 365 delete whose webhook was lost (once the known finding
+      // d365-delete-event-kept) is a plain violation now: test/e2e/dataverseDeleteUnheard.test.ts.
+      const optional = strict.filter((c) => c.maybeMissing).length;
+      if (live.length > strict.length || live.length < strict.length - optional) push(`${where}: ${u}'s mailbox holds ${live.length} live copies, the model ${optional ? `${strict.length - optional} to ${strict.length}` : strict.length}`);
       if (cancelled > loose.length) push(`${where}: ${u}'s mailbox holds ${cancelled} cancelled copies, the model at most ${loose.length}`);
       if (live.length === 1 && strict.length === 1) {
         const got = itemFields(item.kind, live[0]!);
         const want = strict[0]!;
-        for (const f of comparedFields(item.kind, want)) if (got.fields[f] !== want.fields[f]) push(`${where}: ${u}'s ${want.role} copy field ${f} is '${got.fields[f]}', the model '${want.fields[f]}'`, item.reassigned ? 'reassign-lost-update' : undefined);
+        const allowed = (f: keyof typeof want.fields) => got.fields[f] === want.fields[f] || (want.role === 'left' && want.earlier[f].includes(got.fields[f] ?? ''));
+        for (const f of comparedFields(item.kind, want)) if (!allowed(f)) push(`${where}: ${u}'s ${want.role} copy field ${f} is '${got.fields[f]}', the model '${want.fields[f]}'`);
         if (item.kind === 'task' && got.completed !== want.completed) push(`${where}: ${u}'s copy completed ${got.completed}, the model ${want.completed}`);
       }
     }
   }
   return out;
+}
+
+/** One dead letter of a run: where it is, and the reason the worker recorded for it (or Service Bus's own). */
+export interface DeadLetter {
+  queue: string;
+  sequenceNumber: number;
+  messageId: string;
+  /** The worker's DeadLetterRecord reason when it recorded one (shared/sync/worker.ts), else Service Bus's DeadLetterReason. */
+  reason: string;
+  description: string;
+  /** Whether the reason is the worker's record (false: Service Bus dead-lettered it on its own). */
+  recorded: boolean;
+}
+
+/**
+ * Dead-letter reasons the sync's rules give for a change they reject, each with the rule. The worker dead-letters by
+ * recording a DeadLetterRecord and failing the message's later deliveries until Service Bus moves it, so Service
+ * Bus's own reason is MaxDeliveryCountExceeded for every one of them; the record's reason is the verdict
+ * (`npm run dlq -- list` shows the same join). None of the chaos model's operations is one the rules reject (it has
+ * no email, whose attachment and recipient rules are the rejections in shared/sync/kinds/email.ts), so the table is
+ * empty for the kinds it drives and every dead letter of a run is a violation.
+ */
+export const rejectedByRules: readonly { reason: string; description: RegExp; rule: string }[] = [];
+
+/** A dead letter the rules do not explain is a violation that names its recorded reason. */
+export function deadLetterViolations(dead: readonly DeadLetter[]): Violation[] {
+  return dead
+    .filter((d) => !rejectedByRules.some((r) => r.reason === d.reason && r.description.test(d.description)))
+    .map((d) => ({
+      text: `dead-lettered with reason ${d.reason}${d.recorded ? '' : ' (by Service Bus; the worker recorded none)'}, which no rule gives for an operation of the run: ${d.queue} #${d.sequenceNumber} ${JSON.stringify(d.description.slice(0, 300))}`,
+    }));
 }

@@ -166,12 +166,15 @@ export class ChaosCommand implements fc.AsyncCommand<m.Model, World> {
           touch(item!);
         }
         return;
-      case 'reassign':
+      case 'reassign': {
+        // Whether the old owner's copy was seen at the last settle (World.refresh), before reassign forgets it.
+        const seen = world.ids.get(item!.key)?.copies[item!.owner] !== undefined;
         if (world.reassign(item!, m.other(item!.owner))) {
-          m.reassigned(item!);
+          m.reassigned(item!, seen);
           touch(item!);
         }
         return;
+      }
       case 'attend': {
         const who = m.other(item!.owner);
         if (await world.setAttendees(item!, who)) {

@@ -24,6 +24,14 @@ export interface CopyState extends SideState {
   role: 'owner' | 'attendee' | 'left';
   /** A meeting copy that a cancellation may have removed or marked cancelled (Exchange decides which). */
   cancelledOrGone: boolean;
+  /**
+   * Each field's earlier values. A copy a reassignment let go of (role left) may hold any of them: a Dynamics 365
+   * edit whose webhook was dropped reaches the copy only by a reconciliation, which may come after the reassignment
+   * unlinked it (seen in chaos seed 14: the copy kept the value before the last edit, correctly).
+   */
+  earlier: { a: string[]; b: string[] };
+  /** A left copy that may never have been made (see reassigned). */
+  maybeMissing?: boolean;
 }
 
 export interface ItemModel {
@@ -66,7 +74,7 @@ export function pick<T>(list: readonly T[], n: number): T | undefined {
 }
 
 const side = (fields: Fields, completed = false): SideState => ({ exists: true, fields: { ...fields }, completed });
-const copy = (mailbox: UserKey, fields: Fields, role: CopyState['role'] = 'owner'): CopyState => ({ mailbox, role, exists: true, fields: { ...fields }, completed: false, cancelledOrGone: false });
+const copy = (mailbox: UserKey, fields: Fields, role: CopyState['role'] = 'owner'): CopyState => ({ mailbox, role, exists: true, fields: { ...fields }, completed: false, cancelledOrGone: false, earlier: { a: [], b: [] } });
 
 export const ownerCopy = (item: ItemModel): CopyState => item.copies.find((c) => c.role === 'owner')!;
 const attendeeCopy = (item: ItemModel): CopyState | undefined => item.copies.find((c) => c.role === 'attendee');
@@ -87,7 +95,11 @@ export function createdInOutlook(key: string, kind: Kind, owner: UserKey, fields
 export function edited(item: ItemModel, field: keyof Fields, value: string, from: 'd365' | 'outlook'): void {
   const linked = item.tracked;
   if (from === 'd365' || linked) item.d365.fields[field] = value;
-  if (from === 'outlook' || linked) ownerCopy(item).fields[field] = value;
+  if (from === 'outlook' || linked) {
+    const own = ownerCopy(item);
+    own.earlier[field].push(own.fields[field]);
+    own.fields[field] = value;
+  }
   // Exchange carries the organizer's change to the attendee's copy (only the subject is compared there).
   const att = attendeeCopy(item);
   if (att && field === 'a' && linked) att.fields.a = value;
@@ -136,9 +148,13 @@ export function deletedInOutlook(item: ItemModel): void {
 }
 
 /** Reassigned in Dynamics 365: the old owner's copy falls out of scope and stays, unlinked; the new owner gets one. */
-export function reassigned(item: ItemModel): void {
+export function reassigned(item: ItemModel, ownerCopySeen = true): void {
   const own = ownerCopy(item);
   own.role = 'left';
+  // The old owner's copy was not seen at the last settle: the create may not have reached that mailbox before the
+  // reassignment (its webhook lost to a host kill or a drop, repaired only by a reconciliation, which then finds the
+  // record another user's), so the copy may never exist (seen in chaos seed 13).
+  if (!ownerCopySeen) own.maybeMissing = true;
   item.reassigned = true;
   item.owner = other(item.owner);
   const fresh = copy(item.owner, item.d365.fields);

@@ -3,6 +3,7 @@
 // derived id of a Dataverse record), in the same process and when the worker runs the change again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
+import { changesQueue } from '../../shared/servicebus/queues.js';
 import { appointments, createAppointment, daysFromNow, events, outlookEvent, tracked } from '../support/e2e.js';
 
 describe('lost answers and lost pairs', () => {
@@ -137,6 +138,27 @@ describe('lost answers and lost pairs', () => {
       const records = stack.dataverse.admin.records('contacts').filter((c) => c.lastname === 'Nomail');
       expect(records.map((r) => [r.contactid, r.jobtitle])).toEqual([[record!.contactid, 'Buyer']]);
       expect(await stack.runtime.pairs.get(alice.graph.id, String(record!.contactid))).toMatchObject({ status: 'linked', exchangeId: contact.id });
+    });
+
+    it('defect 9: two changes of a stamped event rebuilding its lost pair at once link it once; the second decides again instead of being dead-lettered AlreadyExists (shrunk from the chaos test)', async () => {
+      const alice = stack.users.alice!;
+      const appointment = createAppointment(stack, 'alice', 'Twice linked', daysFromNow(9));
+      await stack.settled();
+      const [event] = (await events(stack, 'alice')).filter((e) => e.item.subject === 'Twice linked');
+      expect(event).toBeDefined();
+      const id = String(appointment.activityid);
+      await stack.runtime.pairs.remove((await stack.runtime.pairs.get(alice.graph.id, id))!);
+      const deadBefore = stack.serviceBus.messages(changesQueue.name, 'deadLetter').length;
+      // Both changes of the event read its record (found by the stamp) before either links it: each plans the Link.
+      const hold = stack.dataverse.admin.holdRequests(`^GET /api/data/v9.2/appointments\\(${id}\\)`);
+      await stack.graph.admin.updateEvent(alice.graph.id, event!.id, { location: { displayName: 'Room 1' } });
+      await stack.graph.admin.updateEvent(alice.graph.id, event!.id, { subject: 'Twice linked (renamed)' });
+      await hold.waitForHeld(2);
+      hold.release();
+      await stack.settled({ timeoutMs: 60_000 });
+      expect(stack.serviceBus.messages(changesQueue.name, 'deadLetter').slice(deadBefore)).toEqual([]);
+      expect(appointments(stack).filter((a) => String(a.subject).startsWith('Twice linked')).map((a) => [a.activityid, a.subject, a.location])).toEqual([[id, 'Twice linked (renamed)', 'Room 1']]);
+      expect(await stack.runtime.pairs.get(alice.graph.id, id)).toMatchObject({ status: 'linked', exchangeId: event!.id });
     });
   });
 });

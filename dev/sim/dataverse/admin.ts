@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { readBody, sendJson } from '../common/https.js';
 import type { Caller, Engine } from './engine.js';
 import { DataverseError, badValue, notFound } from './errors.js';
-import type { FaultPlan } from './faults.js';
+import type { FaultPlan, RequestHold } from './faults.js';
 import type { ServiceProtectionLimits } from './limits.js';
 import { parseFilter } from './odata.js';
 import type { IdSource } from './prng.js';
@@ -95,7 +95,7 @@ export interface AdminDeps {
   flush: () => Promise<void>;
   counts: () => RequestCountsView;
   setFaultPlan: (plan: FaultPlan) => void;
-  hold: (match: string) => { release: () => void; held: () => number };
+  hold: (match: string) => RequestHold;
   getLimits: () => DataverseLimits;
   setLimits: (limits: Partial<DataverseLimits>) => void;
   advanceClock: (ms: number) => void;
@@ -279,7 +279,7 @@ export class DataverseAdmin {
    * Holds Web API requests whose "METHOD /path" matches, after admission (they count as in flight), until released;
    * for deterministic tests of the concurrency limit. In-process only.
    */
-  holdRequests(match: string): { release: () => void; held: () => number } {
+  holdRequests(match: string): RequestHold {
     return this.d.hold(match);
   }
 

@@ -38,13 +38,22 @@ export interface RequestFaultDecision {
   faults: string[];
 }
 
+/** Requests held at a gate until released (RequestFaultInjector.hold). */
+export interface RequestHold {
+  release: () => void;
+  /** How many requests wait at the gate now or waited there. */
+  held: () => number;
+  /** Resolves once `count` requests have reached the gate. */
+  waitForHeld: (count: number) => Promise<void>;
+}
+
 /** Applies the request part of a fault plan. */
 export class RequestFaultInjector {
   private plan: RequestFaults = {};
   private matcher: RegExp | undefined;
   private readonly bursts = new Map<string, number>();
   private serverErrorsInjected = 0;
-  private gates: Array<{ re: RegExp; release: Promise<void>; held: number }> = [];
+  private gates: Array<{ re: RegExp; release: Promise<void>; held: number; waiters: Array<{ count: number; resolve: () => void }> }> = [];
 
   constructor(private readonly prng: () => Prng) {}
 
@@ -98,9 +107,9 @@ export class RequestFaultInjector {
   }
 
   /** Holds matching requests (after admission, so they count as in flight) until the returned release is called. */
-  hold(match: string): { release: () => void; held: () => number } {
+  hold(match: string): RequestHold {
     let release!: () => void;
-    const gate = { re: new RegExp(match), release: new Promise<void>((r) => (release = r)), held: 0 };
+    const gate = { re: new RegExp(match), release: new Promise<void>((r) => (release = r)), held: 0, waiters: [] as Array<{ count: number; resolve: () => void }> };
     this.gates.push(gate);
     return {
       release: () => {
@@ -108,6 +117,7 @@ export class RequestFaultInjector {
         release();
       },
       held: () => gate.held,
+      waitForHeld: (count) => (gate.held >= count ? Promise.resolve() : new Promise<void>((resolve) => gate.waiters.push({ count, resolve }))),
     };
   }
 
@@ -116,6 +126,8 @@ export class RequestFaultInjector {
     for (const g of this.gates) {
       if (!g.re.test(`${method} ${path}`)) continue;
       g.held++;
+      for (const w of g.waiters.filter((x) => g.held >= x.count)) w.resolve();
+      g.waiters = g.waiters.filter((x) => g.held < x.count);
       await g.release;
     }
   }

@@ -1,3 +1,4 @@
+import { odata, type TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzuriteTables, type StartedAzurite } from '../../../dev/azurite/index.js';
 import { PairStore, baseValueEquals, compactSnapshot, type Pair } from '../../../shared/storage/pairStore.js';
@@ -6,11 +7,13 @@ import { createTables } from '../../../shared/storage/tables.js';
 describe('correlation store (Azurite)', () => {
   let azurite: StartedAzurite;
   let store: PairStore;
+  let client: TableClient;
   beforeAll(async () => {
     azurite = await startAzuriteTables();
     const tables = createTables({ SYNC_TABLES_CONNECTION_STRING: azurite.connectionString, SYNC_TABLE_PREFIX: 'pairtest' });
     await tables.ensureTables();
-    store = new PairStore(tables.client('pairs'));
+    client = tables.client('pairs');
+    store = new PairStore(client);
   });
   afterAll(async () => azurite?.close());
 
@@ -61,6 +64,33 @@ describe('correlation store (Azurite)', () => {
     expect(await store.get(mailbox, '44444444-4444-4444-8444-444444444444')).toBeUndefined();
     expect(await store.getByExchangeId(mailbox, 'ex-4')).toBeUndefined();
     expect(await store.mailboxesOf('44444444-4444-4444-8444-444444444444')).toEqual([]);
+  });
+
+  it('a pair another change removed since it was read is PreconditionFailed on update and on remove (decide again), not NotFound (which dead-lettered the change; found by the chaos test)', async () => {
+    const created = await store.create(basePair('55555555-5555-4555-8555-555555555555', 'ex-5'));
+    await store.remove(created);
+    await expect(store.update(created, { ...created, exchangeEtag: 'W/"ck2"' })).rejects.toMatchObject({ code: 'PreconditionFailed', retryable: true });
+    await expect(store.update(created, { ...created, exchangeId: 'ex-5b' })).rejects.toMatchObject({ code: 'PreconditionFailed', retryable: true });
+    await expect(store.remove(created)).rejects.toMatchObject({ code: 'PreconditionFailed', retryable: true });
+    // Nothing came back to life.
+    expect(await store.get(mailbox, '55555555-5555-4555-8555-555555555555')).toBeUndefined();
+    expect(await store.getByExchangeId(mailbox, 'ex-5b')).toBeUndefined();
+  });
+
+  it('an update that moves the Exchange id goes through when only the old pointer row is missing (a remove cut short by a crash)', async () => {
+    const created = await store.create(basePair('66666666-6666-4666-8666-666666666666', 'ex-6'));
+    // The pointer row (Exchange id -> pair) of this pair, found by what it points to, removed behind the store's back.
+    const partitionKey = `mbx-${mailbox}`;
+    const pointers = [];
+    for await (const row of client.listEntities<{ dataverseId?: string }>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${'ex-'} and RowKey lt ${'ex.'}` } })) {
+      if (row.dataverseId === '66666666-6666-4666-8666-666666666666') pointers.push(row.rowKey!);
+    }
+    expect(pointers).toHaveLength(1);
+    await client.deleteEntity(partitionKey, pointers[0]!);
+    expect(await store.getByExchangeId(mailbox, 'ex-6')).toBeUndefined();
+    const updated = await store.update(created, { ...created, exchangeId: 'ex-6b' });
+    expect((await store.getByExchangeId(mailbox, 'ex-6b'))?.dataverseId).toBe('66666666-6666-4666-8666-666666666666');
+    expect((await store.get(mailbox, '66666666-6666-4666-8666-666666666666'))?.rowEtag).toBe(updated.rowEtag);
   });
 
   it('keeps large base values as hashes that still compare equal', async () => {

@@ -112,8 +112,19 @@ describe('planToDataverse: what its actions carry', () => {
   });
 
   it("the sync's own create still being recorded is looked at again", () => {
-    const actions = planToDataverse(state(event(), { link: { dataverseId: 'dv-1', table: 'appointment', viaMeeting: false, existingPair: pairOf({ status: 'pending' }), record: undefined } }));
-    expect(actions).toEqual([{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true }]);
+    // Claimed 10 s ago: the wait doubles the claim's age (shared/sync/claim.ts, test/shared/sync/claim.test.ts).
+    const claimed = new Date(ctx.now.getTime() - 10_000).toISOString();
+    const actions = planToDataverse(state(event(), { link: { dataverseId: 'dv-1', table: 'appointment', viaMeeting: false, existingPair: pairOf({ status: 'pending', updatedOn: claimed }), record: undefined } }));
+    expect(actions).toEqual([{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true, retryAfterMs: 10_000 }]);
+  });
+
+  it('an unpaired copy whose record no longer reaches the user (reassigned: another owner, the user no party) is not linked again', () => {
+    const reassigned = { ...open, _ownerid_value: otherUserId, appointment_activity_parties: [{ participationtypemask: 7, _partyid_value: otherUserId }] } as DataverseRecord;
+    const actions = planToDataverse(state(event({ id: 'ex-1' }), { link: { dataverseId: 'dv-1', table: 'appointment', viaMeeting: false, existingPair: undefined, record: reassigned } }));
+    expect(actions).toEqual([{ type: 'Ignore', reason: 'out of scope: the record it belongs to does not reach this user (owner, party or sync filter); the copy stays unlinked' }]);
+    // The user's own record is linked as before.
+    const mine = planToDataverse(state(event({ id: 'ex-1' }), { link: { dataverseId: 'dv-1', table: 'appointment', viaMeeting: false, existingPair: undefined, record: open } }));
+    expect(mine[0]?.type).toBe('Link');
   });
 
   it("a record's pair already holding this item updates Dataverse from it; one holding another item does not", () => {
@@ -199,6 +210,20 @@ describe('planMerge without a conflict', () => {
     const item = event({ subject: 'New', location: { displayName: 'Room 1' }, body: { contentType: 'text', content: 'Agenda attached' } }) as GraphItem;
     const actions = planMerge({ kind: appointmentKind, pair, record, item, ctx, policy: 'lastModifiedWins', config: defaultConfig });
     expect(actions.map((a) => a.type)).toEqual(['Update', 'Update']);
+  });
+
+  it("the Exchange write that goes first records Exchange's own changes as not synced yet: the old base for them and the item's version kept (a failed Dataverse write after it hid them)", () => {
+    const old = appointment({ subject: 'Old', location: 'Room 1' });
+    const pair = pairOf({ base: baseOf(old) });
+    const record = { ...old, location: 'Room 2' } as DataverseRecord;
+    const item = event({ subject: 'New', location: { displayName: 'Room 1' } }) as GraphItem;
+    const [first, second] = planMerge({ kind: appointmentKind, pair, record, item, ctx, policy: 'lastModifiedWins', config: defaultConfig }) as Extract<Action, { type: 'Update' }>[];
+    expect(first).toMatchObject({ side: 'exchange', fields: { location: 'Room 2' }, unsyncedVersion: true });
+    expect(first!.base.subject).toBe(pair.base.subject);
+    expect(first!.base.location).toBe('Room 2');
+    expect(second).toMatchObject({ side: 'dataverse', fields: { subject: 'New' } });
+    expect(second!.unsyncedVersion).toBeUndefined();
+    expect(second!.base).toMatchObject({ subject: 'New', location: 'Room 2' });
   });
 });
 

@@ -1,0 +1,42 @@
+// How long a change waits behind another change's claim on a create (a pending pair with claimedBy), and when a
+// claim counts as dead. The holder normally finishes within moments; a holder whose host died comes back only when
+// Service Bus redelivers its message, once the message's lock expires (the queue's lockDuration, PT1M in
+// shared/servicebus/queues.ts and infra/; https://learn.microsoft.com/azure/service-bus-messaging/message-transfers-locks-settlement#peeklock).
+// A follower that backs off exponentially by its attempt (0.5 s doubling) oversleeps both moments: found by the
+// host-crash and chaos tests, where a notification's change waited 22.8 s at attempt 6 behind a claim whose holder
+// had long finished, and every attempt counted towards SYNC_MAX_ATTEMPTS.
+import { changesQueue } from '../servicebus/queues.js';
+
+/** The changes queue's lock duration in ms (an ISO 8601 duration of minutes and seconds, e.g. PT1M). */
+export function lockDurationMs(iso: string = changesQueue.lockDuration): number {
+  const m = /^PT(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$/.exec(iso);
+  if (!m || (m[1] === undefined && m[2] === undefined)) throw new Error(`lock duration ${JSON.stringify(iso)} is not PTnMnS`);
+  return (Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 1000;
+}
+
+/**
+ * How long a pending pair claimed by another change keeps others from creating: a create in flight finishes well
+ * within the queue's lock duration (renewed while the handler runs); a claim older than that is an attempt that
+ * died, whose item is looked for before anything is created again.
+ */
+export const claimMs = 2 * 60_000;
+
+/** The shortest wait behind a claim: a live holder's create takes a few calls. */
+export const claimMinWaitMs = 2_000;
+
+/** Slack after the lock expires for the redelivered holder to run (a create and its pair). */
+const redeliverySlackMs = 5_000;
+
+/**
+ * The wait before a change that met a claim of age `ageMs` looks again. The claim's age doubles with each wait
+ * (2 s at least), so a live holder is met again soon and a dead one is not polled every second; and no wait runs
+ * past the next moment the claim can have changed: the holder's redelivery after its lock expires (lock duration +
+ * 5 s), and the claim turning stale (claimMs), after which the follower takes the create over. Beyond both, a lock
+ * duration (whoever holds the pending pair by then is a redelivered change).
+ */
+export function claimWaitMs(ageMs: number, lockMs: number = lockDurationMs()): number {
+  const age = Number.isFinite(ageMs) && ageMs > 0 ? ageMs : 0;
+  const next = [lockMs + redeliverySlackMs, claimMs].find((moment) => moment > age);
+  if (next === undefined) return lockMs;
+  return Math.max(250, Math.min(Math.max(claimMinWaitMs, age), next - age));
+}

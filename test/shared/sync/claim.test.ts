@@ -1,0 +1,59 @@
+// The wait behind another change's create claim (shared/sync/claim.ts): doubling with the claim's age, never past
+// the holder's redelivery after its lock expires nor the claim going stale, and few enough attempts that a follower
+// behind a dead holder stays within SYNC_MAX_ATTEMPTS (8 by default, shared/config.ts).
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { claimMinWaitMs, claimMs, claimWaitMs, lockDurationMs } from '../../../shared/sync/claim.js';
+
+const lock = 60_000;
+
+/** The ages at which a follower that first met the claim at `firstAge` looks again, until the claim is stale. */
+function schedule(firstAge: number): number[] {
+  const ages = [firstAge];
+  while (ages.at(-1)! < claimMs) ages.push(ages.at(-1)! + claimWaitMs(ages.at(-1)!, lock));
+  return ages;
+}
+
+describe('claim back-off', () => {
+  it.each([
+    [0, 2_000],
+    [500, 2_000],
+    [3_000, 3_000],
+    [16_000, 16_000],
+    [40_000, 25_000], // doubling would pass the redelivery at 65 s: it stops there
+    [63_500, 1_500],
+    [65_000, 55_000], // after the redelivery, up to the claim going stale at 120 s
+    [100_000, 20_000],
+    [119_900, 250],
+    [claimMs, lock], // stale: the follower takes over, so a lock duration is only a bound
+    [-5, 2_000], // a clock behind the claim's time
+    [Number.NaN, 2_000], // a claim without a time
+  ])('a claim of age %d ms is looked at again after %d ms', (age, wait) => {
+    expect(claimWaitMs(age, lock)).toBe(wait);
+  });
+
+  it('a follower behind a dead holder looks again right after the redelivery and when the claim goes stale, within 8 attempts', () => {
+    const ages = schedule(100);
+    expect(ages.some((a) => a > lock && a <= lock + 5_000)).toBe(true);
+    expect(ages.at(-1)).toBe(claimMs);
+    expect(ages.length - 1).toBeLessThanOrEqual(7);
+  });
+
+  it('no wait runs past the next moment the claim can change, and none is shorter than the floor unless that moment is nearer', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: claimMs - 1 }), (age) => {
+        const wait = claimWaitMs(age, lock);
+        const next = age < lock + 5_000 ? lock + 5_000 : claimMs;
+        expect(age + wait).toBeLessThanOrEqual(Math.max(next, age + 250));
+        expect(wait).toBeGreaterThanOrEqual(Math.min(claimMinWaitMs, Math.max(250, next - age)));
+      }),
+    );
+  });
+
+  it("reads the changes queue's lock duration (PT1M) and refuses a duration it cannot read", () => {
+    expect(lockDurationMs()).toBe(60_000);
+    expect(lockDurationMs('PT30S')).toBe(30_000);
+    expect(lockDurationMs('PT1M30S')).toBe(90_000);
+    expect(() => lockDurationMs('P1D')).toThrow(/PTnMnS/);
+  });
+});
