@@ -377,3 +377,126 @@ describe('day 29-31 expanded differently inside the span (probe P6)', () => {
     for (const t of shortMonths) expect(after).toContain(t);
   });
 });
+
+// With SYNC_PROPAGATE_CANCELLATIONS on, a cancelled Dynamics 365 appointment cancels its Exchange meeting; for a
+// series the single-appointment rule applies to the whole series and keeps its history (issue 14: "delete rules of
+// single appointments applied to each cancelled occurrence and to the whole series (past history is kept)"). Exchange
+// cancels every occurrence of a cancelled master, past ones included (event-cancel), so a series with past
+// occurrences is ended, not cancelled. Each series here starts within the hour and the clocks then move two days on,
+// so it has past and future occurrences and its attendee was invited while it was all in the future.
+describe('a Dynamics 365 series cancelled or ended with SYNC_PROPAGATE_CANCELLATIONS on keeps its past occurrences in Exchange', () => {
+  let own: Stack;
+  let offset = 0;
+  const hour = 3600_000;
+  const zone = 'America/New_York';
+  const series: Record<string, { id: string; start: DateTime }> = {};
+  beforeAll(async () => {
+    own = await startStack({ seed: 44, env: { SYNC_PROPAGATE_CANCELLATIONS: 'true' }, now: () => new Date(Date.now() + offset) });
+    const bob = own.users.bob!;
+    const start = DateTime.now().setZone(zone).plus({ hours: 1 }).startOf('hour');
+    for (const subject of ['Ended stand-up', 'Cancelled stand-up']) {
+      const record = own.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
+        subject,
+        utcconversiontimezonecode: 35,
+        recurrencepatterntype: 0,
+        interval: 1,
+        starttime: start.toUTC().toISO(),
+        endtime: start.plus({ minutes: 15 }).toUTC().toISO(),
+        patternstartdate: start.startOf('day').toUTC().toISO(),
+        patternendtype: 2,
+        occurrences: 6,
+        'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
+        recurringappointmentmaster_activity_parties: [{ participationtypemask: 5, addressused: 'carol@fabrikam.example' }],
+      });
+      series[subject] = { id: String(record.activityid), start };
+    }
+    await own.settled();
+    // Two days and two hours on: occurrences 0-2 are past, 3-5 future.
+    const by = start.plus({ days: 2, hours: 2 }).toMillis() - Date.now();
+    offset += by;
+    await own.graph.admin.advanceClock(by);
+    own.dataverse.admin.advanceClock(by);
+  }, 60_000);
+  afterAll(async () => own?.close());
+
+  const masterOf = async (subject: string) => {
+    const found = (await own.graph.admin.items({ user: own.users.bob!.graph.id, kind: 'event' })).filter((e) => e.item.subject === subject);
+    expect(found.map((e) => e.item.type)).toEqual(['seriesMaster']);
+    return found[0]!;
+  };
+  const startsOf = async (masterId: string) => {
+    const over = { start: new Date(Date.now() + offset - 5 * day), end: new Date(Date.now() + offset + 10 * day) };
+    return sortedStarts((await own.runtime.graph.seriesInstances(own.users.bob!.graph.id, masterId, over)).map((o) => `${o.start!.dateTime!}Z`));
+  };
+  const sentFor = async (iCalUId: string) => (await own.graph.admin.invitations({ iCalUId })).map((i) => i.type);
+
+  it('DeleteOpenInstances with past instances: Exchange keeps the past occurrences and the kept future one, the later ones are gone, and no attendee gets a cancellation', async () => {
+    const bob = own.users.bob!;
+    const { id, start } = series['Ended stand-up']!;
+    const before = await masterOf('Ended stand-up');
+    expect(await startsOf(before.id)).toHaveLength(6);
+    expect(await sentFor(String(before.item.iCalUId))).toEqual(['request']);
+    // Ended before its fifth occurrence: 0-2 past, 3 future and kept.
+    own.dataverse.admin.as(bob.systemUserId).deleteOpenInstances(id, { SeriesEndDate: start.plus({ days: 4 }).minus({ hours: 1 }).toUTC().toISO(), StateOfPastInstances: 1 });
+    await own.settled();
+    await reconcileAll(own.runtime);
+    await own.settled();
+    const kept = [0, 1, 2, 3].map((d) => start.plus({ days: d }).toMillis());
+    const after = await masterOf('Ended stand-up');
+    expect(after.id).toBe(before.id);
+    expect(after.item.isCancelled).toBe(false);
+    expect(await startsOf(after.id)).toEqual(kept);
+    expect(await sentFor(String(after.item.iCalUId))).not.toContain('cancellation');
+    expect(await own.runtime.pairs.getByExchangeId(bob.graph.id, after.id)).toMatchObject({ dataverseId: id, status: 'linked' });
+  });
+
+  it('DeleteOpenInstances of a series still all in the future is an end too: the kept occurrences stay in Exchange, uncancelled', async () => {
+    const bob = own.users.bob!;
+    const start = DateTime.fromMillis(Date.now() + offset).setZone(zone).plus({ days: 1 }).startOf('day').set({ hour: 9 });
+    const record = own.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
+      subject: 'Future stand-up',
+      utcconversiontimezonecode: 35,
+      recurrencepatterntype: 0,
+      interval: 1,
+      starttime: start.toUTC().toISO(),
+      endtime: start.plus({ minutes: 15 }).toUTC().toISO(),
+      patternstartdate: start.startOf('day').toUTC().toISO(),
+      patternendtype: 2,
+      occurrences: 5,
+      'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
+      recurringappointmentmaster_activity_parties: [{ participationtypemask: 5, addressused: 'carol@fabrikam.example' }],
+    });
+    await own.settled();
+    const before = await masterOf('Future stand-up');
+    expect(await startsOf(before.id)).toHaveLength(5);
+    // Ended before its third occurrence: the first two stay (scheduled) in Dynamics 365, so they stay in Exchange.
+    own.dataverse.admin.as(bob.systemUserId).deleteOpenInstances(String(record.activityid), { SeriesEndDate: start.plus({ days: 2 }).minus({ hours: 1 }).toUTC().toISO(), StateOfPastInstances: 3 });
+    await own.settled();
+    const kept = [0, 1].map((d) => start.plus({ days: d }).toMillis());
+    const after = await masterOf('Future stand-up');
+    expect(after.item.isCancelled).toBe(false);
+    expect(await startsOf(after.id)).toEqual(kept);
+    expect(await sentFor(String(after.item.iCalUId))).not.toContain('cancellation');
+  });
+
+  it('a plain cancel of a series with past instances ends the Exchange series at its last past occurrence: the past is kept, the future gone, no cancellation sent; a reconciliation changes nothing', async () => {
+    const bob = own.users.bob!;
+    const { id, start } = series['Cancelled stand-up']!;
+    const before = await masterOf('Cancelled stand-up');
+    expect(await startsOf(before.id)).toHaveLength(6);
+    own.dataverse.admin.as(bob.systemUserId).cancel('recurringappointmentmasters', id);
+    await own.settled();
+    const past = [0, 1, 2].map((d) => start.plus({ days: d }).toMillis());
+    const after = await masterOf('Cancelled stand-up');
+    expect(after.id).toBe(before.id);
+    expect(after.item.isCancelled).toBe(false);
+    expect(await startsOf(after.id)).toEqual(past);
+    expect(await sentFor(String(after.item.iCalUId))).not.toContain('cancellation');
+    // The Dynamics 365 series stays as it is, canceled; the next passes do not extend the Exchange series again.
+    expect(own.dataverse.admin.record('recurringappointmentmasters', id)).toMatchObject({ statecode: 2, patternendtype: 2, occurrences: 6 });
+    await reconcileAll(own.runtime);
+    await own.settled();
+    expect(await startsOf(after.id)).toEqual(past);
+    expect(own.dataverse.admin.records('recurringappointmentmasters').filter((r) => r.subject === 'Cancelled stand-up')).toHaveLength(1);
+  });
+});
