@@ -206,14 +206,15 @@ export function patternEndedBefore(p: SeriesPattern, timeOfDay: { hour: number; 
 
 /**
  * What a cancelled Dynamics 365 series (statecode 2) does to its Exchange series when cancellations propagate. The
- * single-appointment rule (cancel the organizer's future meeting) applies to the whole series with its past kept
- * (issue 14; https://learn.microsoft.com/power-platform/admin/sync-logic keeps history): Exchange's cancel of a
- * master cancels every occurrence, past ones too (https://learn.microsoft.com/graph/api/event-cancel), so the master
- * is cancelled only when none of its occurrences is past. Otherwise:
- * - DeleteOpenInstances ended the pattern with the cancel (it "sets the series to canceled" after truncating it,
- *   https://learn.microsoft.com/dynamics365/customerengagement/on-premises/developer/delete-end-recurring-appointment-series-instance):
- *   that is an end, never a cancel; the ended pattern is merged as any pattern change, and the instances it kept
- *   (future ones too) stay in Exchange.
+ * single-appointment rule (cancel the organizer's meeting only while it is in the future, README "Dynamics 365
+ * deletes") applies to the whole series with its past kept (README "Recurring series"): Exchange's cancel of a master
+ * cancels every occurrence, past ones too (https://learn.microsoft.com/graph/api/event-cancel), so the master is
+ * cancelled only when none of its occurrences is past. Otherwise:
+ * - DeleteOpenInstances ended the pattern with the cancel (it ends "the series to the last occurring past instance
+ *   date w.r.t. the series end date" and cancels the master,
+ *   https://learn.microsoft.com/previous-versions/dynamicscrm-2016/developers-guide/gg327541(v=crm.8)): that is an
+ *   end, never a cancel; the ended pattern is merged as any pattern change, and the instances it kept (future ones
+ *   too) stay in Exchange.
  * - A plain cancel of a series with past occurrences ends it at its last occurrence before the cancel (the record's
  *   modifiedon, else now): the future occurrences go with one update to the attendees, the past stays. Dataverse's
  *   own pattern is left as it is.
