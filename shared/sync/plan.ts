@@ -147,12 +147,14 @@ export function planToExchange(s: ToExchangeState): Action[] {
     if (left) return [left];
     return withParts(kind, s.table, [{ type: 'Create', side: 'exchange' }]);
   }
-  if (kind.endsExchangeItem(record, pair, s.settings, s.ctx.now)) return [{ type: 'Delete', side: 'exchange', how: 'cancel', reason: 'cancellation propagated' }];
+  const ending = kind.endsExchangeItem(record, pair, s.settings, s.ctx);
+  if (ending?.type === 'cancel') return [{ type: 'Delete', side: 'exchange', how: 'cancel', reason: 'cancellation propagated' }];
   // Optimistic: assume Exchange still holds the base; a failed precondition on the write says otherwise, and the
-  // executor plans again with both sides read (planMerge).
-  const dvSnap = kind.snapshotFromDataverse(record, s.ctx);
+  // executor plans again with both sides read (planMerge). An ending that keeps part of the item (a series' past)
+  // is the record read as what Exchange keeps of it.
+  const dvSnap = { ...kind.snapshotFromDataverse(record, s.ctx), ...ending?.snapshot };
   const merge = mergeSnapshots({ directions: directionsOf(kind, s.settings.config, pair), base: pair.base, dataverse: dvSnap, exchange: { ...pair.base }, policy: s.settings.SYNC_CONFLICT_POLICY });
-  return withParts(kind, s.table, [{ type: 'Update', side: 'exchange', fields: merge.toExchange, base: { ...pair.base, ...merge.merged } }]);
+  return withParts(kind, s.table, [{ type: 'Update', side: 'exchange', fields: merge.toExchange, base: { ...pair.base, ...merge.merged, ...ending?.mark } }]);
 }
 
 export interface DataverseDeleteState {

@@ -1,7 +1,8 @@
-// Recurring series end to end, one stack: the zone a Dynamics 365 series without utcconversiontimezonecode is
+// Recurring series end to end (one stack, and one with cancellations propagated): the zone a Dynamics 365 series without utcconversiontimezonecode is
 // expanded in (its creator's own time zone, west of UTC here), a single appointment turned into a series on either
 // side (Outlook: a PATCH adding `recurrence`; Dynamics 365: AddRecurrence) and a series ended early (Dynamics 365:
-// DeleteOpenInstances; Outlook: the range's end date moved earlier). Each ends with one series on each side, the
+// DeleteOpenInstances; Outlook: the range's end date moved earlier), and, with SYNC_PROPAGATE_CANCELLATIONS on, a
+// series ended or cancelled in Dynamics 365 keeping its past in Exchange. Each ends with one series on each side, the
 // same occurrences on both, and no stray single appointment. The Dataverse simulator skips a day 29-31 in a shorter
 // month (recurrence.shortMonth 'skip', one reading of the undocumented rule, probe P6) where Outlook takes the last
 // day; only the monthly test below has such a day.
@@ -375,5 +376,126 @@ describe('day 29-31 expanded differently inside the span (probe P6)', () => {
     const after = await occurrenceStarts(bob.graph.id, String(master.id), halfYear);
     expect(after).toEqual(exchangeBefore.filter((t) => t !== Date.parse(String(deleted.originalstartdate))));
     for (const t of shortMonths) expect(after).toContain(t);
+  });
+});
+
+// With SYNC_PROPAGATE_CANCELLATIONS on, a cancelled Dynamics 365 appointment cancels its Exchange meeting; for a
+// series the single-appointment rule applies to the whole series and keeps its history (issue 14: "delete rules of
+// single appointments applied to each cancelled occurrence and to the whole series (past history is kept)"). Exchange
+// cancels every occurrence of a cancelled master, past ones included (event-cancel), so a series with past
+// occurrences is ended, not cancelled. The series with a past are Outlook meetings begun two days ago (their attendee
+// invited by Exchange) and synced into Dynamics 365, where they are ended or cancelled; the clocks are not moved (a
+// retry the product schedules by a moved clock would wait that long on the Service Bus simulator, which keeps real
+// time).
+describe('a Dynamics 365 series cancelled or ended with SYNC_PROPAGATE_CANCELLATIONS on keeps its past occurrences in Exchange', () => {
+  let own: Stack;
+  const zone = 'America/New_York';
+  const series: Record<string, { id: string; start: DateTime; iCalUId: string }> = {};
+  beforeAll(async () => {
+    own = await startStack({ seed: 44, env: { SYNC_PROPAGATE_CANCELLATIONS: 'true' } });
+    const bob = own.users.bob!;
+    // Started two days and an hour ago: occurrences 0-2 are past, 3-5 future.
+    const start = DateTime.now().setZone(zone).minus({ days: 2, hours: 1 }).startOf('minute');
+    const local = (d: DateTime) => d.toFormat("yyyy-MM-dd'T'HH:mm:ss");
+    for (const subject of ['Ended stand-up', 'Cancelled stand-up']) {
+      const event = await own.graph.admin.createEvent(bob.graph.id, {
+        subject,
+        start: { dateTime: local(start), timeZone: 'Eastern Standard Time' },
+        end: { dateTime: local(start.plus({ minutes: 15 })), timeZone: 'Eastern Standard Time' },
+        categories: [trackedCategory],
+        attendees: [{ emailAddress: { address: 'carol@fabrikam.example' }, type: 'required' }],
+        recurrence: { pattern: { type: 'daily', interval: 1 }, range: { type: 'numbered', startDate: start.toISODate()!, numberOfOccurrences: 6, recurrenceTimeZone: 'Eastern Standard Time' } },
+      });
+      series[subject] = { id: '', start, iCalUId: String(event.iCalUId) };
+    }
+    await own.settled();
+    for (const subject of Object.keys(series)) {
+      const masters = own.dataverse.admin.records('recurringappointmentmasters').filter((r) => r.subject === subject);
+      expect(masters).toHaveLength(1);
+      series[subject]!.id = String(masters[0]!.activityid);
+    }
+  }, 60_000);
+  afterAll(async () => own?.close());
+
+  const masterOf = async (subject: string) => {
+    const found = (await own.graph.admin.items({ user: own.users.bob!.graph.id, kind: 'event' })).filter((e) => e.item.subject === subject);
+    expect(found.map((e) => e.item.type)).toEqual(['seriesMaster']);
+    return found[0]!;
+  };
+  const startsOf = async (masterId: string) => {
+    const over = { start: new Date(Date.now() - 5 * day), end: new Date(Date.now() + 10 * day) };
+    return sortedStarts((await own.runtime.graph.seriesInstances(own.users.bob!.graph.id, masterId, over)).map((o) => `${o.start!.dateTime!}Z`));
+  };
+  const sentFor = async (iCalUId: string) => (await own.graph.admin.invitations({ iCalUId })).map((i) => i.type);
+
+  it('DeleteOpenInstances of a series still all in the future is an end too: the kept occurrences stay in Exchange, uncancelled', async () => {
+    const bob = own.users.bob!;
+    const start = DateTime.now().setZone(zone).plus({ days: 1 }).startOf('day').set({ hour: 9 });
+    const record = own.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
+      subject: 'Future stand-up',
+      utcconversiontimezonecode: 35,
+      recurrencepatterntype: 0,
+      interval: 1,
+      starttime: start.toUTC().toISO(),
+      endtime: start.plus({ minutes: 15 }).toUTC().toISO(),
+      patternstartdate: start.startOf('day').toUTC().toISO(),
+      patternendtype: 2,
+      occurrences: 5,
+      'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
+      recurringappointmentmaster_activity_parties: [{ participationtypemask: 5, addressused: 'carol@fabrikam.example' }],
+    });
+    await own.settled();
+    const before = await masterOf('Future stand-up');
+    expect(await startsOf(before.id)).toHaveLength(5);
+    // Ended before its third occurrence: the first two stay (scheduled) in Dynamics 365, so they stay in Exchange.
+    own.dataverse.admin.as(bob.systemUserId).deleteOpenInstances(String(record.activityid), { SeriesEndDate: start.plus({ days: 2 }).minus({ hours: 1 }).toUTC().toISO(), StateOfPastInstances: 3 });
+    await own.settled();
+    const kept = [0, 1].map((d) => start.plus({ days: d }).toMillis());
+    const after = await masterOf('Future stand-up');
+    expect(after.item.isCancelled).toBe(false);
+    expect(await startsOf(after.id)).toEqual(kept);
+    expect(await sentFor(String(after.item.iCalUId))).not.toContain('cancellation');
+  });
+
+  it('DeleteOpenInstances with past instances: Exchange keeps the past occurrences and the kept future one, the later ones are gone, and no attendee gets a cancellation', async () => {
+    const bob = own.users.bob!;
+    const { id, start } = series['Ended stand-up']!;
+    const before = await masterOf('Ended stand-up');
+    expect(await startsOf(before.id)).toHaveLength(6);
+    expect(await sentFor(series['Ended stand-up']!.iCalUId)).toEqual(['request']);
+    // Ended before its fifth occurrence: 0-2 past, 3 future and kept.
+    own.dataverse.admin.as(bob.systemUserId).deleteOpenInstances(id, { SeriesEndDate: start.plus({ days: 4 }).minus({ hours: 1 }).toUTC().toISO(), StateOfPastInstances: 1 });
+    await own.settled();
+    await reconcileAll(own.runtime);
+    await own.settled();
+    const kept = [0, 1, 2, 3].map((d) => start.plus({ days: d }).toMillis());
+    const after = await masterOf('Ended stand-up');
+    expect(after.id).toBe(before.id);
+    expect(after.item.isCancelled).toBe(false);
+    expect(await startsOf(after.id)).toEqual(kept);
+    expect(await sentFor(String(after.item.iCalUId))).not.toContain('cancellation');
+    expect(await own.runtime.pairs.getByExchangeId(bob.graph.id, after.id)).toMatchObject({ dataverseId: id, status: 'linked' });
+  });
+
+  it('a plain cancel of a series with past instances ends the Exchange series at its last past occurrence: the past is kept, the future gone, no cancellation sent; a reconciliation changes nothing', async () => {
+    const bob = own.users.bob!;
+    const { id, start } = series['Cancelled stand-up']!;
+    const before = await masterOf('Cancelled stand-up');
+    expect(await startsOf(before.id)).toHaveLength(6);
+    own.dataverse.admin.as(bob.systemUserId).cancel('recurringappointmentmasters', id);
+    await own.settled();
+    const past = [0, 1, 2].map((d) => start.plus({ days: d }).toMillis());
+    const after = await masterOf('Cancelled stand-up');
+    expect(after.id).toBe(before.id);
+    expect(after.item.isCancelled).toBe(false);
+    expect(await startsOf(after.id)).toEqual(past);
+    // The invitation when Bob made it, one update when it ended.
+    expect(await sentFor(String(after.item.iCalUId))).toEqual(['request', 'update']);
+    // The Dynamics 365 series stays as it is, canceled; the next passes do not extend the Exchange series again.
+    expect(own.dataverse.admin.record('recurringappointmentmasters', id)).toMatchObject({ statecode: 2, patternendtype: 2, occurrences: 6 });
+    await reconcileAll(own.runtime);
+    await own.settled();
+    expect(await startsOf(after.id)).toEqual(past);
+    expect(own.dataverse.admin.records('recurringappointmentmasters').filter((r) => r.subject === 'Cancelled stand-up')).toHaveLength(1);
   });
 });

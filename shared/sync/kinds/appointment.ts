@@ -23,6 +23,7 @@ import {
   asMasterBody,
   carrierOf,
   isSeriesItem,
+  isSeriesRecord,
   recordCarrierOf,
   seriesParts,
   seriesTable,
@@ -33,7 +34,9 @@ import {
   unsupportedSeriesRecord,
   addRecurrence,
   seriesConversionOf,
+  seriesEnding,
   seriesMadeOf,
+  seriesPatternOf,
   withSeriesZone,
 } from './series.js';
 import type { GraphItem, ItemCandidate, SyncKind } from './types.js';
@@ -247,8 +250,12 @@ export const appointmentKind: SyncKind<'appointment'> = {
   },
   // SSSPropagateAppointmentCancellationsToExchange (docs/reference/platform-facts.md section 7), off by default: the
   // organizer's future meeting is cancelled in Exchange, which notifies the attendees; the pair ends with the event.
-  endsExchangeItem: (record, pair, settings, now) =>
-    settings.SYNC_PROPAGATE_CANCELLATIONS && record.statecode === 2 && pair.isOrganizer !== false && pair.exchangeId !== undefined && !isPastFromBase(pair.base, now),
+  // A series keeps its past occurrences (seriesEnding).
+  endsExchangeItem(record, pair, settings, ctx) {
+    if (!settings.SYNC_PROPAGATE_CANCELLATIONS || record.statecode !== 2 || pair.isOrganizer === false || pair.exchangeId === undefined) return undefined;
+    if (isSeriesRecord(record)) return seriesEnding(record, pair.base, seriesPatternOf(record, ctx.timeZone), ctx.now);
+    return isPastFromBase(pair.base, ctx.now) ? undefined : { type: 'cancel' };
+  },
   unsupportedRecord: unsupportedSeriesRecord,
   unsupportedItem: (item) => unsupportedSeriesItem(item, 'UTC'),
   itemFacts(item) {

@@ -118,7 +118,7 @@ export const contactKind: SyncKind<'contact'> = {
   },
   exchangeDeleteReads: 'nothing',
   onExchangeDelete: () => ({ delete: false, reason: 'contacts and tasks deleted in Exchange are only unlinked' }),
-  endsExchangeItem: () => false,
+  endsExchangeItem: () => undefined,
   unsupportedRecord: () => undefined,
   unsupportedItem: () => undefined,
   itemFacts: () => ({}),

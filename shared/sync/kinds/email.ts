@@ -671,7 +671,7 @@ export const emailKind: SyncKind<'email'> = {
   onDataverseDelete: () => ({ delete: false, reason: 'an email deleted in Dynamics 365 leaves the mail alone' }),
   exchangeDeleteReads: 'nothing',
   onExchangeDelete: () => ({ delete: false, reason: 'a tracked mail deleted in Exchange leaves the activity (server-side sync does not delete it)' }),
-  endsExchangeItem: () => false,
+  endsExchangeItem: () => undefined,
   unsupportedRecord: () => undefined,
   unsupportedItem: () => undefined,
   itemFacts: () => ({}),

@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto';
 import { DateTime } from 'luxon';
 import type { DataverseRecord } from '../../dataverse/client.js';
 import type { MappingContext } from '../../mapping/index.js';
-import { patternColumns, patternOfGraph, unsupportedInDataverse, windowsZoneOfDataverseCode, type SeriesPattern } from '../../mapping/recurrence.js';
-import { onShortMonthRule } from '../../mapping/seriesExpansion.js';
+import { ianaOfSeriesZone, patternColumns, patternOfDataverse, patternOfGraph, unsupportedInDataverse, windowsZoneOfDataverseCode, type SeriesPattern } from '../../mapping/recurrence.js';
+import { occurrenceDates, onShortMonthRule } from '../../mapping/seriesExpansion.js';
 import { isSyncError } from '../../errors.js';
 import { odataString } from '../../odata.js';
 import { graphDateTimeOf } from '../../mapping/time.js';
@@ -21,7 +21,7 @@ import type { Mailbox } from '../../storage/mailboxStore.js';
 import type { Pair } from '../../storage/pairStore.js';
 import { ianaZoneOf } from '../../timeZones.js';
 import { deletedInDataverse, planOccurrences, type OccurrenceFacts, type OccurrenceState, type OccurrenceStep } from './occurrences.js';
-import type { GraphItem, ItemParts, PartDelete } from './types.js';
+import type { ExchangeEnding, GraphItem, ItemParts, PartDelete } from './types.js';
 
 export const seriesTable = 'recurringappointmentmaster' satisfies DataverseEntity;
 const seriesParties = `${seriesTable}_activity_parties`;
@@ -168,6 +168,88 @@ export async function seriesMadeOf(rt: Runtime, pair: Pair): Promise<{ table: Da
     if (id && !(await rt.pairs.get(pair.mailboxId, id))) return { table: seriesTable, id };
   }
   return undefined;
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// A cancelled series (SYNC_PROPAGATE_CANCELLATIONS): the single-appointment rule per series, its past kept.
+// ------------------------------------------------------------------------------------------------------------
+
+/**
+ * Base key of how a cancelled series was ended in Exchange, recorded on the first pass that saw the cancel:
+ * 'pattern' (its pattern ended with the cancel: DeleteOpenInstances) or the ISO instant it was cut at (a plain
+ * cancel). Later passes read the record the same way, so the Exchange series is neither cancelled nor extended again.
+ */
+export const seriesEndKey = 'seriesEnded';
+const endedWithPattern = 'pattern';
+/** More occurrences than any series in the sync window has (a daily series over 100 years); a bound on the loop. */
+const maxOccurrencesScanned = 40_000;
+
+/**
+ * The pattern ending at its last occurrence that starts before `cutMs` (range 'endDate' on that date), the pattern
+ * itself when every occurrence starts before it, or undefined when none does (nothing of the series is past).
+ * `timeOfDay` is the series' start time in its zone; the dates are expanded by seriesExpansion.ts.
+ */
+export function patternEndedBefore(p: SeriesPattern, timeOfDay: { hour: number; minute: number; second: number }, cutMs: number): SeriesPattern | undefined {
+  const iana = ianaOfSeriesZone(p.timeZone);
+  let last: string | undefined;
+  let n = 0;
+  for (const date of occurrenceDates(p)) {
+    n += 1;
+    if ((p.range === 'numbered' && n > (p.numberOfOccurrences ?? 0)) || (p.range === 'endDate' && p.endDate !== null && date > p.endDate) || n > maxOccurrencesScanned) return p;
+    if (DateTime.fromISO(date, { zone: iana }).set(timeOfDay).toMillis() >= cutMs) {
+      return last === undefined ? undefined : { ...p, range: 'endDate', endDate: last, numberOfOccurrences: null };
+    }
+    last = date;
+  }
+  return p;
+}
+
+/**
+ * What a cancelled Dynamics 365 series (statecode 2) does to its Exchange series when cancellations propagate. The
+ * single-appointment rule (cancel the organizer's meeting only while it is in the future, README "Dynamics 365
+ * deletes") applies to the whole series with its past kept (README "Recurring series"): Exchange's cancel of a master
+ * cancels every occurrence, past ones too (https://learn.microsoft.com/graph/api/event-cancel), so the master is
+ * cancelled only when none of its occurrences is past. Otherwise:
+ * - DeleteOpenInstances ended the pattern with the cancel (it ends "the series to the last occurring past instance
+ *   date w.r.t. the series end date" and cancels the master,
+ *   https://learn.microsoft.com/previous-versions/dynamicscrm-2016/developers-guide/gg327541(v=crm.8)): that is an
+ *   end, never a cancel; the ended pattern is merged as any pattern change, and the instances it kept (future ones
+ *   too) stay in Exchange.
+ * - A plain cancel of a series with past occurrences ends it at its last occurrence before the cancel (the record's
+ *   modifiedon, else now): the future occurrences go with one update to the attendees, the past stays. Dataverse's
+ *   own pattern is left as it is.
+ * `pattern` is the record's pattern as the mapping reads it, `recordedBase` the pair's base.
+ */
+export function seriesEnding(record: DataverseRecord, recordedBase: Record<string, unknown>, pattern: SeriesPattern | null, now: Date): ExchangeEnding | undefined {
+  if (!pattern) return undefined;
+  const recorded = recordedBase[seriesEndKey];
+  if (recorded === endedWithPattern) return { type: 'end', snapshot: {}, mark: {} };
+  const startText = typeof record.starttime === 'string' ? record.starttime : (recordedBase.time as { start?: string } | undefined)?.start;
+  const local = startText ? DateTime.fromISO(startText, { zone: 'UTC' }).setZone(ianaOfSeriesZone(pattern.timeZone)) : undefined;
+  const start = local?.isValid ? { hour: local.hour, minute: local.minute, second: local.second } : undefined;
+  if (typeof recorded === 'string' && start) {
+    return { type: 'end', snapshot: { recurrence: patternEndedBefore(pattern, start, Date.parse(recorded)) ?? pattern }, mark: {} };
+  }
+  if (JSON.stringify(pattern) !== JSON.stringify(recordedBase.recurrence ?? null)) {
+    // Ended before its first occurrence: nothing of the series is left, so nothing of it is past either.
+    if (pattern.range === 'endDate' && pattern.endDate !== null && pattern.endDate < pattern.startDate) return { type: 'cancel' };
+    return { type: 'end', snapshot: {}, mark: { [seriesEndKey]: endedWithPattern } };
+  }
+  if (!start) return undefined;
+  const modified = typeof record.modifiedon === 'string' ? Date.parse(record.modifiedon) : NaN;
+  const cut = Number.isNaN(modified) || modified > now.getTime() ? now.getTime() : modified;
+  const ended = patternEndedBefore(pattern, start, cut);
+  if (!ended) return { type: 'cancel' };
+  return { type: 'end', snapshot: { recurrence: ended }, mark: { [seriesEndKey]: new Date(cut).toISOString() } };
+}
+
+/** The record's pattern as the appointment mapping reads it, or null when it has none or cannot be read. */
+export function seriesPatternOf(record: DataverseRecord, fallbackZone: string): SeriesPattern | null {
+  try {
+    return patternOfDataverse(record, fallbackZone);
+  } catch {
+    return null;
+  }
 }
 
 /** utcconversiontimezonecode's "no code" values (the column's minimum is -1, recurringappointmentmaster reference). */

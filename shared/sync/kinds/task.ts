@@ -167,7 +167,7 @@ export const taskKind: SyncKind<'task'> = {
   },
   exchangeDeleteReads: 'nothing',
   onExchangeDelete: () => ({ delete: false, reason: 'contacts and tasks deleted in Exchange are only unlinked' }),
-  endsExchangeItem: () => false,
+  endsExchangeItem: () => undefined,
   unsupportedRecord: () => undefined,
   unsupportedItem: () => undefined,
   itemFacts: () => ({}),

@@ -16,6 +16,14 @@ import type { ResourceName, SubscriptionKindName } from './names.js';
 import type { SyncWindow } from '../window.js';
 
 /** A Graph item as the sync handles it: an event, a To Do task or a contact, with its etag. */
+
+/**
+ * How a Dataverse change ends its Exchange item. `cancel`: the item is cancelled (its attendees notified) and the
+ * pair forgotten. `end`: only part of it ends (a series with past occurrences keeps them): the record is read with
+ * `snapshot` over its own values (what Exchange keeps), merged as an update, and `mark` is recorded in the pair's
+ * base so later passes read the record the same way.
+ */
+export type ExchangeEnding = { type: 'cancel' } | { type: 'end'; snapshot: Snapshot; mark: Record<string, unknown> };
 export type GraphItem = (Event | TodoTask | Contact | Message) & { '@odata.etag'?: string; id?: string };
 
 export type ExchangeResource = ResourceName;
@@ -318,8 +326,11 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
   /** What the Exchange-side delete rule needs read first. */
   readonly exchangeDeleteReads: 'nothing' | 'record';
   onExchangeDelete(facts: ExchangeDeleteFacts): DeleteDecision;
-  /** A Dataverse change that ends the Exchange item instead of updating it (a propagated cancellation). */
-  endsExchangeItem(record: DataverseRecord, pair: Pair, settings: Pick<Settings, 'SYNC_PROPAGATE_CANCELLATIONS'>, now: Date): boolean;
+  /**
+   * A Dataverse change that ends the Exchange item instead of only updating it (a propagated cancellation): cancelled
+   * as a whole, or ended with its past kept (ExchangeEnding); undefined when the change is an ordinary update.
+   */
+  endsExchangeItem(record: DataverseRecord, pair: Pair, settings: Pick<Settings, 'SYNC_PROPAGATE_CANCELLATIONS'>, ctx: MappingContext): ExchangeEnding | undefined;
   /** Why an item is not synced yet (recurring series), or undefined. */
   unsupportedRecord(record: DataverseRecord): string | undefined;
   unsupportedItem(item: GraphItem): string | undefined;

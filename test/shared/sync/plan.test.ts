@@ -22,6 +22,8 @@ import {
   withoutTurnedOffFields,
 } from '../../../shared/sync/plan.js';
 import { activity, appointment, contact, ctxAt, event, graphContact, me, otherUserId, todo } from '../../mapping/fixtures.js';
+import type { SeriesPattern } from '../../../shared/mapping/recurrence.js';
+import { patternEndedBefore } from '../../../shared/sync/kinds/series.js';
 
 const now = '2024-06-01T08:00:00Z';
 const ctx = ctxAt(now);
@@ -341,5 +343,104 @@ describe('configured directions and scope filters (issue 16)', () => {
     ],
   ])('%s', (_name, record, filters, expected) => {
     expect(matchingFilter(filters, record as DataverseRecord, me.systemUserId, [String(record._ownerid_value), me.systemUserId.toLowerCase()])?.name).toBe(expected);
+  });
+});
+
+// A cancelled Dynamics 365 series with SYNC_PROPAGATE_CANCELLATIONS on: the single-appointment rule for the whole
+// series, its past kept (shared/sync/kinds/series.ts seriesEnding). A daily series of six at 11:00 Berlin (09:00Z)
+// from 30 May; `now` is 1 June 08:00Z, so 30 and 31 May are past and 1-4 June future.
+describe('planToExchange: a cancelled series ends in Exchange, its past kept', () => {
+  const kind = kindNamed('appointment');
+  const propagate: PlanSettings = { ...settings, SYNC_PROPAGATE_CANCELLATIONS: true };
+  const daily = (overrides: Record<string, unknown> = {}) =>
+    appointment({
+      '@odata.etag': 'W/"1"',
+      instancetypecode: 1,
+      recurrencepatterntype: 0,
+      interval: 1,
+      starttime: '2024-05-30T09:00:00Z',
+      endtime: '2024-05-30T09:30:00Z',
+      scheduledstart: '2024-05-30T09:00:00Z',
+      scheduledend: '2024-05-30T09:30:00Z',
+      patternstartdate: '2024-05-29T22:00:00Z',
+      patternendtype: 2,
+      occurrences: 6,
+      utcconversiontimezonecode: 110,
+      ...overrides,
+    });
+  /** The pair as it was when the series was synced: its base is the record's snapshot before the cancel. */
+  const synced = (overrides: Record<string, unknown> = {}, pair: Partial<Pair> = {}) => pairOf('appointment', { dataverseEntity: 'recurringappointmentmaster', base: kind.snapshotFromDataverse(daily(overrides), ctx), ...pair });
+  const cancelled = (overrides: Record<string, unknown> = {}) => daily({ '@odata.etag': 'W/"2"', statecode: 2, statuscode: 4, modifiedon: '2024-06-01T07:30:00Z', ...overrides });
+  const plan = (record: Record<string, unknown>, pair: Pair, s: PlanSettings = propagate) =>
+    planToExchange({ kind, table: 'recurringappointmentmaster', record, pair, mailbox, syncedSystemUsers: new Set([me.systemUserId]), ctx, settings: s });
+  const update = (actions: Action[]) => {
+    const found = actions.find((a): a is Extract<Action, { type: 'Update' }> => a.type === 'Update');
+    expect(found, JSON.stringify(actions)).toBeDefined();
+    return found!;
+  };
+  const rangeOf = (fields: Record<string, unknown>) => (fields.recurrence as { range?: unknown } | undefined)?.range;
+
+  it('a plain cancel of a series with past occurrences ends it at the last one before the cancel: never a cancel of the master', () => {
+    const actions = plan(cancelled(), synced());
+    expect(types(actions)).toEqual(['Update exchange', 'SyncParts']);
+    const written = update(actions);
+    expect(written.fields.recurrence).toMatchObject({ range: 'endDate', endDate: '2024-05-31', numberOfOccurrences: null, startDate: '2024-05-30' });
+    expect(written.base.seriesEnded).toBe('2024-06-01T07:30:00.000Z');
+  });
+
+  it('the next pass of the cancelled series reads it the same way: nothing written, not cancelled, not extended', () => {
+    const first = update(plan(cancelled(), synced()));
+    const pair = synced({}, { base: first.base, dataverseEtag: 'W/"2"' });
+    // A later change (the clock has moved on a day) writes nothing to the pattern.
+    const later = planToExchange({ kind, table: 'recurringappointmentmaster', record: cancelled({ '@odata.etag': 'W/"3"' }), pair, mailbox, syncedSystemUsers: new Set([me.systemUserId]), ctx: ctxAt('2024-06-02T12:00:00Z'), settings: propagate });
+    expect(types(later)).toEqual(['Update exchange', 'SyncParts']);
+    expect(update(later).fields.recurrence).toBeUndefined();
+  });
+
+  it('a plain cancel of a series all in the future cancels the Exchange series, as a single future meeting is', () => {
+    const future = { starttime: '2024-06-03T09:00:00Z', endtime: '2024-06-03T09:30:00Z', scheduledstart: '2024-06-03T09:00:00Z', scheduledend: '2024-06-03T09:30:00Z', patternstartdate: '2024-06-02T22:00:00Z' };
+    expect(types(plan(cancelled(future), synced(future)))).toEqual(['Delete: cancellation propagated']);
+  });
+
+  it('DeleteOpenInstances (the pattern ended with the cancel) is an end: the ended pattern is written, kept future occurrences included', () => {
+    // Ended on 2 June: 30 May - 2 June kept (2 June is future), 3 and 4 June deleted.
+    const ended = cancelled({ patternendtype: 3, patternenddate: '2024-06-01T22:00:00Z', occurrences: null });
+    const actions = plan(ended, synced());
+    expect(types(actions)).toEqual(['Update exchange', 'SyncParts']);
+    const written = update(actions);
+    expect(written.fields.recurrence).toMatchObject({ range: 'endDate', endDate: '2024-06-02' });
+    expect(written.base.seriesEnded).toBe('pattern');
+    // Planned again (an instance's change carried to it), it is still no cancel and writes nothing new.
+    const again = plan({ ...ended, '@odata.etag': 'W/"3"' }, synced({}, { base: written.base, dataverseEtag: 'W/"2"' }));
+    expect(types(again)).toEqual(['Update exchange', 'SyncParts']);
+    expect(update(again).fields.recurrence).toBeUndefined();
+  });
+
+  it('DeleteOpenInstances of a future series kept nothing of: cancelled as a whole', () => {
+    const future = { starttime: '2024-06-03T09:00:00Z', endtime: '2024-06-03T09:30:00Z', scheduledstart: '2024-06-03T09:00:00Z', scheduledend: '2024-06-03T09:30:00Z', patternstartdate: '2024-06-02T22:00:00Z' };
+    const none = cancelled({ ...future, patternendtype: 3, patternenddate: '2024-06-01T22:00:00Z', effectivestartdate: '2024-06-02T22:00:00Z', occurrences: null });
+    expect(types(plan(none, synced(future)))).toEqual(['Delete: cancellation propagated']);
+  });
+
+  it('cancellations not propagated, or an attendee\'s copy: the pattern is left as it is', () => {
+    expect(rangeOf(update(plan(cancelled(), synced(), settings)).fields)).toBeUndefined();
+    expect(rangeOf(update(plan(cancelled(), synced({}, { isOrganizer: false }))).fields)).toBeUndefined();
+  });
+});
+
+describe('patternEndedBefore: a series ended at its last occurrence before an instant', () => {
+  const p: SeriesPattern = { type: 'weekly', interval: 1, daysOfWeek: ['monday', 'thursday'], firstDayOfWeek: 'sunday', index: null, dayOfMonth: null, month: null, range: 'noEnd', startDate: '2024-05-02', endDate: null, numberOfOccurrences: null, timeZone: 'W. Europe Standard Time' };
+  const at = { hour: 11, minute: 0, second: 0 };
+  it.each<[string, SeriesPattern, string, { endDate: string } | 'none' | 'same']>([
+    ['an open series ends on its last past occurrence', p, '2024-05-13T08:00:00Z', { endDate: '2024-05-09' }],
+    ['an occurrence that has begun counts as past', p, '2024-05-13T09:30:00Z', { endDate: '2024-05-13' }],
+    ['nothing past: no end (the caller cancels the whole series)', p, '2024-05-02T08:59:00Z', 'none'],
+    ['a numbered series wholly past is left as it is', { ...p, range: 'numbered', numberOfOccurrences: 3 }, '2024-06-01T00:00:00Z', 'same'],
+    ['an end-dated series wholly past is left as it is', { ...p, range: 'endDate', endDate: '2024-05-10' }, '2024-06-01T00:00:00Z', 'same'],
+  ])('%s', (_rule, pattern, cut, expected) => {
+    const ended = patternEndedBefore(pattern, at, Date.parse(cut));
+    if (expected === 'none') expect(ended).toBeUndefined();
+    else if (expected === 'same') expect(ended).toEqual(pattern);
+    else expect(ended).toEqual({ ...pattern, range: 'endDate', endDate: expected.endDate, numberOfOccurrences: null });
   });
 });
