@@ -66,7 +66,12 @@ describe('chaos', () => {
   beforeAll(async () => {
     // The attendee's copy of a shared meeting must be linked to the same appointment: both users are synced.
     const logSink = logFile ? (level: string, message: string, props: Record<string, unknown>) => appendFileSync(logFile, `${JSON.stringify({ t: new Date().toISOString(), level, message, ...props })}\n`) : undefined;
-    stack = await startStack({ seed: 1717, users, hostInChild: true, env: { SYNC_MAX_ATTEMPTS: '12' }, ...(logSink ? { logSink } : {}) });
+    // Graph retries a notification batch not answered 2xx for about four hours
+    // (https://learn.microsoft.com/graph/change-notifications-delivery-webhooks), and the host answers 401 to one whose
+    // subscription it no longer knows (one the gSubs fault removed and the sync replaced): every settle would wait
+    // those four hours out. 30 s of retries (1, 2, 4 and 8 s apart) still carry a notification across a host kill
+    // and restart; what Graph gives up on is what reconciliation repairs.
+    stack = await startStack({ seed: 1717, users, hostInChild: true, graphNotifications: { retryForMs: 30_000 }, env: { SYNC_MAX_ATTEMPTS: '12' }, ...(logSink ? { logSink } : {}) });
     // The mass-delete breaker has its own tests (test/e2e/breaker.test.ts); here a run's deletes are people's, so
     // its limits are set past what a run does, and inferred deletes of a resync (a delta token evicted) go through.
     const settings = { minDeletes: '100000', deleteCap: '100000', inferredDeleteCap: '100000', createCap: '100000', holdResyncInferredDeletes: 'false', emptyListingHolds: 'false' };
