@@ -315,8 +315,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         const waiting = queues.flatMap((q) => serviceBus.messages(q.name).map((m) => ({ queue: q.name, state: m.state, messageId: m.messageId, deliveryCount: m.deliveryCount, properties: m.applicationProperties })));
         throw new Error(`the sync did not settle within ${timeoutMs} ms: ${JSON.stringify({ changes: serviceBus.counts(changesQueue.name), work: serviceBus.counts(workQueue.name), waiting: waiting.slice(0, 10) })}`);
       }
-      await dataverse.admin.flushWebhooks();
-      await graph.admin.notificationsSettled();
+      // Both waits are bounded by the deadline too: Graph retries a batch the host refused (a 401 for a subscription
+      // it no longer knows) for retryForMs, four hours by default, so an unbounded wait here outlived every timeout
+      // and the caller never heard why (a 200-operation chaos run ended with no result).
+      await within(timeoutMs, deadline, 'Dataverse webhooks still queued, delayed or in flight', dataverse.admin.flushWebhooks());
+      await within(timeoutMs, deadline, "Graph notifications still queued, in flight or waiting for a retry (Graph retries a batch the host refused for the policy's retryForMs)", graph.admin.notificationsSettled());
       // Every queue of the table (the previous release's changes queue too, which the same worker drains).
       if (queues.every((q) => serviceBus.counts(q.name).active === 0 && serviceBus.counts(q.name).scheduled === 0)) {
         quietRounds += 1;
@@ -365,4 +368,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await identity.close();
     },
   };
+}
+
+/** `wait`, or the settle's timeout error naming what it waited for once the deadline has passed. */
+async function within(timeoutMs: number, deadline: number, what: string, wait: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the sync did not settle within ${timeoutMs} ms: ${what}`)), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    await Promise.race([wait, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

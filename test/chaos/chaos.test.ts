@@ -10,7 +10,8 @@
 // (the first seed, default 1), CHAOS_REPLAY ("seed:path" as a failure prints it: that run only), CHAOS_SHRINK=1
 // (shrink a failure to its minimal commands; slow: every step replays against the stack), CHAOS_STRICT=1 (a known
 // finding fails the run; the default of npm run test:chaos, CHAOS_STRICT=0 turns it off there), CHAOS_LOG=<file> (append
-// the host's log lines there). A failure is a
+// the host's log lines and each operation's length there), CHAOS_BUDGET_S (a run's budget in seconds, default
+// 300 + 6 per operation: past it the run fails saying where it was). A failure is a
 // real system's timing: a replay re-runs the same operations and faults, not necessarily the same interleaving.
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +46,13 @@ const shrink = process.env.CHAOS_SHRINK === '1';
 const strict = process.env.CHAOS_STRICT === '1' || (full && process.env.CHAOS_STRICT !== '0');
 const replay = /^(-?\d+):([\d:]*)$/.exec(process.env.CHAOS_REPLAY ?? '');
 if (process.env.CHAOS_REPLAY && !replay) throw new Error(`CHAOS_REPLAY must be "seed:path" as a failure prints it, not '${process.env.CHAOS_REPLAY}'`);
+// A run's budget grows with its operations (the test's timeout was a flat 900 s, which a 200-operation run outlived
+// with no word of where it was): every operation may settle after a host kill, which waits out the killed host's
+// locks (a minute) and the claims' back-off. The watchdog fires before vitest's timeout, so a run that outlives it
+// fails with where it was (World.progress) and what still waits in the queues, instead of vitest's bare timeout.
+const runBudgetMs = env('CHAOS_BUDGET_S', 300 + ops * 6) * 1000;
+// CHAOS_LOG=<file>: the host's log lines (ids and codes, never contents) and each operation's length, one JSON object a line.
+const logFile = process.env.CHAOS_LOG;
 const runs = replay ? [Number(replay[1])] : Array.from({ length: seeds }, (_, i) => firstSeed + i);
 
 const users = [
@@ -57,10 +65,13 @@ describe('chaos', () => {
   let attempt = 0;
   beforeAll(async () => {
     // The attendee's copy of a shared meeting must be linked to the same appointment: both users are synced.
-    // CHAOS_LOG=<file>: the host's log lines (ids and codes, never contents), one JSON object a line, for a replay.
-    const logFile = process.env.CHAOS_LOG;
     const logSink = logFile ? (level: string, message: string, props: Record<string, unknown>) => appendFileSync(logFile, `${JSON.stringify({ t: new Date().toISOString(), level, message, ...props })}\n`) : undefined;
-    stack = await startStack({ seed: 1717, users, hostInChild: true, env: { SYNC_MAX_ATTEMPTS: '12' }, ...(logSink ? { logSink } : {}) });
+    // Graph retries a notification batch not answered 2xx for about four hours
+    // (https://learn.microsoft.com/graph/change-notifications-delivery-webhooks), and the host answers 401 to one whose
+    // subscription it no longer knows (one the gSubs fault removed and the sync replaced): every settle would wait
+    // those four hours out. 30 s of retries (1, 2, 4 and 8 s apart) still carry a notification across a host kill
+    // and restart; what Graph gives up on is what reconciliation repairs.
+    stack = await startStack({ seed: 1717, users, hostInChild: true, graphNotifications: { retryForMs: 30_000 }, env: { SYNC_MAX_ATTEMPTS: '12' }, ...(logSink ? { logSink } : {}) });
     // The mass-delete breaker has its own tests (test/e2e/breaker.test.ts); here a run's deletes are people's, so
     // its limits are set past what a run does, and inferred deletes of a resync (a delta token evicted) go through.
     const settings = { minDeletes: '100000', deleteCap: '100000', inferredDeleteCap: '100000', createCap: '100000', holdResyncInferredDeletes: 'false', emptyListingHolds: 'false' };
@@ -78,20 +89,26 @@ describe('chaos', () => {
       let lastTrail: string[] = [];
       let lastViolations: Violation[] = [];
       let summary = '';
+      let world: World | undefined;
       const property = fc.asyncProperty(fc.array(opArbitrary, { minLength: ops, maxLength: ops }), async (list) => {
         // Every attempt (a shrink step replays) works on keys of its own, so earlier attempts' items are not its business.
         const keyPrefix = `C${seed}r${(attempt += 1)}n`;
-        const world = new World(stack);
+        world = new World(stack);
+        const w = world;
+        if (logFile) w.onTiming = (t) => appendFileSync(logFile, `${JSON.stringify({ t: new Date().toISOString(), chaos: t.index, op: t.op, ms: t.ms })}\n`);
         const model = newModel(crashes);
         const deadBefore = new Set((await deadLetterList(stack)).map((d) => `${d.queue}#${d.sequenceNumber}`));
         try {
-          await fc.asyncModelRun(() => ({ model, real: world }), list.map((op) => new ChaosCommand(op, keyPrefix)));
+          await fc.asyncModelRun(() => ({ model, real: w }), list.map((op) => new ChaosCommand(op, keyPrefix)));
           // Quiescence: faults off, the host up, everything delivered, then one reconciliation repairs what a
           // dropped notification or webhook hid.
-          await world.clearFaults();
-          await world.settle();
+          w.begin('quiescence');
+          await w.clearFaults();
+          await w.settle();
           await stack.host.fireTimer('reconcile');
-          await world.settle();
+          await w.settle();
+          w.end();
+          w.begin('quiet period');
           // The quiet period: another reconciliation and poll must find nothing to write.
           const writes: string[] = [];
           const onWrite = (r: HandledRequest) => {
@@ -106,30 +123,38 @@ describe('chaos', () => {
             stack.graph.requests.off('handled', onWrite);
             stack.dataverse.requests.off('handled', onWrite);
           }
-          const found = violations(model, await world.snapshot(keyPrefix));
+          w.end();
+          const found = violations(model, await w.snapshot(keyPrefix));
           if (writes.length > 0) found.push({ text: `the quiet period wrote ${writes.length} time(s): ${writes.slice(0, 5).join(', ')}` });
           found.push(...deadLetterViolations((await deadLetterList(stack)).filter((d) => !deadBefore.has(`${d.queue}#${d.sequenceNumber}`))));
           lastViolations = found;
-          lastTrail = world.trail;
+          lastTrail = w.trail;
           const byKind = (k: string) => model.items.filter((i) => i.kind === k).length;
-          summary = `${world.trail.length} acted, items ${model.items.length} (appointments ${byKind('appointment')}, tasks ${byKind('task')}, contacts ${byKind('contact')}), ${model.crashes} kill(s)`;
+          summary = `${w.trail.length} acted, items ${model.items.length} (appointments ${byKind('appointment')}, tasks ${byKind('task')}, contacts ${byKind('contact')}), ${model.crashes} kill(s)`;
           // Known findings alone do not fail the property (so shrinking looks for something new); they are
           // reported below, and skip the test with their names unless CHAOS_STRICT=1.
           return found.every((v) => v.finding !== undefined && !strict);
         } catch (error) {
-          lastTrail = world.trail;
+          lastTrail = w.trail;
           lastViolations = [{ text: `the run failed: ${(error as Error).message}` }];
           return false;
         } finally {
-          await world.clearFaults();
+          await w.clearFaults();
         }
       });
-      const result = await fc.check(property, {
-        seed,
-        numRuns: 1,
-        endOnFailure: !shrink,
-        ...(replay && replay[2] ? { path: replay[2] } : {}),
+      let watchdog: NodeJS.Timeout | undefined;
+      const outlived = new Promise<never>((_, reject) => {
+        watchdog = setTimeout(() => reject(new Error(outlivedBudget(stack, seed, world))), runBudgetMs);
       });
+      const result = await Promise.race([
+        fc.check(property, {
+          seed,
+          numRuns: 1,
+          endOnFailure: !shrink,
+          ...(replay && replay[2] ? { path: replay[2] } : {}),
+        }),
+        outlived,
+      ]).finally(() => clearTimeout(watchdog));
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       console.log(`[chaos] seed ${seed}: ${ops} operations (${summary}), ${result.failed ? 'FAILED' : 'passed'} in ${seconds} s`);
       if (result.failed) {
@@ -149,9 +174,21 @@ describe('chaos', () => {
         console.warn(`[chaos] seed ${seed}: known findings ${known.join(', ')}:\n  ${lines.join('\n  ')}`);
         ctx.skip(`known findings, not fixed yet: ${known.map((k) => `${k} (${knownFindings[k]})`).join('; ')}`);
       }
-    }, 900_000);
+    }, runBudgetMs + 60_000);
   }
 });
+
+/** Why a run outlived its budget: where it was and, by id and properties only, what still waits in each queue. */
+function outlivedBudget(stack: Stack, seed: number, world: World | undefined): string {
+  const waiting = queues.flatMap((q) => stack.serviceBus.messages(q.name).map((m) => ({ queue: q.name, state: m.state, messageId: m.messageId, deliveryCount: m.deliveryCount, properties: m.applicationProperties })));
+  const counts = Object.fromEntries(queues.map((q) => [q.name, stack.serviceBus.counts(q.name)]));
+  return [
+    `seed ${seed}: no result within ${runBudgetMs / 1000} s (CHAOS_OPS=${ops}; CHAOS_BUDGET_S raises it)`,
+    world ? world.progress() : 'the run had not started',
+    `queues: ${JSON.stringify(counts)}`,
+    `waiting (${waiting.length}): ${JSON.stringify(waiting.slice(0, 10))}`,
+  ].join('\n');
+}
 
 /**
  * Each dead letter of every queue, oldest first, joined by messageId with the reason the worker recorded (as

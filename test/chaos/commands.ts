@@ -84,6 +84,16 @@ export class ChaosCommand implements fc.AsyncCommand<m.Model, World> {
   }
 
   async run(model: m.Model, world: World): Promise<void> {
+    // Timed, so a run that outlives its budget can say which operation it was in and which ones were slow.
+    world.begin(this.toString());
+    try {
+      await this.act(model, world);
+    } finally {
+      world.end();
+    }
+  }
+
+  private async act(model: m.Model, world: World): Promise<void> {
     const op = this.op;
     const item = target(model, op);
     const touch = (i: m.ItemModel): void => void model.touched.add(i.key);

@@ -38,6 +38,42 @@ export class World {
     this.trail.push(line);
   }
 
+  /** The operation running now (with when it began) and each finished one's length, for a run that outlives its budget. */
+  current: { op: string; index: number; since: number } | undefined;
+  readonly timings: { op: string; index: number; ms: number }[] = [];
+  /** Called with each finished operation's timing (CHAOS_LOG writes it next to the host's lines). */
+  onTiming: ((t: { op: string; index: number; ms: number }) => void) | undefined;
+
+  begin(op: string): void {
+    this.current = { op, index: this.timings.length, since: Date.now() };
+  }
+
+  end(): void {
+    if (!this.current) return;
+    const t = { op: this.current.op, index: this.current.index, ms: Date.now() - this.current.since };
+    this.timings.push(t);
+    this.current = undefined;
+    this.onTiming?.(t);
+  }
+
+  /** Where the run is: operations done, the one running and for how long, the slowest so far, and their total by type. */
+  progress(): string {
+    const now = Date.now();
+    const slowest = [...this.timings].sort((a, b) => b.ms - a.ms).slice(0, 5);
+    const byType = new Map<string, { n: number; ms: number }>();
+    for (const t of this.timings) {
+      const type = /"t":"(\w+)"/.exec(t.op)?.[1] ?? '?';
+      const e = byType.get(type) ?? { n: 0, ms: 0 };
+      byType.set(type, { n: e.n + 1, ms: e.ms + t.ms });
+    }
+    return [
+      `${this.timings.length} operation(s) done`,
+      this.current ? `running #${this.current.index} ${this.current.op} for ${((now - this.current.since) / 1000).toFixed(1)} s` : 'none running',
+      `slowest: ${slowest.map((t) => `#${t.index} ${t.op} ${(t.ms / 1000).toFixed(1)} s`).join('; ')}`,
+      `by type: ${[...byType].map(([type, e]) => `${type} ${e.n}x ${(e.ms / 1000).toFixed(1)} s`).join(', ')}`,
+    ].join('\n');
+  }
+
   // --- Dynamics 365 ------------------------------------------------------------------------------------------
   createInDynamics(key: string, kind: Kind, owner: UserKey, f: Fields, day: number, attendee?: UserKey): void {
     const o = this.user(owner);
