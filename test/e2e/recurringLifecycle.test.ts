@@ -52,23 +52,29 @@ async function seriesMasterNamed(mailboxId: string, subject: string) {
  * days: 03:00 UTC the next day, so the local date west of UTC differs from the UTC date. The pattern starts at that
  * day's Pacific midnight (DateOnly UserLocal, the creator's zone).
  */
+/** The body of a daily Dynamics 365 series of `occurrences` from `start` (its pattern starts that day), owned by `ownerId`. */
+function dailySeries(ownerId: string, subject: string, start: DateTime, minutes: number, occurrences: number, extra: Record<string, unknown> = {}) {
+  return {
+    subject,
+    recurrencepatterntype: 0,
+    interval: 1,
+    starttime: start.toUTC().toISO(),
+    endtime: start.plus({ minutes }).toUTC().toISO(),
+    patternstartdate: start.startOf('day').toUTC().toISO(),
+    patternendtype: 2,
+    occurrences,
+    'ownerid@odata.bind': `/systemusers(${ownerId})`,
+    ...extra,
+  };
+}
+
 function seriesWithoutZoneCode(userKey: string, subject: string) {
   const user = stack.users[userKey]!;
   const date = DateTime.now().setZone(pacific).plus({ days: 5 }).startOf('day');
   const start = date.set({ hour: 19 });
   return {
     start: start.toMillis(),
-    record: stack.dataverse.admin.as(user.systemUserId).create('recurringappointmentmasters', {
-      subject,
-      recurrencepatterntype: 0,
-      interval: 1,
-      starttime: start.toUTC().toISO(),
-      endtime: start.plus({ minutes: 30 }).toUTC().toISO(),
-      patternstartdate: date.toUTC().toISO(),
-      patternendtype: 2,
-      occurrences: 3,
-      'ownerid@odata.bind': `/systemusers(${user.systemUserId})`,
-    }),
+    record: stack.dataverse.admin.as(user.systemUserId).create('recurringappointmentmasters', dailySeries(user.systemUserId, subject, start, 30, 3)),
   };
 }
 
@@ -211,18 +217,7 @@ describe('a single appointment turned into a series, and a series ended early', 
     const start = bobsMorning(2);
     const instanceReads = () => Object.entries(stack.dataverse.admin.requestCounts().byRoute).filter(([route]) => /^GET .*appointments\(id\)/.test(route)).reduce((n, [, count]) => n + count, 0);
     const readsBefore = instanceReads();
-    const series = stack.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
-      subject: 'Daily triage',
-      utcconversiontimezonecode: 35,
-      recurrencepatterntype: 0,
-      interval: 1,
-      starttime: start.toUTC().toISO(),
-      endtime: start.plus({ minutes: 15 }).toUTC().toISO(),
-      patternstartdate: start.startOf('day').toUTC().toISO(),
-      patternendtype: 2,
-      occurrences: 6,
-      'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
-    });
+    const series = stack.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', dailySeries(bob.systemUserId, 'Daily triage', start, 15, 6, { utcconversiontimezonecode: 35 }));
     await stack.settled();
     const [event] = await eventsNamed(bob.graph.id, 'Daily triage');
     expect(await occurrenceStarts(bob.graph.id, event!.id)).toHaveLength(6);
@@ -431,19 +426,13 @@ describe('a Dynamics 365 series cancelled or ended with SYNC_PROPAGATE_CANCELLAT
   it('DeleteOpenInstances of a series still all in the future is an end too: the kept occurrences stay in Exchange, uncancelled', async () => {
     const bob = own.users.bob!;
     const start = DateTime.now().setZone(zone).plus({ days: 1 }).startOf('day').set({ hour: 9 });
-    const record = own.dataverse.admin.as(bob.systemUserId).create('recurringappointmentmasters', {
-      subject: 'Future stand-up',
-      utcconversiontimezonecode: 35,
-      recurrencepatterntype: 0,
-      interval: 1,
-      starttime: start.toUTC().toISO(),
-      endtime: start.plus({ minutes: 15 }).toUTC().toISO(),
-      patternstartdate: start.startOf('day').toUTC().toISO(),
-      patternendtype: 2,
-      occurrences: 5,
-      'ownerid@odata.bind': `/systemusers(${bob.systemUserId})`,
-      recurringappointmentmaster_activity_parties: [{ participationtypemask: 5, addressused: 'carol@fabrikam.example' }],
-    });
+    const record = own.dataverse.admin.as(bob.systemUserId).create(
+      'recurringappointmentmasters',
+      dailySeries(bob.systemUserId, 'Future stand-up', start, 15, 5, {
+        utcconversiontimezonecode: 35,
+        recurringappointmentmaster_activity_parties: [{ participationtypemask: 5, addressused: 'carol@fabrikam.example' }],
+      }),
+    );
     await own.settled();
     const before = await masterOf('Future stand-up');
     expect(await startsOf(before.id)).toHaveLength(5);
