@@ -11,8 +11,11 @@ import { userKeys, type Model } from './model.js';
 // None open: delivery-count-exceeded (dead letters are judged by their recorded reason now), todo-completion-lost
 // (test/e2e/throttledCompletion.test.ts), d365-delete-event-kept (test/e2e/dataverseDeleteUnheard.test.ts) and
 // reassign-lost-update (test/e2e/reassignedCopy.test.ts) were fixed; a new one is added here as `name: 'what is seen'`.
-export const knownFindings: Readonly<Record<string, string>> = {};
-/** A key of knownFindings (a plain string while the list is empty: a typed key of an empty list is `never`). */
+export const knownFindings: Readonly<Record<string, string>> = {
+  'reassigned-task-duplicated':
+    "after a task is reassigned, the old owner's To Do copy is created in Dynamics 365 as a second record: the sync reads a To Do task by id without $expand=linkedResources, so it finds no stamp on the copy (seen in seed 1 x 200; reading the linked resources fixes it but then loses a To Do completion under Dataverse throttling in seed 2 x 200, so that fix is not in)",
+};
+/** A key of knownFindings (a plain string: a typed key of the list would be `never` whenever it is empty). */
 export type FindingName = string;
 
 export interface Violation {
@@ -34,7 +37,7 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
     const expected = item.d365.exists ? 1 : 0;
     // A copy an unlinking delete left behind created again on the deleting side (once the known finding
     // unlinked-copy-recreated) is a plain violation now: test/e2e/unlinkedCopy.test.ts.
-    if (records.length !== expected) push(`${where}: Dynamics 365 holds ${records.length}, the model ${expected}`);
+    if (records.length !== expected) push(`${where}: Dynamics 365 holds ${records.length}, the model ${expected}`, item.kind === 'task' && item.reassigned && records.length === expected + 1 ? 'reassigned-task-duplicated' : undefined);
     if (records.length === 1 && item.d365.exists) {
       const got = recordFields(item.kind, records[0]!);
       for (const f of comparedFields(item.kind)) if (got.fields[f] !== item.d365.fields[f]) push(`${where}: Dynamics 365 field ${f} is '${got.fields[f]}', the model '${item.d365.fields[f]}'`);
