@@ -8,10 +8,12 @@ import { userKeys, type Model } from './model.js';
  * Findings of this test that are not fixed yet, each under a name `npm run test:chaos` reports. A run whose only
  * violations are known findings is skipped in `npm test` with the names (never passed); CHAOS_STRICT=1 fails it.
  */
-// None open: delivery-count-exceeded (dead letters are judged by their recorded reason now), todo-completion-lost
-// (test/e2e/throttledCompletion.test.ts), d365-delete-event-kept (test/e2e/dataverseDeleteUnheard.test.ts) and
+// Fixed: delivery-count-exceeded (dead letters are judged by their recorded reason now), two causes of
+// todo-completion-lost (below), d365-delete-event-kept (test/e2e/dataverseDeleteUnheard.test.ts) and
 // reassign-lost-update (test/e2e/reassignedCopy.test.ts) were fixed; a new one is added here as `name: 'what is seen'`.
 export const knownFindings: Readonly<Record<string, string>> = {
+  'todo-completion-lost':
+    'a task completed in To Do stays open in Dynamics 365: two causes are fixed (a lost answer on the create of a completed task, test/e2e/lostAnswers.test.ts; the merge recording To Do\'s pending change as synced, test/e2e/throttledCompletion.test.ts), but a third path remains: seen after the fixes in seed 2 x 100 in a fresh-clone CI run (the same seed passed locally: timing), and more often with To Do tasks read with their linked resources (seeds 1 x 100, 2 x 200); each time a task edited in Dynamics 365, then completed in To Do shortly after Dataverse throttled (dvThrottle)',
   'reassigned-task-duplicated':
     "after a task is reassigned, the old owner's To Do copy is created in Dynamics 365 as a second record: the sync reads a To Do task by id without $expand=linkedResources, so it finds no stamp on the copy (seen in seed 1 x 200; reading the linked resources fixes it but then loses a To Do completion under Dataverse throttling in seed 2 x 200, so that fix is not in)",
 };
@@ -41,7 +43,7 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
     if (records.length === 1 && item.d365.exists) {
       const got = recordFields(item.kind, records[0]!);
       for (const f of comparedFields(item.kind)) if (got.fields[f] !== item.d365.fields[f]) push(`${where}: Dynamics 365 field ${f} is '${got.fields[f]}', the model '${item.d365.fields[f]}'`);
-      if (item.kind === 'task' && got.completed !== item.d365.completed) push(`${where}: Dynamics 365 completed ${got.completed}, the model ${item.d365.completed}`);
+      if (item.kind === 'task' && got.completed !== item.d365.completed) push(`${where}: Dynamics 365 completed ${got.completed}, the model ${item.d365.completed}`, item.d365.completed ? 'todo-completion-lost' : undefined);
     }
     for (const u of userKeys) {
       const real = snap.mailbox[u][item.kind].filter((i) => keyOfItem(item.kind, i) === item.key);
