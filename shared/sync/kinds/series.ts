@@ -8,6 +8,7 @@
 import type { Event } from '@microsoft/microsoft-graph-types';
 import { createHash } from 'node:crypto';
 import { DateTime } from 'luxon';
+import { BoundedCache } from '../../boundedCache.js';
 import type { DataverseRecord } from '../../dataverse/client.js';
 import type { MappingContext } from '../../mapping/index.js';
 import { ianaOfSeriesZone, patternColumns, patternOfDataverse, patternOfGraph, unsupportedInDataverse, windowsZoneOfDataverseCode, type SeriesPattern } from '../../mapping/recurrence.js';
@@ -281,15 +282,17 @@ export async function withSeriesZone(rt: Runtime, record: DataverseRecord): Prom
 }
 
 const userZoneTtlMs = 10 * 60_000;
-const userZones = new WeakMap<Runtime, Map<string, { code: number | undefined; at: number }>>();
+const userZones = new WeakMap<Runtime, BoundedCache<string, number | undefined>>();
 
 /** A user's own time zone code (usersettings.timezonecode), remembered per runtime; undefined when not readable. */
 async function userZoneCode(rt: Runtime, userId: string): Promise<number | undefined> {
-  const known = userZones.get(rt) ?? new Map<string, { code: number | undefined; at: number }>();
-  userZones.set(rt, known);
-  const now = rt.now().getTime();
-  const cached = known.get(userId);
-  if (cached && now - cached.at < userZoneTtlMs) return cached.code;
+  // Bounded like the other per-user caches (shared/boundedCache.ts): a worker sees every user of the tenant in time.
+  let known = userZones.get(rt);
+  if (!known) {
+    known = new BoundedCache<string, number | undefined>(10_000, userZoneTtlMs, () => rt.now().getTime());
+    userZones.set(rt, known);
+  }
+  if (known.has(userId)) return known.get(userId);
   let settings: DataverseRecord | undefined;
   try {
     settings = await rt.dataverse.get('usersettings', userId, { select: ['systemuserid', 'timezonecode'] });
@@ -298,7 +301,7 @@ async function userZoneCode(rt: Runtime, userId: string): Promise<number | undef
     if (!isSyncError(error, 'Forbidden') && !isSyncError(error, 'NotFound')) throw error;
   }
   const code = typeof settings?.timezonecode === 'number' ? settings.timezonecode : undefined;
-  known.set(userId, { code, at: now });
+  known.set(userId, code);
   return code;
 }
 
