@@ -203,7 +203,10 @@ export class GraphApi {
   }
 
   async getTodoTask(mailbox: string, listId: string, id: string): Promise<WithEtag<TodoTask>> {
-    return this.call('read', 'todoTasks', () => this.client.api(`/users/${enc(mailbox)}/todo/lists/${enc(listId)}/tasks/${enc(id)}`).get() as Promise<WithEtag<TodoTask>>);
+    // With its linked resources: they carry the sync's stamp (the Dataverse id), a navigation property Graph returns
+    // only when expanded (https://learn.microsoft.com/graph/api/todotask-get). Read without them, an unpaired copy (the
+    // old owner's, after a reassignment) lost its stamp and was created in Dataverse again as a new record.
+    return this.call('read', 'todoTasks', () => this.client.api(`/users/${enc(mailbox)}/todo/lists/${enc(listId)}/tasks/${enc(id)}`).expand('linkedResources').get() as Promise<WithEtag<TodoTask>>);
   }
 
   /**
