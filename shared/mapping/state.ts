@@ -10,7 +10,8 @@ export function isClosedActivity(record: { statecode?: number | null }): boolean
 
 /**
  * Splits statecode/statuscode off a body. Create: POST `fields`, then PATCH `state`. Update: when `state` reopens
- * a closed record, PATCH `state` first, then `fields`; when it closes one, PATCH `fields` first, then `state`.
+ * a closed record, PATCH `state` first, then `fields`; when it closes an open one, both go in one PATCH (the
+ * platform updates the other columns, then the state), so the close cannot be left half done.
  */
 export function separateStateChange<T extends { statecode?: number; statuscode?: number }>(
   body: T,

@@ -457,8 +457,9 @@ export class Executor {
   }
 
   /**
-   * Writes changed fields to Dataverse. A closed activity is read-only, so a reopening state change goes first and a
-   * closing one last (shared/mapping/state.ts). Each PATCH is conditional on the etag the previous one returned.
+   * Writes changed fields to Dataverse. A closed activity is read-only, so a reopening state change goes first
+   * (shared/mapping/state.ts); a closing one goes in the same PATCH as the other fields. Each PATCH is conditional on
+   * the etag the previous one returned.
    */
   private async writeDataverse(pair: Pair, fields: Snapshot): Promise<DataverseRecord> {
     const { rt, s } = this;
@@ -477,6 +478,15 @@ export class Executor {
     if (state && (closed || state.statecode === 0 || state.statecode === 3)) {
       await patch(state);
       if (hasFields) await patch(plain);
+    } else if (state && hasFields) {
+      // Closing an open activity: one PATCH, which the platform applies as the update of the other columns followed
+      // by the state change (https://learn.microsoft.com/power-apps/developer/data-platform/special-update-operation-behavior:
+      // state is set by Update, no longer by a separate SetState). Written as two PATCHes, a completion whose second
+      // one failed (throttled past the retries, or a 5xx after the first took effect) left the task open with its
+      // past actualend, which already reads "completed" (shared/mapping/task.ts, rule 2): the retry found nothing
+      // left to write and the task stayed open (the chaos test's todo-completion-lost,
+      // test/e2e/halfWrittenCompletion.test.ts).
+      await patch({ ...plain, ...state });
     } else {
       if (hasFields) await patch(plain);
       if (state) await patch(state);
