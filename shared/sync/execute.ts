@@ -73,6 +73,16 @@ function claimedElsewhere(pair: Pick<Pair, 'status' | 'claimedBy' | 'updatedOn'>
   return new SyncError('Transient', 'another change of this record is creating its item; deciding again after it', { retryAfterMs: claimWaitMs(age) });
 }
 
+/**
+ * Cursor scope of the creates from Exchange in flight: (mailbox, record id) -> when it began. Such a create writes
+ * the record before it can record the pair (the pair names the record), and a Dataverse change of the new record in
+ * between (a reconciliation's change tracking lists the sync's own create; only the webhook carries its tag) found
+ * no pair and created a second item for it in the same mailbox (found by the chaos test,
+ * test/e2e/exchangeCreateRace.test.ts). Kept apart from the pair store, whose pending pairs are Exchange creates.
+ */
+const creatingInDataverseScope = 'creatingInDataverse';
+const creatingKey = (mailboxId: string, dataverseId: string) => `${mailboxId}|${dataverseId.toLowerCase()}`;
+
 /** Runs the actions of one plan; the outcome is the last step's. */
 export class Executor {
   private merges = 0;
@@ -535,6 +545,12 @@ export class Executor {
     // again (transactionId, the stamped id, the linked resource).
     const contended = existing && claimedElsewhere(existing, s.claim, rt.now());
     if (contended) throw contended;
+    if (!existing) {
+      // An item of this mailbox is being created as this record right now: its pair comes in a moment (claim.ts).
+      const creating = await rt.cursors.get<{ at: string }>(creatingInDataverseScope, creatingKey(s.mailbox.id, id));
+      const age = creating ? rt.now().getTime() - Date.parse(creating.at) : NaN;
+      if (age >= 0 && age < claimMs) throw new SyncError('Transient', 'an item of this mailbox is being created as this record; deciding again once its pair is recorded', { retryAfterMs: claimWaitMs(age) });
+    }
     let pending: StoredPair =
       existing ??
       (await rt.pairs.create({ mailboxId: s.mailbox.id, kind: s.kind.name, dataverseEntity: s.table, dataverseId: id, base: {}, status: 'pending', transactionId, claimedBy: s.claim }).catch(async (error: unknown) => {
@@ -658,6 +674,8 @@ export class Executor {
     const { fields, state } = separateStateChange(fullBody);
     let record: DataverseRecord;
     let existed = false;
+    const creating = creatingKey(s.mailbox.id, id);
+    await rt.cursors.set(creatingInDataverseScope, creating, { at: rt.now().toISOString() });
     try {
       // Create-only upsert on a derived id: a retry, or a second attendee's copy of the same meeting, finds the record.
       record = await rt.dataverse.update(table, id, fields, { createOnly: true, callerObjectId: s.mailbox.id });
@@ -685,6 +703,14 @@ export class Executor {
     const dvSnap = s.kind.snapshotFromDataverse(record, s.ctx);
     const facts = s.kind.itemFacts(item);
     s.dataverseId = id;
+    const other = await rt.pairs.get(s.mailbox.id, id);
+    if (other && other.exchangeId !== undefined && other.exchangeId !== item.id) {
+      // The record is paired with another item of this mailbox (the marker above went stale before a Dataverse change
+      // of the record created one): deciding again would meet that pair on every retry. This copy stays unlinked.
+      await rt.cursors.remove(creatingInDataverseScope, creating);
+      rt.log.warn('not linked: the record this item was created as is paired with another item of the mailbox', { kind: s.kind.name, ...this.ids, dataverseId: id });
+      return { kind: 'ignored', ...this.ids, dataverseId: id, detail: 'the record it was created as is paired with another item of this mailbox; the copy stays unlinked' };
+    }
     s.pair = await this.createPairOnce({
       mailboxId: s.mailbox.id,
       kind: s.kind.name,
@@ -701,6 +727,7 @@ export class Executor {
       base: existed ? baseAfterWrite(this.directions, dvSnap, dvSnap) : baseAfterWrite(this.directions, dvSnap, exSnap),
       status: 'linked',
     });
+    await rt.cursors.remove(creatingInDataverseScope, creating);
     if (facts.iCalUId) await rt.cursors.set('meeting', facts.iCalUId, { dataverseId: id });
     if (existed) {
       rt.log.info('linked an Exchange item to the Dataverse record its id names', { kind: s.kind.name, ...this.ids });
