@@ -17,14 +17,14 @@ import { SeriesPlatform, type RecurrenceOptions } from './series.js';
 import { RequestCounters, WebApi } from './webapi.js';
 import { PrivilegeBook } from './privileges.js';
 import { UserSettingsPlatform } from './userSettings.js';
-import { WebhookDispatcher } from './webhooks.js';
+import { WebhookDispatcher, type WebhookRedelivery } from './webhooks.js';
 
 export { DataverseAdmin, DataverseAdminClient } from './admin.js';
 export type { DataverseLimits, DeliveryFilter, PersonActions, RequestCountsView, SeedUser, SystemUserInfo } from './admin.js';
 export type { FaultPlan, RequestFaults } from './faults.js';
 export type { ExpansionSettings, RecurrenceOptions } from './series.js';
 export type { EmailOptions, MailboxMethods, MailboxSettings } from './email.js';
-export type { WebhookDelivery, WebhookFaults, DeliveryAttempt } from './webhooks.js';
+export type { WebhookDelivery, WebhookFaults, WebhookRedelivery, DeliveryAttempt } from './webhooks.js';
 export { ErrorCodes } from './errors.js';
 export type { HandledRequest } from '../common/https.js';
 
@@ -56,6 +56,11 @@ export interface DataverseSimulatorOptions {
   enforcePrivileges?: boolean;
   /** Webhook deliveries in flight at once (default 4). */
   webhookConcurrency?: number;
+  /**
+   * Failed webhook deliveries (no answer, or a non-2xx after the documented retry) sent again: up to `attempts` more
+   * times, `afterMs` after the failure, doubling. Default none, as documented; an open behaviour: README "Webhooks".
+   */
+  webhookRedelivery?: WebhookRedelivery;
   /** Recurring appointment series: organization expansion settings and the choices the docs leave open (README). */
   recurrence?: RecurrenceOptions;
   /** Email: organization upload limit and the choices the docs leave open (README "Email"). */
@@ -123,6 +128,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     carriesTag: () => options.webhookCarriesTag ?? true,
     concurrency: options.webhookConcurrency ?? 4,
     now,
+    redelivery: () => options.webhookRedelivery,
   });
   const engine = new Engine({ store, ids: { guid: () => recordIds.guid() }, now, businessUnitId, onEvent: (e) => dispatcher.handle(e) });
   const series = new SeriesPlatform({ store, engine, ids: { guid: () => recordIds.guid() }, now, systemUserId: () => systemUserSeedId, options: options.recurrence ?? {} });

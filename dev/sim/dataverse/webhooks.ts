@@ -52,6 +52,19 @@ export interface WebhookDelivery {
   faults: string[];
   sizeExceeded: boolean;
   duplicateOf?: number;
+  /** How often a failed delivery was queued again (the `redelivery` option; 0 without it). */
+  redeliveries: number;
+}
+
+/**
+ * Failed deliveries sent again: up to `attempts` more times, the first `afterMs` after the failure, each wait twice the
+ * one before. Microsoft documents only the one more attempt on 502/503/504 (use-webhooks.md "Troubleshoot"); whether
+ * the asynchronous service runs a failed webhook's system job again is not documented, so this is an open behaviour,
+ * off by default (README "Webhooks").
+ */
+export interface WebhookRedelivery {
+  attempts: number;
+  afterMs: number;
 }
 
 export interface DispatcherOptions {
@@ -70,6 +83,8 @@ export interface DispatcherOptions {
   carriesTag: () => boolean;
   concurrency: number;
   now: () => number;
+  /** Failed deliveries sent again (an open behaviour; undefined: never). */
+  redelivery?: () => WebhookRedelivery | undefined;
 }
 
 interface Waiter {
@@ -270,6 +285,7 @@ export class WebhookDispatcher {
       attempts: [],
       faults: [],
       sizeExceeded,
+      redeliveries: 0,
     };
   }
 
@@ -404,23 +420,46 @@ export class WebhookDispatcher {
   }
 
   private async send(d: WebhookDelivery): Promise<void> {
+    const outcome = await this.post(d);
+    if (outcome === undefined) return;
+    // A failed delivery queued again stays pending (its system job waits) until its last attempt.
+    if (outcome === 'failed' && this.redeliverLater(d)) return;
+    this.settle(d, outcome);
+  }
+
+  /** One delivery as the webhook service sends it: the POST, and one more only after 502/503/504. */
+  private async post(d: WebhookDelivery): Promise<'delivered' | 'failed' | undefined> {
     for (let attempt = 1; attempt <= 2; attempt++) {
-      if (this.closed) return;
+      if (this.closed) return undefined;
       const started = this.o.now();
       const t0 = performance.now();
       try {
         const res = await fetch(d.url, { method: 'POST', headers: d.headers, body: d.body, signal: AbortSignal.timeout(this.o.timeoutMs()) });
         await res.arrayBuffer().catch(() => undefined); // the body is ignored; only the status counts
         d.attempts.push({ status: res.status, startedAt: new Date(started).toISOString(), durationMs: Math.round(performance.now() - t0) });
-        if (res.status >= 200 && res.status < 300) return this.settle(d, 'delivered');
+        if (res.status >= 200 && res.status < 300) return 'delivered';
         // Only 502, 503 and 504 get one more attempt (use-webhooks.md "Troubleshoot"; docs/reference/platform-facts.md section 5).
         if (attempt === 1 && (res.status === 502 || res.status === 503 || res.status === 504)) continue;
-        return this.settle(d, 'failed');
+        return 'failed';
       } catch (err) {
         d.attempts.push({ error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), startedAt: new Date(started).toISOString(), durationMs: Math.round(performance.now() - t0) });
-        return this.settle(d, 'failed');
+        return 'failed';
       }
     }
+    return 'failed';
+  }
+
+  /** Queues a failed delivery again after its wait when the `redelivery` option allows one more; false when not. */
+  private redeliverLater(d: WebhookDelivery): boolean {
+    const plan = this.o.redelivery?.();
+    if (!plan || this.closed || d.redeliveries >= plan.attempts) return false;
+    d.redeliveries += 1;
+    const t = setTimeout(() => {
+      this.delayed.delete(t);
+      this.place(d, false);
+    }, plan.afterMs * 2 ** (d.redeliveries - 1));
+    this.delayed.add(t);
+    return true;
   }
 
   private settle(d: WebhookDelivery, state: WebhookDelivery['state']): void {

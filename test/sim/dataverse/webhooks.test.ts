@@ -316,3 +316,43 @@ describe('Dataverse simulator webhooks without the tag (webhookCarriesTag: false
     expect(body.MessageName).toBe('Create');
   });
 });
+
+// Microsoft documents one more attempt on 502/503/504 only; whether a failed webhook's system job runs again is not
+// documented, so redelivery is an option of the simulator (README "Webhooks"), off by default (the test above).
+describe('Dataverse simulator webhook redelivery (webhookRedelivery)', () => {
+  let h: Harness;
+  let hook: WebhookReceiver;
+  beforeAll(async () => {
+    h = await startHarness({ webhookRedelivery: { attempts: 2, afterMs: 20 } });
+    hook = await new WebhookReceiver().start();
+  });
+  afterAll(async () => {
+    await hook.close();
+    await h.close();
+  });
+
+  it('sends a delivery the endpoint failed again, and it stays pending until one attempt is answered 2xx', async () => {
+    const reg = await registerWebhook(h, { name: 'again', url: `${hook.url}/again`, authtype: 4, authvalue: 'k', message: 'Create', entity: 'task' });
+    // 500 (not retried by the webhook service itself), then 503 and its documented one more attempt (504), then 200.
+    hook.statuses = [500, 503, 504];
+    await h.api('tasks', { method: 'POST', body: { subject: 'redelivered' } });
+    const [d] = await h.sim.admin.waitForDeliveries({ count: 1, where: { stepId: reg.stepId } });
+    expect({ state: d!.state, redeliveries: d!.redeliveries, statuses: d!.attempts.map((a) => a.status) }).toEqual({ state: 'delivered', redeliveries: 2, statuses: [500, 503, 504, 200] });
+    // Each attempt carries the same execution context: it is one system job run again, not a new event.
+    const sent = hook.received.map((r) => `${String(r.headers['x-request-id'])} ${String((JSON.parse(r.body) as { OperationId: unknown }).OperationId)}`);
+    expect(sent).toHaveLength(4);
+    expect(sent[0]).toMatch(/^[0-9a-f-]{36} [0-9a-f-]{36}$/);
+    expect(new Set(sent).size).toBe(1);
+  });
+
+  it('gives up after its redeliveries on an endpoint that is down (a killed host), and then counts as failed', async () => {
+    // A port nothing listens on: every attempt is refused, as while the host is down.
+    const down = await new WebhookReceiver().start();
+    const url = `${down.url}/down`;
+    await down.close();
+    const reg = await registerWebhook(h, { name: 'down', url, authtype: 4, authvalue: 'k', message: 'Create', entity: 'task' });
+    await h.api('tasks', { method: 'POST', body: { subject: 'never answered' } });
+    const [d] = await h.sim.admin.waitForDeliveries({ count: 1, where: { stepId: reg.stepId } });
+    expect({ state: d!.state, redeliveries: d!.redeliveries, attempts: d!.attempts.length, refused: d!.attempts.every((a) => a.error !== undefined) }).toEqual({ state: 'failed', redeliveries: 2, attempts: 3, refused: true });
+  });
+});
