@@ -690,6 +690,8 @@ export class Executor {
       // the item is a copy the sync let go of as out of scope, and it stays unlinked; pairing it again wrote its old
       // values over the new owner's (the chaos test's reassign-lost-update, test/e2e/reassignedCopy.test.ts).
       if (matchingFilter(s.settings.config.scope[s.kind.name], found, s.mailbox.systemUserId, s.kind.scopeOf(table, found)) === undefined) {
+        // Nothing of this mailbox is being created as it: a change of the record here (it may come back in scope) need not wait.
+        await rt.cursors.remove(creatingInDataverseScope, creating);
         rt.log.info('not linked: the record the item belongs to is out of scope', { kind: s.kind.name, ...this.ids, dataverseId: id });
         return { kind: 'ignored', ...this.ids, dataverseId: id, detail: 'out of scope: the record it belongs to does not reach this user (owner, party or sync filter); the copy stays unlinked' };
       }
