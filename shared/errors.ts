@@ -30,6 +30,12 @@ export const errorCodes = {
   TooLarge: { retryable: false, status: 413 },
   /** A service asked us to slow down (429); `retryAfterMs` says for how long. Retryable. */
   Throttled: { retryable: true, status: 503 },
+  /**
+   * Another change of the same item holds its create (a claim, shared/sync/claim.ts): this change waits for it, then
+   * decides again. Retryable, and a wait rather than a failure: it does not count toward SYNC_MAX_ATTEMPTS, since the
+   * claim's own age bounds it (shared/sync/errorPolicy.ts).
+   */
+  Busy: { retryable: true, status: 409 },
   /** A dependency failed in a way that may pass (5xx, timeout, connection reset). Retryable. */
   Transient: { retryable: true, status: 503 },
   /** A configuration or programming error of ours. Not retryable without a fix. */

@@ -32,6 +32,11 @@ const common = {
    * so each new schedule is a new message to duplicate detection (shared/sync/errorPolicy.ts).
    */
   deferral: z.number().int().min(1).optional(),
+  /**
+   * How often the change waited behind another change's create of its item (a claim, shared/sync/claim.ts): a wait
+   * is not an attempt, so it has its own count, part of the message id like the attempt.
+   */
+  waits: z.number().int().min(1).optional(),
 };
 
 export const exchangeChangeSchema = z.object({
@@ -142,6 +147,11 @@ export function retryOf(message: ChangeMessage, lastError: string): ChangeMessag
   return { ...message, attempt: message.attempt + 1, lastError: lastError.slice(0, 1024) };
 }
 
+/** The change again after a wait behind another change's claim: the same attempt, one wait more. */
+export function waitOf(message: ChangeMessage, reason: string): ChangeMessage {
+  return { ...message, waits: (message.waits ?? 0) + 1, lastError: reason.slice(0, 1024) };
+}
+
 /** The change put off until its mailbox's pause ends (only for `mailboxes`, when given): a new message, its attempts afresh. */
 export function deferredOf(message: ChangeMessage, mailboxes?: string[]): ChangeMessage {
   const { lastError: _lastError, ...rest } = message;
@@ -152,7 +162,7 @@ export function deferredOf(message: ChangeMessage, mailboxes?: string[]): Change
 
 /** A fresh copy of a dead-lettered change: attempt 1, no error of an earlier life. */
 export function replayOf(message: ChangeMessage): ChangeMessage {
-  const { lastError: _lastError, ...rest } = message;
+  const { lastError: _lastError, waits: _waits, ...rest } = message;
   return { ...rest, attempt: 1 };
 }
 
@@ -166,10 +176,10 @@ const short = (value: string) => (value.length <= 100 ? value : `h-${createHash(
 
 /**
  * The messageId: derived from the change itself, so Service Bus duplicate detection drops a notification that
- * Graph or Dataverse delivered twice. Retries add the attempt, so they are not dropped as duplicates.
+ * Graph or Dataverse delivered twice. Retries add the attempt (and waits their count), so they are not dropped as duplicates.
  */
 export function messageIdOf(message: ChangeMessage): string {
-  const suffix = (message.attempt > 1 ? `#${message.attempt}` : '') + (message.deferral ? `~${message.deferral}` : '');
+  const suffix = (message.attempt > 1 ? `#${message.attempt}` : '') + (message.waits ? `+${message.waits}` : '') + (message.deferral ? `~${message.deferral}` : '');
   switch (message.source) {
     case 'exchange':
       return short(`ex|${message.mailboxId}|${message.itemId}|${message.changeType}|${message.etag ?? message.receivedAt}`) + suffix;

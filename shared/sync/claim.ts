@@ -21,6 +21,13 @@ export function lockDurationMs(iso: string = changesQueue.lockDuration): number 
  */
 export const claimMs = 2 * 60_000;
 
+/**
+ * Waits behind claims a change may make before each further one counts as an attempt (toward SYNC_MAX_ATTEMPTS). A
+ * wait is not a failure, and one claim lives at most claimMs, which the doubling waits cover in about eight; the
+ * bound is for a claim that never ends (a bug): the change's attempts then run out as for any failure.
+ */
+export const maxClaimWaits = 24;
+
 /** The shortest wait behind a claim: a live holder's create takes a few calls. */
 export const claimMinWaitMs = 2_000;
 

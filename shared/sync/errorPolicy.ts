@@ -6,6 +6,7 @@
 // mailbox blocks it (pairs kept, work skipped until an operator enables it again); an outage only pauses it, with
 // back-off, and the first change tried after the pause is the probe that resumes it by itself.
 import { toSyncError, type SyncError } from '../errors.js';
+import { maxClaimWaits } from './claim.js';
 
 /** Stable codes of the causes that block a mailbox (shown by status, explain and the CLI). */
 export const blockCodes = {
@@ -35,6 +36,8 @@ export type FailureClass =
   | { class: 'block'; code: BlockCode; reason: string }
   /** A dependency that is down, throttling or not issuing tokens: retry, then pause the mailbox (never dead-letter). */
   | { class: 'outage' }
+  /** Another change of the item holds its create (Busy): wait for it, outside the change's attempts. */
+  | { class: 'wait' }
   /** Anything else is the item's own failure: its retries, then the dead-letter queue, decide. */
   | { class: 'item' };
 
@@ -53,6 +56,7 @@ export function classifyFailure(error: Pick<SyncError, 'code' | 'serviceCode' | 
   // 429, 5xx, timeouts and resets (Transient covers a token endpoint that is down), and an app-level 401 (a token
   // not accepted, a secret that expired): none is the mailbox's fault, and each passes without anyone touching it.
   if (error.code === 'Throttled' || error.code === 'Transient' || error.code === 'Unauthorized') return { class: 'outage' };
+  if (error.code === 'Busy') return { class: 'wait' };
   return { class: 'item' };
 }
 
@@ -81,6 +85,8 @@ export type FailureDecision =
    * call per service) whether it answers, then decide again with the answer.
    */
   | { action: 'checkMailbox' }
+  /** Reschedule the change after the wait its error asks for, as the same attempt (a claim held by another change). */
+  | { action: 'wait' }
   /** `itemFailing`: the mailbox answers while this item keeps failing, so the item's own path applies and the mailbox resumes. */
   | { action: 'retry'; itemFailing?: true }
   | { action: 'deadLetter'; itemFailing?: true };
@@ -92,6 +98,8 @@ export interface FailureInput {
   probing: boolean;
   /** How many times the change was put off for a pause already (its message's deferral count). */
   deferrals: number;
+  /** How many times the change waited behind another change's claim already (its message's waits). */
+  waits?: number;
   /** Whether the mailbox answered a mailbox-level call just now; undefined when not asked (yet). */
   mailboxAnswers?: boolean | undefined;
 }
@@ -113,6 +121,8 @@ export interface FailureInput {
  */
 export function decideFailure(failure: FailureClass, input: FailureInput, settings: PolicySettings): FailureDecision {
   if (failure.class === 'block') return { action: 'block', code: failure.code, reason: failure.reason };
+  // Waiting behind another change's create is no failure of anything: it costs no attempt (shared/sync/claim.ts).
+  if (failure.class === 'wait' && (input.waits ?? 0) < maxClaimWaits) return { action: 'wait' };
   if (failure.class === 'outage' && settings.pauseMinSeconds > 0) {
     if (!input.probing && input.attempt < settings.maxAttempts) return { action: 'retry' };
     if (input.deferrals === 0 || input.mailboxAnswers === false) return { action: 'pause' };

@@ -70,7 +70,7 @@ function claimedElsewhere(pair: Pick<Pair, 'status' | 'claimedBy' | 'updatedOn'>
   if (pair.status !== 'pending' || !pair.claimedBy || pair.claimedBy === claim) return undefined;
   const age = claimAge(pair, now);
   if (!(age >= 0 && age < claimMs)) return undefined;
-  return new SyncError('Transient', 'another change of this record is creating its item; deciding again after it', { retryAfterMs: claimWaitMs(age) });
+  return new SyncError('Busy', 'another change of this record is creating its item; deciding again after it', { retryAfterMs: claimWaitMs(age) });
 }
 
 /**
@@ -119,7 +119,7 @@ export class Executor {
       case 'Echo':
         return { kind: 'echo', ...this.ids, detail: action.reason };
       case 'Await':
-        if (action.retry) throw new SyncError('Transient', action.reason, action.retryAfterMs === undefined ? {} : { retryAfterMs: action.retryAfterMs });
+        if (action.retry) throw new SyncError(action.claim ? 'Busy' : 'Transient', action.reason, action.retryAfterMs === undefined ? {} : { retryAfterMs: action.retryAfterMs });
         rt.log.info('waits for another change', { kind: s.kind.name, ...this.ids, reason: action.reason });
         return { kind: 'awaiting-invitation', ...this.ids, detail: action.reason };
       case 'ResolveConflict':
@@ -549,7 +549,7 @@ export class Executor {
       // An item of this mailbox is being created as this record right now: its pair comes in a moment (claim.ts).
       const creating = await rt.cursors.get<{ at: string }>(creatingInDataverseScope, creatingKey(s.mailbox.id, id));
       const age = creating ? rt.now().getTime() - Date.parse(creating.at) : NaN;
-      if (age >= 0 && age < claimMs) throw new SyncError('Transient', 'an item of this mailbox is being created as this record; deciding again once its pair is recorded', { retryAfterMs: claimWaitMs(age) });
+      if (age >= 0 && age < claimMs) throw new SyncError('Busy', 'an item of this mailbox is being created as this record; deciding again once its pair is recorded', { retryAfterMs: claimWaitMs(age) });
     }
     let pending: StoredPair =
       existing ??
@@ -557,7 +557,7 @@ export class Executor {
         if (isSyncError(error, 'AlreadyExists')) {
           const again = await rt.pairs.get(s.mailbox.id, id);
           // Another change claimed the create between our read and our claim: it creates; this one decides again.
-          if (again && again.status === 'pending' && s.claim !== undefined && again.claimedBy !== s.claim) throw new SyncError('Transient', 'another change of this record claimed its create; deciding again after it', { retryAfterMs: claimWaitMs(claimAge(again, rt.now())) });
+          if (again && again.status === 'pending' && s.claim !== undefined && again.claimedBy !== s.claim) throw new SyncError('Busy', 'another change of this record claimed its create; deciding again after it', { retryAfterMs: claimWaitMs(claimAge(again, rt.now())) });
           if (again) return again;
         }
         throw error;

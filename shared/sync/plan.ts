@@ -23,7 +23,8 @@ export type Action =
   /** The sync's own write coming back. */
   | { type: 'Echo'; reason: string }
   /** Not yet: another change brings what this one needs; `retry`: look at this change again (after `retryAfterMs`). */
-  | { type: 'Await'; reason: string; retry: boolean; retryAfterMs?: number }
+  /** `claim`: what is awaited is another change's create of the item, a wait that costs the change no attempt (shared/sync/claim.ts). */
+  | { type: 'Await'; reason: string; retry: boolean; retryAfterMs?: number; claim?: true }
   /** Create the item on `side` from the other side's item. */
   | { type: 'Create'; side: Side }
   /** Record a pair for an existing item and record, with the base it starts from. */
@@ -259,7 +260,7 @@ export function planToDataverse(s: ToDataverseState): Action[] {
   if (link?.existingPair) {
     // The sync's own create of this item is still being recorded: look again.
     // Its wait follows the claim's age (shared/sync/claim.ts): the create's holder may be a change redelivered after a crash.
-    if (link.existingPair.status === 'pending') return [{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true, retryAfterMs: claimWaitMs(s.ctx.now.getTime() - Date.parse(link.existingPair.updatedOn ?? '')) }];
+    if (link.existingPair.status === 'pending') return [{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true, claim: true, retryAfterMs: claimWaitMs(s.ctx.now.getTime() - Date.parse(link.existingPair.updatedOn ?? '')) }];
     if (link.existingPair.exchangeId === item.id) return withParts(kind, link.table, [planUpdateToDataverse(kind, link.existingPair, item, s.ctx, s.settings)]);
   } else if (link?.record) {
     // The record the copy carries the stamp of (or shares the meeting of) no longer reaches this mailbox: it was

@@ -13,8 +13,9 @@ import { ZodError } from 'zod';
 import { toSyncError, type SyncError } from '../errors.js';
 import { backoffMs } from '../http/retry.js';
 import type { Runtime } from '../runtime.js';
-import { deferredOf, parseChangeMessage, retryOf, type ChangeMessage } from '../servicebus/messages.js';
+import { deferredOf, parseChangeMessage, retryOf, waitOf, type ChangeMessage } from '../servicebus/messages.js';
 import { MailboxFailure, classifyFailure, decideFailure } from './errorPolicy.js';
+import { claimMinWaitMs } from './claim.js';
 import { blockMailbox, mailboxAnswers, pauseMailbox, policySettings, resumeMailbox } from './mailboxHealth.js';
 import { applyDataverseChange, applyExchangeChange, recordDecision, type Outcome } from './engine.js';
 import { kindOfResource, kindOfTable } from './kinds/index.js';
@@ -87,7 +88,7 @@ export async function processDelivery(rt: Runtime, body: unknown, delivery: Deli
     const mailboxId = failure?.mailboxId ?? (message.source === 'exchange' ? message.mailboxId : undefined);
     const mailbox = mailboxId ? await rt.mailboxes.get(mailboxId) : undefined;
     const verdict = classifyFailure(sync);
-    const input = { retryable: sync.retryable, attempt: message.attempt, probing: mailbox?.state === 'paused', deferrals: message.deferral ?? 0 };
+    const input = { retryable: sync.retryable, attempt: message.attempt, probing: mailbox?.state === 'paused', deferrals: message.deferral ?? 0, waits: message.waits ?? 0 };
     let decision = decideFailure(verdict, input, policySettings(rt));
     if (decision.action === 'checkMailbox') decision = decideFailure(verdict, { ...input, mailboxAnswers: mailbox ? await mailboxAnswers(rt, mailbox) : false }, policySettings(rt));
     // One item failing while its mailbox answers: the mailbox goes on (resumed when this change was its probe).
@@ -101,6 +102,12 @@ export async function processDelivery(rt: Runtime, body: unknown, delivery: Deli
       return [];
     }
     if (decision.action === 'pause') return putOffForOutage(rt, message, mailbox?.id, sync, log);
+    if (decision.action === 'wait') {
+      const wait = sync.retryAfterMs ?? claimMinWaitMs;
+      await rt.sender.send([waitOf(message, `${sync.code}: ${sync.message}`)], { scheduledEnqueueTime: new Date(rt.now().getTime() + wait) });
+      log.info('change waits for another change of its item', { cause: sync.code, code: sync.code, waitMs: wait, waits: (message.waits ?? 0) + 1 });
+      return [];
+    }
     if (decision.action === 'retry') {
       const wait = Math.min(maxBackoffMs, backoffMs(sync, message.attempt, 1_000));
       await rt.sender.send([retryOf(message, `${sync.code}: ${sync.message}`)], {

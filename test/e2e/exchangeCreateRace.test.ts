@@ -52,7 +52,7 @@ describe('a To Do task created in Dynamics 365 while a Dataverse change of its r
     await stack.host.fireTimer('pollTodo');
     await armed;
     await hold!.waitForHeld(1);
-    const reconciled = logged((message, props) => props.dataverseId === recordId && String(props.messageId).includes('|Reconcile|') && /^change (applied|failed)/.test(message));
+    const reconciled = logged((message, props) => props.dataverseId === recordId && String(props.messageId).includes('|Reconcile|') && /^change (applied|failed|waits)/.test(message));
     await stack.host.fireTimer('reconcile');
     await reconciled;
     hold!.release();

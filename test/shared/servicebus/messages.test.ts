@@ -10,6 +10,7 @@ import {
   exchangeChange,
   lifecycleChange,
   messageIdOf,
+  waitOf,
   replayOf,
   retryOf,
   versionOfEtag,
@@ -59,6 +60,18 @@ describe('change message constructors', () => {
     expect(replay.attempt).toBe(1);
     expect(replay).not.toHaveProperty('lastError');
     expect(messageIdOf(replay)).toBe(messageIdOf(first));
+  });
+
+  it('wait behind a claim as the same attempt with one wait more, under a message id of its own; replay forgets the waits', () => {
+    const first = changeMessageSchema.parse(dataverseChange({ entity: 'task', recordId, message: 'Update', version: '7' }, { receivedAt }));
+    const waited = waitOf(first, 'Busy: another change of this record is creating its item');
+    expect([waited.attempt, waited.waits]).toEqual([1, 1]);
+    const again = waitOf(retryOf(waited, 'Transient: 503'), 'Busy: again');
+    expect([again.attempt, again.waits]).toEqual([2, 2]);
+    expect(changeMessageSchema.safeParse(again).success).toBe(true);
+    const ids = [first, waited, retryOf(first, 'x'), again, waitOf(waited, 'x')].map(messageIdOf);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(messageIdOf(replayOf(again))).toBe(messageIdOf(first));
   });
 
   it('are the only way the product builds a change message (no hand-built { v: 1, source: ... } literals)', () => {

@@ -7,6 +7,7 @@ import { translateGraphError } from '../../../shared/graph/client.js';
 import { missingPrivilegeOf } from '../../../shared/dataverse/client.js';
 import { GraphError } from '@microsoft/microsoft-graph-client';
 import { classifyFailure, decideFailure, gateOf, nextPause, type FailureDecision, type FailureInput } from '../../../shared/sync/errorPolicy.js';
+import { maxClaimWaits } from '../../../shared/sync/claim.js';
 
 const settings = { maxAttempts: 3, pauseMinSeconds: 60, pauseMaxSeconds: 3600 };
 
@@ -102,6 +103,24 @@ describe('decideFailure', () => {
     expect(decideFailure({ class: 'item' }, input, settings)).toEqual({ action: 'deadLetter' });
     expect(decideFailure({ class: 'block', code: 'dataverse.noPrivilege', reason: 'r' }, input, settings).action).toBe('block');
     expect(decideFailure({ class: 'outage' }, input, { ...settings, pauseMinSeconds: 0 })).toEqual({ action: 'deadLetter' });
+  });
+});
+
+describe('a wait behind another change’s claim (Busy)', () => {
+  const busy = classifyFailure(new SyncError('Busy', 'another change of this record is creating its item'));
+  it('is its own class, neither an outage nor the item’s failure', () => {
+    expect(busy).toEqual({ class: 'wait' });
+  });
+  it('waits whatever the attempt, on a paused mailbox too, and never pauses or dead-letters', () => {
+    for (const input of [
+      { retryable: true, attempt: 1, probing: false, deferrals: 0, waits: 0 },
+      { retryable: true, attempt: settings.maxAttempts, probing: false, deferrals: 0, waits: 7 },
+      { retryable: true, attempt: 2, probing: true, deferrals: 2 },
+    ]) expect(decideFailure(busy, input, settings)).toEqual({ action: 'wait' });
+  });
+  it('after maxClaimWaits waits (a claim that never ends) each further one counts as an attempt', () => {
+    expect(decideFailure(busy, { retryable: true, attempt: 1, probing: false, deferrals: 0, waits: maxClaimWaits }, settings)).toEqual({ action: 'retry' });
+    expect(decideFailure(busy, { retryable: true, attempt: settings.maxAttempts, probing: false, deferrals: 0, waits: maxClaimWaits }, settings)).toEqual({ action: 'deadLetter' });
   });
 });
 

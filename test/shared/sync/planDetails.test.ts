@@ -112,10 +112,11 @@ describe('planToDataverse: what its actions carry', () => {
   });
 
   it("the sync's own create still being recorded is looked at again", () => {
-    // Claimed 10 s ago: the wait doubles the claim's age (shared/sync/claim.ts, test/shared/sync/claim.test.ts).
+    // Claimed 10 s ago: the wait doubles the claim's age (shared/sync/claim.ts, test/shared/sync/claim.test.ts), and it is a
+    // wait behind a claim (claim: true), which costs the change no attempt.
     const claimed = new Date(ctx.now.getTime() - 10_000).toISOString();
     const actions = planToDataverse(state(event(), { link: { dataverseId: 'dv-1', table: 'appointment', viaMeeting: false, existingPair: pairOf({ status: 'pending', updatedOn: claimed }), record: undefined } }));
-    expect(actions).toEqual([{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true, retryAfterMs: 10_000 }]);
+    expect(actions).toEqual([{ type: 'Await', reason: "the sync's own create of this item is still being recorded", retry: true, claim: true, retryAfterMs: 10_000 }]);
   });
 
   it('an unpaired copy whose record no longer reaches the user (reassigned: another owner, the user no party) is not linked again', () => {
