@@ -159,12 +159,15 @@ export class ChaosCommand implements fc.AsyncCommand<m.Model, World> {
           touch(item!);
         }
         return;
-      case 'deleteD':
+      case 'deleteD': {
+        // Whether the owner's copy was seen at the last settle (World.refresh): a copy never made stays never made.
+        const seen = world.ids.get(item!.key)?.copies[item!.owner] !== undefined;
         if (world.deleteInDynamics(item!)) {
-          m.deletedInDynamics(item!);
+          m.deletedInDynamics(item!, seen);
           touch(item!);
         }
         return;
+      }
       case 'deleteO':
         if (await world.deleteInOutlook(item!)) {
           m.deletedInOutlook(item!);
