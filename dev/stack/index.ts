@@ -95,6 +95,14 @@ export interface StackOptions {
    * for reading the pairs; it never handles a message.
    */
   hostInChild?: boolean;
+  /**
+   * The queues' peek-lock duration in the Service Bus simulator, ISO 8601 (default: each queue's own,
+   * shared/servicebus/queues.ts, PT1M as infra/ deploys it). Azure allows 5 seconds to 5 minutes
+   * (https://learn.microsoft.com/azure/service-bus-messaging/message-transfers-locks-settlement#peeklock). What a
+   * killed host held comes back when its lock expires, so a test that kills hosts often waits a minute per kill;
+   * a shorter lock keeps the same semantics (the host renews its locks while a handler runs) in less time.
+   */
+  queueLockDuration?: string;
 }
 
 export interface StackUserInfo extends StackUser {
@@ -189,7 +197,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.webhookCarriesTag !== undefined ? { webhookCarriesTag: options.webhookCarriesTag } : {}),
     ...(options.dataverseRecurrence ? { recurrence: options.dataverseRecurrence } : {}),
   });
-  const serviceBus = await startServiceBusSimulator({ queues: [...queues], seed });
+  const serviceBus = await startServiceBusSimulator({ queues: queues.map((q) => (options.queueLockDuration ? { ...q, lockDuration: options.queueLockDuration } : q)), seed });
   const azurite = await startAzuriteTables(options.storageFolder ? { folder: options.storageFolder } : {});
   const graphUsers = await graph.admin.users();
   const appUser = dataverse.admin.seedApplicationUser({ clientId, fullname: 'dataverse-exchange-sync' });

@@ -393,10 +393,19 @@ async function loadLinkCandidate(rt: Runtime, kind: SyncKind, mailbox: Mailbox, 
   const viaMeeting = !dataverseId;
   dataverseId ??= await kind.dataverse.findLinkTarget(rt, item);
   if (!dataverseId) return undefined;
-  const table = kind.tableFor?.(item) ?? kind.tables[0]!;
   const existingPair = await rt.pairs.get(mailbox.id, dataverseId);
-  const record: DataverseRecord | undefined = existingPair ? undefined : await kind.dataverse.get(rt, table, dataverseId);
-  return { dataverseId, table, viaMeeting, existingPair, record };
+  const known = kind.tableFor?.(item) ?? (existingPair?.dataverseEntity as DataverseEntity | undefined);
+  if (existingPair) return { dataverseId, table: known ?? kind.tables[0]!, viaMeeting, existingPair, record: undefined };
+  if (known) return { dataverseId, table: known, viaMeeting, existingPair, record: await kind.dataverse.get(rt, known, dataverseId) };
+  // The stamp names the record, not its table: a To Do task's record may be a task, phone call, letter or fax
+  // (shared/sync/kinds/task.ts). Looked up as a task only, the old copy of a reassigned phone call was not found and
+  // was taken for a new To Do task, so Dynamics 365 got the record twice (chaos seeds 6 and 7 x 200,
+  // test/e2e/reassignedTask.test.ts). Each further table costs a read, for stamped copies without a pair only.
+  for (const table of kind.tables) {
+    const record: DataverseRecord | undefined = await kind.dataverse.get(rt, table, dataverseId);
+    if (record) return { dataverseId, table, viaMeeting, existingPair, record };
+  }
+  return { dataverseId, table: kind.tables[0]!, viaMeeting, existingPair, record: undefined };
 }
 
 // ------------------------------------------------------------------------------------------------------------

@@ -193,12 +193,19 @@ export class Executor {
     return this.replanToDataverse();
   }
 
-  /** The copy a delete rule's unlink leaves on `remains`, with its version now (as read, else as last synced). */
+  /**
+   * The copy a delete rule's unlink leaves on `remains`, with its version now: as this change read it, else read now
+   * for a Dataverse record, else as last synced. The version last synced is not enough: a change of the record the
+   * sync never heard of (its webhook lost) made before the delete would later look like a change after the unlink,
+   * and the deleted copy would be created again (chaos seed 10 x 200, test/e2e/unlinkedCopy.test.ts). An Exchange
+   * delete carries no record, so the record's version costs one read, on deletes only.
+   */
   private async rememberUnlinked(pair: StoredPair, remains: 'dataverse' | 'exchange', reason: string): Promise<void> {
     const { rt, s } = this;
     const id = remains === 'dataverse' ? pair.dataverseId : pair.exchangeId;
     if (!id) return;
-    const version = remains === 'dataverse' ? (s.record?.['@odata.etag'] ?? pair.dataverseEtag) : (s.item?.['@odata.etag'] ?? pair.exchangeEtag);
+    const current = remains === 'dataverse' && !s.record ? await rt.dataverse.get(s.table, pair.dataverseId, { select: [s.kind.primaryKey] }) : undefined;
+    const version = remains === 'dataverse' ? (s.record?.['@odata.etag'] ?? current?.['@odata.etag'] ?? pair.dataverseEtag) : (s.item?.['@odata.etag'] ?? pair.exchangeEtag);
     await rt.pairs.rememberUnlinked({ mailboxId: pair.mailboxId, remains, id, version, reason, at: rt.now().toISOString() });
   }
 

@@ -33,7 +33,7 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
     for (const u of userKeys) for (const i of snap.mailbox[u][kind]) if (!known.has(keyOfItem(kind, i)!)) push(`${u}'s mailbox holds a ${kind} ${keyOfItem(kind, i)} nobody made`);
   }
   for (const item of model.items) {
-    const where = `${item.kind} ${item.key}`;
+    const where = `${item.kind === 'task' && item.table !== 'task' ? `task (${item.table})` : item.kind} ${item.key}`;
     const records = snap.records[item.kind].filter((r) => keyOfRecord(item.kind, r) === item.key);
     const expected = item.d365.exists ? 1 : 0;
     // A copy an unlinking delete left behind created again on the deleting side (once the known finding

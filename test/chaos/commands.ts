@@ -14,7 +14,7 @@ const faults = ['gNotify', 'dvHooks', 'gThrottle', 'dvThrottle', 'gErrors', 'dvE
 
 export type Op =
   | { t: 'noop' }
-  | { t: 'createD'; kind: m.Kind; owner: m.UserKey; a: string; b: string; day: number; attendee: boolean }
+  | { t: 'createD'; kind: m.Kind; owner: m.UserKey; a: string; b: string; day: number; attendee: boolean; table: m.TaskTable }
   | { t: 'createO'; kind: m.Kind; owner: m.UserKey; a: string; b: string; day: number; track: boolean }
   | { t: 'editD' | 'editO'; pick: number; field: keyof m.Fields; v: string }
   | { t: 'hot'; pick: number; v1: string; v2: string }
@@ -26,7 +26,7 @@ export type Op =
 
 export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.constant<Op>({ t: 'noop' }), weight: 1 },
-  { arbitrary: fc.record({ t: fc.constant('createD' as const), kind: fc.constantFrom(...kinds), owner: user, a: value, b: value, day: fc.integer({ min: 2, max: 30 }), attendee: fc.boolean() }), weight: 8 },
+  { arbitrary: fc.record({ t: fc.constant('createD' as const), kind: fc.constantFrom(...kinds), owner: user, a: value, b: value, day: fc.integer({ min: 2, max: 30 }), attendee: fc.boolean(), table: fc.constantFrom(...m.taskTables) }), weight: 8 },
   { arbitrary: fc.record({ t: fc.constant('createO' as const), kind: fc.constantFrom(...kinds), owner: user, a: value, b: value, day: fc.integer({ min: 2, max: 30 }), track: fc.boolean() }), weight: 6 },
   { arbitrary: fc.record({ t: fc.constantFrom('editD' as const, 'editO' as const), pick: fc.nat(), field, v: value }), weight: 14 },
   { arbitrary: fc.record({ t: fc.constant('hot' as const), pick: fc.nat(), v1: value, v2: value }), weight: 4 },
@@ -104,8 +104,9 @@ export class ChaosCommand implements fc.AsyncCommand<m.Model, World> {
         world.note(`  created ${key}`);
         // Only a meeting has attendees; the other kinds sync to their owner's mailbox alone.
         const attendee = op.kind === 'appointment' && op.attendee ? m.other(op.owner) : undefined;
-        world.createInDynamics(key, op.kind, op.owner, { a: op.a, b: op.kind === 'task' ? '' : op.b }, op.day, attendee);
-        const item = m.createdInDynamics(key, op.kind, op.owner, { a: op.a, b: op.kind === 'task' ? '' : op.b }, attendee);
+        // A task item lives in one of the four task tables (a phone call, letter or fax syncs as a To Do task too).
+        world.createInDynamics(key, op.kind, op.owner, { a: op.a, b: op.kind === 'task' ? '' : op.b }, op.day, attendee, op.table);
+        const item = m.createdInDynamics(key, op.kind, op.owner, { a: op.a, b: op.kind === 'task' ? '' : op.b }, attendee, op.table);
         model.items.push(item);
         return touch(item);
       }
@@ -158,12 +159,15 @@ export class ChaosCommand implements fc.AsyncCommand<m.Model, World> {
           touch(item!);
         }
         return;
-      case 'deleteD':
+      case 'deleteD': {
+        // Whether the owner's copy was seen at the last settle (World.refresh): a copy never made stays never made.
+        const seen = world.ids.get(item!.key)?.copies[item!.owner] !== undefined;
         if (world.deleteInDynamics(item!)) {
-          m.deletedInDynamics(item!);
+          m.deletedInDynamics(item!, seen);
           touch(item!);
         }
         return;
+      }
       case 'deleteO':
         if (await world.deleteInOutlook(item!)) {
           m.deletedInOutlook(item!);

@@ -5,9 +5,12 @@ import type { Stack } from '../../dev/stack/index.js';
 import type { FaultPlan as GraphFaultPlan, HandledRequest, InspectedItem } from '../../dev/sim/graph/index.js';
 import type { FaultPlan as DataverseFaultPlan } from '../../dev/sim/dataverse/index.js';
 import { daysFromNow, tracked as trackedCategory } from '../support/e2e.js';
-import { ownerCopy, type CopyState, type Fields, type ItemModel, type Kind, type Model, type UserKey } from './model.js';
+import { ownerCopy, taskTables, type CopyState, type Fields, type ItemModel, type Kind, type Model, type TaskTable, type UserKey } from './model.js';
 
 const setOf: Record<Kind, string> = { appointment: 'appointments', task: 'tasks', contact: 'contacts' };
+const taskSetOf: Record<TaskTable, string> = { task: 'tasks', phonecall: 'phonecalls', letter: 'letters', fax: 'faxes' };
+/** The entity set an item's record lives in (a task item's table: task, phone call, letter or fax). */
+const setOfItem = (item: ItemModel): string => (item.kind === 'task' ? taskSetOf[item.table ?? 'task'] : setOf[item.kind]);
 const graphKind: Record<Kind, 'event' | 'todoTask' | 'contact'> = { appointment: 'event', task: 'todoTask', contact: 'contact' };
 
 export interface RealIds {
@@ -75,7 +78,7 @@ export class World {
   }
 
   // --- Dynamics 365 ------------------------------------------------------------------------------------------
-  createInDynamics(key: string, kind: Kind, owner: UserKey, f: Fields, day: number, attendee?: UserKey): void {
+  createInDynamics(key: string, kind: Kind, owner: UserKey, f: Fields, day: number, attendee?: UserKey, table: TaskTable = 'task'): void {
     const o = this.user(owner);
     const bind = { 'ownerid@odata.bind': `/systemusers(${o.systemUserId})` };
     let record: Record<string, unknown>;
@@ -93,7 +96,7 @@ export class World {
         ],
       });
     } else if (kind === 'task') {
-      record = this.as(owner).create('tasks', { subject: `${key} ${f.a}`, scheduledend: daysFromNow(day).toISOString(), ...bind });
+      record = this.as(owner).create(taskSetOf[table], { subject: `${key} ${f.a}`, scheduledend: daysFromNow(day).toISOString(), ...bind });
     } else {
       record = this.as(owner).create('contacts', { firstname: 'Chaos', lastname: key, jobtitle: f.a, department: f.b, ...bind });
     }
@@ -105,28 +108,28 @@ export class World {
     if (!id) return false;
     const body: Record<string, unknown> =
       item.kind === 'contact' ? (field === 'a' ? { jobtitle: value } : { department: value }) : field === 'a' ? { subject: `${item.key} ${value}` } : { location: value };
-    this.as(item.owner).update(setOf[item.kind], id, body);
+    this.as(item.owner).update(setOfItem(item), id, body);
     return true;
   }
 
   completeInDynamics(item: ItemModel): boolean {
     const id = this.ids.get(item.key)?.d365;
     if (!id) return false;
-    this.as(item.owner).complete('tasks', id);
+    this.as(item.owner).complete(setOfItem(item), id);
     return true;
   }
 
   deleteInDynamics(item: ItemModel): boolean {
     const id = this.ids.get(item.key)?.d365;
     if (!id) return false;
-    this.as(item.owner).delete(setOf[item.kind], id);
+    this.as(item.owner).delete(setOfItem(item), id);
     return true;
   }
 
   reassign(item: ItemModel, to: UserKey): boolean {
     const id = this.ids.get(item.key)?.d365;
     if (!id) return false;
-    this.as(item.owner).update(setOf[item.kind], id, { 'ownerid@odata.bind': `/systemusers(${this.user(to).systemUserId})` });
+    this.as(item.owner).update(setOfItem(item), id, { 'ownerid@odata.bind': `/systemusers(${this.user(to).systemUserId})` });
     // The new owner's copy is found by the next refresh.
     const ids = this.ids.get(item.key)!;
     delete ids.copies[to];
@@ -258,7 +261,8 @@ export class World {
   async snapshot(keyPrefix: string): Promise<Snapshot> {
     const records: Record<Kind, Record<string, unknown>[]> = { appointment: [], task: [], contact: [] };
     for (const kind of ['appointment', 'task', 'contact'] as const) {
-      records[kind] = this.stack.dataverse.admin.records(setOf[kind]).filter((r) => keyOfRecord(kind, r)?.startsWith(keyPrefix));
+      const sets = kind === 'task' ? taskTables.map((t) => taskSetOf[t]) : [setOf[kind]];
+      records[kind] = sets.flatMap((set) => this.stack.dataverse.admin.records(set)).filter((r) => keyOfRecord(kind, r)?.startsWith(keyPrefix));
     }
     const mailbox: Record<UserKey, Record<Kind, InspectedItem[]>> = { alice: { appointment: [], task: [], contact: [] }, bob: { appointment: [], task: [], contact: [] } };
     for (const u of ['alice', 'bob'] as const) {

@@ -53,6 +53,67 @@ describe('a copy left by a delete that only unlinks', () => {
     expect((await todos()).map((t) => t.item.title)).toContain('Deleted in To Do, edited');
   });
 
+  // Phone calls, letters and faxes sync as To Do tasks too (shared/sync/kinds/task.ts); chaos seed 10 x 200 with
+  // them in the model: a completed phone call deleted in To Do came back.
+  it.each([
+    ['phonecalls', 'phone call'],
+    ['letters', 'letter'],
+    ['faxes', 'fax'],
+  ])('a completed %s record deleted in To Do stays deleted through a change-tracking replay', async (set, what) => {
+    const as = stack.dataverse.admin.as(alice().systemUserId);
+    const subject = `Completed ${what} deleted in To Do`;
+    const record = as.create(set, { subject, scheduledend: daysFromNow(3).toISOString(), 'ownerid@odata.bind': `/systemusers(${alice().systemUserId})` });
+    const id = String(record.activityid);
+    await stack.settled();
+    await stack.host.fireTimer('pollTodo');
+    await stack.settled();
+    as.complete(set, id);
+    await stack.settled();
+    await stack.host.fireTimer('pollTodo');
+    await stack.settled();
+    const [todo] = (await todos()).filter((t) => t.item.title === subject);
+    expect(todo?.item.status).toBe('completed');
+    await stack.graph.admin.act({ action: 'delete', user: alice().graph.id, kind: 'todoTask', id: todo!.id, listId: todo!.parentId });
+    await stack.host.fireTimer('pollTodo');
+    await stack.settled();
+    expect(await stack.runtime.pairs.get(alice().graph.id, id), 'the delete unlinked').toBeUndefined();
+    expect(stack.dataverse.admin.record(set, id), 'a task deleted in Exchange is only unlinked').toBeDefined();
+
+    await replay();
+    await stack.host.fireTimer('pollTodo');
+    await stack.settled();
+    expect((await todos()).filter((t) => t.item.title === subject), `the deleted ${what} came back`).toEqual([]);
+  });
+
+  // Chaos seed 10 x 200: a phone call completed in Dynamics 365, its webhook lost, then deleted in To Do. The unlink
+  // remembered the version the sync had last seen, so the replay found a newer one (the completion, made before the
+  // delete) and took it for a change after the unlink: the deleted copy came back.
+  it('a task changed in Dynamics 365 unheard (its webhook lost) before it was deleted in To Do stays deleted through a replay', async () => {
+    const as = stack.dataverse.admin.as(alice().systemUserId);
+    const subject = 'Completed unheard, deleted in To Do';
+    const record = as.create('phonecalls', { subject, scheduledend: daysFromNow(3).toISOString(), 'ownerid@odata.bind': `/systemusers(${alice().systemUserId})` });
+    const id = String(record.activityid);
+    await stack.settled();
+    await stack.host.fireTimer('pollTodo');
+    await stack.settled();
+    const [todo] = (await todos()).filter((t) => t.item.title === subject);
+    expect(todo).toBeDefined();
+    stack.dataverse.admin.setFaultPlan({ webhooks: { dropProbability: 1 } });
+    as.complete('phonecalls', id);
+    await stack.settled();
+    stack.dataverse.admin.setFaultPlan({});
+    await stack.graph.admin.act({ action: 'delete', user: alice().graph.id, kind: 'todoTask', id: todo!.id, listId: todo!.parentId });
+    await stack.host.fireTimer('pollTodo');
+    await stack.settled();
+    expect(await stack.runtime.pairs.get(alice().graph.id, id), 'the delete unlinked').toBeUndefined();
+
+    await replay();
+    await stack.host.fireTimer('pollTodo');
+    await stack.settled();
+    expect((await todos()).filter((t) => t.item.title === subject), 'the deleted phone call came back').toEqual([]);
+    expect(stack.dataverse.admin.record('phonecalls', id)?.statecode, 'the completion stays in Dynamics 365').toBe(1);
+  });
+
   it('a contact deleted in Outlook stays deleted through a change-tracking replay', async () => {
     const as = stack.dataverse.admin.as(alice().systemUserId);
     const contact = as.create('contacts', { firstname: 'Una', lastname: 'Unlinked', emailaddress1: 'una@fabrikam.example', 'ownerid@odata.bind': `/systemusers(${alice().systemUserId})` });
