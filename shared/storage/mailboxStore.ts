@@ -200,7 +200,10 @@ export class MailboxStore {
     throw new SyncError('PreconditionFailed', `mailbox ${id} kept changing; could not update it`);
   }
 
-  /** Every registered mailbox, read afresh (operator commands and periodic sweeps: a change looks up by index instead). */
+  /**
+   * Every registered mailbox, read afresh: operator commands, the doctor and the benchmark's "before" loops. The
+   * periodic work pages by schedule or state (duePage, inStatesPage) and a change looks up by index instead.
+   */
   async list(): Promise<Mailbox[]> {
     const list: Mailbox[] = [];
     try {
