@@ -24,7 +24,7 @@ import { EmailStore } from './storage/emailStore.js';
 import { createTables, type Tables } from './storage/tables.js';
 import type { EntityKind } from './mapping/index.js';
 import { BreakerGate, thresholdsFromConfig } from './sync/breakerGate.js';
-import { startTelemetry, stopTelemetry, type TelemetryOptions } from './telemetry/index.js';
+import { record, startTelemetry, stopTelemetry, type TelemetryOptions } from './telemetry/index.js';
 import type { ServiceBusClient } from '@azure/service-bus';
 
 export interface CallCounts {
@@ -139,7 +139,9 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     dataverse,
     tables,
     pairs,
-    mailboxes: new MailboxStore(tables.client('mailboxes'), undefined, initialSchedule(settings), now),
+    // A state change is a sample of the attention gauge where it happens (0 once a mailbox syncs again, 1 when it
+    // stops); the paged pass of shared/sync/work.ts repeats the 1s each minute, so no one reads the whole registry.
+    mailboxes: new MailboxStore(tables.client('mailboxes'), undefined, initialSchedule(settings), now, (m) => record.mailboxAttention(m.id, m.state)),
     subscriptions: new SubscriptionStore(tables.client('subscriptions')),
     cursors: new CursorStore(tables.client('cursors')),
     email: new EmailStore(tables.client('cursors')),

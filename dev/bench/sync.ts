@@ -1,9 +1,15 @@
 // Benchmark of the live pipeline: API calls per synced change in each direction and for the echo, and
 // the time from webhook received to write acknowledged, with the simulators at zero latency. Prints figures; it
 // asserts nothing (speed is measured, never tested).
-// Run: npm run bench:sync [-- --changes 200] [--telemetry]
+// Run: npm run bench:sync [-- --changes 200] [--telemetry] [--untagged]
 // --telemetry switches OpenTelemetry on, exporting to the local ingestion endpoint (dev/sim/appinsights) with the
 // distribution's default intervals, to measure what it costs.
+// --untagged: the Dataverse webhooks do not carry the sync's tag (undocumented for webhooks: test/e2e/echo.test.ts),
+// so the Dataverse-side echoes of the Exchange -> Dataverse burst reach the worker instead of being dropped.
+// Table operations per change are counted where they leave the process (Node's HTTP client diagnostics channel, by
+// method and table), as dev/bench/burstWorker.ts does: the webhooks, the worker and their echoes all run here.
+import type { ClientRequest } from 'node:http';
+import { subscribe } from 'node:diagnostics_channel';
 import { parseArgs } from 'node:util';
 import { startAppInsightsSimulator } from '../sim/appinsights/index.js';
 import { startStack } from '../stack/index.js';
@@ -11,7 +17,7 @@ import { flushTelemetry } from '../../shared/telemetry/index.js';
 import type { LogSink } from '../../shared/log.js';
 import type { CallCounts } from '../../shared/runtime.js';
 
-const { values } = parseArgs({ options: { changes: { type: 'string', default: '100' }, telemetry: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { changes: { type: 'string', default: '100' }, telemetry: { type: 'boolean', default: false }, untagged: { type: 'boolean', default: false } } });
 const n = Number(values.changes);
 
 const applied: { latencyMs: number; queuedMs: number; outcomes: string[] }[] = [];
@@ -30,8 +36,24 @@ const sink: LogSink = (_level, message, props) => {
 const next = (kind: string) => new Promise<void>((resolve) => (waiter = { kind, resolve }));
 
 const ai = values.telemetry ? await startAppInsightsSimulator() : undefined;
-const stack = await startStack({ seed: 99, logSink: sink, ...(ai ? { env: { APPLICATIONINSIGHTS_CONNECTION_STRING: ai.connectionString } } : {}) });
-console.log(`Telemetry: ${ai ? `on, exporting to ${ai.origin}` : 'off'}`);
+const stack = await startStack({ seed: 99, logSink: sink, ...(values.untagged ? { webhookCarriesTag: false } : {}), ...(ai ? { env: { APPLICATIONINSIGHTS_CONNECTION_STRING: ai.connectionString } } : {}) });
+console.log(`Telemetry: ${ai ? `on, exporting to ${ai.origin}` : 'off'}; Dataverse webhooks ${values.untagged ? 'without' : 'with'} the sync's tag`);
+const tableHost = /TableEndpoint=https?:\/\/([^/;]+)/.exec(stack.env.SYNC_TABLES_CONNECTION_STRING ?? '')?.[1];
+let tableOps: Record<string, number> = {};
+subscribe('http.client.request.start', (message) => {
+  const request = (message as { request: ClientRequest }).request;
+  if (!tableHost || request.getHeader('host') !== tableHost) return;
+  const table = /^\/[^/]+\/([A-Za-z0-9]+|\$batch)/.exec(request.path)?.[1] ?? '?';
+  const key = `${request.method} ${table}`;
+  tableOps[key] = (tableOps[key] ?? 0) + 1;
+});
+/** Table operations per change since the last call, in total and by method and table. */
+const tableOpsPerChange = (changes: number) => {
+  const by = Object.entries(tableOps).sort((a, b) => b[1] - a[1]);
+  const total = by.reduce((sum, [, c]) => sum + c, 0);
+  tableOps = {};
+  return `${(total / changes).toFixed(2)} (${by.map(([k, c]) => `${k} ${(c / changes).toFixed(2)}`).join(', ')})`;
+};
 const alice = stack.users.alice!;
 const as = stack.dataverse.admin.as(alice.systemUserId);
 
@@ -94,6 +116,7 @@ summary('  one change at a time', applied, 'updated');
 // 1. Dataverse -> Exchange: n updates by a person in Dynamics 365, all at once.
 applied.length = 0;
 let before = { ...stack.runtime.calls };
+tableOps = {};
 const t1 = performance.now();
 for (const [i, id] of ids.entries()) as.update('appointments', id, { subject: `Bench ${i} (edited in D365)` });
 await stack.settled({ timeoutMs: 120_000 });
@@ -101,6 +124,7 @@ const d2e = diff(before, stack.runtime.calls);
 const d2eRows = [...applied];
 console.log(`\nBurst: Dataverse -> Exchange, ${n} changes at once, in ${Math.round(performance.now() - t1)} ms`);
 console.log(`  API calls per change (incl. the echo that comes back): ${JSON.stringify(perChange(d2e))}`);
+console.log(`  table operations per change (incl. the echo): ${tableOpsPerChange(n)}`);
 console.log(`  floor: 1 Graph write, and no Dataverse read when the webhook's entity image carries the mapped columns`);
 summary('  Dataverse changes', d2eRows, 'updated');
 console.log(`  echoes (Graph notifications of the sync's own writes): ${d2eRows.filter((r) => r.outcomes.every((o) => o.startsWith('echo'))).length}, calls they cost: ${d2e.graphRead} Graph reads in total (0 = recognised by etag)`);
@@ -110,12 +134,14 @@ const items = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'even
 const taggedBefore = stack.dataverse.admin.deliveries().filter((d) => d.tag === 'dataverse-exchange-sync').length;
 applied.length = 0;
 before = { ...stack.runtime.calls };
+tableOps = {};
 const t2 = performance.now();
 for (const [i, e] of items.entries()) await stack.graph.admin.updateEvent(alice.graph.id, e.id, { location: { displayName: `Room ${i}` } });
 await stack.settled({ timeoutMs: 120_000 });
 const e2d = diff(before, stack.runtime.calls);
 console.log(`\nBurst: Exchange -> Dataverse, ${items.length} changes at once, in ${Math.round(performance.now() - t2)} ms`);
 console.log(`  API calls per change: ${JSON.stringify(perChange(e2d))}`);
+console.log(`  table operations per change (incl. the echoes that reach the worker): ${tableOpsPerChange(items.length)}`);
 console.log(`  floor: 1 Graph read and 1 Dataverse write`);
 summary('  Exchange changes', applied, 'updated');
 const dvDrops = stack.dataverse.admin.deliveries().filter((d) => d.tag === 'dataverse-exchange-sync').length - taggedBefore;

@@ -194,9 +194,13 @@ var telemetryAlerts = [
     threshold: 0
   }
   {
-    // The To Do poll records sync.mailbox.attention for every mailbox once a minute: 1 in a state that stops its sync.
-    // A paused mailbox resumes by itself (transient errors back off for up to an hour), so it alerts once it has been
-    // paused for the whole hour; degraded and blocked alert at once.
+    // sync.mailbox.attention is 1 in a state that stops a mailbox's sync, 0 otherwise: recorded at each state change,
+    // and for the mailboxes needing attention once a minute (a paged pass the To Do poll's timer starts; the app never
+    // reads the whole registry for it, shared/sync/work.ts). So a mailbox still needs attention while its 1s keep
+    // coming: one whose last sample is a 1 older than 15 minutes left the state where no sample was recorded (a
+    // `mailbox enable` or `disable` from the CLI) and is not alerted on. A paused mailbox resumes by itself
+    // (transient errors back off for up to an hour), so it alerts once it has been paused for the whole hour (no 0
+    // in the hour, from its resume); degraded and blocked alert at once.
     name: 'sync-mailbox-attention'
     description: 'A mailbox stopped syncing (degraded or blocked, or paused for an hour). The alert names the mailbox (Entra object id) and its state; the reason is on the status page (GET /api/status/page).'
     severity: 1
@@ -205,7 +209,7 @@ var telemetryAlerts = [
 | where name == "sync.mailbox.attention"
 | extend mailboxId = tostring(customDimensions.mailboxId), state = tostring(customDimensions.state)
 | summarize arg_max(timestamp, value, state), HealthySamples = countif(value == 0), FirstSample = min(timestamp) by mailboxId
-| where value > 0 and (state != "paused" or (HealthySamples == 0 and FirstSample < ago(55m)))
+| where value > 0 and timestamp > ago(15m) and (state != "paused" or (HealthySamples == 0 and FirstSample < ago(55m)))
 | project mailboxId, state, NeedsAttention = value'''
     measure: 'NeedsAttention'
     dimensions: ['mailboxId', 'state']

@@ -48,11 +48,13 @@ func logItem(name string, title string, query string, visualization string) obje
   }
 }
 
+// A mailbox's state is its last sample (a state change, or the attention pass's 1 each minute while it lasts): a 1
+// older than 15 minutes is a state left where no sample was recorded (the CLI), as the attention alert reads it.
 var mailboxesQuery = '''let states = customMetrics
 | where name == "sync.mailbox.attention"
 | extend mailboxId = tostring(customDimensions.mailboxId), state = tostring(customDimensions.state)
 | summarize arg_max(timestamp, state, value) by mailboxId
-| project mailboxId, State = state, NeedsAttention = value > 0, StateSeen = timestamp;
+| project mailboxId, State = state, NeedsAttention = value > 0 and timestamp > ago(15m), StateSeen = timestamp;
 let syncs = traces
 | where message == "change applied"
 | extend mailboxId = tostring(customDimensions.mailboxId), direction = tostring(customDimensions.direction)

@@ -1,10 +1,11 @@
 // Timer triggers: thin glue to shared/sync/work.ts, each inside its telemetry span. A timer sends one sweep message
-// and returns; the per-mailbox work runs on the work queue (shared/handlers/work.ts) on every instance.
+// and returns; the per-mailbox work runs on the work queue (shared/handlers/work.ts) on every instance. Nothing here
+// reads the registry: the To Do poll's sweep also starts the paged pass of the attention gauge (shared/sync/work.ts).
 import type { InvocationContext, Timer } from '@azure/functions';
 import { getRuntime } from '../runtime.js';
 import type { MailboxTask } from '../servicebus/work.js';
 import { startSweep } from '../sync/work.js';
-import { record, telemetryEnabled, traceInvocation } from '../telemetry/index.js';
+import { traceInvocation } from '../telemetry/index.js';
 
 const timerTrace = (context: InvocationContext) => ({
   kind: 'server' as const,
@@ -16,8 +17,6 @@ async function sweepTimer(name: string, task: MailboxTask, context: InvocationCo
   await traceInvocation(name, timerTrace(context), async (span) => {
     const run = await startSweep(getRuntime(), task);
     span.set({ run: run.run, dataverse: run.dataverse });
-    // Once a minute, every mailbox's state as a gauge: the "mailbox needs attention" alert reads it (infra/modules/alerts.bicep).
-    if (task === 'pollTodo' && telemetryEnabled()) for (const m of await getRuntime().mailboxes.list()) record.mailboxAttention(m.id, m.state);
     context.info(`${name}: sweep ${JSON.stringify(run)}`);
   });
 }

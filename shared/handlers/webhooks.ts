@@ -49,7 +49,8 @@ export async function graphNotifications(request: HttpRequest, context: Invocati
     if (req.query.get('validationToken') === null) await runtime.ready();
     const response = await handleGraphNotifications(req, {
       getSubscription: (id) => runtime.subscriptions.get(id),
-      pairedDataverseId: async (mailboxId, exchangeId) => (await runtime.pairs.getByExchangeId(mailboxId, exchangeId))?.dataverseId,
+      // A hint for logs and explain (the worker decides from the pair it reads): the pointer row alone, one read.
+      pairedDataverseId: (mailboxId, exchangeId) => runtime.pairs.pointedDataverseId(mailboxId, exchangeId),
       enqueue: (messages) => {
         describeEnqueued(span, messages);
         return runtime.sender.send(messages);

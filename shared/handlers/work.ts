@@ -19,7 +19,7 @@ export async function mailboxWorker(body: unknown, context: InvocationContext): 
     rt.log.error('work message refused', { messageId: typeof messageId === 'string' ? messageId : undefined, problem: problem.slice(0, 300) });
     return;
   }
-  const attributes = { functionName: context.functionName, invocationId: context.invocationId, type: message.type, task: message.type === 'dataverse' || message.type === 'retention' ? message.type : message.task, mailboxId: message.type === 'mailbox' ? message.mailboxId : undefined };
+  const attributes = { functionName: context.functionName, invocationId: context.invocationId, type: message.type, task: message.type === 'dataverse' || message.type === 'retention' || message.type === 'attention' ? message.type : message.task, mailboxId: message.type === 'mailbox' ? message.mailboxId : undefined };
   await traceInvocation('mailboxWorker', { kind: 'consumer', parent: context.traceContext?.traceParent ?? undefined, attributes }, async (span) => {
     const started = performance.now();
     const result = await processWork(rt, message);
@@ -29,6 +29,12 @@ export async function mailboxWorker(body: unknown, context: InvocationContext): 
       if (message.task === 'reconcile') record.reconcileRepairs(result.enqueued, { direction: 'toDataverse', mailboxId: message.mailboxId });
     }
     if (message.type === 'dataverse' && 'enqueued' in result) record.reconcileRepairs(result.enqueued, { direction: 'toExchange' });
+    if ('attention' in result) {
+      // The mailboxes of the page, each as 1 on the gauge; the span says how many (ids belong on the metric).
+      for (const m of result.attention) record.mailboxAttention(m.mailboxId, m.state);
+      span.set({ count: result.attention.length });
+      return;
+    }
     span.set({ ...result });
   });
 }

@@ -51,7 +51,11 @@ export const exchangeChangeSchema = z.object({
   changeType: z.enum(['created', 'updated', 'deleted']),
   /** @odata.etag of the notification's resourceData, for echo detection. */
   etag: z.string().optional(),
-  /** Dataverse id of the paired record, when the webhook knew it (session choice). */
+  /**
+   * Dataverse id of the paired record, when the webhook knew it: from the item's pointer row, a hint for logs and
+   * explain (the worker decides from the pair it reads), and the session of the item pair in the previous release's
+   * session queue.
+   */
   dataverseId: z.string().optional(),
 });
 

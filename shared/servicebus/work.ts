@@ -51,11 +51,24 @@ export const retentionPageSchema = z.object({
   continuation: z.string().max(2048).optional(),
 });
 
-export const workMessageSchema = z.discriminatedUnion('type', [mailboxWorkSchema, sweepSchema, dataverseRoundSchema, retentionPageSchema]);
+/**
+ * The attention gauge's pass (shared/sync/work.ts): one page of the mailboxes in a state that stops their sync per
+ * message, started with the To Do poll's sweep once a minute.
+ */
+export const attentionPageSchema = z.object({
+  v: z.literal(1),
+  type: z.literal('attention'),
+  run: iso,
+  page: z.number().int().min(0).max(1_000_000),
+  continuation: z.string().max(2048).optional(),
+});
+
+export const workMessageSchema = z.discriminatedUnion('type', [mailboxWorkSchema, sweepSchema, dataverseRoundSchema, retentionPageSchema, attentionPageSchema]);
 export type WorkMessage = z.infer<typeof workMessageSchema>;
 export type MailboxWork = z.infer<typeof mailboxWorkSchema>;
 export type Sweep = z.infer<typeof sweepSchema>;
 export type RetentionPageMessage = z.infer<typeof retentionPageSchema>;
+export type AttentionPageMessage = z.infer<typeof attentionPageSchema>;
 
 /** Service Bus ids are at most 128 characters (azure-platform.md section 7); mailbox ids are GUIDs, but accept any. */
 const short = (value: string) => (value.length <= 120 ? value : `h-${createHash('sha256').update(value).digest('base64url')}`);
@@ -74,6 +87,8 @@ export function workMessageId(message: WorkMessage): string {
       return short(`d|${message.run}`);
     case 'retention':
       return short(`r|${message.run}|${message.page}`);
+    case 'attention':
+      return short(`a|${message.run}|${message.page}`);
   }
 }
 
@@ -92,6 +107,8 @@ export function workSessionId(message: WorkMessage): string {
       return 'dataverse-change-tracking';
     case 'retention':
       return 'decision-retention';
+    case 'attention':
+      return 'mailbox-attention';
   }
 }
 

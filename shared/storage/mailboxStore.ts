@@ -14,6 +14,11 @@ import { checkedKey, encodeKey, getEntityOrUndefined, tableKeyProblem, tableStat
  */
 export const mailboxStates = ['backfilling', 'active', 'degraded', 'paused', 'blocked', 'disabled'] as const;
 export type MailboxState = (typeof mailboxStates)[number];
+/**
+ * The states that stop a mailbox's sync until something changes (the "mailbox needs attention" alert,
+ * infra/modules/alerts.bicep; shared/telemetry mailboxNeedsAttention says the same).
+ */
+export const attentionStates = ['degraded', 'paused', 'blocked'] as const satisfies readonly MailboxState[];
 /** What a mailbox may sync: the kinds of shared/sync/kinds/. */
 export const syncedEntities = kindNames;
 
@@ -116,6 +121,12 @@ export class MailboxStore {
     private readonly initialSchedule: InitialSchedule = dueNow,
     /** The runtime's clock (the schedule is compared with it). */
     private readonly now: () => Date = () => new Date(),
+    /**
+     * Told of every mailbox row this store wrote with another state than it had (a new row too), after the write:
+     * the runtime records the attention gauge from it, so the gauge follows the state changes themselves instead of
+     * a read of the whole registry (shared/runtime.ts). It must not throw.
+     */
+    private readonly onStateChange: (mailbox: Mailbox) => void = () => undefined,
   ) {
     // Aged by the wall clock, not the runtime's: a test's frozen clock must not keep a look-up forever.
     this.lookups = new BoundedCache(lookupCacheEntries, cacheMs);
@@ -154,6 +165,7 @@ export class MailboxStore {
     }
     if (before) await this.dropIndex(before, data);
     this.clearCaches();
+    if (before?.state !== data.state) this.onStateChange(data);
   }
 
   /**
@@ -178,6 +190,7 @@ export class MailboxStore {
         );
         if (moved) await this.dropIndex(previous, next);
         this.clearCaches();
+        if (previous.state !== next.state) this.onStateChange(next);
         return next;
       } catch (error) {
         const translated = translateTableError(error);
@@ -187,7 +200,10 @@ export class MailboxStore {
     throw new SyncError('PreconditionFailed', `mailbox ${id} kept changing; could not update it`);
   }
 
-  /** Every registered mailbox, read afresh (operator commands and periodic sweeps: a change looks up by index instead). */
+  /**
+   * Every registered mailbox, read afresh: operator commands, the doctor and the benchmark's "before" loops. The
+   * periodic work pages by schedule or state (duePage, inStatesPage) and a change looks up by index instead.
+   */
   async list(): Promise<Mailbox[]> {
     const list: Mailbox[] = [];
     try {
@@ -198,6 +214,32 @@ export class MailboxStore {
       throw translateTableError(error);
     }
     return list;
+  }
+
+  /**
+   * One page of the mailboxes in one of these states, and the token of the next page: the attention gauge's pass
+   * (shared/sync/work.ts) reads the few mailboxes that need attention, never the whole registry in one call. The
+   * state is a column of the row, so the service filters; Table Storage pages the answer (at most 1,000 rows).
+   * https://learn.microsoft.com/rest/api/storageservices/query-timeout-and-pagination
+   */
+  async inStatesPage(states: readonly MailboxState[], options: { pageSize: number; continuation?: string | undefined }): Promise<{ mailboxes: Mailbox[]; continuation?: string | undefined }> {
+    if (states.length === 0) return { mailboxes: [] };
+    // The states are of the closed set mailboxStates (checked): no other input reaches the filter.
+    const known = states.filter((s) => (mailboxStates as readonly string[]).includes(s));
+    const filter = `${odata`PartitionKey eq ${partition}`} and (${known.map((s) => odata`state eq ${s}`).join(' or ')})`;
+    try {
+      const pages = this.table.listEntities<{ data: string }>({ queryOptions: { filter, select: ['data'] } }).byPage({ maxPageSize: options.pageSize, ...(options.continuation ? { continuationToken: options.continuation } : {}) });
+      const first = await pages.next();
+      if (first.done) return { mailboxes: [] };
+      const mailboxes: Mailbox[] = [];
+      for (const row of first.value) {
+        const parsed = mailboxSchema.safeParse(JSON.parse(row.data));
+        if (parsed.success) mailboxes.push(parsed.data);
+      }
+      return { mailboxes, continuation: first.value.continuationToken };
+    } catch (error) {
+      throw translateTableError(error);
+    }
   }
 
   /**

@@ -103,7 +103,17 @@ type PointerEntity = {
   rowKey: string;
   dataverseId: string;
   kind: string;
+  /**
+   * The pair's exchangeEtag and table, written in the same entity-group transaction as the pair row every time the
+   * pair changes, so a notification of the sync's own write is told from the pointer alone (echoOf). Cleared before
+   * a remove; a pointer from before they were kept has neither, and then the pair is read.
+   */
+  exchangeEtag?: string;
+  dataverseEntity?: string;
 };
+
+/** What a pointer row tells of its pair when it is known to be the pair's (PairStore.echoOf). */
+export type PointerFacts = Pick<Pair, 'dataverseId' | 'dataverseEntity' | 'exchangeEtag'>;
 
 // Every key is checked before use (checkedKey): an id from a message or a notification never reaches Table Storage
 // as a key it cannot take.
@@ -131,6 +141,28 @@ export class PairStore {
     const pair = await this.get(mailboxId, pointer.dataverseId);
     // A pointer whose pair has moved on to another Exchange item is stale: treat as unpaired.
     return pair && pair.exchangeId === exchangeId ? pair : undefined;
+  }
+
+  /**
+   * The pair of an Exchange item in a mailbox when the notification's etag is the one the sync recorded, told from
+   * the pointer row alone (one read instead of two): `echo` with the pair's facts. Otherwise `pair`, read as
+   * getByExchangeId does (the pointer read is not repeated). Every write of a pair rewrites its pointer in the same
+   * transaction and a remove clears the pointer's etag first, so a pointer with the notification's etag is the
+   * pair's as it is now: never a removed pair's or an older version's.
+   */
+  async echoOf(mailboxId: string, exchangeId: string, etag: string | undefined): Promise<{ echo: PointerFacts } | { pair: StoredPair | undefined }> {
+    const pointer = await getEntityOrUndefined<PointerEntity>(this.table, mailboxPartition(mailboxId), pointerRow(exchangeId));
+    if (!pointer) return { pair: undefined };
+    if (etag !== undefined && pointer.exchangeEtag === etag && pointer.dataverseEntity !== undefined) {
+      return { echo: { dataverseId: pointer.dataverseId, dataverseEntity: pointer.dataverseEntity, exchangeEtag: pointer.exchangeEtag } };
+    }
+    const pair = await this.get(mailboxId, pointer.dataverseId);
+    return { pair: pair && pair.exchangeId === exchangeId ? pair : undefined };
+  }
+
+  /** The Dataverse id an Exchange item's pointer names (a hint: one read, not checked against the pair). */
+  async pointedDataverseId(mailboxId: string, exchangeId: string): Promise<string | undefined> {
+    return (await getEntityOrUndefined<PointerEntity>(this.table, mailboxPartition(mailboxId), pointerRow(exchangeId)))?.dataverseId;
   }
 
   /** Mailboxes that hold a pair for this Dataverse record (from the record index; verify with get()). */
@@ -162,7 +194,9 @@ export class PairStore {
   async update(current: StoredPair, next: Pair): Promise<StoredPair> {
     const entity = toEntity(next);
     const actions: TransactionAction[] = [['update', entity, 'Replace', { etag: current.rowEtag }]];
-    if (next.exchangeId && next.exchangeId !== current.exchangeId) actions.push(['upsert', pointer(next, next.exchangeId), 'Replace']);
+    // The pointer goes with every update (it carries the pair's exchangeEtag: echoOf); the same transaction, so no
+    // extra request.
+    if (next.exchangeId) actions.push(['upsert', pointer(next, next.exchangeId), 'Replace']);
     if (current.exchangeId && current.exchangeId !== next.exchangeId) actions.push(['delete', { partitionKey: mailboxPartition(current.mailboxId), rowKey: pointerRow(current.exchangeId) }]);
     try {
       const rowEtag = await this.submit(actions, 0);
@@ -206,6 +240,16 @@ export class PairStore {
    */
   async remove(current: StoredPair): Promise<void> {
     const partition = mailboxPartition(current.mailboxId);
+    // First the pointer loses the pair's etag: a remove that stops half-way (the pair row gone, its pointer not)
+    // must not leave a pointer that echoOf would take for the pair's. A merge of that column only: whatever pair the
+    // pointer names now keeps its pointer, and a pointer without the etag only costs a pair read.
+    if (current.exchangeId) {
+      try {
+        await this.table.updateEntity({ partitionKey: partition, rowKey: pointerRow(current.exchangeId), exchangeEtag: '' }, 'Merge');
+      } catch (error) {
+        if (tableStatus(error) !== 404) throw translateTableError(error);
+      }
+    }
     try {
       await this.table.deleteEntity(partition, pairRow(current.dataverseId), { etag: current.rowEtag });
     } catch (error) {
@@ -286,7 +330,14 @@ function rowKeyOf(action: TransactionAction): string {
 }
 
 function pointer(pair: Pair, exchangeId: string): PointerEntity {
-  return { partitionKey: mailboxPartition(pair.mailboxId), rowKey: pointerRow(exchangeId), dataverseId: pair.dataverseId.toLowerCase(), kind: pair.kind };
+  return {
+    partitionKey: mailboxPartition(pair.mailboxId),
+    rowKey: pointerRow(exchangeId),
+    dataverseId: pair.dataverseId.toLowerCase(),
+    kind: pair.kind,
+    dataverseEntity: pair.dataverseEntity,
+    ...(pair.exchangeEtag ? { exchangeEtag: pair.exchangeEtag } : {}),
+  };
 }
 
 function toEntity(pair: Pair): PairEntity {

@@ -18,6 +18,7 @@ import { Executor, type ExecutionState, type Outcome } from './execute.js';
 import { kindOfResource, kindOfTable, type GraphItem, type SyncKind } from './kinds/index.js';
 import {
   isNotificationEcho,
+  isPlainDataverseEcho,
   isPlainEcho,
   planMerge,
   matchingFilter,
@@ -231,6 +232,13 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
   const only = change.mailboxes ? new Set(change.mailboxes.map((m) => m.toLowerCase())) : undefined;
   for (const cached of scope) {
     if (only && !only.has(cached.id.toLowerCase())) continue;
+    // The change of the sync's own write (its version is the pair's) writes nothing whatever the mailbox's state now:
+    // decided on the cached mailbox row without reading it again, as an Exchange echo is (applyExchangeChange).
+    const pair = await rt.pairs.get(cached.id, id);
+    if (isPlainDataverseEcho(kind, record, pair, { viaPart: options.viaPart ?? false, deletedPart: options.deletedPart ?? false })) {
+      outcomes.push({ kind: 'echo', mailboxId: cached.id, dataverseId: pair.dataverseId, ...(pair.exchangeId ? { exchangeId: pair.exchangeId } : {}), detail: 'version already synced' });
+      continue;
+    }
     const mailbox = await stillEnabled(rt, cached);
     if (!mailbox) {
       outcomes.push({ kind: 'ignored', mailboxId: cached.id, dataverseId: change.recordId, detail: 'mailbox not enabled' });
@@ -245,14 +253,13 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
       outcomes.push(await skippedForBlock(rt, mailbox, 'toExchange', kind, gate.reason, source, { dataverseId: id }));
       continue;
     }
-    outcomes.push(await forMailbox(rt, mailbox, gate, () => applyToMailbox(rt, kind, change, record, mailbox, settingsOf.get(cached.id.toLowerCase())!, syncedSystemUsers, id, source, options)));
+    outcomes.push(await forMailbox(rt, mailbox, gate, () => applyToMailbox(rt, kind, change, record, mailbox, pair, settingsOf.get(cached.id.toLowerCase())!, syncedSystemUsers, id, source, options)));
   }
   return outcomes;
 }
 
-/** A Dataverse change brought to one mailbox of its scope. */
-async function applyToMailbox(rt: Runtime, kind: SyncKind, change: DataverseChange, record: DataverseRecord, mailbox: Mailbox, settings: PlanSettings, syncedSystemUsers: ReadonlySet<string>, id: string, source: string, options: ApplyOptions): Promise<Outcome> {
-  const pair = await rt.pairs.get(mailbox.id, id);
+/** A Dataverse change brought to one mailbox of its scope (with the record's pair in the mailbox, as read for it). */
+async function applyToMailbox(rt: Runtime, kind: SyncKind, change: DataverseChange, record: DataverseRecord, mailbox: Mailbox, pair: StoredPair | undefined, settings: PlanSettings, syncedSystemUsers: ReadonlySet<string>, id: string, source: string, options: ApplyOptions): Promise<Outcome> {
   const unlinked = pair ? undefined : await rt.pairs.unlinkedCopy(mailbox.id, 'dataverse', id);
   const ctx = mappingContext(mailbox, rt.now());
   const actions = planToExchange({ kind, table: change.entity, record, pair, mailbox, syncedSystemUsers, ctx, settings, viaPart: options.viaPart ?? false, deletedPart: options.deletedPart ?? false, unlinked });
@@ -315,7 +322,11 @@ export async function applyExchangeChange(rt: Runtime, change: ExchangeChange, o
   // The notification of the sync's own write (its etag is the pair's) writes nothing whatever the mailbox's state
   // now, so it is decided on the cached mailbox row without reading it again: every write the sync makes comes back
   // as one, and the re-read was a table operation each (issue 19 item 8).
-  const known = kind.flow || change.changeType === 'deleted' || !cached.entities.includes(kind.name) ? undefined : { pair: await rt.pairs.getByExchangeId(cached.id, change.itemId) };
+  // The pointer row carries the pair's etag (shared/storage/pairStore.ts echoOf), so the echo costs that one read;
+  // anything else reads the pair as well.
+  const looked = kind.flow || change.changeType === 'deleted' || !cached.entities.includes(kind.name) ? undefined : await rt.pairs.echoOf(cached.id, change.itemId, change.etag);
+  if (looked && 'echo' in looked && isPlainEcho(kind, looked.echo, change.etag)) return [{ kind: 'echo', mailboxId: cached.id, exchangeId: change.itemId, dataverseId: looked.echo.dataverseId, detail: 'etag of the notification already synced' }];
+  const known = looked ? { pair: 'pair' in looked ? looked.pair : await rt.pairs.getByExchangeId(cached.id, change.itemId) } : undefined;
   if (known && isPlainEcho(kind, known.pair, change.etag)) return [{ kind: 'echo', mailboxId: cached.id, exchangeId: change.itemId, dataverseId: known.pair.dataverseId, detail: 'etag of the notification already synced' }];
   const mailbox = await stillEnabled(rt, cached);
   if (!mailbox) return [{ kind: 'ignored', mailboxId: change.mailboxId, exchangeId: change.itemId, detail: 'mailbox not enabled' }];

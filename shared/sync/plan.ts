@@ -122,6 +122,17 @@ export interface ToExchangeState {
   unlinked?: UnlinkedCopy | undefined;
 }
 
+/**
+ * A Dataverse change whose plan for this mailbox is the Echo alone (planToExchange's version check): the sync's own
+ * write, or an older version the recorded one includes, of a supported record whose parts are not compared. It
+ * writes nothing whatever the mailbox's state now, so it is decided before the mailbox's row is read again, as the
+ * Exchange side's isPlainEcho is (the re-read was a table operation for every write the sync makes to Dataverse).
+ */
+export function isPlainDataverseEcho(kind: SyncKind, record: DataverseRecord, pair: Pair | undefined, options: { viaPart: boolean; deletedPart: boolean }): pair is Pair {
+  if (options.viaPart || options.deletedPart || kind.unsupportedRecord(record) !== undefined) return false;
+  return pair?.status === 'linked' && isSyncedVersion(record['@odata.etag'], pair.dataverseEtag);
+}
+
 /** Plans a Dataverse record's change for one mailbox in its scope. */
 export function planToExchange(s: ToExchangeState): Action[] {
   const { kind, record, pair, mailbox } = s;
@@ -224,13 +235,13 @@ function leftByDelete(unlinked: UnlinkedCopy | undefined, sameVersion: boolean, 
 }
 
 /** The sync's own write coming back: the etag it recorded is the one the notification carries. No API call. */
-export const isNotificationEcho = (pair: Pair | undefined, etag: string | undefined) => pair !== undefined && etag !== undefined && pair.exchangeEtag === etag;
+export const isNotificationEcho = (pair: Pick<Pair, 'exchangeEtag'> | undefined, etag: string | undefined) => pair !== undefined && etag !== undefined && pair.exchangeEtag === etag;
 
 /**
  * A notification of the sync's own write whose plan is the Echo alone: a pair whose parts are compared on every
  * change (a series) plans more than the echo, so it is not one.
  */
-export function isPlainEcho(kind: SyncKind, pair: Pair | undefined, etag: string | undefined): pair is Pair {
+export function isPlainEcho<P extends Pick<Pair, 'exchangeEtag' | 'dataverseEntity'>>(kind: SyncKind, pair: P | undefined, etag: string | undefined): pair is P {
   if (!isNotificationEcho(pair, etag)) return false;
   const table = pair!.dataverseEntity as DataverseEntity | undefined;
   return !(table !== undefined && kind.parts?.appliesTo(table));

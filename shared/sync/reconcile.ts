@@ -10,7 +10,7 @@ import { isSyncError, toSyncError, type SyncError } from '../errors.js';
 import { isGuid } from '../guid.js';
 import type { Runtime } from '../runtime.js';
 import { dataverseChange, dataverseChangeSchema, exchangeChange, versionOfEtag, type ChangeMessageInput, type DataverseEntity } from '../servicebus/messages.js';
-import type { Mailbox } from '../storage/mailboxStore.js';
+import { mailboxStates, type Mailbox } from '../storage/mailboxStore.js';
 import type { Outcome } from './engine.js';
 import { kindNamed, kindOfTable, kinds, recurringReason, type DeltaItem, type DeltaRoundContext, type GraphItem, type SyncKind } from './kinds/index.js';
 import { syncWindow, type SyncWindow } from './window.js';
@@ -181,22 +181,49 @@ export interface DataverseReconcileResult extends RoundResult {
   errors: string[];
 }
 
+/** The states of a mailbox that syncs (every one but disabled), as the registry's state query takes them. */
+const syncingStates = mailboxStates.filter((state) => state !== 'disabled');
+
+/** The enabled mailboxes a page at a time (one query per page, SYNC_SWEEP_PAGE_SIZE rows): never the registry in one call. */
+async function* enabledMailboxPages(rt: Runtime): AsyncGenerator<Mailbox[]> {
+  let continuation: string | undefined;
+  do {
+    const page = await rt.mailboxes.inStatesPage(syncingStates, { pageSize: rt.settings.SYNC_SWEEP_PAGE_SIZE, continuation });
+    yield page.mailboxes;
+    continuation = page.continuation;
+  } while (continuation);
+}
+
+/**
+ * The Dataverse tables some enabled mailbox syncs, read a page of the registry at a time and only until every table
+ * of every kind is named (in a tenant that syncs every kind, the first page).
+ */
+async function syncedTables(rt: Runtime): Promise<DataverseEntity[]> {
+  const all = new Set(kinds.flatMap((k) => k.tables));
+  const tables = new Set<DataverseEntity>();
+  for await (const page of enabledMailboxPages(rt)) {
+    for (const m of page) for (const k of m.entities) for (const t of kindNamed(k).tables) tables.add(t);
+    if (tables.size === all.size) break;
+  }
+  return [...tables].sort();
+}
+
+/** Activity ids per activityparty query: a filter of 25 ids stays far below the Web API's URL length limit. */
+const partyBatch = 25;
+
 /**
  * One change-tracking round per synced table. Change tracking cannot filter (docs/reference/platform-facts.md section 6), so rows are
- * kept only when they can matter, cheaply: owned by an enabled mailbox's user, with such a user as a party (one
- * activityparty query per user, made only when needed), or already paired; and not the version the sync wrote.
+ * kept only when they can matter, cheaply: already paired and not the version the sync wrote, owned by an enabled
+ * mailbox's user, or with such a user as a party. Who is an enabled mailbox's user is asked of the registry's index
+ * by system user (shared/storage/mailboxStore.ts enabledBySystemUsers), so a round costs look-ups of the users its
+ * rows name, not a read of the registry; and the parties are read per changed activity, in batches, so a round
+ * costs Dataverse queries by the rows that need them, not one per mailbox (issue 19 item 5).
  */
 export async function reconcileDataverse(rt: Runtime): Promise<DataverseReconcileResult> {
   await rt.ready();
   const result: DataverseReconcileResult = { enqueued: 0, skipped: 0, resynced: 0, tables: [], errors: [] };
-  const mailboxes = (await rt.mailboxes.list()).filter((m) => m.state !== 'disabled');
-  const owners = new Set(mailboxes.map((m) => m.systemUserId.toLowerCase()));
-  const tables = [...new Set(mailboxes.flatMap((m) => m.entities.flatMap((k) => kindNamed(k).tables)))].sort();
-  let partyOf: Set<string> | undefined;
-  const isParty = async (activityId: string) => {
-    partyOf ??= await activitiesWithParties(rt, [...owners]);
-    return partyOf.has(activityId);
-  };
+  const tables = await syncedTables(rt);
+  const users = syncingUsers(rt);
   for (const entity of tables) {
     try {
       const link = await rt.cursors.get<string>(reconcileScopes.dataverse, entity);
@@ -221,17 +248,34 @@ export async function reconcileDataverse(rt: Runtime): Promise<DataverseReconcil
         unusable += 1;
         return false;
       };
+      const change = (id: string, row: DataverseRecord) => dataverseChange({ entity, recordId: id, message: 'Reconcile', version: versionOfEtag(row['@odata.etag']) }, { receivedAt });
+      // Rows that matter only if one of their parties is an enabled mailbox's user: decided together below.
+      const byParty = new Map<string, DataverseRecord>();
       for (const row of round.changed) {
         const id = String(row[primary]).toLowerCase();
         if (!isGuid(id)) {
           unusable += 1;
           continue;
         }
-        if (!(await matters(rt, entity, id, row, owners, isParty))) {
+        const verdict = await matters(rt, entity, id, row, users);
+        if (verdict === 'ifParty') {
+          byParty.set(id, row);
+          continue;
+        }
+        if (!verdict) {
           result.skipped += 1;
           continue;
         }
-        const message = dataverseChange({ entity, recordId: id, message: 'Reconcile', version: versionOfEtag(row['@odata.etag']) }, { receivedAt });
+        const message = change(id, row);
+        if (usable(message)) messages.push(message);
+      }
+      const reached = await activitiesWithSyncingParty(rt, [...byParty.keys()], users);
+      for (const [id, row] of byParty) {
+        if (!reached.has(id)) {
+          result.skipped += 1;
+          continue;
+        }
+        const message = change(id, row);
         if (usable(message)) messages.push(message);
       }
       for (const id of round.deleted) {
@@ -252,7 +296,7 @@ export async function reconcileDataverse(rt: Runtime): Promise<DataverseReconcil
       // event of a deleted appointment: the chaos test's d365-delete-event-kept). As the Exchange side does for its
       // full rounds (afterFullRound above), each paired record of the table the round did not list is enqueued as a
       // resync change: the worker reads it, and a record gone is an inferred delete, under the breaker's rules.
-      if (full) messages.push(...(await unlistedPairs(rt, mailboxes, entity, new Set(round.changed.map((row) => String(row[primary]).toLowerCase())), receivedAt)));
+      if (full) messages.push(...(await unlistedPairs(rt, entity, new Set(round.changed.map((row) => String(row[primary]).toLowerCase())), receivedAt)));
       await send(rt, messages, result);
       if (unusable > 0) {
         result.errors.push(`${entity}: InvalidInput: ${unusable} changed row(s) without a usable id were skipped`);
@@ -269,19 +313,37 @@ export async function reconcileDataverse(rt: Runtime): Promise<DataverseReconcil
   return result;
 }
 
+/** Whether system users are enabled mailboxes' users: the registry's index, each user asked once per round. */
+type SyncingUsers = (systemUserIds: readonly string[]) => Promise<ReadonlySet<string>>;
+
+function syncingUsers(rt: Runtime): SyncingUsers {
+  const known = new Map<string, boolean>();
+  return async (ids) => {
+    const asked = [...new Set(ids.map((id) => id.toLowerCase()))].filter((id) => !known.has(id));
+    if (asked.length > 0) {
+      const found = await rt.mailboxes.enabledBySystemUsers(asked);
+      for (const id of asked) known.set(id, found.has(id));
+    }
+    return new Set(ids.map((id) => id.toLowerCase()).filter((id) => known.get(id) === true));
+  };
+}
+
 /** A resync change for each record of `entity` an enabled mailbox pairs that a full round did not list (once per record). */
-async function unlistedPairs(rt: Runtime, mailboxes: readonly Mailbox[], entity: DataverseEntity, listed: ReadonlySet<string>, receivedAt: string): Promise<ChangeMessageInput[]> {
+async function unlistedPairs(rt: Runtime, entity: DataverseEntity, listed: ReadonlySet<string>, receivedAt: string): Promise<ChangeMessageInput[]> {
   const ids = new Set<string>();
-  for (const mailbox of mailboxes) {
-    for await (const pair of rt.pairs.listMailbox(mailbox.id)) {
-      const id = pair.dataverseId.toLowerCase();
-      if (pair.dataverseEntity === entity && pair.status === 'linked' && !listed.has(id)) ids.add(id);
+  for await (const page of enabledMailboxPages(rt)) {
+    for (const mailbox of page) {
+      for await (const pair of rt.pairs.listMailbox(mailbox.id)) {
+        const id = pair.dataverseId.toLowerCase();
+        if (pair.dataverseEntity === entity && pair.status === 'linked' && !listed.has(id)) ids.add(id);
+      }
     }
   }
   return [...ids].map((recordId) => dataverseChange({ entity, recordId, message: 'Reconcile', origin: 'resync' }, { receivedAt }));
 }
 
-async function matters(rt: Runtime, entity: DataverseEntity, id: string, row: DataverseRecord, owners: Set<string>, isParty: (id: string) => Promise<boolean>): Promise<boolean> {
+/** Whether a changed row can matter: true, false, or only if one of its parties is an enabled mailbox's user. */
+async function matters(rt: Runtime, entity: DataverseEntity, id: string, row: DataverseRecord, users: SyncingUsers): Promise<boolean | 'ifParty'> {
   const paired = await rt.pairs.mailboxesOf(id);
   if (paired.length > 0) {
     // The sync's own write comes back with the etag it recorded in every pair of the record.
@@ -292,18 +354,27 @@ async function matters(rt: Runtime, entity: DataverseEntity, id: string, row: Da
     return false;
   }
   const owner = typeof row._ownerid_value === 'string' ? row._ownerid_value.toLowerCase() : undefined;
-  if (owner && owners.has(owner)) return true;
-  return kindOfTable(entity).partyNavigation(entity) !== undefined && (await isParty(id));
+  if (owner && (await users([owner])).has(owner)) return true;
+  return kindOfTable(entity).partyNavigation(entity) !== undefined ? 'ifParty' : false;
 }
 
-async function activitiesWithParties(rt: Runtime, systemUserIds: string[]): Promise<Set<string>> {
-  const ids = new Set<string>();
-  for (const user of systemUserIds) {
-    for (const row of await rt.dataverse.query('activityparty', { filter: `_partyid_value eq ${user}`, select: ['_activityid_value'] })) {
-      if (typeof row._activityid_value === 'string') ids.add(row._activityid_value.toLowerCase());
+/** The activities of these ids with an enabled mailbox's user among their parties: one activityparty query per 25 activities. */
+async function activitiesWithSyncingParty(rt: Runtime, activityIds: readonly string[], users: SyncingUsers): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (let i = 0; i < activityIds.length; i += partyBatch) {
+    const batch = activityIds.slice(i, i + partyBatch);
+    // The ids are GUIDs (checked by the caller): nothing else reaches the filter.
+    const filter = batch.map((id) => `_activityid_value eq ${id}`).join(' or ');
+    const partiesOf = new Map<string, string[]>();
+    for (const row of await rt.dataverse.query('activityparty', { filter, select: ['_activityid_value', '_partyid_value'] })) {
+      if (typeof row._activityid_value !== 'string' || typeof row._partyid_value !== 'string') continue;
+      const activity = row._activityid_value.toLowerCase();
+      partiesOf.set(activity, [...(partiesOf.get(activity) ?? []), row._partyid_value.toLowerCase()]);
     }
+    const syncing = await users([...partiesOf.values()].flat());
+    for (const [activity, parties] of partiesOf) if (parties.some((p) => syncing.has(p))) out.add(activity);
   }
-  return ids;
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@
 // A mailbox whose work is outstanding is not due (its row says so until the message's time to live has passed), so a
 // run still going when the next is due is not doubled; the sweeps of one task share a session, so they never overlap.
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-timer#scale-out (one timer instance)
-import type { MailboxTask, MailboxWork, RetentionPageMessage, Sweep, WorkMessage } from '../servicebus/work.js';
+import type { AttentionPageMessage, MailboxTask, MailboxWork, RetentionPageMessage, Sweep, WorkMessage } from '../servicebus/work.js';
+import { attentionStates, type MailboxState } from '../storage/mailboxStore.js';
 import type { Runtime } from '../runtime.js';
 import { isSyncError, toSyncError, type SyncError } from '../errors.js';
 import { classifyFailure, gateOf } from './errorPolicy.js';
@@ -32,6 +33,8 @@ export async function startSweep(rt: Runtime, task: MailboxTask): Promise<TimerR
   const now = rt.now();
   const run = now.toISOString();
   const messages: WorkMessage[] = [{ v: 1, type: 'sweep', task, run, page: 0 }];
+  // Once a minute, with the To Do poll: the pass that records the attention gauge of the mailboxes needing it.
+  if (task === 'pollTodo') messages.push({ v: 1, type: 'attention', run, page: 0 });
   let dataverse = false;
   if (task === 'reconcile') {
     const period = rt.settings.SYNC_RECONCILE_PERIOD_MINUTES * 60_000;
@@ -62,6 +65,12 @@ export interface SweepResult {
   nextPage: boolean;
 }
 
+/** One page of the attention pass: the mailboxes in a state that stops their sync (the handler records the gauge). */
+export interface AttentionPage {
+  attention: { mailboxId: string; state: MailboxState }[];
+  nextPage: boolean;
+}
+
 export interface MailboxWorkResult {
   task: MailboxTask;
   mailboxId: string;
@@ -75,7 +84,7 @@ export interface MailboxWorkResult {
 }
 
 /** Processes one work message (already parsed). Failures of a mailbox's work are logged and rescheduled, not thrown. */
-export async function processWork(rt: Runtime, message: WorkMessage): Promise<SweepResult | MailboxWorkResult | RetentionPage | { dataverse: true; enqueued: number; errors: number }> {
+export async function processWork(rt: Runtime, message: WorkMessage): Promise<SweepResult | MailboxWorkResult | RetentionPage | AttentionPage | { dataverse: true; enqueued: number; errors: number }> {
   await rt.ready();
   switch (message.type) {
     case 'sweep':
@@ -88,7 +97,21 @@ export async function processWork(rt: Runtime, message: WorkMessage): Promise<Sw
     }
     case 'retention':
       return retentionPage(rt, message);
+    case 'attention':
+      return attentionPage(rt, message);
   }
+}
+
+/**
+ * One page of the mailboxes needing attention, then the next page's message. The gauge of the "mailbox needs
+ * attention" alert (infra/modules/alerts.bicep) is recorded from these (1, once a minute while the state lasts) and
+ * from the state changes themselves (shared/runtime.ts: 0 when a mailbox syncs again), so no run reads the whole
+ * registry: a healthy tenant's pass answers with no row.
+ */
+async function attentionPage(rt: Runtime, message: AttentionPageMessage): Promise<AttentionPage> {
+  const page = await rt.mailboxes.inStatesPage(attentionStates, { pageSize: rt.settings.SYNC_SWEEP_PAGE_SIZE, continuation: message.continuation });
+  if (page.continuation) await rt.work.send([{ ...message, page: message.page + 1, continuation: page.continuation }]);
+  return { attention: page.mailboxes.map((m) => ({ mailboxId: m.id, state: m.state })), nextPage: page.continuation !== undefined };
 }
 
 /** One page of the decision retention pass, then the next page's message (a page redelivered trims nothing twice). */

@@ -415,7 +415,11 @@ export const record = {
   todoPollDuration(ms: number): void {
     state?.instruments.todoPollDuration.record(Math.max(0, ms));
   },
-  /** Whether a mailbox needs a person (see mailboxNeedsAttention); recorded for every mailbox by the To Do poll. */
+  /**
+   * Whether a mailbox needs a person (see mailboxNeedsAttention): recorded at each state change of a mailbox (the
+   * mailbox store's listener, shared/runtime.ts) and, for the mailboxes needing attention, once a minute by the
+   * attention pass the To Do poll's timer starts (shared/sync/work.ts).
+   */
   mailboxAttention(mailboxId: string, mailboxState: string): void {
     state?.instruments.mailboxAttention.record(mailboxNeedsAttention(mailboxState) ? 1 : 0, metricDimensions({ mailboxId, state: mailboxState }));
   },

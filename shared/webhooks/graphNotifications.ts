@@ -36,7 +36,7 @@ export const notificationBatchSchema = z.object({
 
 export interface GraphNotificationDeps {
   getSubscription(id: string): Promise<SubscriptionRecord | undefined>;
-  /** Dataverse id paired with an Exchange item, for the session choice (undefined when unpaired). */
+  /** Dataverse id paired with an Exchange item, a hint for logs and explain (undefined when unpaired). */
   pairedDataverseId(mailboxId: string, exchangeId: string): Promise<string | undefined>;
   enqueue(messages: ChangeMessageInput[]): Promise<void>;
   log: (level: 'info' | 'warn' | 'error', message: string, props?: Record<string, unknown>) => void;

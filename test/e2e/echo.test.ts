@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import { appointments, callsSince, daysFromNow, events, outlookEvent, snapshotCalls, tracked } from '../support/e2e.js';
+import { countTableRequests } from '../support/tableRequests.js';
 
 describe.each([
   { webhookCarriesTag: true, label: 'with the tag' },
@@ -54,6 +55,41 @@ describe.each([
     expect(dvWebhooksEnqueued()).toBeGreaterThan(deliveries);
     const [item] = (await events(stack, 'alice')).filter((e) => String(e.item.subject).startsWith('Ping'));
     expect([item?.item.subject, item?.item.showAs]).toEqual(['Ping v2', 'oof']);
+  });
+
+  it('a change and its echo cost the table reads they need and no more: the echo is told from the pointer row, and a Dataverse echo reads no mailbox row', async () => {
+    const alice = stack.users.alice!;
+    const as = stack.dataverse.admin.as(alice.systemUserId);
+    const record = as.create('appointments', { subject: 'Counted', scheduledstart: daysFromNow(7).toISOString(), scheduledend: new Date(daysFromNow(7).getTime() + 3600_000).toISOString(), 'ownerid@odata.bind': `/systemusers(${alice.systemUserId})` });
+    await stack.settled();
+    // Requests to the real tables, counted on the runtime's own clients (the stack's host runs this runtime).
+    const pairs = countTableRequests(stack.runtime.tables.client('pairs'));
+    const mailboxes = countTableRequests(stack.runtime.tables.client('mailboxes'));
+    const mailboxRowReads = () => mailboxes.requests.filter((r) => r.method === 'GET' && r.url.includes(`RowKey='${alice.graph.id.toLowerCase()}'`)).length;
+    const pairReads = () => pairs.requests.filter((r) => r.method === 'GET').length;
+    try {
+      // Dynamics 365 -> Exchange: the record's pairs and its pair in the mailbox; the Graph notification of the write
+      // costs its pointer row in the webhook and in the worker (it was the pointer and the pair in each: 6 reads).
+      as.update('appointments', String(record.activityid), { location: 'Room 7' });
+      await stack.settled();
+      expect(pairReads()).toBe(4);
+      // Exchange -> Dynamics 365, with the mailbox row cached (seen within the cache time): the change reads the
+      // mailbox row once (a disable elsewhere takes effect); a Dataverse echo of its write that reaches the worker
+      // (without the tag) costs the record's pairs and its pair, and no mailbox row (it was one more each).
+      const [event] = (await events(stack, 'alice')).filter((e) => e.item.subject === 'Counted');
+      await stack.runtime.mailboxes.findEnabled(alice.graph.id);
+      pairs.requests.length = 0;
+      mailboxes.requests.length = 0;
+      await stack.graph.admin.updateEvent(alice.graph.id, String(event!.id), { location: { displayName: 'Room 8' } });
+      await stack.settled();
+      expect(appointments(stack).find((a) => a.subject === 'Counted')?.location).toBe('Room 8');
+      expect(mailboxRowReads()).toBe(1);
+      // The webhook's pointer, the worker's pointer and pair, and (without the tag) the echo's two.
+      expect(pairReads()).toBe(webhookCarriesTag ? 3 : 5);
+    } finally {
+      pairs.stop();
+      mailboxes.stop();
+    }
   });
 
   it('an event tracked in Outlook becomes one appointment, and its creation does not bounce back to Exchange', async () => {

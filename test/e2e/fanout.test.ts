@@ -139,4 +139,30 @@ describe('periodic work fans out per mailbox', () => {
     await stack.settled();
     expect(enqueued.filter((id) => id.startsWith('r|'))).toHaveLength(1);
   });
+
+  it('the To Do poll\'s timer starts the attention pass: pages of the mailboxes needing attention only, never the whole registry', async () => {
+    const [a, b, c] = ids() as [string, string, string];
+    await stack.runtime.mailboxes.patch(b, { state: 'degraded', stateReason: 'subscription could not be renewed' });
+    await stack.runtime.mailboxes.patch(c, { state: 'blocked', blockCode: 'graph.mailboxUnavailable' });
+    try {
+      enqueued.length = 0;
+      clock += 60_000;
+      await stack.host.fireTimer('pollTodo');
+      await stack.settled();
+      // Page size 1, two mailboxes needing attention: at least two pages of this run (Table Storage may answer a
+      // last, empty page after a continuation token).
+      const pages = enqueued.filter((id) => id.startsWith('a|'));
+      expect(pages.length).toBeGreaterThanOrEqual(2);
+      expect(pages).toEqual(expect.arrayContaining([0, 1].map((p) => `a|${new Date(clock).toISOString()}|${p}`)));
+      const first = await processWork(stack.runtime, { v: 1, type: 'attention', run: new Date(clock + 1).toISOString(), page: 0 });
+      expect(first).toMatchObject({ nextPage: true });
+      const found = 'attention' in first ? first.attention : [];
+      expect(found).toHaveLength(1);
+      expect([b, c].map((id) => id.toLowerCase())).toContain(found[0]!.mailboxId.toLowerCase());
+      expect(found.map((f) => f.mailboxId.toLowerCase())).not.toContain(a.toLowerCase());
+    } finally {
+      await stack.runtime.mailboxes.patch(b, { state: 'active', stateReason: undefined });
+      await stack.runtime.mailboxes.patch(c, { state: 'active', blockCode: undefined });
+    }
+  });
 });

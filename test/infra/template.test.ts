@@ -322,6 +322,9 @@ describe('telemetry in Azure Monitor', () => {
     expect(byName['sync-latency-p95']!.threshold).toBe("[parameters('latencyP95ThresholdMs')]");
     expect(byName['sync-dead-letters']!.query).toContain(`name == "${metricNames.deadLetters}"`);
     expect(byName['sync-mailbox-attention']!.query).toContain(`name == "${metricNames.mailboxAttention}"`);
+    // The gauge's 1s repeat each minute only while a mailbox needs attention (the app reads no whole registry for it):
+    // a last 1 older than that is a state left without a sample, not alerted on.
+    expect(byName['sync-mailbox-attention']!.query).toMatch(/where value > 0 and timestamp > ago\(15m\)/);
     expect(byName['sync-breaker-holds']!.query).toContain(`name == "${metricNames.breakerHolds}"`);
     for (const rule of rules) {
       // Every split dimension is a column the query projects (else the alert cannot name what it is about).

@@ -5,7 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import { startAppInsightsSimulator, type AppInsightsSimulator, type Envelope } from '../../dev/sim/appinsights/index.js';
+import { MailboxStore } from '../../shared/storage/mailboxStore.js';
 import { flushTelemetry, recordBreakerHold } from '../../shared/telemetry/index.js';
+import { countTableRequests, readsWholeRegistry } from '../support/tableRequests.js';
 import { createAppointment, daysFromNow, tracked } from '../support/e2e.js';
 
 const content = {
@@ -135,16 +137,36 @@ describe('telemetry through the Azure Monitor distribution', () => {
     // Breaker holds, as the mass-delete breaker reports them (recordBreakerHold), by scope, trigger and action.
     recordBreakerHold({ mailboxId: bob.graph.id, kind: 'appointment', direction: 'toExchange', trigger: 'hardCap', action: 'delete' }, 3);
     recordBreakerHold({ mailboxId: bob.graph.id, kind: 'appointment', direction: 'toExchange', trigger: 'hardCap', action: 'delete' });
-    // A mailbox that stopped syncing is 1 on the attention gauge the To Do poll records each minute; the others are 0.
-    await stack.runtime.mailboxes.patch(bob.graph.id, { state: 'degraded', stateReason: 'subscription could not be renewed' });
+    // The attention gauge: 1 for a mailbox that stopped syncing, 0 otherwise. A state change is a sample where it is
+    // made (the runtime's mailbox store), and the To Do poll's timer starts a paged pass that records 1 for each
+    // mailbox needing attention, never reading the whole registry (issue 19). Bob is degraded by another process (a
+    // store without this runtime's listener, as the CLI is): only the pass can say so.
+    const mailboxesTable = stack.runtime.tables.client('mailboxes');
+    await new MailboxStore(mailboxesTable).patch(bob.graph.id, { state: 'degraded', stateReason: 'subscription could not be renewed' });
+    const attentionOf = (mailboxId: string, state: string) => (e: Envelope) => metricNamed('sync.mailbox.attention')(e) && props(e).mailboxId === mailboxId && props(e).state === state;
+    await flushTelemetry();
+    const aliceSamples = ai.envelopes().filter(attentionOf(alice.graph.id, 'active')).length;
+    const registry = countTableRequests(mailboxesTable);
     await stack.host.fireTimer('pollTodo');
+    await stack.settled();
+    registry.stop();
+    expect(registry.requests.filter((r) => readsWholeRegistry(r.url))).toEqual([]);
+    expect(registry.requests.some((r) => r.url.includes("state eq 'degraded'"))).toBe(true);
     await flushTelemetry();
     const holds = (await metric('sync.breaker.holds', { mailboxId: bob.graph.id, kind: 'appointment', direction: 'toExchange', trigger: 'hardCap', action: 'delete' }))[0]!;
     expect(holds.data.baseData.metrics![0]!.value).toBe(4);
     const [bobAttention] = await metric('sync.mailbox.attention', { mailboxId: bob.graph.id, state: 'degraded' });
     expect(bobAttention!.data.baseData.metrics![0]!.value).toBe(1);
+    // Alice's 0 is the sample of her registration (a new row is a state change); the pass recorded no healthy mailbox.
     const [aliceAttention] = await metric('sync.mailbox.attention', { mailboxId: alice.graph.id, state: 'active' });
     expect(aliceAttention!.data.baseData.metrics![0]!.value).toBe(0);
+    expect(ai.envelopes().filter(attentionOf(alice.graph.id, 'active'))).toHaveLength(aliceSamples);
+    // Bob syncs again (through the runtime's store): that change is a 0 at once, before any pass.
+    const bobActive = ai.envelopes().filter(attentionOf(bob.graph.id, 'active')).length;
+    await stack.runtime.mailboxes.patch(bob.graph.id, { state: 'active', stateReason: undefined });
+    await flushTelemetry();
+    await expect.poll(() => ai.envelopes().filter(attentionOf(bob.graph.id, 'active')).length).toBeGreaterThan(bobActive);
+    expect(ai.envelopes().filter(attentionOf(bob.graph.id, 'active')).at(-1)!.data.baseData.metrics![0]!.value).toBe(0);
 
     // Everything went through the track API (the exporter compresses only for Microsoft's ingestion domains).
     expect(ai.requests().length).toBeGreaterThan(0);

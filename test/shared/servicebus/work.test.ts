@@ -14,6 +14,9 @@ describe('work messages', () => {
     expect(workSessionId(work('pollTodo', a))).toBe(workSessionId(work('reconcile', a.toLowerCase())));
     expect(workSessionId(work('pollTodo', a))).not.toBe(workSessionId(work('pollTodo', '5c5a5b54-2a7a-ee11-8179-000d3a1c4a2b')));
     expect(workSessionId({ v: 1, type: 'sweep', task: 'pollTodo', run, page: 0 })).toBe(workSessionId({ v: 1, type: 'sweep', task: 'pollTodo', run: '2026-12-02T06:01:00.000Z', page: 3, continuation: 'x' }));
+    // The attention pass's pages share one session too, and one run's pages have their own ids.
+    expect(workSessionId({ v: 1, type: 'attention', run, page: 0 })).toBe(workSessionId({ v: 1, type: 'attention', run: '2026-12-02T06:01:00.000Z', page: 2, continuation: 'x' }));
+    expect(workMessageId({ v: 1, type: 'attention', run, page: 0 })).not.toBe(workMessageId({ v: 1, type: 'attention', run, page: 1 }));
   });
 
   it('the same run sends the same ids (a redelivered sweep is dropped as duplicates); another run does not', () => {

@@ -19,7 +19,7 @@ function countRequests(client: Client): { urls: string[]; stop: () => void } {
 }
 
 /** A query of the mailbox partition: the whole registry read. */
-const listsRegistry = (url: string) => url.includes("PartitionKey eq 'mailbox'") && !url.includes('RowKey');
+const listsRegistry = (url: string) => url.includes("PartitionKey eq 'mailbox'") && !url.includes('RowKey') && !url.includes('state eq');
 
 const mailbox = (i: number, state: Mailbox['state'] = 'active'): Mailbox => ({
   id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
@@ -82,6 +82,40 @@ describe('mailbox registry (Azurite)', () => {
     const due = await store.duePage('pollTodo', now, { pageSize: 100 });
     expect(due.due.map((d) => d.mailbox.id).sort()).toEqual([1, 2, 3].map((i) => mailbox(i).id));
     expect((await store.duePage('reconcile', now, { pageSize: 100 })).due).toEqual([]);
+  });
+
+  it('pages the mailboxes in given states by a filtered query, and tells each state change once, after its write', async () => {
+    const tables = createTables({ SYNC_TABLES_CONNECTION_STRING: azurite.connectionString, SYNC_TABLE_PREFIX: 'mbxstate' });
+    await tables.ensureTables();
+    const own = tables.client('mailboxes');
+    const changes: string[] = [];
+    const states = new MailboxStore(own, 60_000, undefined, () => now, (m) => changes.push(`${m.id.slice(-2)}:${m.state}`));
+    for (const i of [40, 41, 42, 43]) await states.put(mailbox(i));
+    expect(changes).toEqual(['40:active', '41:active', '42:active', '43:active']);
+    await states.patch(mailbox(41).id, { state: 'paused', pausedUntil: now.toISOString(), pauseSeconds: 60 });
+    await states.patch(mailbox(41).id, { stateReason: 'still paused' });
+    await states.patch(mailbox(42).id, { state: 'blocked', blockCode: 'graph.mailboxUnavailable' });
+    await states.patch(mailbox(43).id, { state: 'degraded' });
+    await states.put({ ...mailbox(40), timeZone: 'Europe/Berlin' });
+    // Only the writes that changed a state (a put of the same state, a patch of the reason are none).
+    expect(changes.slice(4)).toEqual(['41:paused', '42:blocked', '43:degraded']);
+    const seen = countRequests(own);
+    const found: string[] = [];
+    let page = await states.inStatesPage(['degraded', 'paused', 'blocked'], { pageSize: 2 });
+    let pages = 1;
+    found.push(...page.mailboxes.map((m) => m.id));
+    while (page.continuation) {
+      page = await states.inStatesPage(['degraded', 'paused', 'blocked'], { pageSize: 2, continuation: page.continuation });
+      pages += 1;
+      found.push(...page.mailboxes.map((m) => m.id));
+    }
+    expect(found.sort()).toEqual([41, 42, 43].map((i) => mailbox(i).id));
+    expect(pages).toBe(2);
+    // The service filters by state: no request lists the registry whole.
+    expect(seen.urls.filter(listsRegistry)).toEqual([]);
+    expect(seen.urls.every((u) => u.includes("state eq 'paused'"))).toBe(true);
+    seen.stop();
+    expect((await states.inStatesPage([], { pageSize: 2 })).mailboxes).toEqual([]);
   });
 
   it('a row written before the schedule existed gains it on its next patch', async () => {

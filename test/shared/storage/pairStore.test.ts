@@ -2,7 +2,7 @@ import { odata, type TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzuriteTables, type StartedAzurite } from '../../../dev/azurite/index.js';
 import { PairStore, baseValueEquals, compactSnapshot, type Pair } from '../../../shared/storage/pairStore.js';
-import { createTables } from '../../../shared/storage/tables.js';
+import { createTables, encodeKey } from '../../../shared/storage/tables.js';
 
 describe('correlation store (Azurite)', () => {
   let azurite: StartedAzurite;
@@ -38,6 +38,53 @@ describe('correlation store (Azurite)', () => {
     expect(byDv?.exchangeId).toBe(exchangeId);
     expect(byEx?.dataverseId).toBe('11111111-1111-4111-8111-111111111111');
     expect(await store.mailboxesOf('11111111-1111-4111-8111-111111111111')).toEqual([mailbox]);
+  });
+
+  it('tells the echo of the sync\'s own write from the pointer row alone, only while the pointer is the pair\'s as it is now', async () => {
+    const dv = '44444444-4444-4444-8444-444444444401';
+    const created = await store.create(basePair(dv, 'ex-echo'));
+    const reads: string[] = [];
+    const name = 'count-echo';
+    client.pipeline.addPolicy({ name, sendRequest: async (request, next) => (reads.push(request.method), next(request)) });
+    try {
+      expect(await store.echoOf(mailbox, 'ex-echo', 'W/"ck1"')).toEqual({ echo: { dataverseId: dv, dataverseEntity: 'appointment', exchangeEtag: 'W/"ck1"' } });
+      expect(reads).toEqual(['GET']);
+    } finally {
+      client.pipeline.removePolicy({ name });
+    }
+    // Another etag is no echo: the pair is read, as getByExchangeId reads it.
+    expect((await store.echoOf(mailbox, 'ex-echo', 'W/"other"')) as unknown).toMatchObject({ pair: { dataverseId: dv, exchangeEtag: 'W/"ck1"' } });
+    // The pointer follows every update of the pair (the same transaction): the old etag is no echo any more.
+    const updated = await store.update(created, { ...created, exchangeEtag: 'W/"ck2"' });
+    expect(await store.echoOf(mailbox, 'ex-echo', 'W/"ck2"')).toMatchObject({ echo: { exchangeEtag: 'W/"ck2"' } });
+    expect(await store.echoOf(mailbox, 'ex-echo', 'W/"ck1"')).toMatchObject({ pair: { exchangeEtag: 'W/"ck2"' } });
+    // A pointer from before the etag was kept on it: the pair decides.
+    await client.upsertEntity({ partitionKey: `mbx-${mailbox}`, rowKey: `ex-${encodeKey('ex-echo')}`, dataverseId: dv, kind: 'appointment' }, 'Replace');
+    expect(await store.echoOf(mailbox, 'ex-echo', 'W/"ck2"')).toMatchObject({ pair: { exchangeEtag: 'W/"ck2"' } });
+    const again = await store.update(updated, { ...updated, exchangeEtag: 'W/"ck3"' });
+    // A remove that stopped after the pair row (its pointer left): the remove cleared the pointer's etag first, so
+    // the notification of the last write is not taken for an echo of a pair that is gone.
+    await store.remove(again);
+    await client.upsertEntity({ partitionKey: `mbx-${mailbox}`, rowKey: `ex-${encodeKey('ex-echo')}`, dataverseId: dv, kind: 'appointment', dataverseEntity: 'appointment', exchangeEtag: '' }, 'Replace');
+    expect(await store.echoOf(mailbox, 'ex-echo', 'W/"ck3"')).toEqual({ pair: undefined });
+    expect(await store.echoOf(mailbox, 'ex-none', 'W/"ck3"')).toEqual({ pair: undefined });
+  });
+
+  it('a remove clears the pointer\'s etag before it deletes the pair row, without touching which pair the pointer names', async () => {
+    const dv = '44444444-4444-4444-8444-444444444402';
+    const pair = await store.create(basePair(dv, 'ex-half'));
+    const seen: string[] = [];
+    const name = 'count-remove';
+    client.pipeline.addPolicy({ name, sendRequest: async (request, next) => (seen.push(`${request.method} ${decodeURIComponent(request.url).replace(/^.*\//, '')}`), next(request)) });
+    try {
+      await store.remove(pair);
+    } finally {
+      client.pipeline.removePolicy({ name });
+    }
+    // The merge of the pointer first, then the pair row's conditional delete.
+    expect(seen[0]).toMatch(/^PATCH /);
+    expect(seen[0]).toContain(`RowKey='ex-${encodeKey('ex-half')}'`);
+    expect(seen[1]).toMatch(/^DELETE .*RowKey='dv-44444444-4444-4444-8444-444444444402'/);
   });
 
   it('refuses a second create of the same pair as AlreadyExists (another worker won)', async () => {
