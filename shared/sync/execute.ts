@@ -198,14 +198,23 @@ export class Executor {
    * for a Dataverse record, else as last synced. The version last synced is not enough: a change of the record the
    * sync never heard of (its webhook lost) made before the delete would later look like a change after the unlink,
    * and the deleted copy would be created again (chaos seed 10 x 200, test/e2e/unlinkedCopy.test.ts). An Exchange
-   * delete carries no record, so the record's version costs one read, on deletes only.
+   * delete carries no record, so the record's version costs one read, on deletes only (likewise the copy's for a
+   * Dynamics 365 delete that leaves it).
    */
   private async rememberUnlinked(pair: StoredPair, remains: 'dataverse' | 'exchange', reason: string): Promise<void> {
     const { rt, s } = this;
     const id = remains === 'dataverse' ? pair.dataverseId : pair.exchangeId;
     if (!id) return;
-    const current = remains === 'dataverse' && !s.record ? await rt.dataverse.get(s.table, pair.dataverseId, { select: [s.kind.primaryKey] }) : undefined;
-    const version = remains === 'dataverse' ? (s.record?.['@odata.etag'] ?? current?.['@odata.etag'] ?? pair.dataverseEtag) : (s.item?.['@odata.etag'] ?? pair.exchangeEtag);
+    if (remains === 'dataverse') {
+      const current = s.record ?? (await rt.dataverse.get(s.table, pair.dataverseId, { select: [s.kind.primaryKey] }));
+      const version = current?.['@odata.etag'] ?? pair.dataverseEtag;
+      await rt.pairs.rememberUnlinked({ mailboxId: pair.mailboxId, remains, id, version, reason, at: rt.now().toISOString() });
+      return;
+    }
+    // The same on the other side: an edit of the copy the sync never heard of (its notification lost) made before a
+    // Dynamics 365 delete (chaos seed 6 x 200: the contact was created again in Dynamics 365).
+    const current = s.item ?? (await s.kind.exchange.get(rt, s.mailbox, id, pair.exchangeListId));
+    const version = current?.['@odata.etag'] ?? pair.exchangeEtag;
     await rt.pairs.rememberUnlinked({ mailboxId: pair.mailboxId, remains, id, version, reason, at: rt.now().toISOString() });
   }
 

@@ -114,6 +114,29 @@ describe('a copy left by a delete that only unlinks', () => {
     expect(stack.dataverse.admin.record('phonecalls', id)?.statecode, 'the completion stays in Dynamics 365').toBe(1);
   });
 
+  // Chaos seed 6 x 200, the mirror case: a contact edited in Outlook unheard (its notification lost), then deleted in
+  // Dynamics 365. The unlink remembered the copy's version as last synced, so the next delta round found a newer
+  // one (the edit, made before the delete) and created the contact again in Dynamics 365.
+  it('a contact changed in Outlook unheard before it was deleted in Dynamics 365 is not created again there', async () => {
+    const as = stack.dataverse.admin.as(alice().systemUserId);
+    const contact = as.create('contacts', { firstname: 'Ned', lastname: 'Unheardedit', jobtitle: 'Clerk', 'ownerid@odata.bind': `/systemusers(${alice().systemUserId})` });
+    const id = String(contact.contactid);
+    await stack.settled();
+    const [copy] = (await contacts()).filter((c) => c.item.surname === 'Unheardedit');
+    expect(copy).toBeDefined();
+    await stack.graph.admin.setFaultPlan({ notifications: { drop: 1 } });
+    await stack.graph.admin.act({ action: 'update', user: alice().graph.id, kind: 'contact', id: copy!.id, body: { jobTitle: 'Head clerk' } });
+    await stack.settled();
+    await stack.graph.admin.setFaultPlan({});
+    as.delete('contacts', id);
+    await stack.settled();
+    expect(await stack.runtime.pairs.get(alice().graph.id, id), 'the delete unlinked').toBeUndefined();
+    expect((await contacts()).filter((c) => c.item.surname === 'Unheardedit'), 'a contact deleted in Dynamics 365 stays in Outlook').toHaveLength(1);
+
+    await replay();
+    expect(stack.dataverse.admin.records('contacts').filter((r) => r.lastname === 'Unheardedit'), 'the deleted contact came back in Dynamics 365').toEqual([]);
+  });
+
   it('a contact deleted in Outlook stays deleted through a change-tracking replay', async () => {
     const as = stack.dataverse.admin.as(alice().systemUserId);
     const contact = as.create('contacts', { firstname: 'Una', lastname: 'Unlinked', emailaddress1: 'una@fabrikam.example', 'ownerid@odata.bind': `/systemusers(${alice().systemUserId})` });
