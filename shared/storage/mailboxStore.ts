@@ -154,6 +154,10 @@ export class MailboxStore {
   /** Creates or replaces a mailbox row (and its index rows: the new ones before the row, the old ones after it). */
   async put(mailbox: Mailbox): Promise<void> {
     const data = mailboxSchema.parse({ ...mailbox, updatedOn: new Date().toISOString() });
+    // The index is built (or found built) before a row is added: a registry that starts empty is then marked built
+    // by its first put, and no later look-up scans it (the marker was written only by a look-up's scan, so every
+    // new deployment listed its whole registry once).
+    await this.ensureIndex();
     const before = await this.get(data.id);
     await this.writeIndex(data);
     try {
@@ -332,8 +336,9 @@ export class MailboxStore {
   }
 
   /**
-   * A registry written before the index existed has no index rows: the first look-up of the process builds them
-   * from one scan and marks the index built, so each deployment scans once (every later put keeps the index itself).
+   * A registry written before the index existed has no index rows: the first look-up or put of the process builds
+   * them from one scan and marks the index built, so such a deployment scans once (every later put keeps the index
+   * itself); a registry that starts empty is marked by its first put, over an empty scan.
    * Two instances building at once write the same rows.
    */
   private ensureIndex(): Promise<void> {

@@ -161,6 +161,18 @@ describe('mailbox registry (Azurite)', () => {
     expect((await new MailboxStore(client).enabledBySystemUsers([stale])).size).toBe(0);
   });
 
+  it('a registry that starts empty never scans itself: its first put marks the index built', async () => {
+    const tables = createTables({ SYNC_TABLES_CONNECTION_STRING: azurite.connectionString, SYNC_TABLE_PREFIX: 'mbxnew' });
+    await tables.ensureTables();
+    const fresh = tables.client('mailboxes');
+    for (const i of [40, 41, 42]) await new MailboxStore(fresh).put(mailbox(i));
+    // Another process's first look-up: the index is there, so nothing lists the registry.
+    const lookups = countRequests(fresh);
+    expect((await new MailboxStore(fresh).enabledBySystemUsers([mailbox(41).systemUserId])).get(mailbox(41).systemUserId)?.id).toBe(mailbox(41).id);
+    expect(lookups.urls.filter(listsRegistry)).toEqual([]);
+    lookups.stop();
+  });
+
   it('a registry from before the index is indexed by its first look-up, once', async () => {
     const tables = createTables({ SYNC_TABLES_CONNECTION_STRING: azurite.connectionString, SYNC_TABLE_PREFIX: 'mbxold' });
     await tables.ensureTables();
