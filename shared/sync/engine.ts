@@ -212,7 +212,10 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
     const filtered = reached.find((m) => m.id.toLowerCase() === mailboxId);
     const reason = filtered ? `out of scope: no sync filter matches (${filtersOf(filtered)})` : 'out of scope: the user is no longer its owner or a party';
     const settings = settingsOf.get(mailboxId) ?? (await planSettingsFor(rt, mailbox.id));
-    const actions: Action[] = [{ type: 'Unlink', reason }];
+    // The copy stays in the mailbox, remembered as left (with its version now): should the record be deleted later, a
+    // listing of that copy finds its stamp naming no record, and it was created again in Dynamics 365 as a new one
+    // (chaos seed 6 x 200, test/e2e/unlinkedCopy.test.ts). Changed since, it is synced as any unpaired copy.
+    const actions: Action[] = [{ type: 'Unlink', reason, remains: 'exchange' }];
     const outcome = await runAndRecord(executor(rt, kind, mailbox, change.entity, settings, { pair, dataverseId: change.recordId, bypassBreaker: options.bypassBreaker }), rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id });
     if (outcome) outcomes.push(outcome);
   }

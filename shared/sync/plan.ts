@@ -30,7 +30,8 @@ export type Action =
   /** Record a pair for an existing item and record, with the base it starts from. */
   | { type: 'Link'; dataverseId: string; table: DataverseEntity; iCalUId?: string; isOrganizer?: boolean; mirror: boolean; base: Snapshot }
   /**
-   * Forget the pair; both items stay. `remains`: a delete rule unlinked, and the copy on that side stays behind;
+   * Forget the pair; both items stay. `remains`: a delete rule unlinked (or the record left the mailbox's scope), and
+   * the copy on that side stays behind;
    * it is remembered so that copy is not created again on the side that deleted it (shared/storage/pairStore.ts
    * UnlinkedCopy).
    */
@@ -231,6 +232,8 @@ export interface ToDataverseState {
  */
 function leftByDelete(unlinked: UnlinkedCopy | undefined, sameVersion: boolean, deletedIn: string): Action | undefined {
   if (!unlinked || !sameVersion) return undefined;
+  // A copy let go of as out of scope reaches this point only once its record is gone (else the record decides).
+  if (unlinked.reason.startsWith('out of scope')) return { type: 'Ignore', reason: `unlinked as ${unlinked.reason}, its record since deleted in ${deletedIn}; not changed since` };
   return { type: 'Ignore', reason: `unlinked after a delete in ${deletedIn} (${unlinked.reason}); not changed since` };
 }
 

@@ -137,6 +137,28 @@ describe('a copy left by a delete that only unlinks', () => {
     expect(stack.dataverse.admin.records('contacts').filter((r) => r.lastname === 'Unheardedit'), 'the deleted contact came back in Dynamics 365').toEqual([]);
   });
 
+  // Chaos seed 6 x 200, again: the old owner's copy of a reassigned contact (unlinked as out of scope) is listed by a
+  // delta round that starts over after the record was deleted in Dynamics 365. Its stamp names a record that is gone,
+  // nothing remembered it, and it was created again in Dynamics 365 as a new contact.
+  it("the old owner's copy of a reassigned contact does not bring the contact back once it is deleted in Dynamics 365", async () => {
+    const bob = stack.users.bob!;
+    const as = stack.dataverse.admin.as(alice().systemUserId);
+    const contact = as.create('contacts', { firstname: 'Rita', lastname: 'Reassignedgone', jobtitle: 'Buyer', 'ownerid@odata.bind': `/systemusers(${alice().systemUserId})` });
+    const id = String(contact.contactid);
+    await stack.settled();
+    expect((await contacts()).filter((c) => c.item.surname === 'Reassignedgone')).toHaveLength(1);
+    as.update('contacts', id, { 'ownerid@odata.bind': `/systemusers(${bob.systemUserId})` });
+    await stack.settled();
+    expect(await stack.runtime.pairs.get(alice().graph.id, id), "the old owner's copy is unlinked").toBeUndefined();
+    stack.dataverse.admin.as(bob.systemUserId).delete('contacts', id);
+    await stack.settled();
+    // Every delta round starts over: each mailbox's contacts are listed in full, the old copy among them.
+    await stack.graph.admin.evictDeltaTokens();
+    await replay();
+    expect(stack.dataverse.admin.records('contacts').filter((r) => r.lastname === 'Reassignedgone'), 'the deleted contact came back in Dynamics 365').toEqual([]);
+    expect((await contacts()).filter((c) => c.item.surname === 'Reassignedgone'), "the old owner's copy stays").toHaveLength(1);
+  });
+
   it('a contact deleted in Outlook stays deleted through a change-tracking replay', async () => {
     const as = stack.dataverse.admin.as(alice().systemUserId);
     const contact = as.create('contacts', { firstname: 'Una', lastname: 'Unlinked', emailaddress1: 'una@fabrikam.example', 'ownerid@odata.bind': `/systemusers(${alice().systemUserId})` });

@@ -255,6 +255,11 @@ describe('planToDataverse: an Exchange change in its mailbox', () => {
     ['a single instance syncs', () => state('appointment', event({ type: 'singleInstance' })), ['Create dataverse']],
     ['left by a delete in Dynamics 365: the version it had then is not created again', () => state('task', todo({ '@odata.etag': 'W/"kept"' }), { unlinked: leftEx }), ['Ignore: unlinked after a delete in Dynamics 365 (completed in Exchange (kept)); not changed since']],
     ['left by a delete in Dynamics 365: changed again, it is synced as any unpaired item', () => state('task', todo({ '@odata.etag': 'W/"edited"' }), { unlinked: leftEx }), ['Create dataverse']],
+    [
+      'left as out of scope (a reassignment), its record deleted since: the version it had then is not created again',
+      () => state('task', todo({ '@odata.etag': 'W/"kept"' }), { unlinked: { ...leftEx, reason: 'out of scope: the user is no longer its owner or a party' } }),
+      ['Ignore: unlinked as out of scope: the user is no longer its owner or a party, its record since deleted in Dynamics 365; not changed since'],
+    ],
     // Exchange delete rules (https://learn.microsoft.com/power-platform/admin/sync-logic).
     ['delete: an unpaired item is ignored', () => state('appointment', undefined, { change: { changeType: 'deleted', attempt: 1, itemId: 'x' } }), ['Ignore: not paired']],
     ["delete: the organizer's future meeting deletes the appointment", () => state('appointment', undefined, { pair: pairOf('appointment', { base: future }), record: open, change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }), ['Delete: organizer deleted a future meeting']],
