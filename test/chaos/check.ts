@@ -14,7 +14,14 @@ import { userKeys, type Model } from './model.js';
 // d365-delete-event-kept (test/e2e/dataverseDeleteUnheard.test.ts), reassign-lost-update
 // (test/e2e/reassignedCopy.test.ts) and reassigned-task-duplicated (test/e2e/reassignedTask.test.ts). A new one is
 // added here as `name: 'what is seen'`; the checks below still name those two, but a name counts only while listed.
-export const knownFindings: Readonly<Record<string, string>> = {};
+export const knownFindings: Readonly<Record<string, string>> = {
+  // Seed 9 x 200 (3 December 2026): an Outlook edit of a copy whose notification was dropped, then the record
+  // reassigned in Dynamics 365 before any reconciliation. The old copy is unlinked as out of scope and its change,
+  // found later, ignored as the old owner's (rightly for edits after the reassignment, reassign-lost-update), so the
+  // edit made before it is lost on both the record and the new owner's copy. A fix reads the old copy at the unlink
+  // and applies a change the sync has not heard of first; not done yet.
+  'reassign-unsynced-edit-lost': "an Outlook edit not yet synced when the record was reassigned is lost (the old owner's copy is unlinked, its change ignored)",
+};
 /** A key of knownFindings (a plain string: a typed key of the list would be `never` whenever it is empty). */
 export type FindingName = string;
 
@@ -41,7 +48,7 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
     if (records.length !== expected) push(`${where}: Dynamics 365 holds ${records.length}, the model ${expected}`, item.kind === 'task' && item.reassigned && records.length === expected + 1 ? 'reassigned-task-duplicated' : undefined);
     if (records.length === 1 && item.d365.exists) {
       const got = recordFields(item.kind, records[0]!);
-      for (const f of comparedFields(item.kind)) if (got.fields[f] !== item.d365.fields[f]) push(`${where}: Dynamics 365 field ${f} is '${got.fields[f]}', the model '${item.d365.fields[f]}'`);
+      for (const f of comparedFields(item.kind)) if (got.fields[f] !== item.d365.fields[f]) push(`${where}: Dynamics 365 field ${f} is '${got.fields[f]}', the model '${item.d365.fields[f]}'`, item.reassigned ? 'reassign-unsynced-edit-lost' : undefined);
       if (item.kind === 'task' && got.completed !== item.d365.completed) push(`${where}: Dynamics 365 completed ${got.completed}, the model ${item.d365.completed}`, item.d365.completed ? 'todo-completion-lost' : undefined);
     }
     for (const u of userKeys) {
@@ -60,7 +67,7 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
         const got = itemFields(item.kind, live[0]!);
         const want = strict[0]!;
         const allowed = (f: keyof typeof want.fields) => got.fields[f] === want.fields[f] || (want.role === 'left' && want.earlier[f].includes(got.fields[f] ?? ''));
-        for (const f of comparedFields(item.kind, want)) if (!allowed(f)) push(`${where}: ${u}'s ${want.role} copy field ${f} is '${got.fields[f]}', the model '${want.fields[f]}'`);
+        for (const f of comparedFields(item.kind, want)) if (!allowed(f)) push(`${where}: ${u}'s ${want.role} copy field ${f} is '${got.fields[f]}', the model '${want.fields[f]}'`, item.reassigned && want.role === 'owner' ? 'reassign-unsynced-edit-lost' : undefined);
         if (item.kind === 'task' && got.completed !== want.completed) push(`${where}: ${u}'s copy completed ${got.completed}, the model ${want.completed}`);
       }
     }
