@@ -14,6 +14,8 @@ import type { DecisionDirection } from '../storage/decisionStore.js';
 import type { StoredPair } from '../storage/pairStore.js';
 import { summarizeDecision } from './decisions.js';
 import { forMailbox, gateFor, pausedOutcome } from './mailboxHealth.js';
+import { MailboxFailure, classifyFailure } from './errorPolicy.js';
+import { toSyncError } from '../errors.js';
 import { Executor, type ExecutionState, type Outcome } from './execute.js';
 import { kindOfResource, kindOfTable, type GraphItem, type SyncKind } from './kinds/index.js';
 import {
@@ -25,6 +27,7 @@ import {
   planDataverseDelete,
   planToDataverse,
   planToExchange,
+  planUpdateToDataverse,
   scopeColumns,
   scopeOf,
   type Action,
@@ -212,11 +215,14 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
     const filtered = reached.find((m) => m.id.toLowerCase() === mailboxId);
     const reason = filtered ? `out of scope: no sync filter matches (${filtersOf(filtered)})` : 'out of scope: the user is no longer its owner or a party';
     const settings = settingsOf.get(mailboxId) ?? (await planSettingsFor(rt, mailbox.id));
+    const leaving = await catchUpLeavingCopy(rt, kind, mailbox, change.entity, settings, pair, record, source, options);
     // The copy stays in the mailbox, remembered as left (with its version now): should the record be deleted later, a
     // listing of that copy finds its stamp naming no record, and it was created again in Dynamics 365 as a new one
     // (chaos seed 6 x 200, test/e2e/unlinkedCopy.test.ts). Changed since, it is synced as any unpaired copy.
     const actions: Action[] = [{ type: 'Unlink', reason, remains: 'exchange' }];
-    const outcome = await runAndRecord(executor(rt, kind, mailbox, change.entity, settings, { pair, dataverseId: change.recordId, bypassBreaker: options.bypassBreaker }), rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id });
+    // The catch-up rewrote the pair (its etags and base): unlink the pair as it is now.
+    const current = leaving.caughtUp ? ((await rt.pairs.get(mailbox.id, change.recordId)) ?? pair) : pair;
+    const outcome = await runAndRecord(executor(rt, kind, mailbox, change.entity, settings, { pair: current, item: leaving.item, dataverseId: change.recordId, bypassBreaker: options.bypassBreaker }), rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id });
     if (outcome) outcomes.push(outcome);
   }
   // Reached but filtered out, never paired: say so, so explain can answer "why is it not in my calendar".
@@ -291,6 +297,34 @@ async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: Datavers
     if (outcome) outcomes.push({ ...outcome, mailboxId });
   }
   return outcomes;
+}
+
+/**
+ * Before a copy is let go of as out of scope: a change of it the sync has not heard of yet (its etag is not the one
+ * last synced: a notification dropped or still on its way) was made while the record still reached this mailbox, so
+ * it is written to Dynamics 365 first, through the field merge (a Dynamics 365 edit since then, the reassignment's
+ * own among them, keeps its fields by the conflict policy). Without it the edit was lost on both sides: the copy's
+ * change, heard later, is ignored as the old owner's (chaos seed 9 x 200, test/e2e/reassignedCopy.test.ts). When the
+ * mailbox's user may no longer write the record (its privileges reach only its own records), the copy is let go with
+ * its change, as before, rather than blocking the mailbox for it. Returns the copy as it is now (undefined: gone)
+ * and whether a catch-up ran.
+ */
+async function catchUpLeavingCopy(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: DataverseEntity, settings: PlanSettings, pair: StoredPair, record: DataverseRecord, source: string, options: ApplyOptions): Promise<{ item: GraphItem | undefined; caughtUp: boolean }> {
+  if (pair.status !== 'linked' || !pair.exchangeId) return { item: undefined, caughtUp: false };
+  const item = await kind.exchange.get(rt, mailbox, pair.exchangeId, pair.exchangeListId);
+  if (!item || !item['@odata.etag'] || item['@odata.etag'] === pair.exchangeEtag) return { item, caughtUp: false };
+  const ctx = mappingContext(mailbox, rt.now());
+  const actions: Action[] = [planUpdateToDataverse(kind, pair, item, ctx, settings)];
+  const run = executor(rt, kind, mailbox, table, settings, { pair, record, item, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId, listId: pair.exchangeListId, ctx, bypassBreaker: options.bypassBreaker });
+  try {
+    await runAndRecord(run, rt, 'toDataverse', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId });
+  } catch (error) {
+    const sync = error instanceof MailboxFailure ? error.error : toSyncError(error);
+    if (classifyFailure(sync).class !== 'block') throw error;
+    rt.log.warn("a change of the copy leaving the mailbox's scope could not be written: the copy goes with it", { kind: kind.name, mailboxId: mailbox.id, dataverseId: pair.dataverseId, code: sync.code, serviceCode: sync.serviceCode });
+  }
+  // The merge may have written the copy too (a Dynamics 365 change it had not had yet): remember it as it is now.
+  return { item: (await kind.exchange.get(rt, mailbox, pair.exchangeId, pair.exchangeListId)) ?? item, caughtUp: true };
 }
 
 /** A Dataverse delete brought to one mailbox that has the record's pair. */

@@ -5,6 +5,7 @@
 // whose old copy a full delta round listed: its derived id names the record, which the create then linked).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
+import { defaultPrivileges } from '../../dev/sim/dataverse/privileges.js';
 import { reconcileAll } from '../../shared/sync/reconcile.js';
 import { tracked } from '../support/e2e.js';
 
@@ -36,6 +37,57 @@ describe('a reassigned record', () => {
     expect(await copies('bob')).toEqual(['Head buyer']);
     expect(await copies('alice')).toEqual(['Buyer']);
     expect(await stack.runtime.pairs.get(alice.graph.id, id)).toBeUndefined();
+  }, 120_000);
+
+  // Chaos seed 9 x 200 (the known finding reassign-unsynced-edit-lost): the old owner edited the copy before the
+  // reassignment, and the sync had not heard of it yet (the notification dropped). The unlink let the copy go with
+  // the edit unsynced, and its change, found later, was ignored as the old owner's: the edit was lost on both sides.
+  it("applies the old owner's edit made before the reassignment that the sync had not heard of yet, then lets the copy go", async () => {
+    const alice = stack.users.alice!;
+    const bob = stack.users.bob!;
+    const id = String(stack.dataverse.admin.as(alice.systemUserId).create('contacts', { firstname: 'Una', lastname: 'Reassignedunheard', jobtitle: 'Buyer', department: 'Sales', 'ownerid@odata.bind': `/systemusers(${alice.systemUserId})` }).contactid);
+    await stack.settled();
+    const [copy] = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'contact' })).filter((c) => c.item.surname === 'Reassignedunheard');
+    expect(copy).toBeDefined();
+    await stack.graph.admin.setFaultPlan({ notifications: { drop: 1 } });
+    await stack.graph.admin.act({ action: 'update', user: alice.graph.id, kind: 'contact', id: copy!.id, body: { jobTitle: 'Head buyer' } });
+    await stack.settled();
+    await stack.graph.admin.setFaultPlan({});
+    stack.dataverse.admin.as(alice.systemUserId).update('contacts', id, { department: 'Purchasing', 'ownerid@odata.bind': `/systemusers(${bob.systemUserId})` });
+    await stack.settled();
+    await reconcileAll(stack.runtime);
+    await stack.settled();
+    const record = stack.dataverse.admin.record('contacts', id);
+    expect([record?.jobtitle, record?.department], "the old owner's unsynced edit and the reassignment's own change").toEqual(['Head buyer', 'Purchasing']);
+    const bobs = (await stack.graph.admin.items({ user: bob.graph.id, kind: 'contact' })).filter((c) => c.item.surname === 'Reassignedunheard');
+    expect(bobs.map((c) => [c.item.jobTitle, c.item.department])).toEqual([['Head buyer', 'Purchasing']]);
+    expect(await stack.runtime.pairs.get(alice.graph.id, id)).toBeUndefined();
+  }, 120_000);
+
+  it('lets the copy go with its unsynced change, without blocking the mailbox, when its user may no longer write the record', async () => {
+    const alice = stack.users.alice!;
+    const bob = stack.users.bob!;
+    const id = String(stack.dataverse.admin.as(alice.systemUserId).create('contacts', { firstname: 'Ivo', lastname: 'Reassignednoright', jobtitle: 'Buyer', 'ownerid@odata.bind': `/systemusers(${alice.systemUserId})` }).contactid);
+    await stack.settled();
+    const [copy] = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'contact' })).filter((c) => c.item.surname === 'Reassignednoright');
+    await stack.graph.admin.setFaultPlan({ notifications: { drop: 1 } });
+    await stack.graph.admin.act({ action: 'update', user: alice.graph.id, kind: 'contact', id: copy!.id, body: { jobTitle: 'Head buyer' } });
+    await stack.settled();
+    await stack.graph.admin.setFaultPlan({});
+    // Alice's role no longer lets her write contacts (as a role whose Write reaches only the user's own records does,
+    // once the record is bob's; the simulator checks privileges, not their depth).
+    stack.dataverse.admin.setUserPrivileges(alice.systemUserId, defaultPrivileges.filter((p) => p.name !== 'prvWriteContact'));
+    stack.dataverse.admin.setPrivilegeEnforcement(true);
+    try {
+      stack.dataverse.admin.as(alice.systemUserId).update('contacts', id, { 'ownerid@odata.bind': `/systemusers(${bob.systemUserId})` });
+      await stack.settled();
+    } finally {
+      stack.dataverse.admin.setPrivilegeEnforcement(false);
+      stack.dataverse.admin.setUserPrivileges(alice.systemUserId, [...defaultPrivileges]);
+    }
+    expect(await stack.runtime.pairs.get(alice.graph.id, id), 'the copy is let go').toBeUndefined();
+    expect((await stack.runtime.mailboxes.findEnabled(alice.graph.id))?.state).toBe('active');
+    expect(stack.dataverse.admin.record('contacts', id)?.jobtitle).toBe('Buyer');
   }, 120_000);
 
   for (const [how, plan] of [
