@@ -17,6 +17,8 @@ describe('allowed directions', () => {
     ['appointment', 'reminder', ['ToExchange', 'None']],
     ['task', 'status', ['Both']],
     ['task', 'due', ['Both', 'ToExchange', 'ToDataverse', 'None']],
+    // Settable, but the mapping leaves it alone: it stays not synced.
+    ['task', 'start', ['None']],
     ['contact', 'displayName', ['ToExchange']],
     ['contact', 'jobTitle', ['Both', 'ToExchange', 'ToDataverse', 'None']],
   ] as const)('%s %s allows %j', (kind, field, expected) => {

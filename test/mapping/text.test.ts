@@ -15,6 +15,7 @@ describe('htmlToText', () => {
   it('drops scripts, styles and the head with their content, in any case, and every other tag', () => {
     expect(htmlToText('<HEAD><title>t</title></HEAD><Script>x()</Script><style>p{}</style><b>Agenda</b> <i>now</i>')).toBe('Agenda now');
     expect(htmlToText('<script>a</script>keep<script>b</script>')).toBe('keep');
+    expect(htmlToText('<style>\np { color: red }\n</style><script type="x">if (a) { b(); }</script>kept')).toBe('kept');
     expect(htmlToText('<span class="x">a</span>>b')).toBe('a>b');
   });
 
@@ -26,6 +27,8 @@ describe('htmlToText', () => {
   it('decodes named, decimal and hexadecimal entities, and leaves unknown or out-of-range ones as written', () => {
     expect(htmlToText('&amp; &lt; &gt; &quot; &apos; a&nbsp;b &AMP;')).toBe('& < > " \' a b &');
     expect(htmlToText('&#65;&#x42;&#X43;&#128512;')).toBe('ABC😀');
+    // The last code point there is (U+10FFFF) is decoded; one past it is not.
+    expect(htmlToText('&#x10FFFF;')).toBe('\u{10FFFF}');
     expect(htmlToText('&bogus; &#x110000; &#1114112;')).toBe('&bogus; &#x110000; &#1114112;');
   });
 

@@ -6,6 +6,7 @@ describe('only tracked Exchange items sync: the "Tracked to Dynamics 365" catego
     [{ categories: ['Tracked to Dynamics 365'] }, false, true, 'tracked category'],
     [{ categories: ['Red', 'tracked to dynamics 365'] }, false, true, 'category in other case'],
     [{ categories: ['Red'] }, false, false, 'other categories only'],
+    [{ categories: ['  Tracked to Dynamics 365 '] }, false, true, 'category with blanks around it'],
     [{ categories: [] }, false, false, 'no categories'],
     [{}, false, false, 'categories absent'],
     [{}, true, true, 'paired without category'],
@@ -21,5 +22,8 @@ describe('only tracked Exchange items sync: the "Tracked to Dynamics 365" catego
   it('adding the tracked category keeps the user categories and never doubles it', () => {
     expect(withTrackedCategory(['Red'])).toEqual(['Red', trackedCategory]);
     expect(withTrackedCategory(['TRACKED TO DYNAMICS 365'])).toEqual(['TRACKED TO DYNAMICS 365']);
+    // An item without categories gets only the tracked one.
+    expect(withTrackedCategory(undefined)).toEqual([trackedCategory]);
+    expect(withTrackedCategory(null)).toEqual([trackedCategory]);
   });
 });

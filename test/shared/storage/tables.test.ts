@@ -1,8 +1,21 @@
 // The key checks every store makes before a Table Storage call (shared/storage/tables.ts), and the mapping of the
 // SDK's failures onto the closed error set. Pure: no Azurite (the stores' own tests use it).
+import { createServer } from 'node:net';
+import { TableClient } from '@azure/data-tables';
 import { describe, expect, it } from 'vitest';
+import { devStorageAccountKey } from '../../../dev/azurite/index.js';
 import { SyncError } from '../../../shared/errors.js';
-import { checkedKey, decodeKey, encodeKey, tableKeyProblem, tableStatus, translateTableError } from '../../../shared/storage/tables.js';
+import { checkedKey, createTables, decodeKey, encodeKey, getEntityOrUndefined, tableKeyProblem, tableStatus, translateTableError } from '../../../shared/storage/tables.js';
+
+/** A local port nothing listens on (taken from the OS, then closed). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+const connectionString = (port: number) => `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${devStorageAccountKey};TableEndpoint=http://127.0.0.1:${port}/devstoreaccount1;`;
 
 describe('table keys', () => {
   it('takes any text up to 512 UTF-16 code units without / \\ # ? or control characters, surrogate pairs included', () => {
@@ -37,7 +50,29 @@ describe('table keys', () => {
       expect(tableKeyProblem(key)).toBeUndefined();
       expect(decodeKey(key)).toBe(value);
     }
-    expect(() => encodeKey('a\ud800')).toThrow(expect.objectContaining({ code: 'InvalidInput', field: 'key' }));
+    expect(() => encodeKey('a\ud800')).toThrow(expect.objectContaining({ code: 'InvalidInput', field: 'key', message: 'a table key value contains a lone surrogate (not valid Unicode)' }));
+  });
+
+  it('a point read checks both keys before any request, naming which one is bad', async () => {
+    // No server behind the port: a request would fail otherwise than with InvalidInput.
+    const client = TableClient.fromConnectionString(connectionString(await closedPort()), 'keys', { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } });
+    await expect(getEntityOrUndefined(client, 'a/b', 'ok')).rejects.toMatchObject({ code: 'InvalidInput', field: 'partition key' });
+    await expect(getEntityOrUndefined(client, 'ok', 'a#b')).rejects.toMatchObject({ code: 'InvalidInput', field: 'row key' });
+  });
+});
+
+describe('table clients', () => {
+  it('gives one client per table, made once, named with the prefix', () => {
+    const tables = createTables({ SYNC_TABLES_CONNECTION_STRING: connectionString(10000), SYNC_TABLE_PREFIX: 'unit' });
+    const client = tables.client('mailboxes');
+    expect(tables.client('mailboxes')).toBe(client);
+    expect(tables.client('pairs')).not.toBe(client);
+  });
+
+  it('refuses to run without table storage configured, naming both settings', () => {
+    expect(() => createTables({ SYNC_TABLE_PREFIX: 'unit' }).client('mailboxes')).toThrow(
+      expect.objectContaining({ code: 'Internal', message: 'no table storage configured (SYNC_TABLES_URL or SYNC_TABLES_CONNECTION_STRING)' }),
+    );
   });
 });
 
@@ -50,6 +85,18 @@ describe('table failures', () => {
     expect(tableStatus(new Error('x'))).toBeUndefined();
     expect(tableStatus(null)).toBeUndefined();
     expect(tableStatus('412')).toBeUndefined();
+  });
+
+  it('a point read that fails otherwise than with 404 is an error, not a missing entity: an unreachable service is Transient', async () => {
+    const client = TableClient.fromConnectionString(connectionString(await closedPort()), 'unreachable', { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } });
+    await expect(getEntityOrUndefined(client, 'p', 'r')).rejects.toMatchObject({ code: 'Transient', message: 'table storage unavailable' });
+  });
+
+  it('each mapped failure says what happened in the table store, naming its status and nothing of the entity', () => {
+    expect(translateTableError(sdkError(412)).message).toBe('table storage: concurrent update (412)');
+    expect(translateTableError(sdkError(409)).message).toBe('table storage: entity already exists (409)');
+    expect(translateTableError(sdkError(404)).message).toBe('table storage: entity not found');
+    expect(translateTableError(sdkError(500)).message).toBe('table storage unavailable');
   });
 
   it('maps 412, 409 and 404 to their codes, 429, 5xx and no status to Transient, and passes other errors through', () => {

@@ -137,6 +137,12 @@ describe('judgeCreate', () => {
     const again = judgeCreate(held.state, now, t);
     expect(again.allow ? undefined : again.detail).toBe('scope tripped: 4 creates in 60 min pass the cap of 3');
   });
+
+  it('a create exactly windowMinutes old no longer counts towards the cap', () => {
+    // Two in the window and one at its very start: the new create is the third, at the cap, and passes.
+    expect(judgeCreate({ ...emptyScopeState(), creates: [minutesAgo(60), minutesAgo(30), minutesAgo(1)] }, now, t).allow).toBe(true);
+    expect(judgeCreate({ ...emptyScopeState(), creates: [minutesAgo(59), minutesAgo(30), minutesAgo(1)] }, now, t).allow).toBe(false);
+  });
 });
 
 describe('judgeListing', () => {

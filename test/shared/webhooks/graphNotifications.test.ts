@@ -16,25 +16,29 @@ const sub = (id: string, resourceKind: string): SubscriptionRecord => ({
 });
 const subscriptions = new Map([['sub-events', sub('sub-events', 'events')], ['sub-contacts', sub('sub-contacts', 'contacts')], ['sub-future', sub('sub-future', 'somethingNewer')]]);
 
-function harness(options: { paired?: Record<string, string>; enqueueFails?: boolean; getFails?: Error } = {}) {
+function harness(options: { paired?: Record<string, string>; enqueueFails?: boolean | Error; getFails?: Error } = {}) {
   const enqueued: ChangeMessageInput[][] = [];
   const lookups: string[] = [];
+  const pairLookups: string[] = [];
   const logs: { level: string; message: string; props?: Record<string, unknown> }[] = [];
   const deps: GraphNotificationDeps = {
     getSubscription: (id) => {
       lookups.push(id);
       return options.getFails ? Promise.reject(options.getFails) : Promise.resolve(subscriptions.get(id));
     },
-    pairedDataverseId: (_mailbox, exchangeId) => Promise.resolve(options.paired?.[exchangeId]),
+    pairedDataverseId: (_mailbox, exchangeId) => {
+      pairLookups.push(exchangeId);
+      return Promise.resolve(options.paired?.[exchangeId]);
+    },
     enqueue: (messages) => {
-      if (options.enqueueFails) return Promise.reject(new SyncError('Transient', 'queue down'));
+      if (options.enqueueFails) return Promise.reject(options.enqueueFails instanceof Error ? options.enqueueFails : new SyncError('Transient', 'queue down'));
       enqueued.push(messages);
       return Promise.resolve();
     },
     log: (level, message, props) => logs.push({ level, message, props }),
     now: () => new Date('2026-12-02T10:00:00Z'),
   };
-  return { deps, enqueued, lookups, logs };
+  return { deps, enqueued, lookups, pairLookups, logs };
 }
 
 const request = (body: unknown, query = ''): WebhookRequest => ({
@@ -66,7 +70,22 @@ describe('Graph notifications handler', () => {
     expect(deleted).not.toHaveProperty('etag');
     // One lookup per subscription, however many notifications it has in the batch.
     expect(h.lookups).toEqual(['sub-events', 'sub-contacts']);
-    expect(h.logs.at(-1)).toMatchObject({ level: 'info', props: { enqueued: 3, rejected: 0, unhandled: 0 } });
+    // A created item has no pair yet: only the updated and deleted ones are looked up.
+    expect(h.pairLookups).toEqual(['AAMk2', 'AAMk3']);
+    // The log says what was enqueued, by counts and correlation ids: no item id, no resource.
+    expect(h.logs.at(-1)).toEqual({
+      level: 'info',
+      message: 'graph notifications enqueued',
+      props: { enqueued: 3, rejected: 0, unhandled: 0, correlationIds: h.enqueued[0]!.map((m) => m.correlationId) },
+    });
+    expect(h.enqueued[0]!.map((m) => m.correlationId).every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
+  });
+
+  it('a created notification never takes the pair of an earlier item with its id', async () => {
+    const h = harness({ paired: { AAMk1: '11111111-1111-4111-8111-111111111111' } });
+    await handleGraphNotifications(request({ value: [change('sub-events', 'created', 'AAMk1')] }), h.deps);
+    expect(h.enqueued[0]![0]).not.toHaveProperty('dataverseId');
+    expect(h.pairLookups).toEqual([]);
   });
 
   it('enqueues a lifecycle notification as a lifecycle message of its subscription', async () => {
@@ -83,6 +102,8 @@ describe('Graph notifications handler', () => {
     const res = await handleGraphNotifications(request({ value: [forged, missing, change('nobody', 'updated', 'AAMkZ'), change('sub-events', 'updated', 'AAMk1')] }), h.deps);
     expect(res.status).toBe(202);
     expect(h.enqueued[0]!.map((m) => (m as { itemId: string }).itemId)).toEqual(['AAMk1']);
+    // An operator reads why a notification was dropped, by subscription id only (no item id, no clientState).
+    expect(h.logs.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual(Array(3).fill('graph notification dropped: unknown subscription or wrong clientState'));
     expect(h.logs.filter((l) => l.level === 'warn').map((l) => l.props)).toEqual([
       { subscriptionId: 'sub-events', known: true },
       { subscriptionId: 'sub-events', known: true },
@@ -102,7 +123,15 @@ describe('Graph notifications handler', () => {
     const res = await handleGraphNotifications(request({ value: [change('sub-future', 'updated', 'AAMk1')] }), h.deps);
     expect(res).toEqual({ status: 202 });
     expect(h.enqueued).toEqual([]);
-    expect(h.logs).toEqual([expect.objectContaining({ level: 'info', props: { subscriptionId: 'sub-future', resourceKind: 'somethingNewer', changeType: 'updated' } })]);
+    expect(h.logs).toEqual([{ level: 'info', message: 'graph notification dropped: a resource the sync does not handle', props: { subscriptionId: 'sub-future', resourceKind: 'somethingNewer', changeType: 'updated' } }]);
+  });
+
+  it('a batch mixing an unhandled kind with an authentic change still enqueues the change', async () => {
+    const h = harness();
+    const res = await handleGraphNotifications(request({ value: [change('sub-future', 'updated', 'AAMk1'), change('sub-events', 'updated', 'AAMk2')] }), h.deps);
+    expect(res.status).toBe(202);
+    expect(h.enqueued[0]!.map((m) => (m as { itemId: string }).itemId)).toEqual(['AAMk2']);
+    expect(h.logs.at(-1)).toMatchObject({ message: 'graph notifications enqueued', props: { enqueued: 1, rejected: 0, unhandled: 1 } });
   });
 
   it('a batch mixing an unhandled kind with a forged notification is still accepted (the authentic one is dropped, not retried)', async () => {
@@ -124,11 +153,18 @@ describe('Graph notifications handler', () => {
     expect(await handleGraphNotifications(request({ value: [probe] }), h.deps)).toEqual({ status: 202 });
     expect(probes).toEqual([{ id: 'sub-probe', clientState: probeState, notification: { changeType: 'created', itemId: 'AAMkP' } }]);
     expect(h.enqueued).toEqual([]);
+    // Logged by subscription and change type, never the item id.
+    expect(h.logs).toEqual([{ level: 'info', message: 'graph notification of a doctor probe recorded', props: { subscriptionId: 'sub-probe', changeType: 'created' } }]);
     const forged = await handleGraphNotifications(request({ value: [{ ...probe, clientState: `${subscriptionProbePrefix}guessed` }] }), h.deps);
     expect(forged.status).toBe(401);
     // A clientState without the prefix never reaches the probe lookup.
     await handleGraphNotifications(request({ value: [change('sub-unknown', 'created', 'AAMkQ')] }), h.deps);
     expect(probes).toHaveLength(2);
+    // An authentic probe next to a real change: the change is still enqueued.
+    const mixed = harness();
+    mixed.deps.onSubscriptionProbe = h.deps.onSubscriptionProbe;
+    expect(await handleGraphNotifications(request({ value: [probe, change('sub-events', 'updated', 'AAMk1')] }), mixed.deps)).toEqual({ status: 202 });
+    expect(mixed.enqueued[0]!.map((m) => (m as { itemId: string }).itemId)).toEqual(['AAMk1']);
   });
 
   it('answers 503 (so Graph retries) when the queue cannot take the messages, naming no item', async () => {
@@ -136,6 +172,10 @@ describe('Graph notifications handler', () => {
     const res = await handleGraphNotifications(request({ value: [change('sub-events', 'updated', 'AAMk1')] }), h.deps);
     expect(res).toEqual({ status: 503, jsonBody: { error: { code: 'EnqueueFailed', message: 'the change queue is unavailable; retry later' } } });
     expect(h.logs.at(-1)).toEqual({ level: 'error', message: 'graph notifications could not be enqueued; Graph will retry', props: { count: 1, code: 'Transient' } });
+    // A failure that is not one of ours is logged as Unknown, its message (which may hold anything) left out.
+    const odd = harness({ enqueueFails: new Error('socket closed for AAMk1') });
+    expect((await handleGraphNotifications(request({ value: [change('sub-events', 'updated', 'AAMk1')] }), odd.deps)).status).toBe(503);
+    expect(odd.logs.at(-1)).toEqual({ level: 'error', message: 'graph notifications could not be enqueued; Graph will retry', props: { count: 1, code: 'Unknown' } });
   });
 
   it('answers 400 naming the problem for a key the stores refuse, and lets any other failure through', async () => {
@@ -152,6 +192,7 @@ describe('Graph notifications handler', () => {
     expect(await handleGraphNotifications(request('{'), h.deps)).toEqual({ status: 400, jsonBody: { error: { code: 'InvalidJson', message: 'request body is not valid JSON' } } });
     const empty = await handleGraphNotifications(request({ value: [] }), h.deps);
     expect(empty.status).toBe(400);
+    expect(empty.jsonBody).toMatchObject({ error: { code: 'InvalidNotification' } });
     expect(JSON.stringify(empty.jsonBody)).toContain('notification batch rejected at value');
     const root = await handleGraphNotifications(request('[]'), h.deps);
     expect(JSON.stringify(root.jsonBody)).toContain('rejected at (root)');
