@@ -5,6 +5,7 @@
 // Graph transactionId, the Dataverse id stamped on the item). Everything that differs by kind comes from the kind
 // (shared/sync/kinds/); this file holds only the generic algorithm.
 import type { DataverseRecord } from '../dataverse/client.js';
+import { toSyncError } from '../errors.js';
 import type { MappingContext } from '../mapping/index.js';
 import type { Runtime } from '../runtime.js';
 import type { DataverseChange, DataverseEntity, ExchangeChange } from '../servicebus/messages.js';
@@ -15,7 +16,6 @@ import type { StoredPair } from '../storage/pairStore.js';
 import { summarizeDecision } from './decisions.js';
 import { forMailbox, gateFor, pausedOutcome } from './mailboxHealth.js';
 import { MailboxFailure, classifyFailure } from './errorPolicy.js';
-import { toSyncError } from '../errors.js';
 import { Executor, type ExecutionState, type Outcome } from './execute.js';
 import { kindOfResource, kindOfTable, type GraphItem, type SyncKind } from './kinds/index.js';
 import {
@@ -442,18 +442,18 @@ async function loadLinkCandidate(rt: Runtime, kind: SyncKind, mailbox: Mailbox, 
   dataverseId ??= await kind.dataverse.findLinkTarget(rt, item);
   if (!dataverseId) return undefined;
   const existingPair = await rt.pairs.get(mailbox.id, dataverseId);
-  const known = kind.tableFor?.(item) ?? (existingPair?.dataverseEntity as DataverseEntity | undefined);
-  if (existingPair) return { dataverseId, table: known ?? kind.tables[0]!, viaMeeting, existingPair, record: undefined };
-  if (known) return { dataverseId, table: known, viaMeeting, existingPair, record: await kind.dataverse.get(rt, known, dataverseId) };
-  // The stamp names the record, not its table: a To Do task's record may be a task, phone call, letter or fax
-  // (shared/sync/kinds/task.ts). Looked up as a task only, the old copy of a reassigned phone call was not found and
-  // was taken for a new To Do task, so Dynamics 365 got the record twice (chaos seeds 6 and 7 x 200,
-  // test/e2e/reassignedTask.test.ts). Each further table costs a read, for stamped copies without a pair only.
-  for (const table of kind.tables) {
+  if (existingPair) return { dataverseId, table: kind.tableFor?.(item) ?? (existingPair.dataverseEntity as DataverseEntity), viaMeeting, existingPair, record: undefined };
+  // The stamp names the record, not its table: unless the item tells it (an event: appointment or series), a To Do
+  // task's record may be a task, phone call, letter or fax (shared/sync/kinds/task.ts). Looked up as a task only,
+  // the old copy of a reassigned phone call was not found and was taken for a new To Do task, so Dynamics 365 got
+  // the record twice (chaos seeds 6 and 7 x 200, test/e2e/reassignedTask.test.ts). Each further table costs a read,
+  // for stamped copies without a pair only.
+  const tables = kind.tableFor ? [kind.tableFor(item)] : kind.tables;
+  for (const table of tables) {
     const record: DataverseRecord | undefined = await kind.dataverse.get(rt, table, dataverseId);
     if (record) return { dataverseId, table, viaMeeting, existingPair, record };
   }
-  return { dataverseId, table: kind.tables[0]!, viaMeeting, existingPair, record: undefined };
+  return { dataverseId, table: tables[0]!, viaMeeting, existingPair, record: undefined };
 }
 
 // ------------------------------------------------------------------------------------------------------------
