@@ -167,9 +167,11 @@ describe('chaos', () => {
         writeFileSync(trailFile, lastTrail.map((line, n) => `#${n} ${line}`).join('\n'));
         const named = new Set(lastViolations.flatMap((v) => v.text.match(/C\d+r\d+n\d+/g) ?? []));
         const history = [...named].flatMap((key) => [`history of ${key}:`, ...lastTrail.map((line, n) => `  #${n} ${line}`).filter((line) => line.includes(`${key}`) && new RegExp(`${key}(?!\\d)`).test(line))]);
-        expect.fail(
-          [`seed ${result.seed}, replay: ${replayHint}`, 'violations:', ...lastViolations.map((v) => `  ${v.text}${v.finding ? ` [known finding: ${v.finding}]` : ''}`), `commands (${steps.length} not no-ops):`, ...steps.slice(0, 60).map((s) => `  ${s}`), ...history, `whole trail: ${trailFile}`].join('\n'),
-        );
+        const report = [`seed ${result.seed}, replay: ${replayHint}`, 'violations:', ...lastViolations.map((v) => `  ${v.text}${v.finding ? ` [known finding: ${v.finding}]` : ''}`), `commands (${steps.length} not no-ops):`, ...steps.slice(0, 60).map((s) => `  ${s}`), ...history, `whole trail: ${trailFile}`].join('\n');
+        // Written beside the trail as well: vitest prints a failure only when the whole file is done, which in a
+        // long run (CHAOS_SEEDS=100) is hours after the seed failed.
+        writeFileSync(join(tmpdir(), `chaos-seed-${seed}.failure.txt`), `${report}\n`);
+        expect.fail(report);
       }
       const known = [...new Set(lastViolations.flatMap((v) => (v.finding ? [v.finding] : [])))];
       if (known.length > 0) {
