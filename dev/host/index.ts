@@ -64,6 +64,12 @@ export interface LocalHost {
   /** 'settled' (SettledEvent) after each Service Bus message; 'http' after each request. */
   events: EventEmitter;
   fireTimer(name: string): Promise<void>;
+  /**
+   * Serves this many sessions at once from now on, so a benchmark can measure another host.json value on the same
+   * stack and data. More loops start at once; a loop past a lowered number ends after the session it serves, or
+   * when its wait for a session times out (the SDK's server timeout): the promise resolves when they have ended.
+   */
+  setMaxConcurrentSessions?(sessions: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -151,6 +157,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   // client or an abort signal does, and a host that waited for it took its whole close cap each time.
   const inFlight = new Set<Promise<void>>();
   const serving = new Set<Promise<void>>();
+  const sessionQueues: Extract<FunctionDefinition, { kind: 'serviceBusQueue' }>[] = [];
+  let sessionLimit = options.maxConcurrentSessions ?? 8;
+  /** The session loops running per queue, by index (a loop past a lowered limit ends after its session). */
+  const liveLoops = new Map<string, Set<number>>();
+  const loopEnded = new EventEmitter();
   if (sbClient) {
     for (const fn of options.table) {
       if (fn.kind !== 'serviceBusQueue') continue;
@@ -158,7 +169,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         streamQueue(fn);
         continue;
       }
-      for (let i = 0; i < (options.maxConcurrentSessions ?? 8); i += 1) void sessionLoop(fn);
+      sessionQueues.push(fn);
+      for (let i = 0; i < sessionLimit; i += 1) void sessionLoop(fn, i);
     }
   }
 
@@ -182,8 +194,21 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     );
   }
 
-  async function sessionLoop(fn: Extract<FunctionDefinition, { kind: 'serviceBusQueue' }>): Promise<void> {
-    while (running) {
+  async function sessionLoop(fn: Extract<FunctionDefinition, { kind: 'serviceBusQueue' }>, index: number): Promise<void> {
+    const live = liveLoops.get(fn.name) ?? new Set<number>();
+    liveLoops.set(fn.name, live);
+    if (live.has(index)) return;
+    live.add(index);
+    try {
+      await serveSessions(fn, index);
+    } finally {
+      live.delete(index);
+      loopEnded.emit('ended');
+    }
+  }
+
+  async function serveSessions(fn: Extract<FunctionDefinition, { kind: 'serviceBusQueue' }>, index: number): Promise<void> {
+    while (running && index < sessionLimit) {
       let receiver: ServiceBusSessionReceiver;
       try {
         receiver = await sbClient!.acceptNextSession(fn.queueName, { maxAutoLockRenewalDurationInMs: 5 * 60_000 });
@@ -306,6 +331,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     origin: `http://127.0.0.1:${port}`,
     port,
     events,
+    async setMaxConcurrentSessions(sessions) {
+      sessionLimit = sessions;
+      for (const fn of sessionQueues) for (let i = 0; i < sessions; i += 1) void sessionLoop(fn, i);
+      const over = () => [...liveLoops.values()].some((live) => [...live].some((i) => i >= sessionLimit));
+      while (running && over()) await new Promise((resolve) => loopEnded.once('ended', resolve));
+    },
     async fireTimer(name) {
       const fn = timers.find((t) => t.name === name);
       if (!fn) throw new Error(`no timer function named ${name}`);
