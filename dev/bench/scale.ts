@@ -4,7 +4,9 @@
 // - before: the task done mailbox after mailbox inside one call, as the timers did (shared/sync/timers.ts pollTodo,
 //   reconcile.ts reconcileAll, timers.ts renewSubscriptions, kept for this and the CLI); one instance only, since
 //   Azure runs a timer on one instance;
-// - after: the timer fired (one sweep message) and the fanned-out work (shared/sync/work.ts) run by the instances.
+// - after: the timer fired (one sweep message) and the fanned-out work (shared/sync/work.ts) run by the instances,
+//   each serving host.json's maxConcurrentSessions; and, as the reference for that setting, one instance serving 8
+//   (the value before 3 December 2026).
 // Printed per row: the timer's own duration, the time until every mailbox's work is done, Graph and Dataverse calls
 // per mailbox, 429s, and how many mailboxes the task keeps within its period per instance at that pace.
 // Every mailbox is due at every firing (the stack's everyFireDoesAll), the worst case of the adaptive schedule.
@@ -19,10 +21,13 @@ import { functionTable } from '../../functions/table.js';
 import { reconcileAll } from '../../shared/sync/reconcile.js';
 import { pollTodo, renewSubscriptions } from '../../shared/sync/timers.js';
 import { startLocalHost, type LocalHost } from '../host/index.js';
-import { startStack, type Stack } from '../stack/index.js';
+import { hostServiceBusSettings, startStack, type Stack } from '../stack/index.js';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '10,100,1000' }, full: { type: 'boolean', default: false } } });
 const sizes = values.sizes.split(',').map(Number);
+/** Each instance's sessions (host.json), and the value before 3 December 2026 the reference rows run with. */
+const host = hostServiceBusSettings();
+const previousSessions = 8;
 
 type Task = 'pollTodo' | 'reconcile' | 'renewSubscriptions';
 const tasks: Task[] = ['pollTodo', 'reconcile', 'renewSubscriptions'];
@@ -122,10 +127,21 @@ for (const n of sizes) {
           return performance.now() - started;
         });
       }
+      // The reference: one instance serving 8 sessions at once, host.json's maxConcurrentSessions before 3 December
+      // 2026, on the same stack and data.
+      await stack.host.setMaxConcurrentSessions!(previousSessions);
+      for (const task of tasks) {
+        await measure(stack, n, latency.label, `x1, ${previousSessions} sess.`, task, 1, async () => {
+          const started = performance.now();
+          await stack.host.fireTimer(task);
+          return performance.now() - started;
+        });
+      }
+      await stack.host.setMaxConcurrentSessions!(host.maxConcurrentSessions);
       for (const instances of [1, 4]) {
         const extra: LocalHost[] = [];
         for (let i = 1; i < instances; i += 1) {
-          extra.push(await startLocalHost({ table: functionTable, functionKeys: [stack.functionKey], serviceBusConnectionString: stack.serviceBus.connectionString, runTimers: false, maxConcurrentSessions: 8, sessionIdleTimeoutMs: 250, log: () => undefined }));
+          extra.push(await startLocalHost({ table: functionTable, functionKeys: [stack.functionKey], serviceBusConnectionString: stack.serviceBus.connectionString, runTimers: false, maxConcurrentSessions: host.maxConcurrentSessions, sessionIdleTimeoutMs: host.sessionIdleTimeoutMs, log: () => undefined }));
         }
         try {
           for (const task of tasks) {
