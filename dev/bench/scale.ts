@@ -94,6 +94,13 @@ const sequential: Record<Task, (stack: Stack) => Promise<unknown>> = {
   renewSubscriptions: (stack) => renewSubscriptions(stack.runtime),
 };
 
+/** The timer fired on the stack's host: its own duration (the fanned-out work is awaited by measure). */
+async function timerRun(stack: Stack, task: Task): Promise<number> {
+  const started = performance.now();
+  await stack.host.fireTimer(task);
+  return performance.now() - started;
+}
+
 function printRow(r: Row): void {
   const f = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
   console.log(
@@ -128,16 +135,12 @@ for (const n of sizes) {
         });
       }
       // The reference: one instance serving 8 sessions at once, host.json's maxConcurrentSessions before 3 December
-      // 2026, on the same stack and data.
-      await stack.host.setMaxConcurrentSessions!(previousSessions);
-      for (const task of tasks) {
-        await measure(stack, n, latency.label, `x1, ${previousSessions} sess.`, task, 1, async () => {
-          const started = performance.now();
-          await stack.host.fireTimer(task);
-          return performance.now() - started;
-        });
+      // 2026, on the same stack and data (the "after x1" rows themselves while host.json still says 8).
+      if (host.maxConcurrentSessions !== previousSessions) {
+        await stack.host.setMaxConcurrentSessions!(previousSessions);
+        for (const task of tasks) await measure(stack, n, latency.label, `x1, ${previousSessions} sess.`, task, 1, () => timerRun(stack, task));
+        await stack.host.setMaxConcurrentSessions!(host.maxConcurrentSessions);
       }
-      await stack.host.setMaxConcurrentSessions!(host.maxConcurrentSessions);
       for (const instances of [1, 4]) {
         const extra: LocalHost[] = [];
         for (let i = 1; i < instances; i += 1) {
@@ -145,11 +148,7 @@ for (const n of sizes) {
         }
         try {
           for (const task of tasks) {
-            await measure(stack, n, latency.label, `after x${instances}`, task, instances, async () => {
-              const started = performance.now();
-              await stack.host.fireTimer(task);
-              return performance.now() - started;
-            });
+            await measure(stack, n, latency.label, `after x${instances}`, task, instances, () => timerRun(stack, task));
           }
         } finally {
           for (const host of extra) await host.close();
