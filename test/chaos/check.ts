@@ -43,7 +43,11 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
     if (records.length !== expected) push(`${where}: Dynamics 365 holds ${records.length}, the model ${expected}`, item.kind === 'task' && item.reassigned && records.length === expected + 1 ? 'reassigned-task-duplicated' : undefined);
     if (records.length === 1 && item.d365.exists) {
       const got = recordFields(item.kind, records[0]!);
-      for (const f of comparedFields(item.kind)) if (got.fields[f] !== item.d365.fields[f]) push(`${where}: Dynamics 365 field ${f} is '${got.fields[f]}', the model '${item.d365.fields[f]}'`, item.reassigned ? 'reassign-unsynced-edit-lost' : undefined);
+      // A field both sides changed before the sync saw either may settle on the other side's value (model.ts
+      // ItemModel.alternatives), on both sides alike; a record an Outlook delete unlinked may keep an earlier value
+      // (ItemModel.d365Left).
+      const alt = (f: keyof typeof item.d365.fields, v: string | undefined) => (item.alternatives[f] ?? []).includes(v ?? '') || (item.d365Left === true && item.d365Earlier[f].includes(v ?? ''));
+      for (const f of comparedFields(item.kind)) if (got.fields[f] !== item.d365.fields[f] && !alt(f, got.fields[f])) push(`${where}: Dynamics 365 field ${f} is '${got.fields[f]}', the model '${item.d365.fields[f]}'`, item.reassigned ? 'reassign-unsynced-edit-lost' : undefined);
       if (item.kind === 'task' && got.completed !== item.d365.completed) push(`${where}: Dynamics 365 completed ${got.completed}, the model ${item.d365.completed}`, item.d365.completed ? 'todo-completion-lost' : undefined);
     }
     for (const u of userKeys) {
@@ -61,9 +65,14 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
       if (live.length === 1 && strict.length === 1) {
         const got = itemFields(item.kind, live[0]!);
         const want = strict[0]!;
-        const allowed = (f: keyof typeof want.fields) => got.fields[f] === want.fields[f] || (want.role === 'left' && want.earlier[f].includes(got.fields[f] ?? ''));
+        const allowed = (f: keyof typeof want.fields) => got.fields[f] === want.fields[f] || (want.role === 'left' && want.earlier[f].includes(got.fields[f] ?? '')) || (item.alternatives[f] ?? []).includes(got.fields[f] ?? '');
         for (const f of comparedFields(item.kind, want)) if (!allowed(f)) push(`${where}: ${u}'s ${want.role} copy field ${f} is '${got.fields[f]}', the model '${want.fields[f]}'`, item.reassigned && want.role === 'owner' ? 'reassign-unsynced-edit-lost' : undefined);
         if (item.kind === 'task' && got.completed !== want.completed) push(`${where}: ${u}'s copy completed ${got.completed}, the model ${want.completed}`);
+        // Either value of a conflict may win, but the same one on both sides.
+        if (want.role === 'owner' && records.length === 1 && item.d365.exists) {
+          const d365 = recordFields(item.kind, records[0]!).fields;
+          for (const f of comparedFields(item.kind, want)) if ((item.alternatives[f] ?? []).length > 0 && d365[f] !== got.fields[f]) push(`${where}: field ${f} settled on '${d365[f]}' in Dynamics 365 and '${got.fields[f]}' in ${u}'s copy after a conflict`);
+        }
       }
     }
   }

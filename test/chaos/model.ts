@@ -56,6 +56,30 @@ export interface ItemModel {
   /** Created in Outlook without the tracking category: Dynamics 365 must not get it until it is tracked. */
   tracked: boolean;
   attendee?: UserKey;
+  /**
+   * The latest edit of each field that the last settle did not show on both sides (its webhook or notification may
+   * have been dropped, so only a reconciliation may carry it), with the side that made it.
+   */
+  unsynced: Partial<Record<keyof Fields, { from: 'd365' | 'outlook'; value: string }>>;
+  /**
+   * Values other than the model's a field may settle on, after both sides changed it before the sync saw either.
+   * SYNC_CONFLICT_POLICY lastModifiedWins compares the Dynamics 365 record's `modifiedon` with the Outlook item's
+   * `lastModifiedDateTime` (shared/sync/merge.ts `settle`): whole records, not fields, and both whole seconds for a
+   * contact, where a tie goes to Dynamics 365. So the other side's unheard, earlier edit may win over the model's
+   * later one: its record was modified later by an edit of another field (a hot edit), or in the same second
+   * (chaos seed 39: a contact's department edited in Dynamics 365, its webhook dropped, then edited in Outlook in the
+   * hot edit's second; the conflict log said both sides at 14:01:51Z, winner dataverse). Which value wins is the
+   * sync's to choose; that both sides end on the same one is checked.
+   */
+  alternatives: Partial<Record<keyof Fields, string[]>>;
+  /** Each field's earlier values in Dynamics 365, for a record an Outlook delete unlinked (d365Left). */
+  d365Earlier: { a: string[]; b: string[] };
+  /**
+   * The record stays, unlinked, after its Outlook item was deleted (a contact or task): it may hold a field's earlier
+   * value, as a left copy may, when an Outlook edit before the delete was never heard (its notification dropped or
+   * the host down), which no reconciliation can carry once the item is gone.
+   */
+  d365Left?: boolean;
 }
 
 export interface Model {
@@ -92,18 +116,29 @@ const attendeeCopy = (item: ItemModel): CopyState | undefined => item.copies.fin
 export function createdInDynamics(key: string, kind: Kind, owner: UserKey, fields: Fields, attendee?: UserKey, table?: TaskTable): ItemModel {
   const copies = [copy(owner, fields)];
   if (attendee) copies.push(copy(attendee, fields, 'attendee'));
-  return { key, kind, ...(kind === 'task' ? { table: table ?? 'task' } : {}), owner, d365: side(fields), copies, frozen: false, reassigned: false, tracked: true, ...(attendee ? { attendee } : {}) };
+  return { key, kind, ...(kind === 'task' ? { table: table ?? 'task' } : {}), owner, d365: side(fields), copies, frozen: false, reassigned: false, tracked: true, ...(attendee ? { attendee } : {}), unsynced: {}, alternatives: {}, d365Earlier: { a: [], b: [] } };
 }
 
 /** A new item created in the owner's mailbox, tracked or not. */
 export function createdInOutlook(key: string, kind: Kind, owner: UserKey, fields: Fields, tracked: boolean): ItemModel {
-  return { key, kind, ...(kind === 'task' ? { table: 'task' as const } : {}), owner, d365: tracked ? side(fields) : { exists: false, fields: { ...fields }, completed: false }, copies: [copy(owner, fields)], frozen: false, reassigned: false, tracked };
+  return { key, kind, ...(kind === 'task' ? { table: 'task' as const } : {}), owner, d365: tracked ? side(fields) : { exists: false, fields: { ...fields }, completed: false }, copies: [copy(owner, fields)], frozen: false, reassigned: false, tracked, unsynced: {}, alternatives: {}, d365Earlier: { a: [], b: [] } };
 }
 
-/** A field edited on one side: the later edit of a field wins (SYNC_CONFLICT_POLICY lastModifiedWins, the default). */
+/**
+ * A field edited on one side: the later edit of a field wins (SYNC_CONFLICT_POLICY lastModifiedWins, the default),
+ * or, when the other side's edit of it is not known to be synced, possibly that one (see ItemModel.alternatives).
+ */
 export function edited(item: ItemModel, field: keyof Fields, value: string, from: 'd365' | 'outlook'): void {
   const linked = item.tracked;
-  if (from === 'd365' || linked) item.d365.fields[field] = value;
+  if (linked) {
+    const before = item.unsynced[field];
+    if (before && before.from !== from && before.value !== value) item.alternatives[field] = [...new Set([...(item.alternatives[field] ?? []), before.value])];
+    item.unsynced[field] = { from, value };
+  }
+  if (from === 'd365' || linked) {
+    item.d365Earlier[field].push(item.d365.fields[field]);
+    item.d365.fields[field] = value;
+  }
   if (from === 'outlook' || linked) {
     const own = ownerCopy(item);
     own.earlier[field].push(own.fields[field]);
@@ -112,6 +147,27 @@ export function edited(item: ItemModel, field: keyof Fields, value: string, from
   // Exchange carries the organizer's change to the attendee's copy (only the subject is compared there).
   const att = attendeeCopy(item);
   if (att && field === 'a' && linked) att.fields.a = value;
+}
+
+/**
+ * What a settle showed of a linked item's field: Dynamics 365 and the owner's copy holding the same value the model
+ * allows means the sync saw both edits, so an unheard edit can no longer win later; when the sides settled on an
+ * alternative (the other side's edit won the conflict), that value is the model's from now on.
+ */
+export function observed(item: ItemModel, field: keyof Fields, d365: string | undefined, ownerCopyValue: string | undefined): void {
+  if (!item.tracked || d365 === undefined || d365 !== ownerCopyValue) return;
+  const current = item.d365.fields[field];
+  if (d365 !== current) {
+    if (!(item.alternatives[field] ?? []).includes(d365)) return;
+    item.d365.fields[field] = d365;
+    const own = ownerCopy(item);
+    own.earlier[field].push(own.fields[field]);
+    own.fields[field] = d365;
+    const att = attendeeCopy(item);
+    if (att && field === 'a') att.fields.a = d365;
+  }
+  delete item.unsynced[field];
+  delete item.alternatives[field];
 }
 
 export function tracked(item: ItemModel): void {
@@ -129,7 +185,10 @@ export function completed(item: ItemModel): void {
  * the attendee's copy; a task's To Do copy goes unless it is completed there; the owner's contact copy stays
  * (unlinked). A copy not seen at the last settle may never have been made: the record's create may not have reached
  * the mailbox before the delete (its webhook dropped, repaired only by a reconciliation, which then finds no record;
- * seen in chaos seed 9 x 200 with a contact).
+ * seen in chaos seed 9 x 200 with a contact). A copy that stays is let go of (role left): a Dynamics 365 edit before
+ * the delete whose webhook was lost (dropped, or sent while the host was down) never reaches it, so it may hold a
+ * field's earlier value (chaos seed 37 x 1000: a contact's department edited just before a host kill, then the
+ * record deleted; the copy kept the value before the edit, correctly).
  */
 export function deletedInDynamics(item: ItemModel, ownerCopySeen = true): void {
   item.d365.exists = false;
@@ -142,12 +201,15 @@ export function deletedInDynamics(item: ItemModel, ownerCopySeen = true): void {
     if (att) att.cancelledOrGone = true;
   } else if (item.kind === 'task' && !own.completed) {
     own.exists = false;
+  } else {
+    own.role = 'left';
   }
 }
 
 /**
  * Deleted in Outlook (README "Exchange deletes"): a future open appointment the user organizes is deleted in
- * Dynamics 365 (and Exchange cancels the attendee's copy); contacts and tasks are only unlinked.
+ * Dynamics 365 (and Exchange cancels the attendee's copy); contacts and tasks are only unlinked, and their record
+ * may hold earlier values (d365Left).
  */
 export function deletedInOutlook(item: ItemModel): void {
   ownerCopy(item).exists = false;
@@ -156,6 +218,8 @@ export function deletedInOutlook(item: ItemModel): void {
     item.d365.exists = false;
     const att = attendeeCopy(item);
     if (att) att.cancelledOrGone = true;
+  } else if (item.tracked) {
+    item.d365Left = true;
   }
 }
 

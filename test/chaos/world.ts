@@ -5,7 +5,7 @@ import type { Stack } from '../../dev/stack/index.js';
 import type { FaultPlan as GraphFaultPlan, HandledRequest, InspectedItem } from '../../dev/sim/graph/index.js';
 import type { FaultPlan as DataverseFaultPlan } from '../../dev/sim/dataverse/index.js';
 import { daysFromNow, tracked as trackedCategory } from '../support/e2e.js';
-import { ownerCopy, taskTables, type CopyState, type Fields, type ItemModel, type Kind, type Model, type TaskTable, type UserKey } from './model.js';
+import { observed, ownerCopy, taskTables, type CopyState, type Fields, type ItemModel, type Kind, type Model, type TaskTable, type UserKey } from './model.js';
 
 const setOf: Record<Kind, string> = { appointment: 'appointments', task: 'tasks', contact: 'contacts' };
 const taskSetOf: Record<TaskTable, string> = { task: 'tasks', phonecall: 'phonecalls', letter: 'letters', fax: 'faxes' };
@@ -277,6 +277,8 @@ export class World {
   async refresh(model: Model, keyPrefix: string): Promise<void> {
     const snap = await this.snapshot(keyPrefix);
     for (const item of model.items) {
+      // No operation acts on a frozen item again (and one a delete let go of has no owner's copy any more).
+      if (item.frozen) continue;
       const ids = this.ids.get(item.key) ?? { copies: {} };
       this.ids.set(item.key, ids);
       const records = snap.records[item.kind].filter((r) => keyOfRecord(item.kind, r) === item.key);
@@ -284,6 +286,12 @@ export class World {
       const own = ownerCopy(item);
       const mine = snap.mailbox[own.mailbox][item.kind].filter((i) => keyOfItem(item.kind, i) === item.key);
       if (!ids.copies[own.mailbox] && mine.length === 1) ids.copies[own.mailbox] = { id: mine[0]!.id, listId: item.kind === 'task' ? mine[0]!.parentId : '' };
+      // Which edits the sync has seen on both sides, and which side won a conflict (model.ts `observed`).
+      if (records.length === 1 && mine.length === 1 && item.d365.exists && own.exists) {
+        const d = recordFields(item.kind, records[0]!).fields;
+        const o = itemFields(item.kind, mine[0]!).fields;
+        for (const f of comparedFields(item.kind)) observed(item, f, d[f], o[f]);
+      }
     }
   }
 }

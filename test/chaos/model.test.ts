@@ -1,0 +1,100 @@
+// The chaos model's conflict rule (model.ts ItemModel.alternatives) and how the check applies it: pure, no stack.
+// A model that accepted any value would let a lost update pass, so the cases where only the model's value is
+// allowed are as much the point as the one where the other side's may win.
+import { describe, expect, it } from 'vitest';
+import { violations } from './check.js';
+import { createdInDynamics, deletedInDynamics, deletedInOutlook, edited, newModel, observed, type ItemModel } from './model.js';
+import type { Snapshot } from './world.js';
+
+const contact = (): ItemModel => createdInDynamics('C1', 'contact', 'alice', { a: 'red', b: 'red' });
+
+/** Dynamics 365 and alice's mailbox holding the contact with these job titles (a) and departments (b). */
+function snapshot(d365: { a: string; b: string } | undefined, outlook: { a: string; b: string }): Snapshot {
+  const empty = { appointment: [], task: [], contact: [] };
+  return {
+    records: { ...empty, contact: d365 ? [{ contactid: '1', lastname: 'C1', jobtitle: d365.a, department: d365.b }] : [] },
+    mailbox: {
+      alice: { ...empty, contact: [{ id: 'x', kind: 'contact', userId: 'u', parentId: 'p', etag: 'e', item: { surname: 'C1', jobTitle: outlook.a, department: outlook.b } }] },
+      bob: { ...empty },
+    },
+  };
+}
+
+const check = (item: ItemModel, snap: Snapshot) => {
+  const model = newModel(0);
+  model.items.push(item);
+  return violations(model, snap).map((v) => v.text);
+};
+
+describe('chaos model: a field both sides changed before the sync saw either', () => {
+  it('an unheard Dynamics 365 edit met by an Outlook edit of the same field: either value, but the same on both sides', () => {
+    const item = contact();
+    edited(item, 'b', 'teal', 'd365');
+    edited(item, 'b', 'sand', 'outlook');
+    expect(item.d365.fields.b).toBe('sand');
+    expect(item.alternatives.b).toEqual(['teal']);
+    expect(check(item, snapshot({ a: 'red', b: 'sand' }, { a: 'red', b: 'sand' }))).toEqual([]);
+    expect(check(item, snapshot({ a: 'red', b: 'teal' }, { a: 'red', b: 'teal' }))).toEqual([]);
+    expect(check(item, snapshot({ a: 'red', b: 'teal' }, { a: 'red', b: 'sand' }))).toEqual(["contact C1: field b settled on 'teal' in Dynamics 365 and 'sand' in alice's copy after a conflict"]);
+    // The value before both edits is a lost update either way.
+    expect(check(item, snapshot({ a: 'red', b: 'red' }, { a: 'red', b: 'red' }))).toHaveLength(2);
+  });
+
+  it('two edits on one side, or edits of different fields, leave only the model value', () => {
+    const item = contact();
+    edited(item, 'b', 'teal', 'd365');
+    edited(item, 'b', 'sand', 'd365');
+    edited(item, 'a', 'blue', 'outlook');
+    expect(item.alternatives).toEqual({});
+    expect(check(item, snapshot({ a: 'blue', b: 'teal' }, { a: 'blue', b: 'teal' }))).toEqual(["contact C1: Dynamics 365 field b is 'teal', the model 'sand'", "contact C1: alice's owner copy field b is 'teal', the model 'sand'"]);
+  });
+
+  it('an edit a settle showed on both sides is synced: a later edit on the other side is the only value', () => {
+    const item = contact();
+    edited(item, 'b', 'teal', 'd365');
+    observed(item, 'b', 'teal', 'teal');
+    edited(item, 'b', 'sand', 'outlook');
+    expect(item.alternatives).toEqual({});
+  });
+
+  it('sides settled on the other value make it the model value; sides that disagree change nothing', () => {
+    const item = contact();
+    edited(item, 'b', 'teal', 'd365');
+    edited(item, 'b', 'sand', 'outlook');
+    observed(item, 'b', 'teal', 'sand');
+    expect(item.alternatives.b).toEqual(['teal']);
+    observed(item, 'b', 'plum', 'plum');
+    expect(item.d365.fields.b).toBe('sand');
+    observed(item, 'b', 'teal', 'teal');
+    expect(item.d365.fields.b).toBe('teal');
+    expect(item.alternatives).toEqual({});
+    expect(item.unsynced).toEqual({});
+    expect(check(item, snapshot({ a: 'red', b: 'teal' }, { a: 'red', b: 'teal' }))).toEqual([]);
+  });
+});
+
+describe('chaos model: what a delete lets go of may keep an edit it never heard', () => {
+  it("the contact copy a Dynamics 365 delete leaves may hold a field's earlier value, never another", () => {
+    const item = contact();
+    edited(item, 'b', 'teal', 'outlook');
+    edited(item, 'b', 'sand', 'd365');
+    deletedInDynamics(item);
+    expect(check(item, snapshot(undefined, { a: 'red', b: 'sand' }))).toEqual([]);
+    expect(check(item, snapshot(undefined, { a: 'red', b: 'teal' }))).toEqual([]);
+    expect(check(item, snapshot(undefined, { a: 'red', b: 'plum' }))).toEqual(["contact C1: alice's left copy field b is 'plum', the model 'sand'"]);
+  });
+
+  it("the record an Outlook delete unlinks may hold a field's earlier value, never another", () => {
+    const item = contact();
+    edited(item, 'a', 'teal', 'outlook');
+    deletedInOutlook(item);
+    expect(check(item, { ...snapshot({ a: 'red', b: 'red' }, { a: 'x', b: 'x' }), mailbox: { alice: { appointment: [], task: [], contact: [] }, bob: { appointment: [], task: [], contact: [] } } })).toEqual([]);
+    expect(check(item, { ...snapshot({ a: 'plum', b: 'red' }, { a: 'x', b: 'x' }), mailbox: { alice: { appointment: [], task: [], contact: [] }, bob: { appointment: [], task: [], contact: [] } } })).toEqual(["contact C1: Dynamics 365 field a is 'plum', the model 'teal'"]);
+  });
+
+  it('a linked record and copy still hold only the model value', () => {
+    const item = contact();
+    edited(item, 'a', 'teal', 'outlook');
+    expect(check(item, snapshot({ a: 'red', b: 'red' }, { a: 'red', b: 'red' }))).toEqual(["contact C1: Dynamics 365 field a is 'red', the model 'teal'", "contact C1: alice's owner copy field a is 'red', the model 'teal'"]);
+  });
+});
