@@ -140,7 +140,7 @@ export class ChaosCommand implements fc.AsyncCommand<m.Model, World> {
         m.edited(i, 'a', op.v1, 'd365');
         if (i.kind === 'task') {
           await world.completeInOutlook(i);
-          m.completed(i);
+          m.completed(i, 'outlook');
         } else {
           await world.editInOutlook(i, 'b', op.v2);
           m.edited(i, 'b', op.v2, 'outlook');
@@ -149,21 +149,22 @@ export class ChaosCommand implements fc.AsyncCommand<m.Model, World> {
       }
       case 'completeD':
         if (world.completeInDynamics(item!)) {
-          m.completed(item!);
+          m.completed(item!, 'd365');
           touch(item!);
         }
         return;
       case 'completeO':
         if (await world.completeInOutlook(item!)) {
-          m.completed(item!);
+          m.completed(item!, 'outlook');
           touch(item!);
         }
         return;
       case 'deleteD': {
         // Whether the owner's copy was seen at the last settle (World.refresh): a copy never made stays never made.
         const seen = world.ids.get(item!.key)?.copies[item!.owner] !== undefined;
+        const completedSeen = world.ids.get(item!.key)?.ownerCopyCompleted === true;
         if (world.deleteInDynamics(item!)) {
-          m.deletedInDynamics(item!, seen);
+          m.deletedInDynamics(item!, seen, completedSeen);
           touch(item!);
         }
         return;

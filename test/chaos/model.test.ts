@@ -3,7 +3,7 @@
 // allowed are as much the point as the one where the other side's may win.
 import { describe, expect, it } from 'vitest';
 import { violations } from './check.js';
-import { createdInDynamics, deletedInDynamics, deletedInOutlook, edited, newModel, observed, type ItemModel } from './model.js';
+import { completed, createdInDynamics, deletedInDynamics, deletedInOutlook, edited, newModel, observed, type ItemModel } from './model.js';
 import type { Snapshot } from './world.js';
 
 const contact = (): ItemModel => createdInDynamics('C1', 'contact', 'alice', { a: 'red', b: 'red' });
@@ -96,5 +96,23 @@ describe('chaos model: what a delete lets go of may keep an edit it never heard'
     const item = contact();
     edited(item, 'a', 'teal', 'outlook');
     expect(check(item, snapshot({ a: 'red', b: 'red' }, { a: 'red', b: 'red' }))).toEqual(["contact C1: Dynamics 365 field a is 'red', the model 'teal'", "contact C1: alice's owner copy field a is 'red', the model 'teal'"]);
+  });
+
+  it('a task completed in Dynamics 365 and deleted: its To Do copy stays when the completion was seen there, else may go', () => {
+    const task = (): ItemModel => createdInDynamics('T1', 'task', 'alice', { a: 'red', b: '' });
+    const seen = task();
+    completed(seen, 'd365');
+    deletedInDynamics(seen, true, true);
+    expect(seen.copies[0]).toMatchObject({ role: 'left', exists: true, completed: true });
+    expect(seen.copies[0]!.maybeMissing).toBeUndefined();
+    const unseen = task();
+    completed(unseen, 'd365');
+    deletedInDynamics(unseen, true, false);
+    expect(unseen.copies[0]!.maybeMissing).toBe(true);
+    // Completed in To Do itself: the copy is completed whatever the last settle showed.
+    const inTodo = task();
+    completed(inTodo, 'outlook');
+    deletedInDynamics(inTodo, true, false);
+    expect(inTodo.copies[0]!.maybeMissing).toBeUndefined();
   });
 });

@@ -17,6 +17,8 @@ export interface RealIds {
   d365?: string;
   /** The owner's copy (and, for a meeting, the attendee's), by mailbox. */
   copies: Partial<Record<UserKey, { id: string; listId: string }>>;
+  /** Whether the owner's To Do copy of a task was completed at the last settle (a completion made in Dynamics 365 may not have reached it). */
+  ownerCopyCompleted?: boolean;
 }
 
 export class World {
@@ -286,6 +288,7 @@ export class World {
       const own = ownerCopy(item);
       const mine = snap.mailbox[own.mailbox][item.kind].filter((i) => keyOfItem(item.kind, i) === item.key);
       if (!ids.copies[own.mailbox] && mine.length === 1) ids.copies[own.mailbox] = { id: mine[0]!.id, listId: item.kind === 'task' ? mine[0]!.parentId : '' };
+      if (item.kind === 'task') ids.ownerCopyCompleted = mine.length === 1 && itemFields(item.kind, mine[0]!).completed;
       // Which edits the sync has seen on both sides, and which side won a conflict (model.ts `observed`).
       if (records.length === 1 && mine.length === 1 && item.d365.exists && own.exists) {
         const d = recordFields(item.kind, records[0]!).fields;
