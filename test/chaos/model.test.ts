@@ -3,7 +3,7 @@
 // allowed are as much the point as the one where the other side's may win.
 import { describe, expect, it } from 'vitest';
 import { violations } from './check.js';
-import { completed, createdInDynamics, deletedInDynamics, deletedInOutlook, edited, newModel, observed, type ItemModel } from './model.js';
+import { completed, createdInDynamics, deletedInDynamics, deletedInOutlook, edited, newModel, observed, reassigned, type ItemModel } from './model.js';
 import type { Snapshot } from './world.js';
 
 const contact = (): ItemModel => createdInDynamics('C1', 'contact', 'alice', { a: 'red', b: 'red' });
@@ -114,5 +114,16 @@ describe('chaos model: what a delete lets go of may keep an edit it never heard'
     completed(inTodo, 'outlook');
     deletedInDynamics(inTodo, true, false);
     expect(inTodo.copies[0]!.maybeMissing).toBeUndefined();
+  });
+
+  it("the old owner's copy of a reassigned record may go with its delete only when the reassignment was not seen", () => {
+    const heard = contact();
+    reassigned(heard);
+    deletedInDynamics(heard, true);
+    expect(heard.copies.find((c) => c.mailbox === 'alice')!.maybeMissing).toBeUndefined();
+    const unheard = contact();
+    reassigned(unheard);
+    deletedInDynamics(unheard, false);
+    expect(unheard.copies.find((c) => c.mailbox === 'alice')!.maybeMissing).toBe(true);
   });
 });
