@@ -471,7 +471,22 @@ export class Executor {
         s.record = current;
         if (pair.dataverseEtag && current['@odata.etag'] !== pair.dataverseEtag) return this.merge('none');
       }
-      s.record = await this.writeDataverse(pair, action.fields);
+      const written = await this.writeDataverse(pair, action.fields);
+      s.record = written.record;
+      if (written.refused.length > 0) {
+        // The activity is closed in Dynamics 365 and read-only there: what it did not take stays unsynced in the
+        // base (the pair keeps the values Dataverse holds), so it is written once the activity is reopened, and the
+        // change ends here instead of failing on every delivery (a To Do title edit of a task completed there was
+        // dead-lettered: test/e2e/closedTaskEdit.test.ts).
+        const base: Snapshot = { ...action.base };
+        for (const field of written.refused) {
+          if (field in pair.base) base[field] = pair.base[field];
+          else delete base[field];
+        }
+        await this.record(base);
+        rt.log.info('not written to Dataverse: the activity is closed (read-only)', { kind: s.kind.name, ...this.ids, fields: written.refused });
+        return { kind: 'unchanged', ...this.ids, detail: `closed in Dataverse; not written: ${written.refused.join(',')}` };
+      }
       await this.record(action.base);
       rt.log.info('updated in Dataverse', { kind: s.kind.name, ...this.ids, fields });
       return this.updatedOutcome(true, fields);
@@ -485,9 +500,10 @@ export class Executor {
   /**
    * Writes changed fields to Dataverse. A closed activity is read-only, so a reopening state change goes first
    * (shared/mapping/state.ts); a closing one goes in the same PATCH as the other fields. Each PATCH is conditional on
-   * the etag the previous one returned.
+   * the etag the previous one returned. A closed activity that stays closed takes no other columns: those fields come
+   * back as `refused` (the snapshot fields whose body is not a state change alone), unwritten.
    */
-  private async writeDataverse(pair: Pair, fields: Snapshot): Promise<DataverseRecord> {
+  private async writeDataverse(pair: Pair, fields: Snapshot): Promise<{ record: DataverseRecord; refused: string[] }> {
     const { rt, s } = this;
     const table = pair.dataverseEntity as DataverseEntity;
     const current = s.record;
@@ -497,13 +513,33 @@ export class Executor {
     const hasFields = Object.keys(plain).length > 0;
     let etag = (current?.['@odata.etag']) ?? pair.dataverseEtag;
     let record: DataverseRecord | undefined;
+    let refused: string[] = [];
     const patch = async (b: Record<string, unknown>) => {
       record = await rt.dataverse.update(table, pair.dataverseId, b, { callerObjectId: s.mailbox.id, ...(etag ? { ifMatch: etag } : {}) });
       etag = record['@odata.etag'];
     };
+    const refuse = (closedRecord: DataverseRecord) => {
+      record = closedRecord;
+      refused = Object.keys(fields).filter((f) => Object.keys(separateStateChange(s.kind.dataverseBody({ [f]: fields[f] }, s.ctx, closedRecord, table) as { statecode?: number }).fields).length > 0);
+    };
+    // The columns other than the state, unless the activity is (still) closed. Without the record at hand (a task
+    // table's write does not read it first), Dataverse's refusal is how the sync learns it is closed: the record is
+    // read then, and one changed since the version the write was conditional on is a concurrent edit to merge.
+    const patchPlain = async (known: DataverseRecord | undefined) => {
+      if (known && isClosedActivity(known as { statecode?: number })) return refuse(known);
+      try {
+        await patch(plain);
+      } catch (error) {
+        if (known || !isSyncError(error, 'InvalidInput')) throw error;
+        const now = await s.kind.dataverse.get(rt, table, pair.dataverseId);
+        if (!now || !isClosedActivity(now as { statecode?: number })) throw error;
+        if (etag && now['@odata.etag'] !== etag) throw new SyncError('PreconditionFailed', 'the closed activity changed since the version the write was conditional on');
+        refuse(now);
+      }
+    };
     if (state && (closed || state.statecode === 0 || state.statecode === 3)) {
       await patch(state);
-      if (hasFields) await patch(plain);
+      if (hasFields) await patchPlain(record);
     } else if (state && hasFields) {
       // Closing an open activity: one PATCH, which the platform applies as the update of the other columns followed
       // by the state change (https://learn.microsoft.com/power-apps/developer/data-platform/special-update-operation-behavior:
@@ -514,15 +550,15 @@ export class Executor {
       // test/e2e/halfWrittenCompletion.test.ts).
       await patch({ ...plain, ...state });
     } else {
-      if (hasFields) await patch(plain);
+      if (hasFields) await patchPlain(current);
       if (state) await patch(state);
     }
     if (!record) {
       // Nothing to write: the only change was one the record does not take (free/busy of a closed appointment).
-      if (current) return current;
+      if (current) return { record: current, refused };
       throw new SyncError('Internal', 'nothing was written to Dataverse');
     }
-    return record;
+    return { record, refused };
   }
 
   private updatedOutcome(written: boolean, fields: readonly string[]): Outcome {
