@@ -48,7 +48,7 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
       // (ItemModel.d365Left).
       const alt = (f: keyof typeof item.d365.fields, v: string | undefined) => (item.alternatives[f] ?? []).includes(v ?? '') || (item.d365Left === true && item.d365Earlier[f].includes(v ?? ''));
       for (const f of comparedFields(item.kind)) if (got.fields[f] !== item.d365.fields[f] && !alt(f, got.fields[f])) push(`${where}: Dynamics 365 field ${f} is '${got.fields[f]}', the model '${item.d365.fields[f]}'`, item.reassigned ? 'reassign-unsynced-edit-lost' : undefined);
-      if (item.kind === 'task' && got.completed !== item.d365.completed) push(`${where}: Dynamics 365 completed ${got.completed}, the model ${item.d365.completed}`, item.d365.completed ? 'todo-completion-lost' : undefined);
+      if (item.kind === 'task' && got.completed !== item.d365.completed && !(item.d365CompletedUnsure === true && !got.completed)) push(`${where}: Dynamics 365 completed ${got.completed}, the model ${item.d365.completed}`, item.d365.completed ? 'todo-completion-lost' : undefined);
     }
     for (const u of userKeys) {
       const real = snap.mailbox[u][item.kind].filter((i) => keyOfItem(item.kind, i) === item.key);

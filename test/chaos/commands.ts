@@ -171,7 +171,7 @@ export class ChaosCommand implements fc.AsyncCommand<m.Model, World> {
       }
       case 'deleteO':
         if (await world.deleteInOutlook(item!)) {
-          m.deletedInOutlook(item!);
+          m.deletedInOutlook(item!, world.ids.get(item!.key)?.recordCompleted === true);
           touch(item!);
         }
         return;

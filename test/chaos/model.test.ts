@@ -126,4 +126,18 @@ describe('chaos model: what a delete lets go of may keep an edit it never heard'
     deletedInDynamics(unheard, false);
     expect(unheard.copies.find((c) => c.mailbox === 'alice')!.maybeMissing).toBe(true);
   });
+
+  it('a task completed in To Do and deleted there: its record may stay open only when the completion was not seen in Dynamics 365', () => {
+    const empty = { appointment: [], task: [], contact: [] };
+    const snap = (statecode: number): Snapshot => ({ records: { ...empty, task: [{ activityid: '1', subject: 'T1 red', statecode }] }, mailbox: { alice: { ...empty }, bob: { ...empty } } });
+    const item = (seen: boolean): ItemModel => {
+      const t = createdInDynamics('T1', 'task', 'alice', { a: 'red', b: '' });
+      completed(t, 'outlook');
+      deletedInOutlook(t, seen);
+      return t;
+    };
+    expect(check(item(false), snap(0))).toEqual([]);
+    expect(check(item(false), snap(1))).toEqual([]);
+    expect(check(item(true), snap(0))).toEqual(['task T1: Dynamics 365 completed false, the model true']);
+  });
 });

@@ -82,6 +82,8 @@ export interface ItemModel {
   d365Left?: boolean;
   /** Where a task was completed: one completed in Dynamics 365 reaches its To Do copy only when its webhook does. */
   completedIn?: 'd365' | 'outlook';
+  /** A record an Outlook delete unlinked (d365Left) may still be open: the To Do completion never reached it. */
+  d365CompletedUnsure?: boolean;
 }
 
 export interface Model {
@@ -222,7 +224,7 @@ export function deletedInDynamics(item: ItemModel, ownerCopySeen = true, ownerCo
  * Dynamics 365 (and Exchange cancels the attendee's copy); contacts and tasks are only unlinked, and their record
  * may hold earlier values (d365Left).
  */
-export function deletedInOutlook(item: ItemModel): void {
+export function deletedInOutlook(item: ItemModel, recordCompletedSeen = true): void {
   ownerCopy(item).exists = false;
   item.frozen = true;
   if (item.tracked && item.kind === 'appointment' && !item.d365.completed) {
@@ -231,6 +233,9 @@ export function deletedInOutlook(item: ItemModel): void {
     if (att) att.cancelledOrGone = true;
   } else if (item.tracked) {
     item.d365Left = true;
+    // A To Do completion the last settle did not show in Dynamics 365 (its poll throttled) is gone with the deleted
+    // task: the record may stay open (chaos seed 54 x 1000).
+    if (item.completedIn === 'outlook' && !recordCompletedSeen) item.d365CompletedUnsure = true;
   }
 }
 

@@ -19,6 +19,8 @@ export interface RealIds {
   copies: Partial<Record<UserKey, { id: string; listId: string }>>;
   /** Whether the owner's To Do copy of a task was completed at the last settle (a completion made in Dynamics 365 may not have reached it). */
   ownerCopyCompleted?: boolean;
+  /** Whether the task's Dynamics 365 record was completed at the last settle (a To Do completion may not have reached it). */
+  recordCompleted?: boolean;
 }
 
 export class World {
@@ -289,6 +291,7 @@ export class World {
       const mine = snap.mailbox[own.mailbox][item.kind].filter((i) => keyOfItem(item.kind, i) === item.key);
       if (!ids.copies[own.mailbox] && mine.length === 1) ids.copies[own.mailbox] = { id: mine[0]!.id, listId: item.kind === 'task' ? mine[0]!.parentId : '' };
       if (item.kind === 'task') ids.ownerCopyCompleted = mine.length === 1 && itemFields(item.kind, mine[0]!).completed;
+      if (item.kind === 'task') ids.recordCompleted = records.length === 1 && recordFields(item.kind, records[0]!).completed;
       // Which edits the sync has seen on both sides, and which side won a conflict (model.ts `observed`).
       if (records.length === 1 && mine.length === 1 && item.d365.exists && own.exists) {
         const d = recordFields(item.kind, records[0]!).fields;
