@@ -15,7 +15,7 @@
 // The extra instances are local hosts in this process: they add sessions (concurrency), not CPU.
 // "before" at 50-100 ms with 1,000 mailboxes would take minutes per task; it is extrapolated from 100 (linear, as
 // measured) and marked so, unless --full.
-// Usage: node dev/with-dev-ca.mjs tsx dev/bench/scale.ts [--sizes 10,100,1000] [--full]
+// Usage: node dev/with-dev-ca.mjs tsx dev/bench/scale.ts [--sizes 10,100,1000] [--full] [--routes (Graph requests of each row by route)]
 import { parseArgs } from 'node:util';
 import { functionTable } from '../../functions/table.js';
 import { reconcileAll } from '../../shared/sync/reconcile.js';
@@ -23,7 +23,7 @@ import { pollTodo, renewSubscriptions } from '../../shared/sync/timers.js';
 import { startLocalHost, type LocalHost } from '../host/index.js';
 import { hostServiceBusSettings, startStack, type Stack } from '../stack/index.js';
 
-const { values } = parseArgs({ options: { sizes: { type: 'string', default: '10,100,1000' }, full: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { sizes: { type: 'string', default: '10,100,1000' }, full: { type: 'boolean', default: false }, routes: { type: 'boolean', default: false } } });
 const sizes = values.sizes.split(',').map(Number);
 /** Each instance's sessions (host.json), and the value before 3 December 2026 the reference rows run with. */
 const host = hostServiceBusSettings();
@@ -55,7 +55,7 @@ const rows: Row[] = [];
 
 async function counts(stack: Stack) {
   const g = await stack.graph.admin.requests();
-  return { graph: g.total, throttled: g.throttled, dataverse: stack.dataverse.admin.requestCounts().total };
+  return { graph: g.total, throttled: g.throttled, dataverse: stack.dataverse.admin.requestCounts().total, byRoute: g.byRoute };
 }
 
 /** Every stored subscription expiring within the hour (Graph still has them with their real expiry). */
@@ -68,6 +68,17 @@ async function measure(stack: Stack, n: number, latency: string, mode: string, t
   await stack.settled({ timeoutMs: 900_000 });
   if (task === 'renewSubscriptions') await dueForRenewal(stack);
   const before = await counts(stack);
+  // --routes: how the work queue's messages went (a redelivery, an abandon or a lost lock doubles a mailbox's work).
+  const bus: Record<string, number> = {};
+  const listeners = ['abandoned', 'lockExpired', 'sessionLockExpired', 'duplicateDropped', 'delivered'].map((name) => {
+    const listener = (e: { queue: string; deliveryCount?: number }) => {
+      if (e.queue !== 'sync-mailbox-work') return;
+      const key = name === 'delivered' && (e.deliveryCount ?? 1) > 1 ? 'redelivered' : name;
+      bus[key] = (bus[key] ?? 0) + 1;
+    };
+    if (values.routes) stack.serviceBus.events.on(name, listener);
+    return [name, listener] as const;
+  });
   const started = performance.now();
   const timerMs = await run();
   await stack.settled({ timeoutMs: 900_000 });
@@ -86,6 +97,13 @@ async function measure(stack: Stack, n: number, latency: string, mode: string, t
     capacityPerInstance: Math.floor((n * periodMs[task]) / doneMs / instances),
   });
   printRow(rows.at(-1)!);
+  // --routes: the Graph requests of the row by route, to see where calls per mailbox above the task's own come from.
+  if (values.routes) {
+    const delta = Object.entries(after.byRoute).map(([route, total]) => [route, total - (before.byRoute[route] ?? 0)] as const).filter(([, d]) => d > 0);
+    console.log(`        Graph by route: ${delta.map(([route, d]) => `${route} ${d}`).join(', ')}`);
+    console.log(`        sync-mailbox-work: ${Object.entries(bus).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    for (const [name, listener] of listeners) stack.serviceBus.events.off(name, listener);
+  }
 }
 
 const sequential: Record<Task, (stack: Stack) => Promise<unknown>> = {
