@@ -37,7 +37,7 @@ export const mappingDecisions: readonly MappingDecision[] = [
     kind: 'all',
     rule: 'Creating records and closed activities',
     decision:
-      'Whole-item bodies are for creates: they leave out empty values and make the mailbox user the owner. statecode is not valid on create, so the engine creates first and sets the state after (`separateStateChange`). Completed and canceled activities are read-only in Dataverse; Exchange free/busy changes never reopen them.',
+      'Whole-item bodies are for creates: they leave out empty values and make the mailbox user the owner. statecode is not valid on create, so the engine creates first and sets the state after (`separateStateChange`). Completed and canceled activities are read-only in Dataverse; Exchange free/busy changes never reopen them, and other Exchange edits of an activity closed in Dynamics 365 (a To Do title changed on a completed task) are not written: the change ends as "unchanged, closed in Dataverse" (no retries, no dead letter), the pair keeps Dataverse\'s values as synced, and the edit is written when the item changes again after the activity is reopened (`test/e2e/closedTaskEdit.test.ts`).',
     source: 'PAD reference/entities (StateCode IsValidForCreate False)',
   },
   {
