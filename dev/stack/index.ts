@@ -82,6 +82,11 @@ export interface StackOptions {
    * shares) reading the same queues, tables and simulators, as another Functions instance would.
    */
   instances?: number;
+  /**
+   * Handlers at once per instance on the queue without sessions, instead of host.json's maxConcurrentCalls: a test
+   * whose burst is smaller than one instance's concurrency sets it lower, so one instance cannot take the whole burst.
+   */
+  maxConcurrentCalls?: number;
   /** Application users besides SYNC_CLIENT_ID's, each its own app registration, listed in DATAVERSE_APPLICATION_USERS (default 0). */
   extraApplicationUsers?: number;
   /**
@@ -219,7 +224,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     if (zoneCode !== undefined) dataverse.admin.setUserTimeZone(su.systemuserid, zoneCode);
     info[u.key] = { ...u, graph: g, systemUserId: su.systemuserid };
   }
-  const hostSettings = hostServiceBusSettings();
+  const hostSettings = { ...hostServiceBusSettings(), ...(options.maxConcurrentCalls !== undefined ? { maxConcurrentCalls: options.maxConcurrentCalls } : {}) };
   const sessionIdleTimeoutMs = options.sessionIdleTimeoutMs ?? hostSettings.sessionIdleTimeoutMs;
   // The child's port is chosen first: its address goes into the settings it starts with.
   const childPort = options.hostInChild ? options.hostPort || (await freePort()) : 0;
