@@ -70,13 +70,13 @@ async function measure(stack: Stack, n: number, latency: string, mode: string, t
   const before = await counts(stack);
   // --routes: how the work queue's messages went (a redelivery, an abandon or a lost lock doubles a mailbox's work).
   const bus: Record<string, number> = {};
-  const listeners = ['abandoned', 'lockExpired', 'sessionLockExpired', 'duplicateDropped', 'delivered'].map((name) => {
+  const listeners = (values.routes ? ['abandoned', 'lockExpired', 'sessionLockExpired', 'duplicateDropped', 'delivered'] : []).map((name) => {
     const listener = (e: { queue: string; deliveryCount?: number }) => {
       if (e.queue !== 'sync-mailbox-work') return;
       const key = name === 'delivered' && (e.deliveryCount ?? 1) > 1 ? 'redelivered' : name;
       bus[key] = (bus[key] ?? 0) + 1;
     };
-    if (values.routes) stack.serviceBus.events.on(name, listener);
+    stack.serviceBus.events.on(name, listener);
     return [name, listener] as const;
   });
   const started = performance.now();

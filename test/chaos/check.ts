@@ -41,14 +41,14 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
     // A copy an unlinking delete left behind created again on the deleting side (once the known finding
     // unlinked-copy-recreated) is a plain violation now: test/e2e/unlinkedCopy.test.ts.
     if (records.length !== expected) push(`${where}: Dynamics 365 holds ${records.length}, the model ${expected}`, item.kind === 'task' && item.reassigned && records.length === expected + 1 ? 'reassigned-task-duplicated' : undefined);
-    if (records.length === 1 && item.d365.exists) {
-      const got = recordFields(item.kind, records[0]!);
+    const record = records.length === 1 && item.d365.exists ? recordFields(item.kind, records[0]!) : undefined;
+    if (record) {
       // A field both sides changed before the sync saw either may settle on the other side's value (model.ts
       // ItemModel.alternatives), on both sides alike; a record an Outlook delete unlinked may keep an earlier value
       // (ItemModel.d365Left).
       const alt = (f: keyof typeof item.d365.fields, v: string | undefined) => (item.alternatives[f] ?? []).includes(v ?? '') || (item.d365Left === true && item.d365Earlier[f].includes(v ?? ''));
-      for (const f of comparedFields(item.kind)) if (got.fields[f] !== item.d365.fields[f] && !alt(f, got.fields[f])) push(`${where}: Dynamics 365 field ${f} is '${got.fields[f]}', the model '${item.d365.fields[f]}'`, item.reassigned ? 'reassign-unsynced-edit-lost' : undefined);
-      if (item.kind === 'task' && got.completed !== item.d365.completed && !(item.d365CompletedUnsure === true && !got.completed)) push(`${where}: Dynamics 365 completed ${got.completed}, the model ${item.d365.completed}`, item.d365.completed ? 'todo-completion-lost' : undefined);
+      for (const f of comparedFields(item.kind)) if (record.fields[f] !== item.d365.fields[f] && !alt(f, record.fields[f])) push(`${where}: Dynamics 365 field ${f} is '${record.fields[f]}', the model '${item.d365.fields[f]}'`, item.reassigned ? 'reassign-unsynced-edit-lost' : undefined);
+      if (item.kind === 'task' && record.completed !== item.d365.completed && !(item.d365CompletedUnsure === true && !record.completed)) push(`${where}: Dynamics 365 completed ${record.completed}, the model ${item.d365.completed}`, item.d365.completed ? 'todo-completion-lost' : undefined);
     }
     for (const u of userKeys) {
       const real = snap.mailbox[u][item.kind].filter((i) => keyOfItem(item.kind, i) === item.key);
@@ -69,8 +69,8 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
         for (const f of comparedFields(item.kind, want)) if (!allowed(f)) push(`${where}: ${u}'s ${want.role} copy field ${f} is '${got.fields[f]}', the model '${want.fields[f]}'`, item.reassigned && want.role === 'owner' ? 'reassign-unsynced-edit-lost' : undefined);
         if (item.kind === 'task' && got.completed !== want.completed) push(`${where}: ${u}'s copy completed ${got.completed}, the model ${want.completed}`);
         // Either value of a conflict may win, but the same one on both sides.
-        if (want.role === 'owner' && records.length === 1 && item.d365.exists) {
-          const d365 = recordFields(item.kind, records[0]!).fields;
+        if (want.role === 'owner' && record) {
+          const d365 = record.fields;
           for (const f of comparedFields(item.kind, want)) if ((item.alternatives[f] ?? []).length > 0 && d365[f] !== got.fields[f]) push(`${where}: field ${f} settled on '${d365[f]}' in Dynamics 365 and '${got.fields[f]}' in ${u}'s copy after a conflict`);
         }
       }

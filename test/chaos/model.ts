@@ -117,15 +117,18 @@ export const ownerCopy = (item: ItemModel): CopyState => item.copies.find((c) =>
 const attendeeCopy = (item: ItemModel): CopyState | undefined => item.copies.find((c) => c.role === 'attendee');
 
 /** A new item created in Dynamics 365 (owned, for an appointment organized, by `owner`). */
+/** What a new item has seen of unsynced edits and conflicts: nothing yet. */
+const noHistory = () => ({ unsynced: {}, alternatives: {}, d365Earlier: { a: [], b: [] } });
+
 export function createdInDynamics(key: string, kind: Kind, owner: UserKey, fields: Fields, attendee?: UserKey, table?: TaskTable): ItemModel {
   const copies = [copy(owner, fields)];
   if (attendee) copies.push(copy(attendee, fields, 'attendee'));
-  return { key, kind, ...(kind === 'task' ? { table: table ?? 'task' } : {}), owner, d365: side(fields), copies, frozen: false, reassigned: false, tracked: true, ...(attendee ? { attendee } : {}), unsynced: {}, alternatives: {}, d365Earlier: { a: [], b: [] } };
+  return { key, kind, ...(kind === 'task' ? { table: table ?? 'task' } : {}), owner, d365: side(fields), copies, frozen: false, reassigned: false, tracked: true, ...(attendee ? { attendee } : {}), ...noHistory() };
 }
 
 /** A new item created in the owner's mailbox, tracked or not. */
 export function createdInOutlook(key: string, kind: Kind, owner: UserKey, fields: Fields, tracked: boolean): ItemModel {
-  return { key, kind, ...(kind === 'task' ? { table: 'task' as const } : {}), owner, d365: tracked ? side(fields) : { exists: false, fields: { ...fields }, completed: false }, copies: [copy(owner, fields)], frozen: false, reassigned: false, tracked, unsynced: {}, alternatives: {}, d365Earlier: { a: [], b: [] } };
+  return { key, kind, ...(kind === 'task' ? { table: 'task' as const } : {}), owner, d365: tracked ? side(fields) : { exists: false, fields: { ...fields }, completed: false }, copies: [copy(owner, fields)], frozen: false, reassigned: false, tracked, ...noHistory() };
 }
 
 /**

@@ -290,14 +290,14 @@ export class World {
       const own = ownerCopy(item);
       const mine = snap.mailbox[own.mailbox][item.kind].filter((i) => keyOfItem(item.kind, i) === item.key);
       if (!ids.copies[own.mailbox] && mine.length === 1) ids.copies[own.mailbox] = { id: mine[0]!.id, listId: item.kind === 'task' ? mine[0]!.parentId : '' };
-      if (item.kind === 'task') ids.ownerCopyCompleted = mine.length === 1 && itemFields(item.kind, mine[0]!).completed;
-      if (item.kind === 'task') ids.recordCompleted = records.length === 1 && recordFields(item.kind, records[0]!).completed;
-      // Which edits the sync has seen on both sides, and which side won a conflict (model.ts `observed`).
-      if (records.length === 1 && mine.length === 1 && item.d365.exists && own.exists) {
-        const d = recordFields(item.kind, records[0]!).fields;
-        const o = itemFields(item.kind, mine[0]!).fields;
-        for (const f of comparedFields(item.kind)) observed(item, f, d[f], o[f]);
+      const record = records.length === 1 ? recordFields(item.kind, records[0]!) : undefined;
+      const copy = mine.length === 1 ? itemFields(item.kind, mine[0]!) : undefined;
+      if (item.kind === 'task') {
+        ids.ownerCopyCompleted = copy?.completed === true;
+        ids.recordCompleted = record?.completed === true;
       }
+      // Which edits the sync has seen on both sides, and which side won a conflict (model.ts `observed`).
+      if (record && copy && item.d365.exists && own.exists) for (const f of comparedFields(item.kind)) observed(item, f, record.fields[f], copy.fields[f]);
     }
   }
 }
