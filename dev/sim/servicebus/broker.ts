@@ -68,6 +68,8 @@ interface RheaOutgoing {
 class Consumer implements SessionHolder {
   readonly deliveries = new Map<Delivery, PendingDelivery>();
   closed = false;
+  /** The receiver asked for a drain that is not answered yet. */
+  drainAsked = false;
 
   constructor(
     readonly link: Sender,
@@ -531,7 +533,10 @@ export class Broker {
     const sender = ctx.sender;
     if (!sender) return;
     const info = this.linkKinds.get(sender);
-    if (info?.consumer) this.schedulePump(info.consumer.entity);
+    if (!info?.consumer) return;
+    // A flow with drain set (the SDK's receiveMessages at the end of its wait) is answered by the next pass.
+    if ((sender as unknown as RheaSenderFlow)._draining) info.consumer.drainAsked = true;
+    this.schedulePump(info.consumer.entity);
   }
 
   schedulePump(entity: Entity): void {
@@ -574,12 +579,9 @@ export class Broker {
       }
     }
     for (const consumer of consumers) {
-      const link = consumer.link as unknown as { _draining?: boolean; credit: number };
-      if (link._draining && link.credit > 0) {
-        // Nothing more to send: give the credit back so receiveMessages() ends now (the SDK drains at its timeout).
-        consumer.link.set_drained(true);
-        (consumer.link.connection as unknown as { _register(): void })._register();
-      }
+      if (!consumer.drainAsked || consumer.closed) continue;
+      consumer.drainAsked = false;
+      answerDrain(consumer.link);
     }
   }
 
@@ -742,6 +744,37 @@ function deferAttach(link: Sender): void {
   const state = (link as unknown as { state: { local_open: boolean; open_requests: number } }).state;
   state.local_open = false;
   state.open_requests = Math.max(0, state.open_requests - 1);
+}
+
+/** The part of rhea's sender (lib/link.js) that writes a flow: its credit, delivery count and drain flag. */
+interface RheaSenderFlow {
+  _draining: boolean;
+  credit: number;
+  delivery_count: number;
+  issue_flow: boolean;
+  _get_drain(): boolean;
+}
+
+/**
+ * Answers a drain request with a flow that has drain set, after the transfers this pass queued. AMQP 1.0, 2.6.7
+ * Flow Control: with drain set, the sender sends what it has, advances the delivery-count to use up any credit left,
+ * and sends its flow state to the receiver
+ * (http://docs.oasis-open.org/amqp/core/v1.0/os/amqp-core-transport-v1.0-os.html#doc-flow-control). rhea's sender
+ * sends that flow only while credit is left, so a drain whose credit went to a message that arrived just then went
+ * unanswered; the SDK waits 200 ms for the answer, then closes the receive link and hands the message to the caller
+ * on the closed link, where its settlement fails (SessionLockLost on a session) and it is delivered again. rhea
+ * writes a session's transfers before its links' flows, so the credit seen here is what the transfers left.
+ */
+function answerDrain(link: Sender): void {
+  const sender = link as unknown as RheaSenderFlow;
+  sender._get_drain = function (this: RheaSenderFlow): boolean {
+    delete (this as Partial<RheaSenderFlow>)._get_drain; // one answer per request: back to rhea's own
+    this.delivery_count += this.credit;
+    this.credit = 0;
+    return true;
+  };
+  sender.issue_flow = true;
+  (link.connection as unknown as { _register(): void })._register();
 }
 
 function completeAttach(link: Sender | Receiver): void {
