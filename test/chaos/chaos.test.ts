@@ -74,7 +74,10 @@ describe('chaos', () => {
     // spent 400 of its 457 s in settles waiting out refused batches of subscriptions the gSubs fault had replaced.
     // A killed host's messages come back when their locks expire: with the deployed PT1M, each kill cost a run about
     // a minute of waiting (57 of seed 1's 100 s at 100 operations); 10 s locks keep the crash semantics.
-    stack = await startStack({ seed: 1717, users, hostInChild: true, queueLockDuration: 'PT10S', graphNotifications: { retryForMs: 12_000 }, ...(logSink ? { logSink } : {}) });
+    // Email is enabled on both mailboxes (mailbox enable --email), which needs their Dataverse mailbox rows to leave
+    // email to the sync (delivery methods None, as test/e2e/email.test.ts sets them).
+    const email = { entities: ['appointment', 'task', 'contact', 'email'] as const, dataverseEmail: { mailboxDefaults: { incomingemaildeliverymethod: 0, outgoingemaildeliverymethod: 0, actdeliverymethod: 2 } } as const };
+    stack = await startStack({ seed: 1717, users, hostInChild: true, entities: [...email.entities], dataverseEmail: email.dataverseEmail, queueLockDuration: 'PT10S', graphNotifications: { retryForMs: 12_000 }, ...(logSink ? { logSink } : {}) });
     // The mass-delete breaker has its own tests (test/e2e/breaker.test.ts); here a run's deletes are people's, so
     // its limits are set past what a run does, and inferred deletes of a resync (a delta token evicted) go through.
     const settings = { minDeletes: '100000', deleteCap: '100000', inferredDeleteCap: '100000', createCap: '100000', holdResyncInferredDeletes: 'false', emptyListingHolds: 'false' };
@@ -133,7 +136,7 @@ describe('chaos', () => {
           lastViolations = found;
           lastTrail = w.trail;
           const byKind = (k: string) => model.items.filter((i) => i.kind === k).length;
-          summary = `${w.trail.length} acted, items ${model.items.length} (appointments ${byKind('appointment')}, tasks ${byKind('task')}, contacts ${byKind('contact')}), ${model.crashes} kill(s)`;
+          summary = `${w.trail.length} acted, items ${model.items.length} (appointments ${byKind('appointment')}, tasks ${byKind('task')}, contacts ${byKind('contact')}), mails ${model.mails.length} (${model.mails.filter((m) => m.direction === 'out').length} sent), ${model.crashes} kill(s)`;
           // Known findings alone do not fail the property (so shrinking looks for something new); they are
           // reported below, and skip the test with their names unless CHAOS_STRICT=1.
           return found.every((v) => v.finding !== undefined && !strict);

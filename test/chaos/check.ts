@@ -1,7 +1,7 @@
 // The chaos test's verdict, from the simulators' own state: every item the model expects exists exactly once with
 // the model's values, nothing the model says is gone exists, and no item of the run exists that the model does not
 // know. Returns every violation (one line each), not only the first.
-import { comparedFields, itemFields, keyOfItem, keyOfRecord, recordFields, type Snapshot } from './world.js';
+import { comparedFields, itemFields, keyOfItem, keyOfMail, keyOfRecord, recordFields, type Snapshot } from './world.js';
 import { userKeys, type Model } from './model.js';
 
 /**
@@ -74,6 +74,38 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
           for (const f of comparedFields(item.kind, want)) if ((item.alternatives[f] ?? []).length > 0 && d365[f] !== got.fields[f]) push(`${where}: field ${f} settled on '${d365[f]}' in Dynamics 365 and '${got.fields[f]}' in ${u}'s copy after a conflict`);
         }
       }
+    }
+  }
+  out.push(...mailViolations(model, snap));
+  return out;
+}
+
+/**
+ * Mail (model.ts MailModel) is counted, not compared field by field: it is copied once and never edited. One
+ * incoming activity per tracked mail, however many copies were tracked, how often the notification came and whether
+ * the host died on the way (README "One activity per (Message-ID, direction)"); a sent email sent once and Sent
+ * (README "Sending": a send whose answer was lost is never repeated).
+ */
+function mailViolations(model: Model, snap: Snapshot): Violation[] {
+  const out: Violation[] = [];
+  const keys = new Set(model.mails.map((m) => m.key));
+  for (const e of snap.emails) if (!keys.has(keyOfMail(e.subject)!)) out.push({ text: `Dynamics 365 holds an email ${keyOfMail(e.subject)} nobody made` });
+  for (const s of snap.sent) if (!keys.has(keyOfMail(s.subject)!)) out.push({ text: `${s.from ?? 'a mailbox'} sent ${keyOfMail(s.subject)}, which nobody sent` });
+  for (const mail of model.mails) {
+    const records = snap.emails.filter((e) => keyOfMail(e.subject) === mail.key);
+    const sent = snap.sent.filter((s) => keyOfMail(s.subject) === mail.key);
+    const state = (r: Record<string, unknown>) => `${String(r.directioncode)} ${String(r.statecode)}/${String(r.statuscode)}`;
+    if (mail.direction === 'in') {
+      const expected = mail.trackedBy.length > 0 ? 1 : 0;
+      const by = mail.trackedBy.join(' and ') || 'nobody';
+      if (records.length !== expected) out.push({ text: `incoming mail ${mail.key} (to ${mail.recipients.join(' and ')}, tracked by ${by}): Dynamics 365 holds ${records.length} email activities, the model ${expected}` });
+      for (const r of records) if (state(r) !== 'false 1/4') out.push({ text: `incoming mail ${mail.key}: the activity is (direction, state/status) ${state(r)}, the model incoming Received (false 1/4)` });
+      if (sent.length > 0) out.push({ text: `incoming mail ${mail.key}: ${sent.length} message(s) of it were sent` });
+    } else {
+      if (records.length !== 1) out.push({ text: `email ${mail.key} sent by ${mail.from}: Dynamics 365 holds ${records.length} email activities, the model 1` });
+      for (const r of records) if (state(r) !== 'true 1/3') out.push({ text: `email ${mail.key} sent by ${mail.from}: the activity is (direction, state/status) ${state(r)}, the model outgoing Sent (true 1/3)` });
+      const fromSender = sent.filter((s) => s.from === mail.from).length;
+      if (fromSender !== 1 || sent.length !== 1) out.push({ text: `email ${mail.key} sent by ${mail.from}: ${mail.from}'s mailbox sent it ${fromSender} time(s), other mailboxes ${sent.length - fromSender}, the model once` });
     }
   }
   return out;

@@ -19,6 +19,9 @@ export type Op =
   | { t: 'editD' | 'editO'; pick: number; field: keyof m.Fields; v: string }
   | { t: 'hot'; pick: number; v1: string; v2: string }
   | { t: 'completeD' | 'completeO' | 'deleteD' | 'deleteO' | 'track' | 'reassign' | 'attend' | 'unattend'; pick: number }
+  | { t: 'mailIn'; to: m.UserKey | 'both'; track: boolean }
+  | { t: 'mailTrack'; pick: number }
+  | { t: 'mailSend'; from: m.UserKey }
   | { t: 'fault'; which: (typeof faults)[number] }
   | { t: 'crash'; afterWrite: boolean }
   | { t: 'reconcile' }
@@ -34,15 +37,24 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({ t: fc.constantFrom('completeD' as const, 'completeO' as const, 'deleteD' as const, 'deleteO' as const, 'track' as const, 'reassign' as const, 'attend' as const, 'unattend' as const), pick: fc.nat() }),
     weight: 12,
   },
+  { arbitrary: fc.record({ t: fc.constant('mailIn' as const), to: fc.constantFrom<m.UserKey | 'both'>('alice', 'bob', 'both'), track: fc.boolean() }), weight: 3 },
+  { arbitrary: fc.record({ t: fc.constant('mailTrack' as const), pick: fc.nat() }), weight: 2 },
+  { arbitrary: fc.record({ t: fc.constant('mailSend' as const), from: user }), weight: 2 },
   { arbitrary: fc.record({ t: fc.constant('fault' as const), which: fc.constantFrom(...faults) }), weight: 4 },
   { arbitrary: fc.record({ t: fc.constant('crash' as const), afterWrite: fc.boolean() }), weight: 1 },
   { arbitrary: fc.constant<Op>({ t: 'reconcile' }), weight: 1 },
   { arbitrary: fc.constant<Op>({ t: 'settle' }), weight: 6 },
 );
 
+/** The incoming mail a mailTrack acts on (one a recipient has not tracked yet), or undefined when none fits. */
+function mailTarget(model: Readonly<m.Model>, op: Op): m.MailModel | undefined {
+  if (op.t !== 'mailTrack') return undefined;
+  return m.pick(model.mails.filter((mail) => mail.direction === 'in' && m.untrackedRecipients(mail).length > 0), op.pick);
+}
+
 /** The item an operation on `pick` acts on, or undefined when none fits. */
 function target(model: Readonly<m.Model>, op: Op): m.ItemModel | undefined {
-  if (!('pick' in op)) return undefined;
+  if (!('pick' in op) || op.t === 'mailTrack') return undefined;
   const open = (i: m.ItemModel) => !i.d365.completed;
   switch (op.t) {
     case 'editD':
@@ -79,6 +91,7 @@ export class ChaosCommand implements fc.AsyncCommand<m.Model, World> {
     const op = this.op;
     if (op.t === 'noop') return false;
     if (op.t === 'crash') return model.crashes < model.maxCrashes;
+    if (op.t === 'mailTrack') return mailTarget(model, op) !== undefined;
     if ('pick' in op) return target(model, op) !== undefined;
     return true;
   }
@@ -204,6 +217,30 @@ export class ChaosCommand implements fc.AsyncCommand<m.Model, World> {
           touch(item!);
         }
         return;
+      case 'mailIn': {
+        const key = `${this.keyPrefix}${(model.next += 1)}`;
+        world.note(`  created ${key}`);
+        const recipients: m.UserKey[] = op.to === 'both' ? ['alice', 'bob'] : [op.to];
+        // Tracked at once by the first recipient only; the others may track their copy later (mailTrack).
+        const trackedBy = op.track ? recipients.slice(0, 1) : [];
+        await world.receiveMail(key, recipients, trackedBy);
+        model.mails.push(m.mailReceived(key, recipients, trackedBy));
+        return;
+      }
+      case 'mailTrack': {
+        const mail = mailTarget(model, op)!;
+        const by = m.untrackedRecipients(mail)[0]!;
+        world.note(`  ${mail.key} tracked by ${by}`);
+        if (await world.trackMail(mail, by)) m.mailTracked(mail, by);
+        return;
+      }
+      case 'mailSend': {
+        const key = `${this.keyPrefix}${(model.next += 1)}`;
+        world.note(`  created ${key}`);
+        world.sendMail(key, op.from);
+        model.mails.push(m.mailSent(key, op.from));
+        return;
+      }
       case 'fault':
         return applyFault(world, op.which);
       case 'crash':

@@ -3,7 +3,7 @@
 // allowed are as much the point as the one where the other side's may win.
 import { describe, expect, it } from 'vitest';
 import { violations } from './check.js';
-import { completed, createdInDynamics, deletedInDynamics, deletedInOutlook, edited, newModel, observed, reassigned, type ItemModel } from './model.js';
+import { completed, createdInDynamics, deletedInDynamics, deletedInOutlook, edited, mailReceived, mailSent, mailTracked, newModel, observed, reassigned, type ItemModel, type MailModel } from './model.js';
 import type { Snapshot } from './world.js';
 
 const contact = (): ItemModel => createdInDynamics('C1', 'contact', 'alice', { a: 'red', b: 'red' });
@@ -17,6 +17,8 @@ function snapshot(d365: { a: string; b: string } | undefined, outlook: { a: stri
       alice: { ...empty, contact: [{ id: 'x', kind: 'contact', userId: 'u', parentId: 'p', etag: 'e', item: { surname: 'C1', jobTitle: outlook.a, department: outlook.b } }] },
       bob: { ...empty },
     },
+    emails: [],
+    sent: [],
   };
 }
 
@@ -129,7 +131,7 @@ describe('chaos model: what a delete lets go of may keep an edit it never heard'
 
   it('a task completed in To Do and deleted there: its record may stay open only when the completion was not seen in Dynamics 365', () => {
     const empty = { appointment: [], task: [], contact: [] };
-    const snap = (statecode: number): Snapshot => ({ records: { ...empty, task: [{ activityid: '1', subject: 'T1 red', statecode }] }, mailbox: { alice: { ...empty }, bob: { ...empty } } });
+    const snap = (statecode: number): Snapshot => ({ records: { ...empty, task: [{ activityid: '1', subject: 'T1 red', statecode }] }, mailbox: { alice: { ...empty }, bob: { ...empty } }, emails: [], sent: [] });
     const item = (seen: boolean): ItemModel => {
       const t = createdInDynamics('T1', 'task', 'alice', { a: 'red', b: '' });
       completed(t, 'outlook');
@@ -139,5 +141,38 @@ describe('chaos model: what a delete lets go of may keep an edit it never heard'
     expect(check(item(false), snap(0))).toEqual([]);
     expect(check(item(false), snap(1))).toEqual([]);
     expect(check(item(true), snap(0))).toEqual(['task T1: Dynamics 365 completed false, the model true']);
+  });
+});
+
+describe('chaos model: mail, copied once each way', () => {
+  const empty = { appointment: [], task: [], contact: [] };
+  const incoming = (n: number) => Array.from({ length: n }, (_, i) => ({ activityid: `${i}`, subject: 'M1 mail', directioncode: false, statecode: 1, statuscode: 4 }));
+  const snap = (emails: Record<string, unknown>[], sent: Snapshot['sent'] = []): Snapshot => ({ records: empty, mailbox: { alice: { ...empty }, bob: { ...empty } }, emails, sent });
+  const checkMail = (mail: MailModel, s: Snapshot) => {
+    const model = newModel(0);
+    model.mails.push(mail);
+    return violations(model, s).map((v) => v.text);
+  };
+
+  it('an incoming mail is one activity once any recipient tracked it, however many copies were tracked, and none before', () => {
+    const mail = mailReceived('M1', ['alice', 'bob'], []);
+    expect(checkMail(mail, snap([]))).toEqual([]);
+    expect(checkMail(mail, snap(incoming(1)))).toEqual(['incoming mail M1 (to alice and bob, tracked by nobody): Dynamics 365 holds 1 email activities, the model 0']);
+    mailTracked(mail, 'bob');
+    mailTracked(mail, 'alice');
+    expect(checkMail(mail, snap(incoming(1)))).toEqual([]);
+    expect(checkMail(mail, snap(incoming(2)))).toEqual(['incoming mail M1 (to alice and bob, tracked by bob and alice): Dynamics 365 holds 2 email activities, the model 1']);
+    expect(checkMail(mail, snap([{ ...incoming(1)[0]!, directioncode: true, statuscode: 3 }]))).toEqual(['incoming mail M1: the activity is (direction, state/status) true 1/3, the model incoming Received (false 1/4)']);
+  });
+
+  it('a sent email is sent once, from its sender, and its activity ends Sent', () => {
+    const mail = mailSent('M2', 'alice');
+    const sentRecord = { activityid: 'x', subject: 'M2 out', directioncode: true, statecode: 1, statuscode: 3 };
+    expect(checkMail(mail, snap([sentRecord], [{ subject: 'M2 out', from: 'alice' }]))).toEqual([]);
+    expect(checkMail(mail, snap([sentRecord], []))).toEqual(["email M2 sent by alice: alice's mailbox sent it 0 time(s), other mailboxes 0, the model once"]);
+    expect(checkMail(mail, snap([sentRecord], [{ subject: 'M2 out', from: 'alice' }, { subject: 'M2 out', from: 'alice' }]))).toEqual(["email M2 sent by alice: alice's mailbox sent it 2 time(s), other mailboxes 0, the model once"]);
+    expect(checkMail(mail, snap([{ ...sentRecord, statecode: 1, statuscode: 6 }], [{ subject: 'M2 out', from: 'alice' }]))).toEqual(['email M2 sent by alice: the activity is (direction, state/status) true 1/6, the model outgoing Sent (true 1/3)']);
+    // The Sent Items copy tracked again as a second outgoing activity is a duplicate.
+    expect(checkMail(mail, snap([sentRecord, { ...sentRecord, activityid: 'y' }], [{ subject: 'M2 out', from: 'alice' }]))).toEqual(['email M2 sent by alice: Dynamics 365 holds 2 email activities, the model 1']);
   });
 });

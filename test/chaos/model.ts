@@ -86,8 +86,26 @@ export interface ItemModel {
   d365CompletedUnsure?: boolean;
 }
 
+/**
+ * A mail of the run (README "Email (opt-in per mailbox)"): copied once each way and never edited, so the model says
+ * only how many activities and sent messages it makes. `in`: mail from outside received by `recipients`, each copy
+ * with the same Message-ID; once any recipient tracks it (the category), Dynamics 365 holds one incoming activity
+ * for it, linked to every tracked copy, and removing the category later would keep it. `out`: an email a person in
+ * Dynamics 365 sent (Pending Send) from `from`: it goes out once from that mailbox and the activity ends Sent, even
+ * when the answer to the send was lost or the host died around it.
+ */
+export interface MailModel {
+  key: string;
+  direction: 'in' | 'out';
+  recipients: UserKey[];
+  from?: UserKey;
+  /** The recipients whose copy carries the tracking category. */
+  trackedBy: UserKey[];
+}
+
 export interface Model {
   items: ItemModel[];
+  mails: MailModel[];
   /** Items touched since the last settle: at most one person's operation per item between settles. */
   touched: Set<string>;
   crashes: number;
@@ -98,8 +116,26 @@ export interface Model {
 export const other = (u: UserKey): UserKey => (u === 'alice' ? 'bob' : 'alice');
 
 export function newModel(maxCrashes: number): Model {
-  return { items: [], touched: new Set(), crashes: 0, maxCrashes, next: 0 };
+  return { items: [], mails: [], touched: new Set(), crashes: 0, maxCrashes, next: 0 };
 }
+
+/** Mail received by `recipients`, tracked at once by those in `trackedBy`. */
+export function mailReceived(key: string, recipients: UserKey[], trackedBy: UserKey[]): MailModel {
+  return { key, direction: 'in', recipients: [...recipients], trackedBy: [...trackedBy] };
+}
+
+/** An email sent from Dynamics 365 by `from`. */
+export function mailSent(key: string, from: UserKey): MailModel {
+  return { key, direction: 'out', recipients: [], from, trackedBy: [] };
+}
+
+/** A recipient tracks their copy. */
+export function mailTracked(mail: MailModel, by: UserKey): void {
+  if (!mail.trackedBy.includes(by)) mail.trackedBy.push(by);
+}
+
+/** The recipients of an incoming mail who have not tracked their copy. */
+export const untrackedRecipients = (mail: MailModel): UserKey[] => mail.recipients.filter((u) => !mail.trackedBy.includes(u));
 
 /** Items an operation may pick: alive, not frozen, not touched since the last settle, of the kinds given. */
 export function candidates(model: Readonly<Model>, kinds: readonly Kind[], extra: (i: ItemModel) => boolean = () => true): ItemModel[] {

@@ -5,7 +5,7 @@ import type { Stack } from '../../dev/stack/index.js';
 import type { FaultPlan as GraphFaultPlan, HandledRequest, InspectedItem } from '../../dev/sim/graph/index.js';
 import type { FaultPlan as DataverseFaultPlan } from '../../dev/sim/dataverse/index.js';
 import { daysFromNow, tracked as trackedCategory } from '../support/e2e.js';
-import { observed, ownerCopy, taskTables, type CopyState, type Fields, type ItemModel, type Kind, type Model, type TaskTable, type UserKey } from './model.js';
+import { observed, ownerCopy, taskTables, type CopyState, type Fields, type ItemModel, type Kind, type MailModel, type Model, type TaskTable, type UserKey } from './model.js';
 
 const setOf: Record<Kind, string> = { appointment: 'appointments', task: 'tasks', contact: 'contacts' };
 const taskSetOf: Record<TaskTable, string> = { task: 'tasks', phonecall: 'phonecalls', letter: 'letters', fax: 'faxes' };
@@ -23,8 +23,13 @@ export interface RealIds {
   recordCompleted?: boolean;
 }
 
+/** Where the run's outside correspondent writes from (an address no user or record of the run has). */
+const outsider = 'partner@fabrikam.example';
+
 export class World {
   readonly ids = new Map<string, RealIds>();
+  /** Each incoming mail's copy id, by recipient. */
+  readonly mailIds = new Map<string, Partial<Record<UserKey, string>>>();
   graphPlan: GraphFaultPlan = {};
   dataversePlan: DataverseFaultPlan = {};
   /** What happened, for the failure message. */
@@ -214,6 +219,57 @@ export class World {
     return true;
   }
 
+  // --- mail ---------------------------------------------------------------------------------------------------
+  /** Mail from outside arriving in each recipient's Inbox (one Message-ID for every copy), tracked at once by `trackedBy`. */
+  async receiveMail(key: string, recipients: UserKey[], trackedBy: UserKey[]): Promise<void> {
+    const ids: Partial<Record<UserKey, string>> = {};
+    for (const u of recipients) {
+      const created = await this.stack.graph.admin.act({
+        action: 'create',
+        user: this.user(u).graph.id,
+        kind: 'message',
+        folderId: 'inbox',
+        body: {
+          subject: `${key} mail`,
+          body: { contentType: 'text', content: 'chaos' },
+          from: { emailAddress: { address: outsider } },
+          toRecipients: recipients.map((r) => ({ emailAddress: { address: this.user(r).userPrincipalName } })),
+          internetMessageId: `<${key}@fabrikam.example>`,
+          categories: trackedBy.includes(u) ? [trackedCategory] : [],
+        },
+      });
+      ids[u] = String(created.id);
+    }
+    this.mailIds.set(key, ids);
+  }
+
+  async trackMail(mail: MailModel, by: UserKey): Promise<boolean> {
+    const id = this.mailIds.get(mail.key)?.[by];
+    if (!id) return false;
+    await this.stack.graph.admin.setCategory(this.user(by).graph.id, 'message', id, trackedCategory, true);
+    return true;
+  }
+
+  /**
+   * A person in Dynamics 365 writes an email to the outside correspondent and sends it: SendEmail with IssueSend
+   * true, which moves it to Completed / Pending Send (dev/sim/dataverse/email.ts), done in the simulator as the
+   * person's own action (the faults are the sync's to meet, not the person's).
+   */
+  sendMail(key: string, from: UserKey): void {
+    const u = this.user(from);
+    const person = this.as(from);
+    const created = person.create('emails', {
+      subject: `${key} out`,
+      description: '<p>chaos</p>',
+      'ownerid@odata.bind': `/systemusers(${u.systemUserId})`,
+      email_activity_parties: [
+        { 'partyid_systemuser@odata.bind': `/systemusers(${u.systemUserId})`, participationtypemask: 1 },
+        { addressused: outsider, participationtypemask: 2 },
+      ],
+    });
+    person.setState('emails', String(created.activityid), 1, 6);
+  }
+
   // --- faults and crashes ----------------------------------------------------------------------------------
   async applyFaults(): Promise<void> {
     await this.stack.graph.admin.setFaultPlan(this.graphPlan);
@@ -274,7 +330,10 @@ export class World {
         mailbox[u][kind] = (await this.stack.graph.admin.items({ user: this.user(u).graph.id, kind: graphKind[kind] })).filter((i) => keyOfItem(kind, i)?.startsWith(keyPrefix));
       }
     }
-    return { records, mailbox };
+    const emails = this.stack.dataverse.admin.records('emails').filter((r) => keyOfMail(r.subject)?.startsWith(keyPrefix));
+    const byGraphId = new Map((['alice', 'bob'] as const).map((u) => [this.user(u).graph.id, u]));
+    const sent = (await this.stack.graph.admin.sentMail()).filter((m) => keyOfMail(m.subject)?.startsWith(keyPrefix)).map((m) => ({ subject: m.subject, from: byGraphId.get(m.fromUserId) }));
+    return { records, mailbox, emails, sent };
   }
 
   /** Learns the ids of copies the sync made (a user can only act on a copy they can see). */
@@ -305,6 +364,15 @@ export class World {
 export interface Snapshot {
   records: Record<Kind, Record<string, unknown>[]>;
   mailbox: Record<UserKey, Record<Kind, InspectedItem[]>>;
+  /** Dynamics 365 email activities of the run. */
+  emails: Record<string, unknown>[];
+  /** The messages the mailboxes sent, as Exchange logged them. */
+  sent: { subject: string; from: UserKey | undefined }[];
+}
+
+/** A mail's key: the first word of its subject (a sent copy's subject may carry a tracking token after it). */
+export function keyOfMail(subject: unknown): string | undefined {
+  return typeof subject === 'string' ? subject.split(' ')[0] : undefined;
 }
 
 export function keyOfRecord(kind: Kind, r: Record<string, unknown>): string | undefined {
