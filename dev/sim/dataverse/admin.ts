@@ -68,6 +68,9 @@ export interface RequestCountsView {
   byStatus: Record<string, number>;
   /** Parts of $batch requests answered (counted in byRoute and byStatus, not in total and byUser: a batch is one request). */
   batchParts: number;
+  /** The answers of the $batch requests themselves by status (a 429 for a whole batch), and of their parts. */
+  batchesByStatus: Record<string, number>;
+  batchPartsByStatus: Record<string, number>;
   recentErrors: Array<{ route: string; status: number; code: string; message: string }>;
 }
 

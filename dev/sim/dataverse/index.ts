@@ -276,6 +276,8 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
       byRoute: Object.fromEntries(counters.byRoute),
       byStatus: Object.fromEntries([...counters.byStatus].map(([k, v]) => [String(k), v])),
       batchParts: counters.batchParts,
+      batchesByStatus: Object.fromEntries([...counters.batchesByStatus].map(([k, v]) => [String(k), v])),
+      batchPartsByStatus: Object.fromEntries([...counters.batchPartsByStatus].map(([k, v]) => [String(k), v])),
       recentErrors: [...counters.recentErrors],
     }),
     setBatchPartThrottling: (mode) => void (batchPartThrottling = mode),

@@ -68,16 +68,21 @@ export class RequestCounters {
   total = 0;
   /** Parts of batches answered. */
   batchParts = 0;
+  /** The answers of $batch requests themselves, and of their parts, by status. */
+  readonly batchesByStatus = new Map<number, number>();
+  readonly batchPartsByStatus = new Map<number, number>();
 
   /** One answered part of a batch: an operation and an answer, not a request of its own. */
   part(route: string, status: number): void {
     this.batchParts++;
+    this.batchPartsByStatus.set(status, (this.batchPartsByStatus.get(status) ?? 0) + 1);
     this.byRoute.set(route, (this.byRoute.get(route) ?? 0) + 1);
     this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
   }
 
   count(userId: string | undefined, route: string, status: number): void {
     this.total++;
+    if (route === 'POST $batch') this.batchesByStatus.set(status, (this.batchesByStatus.get(status) ?? 0) + 1);
     if (userId) this.byUser.set(userId, (this.byUser.get(userId) ?? 0) + 1);
     this.byRoute.set(route, (this.byRoute.get(route) ?? 0) + 1);
     this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
@@ -95,6 +100,8 @@ export class RequestCounters {
     this.byStatus.clear();
     this.total = 0;
     this.batchParts = 0;
+    this.batchesByStatus.clear();
+    this.batchPartsByStatus.clear();
   }
 }
 
@@ -172,12 +179,15 @@ export class WebApi {
       Object.assign(extraHeaders, admitted.headers);
       const fault = this.c.faults.decide(userId, method, url.pathname);
       if (path === '$batch' && method === 'POST') {
-        // One request for service protection (admitted above, its parts' time counted in it when it finishes).
+        // One request for service protection (admitted above, its parts' time counted in it when it finishes). A
+        // throttle fault is drawn once per thing that can answer 429: the batch, or under 'part' each part instead.
         if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
-        if (fault.error && !fault.afterExecution) throw fault.error;
-        if (fault.error) {
+        const perPart = (this.c.batchPartThrottling?.() ?? 'batch') === 'part';
+        const error = perPart && fault.error?.status === 429 ? undefined : fault.error;
+        if (error && !fault.afterExecution) throw error;
+        if (error) {
           await this.batch(req, new CapturedResponse().asServerResponse(), userId, extraHeaders).catch(() => undefined);
-          throw fault.error;
+          throw error;
         }
         await this.batch(req, res, userId, extraHeaders);
       } else {
@@ -228,12 +238,11 @@ export class WebApi {
     }
     const continueOnError = /odata\.continue-on-error/i.test([req.headers['prefer'] ?? ''].flat().join(','));
     const perPart = (this.c.batchPartThrottling?.() ?? 'batch') === 'part';
-    // Every part's faults are drawn up front in part order, so the seeded stream does not depend on where a batch stops.
-    const decisions = parts.map((p) => this.c.faults.decide(userId, p.method, partUrl(p.target, this.c.orgUrl())?.pathname ?? p.target));
-    if (!perPart) {
-      const throttled = decisions.find((d) => d.error?.status === 429);
-      if (throttled?.error) throw throttled.error;
-    }
+    // Every part's faults are drawn up front in part order, so the seeded stream does not depend on where a batch
+    // stops. Under 'batch' a part is never throttled (the batch was, or was not, as a whole).
+    const decisions = parts
+      .map((p) => this.c.faults.decide(userId, p.method, partUrl(p.target, this.c.orgUrl())?.pathname ?? p.target))
+      .map((d) => (!perPart && d.error?.status === 429 ? { ...d, error: undefined } : d));
     const answers: BatchPartResponse[] = [];
     let status = 200;
     for (const [i, part] of parts.entries()) {
