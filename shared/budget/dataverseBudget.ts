@@ -112,16 +112,18 @@ export class DataverseBudget {
   }
 
   /**
-   * A slot now, or undefined when the call would have to wait (every lane busy, out of tokens or paused, or the
-   * instance count not known yet): the client then sends the waiting calls together as one $batch.
+   * A slot now, or why the call would have to wait: 'tokens' when the lanes it could use are out of request tokens or
+   * paused by a Retry-After (or the instance count is not known yet), 'concurrency' when every one of them is only
+   * full. The client sends calls waiting for tokens together as one $batch, which takes one token; a batch would not
+   * help a call waiting only for concurrency, since its parts run one after another in one slot.
    */
-  tryAcquire(): DataverseSlot | undefined {
+  tryAcquire(): { slot: DataverseSlot } | { waitFor: 'tokens' | 'concurrency' } {
     if (this.options.mode === 'shared' && this.options.port && !this.counted) {
       void this.start();
-      return undefined;
+      return { waitFor: 'tokens' };
     }
     const taken = this.take(this.now());
-    return 'slot' in taken ? taken.slot : undefined;
+    return 'slot' in taken ? taken : { waitFor: taken.soonest === Infinity ? 'concurrency' : 'tokens' };
   }
 
   /** Takes a slot on the lane with the most room, or says when the soonest lane may have one. */

@@ -13,15 +13,23 @@ const urlOf = (input: string | URL | Request): string => (typeof input === 'stri
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
-/** A client whose budget has one slot, and a call that holds it until released, so the next calls wait together. */
+/**
+ * A client whose budget has one request token, taken by a first call, on a clock the test moves: the next calls wait
+ * for a token together until `release` moves the clock on, and then go out with that one token.
+ */
 async function waitingClient(h: Harness, fetchFn?: typeof fetch) {
   const tokens = () => Promise.resolve(h.token);
-  const budget = new DataverseBudget({ mode: 'local', lanes: [{ clientId: APP_ID, tokens }], requestsPer5Minutes: 6000, concurrent: 1, instanceId: 'client-test' });
+  let clock = Date.now();
+  // 10 requests per 5 minutes: a bucket of one token, the next one 33 s later on this clock.
+  const budget = new DataverseBudget({ mode: 'local', lanes: [{ clientId: APP_ID, tokens }], requestsPer5Minutes: 10, concurrent: 4, instanceId: 'client-test', maxWaitMs: 600_000, now: () => clock });
   const api = new DataverseApi({ url: h.sim.url, tokens, budget, batchMax: 20, retry: { attempts: 1, maxWaitMs: 0, baseDelayMs: 1 }, ...(fetchFn ? { fetch: fetchFn } : {}) });
-  const hold = h.sim.admin.holdRequests('^GET .*/WhoAmI');
-  const holder = api.whoAmI();
-  await hold.waitForHeld(1);
-  return { api, release: async () => { hold.release(); await holder; } };
+  await api.whoAmI();
+  return {
+    api,
+    release: () => {
+      clock += 40_000;
+    },
+  };
 }
 
 async function outcome<T>(p: Promise<T>): Promise<{ ok: T } | { code: string; status: number | undefined; retryAfterMs: number | undefined }> {
@@ -60,6 +68,22 @@ describe('DataverseApi $batch', () => {
     expect(counts.total).toBe(3);
   });
 
+  it('calls that wait only for a free slot (concurrency) wait alone: a batch would hold one slot for all its parts', async () => {
+    const tokens = () => Promise.resolve(h.token);
+    const budget = new DataverseBudget({ mode: 'local', lanes: [{ clientId: APP_ID, tokens }], requestsPer5Minutes: 6000, concurrent: 1, instanceId: 'concurrency' });
+    const api = new DataverseApi({ url: h.sim.url, tokens, budget });
+    const hold = h.sim.admin.holdRequests('^GET .*/WhoAmI');
+    const holder = api.whoAmI();
+    await hold.waitForHeld(1);
+    const calls = Promise.all([api.get('task', id(1)), api.get('task', id(2)), api.get('task', id(3))]);
+    hold.release();
+    await holder;
+    expect(await calls).toEqual([undefined, undefined, undefined]);
+    const counts = h.sim.admin.requestCounts();
+    expect(counts.byRoute['POST $batch']).toBeUndefined();
+    expect(counts.total).toBe(4);
+  });
+
   it('waiting calls share one $batch and each caller gets its own answer: record and etag, 412, 404, already exists, a per-part 429 with its Retry-After', async () => {
     h.sim.admin.setBatchPartThrottling('part');
     const etag = await seedTask(1);
@@ -76,7 +100,7 @@ describe('DataverseApi $batch', () => {
       outcome(api.create('task', id(2), { subject: 'exists' })),
       outcome(api.update('task', id(1), { subject: 'current' }, { ifMatch: etag })),
     ];
-    await release();
+    release();
     const [created, stale, missing, deleted, throttled, exists, current] = await Promise.all(calls);
     expect(created).toMatchObject({ ok: { activityid: id(10), subject: 'created in a batch' } });
     expect((created as { ok: Record<string, unknown> }).ok['@odata.etag']).toMatch(/^W\/"\d+"$/);
@@ -87,17 +111,17 @@ describe('DataverseApi $batch', () => {
     expect(exists).toMatchObject({ code: 'AlreadyExists' });
     expect(current).toMatchObject({ ok: { subject: 'current' } });
     const after = h.sim.admin.requestCounts();
-    // The held WhoAmI and one $batch of the 7 calls: 2 requests for service protection.
+    // The first WhoAmI and one $batch of the 7 calls: 2 requests for service protection.
     expect(after.total - before.total).toBe(2);
     expect(after.batchParts - before.batchParts).toBe(7);
     expect(h.sim.admin.records('tasks').map((t) => t.subject).sort()).toEqual(['current', 'created in a batch', 'seed 2'].sort());
   });
 
   it('a 429 for the whole batch is every caller\'s own 429, with the Retry-After, and nothing is written', async () => {
-    h.sim.admin.setFaultPlan({ requests: { match: `^PATCH .*tasks\\(${id(3)}\\)$`, throttle: { probability: 1, burst: 1, retryAfterSeconds: 4 } } });
+    h.sim.admin.setFaultPlan({ requests: { match: '^POST .*/\\$batch$', throttle: { probability: 1, burst: 1, retryAfterSeconds: 4 } } });
     const { api, release } = await waitingClient(h);
     const calls = [outcome(api.create('task', id(10), { subject: 'a' })), outcome(api.update('task', id(3), { subject: 'b' })), outcome(api.get('task', id(4)))];
-    await release();
+    release();
     for (const o of await Promise.all(calls)) expect(o).toMatchObject({ code: 'Throttled', status: 429, retryAfterMs: 4000 });
     expect(h.sim.admin.records('tasks')).toEqual([]);
   });
@@ -106,7 +130,7 @@ describe('DataverseApi $batch', () => {
     h.sim.admin.setFaultPlan({ requests: { match: '^POST .*/\\$batch$', serverError: { probability: 1, status: 503 } } });
     let { api, release } = await waitingClient(h);
     let calls = [outcome(api.create('task', id(10), { subject: 'a' })), outcome(api.get('task', id(4)))];
-    await release();
+    release();
     for (const o of await Promise.all(calls)) expect(o).toMatchObject({ code: 'Transient', status: 503 });
 
     h.sim.admin.setFaultPlan({});
@@ -116,7 +140,7 @@ describe('DataverseApi $batch', () => {
     };
     ({ api, release } = await waitingClient(h, broken));
     calls = [outcome(api.create('task', id(11), { subject: 'b' })), outcome(api.get('task', id(4)))];
-    await release();
+    release();
     for (const o of await Promise.all(calls)) expect(o).toMatchObject({ code: 'Transient' });
   });
 
@@ -138,7 +162,7 @@ describe('DataverseApi $batch', () => {
       h.reset();
       const { api, release } = await waitingClient(h, f);
       const calls = [outcome(api.create('task', id(10), { subject: label })), outcome(api.create('task', id(11), { subject: label }))];
-      await release();
+      release();
       const results = await Promise.all(calls);
       for (const o of results) expect(o, label).toMatchObject({ code: 'Transient' });
     }

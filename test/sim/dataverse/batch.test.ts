@@ -189,8 +189,12 @@ describe('Dataverse simulator $batch', () => {
       { method: 'PATCH', url: `tasks(${taskId(2)})`, body: { subject: 'b' } },
       { method: 'POST', url: 'tasks', body: { activityid: taskId(3), subject: 'c' } },
     ];
-    const plan = { requests: { match: '^PATCH ', throttle: { probability: 1, burst: 1, retryAfterSeconds: 7 } } };
-    h.sim.admin.setFaultPlan(plan);
+    // 'batch': the batch draws the throttle, and its parts do not.
+    h.sim.admin.setFaultPlan({ requests: { match: '^PATCH ', throttle: { probability: 1, burst: 1, retryAfterSeconds: 7 } } });
+    const partsOnly = await batch(parts, 'odata.continue-on-error');
+    expect(partsOnly.answers.map((a) => a.status)).toEqual([204, 204, 204]);
+    h.reset();
+    h.sim.admin.setFaultPlan({ requests: { match: '^POST .*/\\$batch$', throttle: { probability: 1, burst: 1, retryAfterSeconds: 7 } } });
     const whole = await batch(parts, 'odata.continue-on-error');
     expect(whole.status).toBe(429);
     expect(whole.headers.get('retry-after')).toBe('7');
@@ -199,7 +203,8 @@ describe('Dataverse simulator $batch', () => {
 
     h.reset();
     h.sim.admin.setBatchPartThrottling('part');
-    h.sim.admin.setFaultPlan(plan);
+    // 'part': each part draws, and the batch does not.
+    h.sim.admin.setFaultPlan({ requests: { match: '^(PATCH |POST .*/\\$batch$)', throttle: { probability: 1, burst: 1, retryAfterSeconds: 7 } } });
     const perPart = await batch(parts, 'odata.continue-on-error');
     expect(perPart.status).toBe(200);
     expect(perPart.answers.map((a) => a.status)).toEqual([204, 429, 204]);
