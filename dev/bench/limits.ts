@@ -130,3 +130,8 @@ for (const [mode, extra] of [['off', 0], ['shared', 0], ['shared', 1]] as const)
 for (const batchMax of ['1', '20']) {
   await measure('dv batch', `request budget 600/5 min, SYNC_DATAVERSE_BATCH_MAX=${batchMax}`, { env: { SYNC_DATAVERSE_BUDGET: 'shared', SYNC_DATAVERSE_REQUESTS_PER_5_MINUTES: '600', SYNC_DATAVERSE_BATCH_MAX: batchMax } }, tracked({ latencyMs: { min: 50, max: 100 } }));
 }
+// Where only the concurrency binds (the app users scenario's Dataverse), for comparison: a batch holds one slot for
+// the time of all its parts.
+for (const batchMax of ['1', '20']) {
+  await measure('dv batch', `concurrency 2, SYNC_DATAVERSE_BATCH_MAX=${batchMax}`, { env: { SYNC_DATAVERSE_BUDGET: 'shared', SYNC_DATAVERSE_CONCURRENT_REQUESTS: '2', SYNC_DATAVERSE_BATCH_MAX: batchMax } }, tracked({ concurrentRequests: 2, latencyMs: { min: 200, max: 400 } }));
+}
