@@ -325,8 +325,14 @@ export class DataverseApi {
         await this.sendAlone(slot.tokens, slot.clientId, only.call).then(only.resolve, only.reject);
         return;
       }
-      const outcomes = await this.sendBatch(slot, group.map((w) => w.call));
-      outcomes.forEach((outcome, i) => ('error' in outcome ? group[i]!.reject(outcome.error) : group[i]!.resolve(outcome.answer)));
+      // A line break in a header value or URL would split a part (an etag or id that came from elsewhere): such a
+      // call fails alone, as fetch refuses it alone, and the others still share the batch.
+      const unfit = group.filter((w) => !fitsInBatch(w.call));
+      for (const w of unfit) w.reject(new SyncError('InvalidInput', `Dataverse ${w.call.route}: a header value or the URL has a line break`));
+      const fit = group.filter((w) => fitsInBatch(w.call));
+      if (fit.length === 0) return;
+      const outcomes = await this.sendBatch(slot, fit.map((w) => w.call));
+      outcomes.forEach((outcome, i) => ('error' in outcome ? fit[i]!.reject(outcome.error) : fit[i]!.resolve(outcome.answer)));
     } catch (error) {
       for (const w of group) w.reject(error);
     } finally {
@@ -441,6 +447,11 @@ function partHeaders(call: Call): Record<string, string> {
     ...(call.body === undefined ? {} : { 'Content-Type': 'application/json; charset=utf-8' }),
     ...call.headers,
   };
+}
+
+/** Whether a call can be written as a part: no line break in its URL or header values (they delimit the part). */
+function fitsInBatch(call: Call): boolean {
+  return ![call.url, ...Object.keys(call.headers), ...Object.values(call.headers)].some((v) => /[\r\n]/.test(v));
 }
 
 /** A part's request target: the URL from the root, as in the documented batch requests. */

@@ -117,6 +117,25 @@ describe('DataverseApi $batch', () => {
     expect(h.sim.admin.records('tasks').map((t) => t.subject).sort()).toEqual(['current', 'created in a batch', 'seed 2'].sort());
   });
 
+  it('a call whose header value has a line break fails alone, and cannot split the batch for the others', async () => {
+    await seedTask(1);
+    const { api, release } = await waitingClient(h);
+    const before = h.sim.admin.requestCounts().batchParts;
+    const calls = [
+      outcome(api.update('task', id(1), { subject: 'injected' }, { ifMatch: 'W/"1"\r\n\r\nDELETE /api/data/v9.2/tasks(x) HTTP/1.1' })),
+      outcome(api.create('task', id(10), { subject: 'fine' })),
+      outcome(api.create('task', id(11), { subject: 'fine too' })),
+    ];
+    release();
+    const [injected, fine, fineToo] = await Promise.all(calls);
+    expect(injected).toMatchObject({ code: 'InvalidInput' });
+    expect(fine).toMatchObject({ ok: { subject: 'fine' } });
+    expect(fineToo).toMatchObject({ ok: { subject: 'fine too' } });
+    expect(h.sim.admin.records('tasks').map((t) => t.subject).sort()).toEqual(['fine', 'fine too', 'seed 1']);
+    // The call with the line break was never sent: the batch had the other two parts only.
+    expect(h.sim.admin.requestCounts().batchParts - before).toBe(2);
+  });
+
   it('a 429 for the whole batch is every caller\'s own 429, with the Retry-After, and nothing is written', async () => {
     h.sim.admin.setFaultPlan({ requests: { match: '^POST .*/\\$batch$', throttle: { probability: 1, burst: 1, retryAfterSeconds: 4 } } });
     const { api, release } = await waitingClient(h);
