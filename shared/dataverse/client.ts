@@ -325,10 +325,10 @@ export class DataverseApi {
         await this.sendAlone(slot.tokens, slot.clientId, only.call).then(only.resolve, only.reject);
         return;
       }
-      // A line break in a header value or URL would split a part (an etag or id that came from elsewhere): such a
-      // call fails alone, as fetch refuses it alone, and the others still share the batch.
+      // A line break in a header value or URL would corrupt its part (an etag or id that came from elsewhere): such a
+      // call fails as it fails alone, where fetch refuses the header (Transient), and the others still share the batch.
       const unfit = group.filter((w) => !fitsInBatch(w.call));
-      for (const w of unfit) w.reject(new SyncError('InvalidInput', `Dataverse ${w.call.route}: a header value or the URL has a line break`));
+      for (const w of unfit) w.reject(new SyncError('Transient', `Dataverse ${w.call.route}: a header value or the URL has a line break`));
       const fit = group.filter((w) => fitsInBatch(w.call));
       if (fit.length === 0) return;
       const outcomes = await this.sendBatch(slot, fit.map((w) => w.call));
