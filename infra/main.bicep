@@ -107,6 +107,11 @@ param dataverseRequestsPer5Minutes int = 5400
 @maxValue(10000)
 param dataverseConcurrentRequests int = 47
 
+@description('Most Dataverse calls sent together as one $batch while they wait for the budget; 1 turns batching off (SYNC_DATAVERSE_BATCH_MAX).')
+@minValue(1)
+@maxValue(1000)
+param dataverseBatchMax int = 20
+
 @description('Client ids of further app registrations to spread the Dataverse load over, each with its own application user; their client secrets go in Key Vault as sync-dataverse-app-2-secret, -3-, ... in this order (DATAVERSE_APPLICATION_USERS).')
 @maxLength(4)
 param dataverseApplicationUsers array = []
@@ -296,6 +301,7 @@ module functionApp 'modules/functionapp.bicep' = {
     dataverseBudget: dataverseBudget
     dataverseRequestsPer5Minutes: dataverseRequestsPer5Minutes
     dataverseConcurrentRequests: dataverseConcurrentRequests
+    dataverseBatchMax: dataverseBatchMax
     dataverseApplicationUsers: dataverseApplicationUsers
     backfillChangesPerSecond: backfillChangesPerSecond
     instanceMemoryMB: instanceMemoryMB

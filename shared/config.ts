@@ -172,6 +172,14 @@ export const settingsSchema = z
     /** Concurrent Dataverse requests per application user, all instances together: 92% of the default limit of 52. */
     SYNC_DATAVERSE_CONCURRENT_REQUESTS: integer(47, 1, 10_000),
     /**
+     * Calls waiting for the Dataverse budget go out together as one $batch of at most this many (1: never batched).
+     * A batch is one request for the service protection request count, its parts' execution time still counts
+     * (https://learn.microsoft.com/power-apps/developer/data-platform/api-limits); the Web API takes up to 1000
+     * (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/execute-batch-operations-using-web-api),
+     * and the limits page advises small batches ("start with a small batch size of 10").
+     */
+    SYNC_DATAVERSE_BATCH_MAX: integer(20, 1, 1000),
+    /**
      * More application users to spread the Dataverse load over, each an app registration with its own service
      * protection budget: a JSON list of {"clientId": "<guid>", "secretSetting": "<app setting name>"} (or
      * "certificateSetting"), naming the app setting that holds the secret (a Key Vault reference in Azure), never the

@@ -116,7 +116,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
   const dataverseBudget = settings.SYNC_DATAVERSE_BUDGET === 'off'
     ? undefined
     : new DataverseBudget({ mode: settings.SYNC_DATAVERSE_BUDGET, lanes, requestsPer5Minutes: settings.SYNC_DATAVERSE_REQUESTS_PER_5_MINUTES, concurrent: settings.SYNC_DATAVERSE_CONCURRENT_REQUESTS, instanceId, port: budgetStore, onError: budgetError });
-  const dataverse = new DataverseApi({ url: settings.DATAVERSE_URL, tokens, budget: dataverseBudget, onCall: (kind) => void (kind === 'read' ? calls.dataverseRead++ : calls.dataverseWrite++) });
+  const dataverse = new DataverseApi({ url: settings.DATAVERSE_URL, tokens, budget: dataverseBudget, batchMax: settings.SYNC_DATAVERSE_BATCH_MAX, onCall: (kind) => void (kind === 'read' ? calls.dataverseRead++ : calls.dataverseWrite++) });
   let tablesReady: Promise<void> | undefined;
   const ready = () => {
     tablesReady ??= tables.ensureTables();

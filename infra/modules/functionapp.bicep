@@ -166,6 +166,11 @@ param dataverseRequestsPer5Minutes int
 @maxValue(10000)
 param dataverseConcurrentRequests int
 
+@description('Most Dataverse calls sent together as one $batch while they wait for the budget; 1 turns batching off (SYNC_DATAVERSE_BATCH_MAX).')
+@minValue(1)
+@maxValue(1000)
+param dataverseBatchMax int
+
 @description('Client ids of further app registrations to spread the Dataverse load over; their secrets are secretNames.dataverseApp2Secret and on, in this order (DATAVERSE_APPLICATION_USERS).')
 @maxLength(4)
 param dataverseApplicationUsers array
@@ -310,6 +315,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     SYNC_DATAVERSE_BUDGET: dataverseBudget
     SYNC_DATAVERSE_REQUESTS_PER_5_MINUTES: string(dataverseRequestsPer5Minutes)
     SYNC_DATAVERSE_CONCURRENT_REQUESTS: string(dataverseConcurrentRequests)
+    SYNC_DATAVERSE_BATCH_MAX: string(dataverseBatchMax)
     SYNC_BACKFILL_CHANGES_PER_SECOND: string(backfillChangesPerSecond)
     // The further application users name the settings of their secrets (config.ts applicationUserSecretSettings), each a Key Vault reference.
     DATAVERSE_APPLICATION_USERS: empty(dataverseApplicationUsers) ? '' : string(map(range(0, length(dataverseApplicationUsers)), i => { clientId: dataverseApplicationUsers[i], secretSetting: 'SYNC_DATAVERSE_APP_${i + 2}_SECRET' }))

@@ -62,6 +62,8 @@ export class DataverseBudget {
   private readonly maxWaitMs: number;
   private heartbeat: NodeJS.Timeout | undefined;
   private started: Promise<void> | undefined;
+  /** The first heartbeat's count is in (or there is none to wait for). */
+  private counted = false;
   private readonly wake = new Set<() => void>();
   private turn = 0;
 
@@ -90,43 +92,9 @@ export class DataverseBudget {
     const deadline = this.now() + this.maxWaitMs;
     for (;;) {
       const now = this.now();
-      let best: { lane: LaneState; tokens: number } | undefined;
-      let soonest = Infinity;
-      // Start the scan one lane further each time, so equal lanes take turns.
-      this.turn = (this.turn + 1) % this.lanes.length;
-      for (let k = 0; k < this.lanes.length; k += 1) {
-        const l = this.lanes[(this.turn + k) % this.lanes.length]!;
-        if (l.pausedUntil > now) {
-          soonest = Math.min(soonest, l.pausedUntil);
-          continue;
-        }
-        if (l.inFlight >= this.concurrency) continue;
-        const taken = take(this.shape, l.bucket, now);
-        if (taken.waitMs > 0) {
-          soonest = Math.min(soonest, now + taken.waitMs);
-          continue;
-        }
-        // Fewest in flight first, then most tokens left: the load spreads over the lanes.
-        const tokens = taken.state.tokens;
-        if (!best || l.inFlight < best.lane.inFlight || (l.inFlight === best.lane.inFlight && tokens > best.tokens + 1)) best = { lane: l, tokens };
-      }
-      if (best) {
-        const l = best.lane;
-        l.bucket = take(this.shape, l.bucket, now).state;
-        l.inFlight += 1;
-        l.calls += 1;
-        let released = false;
-        return {
-          clientId: l.lane.clientId,
-          tokens: l.lane.tokens,
-          release: () => {
-            if (released) return;
-            released = true;
-            l.inFlight -= 1;
-            for (const w of [...this.wake]) w();
-          },
-        };
-      }
+      const taken = this.take(now);
+      if ('slot' in taken) return taken.slot;
+      const soonest = taken.soonest;
       // Every lane is busy: wake on a release, or when the soonest bucket or pause allows a call.
       const until = Math.min(soonest, now + 1_000);
       if (soonest !== Infinity && soonest > deadline) throw new SyncError('Throttled', 'waiting for the Dataverse budget took too long', { retryAfterMs: Math.max(1_000, soonest - now) });
@@ -141,6 +109,63 @@ export class DataverseBudget {
         this.wake.add(done);
       });
     }
+  }
+
+  /**
+   * A slot now, or why the call would have to wait: 'tokens' when the lanes it could use are out of request tokens or
+   * paused by a Retry-After (or the instance count is not known yet), 'concurrency' when every one of them is only
+   * full. The client sends calls waiting for tokens together as one $batch, which takes one token; a batch would not
+   * help a call waiting only for concurrency, since its parts run one after another in one slot.
+   */
+  tryAcquire(): { slot: DataverseSlot } | { waitFor: 'tokens' | 'concurrency' } {
+    if (this.options.mode === 'shared' && this.options.port && !this.counted) {
+      void this.start();
+      return { waitFor: 'tokens' };
+    }
+    const taken = this.take(this.now());
+    return 'slot' in taken ? taken : { waitFor: taken.soonest === Infinity ? 'concurrency' : 'tokens' };
+  }
+
+  /** Takes a slot on the lane with the most room, or says when the soonest lane may have one. */
+  private take(now: number): { slot: DataverseSlot } | { soonest: number } {
+    let best: { lane: LaneState; tokens: number } | undefined;
+    let soonest = Infinity;
+    // Start the scan one lane further each time, so equal lanes take turns.
+    this.turn = (this.turn + 1) % this.lanes.length;
+    for (let k = 0; k < this.lanes.length; k += 1) {
+      const l = this.lanes[(this.turn + k) % this.lanes.length]!;
+      if (l.pausedUntil > now) {
+        soonest = Math.min(soonest, l.pausedUntil);
+        continue;
+      }
+      if (l.inFlight >= this.concurrency) continue;
+      const taken = take(this.shape, l.bucket, now);
+      if (taken.waitMs > 0) {
+        soonest = Math.min(soonest, now + taken.waitMs);
+        continue;
+      }
+      // Fewest in flight first, then most tokens left: the load spreads over the lanes.
+      const tokens = taken.state.tokens;
+      if (!best || l.inFlight < best.lane.inFlight || (l.inFlight === best.lane.inFlight && tokens > best.tokens + 1)) best = { lane: l, tokens };
+    }
+    if (!best) return { soonest };
+    const l = best.lane;
+    l.bucket = take(this.shape, l.bucket, now).state;
+    l.inFlight += 1;
+    l.calls += 1;
+    let released = false;
+    return {
+      slot: {
+        clientId: l.lane.clientId,
+        tokens: l.lane.tokens,
+        release: () => {
+          if (released) return;
+          released = true;
+          l.inFlight -= 1;
+          for (const w of [...this.wake]) w();
+        },
+      },
+    };
   }
 
   /** Dataverse answered 429 for this application user: no call on its lane before Retry-After ends. */
@@ -174,7 +199,7 @@ export class DataverseBudget {
         this.options.onError?.(error);
       }
     };
-    this.started = beat();
+    this.started = beat().then(() => void (this.counted = true));
     this.heartbeat = setInterval(() => void beat(), every);
     this.heartbeat.unref?.();
     return this.started;

@@ -8,6 +8,7 @@ import type { Caller, Engine } from './engine.js';
 import { DataverseError, badValue, notFound } from './errors.js';
 import type { FaultPlan, RequestHold } from './faults.js';
 import type { ServiceProtectionLimits } from './limits.js';
+import type { BatchPartThrottling } from './webapi.js';
 import { parseFilter } from './odata.js';
 import type { IdSource } from './prng.js';
 import { entityBySet, entityDef, stateOption, type EntityDef } from './schema.js';
@@ -65,6 +66,11 @@ export interface RequestCountsView {
   byUser: Record<string, number>;
   byRoute: Record<string, number>;
   byStatus: Record<string, number>;
+  /** Parts of $batch requests answered (counted in byRoute and byStatus, not in total and byUser: a batch is one request). */
+  batchParts: number;
+  /** The answers of the $batch requests themselves by status (a 429 for a whole batch), and of their parts. */
+  batchesByStatus: Record<string, number>;
+  batchPartsByStatus: Record<string, number>;
   recentErrors: Array<{ route: string; status: number; code: string; message: string }>;
 }
 
@@ -98,6 +104,7 @@ export interface AdminDeps {
   hold: (match: string) => RequestHold;
   getLimits: () => DataverseLimits;
   setLimits: (limits: Partial<DataverseLimits>) => void;
+  setBatchPartThrottling: (mode: BatchPartThrottling) => void;
   advanceClock: (ms: number) => void;
   now: () => number;
   expireChangeTracking: () => void;
@@ -289,6 +296,11 @@ export class DataverseAdmin {
 
   setLimits(limits: Partial<DataverseLimits>): void {
     this.d.setLimits(limits);
+  }
+
+  /** Where a $batch's 429s come from: the whole batch ('batch') or each part ('part'). See README "$batch". */
+  setBatchPartThrottling(mode: BatchPartThrottling): void {
+    this.d.setBatchPartThrottling(mode);
   }
 
   /** Moves the simulator's clock forward (token expiry, service protection windows) without waiting. */

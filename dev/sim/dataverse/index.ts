@@ -14,7 +14,7 @@ import { Prng, SequentialGuids } from './prng.js';
 import { emailFilterTables, entities, entityByLogicalName, sdkMessageNames } from './schema.js';
 import { Store, text, type LookupRef } from './store.js';
 import { SeriesPlatform, type RecurrenceOptions } from './series.js';
-import { RequestCounters, WebApi } from './webapi.js';
+import { RequestCounters, WebApi, type BatchPartThrottling } from './webapi.js';
 import { PrivilegeBook } from './privileges.js';
 import { UserSettingsPlatform } from './userSettings.js';
 import { WebhookDispatcher, type WebhookRedelivery } from './webhooks.js';
@@ -26,6 +26,7 @@ export type { ExpansionSettings, RecurrenceOptions } from './series.js';
 export type { EmailOptions, MailboxMethods, MailboxSettings } from './email.js';
 export type { WebhookDelivery, WebhookFaults, WebhookRedelivery, DeliveryAttempt } from './webhooks.js';
 export { ErrorCodes } from './errors.js';
+export type { BatchPartThrottling } from './webapi.js';
 export type { HandledRequest } from '../common/https.js';
 
 export interface DataverseSimulatorOptions {
@@ -65,6 +66,11 @@ export interface DataverseSimulatorOptions {
   recurrence?: RecurrenceOptions;
   /** Email: organization upload limit and the choices the docs leave open (README "Email"). */
   email?: EmailOptions;
+  /**
+   * Whether service protection and throttle faults answer 429 for a whole $batch ('batch', the default) or for its
+   * parts one by one ('part'); the docs leave it open (README "$batch"). The admin API can switch it at run time.
+   */
+  batchPartThrottling?: BatchPartThrottling;
 }
 
 export interface DataverseSimulator {
@@ -114,6 +120,9 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
   let orgUrl = 'https://127.0.0.1';
   let evictedBelowVersion = 0;
   const counters = new RequestCounters();
+  const requests = new EventEmitter();
+  requests.setMaxListeners(0);
+  let batchPartThrottling: BatchPartThrottling = options.batchPartThrottling ?? 'batch';
   const dispatcher = new WebhookDispatcher({
     store,
     ids: { guid: () => streams.webhookIds.guid() },
@@ -248,6 +257,8 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     series,
     email,
     privileges,
+    batchPartThrottling: () => batchPartThrottling,
+    partHandled: (handled) => requests.emit('handled', handled),
   });
 
   const admin = new DataverseAdmin({
@@ -264,8 +275,12 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
       byUser: Object.fromEntries(counters.byUser),
       byRoute: Object.fromEntries(counters.byRoute),
       byStatus: Object.fromEntries([...counters.byStatus].map(([k, v]) => [String(k), v])),
+      batchParts: counters.batchParts,
+      batchesByStatus: Object.fromEntries([...counters.batchesByStatus].map(([k, v]) => [String(k), v])),
+      batchPartsByStatus: Object.fromEntries([...counters.batchPartsByStatus].map(([k, v]) => [String(k), v])),
       recentErrors: [...counters.recentErrors],
     }),
+    setBatchPartThrottling: (mode) => void (batchPartThrottling = mode),
     setFaultPlan: (plan) => {
       requestFaults.setPlan(plan.requests);
       dispatcher.setFaults(plan.webhooks);
@@ -298,9 +313,8 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     if (url.pathname === '/_sim' || url.pathname.startsWith('/_sim/')) return handleAdminHttp(admin, req, res, url);
     sendJson(res, 404, { error: { code: '0x80060888', message: `Resource not found for the segment '${url.pathname}'.` } });
   };
-  const requests = new EventEmitter();
-  requests.setMaxListeners(0);
-  const http = await startHttpsServer(options.port ?? 0, observeRequests(handler, requests, (path) => path.startsWith('/_sim')));
+  // A $batch is reported by its parts (partHandled above), each as the single request it stands for.
+  const http = await startHttpsServer(options.port ?? 0, observeRequests(handler, requests, (path) => path.startsWith('/_sim') || path.endsWith('/$batch')));
   orgUrl = http.origin;
 
   return {

@@ -73,19 +73,7 @@ export class ServiceProtection {
     if (u.inFlight >= this.limits.concurrentRequests) {
       throw new DataverseError(429, ErrorCodes.ConcurrencyLimit, `Number of concurrent requests exceeded the limit of ${this.limits.concurrentRequests}.`, { 'Retry-After': '1' });
     }
-    if (count >= this.limits.requestsPerWindow) {
-      throw new DataverseError(429, ErrorCodes.RequestsLimit, `Number of requests exceeded the limit of ${this.limits.requestsPerWindow} over time window of ${this.limits.windowSeconds} seconds.`, {
-        'Retry-After': String(this.retryAfterSeconds(u, now)),
-      });
-    }
-    if (u.executionMs >= this.limits.executionTimeMsPerWindow) {
-      throw new DataverseError(
-        429,
-        ErrorCodes.ExecutionTimeLimit,
-        `Combined execution time of incoming requests exceeded limit of ${this.limits.executionTimeMsPerWindow.toLocaleString('en-US')}  milliseconds over time window of ${this.limits.windowSeconds} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.`,
-        { 'Retry-After': String(this.retryAfterSeconds(u, now)) },
-      );
-    }
+    this.checkWindow(u, now, count);
     const entry = u.base + u.times.length;
     u.times.push(now);
     u.durations.push(0);
@@ -110,6 +98,31 @@ export class ServiceProtection {
         }
       },
     };
+  }
+
+  /**
+   * Throws the documented 429 when the user is over the request-count or execution-time limit of the window, without
+   * counting anything: a part of a batch under `batchPartThrottling: 'part'` (the batch itself was counted once).
+   */
+  check(userId: string): void {
+    const u = this.usage(userId);
+    this.checkWindow(u, this.now(), u.times.length - u.head);
+  }
+
+  private checkWindow(u: UserUsage, now: number, count: number): void {
+    if (count >= this.limits.requestsPerWindow) {
+      throw new DataverseError(429, ErrorCodes.RequestsLimit, `Number of requests exceeded the limit of ${this.limits.requestsPerWindow} over time window of ${this.limits.windowSeconds} seconds.`, {
+        'Retry-After': String(this.retryAfterSeconds(u, now)),
+      });
+    }
+    if (u.executionMs >= this.limits.executionTimeMsPerWindow) {
+      throw new DataverseError(
+        429,
+        ErrorCodes.ExecutionTimeLimit,
+        `Combined execution time of incoming requests exceeded limit of ${this.limits.executionTimeMsPerWindow.toLocaleString('en-US')}  milliseconds over time window of ${this.limits.windowSeconds} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.`,
+        { 'Retry-After': String(this.retryAfterSeconds(u, now)) },
+      );
+    }
   }
 
   /** Seconds until the oldest request in the window leaves it (at least 1). */

@@ -1,12 +1,15 @@
 // The Web API endpoint /api/data/v9.2/: authentication and the application user, impersonation headers, service
 // protection, the request part of the fault plan, then the OData routes (PAD webapi/*.md).
 import { privilegeId, writePrivilege, type PrivilegeBook } from './privileges.js';
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { BodyTooLargeError, bearerToken, readBody, sendJson } from '../common/https.js';
 import type { IdentityProvider } from '../identity/index.js';
 import type { Caller, Engine } from './engine.js';
 import { DataverseError, ErrorCodes, badQuery, badValue, notFound } from './errors.js';
-import type { RequestFaultInjector } from './faults.js';
+import type { RequestFaultDecision, RequestFaultInjector } from './faults.js';
+import { boundaryOf, maxBatchRequests, parseBatchBody, serializeBatchResponse, type BatchPartRequest, type BatchPartResponse } from './batch.js';
+import type { HandledRequest } from '../common/https.js';
 import type { ServiceProtection } from './limits.js';
 import type { SeriesPlatform } from './series.js';
 import type { EmailPlatform } from './email.js';
@@ -41,9 +44,21 @@ export interface WebApiContext {
   email?: EmailPlatform;
   /** What RetrieveUserPrivileges answers per user. */
   privileges?: PrivilegeBook;
+  /**
+   * Where a batch's 429s come from, which the docs leave open (README "$batch"): 'batch' (default) answers the whole
+   * $batch 429 before any part runs; 'part' evaluates service protection and throttle faults per part.
+   */
+  batchPartThrottling?: () => BatchPartThrottling;
+  /** Each answered part of a batch, as the request events report single requests. */
+  partHandled?: (handled: HandledRequest) => void;
 }
 
-/** Requests counted per user and per route, for inspection. */
+export type BatchPartThrottling = 'batch' | 'part';
+
+/**
+ * Requests counted per user and per route, for inspection. `total` and `byUser` count requests as service protection
+ * does (a $batch is one); `byRoute` and `byStatus` count every operation and answer, the parts of a batch included.
+ */
 export class RequestCounters {
   readonly byUser = new Map<string, number>();
   readonly byRoute = new Map<string, number>();
@@ -51,9 +66,23 @@ export class RequestCounters {
   /** The last 50 error answers, newest last, for debugging a caller. */
   readonly recentErrors: Array<{ route: string; status: number; code: string; message: string }> = [];
   total = 0;
+  /** Parts of batches answered. */
+  batchParts = 0;
+  /** The answers of $batch requests themselves, and of their parts, by status. */
+  readonly batchesByStatus = new Map<number, number>();
+  readonly batchPartsByStatus = new Map<number, number>();
+
+  /** One answered part of a batch: an operation and an answer, not a request of its own. */
+  part(route: string, status: number): void {
+    this.batchParts++;
+    this.batchPartsByStatus.set(status, (this.batchPartsByStatus.get(status) ?? 0) + 1);
+    this.byRoute.set(route, (this.byRoute.get(route) ?? 0) + 1);
+    this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
+  }
 
   count(userId: string | undefined, route: string, status: number): void {
     this.total++;
+    if (route === 'POST $batch') this.batchesByStatus.set(status, (this.batchesByStatus.get(status) ?? 0) + 1);
     if (userId) this.byUser.set(userId, (this.byUser.get(userId) ?? 0) + 1);
     this.byRoute.set(route, (this.byRoute.get(route) ?? 0) + 1);
     this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
@@ -70,6 +99,9 @@ export class RequestCounters {
     this.byRoute.clear();
     this.byStatus.clear();
     this.total = 0;
+    this.batchParts = 0;
+    this.batchesByStatus.clear();
+    this.batchPartsByStatus.clear();
   }
 }
 
@@ -146,16 +178,21 @@ export class WebApi {
       finish = admitted.finish;
       Object.assign(extraHeaders, admitted.headers);
       const fault = this.c.faults.decide(userId, method, url.pathname);
-      if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
-      if (fault.error && !fault.afterExecution) throw fault.error;
-      await this.c.faults.gate(method, url.pathname);
-      const caller = this.caller(req, userId, url);
-      if (fault.error) {
-        // A lost answer: the request is handled (its answer, even an error, goes nowhere) and the client gets the 5xx.
-        await this.route(req, new ServerResponse(req), url, method, path, caller, extraHeaders).catch(() => undefined);
-        throw fault.error;
+      if (path === '$batch' && method === 'POST') {
+        // One request for service protection (admitted above, its parts' time counted in it when it finishes). A
+        // throttle fault is drawn once per thing that can answer 429: the batch, or under 'part' each part instead.
+        if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
+        const perPart = (this.c.batchPartThrottling?.() ?? 'batch') === 'part';
+        const error = perPart && fault.error?.status === 429 ? undefined : fault.error;
+        if (error && !fault.afterExecution) throw error;
+        if (error) {
+          await this.batch(req, new CapturedResponse().asServerResponse(), userId, extraHeaders).catch(() => undefined);
+          throw error;
+        }
+        await this.batch(req, res, userId, extraHeaders);
+      } else {
+        await this.serve(req, res, url, method, path, userId, fault, extraHeaders);
       }
-      await this.route(req, res, url, method, path, caller, extraHeaders);
       this.c.counters.count(userId, route, res.statusCode);
     } catch (err) {
       const e = err instanceof DataverseError ? err : err instanceof BodyTooLargeError ? new DataverseError(413, ErrorCodes.InvalidArgument, err.message) : undefined;
@@ -166,6 +203,86 @@ export class WebApi {
     } finally {
       finish?.();
     }
+  }
+
+  /** The single-request path after admission: faults, gates, the caller, the route. Batch parts take it too. */
+  private async serve(req: IncomingMessage, res: ServerResponse, url: URL, method: string, path: string, userId: string, fault: RequestFaultDecision, headers: Record<string, string>): Promise<void> {
+    if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
+    if (fault.error && !fault.afterExecution) throw fault.error;
+    await this.c.faults.gate(method, url.pathname);
+    const caller = this.caller(req, userId, url);
+    if (fault.error) {
+      // A lost answer: the request is handled (its answer, even an error, goes nowhere) and the client gets the 5xx.
+      await this.route(req, new CapturedResponse().asServerResponse(), url, method, path, caller, headers).catch(() => undefined);
+      throw fault.error;
+    }
+    await this.route(req, res, url, method, path, caller, headers);
+  }
+
+  /**
+   * POST $batch (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/execute-batch-operations-using-web-api):
+   * the parts run one after another, in order, each through the single-request path as the authenticated user of
+   * the batch (so faults, etags, impersonation, privileges and errors apply per part). "When an error occurs for a
+   * request within a batch, the error for that request will be returned for the batch request and more requests
+   * won't be processed", unless `Prefer: odata.continue-on-error`: then the batch answers 200 with every part.
+   */
+  private async batch(req: IncomingMessage, res: ServerResponse, userId: string, headers: Record<string, string>): Promise<void> {
+    const boundary = boundaryOf(header(req, 'Content-Type'));
+    if (!boundary) throw badValue('A $batch request needs Content-Type: multipart/mixed with a boundary.');
+    const parts = parseBatchBody(await readBody(req, 64 * 1024 * 1024), boundary);
+    if (parts.length > maxBatchRequests) {
+      // ExecuteMultiple, which $batch is equivalent to: "If that limit is exceeded, a fault is thrown before the first
+      // request is ever executed", naming MaxBatchSize (org-service/execute-multiple-requests). The Web API's code
+      // for it is not documented: README "$batch".
+      throw new DataverseError(400, ErrorCodes.InvalidArgument, `The batch has ${parts.length} requests, more than the maximum batch size (MaxBatchSize ${maxBatchRequests}).`);
+    }
+    const continueOnError = /odata\.continue-on-error/i.test([req.headers['prefer'] ?? ''].flat().join(','));
+    const perPart = (this.c.batchPartThrottling?.() ?? 'batch') === 'part';
+    // Every part's faults are drawn up front in part order, so the seeded stream does not depend on where a batch
+    // stops. Under 'batch' a part is never throttled (the batch was, or was not, as a whole).
+    const decisions = parts
+      .map((p) => this.c.faults.decide(userId, p.method, partUrl(p.target, this.c.orgUrl())?.pathname ?? p.target))
+      .map((d) => (!perPart && d.error?.status === 429 ? { ...d, error: undefined } : d));
+    const answers: BatchPartResponse[] = [];
+    let status = 200;
+    for (const [i, part] of parts.entries()) {
+      const answer = await this.part(part, decisions[i]!, userId, perPart);
+      answers.push(answer);
+      if (answer.status >= 400 && !continueOnError) {
+        status = answer.status;
+        break;
+      }
+    }
+    const responseBoundary = `batchresponse_${this.c.ids.guid()}`;
+    const text = serializeBatchResponse(answers, responseBoundary);
+    res.writeHead(status, { ...headers, 'Content-Type': `multipart/mixed; boundary=${responseBoundary}`, 'Content-Length': String(Buffer.byteLength(text)) });
+    res.end(text);
+  }
+
+  /** One part of a batch through the single-request path; its error, if any, becomes its answer. */
+  private async part(part: BatchPartRequest, fault: RequestFaultDecision, userId: string, perPart: boolean): Promise<BatchPartResponse> {
+    const url = partUrl(part.target, this.c.orgUrl());
+    const path = url?.pathname.startsWith(API_PREFIX) ? decodeURIComponent(url.pathname.slice(API_PREFIX.length)) : undefined;
+    const route = `${part.method} ${path === undefined ? '?' : routeName(path)}`;
+    const sink = new CapturedResponse();
+    const headers: Record<string, string> = { 'OData-Version': '4.0' };
+    try {
+      if (!url || path === undefined) throw new DataverseError(404, ErrorCodes.ODataResourceNotFound, `A batch part must address the Web API at ${API_PREFIX}.`);
+      if (path === '$batch') throw badValue('Batch requests cannot contain other batch requests.');
+      if (perPart) this.c.protection.check(userId);
+      await this.serve(partRequest(part, url), sink.asServerResponse(), url, part.method, path, userId, fault, headers);
+      this.c.counters.part(route, sink.status);
+    } catch (err) {
+      const e = err instanceof DataverseError ? err : err instanceof BodyTooLargeError ? new DataverseError(413, ErrorCodes.InvalidArgument, err.message) : undefined;
+      if (!e) throw err;
+      this.c.counters.part(route, e.status);
+      this.c.counters.error(route, e);
+      sink.reset();
+      sendJson(sink.asServerResponse(), e.status, e.body(), { ...headers, ...e.headers });
+    }
+    const method = part.method.toUpperCase();
+    this.c.partHandled?.({ method, path: url?.pathname ?? part.target, status: sink.status, write: !['GET', 'HEAD', 'OPTIONS'].includes(method) && sink.status >= 200 && sink.status < 300 });
+    return { status: sink.status, headers: sink.headers, body: sink.body };
   }
 
   private applicationUser(appId: string): Row {
@@ -223,7 +340,7 @@ export class WebApi {
       sendJson(res, 200, { '@odata.context': `${org}${API_PREFIX}$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse`, RolePrivileges }, headers);
       return;
     }
-    if (path === '$batch') throw new DataverseError(501, ErrorCodes.ODataNotSupported, 'The simulator does not implement $batch; send the requests one by one.');
+    if (path === '$batch') throw new DataverseError(405, ErrorCodes.ODataNotSupported, '$batch takes POST.');
     const action = /^(?:([A-Za-z_]+)\(([^)]*)\)\/Microsoft\.Dynamics\.CRM\.)?(AddRecurrence|DeleteOpenInstances)$/.exec(path);
     if (action && this.c.series) return this.seriesAction(req, res, method, action, caller, headers);
     const send = /^emails\(([^)]*)\)\/Microsoft\.Dynamics\.CRM\.SendEmail$/.exec(path);
@@ -489,3 +606,54 @@ function routeName(path: string): string {
   return path.replace(/\([^)]*\)/, '(id)');
 }
 
+
+/** A part's request target as a URL: absolute, from the root, or relative to the service root (OData 4.0 11.7.2). */
+function partUrl(target: string, orgUrl: string): URL | undefined {
+  try {
+    return new URL(target, `${orgUrl}${API_PREFIX}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A batch part as the request the single-request path reads: its headers, method, URL and body stream. */
+function partRequest(part: BatchPartRequest, url: URL): IncomingMessage {
+  const stream = Readable.from(part.body ? [Buffer.from(part.body, 'utf8')] : []);
+  return Object.assign(stream, { headers: part.headers, method: part.method, url: `${url.pathname}${url.search}` }) as unknown as IncomingMessage;
+}
+
+/** Collects what a route writes (status, headers, body) for a batch part or a lost answer, instead of a socket. */
+class CapturedResponse {
+  status = 200;
+  headers: Record<string, string> = {};
+  body = '';
+
+  reset(): void {
+    this.status = 200;
+    this.headers = {};
+    this.body = '';
+  }
+
+  /** The subset of ServerResponse the routes use: statusCode, writeHead and end. */
+  asServerResponse(): ServerResponse {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    const res = {
+      get statusCode() {
+        return self.status;
+      },
+      headersSent: false,
+      writeHead(status: number, headers?: Record<string, string>) {
+        self.status = status;
+        for (const [k, v] of Object.entries(headers ?? {})) self.headers[k] = String(v);
+        res.headersSent = true;
+        return res;
+      },
+      end(chunk?: string) {
+        if (typeof chunk === 'string') self.body += chunk;
+        return res;
+      },
+    };
+    return res as unknown as ServerResponse;
+  }
+}
