@@ -136,7 +136,7 @@ describe('chaos', () => {
           lastViolations = found;
           lastTrail = w.trail;
           const byKind = (k: string) => model.items.filter((i) => i.kind === k).length;
-          summary = `${w.trail.length} acted, items ${model.items.length} (appointments ${byKind('appointment')}, tasks ${byKind('task')}, contacts ${byKind('contact')}), mails ${model.mails.length} (${model.mails.filter((m) => m.direction === 'out').length} sent), ${model.crashes} kill(s)`;
+          summary = `${w.trail.length} acted, items ${model.items.length} (appointments ${byKind('appointment')}, series ${byKind('series')}, tasks ${byKind('task')}, contacts ${byKind('contact')}), mails ${model.mails.length} (${model.mails.filter((m) => m.direction === 'out').length} sent), ${model.crashes} kill(s)`;
           // Known findings alone do not fail the property (so shrinking looks for something new); they are
           // reported below, and skip the test with their names unless CHAOS_STRICT=1.
           return found.every((v) => v.finding !== undefined && !strict);

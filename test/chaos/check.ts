@@ -2,7 +2,7 @@
 // the model's values, nothing the model says is gone exists, and no item of the run exists that the model does not
 // know. Returns every violation (one line each), not only the first.
 import { comparedFields, itemFields, keyOfItem, keyOfMail, keyOfRecord, recordFields, type Snapshot } from './world.js';
-import { userKeys, type Model } from './model.js';
+import { kinds, userKeys, type Model } from './model.js';
 
 /**
  * Findings of this test that are not fixed yet, each under a name `npm run test:chaos` reports. A run whose only
@@ -30,7 +30,7 @@ export function violations(model: Model, snap: Snapshot): Violation[] {
   // A check names the finding a violation looks like; it counts as known only while that finding is listed open.
   const push = (text: string, finding?: FindingName) => out.push(finding !== undefined && Object.hasOwn(knownFindings, finding) ? { text, finding } : { text });
   const known = new Set(model.items.map((i) => i.key));
-  for (const kind of ['appointment', 'task', 'contact'] as const) {
+  for (const kind of kinds) {
     for (const r of snap.records[kind]) if (!known.has(keyOfRecord(kind, r)!)) push(`Dynamics 365 holds a ${kind} ${keyOfRecord(kind, r)} nobody made`);
     for (const u of userKeys) for (const i of snap.mailbox[u][kind]) if (!known.has(keyOfItem(kind, i)!)) push(`${u}'s mailbox holds a ${kind} ${keyOfItem(kind, i)} nobody made`);
   }

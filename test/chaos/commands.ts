@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import * as m from './model.js';
 import type { World } from './world.js';
 
-const kinds = ['appointment', 'task', 'contact'] as const;
+const kinds = m.kinds;
 const user = fc.constantFrom<m.UserKey>('alice', 'bob');
 const value = fc.constantFrom('red', 'green', 'blue', 'amber', 'teal', 'plum', 'sand', 'jade');
 const field = fc.constantFrom<keyof m.Fields>('a', 'b');

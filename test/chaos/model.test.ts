@@ -10,7 +10,7 @@ const contact = (): ItemModel => createdInDynamics('C1', 'contact', 'alice', { a
 
 /** Dynamics 365 and alice's mailbox holding the contact with these job titles (a) and departments (b). */
 function snapshot(d365: { a: string; b: string } | undefined, outlook: { a: string; b: string }): Snapshot {
-  const empty = { appointment: [], task: [], contact: [] };
+  const empty = { appointment: [], series: [], task: [], contact: [] };
   return {
     records: { ...empty, contact: d365 ? [{ contactid: '1', lastname: 'C1', jobtitle: d365.a, department: d365.b }] : [] },
     mailbox: {
@@ -90,8 +90,8 @@ describe('chaos model: what a delete lets go of may keep an edit it never heard'
     const item = contact();
     edited(item, 'a', 'teal', 'outlook');
     deletedInOutlook(item);
-    expect(check(item, { ...snapshot({ a: 'red', b: 'red' }, { a: 'x', b: 'x' }), mailbox: { alice: { appointment: [], task: [], contact: [] }, bob: { appointment: [], task: [], contact: [] } } })).toEqual([]);
-    expect(check(item, { ...snapshot({ a: 'plum', b: 'red' }, { a: 'x', b: 'x' }), mailbox: { alice: { appointment: [], task: [], contact: [] }, bob: { appointment: [], task: [], contact: [] } } })).toEqual(["contact C1: Dynamics 365 field a is 'plum', the model 'teal'"]);
+    expect(check(item, { ...snapshot({ a: 'red', b: 'red' }, { a: 'x', b: 'x' }), mailbox: { alice: { appointment: [], series: [], task: [], contact: [] }, bob: { appointment: [], series: [], task: [], contact: [] } } })).toEqual([]);
+    expect(check(item, { ...snapshot({ a: 'plum', b: 'red' }, { a: 'x', b: 'x' }), mailbox: { alice: { appointment: [], series: [], task: [], contact: [] }, bob: { appointment: [], series: [], task: [], contact: [] } } })).toEqual(["contact C1: Dynamics 365 field a is 'plum', the model 'teal'"]);
   });
 
   it('a linked record and copy still hold only the model value', () => {
@@ -130,7 +130,7 @@ describe('chaos model: what a delete lets go of may keep an edit it never heard'
   });
 
   it('a task completed in To Do and deleted there: its record may stay open only when the completion was not seen in Dynamics 365', () => {
-    const empty = { appointment: [], task: [], contact: [] };
+    const empty = { appointment: [], series: [], task: [], contact: [] };
     const snap = (statecode: number): Snapshot => ({ records: { ...empty, task: [{ activityid: '1', subject: 'T1 red', statecode }] }, mailbox: { alice: { ...empty }, bob: { ...empty } }, emails: [], sent: [] });
     const item = (seen: boolean): ItemModel => {
       const t = createdInDynamics('T1', 'task', 'alice', { a: 'red', b: '' });
@@ -145,7 +145,7 @@ describe('chaos model: what a delete lets go of may keep an edit it never heard'
 });
 
 describe('chaos model: mail, copied once each way', () => {
-  const empty = { appointment: [], task: [], contact: [] };
+  const empty = { appointment: [], series: [], task: [], contact: [] };
   const incoming = (n: number) => Array.from({ length: n }, (_, i) => ({ activityid: `${i}`, subject: 'M1 mail', directioncode: false, statecode: 1, statuscode: 4 }));
   const snap = (emails: Record<string, unknown>[], sent: Snapshot['sent'] = []): Snapshot => ({ records: empty, mailbox: { alice: { ...empty }, bob: { ...empty } }, emails, sent });
   const checkMail = (mail: MailModel, s: Snapshot) => {

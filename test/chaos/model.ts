@@ -2,7 +2,16 @@
 // and decisions"): the model is pure (an operation in, the expected state out) and knows nothing of how the sync
 // gets there. Each item is named by a key carried in a field the sync copies as is (subject, or a contact's last
 // name), so the check finds every copy of it on both sides and counts them.
-export type Kind = 'appointment' | 'task' | 'contact';
+export type Kind = 'appointment' | 'series' | 'task' | 'contact';
+export const kinds: readonly Kind[] = ['appointment', 'series', 'task', 'contact'];
+/**
+ * A recurring series (README "Recurring series") is modelled as a meeting of its own kind: the series is the unit,
+ * with its subject and location as an appointment's, and the same delete rules for a future series the user
+ * organizes (every series of the run starts two or more days ahead and has no attendees). Its occurrences and
+ * Dataverse's expanded instances are not items of the model: they carry the series' key and are left out of the
+ * counts (world.ts snapshot).
+ */
+export const isMeeting = (kind: Kind): boolean => kind === 'appointment' || kind === 'series';
 /**
  * The Dynamics 365 tables a task item may live in: server-side synchronization syncs tasks, phone calls, letters and
  * faxes as Outlook tasks (https://learn.microsoft.com/power-platform/admin/sync-logic),
@@ -243,7 +252,7 @@ export function deletedInDynamics(item: ItemModel, ownerCopySeen = true, ownerCo
   // with this delete, while the old owner's pair is still linked: the delete rule, applied to a record that user no
   // longer owns, may remove their copy (chaos seed 45 x 1000: a contact reassigned, edited and deleted).
   if (item.reassigned && !ownerCopySeen) for (const c of item.copies) if (c.role === 'left') c.maybeMissing = true;
-  if (item.kind === 'appointment') {
+  if (isMeeting(item.kind)) {
     own.exists = false;
     const att = attendeeCopy(item);
     if (att) att.cancelledOrGone = true;
@@ -266,7 +275,7 @@ export function deletedInDynamics(item: ItemModel, ownerCopySeen = true, ownerCo
 export function deletedInOutlook(item: ItemModel, recordCompletedSeen = true): void {
   ownerCopy(item).exists = false;
   item.frozen = true;
-  if (item.tracked && item.kind === 'appointment' && !item.d365.completed) {
+  if (item.tracked && isMeeting(item.kind) && !item.d365.completed) {
     item.d365.exists = false;
     const att = attendeeCopy(item);
     if (att) att.cancelledOrGone = true;

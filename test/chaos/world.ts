@@ -5,13 +5,19 @@ import type { Stack } from '../../dev/stack/index.js';
 import type { FaultPlan as GraphFaultPlan, HandledRequest, InspectedItem } from '../../dev/sim/graph/index.js';
 import type { FaultPlan as DataverseFaultPlan } from '../../dev/sim/dataverse/index.js';
 import { daysFromNow, tracked as trackedCategory } from '../support/e2e.js';
-import { observed, ownerCopy, taskTables, type CopyState, type Fields, type ItemModel, type Kind, type MailModel, type Model, type TaskTable, type UserKey } from './model.js';
+import { isMeeting, kinds, observed, ownerCopy, taskTables, type CopyState, type Fields, type ItemModel, type Kind, type MailModel, type Model, type TaskTable, type UserKey } from './model.js';
 
-const setOf: Record<Kind, string> = { appointment: 'appointments', task: 'tasks', contact: 'contacts' };
+const setOf: Record<Kind, string> = { appointment: 'appointments', series: 'recurringappointmentmasters', task: 'tasks', contact: 'contacts' };
 const taskSetOf: Record<TaskTable, string> = { task: 'tasks', phonecall: 'phonecalls', letter: 'letters', fax: 'faxes' };
 /** The entity set an item's record lives in (a task item's table: task, phone call, letter or fax). */
 const setOfItem = (item: ItemModel): string => (item.kind === 'task' ? taskSetOf[item.table ?? 'task'] : setOf[item.kind]);
-const graphKind: Record<Kind, 'event' | 'todoTask' | 'contact'> = { appointment: 'event', task: 'todoTask', contact: 'contact' };
+const graphKind: Record<Kind, 'event' | 'todoTask' | 'contact'> = { appointment: 'event', series: 'event', task: 'todoTask', contact: 'contact' };
+/** A series of the run: three daily occurrences at 12:00 UTC, `day` days ahead (the same local date for both users). */
+const seriesOccurrences = 3;
+/** Each user's zone as Dataverse codes it (timezonedefinition), and its offset in December, when the run's days fall. */
+const seriesZone: Record<UserKey, { code: number; offsetHours: number }> = { alice: { code: 110, offsetHours: 1 }, bob: { code: 35, offsetHours: -5 } };
+/** Which event types a kind's items are: a single meeting, or a series' master (occurrences and exceptions are its own). */
+const eventTypes: Partial<Record<Kind, readonly string[]>> = { appointment: ['singleInstance'], series: ['seriesMaster'] };
 
 export interface RealIds {
   d365?: string;
@@ -104,6 +110,24 @@ export class World {
           ...(attendee ? [{ 'partyid_systemuser@odata.bind': `/systemusers(${this.user(attendee).systemUserId})`, participationtypemask: 5 }] : []),
         ],
       });
+    } else if (kind === 'series') {
+      // A daily series in the owner's zone; patternstartdate is the owner's local midnight of the first day, as an
+      // instant (test/e2e/recurring.test.ts writes it the same way).
+      const start = daysFromNow(day, 12);
+      const zone = seriesZone[owner];
+      record = this.as(owner).create('recurringappointmentmasters', {
+        subject: `${key} ${f.a}`,
+        location: f.b,
+        utcconversiontimezonecode: zone.code,
+        recurrencepatterntype: 0,
+        interval: 1,
+        starttime: start.toISOString(),
+        endtime: new Date(start.getTime() + 3600_000).toISOString(),
+        patternstartdate: new Date(start.getTime() - (12 + zone.offsetHours) * 3600_000).toISOString(),
+        patternendtype: 2,
+        occurrences: seriesOccurrences,
+        ...bind,
+      });
     } else if (kind === 'task') {
       record = this.as(owner).create(taskSetOf[table], { subject: `${key} ${f.a}`, scheduledend: daysFromNow(day).toISOString(), ...bind });
     } else {
@@ -160,6 +184,16 @@ export class World {
         end: { dateTime: new Date(start.getTime() + 3600_000).toISOString().slice(0, 19), timeZone: 'UTC' },
         categories,
       });
+    } else if (kind === 'series') {
+      const start = daysFromNow(day, 12);
+      created = await this.stack.graph.admin.createEvent(u.graph.id, {
+        subject: `${key} ${f.a}`,
+        location: { displayName: f.b },
+        start: { dateTime: start.toISOString().slice(0, 19), timeZone: 'UTC' },
+        end: { dateTime: new Date(start.getTime() + 3600_000).toISOString().slice(0, 19), timeZone: 'UTC' },
+        recurrence: { pattern: { type: 'daily', interval: 1 }, range: { type: 'numbered', startDate: start.toISOString().slice(0, 10), numberOfOccurrences: seriesOccurrences } },
+        categories,
+      });
     } else if (kind === 'task') {
       listId = u.graph.defaultTodoListId;
       created = await this.stack.graph.admin.act({ action: 'create', user: u.graph.id, kind: 'todoTask', listId, body: { title: `${key} ${f.a}`, categories } });
@@ -177,7 +211,7 @@ export class World {
     const c = this.ownerCopyId(item);
     if (!c) return false;
     const body: Record<string, unknown> =
-      item.kind === 'appointment'
+      isMeeting(item.kind)
         ? field === 'a'
           ? { subject: `${item.key} ${value}` }
           : { location: { displayName: value } }
@@ -319,15 +353,21 @@ export class World {
 
   /** Every Dynamics 365 record and mailbox item carrying a key of this run (keyPrefix). */
   async snapshot(keyPrefix: string): Promise<Snapshot> {
-    const records: Record<Kind, Record<string, unknown>[]> = { appointment: [], task: [], contact: [] };
-    for (const kind of ['appointment', 'task', 'contact'] as const) {
+    const none = (): Record<Kind, never[]> => ({ appointment: [], series: [], task: [], contact: [] });
+    const records: Record<Kind, Record<string, unknown>[]> = none();
+    for (const kind of kinds) {
       const sets = kind === 'task' ? taskTables.map((t) => taskSetOf[t]) : [setOf[kind]];
-      records[kind] = sets.flatMap((set) => this.stack.dataverse.admin.records(set)).filter((r) => keyOfRecord(kind, r)?.startsWith(keyPrefix));
+      // A series' instances are appointments Dataverse expanded from it (instancetypecode 2-4): the series' own.
+      const own = (r: Record<string, unknown>) => kind !== 'appointment' || !r.instancetypecode;
+      records[kind] = sets.flatMap((set) => this.stack.dataverse.admin.records(set)).filter((r) => own(r) && keyOfRecord(kind, r)?.startsWith(keyPrefix));
     }
-    const mailbox: Record<UserKey, Record<Kind, InspectedItem[]>> = { alice: { appointment: [], task: [], contact: [] }, bob: { appointment: [], task: [], contact: [] } };
+    const mailbox: Record<UserKey, Record<Kind, InspectedItem[]>> = { alice: none(), bob: none() };
     for (const u of ['alice', 'bob'] as const) {
-      for (const kind of ['appointment', 'task', 'contact'] as const) {
-        mailbox[u][kind] = (await this.stack.graph.admin.items({ user: this.user(u).graph.id, kind: graphKind[kind] })).filter((i) => keyOfItem(kind, i)?.startsWith(keyPrefix));
+      const events = await this.stack.graph.admin.items({ user: this.user(u).graph.id, kind: 'event' });
+      for (const kind of kinds) {
+        const types = eventTypes[kind];
+        const items = types ? events.filter((i) => types.includes(String(i.item.type))) : await this.stack.graph.admin.items({ user: this.user(u).graph.id, kind: graphKind[kind] });
+        mailbox[u][kind] = items.filter((i) => keyOfItem(kind, i)?.startsWith(keyPrefix));
       }
     }
     const emails = this.stack.dataverse.admin.records('emails').filter((r) => keyOfMail(r.subject)?.startsWith(keyPrefix));
