@@ -11,6 +11,7 @@ const benches: { name: string; file: string; args?: string[]; optIn?: boolean }[
   { name: 'Backfill rate', file: 'dev/bench/backfill.ts' },
   { name: 'Tracked and sent email (calls per item)', file: 'dev/bench/email.ts' },
   { name: 'Recurring series (calls per series change, series comparison)', file: 'dev/bench/series.ts' },
+  { name: 'Token acquisition per call (msal cache hit vs the provider memo)', file: 'dev/bench/tokens.ts' },
   { name: 'Scale of the periodic work (fan-out)', file: 'dev/bench/scale.ts', optIn: true },
   { name: 'Per-mailbox Graph limits and the Dataverse budget, off vs on (two instances)', file: 'dev/bench/limits.ts', optIn: true },
   { name: 'Burst of 1,000 changes over 100 mailboxes (worker throughput, CPU, memory)', file: 'dev/bench/burst.ts', optIn: true },

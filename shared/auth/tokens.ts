@@ -15,8 +15,19 @@ export type TokenProvider = (resource: string) => Promise<string>;
 
 const publicAuthorityHosts = new Set(['login.microsoftonline.com', 'login.microsoftonline.us', 'login.chinacloudapi.cn']);
 
-/** A token provider for `<resource>/.default` scopes; msal caches tokens until shortly before expiry. */
-export function createTokenProvider(settings: TokenSettings): TokenProvider {
+/**
+ * msal-node refreshes a cached token this long before it expires (its default token renewal offset, 300 s:
+ * https://learn.microsoft.com/entra/msal/javascript/node/caching), and so does the memo below.
+ */
+const renewBeforeExpiryMs = 300_000;
+
+/**
+ * A token provider for `<resource>/.default` scopes. msal caches tokens until shortly before expiry, but even a
+ * cache hit costs about 100 us of CPU (its cache look-up and request building; `npm run bench -- tokens`), and every
+ * Graph and Dataverse call asks for a token: a memo per resource serves the same token until msal would renew it,
+ * and concurrent first calls share one acquisition instead of each asking the identity provider. `now` is for tests.
+ */
+export function createTokenProvider(settings: TokenSettings, now: () => number = Date.now): TokenProvider {
   const authorityUrl = new URL(settings.SYNC_AUTHORITY_HOST);
   const auth: Configuration['auth'] = {
     clientId: settings.SYNC_CLIENT_ID,
@@ -41,10 +52,18 @@ export function createTokenProvider(settings: TokenSettings): TokenProvider {
     throw new SyncError('Internal', 'no client credential configured');
   }
   const app = new ConfidentialClientApplication({ auth });
-  return async (resource) => {
+  const memo = new Map<string, { token: string; renewAt: number }>();
+  const pending = new Map<string, Promise<string>>();
+  const acquire = async (resource: string): Promise<string> => {
     try {
       const result = await app.acquireTokenByClientCredential({ scopes: [`${resource.replace(/\/+$/, '')}/.default`] });
       if (!result?.accessToken) throw new Error('empty token response');
+      // Kept until msal would renew it: the earlier of its refresh time (a long-lived token's) and expiry less the offset.
+      const expiresAt = result.expiresOn?.getTime();
+      if (expiresAt !== undefined) {
+        const renewAt = Math.min(expiresAt - renewBeforeExpiryMs, result.refreshOn?.getTime() ?? Infinity);
+        if (renewAt > now()) memo.set(resource, { token: result.accessToken, renewAt });
+      }
       return result.accessToken;
     } catch (error) {
       const code = (error as { errorCode?: string }).errorCode;
@@ -52,5 +71,15 @@ export function createTokenProvider(settings: TokenSettings): TokenProvider {
       const permanent = code === 'invalid_client' || code === 'unauthorized_client' || code === 'invalid_scope';
       throw new SyncError(permanent ? 'Unauthorized' : 'Transient', `token for ${resource} not issued: ${code ?? (error as Error).message}`, { cause: error });
     }
+  };
+  return (resource) => {
+    const hit = memo.get(resource);
+    if (hit && hit.renewAt > now()) return Promise.resolve(hit.token);
+    let inFlight = pending.get(resource);
+    if (!inFlight) {
+      inFlight = acquire(resource).finally(() => pending.delete(resource));
+      pending.set(resource, inFlight);
+    }
+    return inFlight;
   };
 }
