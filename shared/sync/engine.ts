@@ -219,7 +219,7 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
     // The copy stays in the mailbox, remembered as left (with its version now): should the record be deleted later, a
     // listing of that copy finds its stamp naming no record, and it was created again in Dynamics 365 as a new one
     // (chaos seed 6 x 200, test/e2e/unlinkedCopy.test.ts). Changed since, it is synced as any unpaired copy.
-    const actions: Action[] = [{ type: 'Unlink', reason, remains: 'exchange' }];
+    const actions: Action[] = [{ type: 'Unlink', reason, remains: 'exchange', cause: 'outOfScope' }];
     // The catch-up rewrote the pair (its etags and base): unlink the pair as it is now.
     const current = leaving.caughtUp ? ((await rt.pairs.get(mailbox.id, change.recordId)) ?? pair) : pair;
     const outcome = await runAndRecord(executor(rt, kind, mailbox, change.entity, settings, { pair: current, item: leaving.item, dataverseId: change.recordId, bypassBreaker: options.bypassBreaker }), rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id });

@@ -7,7 +7,7 @@ import type { DataverseRecord } from '../dataverse/client.js';
 import type { Runtime } from '../runtime.js';
 import type { DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
-import type { Pair, StoredPair } from '../storage/pairStore.js';
+import type { Pair, StoredPair, UnlinkCause } from '../storage/pairStore.js';
 import { claimMs, claimWaitMs } from './claim.js';
 import { transactionIdFor } from './ids.js';
 import { syncWindow } from './window.js';
@@ -139,7 +139,7 @@ export class Executor {
       case 'Unlink': {
         const ids = this.ids;
         // Remembered before the pair goes: a crash in between leaves the pair, and the retry unlinks again.
-        if (s.pair && action.remains) await this.rememberUnlinked(s.pair, action.remains, action.reason);
+        if (s.pair && action.remains) await this.rememberUnlinked(s.pair, action.remains, action.cause, action.reason);
         if (s.pair) await rt.pairs.remove(s.pair);
         s.pair = undefined;
         rt.log.info('unlinked', { kind: s.kind.name, ...ids, reason: action.reason });
@@ -201,21 +201,21 @@ export class Executor {
    * delete carries no record, so the record's version costs one read, on deletes only (likewise the copy's for a
    * Dynamics 365 delete that leaves it).
    */
-  private async rememberUnlinked(pair: StoredPair, remains: 'dataverse' | 'exchange', reason: string): Promise<void> {
+  private async rememberUnlinked(pair: StoredPair, remains: 'dataverse' | 'exchange', cause: UnlinkCause, reason: string): Promise<void> {
     const { rt, s } = this;
     const id = remains === 'dataverse' ? pair.dataverseId : pair.exchangeId;
     if (!id) return;
     if (remains === 'dataverse') {
       const current = s.record ?? (await rt.dataverse.get(s.table, pair.dataverseId, { select: [s.kind.primaryKey] }));
       const version = current?.['@odata.etag'] ?? pair.dataverseEtag;
-      await rt.pairs.rememberUnlinked({ mailboxId: pair.mailboxId, remains, id, version, reason, at: rt.now().toISOString() });
+      await rt.pairs.rememberUnlinked({ mailboxId: pair.mailboxId, remains, id, version, reason, cause, at: rt.now().toISOString() });
       return;
     }
     // The same on the other side: an edit of the copy the sync never heard of (its notification lost) made before a
     // Dynamics 365 delete (chaos seed 6 x 200: the contact was created again in Dynamics 365).
     const current = s.item ?? (await s.kind.exchange.get(rt, s.mailbox, id, pair.exchangeListId));
     const version = current?.['@odata.etag'] ?? pair.exchangeEtag;
-    await rt.pairs.rememberUnlinked({ mailboxId: pair.mailboxId, remains, id, version, reason, at: rt.now().toISOString() });
+    await rt.pairs.rememberUnlinked({ mailboxId: pair.mailboxId, remains, id, version, reason, cause, at: rt.now().toISOString() });
   }
 
   /**
