@@ -15,7 +15,8 @@ import type { DecisionDirection } from '../storage/decisionStore.js';
 import type { StoredPair } from '../storage/pairStore.js';
 import { summarizeDecision } from './decisions.js';
 import { forMailbox, gateFor, pausedOutcome } from './mailboxHealth.js';
-import { MailboxFailure, classifyFailure } from './errorPolicy.js';
+import { claimedElsewhere } from './claim.js';
+import { MailboxFailure, classifyFailure, mailboxFailure } from './errorPolicy.js';
 import { Executor, type ExecutionState, type Outcome } from './execute.js';
 import { kindOfResource, kindOfTable, type GraphItem, type SyncKind } from './kinds/index.js';
 import {
@@ -248,6 +249,11 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
       outcomes.push({ kind: 'echo', mailboxId: cached.id, dataverseId: pair.dataverseId, ...(pair.exchangeId ? { exchangeId: pair.exchangeId } : {}), detail: 'version already synced' });
       continue;
     }
+    // Behind another change's create of the item (a pending pair it claimed): the claim alone decides the wait, so
+    // it is asked before the mailbox's row is read again; the change reads the row when it comes back and goes
+    // ahead (a disabled, paused or blocked mailbox is met then). A claim lives at most claimMs (shared/sync/claim.ts).
+    const claimed = pair && claimedElsewhere(pair, change.correlationId, rt.now());
+    if (claimed) throw mailboxFailure(cached.id, claimed);
     const mailbox = await stillEnabled(rt, cached);
     if (!mailbox) {
       outcomes.push({ kind: 'ignored', mailboxId: cached.id, dataverseId: change.recordId, detail: 'mailbox not enabled' });

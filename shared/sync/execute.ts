@@ -8,7 +8,7 @@ import type { Runtime } from '../runtime.js';
 import type { DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { Pair, StoredPair, UnlinkCause } from '../storage/pairStore.js';
-import { claimMs, claimWaitMs } from './claim.js';
+import { claimAge, claimMs, claimWaitMs, claimedElsewhere } from './claim.js';
 import { transactionIdFor } from './ids.js';
 import { syncWindow } from './window.js';
 import type { GraphItem, PartDelete, SyncKind } from './kinds/index.js';
@@ -60,17 +60,6 @@ export interface ExecutionState {
 /** What a delete destroys, as the breaker counts it once per window: the side and that side's id. */
 function deleteTarget(side: 'exchange' | 'dataverse', ids: { dataverseId?: string | undefined; exchangeId?: string | undefined }, fallback: string): string {
   return `${side}:${(side === 'dataverse' ? ids.dataverseId : ids.exchangeId) ?? fallback}`;
-}
-
-/** The age of a pair's claim at `now` (NaN when it has no time). */
-const claimAge = (pair: Pick<Pair, 'updatedOn'>, now: Date) => now.getTime() - Date.parse(pair.updatedOn ?? '');
-
-/** Another change of this record is creating its item now: wait (shared/sync/claim.ts), then decide again from what it left. */
-function claimedElsewhere(pair: Pick<Pair, 'status' | 'claimedBy' | 'updatedOn'>, claim: string | undefined, now: Date): SyncError | undefined {
-  if (pair.status !== 'pending' || !pair.claimedBy || pair.claimedBy === claim) return undefined;
-  const age = claimAge(pair, now);
-  if (!(age >= 0 && age < claimMs)) return undefined;
-  return new SyncError('Busy', 'another change of this record is creating its item; deciding again after it', { retryAfterMs: claimWaitMs(age) });
 }
 
 /**
