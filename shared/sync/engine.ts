@@ -330,6 +330,15 @@ async function catchUpLeavingCopy(rt: Runtime, kind: SyncKind, mailbox: Mailbox,
     rt.log.warn("a change of the copy leaving the mailbox's scope could not be written: the copy goes with it", { kind: kind.name, mailboxId: mailbox.id, dataverseId: pair.dataverseId, code: sync.code, serviceCode: sync.serviceCode });
   }
   // The merge may have written the copy too (a Dynamics 365 change it had not had yet): remember it as it is now.
+  // This read stays although the pair's etag, as the merge recorded it, is the copy's version after the merge's own
+  // write: the version remembered for the unlink is what keeps the copy from being created again in Dynamics 365
+  // once its record is deleted (chaos seed 6 x 200), and nothing checks it against the copy later. The unlink
+  // writes only Table Storage, so no etag-conditional Graph call would find the copy changed since the merge; the
+  // pair row's conditional remove catches only a concurrent change that recorded its write on the pair in time. A
+  // concurrent change applying an older image of the record (its mailbox still in scope) may have written the copy
+  // during this merge's Dataverse write; read here, its version is remembered, while the pair's etag would miss it.
+  // Nor does the pair have the version after a merge that could not write (the catch above: its Exchange write may
+  // have gone through, its version left unrecorded for the Dataverse write that failed).
   return { item: (await kind.exchange.get(rt, mailbox, pair.exchangeId, pair.exchangeListId)) ?? item, caughtUp: true };
 }
 
