@@ -68,9 +68,26 @@ export interface UnlinkedCopy {
   id: string;
   /** Its @odata.etag when it was unlinked (Dataverse: W/"<versionnumber>"; Exchange: the changeKey etag). */
   version: string | undefined;
-  /** Why it was unlinked (the delete rule's reason). */
+  /** Why it was unlinked (the delete rule's reason), in words for people: decisions go by `cause`. */
   reason: string;
+  /** What unlinked it: a delete rule (the other side's copy was deleted), or the record leaving the mailbox's scope. */
+  cause: UnlinkCause;
   at: string;
+}
+
+/** What let go of a copy that stays behind (UnlinkedCopy.cause). */
+export type UnlinkCause = 'deleted' | 'outOfScope';
+
+const isUnlinkCause = (value: string | undefined): value is UnlinkCause => value === 'deleted' || value === 'outOfScope';
+
+/**
+ * The cause of a stored unlinked copy. Rows written before the cause was stored have none: for them it is read from
+ * the reason's text as it was decided before (an out-of-scope unlink's reason starts with "out of scope", a delete
+ * rule's never does), so the rows of a deployed table keep the meaning they were written with.
+ */
+function causeOf(row: { cause?: string; reason: string }): UnlinkCause {
+  if (isUnlinkCause(row.cause)) return row.cause;
+  return row.reason.startsWith('out of scope') ? 'outOfScope' : 'deleted';
 }
 
 export interface StoredPair extends Pair {
@@ -263,7 +280,7 @@ export class PairStore {
 
   /** Records the copy an unlinking delete left behind (replacing an older record of the same copy). */
   async rememberUnlinked(copy: UnlinkedCopy): Promise<void> {
-    const entity = { partitionKey: mailboxPartition(copy.mailboxId), rowKey: unlinkedRow(copy), reason: copy.reason.slice(0, 500), at: copy.at, ...(copy.version ? { version: copy.version } : {}) };
+    const entity = { partitionKey: mailboxPartition(copy.mailboxId), rowKey: unlinkedRow(copy), reason: copy.reason.slice(0, 500), cause: copy.cause, at: copy.at, ...(copy.version ? { version: copy.version } : {}) };
     try {
       await this.table.upsertEntity(entity, 'Replace');
     } catch (error) {
@@ -273,8 +290,8 @@ export class PairStore {
 
   /** The record of a copy an unlinking delete left behind in this mailbox, if any. */
   async unlinkedCopy(mailboxId: string, remains: UnlinkedCopy['remains'], id: string): Promise<UnlinkedCopy | undefined> {
-    const row = await getEntityOrUndefined<{ reason: string; at: string; version?: string }>(this.table, mailboxPartition(mailboxId), unlinkedRow({ remains, id }));
-    return row ? { mailboxId, remains, id, version: row.version, reason: row.reason, at: row.at } : undefined;
+    const row = await getEntityOrUndefined<{ reason: string; cause?: string; at: string; version?: string }>(this.table, mailboxPartition(mailboxId), unlinkedRow({ remains, id }));
+    return row ? { mailboxId, remains, id, version: row.version, reason: row.reason, cause: causeOf(row), at: row.at } : undefined;
   }
 
   private async deleteIgnoringMissing(partitionKey: string, rowKey: string): Promise<void> {

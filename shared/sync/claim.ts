@@ -5,7 +5,9 @@
 // A follower that backs off exponentially by its attempt (0.5 s doubling) oversleeps both moments: found by the
 // host-crash and chaos tests, where a notification's change waited 22.8 s at attempt 6 behind a claim whose holder
 // had long finished, and every attempt counted towards SYNC_MAX_ATTEMPTS.
+import { SyncError } from '../errors.js';
 import { changesQueue } from '../servicebus/queues.js';
+import type { Pair } from '../storage/pairStore.js';
 
 /** The changes queue's lock duration in ms (an ISO 8601 duration of minutes and seconds, e.g. PT1M). */
 export function lockDurationMs(iso: string = changesQueue.lockDuration): number {
@@ -46,4 +48,19 @@ export function claimWaitMs(ageMs: number, lockMs: number = lockDurationMs()): n
   const next = [lockMs + redeliverySlackMs, claimMs].find((moment) => moment > age);
   if (next === undefined) return lockMs;
   return Math.max(250, Math.min(Math.max(claimMinWaitMs, age), next - age));
+}
+
+/** The age of a pair's claim at `now` (NaN when it has no time). */
+export const claimAge = (pair: Pick<Pair, 'updatedOn'>, now: Date) => now.getTime() - Date.parse(pair.updatedOn ?? '');
+
+/**
+ * Another change of this record is creating its item now: wait, then decide again from what it left. Decided from
+ * the pair alone, so the engine asks it before it reads the mailbox (a waiting change needs no mailbox state; it
+ * reads the mailbox when it comes back and goes ahead).
+ */
+export function claimedElsewhere(pair: Pick<Pair, 'status' | 'claimedBy' | 'updatedOn'>, claim: string | undefined, now: Date): SyncError | undefined {
+  if (pair.status !== 'pending' || !pair.claimedBy || pair.claimedBy === claim) return undefined;
+  const age = claimAge(pair, now);
+  if (!(age >= 0 && age < claimMs)) return undefined;
+  return new SyncError('Busy', 'another change of this record is creating its item; deciding again after it', { retryAfterMs: claimWaitMs(age) });
 }

@@ -15,7 +15,8 @@ import type { DecisionDirection } from '../storage/decisionStore.js';
 import type { StoredPair } from '../storage/pairStore.js';
 import { summarizeDecision } from './decisions.js';
 import { forMailbox, gateFor, pausedOutcome } from './mailboxHealth.js';
-import { MailboxFailure, classifyFailure } from './errorPolicy.js';
+import { claimedElsewhere } from './claim.js';
+import { MailboxFailure, classifyFailure, mailboxFailure } from './errorPolicy.js';
 import { Executor, type ExecutionState, type Outcome } from './execute.js';
 import { kindOfResource, kindOfTable, type GraphItem, type SyncKind } from './kinds/index.js';
 import {
@@ -219,7 +220,7 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
     // The copy stays in the mailbox, remembered as left (with its version now): should the record be deleted later, a
     // listing of that copy finds its stamp naming no record, and it was created again in Dynamics 365 as a new one
     // (chaos seed 6 x 200, test/e2e/unlinkedCopy.test.ts). Changed since, it is synced as any unpaired copy.
-    const actions: Action[] = [{ type: 'Unlink', reason, remains: 'exchange' }];
+    const actions: Action[] = [{ type: 'Unlink', reason, remains: 'exchange', cause: 'outOfScope' }];
     // The catch-up rewrote the pair (its etags and base): unlink the pair as it is now.
     const current = leaving.caughtUp ? ((await rt.pairs.get(mailbox.id, change.recordId)) ?? pair) : pair;
     const outcome = await runAndRecord(executor(rt, kind, mailbox, change.entity, settings, { pair: current, item: leaving.item, dataverseId: change.recordId, bypassBreaker: options.bypassBreaker }), rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id });
@@ -248,6 +249,11 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
       outcomes.push({ kind: 'echo', mailboxId: cached.id, dataverseId: pair.dataverseId, ...(pair.exchangeId ? { exchangeId: pair.exchangeId } : {}), detail: 'version already synced' });
       continue;
     }
+    // Behind another change's create of the item (a pending pair it claimed): the claim alone decides the wait, so
+    // it is asked before the mailbox's row is read again; the change reads the row when it comes back and goes
+    // ahead (a disabled, paused or blocked mailbox is met then). A claim lives at most claimMs (shared/sync/claim.ts).
+    const claimed = pair && claimedElsewhere(pair, change.correlationId, rt.now());
+    if (claimed) throw mailboxFailure(cached.id, claimed);
     const mailbox = await stillEnabled(rt, cached);
     if (!mailbox) {
       outcomes.push({ kind: 'ignored', mailboxId: cached.id, dataverseId: change.recordId, detail: 'mailbox not enabled' });
@@ -324,6 +330,15 @@ async function catchUpLeavingCopy(rt: Runtime, kind: SyncKind, mailbox: Mailbox,
     rt.log.warn("a change of the copy leaving the mailbox's scope could not be written: the copy goes with it", { kind: kind.name, mailboxId: mailbox.id, dataverseId: pair.dataverseId, code: sync.code, serviceCode: sync.serviceCode });
   }
   // The merge may have written the copy too (a Dynamics 365 change it had not had yet): remember it as it is now.
+  // This read stays although the pair's etag, as the merge recorded it, is the copy's version after the merge's own
+  // write: the version remembered for the unlink is what keeps the copy from being created again in Dynamics 365
+  // once its record is deleted (chaos seed 6 x 200), and nothing checks it against the copy later. The unlink
+  // writes only Table Storage, so no etag-conditional Graph call would find the copy changed since the merge; the
+  // pair row's conditional remove catches only a concurrent change that recorded its write on the pair in time. A
+  // concurrent change applying an older image of the record (its mailbox still in scope) may have written the copy
+  // during this merge's Dataverse write; read here, its version is remembered, while the pair's etag would miss it.
+  // Nor does the pair have the version after a merge that could not write (the catch above: its Exchange write may
+  // have gone through, its version left unrecorded for the Dataverse write that failed).
   return { item: (await kind.exchange.get(rt, mailbox, pair.exchangeId, pair.exchangeListId)) ?? item, caughtUp: true };
 }
 

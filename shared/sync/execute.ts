@@ -7,8 +7,8 @@ import type { DataverseRecord } from '../dataverse/client.js';
 import type { Runtime } from '../runtime.js';
 import type { DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
-import type { Pair, StoredPair } from '../storage/pairStore.js';
-import { claimMs, claimWaitMs } from './claim.js';
+import type { Pair, StoredPair, UnlinkCause } from '../storage/pairStore.js';
+import { claimAge, claimMs, claimWaitMs, claimedElsewhere } from './claim.js';
 import { transactionIdFor } from './ids.js';
 import { syncWindow } from './window.js';
 import type { GraphItem, PartDelete, SyncKind } from './kinds/index.js';
@@ -60,17 +60,6 @@ export interface ExecutionState {
 /** What a delete destroys, as the breaker counts it once per window: the side and that side's id. */
 function deleteTarget(side: 'exchange' | 'dataverse', ids: { dataverseId?: string | undefined; exchangeId?: string | undefined }, fallback: string): string {
   return `${side}:${(side === 'dataverse' ? ids.dataverseId : ids.exchangeId) ?? fallback}`;
-}
-
-/** The age of a pair's claim at `now` (NaN when it has no time). */
-const claimAge = (pair: Pick<Pair, 'updatedOn'>, now: Date) => now.getTime() - Date.parse(pair.updatedOn ?? '');
-
-/** Another change of this record is creating its item now: wait (shared/sync/claim.ts), then decide again from what it left. */
-function claimedElsewhere(pair: Pick<Pair, 'status' | 'claimedBy' | 'updatedOn'>, claim: string | undefined, now: Date): SyncError | undefined {
-  if (pair.status !== 'pending' || !pair.claimedBy || pair.claimedBy === claim) return undefined;
-  const age = claimAge(pair, now);
-  if (!(age >= 0 && age < claimMs)) return undefined;
-  return new SyncError('Busy', 'another change of this record is creating its item; deciding again after it', { retryAfterMs: claimWaitMs(age) });
 }
 
 /**
@@ -139,7 +128,7 @@ export class Executor {
       case 'Unlink': {
         const ids = this.ids;
         // Remembered before the pair goes: a crash in between leaves the pair, and the retry unlinks again.
-        if (s.pair && action.remains) await this.rememberUnlinked(s.pair, action.remains, action.reason);
+        if (s.pair && action.remains) await this.rememberUnlinked(s.pair, action.remains, action.cause, action.reason);
         if (s.pair) await rt.pairs.remove(s.pair);
         s.pair = undefined;
         rt.log.info('unlinked', { kind: s.kind.name, ...ids, reason: action.reason });
@@ -201,21 +190,21 @@ export class Executor {
    * delete carries no record, so the record's version costs one read, on deletes only (likewise the copy's for a
    * Dynamics 365 delete that leaves it).
    */
-  private async rememberUnlinked(pair: StoredPair, remains: 'dataverse' | 'exchange', reason: string): Promise<void> {
+  private async rememberUnlinked(pair: StoredPair, remains: 'dataverse' | 'exchange', cause: UnlinkCause, reason: string): Promise<void> {
     const { rt, s } = this;
     const id = remains === 'dataverse' ? pair.dataverseId : pair.exchangeId;
     if (!id) return;
     if (remains === 'dataverse') {
       const current = s.record ?? (await rt.dataverse.get(s.table, pair.dataverseId, { select: [s.kind.primaryKey] }));
       const version = current?.['@odata.etag'] ?? pair.dataverseEtag;
-      await rt.pairs.rememberUnlinked({ mailboxId: pair.mailboxId, remains, id, version, reason, at: rt.now().toISOString() });
+      await rt.pairs.rememberUnlinked({ mailboxId: pair.mailboxId, remains, id, version, reason, cause, at: rt.now().toISOString() });
       return;
     }
     // The same on the other side: an edit of the copy the sync never heard of (its notification lost) made before a
     // Dynamics 365 delete (chaos seed 6 x 200: the contact was created again in Dynamics 365).
     const current = s.item ?? (await s.kind.exchange.get(rt, s.mailbox, id, pair.exchangeListId));
     const version = current?.['@odata.etag'] ?? pair.exchangeEtag;
-    await rt.pairs.rememberUnlinked({ mailboxId: pair.mailboxId, remains, id, version, reason, at: rt.now().toISOString() });
+    await rt.pairs.rememberUnlinked({ mailboxId: pair.mailboxId, remains, id, version, reason, cause, at: rt.now().toISOString() });
   }
 
   /**

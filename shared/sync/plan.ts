@@ -8,7 +8,7 @@ import type { MappingContext } from '../mapping/index.js';
 import type { DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { EffectiveConfig, ScopeFilter } from '../settings/index.js';
-import type { Pair, UnlinkedCopy } from '../storage/pairStore.js';
+import type { Pair, UnlinkCause, UnlinkedCopy } from '../storage/pairStore.js';
 import type { GraphItem, SyncKind } from './kinds/index.js';
 import { mergeSnapshots, type Conflict, type Direction, type Snapshot } from './merge.js';
 import { claimWaitMs } from './claim.js';
@@ -30,12 +30,11 @@ export type Action =
   /** Record a pair for an existing item and record, with the base it starts from. */
   | { type: 'Link'; dataverseId: string; table: DataverseEntity; iCalUId?: string; isOrganizer?: boolean; mirror: boolean; base: Snapshot }
   /**
-   * Forget the pair; both items stay. `remains`: a delete rule unlinked (or the record left the mailbox's scope), and
-   * the copy on that side stays behind;
-   * it is remembered so that copy is not created again on the side that deleted it (shared/storage/pairStore.ts
-   * UnlinkedCopy).
+   * Forget the pair; both items stay. `remains`: a delete rule unlinked (`cause` 'deleted') or the record left the
+   * mailbox's scope ('outOfScope'), and the copy on that side stays behind; it is remembered so that copy is not
+   * created again on the side that deleted it (shared/storage/pairStore.ts UnlinkedCopy).
    */
-  | { type: 'Unlink'; reason: string; remains?: 'dataverse' | 'exchange' }
+  | ({ type: 'Unlink'; reason: string } & ({ remains?: undefined } | { remains: Side; cause: UnlinkCause }))
   /** Delete (or cancel) the item on `side`, then forget the pair. */
   | { type: 'Delete'; side: Side; how: 'delete' | 'cancel'; reason: string }
   /**
@@ -187,7 +186,7 @@ export function planDataverseDelete(s: DataverseDeleteState): Action[] {
   if (s.mailbox?.state === 'disabled') return [{ type: 'Ignore', reason: 'mailbox not enabled' }];
   if (!s.pair.exchangeId || !s.mailbox) return [{ type: 'Unlink', reason: 'not linked' }];
   const decision = s.kind.onDataverseDelete({ pair: s.pair, mailbox: s.mailbox, ownerId: s.ownerId, now: s.now, exchangeItem: s.exchangeItem });
-  return [decision.delete ? { type: 'Delete', side: 'exchange', how: 'delete', reason: decision.reason } : { type: 'Unlink', reason: decision.reason, remains: 'exchange' }];
+  return [decision.delete ? { type: 'Delete', side: 'exchange', how: 'delete', reason: decision.reason } : { type: 'Unlink', reason: decision.reason, remains: 'exchange', cause: 'deleted' }];
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -233,7 +232,7 @@ export interface ToDataverseState {
 function leftByDelete(unlinked: UnlinkedCopy | undefined, sameVersion: boolean, deletedIn: string): Action | undefined {
   if (!unlinked || !sameVersion) return undefined;
   // A copy let go of as out of scope reaches this point only once its record is gone (else the record decides).
-  if (unlinked.reason.startsWith('out of scope')) return { type: 'Ignore', reason: `unlinked as ${unlinked.reason}, its record since deleted in ${deletedIn}; not changed since` };
+  if (unlinked.cause === 'outOfScope') return { type: 'Ignore', reason: `unlinked as ${unlinked.reason}, its record since deleted in ${deletedIn}; not changed since` };
   return { type: 'Ignore', reason: `unlinked after a delete in ${deletedIn} (${unlinked.reason}); not changed since` };
 }
 
@@ -344,7 +343,7 @@ export function planUpdateToDataverse(kind: SyncKind, pair: Pair, item: GraphIte
 export function planExchangeDelete(s: Pick<ToDataverseState, 'kind' | 'pair' | 'record' | 'ctx'>): Action[] {
   if (!s.pair) return [{ type: 'Ignore', reason: 'not paired' }];
   const decision = s.kind.onExchangeDelete({ pair: s.pair, record: s.record, now: s.ctx.now });
-  return [decision.delete ? { type: 'Delete', side: 'dataverse', how: 'delete', reason: decision.reason } : { type: 'Unlink', reason: decision.reason, remains: 'dataverse' }];
+  return [decision.delete ? { type: 'Delete', side: 'dataverse', how: 'delete', reason: decision.reason } : { type: 'Unlink', reason: decision.reason, remains: 'dataverse', cause: 'deleted' }];
 }
 
 // ------------------------------------------------------------------------------------------------------------

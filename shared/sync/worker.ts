@@ -86,8 +86,10 @@ export async function processDelivery(rt: Runtime, body: unknown, delivery: Deli
     const failure = error instanceof MailboxFailure ? error : undefined;
     const sync = failure ? failure.error : toSyncError(error);
     const mailboxId = failure?.mailboxId ?? (message.source === 'exchange' ? message.mailboxId : undefined);
-    const mailbox = mailboxId ? await rt.mailboxes.get(mailboxId) : undefined;
     const verdict = classifyFailure(sync);
+    // Waiting behind another change's claim is decided without the mailbox's state (decideFailure: a wait neither
+    // probes, pauses nor blocks), so a claim wait reads no mailbox row.
+    const mailbox = mailboxId && verdict.class !== 'wait' ? await rt.mailboxes.get(mailboxId) : undefined;
     const input = { retryable: sync.retryable, attempt: message.attempt, probing: mailbox?.state === 'paused', deferrals: message.deferral ?? 0, waits: message.waits ?? 0 };
     let decision = decideFailure(verdict, input, policySettings(rt));
     if (decision.action === 'checkMailbox') decision = decideFailure(verdict, { ...input, mailboxAnswers: mailbox ? await mailboxAnswers(rt, mailbox) : false }, policySettings(rt));

@@ -7,6 +7,8 @@ import { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import { changesQueue } from '../../shared/servicebus/queues.js';
+import { tableSuffixes, type TableKey } from '../../shared/storage/tableNames.js';
+import { countTableRequests } from '../support/tableRequests.js';
 
 describe('a change waiting behind another change’s create', () => {
   let stack: Stack;
@@ -48,5 +50,44 @@ describe('a change waiting behind another change’s create', () => {
     expect(await stack.runtime.pairs.get(alice.graph.id, id)).toMatchObject({ status: 'linked', exchangeId: copies[0]!.id });
     expect((await stack.runtime.mailboxes.findEnabled(alice.graph.id))?.state).toBe('active');
     expect(stack.serviceBus.messages(changesQueue.name, 'deadLetter').slice(deadBefore)).toEqual([]);
+  }, 120_000);
+
+  it('a change waiting behind a claim reads no mailbox row: the claim alone decides the wait, and the mailbox is read once the change goes ahead', async () => {
+    const alice = stack.users.alice!;
+    const id = '5d2a8e41-7c3b-4f90-a1d6-3e9b0c4f8a27';
+    const subject = 'Waits without reading its mailbox';
+    const claim = await stack.runtime.pairs.create({ mailboxId: alice.graph.id, kind: 'task', dataverseEntity: 'task', dataverseId: id, base: {}, status: 'pending', transactionId: 'claimwait-rows-tx', claimedBy: 'another-change' });
+    // Requests to every real table, counted on the runtime's own clients (the stack's host runs this runtime).
+    const counts = (Object.keys(tableSuffixes) as TableKey[]).map((key) => [key, countTableRequests(stack.runtime.tables.client(key))] as const);
+    const mailboxes = counts.find(([key]) => key === 'mailboxes')![1];
+    const mailboxRowReads = () => mailboxes.requests.filter((r) => r.method === 'GET' && r.url.includes(`RowKey='${alice.graph.id.toLowerCase()}'`)).length;
+    try {
+      // Which mailboxes the record reaches is looked up (and cached) before any mailbox is met: warmed here, so what
+      // is counted is what the wait reads.
+      await stack.runtime.mailboxes.enabledBySystemUsers([alice.systemUserId]);
+      for (const [, c] of counts) c.requests.length = 0;
+      // Counted up to the first wait's line, taken as it is logged (the waiting delivery is done with the tables then).
+      const firstWait = new Promise<{ mailboxRowReads: number; byTable: Record<string, number> }>((resolve) => {
+        const on = (message: string, props: Record<string, unknown>) => {
+          if (props.dataverseId !== id || !message.startsWith('change waits')) return;
+          lines.off('line', on);
+          resolve({ mailboxRowReads: mailboxRowReads(), byTable: Object.fromEntries(counts.map(([key, c]) => [key, c.requests.length]).filter(([, n]) => n !== 0)) });
+        };
+        lines.on('line', on);
+      });
+      stack.dataverse.admin.as(alice.systemUserId).create('tasks', { activityid: id, subject, 'ownerid@odata.bind': `/systemusers(${alice.systemUserId})` });
+      const waited = await firstWait;
+      expect(waited.mailboxRowReads, `table requests of the webhook and the waiting delivery: ${JSON.stringify(waited.byTable)}`).toBe(0);
+      // Once the claim is gone the change goes ahead, and then it reads the mailbox row (a disable elsewhere counts).
+      const readsBefore = mailboxRowReads();
+      await stack.runtime.pairs.remove(claim);
+      await stack.settled({ timeoutMs: 60_000 });
+      expect(mailboxRowReads()).toBeGreaterThan(readsBefore);
+      const copies = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'todoTask' })).filter((t) => t.item.title === subject);
+      expect(copies).toHaveLength(1);
+      expect(await stack.runtime.pairs.get(alice.graph.id, id)).toMatchObject({ status: 'linked', exchangeId: copies[0]!.id });
+    } finally {
+      for (const [, c] of counts) c.stop();
+    }
   }, 120_000);
 });

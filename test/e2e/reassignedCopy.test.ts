@@ -64,6 +64,35 @@ describe('a reassigned record', () => {
     expect(await stack.runtime.pairs.get(alice.graph.id, id)).toBeUndefined();
   }, 120_000);
 
+  // What catching up a leaving copy costs in Graph. The read after the merge stays on purpose (shared/sync/engine.ts
+  // catchUpLeavingCopy says why the pair's recorded etag cannot stand in for it); the unlink reads nothing more.
+  it('catching up a leaving copy costs two Graph reads of it, before and after the merge, and the unlink none', async () => {
+    const alice = stack.users.alice!;
+    const bob = stack.users.bob!;
+    const id = String(stack.dataverse.admin.as(alice.systemUserId).create('contacts', { firstname: 'Rea', lastname: 'Reassignedcounted', jobtitle: 'Buyer', department: 'Sales', 'ownerid@odata.bind': `/systemusers(${alice.systemUserId})` }).contactid);
+    await stack.settled();
+    const [copy] = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'contact' })).filter((c) => c.item.surname === 'Reassignedcounted');
+    expect(copy).toBeDefined();
+    // Notifications stay dropped through the reassignment: the edit is unheard, and the notification of the merge's
+    // own write to the copy (which would reach the worker after the unlink, and read the copy once more) is not counted.
+    await stack.graph.admin.setFaultPlan({ notifications: { drop: 1 } });
+    try {
+      await stack.graph.admin.act({ action: 'update', user: alice.graph.id, kind: 'contact', id: copy!.id, body: { jobTitle: 'Head buyer' } });
+      await stack.settled();
+      const before = (await stack.graph.admin.requests()).byRoute;
+      stack.dataverse.admin.as(alice.systemUserId).update('contacts', id, { department: 'Purchasing', 'ownerid@odata.bind': `/systemusers(${bob.systemUserId})` });
+      await stack.settled();
+      const after = (await stack.graph.admin.requests()).byRoute;
+      const diff = Object.fromEntries(Object.entries(after).map(([route, n]) => [route, n - (before[route] ?? 0)]).filter(([, n]) => n !== 0));
+      // The copy read twice, and bob's copy created; no write to alice's copy (the record took the copy's edit without a merge).
+      expect(diff).toEqual({ 'GET /users/{u}/contacts/{id}': 2, 'POST /users/{u}/contacts': 1 });
+    } finally {
+      await stack.graph.admin.setFaultPlan({});
+    }
+    expect(stack.dataverse.admin.record('contacts', id)?.jobtitle).toBe('Head buyer');
+    expect(await stack.runtime.pairs.get(alice.graph.id, id)).toBeUndefined();
+  }, 120_000);
+
   it('lets the copy go with its unsynced change, without blocking the mailbox, when its user may no longer write the record', async () => {
     const alice = stack.users.alice!;
     const bob = stack.users.bob!;

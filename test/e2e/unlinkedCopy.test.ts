@@ -150,6 +150,8 @@ describe('a copy left by a delete that only unlinks', () => {
     as.update('contacts', id, { 'ownerid@odata.bind': `/systemusers(${bob.systemUserId})` });
     await stack.settled();
     expect(await stack.runtime.pairs.get(alice().graph.id, id), "the old owner's copy is unlinked").toBeUndefined();
+    const copy = (await contacts()).find((c) => c.item.surname === 'Reassignedgone')!;
+    expect((await stack.runtime.pairs.unlinkedCopy(alice().graph.id, 'exchange', copy.id))?.cause, 'remembered as let go of out of scope').toBe('outOfScope');
     stack.dataverse.admin.as(bob.systemUserId).delete('contacts', id);
     await stack.settled();
     // Every delta round starts over: each mailbox's contacts are listed in full, the old copy among them.
@@ -170,6 +172,7 @@ describe('a copy left by a delete that only unlinks', () => {
     await stack.settled();
     expect(await stack.runtime.pairs.get(alice().graph.id, id), 'the delete unlinked').toBeUndefined();
     expect(stack.dataverse.admin.record('contacts', id), 'a contact deleted in Exchange is only unlinked').toBeDefined();
+    expect((await stack.runtime.pairs.unlinkedCopy(alice().graph.id, 'dataverse', id))?.cause, 'remembered as left by a delete').toBe('deleted');
 
     await replay();
     expect((await contacts()).filter((c) => c.item.surname === 'Unlinked'), 'the deleted contact came back').toEqual([]);

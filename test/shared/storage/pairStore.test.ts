@@ -140,6 +140,18 @@ describe('correlation store (Azurite)', () => {
     expect((await store.get(mailbox, '66666666-6666-4666-8666-666666666666'))?.rowEtag).toBe(updated.rowEtag);
   });
 
+  it('keeps the cause of an unlinked copy, and reads a row written before causes were stored by its reason as before', async () => {
+    const at = '2024-06-01T08:00:00.000Z';
+    await store.rememberUnlinked({ mailboxId: mailbox, remains: 'exchange', id: 'ex-left-scope', version: 'W/"k1"', reason: 'no sync filter matches (Work)', cause: 'outOfScope', at });
+    expect(await store.unlinkedCopy(mailbox, 'exchange', 'ex-left-scope')).toEqual({ mailboxId: mailbox, remains: 'exchange', id: 'ex-left-scope', version: 'W/"k1"', reason: 'no sync filter matches (Work)', cause: 'outOfScope', at });
+    // Rows as the earlier code wrote them: no cause column (a deployed table keeps them until the copy changes).
+    const partitionKey = `mbx-${mailbox}`;
+    await client.upsertEntity({ partitionKey, rowKey: `ue-${encodeKey('ex-old-scope')}`, reason: 'out of scope: the user is no longer its owner or a party', at, version: 'W/"k2"' }, 'Replace');
+    await client.upsertEntity({ partitionKey, rowKey: 'ud-dv-old-delete', reason: 'contacts and tasks deleted in Exchange are only unlinked', at }, 'Replace');
+    expect((await store.unlinkedCopy(mailbox, 'exchange', 'ex-old-scope'))?.cause).toBe('outOfScope');
+    expect((await store.unlinkedCopy(mailbox, 'dataverse', 'dv-old-delete'))?.cause).toBe('deleted');
+  });
+
   it('keeps large base values as hashes that still compare equal', async () => {
     const read = await store.get(mailbox, '11111111-1111-4111-8111-111111111111');
     expect(String(read?.base.body)).toMatch(/^#sha256:/);

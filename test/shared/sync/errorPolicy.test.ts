@@ -1,5 +1,6 @@
 // The mailbox error policy's table: which failures block a mailbox, which only pause it (with doubling back-off),
 // and which stay the item's own (retries, then the dead-letter queue).
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SyncError } from '../../../shared/errors.js';
 import { errorForStatus } from '../../../shared/http/retry.js';
@@ -117,6 +118,15 @@ describe('a wait behind another change’s claim (Busy)', () => {
       { retryable: true, attempt: settings.maxAttempts, probing: false, deferrals: 0, waits: 7 },
       { retryable: true, attempt: 2, probing: true, deferrals: 2 },
     ]) expect(decideFailure(busy, input, settings)).toEqual({ action: 'wait' });
+  });
+  it('is decided without the mailbox: its state and answer change nothing (the worker reads no mailbox row for it)', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.integer({ min: 1, max: 10 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: maxClaimWaits + 2 }), fc.boolean(), fc.constantFrom(true, false, undefined), (retryable, attempt, deferrals, waits, probing, mailboxAnswers) => {
+        const withoutMailbox = decideFailure(busy, { retryable, attempt, probing: false, deferrals, waits }, settings);
+        expect(decideFailure(busy, { retryable, attempt, probing, deferrals, waits, mailboxAnswers }, settings)).toEqual(withoutMailbox);
+        expect(['wait', 'retry', 'deadLetter']).toContain(withoutMailbox.action);
+      }),
+    );
   });
   it('after maxClaimWaits waits (a claim that never ends) each further one counts as an attempt', () => {
     expect(decideFailure(busy, { retryable: true, attempt: 1, probing: false, deferrals: 0, waits: maxClaimWaits }, settings)).toEqual({ action: 'retry' });

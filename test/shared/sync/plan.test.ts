@@ -38,8 +38,8 @@ function pairOf(kind: 'appointment' | 'task' | 'contact', overrides: Partial<Pai
   return { mailboxId: mailbox.id, kind, dataverseEntity: kind, dataverseId: 'dv-1', exchangeId: 'ex-1', base: {}, status: 'linked', dataverseEtag: 'W/"1"', exchangeEtag: 'W/"ex1"', ...overrides };
 }
 
-const leftDv: UnlinkedCopy = { mailboxId: mailbox.id, remains: 'dataverse', id: 'dv-1', version: 'W/"7"', reason: 'deleted in Outlook', at: now };
-const leftEx: UnlinkedCopy = { mailboxId: mailbox.id, remains: 'exchange', id: 'ex-1', version: 'W/"kept"', reason: 'completed in Exchange (kept)', at: now };
+const leftDv: UnlinkedCopy = { mailboxId: mailbox.id, remains: 'dataverse', id: 'dv-1', version: 'W/"7"', reason: 'deleted in Outlook', cause: 'deleted', at: now };
+const leftEx: UnlinkedCopy = { mailboxId: mailbox.id, remains: 'exchange', id: 'ex-1', version: 'W/"kept"', reason: 'completed in Exchange (kept)', cause: 'deleted', at: now };
 
 /** A weekly series master from Dataverse (pattern columns, first occurrence as scheduledstart). */
 const seriesRecord = appointment({
@@ -257,8 +257,19 @@ describe('planToDataverse: an Exchange change in its mailbox', () => {
     ['left by a delete in Dynamics 365: changed again, it is synced as any unpaired item', () => state('task', todo({ '@odata.etag': 'W/"edited"' }), { unlinked: leftEx }), ['Create dataverse']],
     [
       'left as out of scope (a reassignment), its record deleted since: the version it had then is not created again',
-      () => state('task', todo({ '@odata.etag': 'W/"kept"' }), { unlinked: { ...leftEx, reason: 'out of scope: the user is no longer its owner or a party' } }),
+      () => state('task', todo({ '@odata.etag': 'W/"kept"' }), { unlinked: { ...leftEx, reason: 'out of scope: the user is no longer its owner or a party', cause: 'outOfScope' } }),
       ['Ignore: unlinked as out of scope: the user is no longer its owner or a party, its record since deleted in Dynamics 365; not changed since'],
+    ],
+    // The cause decides, not the reason's words (a reason is for people and may be reworded).
+    [
+      'left as out of scope is told by its cause, whatever its reason says',
+      () => state('task', todo({ '@odata.etag': 'W/"kept"' }), { unlinked: { ...leftEx, reason: 'no sync filter matches (Work)', cause: 'outOfScope' } }),
+      ['Ignore: unlinked as no sync filter matches (Work), its record since deleted in Dynamics 365; not changed since'],
+    ],
+    [
+      'left by a delete rule is told by its cause, even when its reason begins like an out-of-scope one',
+      () => state('task', todo({ '@odata.etag': 'W/"kept"' }), { unlinked: { ...leftEx, reason: 'out of scope of the delete rule: kept', cause: 'deleted' } }),
+      ['Ignore: unlinked after a delete in Dynamics 365 (out of scope of the delete rule: kept); not changed since'],
     ],
     // Exchange delete rules (https://learn.microsoft.com/power-platform/admin/sync-logic).
     ['delete: an unpaired item is ignored', () => state('appointment', undefined, { change: { changeType: 'deleted', attempt: 1, itemId: 'x' } }), ['Ignore: not paired']],

@@ -15,6 +15,7 @@ import {
   isNotificationEcho,
   matchingFilter,
   planLink,
+  planDataverseDelete,
   planMerge,
   planToDataverse,
   planToExchange,
@@ -109,6 +110,13 @@ describe('planToDataverse: what its actions carry', () => {
     expect(actions.map((a) => a.type)).not.toContain('Update');
     expect(actions).toHaveLength(1);
     expect(['Delete', 'Unlink']).toContain(actions[0]?.type);
+  });
+
+  it('an unlinking delete rule says which copy stays and that a delete left it (the cause the remembered copy is judged by)', () => {
+    const exchangeDelete = planToDataverse(state(undefined, { pair: pairOf({ isOrganizer: false }), record: open, change: { changeType: 'deleted', attempt: 1, itemId: 'ex-1' } }));
+    expect(exchangeDelete).toEqual([{ type: 'Unlink', reason: 'deleted by a non-organizer', remains: 'dataverse', cause: 'deleted' }]);
+    const dataverseDelete = planDataverseDelete({ kind: appointmentKind, pair: pairOf({ isOrganizer: false }), mailbox, ownerId: undefined, now: ctx.now, exchangeItem: undefined });
+    expect(dataverseDelete).toEqual([{ type: 'Unlink', reason: 'past or not the organizer', remains: 'exchange', cause: 'deleted' }]);
   });
 
   it("the sync's own create still being recorded is looked at again", () => {
