@@ -475,11 +475,18 @@ async function loadLinkCandidate(rt: Runtime, kind: SyncKind, mailbox: Mailbox, 
 // Administrative passes (config set: a scope change, a direction resync)
 // ------------------------------------------------------------------------------------------------------------
 
-/** Unlinks one pair (both items stay) and records why: an item that left the scope through a filter change. */
+/**
+ * Unlinks one pair (both items stay) and records why: an item that left the scope through a filter change. The copy
+ * stays in the mailbox, remembered as left out of scope with its version, as when the record leaves by its own change
+ * (applyDataverseChange): else, once its record is deleted, a listing of the copy found its stamp naming no record
+ * and created it again in Dynamics 365 (test/e2e/adminConfig.test.ts). Unlike that path there is no catch-up of an
+ * Outlook change the sync has not heard yet: the filter change is an administrator's, applied to every pair at once.
+ */
 export async function unlinkPair(rt: Runtime, kind: SyncKind, mailbox: Mailbox, pair: StoredPair, reason: string, source: string): Promise<Outcome | undefined> {
   const settings = await planSettingsFor(rt, mailbox.id);
   const run = executor(rt, kind, mailbox, pair.dataverseEntity as DataverseEntity, settings, { pair, dataverseId: pair.dataverseId });
-  return runAndRecord(run, rt, 'toExchange', kind, mailbox.id, [{ type: 'Unlink', reason }], { source, config: settings.config, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId });
+  const actions: Action[] = [pair.exchangeId ? { type: 'Unlink', reason, remains: 'exchange', cause: 'outOfScope' } : { type: 'Unlink', reason }];
+  return runAndRecord(run, rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId });
 }
 
 /**

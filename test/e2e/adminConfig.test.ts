@@ -235,4 +235,30 @@ describe('sync configuration as data (issue 16)', () => {
     const again = await cli('config', 'import', file, '--dry-run');
     expect(again.stdout).toContain(`No change: the configuration is already so (version ${version}).`);
   });
+
+  it('a copy a filter change left behind is not created again in Dynamics 365 once its record is deleted', async () => {
+    // As the record leaving the scope by its own change does (engine.ts, test/e2e/unlinkedCopy.test.ts), the
+    // filter change remembers the copy it leaves, so a later listing of it (its stamp naming a deleted record) is not
+    // taken for a new task made in To Do.
+    const alice = stack.users.alice!;
+    const as = stack.dataverse.admin.as(alice.systemUserId);
+    const low = as.create('tasks', { subject: 'Scope gone', prioritycode: 0, scheduledend: daysFromNow(3).toISOString(), 'ownerid@odata.bind': `/systemusers(${alice.systemUserId})` });
+    await stack.settled();
+    expect(await todos('alice', 'Scope gone')).toHaveLength(1);
+    const highOnly = JSON.stringify([{ name: 'High only', who: 'ownerOrParty', where: [{ column: 'prioritycode', op: 'eq', value: 2 }] }]);
+    const run = await cli('config', 'set', 'scope.task', highOnly, '--mailbox', alice.userPrincipalName);
+    expect(run.code, run.stderr).toBe(0);
+    await stack.settled();
+    expect(await stack.runtime.pairs.get(alice.graph.id, String(low.activityid))).toBeUndefined();
+
+    as.delete('tasks', String(low.activityid));
+    await stack.settled();
+    await stack.host.fireTimer('reconcile');
+    await stack.settled();
+    await stack.host.fireTimer('pollTodo');
+    await stack.settled();
+    expect(stack.dataverse.admin.records('tasks').filter((t) => t.subject === 'Scope gone')).toEqual([]);
+    expect(await todos('alice', 'Scope gone')).toHaveLength(1);
+    expect((await cli('config', 'unset', 'scope.task', '--mailbox', alice.userPrincipalName)).code).toBe(0);
+  });
 });
