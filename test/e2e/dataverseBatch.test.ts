@@ -47,7 +47,6 @@ describe.each<{ batchMax: string; throttling: BatchPartThrottling; label: string
     expect(stack.serviceBus.counts(changesQueue.name).deadLettered).toBe(0);
     const operations = after.operations - before.operations;
     const requests = after.requests - before.requests;
-    if (process.env.DV_BATCH_LOG === '1') console.log(batchMax, throttling, { operations, requests, parts: after.parts - before.parts, throttled: after.throttled - before.throttled, batchesThrottled: after.batchesThrottled - before.batchesThrottled, partsThrottled: after.partsThrottled - before.partsThrottled });
     expect(after.throttled - before.throttled).toBeGreaterThan(0);
     if (batchMax === '1') {
       expect(after.parts - before.parts).toBe(0);
