@@ -127,9 +127,9 @@ export interface DeadLetter {
  * Dead-letter reasons the sync's rules give for a change they reject, each with the rule. The worker dead-letters by
  * recording a DeadLetterRecord and failing the message's later deliveries until Service Bus moves it, so Service
  * Bus's own reason is MaxDeliveryCountExceeded for every one of them; the record's reason is the verdict
- * (`npm run dlq -- list` shows the same join). None of the chaos model's operations is one the rules reject (it has
- * no email, whose attachment and recipient rules are the rejections in shared/sync/kinds/email.ts), so the table is
- * empty for the kinds it drives and every dead letter of a run is a violation.
+ * (`npm run dlq -- list` shows the same join). None of the chaos model's operations is one the rules reject (its
+ * mail has no attachment and one valid outside recipient, so the attachment and recipient rejections of
+ * shared/sync/kinds/email.ts do not apply), so the table is empty and every dead letter of a run is a violation.
  */
 export const rejectedByRules: readonly { reason: string; description: RegExp; rule: string }[] = [];
 
