@@ -216,7 +216,18 @@ export class Executor {
     const parts = s.kind.parts;
     const pair = s.pair;
     if (!parts || pair?.status !== 'linked' || !pair.exchangeId || pair.mirror || !parts.appliesTo(pair.dataverseEntity as DataverseEntity)) return undefined;
-    const facts = await parts.read(rt, s.mailbox, pair, s.ctx.now, syncWindow(rt));
+    let facts: Awaited<ReturnType<typeof parts.read>>;
+    try {
+      facts = await parts.read(rt, s.mailbox, pair, s.ctx.now, syncWindow(rt));
+    } catch (error) {
+      // The series master is gone in Exchange (its delete notification lost or still on its way): its delete rule
+      // applies, as for an update that finds the item gone. The pass runs also when the series itself is an echo, so
+      // a change of one of its Dynamics 365 instances met the deleted master here first and was dead-lettered as
+      // NotFound (chaos seed 5 x 1000, test/e2e/seriesGoneInExchange.test.ts).
+      if (!isSyncError(error, 'NotFound')) throw error;
+      rt.log.warn('Exchange item is gone; its delete rule applies', { kind: s.kind.name, direction: 'toExchange', ...this.ids });
+      return this.otherSideDeleted('exchange');
+    }
     const { steps, state } = parts.decide(facts);
     // A part's delete meets the breaker as the item's own would; a held one keeps what the pair recorded for the
     // part, so the quarantine's release, discard (shared/sync/quarantine.ts) or a later pass decides it.
