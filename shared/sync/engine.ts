@@ -221,8 +221,11 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
     // listing of that copy finds its stamp naming no record, and it was created again in Dynamics 365 as a new one
     // (chaos seed 6 x 200, test/e2e/unlinkedCopy.test.ts). Changed since, it is synced as any unpaired copy.
     const actions: Action[] = [{ type: 'Unlink', reason, remains: 'exchange', cause: 'outOfScope' }];
-    // The catch-up rewrote the pair (its etags and base): unlink the pair as it is now.
-    const current = leaving.caughtUp ? ((await rt.pairs.get(mailbox.id, change.recordId)) ?? pair) : pair;
+    // The catch-up rewrote the pair (its etags and base): unlink the pair as it is now. None left: the catch-up's own
+    // write ended it (its record found deleted, its delete rule applied and the copy remembered as that rule left it;
+    // test/e2e/reassignedCopy.test.ts), and unlinking the pair as read before overwrote that memory and failed.
+    const current = leaving.caughtUp ? await rt.pairs.get(mailbox.id, change.recordId) : pair;
+    if (!current) continue;
     const outcome = await runAndRecord(executor(rt, kind, mailbox, change.entity, settings, { pair: current, item: leaving.item, dataverseId: change.recordId, bypassBreaker: options.bypassBreaker }), rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id });
     if (outcome) outcomes.push(outcome);
   }
