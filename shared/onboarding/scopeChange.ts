@@ -96,23 +96,25 @@ export async function previewScopeChange(rt: Runtime, plan: ConfigPlan): Promise
 }
 
 /** Applies a previewed scope change (after the version is written): unlinks what leaves, enqueues what enters. */
-export async function applyScopeChange(rt: Runtime, deltas: readonly ScopeDelta[], version: number): Promise<{ unlinked: number; enqueued: number }> {
+export async function applyScopeChange(rt: Runtime, deltas: readonly ScopeDelta[], version: number): Promise<{ unlinked: number; enqueued: number; notCaughtUp: number }> {
   let unlinked = 0;
   let enqueued = 0;
+  let notCaughtUp = 0;
   const receivedAt = rt.now().toISOString();
   for (const delta of deltas) {
     const kind = kindNamed(delta.kind);
     const mailbox = await rt.mailboxes.get(delta.mailbox.id);
     if (!mailbox || mailbox.state === 'disabled') continue;
     for (const entry of delta.leave) {
-      const outcome: Outcome | undefined = await unlinkPair(rt, kind, mailbox, entry.pair, `out of scope: the sync filters changed (configuration version ${version})`, 'config');
-      if (outcome?.kind === 'unlinked') unlinked += 1;
+      const done: { outcome: Outcome | undefined; catchUpFailed: boolean } = await unlinkPair(rt, kind, mailbox, entry.pair, `out of scope: the sync filters changed (configuration version ${version})`, 'config');
+      if (done.outcome?.kind === 'unlinked') unlinked += 1;
+      if (done.catchUpFailed) notCaughtUp += 1;
     }
     const messages = delta.enter.map((e) => dataverseChange({ entity: e.table, recordId: e.dataverseId, message: 'Reconcile' }, { receivedAt }));
     for (let i = 0; i < messages.length; i += 100) await rt.sender.send(messages.slice(i, i + 100));
     enqueued += messages.length;
   }
-  return { unlinked, enqueued };
+  return { unlinked, enqueued, notCaughtUp };
 }
 
 /** Per mailbox and kind, the pairs a direction change would be re-applied to (--resync), with the fields changed. */

@@ -479,17 +479,38 @@ async function loadLinkCandidate(rt: Runtime, kind: SyncKind, mailbox: Mailbox, 
 // ------------------------------------------------------------------------------------------------------------
 
 /**
- * Unlinks one pair (both items stay) and records why: an item that left the scope through a filter change. The copy
- * stays in the mailbox, remembered as left out of scope with its version, as when the record leaves by its own change
- * (applyDataverseChange): else, once its record is deleted, a listing of the copy found its stamp naming no record
- * and created it again in Dynamics 365 (test/e2e/adminConfig.test.ts). Unlike that path there is no catch-up of an
- * Outlook change the sync has not heard yet: the filter change is an administrator's, applied to every pair at once.
+ * Unlinks one pair (both items stay) and records why: an item that left the scope through a filter change. As when
+ * the record leaves by its own change (applyDataverseChange), a change of the copy the sync has not heard yet (a
+ * notification dropped or on its way, a To Do edit before the next poll) was made while the item was in scope, so it
+ * is written to Dynamics 365 first (catchUpLeavingCopy); else it stayed in the mailbox only
+ * (test/e2e/adminConfig.test.ts). The copy then stays in the mailbox, remembered as left out of scope with its
+ * version: else, once its record is deleted, a listing of the copy found its stamp naming no record and created it
+ * again in Dynamics 365. A catch-up that fails (a service's error after its own retries) does not stop the filter
+ * change half-way: the copy is let go with its change, as before, and `catchUpFailed` says so.
  */
-export async function unlinkPair(rt: Runtime, kind: SyncKind, mailbox: Mailbox, pair: StoredPair, reason: string, source: string): Promise<Outcome | undefined> {
+export async function unlinkPair(rt: Runtime, kind: SyncKind, mailbox: Mailbox, pair: StoredPair, reason: string, source: string): Promise<{ outcome: Outcome | undefined; catchUpFailed: boolean }> {
   const settings = await planSettingsFor(rt, mailbox.id);
-  const run = executor(rt, kind, mailbox, pair.dataverseEntity as DataverseEntity, settings, { pair, dataverseId: pair.dataverseId });
-  const actions: Action[] = [pair.exchangeId ? { type: 'Unlink', reason, remains: 'exchange', cause: 'outOfScope' } : { type: 'Unlink', reason }];
-  return runAndRecord(run, rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId });
+  const table = pair.dataverseEntity as DataverseEntity;
+  let leaving: { item: GraphItem | undefined; caughtUp: boolean } = { item: undefined, caughtUp: false };
+  let current: StoredPair | undefined = pair;
+  let catchUpFailed = false;
+  if (pair.status === 'linked' && pair.exchangeId) {
+    try {
+      const record = await kind.dataverse.get(rt, table, pair.dataverseId);
+      if (record) leaving = await catchUpLeavingCopy(rt, kind, mailbox, table, settings, pair, record, source, {});
+      // The catch-up rewrote the pair, or its own write ended it (the record found deleted: its delete rule applied).
+      if (leaving.caughtUp) current = await rt.pairs.get(mailbox.id, pair.dataverseId);
+    } catch (error) {
+      const sync = error instanceof MailboxFailure ? error.error : toSyncError(error);
+      rt.log.warn("a change of a copy leaving the mailbox's scope could not be caught up: the copy goes with it", { kind: kind.name, mailboxId: mailbox.id, dataverseId: pair.dataverseId, code: sync.code, serviceCode: sync.serviceCode });
+      catchUpFailed = true;
+      current = await rt.pairs.get(mailbox.id, pair.dataverseId);
+    }
+  }
+  if (!current) return { outcome: undefined, catchUpFailed };
+  const run = executor(rt, kind, mailbox, table, settings, { pair: current, item: leaving.item, dataverseId: pair.dataverseId });
+  const actions: Action[] = [current.exchangeId ? { type: 'Unlink', reason, remains: 'exchange', cause: 'outOfScope' } : { type: 'Unlink', reason }];
+  return { outcome: await runAndRecord(run, rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: pair.dataverseId, exchangeId: current.exchangeId }), catchUpFailed };
 }
 
 /**

@@ -75,6 +75,8 @@ async function previewAndApply(ctx: CommandContext, rt: Runtime, plan: ConfigPla
   if (scope.length) {
     const done = await applyScopeChange(rt, scope, version!.version);
     ctx.out(`  scope applied: ${done.unlinked} unlinked, ${done.enqueued} enqueued to enter`);
+    // Ids only in the log line (its warning); the count tells the administrator that some Outlook changes stayed there.
+    if (done.notCaughtUp > 0) ctx.out(`  ${done.notCaughtUp} leaving copy/copies let go without catching up an unsynced Outlook change (a service error: see the log)`);
   }
   // Dataverse raises an Update webhook only for the filtering attributes: a direction change moves them (a field
   // switched back to flow to Exchange must raise webhooks again; --resync covers changes made before this line ran).
