@@ -18,6 +18,7 @@ export type Op =
   | { t: 'createO'; kind: m.Kind; owner: m.UserKey; a: string; b: string; day: number; track: boolean }
   | { t: 'editD' | 'editO'; pick: number; field: keyof m.Fields; v: string }
   | { t: 'hot'; pick: number; v1: string; v2: string }
+  | { t: 'editClosedO'; pick: number; v: string }
   | { t: 'completeD' | 'completeO' | 'deleteD' | 'deleteO' | 'track' | 'reassign' | 'attend' | 'unattend'; pick: number }
   | { t: 'mailIn'; to: m.UserKey | 'both'; track: boolean }
   | { t: 'mailTrack'; pick: number }
@@ -33,6 +34,7 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.record({ t: fc.constant('createO' as const), kind: fc.constantFrom(...kinds), owner: user, a: value, b: value, day: fc.integer({ min: 2, max: 30 }), track: fc.boolean() }), weight: 6 },
   { arbitrary: fc.record({ t: fc.constantFrom('editD' as const, 'editO' as const), pick: fc.nat(), field, v: value }), weight: 14 },
   { arbitrary: fc.record({ t: fc.constant('hot' as const), pick: fc.nat(), v1: value, v2: value }), weight: 4 },
+  { arbitrary: fc.record({ t: fc.constant('editClosedO' as const), pick: fc.nat(), v: value }), weight: 2 },
   {
     arbitrary: fc.record({ t: fc.constantFrom('completeD' as const, 'completeO' as const, 'deleteD' as const, 'deleteO' as const, 'track' as const, 'reassign' as const, 'attend' as const, 'unattend' as const), pick: fc.nat() }),
     weight: 12,
@@ -63,6 +65,9 @@ function target(model: Readonly<m.Model>, op: Op): m.ItemModel | undefined {
       return m.pick(m.candidates(model, kinds, (i) => open(i) && (i.kind !== 'task' || op.field === 'a')), op.pick);
     case 'hot':
       return m.pick(m.candidates(model, kinds, (i) => i.tracked && open(i)), op.pick);
+    case 'editClosedO':
+      // A task the last settle showed completed on both sides: its To Do edit meets a closed activity.
+      return m.pick(m.candidates(model, ['task'], (i) => i.tracked && i.closedOnBoth === true), op.pick);
     case 'completeD':
     case 'completeO':
       return m.pick(m.candidates(model, ['task'], (i) => i.tracked && open(i)), op.pick);
@@ -140,6 +145,12 @@ export class ChaosCommand implements fc.AsyncCommand<m.Model, World> {
       case 'editO':
         if (await world.editInOutlook(item!, op.field, op.v)) {
           m.edited(item!, op.field, op.v, 'outlook');
+          touch(item!);
+        }
+        return;
+      case 'editClosedO':
+        if (await world.editInOutlook(item!, 'a', op.v)) {
+          m.editedClosedInOutlook(item!, op.v);
           touch(item!);
         }
         return;

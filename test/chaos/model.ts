@@ -93,6 +93,8 @@ export interface ItemModel {
   completedIn?: 'd365' | 'outlook';
   /** A record an Outlook delete unlinked (d365Left) may still be open: the To Do completion never reached it. */
   d365CompletedUnsure?: boolean;
+  /** A task the last settle showed completed in Dynamics 365 and in its owner's To Do copy (World.refresh). */
+  closedOnBoth?: boolean;
 }
 
 /**
@@ -199,6 +201,18 @@ export function edited(item: ItemModel, field: keyof Fields, value: string, from
   // Exchange carries the organizer's change to the attendee's copy (only the subject is compared there).
   const att = attendeeCopy(item);
   if (att && field === 'a' && linked) att.fields.a = value;
+}
+
+/**
+ * A To Do edit of a task completed on both sides: a completed activity is read-only in Dataverse
+ * (https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/task, StateCode), so the edit
+ * stays in To Do (README "All items: Creating records and closed activities", test/e2e/closedTaskEdit.test.ts); no
+ * operation of the run reopens a task.
+ */
+export function editedClosedInOutlook(item: ItemModel, value: string): void {
+  const own = ownerCopy(item);
+  own.earlier.a.push(own.fields.a);
+  own.fields.a = value;
 }
 
 /**

@@ -394,6 +394,7 @@ export class World {
       if (item.kind === 'task') {
         ids.ownerCopyCompleted = copy?.completed === true;
         ids.recordCompleted = record?.completed === true;
+        item.closedOnBoth = ids.ownerCopyCompleted && ids.recordCompleted && item.d365.completed && own.completed;
       }
       // Which edits the sync has seen on both sides, and which side won a conflict (model.ts `observed`).
       if (record && copy && item.d365.exists && own.exists) for (const f of comparedFields(item.kind)) observed(item, f, record.fields[f], copy.fields[f]);
