@@ -23,7 +23,7 @@ import type { HandledRequest } from '../../dev/sim/graph/index.js';
 import { main } from '../../shared/cli/main.js';
 import { queues } from '../../shared/servicebus/queues.js';
 import { deadLetterScope, type DeadLetterRecord } from '../../shared/sync/worker.js';
-import { deadLetterViolations, knownFindings, violations, type DeadLetter, type Violation } from './check.js';
+import { deadLetterViolations, knownFindings, occurrenceViolations, violations, type DeadLetter, type Violation } from './check.js';
 import { ChaosCommand, opArbitrary } from './commands.js';
 import { newModel } from './model.js';
 import { World } from './world.js';
@@ -131,6 +131,7 @@ describe('chaos', () => {
           }
           w.end();
           const found = violations(model, await w.snapshot(keyPrefix));
+          found.push(...occurrenceViolations(model, await w.occurrences(model)));
           if (writes.length > 0) found.push({ text: `the quiet period wrote ${writes.length} time(s): ${writes.slice(0, 5).join(', ')}` });
           found.push(...deadLetterViolations((await deadLetterList(stack)).filter((d) => !deadBefore.has(`${d.queue}#${d.sequenceNumber}`))));
           lastViolations = found;

@@ -1,8 +1,8 @@
 // The chaos test's verdict, from the simulators' own state: every item the model expects exists exactly once with
 // the model's values, nothing the model says is gone exists, and no item of the run exists that the model does not
 // know. Returns every violation (one line each), not only the first.
-import { comparedFields, itemFields, keyOfItem, keyOfMail, keyOfRecord, recordFields, type Snapshot } from './world.js';
-import { kinds, userKeys, type Model } from './model.js';
+import { comparedFields, itemFields, keyOfItem, keyOfMail, keyOfRecord, recordFields, seriesOccurrences, type Snapshot } from './world.js';
+import { kinds, ownerCopy, userKeys, type Model } from './model.js';
 
 /**
  * Findings of this test that are not fixed yet, each under a name `npm run test:chaos` reports. A run whose only
@@ -140,4 +140,27 @@ export function deadLetterViolations(dead: readonly DeadLetter[]): Violation[] {
     .map((d) => ({
       text: `dead-lettered with reason ${d.reason}${d.recorded ? '' : ' (by Service Bus; the worker recorded none)'}, which no rule gives for an operation of the run: ${d.queue} #${d.sequenceNumber} ${JSON.stringify(d.description.slice(0, 300))}`,
     }));
+}
+
+/**
+ * A series' edited occurrences (model.ts ItemModel.occurrences): each holds the model's subject in its Dynamics 365
+ * instance and in its owner's occurrence, and neither side lost or gained an occurrence (no operation cancels one).
+ * Only series alive on both sides: a deleted series' occurrences go with it.
+ */
+export function occurrenceViolations(model: Model, seen: ReadonlyMap<string, { d365: string[]; outlook: string[] | undefined }>): Violation[] {
+  const out: Violation[] = [];
+  for (const item of model.items) {
+    if (item.kind !== 'series' || !item.occurrences || !item.d365.exists || !ownerCopy(item).exists) continue;
+    const got = seen.get(item.key);
+    if (!got) continue;
+    const sides: [string, string[] | undefined][] = [['Dynamics 365', got.d365], [`${item.owner}'s mailbox`, got.outlook]];
+    for (const [where, values] of sides) {
+      if (!values) continue;
+      if (values.length !== seriesOccurrences) out.push({ text: `series ${item.key}: ${where} holds ${values.length} occurrences, the model ${seriesOccurrences}` });
+      for (const [index, want] of Object.entries(item.occurrences)) {
+        if (values[Number(index)] !== want) out.push({ text: `series ${item.key}: occurrence ${index} in ${where} is '${values[Number(index)]}', the model '${want}'` });
+      }
+    }
+  }
+  return out;
 }

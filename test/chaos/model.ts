@@ -95,6 +95,12 @@ export interface ItemModel {
   d365CompletedUnsure?: boolean;
   /** A task the last settle showed completed in Dynamics 365 and in its owner's To Do copy (World.refresh). */
   closedOnBoth?: boolean;
+  /**
+   * A series' exceptions: the subject value (field a) each edited occurrence (by its place in the series, 0-2) must
+   * hold on both sides. An edit of the series' own subject since drops them from the check: whether a change of the
+   * whole series carries to an occurrence edited before is each side's own behaviour, not a sync rule.
+   */
+  occurrences?: Record<number, string>;
 }
 
 /**
@@ -184,6 +190,7 @@ export function createdInOutlook(key: string, kind: Kind, owner: UserKey, fields
  */
 export function edited(item: ItemModel, field: keyof Fields, value: string, from: 'd365' | 'outlook'): void {
   const linked = item.tracked;
+  if (item.kind === 'series' && field === 'a') delete item.occurrences;
   if (linked) {
     const before = item.unsynced[field];
     if (before && before.from !== from && before.value !== value) item.alternatives[field] = [...new Set([...(item.alternatives[field] ?? []), before.value])];
@@ -213,6 +220,14 @@ export function editedClosedInOutlook(item: ItemModel, value: string): void {
   const own = ownerCopy(item);
   own.earlier.a.push(own.fields.a);
   own.fields.a = value;
+}
+
+/**
+ * One occurrence of a tracked series edited on either side (its subject): an exception, which the sync carries to
+ * the other side's occurrence or instance of the same original start (README "Recurring series").
+ */
+export function occurrenceEdited(item: ItemModel, index: number, value: string): void {
+  item.occurrences = { ...item.occurrences, [index]: value };
 }
 
 /**
