@@ -11,8 +11,13 @@
 // 429s, the worker's CPU time per change (user + system) and its peak RSS. Asserts nothing: speed is measured.
 // Usage: node dev/with-dev-ca.mjs tsx dev/bench/burst.ts [--mailboxes 100] [--per-mailbox 10] [--modes sessions,items]
 //        [--latency 50-100] [--cpu-prof DIR] (the worker process writes V8 CPU profiles, one per thread, into DIR/<design>)
+//        [--worker compiled|source]: the worker runs compiled to plain JavaScript (dev/bench/tsconfig.burst.json, built
+//        into .local/burst-dist first), as the deployed app runs `dist/`; `source` runs it through the tsx loader,
+//        whose transforms and source maps add their own CPU time and memory to the worker's.
 // BURST_DEBUG=1 prints the worker's log lines and its host's.
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { copyFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createChangeSender } from '../../shared/servicebus/sender.js';
 import { startStack } from '../stack/index.js';
@@ -25,17 +30,28 @@ const { values } = parseArgs({
     modes: { type: 'string', default: 'sessions,items' },
     latency: { type: 'string', default: '50-100' },
     'cpu-prof': { type: 'string' },
+    worker: { type: 'string', default: 'compiled' },
   },
 });
+if (values.worker !== 'compiled' && values.worker !== 'source') throw new Error(`--worker must be compiled or source, not '${values.worker}'`);
 const mailboxes = Number(values.mailboxes);
 const perMailbox = Number(values['per-mailbox']);
 const modes = values.modes.split(',') as BurstMode[];
 const [minMs, maxMs] = values.latency.split('-').map(Number) as [number, number];
 const total = mailboxes * perMailbox;
 
+/** Builds the compiled worker (about 10 s) and returns its entry; host.json goes beside it, where the host reads it. */
+function buildWorker(): string {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}dev/bench/tsconfig.burst.json`], { stdio: 'inherit' });
+  copyFileSync(`${root}host.json`, `${root}.local/burst-dist/host.json`);
+  return `${root}.local/burst-dist/dev/bench/burstWorker.js`;
+}
+const workerEntry = values.worker === 'compiled' ? buildWorker() : fileURLToPath(new URL('./burstWorker.ts', import.meta.url));
+
 function startWorker(env: Record<string, string>, mode: BurstMode): Promise<ChildProcess> {
-  const execArgv = ['--import', 'tsx', ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}/${mode}`] : [])];
-  const child = fork(new URL('./burstWorker.ts', import.meta.url).pathname, [], { execArgv, env: { ...process.env, BURST_ENV: JSON.stringify(env), BURST_MODE: mode }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const execArgv = [...(values.worker === 'source' ? ['--import', 'tsx'] : []), ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}/${mode}`] : [])];
+  const child = fork(workerEntry, [], { execArgv, env: { ...process.env, BURST_ENV: JSON.stringify(env), BURST_MODE: mode }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('message', (m) => (m === 'ready' ? resolve(child) : reject(new Error(`worker said ${JSON.stringify(m)}`))));
     child.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${String(code)}`)));
@@ -83,7 +99,7 @@ await stopWorker(worker);
 console.log(`${mailboxes} mailboxes, ${total} appointments synced in ${((performance.now() - setup) / 1000).toFixed(1)} s (setup, not measured)`);
 await stack.graph.admin.setFaultPlan({ seed: 7, latency: { minMs, maxMs } });
 stack.dataverse.admin.setFaultPlan({ requests: { latencyMs: { min: minMs, max: maxMs } } });
-console.log(`Simulators at ${minMs}-${maxMs} ms per call. ${total} changes over ${mailboxes} mailboxes, all at once (a bulk edit in Dynamics 365):`);
+console.log(`Simulators at ${minMs}-${maxMs} ms per call. ${total} changes over ${mailboxes} mailboxes, all at once (a bulk edit in Dynamics 365); the worker runs ${values.worker === "compiled" ? "compiled to JavaScript, as deployed" : "its TypeScript source through tsx"}:`);
 
 const rows: string[] = [];
 for (const [round, mode] of modes.entries()) {

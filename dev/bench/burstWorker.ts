@@ -18,7 +18,7 @@ import type { ChangeMessage, ChangeMessageInput } from '../../shared/servicebus/
 import { legacyChangesQueue } from '../../shared/servicebus/queues.js';
 import { toServiceBusMessage, type ChangeSender } from '../../shared/servicebus/sender.js';
 import { startLocalHost } from '../host/index.js';
-import { hostServiceBusSettings } from '../stack/index.js';
+import { hostServiceBusSettings } from '../host/settings.js';
 
 export type BurstMode = 'items' | 'sessions';
 

@@ -2,7 +2,6 @@
 // and the local Functions host running functions/table.ts against them. `npm start`, the end-to-end tests and the
 // benchmarks all start it the same way.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { functionTable } from '../../functions/table.js';
 import { DataverseApi } from '../../shared/dataverse/client.js';
 import { createLogger, type LogSink } from '../../shared/log.js';
@@ -17,6 +16,7 @@ import { tableSuffixes, type TableKey } from '../../shared/storage/tableNames.js
 import { startAzuriteTables, type StartedAzurite } from '../azurite/index.js';
 import { freePort, startChildHost, type ChildHost } from '../host/childHost.js';
 import { startLocalHost, type LocalHost } from '../host/index.js';
+import { hostServiceBusSettings } from '../host/settings.js';
 import { startDataverseSimulator, type DataverseSimulator, type EmailOptions, type RecurrenceOptions } from '../sim/dataverse/index.js';
 import type { RecurrenceBehaviour } from '../sim/graph/options.js';
 import { startGraphSimulator, type GraphSimulator, type MailBehaviour, type NotificationPolicy, type PartialLimits, type SimUserView } from '../sim/graph/index.js';
@@ -158,17 +158,9 @@ export async function emptySyncTables(runtime: Runtime): Promise<number> {
   return deleted;
 }
 
-/** The Service Bus trigger settings of host.json, so the local host behaves as the deployed trigger is configured. */
-export function hostServiceBusSettings(): { maxConcurrentSessions: number; sessionIdleTimeoutMs: number; maxConcurrentCalls: number } {
-  const host = JSON.parse(readFileSync(new URL('../../host.json', import.meta.url), 'utf8')) as {
-    extensions?: { serviceBus?: { maxConcurrentSessions?: number; sessionIdleTimeout?: string; maxConcurrentCalls?: number } };
-  };
-  const sb = host.extensions?.serviceBus ?? {};
-  const match = /^(\d+):(\d+):(\d+(?:\.\d+)?)$/.exec(sb.sessionIdleTimeout ?? '');
-  const idle = match ? (Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3])) * 1000 : 1000;
-  // The extension's defaults when host.json says nothing: 8 sessions, 16 calls per core.
-  return { maxConcurrentSessions: sb.maxConcurrentSessions ?? 8, sessionIdleTimeoutMs: idle, maxConcurrentCalls: sb.maxConcurrentCalls ?? 16 };
-}
+// Where it lives (dev/host/settings.ts): a process that runs only the host (the burst benchmark's worker) reads it
+// without loading the simulators and Azurite this module starts.
+export { hostServiceBusSettings };
 const graphRoles = ['Calendars.ReadWrite', 'Contacts.ReadWrite', 'Tasks.ReadWrite.All', 'MailboxSettings.Read', 'User.Read.All', 'Mail.ReadWrite', 'Mail.Send'];
 
 /** Starts everything. */
