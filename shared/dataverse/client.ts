@@ -327,9 +327,11 @@ export class DataverseApi {
       }
       // A line break in a header value or URL would corrupt its part (an etag or id that came from elsewhere): such a
       // call fails as it fails alone, where fetch refuses the header (Transient), and the others still share the batch.
-      const unfit = group.filter((w) => !fitsInBatch(w.call));
-      for (const w of unfit) w.reject(new SyncError('Transient', `Dataverse ${w.call.route}: a header value or the URL has a line break`));
-      const fit = group.filter((w) => fitsInBatch(w.call));
+      const fit: Waiting[] = [];
+      for (const w of group) {
+        if (fitsInBatch(w.call)) fit.push(w);
+        else w.reject(new SyncError('Transient', `Dataverse ${w.call.route}: a header value or the URL has a line break`));
+      }
       if (fit.length === 0) return;
       const outcomes = await this.sendBatch(slot, fit.map((w) => w.call));
       outcomes.forEach((outcome, i) => ('error' in outcome ? fit[i]!.reject(outcome.error) : fit[i]!.resolve(outcome.answer)));
