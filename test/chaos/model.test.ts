@@ -2,8 +2,8 @@
 // A model that accepted any value would let a lost update pass, so the cases where only the model's value is
 // allowed are as much the point as the one where the other side's may win.
 import { describe, expect, it } from 'vitest';
-import { violations } from './check.js';
-import { completed, createdInDynamics, deletedInDynamics, deletedInOutlook, edited, mailReceived, mailSent, mailTracked, newModel, observed, reassigned, type ItemModel, type MailModel } from './model.js';
+import { occurrenceViolations, violations } from './check.js';
+import { completed, createdInDynamics, deletedInDynamics, deletedInOutlook, edited, editedClosedInOutlook, mailReceived, mailSent, mailTracked, newModel, observed, occurrenceEdited, ownerCopy, reassigned, type ItemModel, type MailModel } from './model.js';
 import type { Snapshot } from './world.js';
 
 const contact = (): ItemModel => createdInDynamics('C1', 'contact', 'alice', { a: 'red', b: 'red' });
@@ -174,5 +174,46 @@ describe('chaos model: mail, copied once each way', () => {
     expect(checkMail(mail, snap([{ ...sentRecord, statecode: 1, statuscode: 6 }], [{ subject: 'M2 out', from: 'alice' }]))).toEqual(['email M2 sent by alice: the activity is (direction, state/status) true 1/6, the model outgoing Sent (true 1/3)']);
     // The Sent Items copy tracked again as a second outgoing activity is a duplicate.
     expect(checkMail(mail, snap([sentRecord, { ...sentRecord, activityid: 'y' }], [{ subject: 'M2 out', from: 'alice' }]))).toEqual(['email M2 sent by alice: Dynamics 365 holds 2 email activities, the model 1']);
+  });
+});
+
+describe('chaos model: occurrences of a series and edits of closed tasks', () => {
+  const seriesModel = () => {
+    const model = newModel(0);
+    const series = createdInDynamics('S1', 'series', 'alice', { a: 'red', b: 'red' });
+    model.items.push(series);
+    return { model, series };
+  };
+  const seen = (d365: string[], outlook: string[] | undefined) => new Map([['S1', { d365, outlook }]]);
+
+  it("an edited occurrence holds its value on both sides, the others the series'; an occurrence lost or gained is a violation", () => {
+    const { model, series } = seriesModel();
+    occurrenceEdited(series, 1, 'blue');
+    const texts = (d365: string[], outlook: string[] | undefined) => occurrenceViolations(model, seen(d365, outlook)).map((v) => v.text);
+    expect(texts(['red', 'blue', 'red'], ['red', 'blue', 'red'])).toEqual([]);
+    expect(texts(['red', 'blue', 'red'], ['red', 'red', 'red'])).toEqual(["series S1: occurrence 1 in alice's mailbox is 'red', the model 'blue'"]);
+    expect(texts(['red', 'blue'], ['red', 'blue', 'red'])).toEqual(['series S1: Dynamics 365 holds 2 occurrences, the model 3']);
+    // No copy to read (undefined): only Dynamics 365 is compared.
+    expect(texts(['red', 'red', 'red'], undefined)).toEqual(["series S1: occurrence 1 in Dynamics 365 is 'red', the model 'blue'"]);
+  });
+
+  it("an edit of the series' own subject drops its occurrences from the check; a deleted series is not compared", () => {
+    const { model, series } = seriesModel();
+    occurrenceEdited(series, 0, 'blue');
+    edited(series, 'b', 'teal', 'outlook');
+    expect(series.occurrences).toEqual({ 0: 'blue' });
+    edited(series, 'a', 'teal', 'd365');
+    expect(series.occurrences).toBeUndefined();
+    occurrenceEdited(series, 2, 'jade');
+    deletedInDynamics(series);
+    expect(occurrenceViolations(model, seen(['red', 'red', 'red'], undefined))).toEqual([]);
+  });
+
+  it('a To Do edit of a task completed on both sides changes the copy only', () => {
+    const task = createdInDynamics('T2', 'task', 'alice', { a: 'red', b: '' });
+    completed(task, 'd365');
+    editedClosedInOutlook(task, 'blue');
+    expect(ownerCopy(task).fields.a).toBe('blue');
+    expect(task.d365.fields.a).toBe('red');
   });
 });
