@@ -3,7 +3,8 @@
 // behind a dead holder stays within SYNC_MAX_ATTEMPTS (8 by default, shared/config.ts).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { claimMinWaitMs, claimMs, claimWaitMs, lockDurationMs } from '../../../shared/sync/claim.js';
+import { SyncError } from '../../../shared/errors.js';
+import { claimMinWaitMs, claimMs, claimWaitMs, claimedElsewhere, lockDurationMs } from '../../../shared/sync/claim.js';
 
 const lock = 60_000;
 
@@ -28,6 +29,7 @@ describe('claim back-off', () => {
     [claimMs, lock], // stale: the follower takes over, so a lock duration is only a bound
     [-5, 2_000], // a clock behind the claim's time
     [Number.NaN, 2_000], // a claim without a time
+    [Number.POSITIVE_INFINITY, 2_000], // not a finite age either: read as a claim without a time
   ])('a claim of age %d ms is looked at again after %d ms', (age, wait) => {
     expect(claimWaitMs(age, lock)).toBe(wait);
   });
@@ -47,6 +49,7 @@ describe('claim back-off', () => {
         expect(age + wait).toBeLessThanOrEqual(Math.max(next, age + 250));
         expect(wait).toBeGreaterThanOrEqual(Math.min(claimMinWaitMs, Math.max(250, next - age)));
       }),
+      { seed: 20261207, numRuns: 200 },
     );
   });
 
@@ -54,6 +57,42 @@ describe('claim back-off', () => {
     expect(lockDurationMs()).toBe(60_000);
     expect(lockDurationMs('PT30S')).toBe(30_000);
     expect(lockDurationMs('PT1M30S')).toBe(90_000);
-    expect(() => lockDurationMs('P1D')).toThrow(/PTnMnS/);
+    expect(lockDurationMs('PT10M')).toBe(600_000);
+    expect(lockDurationMs('PT0.5S')).toBe(500);
+    expect(lockDurationMs('PT1.25S')).toBe(1_250);
+    // Nothing else than minutes and seconds, the whole text: a day, a bare PT, a number without its unit, anything
+    // before or after.
+    for (const iso of ['P1D', 'PT', 'PT1M30', 'PT1M1H', 'xPT1M', 'PT1M ']) expect(() => lockDurationMs(iso)).toThrow(/PTnMnS/);
+  });
+});
+
+describe('a create claimed by another change', () => {
+  const now = new Date('2026-12-07T12:00:00.000Z');
+  const claimedAgo = (ms: number) => ({ status: 'pending' as const, claimedBy: 'change-a', updatedOn: new Date(now.getTime() - ms).toISOString() });
+
+  it('makes a change of the same record wait (Busy, retryable) for as long as claimWaitMs gives for the claim\'s age', () => {
+    for (const age of [0, 10_000, 63_000, claimMs - 1]) {
+      const busy = claimedElsewhere(claimedAgo(age), 'change-b', now);
+      expect(busy).toBeInstanceOf(SyncError);
+      expect(busy).toMatchObject({ code: 'Busy', retryable: true, retryAfterMs: claimWaitMs(age) });
+      expect(busy?.message).toMatch(/another change of this record is creating its item/);
+    }
+    // A change with no claim of its own (a redelivery without a correlation id) waits too.
+    expect(claimedElsewhere(claimedAgo(10_000), undefined, now)?.retryAfterMs).toBe(10_000);
+  });
+
+  it('does not hold back the claim\'s own change, a pair that is not pending or not claimed, nor a stale claim', () => {
+    expect(claimedElsewhere(claimedAgo(10_000), 'change-a', now)).toBeUndefined();
+    expect(claimedElsewhere({ ...claimedAgo(10_000), status: 'linked' }, 'change-b', now)).toBeUndefined();
+    expect(claimedElsewhere({ ...claimedAgo(10_000), claimedBy: undefined }, 'change-b', now)).toBeUndefined();
+    expect(claimedElsewhere({ ...claimedAgo(10_000), claimedBy: '' }, 'change-b', now)).toBeUndefined();
+    // Stale from claimMs on: the attempt that claimed it died, and this change takes the create over.
+    expect(claimedElsewhere(claimedAgo(claimMs), 'change-b', now)).toBeUndefined();
+    expect(claimedElsewhere(claimedAgo(claimMs + 60_000), 'change-b', now)).toBeUndefined();
+  });
+
+  it('does not wait behind a claim whose age cannot be told: no time, or a time after now', () => {
+    expect(claimedElsewhere({ status: 'pending', claimedBy: 'change-a' }, 'change-b', now)).toBeUndefined();
+    expect(claimedElsewhere(claimedAgo(-1_000), 'change-b', now)).toBeUndefined();
   });
 });

@@ -13,6 +13,8 @@ import {
   baseAfterWrite,
   driftToExchange,
   isNotificationEcho,
+  isPlainDataverseEcho,
+  isPlainEcho,
   matchingFilter,
   planLink,
   planDataverseDelete,
@@ -290,5 +292,77 @@ describe('withoutTurnedOffFields: the names a field table entry stands for', () 
     const exBody = { businessAddress: {}, homeAddress: {}, companyName: 'c' };
     expect(withoutTurnedOffFields(exBody, k, config({ homeAddress: 'toDataverse' }), 'exchange')).toEqual({ businessAddress: {}, companyName: 'c' });
     expect(withoutTurnedOffFields(exBody, k, config({ homeAddress: 'toExchange' }), 'exchange')).toBe(exBody);
+  });
+});
+
+describe('the echoes decided before the mailbox is read again', () => {
+  const record = appointment({ '@odata.etag': 'W/"7"' }) as DataverseRecord;
+  const plain = { viaPart: false, deletedPart: false };
+
+  it("isPlainDataverseEcho: a linked pair's recorded version (or an older one) of a supported record whose parts are not compared", () => {
+    expect(isPlainDataverseEcho(appointmentKind, record, pairOf({ dataverseEtag: 'W/"7"' }), plain)).toBe(true);
+    expect(isPlainDataverseEcho(appointmentKind, record, pairOf({ dataverseEtag: 'W/"8"' }), plain)).toBe(true);
+    // A later version is a change; a pending pair or none has synced nothing.
+    expect(isPlainDataverseEcho(appointmentKind, record, pairOf({ dataverseEtag: 'W/"6"' }), plain)).toBe(false);
+    expect(isPlainDataverseEcho(appointmentKind, record, pairOf({ dataverseEtag: 'W/"7"', status: 'pending' }), plain)).toBe(false);
+    expect(isPlainDataverseEcho(appointmentKind, record, undefined, plain)).toBe(false);
+    // A part's change carried to the record, or a deleted part, compares the parts: more than the echo.
+    expect(isPlainDataverseEcho(appointmentKind, record, pairOf({ dataverseEtag: 'W/"7"' }), { viaPart: true, deletedPart: false })).toBe(false);
+    expect(isPlainDataverseEcho(appointmentKind, record, pairOf({ dataverseEtag: 'W/"7"' }), { viaPart: false, deletedPart: true })).toBe(false);
+    // A record the kind does not sync (a series instance: its series carries it) is ignored, not an echo.
+    expect(isPlainDataverseEcho(appointmentKind, { ...record, instancetypecode: 3 }, pairOf({ dataverseEtag: 'W/"7"' }), plain)).toBe(false);
+  });
+
+  it("isPlainEcho: the notification's etag is the recorded one, and the pair's table has no parts to compare", () => {
+    expect(isPlainEcho(appointmentKind, pairOf(), 'W/"ex1"')).toBe(true);
+    expect(isPlainEcho(appointmentKind, pairOf({ dataverseEntity: undefined }), 'W/"ex1"')).toBe(true);
+    expect(isPlainEcho(appointmentKind, pairOf(), 'W/"ex2"')).toBe(false);
+    expect(isPlainEcho(appointmentKind, undefined, 'W/"ex1"')).toBe(false);
+    // A series pair compares its occurrences on every change, its master's echo included.
+    expect(isPlainEcho(appointmentKind, pairOf({ dataverseEntity: 'recurringappointmentmaster' }), 'W/"ex1"')).toBe(false);
+    // isNotificationEcho itself: another etag is another version.
+    expect(isNotificationEcho(pairOf(), 'W/"ex2"')).toBe(false);
+  });
+
+  it("a part the platform deleted (the series' deleted list as the base has it) is an echo of the series; a delete the list shows is compared", () => {
+    const series = appointment({ '@odata.etag': 'W/"9"', deletedexceptionslist: '' }) as DataverseRecord;
+    const pair = pairOf({ dataverseEntity: 'recurringappointmentmaster', base: baseOf(series) });
+    const state = { kind: appointmentKind, table: 'recurringappointmentmaster' as const, record: series, pair, mailbox, syncedSystemUsers: new Set([me.systemUserId]), ctx, settings };
+    const platform = [{ type: 'Echo', reason: 'a part deleted by the platform: the carrier records no delete' }];
+    expect(planToExchange({ ...state, deletedPart: true })).toEqual(platform);
+    // Not a deleted part, or the deleted list not read (no mark of it): planned as any change of the series.
+    expect(planToExchange(state)).not.toEqual(platform);
+    const { deletedexceptionslist: _unread, ...withoutList } = series;
+    expect(planToExchange({ ...state, record: withoutList, deletedPart: true })).not.toEqual(platform);
+    // An unpaired series is created whatever its parts.
+    expect(planToExchange({ ...state, pair: { ...pair, status: 'pending' }, deletedPart: true }).map((a) => a.type)).not.toContain('Echo');
+  });
+});
+
+describe('planToDataverse and planMerge: the remaining flags', () => {
+  it("the organizer's own copy of a meeting is created at once, even while other copies wait for it", () => {
+    const organizerCopy = event({ isOrganizer: true });
+    const actions = planToDataverse({ kind: appointmentKind, mailbox, change: { changeType: 'updated', attempt: 1, itemId: 'x' }, pair: undefined, item: organizerCopy, link: undefined, organizerSynced: true, record: undefined, ctx, settings });
+    expect(actions.map((a) => a.type)).toEqual(['Create']);
+  });
+
+  it('a merge whose Exchange side changed nothing records the first write as synced (no unsyncedVersion)', () => {
+    // The base is what the item holds: only Dataverse changed (its location).
+    const item = event({ location: { displayName: 'Room 1' } }) as GraphItem;
+    const pair = pairOf({ base: appointmentKind.snapshotFromExchange(item, ctx) });
+    const record = appointment({ location: 'Room 2' }) as DataverseRecord;
+    const [first, second] = planMerge({ kind: appointmentKind, pair, record, item, ctx, policy: 'lastModifiedWins', config: defaultConfig }) as Update[];
+    expect(first).toMatchObject({ side: 'exchange', fields: { location: 'Room 2' } });
+    expect(first).not.toHaveProperty('unsyncedVersion');
+    expect(second).toEqual({ type: 'Update', side: 'dataverse', fields: {}, base: first!.base });
+  });
+});
+
+describe('withoutTurnedOffFields: a numbered range from two digits', () => {
+  it('a range that starts at a number of two digits expands from that number', () => {
+    const k = { name: 'contact', fields: [{ name: 'businessAddress', direction: 'Both', graph: ['businessAddress.street'], dataverse: ['x_line10..12'] }] } as unknown as SyncKind;
+    const config = effectiveConfig(1, { 'fields.contact.businessAddress.direction': 'toExchange' });
+    const body = { x_line1: 'a', x_line9: 'b', x_line10: 'c', x_line11: 'd', x_line12: 'e', x_line13: 'f' };
+    expect(withoutTurnedOffFields(body, k, config, 'dataverse')).toEqual({ x_line1: 'a', x_line9: 'b', x_line13: 'f' });
   });
 });
