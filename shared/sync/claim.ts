@@ -50,6 +50,14 @@ export function claimWaitMs(ageMs: number, lockMs: number = lockDurationMs()): n
   return Math.max(250, Math.min(Math.max(claimMinWaitMs, age), next - age));
 }
 
+/**
+ * Whether a claim (or a create in progress) of age `ageMs` still holds others back. Its time is its writer's clock
+ * (shared/storage/pairStore.ts), and another instance's may run ahead of this one's: a claim a moment in the future
+ * is as live as one a moment old (claimWaitMs waits as for age 0). A time further ahead than a claim lives is not
+ * trusted (taken as stale), and one that cannot be read (NaN) holds nothing back.
+ */
+export const claimIsLive = (ageMs: number): boolean => ageMs > -claimMs && ageMs < claimMs;
+
 /** The age of a pair's claim at `now` (NaN when it has no time). */
 export const claimAge = (pair: Pick<Pair, 'updatedOn'>, now: Date) => now.getTime() - Date.parse(pair.updatedOn ?? '');
 
@@ -61,6 +69,6 @@ export const claimAge = (pair: Pick<Pair, 'updatedOn'>, now: Date) => now.getTim
 export function claimedElsewhere(pair: Pick<Pair, 'status' | 'claimedBy' | 'updatedOn'>, claim: string | undefined, now: Date): SyncError | undefined {
   if (pair.status !== 'pending' || !pair.claimedBy || pair.claimedBy === claim) return undefined;
   const age = claimAge(pair, now);
-  if (!(age >= 0 && age < claimMs)) return undefined;
+  if (!claimIsLive(age)) return undefined;
   return new SyncError('Busy', 'another change of this record is creating its item; deciding again after it', { retryAfterMs: claimWaitMs(age) });
 }

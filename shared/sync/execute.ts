@@ -8,7 +8,7 @@ import type { Runtime } from '../runtime.js';
 import type { DataverseEntity } from '../servicebus/messages.js';
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { Pair, StoredPair, UnlinkCause } from '../storage/pairStore.js';
-import { claimAge, claimMs, claimWaitMs, claimedElsewhere } from './claim.js';
+import { claimAge, claimIsLive, claimWaitMs, claimedElsewhere } from './claim.js';
 import { transactionIdFor } from './ids.js';
 import { syncWindow } from './window.js';
 import type { GraphItem, PartDelete, SyncKind } from './kinds/index.js';
@@ -601,7 +601,7 @@ export class Executor {
       // An item of this mailbox is being created as this record right now: its pair comes in a moment (claim.ts).
       const creating = await rt.cursors.get<{ at: string }>(creatingInDataverseScope, creatingKey(s.mailbox.id, id));
       const age = creating ? rt.now().getTime() - Date.parse(creating.at) : NaN;
-      if (age >= 0 && age < claimMs) throw new SyncError('Busy', 'an item of this mailbox is being created as this record; deciding again once its pair is recorded', { retryAfterMs: claimWaitMs(age) });
+      if (claimIsLive(age)) throw new SyncError('Busy', 'an item of this mailbox is being created as this record; deciding again once its pair is recorded', { retryAfterMs: claimWaitMs(age) });
     }
     let pending: StoredPair =
       existing ??

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SyncError } from '../../../shared/errors.js';
-import { claimMinWaitMs, claimMs, claimWaitMs, claimedElsewhere, lockDurationMs } from '../../../shared/sync/claim.js';
+import { claimIsLive, claimMinWaitMs, claimMs, claimWaitMs, claimedElsewhere, lockDurationMs } from '../../../shared/sync/claim.js';
 
 const lock = 60_000;
 
@@ -91,8 +91,18 @@ describe('a create claimed by another change', () => {
     expect(claimedElsewhere(claimedAgo(claimMs + 60_000), 'change-b', now)).toBeUndefined();
   });
 
-  it('does not wait behind a claim whose age cannot be told: no time, or a time after now', () => {
+  it('does not wait behind a claim whose age cannot be told: no time, or a time further ahead than a claim lives', () => {
     expect(claimedElsewhere({ status: 'pending', claimedBy: 'change-a' }, 'change-b', now)).toBeUndefined();
-    expect(claimedElsewhere(claimedAgo(-1_000), 'change-b', now)).toBeUndefined();
+    expect(claimedElsewhere(claimedAgo(-claimMs), 'change-b', now)).toBeUndefined();
+  });
+
+  // The claim's time is the claiming instance's clock: one running a second ahead of this one's made a live claim,
+  // and going ahead with the create beside it could make a second contact or To Do task (Graph dedups only events,
+  // by transactionId).
+  it("waits behind a claim whose time is a little after now (another instance's clock ahead)", () => {
+    for (const ahead of [5, 1_000, 30_000]) expect(claimedElsewhere(claimedAgo(-ahead), 'change-b', now)).toMatchObject({ code: 'Busy', retryAfterMs: claimWaitMs(-ahead) });
+    // The same rule holds an Exchange item's create in progress (shared/sync/execute.ts createInExchange).
+    expect([-1_000, 0, claimMs - 1].map(claimIsLive)).toEqual([true, true, true]);
+    expect([-claimMs, claimMs, Number.NaN].map(claimIsLive)).toEqual([false, false, false]);
   });
 });
