@@ -127,6 +127,19 @@ describe('series expansion in the sync (for numbered ranges above 999)', () => {
     expect(withDataverseRange({ ...daily, numberOfOccurrences: 999 }, 999)).toEqual({ ...daily, numberOfOccurrences: 999 });
     const noEnd = { ...daily, range: 'noEnd' as const, numberOfOccurrences: null };
     expect(withDataverseRange(noEnd, 999)).toBe(noEnd);
+    // The range's type decides, not a count it carries (Graph keeps numberOfOccurrences on every range).
+    const endDate = { ...daily, range: 'endDate' as const, endDate: '2027-02-01', numberOfOccurrences: 1000 };
+    expect(withDataverseRange(endDate, 999)).toBe(endDate);
+  });
+
+  it('counts a yearly series from its start date when that date is an occurrence', () => {
+    const yearly: SeriesPattern = { ...daily, type: 'absoluteYearly', dayOfMonth: 4, month: 1 };
+    expect(take(yearly, 2)).toEqual(['2027-01-04', '2028-01-04']);
+    expect(take({ ...yearly, type: 'relativeYearly', dayOfMonth: null, index: 'first', daysOfWeek: ['monday'] }, 1)).toEqual(['2027-01-04']);
+  });
+
+  it('refuses an occurrence number that is not a positive integer, naming it', () => {
+    for (const count of [0, -1, 1.5]) expect(() => nthOccurrenceDate(daily, count)).toThrow(new RangeError(`count must be a positive integer, not ${count}`));
   });
 });
 
@@ -138,6 +151,8 @@ describe('dates only the short-month rule gives (probe P6)', () => {
     ['day 31 on 31 March', monthly, '2027-03-31', false],
     ['day 29 on 29 February of a leap year', { ...monthly, dayOfMonth: 29 }, '2028-02-29', false],
     ['yearly 31 May', { ...monthly, type: 'absoluteYearly', month: 5 }, '2027-05-31', false],
+    ['yearly day 31 of April on 30 April', { ...monthly, type: 'absoluteYearly', month: 4 }, '2027-04-30', true],
+    ['a weekly pattern never, whatever day of the month it carries', { ...monthly, type: 'weekly', daysOfWeek: ['friday'] }, '2027-04-30', false],
     ['a relative pattern never', { ...monthly, type: 'relativeMonthly', dayOfMonth: null, index: 'last', daysOfWeek: ['friday'] }, '2027-04-30', false],
   ])('%s', (_name, p, date, expected) => {
     expect(onShortMonthRule(p, date)).toBe(expected);
