@@ -177,6 +177,17 @@ describe('email, Dynamics 365 -> Exchange', () => {
     expect(stack.dataverse.admin.record('emails', id)).toMatchObject({ statecode: 1, statuscode: 3 });
   });
 
+  // Chaos seed 11 x 1000: a send answered 404 ErrorItemNotFound because the draft had already left Drafts (it went
+  // out: another attempt of the same email had sent it) was taken as Exchange's refusal, and the email sent once was
+  // marked Failed. A 404 of the claim's own draft is looked for in Sent Items first.
+  it('a send answered 404 after the mail went out (its draft gone) is marked Sent, not Failed', async () => {
+    await stack.graph.admin.failNext({ method: 'POST', path: '/send$', status: 404, code: 'ErrorItemNotFound', afterExecution: true });
+    const id = await sendFromDynamics(stack, 'alice', ['gone@fabrikam.example'], 'Draft gone');
+    await stack.settled();
+    expect((await stack.graph.admin.sentMail()).filter((m) => m.subject.startsWith('Draft gone'))).toHaveLength(1);
+    expect(stack.dataverse.admin.record('emails', id)).toMatchObject({ statecode: 1, statuscode: 3 });
+  });
+
   it('a send Exchange refuses marks the email Failed with the reason in status', async () => {
     const id = await sendFromDynamics(stack, 'alice', ['not-an-address'], 'Refused');
     await stack.settled();
