@@ -10,7 +10,7 @@ import { effectiveConfig, type ConfigPlan, type EffectiveConfig } from '../setti
 import type { Mailbox } from '../storage/mailboxStore.js';
 import type { StoredPair } from '../storage/pairStore.js';
 import { fetchDataverseCandidates } from './backfill.js';
-import { resyncPair, unlinkPair, type Outcome } from '../sync/engine.js';
+import { resyncPair, unlinkPair } from '../sync/engine.js';
 import { kindNamed, type SyncKind } from '../sync/kinds/index.js';
 import { matchingFilter } from '../sync/plan.js';
 import { syncWindow } from '../sync/window.js';
@@ -106,7 +106,7 @@ export async function applyScopeChange(rt: Runtime, deltas: readonly ScopeDelta[
     const mailbox = await rt.mailboxes.get(delta.mailbox.id);
     if (!mailbox || mailbox.state === 'disabled') continue;
     for (const entry of delta.leave) {
-      const done: { outcome: Outcome | undefined; catchUpFailed: boolean } = await unlinkPair(rt, kind, mailbox, entry.pair, `out of scope: the sync filters changed (configuration version ${version})`, 'config');
+      const done = await unlinkPair(rt, kind, mailbox, entry.pair, `out of scope: the sync filters changed (configuration version ${version})`, 'config');
       if (done.outcome?.kind === 'unlinked') unlinked += 1;
       if (done.catchUpFailed) notCaughtUp += 1;
     }

@@ -221,12 +221,9 @@ export async function applyDataverseChange(rt: Runtime, change: DataverseChange,
     // listing of that copy finds its stamp naming no record, and it was created again in Dynamics 365 as a new one
     // (chaos seed 6 x 200, test/e2e/unlinkedCopy.test.ts). Changed since, it is synced as any unpaired copy.
     const actions: Action[] = [{ type: 'Unlink', reason, remains: 'exchange', cause: 'outOfScope' }];
-    // The catch-up rewrote the pair (its etags and base): unlink the pair as it is now. None left: the catch-up's own
-    // write ended it (its record found deleted, its delete rule applied and the copy remembered as that rule left it;
-    // test/e2e/reassignedCopy.test.ts), and unlinking the pair as read before overwrote that memory and failed.
-    const current = leaving.caughtUp ? await rt.pairs.get(mailbox.id, change.recordId) : pair;
-    if (!current) continue;
-    const outcome = await runAndRecord(executor(rt, kind, mailbox, change.entity, settings, { pair: current, item: leaving.item, dataverseId: change.recordId, bypassBreaker: options.bypassBreaker }), rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id });
+    // The pair as the catch-up left it; none left: the catch-up's own write ended it (catchUpLeavingCopy).
+    if (!leaving.pair) continue;
+    const outcome = await runAndRecord(executor(rt, kind, mailbox, change.entity, settings, { pair: leaving.pair, item: leaving.item, dataverseId: change.recordId, bypassBreaker: options.bypassBreaker }), rt, 'toExchange', kind, mailbox.id, actions, { source, config: settings.config, dataverseId: id });
     if (outcome) outcomes.push(outcome);
   }
   // Reached but filtered out, never paired: say so, so explain can answer "why is it not in my calendar".
@@ -316,12 +313,15 @@ async function applyDataverseDelete(rt: Runtime, kind: SyncKind, table: Datavers
  * change, heard later, is ignored as the old owner's (chaos seed 9 x 200, test/e2e/reassignedCopy.test.ts). When the
  * mailbox's user may no longer write the record (its privileges reach only its own records), the copy is let go with
  * its change, as before, rather than blocking the mailbox for it. Returns the copy as it is now (undefined: gone)
- * and whether a catch-up ran.
+ * and the pair to unlink: as it was read when nothing was caught up; else read again, since the catch-up rewrote it
+ * (its etags and base), or undefined when the catch-up's own write ended it (its record found deleted, its delete
+ * rule applied and the copy remembered as that rule left it: unlinking the pair as read before overwrote that memory
+ * and failed, test/e2e/reassignedCopy.test.ts).
  */
-async function catchUpLeavingCopy(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: DataverseEntity, settings: PlanSettings, pair: StoredPair, record: DataverseRecord, source: string, options: ApplyOptions): Promise<{ item: GraphItem | undefined; caughtUp: boolean }> {
-  if (pair.status !== 'linked' || !pair.exchangeId) return { item: undefined, caughtUp: false };
+async function catchUpLeavingCopy(rt: Runtime, kind: SyncKind, mailbox: Mailbox, table: DataverseEntity, settings: PlanSettings, pair: StoredPair, record: DataverseRecord, source: string, options: ApplyOptions): Promise<{ item: GraphItem | undefined; pair: StoredPair | undefined }> {
+  if (pair.status !== 'linked' || !pair.exchangeId) return { item: undefined, pair };
   const item = await kind.exchange.get(rt, mailbox, pair.exchangeId, pair.exchangeListId);
-  if (!item || !item['@odata.etag'] || item['@odata.etag'] === pair.exchangeEtag) return { item, caughtUp: false };
+  if (!item || !item['@odata.etag'] || item['@odata.etag'] === pair.exchangeEtag) return { item, pair };
   const ctx = mappingContext(mailbox, rt.now());
   const actions: Action[] = [planUpdateToDataverse(kind, pair, item, ctx, settings)];
   const run = executor(rt, kind, mailbox, table, settings, { pair, record, item, dataverseId: pair.dataverseId, exchangeId: pair.exchangeId, listId: pair.exchangeListId, ctx, bypassBreaker: options.bypassBreaker });
@@ -342,7 +342,7 @@ async function catchUpLeavingCopy(rt: Runtime, kind: SyncKind, mailbox: Mailbox,
   // during this merge's Dataverse write; read here, its version is remembered, while the pair's etag would miss it.
   // Nor does the pair have the version after a merge that could not write (the catch above: its Exchange write may
   // have gone through, its version left unrecorded for the Dataverse write that failed).
-  return { item: (await kind.exchange.get(rt, mailbox, pair.exchangeId, pair.exchangeListId)) ?? item, caughtUp: true };
+  return { item: (await kind.exchange.get(rt, mailbox, pair.exchangeId, pair.exchangeListId)) ?? item, pair: await rt.pairs.get(mailbox.id, pair.dataverseId) };
 }
 
 /** A Dataverse delete brought to one mailbox that has the record's pair. */
@@ -491,22 +491,20 @@ async function loadLinkCandidate(rt: Runtime, kind: SyncKind, mailbox: Mailbox, 
 export async function unlinkPair(rt: Runtime, kind: SyncKind, mailbox: Mailbox, pair: StoredPair, reason: string, source: string): Promise<{ outcome: Outcome | undefined; catchUpFailed: boolean }> {
   const settings = await planSettingsFor(rt, mailbox.id);
   const table = pair.dataverseEntity as DataverseEntity;
-  let leaving: { item: GraphItem | undefined; caughtUp: boolean } = { item: undefined, caughtUp: false };
-  let current: StoredPair | undefined = pair;
+  let leaving: { item: GraphItem | undefined; pair: StoredPair | undefined } = { item: undefined, pair };
   let catchUpFailed = false;
   if (pair.status === 'linked' && pair.exchangeId) {
     try {
       const record = await kind.dataverse.get(rt, table, pair.dataverseId);
       if (record) leaving = await catchUpLeavingCopy(rt, kind, mailbox, table, settings, pair, record, source, {});
-      // The catch-up rewrote the pair, or its own write ended it (the record found deleted: its delete rule applied).
-      if (leaving.caughtUp) current = await rt.pairs.get(mailbox.id, pair.dataverseId);
     } catch (error) {
       const sync = error instanceof MailboxFailure ? error.error : toSyncError(error);
       rt.log.warn("a change of a copy leaving the mailbox's scope could not be caught up: the copy goes with it", { kind: kind.name, mailboxId: mailbox.id, dataverseId: pair.dataverseId, code: sync.code, serviceCode: sync.serviceCode });
       catchUpFailed = true;
-      current = await rt.pairs.get(mailbox.id, pair.dataverseId);
+      leaving = { item: undefined, pair: await rt.pairs.get(mailbox.id, pair.dataverseId) };
     }
   }
+  const current = leaving.pair;
   if (!current) return { outcome: undefined, catchUpFailed };
   const run = executor(rt, kind, mailbox, table, settings, { pair: current, item: leaving.item, dataverseId: pair.dataverseId });
   const actions: Action[] = [current.exchangeId ? { type: 'Unlink', reason, remains: 'exchange', cause: 'outOfScope' } : { type: 'Unlink', reason }];
