@@ -99,7 +99,7 @@ await stopWorker(worker);
 console.log(`${mailboxes} mailboxes, ${total} appointments synced in ${((performance.now() - setup) / 1000).toFixed(1)} s (setup, not measured)`);
 await stack.graph.admin.setFaultPlan({ seed: 7, latency: { minMs, maxMs } });
 stack.dataverse.admin.setFaultPlan({ requests: { latencyMs: { min: minMs, max: maxMs } } });
-console.log(`Simulators at ${minMs}-${maxMs} ms per call. ${total} changes over ${mailboxes} mailboxes, all at once (a bulk edit in Dynamics 365); the worker runs ${values.worker === "compiled" ? "compiled to JavaScript, as deployed" : "its TypeScript source through tsx"}:`);
+console.log(`Simulators at ${minMs}-${maxMs} ms per call. ${total} changes over ${mailboxes} mailboxes, all at once (a bulk edit in Dynamics 365); the worker runs ${values.worker === 'compiled' ? 'compiled to JavaScript, as deployed' : 'its TypeScript source through tsx'}:`);
 
 const rows: string[] = [];
 for (const [round, mode] of modes.entries()) {

@@ -21,7 +21,8 @@ import { functionTable } from '../../functions/table.js';
 import { reconcileAll } from '../../shared/sync/reconcile.js';
 import { pollTodo, renewSubscriptions } from '../../shared/sync/timers.js';
 import { startLocalHost, type LocalHost } from '../host/index.js';
-import { hostServiceBusSettings, startStack, type Stack } from '../stack/index.js';
+import { hostServiceBusSettings } from '../host/settings.js';
+import { startStack, type Stack } from '../stack/index.js';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '10,100,1000' }, full: { type: 'boolean', default: false }, routes: { type: 'boolean', default: false } } });
 const sizes = values.sizes.split(',').map(Number);

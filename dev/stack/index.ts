@@ -158,9 +158,6 @@ export async function emptySyncTables(runtime: Runtime): Promise<number> {
   return deleted;
 }
 
-// Where it lives (dev/host/settings.ts): a process that runs only the host (the burst benchmark's worker) reads it
-// without loading the simulators and Azurite this module starts.
-export { hostServiceBusSettings };
 const graphRoles = ['Calendars.ReadWrite', 'Contacts.ReadWrite', 'Tasks.ReadWrite.All', 'MailboxSettings.Read', 'User.Read.All', 'Mail.ReadWrite', 'Mail.Send'];
 
 /** Starts everything. */
