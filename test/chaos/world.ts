@@ -33,6 +33,22 @@ export interface RealIds {
 /** Where the run's outside correspondent writes from (an address no user or record of the run has). */
 const outsider = 'partner@fabrikam.example';
 
+/**
+ * A Graph call the test makes as a person would, through the faults the run has set: repeated until it goes
+ * through (up to 20 times; a call repeated after an answer lost past its write does the same again). Undefined when
+ * the item is not found.
+ */
+async function throughFaults<T>(call: () => Promise<T>): Promise<T | undefined> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await call();
+    } catch (error) {
+      if (isSyncError(error, 'NotFound')) return undefined;
+      if (attempt >= 20) throw error;
+    }
+  }
+}
+
 export class World {
   readonly ids = new Map<string, RealIds>();
   /** Each incoming mail's copy id, by recipient. */
@@ -225,15 +241,8 @@ export class World {
     }
     const occurrence = (await this.occurrencesInOutlook(item))?.[index];
     if (!occurrence) return false;
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await this.stack.runtime.graph.updateEvent(this.user(item.owner).graph.id, String(occurrence.id), { subject });
-        return true;
-      } catch (error) {
-        if (isSyncError(error, 'NotFound')) return false;
-        if (attempt >= 20) throw error;
-      }
-    }
+    const done = await throughFaults(() => this.stack.runtime.graph.updateEvent(this.user(item.owner).graph.id, String(occurrence.id), { subject }));
+    return done !== undefined;
   }
 
   /** A series' Dynamics 365 instances, in the order of their original start. */
@@ -251,16 +260,9 @@ export class World {
     const master = this.ownerCopyId(item);
     if (!master) return undefined;
     const window = { start: new Date(Date.now() - 86_400_000), end: new Date(Date.now() + 60 * 86_400_000) };
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        const all = await this.stack.runtime.graph.seriesInstances(this.user(item.owner).graph.id, master.id, window);
-        return all.filter((o) => o.type === 'occurrence' || o.type === 'exception').sort((a, b) => Date.parse(String(a.originalStart)) - Date.parse(String(b.originalStart)));
-      } catch (error) {
-        // The copy gone (deleted on either side): no occurrences to edit or compare; the item checks count copies.
-        if (isSyncError(error, 'NotFound')) return undefined;
-        if (attempt >= 20) throw error;
-      }
-    }
+    // The copy gone (deleted on either side, undefined): no occurrences to edit or compare; the item checks count copies.
+    const all = await throughFaults(() => this.stack.runtime.graph.seriesInstances(this.user(item.owner).graph.id, master.id, window));
+    return all?.filter((o) => o.type === 'occurrence' || o.type === 'exception').sort((a, b) => Date.parse(String(a.originalStart)) - Date.parse(String(b.originalStart)));
   }
 
   /** Each series with edited occurrences: the subject values of its instances and of its owner's occurrences. */
