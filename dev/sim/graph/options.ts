@@ -144,6 +144,14 @@ export interface MailBehaviour {
   /** Whether the Sent Items copy keeps the draft's singleValueExtendedProperties ('keep', default) or not ('drop'). */
   sentCopyExtendedProperties: 'keep' | 'drop';
   /**
+   * How long after a send its Sent Items copy appears (ms of simulator time). 0 (default): at once. Above 0: the
+   * message is in no folder meanwhile (a read of the draft's id or a search of Sent Items finds nothing), as the
+   * immutable-id page warns: "Retrieving the message in Sent Items might not succeed immediately after sending the
+   * message. The copy of the message is not created until the message is successfully sent, which can take time"
+   * (https://learn.microsoft.com/graph/outlook-immutable-id#immutable-id-with-sending-mail).
+   */
+  sentCopyDelayMs: number;
+  /**
    * Maximum message size including attachments. Exchange Online's default is 35 MB and administrators may change it
    * (https://learn.microsoft.com/graph/api/attachment-createuploadsession, Tip).
    */
@@ -158,5 +166,6 @@ export const DEFAULT_MAIL_BEHAVIOUR: MailBehaviour = {
   sentCopyId: 'new',
   sentCopyHeaders: 'none',
   sentCopyExtendedProperties: 'keep',
+  sentCopyDelayMs: 0,
   maxMessageSizeBytes: 35 * 1024 * 1024,
 };

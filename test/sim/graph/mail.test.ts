@@ -151,6 +151,26 @@ describe('Graph simulator: mail', () => {
     }
   });
 
+  it('makes the Sent Items copy only sentCopyDelayMs after the send when configured so: in no folder meanwhile', async () => {
+    const r = await startTestGraph({ mail: { sentCopyId: 'draft', sentCopyDelayMs: 60_000 } });
+    try {
+      const [u] = await r.sim.admin.seedUsers([{ userPrincipalName: 'dan@contoso.test' }]);
+      const id = u?.id ?? '';
+      const draft = await r.client.api(`/users/${id}/messages`).post({ subject: 's', toRecipients: to('x@fabrikam.test') });
+      await r.client.api(`/users/${id}/messages/${draft.id}/send`).post({});
+      expect((await r.raw('GET', `/users/${id}/messages/${draft.id}`)).status).toBe(404);
+      expect((await r.client.api(`/users/${id}/mailFolders/sentitems/messages`).get()).value).toEqual([]);
+      expect((await r.client.api(`/users/${id}/mailFolders/drafts/messages`).get()).value).toEqual([]);
+      expect((await r.sim.admin.sentMail()).map((m) => m.sentItemId)).toEqual([null]);
+      await r.sim.admin.advanceClock(60_000);
+      const sent = await r.client.api(`/users/${id}/messages/${draft.id}`).select('isDraft').get();
+      expect(sent.isDraft).toBe(false);
+      expect((await r.sim.admin.sentMail()).map((m) => m.sentItemId)).toEqual([draft.id]);
+    } finally {
+      await r.sim.close();
+    }
+  });
+
   it('attaches files under 3 MB in one POST, larger ones through an upload session with the SDK LargeFileUploadTask, and reference attachments; refuses the documented wrong sizes', async () => {
     const draft = await g.client.api(`/users/${adele}/messages`).post({
       subject: 'files',

@@ -265,10 +265,18 @@ interface DeferredSend {
   log: SentMailRecord;
 }
 
+/** A Sent Items copy not yet made (`sentCopyDelayMs`). */
+interface PendingCopy {
+  userId: string;
+  at: number;
+  insert: (mb: Mailbox) => void;
+}
+
 /** Mail rules. */
 export class MessageService {
   private readonly sent: SentMailRecord[] = [];
   private readonly deferred: DeferredSend[] = [];
+  private readonly pendingCopies: PendingCopy[] = [];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   readonly limits: SendingLimits;
@@ -297,6 +305,7 @@ export class MessageService {
   clear(): void {
     this.sent.length = 0;
     this.deferred.length = 0;
+    this.pendingCopies.length = 0;
     this.limits.reset();
     this.uploads.reset();
     this.categories.reset();
@@ -556,10 +565,19 @@ export class MessageService {
 
   /** Submits every message whose Outbox wait is over (called before each mail request and by the timer). */
   pump(): void {
-    if (this.deferred.length === 0) return;
+    if (this.deferred.length === 0 && this.pendingCopies.length === 0) return;
     const now = this.world.clock.now();
+    const copies = this.pendingCopies.filter((c) => c.at <= now);
+    for (const c of copies) {
+      this.pendingCopies.splice(this.pendingCopies.indexOf(c), 1);
+      const mb = this.world.mailboxes.get(c.userId);
+      if (mb) c.insert(mb);
+    }
     const due = this.deferred.filter((q) => q.at <= now);
-    if (due.length === 0) return;
+    if (due.length === 0) {
+      if (copies.length > 0) this.schedule();
+      return;
+    }
     for (const q of due) {
       this.deferred.splice(this.deferred.indexOf(q), 1);
       const mb = this.world.mailboxes.get(q.userId);
@@ -619,8 +637,14 @@ export class MessageService {
     log.submittedAt = new Date(now).toISOString();
     if (saveToSentItems) {
       const ext = b.sentCopyExtendedProperties === 'keep' ? new Map(record.ext) : new Map<string, { id: string; value: string }>();
-      const copy = this.insertCopy(mb, mb.mailFolders.get('sentitems') as string, sentData, ext, actor, b.sentCopyId === 'draft' ? record.id : undefined);
-      log.sentItemId = copy.id;
+      const insert = (box: Mailbox) => {
+        const copy = this.insertCopy(box, box.mailFolders.get('sentitems') as string, sentData, ext, actor, b.sentCopyId === 'draft' ? record.id : undefined);
+        log.sentItemId = copy.id;
+      };
+      if (b.sentCopyDelayMs > 0) {
+        this.pendingCopies.push({ userId: mb.user.id, at: now + b.sentCopyDelayMs, insert });
+        this.schedule();
+      } else insert(mb);
     }
     const delivered = new Set<string>();
     for (const r of [...sentData.toRecipients, ...sentData.ccRecipients, ...sentData.bccRecipients]) {
@@ -641,8 +665,8 @@ export class MessageService {
   private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.closed || this.deferred.length === 0) return;
-    const next = Math.min(...this.deferred.map((q) => q.at));
+    if (this.closed || (this.deferred.length === 0 && this.pendingCopies.length === 0)) return;
+    const next = Math.min(...this.deferred.map((q) => q.at), ...this.pendingCopies.map((c) => c.at));
     this.timer = setTimeout(() => this.pump(), Math.max(0, next - this.world.clock.now()) + 1);
     this.timer.unref();
   }
