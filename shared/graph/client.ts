@@ -352,9 +352,13 @@ export class GraphApi {
     return this.call('read', 'attachments', () => this.client.api(`/users/${enc(mailbox)}/messages/${enc(messageId)}/attachments/${enc(attachmentId)}`).get() as Promise<Attachment & { contentBytes?: string }>);
   }
 
-  /** Creates a draft in Drafts (POST /messages); returns it with id and internetMessageId. */
-  async createDraft(mailbox: string, body: Message): Promise<WithEtag<Message>> {
-    return this.call('write', 'messages', () => this.client.api(`/users/${enc(mailbox)}/messages`).header('Prefer', preferImmutable).post(body) as Promise<WithEtag<Message>>);
+  /**
+   * Creates a draft in Drafts (POST /messages); returns it with id and internetMessageId. `find` looks for a draft
+   * this create made before its answer was lost (by what the body stamped on it), so a repeat does not leave a
+   * second draft in the user's Drafts.
+   */
+  async createDraft(mailbox: string, body: Message, find: () => Promise<Message | undefined>): Promise<WithEtag<Message>> {
+    return this.createOnce('messages', () => this.client.api(`/users/${enc(mailbox)}/messages`).header('Prefer', preferImmutable).post(body) as Promise<WithEtag<Message>>, find);
   }
 
   /** A reply draft in the original's thread (https://learn.microsoft.com/graph/api/message-createreply). */

@@ -412,7 +412,11 @@ async function send(rt: Runtime, change: DataverseChange, record: DataverseRecor
       return { kind: 'sent', ...ids, detail: 'submitted earlier; not sent again' };
     }
   }
-  if (!draft && resume) [draft] = await rt.graph.findMessages(mailbox.id, stampFilter(id), { folder: 'drafts', select: ['id', 'isDraft', 'internetMessageId'] });
+  if (!draft && resume) {
+    // Kept on the claim before the send, so a lost answer of the send is known to be this draft's (gone = went out).
+    draft = await findDraft(rt, mailbox, id);
+    if (draft) await save({ ...claim, draftId: draft.id!, ...(draft.internetMessageId ? { internetMessageId: draft.internetMessageId } : {}) });
+  }
   if (!draft) {
     try {
       draft = await composeDraft(rt, mailbox, record, partyRows, id);
@@ -439,15 +443,13 @@ async function send(rt: Runtime, change: DataverseChange, record: DataverseRecor
     await rt.graph.sendDraft(mailbox.id, draft.id!);
   } catch (error) {
     const sync = toSyncError(error);
-    // The draft not found: it may have left Drafts because it went out (another attempt of this email sent it, or
-    // this send took effect and its answer was lost): Sent Items decides, by the stamp, before it counts as a
-    // refusal (chaos seed 11 x 1000, test/e2e/email.test.ts).
-    if (sync.status === 404) {
-      const [sentCopy] = await rt.graph.findMessages(mailbox.id, stampFilter(id), { folder: 'sentitems', select: ['id'] });
-      if (sentCopy) {
-        await markSent(rt, mailbox, id, { ...claim, etag }, record.statuscode);
-        return { kind: 'sent', ...ids, detail: 'found in Sent Items after the send answered 404' };
-      }
+    // The draft not found: it left Drafts after this claim was submitted, so it went out (another attempt of this
+    // email sent it: chaos seed 11 x 1000), as the next attempt would conclude from the draft gone. Not a refusal,
+    // and Sent Items cannot tell: Exchange makes the copy only once the mail went out, "which can take time"
+    // (https://learn.microsoft.com/graph/outlook-immutable-id#immutable-id-with-sending-mail; test/e2e/email.test.ts).
+    if (sync.status === 404 && sync.serviceCode === 'ErrorItemNotFound') {
+      await markSent(rt, mailbox, id, { ...claim, etag }, record.statuscode);
+      return { kind: 'sent', ...ids, detail: 'the draft left Drafts after its submission; not sent again' };
     }
     const failure = classifySendFailure(sync.status, sync.serviceCode);
     if (failure.outcome === 'failed' && !sync.retryable) return fail(rt, { ...claim, etag }, ids, failure.reason);
@@ -458,6 +460,12 @@ async function send(rt: Runtime, change: DataverseChange, record: DataverseRecor
   }
   await markSent(rt, mailbox, id, { ...claim, etag }, record.statuscode);
   return { kind: 'sent', ...ids };
+}
+
+/** A draft stamped with the activity id (one whose create's answer was lost). */
+async function findDraft(rt: Runtime, mailbox: Mailbox, activityId: string): Promise<Message | undefined> {
+  const [draft] = await rt.graph.findMessages(mailbox.id, stampFilter(activityId), { folder: 'drafts', select: ['id', 'isDraft', 'internetMessageId'] });
+  return draft;
 }
 
 /** The draft of a Pending Send email: a reply in the original's thread when it answers a tracked mail, else a new message. */
@@ -472,7 +480,7 @@ async function composeDraft(rt: Runtime, mailbox: Mailbox, record: DataverseReco
     const reply = await rt.graph.createReplyDraft(mailbox.id, original);
     draft = await rt.graph.updateMessage(mailbox.id, reply.id!, body);
   } else {
-    draft = await rt.graph.createDraft(mailbox.id, body);
+    draft = await rt.graph.createDraft(mailbox.id, body, () => findDraft(rt, mailbox, activityId));
   }
   const files = await rt.dataverse.query('activitymimeattachment', { filter: `_objectid_value eq ${activityId}`, select: ['activitymimeattachmentid', 'filename', 'mimetype', 'body', 'filesize'] });
   const str = (v: unknown, fallback: string) => (typeof v === 'string' ? v : fallback);
