@@ -242,7 +242,15 @@ export class Executor {
         else state[step.key] = recorded[step.key]!;
         continue;
       }
-      await parts.apply(rt, s.mailbox, pair, step, s.ctx);
+      try {
+        await parts.apply(rt, s.mailbox, pair, step, s.ctx);
+      } catch (error) {
+        // What the pass read is gone by its write (the series deleted, or the occurrence cancelled, in between): the
+        // item changed, so the change is applied again from a new read, which then applies the delete rule or writes
+        // what is left; a permanent NotFound dead-lettered it (chaos seed 18 x 1000, test/e2e/seriesGoneInExchange.test.ts).
+        if (isSyncError(error, 'NotFound')) throw new SyncError('PreconditionFailed', `a part of the item was gone by the time it was written (${error.message}); read again`);
+        throw error;
+      }
       if (step.type !== 'Keep') written += 1;
     }
     const base = parts.baseWith(pair.base, state);

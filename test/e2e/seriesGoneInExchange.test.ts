@@ -1,5 +1,6 @@
 // A series deleted in Outlook whose delete notification was lost, met first by a change of one of its Dynamics 365
-// instances (a reconciliation's change-tracking round lists them): shrunk from chaos seed 5 x 1000.
+// instances (a reconciliation's change-tracking round lists them): shrunk from chaos seed 5 x 1000. And a series
+// deleted while its occurrence pass writes to it (chaos seed 18 x 1000).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import { trackedCategory } from '../../shared/mapping/index.js';
@@ -39,5 +40,36 @@ describe('a series gone in Exchange', () => {
     expect(stack.serviceBus.counts('sync-item-changes').deadLettered - dead).toBe(0);
     // The organizer's future series deleted in Outlook: deleted in Dynamics 365, as the delete itself would have done.
     expect(stack.dataverse.admin.records('recurringappointmentmasters').filter((r) => r.subject === 'Gone series')).toEqual([]);
+  });
+
+  // Chaos seed 18 x 1000: the series deleted in Dynamics 365 while a change of it wrote an exception to Exchange; the
+  // pass's read had found the master, its write then found it gone (404), and the change was dead-lettered as
+  // NotFound. A part that is gone between the pass's read and its write means the item changed: the change is
+  // applied again from a new read (which then applies the delete rule, or writes what is left).
+  it("a part gone between the occurrence pass's read and its write makes the change read again, not a dead letter", async () => {
+    const alice = stack.users.alice!;
+    const start = daysFromNow(6, 12);
+    await stack.graph.admin.createEvent(alice.graph.id, {
+      subject: 'Moving series',
+      start: { dateTime: start.toISOString().slice(0, 19), timeZone: 'UTC' },
+      end: { dateTime: new Date(start.getTime() + 3600_000).toISOString().slice(0, 19), timeZone: 'UTC' },
+      recurrence: { pattern: { type: 'daily', interval: 1 }, range: { type: 'numbered', startDate: start.toISOString().slice(0, 10), numberOfOccurrences: 3 } },
+      categories: [trackedCategory],
+    });
+    await stack.settled();
+    const [series] = stack.dataverse.admin.records('recurringappointmentmasters').filter((r) => r.subject === 'Moving series');
+    const [first] = stack.dataverse.admin
+      .records('appointments')
+      .filter((a) => a.seriesid === series!.activityid)
+      .sort((a, b) => String(a.originalstartdate).localeCompare(String(b.originalstartdate)));
+    const dead = stack.serviceBus.counts('sync-item-changes').deadLettered;
+    // The occurrence write looks the occurrence up by its original start (/instances): gone there, as when the
+    // series or the occurrence was deleted just after the pass read it.
+    await stack.graph.admin.failNext({ method: 'GET', path: '/instances$', status: 404, code: 'ErrorItemNotFound', message: 'The specified object was not found in the store.' });
+    stack.dataverse.admin.as(alice.systemUserId).update('appointments', String(first!.activityid), { subject: 'Moving series (first)' });
+    await stack.settled();
+    expect(stack.serviceBus.counts('sync-item-changes').deadLettered - dead).toBe(0);
+    const occurrences = (await stack.graph.admin.items({ user: alice.graph.id, kind: 'event' })).filter((e) => e.item.type === 'exception');
+    expect(occurrences.map((e) => e.item.subject)).toContain('Moving series (first)');
   });
 });
