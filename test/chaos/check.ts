@@ -143,22 +143,25 @@ export function deadLetterViolations(dead: readonly DeadLetter[]): Violation[] {
 }
 
 /**
- * A series' edited occurrences (model.ts ItemModel.occurrences): each holds the model's subject in its Dynamics 365
- * instance and in its owner's occurrence, and neither side lost or gained an occurrence (no operation cancels one).
- * Only series alive on both sides: a deleted series' occurrences go with it.
+ * A series' edited and cancelled occurrences (model.ts ItemModel.occurrences, cancelled), each side's read keyed by
+ * the occurrence's place in the series: each edited one holds the model's subject in its Dynamics 365 instance and
+ * in its owner's occurrence, each cancelled one is on neither side, and neither side lost or gained another. Only
+ * series alive on both sides: a deleted series' occurrences go with it.
  */
-export function occurrenceViolations(model: Model, seen: ReadonlyMap<string, { d365: string[]; outlook: string[] | undefined }>): Violation[] {
+export function occurrenceViolations(model: Model, seen: ReadonlyMap<string, { d365: Record<number, string>; outlook: Record<number, string> | undefined }>): Violation[] {
   const out: Violation[] = [];
   for (const item of model.items) {
-    if (item.kind !== 'series' || !item.occurrences || !item.d365.exists || !ownerCopy(item).exists) continue;
+    if (item.kind !== 'series' || (!item.occurrences && !item.cancelled) || !item.d365.exists || !ownerCopy(item).exists) continue;
     const got = seen.get(item.key);
     if (!got) continue;
-    const sides: [string, string[] | undefined][] = [['Dynamics 365', got.d365], [`${item.owner}'s mailbox`, got.outlook]];
+    const want = Array.from({ length: seriesOccurrences }, (_, i) => i).filter((i) => !item.cancelled?.includes(i));
+    const sides: [string, Record<number, string> | undefined][] = [['Dynamics 365', got.d365], [`${item.owner}'s mailbox`, got.outlook]];
     for (const [where, values] of sides) {
       if (!values) continue;
-      if (values.length !== seriesOccurrences) out.push({ text: `series ${item.key}: ${where} holds ${values.length} occurrences, the model ${seriesOccurrences}` });
-      for (const [index, want] of Object.entries(item.occurrences)) {
-        if (values[Number(index)] !== want) out.push({ text: `series ${item.key}: occurrence ${index} in ${where} is '${values[Number(index)]}', the model '${want}'` });
+      const held = Object.keys(values).map(Number).sort((x, y) => x - y);
+      if (held.join() !== want.join()) out.push({ text: `series ${item.key}: ${where} holds occurrences [${held.join(', ')}], the model [${want.join(', ')}]` });
+      for (const [index, value] of Object.entries(item.occurrences ?? {})) {
+        if (values[Number(index)] !== value) out.push({ text: `series ${item.key}: occurrence ${index} in ${where} is '${values[Number(index)]}', the model '${value}'` });
       }
     }
   }

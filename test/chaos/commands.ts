@@ -20,6 +20,7 @@ export type Op =
   | { t: 'hot'; pick: number; v1: string; v2: string }
   | { t: 'editClosedO'; pick: number; v: string }
   | { t: 'occEditD' | 'occEditO'; pick: number; n: number; v: string }
+  | { t: 'occCancelD' | 'occCancelO'; pick: number; n: number }
   | { t: 'completeD' | 'completeO' | 'deleteD' | 'deleteO' | 'track' | 'reassign' | 'attend' | 'unattend'; pick: number }
   | { t: 'mailIn'; to: m.UserKey | 'both'; track: boolean }
   | { t: 'mailTrack'; pick: number }
@@ -37,6 +38,7 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.record({ t: fc.constant('hot' as const), pick: fc.nat(), v1: value, v2: value }), weight: 4 },
   { arbitrary: fc.record({ t: fc.constant('editClosedO' as const), pick: fc.nat(), v: value }), weight: 2 },
   { arbitrary: fc.record({ t: fc.constantFrom('occEditD' as const, 'occEditO' as const), pick: fc.nat(), n: fc.integer({ min: 0, max: 2 }), v: value }), weight: 3 },
+  { arbitrary: fc.record({ t: fc.constantFrom('occCancelD' as const, 'occCancelO' as const), pick: fc.nat(), n: fc.integer({ min: 0, max: 2 }) }), weight: 2 },
   {
     arbitrary: fc.record({ t: fc.constantFrom('completeD' as const, 'completeO' as const, 'deleteD' as const, 'deleteO' as const, 'track' as const, 'reassign' as const, 'attend' as const, 'unattend' as const), pick: fc.nat() }),
     weight: 12,
@@ -70,8 +72,13 @@ function target(model: Readonly<m.Model>, op: Op): m.ItemModel | undefined {
     case 'occEditD':
     case 'occEditO':
       // A tracked series whose subject has no edit the sync has not shown on both sides yet (its change could reach
-      // the occurrence after the exception was made).
-      return m.pick(m.candidates(model, ['series'], (i) => i.tracked && i.d365.exists && i.unsynced.a === undefined), op.pick);
+      // the occurrence after the exception was made), and an occurrence not cancelled.
+      return m.pick(m.candidates(model, ['series'], (i) => i.tracked && i.d365.exists && i.unsynced.a === undefined && !i.cancelled?.includes(op.n)), op.pick);
+    case 'occCancelD':
+    case 'occCancelO':
+      // As for an edit, and an occurrence with no edit of its own: an edit on one side met by a cancellation on the
+      // other before either was synced is a conflict no rule of the sync names.
+      return m.pick(m.candidates(model, ['series'], (i) => i.tracked && i.d365.exists && i.unsynced.a === undefined && !i.cancelled?.includes(op.n) && i.occurrences?.[op.n] === undefined), op.pick);
     case 'editClosedO':
       // A task the last settle showed completed on both sides: its To Do edit meets a closed activity.
       return m.pick(m.candidates(model, ['task'], (i) => i.tracked && i.closedOnBoth === true), op.pick);
@@ -159,6 +166,13 @@ export class ChaosCommand implements fc.AsyncCommand<m.Model, World> {
       case 'occEditO':
         if (await world.editOccurrence(item!, op.t === 'occEditD' ? 'd365' : 'outlook', op.n, op.v)) {
           m.occurrenceEdited(item!, op.n, op.v);
+          touch(item!);
+        }
+        return;
+      case 'occCancelD':
+      case 'occCancelO':
+        if (await world.cancelOccurrence(item!, op.t === 'occCancelD' ? 'd365' : 'outlook', op.n)) {
+          m.occurrenceCancelled(item!, op.n);
           touch(item!);
         }
         return;

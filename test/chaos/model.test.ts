@@ -3,7 +3,7 @@
 // allowed are as much the point as the one where the other side's may win.
 import { describe, expect, it } from 'vitest';
 import { occurrenceViolations, violations } from './check.js';
-import { completed, createdInDynamics, deletedInDynamics, deletedInOutlook, edited, editedClosedInOutlook, mailReceived, mailSent, mailTracked, newModel, observed, occurrenceEdited, ownerCopy, reassigned, type ItemModel, type MailModel } from './model.js';
+import { completed, createdInDynamics, deletedInDynamics, deletedInOutlook, edited, editedClosedInOutlook, mailReceived, mailSent, mailTracked, newModel, observed, occurrenceCancelled, occurrenceEdited, ownerCopy, reassigned, type ItemModel, type MailModel } from './model.js';
 import type { Snapshot } from './world.js';
 
 const contact = (): ItemModel => createdInDynamics('C1', 'contact', 'alice', { a: 'red', b: 'red' });
@@ -184,7 +184,9 @@ describe('chaos model: occurrences of a series and edits of closed tasks', () =>
     model.items.push(series);
     return { model, series };
   };
-  const seen = (d365: string[], outlook: string[] | undefined) => new Map([['S1', { d365, outlook }]]);
+  // Each side's occurrences by their place in the series; a hole (undefined) is an occurrence that side does not hold.
+  const byPlace = (values: (string | undefined)[]) => Object.fromEntries(values.flatMap((v, i) => (v === undefined ? [] : [[i, v] as const])));
+  const seen = (d365: (string | undefined)[], outlook: (string | undefined)[] | undefined) => new Map([['S1', { d365: byPlace(d365), outlook: outlook && byPlace(outlook) }]]);
 
   it("an edited occurrence holds its value on both sides, the others the series'; an occurrence lost or gained is a violation", () => {
     const { model, series } = seriesModel();
@@ -192,7 +194,7 @@ describe('chaos model: occurrences of a series and edits of closed tasks', () =>
     const texts = (d365: string[], outlook: string[] | undefined) => occurrenceViolations(model, seen(d365, outlook)).map((v) => v.text);
     expect(texts(['red', 'blue', 'red'], ['red', 'blue', 'red'])).toEqual([]);
     expect(texts(['red', 'blue', 'red'], ['red', 'red', 'red'])).toEqual(["series S1: occurrence 1 in alice's mailbox is 'red', the model 'blue'"]);
-    expect(texts(['red', 'blue'], ['red', 'blue', 'red'])).toEqual(['series S1: Dynamics 365 holds 2 occurrences, the model 3']);
+    expect(texts(['red', 'blue'], ['red', 'blue', 'red'])).toEqual(['series S1: Dynamics 365 holds occurrences [0, 1], the model [0, 1, 2]']);
     // No copy to read (undefined): only Dynamics 365 is compared.
     expect(texts(['red', 'red', 'red'], undefined)).toEqual(["series S1: occurrence 1 in Dynamics 365 is 'red', the model 'blue'"]);
   });
@@ -207,6 +209,23 @@ describe('chaos model: occurrences of a series and edits of closed tasks', () =>
     occurrenceEdited(series, 2, 'jade');
     deletedInDynamics(series);
     expect(occurrenceViolations(model, seen(['red', 'red', 'red'], undefined))).toEqual([]);
+  });
+
+  it('a cancelled occurrence is on neither side, whatever the series does later; one still there, or another gone, is a violation', () => {
+    const { model, series } = seriesModel();
+    occurrenceEdited(series, 2, 'blue');
+    occurrenceCancelled(series, 1);
+    const texts = (d365: (string | undefined)[], outlook: (string | undefined)[] | undefined) => occurrenceViolations(model, seen(d365, outlook)).map((v) => v.text);
+    expect(texts(['red', undefined, 'blue'], ['red', undefined, 'blue'])).toEqual([]);
+    expect(texts(['red', 'red', 'blue'], ['red', undefined, 'blue'])).toEqual(['series S1: Dynamics 365 holds occurrences [0, 1, 2], the model [0, 2]']);
+    expect(texts(['red', undefined, 'blue'], [undefined, undefined, 'blue'])).toEqual(["series S1: alice's mailbox holds occurrences [2], the model [0, 2]"]);
+    // A cancellation drops the occurrence's own edit; an edit of the series' subject keeps the cancellation.
+    occurrenceCancelled(series, 2);
+    expect(series.occurrences).toEqual({});
+    edited(series, 'a', 'teal', 'outlook');
+    expect(series.cancelled).toEqual([1, 2]);
+    expect(texts(['teal', undefined, undefined], ['teal', undefined, undefined])).toEqual([]);
+    expect(texts(['teal', undefined, 'teal'], ['teal', undefined, undefined])).toEqual(['series S1: Dynamics 365 holds occurrences [0, 2], the model [0]']);
   });
 
   it('a To Do edit of a task completed on both sides changes the copy only', () => {

@@ -101,6 +101,12 @@ export interface ItemModel {
    * whole series carries to an occurrence edited before is each side's own behaviour, not a sync rule.
    */
   occurrences?: Record<number, string>;
+  /**
+   * A series' cancelled occurrences (by their place in the series, 0-2): gone on both sides for good (a cancellation
+   * in Outlook deletes the Dynamics 365 instance, a deleted instance cancels the occurrence: README "Recurring
+   * series"), whatever the series' subject does later.
+   */
+  cancelled?: number[];
 }
 
 /**
@@ -228,6 +234,16 @@ export function editedClosedInOutlook(item: ItemModel, value: string): void {
  */
 export function occurrenceEdited(item: ItemModel, index: number, value: string): void {
   item.occurrences = { ...item.occurrences, [index]: value };
+}
+
+/** One occurrence of a tracked series cancelled on either side (an Outlook delete, or a Dynamics 365 instance deleted). */
+export function occurrenceCancelled(item: ItemModel, index: number): void {
+  item.cancelled = [...new Set([...(item.cancelled ?? []), index])].sort((x, y) => x - y);
+  if (item.occurrences) {
+    const rest = { ...item.occurrences };
+    delete rest[index];
+    item.occurrences = rest;
+  }
 }
 
 /**

@@ -51,6 +51,8 @@ async function throughFaults<T>(call: () => Promise<T>): Promise<T | undefined> 
 
 export class World {
   readonly ids = new Map<string, RealIds>();
+  /** Each series' first occurrence start (epoch ms), by key: an occurrence's place in its series is counted from it. */
+  private readonly seriesStarts = new Map<string, number>();
   /** Each incoming mail's copy id, by recipient. */
   readonly mailIds = new Map<string, Partial<Record<UserKey, string>>>();
   graphPlan: GraphFaultPlan = {};
@@ -131,6 +133,7 @@ export class World {
       // A daily series in the owner's zone; patternstartdate is the owner's local midnight of the first day, as an
       // instant (test/e2e/recurring.test.ts writes it the same way).
       const start = daysFromNow(day, 12);
+      this.seriesStarts.set(key, start.getTime());
       const zone = seriesZone[owner];
       record = this.as(owner).create('recurringappointmentmasters', {
         subject: `${key} ${f.a}`,
@@ -203,6 +206,7 @@ export class World {
       });
     } else if (kind === 'series') {
       const start = daysFromNow(day, 12);
+      this.seriesStarts.set(key, start.getTime());
       created = await this.stack.graph.admin.createEvent(u.graph.id, {
         subject: `${key} ${f.a}`,
         location: { displayName: f.b },
@@ -231,48 +235,80 @@ export class World {
    * test/e2e/recurring.test.ts does the same). Graph's fault plan applies to that call: it is repeated until it
    * went through (the same PATCH again, so an answer lost after the write does no harm).
    */
+  /** Edits the subject of the series' occurrence at `index` (its place in the series); false when it is not there (cancelled). */
   async editOccurrence(item: ItemModel, side: 'd365' | 'outlook', index: number, value: string): Promise<boolean> {
     const subject = `${item.key} ${value}`;
     if (side === 'd365') {
-      const instance = this.instances(item)[index];
+      const instance = this.instances(item).get(index);
       if (!instance) return false;
       this.as(item.owner).update('appointments', String(instance.activityid), { subject });
       return true;
     }
-    const occurrence = (await this.occurrencesInOutlook(item))?.[index];
+    const occurrence = (await this.occurrencesInOutlook(item))?.get(index);
     if (!occurrence) return false;
     const done = await throughFaults(() => this.stack.runtime.graph.updateEvent(this.user(item.owner).graph.id, String(occurrence.id), { subject }));
     return done !== undefined;
   }
 
-  /** A series' Dynamics 365 instances, in the order of their original start. */
-  private instances(item: ItemModel): Record<string, unknown>[] {
-    const id = this.ids.get(item.key)?.d365;
-    if (!id) return [];
-    return this.stack.dataverse.admin
-      .records('appointments')
-      .filter((r) => r.seriesid === id)
-      .sort((a, b) => Date.parse(String(a.originalstartdate)) - Date.parse(String(b.originalstartdate)));
+  /**
+   * Cancels the series' occurrence at `index`: in Dynamics 365 its instance deleted (Dataverse records it in the
+   * master's deletedexceptionslist), in Outlook the occurrence deleted by its organizer (an instance's own id, as
+   * test/e2e/recurring.test.ts does). False when it is not there.
+   */
+  async cancelOccurrence(item: ItemModel, side: 'd365' | 'outlook', index: number): Promise<boolean> {
+    if (side === 'd365') {
+      const instance = this.instances(item).get(index);
+      if (!instance) return false;
+      this.as(item.owner).delete('appointments', String(instance.activityid));
+      return true;
+    }
+    const occurrence = (await this.occurrencesInOutlook(item))?.get(index);
+    if (!occurrence) return false;
+    // A delete whose answer was lost (a 5xx after the write) is repeated and then answers 404, though it took
+    // effect: whether the occurrence is gone afterwards says it.
+    await throughFaults(() => this.stack.runtime.graph.deleteEvent(this.user(item.owner).graph.id, String(occurrence.id)));
+    return (await this.occurrencesInOutlook(item))?.has(index) === false;
   }
 
-  /** The occurrences of the owner's copy of a series, in the order of their original start (undefined: no copy seen). */
-  private async occurrencesInOutlook(item: ItemModel): Promise<{ id?: string | null; subject?: string | null }[] | undefined> {
+  /** An occurrence's place in its series (0-2): whole days from the series' first start (daily at 12:00 UTC). */
+  private ordinal(item: ItemModel, originalStart: unknown): number {
+    const first = this.seriesStarts.get(item.key);
+    if (first === undefined) throw new Error(`series ${item.key} has no first start recorded`);
+    return Math.round((Date.parse(String(originalStart)) - first) / 86_400_000);
+  }
+
+  /** A series' Dynamics 365 instances by their place in the series. */
+  private instances(item: ItemModel): Map<number, Record<string, unknown>> {
+    const id = this.ids.get(item.key)?.d365;
+    if (!id) return new Map();
+    return new Map(
+      this.stack.dataverse.admin
+        .records('appointments')
+        .filter((r) => r.seriesid === id)
+        .map((r) => [this.ordinal(item, r.originalstartdate), r] as const),
+    );
+  }
+
+  /** The occurrences of the owner's copy of a series by their place in the series (undefined: no copy seen). */
+  private async occurrencesInOutlook(item: ItemModel): Promise<Map<number, { id?: string | null; subject?: string | null }> | undefined> {
     const master = this.ownerCopyId(item);
     if (!master) return undefined;
     const window = { start: new Date(Date.now() - 86_400_000), end: new Date(Date.now() + 60 * 86_400_000) };
     // The copy gone (deleted on either side, undefined): no occurrences to edit or compare; the item checks count copies.
     const all = await throughFaults(() => this.stack.runtime.graph.seriesInstances(this.user(item.owner).graph.id, master.id, window));
-    return all?.filter((o) => o.type === 'occurrence' || o.type === 'exception').sort((a, b) => Date.parse(String(a.originalStart)) - Date.parse(String(b.originalStart)));
+    return all && new Map(all.filter((o) => o.type === 'occurrence' || o.type === 'exception').map((o) => [this.ordinal(item, o.originalStart), o] as const));
   }
 
-  /** Each series with edited occurrences: the subject values of its instances and of its owner's occurrences. */
-  async occurrences(model: Model): Promise<Map<string, { d365: string[]; outlook: string[] | undefined }>> {
-    const out = new Map<string, { d365: string[]; outlook: string[] | undefined }>();
+  /** Each series with edited or cancelled occurrences: the subject values of its instances and of its owner's occurrences, by place. */
+  async occurrences(model: Model): Promise<Map<string, { d365: Record<number, string>; outlook: Record<number, string> | undefined }>> {
+    const out = new Map<string, { d365: Record<number, string>; outlook: Record<number, string> | undefined }>();
     const valueOf = (item: ItemModel, subject: unknown) => (typeof subject === 'string' && subject.startsWith(`${item.key} `) ? subject.slice(item.key.length + 1) : String(subject));
+    const values = <T extends { subject?: unknown }>(item: ItemModel, byPlace: Map<number, T>) => Object.fromEntries([...byPlace].map(([i, o]) => [i, valueOf(item, o.subject)]));
     for (const item of model.items) {
-      if (item.kind !== 'series' || !item.occurrences || Object.keys(item.occurrences).length === 0 || !item.d365.exists || !ownerCopy(item).exists) continue;
+      const edited = Object.keys(item.occurrences ?? {}).length > 0 || (item.cancelled?.length ?? 0) > 0;
+      if (item.kind !== 'series' || !edited || !item.d365.exists || !ownerCopy(item).exists) continue;
       const outlook = await this.occurrencesInOutlook(item);
-      out.set(item.key, { d365: this.instances(item).map((r) => valueOf(item, r.subject)), outlook: outlook?.map((o) => valueOf(item, o.subject)) });
+      out.set(item.key, { d365: values(item, this.instances(item)), outlook: outlook && values(item, outlook) });
     }
     return out;
   }
