@@ -361,9 +361,14 @@ export class GraphApi {
     return this.createOnce('messages', () => this.client.api(`/users/${enc(mailbox)}/messages`).header('Prefer', preferImmutable).post(body) as Promise<WithEtag<Message>>, find);
   }
 
-  /** A reply draft in the original's thread (https://learn.microsoft.com/graph/api/message-createreply). */
-  async createReplyDraft(mailbox: string, originalId: string): Promise<WithEtag<Message>> {
-    return this.call('write', 'messages', () => this.client.api(`/users/${enc(mailbox)}/messages/${enc(originalId)}/createReply`).header('Prefer', preferImmutable).post({}) as Promise<WithEtag<Message>>);
+  /**
+   * A reply draft in the original's thread (https://learn.microsoft.com/graph/api/message-createreply). `message`
+   * sets writable properties of the draft as it is made (a stamp), and `find` looks for the draft a create whose
+   * answer was lost made by it, so a repeat does not leave a second draft in Drafts.
+   */
+  async createReplyDraft(mailbox: string, originalId: string, once?: { message: Message; find: () => Promise<Message | undefined> }): Promise<WithEtag<Message>> {
+    const post = () => this.client.api(`/users/${enc(mailbox)}/messages/${enc(originalId)}/createReply`).header('Prefer', preferImmutable).post(once ? { message: once.message } : {}) as Promise<WithEtag<Message>>;
+    return once ? this.createOnce('messages', post, once.find) : this.call('write', 'messages', post);
   }
 
   async updateMessage(mailbox: string, id: string, patch: Message): Promise<WithEtag<Message>> {

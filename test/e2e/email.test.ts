@@ -239,6 +239,26 @@ describe('email, sends whose answers are lost, with a Sent Items copy that lags'
     expect(stack.dataverse.admin.record('emails', id)).toMatchObject({ statecode: 1, statuscode: 3 });
   });
 
+  it("an email sent from Dynamics 365 in reply to a tracked mail goes out in that mail's thread, and a lost createReply answer leaves no second draft", async () => {
+    const id = messageId('thread');
+    const mail = await incoming(stack, 'bob', { subject: 'Thread start', from: { emailAddress: { address: 'erin@fabrikam.example' } }, toRecipients: [{ emailAddress: { address: 'bob@contoso.example' } }], internetMessageId: id });
+    await stack.graph.admin.setCategory(stack.users.bob!.graph.id, 'message', String(mail.id), tracked, true);
+    await stack.settled();
+    const [original] = emails(stack).filter((e) => e.subject === 'Thread start');
+    expect(original).toBeDefined();
+    await stack.graph.admin.failNext({ method: 'POST', path: '/createReply$', status: 503, afterExecution: true });
+    const reply = await sendFromDynamics(stack, 'bob', ['erin@fabrikam.example'], 'Thread answer', { 'parentactivityid@odata.bind': `/emails(${String(original!.activityid)})` });
+    await stack.settled();
+    expect(await sentWith('Thread answer')).toHaveLength(1);
+    expect(await draftsWith('bob', '')).toEqual([]);
+    // The Sent Items copy lags the send (sentCopyDelayMs).
+    await stack.graph.admin.advanceClock(2_000);
+    const messages = (await stack.graph.admin.items({ user: stack.users.bob!.graph.id, kind: 'message' })).map((m) => m.item);
+    const sentCopy = messages.find((m) => String(m.subject).startsWith('Thread answer') && m.isDraft === false);
+    expect(sentCopy?.conversationId).toBe(messages.find((m) => m.subject === 'Thread start')?.conversationId);
+    expect(stack.dataverse.admin.record('emails', reply)).toMatchObject({ statecode: 1, statuscode: 3 });
+  });
+
   // The draft found by its stamp on a later attempt (its create's answer lost and the look for it failing, as after a
   // crash between the create and the claim's update) is the one the claim submits: its id is kept on the claim, so a
   // send whose answer is then lost is recognised as gone out instead of composed and sent again.

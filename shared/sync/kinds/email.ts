@@ -477,7 +477,8 @@ async function composeDraft(rt: Runtime, mailbox: Mailbox, record: DataverseReco
   if (original) {
     // createReply keeps In-Reply-To, References and the conversation; the Dynamics 365 email's own text and
     // recipients replace the draft's (https://learn.microsoft.com/graph/api/message-createreply).
-    const reply = await rt.graph.createReplyDraft(mailbox.id, original);
+    // Stamped as it is made, so a create whose answer was lost is found instead of made twice.
+    const reply = await rt.graph.createReplyDraft(mailbox.id, original, { message: { singleValueExtendedProperties: body.singleValueExtendedProperties }, find: () => findDraft(rt, mailbox, activityId) });
     draft = await rt.graph.updateMessage(mailbox.id, reply.id!, body);
   } else {
     draft = await rt.graph.createDraft(mailbox.id, body, () => findDraft(rt, mailbox, activityId));
