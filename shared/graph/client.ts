@@ -362,7 +362,7 @@ export class GraphApi {
   }
 
   /**
-   * A reply draft in the original's thread (https://learn.microsoft.com/graph/api/message-createreply). `message`
+   * A reply draft in the original's thread (https://learn.microsoft.com/graph/api/message-createreply). `once.message`
    * sets writable properties of the draft as it is made (a stamp), and `find` looks for the draft a create whose
    * answer was lost made by it, so a repeat does not leave a second draft in Drafts.
    */

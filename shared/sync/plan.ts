@@ -149,6 +149,8 @@ export function planToExchange(s: ToExchangeState): Action[] {
     return s.viaPart ? withParts(kind, s.table, echo) : echo;
   }
   if (!pair || pair.status === 'pending') {
+    const keptOut = kind.keptOutOfExchange?.(record, s.settings);
+    if (keptOut) return [{ type: 'Ignore', reason: keptOut }];
     const organizer = kind.exchangeCreate(record, s.ctx).awaitInvitationFrom;
     // The organizer's own mailbox syncs: its invitation puts the meeting into this user's calendar, and that copy
     // is linked when it arrives (by iCalUId). Creating one here would duplicate the meeting.

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import type { LogProps } from '../../shared/log.js';
+import { dataverseChange } from '../../shared/servicebus/messages.js';
 import { appointments, createAppointment, daysFromNow, events } from '../support/e2e.js';
 
 describe('conflicts and settings', () => {
@@ -50,5 +51,13 @@ describe('conflicts and settings', () => {
     expect(cancellations.map((c) => c.recipients)).toEqual([['bob@contoso.example']]);
     // The appointment stays in Dynamics 365, canceled.
     expect(appointments(stack).find((a) => a.activityid === appointment.activityid)?.statecode).toBe(2);
+    // A later change of the canceled record (here a reconciliation's; under load, the retry of the cancel's own change
+    // after a conflict on the attendee's copy) finds no pair for the organizer: it does not create the meeting again,
+    // nor invite anyone to it.
+    const invitationsBefore = (await stack.graph.admin.invitations()).length;
+    await stack.runtime.sender.send([dataverseChange({ entity: 'appointment', recordId: String(appointment.activityid), message: 'Reconcile' }, { receivedAt: new Date().toISOString() })]);
+    await stack.settled();
+    expect((await events(stack, 'alice')).filter((e) => e.item.subject === 'Offsite')).toEqual([]);
+    expect((await stack.graph.admin.invitations()).length).toBe(invitationsBefore);
   });
 });

@@ -256,6 +256,11 @@ export const appointmentKind: SyncKind<'appointment'> = {
     if (isSeriesRecord(record)) return seriesEnding(record, pair.base, seriesPatternOf(record, ctx.timeZone), ctx.now);
     return isPastFromBase(pair.base, ctx.now) ? undefined : { type: 'cancel' };
   },
+  // With cancellations propagated, a canceled appointment is not in its organizer's calendar: its cancellation
+  // removed it (endsExchangeItem), and a later change of the record (a retry of that change after a conflict, an edit
+  // of the canceled record, a reconciliation) found no pair and created it again, with its invitations
+  // (test/e2e/conflictsAndSettings.test.ts).
+  keptOutOfExchange: (record, settings) => (settings.SYNC_PROPAGATE_CANCELLATIONS && record.statecode === 2 ? 'canceled, and cancellations are propagated (SYNC_PROPAGATE_CANCELLATIONS): not created in Exchange' : undefined),
   unsupportedRecord: unsupportedSeriesRecord,
   unsupportedItem: (item) => unsupportedSeriesItem(item, 'UTC'),
   itemFacts(item) {

@@ -331,6 +331,11 @@ export interface SyncKind<K extends EntityKind = EntityKind> {
    * as a whole, or ended with its past kept (ExchangeEnding); undefined when the change is an ordinary update.
    */
   endsExchangeItem(record: DataverseRecord, pair: Pair, settings: Pick<Settings, 'SYNC_PROPAGATE_CANCELLATIONS'>, ctx: MappingContext): ExchangeEnding | undefined;
+  /**
+   * Why a record with no pair in the mailbox is not created there (a canceled meeting whose cancellation the sync
+   * propagates: it was removed from Exchange, and a create would put it back), or undefined: created as usual.
+   */
+  keptOutOfExchange?(record: DataverseRecord, settings: Pick<Settings, 'SYNC_PROPAGATE_CANCELLATIONS'>): string | undefined;
   /** Why an item is not synced yet (recurring series), or undefined. */
   unsupportedRecord(record: DataverseRecord): string | undefined;
   unsupportedItem(item: GraphItem): string | undefined;
