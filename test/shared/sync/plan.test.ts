@@ -98,6 +98,13 @@ describe('planToExchange: a Dataverse change for one mailbox', () => {
       () => state(appointment({ '@odata.etag': 'W/"2"', statecode: 2, statuscode: 4 }), pairOf('appointment', { base: future, isOrganizer: false }), { settings: { ...settings, SYNC_PROPAGATE_CANCELLATIONS: true } }),
       ['Update exchange'],
     ],
+    [
+      'with SYNC_PROPAGATE_CANCELLATIONS a canceled appointment with no pair is not created in Exchange',
+      () => state(appointment({ '@odata.etag': 'W/"2"', statecode: 2, statuscode: 4 }), undefined, { settings: { ...settings, SYNC_PROPAGATE_CANCELLATIONS: true } }),
+      ['Ignore: canceled, and cancellations are propagated (SYNC_PROPAGATE_CANCELLATIONS): not created in Exchange'],
+    ],
+    ['without it, a canceled appointment with no pair is created as any record', () => state(appointment({ '@odata.etag': 'W/"2"', statecode: 2, statuscode: 4 }), undefined), ['Create exchange']],
+    ['with it, an open appointment with no pair is created', () => state(appointment(), undefined, { settings: { ...settings, SYNC_PROPAGATE_CANCELLATIONS: true } }), ['Create exchange']],
     ['series: a series master makes one Exchange series, then its occurrences are compared', () => state(seriesRecord, undefined, { table: 'recurringappointmentmaster' }), ['Create exchange', 'SyncParts']],
     ['series: an instance (instancetypecode 2) is carried by its series, never synced by itself', () => state(appointment({ instancetypecode: 2, seriesid: 'a1' }), undefined), ['Ignore: series instance: its series carries it']],
     ['series: an exception (instancetypecode 3) too, even when paired', () => state(appointment({ instancetypecode: 3 }), pairOf('appointment')), ['Ignore: series instance: its series carries it']],
