@@ -218,6 +218,12 @@ describe('email, sends whose answers are lost, with a Sent Items copy that lags'
   const sentWith = async (prefix: string) => (await stack.graph.admin.sentMail()).filter((m) => m.subject.startsWith(prefix));
   const draftsWith = async (user: string, prefix: string) =>
     (await stack.graph.admin.items({ user: stack.users[user]!.graph.id, kind: 'message' })).filter((i) => i.item.isDraft === true && String(i.item.subject).startsWith(prefix));
+  /** Sent exactly once, no draft of it left in the sender's Drafts, and the email marked Sent. */
+  const sentOnce = async (user: string, subject: string, id: string) => {
+    expect(await sentWith(subject)).toHaveLength(1);
+    expect(await draftsWith(user, subject)).toEqual([]);
+    expect(stack.dataverse.admin.record('emails', id)).toMatchObject({ statecode: 1, statuscode: 3 });
+  };
 
   // A 404 on the send of the claim's own draft means the draft left Drafts after the claim was submitted (another
   // attempt of the same email sent it: chaos seed 11 x 1000). Its copy may not be in Sent Items yet; it is not a
@@ -234,9 +240,7 @@ describe('email, sends whose answers are lost, with a Sent Items copy that lags'
     await stack.graph.admin.failNext({ method: 'POST', path: '/messages$', status: 503, afterExecution: true });
     const id = await sendFromDynamics(stack, 'bob', ['orphan@fabrikam.example'], 'Lost draft answer');
     await stack.settled();
-    expect(await sentWith('Lost draft answer')).toHaveLength(1);
-    expect(await draftsWith('bob', 'Lost draft answer')).toEqual([]);
-    expect(stack.dataverse.admin.record('emails', id)).toMatchObject({ statecode: 1, statuscode: 3 });
+    await sentOnce('bob', 'Lost draft answer', id);
   });
 
   it("an email sent from Dynamics 365 in reply to a tracked mail goes out in that mail's thread, and a lost createReply answer leaves no second draft", async () => {
@@ -268,9 +272,7 @@ describe('email, sends whose answers are lost, with a Sent Items copy that lags'
     await stack.graph.admin.failNext({ method: 'POST', path: '/send$', status: 503, afterExecution: true });
     const id = await sendFromDynamics(stack, 'alice', ['stamped@fabrikam.example'], 'Found by stamp');
     await stack.settled();
-    expect(await sentWith('Found by stamp')).toHaveLength(1);
-    expect(await draftsWith('alice', 'Found by stamp')).toEqual([]);
-    expect(stack.dataverse.admin.record('emails', id)).toMatchObject({ statecode: 1, statuscode: 3 });
+    await sentOnce('alice', 'Found by stamp', id);
   });
 });
 
