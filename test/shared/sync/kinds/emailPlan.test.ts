@@ -2,7 +2,7 @@
 import type { Message } from '@microsoft/microsoft-graph-types';
 import { describe, expect, it } from 'vitest';
 import { attachmentPlan } from '../../../../shared/sync/kinds/email.js';
-import { nextSendSlot, planSend, planTrack, sendRules, trackRules, type SendState, type TrackState } from '../../../../shared/sync/kinds/emailPlan.js';
+import { decide, liveSlots, nextSendSlot, paceMarginMs, planSend, planTrack, sendRules, trackRules, type SendState, type TrackState } from '../../../../shared/sync/kinds/emailPlan.js';
 import type { Mailbox } from '../../../../shared/storage/mailboxStore.js';
 import type { Pair } from '../../../../shared/storage/pairStore.js';
 
@@ -30,6 +30,23 @@ describe('tracking rules (Exchange -> Dynamics 365)', () => {
     expect(rest).toEqual([]);
     expect(action?.type).toBe(type);
     if (reason) expect(action).toMatchObject({ reason });
+  });
+
+  it.each<[string, Partial<TrackState>, unknown]>([
+    ['a deleted tracked message: unlinked as deleted', { changeType: 'deleted', message: undefined, pair }, { type: 'Unlink', reason: 'message deleted in Exchange: the activity stays' }],
+    ['a message gone when read (not a delete notice): unlinked as deleted', { message: undefined, pair }, { type: 'Unlink', reason: 'message deleted in Exchange: the activity stays' }],
+    ['a delete notice unlinks even with the message still given', { changeType: 'deleted', pair }, { type: 'Unlink', reason: 'message deleted in Exchange: the activity stays' }],
+    ['a delete notice for a message still given and not linked: nothing', { changeType: 'deleted' }, { type: 'Ignore', reason: 'not tracked' }],
+    ['a deleted message never linked here: not tracked', { changeType: 'deleted', message: undefined }, { type: 'Ignore', reason: 'not tracked' }],
+    ['a message without categories is not tracked', { message: message({ categories: undefined }) }, { type: 'Ignore', reason: 'not tracked' }],
+    ['the tracking category among others tracks it', { message: message({ categories: ['Red', 'Blue', category] }) }, { type: 'CreateActivity', direction: 'incoming' }],
+    ['the category in upper case tracks it', { message: message({ categories: ['TRACKED TO DYNAMICS 365'] }) }, { type: 'CreateActivity', direction: 'incoming' }],
+    ['a category that only contains the name does not track it', { message: message({ categories: [`${category} (old)`] }) }, { type: 'Ignore', reason: 'not tracked' }],
+    ['a linked draft (saved again as a draft) is not tracked, nor unlinked', { message: message({ isDraft: true }), pair }, { type: 'Ignore', reason: 'a draft is not tracked' }],
+    ['no direction known: a join is incoming', { direction: undefined, existing: { activityId: 'e9', complete: true } }, { type: 'Join', activityId: 'e9', direction: 'incoming', reason: 'tracked already' }],
+    ['no direction known: a create is incoming', { direction: undefined }, { type: 'CreateActivity', direction: 'incoming' }],
+  ])('%s', (_name, over, expected) => {
+    expect(planTrack(track(over))).toEqual([expected]);
   });
 
   it('keeps the direction on a join and a create', () => {
@@ -71,6 +88,22 @@ describe('send rules (Dynamics 365 -> Exchange)', () => {
     if (fields) expect(action).toMatchObject(fields);
   });
 
+  it.each<[string, Partial<SendState>, unknown]>([
+    ['sent earlier, still Sending (7): only marked Sent', { claim: claim('sent'), record: { ...pending, statuscode: 7 } }, { type: 'MarkSent', reason: 'sent earlier; the mark was not recorded' }],
+    ['sent earlier, still Pending Send: the reason says the mark was lost', { claim: claim('sent') }, { type: 'MarkSent', reason: 'sent earlier; the mark was not recorded' }],
+    ['failed without a recorded reason, the mark lost: a reason is given', { claim: claim('failed') }, { type: 'MarkFailed', reason: 'refused by Exchange' }],
+    ['failed, the mark lost, the email no longer Pending Send: marked Failed again', { claim: claim('failed', { reason: 'x' }), record: { statecode: 0, statuscode: 8, directioncode: true } }, { type: 'MarkFailed', reason: 'x' }],
+    ['a queue sender is left to server-side sync', { senderSystemUserId: undefined }, { type: 'Ignore', reason: 'the sender is not a system user' }],
+    ['a Completed (2) email is not sent', { record: { statecode: 1, statuscode: 2, directioncode: true } }, { type: 'Ignore', reason: 'not Pending Send' }],
+    ['a Pending Send email without a direction read is sent', { record: { ...pending, directioncode: undefined } }, { type: 'Send', reuseDraft: false }],
+    ['an incoming email with a claim is still never sent', { record: { ...pending, directioncode: false }, claim: claim('claimed') }, { type: 'Ignore', reason: 'an incoming email' }],
+    ['outgoing email by Outlook (1) is sent here', { outgoingMethod: 1 }, { type: 'Send', reuseDraft: false }],
+    ['no Dataverse mailbox row read: sent here', { outgoingMethod: undefined }, { type: 'Send', reuseDraft: false }],
+    ['server-side sync handles it, even with a claim of ours', { outgoingMethod: 2, claim: claim('claimed') }, { type: 'Ignore', reason: "server-side synchronization sends this mailbox's email" }],
+  ])('%s', (_name, over, expected) => {
+    expect(planSend(send(over))).toEqual([expected]);
+  });
+
   it('every rule says why', () => {
     for (const r of sendRules) expect(r.rule.length).toBeGreaterThan(10);
   });
@@ -87,6 +120,38 @@ describe('send pace', () => {
     expect(nextSendSlot(taken, now, 3, window)).toBe(expected);
   });
 
+  it.each<[number, number]>([
+    [60_000, 3_000],
+    [10_000, 1_000],
+    [30_000, 1_500],
+    [200_000, 5_000],
+    [0, 1_000],
+  ])('a window of %i ms waits %i ms more between batches', (windowMs, margin) => {
+    expect(paceMarginMs(windowMs)).toBe(margin);
+  });
+
+  it('keeps a slot while it is within the window and the margin before now, and drops it from then on', () => {
+    const now = 100_000;
+    const edge = now - window - 3_000;
+    expect(liveSlots([edge - 1, edge, edge + 1, now, now + 5], now, window)).toEqual([edge + 1, now, now + 5]);
+    expect(liveSlots([], now, window)).toEqual([]);
+  });
+
+  it('a slot counts until the window and the margin have passed since it', () => {
+    const now = 100_000;
+    const edge = now - window - 3_000;
+    // a slot at the edge has passed: the one reserved ahead is the only live one, so the next goes right behind it
+    expect(nextSendSlot([edge, now + 500], now, 2, window)).toBe(now + 500);
+    // a slot within the margin still fills the window: the next waits one window and the margin after it
+    expect(nextSendSlot([edge + 2_000, now + 500], now, 2, window)).toBe(edge + 2_000 + window + 3_000);
+  });
+
+  it('waits behind the limit-th latest, not the oldest, when more than the limit are live', () => {
+    expect(nextSendSlot([1000, 2000, 3000, 4000], 5000, 2, window)).toBe(3000 + window + 3000);
+    expect(nextSendSlot([], 5000, 1, window)).toBe(5000);
+    expect(nextSendSlot([4000], 5000, 1, window)).toBe(4000 + window + 3000);
+  });
+
   it('any window holds at most the limit of slots, whatever the order of reservations', () => {
     const limit = 30;
     const taken: number[] = [];
@@ -97,6 +162,20 @@ describe('send pace', () => {
       taken.sort((a, b) => a - b);
     }
     for (const t of taken) expect(taken.filter((x) => x >= t && x < t + window).length).toBeLessThanOrEqual(limit);
+  });
+});
+
+describe('decision tables', () => {
+  it('takes the first rule that holds, and ignores a state no rule covers', () => {
+    const rules = [
+      { rule: 'odd numbers are ignored as odd', when: (n: number) => n % 2 === 1, then: () => [{ type: 'Ignore' as const, reason: 'odd' }] },
+      { rule: 'multiples of four are unlinked', when: (n: number) => n % 4 === 0, then: (n: number) => [{ type: 'Unlink' as const, reason: `${n}` }] },
+      { rule: 'multiples of eight are never reached', when: (n: number) => n % 8 === 0, then: () => [{ type: 'Ignore' as const, reason: 'eight' }] },
+    ];
+    expect(decide(rules, 3)).toEqual([{ type: 'Ignore', reason: 'odd' }]);
+    expect(decide(rules, 8)).toEqual([{ type: 'Unlink', reason: '8' }]);
+    expect(decide(rules, 6)).toEqual([{ type: 'Ignore', reason: 'no rule applies' }]);
+    expect(decide([], 1)).toEqual([{ type: 'Ignore', reason: 'no rule applies' }]);
   });
 });
 
