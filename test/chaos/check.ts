@@ -1,8 +1,8 @@
 // The chaos test's verdict, from the simulators' own state: every item the model expects exists exactly once with
 // the model's values, nothing the model says is gone exists, and no item of the run exists that the model does not
 // know. Returns every violation (one line each), not only the first.
-import { comparedFields, itemFields, keyOfItem, keyOfMail, keyOfRecord, recordFields, seriesOccurrences, type Snapshot } from './world.js';
-import { kinds, ownerCopy, userKeys, type Model } from './model.js';
+import { comparedFields, itemFields, keyOfItem, keyOfMail, keyOfRecord, recordFields, seriesOccurrences, type OccurrencesSeen, type Snapshot } from './world.js';
+import { hasOccurrenceFacts, kinds, userKeys, type Model } from './model.js';
 
 /**
  * Findings of this test that are not fixed yet, each under a name `npm run test:chaos` reports. A run whose only
@@ -148,10 +148,10 @@ export function deadLetterViolations(dead: readonly DeadLetter[]): Violation[] {
  * in its owner's occurrence, each cancelled one is on neither side, and neither side lost or gained another. Only
  * series alive on both sides: a deleted series' occurrences go with it.
  */
-export function occurrenceViolations(model: Model, seen: ReadonlyMap<string, { d365: Record<number, string>; outlook: Record<number, string> | undefined }>): Violation[] {
+export function occurrenceViolations(model: Model, seen: ReadonlyMap<string, OccurrencesSeen>): Violation[] {
   const out: Violation[] = [];
   for (const item of model.items) {
-    if (item.kind !== 'series' || (!item.occurrences && !item.cancelled) || !item.d365.exists || !ownerCopy(item).exists) continue;
+    if (!hasOccurrenceFacts(item)) continue;
     const got = seen.get(item.key);
     if (!got) continue;
     const want = Array.from({ length: seriesOccurrences }, (_, i) => i).filter((i) => !item.cancelled?.includes(i));

@@ -236,6 +236,12 @@ export function occurrenceEdited(item: ItemModel, index: number, value: string):
   item.occurrences = { ...item.occurrences, [index]: value };
 }
 
+/** Whether a live series has occurrences of its own for the check: an edited one or a cancelled one, on both sides. */
+export function hasOccurrenceFacts(item: ItemModel): boolean {
+  const facts = Object.keys(item.occurrences ?? {}).length > 0 || (item.cancelled?.length ?? 0) > 0;
+  return item.kind === 'series' && facts && item.d365.exists && ownerCopy(item).exists;
+}
+
 /** One occurrence of a tracked series cancelled on either side (an Outlook delete, or a Dynamics 365 instance deleted). */
 export function occurrenceCancelled(item: ItemModel, index: number): void {
   item.cancelled = [...new Set([...(item.cancelled ?? []), index])].sort((x, y) => x - y);

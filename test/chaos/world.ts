@@ -6,7 +6,7 @@ import type { FaultPlan as GraphFaultPlan, HandledRequest, InspectedItem } from 
 import type { FaultPlan as DataverseFaultPlan } from '../../dev/sim/dataverse/index.js';
 import { daysFromNow, tracked as trackedCategory } from '../support/e2e.js';
 import { isSyncError } from '../../shared/errors.js';
-import { isMeeting, kinds, observed, ownerCopy, taskTables, type CopyState, type Fields, type ItemModel, type Kind, type MailModel, type Model, type TaskTable, type UserKey } from './model.js';
+import { hasOccurrenceFacts, isMeeting, kinds, observed, ownerCopy, taskTables, type CopyState, type Fields, type ItemModel, type Kind, type MailModel, type Model, type TaskTable, type UserKey } from './model.js';
 
 const setOf: Record<Kind, string> = { appointment: 'appointments', series: 'recurringappointmentmasters', task: 'tasks', contact: 'contacts' };
 const taskSetOf: Record<TaskTable, string> = { task: 'tasks', phonecall: 'phonecalls', letter: 'letters', fax: 'faxes' };
@@ -47,6 +47,12 @@ async function throughFaults<T>(call: () => Promise<T>): Promise<T | undefined> 
       if (attempt >= 20) throw error;
     }
   }
+}
+
+/** A series' occurrences as each side holds them: subject values by place in the series (outlook undefined: no copy seen). */
+export interface OccurrencesSeen {
+  d365: Record<number, string>;
+  outlook: Record<number, string> | undefined;
 }
 
 export class World {
@@ -233,9 +239,9 @@ export class World {
    * instance (an appointment of the series), in Outlook its occurrence, through Graph as Outlook does (an
    * occurrence's id is computed, so the simulator's person actions, which work on stored items, cannot address it;
    * test/e2e/recurring.test.ts does the same). Graph's fault plan applies to that call: it is repeated until it
-   * went through (the same PATCH again, so an answer lost after the write does no harm).
+   * went through (the same PATCH again, so an answer lost after the write does no harm). False when the occurrence
+   * is not there (cancelled).
    */
-  /** Edits the subject of the series' occurrence at `index` (its place in the series); false when it is not there (cancelled). */
   async editOccurrence(item: ItemModel, side: 'd365' | 'outlook', index: number, value: string): Promise<boolean> {
     const subject = `${item.key} ${value}`;
     if (side === 'd365') {
@@ -300,13 +306,12 @@ export class World {
   }
 
   /** Each series with edited or cancelled occurrences: the subject values of its instances and of its owner's occurrences, by place. */
-  async occurrences(model: Model): Promise<Map<string, { d365: Record<number, string>; outlook: Record<number, string> | undefined }>> {
-    const out = new Map<string, { d365: Record<number, string>; outlook: Record<number, string> | undefined }>();
+  async occurrences(model: Model): Promise<Map<string, OccurrencesSeen>> {
+    const out = new Map<string, OccurrencesSeen>();
     const valueOf = (item: ItemModel, subject: unknown) => (typeof subject === 'string' && subject.startsWith(`${item.key} `) ? subject.slice(item.key.length + 1) : String(subject));
     const values = <T extends { subject?: unknown }>(item: ItemModel, byPlace: Map<number, T>) => Object.fromEntries([...byPlace].map(([i, o]) => [i, valueOf(item, o.subject)]));
     for (const item of model.items) {
-      const edited = Object.keys(item.occurrences ?? {}).length > 0 || (item.cancelled?.length ?? 0) > 0;
-      if (item.kind !== 'series' || !edited || !item.d365.exists || !ownerCopy(item).exists) continue;
+      if (!hasOccurrenceFacts(item)) continue;
       const outlook = await this.occurrencesInOutlook(item);
       out.set(item.key, { d365: values(item, this.instances(item)), outlook: outlook && values(item, outlook) });
     }
