@@ -1,6 +1,7 @@
 // Tracked email end to end, through the simulators: Outlook mail tracked by the category becomes one Dynamics 365
 // email activity per (Message-ID, direction), and a Pending Send email goes out through the sender's mailbox once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HandledRequest } from '../../dev/sim/graph/index.js';
 import { startStack, type Stack } from '../../dev/stack/index.js';
 import { main } from '../../shared/cli/main.js';
 import { emailActivityId } from '../../shared/sync/kinds/index.js';
@@ -261,6 +262,34 @@ describe('email, sends whose answers are lost, with a Sent Items copy that lags'
     const sentCopy = messages.find((m) => String(m.subject).startsWith('Thread answer') && m.isDraft === false);
     expect(sentCopy?.conversationId).toBe(messages.find((m) => m.subject === 'Thread start')?.conversationId);
     expect(stack.dataverse.admin.record('emails', reply)).toMatchObject({ statecode: 1, statuscode: 3 });
+  });
+
+  // Two changes of one email at once (its webhook's and a reconciliation's): the second finds the first's claim
+  // submitted and its draft still in Drafts (the first's send not through yet), and submits the draft too. One send
+  // goes through; the other is answered 404 ErrorItemNotFound, the draft having left Drafts: the mail went out once
+  // and the email is Sent (chaos seed 11 x 1000). The sends are held until both are in flight, so the race is made,
+  // not timed, and the test counts both submissions.
+  it('two changes of one email sending at once send it once and mark it Sent', async () => {
+    const sends: number[] = [];
+    const onSend = (r: HandledRequest) => {
+      if (r.method === 'POST' && r.path.endsWith('/send')) sends.push(r.status);
+    };
+    stack.graph.requests.on('handled', onSend);
+    const hold = stack.graph.admin.holdRequests(/^POST .*\/send$/);
+    try {
+      const id = await sendFromDynamics(stack, 'bob', ['twice@fabrikam.example'], 'Raced send');
+      await hold.waitForHeld(1);
+      // Dataverse change tracking lists the email again: a change of its own, beside the webhook's still sending.
+      await stack.host.fireTimer('reconcile');
+      await hold.waitForHeld(2);
+      hold.release();
+      await stack.settled();
+      await sentOnce('bob', 'Raced send', id);
+      expect(sends.sort()).toEqual([202, 404]);
+    } finally {
+      hold.release();
+      stack.graph.requests.off('handled', onSend);
+    }
   });
 
   // The draft found by its stamp on a later attempt (its create's answer lost and the look for it failing, as after a

@@ -183,9 +183,9 @@ export class GraphSimAdmin extends GraphSimAdminBase {
     return Promise.resolve();
   }
 
-  /** In process only: holds admitted mailbox requests until `release()` (deterministic in-flight requests for tests). */
-  holdRequests(): RequestHold {
-    return this.d.api.holdRequests();
+  /** In process only: holds admitted mailbox requests (those `match` matches, "METHOD /path") until `release()` (deterministic in-flight requests for tests). */
+  holdRequests(match?: RegExp): RequestHold {
+    return this.d.api.holdRequests(match);
   }
 
   /** Serves the admin API over HTTP (paths under /_sim/). */

@@ -50,6 +50,8 @@ const ROLES: Record<Family, Record<Access, string[]>> = {
 
 /** A gate holding admitted requests (see GraphApi.holdRequests). */
 export interface RequestHold {
+  /** Whether the gate holds this request ("METHOD /path", the path after /v1.0 as the fault plan's routes see it). */
+  holds(request: string): boolean;
   wait(): Promise<void>;
   /** Requests currently waiting at the gate (admitted, not yet run). */
   held(): number;
@@ -133,16 +135,18 @@ export class GraphApi {
   }
 
   /**
-   * Holds every admitted mailbox request (after throttling) until released, so tests can put requests in flight
+   * Holds every admitted mailbox request (after throttling) until released, or only those whose "METHOD /path"
+   * `match` matches (e.g. the sends of a mail, while its other requests go on), so tests can put requests in flight
    * deterministically (e.g. to reach the concurrency limit) without timing.
    */
-  holdRequests(): RequestHold {
+  holdRequests(match?: RegExp): RequestHold {
     this.gate?.release();
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
     let count = 0;
     let waiters: { n: number; resolve: () => void }[] = [];
     const hold: RequestHold = {
+      holds: (request) => match === undefined || match.test(request),
       wait: () => {
         count += 1;
         waiters = waiters.filter((w) => (count >= w.n ? (w.resolve(), false) : true));
@@ -216,7 +220,7 @@ export class GraphApi {
         }
         release = t.release;
       }
-      if (release && this.gate) await this.gate.wait();
+      if (release && this.gate?.holds(`${req.method} ${req.path}`)) await this.gate.wait();
       const fault = this.d.faults.forRequest(req.method, req.path, key);
       if (fault.latencyMs > 0) await this.sleep(fault.latencyMs);
       if (fault.fail && !fault.fail.afterExecution) return this.faultResponse(req, fault.fail);
