@@ -1,8 +1,8 @@
 // The chaos test's verdict, from the simulators' own state: every item the model expects exists exactly once with
 // the model's values, nothing the model says is gone exists, and no item of the run exists that the model does not
 // know. Returns every violation (one line each), not only the first.
-import { comparedFields, itemFields, keyOfItem, keyOfMail, keyOfRecord, recordFields, seriesOccurrences, type OccurrencesSeen, type Snapshot } from './world.js';
-import { hasOccurrenceFacts, kinds, userKeys, type Model } from './model.js';
+import { comparedFields, itemFields, keyOfItem, keyOfMail, keyOfRecord, recordFields, seriesOccurrences, type OccurrenceSeen, type OccurrencesSeen, type Snapshot } from './world.js';
+import { hasOccurrenceFacts, kinds, userKeys, type ItemModel, type Model } from './model.js';
 
 /**
  * Findings of this test that are not fixed yet, each under a name `npm run test:chaos` reports. A run whose only
@@ -143,26 +143,37 @@ export function deadLetterViolations(dead: readonly DeadLetter[]): Violation[] {
 }
 
 /**
- * A series' edited and cancelled occurrences (model.ts ItemModel.occurrences, cancelled), each side's read keyed by
- * the occurrence's place in the series: each edited one holds the model's subject in its Dynamics 365 instance and
- * in its owner's occurrence, each cancelled one is on neither side, and neither side lost or gained another. Only
- * series alive on both sides: a deleted series' occurrences go with it.
+ * A series' edited, moved and cancelled occurrences (model.ts ItemModel.occurrences, moved, cancelled), each side's
+ * read keyed by the occurrence's place in the series: each edited one holds the model's subject in its Dynamics 365
+ * instance and in its owner's occurrence, each one starts where the model says (moved, or at its original start),
+ * each cancelled one is on neither side, and neither side lost or gained another. Only series alive on both sides:
+ * a deleted series' occurrences go with it.
  */
 export function occurrenceViolations(model: Model, seen: ReadonlyMap<string, OccurrencesSeen>): Violation[] {
   const out: Violation[] = [];
   for (const item of model.items) {
     if (!hasOccurrenceFacts(item)) continue;
     const got = seen.get(item.key);
-    if (!got) continue;
-    const want = Array.from({ length: seriesOccurrences }, (_, i) => i).filter((i) => !item.cancelled?.includes(i));
-    const sides: [string, Record<number, string> | undefined][] = [['Dynamics 365', got.d365], [`${item.owner}'s mailbox`, got.outlook]];
-    for (const [where, values] of sides) {
-      if (!values) continue;
-      const held = Object.keys(values).map(Number).sort((x, y) => x - y);
-      if (held.join() !== want.join()) out.push({ text: `series ${item.key}: ${where} holds occurrences [${held.join(', ')}], the model [${want.join(', ')}]` });
-      for (const [index, value] of Object.entries(item.occurrences ?? {})) {
-        if (values[Number(index)] !== value) out.push({ text: `series ${item.key}: occurrence ${index} in ${where} is '${values[Number(index)]}', the model '${value}'` });
-      }
+    if (got) out.push(...seriesOccurrenceViolations(item, got));
+  }
+  return out;
+}
+
+/** One series' occurrences against the model (occurrenceViolations). */
+export function seriesOccurrenceViolations(item: ItemModel, got: OccurrencesSeen): Violation[] {
+  const out: Violation[] = [];
+  const want = Array.from({ length: seriesOccurrences }, (_, i) => i).filter((i) => !item.cancelled?.includes(i));
+  const sides: [string, Record<number, OccurrenceSeen> | undefined][] = [['Dynamics 365', got.d365], [`${item.owner}'s mailbox`, got.outlook]];
+  for (const [where, held] of sides) {
+    if (!held) continue;
+    const places = Object.keys(held).map(Number).sort((x, y) => x - y);
+    if (places.join() !== want.join()) out.push({ text: `series ${item.key}: ${where} holds occurrences [${places.join(', ')}], the model [${want.join(', ')}]` });
+    for (const [index, value] of Object.entries(item.occurrences ?? {})) {
+      if (held[Number(index)]?.value !== value) out.push({ text: `series ${item.key}: occurrence ${index} in ${where} is '${held[Number(index)]?.value}', the model '${value}'` });
+    }
+    for (const place of places) {
+      const hours = item.moved?.[place] ?? 0;
+      if (held[place]!.movedHours !== hours) out.push({ text: `series ${item.key}: occurrence ${place} in ${where} starts ${held[place]!.movedHours} h after its original start, the model ${hours} h` });
     }
   }
   return out;

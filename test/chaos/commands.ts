@@ -3,6 +3,7 @@
 // for what really happened. The first arbitrary of the union is the no-op, so fast-check's shrinker turns the
 // commands a failure does not need into no-ops and the counterexample keeps only those it does.
 import fc from 'fast-check';
+import { seriesOccurrenceViolations } from './check.js';
 import * as m from './model.js';
 import type { World } from './world.js';
 
@@ -21,6 +22,7 @@ export type Op =
   | { t: 'editClosedO'; pick: number; v: string }
   | { t: 'occEditD' | 'occEditO'; pick: number; n: number; v: string }
   | { t: 'occCancelD' | 'occCancelO'; pick: number; n: number }
+  | { t: 'occMoveD' | 'occMoveO'; pick: number; n: number; h: number }
   | { t: 'completeD' | 'completeO' | 'deleteD' | 'deleteO' | 'track' | 'reassign' | 'attend' | 'unattend'; pick: number }
   | { t: 'mailIn'; to: m.UserKey | 'both'; track: boolean }
   | { t: 'mailTrack'; pick: number }
@@ -39,6 +41,7 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.record({ t: fc.constant('editClosedO' as const), pick: fc.nat(), v: value }), weight: 2 },
   { arbitrary: fc.record({ t: fc.constantFrom('occEditD' as const, 'occEditO' as const), pick: fc.nat(), n: fc.integer({ min: 0, max: 2 }), v: value }), weight: 3 },
   { arbitrary: fc.record({ t: fc.constantFrom('occCancelD' as const, 'occCancelO' as const), pick: fc.nat(), n: fc.integer({ min: 0, max: 2 }) }), weight: 2 },
+  { arbitrary: fc.record({ t: fc.constantFrom('occMoveD' as const, 'occMoveO' as const), pick: fc.nat(), n: fc.integer({ min: 0, max: 2 }), h: fc.integer({ min: 1, max: 3 }) }), weight: 2 },
   {
     arbitrary: fc.record({ t: fc.constantFrom('completeD' as const, 'completeO' as const, 'deleteD' as const, 'deleteO' as const, 'track' as const, 'reassign' as const, 'attend' as const, 'unattend' as const), pick: fc.nat() }),
     weight: 12,
@@ -58,6 +61,9 @@ function mailTarget(model: Readonly<m.Model>, op: Op): m.MailModel | undefined {
   return m.pick(model.mails.filter((mail) => mail.direction === 'in' && m.untrackedRecipients(mail).length > 0), op.pick);
 }
 
+/** A tracked series an occurrence operation may act on: nothing of its subject or occurrences waits to be synced. */
+const seriesSettled = (i: m.ItemModel): boolean => i.tracked && i.d365.exists && i.unsynced.a === undefined && !i.occurrencesUnsure;
+
 /** The item an operation on `pick` acts on, or undefined when none fits. */
 function target(model: Readonly<m.Model>, op: Op): m.ItemModel | undefined {
   if (!('pick' in op) || op.t === 'mailTrack') return undefined;
@@ -72,13 +78,18 @@ function target(model: Readonly<m.Model>, op: Op): m.ItemModel | undefined {
     case 'occEditD':
     case 'occEditO':
       // A tracked series whose subject has no edit the sync has not shown on both sides yet (its change could reach
-      // the occurrence after the exception was made), and an occurrence not cancelled.
-      return m.pick(m.candidates(model, ['series'], (i) => i.tracked && i.d365.exists && i.unsynced.a === undefined && !i.cancelled?.includes(op.n)), op.pick);
+      // the occurrence after the exception was made) and whose last occurrence operation the last settle showed
+      // (model.ts occurrencesUnsure), and an occurrence not cancelled nor moved (an exception is renamed or moved).
+      return m.pick(m.candidates(model, ['series'], (i) => seriesSettled(i) && !i.cancelled?.includes(op.n) && i.moved?.[op.n] === undefined), op.pick);
     case 'occCancelD':
     case 'occCancelO':
       // As for an edit, and an occurrence with no edit of its own: an edit on one side met by a cancellation on the
       // other before either was synced is a conflict no rule of the sync names.
-      return m.pick(m.candidates(model, ['series'], (i) => i.tracked && i.d365.exists && i.unsynced.a === undefined && !i.cancelled?.includes(op.n) && i.occurrences?.[op.n] === undefined), op.pick);
+      return m.pick(m.candidates(model, ['series'], (i) => seriesSettled(i) && !i.cancelled?.includes(op.n) && i.occurrences?.[op.n] === undefined), op.pick);
+    case 'occMoveD':
+    case 'occMoveO':
+      // As for an edit, and an occurrence whose subject has no edit of its own (model.ts ItemModel.moved).
+      return m.pick(m.candidates(model, ['series'], (i) => seriesSettled(i) && !i.cancelled?.includes(op.n) && i.occurrences?.[op.n] === undefined), op.pick);
     case 'editClosedO':
       // A task the last settle showed completed on both sides: its To Do edit meets a closed activity.
       return m.pick(m.candidates(model, ['task'], (i) => i.tracked && i.closedOnBoth === true), op.pick);
@@ -173,6 +184,13 @@ export class ChaosCommand implements fc.AsyncCommand<m.Model, World> {
       case 'occCancelO':
         if (await world.cancelOccurrence(item!, op.t === 'occCancelD' ? 'd365' : 'outlook', op.n)) {
           m.occurrenceCancelled(item!, op.n);
+          touch(item!);
+        }
+        return;
+      case 'occMoveD':
+      case 'occMoveO':
+        if (await world.moveOccurrence(item!, op.t === 'occMoveD' ? 'd365' : 'outlook', op.n, op.h)) {
+          m.occurrenceMoved(item!, op.n, op.h);
           touch(item!);
         }
         return;
@@ -287,11 +305,20 @@ export class ChaosCommand implements fc.AsyncCommand<m.Model, World> {
         return world.crash(op.afterWrite);
       case 'reconcile':
         return world.stack.host.fireTimer('reconcile');
-      case 'settle':
+      case 'settle': {
         await world.settle();
         await world.refresh(model, this.keyPrefix);
+        // A series whose occurrences both sides now hold as the model says has its last occurrence operation synced.
+        const unsure = (i: m.ItemModel) => i.occurrencesUnsure === true;
+        const seen = await world.occurrences(model, unsure);
+        for (const item of model.items.filter(unsure)) {
+          const got = seen.get(item.key);
+          // No occurrence facts left (a later edit of the series' subject dropped its renamed ones): nothing to wait for.
+          if (!m.hasOccurrenceFacts(item) || (got?.outlook && seriesOccurrenceViolations(item, got).length === 0)) item.occurrencesUnsure = false;
+        }
         model.touched.clear();
         return;
+      }
       case 'noop':
         return;
     }

@@ -3,7 +3,7 @@
 // allowed are as much the point as the one where the other side's may win.
 import { describe, expect, it } from 'vitest';
 import { occurrenceViolations, violations } from './check.js';
-import { completed, createdInDynamics, deletedInDynamics, deletedInOutlook, edited, editedClosedInOutlook, mailReceived, mailSent, mailTracked, newModel, observed, occurrenceCancelled, occurrenceEdited, ownerCopy, reassigned, type ItemModel, type MailModel } from './model.js';
+import { completed, createdInDynamics, deletedInDynamics, deletedInOutlook, edited, editedClosedInOutlook, mailReceived, mailSent, mailTracked, newModel, observed, occurrenceCancelled, occurrenceEdited, occurrenceMoved, ownerCopy, reassigned, type ItemModel, type MailModel } from './model.js';
 import type { Snapshot } from './world.js';
 
 const contact = (): ItemModel => createdInDynamics('C1', 'contact', 'alice', { a: 'red', b: 'red' });
@@ -184,9 +184,11 @@ describe('chaos model: occurrences of a series and edits of closed tasks', () =>
     model.items.push(series);
     return { model, series };
   };
-  // Each side's occurrences by their place in the series; a hole (undefined) is an occurrence that side does not hold.
-  const byPlace = (values: (string | undefined)[]) => Object.fromEntries(values.flatMap((v, i) => (v === undefined ? [] : [[i, v] as const])));
-  const seen = (d365: (string | undefined)[], outlook: (string | undefined)[] | undefined) => new Map([['S1', { d365: byPlace(d365), outlook: outlook && byPlace(outlook) }]]);
+  // Each side's occurrences by their place in the series: a subject value (at its original start), or a value and the
+  // hours it moved; a hole (undefined) is an occurrence that side does not hold.
+  type Held = string | [string, number] | undefined;
+  const byPlace = (values: Held[]) => Object.fromEntries(values.flatMap((v, i) => (v === undefined ? [] : [[i, typeof v === 'string' ? { value: v, movedHours: 0 } : { value: v[0], movedHours: v[1] }] as const])));
+  const seen = (d365: Held[], outlook: Held[] | undefined) => new Map([['S1', { d365: byPlace(d365), outlook: outlook && byPlace(outlook) }]]);
 
   it("an edited occurrence holds its value on both sides, the others the series'; an occurrence lost or gained is a violation", () => {
     const { model, series } = seriesModel();
@@ -215,7 +217,7 @@ describe('chaos model: occurrences of a series and edits of closed tasks', () =>
     const { model, series } = seriesModel();
     occurrenceEdited(series, 2, 'blue');
     occurrenceCancelled(series, 1);
-    const texts = (d365: (string | undefined)[], outlook: (string | undefined)[] | undefined) => occurrenceViolations(model, seen(d365, outlook)).map((v) => v.text);
+    const texts = (d365: Held[], outlook: Held[] | undefined) => occurrenceViolations(model, seen(d365, outlook)).map((v) => v.text);
     expect(texts(['red', undefined, 'blue'], ['red', undefined, 'blue'])).toEqual([]);
     expect(texts(['red', 'red', 'blue'], ['red', undefined, 'blue'])).toEqual(['series S1: Dynamics 365 holds occurrences [0, 1, 2], the model [0, 2]']);
     expect(texts(['red', undefined, 'blue'], [undefined, undefined, 'blue'])).toEqual(["series S1: alice's mailbox holds occurrences [2], the model [0, 2]"]);
@@ -226,6 +228,24 @@ describe('chaos model: occurrences of a series and edits of closed tasks', () =>
     expect(series.cancelled).toEqual([1, 2]);
     expect(texts(['teal', undefined, undefined], ['teal', undefined, undefined])).toEqual([]);
     expect(texts(['teal', undefined, 'teal'], ['teal', undefined, undefined])).toEqual(['series S1: Dynamics 365 holds occurrences [0, 2], the model [0]']);
+  });
+
+  it('a moved occurrence starts where it was moved to on both sides, every other one at its original start; a cancellation takes the move with it', () => {
+    const { model, series } = seriesModel();
+    occurrenceMoved(series, 1, 2);
+    expect(series.occurrencesUnsure).toBe(true);
+    const texts = (d365: Held[], outlook: Held[] | undefined) => occurrenceViolations(model, seen(d365, outlook)).map((v) => v.text);
+    expect(texts(['red', ['red', 2], 'red'], ['red', ['red', 2], 'red'])).toEqual([]);
+    expect(texts(['red', 'red', 'red'], ['red', ['red', 2], 'red'])).toEqual(['series S1: occurrence 1 in Dynamics 365 starts 0 h after its original start, the model 2 h']);
+    expect(texts(['red', ['red', 2], ['red', 2]], ['red', ['red', 2], 'red'])).toEqual(['series S1: occurrence 2 in Dynamics 365 starts 2 h after its original start, the model 0 h']);
+    // Edits of the series' subject and location keep the move; the check of the renamed ones is dropped as before.
+    edited(series, 'a', 'teal', 'd365');
+    edited(series, 'b', 'teal', 'outlook');
+    expect(series.moved).toEqual({ 1: 2 });
+    expect(texts(['teal', ['teal', 2], 'teal'], ['teal', ['teal', 2], 'teal'])).toEqual([]);
+    occurrenceCancelled(series, 1);
+    expect(series.moved).toEqual({});
+    expect(texts(['teal', undefined, 'teal'], ['teal', undefined, 'teal'])).toEqual([]);
   });
 
   it('a To Do edit of a task completed on both sides changes the copy only', () => {

@@ -107,6 +107,20 @@ export interface ItemModel {
    * series"), whatever the series' subject does later.
    */
   cancelled?: number[];
+  /**
+   * A series' moved occurrences: how many hours after its original start (by place, 0-2) each one moved starts, on
+   * both sides (an exception of its times, README "Recurring series"). An occurrence not named here starts at its
+   * original start. Kept through edits of the series' subject and location: neither side moves an exception back for
+   * them. An occurrence is either renamed (occurrences) or moved, never both: the sync carries an exception whole,
+   * and which side's whole exception wins when both changed is the rule "Exchange wins", not a merge of the two.
+   */
+  moved?: Record<number, number>;
+  /**
+   * An occurrence operation the last settle did not show on both sides as the model says (its notification or
+   * webhook dropped, or still on its way): no other occurrence operation on the series until one does, since an
+   * exception changed on both sides before the sync saw either is settled by "Exchange wins", whatever came later.
+   */
+  occurrencesUnsure?: boolean;
 }
 
 /**
@@ -234,21 +248,35 @@ export function editedClosedInOutlook(item: ItemModel, value: string): void {
  */
 export function occurrenceEdited(item: ItemModel, index: number, value: string): void {
   item.occurrences = { ...item.occurrences, [index]: value };
+  item.occurrencesUnsure = true;
+}
+
+/** One occurrence of a tracked series moved on either side: it starts `hours` after its original start. */
+export function occurrenceMoved(item: ItemModel, index: number, hours: number): void {
+  item.moved = { ...item.moved, [index]: hours };
+  item.occurrencesUnsure = true;
 }
 
 /** Whether a live series has occurrences of its own for the check: an edited one or a cancelled one, on both sides. */
 export function hasOccurrenceFacts(item: ItemModel): boolean {
-  const facts = Object.keys(item.occurrences ?? {}).length > 0 || (item.cancelled?.length ?? 0) > 0;
+  const facts = Object.keys(item.occurrences ?? {}).length > 0 || Object.keys(item.moved ?? {}).length > 0 || (item.cancelled?.length ?? 0) > 0;
   return item.kind === 'series' && facts && item.d365.exists && ownerCopy(item).exists;
 }
 
 /** One occurrence of a tracked series cancelled on either side (an Outlook delete, or a Dynamics 365 instance deleted). */
 export function occurrenceCancelled(item: ItemModel, index: number): void {
   item.cancelled = [...new Set([...(item.cancelled ?? []), index])].sort((x, y) => x - y);
+  item.occurrencesUnsure = true;
   if (item.occurrences) {
     const rest = { ...item.occurrences };
     delete rest[index];
     item.occurrences = rest;
+  }
+  // A moved occurrence cancelled is gone as any other: its move goes with it.
+  if (item.moved) {
+    const rest = { ...item.moved };
+    delete rest[index];
+    item.moved = rest;
   }
 }
 

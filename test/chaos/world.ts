@@ -49,10 +49,16 @@ async function throughFaults<T>(call: () => Promise<T>): Promise<T | undefined> 
   }
 }
 
-/** A series' occurrences as each side holds them: subject values by place in the series (outlook undefined: no copy seen). */
+/** One occurrence as a side holds it: its subject value and how many hours after its original start it starts. */
+export interface OccurrenceSeen {
+  value: string;
+  movedHours: number;
+}
+
+/** A series' occurrences as each side holds them, by place in the series (outlook undefined: no copy seen). */
 export interface OccurrencesSeen {
-  d365: Record<number, string>;
-  outlook: Record<number, string> | undefined;
+  d365: Record<number, OccurrenceSeen>;
+  outlook: Record<number, OccurrenceSeen> | undefined;
 }
 
 export class World {
@@ -276,6 +282,29 @@ export class World {
     return (await this.occurrencesInOutlook(item))?.has(index) === false;
   }
 
+  /**
+   * Moves one occurrence of a series (by its place, 0-2) to start `hours` after its original start, keeping its
+   * length (an hour): in Dynamics 365 its instance's scheduled start and end, in Outlook its occurrence's start and
+   * end through Graph, as for an edit (editOccurrence). False when the occurrence is not there.
+   */
+  async moveOccurrence(item: ItemModel, side: 'd365' | 'outlook', index: number, hours: number): Promise<boolean> {
+    const first = this.seriesStarts.get(item.key);
+    if (first === undefined) throw new Error(`series ${item.key} has no first start recorded`);
+    const start = new Date(first + index * 86_400_000 + hours * 3600_000);
+    const end = new Date(start.getTime() + 3600_000);
+    if (side === 'd365') {
+      const instance = this.instances(item).get(index);
+      if (!instance) return false;
+      this.as(item.owner).update('appointments', String(instance.activityid), { scheduledstart: start.toISOString(), scheduledend: end.toISOString() });
+      return true;
+    }
+    const occurrence = (await this.occurrencesInOutlook(item))?.get(index);
+    if (!occurrence) return false;
+    const utc = (d: Date) => ({ dateTime: d.toISOString().slice(0, 19), timeZone: 'UTC' });
+    const done = await throughFaults(() => this.stack.runtime.graph.updateEvent(this.user(item.owner).graph.id, String(occurrence.id), { start: utc(start), end: utc(end) }));
+    return done !== undefined;
+  }
+
   /** An occurrence's place in its series (0-2): whole days from the series' first start (daily at 12:00 UTC). */
   private ordinal(item: ItemModel, originalStart: unknown): number {
     const first = this.seriesStarts.get(item.key);
@@ -296,7 +325,7 @@ export class World {
   }
 
   /** The occurrences of the owner's copy of a series by their place in the series (undefined: no copy seen). */
-  private async occurrencesInOutlook(item: ItemModel): Promise<Map<number, { id?: string | null; subject?: string | null }> | undefined> {
+  private async occurrencesInOutlook(item: ItemModel): Promise<Map<number, { id?: string | null; subject?: string | null; start?: { dateTime?: string | null } | null; originalStart?: string | null }> | undefined> {
     const master = this.ownerCopyId(item);
     if (!master) return undefined;
     const window = { start: new Date(Date.now() - 86_400_000), end: new Date(Date.now() + 60 * 86_400_000) };
@@ -305,15 +334,21 @@ export class World {
     return all && new Map(all.filter((o) => o.type === 'occurrence' || o.type === 'exception').map((o) => [this.ordinal(item, o.originalStart), o] as const));
   }
 
-  /** Each series with edited or cancelled occurrences: the subject values of its instances and of its owner's occurrences, by place. */
-  async occurrences(model: Model): Promise<Map<string, OccurrencesSeen>> {
+  /**
+   * Each series with edited, moved or cancelled occurrences (of those `which` picks): the subject values and the
+   * moves of its instances and of its owner's occurrences, by place. Outlook's times are read in UTC (the client
+   * asks for them so), Dataverse's are UTC.
+   */
+  async occurrences(model: Model, which: (item: ItemModel) => boolean = () => true): Promise<Map<string, OccurrencesSeen>> {
     const out = new Map<string, OccurrencesSeen>();
     const valueOf = (item: ItemModel, subject: unknown) => (typeof subject === 'string' && subject.startsWith(`${item.key} `) ? subject.slice(item.key.length + 1) : String(subject));
-    const values = <T extends { subject?: unknown }>(item: ItemModel, byPlace: Map<number, T>) => Object.fromEntries([...byPlace].map(([i, o]) => [i, valueOf(item, o.subject)]));
+    const hoursBetween = (from: unknown, to: unknown) => (Date.parse(String(to)) - Date.parse(String(from))) / 3600_000;
     for (const item of model.items) {
-      if (!hasOccurrenceFacts(item)) continue;
+      if (!hasOccurrenceFacts(item) || !which(item)) continue;
+      const d365 = Object.fromEntries([...this.instances(item)].map(([i, r]) => [i, { value: valueOf(item, r.subject), movedHours: hoursBetween(r.originalstartdate, r.scheduledstart) }]));
       const outlook = await this.occurrencesInOutlook(item);
-      out.set(item.key, { d365: values(item, this.instances(item)), outlook: outlook && values(item, outlook) });
+      const mailbox = outlook && Object.fromEntries([...outlook].map(([i, o]) => [i, { value: valueOf(item, o.subject), movedHours: hoursBetween(o.originalStart, `${o.start?.dateTime ?? ''}Z`) }]));
+      out.set(item.key, { d365, outlook: mailbox });
     }
     return out;
   }
