@@ -16,6 +16,9 @@
 // "before" at 50-100 ms with 1,000 mailboxes would take minutes per task; it is extrapolated from 100 (linear, as
 // measured) and marked so, unless --full.
 // Usage: node dev/with-dev-ca.mjs tsx dev/bench/scale.ts [--sizes 10,100,1000] [--full] [--routes (Graph requests of each row by route)]
+//   [--tasks pollTodo,reconcile,renewSubscriptions] [--latencies 0,50-100] [--modes before,sessions8,after1,after4]
+// The last three pick rows (all by default), for a size too large to run whole here (e.g. --sizes 10000 --tasks
+// pollTodo --latencies 0 --modes before,after1: the timer's duration at 10,000 mailboxes beside the loop's).
 import { parseArgs } from 'node:util';
 import { functionTable } from '../../functions/table.js';
 import { reconcileAll } from '../../shared/sync/reconcile.js';
@@ -24,20 +27,39 @@ import { startLocalHost, type LocalHost } from '../host/index.js';
 import { hostServiceBusSettings } from '../host/settings.js';
 import { startStack, type Stack } from '../stack/index.js';
 
-const { values } = parseArgs({ options: { sizes: { type: 'string', default: '10,100,1000' }, full: { type: 'boolean', default: false }, routes: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '10,100,1000' },
+    full: { type: 'boolean', default: false },
+    routes: { type: 'boolean', default: false },
+    tasks: { type: 'string', default: 'pollTodo,reconcile,renewSubscriptions' },
+    latencies: { type: 'string', default: '0,50-100' },
+    modes: { type: 'string', default: 'before,sessions8,after1,after4' },
+  },
+});
+/** A comma-separated option's values, each one of `allowed` (a typo is refused, not silently measured as nothing). */
+function listOption<T extends string>(name: string, text: string, allowed: readonly T[]): T[] {
+  const list = text.split(',').map((v) => v.trim()).filter(Boolean);
+  const wrong = list.filter((v) => !(allowed as readonly string[]).includes(v));
+  if (wrong.length > 0 || list.length === 0) throw new Error(`--${name} takes ${allowed.join(', ')} (comma-separated), not '${text}'`);
+  return list as T[];
+}
 const sizes = values.sizes.split(',').map(Number);
+if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--sizes takes whole numbers of mailboxes, not '${values.sizes}'`);
 /** Each instance's sessions (host.json), and the value before 3 December 2026 the reference rows run with. */
 const host = hostServiceBusSettings();
 const previousSessions = 8;
 
 type Task = 'pollTodo' | 'reconcile' | 'renewSubscriptions';
-const tasks: Task[] = ['pollTodo', 'reconcile', 'renewSubscriptions'];
+const tasks: Task[] = listOption('tasks', values.tasks, ['pollTodo', 'reconcile', 'renewSubscriptions'] as const);
+const modes = new Set(listOption('modes', values.modes, ['before', 'sessions8', 'after1', 'after4'] as const));
 /** The period each task must finish in: the poll every minute, reconciliation its default 15 minutes, renewal 30. */
 const periodMs: Record<Task, number> = { pollTodo: 60_000, reconcile: 15 * 60_000, renewSubscriptions: 30 * 60_000 };
-const latencies = [
-  { label: '0 ms', graph: undefined, dataverse: undefined },
-  { label: '50-100 ms', graph: { minMs: 50, maxMs: 100 }, dataverse: { min: 50, max: 100 } },
-];
+const latencyChoices = {
+  '0': { label: '0 ms', graph: undefined, dataverse: undefined },
+  '50-100': { label: '50-100 ms', graph: { minMs: 50, maxMs: 100 }, dataverse: { min: 50, max: 100 } },
+} as const;
+const latencies = listOption('latencies', values.latencies, ['0', '50-100'] as const).map((l) => latencyChoices[l]);
 
 interface Row {
   mailboxes: number;
@@ -138,7 +160,7 @@ for (const n of sizes) {
       await stack.graph.admin.setFaultPlan(latency.graph ? { seed: 19, latency: latency.graph } : {});
       stack.dataverse.admin.setFaultPlan(latency.dataverse ? { requests: { latencyMs: latency.dataverse } } : {});
       // Before: one call does every mailbox; extrapolated linearly from 100 mailboxes where it would take minutes.
-      for (const task of tasks) {
+      for (const task of modes.has('before') ? tasks : []) {
         const measured = rows.find((r) => r.mailboxes === 100 && r.latency === latency.label && r.mode === 'before' && r.task === task);
         if (n > 100 && latency.graph && !values.full && measured) {
           const doneMs = (measured.doneMs / 100) * n;
@@ -155,12 +177,12 @@ for (const n of sizes) {
       }
       // The reference: one instance serving 8 sessions at once, host.json's maxConcurrentSessions before 3 December
       // 2026, on the same stack and data (the "after x1" rows themselves while host.json still says 8).
-      if (host.maxConcurrentSessions !== previousSessions) {
+      if (modes.has('sessions8') && host.maxConcurrentSessions !== previousSessions) {
         await stack.host.setMaxConcurrentSessions!(previousSessions);
         for (const task of tasks) await measure(stack, n, latency.label, `x1, ${previousSessions} sess.`, task, 1, () => timerRun(stack, task));
         await stack.host.setMaxConcurrentSessions!(host.maxConcurrentSessions);
       }
-      for (const instances of [1, 4]) {
+      for (const instances of [1, 4].filter((i) => modes.has(`after${i}` as 'after1' | 'after4'))) {
         const extra: LocalHost[] = [];
         for (let i = 1; i < instances; i += 1) {
           extra.push(await startLocalHost({ table: functionTable, functionKeys: [stack.functionKey], serviceBusConnectionString: stack.serviceBus.connectionString, runTimers: false, maxConcurrentSessions: host.maxConcurrentSessions, sessionIdleTimeoutMs: host.sessionIdleTimeoutMs, log: () => undefined }));
