@@ -198,7 +198,7 @@ export async function applyEnablePlan(rt: Runtime, plan: EnablePlan): Promise<En
         await rt.graph.deleteSubscription(action.subscription.id).catch((error: unknown) => {
           if (!(error instanceof SyncError && error.code === 'NotFound')) throw error;
         });
-        await rt.subscriptions.remove(action.subscription.id);
+        await rt.subscriptions.remove(action.subscription);
         done('deleted');
         break;
       case 'takeOverEmail':
@@ -207,7 +207,7 @@ export async function applyEnablePlan(rt: Runtime, plan: EnablePlan): Promise<En
         break;
       case 'replaceSubscription': {
         await rt.graph.deleteSubscription(action.old.id);
-        await rt.subscriptions.remove(action.old.id);
+        await rt.subscriptions.remove(action.old);
         const created = await createSubscription(rt, plan.mailbox.id, action.old.resourceKind, action.resource);
         done(`deleted; created ${created.id} (expires ${created.expirationDateTime})`);
         break;
@@ -247,7 +247,7 @@ export async function disableMailbox(rt: Runtime, upnOrId: string): Promise<stri
   const changes: string[] = [];
   for (const sub of await rt.subscriptions.list(mailbox.id)) {
     await rt.graph.deleteSubscription(sub.id);
-    await rt.subscriptions.remove(sub.id);
+    await rt.subscriptions.remove(sub);
     changes.push(`subscription ${sub.resourceKind} ${sub.id} deleted`);
   }
   await rt.mailboxes.patch(mailbox.id, { state: 'disabled', stateReason: 'disabled by an administrator' });

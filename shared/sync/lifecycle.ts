@@ -74,6 +74,6 @@ export async function recreateSubscription(rt: Runtime, old: SubscriptionRecord)
   }
   // The old one may still exist at Graph (a reauthorization that came too late): delete it so it cannot notify twice.
   await rt.graph.deleteSubscription(old.id);
-  await rt.subscriptions.remove(old.id);
+  await rt.subscriptions.remove(old);
   return replacement;
 }

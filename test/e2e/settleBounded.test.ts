@@ -19,7 +19,7 @@ describe("the stack's settle while Graph retries a refused notification", () => 
     await stack.settled();
     // The sync forgets alice's events subscription (as after replacing one Graph removed); Graph still notifies it.
     for (const sub of await stack.runtime.subscriptions.list(alice.graph.id)) {
-      if (sub.resourceKind === 'events') await stack.runtime.subscriptions.remove(sub.id);
+      if (sub.resourceKind === 'events') await stack.runtime.subscriptions.remove(sub);
     }
     const start = daysFromNow(3, 9);
     const graphTime = (d: Date) => ({ dateTime: d.toISOString().replace('Z', ''), timeZone: 'UTC' });
