@@ -30,6 +30,8 @@ describe('usage', () => {
     [['mailbox', 'enable'], /mailbox enable needs <upn>/],
     [['mailbox', 'enable', 'a@b', 'c@d'], /unexpected argument "c@d"/],
     [['mailbox', 'enable', 'a@b', '--entities', 'appointment,chat'], /--entities: chat is not one of appointment, task, contact, email/],
+    [['mailbox', 'enable', 'a@b', '--from', 'team.txt'], /give a <upn> or --from <file>, not both/],
+    [['mailbox', 'enable', '--from', '/nonexistent/team.txt'], /--from: cannot read \/nonexistent\/team.txt \(ENOENT\)/],
     [['status', '--verbose'], /status: unknown option '--verbose'/],
     [['dlq', 'replay'], /say what to replay: --all or --message-id <id>/],
     [['dlq', 'replay', '--all', '--message-id', 'x'], /--all and --message-id exclude each other/],
@@ -41,6 +43,30 @@ describe('usage', () => {
     expect(run.stderr).toMatch(message);
     expect(run.stderr).toMatch(/^usage: dataverse-exchange-sync /m);
     expect(run.stdout).toBe('');
+  });
+
+  it('mailbox enable --from refuses a file that names no mailbox or a line that is not one, and a concurrency out of range', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-from-'));
+    try {
+      const write = (name: string, text: string) => {
+        writeFileSync(join(dir, name), text);
+        return join(dir, name);
+      };
+      const cases: [string[], RegExp][] = [
+        [['--from', write('empty.txt', '# nobody yet\n\n')], /--from: .*empty.txt names no mailbox/],
+        [['--from', write('csv.txt', 'alice@contoso.example, bob@contoso.example\n')], /--from: one UPN or Entra object id a line, not 'alice@contoso.example, bob@contoso.example'/],
+        [['--from', write('ok.txt', 'alice@contoso.example\n'), '--concurrency', '0'], /--concurrency takes a whole number from 1 to 16, not '0'/],
+        [['--from', write('ok2.txt', 'alice@contoso.example\n'), '--concurrency', '2.5'], /--concurrency takes a whole number from 1 to 16, not '2.5'/],
+      ];
+      for (const [args, message] of cases) {
+        const run = await cli(['mailbox', 'enable', ...args]);
+        expect(run.code).toBe(2);
+        expect(run.stderr).toMatch(message);
+        expect(run.stdout).toBe('');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--help describes each command and exits 0 without any settings', async () => {
@@ -226,6 +252,32 @@ describe('against the local stack', () => {
     const run = await cli(['mailbox', 'enable', 'nobody@contoso.example'], env);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^error: .*nobody@contoso.example/);
+  });
+
+  // For thousands of mailboxes a shell loop over `mailbox enable` pays a process start and its tokens per mailbox;
+  // --from enables a list in one process, a few at once, each as the single enable does it.
+  it('mailbox enable --from enables every mailbox of a list, each once, prints each under its UPN, and fails at the end naming the one that failed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-from-'));
+    try {
+      const file = join(dir, 'team.txt');
+      writeFileSync(file, ['# the sales team', 'alice@contoso.example', '', 'nobody@contoso.example', 'bob@contoso.example', 'BOB@contoso.example', ''].join('\n'));
+      const subscriptionsBefore = (await stack.graph.admin.subscriptions()).length;
+      const run = await cli(['mailbox', 'enable', '--from', file, '--concurrency', '2'], env);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/^error: 1 of 3 mailbox\(es\) not enabled/m);
+      // Each mailbox's lines together under its UPN (they ran two at once), the duplicate line taken once.
+      const sections = run.stdout.trimEnd().split(/^== /m).filter(Boolean);
+      expect(sections.map((x) => x.split('\n')[0]).sort()).toEqual(['alice@contoso.example', 'bob@contoso.example', 'nobody@contoso.example']);
+      const section = (upn: string) => sections.find((x) => x.startsWith(upn))!;
+      expect(section('alice@contoso.example')).toMatch(/^mailbox alice@contoso.example is active \(entities appointment,task,contact,/m);
+      expect(section('bob@contoso.example')).toMatch(/^mailbox bob@contoso.example is active \(entities appointment,contact,task,/m);
+      expect(section('nobody@contoso.example')).toMatch(/^ {2}failed: .*nobody@contoso.example/m);
+      expect(run.stdout.trimEnd().split('\n').at(-1)).toBe('2 of 3 mailbox(es) enabled; failed: nobody@contoso.example');
+      // Enabled again as they were: their subscriptions kept, none added.
+      expect((await stack.graph.admin.subscriptions()).length).toBe(subscriptionsBefore);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('status prints the mailboxes and their subscriptions', async () => {
