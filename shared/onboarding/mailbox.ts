@@ -242,7 +242,7 @@ export async function enableMailbox(rt: Runtime, upnOrId: string, options: { ent
 /** Disables sync for a mailbox: deletes its subscriptions; pairs are kept so enabling again links instead of duplicating. */
 export async function disableMailbox(rt: Runtime, upnOrId: string): Promise<string[]> {
   await rt.ready();
-  const mailbox = (await rt.mailboxes.list()).find((m) => m.id === upnOrId || m.userPrincipalName.toLowerCase() === upnOrId.toLowerCase());
+  const mailbox = await rt.mailboxes.find(upnOrId);
   if (!mailbox) throw new SyncError('NotFound', `mailbox ${upnOrId} is not registered`);
   const changes: string[] = [];
   for (const sub of await rt.subscriptions.list(mailbox.id)) {

@@ -266,6 +266,16 @@ export class MailboxStore {
     return named.find((m) => m.state !== 'disabled') ?? named[0];
   }
 
+  /**
+   * A registered mailbox in any state by Entra object id or by SMTP address / UPN, from its row or the address index
+   * (an operator's `mailbox disable` of one mailbox read the whole registry to find it).
+   */
+  async find(idOrAddress: string): Promise<Mailbox | undefined> {
+    const key = idOrAddress.toLowerCase();
+    if (key.includes('@')) return this.findKnown(key);
+    return tableKeyProblem(key) ? undefined : this.get(key);
+  }
+
   /** An enabled mailbox by Entra object id or by SMTP address / UPN. */
   async findEnabled(idOrAddress: string): Promise<Mailbox | undefined> {
     const key = idOrAddress.toLowerCase();

@@ -237,8 +237,7 @@ export const mailboxDisableCommand: CommandSpec = {
   async run(ctx, _values, [upn]) {
     const rt = await ctx.runtime();
     await rt.ready();
-    const key = upn!.toLowerCase();
-    const mailbox = (await rt.mailboxes.list()).find((m) => m.id.toLowerCase() === key || m.userPrincipalName.toLowerCase() === key);
+    const mailbox = await rt.mailboxes.find(upn!);
     if (mailbox?.state === 'disabled' && (await rt.subscriptions.list(mailbox.id)).length === 0) {
       ctx.out(`  mailbox ${mailbox.userPrincipalName} is already disabled; nothing changed`);
       return;

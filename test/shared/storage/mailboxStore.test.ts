@@ -72,6 +72,18 @@ describe('mailbox registry (Azurite)', () => {
     expect((await store.findKnown('user4@contoso.example'))?.id).toBe(mailbox(4).id);
   });
 
+  it('finds a mailbox in any state by id, UPN or address without listing the registry (mailbox disable of one)', async () => {
+    const fresh = new MailboxStore(client, 60_000);
+    const seen = countRequests(client);
+    expect((await fresh.find('user4@contoso.example'))?.id).toBe(mailbox(4).id);
+    expect((await fresh.find(mailbox(4).id.toUpperCase()))?.state).toBe('disabled');
+    expect((await fresh.find('USER2@CONTOSO.example'))?.id).toBe(mailbox(2).id);
+    expect(await fresh.find('nobody@contoso.example')).toBeUndefined();
+    expect(await fresh.find('not/a key')).toBeUndefined();
+    expect(seen.urls.filter(listsRegistry)).toEqual([]);
+    seen.stop();
+  });
+
   it('a patch of the data keeps the schedule; the due page sees only enabled mailboxes due', async () => {
     await store.markDone('pollTodo', mailbox(0).id, new Date(now.getTime() + 3600_000), 120);
     await store.patch(mailbox(0).id, { stateReason: 'x' });
