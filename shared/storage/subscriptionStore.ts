@@ -37,6 +37,8 @@ const partition = 'subscription';
 const mailboxPartition = (mailboxId: string) => checkedKey(`mailbox~${mailboxId.toLowerCase()}`, 'mailbox id');
 /** Its row says every record has its mailbox row (a table from before the index has none: see ensureIndex). */
 const indexMarker = { partitionKey: 'index', rowKey: 'byMailbox-v1' } as const;
+/** A record's row in one of its two partitions (the same columns in both). */
+const rowOf = (partitionKey: string, r: SubscriptionRecord) => ({ partitionKey, rowKey: checkedKey(r.id, 'subscription id'), data: JSON.stringify(r), mailboxId: r.mailboxId });
 
 export class SubscriptionStore {
   private indexReady: Promise<void> | undefined;
@@ -56,11 +58,9 @@ export class SubscriptionStore {
   async put(record: SubscriptionRecord): Promise<void> {
     const data = subscriptionRecordSchema.parse(record);
     await this.ensureIndex();
-    const rowKey = checkedKey(data.id, 'subscription id');
-    const columns = { data: JSON.stringify(data), mailboxId: data.mailboxId };
     try {
-      await this.table.upsertEntity({ partitionKey: partition, rowKey, ...columns }, 'Replace');
-      await this.table.upsertEntity({ partitionKey: mailboxPartition(data.mailboxId), rowKey, ...columns }, 'Replace');
+      await this.table.upsertEntity(rowOf(partition, data), 'Replace');
+      await this.table.upsertEntity(rowOf(mailboxPartition(data.mailboxId), data), 'Replace');
     } catch (error) {
       throw translateTableError(error);
     }
@@ -105,9 +105,7 @@ export class SubscriptionStore {
       const all = await this.list();
       try {
         for (let i = 0; i < all.length; i += 16) {
-          await Promise.all(
-            all.slice(i, i + 16).map((r) => this.table.upsertEntity({ partitionKey: mailboxPartition(r.mailboxId), rowKey: checkedKey(r.id, 'subscription id'), data: JSON.stringify(r), mailboxId: r.mailboxId }, 'Replace')),
-          );
+          await Promise.all(all.slice(i, i + 16).map((r) => this.table.upsertEntity(rowOf(mailboxPartition(r.mailboxId), r), 'Replace')));
         }
         await this.table.upsertEntity({ ...indexMarker, builtOn: new Date().toISOString() }, 'Replace');
       } catch (error) {
