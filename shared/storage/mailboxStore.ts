@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { SyncError } from '../errors.js';
 import { kindNames } from '../sync/kinds/index.js';
 import { BoundedCache } from '../boundedCache.js';
-import { checkedKey, encodeKey, getEntityOrUndefined, tableKeyProblem, tableStatus, translateTableError } from './tables.js';
+import { buildOnce, checkedKey, encodeKey, getEntityOrUndefined, tableKeyProblem, tableStatus, translateTableError } from './tables.js';
 
 /**
  * `paused`: an outage outlasted the retries; changes wait on Service Bus until `pausedUntil` and the first one tried
@@ -113,7 +113,6 @@ export class MailboxStore {
    * of a mailbox enabled again on another instance until it expired.
    */
   private readonly rows: BoundedCache<string, Mailbox>;
-  private indexReady: Promise<void> | undefined;
 
   constructor(
     private readonly table: TableClient,
@@ -351,22 +350,15 @@ export class MailboxStore {
    * itself); a registry that starts empty is marked by its first put, over an empty scan.
    * Two instances building at once write the same rows.
    */
-  private ensureIndex(): Promise<void> {
-    this.indexReady ??= (async () => {
-      if (await getEntityOrUndefined(this.table, indexMarker.partitionKey, indexMarker.rowKey)) return;
+  private readonly ensureIndex = buildOnce(
+    () => this.table,
+    indexMarker,
+    async () => {
       const all = await this.list();
       for (let i = 0; i < all.length; i += 16) await Promise.all(all.slice(i, i + 16).map((m) => this.writeIndex(m)));
-      try {
-        await this.table.upsertEntity({ ...indexMarker, builtOn: this.now().toISOString() }, 'Replace');
-      } catch (error) {
-        throw translateTableError(error);
-      }
-    })().catch((error: unknown) => {
-      this.indexReady = undefined;
-      throw error;
-    });
-    return this.indexReady;
-  }
+    },
+    () => this.now(),
+  );
 
   // ----------------------------------------------------------------------------------------------------------
   // The schedule of the periodic tasks (shared/sync/work.ts)

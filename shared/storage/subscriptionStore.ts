@@ -3,7 +3,7 @@ import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { constantTimeEquals } from '../constantTime.js';
 import { subscriptionKindNames } from '../sync/kinds/index.js';
-import { checkedKey, getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
+import { buildOnce, checkedKey, getEntityOrUndefined, tableStatus, translateTableError } from './tables.js';
 
 /** The kinds of subscription this version creates and syncs (shared/sync/subscriptions.ts). */
 export const subscriptionKinds = subscriptionKindNames;
@@ -41,8 +41,6 @@ const indexMarker = { partitionKey: 'index', rowKey: 'byMailbox-v1' } as const;
 const rowOf = (partitionKey: string, r: SubscriptionRecord) => ({ partitionKey, rowKey: checkedKey(r.id, 'subscription id'), data: JSON.stringify(r), mailboxId: r.mailboxId });
 
 export class SubscriptionStore {
-  private indexReady: Promise<void> | undefined;
-
   constructor(private readonly table: TableClient) {}
 
   async get(id: string): Promise<SubscriptionRecord | undefined> {
@@ -94,29 +92,18 @@ export class SubscriptionStore {
   /**
    * A table written before the mailbox rows existed has none: the first listing by mailbox or put of the process
    * writes them from one scan and marks the index built, so such a deployment scans once (every later put and remove
-   * keeps the rows itself); a table that starts empty is marked by its first put. Two instances building at once
-   * write the same rows. Left open: a record an instance of the release before writes after the marker (while a
-   * deployment rolls over) has no mailbox row; its mailbox's renewal then creates another subscription for that
-   * kind, and the record's own subscription lapses at its expiry.
+   * keeps the rows itself); a table that starts empty is marked by its first put. Left open: a record an instance of
+   * the release before writes after the marker (while a deployment rolls over) has no mailbox row; its mailbox's
+   * renewal then creates another subscription for that kind, and the record's own subscription lapses at its expiry.
    */
-  private ensureIndex(): Promise<void> {
-    this.indexReady ??= (async () => {
-      if (await getEntityOrUndefined(this.table, indexMarker.partitionKey, indexMarker.rowKey)) return;
-      const all = await this.list();
-      try {
-        for (let i = 0; i < all.length; i += 16) {
-          await Promise.all(all.slice(i, i + 16).map((r) => this.table.upsertEntity(rowOf(mailboxPartition(r.mailboxId), r), 'Replace')));
-        }
-        await this.table.upsertEntity({ ...indexMarker, builtOn: new Date().toISOString() }, 'Replace');
-      } catch (error) {
-        throw translateTableError(error);
-      }
-    })().catch((error: unknown) => {
-      this.indexReady = undefined;
-      throw error;
-    });
-    return this.indexReady;
-  }
+  private readonly ensureIndex = buildOnce(() => this.table, indexMarker, async () => {
+    const all = await this.list();
+    try {
+      for (let i = 0; i < all.length; i += 16) await Promise.all(all.slice(i, i + 16).map((r) => this.table.upsertEntity(rowOf(mailboxPartition(r.mailboxId), r), 'Replace')));
+    } catch (error) {
+      throw translateTableError(error);
+    }
+  });
 }
 
 /** Compares a notification's clientState with the stored one in constant time. */

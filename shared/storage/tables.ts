@@ -117,3 +117,28 @@ export function translateTableError(error: unknown): Error {
   if (status === undefined || status >= 500 || status === 429) return new SyncError('Transient', 'table storage unavailable', { ...(status === undefined ? {} : { status }), cause: error });
   return error instanceof Error ? error : new Error(String(error));
 }
+
+/**
+ * Work done once per deployment, such as building an index a table of an earlier release lacks: `build` runs unless
+ * `marker`'s row exists, and the row is written after it, so every later process skips it. The function answers
+ * one promise to every caller of this process; a build that fails is tried again by the next call. Two processes
+ * building at once do the same work, so `build` must be idempotent.
+ */
+export function buildOnce(table: () => TableClient, marker: { partitionKey: string; rowKey: string }, build: () => Promise<void>, now: () => Date = () => new Date()): () => Promise<void> {
+  let ready: Promise<void> | undefined;
+  return () => {
+    ready ??= (async () => {
+      if (await getEntityOrUndefined(table(), marker.partitionKey, marker.rowKey)) return;
+      await build();
+      try {
+        await table().upsertEntity({ ...marker, builtOn: now().toISOString() }, 'Replace');
+      } catch (error) {
+        throw translateTableError(error);
+      }
+    })().catch((error: unknown) => {
+      ready = undefined;
+      throw error;
+    });
+    return ready;
+  };
+}

@@ -5,18 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzuriteTables, type StartedAzurite } from '../../../dev/azurite/index.js';
 import { SubscriptionStore, type SubscriptionRecord } from '../../../shared/storage/subscriptionStore.js';
 import { createTables } from '../../../shared/storage/tables.js';
+import { countTableRequests } from '../../support/tableRequests.js';
 
 type Client = ReturnType<ReturnType<typeof createTables>['client']>;
 
-/** Records the URL of every request the real SDK client sends to Azurite (a pipeline policy: nothing is mocked). */
+/** The decoded URLs of every request the real SDK client sends to Azurite from now on (test/support/tableRequests.ts). */
 function countRequests(client: Client): { urls: string[]; stop: () => void } {
-  const urls: string[] = [];
-  const name = `count-${Math.random()}`;
-  client.pipeline.addPolicy({ name, sendRequest: async (request, next) => {
-    urls.push(decodeURIComponent(request.url));
-    return next(request);
-  } });
-  return { urls, stop: () => client.pipeline.removePolicy({ name }) };
+  const counted = countTableRequests(client);
+  return { get urls() { return counted.requests.map((r) => r.url); }, stop: counted.stop };
 }
 
 /** A query of the records' own partition: every subscription of the tenant read. */
