@@ -7,7 +7,7 @@ import { errorForStatus } from '../../../shared/http/retry.js';
 import { translateGraphError } from '../../../shared/graph/client.js';
 import { missingPrivilegeOf } from '../../../shared/dataverse/client.js';
 import { GraphError } from '@microsoft/microsoft-graph-client';
-import { classifyFailure, decideFailure, gateOf, nextPause, type FailureDecision, type FailureInput } from '../../../shared/sync/errorPolicy.js';
+import { classifyFailure, decideFailure, gateOf, MailboxFailure, mailboxFailure, nextPause, type FailureDecision, type FailureInput } from '../../../shared/sync/errorPolicy.js';
 import { maxClaimWaits } from '../../../shared/sync/claim.js';
 
 const settings = { maxAttempts: 3, pauseMinSeconds: 60, pauseMaxSeconds: 3600 };
@@ -65,6 +65,15 @@ describe('classifyFailure', () => {
     expect(classifyFailure(error)).toEqual({ class: 'block', code: 'dataverse.noPrivilege', reason: 'the Dataverse user lacks a privilege the sync needs (0x80040220 prvCreateActivity)' });
   });
 
+  it('a block reason names the cause and the code the service answered (status, explain and the CLI show it)', () => {
+    expect(classifyFailure(errorForStatus('Graph events', 404, { code: 'ErrorInvalidUser' }))).toEqual({ class: 'block', code: 'graph.mailboxUnavailable', reason: 'the mailbox is gone or has no Exchange license (ErrorInvalidUser)' });
+    expect(classifyFailure(translateGraphError(graphError(403, 'ErrorAccessDenied', 'Access to OData is disabled.'), 'events'))).toEqual({ class: 'block', code: 'graph.accessPolicy', reason: "an application access policy excludes the mailbox from the app's access (ErrorAccessDenied)" });
+    // Without a service code the sync's own code stands in for it.
+    expect(classifyFailure(new SyncError('MailboxUnavailable', 'mailbox gone'))).toEqual({ class: 'block', code: 'graph.mailboxUnavailable', reason: 'the mailbox is gone or has no Exchange license (MailboxUnavailable)' });
+    // No privilege named: the code alone, nothing after it.
+    expect(classifyFailure(new SyncError('Forbidden', 'Dataverse POST appointments answered 403 0x80040225', { status: 403, serviceCode: '0x80040225', impersonated: true }))).toEqual({ class: 'block', code: 'dataverse.userDisabled', reason: 'the Dataverse user is disabled (0x80040225)' });
+  });
+
   it('a missing item stays NotFound while a missing mailbox does not: only the former may be read as "gone"', () => {
     expect(errorForStatus('Graph events', 404, { code: 'ErrorItemNotFound' }).code).toBe('NotFound');
     expect(errorForStatus('Graph events', 404, { code: 'ErrorInvalidUser' }).code).toBe('MailboxUnavailable');
@@ -94,6 +103,7 @@ describe('decideFailure', () => {
     ['the mailbox does not answer: an outage, the pause doubles', { retryable: true, attempt: 1, probing: true, deferrals: 1, mailboxAnswers: false }, { action: 'pause' }],
     ['the mailbox answers and the probe failed on its first attempt: the item is retried as an item', { retryable: true, attempt: 1, probing: true, deferrals: 1, mailboxAnswers: true }, { action: 'retry', itemFailing: true }],
     ['the mailbox answers and the item used its attempts: dead-lettered as an item', { retryable: true, attempt: 3, probing: false, deferrals: 1, mailboxAnswers: true }, { action: 'deadLetter', itemFailing: true }],
+    ['the mailbox answers and the failure is not retryable: dead-lettered as an item, whatever attempts are left', { retryable: false, attempt: 1, probing: true, deferrals: 1, mailboxAnswers: true }, { action: 'deadLetter', itemFailing: true }],
     ['within its attempts on an active mailbox the change is retried without asking', { retryable: true, attempt: 2, probing: false, deferrals: 3 }, { action: 'retry' }],
   ])('%s', (_what, input, decision) => {
     expect(decideFailure({ class: 'outage' }, input, settings)).toEqual(decision);
@@ -110,7 +120,9 @@ describe('decideFailure', () => {
 describe('a wait behind another change’s claim (Busy)', () => {
   const busy = classifyFailure(new SyncError('Busy', 'another change of this record is creating its item'));
   it('is its own class, neither an outage nor the item’s failure', () => {
-    expect(busy).toEqual({ class: 'wait' });
+    // Classified inside the test: `busy` is worked out once when the file loads, outside every test, so a change of
+    // the classification would reach this test only through it.
+    expect(classifyFailure(new SyncError('Busy', 'another change of this record is creating its item'))).toEqual({ class: 'wait' });
   });
   it('waits whatever the attempt, on a paused mailbox too, and never pauses or dead-letters', () => {
     for (const input of [
@@ -153,8 +165,31 @@ describe('nextPause', () => {
     expect(nextPause({ state: 'paused', pausedUntil: until, pauseSeconds: 120 }, now, settings)).toEqual({ pausedUntil: until, pauseSeconds: 120, extended: false });
   });
 
-  it('the pause ends at now plus its length', () => {
-    expect(nextPause({ state: 'active' }, now, settings).pausedUntil).toBe('2026-12-02T10:01:00.000Z');
+  it('the pause ends at now plus its length, and is a new pause (the caller writes it to the mailbox row)', () => {
+    expect(nextPause({ state: 'active' }, now, settings)).toEqual({ pausedUntil: '2026-12-02T10:01:00.000Z', pauseSeconds: 60, extended: true });
+  });
+
+  it('a pause that ends exactly now is over: the probe that failed at that moment doubles it (gateOf lets it run then)', () => {
+    const until = now.toISOString();
+    expect(gateOf({ state: 'paused', pausedUntil: until, pauseSeconds: 120 }, now)).toEqual({ gate: 'go', probing: true });
+    expect(nextPause({ state: 'paused', pausedUntil: until, pauseSeconds: 120 }, now, settings)).toEqual({ pausedUntil: '2026-12-02T10:04:00.000Z', pauseSeconds: 240, extended: true });
+  });
+
+  it('a paused row without its length is paused again from the minimum, not kept with no length', () => {
+    const until = new Date(now.getTime() + 30_000).toISOString();
+    expect(nextPause({ state: 'paused', pausedUntil: until }, now, settings)).toEqual({ pausedUntil: '2026-12-02T10:01:00.000Z', pauseSeconds: 60, extended: true });
+  });
+
+  it('only a paused mailbox doubles: any other state starts at the minimum, whatever pause its row still holds', () => {
+    const until = new Date(now.getTime() + 30_000).toISOString();
+    for (const state of ['active', 'blocked']) {
+      expect(nextPause({ state, pausedUntil: until, pauseSeconds: 960 }, now, settings)).toEqual({ pausedUntil: '2026-12-02T10:01:00.000Z', pauseSeconds: 60, extended: true });
+    }
+  });
+
+  it('a minimum raised above the doubled pause takes effect at once', () => {
+    const before = new Date(now.getTime() - 1).toISOString();
+    expect(nextPause({ state: 'paused', pausedUntil: before, pauseSeconds: 60 }, now, { ...settings, pauseMinSeconds: 600 }).pauseSeconds).toBe(600);
   });
 });
 
@@ -165,7 +200,27 @@ describe('gateOf', () => {
     ['a paused mailbox before its end waits for it', { state: 'paused', pausedUntil: '2026-12-02T10:05:00.000Z' }, { gate: 'wait', until: '2026-12-02T10:05:00.000Z' }],
     ['a paused mailbox past its end is probed', { state: 'paused', pausedUntil: '2026-12-02T09:59:00.000Z' }, { gate: 'go', probing: true }],
     ['a blocked mailbox is skipped with its reason', { state: 'blocked', stateReason: 'graph.accessPolicy: x' }, { gate: 'skip', reason: 'mailbox blocked: graph.accessPolicy: x' }],
+    ['a blocked mailbox without a recorded reason is skipped, saying so', { state: 'blocked' }, { gate: 'skip', reason: 'mailbox blocked: no reason recorded' }],
+    ['a paused mailbox with no end recorded is probed', { state: 'paused' }, { gate: 'go', probing: true }],
+    ['a paused mailbox whose pause ends exactly now is probed', { state: 'paused', pausedUntil: '2026-12-02T10:00:00.000Z' }, { gate: 'go', probing: true }],
   ])('%s', (_what, mailbox, gate) => {
     expect(gateOf(mailbox, now)).toEqual(gate);
+  });
+});
+
+describe('mailboxFailure', () => {
+  it('ties a failure to the mailbox it was met for, as the SyncError the policy classifies', () => {
+    const cause = errorForStatus('Graph events', 503);
+    const failure = mailboxFailure('mailbox-1', cause);
+    expect(failure).toBeInstanceOf(MailboxFailure);
+    expect(failure).toMatchObject({ name: 'MailboxFailure', mailboxId: 'mailbox-1', message: cause.message });
+    expect(failure.error).toBe(cause);
+    expect(failure.cause).toBe(cause);
+    expect(classifyFailure(failure.error)).toEqual({ class: 'outage' });
+  });
+
+  it('a failure already tied to a mailbox keeps its mailbox (an error met for the sender stays the sender’s)', () => {
+    const first = mailboxFailure('mailbox-1', errorForStatus('Graph events', 404, { code: 'ErrorInvalidUser' }));
+    expect(mailboxFailure('mailbox-2', first)).toBe(first);
   });
 });

@@ -2,7 +2,7 @@
 // row: the delete rule of single appointments per cancelled occurrence, history and the window left alone, an
 // exception written to the side that does not hold it, and Exchange winning when both changed one occurrence.
 import { describe, expect, it } from 'vitest';
-import { deletedInDataverse, fingerprintOf, planOccurrences, type OccurrenceFacts, type OccurrenceState } from '../../../shared/sync/kinds/occurrences.js';
+import { deletedInDataverse, fingerprintOf, planOccurrences, type OccurrenceFacts, type OccurrenceState, type OccurrenceStep } from '../../../shared/sync/kinds/occurrences.js';
 
 const key = '2026-12-16T08:00:00Z';
 const moved: OccurrenceState = { cancelled: false, start: '2026-12-16T10:00:00Z', end: '2026-12-16T11:00:00Z', subject: 'Weekly sync', location: null };
@@ -73,6 +73,69 @@ describe('series occurrences: the decision table', () => {
   it('an occurrence recorded as deleted in Dynamics 365 and kept in Exchange stays recorded (it is not deleted on a later pass)', () => {
     expect(planOccurrences([facts({ instanceId: undefined, base: deletedInDataverse })])).toEqual({ steps: [], state: { [key]: deletedInDataverse } });
     expect(planOccurrences([facts({ instanceId: undefined, base: deletedInDataverse, dataverseDeleted: true, occurrenceId: 'occurrence-1' })]).steps).toEqual([]);
+  });
+
+  it('a cancelled occurrence is recorded as the fingerprint of a cancellation, which no exception has', () => {
+    const plan = planOccurrences([facts({ exchange: { cancelled: true } })]);
+    expect(plan.state[key]).toBe(fingerprintOf({ cancelled: true }));
+    expect(fingerprintOf({ cancelled: true })).not.toBe(fingerprintOf(moved));
+  });
+
+  it('a change the other side already holds is recorded without writing it again (no echo write)', () => {
+    expect(planOccurrences([facts({ exchange: moved, dataverse: moved })])).toEqual({ steps: [], state: { [key]: fingerprintOf(moved) } });
+  });
+
+  it('an exception changed in Dynamics 365 only is written to Exchange: the unchanged Exchange copy does not win', () => {
+    const plan = planOccurrences([facts({ base: fingerprintOf(moved), exchange: moved, dataverse: renamed })]);
+    expect(plan).toEqual({ steps: [{ type: 'WriteOccurrence', key, state: renamed }], state: { [key]: fingerprintOf(renamed) } });
+  });
+
+  // README "A pattern change drops the exceptions on both sides": the sync does not send one side's leftover back.
+  it('an exception one side dropped while the other still holds it unchanged is not sent back, and stays recorded until both dropped it', () => {
+    const recorded = fingerprintOf(moved);
+    expect(planOccurrences([facts({ base: recorded, dataverse: moved })])).toEqual({ steps: [], state: { [key]: recorded } });
+    expect(planOccurrences([facts({ base: recorded, exchange: moved })])).toEqual({ steps: [], state: { [key]: recorded } });
+  });
+
+  it('an exception made in Exchange before Dynamics 365 expanded its instance waits: nothing recorded, so it is written once the instance exists', () => {
+    expect(planOccurrences([facts({ exchange: moved, instanceId: undefined })])).toEqual({ steps: [{ type: 'Keep', key, reason: 'not expanded in Dataverse' }], state: {} });
+    expect(planOccurrences([facts({ exchange: moved })]).steps).toEqual([{ type: 'WriteInstance', key, instanceId: 'instance-1', state: moved }]);
+  });
+
+  it('a past occurrence cancelled in Exchange and kept in Dynamics 365, edited there later, is not written to Exchange (it is gone there)', () => {
+    expect(planOccurrences([facts({ base: 'cancelled', exchange: { cancelled: true }, dataverse: renamed, isPast: true })])).toEqual({ steps: [], state: { [key]: 'cancelled' } });
+  });
+
+  it('an occurrence recorded as deleted in Dynamics 365 is forgotten once Dynamics 365 holds its instance again, and recorded as cancelled once Exchange cancels it too', () => {
+    expect(planOccurrences([facts({ base: deletedInDataverse })])).toEqual({ steps: [], state: {} });
+    expect(planOccurrences([facts({ instanceId: undefined, base: deletedInDataverse, exchange: { cancelled: true } })]).state[key]).toBe('cancelled');
+  });
+
+  it('deletes an Exchange occurrence only when Dynamics 365 deleted it, and never without its id', () => {
+    // An id is only the handle to delete with: an occurrence Dynamics 365 still holds is no delete.
+    expect(planOccurrences([facts({ occurrenceId: 'occurrence-1' })]).steps).toEqual([]);
+    expect(planOccurrences([facts({ instanceId: undefined, dataverseDeleted: true })]).steps.map((s) => s.type)).not.toContain('DeleteOccurrence');
+  });
+
+  // The reason goes to the log line of the step and, for a delete, to the breaker's held deletes that the CLI lists.
+  const deleted: Partial<OccurrenceFacts> = { instanceId: undefined, dataverseDeleted: true, occurrenceId: 'occurrence-1' };
+  it.each<[string, Partial<OccurrenceFacts>, OccurrenceStep]>([
+    ['cancelled in Exchange by the organizer', { exchange: { cancelled: true } }, { type: 'DeleteInstance', key, instanceId: 'instance-1', reason: 'organizer cancelled a future occurrence' }],
+    ['cancelled in Exchange, in the past', { exchange: { cancelled: true }, isPast: true }, { type: 'Keep', key, reason: 'in the past' }],
+    ['cancelled in Exchange, closed in Dynamics 365', { exchange: { cancelled: true }, instanceClosed: true }, { type: 'Keep', key, reason: 'completed or canceled' }],
+    ['cancelled in an attendee copy', { exchange: { cancelled: true }, organizes: false }, { type: 'Keep', key, reason: 'not the organizer' }],
+    ['cancelled in Exchange, past and not expanded', { exchange: { cancelled: true }, instanceId: undefined, isPast: true }, { type: 'Keep', key, reason: 'not expanded in Dataverse' }],
+    ['deleted in Dynamics 365 by the organizer', deleted, { type: 'DeleteOccurrence', key, occurrenceId: 'occurrence-1', reason: 'organizer deleted a future instance' }],
+    ['deleted in Dynamics 365, in the past', { ...deleted, isPast: true }, { type: 'Keep', key, reason: 'in the past' }],
+    ['deleted in Dynamics 365 by an attendee', { ...deleted, organizes: false }, { type: 'Keep', key, reason: 'not the organizer' }],
+  ])('%s: the step says why', (_name, over, step) => {
+    expect(planOccurrences([facts(over)]).steps).toEqual([step]);
+  });
+
+  it('plans the occurrences in original-start order, whatever order they come in', () => {
+    const at = (day: number) => `2026-12-${day}T08:00:00Z`;
+    const plan = planOccurrences([16, 17, 15].map((day) => facts({ key: at(day), exchange: { cancelled: true } })));
+    expect(plan.steps.map((s) => s.key)).toEqual([at(15), at(16), at(17)]);
   });
 
   it('records a few bytes per occurrence whatever the texts (a pair base is one Table property)', () => {

@@ -1,7 +1,7 @@
 // The schedule of the periodic work: adaptive To Do poll intervals and reconciliation spread over its period.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { nextPollInterval, nextReconcileAt, reconcileOffsetMs, type ScheduleSettings } from '../../../shared/sync/schedule.js';
+import { initialSchedule, nextDue, nextPollInterval, nextReconcileAt, reconcileOffsetMs, type ScheduleSettings } from '../../../shared/sync/schedule.js';
 
 const settings: ScheduleSettings = { SYNC_TODO_POLL_MIN_SECONDS: 60, SYNC_TODO_POLL_MAX_SECONDS: 900, SYNC_RECONCILE_PERIOD_MINUTES: 15, SYNC_RENEW_CHECK_MINUTES: 30 };
 
@@ -60,5 +60,38 @@ describe('reconciliation spread over its period', () => {
   it('a period of 0 reconciles at every run', () => {
     const now = new Date('2026-12-02T06:00:00Z');
     expect(nextReconcileAt('x', now, { ...settings, SYNC_RECONCILE_PERIOD_MINUTES: 0 })).toEqual(now);
+  });
+
+  it('a period of 0 puts every mailbox at the start of it, a number (the remainder of a division by 0 is NaN)', () => {
+    expect(reconcileOffsetMs('6e0b4c1a-0000-4000-8000-000000000001', 0)).toBe(0);
+  });
+
+  it('a mailbox id in upper case has the same place (Entra object ids reach the registry in either case)', () => {
+    const id = '6e0b4c1a-0000-4000-8000-00000000000a';
+    expect(reconcileOffsetMs(id.toUpperCase(), 15 * 60_000)).toBe(reconcileOffsetMs(id, 15 * 60_000));
+  });
+});
+
+describe('when each task is due', () => {
+  const now = new Date('2026-12-02T06:00:00Z');
+  const id = '6e0b4c1a-0000-4000-8000-000000000001';
+
+  it('a new mailbox polls To Do and checks its subscriptions at once, and is reconciled at its place in the period', () => {
+    const first = initialSchedule(settings)(id, now);
+    expect(first).toEqual({ pollTodo: now, reconcile: nextReconcileAt(id, now, settings), renew: now });
+    // Its place, not at once: a thousand mailboxes enabled together must not all be reconciled in the same minute.
+    expect(first.reconcile.getTime()).toBeGreaterThan(now.getTime());
+  });
+
+  it('the To Do poll is next due its interval after the run', () => {
+    expect(nextDue('pollTodo', id, now, settings, 120)).toEqual(new Date('2026-12-02T06:02:00Z'));
+  });
+
+  it('the reconciliation is next due at the place of the mailbox in the next period, not after an interval', () => {
+    expect(nextDue('reconcile', id, now, settings, 120)).toEqual(nextReconcileAt(id, now, settings));
+  });
+
+  it('the subscription check is next due SYNC_RENEW_CHECK_MINUTES after the run', () => {
+    expect(nextDue('renew', id, now, settings, 120)).toEqual(new Date('2026-12-02T06:30:00Z'));
   });
 });
