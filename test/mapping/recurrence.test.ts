@@ -189,6 +189,25 @@ describe('recurrence pattern mapping, Dataverse input refused or defaulted', () 
     expect(invalidInputOf(() => patternOfDataverse(record, 'Mars/Olympus'))).toBe(message);
   });
 
+  it('reads every weekday (isweekdaypattern) as Monday to Friday even where the mask names other days, as Dataverse expands it', () => {
+    const row = { ...master({ recurrencepatterntype: 1, isweekdaypattern: true, daysofweekmask: 2 }), patternendtype: 2, occurrences: 10 };
+    const p = patternOfDataverse(row, 'UTC');
+    expect(p.daysOfWeek).toEqual(['monday', 'tuesday', 'wednesday', 'thursday', 'friday']);
+    // The Dataverse simulator's reading of the same row (dev/sim/dataverse/series.ts, from the column's description:
+    // "the weekly recurrence pattern is a daily weekday pattern") against the Graph series the pattern maps to.
+    const start = DateTime.fromISO('2026-03-02T09:00:00', { zone: 'Europe/Berlin' });
+    const simulated = SeriesPlatform.prototype.patternOf.call({ zoneOf: () => 'Europe/Berlin', d: { options: {} } } as unknown as SeriesPlatform, {
+      ...row,
+      starttime: start.toUTC().toISO(),
+      endtime: start.plus({ hours: 1 }).toUTC().toISO(),
+    });
+    const from = start.minus({ days: 1 }).toMillis();
+    const to = start.plus({ days: 30 }).toMillis();
+    const dataverse = [...occurrencesBetween(simulated, from, to)].map((o) => o.startMs);
+    expect(dataverse).toHaveLength(10);
+    expect(graphStarts(p, 9, from, to)).toEqual(dataverse);
+  });
+
   it('takes a plain date (a DateOnly column) as the local date it is, in a zone behind every other', () => {
     // Dateline Standard Time is UTC-12: read as an instant, the date would fall on the day before.
     const p = patternOfDataverse(master({ recurrencepatterntype: 0, patternstartdate: '2026-03-02', patternendtype: 3, patternenddate: '2026-03-09', utcconversiontimezonecode: 0 }), 'UTC');
