@@ -269,3 +269,144 @@ describe('event -> appointment: fields', () => {
     expect(snap.organizer).toBe(me.address);
   });
 });
+
+describe('appointment -> event: who organizes it, and the invitation decision with its reason', () => {
+  const attendee = { participationtypemask: 5, addressused: 'x@y.com' };
+
+  it('recognises the syncing user as organizer by id in either case, when the party has another address or none', () => {
+    const upperCaseMailbox = { ...july, mailbox: { ...me, systemUserId: me.systemUserId.toUpperCase() } };
+    const byId = [{ participationtypemask: 7, _partyid_value: me.systemUserId, addressused: null }, attendee];
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: byId }), upperCaseMailbox).mode).toBe('meeting');
+    const otherAddress = [{ participationtypemask: 7, _partyid_value: me.systemUserId.toUpperCase(), addressused: 'dana.alias@contoso.com' }, attendee];
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: otherAddress }), july).mode).toBe('meeting');
+  });
+
+  it("recognises the syncing user as owner (no organizer party) by id in either case, and takes an ownerless appointment as the user's own", () => {
+    const upperCaseMailbox = { ...july, mailbox: { ...me, systemUserId: me.systemUserId.toUpperCase() } };
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: [attendee] }), upperCaseMailbox).mode).toBe('meeting');
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: [attendee], _ownerid_value: null }), july).mode).toBe('meeting');
+  });
+
+  it('an organizer party that is someone else, by id and by address, makes the user an attendee', () => {
+    const other = [{ participationtypemask: 7, _partyid_value: otherUserId, addressused: 'boss@contoso.com' }, attendee];
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: other }), july).mode).toBe('attendeeCopy');
+    const neither = [{ participationtypemask: 7, _partyid_value: null, addressused: null }, attendee];
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: neither }), july).mode).toBe('attendeeCopy');
+  });
+
+  it.each([
+    ['not the organizer', { _ownerid_value: otherUserId, appointment_activity_parties: [attendee] }, july, 'attendeeCopy', 'the syncing user is not the organizer'],
+    ['no attendees', { appointment_activity_parties: [] }, july, 'withoutAttendees', 'the appointment has no attendees'],
+    ['in the past', {}, ctxAt('2024-07-02T00:00:00Z'), 'withoutAttendees', 'the appointment is in the past'],
+    ['a future meeting', {}, july, 'meeting', 'the syncing user organizes a future appointment with attendees'],
+  ])('%s: mode %s with its reason', (_name, overrides, ctx, mode, reason) => {
+    expect(appointmentToEvent(appointment(overrides), ctx)).toMatchObject({ mode, reason });
+  });
+});
+
+describe('appointment <-> event: attendees and organizer in the snapshot', () => {
+  it('keeps one attendee per address, required over optional, sorted by address, and leaves out blank addresses and other parties', () => {
+    const parties = [
+      { participationtypemask: 6, addressused: 'Zoe@fabrikam.com' },
+      { participationtypemask: 6, addressused: 'alex@fabrikam.com' },
+      { participationtypemask: 5, addressused: 'ALEX@fabrikam.com' },
+      { participationtypemask: 6, addressused: 'alex@fabrikam.com' },
+      { participationtypemask: 5, addressused: 'mo@fabrikam.com' },
+      { participationtypemask: 5, addressused: '   ' },
+      { participationtypemask: 8, addressused: 'regarding@fabrikam.com' },
+    ];
+    expect(snapshotFromDataverse('appointment', appointment({ appointment_activity_parties: parties }), july).attendees).toEqual([
+      { address: 'alex@fabrikam.com', type: 'required' },
+      { address: 'mo@fabrikam.com', type: 'required' },
+      { address: 'zoe@fabrikam.com', type: 'optional' },
+    ]);
+  });
+
+  it('reads Exchange attendees the same way: blank addresses and rooms left out, optional kept optional', () => {
+    const e = event({
+      attendees: [
+        { type: 'optional', emailAddress: { address: 'b@fabrikam.com' } },
+        { type: 'required', emailAddress: { address: ' ' } },
+        { type: 'required', emailAddress: {} },
+        { type: 'resource', emailAddress: { address: 'room@contoso.com' } },
+        { type: 'required', emailAddress: { address: 'A@fabrikam.com' } },
+      ],
+    });
+    expect(snapshotFromExchange('appointment', e, july).attendees).toEqual([
+      { address: 'a@fabrikam.com', type: 'required' },
+      { address: 'b@fabrikam.com', type: 'optional' },
+    ]);
+  });
+
+  it.each([
+    ["the organizer party's address", [{ participationtypemask: 7, _partyid_value: otherUserId, addressused: 'Boss@Contoso.com' }], otherUserId, 'boss@contoso.com'],
+    ["the user's own address for an organizer party of the user without one", [{ participationtypemask: 7, _partyid_value: me.systemUserId, addressused: ' ' }], otherUserId, me.address],
+    ['nothing for an organizer party of someone else without an address', [{ participationtypemask: 7, _partyid_value: otherUserId, addressused: null }], me.systemUserId, null],
+    ["the user's own address when the user owns it and no party organizes it", [], me.systemUserId, me.address],
+    ['nothing when someone else owns it and no party organizes it', [], otherUserId, null],
+  ])('the Dataverse organizer is %s', (_name, parties, owner, organizer) => {
+    expect(snapshotFromDataverse('appointment', appointment({ appointment_activity_parties: parties, _ownerid_value: owner }), july).organizer).toBe(organizer);
+  });
+
+  it('an event without an organizer address has no organizer, and its appointment no organizer party', () => {
+    const e = event({ organizer: { emailAddress: { name: 'Nobody' } } });
+    expect(snapshotFromExchange('appointment', e, july).organizer).toBeNull();
+    expect(eventToAppointment(e, july).appointment_activity_parties).toEqual([{ participationtypemask: 5, addressused: 'samanthab@contoso.onmicrosoft.com' }]);
+  });
+});
+
+describe('event -> appointment: the party list of an update', () => {
+  const current = appointment({
+    appointment_activity_parties: [
+      { participationtypemask: 7, _partyid_value: me.systemUserId, '_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname': 'systemuser', addressused: me.address },
+      { participationtypemask: 5, _partyid_value: otherUserId, '_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname': 'contact', addressused: 'alex@fabrikam.com' },
+      { participationtypemask: 6, _partyid_value: null, addressused: 'Unresolved@fabrikam.com' },
+      { participationtypemask: 5, _partyid_value: null, addressused: ' ' },
+      { participationtypemask: 8, _partyid_value: otherUserId, '_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname': 'account' },
+    ],
+  });
+
+  it('writing only the organizer keeps the attendees: resolved ones bound, unresolved ones by address, none without either', () => {
+    const body = dataverseBodyFromSnapshot('appointment', { organizer: 'boss@contoso.com' }, july, current);
+    expect(body.appointment_activity_parties).toEqual([
+      { participationtypemask: 7, addressused: 'boss@contoso.com' },
+      { participationtypemask: 5, 'partyid_contact@odata.bind': `/contacts(${otherUserId})` },
+      { participationtypemask: 6, addressused: 'Unresolved@fabrikam.com' },
+    ]);
+  });
+
+  it('an organizer written as none leaves the organizer party out', () => {
+    const body = dataverseBodyFromSnapshot('appointment', { organizer: null, attendees: [] }, july, current);
+    expect(body.appointment_activity_parties).toEqual([]);
+  });
+
+  it('binds a kept party of a table without a known entity set by the plural the Web API uses', () => {
+    const withQueue = appointment({
+      appointment_activity_parties: [{ participationtypemask: 5, _partyid_value: otherUserId, '_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname': 'queue' }],
+    });
+    const body = dataverseBodyFromSnapshot('appointment', { organizer: 'boss@contoso.com' }, july, withQueue);
+    expect(body.appointment_activity_parties).toContainEqual({ participationtypemask: 5, 'partyid_queue@odata.bind': `/queues(${otherUserId})` });
+  });
+});
+
+describe('appointment <-> event: times that cannot be, and empty all-day spans', () => {
+  it('refuses an appointment that ends before it starts, and an event likewise', () => {
+    expect(() => snapshotFromDataverse('appointment', appointment({ scheduledend: '2024-07-01T09:59:59Z' }), july)).toThrow(
+      'scheduledend "2024-07-01T09:59:59Z" is before scheduledstart',
+    );
+    const e = event({ end: { dateTime: '2024-07-01T09:00:00.0000000', timeZone: 'UTC' } });
+    expect(() => snapshotFromExchange('appointment', e, july)).toThrow('end (object) is before start');
+  });
+
+  it('an appointment that ends when it starts is a zero-length time, not an error', () => {
+    const time = snapshotFromDataverse('appointment', appointment({ scheduledend: '2024-07-01T10:00:00Z' }), july).time;
+    expect(time).toEqual({ allDay: false, start: '2024-07-01T10:00:00Z', end: '2024-07-01T10:00:00Z' });
+  });
+
+  it('an all-day appointment or event that ends on the day it starts lasts that one day', () => {
+    const a = appointment({ isalldayevent: true, scheduledstart: '2024-05-01T22:00:00Z', scheduledend: '2024-05-01T22:00:00Z' });
+    expect(snapshotFromDataverse('appointment', a, july).time).toEqual({ allDay: true, start: '2024-05-02', end: '2024-05-03' });
+    const e = event({ isAllDay: true, start: { dateTime: '2024-05-02T00:00:00.0000000', timeZone: 'UTC' }, end: { dateTime: '2024-05-02T00:00:00.0000000', timeZone: 'UTC' } });
+    expect(snapshotFromExchange('appointment', e, july).time).toEqual({ allDay: true, start: '2024-05-02', end: '2024-05-03' });
+  });
+});
