@@ -410,3 +410,68 @@ describe('appointment <-> event: times that cannot be, and empty all-day spans',
     expect(snapshotFromExchange('appointment', e, july).time).toEqual({ allDay: true, start: '2024-05-02', end: '2024-05-03' });
   });
 });
+
+describe('appointment <-> event: the series pattern of a series master', () => {
+  const weeklyColumns = { recurrencepatterntype: 1, interval: 1, daysofweekmask: 2, patternstartdate: '2024-06-30T22:00:00Z', patternendtype: 1, utcconversiontimezonecode: 110 };
+  const weekly = { type: 'weekly', interval: 1, daysOfWeek: ['monday'], firstDayOfWeek: 'sunday', index: null, dayOfMonth: null, month: null, range: 'noEnd', startDate: '2024-07-01', endDate: null, numberOfOccurrences: null, timeZone: 'W. Europe Standard Time' } as const;
+  const seriesEvent = (overrides: Record<string, unknown>) =>
+    event({ type: 'seriesMaster', recurrence: { pattern: { type: 'weekly', interval: 1, daysOfWeek: ['monday'] }, range: { type: 'noEnd', startDate: '2024-07-01' } }, ...overrides });
+
+  it('a Dataverse record has a pattern only when it is a series master (it has a pattern type)', () => {
+    expect(snapshotFromDataverse('appointment', appointment(weeklyColumns), july).recurrence).toEqual(weekly);
+    expect(snapshotFromDataverse('appointment', appointment(), july).recurrence).toBeNull();
+  });
+
+  it.each([
+    ['its start zone', 'Tokyo Standard Time', 'Tokyo Standard Time'],
+    ["the mailbox's zone for a custom start zone", 'tzone://Microsoft/Custom', 'W. Europe Standard Time'],
+    ["the mailbox's zone without a start zone", null, 'W. Europe Standard Time'],
+  ])('an Exchange series whose range names no zone is read in %s', (_name, originalStartTimeZone, timeZone) => {
+    expect(snapshotFromExchange('appointment', seriesEvent({ originalStartTimeZone }), july).recurrence).toEqual({ ...weekly, timeZone });
+  });
+
+  it('an event without a recurrence has no pattern, and an Exchange count above 999 reads as the end date Dataverse holds', () => {
+    expect(snapshotFromExchange('appointment', event({ recurrence: null }), july).recurrence).toBeNull();
+    const numbered = seriesEvent({ recurrence: { pattern: { type: 'daily', interval: 1 }, range: { type: 'numbered', startDate: '2024-07-01', numberOfOccurrences: 1000 } } });
+    expect(snapshotFromExchange('appointment', numbered, july).recurrence).toMatchObject({ range: 'endDate', endDate: '2027-03-27', numberOfOccurrences: null });
+  });
+
+  it('writes the pattern to Exchange as a patternedRecurrence, and no pattern as nothing', () => {
+    expect(exchangeBodyFromSnapshot('appointment', { recurrence: weekly }, july)).toEqual({
+      recurrence: {
+        pattern: { type: 'weekly', interval: 1, daysOfWeek: ['monday'], firstDayOfWeek: 'sunday' },
+        range: { type: 'noEnd', startDate: '2024-07-01', recurrenceTimeZone: 'W. Europe Standard Time' },
+      },
+    });
+    expect(exchangeBodyFromSnapshot('appointment', { recurrence: null }, july)).toEqual({});
+  });
+
+  it('writes the pattern columns to Dataverse, firstdayofweek only when the series is created, and no pattern as nothing', () => {
+    const created = dataverseBodyFromSnapshot('appointment', { recurrence: { ...weekly, firstDayOfWeek: 'monday' } }, july);
+    expect(created).toMatchObject({ recurrencepatterntype: 1, daysofweekmask: 2, patternendtype: 1, utcconversiontimezonecode: 110, firstdayofweek: 1 });
+    const updated = dataverseBodyFromSnapshot('appointment', { recurrence: { ...weekly, firstDayOfWeek: 'monday' } }, july, appointment(weeklyColumns));
+    expect(updated).toMatchObject({ recurrencepatterntype: 1, daysofweekmask: 2 });
+    expect(updated).not.toHaveProperty('firstdayofweek');
+    expect(dataverseBodyFromSnapshot('appointment', { recurrence: null }, july)).toEqual({});
+  });
+});
+
+describe('event -> appointment: location and status writes', () => {
+  it('writes no location to Exchange as an empty display name, and cuts a long one to the 200 characters of the column', () => {
+    expect(exchangeBodyFromSnapshot('appointment', { location: null }, july)).toEqual({ location: { displayName: '' } });
+    expect(dataverseBodyFromSnapshot('appointment', { location: 'x'.repeat(201) }, july)).toEqual({ location: 'x'.repeat(200) });
+  });
+
+  it('a cancellation wins over free/busy whichever field comes first', () => {
+    expect(dataverseBodyFromSnapshot('appointment', { cancelled: true, showAs: 'busy' }, july)).toEqual({ statecode: 2, statuscode: 4 });
+    expect(dataverseBodyFromSnapshot('appointment', { cancelled: false, showAs: 'tentative' }, july)).toEqual({ statecode: 0, statuscode: 2 });
+  });
+
+  it('a canceled appointment is not reopened by a free/busy change either', () => {
+    expect(dataverseBodyFromSnapshot('appointment', { showAs: 'busy' }, july, appointment({ statecode: 2, statuscode: 4 }))).toEqual({});
+  });
+
+  it('a cancelled event is free time in the snapshot, whatever its showAs', () => {
+    expect(snapshotFromExchange('appointment', event({ isCancelled: true, showAs: 'oof' }), july)).toMatchObject({ showAs: 'free', cancelled: true });
+  });
+});
