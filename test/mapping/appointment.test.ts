@@ -33,8 +33,9 @@ describe('appointment -> event: reminder off when more than 7 days in the past o
     ['2024-07-08T10:00:01Z', 5, false, '7 days and 1 second after the start'],
     ['2024-07-05T10:00:00Z', 5, true, '4 days after the start'],
     ['2024-06-30T10:00:00Z', 1, false, 'status Free (Open), even in the future'],
+    ['2024-06-30T10:00:00Z', 2, true, 'status Tentative (Open): only Free turns it off'],
   ])('now %s, status %i -> isReminderOn %s (%s)', (now, statuscode, on) => {
-    const state = statuscode === 1 ? 0 : 3;
+    const state = statuscode === 1 || statuscode === 2 ? 0 : 3;
     const result = appointmentToEvent(appointment({ scheduledstart: start, statecode: state, statuscode }), ctxAt(now));
     expect(result.event.isReminderOn).toBe(on);
   });
