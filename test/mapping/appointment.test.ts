@@ -7,6 +7,7 @@ import {
   snapshotFromDataverse,
   snapshotFromExchange,
   trackedCategory,
+  type AppointmentSnapshot,
 } from '../../shared/mapping/index.js';
 import { appointment, ctxAt, event, me, otherUserId } from './fixtures.js';
 
@@ -166,6 +167,9 @@ describe('appointment -> event: all-day appointments become all-day events at lo
   it('an all-day end that is not at local midnight is rounded up to the next day', () => {
     const a = appointment({ isalldayevent: true, scheduledstart: '2024-05-01T22:00:00Z', scheduledend: '2024-05-02T10:00:00Z' });
     expect(snapshotFromDataverse('appointment', a, july).time).toEqual({ allDay: true, start: '2024-05-02', end: '2024-05-03' });
+    // Also when the end is days after the start: the end's day is kept, and the next midnight closes it.
+    const threeDays = appointment({ isalldayevent: true, scheduledstart: '2024-05-01T22:00:00Z', scheduledend: '2024-05-04T10:00:00Z' });
+    expect(snapshotFromDataverse('appointment', threeDays, july).time).toEqual({ allDay: true, start: '2024-05-02', end: '2024-05-05' });
   });
 
   it('an all-day event on the October change day (25 hours in Berlin) comes back as local midnights in UTC', () => {
@@ -249,8 +253,13 @@ describe('event -> appointment: fields', () => {
     ]);
   });
 
-  it('rewriting attendees in Exchange keeps the rooms already booked', () => {
-    const current = event({ attendees: [{ type: 'resource', emailAddress: { address: 'room1@contoso.com' } }] });
+  it('rewriting attendees in Exchange keeps the rooms already booked, and only them', () => {
+    const current = event({
+      attendees: [
+        { type: 'required', emailAddress: { address: 'gone@fabrikam.com' } },
+        { type: 'resource', emailAddress: { address: 'room1@contoso.com' } },
+      ],
+    });
     const body = exchangeBodyFromSnapshot('appointment', { attendees: [{ address: 'a@b.com', type: 'optional' }] }, july, current);
     expect(body.attendees).toEqual([
       { type: 'optional', emailAddress: { address: 'a@b.com' } },
@@ -345,6 +354,7 @@ describe('appointment <-> event: attendees and organizer in the snapshot', () =>
     ['nothing for an organizer party of someone else without an address', [{ participationtypemask: 7, _partyid_value: otherUserId, addressused: null }], me.systemUserId, null],
     ["the user's own address when the user owns it and no party organizes it", [], me.systemUserId, me.address],
     ['nothing when someone else owns it and no party organizes it', [], otherUserId, null],
+    ['the organizer party among the others, not the first party', [{ participationtypemask: 5, addressused: 'alex@fabrikam.com' }, { participationtypemask: 7, _partyid_value: otherUserId, addressused: 'boss@contoso.com' }], me.systemUserId, 'boss@contoso.com'],
   ])('the Dataverse organizer is %s', (_name, parties, owner, organizer) => {
     expect(snapshotFromDataverse('appointment', appointment({ appointment_activity_parties: parties, _ownerid_value: owner }), july).organizer).toBe(organizer);
   });
@@ -474,5 +484,36 @@ describe('event -> appointment: location and status writes', () => {
 
   it('a cancelled event is free time in the snapshot, whatever its showAs', () => {
     expect(snapshotFromExchange('appointment', event({ isCancelled: true, showAs: 'oof' }), july)).toMatchObject({ showAs: 'free', cancelled: true });
+  });
+});
+
+describe('appointment <-> event: the single-direction fields and the link', () => {
+  it('reads the reminder of an event as it is, off included', () => {
+    expect(snapshotFromExchange('appointment', event({ isReminderOn: false }), july).reminder).toBe(false);
+    expect(snapshotFromExchange('appointment', event({ isReminderOn: true }), july).reminder).toBe(true);
+  });
+
+  it('reads a Canceled appointment as cancelled, and any other state as not', () => {
+    expect(snapshotFromDataverse('appointment', appointment({ statecode: 2, statuscode: 4 }), july).cancelled).toBe(true);
+    expect(snapshotFromDataverse('appointment', appointment({ statecode: 3, statuscode: 5 }), july).cancelled).toBe(false);
+  });
+
+  it("copies the event's iCalUId to the appointment's globalobjectid, so attendee copies can be linked", () => {
+    expect(eventToAppointment(event({ iCalUId: 'UID-42' }), july).globalobjectid).toBe('UID-42');
+  });
+
+  it('links to an invitation only for an attendee copy: a meeting the user organizes keeps its own event', () => {
+    expect(appointmentToEvent(appointment({ globalobjectid: 'ABC123' }), july)).toMatchObject({ mode: 'meeting', linkToICalUId: null });
+  });
+
+  it('refuses a field the table does not have, naming the table, on both sides', () => {
+    const fields = { nickname: 'x' } as unknown as Partial<AppointmentSnapshot>;
+    expect(() => exchangeBodyFromSnapshot('appointment', fields, july)).toThrow('appointmentFields has no field "nickname"');
+    expect(() => dataverseBodyFromSnapshot('appointment', fields, july)).toThrow('appointmentFields has no field "nickname"');
+  });
+
+  it('refuses to write a time that is no instant, naming the end that is wrong', () => {
+    expect(() => exchangeBodyFromSnapshot('appointment', { time: { allDay: false, start: 'soon', end: '2024-07-01T11:00:00Z' } }, july)).toThrow('start "soon" is not a valid date-time');
+    expect(() => exchangeBodyFromSnapshot('appointment', { time: { allDay: false, start: '2024-07-01T10:00:00Z', end: 'later' } }, july)).toThrow('end "later" is not a valid date-time');
   });
 });
