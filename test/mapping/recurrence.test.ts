@@ -166,6 +166,13 @@ describe('recurrence pattern mapping, Graph input refused or defaulted', () => {
   });
 });
 
+describe('recurrence pattern mapping, zone names', () => {
+  it('refuses a series zone that names no zone, so a pattern is never expanded in a guessed one', () => {
+    expect(invalidInputOf(() => ianaOfSeriesZone('Mars/Olympus'))).toBe('recurrence.timeZone "Mars/Olympus" is not a time zone name');
+    expect(ianaOfSeriesZone('Tokyo Standard Time')).toBe('Asia/Tokyo');
+  });
+});
+
 describe('recurrence pattern mapping, Dataverse input refused or defaulted', () => {
   const master = (columns: Record<string, unknown>) => ({ patternstartdate: '2026-03-01T23:00:00Z', patternendtype: 1, utcconversiontimezonecode: 110, ...columns });
 
