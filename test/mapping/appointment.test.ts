@@ -283,18 +283,28 @@ describe('event -> appointment: fields', () => {
 describe('appointment -> event: who organizes it, and the invitation decision with its reason', () => {
   const attendee = { participationtypemask: 5, addressused: 'x@y.com' };
 
+  // The fixture ids are digits only, which no change of case alters: these tests need an id with letters.
+  const userId = 'abcdef12-3456-4789-8abc-def123456789';
+  const lowerCaseMailbox = { ...july, mailbox: { ...me, systemUserId: userId } };
+  const upperCaseMailbox = { ...july, mailbox: { ...me, systemUserId: userId.toUpperCase() } };
+
   it('recognises the syncing user as organizer by id in either case, when the party has another address or none', () => {
-    const upperCaseMailbox = { ...july, mailbox: { ...me, systemUserId: me.systemUserId.toUpperCase() } };
-    const byId = [{ participationtypemask: 7, _partyid_value: me.systemUserId, addressused: null }, attendee];
-    expect(appointmentToEvent(appointment({ appointment_activity_parties: byId }), upperCaseMailbox).mode).toBe('meeting');
-    const otherAddress = [{ participationtypemask: 7, _partyid_value: me.systemUserId.toUpperCase(), addressused: 'dana.alias@contoso.com' }, attendee];
-    expect(appointmentToEvent(appointment({ appointment_activity_parties: otherAddress }), july).mode).toBe('meeting');
+    const byId = [{ participationtypemask: 7, _partyid_value: userId, addressused: null }, attendee];
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: byId, _ownerid_value: userId }), upperCaseMailbox).mode).toBe('meeting');
+    const otherAddress = [{ participationtypemask: 7, _partyid_value: userId.toUpperCase(), addressused: 'dana.alias@contoso.com' }, attendee];
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: otherAddress, _ownerid_value: userId }), lowerCaseMailbox).mode).toBe('meeting');
   });
 
   it("recognises the syncing user as owner (no organizer party) by id in either case, and takes an ownerless appointment as the user's own", () => {
-    const upperCaseMailbox = { ...july, mailbox: { ...me, systemUserId: me.systemUserId.toUpperCase() } };
-    expect(appointmentToEvent(appointment({ appointment_activity_parties: [attendee] }), upperCaseMailbox).mode).toBe('meeting');
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: [attendee], _ownerid_value: userId }), upperCaseMailbox).mode).toBe('meeting');
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: [attendee], _ownerid_value: userId.toUpperCase() }), lowerCaseMailbox).mode).toBe('meeting');
     expect(appointmentToEvent(appointment({ appointment_activity_parties: [attendee], _ownerid_value: null }), july).mode).toBe('meeting');
+  });
+
+  it("the Dataverse organizer is the user's own address for a party or owner of the user's id in another case", () => {
+    const party = [{ participationtypemask: 7, _partyid_value: userId.toUpperCase(), addressused: null }];
+    expect(snapshotFromDataverse('appointment', appointment({ appointment_activity_parties: party, _ownerid_value: null }), lowerCaseMailbox).organizer).toBe(me.address);
+    expect(snapshotFromDataverse('appointment', appointment({ appointment_activity_parties: [], _ownerid_value: userId }), upperCaseMailbox).organizer).toBe(me.address);
   });
 
   it('an organizer party that is someone else, by id and by address, makes the user an attendee', () => {
