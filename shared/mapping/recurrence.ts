@@ -294,8 +294,10 @@ export function patternOfDataverse(record: unknown, fallbackZone: string): Serie
     default:
       type = r.isnthyearly === true ? 'relativeYearly' : 'absoluteYearly';
   }
-  // "Every weekday" (isweekdaypattern) is weekly Monday to Friday; the mask says so too, but may be left empty.
-  const days = r.recurrencepatterntype === 1 && r.isweekdaypattern === true && mask === 0 ? daysOfMask(0x3e) : daysOfMask(mask);
+  // "Every weekday" (isweekdaypattern: "the weekly recurrence pattern is a daily weekday pattern") is weekly Monday to
+  // Friday whatever the mask holds (it may be left empty, or name other days): Dataverse expands the flag, so reading
+  // the mask instead would give the Exchange series other days than the Dynamics 365 one.
+  const days = r.recurrencepatterntype === 1 && r.isweekdaypattern === true ? daysOfMask(0x3e) : daysOfMask(mask);
   if (usesDays(type) && days.length === 0) throw invalidInput('daysofweekmask', mask, `is required for a ${type} pattern`);
   if (usesDayOfMonth(type) && !r.dayofmonth) throw invalidInput('dayofmonth', r.dayofmonth, `is required for a ${type} pattern`);
   if (usesMonth(type) && !r.monthofyear) throw invalidInput('monthofyear', r.monthofyear, `is required for a ${type} pattern`);
@@ -382,7 +384,7 @@ export const recurrencePatternTable: readonly PatternTableRow[] = [
   {
     what: 'Every weekday',
     graph: '`weekly`, interval 1, daysOfWeek monday..friday',
-    dataverse: 'recurrencepatterntype 1, daysofweekmask 62 (isweekdaypattern read, not written)',
+    dataverse: 'recurrencepatterntype 1, daysofweekmask 62 (isweekdaypattern read as Monday to Friday whatever the mask, not written)',
     note: 'Graph has no daily-weekday type; both sides hold it as weekly Monday to Friday.',
   },
   {

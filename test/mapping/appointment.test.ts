@@ -7,6 +7,7 @@ import {
   snapshotFromDataverse,
   snapshotFromExchange,
   trackedCategory,
+  type AppointmentSnapshot,
 } from '../../shared/mapping/index.js';
 import { appointment, ctxAt, event, me, otherUserId } from './fixtures.js';
 
@@ -33,8 +34,9 @@ describe('appointment -> event: reminder off when more than 7 days in the past o
     ['2024-07-08T10:00:01Z', 5, false, '7 days and 1 second after the start'],
     ['2024-07-05T10:00:00Z', 5, true, '4 days after the start'],
     ['2024-06-30T10:00:00Z', 1, false, 'status Free (Open), even in the future'],
+    ['2024-06-30T10:00:00Z', 2, true, 'status Tentative (Open): only Free turns it off'],
   ])('now %s, status %i -> isReminderOn %s (%s)', (now, statuscode, on) => {
-    const state = statuscode === 1 ? 0 : 3;
+    const state = statuscode === 1 || statuscode === 2 ? 0 : 3;
     const result = appointmentToEvent(appointment({ scheduledstart: start, statecode: state, statuscode }), ctxAt(now));
     expect(result.event.isReminderOn).toBe(on);
   });
@@ -165,6 +167,9 @@ describe('appointment -> event: all-day appointments become all-day events at lo
   it('an all-day end that is not at local midnight is rounded up to the next day', () => {
     const a = appointment({ isalldayevent: true, scheduledstart: '2024-05-01T22:00:00Z', scheduledend: '2024-05-02T10:00:00Z' });
     expect(snapshotFromDataverse('appointment', a, july).time).toEqual({ allDay: true, start: '2024-05-02', end: '2024-05-03' });
+    // Also when the end is days after the start: the end's day is kept, and the next midnight closes it.
+    const threeDays = appointment({ isalldayevent: true, scheduledstart: '2024-05-01T22:00:00Z', scheduledend: '2024-05-04T10:00:00Z' });
+    expect(snapshotFromDataverse('appointment', threeDays, july).time).toEqual({ allDay: true, start: '2024-05-02', end: '2024-05-05' });
   });
 
   it('an all-day event on the October change day (25 hours in Berlin) comes back as local midnights in UTC', () => {
@@ -248,8 +253,13 @@ describe('event -> appointment: fields', () => {
     ]);
   });
 
-  it('rewriting attendees in Exchange keeps the rooms already booked', () => {
-    const current = event({ attendees: [{ type: 'resource', emailAddress: { address: 'room1@contoso.com' } }] });
+  it('rewriting attendees in Exchange keeps the rooms already booked, and only them', () => {
+    const current = event({
+      attendees: [
+        { type: 'required', emailAddress: { address: 'gone@fabrikam.com' } },
+        { type: 'resource', emailAddress: { address: 'room1@contoso.com' } },
+      ],
+    });
     const body = exchangeBodyFromSnapshot('appointment', { attendees: [{ address: 'a@b.com', type: 'optional' }] }, july, current);
     expect(body.attendees).toEqual([
       { type: 'optional', emailAddress: { address: 'a@b.com' } },
@@ -267,5 +277,253 @@ describe('event -> appointment: fields', () => {
     expect(JSON.parse(JSON.stringify(snap))).toEqual(snap);
     expect(snap.time).toEqual({ allDay: false, start: '2024-07-01T10:00:00Z', end: '2024-07-01T11:00:00Z' });
     expect(snap.organizer).toBe(me.address);
+  });
+});
+
+describe('appointment -> event: who organizes it, and the invitation decision with its reason', () => {
+  const attendee = { participationtypemask: 5, addressused: 'x@y.com' };
+
+  // The fixture ids are digits only, which no change of case alters: these tests need an id with letters.
+  const userId = 'abcdef12-3456-4789-8abc-def123456789';
+  const lowerCaseMailbox = { ...july, mailbox: { ...me, systemUserId: userId } };
+  const upperCaseMailbox = { ...july, mailbox: { ...me, systemUserId: userId.toUpperCase() } };
+
+  it('recognises the syncing user as organizer by id in either case, when the party has another address or none', () => {
+    const byId = [{ participationtypemask: 7, _partyid_value: userId, addressused: null }, attendee];
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: byId, _ownerid_value: userId }), upperCaseMailbox).mode).toBe('meeting');
+    const otherAddress = [{ participationtypemask: 7, _partyid_value: userId.toUpperCase(), addressused: 'dana.alias@contoso.com' }, attendee];
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: otherAddress, _ownerid_value: userId }), lowerCaseMailbox).mode).toBe('meeting');
+  });
+
+  it("recognises the syncing user as owner (no organizer party) by id in either case, and takes an ownerless appointment as the user's own", () => {
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: [attendee], _ownerid_value: userId }), upperCaseMailbox).mode).toBe('meeting');
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: [attendee], _ownerid_value: userId.toUpperCase() }), lowerCaseMailbox).mode).toBe('meeting');
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: [attendee], _ownerid_value: null }), july).mode).toBe('meeting');
+  });
+
+  it("the Dataverse organizer is the user's own address for a party or owner of the user's id in another case", () => {
+    const party = [{ participationtypemask: 7, _partyid_value: userId.toUpperCase(), addressused: null }];
+    expect(snapshotFromDataverse('appointment', appointment({ appointment_activity_parties: party, _ownerid_value: null }), lowerCaseMailbox).organizer).toBe(me.address);
+    expect(snapshotFromDataverse('appointment', appointment({ appointment_activity_parties: [], _ownerid_value: userId }), upperCaseMailbox).organizer).toBe(me.address);
+  });
+
+  it('an organizer party that is someone else, by id and by address, makes the user an attendee', () => {
+    const other = [{ participationtypemask: 7, _partyid_value: otherUserId, addressused: 'boss@contoso.com' }, attendee];
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: other }), july).mode).toBe('attendeeCopy');
+    const neither = [{ participationtypemask: 7, _partyid_value: null, addressused: null }, attendee];
+    expect(appointmentToEvent(appointment({ appointment_activity_parties: neither }), july).mode).toBe('attendeeCopy');
+  });
+
+  it.each([
+    ['not the organizer', { _ownerid_value: otherUserId, appointment_activity_parties: [attendee] }, july, 'attendeeCopy', 'the syncing user is not the organizer'],
+    ['no attendees', { appointment_activity_parties: [] }, july, 'withoutAttendees', 'the appointment has no attendees'],
+    ['in the past', {}, ctxAt('2024-07-02T00:00:00Z'), 'withoutAttendees', 'the appointment is in the past'],
+    ['a future meeting', {}, july, 'meeting', 'the syncing user organizes a future appointment with attendees'],
+  ])('%s: mode %s with its reason', (_name, overrides, ctx, mode, reason) => {
+    expect(appointmentToEvent(appointment(overrides), ctx)).toMatchObject({ mode, reason });
+  });
+});
+
+describe('appointment <-> event: attendees and organizer in the snapshot', () => {
+  it('keeps one attendee per address, required over optional, sorted by address, and leaves out blank addresses and other parties', () => {
+    const parties = [
+      { participationtypemask: 6, addressused: 'Zoe@fabrikam.com' },
+      { participationtypemask: 6, addressused: 'alex@fabrikam.com' },
+      { participationtypemask: 5, addressused: 'ALEX@fabrikam.com' },
+      { participationtypemask: 6, addressused: 'alex@fabrikam.com' },
+      { participationtypemask: 5, addressused: 'mo@fabrikam.com' },
+      { participationtypemask: 5, addressused: '   ' },
+      { participationtypemask: 8, addressused: 'regarding@fabrikam.com' },
+    ];
+    expect(snapshotFromDataverse('appointment', appointment({ appointment_activity_parties: parties }), july).attendees).toEqual([
+      { address: 'alex@fabrikam.com', type: 'required' },
+      { address: 'mo@fabrikam.com', type: 'required' },
+      { address: 'zoe@fabrikam.com', type: 'optional' },
+    ]);
+  });
+
+  it('reads Exchange attendees the same way: blank addresses and rooms left out, optional kept optional', () => {
+    const e = event({
+      attendees: [
+        { type: 'optional', emailAddress: { address: 'b@fabrikam.com' } },
+        { type: 'required', emailAddress: { address: ' ' } },
+        { type: 'required', emailAddress: {} },
+        { type: 'resource', emailAddress: { address: 'room@contoso.com' } },
+        { type: 'required', emailAddress: { address: 'A@fabrikam.com' } },
+      ],
+    });
+    expect(snapshotFromExchange('appointment', e, july).attendees).toEqual([
+      { address: 'a@fabrikam.com', type: 'required' },
+      { address: 'b@fabrikam.com', type: 'optional' },
+    ]);
+  });
+
+  it.each([
+    ["the organizer party's address", [{ participationtypemask: 7, _partyid_value: otherUserId, addressused: 'Boss@Contoso.com' }], otherUserId, 'boss@contoso.com'],
+    ["the user's own address for an organizer party of the user without one", [{ participationtypemask: 7, _partyid_value: me.systemUserId, addressused: ' ' }], otherUserId, me.address],
+    ['nothing for an organizer party of someone else without an address', [{ participationtypemask: 7, _partyid_value: otherUserId, addressused: null }], me.systemUserId, null],
+    ["the user's own address when the user owns it and no party organizes it", [], me.systemUserId, me.address],
+    ['nothing when someone else owns it and no party organizes it', [], otherUserId, null],
+    ['the organizer party among the others, not the first party', [{ participationtypemask: 5, addressused: 'alex@fabrikam.com' }, { participationtypemask: 7, _partyid_value: otherUserId, addressused: 'boss@contoso.com' }], me.systemUserId, 'boss@contoso.com'],
+  ])('the Dataverse organizer is %s', (_name, parties, owner, organizer) => {
+    expect(snapshotFromDataverse('appointment', appointment({ appointment_activity_parties: parties, _ownerid_value: owner }), july).organizer).toBe(organizer);
+  });
+
+  it('an event without an organizer address has no organizer, and its appointment no organizer party', () => {
+    const e = event({ organizer: { emailAddress: { name: 'Nobody' } } });
+    expect(snapshotFromExchange('appointment', e, july).organizer).toBeNull();
+    expect(eventToAppointment(e, july).appointment_activity_parties).toEqual([{ participationtypemask: 5, addressused: 'samanthab@contoso.onmicrosoft.com' }]);
+  });
+});
+
+describe('event -> appointment: the party list of an update', () => {
+  const current = appointment({
+    appointment_activity_parties: [
+      { participationtypemask: 7, _partyid_value: me.systemUserId, '_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname': 'systemuser', addressused: me.address },
+      { participationtypemask: 5, _partyid_value: otherUserId, '_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname': 'contact', addressused: 'alex@fabrikam.com' },
+      { participationtypemask: 6, _partyid_value: null, addressused: 'Unresolved@fabrikam.com' },
+      { participationtypemask: 5, _partyid_value: null, addressused: ' ' },
+      { participationtypemask: 8, _partyid_value: otherUserId, '_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname': 'account' },
+    ],
+  });
+
+  it('writing only the organizer keeps the attendees: resolved ones bound, unresolved ones by address, none without either', () => {
+    const body = dataverseBodyFromSnapshot('appointment', { organizer: 'boss@contoso.com' }, july, current);
+    expect(body.appointment_activity_parties).toEqual([
+      { participationtypemask: 7, addressused: 'boss@contoso.com' },
+      { participationtypemask: 5, 'partyid_contact@odata.bind': `/contacts(${otherUserId})` },
+      { participationtypemask: 6, addressused: 'Unresolved@fabrikam.com' },
+    ]);
+  });
+
+  it('an organizer written as none leaves the organizer party out', () => {
+    const body = dataverseBodyFromSnapshot('appointment', { organizer: null, attendees: [] }, july, current);
+    expect(body.appointment_activity_parties).toEqual([]);
+  });
+
+  it('binds a kept party of a table without a known entity set by the plural the Web API uses', () => {
+    const withQueue = appointment({
+      appointment_activity_parties: [{ participationtypemask: 5, _partyid_value: otherUserId, '_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname': 'queue' }],
+    });
+    const body = dataverseBodyFromSnapshot('appointment', { organizer: 'boss@contoso.com' }, july, withQueue);
+    expect(body.appointment_activity_parties).toContainEqual({ participationtypemask: 5, 'partyid_queue@odata.bind': `/queues(${otherUserId})` });
+  });
+});
+
+describe('appointment <-> event: times that cannot be, and empty all-day spans', () => {
+  it('refuses an appointment that ends before it starts, and an event likewise', () => {
+    expect(() => snapshotFromDataverse('appointment', appointment({ scheduledend: '2024-07-01T09:59:59Z' }), july)).toThrow(
+      'scheduledend "2024-07-01T09:59:59Z" is before scheduledstart',
+    );
+    const e = event({ end: { dateTime: '2024-07-01T09:00:00.0000000', timeZone: 'UTC' } });
+    expect(() => snapshotFromExchange('appointment', e, july)).toThrow('end (object) is before start');
+  });
+
+  it('an appointment that ends when it starts is a zero-length time, not an error', () => {
+    const time = snapshotFromDataverse('appointment', appointment({ scheduledend: '2024-07-01T10:00:00Z' }), july).time;
+    expect(time).toEqual({ allDay: false, start: '2024-07-01T10:00:00Z', end: '2024-07-01T10:00:00Z' });
+  });
+
+  it('an all-day appointment or event that ends on the day it starts lasts that one day', () => {
+    const a = appointment({ isalldayevent: true, scheduledstart: '2024-05-01T22:00:00Z', scheduledend: '2024-05-01T22:00:00Z' });
+    expect(snapshotFromDataverse('appointment', a, july).time).toEqual({ allDay: true, start: '2024-05-02', end: '2024-05-03' });
+    const e = event({ isAllDay: true, start: { dateTime: '2024-05-02T00:00:00.0000000', timeZone: 'UTC' }, end: { dateTime: '2024-05-02T00:00:00.0000000', timeZone: 'UTC' } });
+    expect(snapshotFromExchange('appointment', e, july).time).toEqual({ allDay: true, start: '2024-05-02', end: '2024-05-03' });
+  });
+});
+
+describe('appointment <-> event: the series pattern of a series master', () => {
+  const weeklyColumns = { recurrencepatterntype: 1, interval: 1, daysofweekmask: 2, patternstartdate: '2024-06-30T22:00:00Z', patternendtype: 1, utcconversiontimezonecode: 110 };
+  const weekly = { type: 'weekly', interval: 1, daysOfWeek: ['monday'], firstDayOfWeek: 'sunday', index: null, dayOfMonth: null, month: null, range: 'noEnd', startDate: '2024-07-01', endDate: null, numberOfOccurrences: null, timeZone: 'W. Europe Standard Time' } as const;
+  const seriesEvent = (overrides: Record<string, unknown>) =>
+    event({ type: 'seriesMaster', recurrence: { pattern: { type: 'weekly', interval: 1, daysOfWeek: ['monday'] }, range: { type: 'noEnd', startDate: '2024-07-01' } }, ...overrides });
+
+  it('a Dataverse record has a pattern only when it is a series master (it has a pattern type)', () => {
+    expect(snapshotFromDataverse('appointment', appointment(weeklyColumns), july).recurrence).toEqual(weekly);
+    expect(snapshotFromDataverse('appointment', appointment(), july).recurrence).toBeNull();
+  });
+
+  it.each([
+    ['its start zone', 'Tokyo Standard Time', 'Tokyo Standard Time'],
+    ["the mailbox's zone for a custom start zone", 'tzone://Microsoft/Custom', 'W. Europe Standard Time'],
+    ["the mailbox's zone without a start zone", null, 'W. Europe Standard Time'],
+  ])('an Exchange series whose range names no zone is read in %s', (_name, originalStartTimeZone, timeZone) => {
+    expect(snapshotFromExchange('appointment', seriesEvent({ originalStartTimeZone }), july).recurrence).toEqual({ ...weekly, timeZone });
+  });
+
+  it('an event without a recurrence has no pattern, and an Exchange count above 999 reads as the end date Dataverse holds', () => {
+    expect(snapshotFromExchange('appointment', event({ recurrence: null }), july).recurrence).toBeNull();
+    const numbered = seriesEvent({ recurrence: { pattern: { type: 'daily', interval: 1 }, range: { type: 'numbered', startDate: '2024-07-01', numberOfOccurrences: 1000 } } });
+    expect(snapshotFromExchange('appointment', numbered, july).recurrence).toMatchObject({ range: 'endDate', endDate: '2027-03-27', numberOfOccurrences: null });
+  });
+
+  it('writes the pattern to Exchange as a patternedRecurrence, and no pattern as nothing', () => {
+    expect(exchangeBodyFromSnapshot('appointment', { recurrence: weekly }, july)).toEqual({
+      recurrence: {
+        pattern: { type: 'weekly', interval: 1, daysOfWeek: ['monday'], firstDayOfWeek: 'sunday' },
+        range: { type: 'noEnd', startDate: '2024-07-01', recurrenceTimeZone: 'W. Europe Standard Time' },
+      },
+    });
+    expect(exchangeBodyFromSnapshot('appointment', { recurrence: null }, july)).toEqual({});
+  });
+
+  it('writes the pattern columns to Dataverse, firstdayofweek only when the series is created, and no pattern as nothing', () => {
+    const created = dataverseBodyFromSnapshot('appointment', { recurrence: { ...weekly, firstDayOfWeek: 'monday' } }, july);
+    expect(created).toMatchObject({ recurrencepatterntype: 1, daysofweekmask: 2, patternendtype: 1, utcconversiontimezonecode: 110, firstdayofweek: 1 });
+    const updated = dataverseBodyFromSnapshot('appointment', { recurrence: { ...weekly, firstDayOfWeek: 'monday' } }, july, appointment(weeklyColumns));
+    expect(updated).toMatchObject({ recurrencepatterntype: 1, daysofweekmask: 2 });
+    expect(updated).not.toHaveProperty('firstdayofweek');
+    expect(dataverseBodyFromSnapshot('appointment', { recurrence: null }, july)).toEqual({});
+  });
+});
+
+describe('event -> appointment: location and status writes', () => {
+  it('writes no location to Exchange as an empty display name, and cuts a long one to the 200 characters of the column', () => {
+    expect(exchangeBodyFromSnapshot('appointment', { location: null }, july)).toEqual({ location: { displayName: '' } });
+    expect(dataverseBodyFromSnapshot('appointment', { location: 'x'.repeat(201) }, july)).toEqual({ location: 'x'.repeat(200) });
+  });
+
+  it('a cancellation wins over free/busy whichever field comes first', () => {
+    expect(dataverseBodyFromSnapshot('appointment', { cancelled: true, showAs: 'busy' }, july)).toEqual({ statecode: 2, statuscode: 4 });
+    expect(dataverseBodyFromSnapshot('appointment', { cancelled: false, showAs: 'tentative' }, july)).toEqual({ statecode: 0, statuscode: 2 });
+  });
+
+  it('a canceled appointment is not reopened by a free/busy change either', () => {
+    expect(dataverseBodyFromSnapshot('appointment', { showAs: 'busy' }, july, appointment({ statecode: 2, statuscode: 4 }))).toEqual({});
+  });
+
+  it('a cancelled event is free time in the snapshot, whatever its showAs', () => {
+    expect(snapshotFromExchange('appointment', event({ isCancelled: true, showAs: 'oof' }), july)).toMatchObject({ showAs: 'free', cancelled: true });
+  });
+});
+
+describe('appointment <-> event: the single-direction fields and the link', () => {
+  it('reads the reminder of an event as it is, off included', () => {
+    expect(snapshotFromExchange('appointment', event({ isReminderOn: false }), july).reminder).toBe(false);
+    expect(snapshotFromExchange('appointment', event({ isReminderOn: true }), july).reminder).toBe(true);
+  });
+
+  it('reads a Canceled appointment as cancelled, and any other state as not', () => {
+    expect(snapshotFromDataverse('appointment', appointment({ statecode: 2, statuscode: 4 }), july).cancelled).toBe(true);
+    expect(snapshotFromDataverse('appointment', appointment({ statecode: 3, statuscode: 5 }), july).cancelled).toBe(false);
+  });
+
+  it("copies the event's iCalUId to the appointment's globalobjectid, so attendee copies can be linked", () => {
+    expect(eventToAppointment(event({ iCalUId: 'UID-42' }), july).globalobjectid).toBe('UID-42');
+  });
+
+  it('links to an invitation only for an attendee copy: a meeting the user organizes keeps its own event', () => {
+    expect(appointmentToEvent(appointment({ globalobjectid: 'ABC123' }), july)).toMatchObject({ mode: 'meeting', linkToICalUId: null });
+  });
+
+  it('refuses a field the table does not have, naming the table, on both sides', () => {
+    const fields = { nickname: 'x' } as unknown as Partial<AppointmentSnapshot>;
+    expect(() => exchangeBodyFromSnapshot('appointment', fields, july)).toThrow('appointmentFields has no field "nickname"');
+    expect(() => dataverseBodyFromSnapshot('appointment', fields, july)).toThrow('appointmentFields has no field "nickname"');
+  });
+
+  it('refuses to write a time that is no instant, naming the end that is wrong', () => {
+    expect(() => exchangeBodyFromSnapshot('appointment', { time: { allDay: false, start: 'soon', end: '2024-07-01T11:00:00Z' } }, july)).toThrow('start "soon" is not a valid date-time');
+    expect(() => exchangeBodyFromSnapshot('appointment', { time: { allDay: false, start: '2024-07-01T10:00:00Z', end: 'later' } }, july)).toThrow('end "later" is not a valid date-time');
   });
 });

@@ -14,6 +14,17 @@ import { isSyncError } from '../../shared/errors.js';
 import { dataverseColumnsOf, graphRecurrenceOf, patternOfDataverse, patternOfGraph, unsupportedInDataverse, type SeriesPattern } from '../../shared/mapping/index.js';
 import { daysOfWeek, ianaOfSeriesZone, patternTypes, weekIndexes, type DayOfWeek } from '../../shared/mapping/recurrence.js';
 
+/** The message of the InvalidInput `run` throws (the test fails when it throws nothing or another error). */
+function invalidInputOf(run: () => unknown): string {
+  try {
+    run();
+  } catch (e) {
+    expect(isSyncError(e, 'InvalidInput')).toBe(true);
+    return (e as Error).message;
+  }
+  throw new Error('expected an InvalidInput, nothing was thrown');
+}
+
 const base: SeriesPattern = {
   type: 'weekly',
   interval: 1,
@@ -108,6 +119,143 @@ describe('recurrence pattern mapping, pattern by pattern', () => {
     }
     expect(isSyncError(error, 'InvalidInput')).toBe(true);
     expect((error as Error).message).toContain(field);
+  });
+});
+
+describe('recurrence pattern mapping, Graph input refused or defaulted', () => {
+  const graph = (pattern: Record<string, unknown>, range: Record<string, unknown> = {}) => ({
+    pattern: { interval: 1, ...pattern },
+    range: { type: 'noEnd', startDate: '2026-03-02', ...range },
+  });
+
+  it('names the pattern types Graph has when the type is none of them', () => {
+    expect(invalidInputOf(() => patternOfGraph(graph({ type: 'hourly' }), 'UTC'))).toContain(
+      'is not one of daily, weekly, absoluteMonthly, relativeMonthly, absoluteYearly, relativeYearly',
+    );
+  });
+
+  it('sorts the days Sunday first, one entry per day, whatever order and case Graph gives them in', () => {
+    const p = patternOfGraph(graph({ type: 'weekly', daysOfWeek: ['Saturday', 'friday', 'monday', 'sunday', 'Friday'] }), 'UTC');
+    expect(p.daysOfWeek).toEqual(['sunday', 'monday', 'friday', 'saturday']);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['blank', '   '],
+  ])('takes the event zone when the range zone is %s', (_name, recurrenceTimeZone) => {
+    expect(patternOfGraph(graph({ type: 'daily' }, { recurrenceTimeZone }), 'Tokyo Standard Time').timeZone).toBe('Tokyo Standard Time');
+  });
+
+  it.each([
+    ['a range zone that is no zone', graph({ type: 'daily' }, { recurrenceTimeZone: 'Mars/Olympus' }), 'recurrence.range.recurrenceTimeZone "Mars/Olympus" is not a time zone name'],
+    ['a weekly pattern without days', graph({ type: 'weekly' }), 'recurrence.pattern.daysOfWeek (missing) is required for a weekly pattern'],
+    // Graph returns 0 and 0001-01-01 for the properties a type does not use, so 0 is no value.
+    ['a monthly pattern on day 0', graph({ type: 'absoluteMonthly', dayOfMonth: 0 }), 'recurrence.pattern.dayOfMonth 0 is required for a absoluteMonthly pattern'],
+    ['a yearly pattern in month 0', graph({ type: 'absoluteYearly', dayOfMonth: 5, month: 0 }), 'recurrence.pattern.month 0 is required for a absoluteYearly pattern'],
+    ['a numbered range of 0 occurrences', graph({ type: 'daily' }, { type: 'numbered', numberOfOccurrences: 0 }), 'recurrence.range.numberOfOccurrences 0 is required for a numbered range'],
+    ['an endDate range without an end date', graph({ type: 'daily' }, { type: 'endDate' }), 'recurrence.range.endDate (missing) is required for an endDate range'],
+    ['an endDate range ending on 0001-01-01', graph({ type: 'daily' }, { type: 'endDate', endDate: '0001-01-01' }), 'recurrence.range.endDate "0001-01-01" is required for an endDate range'],
+  ])('refuses %s, naming the property', (_name, input, message) => {
+    expect(invalidInputOf(() => patternOfGraph(input, 'UTC'))).toBe(message);
+  });
+
+  it("writes Graph's defaults for a weekly pattern without a first day of week and a relative one without an index", () => {
+    expect(graphRecurrenceOf({ ...base, firstDayOfWeek: null }).pattern).toEqual({ type: 'weekly', interval: 1, daysOfWeek: ['monday'], firstDayOfWeek: 'sunday' });
+    const relative: SeriesPattern = { ...base, type: 'relativeMonthly', firstDayOfWeek: null, index: null };
+    expect(graphRecurrenceOf(relative).pattern).toEqual({ type: 'relativeMonthly', interval: 1, daysOfWeek: ['monday'], index: 'first' });
+  });
+});
+
+describe('recurrence pattern mapping, zone names', () => {
+  it('refuses a series zone that names no zone, so a pattern is never expanded in a guessed one', () => {
+    expect(invalidInputOf(() => ianaOfSeriesZone('Mars/Olympus'))).toBe('recurrence.timeZone "Mars/Olympus" is not a time zone name');
+    expect(ianaOfSeriesZone('Tokyo Standard Time')).toBe('Asia/Tokyo');
+  });
+});
+
+describe('recurrence pattern mapping, Dataverse input refused or defaulted', () => {
+  const master = (columns: Record<string, unknown>) => ({ patternstartdate: '2026-03-01T23:00:00Z', patternendtype: 1, utcconversiontimezonecode: 110, ...columns });
+
+  it('reads the zone code -1 as no code: the fallback zone', () => {
+    expect(patternOfDataverse(master({ recurrencepatterntype: 0, utcconversiontimezonecode: -1 }), 'Europe/Berlin').timeZone).toBe('W. Europe Standard Time');
+  });
+
+  it.each([
+    ['an unknown zone code', master({ recurrencepatterntype: 0, utcconversiontimezonecode: 999 }), 'utcconversiontimezonecode 999 is not a time zone code this version knows'],
+    ['no zone code and a fallback that is no zone', master({ recurrencepatterntype: 0, utcconversiontimezonecode: null }), 'utcconversiontimezonecode "Mars/Olympus" is not a time zone code this version knows'],
+    ['a weekly pattern without days', master({ recurrencepatterntype: 1, daysofweekmask: 0 }), 'daysofweekmask 0 is required for a weekly pattern'],
+    ['a monthly pattern without a day of the month', master({ recurrencepatterntype: 2 }), 'dayofmonth (missing) is required for a absoluteMonthly pattern'],
+    ['a yearly pattern without a month', master({ recurrencepatterntype: 3, dayofmonth: 5 }), 'monthofyear (missing) is required for a absoluteYearly pattern'],
+    ['an Occurrences range without a count', master({ recurrencepatterntype: 0, patternendtype: 2 }), 'occurrences (missing) is required when patternendtype is 2'],
+    ['a Pattern End Date range without an end date', master({ recurrencepatterntype: 0, patternendtype: 3 }), 'patternenddate (missing) is required when patternendtype is 3'],
+    ['a start date that is no date', master({ recurrencepatterntype: 0, patternstartdate: 'soon' }), 'patternstartdate "soon" is not a valid date'],
+    ['a date with text before it', master({ recurrencepatterntype: 0, patternstartdate: 'x2026-03-02' }), 'patternstartdate "x2026-03-02" is not a valid date'],
+    ['a first occurrence date that is no date', master({ recurrencepatterntype: 0, effectivestartdate: 'soon' }), 'effectivestartdate "soon" is not a valid date'],
+    ['an end date that is no date', master({ recurrencepatterntype: 0, patternendtype: 3, patternenddate: 'soon' }), 'patternenddate "soon" is not a valid date'],
+  ])('refuses %s, naming the column', (_name, record, message) => {
+    expect(invalidInputOf(() => patternOfDataverse(record, 'Mars/Olympus'))).toBe(message);
+  });
+
+  it('reads every weekday (isweekdaypattern) as Monday to Friday even where the mask names other days, as Dataverse expands it', () => {
+    const row = { ...master({ recurrencepatterntype: 1, isweekdaypattern: true, daysofweekmask: 2 }), patternendtype: 2, occurrences: 10 };
+    const p = patternOfDataverse(row, 'UTC');
+    expect(p.daysOfWeek).toEqual(['monday', 'tuesday', 'wednesday', 'thursday', 'friday']);
+    // The Dataverse simulator's reading of the same row (dev/sim/dataverse/series.ts, from the column's description:
+    // "the weekly recurrence pattern is a daily weekday pattern") against the Graph series the pattern maps to.
+    const start = DateTime.fromISO('2026-03-02T09:00:00', { zone: 'Europe/Berlin' });
+    const simulated = SeriesPlatform.prototype.patternOf.call({ zoneOf: () => 'Europe/Berlin', d: { options: {} } } as unknown as SeriesPlatform, {
+      ...row,
+      starttime: start.toUTC().toISO(),
+      endtime: start.plus({ hours: 1 }).toUTC().toISO(),
+    });
+    const from = start.minus({ days: 1 }).toMillis();
+    const to = start.plus({ days: 30 }).toMillis();
+    const dataverse = [...occurrencesBetween(simulated, from, to)].map((o) => o.startMs);
+    expect(dataverse).toHaveLength(10);
+    expect(graphStarts(p, 9, from, to)).toEqual(dataverse);
+  });
+
+  it('takes a plain date (a DateOnly column) as the local date it is, in a zone behind every other', () => {
+    // Dateline Standard Time is UTC-12: read as an instant, the date would fall on the day before.
+    const p = patternOfDataverse(master({ recurrencepatterntype: 0, patternstartdate: '2026-03-02', patternendtype: 3, patternenddate: '2026-03-09', utcconversiontimezonecode: 0 }), 'UTC');
+    expect(p).toMatchObject({ timeZone: 'Dateline Standard Time', startDate: '2026-03-02', endDate: '2026-03-09' });
+  });
+});
+
+describe('recurrence pattern mapping, the Dataverse columns written', () => {
+  it('writes an interval of 1000, the most Dataverse allows', () => {
+    const p = { ...base, interval: 1000 };
+    expect(unsupportedInDataverse(p)).toBeUndefined();
+    expect(dataverseColumnsOf(p, false)).toHaveProperty('interval', 1000);
+  });
+
+  it('refuses a pattern Dataverse cannot hold with an InvalidInput that says so', () => {
+    expect(invalidInputOf(() => dataverseColumnsOf({ ...base, interval: 1001 }, false))).toBe(
+      'recurrence (missing) cannot be written to Dataverse: an interval of 1001: Dataverse allows at most 1000',
+    );
+  });
+
+  it.each([
+    ['daily', null, null],
+    ['weekly', null, null],
+    ['absoluteMonthly', false, null],
+    ['relativeMonthly', true, null],
+    ['absoluteYearly', null, false],
+    ['relativeYearly', null, true],
+  ] as const)('writes a %s pattern with isnthmonthly %s and isnthyearly %s (empty where the type has no such column)', (type, isnthmonthly, isnthyearly) => {
+    const p: SeriesPattern = { ...base, type, daysOfWeek: ['monday'], index: 'first', dayOfMonth: 2, month: 3 };
+    expect(dataverseColumnsOf(p, false)).toMatchObject({ isnthmonthly, isnthyearly });
+  });
+
+  it('writes the range columns from the range type, whatever else the value holds', () => {
+    // A pattern changed from a count or an end date to no end: the old count and date must not reach the record.
+    const stale: SeriesPattern = { ...base, range: 'noEnd', numberOfOccurrences: 5, endDate: '2026-04-01' };
+    expect(dataverseColumnsOf(stale, false)).toMatchObject({ patternendtype: 1, occurrences: null, patternenddate: null });
+  });
+
+  it('writes firstdayofweek on create for a weekly pattern only', () => {
+    expect(dataverseColumnsOf({ ...base, type: 'daily', daysOfWeek: [], firstDayOfWeek: null }, true)).not.toHaveProperty('firstdayofweek');
+    expect(dataverseColumnsOf({ ...base, firstDayOfWeek: 'wednesday' }, true)).toHaveProperty('firstdayofweek', 3);
   });
 });
 
