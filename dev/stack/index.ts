@@ -288,8 +288,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   if (options.onboard ?? true) {
     await registerWebhooks(new DataverseApi({ url: dataverse.url, tokens: runtime.tokens }), { url: `${theHost.origin}/api/dataverse/webhook?code=${functionKey}`, key: webhookKey });
     // In order for the tests' few users (what they see of the backfill and the subscriptions follows it); a
-    // benchmark's thousands are enabled eight at a time, as `mailbox enable --from` does, or onboarding alone took
-    // most of an hour at 10,000 mailboxes.
+    // benchmark's thousands eight at a time (as `mailbox enable --from --concurrency 8` would), since one after
+    // another their onboarding alone outlasted the measurement.
     const enable = (u: (typeof users)[number]) => enableMailbox(runtime, u.userPrincipalName, options.entities ? { entities: options.entities } : {});
     if (users.length <= 20) for (const u of users) await enable(u);
     else for (let i = 0; i < users.length; i += 8) await Promise.all(users.slice(i, i + 8).map(enable));

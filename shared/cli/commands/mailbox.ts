@@ -107,14 +107,14 @@ export const mailboxEnableCommand: CommandSpec = {
     // Usage is checked before the runtime is built (so a mistake needs no settings) and before any mailbox is touched.
     const entities = parseEntities(values.entities as string | undefined);
     if (values['take-over-email'] && !values.email && !handlesEmail(entities ?? [])) throw new UsageError('--take-over-email goes with --email');
-    if (from === undefined) return enableOne(ctx, await ctx.runtime(), values, upn!);
-    return enableMany(ctx, values, readUpnList(from), parseConcurrency(values.concurrency as string | undefined));
+    if (from === undefined) return enableOne(ctx, await ctx.runtime(), values, entities, upn!);
+    return enableMany(ctx, values, entities, readUpnList(from), parseConcurrency(values.concurrency as string | undefined));
   },
 };
 
-/** One mailbox enabled (or its dry run), its lines printed through `ctx.out` as they come. */
-async function enableOne(ctx: Pick<CommandContext, 'out' | 'progress' | 'env'>, rt: Runtime, values: OptionValues, upn: string): Promise<void> {
-  let entities = parseEntities(values.entities as string | undefined);
+/** One mailbox enabled (or its dry run), its lines printed through `ctx.out` as they come; `given` is --entities. */
+async function enableOne(ctx: Pick<CommandContext, 'out' | 'progress' | 'env'>, rt: Runtime, values: OptionValues, given: Entity[] | undefined, upn: string): Promise<void> {
+  let entities = given;
   // One plan for both modes: the dry run prints its actions, a real run performs exactly those and prints each
   // with what it did (after " => ").
   const inputs = await readEnableInputs(rt, upn);
@@ -199,7 +199,7 @@ export function parseConcurrency(value: string | undefined): number {
  * naming how many did. A process per mailbox (a shell loop over `mailbox enable`) pays for its start and its tokens
  * every time, which for thousands of mailboxes is hours.
  */
-async function enableMany(ctx: CommandContext, values: OptionValues, upns: readonly string[], concurrency: number): Promise<void> {
+async function enableMany(ctx: CommandContext, values: OptionValues, entities: Entity[] | undefined, upns: readonly string[], concurrency: number): Promise<void> {
   const rt = await ctx.runtime();
   const failed: string[] = [];
   let next = 0;
@@ -209,7 +209,7 @@ async function enableMany(ctx: CommandContext, values: OptionValues, upns: reado
       const upn = upns[next++]!;
       const lines: string[] = [];
       try {
-        await enableOne({ out: (line = '') => void lines.push(line), progress: () => undefined, env: ctx.env }, rt, values, upn);
+        await enableOne({ out: (line = '') => void lines.push(line), progress: () => undefined, env: ctx.env }, rt, values, entities, upn);
       } catch (error) {
         failed.push(upn);
         lines.push(`  failed: ${error instanceof Error ? error.message : String(error)}`);
