@@ -8,12 +8,16 @@
 // Each design runs two bulk edits on one worker process: a new worker's first (cold) and the next (warm).
 // Printed per design and burst: changes/s (1,000 / time from the first edit to every change applied and the queue idle),
 // latency p50/p99 (webhook received -> Exchange write acknowledged, from the worker's 'change applied' lines), Graph
-// 429s, the worker's CPU time per change (user + system) and its peak RSS. Asserts nothing: speed is measured.
+// 429s, the worker's CPU time per change (user + system) and its peak RSS, the Graph and Dataverse requests per change
+// beside the fastest the services' limits allow at those counts, and this process's own CPU per change (the
+// simulators, Azurite, the broker and the webhooks share it). Asserts nothing: speed is measured.
 // Usage: node dev/with-dev-ca.mjs tsx dev/bench/burst.ts [--mailboxes 100] [--per-mailbox 10] [--modes sessions,items]
 //        [--latency 50-100] [--cpu-prof DIR] (the worker process writes V8 CPU profiles, one per thread, into DIR/<design>)
 //        [--worker compiled|source]: the worker runs compiled to plain JavaScript (dev/bench/tsconfig.burst.json, built
 //        into .local/burst-dist first), as the deployed app runs `dist/`; `source` runs it through the tsx loader,
 //        whose transforms and source maps add their own CPU time and memory to the worker's.
+//        [--worker-flags="--max-old-space-size=64"]: Node options for the worker process, to see what of its peak RSS
+//        is garbage V8 had not collected yet (a cap on the old space makes it collect sooner, at some CPU).
 // BURST_DEBUG=1 prints the worker's log lines and its host's.
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
@@ -31,6 +35,7 @@ const { values } = parseArgs({
     latency: { type: 'string', default: '50-100' },
     'cpu-prof': { type: 'string' },
     worker: { type: 'string', default: 'compiled' },
+    'worker-flags': { type: 'string', default: '' },
   },
 });
 if (values.worker !== 'compiled' && values.worker !== 'source') throw new Error(`--worker must be compiled or source, not '${values.worker}'`);
@@ -50,7 +55,7 @@ function buildWorker(): string {
 const workerEntry = values.worker === 'compiled' ? buildWorker() : fileURLToPath(new URL('./burstWorker.ts', import.meta.url));
 
 function startWorker(env: Record<string, string>, mode: BurstMode): Promise<ChildProcess> {
-  const execArgv = [...(values.worker === 'source' ? ['--import', 'tsx'] : []), ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}/${mode}`] : [])];
+  const execArgv = ['--expose-gc', ...values['worker-flags'].split(' ').filter(Boolean), ...(values.worker === 'source' ? ['--import', 'tsx'] : []), ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}/${mode}`] : [])];
   const child = fork(workerEntry, [], { execArgv, env: { ...process.env, BURST_ENV: JSON.stringify(env), BURST_MODE: mode }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('message', (m) => (m === 'ready' ? resolve(child) : reject(new Error(`worker said ${JSON.stringify(m)}`))));
@@ -77,6 +82,29 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
+
+/**
+ * The fastest the services' documented limits let this burst go at the requests it made, and which limit binds:
+ * Graph, 4 concurrent requests per app and mailbox and 10,000 per 10 minutes
+ * (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits), the requests spread evenly over the
+ * mailboxes, each taking the mean simulated latency; Dataverse, one application user's 6,000 requests per 5 minutes
+ * and 52 concurrent (https://learn.microsoft.com/power-apps/developer/data-platform/api-limits).
+ */
+function limitFloor(graphRequests: number, dvRequests: number): { changesPerSecond: number; bound: string } {
+  // At 0 ms a request still takes about a millisecond on loopback.
+  const latencyS = Math.max((minMs + maxMs) / 2, 1) / 1000;
+  const perMailbox = graphRequests / mailboxes;
+  // A budget per window lets its first `budget` requests through at once; each further `budget` waits a window more.
+  const windows = (requests: number, budget: number, windowS: number) => Math.max(0, Math.ceil(requests / budget) - 1) * windowS;
+  const seconds: [string, number][] = [
+    ['Graph: 4 requests at once per mailbox', (perMailbox * latencyS) / 4],
+    ['Graph: 10,000 requests per 10 minutes per mailbox', windows(perMailbox, 10_000, 600)],
+    ['Dataverse: 6,000 requests per 5 minutes', windows(dvRequests, 6_000, 300)],
+    ['Dataverse: 52 requests at once', (dvRequests * latencyS) / 52],
+  ];
+  const [bound, floorS] = seconds.reduce((a, b) => (b[1] > a[1] ? b : a));
+  return { changesPerSecond: total / floorS, bound };
+}
 
 const users = Array.from({ length: mailboxes }, (_, i) => ({ key: `u${i}`, userPrincipalName: `user${i}@contoso.example`, displayName: `User ${i}`, timeZone: 'W. Europe Standard Time' }));
 const setup = performance.now();
@@ -112,19 +140,29 @@ for (const [round, mode] of modes.entries()) {
     await ask(worker, 'reset');
     const before = await ask<WorkerStats>(worker, 'stats');
     const graphBefore = await stack.graph.admin.requests();
+    const dvBefore = stack.dataverse.admin.requestCounts().total;
+    const stackCpuBefore = process.cpuUsage();
     const t0 = performance.now();
     for (const { user, id } of ids) stack.dataverse.admin.as(user).update('appointments', id, { subject: `Burst edit ${round} ${phase} ${id.slice(0, 8)}` });
     await stack.settled({ timeoutMs: 1_800_000 });
     const seconds = (performance.now() - t0) / 1000;
     const after = await ask<WorkerStats>(worker, 'stats');
     const graphAfter = await stack.graph.admin.requests();
+    const stackCpu = process.cpuUsage(stackCpuBefore);
+    const dvRequests = stack.dataverse.admin.requestCounts().total - dvBefore;
+    const graphRequests = graphAfter.total - graphBefore.total;
     const cpuMs = after.cpuUserMs + after.cpuSystemMs - (before.cpuUserMs + before.cpuSystemMs);
     const label = `${mode === 'sessions' ? 'before (sessions per item pair, 8 sessions, 250 ms idle)' : 'after (sync-item-changes, no sessions)'}, ${phase === 'cold' ? 'first burst of a new worker' : 'next burst (warm)'}`;
-    const row = `${label}: ${(total / seconds).toFixed(1)} changes/s (${seconds.toFixed(1)} s); latency p50 ${(pct(after.latencies, 50) / 1000).toFixed(1)} s, p99 ${(pct(after.latencies, 99) / 1000).toFixed(1)} s over ${after.latencies.length} writes; worker CPU ${(cpuMs / total).toFixed(1)} ms/change, peak RSS ${after.maxRssMb.toFixed(0)} MB; table operations ${(after.tableOps / total).toFixed(1)} per change (with its echo); Graph 429s ${graphAfter.throttled - graphBefore.throttled} of ${graphAfter.total - graphBefore.total} requests`;
+    const row = `${label}: ${(total / seconds).toFixed(1)} changes/s (${seconds.toFixed(1)} s); latency p50 ${(pct(after.latencies, 50) / 1000).toFixed(1)} s, p99 ${(pct(after.latencies, 99) / 1000).toFixed(1)} s over ${after.latencies.length} writes; worker CPU ${(cpuMs / total).toFixed(1)} ms/change, peak RSS ${after.peak.rssMb.toFixed(0)} MB in this burst, ${after.maxRssMb.toFixed(0)} MB in the process's life (${before.rssMb.toFixed(0)} MB before the burst; at most ${after.peak.heapUsedMb.toFixed(0)} MB of JavaScript heap in use of ${after.peak.heapTotalMb.toFixed(0)} MB reserved, ${after.peak.externalMb.toFixed(0)} MB outside it; ${after.heapKeptMb.toFixed(0)} MB of heap kept after it, ${before.heapKeptMb.toFixed(0)} MB before); table operations ${(after.tableOps / total).toFixed(1)} per change (with its echo); Graph 429s ${graphAfter.throttled - graphBefore.throttled} of ${graphAfter.total - graphBefore.total} requests`;
     rows.push(row);
     console.log(`  ${row}`);
     const by = Object.entries(after.tableOpsBy).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${(n / total).toFixed(2)}`);
     console.log(`    table operations per change by method and table: ${by.join(', ')}`);
+    const floor = limitFloor(graphRequests, dvRequests);
+    console.log(
+      `    requests per change: Graph ${(graphRequests / total).toFixed(2)}, Dataverse ${(dvRequests / total).toFixed(2)}; the services' limits allow at most ${floor.changesPerSecond.toFixed(0)} changes/s at these counts (${floor.bound}), so this burst ran at ${((100 * total) / seconds / floor.changesPerSecond).toFixed(1)} % of that; ` +
+        `this process (simulators, Azurite, broker, webhooks) used ${((stackCpu.user + stackCpu.system) / 1000 / total).toFixed(1)} ms of CPU per change`,
+    );
   }
   await stopWorker(worker);
 }

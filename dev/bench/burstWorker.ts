@@ -28,6 +28,14 @@ export interface WorkerStats {
   /** Peak resident set size of the process so far (getrusage ru_maxrss). */
   maxRssMb: number;
   rssMb: number;
+  /**
+   * Since the last reset, sampled every 50 ms: the largest RSS (ru_maxrss above is the whole process's, a first burst's
+   * peak included), the most JavaScript heap in use and reserved, and the most memory held outside it (buffers:
+   * sockets' and requests'), to tell what a peak RSS is made of.
+   */
+  peak: { rssMb: number; heapUsedMb: number; heapTotalMb: number; externalMb: number };
+  /** The JavaScript heap in use after a full collection when the stats were asked for: what the process keeps. */
+  heapKeptMb: number;
   /** Latencies (ms, change received -> applied) of the changes that wrote ('updated'), since the last reset. */
   latencies: number[];
   applied: number;
@@ -75,6 +83,13 @@ async function main(): Promise<void> {
   let applied = 0;
   let tableOps = 0;
   let tableOpsBy: Record<string, number> = {};
+  const mb = (bytes: number) => bytes / 1048576;
+  const none = { rssMb: 0, heapUsedMb: 0, heapTotalMb: 0, externalMb: 0 };
+  let peak = none;
+  setInterval(() => {
+    const m = process.memoryUsage();
+    peak = { rssMb: Math.max(peak.rssMb, mb(m.rss)), heapUsedMb: Math.max(peak.heapUsedMb, mb(m.heapUsed)), heapTotalMb: Math.max(peak.heapTotalMb, mb(m.heapTotal)), externalMb: Math.max(peak.externalMb, mb(m.external)) };
+  }, 50).unref();
   // Table operations counted where they leave the process (Node's HTTP client diagnostics channel), not by the SDK.
   const tableHost = /TableEndpoint=https?:\/\/([^/;]+)/.exec(env.SYNC_TABLES_CONNECTION_STRING ?? '')?.[1];
   subscribe('http.client.request.start', (message) => {
@@ -115,10 +130,14 @@ async function main(): Promise<void> {
       applied = 0;
       tableOps = 0;
       tableOpsBy = {};
+      peak = none;
       process.send!('reset');
     } else if (message === 'stats') {
       const cpu = process.cpuUsage();
-      const stats: WorkerStats = { cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, rssMb: process.memoryUsage().rss / 1048576, latencies, applied, tableOps, tableOpsBy };
+      // After the CPU time is read, so the collection is not counted in it (the parent starts this process with --expose-gc).
+      (globalThis as { gc?: () => void }).gc?.();
+      const heapKeptMb = mb(process.memoryUsage().heapUsed);
+      const stats: WorkerStats = { cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, rssMb: process.memoryUsage().rss / 1048576, peak, heapKeptMb, latencies, applied, tableOps, tableOpsBy };
       process.send!(stats);
     } else if (message === 'close') {
       void host
