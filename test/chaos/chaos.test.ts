@@ -6,7 +6,9 @@
 // (no ping-pong), and the dead-letter queues hold only what the rules reject, judged by the reason the worker
 // recorded (check.ts `deadLetterViolations`; none of the operations here is one they reject).
 //
-// CHAOS_SEEDS (runs), CHAOS_OPS (operations per run), CHAOS_CRASHES (host kills per run, default 1), CHAOS_SEED
+// CHAOS_SEEDS (runs), CHAOS_OPS (operations per run), CHAOS_CRASHES (host kills per run, default 1), CHAOS_LANES (runs
+// at once, each on a stack of its own; default 2 for npm run test:chaos, 1 inside npm test: a run spends most of its
+// time waiting on retries and lock expiries, which another run's work fills; a lane costs about 550 MB), CHAOS_SEED
 // (the first seed, default 1), CHAOS_REPLAY ("seed:path" as a failure prints it: that run only), CHAOS_SHRINK=1
 // (shrink a failure to its minimal commands; slow: every step replays against the stack), CHAOS_STRICT=1 (a known
 // finding fails the run; the default of npm run test:chaos, CHAOS_STRICT=0 turns it off there), CHAOS_LOG=<file> (append
@@ -41,6 +43,7 @@ const full = process.env.npm_lifecycle_event === 'test:chaos';
 const seeds = env('CHAOS_SEEDS', full ? 10 : 3);
 const ops = env('CHAOS_OPS', full ? 200 : 100);
 const crashes = env('CHAOS_CRASHES', 1);
+const lanes = Math.max(1, env('CHAOS_LANES', full ? 2 : 1));
 const firstSeed = env('CHAOS_SEED', 1);
 const shrink = process.env.CHAOS_SHRINK === '1';
 const strict = process.env.CHAOS_STRICT === '1' || (full && process.env.CHAOS_STRICT !== '0');
@@ -61,9 +64,15 @@ const users = [
 ];
 
 describe('chaos', () => {
-  let stack: Stack;
+  // One stack per lane; a run takes a free one and gives it back, so no two runs share a stack (the faults, the
+  // host kills and the quiet period are a stack's, not a run's).
+  const stacks: Stack[] = [];
+  const free: Stack[] = [];
+  const waiting: ((stack: Stack) => void)[] = [];
+  const acquire = () => new Promise<Stack>((resolve) => (free.length > 0 ? resolve(free.pop()!) : waiting.push(resolve)));
+  const release = (stack: Stack) => (waiting.length > 0 ? waiting.shift()!(stack) : free.push(stack));
   let attempt = 0;
-  beforeAll(async () => {
+  const startChaosStack = async (): Promise<Stack> => {
     // The attendee's copy of a shared meeting must be linked to the same appointment: both users are synced.
     const logSink = logFile ? (level: string, message: string, props: Record<string, unknown>) => appendFileSync(logFile, `${JSON.stringify({ t: new Date().toISOString(), level, message, ...props })}\n`) : undefined;
     // Graph retries a notification batch not answered 2xx for about four hours
@@ -77,7 +86,7 @@ describe('chaos', () => {
     // Email is enabled on both mailboxes (mailbox enable --email), which needs their Dataverse mailbox rows to leave
     // email to the sync (delivery methods None, as test/e2e/email.test.ts sets them).
     const email = { entities: ['appointment', 'task', 'contact', 'email'] as const, dataverseEmail: { mailboxDefaults: { incomingemaildeliverymethod: 0, outgoingemaildeliverymethod: 0, actdeliverymethod: 2 } } as const };
-    stack = await startStack({ seed: 1717, users, hostInChild: true, entities: [...email.entities], dataverseEmail: email.dataverseEmail, queueLockDuration: 'PT10S', graphNotifications: { retryForMs: 12_000 }, ...(logSink ? { logSink } : {}) });
+    const stack = await startStack({ seed: 1717, users, hostInChild: true, entities: [...email.entities], dataverseEmail: email.dataverseEmail, queueLockDuration: 'PT10S', graphNotifications: { retryForMs: 12_000 }, ...(logSink ? { logSink } : {}) });
     // The mass-delete breaker has its own tests (test/e2e/breaker.test.ts); here a run's deletes are people's, so
     // its limits are set past what a run does, and inferred deletes of a resync (a delta token evicted) go through.
     const settings = { minDeletes: '100000', deleteCap: '100000', inferredDeleteCap: '100000', createCap: '100000', holdResyncInferredDeletes: 'false', emptyListingHolds: 'false' };
@@ -86,104 +95,123 @@ describe('chaos', () => {
       const code = await main(['config', 'set', `breaker.${limit}`, value], { stdout: () => undefined, stderr: (t) => void (stderr += t), env: { ...stack.env, USER: 'chaos-test' } });
       if (code !== 0) throw new Error(`config set breaker.${limit} failed: ${stderr}`);
     }
-  }, 180_000);
-  afterAll(async () => stack?.close());
+    return stack;
+  };
+  beforeAll(async () => {
+    for (const stack of await Promise.all(Array.from({ length: Math.min(lanes, runs.length) }, startChaosStack))) {
+      stacks.push(stack);
+      free.push(stack);
+    }
+  }, 180_000 * lanes);
+  afterAll(async () => void (await Promise.all(stacks.map((s) => s.close()))));
 
+  // With lanes, every run starts at once and waits for a free stack, so its timeout covers the runs before it.
+  const runTimeoutMs = (runBudgetMs + 60_000) * Math.ceil(runs.length / Math.min(lanes, runs.length));
+  const test = lanes > 1 ? it.concurrent : it;
   for (const seed of runs) {
-    it(`seed ${seed}: ${ops} operations with faults and ${crashes} host kill(s) end with both sides as the model says`, async (ctx) => {
-      const started = Date.now();
-      let lastTrail: string[] = [];
-      let lastViolations: Violation[] = [];
-      let summary = '';
-      let world: World | undefined;
-      const property = fc.asyncProperty(fc.array(opArbitrary, { minLength: ops, maxLength: ops }), async (list) => {
-        // Every attempt (a shrink step replays) works on keys of its own, so earlier attempts' items are not its business.
-        const keyPrefix = `C${seed}r${(attempt += 1)}n`;
-        world = new World(stack);
-        const w = world;
-        if (logFile) w.onTiming = (t) => appendFileSync(logFile, `${JSON.stringify({ t: new Date().toISOString(), chaos: t.index, op: t.op, ms: t.ms })}\n`);
-        const model = newModel(crashes);
-        const deadBefore = new Set((await deadLetterList(stack)).map((d) => `${d.queue}#${d.sequenceNumber}`));
+    test(`seed ${seed}: ${ops} operations with faults and ${crashes} host kill(s) end with both sides as the model says`, async (ctx) => {
+      const stack = await acquire();
+      try {
+        await runSeed(stack, seed, ctx);
+      } finally {
+        release(stack);
+      }
+    }, runTimeoutMs);
+  }
+
+  async function runSeed(stack: Stack, seed: number, ctx: { skip: (note?: string) => void }): Promise<void> {
+    const started = Date.now();
+    let lastTrail: string[] = [];
+    let lastViolations: Violation[] = [];
+    let summary = '';
+    let world: World | undefined;
+    const property = fc.asyncProperty(fc.array(opArbitrary, { minLength: ops, maxLength: ops }), async (list) => {
+      // Every attempt (a shrink step replays) works on keys of its own, so earlier attempts' items are not its business.
+      const keyPrefix = `C${seed}r${(attempt += 1)}n`;
+      world = new World(stack);
+      const w = world;
+      if (logFile) w.onTiming = (t) => appendFileSync(logFile, `${JSON.stringify({ t: new Date().toISOString(), seed, chaos: t.index, op: t.op, ms: t.ms })}\n`);
+      const model = newModel(crashes);
+      const deadBefore = new Set((await deadLetterList(stack)).map((d) => `${d.queue}#${d.sequenceNumber}`));
+      try {
+        await fc.asyncModelRun(() => ({ model, real: w }), list.map((op) => new ChaosCommand(op, keyPrefix)));
+        // Quiescence: faults off, the host up, everything delivered, then one reconciliation repairs what a
+        // dropped notification or webhook hid.
+        w.begin('quiescence');
+        await w.clearFaults();
+        await w.settle();
+        await stack.host.fireTimer('reconcile');
+        await w.settle();
+        w.end();
+        w.begin('quiet period');
+        // The quiet period: another reconciliation and poll must find nothing to write.
+        const writes: string[] = [];
+        const onWrite = (r: HandledRequest) => {
+          if (r.write && !/\/subscriptions/i.test(r.path)) writes.push(`${r.method} ${r.path}`);
+        };
+        stack.graph.requests.on('handled', onWrite);
+        stack.dataverse.requests.on('handled', onWrite);
         try {
-          await fc.asyncModelRun(() => ({ model, real: w }), list.map((op) => new ChaosCommand(op, keyPrefix)));
-          // Quiescence: faults off, the host up, everything delivered, then one reconciliation repairs what a
-          // dropped notification or webhook hid.
-          w.begin('quiescence');
-          await w.clearFaults();
-          await w.settle();
           await stack.host.fireTimer('reconcile');
-          await w.settle();
-          w.end();
-          w.begin('quiet period');
-          // The quiet period: another reconciliation and poll must find nothing to write.
-          const writes: string[] = [];
-          const onWrite = (r: HandledRequest) => {
-            if (r.write && !/\/subscriptions/i.test(r.path)) writes.push(`${r.method} ${r.path}`);
-          };
-          stack.graph.requests.on('handled', onWrite);
-          stack.dataverse.requests.on('handled', onWrite);
-          try {
-            await stack.host.fireTimer('reconcile');
-            await world.settle();
-          } finally {
-            stack.graph.requests.off('handled', onWrite);
-            stack.dataverse.requests.off('handled', onWrite);
-          }
-          w.end();
-          const found = violations(model, await w.snapshot(keyPrefix));
-          found.push(...occurrenceViolations(model, await w.occurrences(model)));
-          if (writes.length > 0) found.push({ text: `the quiet period wrote ${writes.length} time(s): ${writes.slice(0, 5).join(', ')}` });
-          found.push(...deadLetterViolations((await deadLetterList(stack)).filter((d) => !deadBefore.has(`${d.queue}#${d.sequenceNumber}`))));
-          lastViolations = found;
-          lastTrail = w.trail;
-          const byKind = (k: string) => model.items.filter((i) => i.kind === k).length;
-          summary = `${w.trail.length} acted, items ${model.items.length} (appointments ${byKind('appointment')}, series ${byKind('series')}, tasks ${byKind('task')}, contacts ${byKind('contact')}), mails ${model.mails.length} (${model.mails.filter((m) => m.direction === 'out').length} sent), ${model.crashes} kill(s)`;
-          // Known findings alone do not fail the property (so shrinking looks for something new); they are
-          // reported below, and skip the test with their names unless CHAOS_STRICT=1.
-          return found.every((v) => v.finding !== undefined && !strict);
-        } catch (error) {
-          lastTrail = w.trail;
-          lastViolations = [{ text: `the run failed: ${(error as Error).message}` }];
-          return false;
+          await world.settle();
         } finally {
-          await w.clearFaults();
+          stack.graph.requests.off('handled', onWrite);
+          stack.dataverse.requests.off('handled', onWrite);
         }
-      });
-      let watchdog: NodeJS.Timeout | undefined;
-      const outlived = new Promise<never>((_, reject) => {
-        watchdog = setTimeout(() => reject(new Error(outlivedBudget(stack, seed, world))), runBudgetMs);
-      });
-      const result = await Promise.race([
-        fc.check(property, {
-          seed,
-          numRuns: 1,
-          endOnFailure: !shrink,
-          ...(replay && replay[2] ? { path: replay[2] } : {}),
-        }),
-        outlived,
-      ]).finally(() => clearTimeout(watchdog));
-      const seconds = ((Date.now() - started) / 1000).toFixed(1);
-      console.log(`[chaos] seed ${seed}: ${ops} operations (${summary}), ${result.failed ? 'FAILED' : 'passed'} in ${seconds} s`);
-      if (result.failed) {
-        const replayHint = `CHAOS_REPLAY=${result.seed}:${result.counterexamplePath ?? ''} CHAOS_OPS=${ops} npm run test:chaos`;
-        const steps = (result.counterexample?.[0] ?? []).filter((op) => op.t !== 'noop').map((op) => JSON.stringify(op));
-        const trailFile = join(tmpdir(), `chaos-seed-${seed}.log`);
-        writeFileSync(trailFile, lastTrail.map((line, n) => `#${n} ${line}`).join('\n'));
-        const named = new Set(lastViolations.flatMap((v) => v.text.match(/C\d+r\d+n\d+/g) ?? []));
-        const history = [...named].flatMap((key) => [`history of ${key}:`, ...lastTrail.map((line, n) => `  #${n} ${line}`).filter((line) => line.includes(`${key}`) && new RegExp(`${key}(?!\\d)`).test(line))]);
-        const report = [`seed ${result.seed}, replay: ${replayHint}`, 'violations:', ...lastViolations.map((v) => `  ${v.text}${v.finding ? ` [known finding: ${v.finding}]` : ''}`), `commands (${steps.length} not no-ops):`, ...steps.slice(0, 60).map((s) => `  ${s}`), ...history, `whole trail: ${trailFile}`].join('\n');
-        // Written beside the trail as well: vitest prints a failure only when the whole file is done, which in a
-        // long run (CHAOS_SEEDS=100) is hours after the seed failed.
-        writeFileSync(join(tmpdir(), `chaos-seed-${seed}.failure.txt`), `${report}\n`);
-        expect.fail(report);
+        w.end();
+        const found = violations(model, await w.snapshot(keyPrefix));
+        found.push(...occurrenceViolations(model, await w.occurrences(model)));
+        if (writes.length > 0) found.push({ text: `the quiet period wrote ${writes.length} time(s): ${writes.slice(0, 5).join(', ')}` });
+        found.push(...deadLetterViolations((await deadLetterList(stack)).filter((d) => !deadBefore.has(`${d.queue}#${d.sequenceNumber}`))));
+        lastViolations = found;
+        lastTrail = w.trail;
+        const byKind = (k: string) => model.items.filter((i) => i.kind === k).length;
+        summary = `${w.trail.length} acted, items ${model.items.length} (appointments ${byKind('appointment')}, series ${byKind('series')}, tasks ${byKind('task')}, contacts ${byKind('contact')}), mails ${model.mails.length} (${model.mails.filter((m) => m.direction === 'out').length} sent), ${model.crashes} kill(s)`;
+        // Known findings alone do not fail the property (so shrinking looks for something new); they are
+        // reported below, and skip the test with their names unless CHAOS_STRICT=1.
+        return found.every((v) => v.finding !== undefined && !strict);
+      } catch (error) {
+        lastTrail = w.trail;
+        lastViolations = [{ text: `the run failed: ${(error as Error).message}` }];
+        return false;
+      } finally {
+        await w.clearFaults();
       }
-      const known = [...new Set(lastViolations.flatMap((v) => (v.finding ? [v.finding] : [])))];
-      if (known.length > 0) {
-        const lines = lastViolations.map((v) => `${v.text} [${v.finding}]`);
-        console.warn(`[chaos] seed ${seed}: known findings ${known.join(', ')}:\n  ${lines.join('\n  ')}`);
-        ctx.skip(`known findings, not fixed yet: ${known.map((k) => `${k} (${knownFindings[k]})`).join('; ')}`);
-      }
-    }, runBudgetMs + 60_000);
+    });
+    let watchdog: NodeJS.Timeout | undefined;
+    const outlived = new Promise<never>((_, reject) => {
+      watchdog = setTimeout(() => reject(new Error(outlivedBudget(stack, seed, world))), runBudgetMs);
+    });
+    const result = await Promise.race([
+      fc.check(property, {
+        seed,
+        numRuns: 1,
+        endOnFailure: !shrink,
+        ...(replay && replay[2] ? { path: replay[2] } : {}),
+      }),
+      outlived,
+    ]).finally(() => clearTimeout(watchdog));
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    console.log(`[chaos] seed ${seed}: ${ops} operations (${summary}), ${result.failed ? 'FAILED' : 'passed'} in ${seconds} s`);
+    if (result.failed) {
+      const replayHint = `CHAOS_REPLAY=${result.seed}:${result.counterexamplePath ?? ''} CHAOS_OPS=${ops} npm run test:chaos`;
+      const steps = (result.counterexample?.[0] ?? []).filter((op) => op.t !== 'noop').map((op) => JSON.stringify(op));
+      const trailFile = join(tmpdir(), `chaos-seed-${seed}.log`);
+      writeFileSync(trailFile, lastTrail.map((line, n) => `#${n} ${line}`).join('\n'));
+      const named = new Set(lastViolations.flatMap((v) => v.text.match(/C\d+r\d+n\d+/g) ?? []));
+      const history = [...named].flatMap((key) => [`history of ${key}:`, ...lastTrail.map((line, n) => `  #${n} ${line}`).filter((line) => line.includes(`${key}`) && new RegExp(`${key}(?!\\d)`).test(line))]);
+      const report = [`seed ${result.seed}, replay: ${replayHint}`, 'violations:', ...lastViolations.map((v) => `  ${v.text}${v.finding ? ` [known finding: ${v.finding}]` : ''}`), `commands (${steps.length} not no-ops):`, ...steps.slice(0, 60).map((s) => `  ${s}`), ...history, `whole trail: ${trailFile}`].join('\n');
+      // Written beside the trail as well: vitest prints a failure only when the whole file is done, which in a
+      // long run (CHAOS_SEEDS=100) is hours after the seed failed.
+      writeFileSync(join(tmpdir(), `chaos-seed-${seed}.failure.txt`), `${report}\n`);
+      expect.fail(report);
+    }
+    const known = [...new Set(lastViolations.flatMap((v) => (v.finding ? [v.finding] : [])))];
+    if (known.length > 0) {
+      const lines = lastViolations.map((v) => `${v.text} [${v.finding}]`);
+      console.warn(`[chaos] seed ${seed}: known findings ${known.join(', ')}:\n  ${lines.join('\n  ')}`);
+      ctx.skip(`known findings, not fixed yet: ${known.map((k) => `${k} (${knownFindings[k]})`).join('; ')}`);
+    }
   }
 });
 
