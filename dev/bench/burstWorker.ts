@@ -134,7 +134,9 @@ async function main(): Promise<void> {
       process.send!('reset');
     } else if (message === 'stats') {
       const cpu = process.cpuUsage();
-      // After the CPU time is read, so the collection is not counted in it (the parent starts this process with --expose-gc).
+      // After the CPU time is read, so this collection is not counted in this answer's CPU time; the one made for the
+      // answer before a burst falls inside that burst's window (tens of milliseconds over its changes, below the 0.1 ms
+      // printed). The parent starts this process with --expose-gc.
       (globalThis as { gc?: () => void }).gc?.();
       const heapKeptMb = mb(process.memoryUsage().heapUsed);
       const stats: WorkerStats = { cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, rssMb: process.memoryUsage().rss / 1048576, peak, heapKeptMb, latencies, applied, tableOps, tableOpsBy };
