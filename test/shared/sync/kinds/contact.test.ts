@@ -68,4 +68,11 @@ describe('what the contact kind hands the engine', () => {
     expect(contactKind.hasColumn('contact', 'emailaddress1')).toBe(true);
     expect(contactKind.subscription?.path('u1')).toBe('/users/u1/contacts');
   });
+
+  it('looks for no Dynamics 365 contact to adopt for an Outlook contact without an e-mail address', async () => {
+    // No runtime: without an address there is nothing to query, and a query through it would throw.
+    const mailbox: Mailbox = { id: 'mbx-dana', userPrincipalName: me.address, address: me.address, systemUserId: me.systemUserId, timeZone: 'Europe/Berlin', entities: ['contact'], state: 'active' };
+    await expect(contactKind.dataverse.findExisting(undefined as never, mailbox, { emailAddresses: [] })).resolves.toEqual([]);
+    await expect(contactKind.dataverse.findExisting(undefined as never, mailbox, {})).resolves.toEqual([]);
+  });
 });
