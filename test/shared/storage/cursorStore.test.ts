@@ -2,21 +2,12 @@
 // a scope listed on its own, and a failing table store reported as Transient rather than read as "no cursor" (a
 // cursor taken as missing restarts a delta from the beginning). Only runtime.ts used it before, so no unit test
 // reached it and the mutation run had nothing to run against it (issue 17 item 3).
-import { createServer } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devStorageAccountKey, startAzuriteTables, type StartedAzurite } from '../../../dev/azurite/index.js';
 import { CursorStore } from '../../../shared/storage/cursorStore.js';
+import { closedPort } from '../../support/closedPort.js';
 import { createTables, encodeKey } from '../../../shared/storage/tables.js';
-
-/** A local port nothing listens on (taken from the OS, then closed), for a table store that cannot be reached. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('cursor store (Azurite)', () => {
   let azurite: StartedAzurite;

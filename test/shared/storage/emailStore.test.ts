@@ -3,21 +3,12 @@
 // Its rules are what keep one mail one activity and one send one submission, so they are checked against the real
 // table; only the e2e tests reached the store before, so the mutation run had nothing to run against it.
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devStorageAccountKey, startAzuriteTables, type StartedAzurite } from '../../../dev/azurite/index.js';
 import { EmailStore, messageKeyRow, type MessageKey, type SendClaim } from '../../../shared/storage/emailStore.js';
+import { closedPort } from '../../support/closedPort.js';
 import { createTables } from '../../../shared/storage/tables.js';
-
-/** A local port nothing listens on (taken from the OS, then closed), for a table store that cannot be reached. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 const mailboxA = '00000000-0000-4000-8000-00000000000a';
 const mailboxB = '00000000-0000-4000-8000-00000000000b';
