@@ -175,6 +175,56 @@ describe('email store (Azurite)', () => {
     expect(await store.getStats(mailbox)).toEqual({ tracked: 2, sent: 2, failed: 0 });
   });
 
+  it('a count that loses five races running gives up without failing its caller (the counts are for status only)', async () => {
+    const mailbox = '00000000-0000-4000-8000-0000000000c3';
+    const other = new EmailStore(TableClient.fromConnectionString(azurite.connectionString, client.tableName, { allowInsecureConnection: true }));
+    let races = 0;
+    const name = `race5-${Math.random()}`;
+    // Before each of this store's writes another writer counts first: five times, then the writes go through.
+    client.pipeline.addPolicy({
+      name,
+      sendRequest: async (request, next) => {
+        if (races < 5 && (request.method === 'POST' || request.method === 'PUT')) {
+          races += 1;
+          await other.count(mailbox, 'sent');
+        }
+        return next(request);
+      },
+    });
+    try {
+      await expect(store.count(mailbox, 'tracked')).resolves.toBeUndefined();
+    } finally {
+      client.pipeline.removePolicy({ name });
+    }
+    expect(races).toBe(5);
+    // Five tries, each lost: the other writer's five counts are there, this one's is not (a sixth try would have won).
+    expect(await store.getStats(mailbox)).toEqual({ tracked: 0, sent: 5, failed: 0 });
+  });
+
+  it('a count whose write fails otherwise than by a race is an error at once, not tried again', async () => {
+    const mailbox = '00000000-0000-4000-8000-0000000000c4';
+    await store.count(mailbox, 'sent');
+    const port = await closedPort();
+    let writes = 0;
+    const name = `refuse-${Math.random()}`;
+    // Reads reach the table; writes go to a port nothing listens on (a refused connection).
+    const refusing = TableClient.fromConnectionString(azurite.connectionString, client.tableName, { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } });
+    refusing.pipeline.addPolicy({
+      name,
+      sendRequest: async (request, next) => {
+        if (request.method !== 'GET') {
+          writes += 1;
+          request.url = request.url.replace(`:${azurite.port}/`, `:${port}/`);
+        }
+        return next(request);
+      },
+    });
+    await expect(new EmailStore(refusing).count(mailbox, 'sent')).rejects.toMatchObject({ code: 'Transient', message: 'table storage unavailable' });
+    await expect(new EmailStore(refusing).count('00000000-0000-4000-8000-0000000000c5', 'sent')).rejects.toMatchObject({ code: 'Transient' });
+    expect(writes).toBe(2);
+    expect(await store.getStats(mailbox)).toEqual({ tracked: 0, sent: 1, failed: 0 });
+  });
+
   it('an unreachable table store is Transient for every call, never a missing key, claim or count', async () => {
     const connectionString = `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${devStorageAccountKey};TableEndpoint=http://127.0.0.1:${await closedPort()}/devstoreaccount1;`;
     const down = new EmailStore(TableClient.fromConnectionString(connectionString, 'cursors', { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } }));
