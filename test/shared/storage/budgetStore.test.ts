@@ -9,6 +9,7 @@ import type { LeaseRow } from '../../../shared/budget/lease.js';
 import { BudgetStore } from '../../../shared/storage/budgetStore.js';
 import { encodeKey } from '../../../shared/storage/tables.js';
 import { closedPort } from '../../support/closedPort.js';
+import { countTableRequests } from '../../support/tableRequests.js';
 
 const lease = (over: Partial<LeaseRow> = {}): LeaseRow => ({ holder: 'instance-a', expiresAt: 1_765_000_010_000, bucket: { tokens: 4.5, at: 1_765_000_000_000 }, pausedUntil: 0, wantedBy: '', wantedAt: 0, ...over });
 const blank: LeaseRow = { holder: '', expiresAt: 0, bucket: { tokens: 0, at: 0 }, pausedUntil: 0, wantedBy: '', wantedAt: 0 };
@@ -85,6 +86,19 @@ describe('budget store (Azurite)', () => {
     await store.beat('host/1#a?', 9_000);
     expect(await store.liveInstances(9_000)).toBe(1);
     expect((await client.getEntity<{ beat: string }>('instances', encodeKey('host/1#a?'))).beat).toBe('9000');
+  });
+
+  it('counts the instances from their own partition and their beat alone, not from every mailbox\'s lease row', async () => {
+    // The table holds a lease row per mailbox (thousands in a tenant); the count runs at every budget renewal.
+    for (let i = 0; i < 3; i += 1) await store.create(`abcdef00-0000-4000-8000-00000000020${i}`, lease());
+    const seen = countTableRequests(client);
+    const live = await store.liveInstances(0);
+    seen.stop();
+    expect(live).toBeGreaterThan(0);
+    expect(seen.requests).toHaveLength(1);
+    const query = new URL(seen.requests[0]!.url).searchParams;
+    expect(query.get('$filter')).toBe("PartitionKey eq 'instances'");
+    expect(query.get('$select')).toBe('beat');
   });
 
   it('refuses a mailbox or instance id too long for a key before any request, naming which', async () => {
