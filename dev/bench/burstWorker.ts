@@ -138,8 +138,8 @@ async function main(): Promise<void> {
       // answer before a burst falls inside that burst's window (tens of milliseconds over its changes, below the 0.1 ms
       // printed). The parent starts this process with --expose-gc.
       (globalThis as { gc?: () => void }).gc?.();
-      const heapKeptMb = mb(process.memoryUsage().heapUsed);
-      const stats: WorkerStats = { cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, rssMb: process.memoryUsage().rss / 1048576, peak, heapKeptMb, latencies, applied, tableOps, tableOpsBy };
+      const memory = process.memoryUsage();
+      const stats: WorkerStats = { cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, rssMb: mb(memory.rss), peak, heapKeptMb: mb(memory.heapUsed), latencies, applied, tableOps, tableOpsBy };
       process.send!(stats);
     } else if (message === 'close') {
       void host

@@ -98,17 +98,19 @@ describe('chaos', () => {
     }
     return stack;
   };
+  // No more stacks than runs.
+  const laneCount = Math.min(lanes, runs.length);
   beforeAll(async () => {
-    for (const stack of await Promise.all(Array.from({ length: Math.min(lanes, runs.length) }, startChaosStack))) {
+    for (const stack of await Promise.all(Array.from({ length: laneCount }, startChaosStack))) {
       stacks.push(stack);
       free.push(stack);
     }
-  }, 180_000 * lanes);
+  }, 180_000 * laneCount);
   afterAll(async () => void (await Promise.all(stacks.map((s) => s.close()))));
 
   // With lanes, every run starts at once and waits for a free stack, so its timeout covers the runs before it.
-  const runTimeoutMs = (runBudgetMs + 60_000) * Math.ceil(runs.length / Math.min(lanes, runs.length));
-  const test = lanes > 1 ? it.concurrent : it;
+  const runTimeoutMs = (runBudgetMs + 60_000) * Math.ceil(runs.length / laneCount);
+  const test = laneCount > 1 ? it.concurrent : it;
   for (const seed of runs) {
     test(`seed ${seed}: ${ops} operations with faults and ${crashes} host kill(s) end with both sides as the model says`, async (ctx) => {
       const stack = await acquire();
